@@ -1,0 +1,107 @@
+# clawfleet: one binary, build/clawfleet. pkg-config for every library; automatic header
+# dependencies (-MMD). BUILD lets several trees (sanitizers, parallel work) coexist.
+BUILD   ?= build
+PREFIX  ?= /usr/local
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+SAN     ?=
+
+PKGS      := libgit2 yaml-0.1 json-c libcurl openssl libmicrohttpd
+TEST_PKGS := cmocka
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+TEST_CFLAGS := $(shell pkg-config --cflags $(TEST_PKGS) 2>/dev/null)
+TEST_LIBS   := $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes
+GIT_VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SAN) -Icontroller -Ireconcilers \
+	-I$(BUILD)/gen $(PKG_CFLAGS) -MMD -MP
+LDLIBS = $(PKG_LIBS) -lpthread -lm
+
+SRCS     := $(sort $(wildcard controller/*.c reconcilers/*.c reconcilers/*/*.c))
+LIB_SRCS := $(filter-out controller/main.c,$(SRCS))
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/crds.o $(BUILD)/obj/gen/buildinfo.o
+MAIN_OBJ := $(BUILD)/obj/controller/main.o
+BIN      := $(BUILD)/clawfleet
+
+UNIT_SRCS  := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+SIM_SRCS   := $(sort $(wildcard hack/sim/*.c))
+SIM_BINS   := $(SIM_SRCS:hack/sim/%.c=$(BUILD)/sim/%)
+CRD_FILES  := $(sort $(wildcard crds/*.yaml))
+
+.PHONY: all test test-run check demo bench install clean deps
+all: $(BIN) $(SIM_BINS)
+
+$(BIN): $(MAIN_OBJ) $(BUILD)/lib.a
+	$(CC) $(ALL_CFLAGS) -o $@ $(MAIN_OBJ) $(BUILD)/lib.a $(LDLIBS)
+
+$(BUILD)/lib.a: $(LIB_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# The CRDs are compiled into the binary: they are the schema clawfleet validates against.
+$(BUILD)/tools/embed: hack/embed.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O1 $(WARN) -o $@ $<
+
+$(BUILD)/gen/crds.c: $(BUILD)/tools/embed $(CRD_FILES)
+	@mkdir -p $(dir $@)
+	$(BUILD)/tools/embed crd_files $(CRD_FILES) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/buildinfo.c: FORCE
+	@mkdir -p $(dir $@)
+	@printf 'const char clawfleet_version[] = "%s";\nconst char clawfleet_build_cc[] = "%s";\n' \
+		'$(GIT_VERSION)' '$(notdir $(CC))' > $@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+.PHONY: FORCE
+
+$(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/lib.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -o $@ $< $(BUILD)/lib.a $(TEST_LIBS) $(LDLIBS)
+
+$(BUILD)/sim/%: hack/sim/%.c $(BUILD)/lib.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/lib.a $(LDLIBS)
+
+# A fresh machine: install what pkg-config (or the integration tests) cannot find.
+deps:
+	@pkg-config --exists $(PKGS) $(TEST_PKGS) && command -v git >/dev/null \
+		&& command -v haproxy >/dev/null && command -v python3 >/dev/null \
+		|| hack/install-deps.sh
+
+test: deps
+	@$(MAKE) --no-print-directory test-run
+
+test-run: $(BIN) $(SIM_BINS) $(UNIT_BINS)
+	@BUILD=$(BUILD) tests/run
+
+check: deps
+	@$(MAKE) --no-print-directory BUILD=build/san CC=clang CFLAGS="-O1 -g -fno-omit-frame-pointer" \
+		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" test-run
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) hack/demo.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) hack/bench/run.sh
+
+install: $(BIN)
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/clawfleet
+
+clean:
+	rm -rf build build-*
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

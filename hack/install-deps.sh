@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Installs what clawfleet needs to build, test and demo. Idempotent: installs only what is
+# missing. Debian/Ubuntu through apt-get (as root, or through sudo), macOS through Homebrew.
+set -euo pipefail
+
+deb_packages=(
+  build-essential pkg-config clang git ca-certificates curl python3 python3-yaml
+  libgit2-dev libyaml-dev libjson-c-dev libcurl4-openssl-dev libssl-dev
+  libmicrohttpd-dev libcmocka-dev haproxy valgrind
+)
+brew_packages=(pkg-config libgit2 libyaml json-c curl openssl@3 libmicrohttpd cmocka haproxy git python@3)
+
+missing_deb() {
+  local p
+  for p in "${deb_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || echo "$p"
+  done
+}
+
+install_debian() {
+  local need
+  need=$(missing_deb)
+  if [ -z "$need" ]; then
+    echo "install-deps: all Debian packages present"
+    return 0
+  fi
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "install-deps: need root or sudo to install: $need" >&2; exit 1; }
+    sudo=(sudo)
+  fi
+  echo "install-deps: installing:" $need
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get update -qq
+  # shellcheck disable=SC2086
+  "${sudo[@]}" apt-get install -y -qq --no-install-recommends $need >/dev/null
+}
+
+install_macos() {
+  command -v brew >/dev/null || { echo "install-deps: Homebrew is required on macOS (https://brew.sh)" >&2; exit 1; }
+  local p
+  for p in "${brew_packages[@]}"; do
+    brew list --versions "$p" >/dev/null 2>&1 || brew install "$p"
+  done
+}
+
+case "$(uname -s)" in
+  Linux)
+    command -v apt-get >/dev/null || { echo "install-deps: only Debian/Ubuntu (apt-get) is supported on Linux" >&2; exit 1; }
+    install_debian ;;
+  Darwin) install_macos ;;
+  *) echo "install-deps: unsupported system $(uname -s)" >&2; exit 1 ;;
+esac
