@@ -1,7 +1,7 @@
 /* semver: strict Semantic Versioning 2.0.0 (no "v" prefix, no leading zeros, no missing parts),
  * precedence as the spec defines it (build metadata ignored), and version ranges in the syntax
  * Flux's GitRepository spec.ref.semver accepts (Masterminds/semver): comparisons = != > >= < <=,
- * ~ and ^, x/X/* wildcards, partial versions, hyphen ranges "1.2 - 1.4", comma or space for AND,
+ * ~ and ^, the wildcards x, X and *, partial versions, hyphen ranges "1.2 - 1.4", comma or space for AND,
  * "||" for OR. semver_parse_tag also accepts a leading "v" for choosing among git tags. */
 #ifndef CLAWFLEET_SEMVER_H
 #define CLAWFLEET_SEMVER_H

@@ -1,0 +1,10 @@
+/* commands: the subcommands of the clawfleet binary. Each takes the arguments after its name
+ * (argv[0] is the subcommand) and returns the process exit status: 0 success, 1 the command
+ * ran and found a problem (invalid configuration, failed action), 2 a usage error. */
+#ifndef CLAWFLEET_COMMANDS_H
+#define CLAWFLEET_COMMANDS_H
+
+int cmd_validate(int argc, char **argv);
+int cmd_version(int argc, char **argv);
+
+#endif

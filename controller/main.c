@@ -1,0 +1,42 @@
+/* clawfleet: one binary, several roles; this file only dispatches to them. */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *usage;
+};
+
+static const struct command commands[] = {
+	{"validate", cmd_validate, "validate [--ref REF] [--timeout DURATION] SOURCE"},
+	{"version", cmd_version, "version [--json]"},
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: clawfleet COMMAND [ARGS]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "  clawfleet %s\n", commands[i].usage);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "clawfleet: unknown command \"%s\"\n", argv[1]);
+	usage(stderr);
+	return 2;
+}
