@@ -27,6 +27,8 @@ BIN      := $(BUILD)/clawfleet
 
 UNIT_SRCS  := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+BENCH_SRCS := $(sort $(wildcard hack/bench/*.c))
+BENCH_BINS := $(BENCH_SRCS:hack/bench/%.c=$(BUILD)/bench/%)
 SIM_SRCS   := $(sort $(wildcard hack/sim/*.c))
 SIM_BINS   := $(SIM_SRCS:hack/sim/%.c=$(BUILD)/sim/%)
 CRD_FILES  := $(sort $(wildcard crds/*.yaml))
@@ -69,6 +71,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/lib.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -o $@ $< $(BUILD)/lib.a $(TEST_LIBS) $(LDLIBS)
 
+$(BUILD)/bench/%: hack/bench/%.c $(BUILD)/lib.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/lib.a $(LDLIBS)
+
 $(BUILD)/sim/%: hack/sim/%.c $(BUILD)/lib.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/lib.a $(LDLIBS)
@@ -82,7 +88,7 @@ deps:
 test: deps
 	@$(MAKE) --no-print-directory test-run
 
-test-run: $(BIN) $(SIM_BINS) $(UNIT_BINS)
+test-run: $(BIN) $(SIM_BINS) $(BENCH_BINS) $(UNIT_BINS)
 	@BUILD=$(BUILD) tests/run
 
 check: deps
@@ -94,7 +100,7 @@ demo: deps
 	@BUILD=$(BUILD) hack/demo.sh
 
 bench: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(BENCH_BINS)
 	@BUILD=$(BUILD) hack/bench/run.sh
 
 install: $(BIN)

@@ -1,6 +1,7 @@
 #include "canon.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -162,28 +163,66 @@ static int write_int(struct buf *b, const struct json_object *v, struct cf_err *
 	return buf_puts(b, num, err);
 }
 
-/* The fewest significant digits (1 to 17) that read back as x, from %.*e; x is finite and > 0.
- * glibc's printf rounds exactly, so this is the nearest such decimal, as ECMAScript asks. */
-static int shortest_digits(double x, char digits[18], int *exp10)
+/* Splits printf's "d.ddde+XX" into its digits and decimal exponent; returns the digit count. */
+static int split_e(const char *s, char digits[18], int *exp10)
 {
-	char tmp[32];
-	int prec = 0;
-
-	/* 17 significant digits always round-trip, so the loop ends there at the latest. */
-	for (;;) {
-		snprintf(tmp, sizeof(tmp), "%.*e", prec, x);
-		if (prec == 16 || strtod(tmp, NULL) == x)
-			break;
-		prec++;
-	}
-	char *e = strchr(tmp, 'e');
+	const char *e = strchr(s, 'e');
 	int k = 0;
-	for (const char *p = tmp; p < e; p++)
-		if (*p != '.')
-			digits[k++] = *p;
+
+	for (; s < e; s++)
+		if (*s != '.')
+			digits[k++] = *s;
 	digits[k] = '\0';
 	*exp10 = atoi(e + 1);
 	return k;
+}
+
+static bool reads_back(const char *digits, int k, int exp10, double x)
+{
+	char s[32];
+
+	snprintf(s, sizeof(s), "%se%d", digits, exp10 - k + 1);
+	return strtod(s, NULL) == x;
+}
+
+/* Adds one unit in the last of the k digits; 99 becomes 10 with the exponent raised. */
+static void digits_up(char *digits, int k, int *exp10)
+{
+	int i = k - 1;
+
+	while (i >= 0 && digits[i] == '9')
+		digits[i--] = '0';
+	if (i >= 0) {
+		digits[i]++;
+		return;
+	}
+	digits[0] = '1';
+	(*exp10)++;
+}
+
+/* The fewest significant digits that read back as x (finite, > 0), nearest to x among those, as
+ * ECMAScript asks. printf rounds exactly, so %.*e gives the nearest decimal of each length. That
+ * is enough except at a power of two, where the doubles below are twice as dense as those above:
+ * the decimal just above x can read back while the nearer one below does not. */
+static int shortest_digits(double x, char digits[18], int *exp10)
+{
+	uint64_t bits;
+
+	memcpy(&bits, &x, sizeof(bits));
+	bool pow2 = (bits & ((UINT64_C(1) << 52) - 1)) == 0;
+	/* 17 significant digits always read back, so the loop ends there at the latest. */
+	for (int prec = 0;; prec++) {
+		char tmp[32];
+		snprintf(tmp, sizeof(tmp), "%.*e", prec, x);
+		int k = split_e(tmp, digits, exp10);
+		if (prec == 16 || reads_back(digits, k, *exp10, x))
+			return k;
+		if (pow2) {
+			digits_up(digits, k, exp10);
+			if (reads_back(digits, k, *exp10, x))
+				return k;
+		}
+	}
 }
 
 /* RFC 8785 3.2.2.3 defers to ECMAScript Number::toString: with the shortest digits d1..dk and
@@ -268,7 +307,8 @@ static int write_object(struct buf *b, const struct json_object *v, int depth, s
 		m[i].val = lh_entry_v(e);
 		i++;
 	}
-	qsort(m, n, sizeof(*m), member_cmp);
+	if (n > 1)
+		qsort(m, n, sizeof(*m), member_cmp);
 	if (buf_put(b, "{", 1, err) < 0)
 		goto done;
 	for (i = 0; i < n; i++) {

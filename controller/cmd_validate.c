@@ -73,8 +73,12 @@ int cmd_validate(int argc, char **argv)
 	if (desired_load(&files, schemas, &hooks, &ds, &diags) < 0) {
 		diag_list_sort(&diags);
 		diag_list_print(&diags, stdout);
-		fprintf(stderr, "configuration has %zu %s\n", diags.n + diags.dropped,
+		fflush(stdout);
+		fprintf(stderr, "configuration has %zu %s", diags.n + diags.dropped,
 			plural(diags.n + diags.dropped, "error", "errors"));
+		if (src->is_git)
+			fprintf(stderr, " at %s", revision);
+		fprintf(stderr, "\n");
 		goto done;
 	}
 	printf("configuration OK: %zu %s, %zu %s, %zu %s", ds->nnodes,

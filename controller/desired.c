@@ -150,11 +150,20 @@ static void object_diag(struct loader *ld, const struct loaded_object *o, const 
 	diag_add(ld->diags, o->file, n->line, n->col, o->label, path, "%s", msg);
 }
 
+/* Objects are located by their name: that is what a duplicate or a cross-object rule is about. */
 static void set_origin(struct origin *org, const struct loaded_object *o)
 {
+	const struct ynode *n = node_at(o->node, "metadata.name");
+	if (!n)
+		n = o->node;
 	org->file = xstrdup(o->file);
-	org->line = o->node->line;
-	org->col = o->node->col;
+	org->line = n->line;
+	org->col = n->col;
+}
+
+static bool streq(const char *a, const char *b)
+{
+	return a && b && strcmp(a, b) == 0;
 }
 
 static bool check_name(struct loader *ld, const struct loaded_object *o, const char *path,
@@ -164,24 +173,18 @@ static bool check_name(struct loader *ld, const struct loaded_object *o, const c
 	struct cf_err err;
 	if (!s || check(s, &err) == 0)
 		return true;
+	/* metadata.name already failed the schema's subdomain rule: one message is enough. */
+	if (strcmp(path, "metadata.name") == 0 && name_check_dns_subdomain(s, NULL) < 0)
+		return false;
 	object_diag(ld, o, path, "%s", err.msg);
 	return false;
 }
 
-static bool parse_duration_field(struct loader *ld, const struct loaded_object *o,
-				 const char *path, int64_t *out)
+static bool parse_duration_field(const struct loaded_object *o, const char *path, int64_t *out)
 {
+	/* The schema reports a missing or malformed duration; this only converts it. */
 	const char *s = field_str(o, path);
-	struct cf_err err;
-	if (!s) {
-		object_diag(ld, o, path, "a duration is required");
-		return false;
-	}
-	if (duration_parse(s, out, &err) < 0) {
-		object_diag(ld, o, path, "%s", err.msg);
-		return false;
-	}
-	return true;
+	return s && duration_parse(s, out, NULL) == 0;
 }
 
 /* ---- credentials never live in Git ---- */
@@ -218,9 +221,10 @@ static void scan_secrets(struct loader *ld, const char *file, const char *label,
 }
 
 static void check_secrets(struct loader *ld, const char *file, const char *label,
-			  const struct ynode *n)
+			  const char *base, const struct ynode *n)
 {
-	char path[1024] = "";
+	char path[1024];
+	snprintf(path, sizeof(path), "%s", base);
 	scan_secrets(ld, file, label, n, path, sizeof(path), 0);
 }
 
@@ -229,24 +233,21 @@ static void check_secrets(struct loader *ld, const char *file, const char *label
 static void load_macnode(struct loader *ld, const struct loaded_object *o, const char *name)
 {
 	struct desired_state *ds = ld->ds;
-	bool ok = check_name(ld, o, "metadata.name", name_check_dns_label);
-	ok &= check_name(ld, o, "spec.zone", name_check_dns_label);
-	if (!ok)
+	if (!check_name(ld, o, "metadata.name", name_check_dns_label))
 		return;
 	ds->nodes = xgrow(ds->nodes, ds->nnodes, sizeof(*ds->nodes));
 	struct mac_node *m = &ds->nodes[ds->nnodes++];
 	m->name = xstrdup(name);
 	m->address = xstrdup(field_str(o, "spec.address"));
 	const char *role = field_str(o, "spec.role");
-	m->role = strcmp(role, "worker") == 0	  ? NODE_WORKER
-		  : strcmp(role, "notifier") == 0 ? NODE_NOTIFIER
-						  : NODE_GATEWAY;
+	m->role = streq(role, "worker") ? NODE_WORKER : streq(role, "notifier") ? NODE_NOTIFIER
+									    : NODE_GATEWAY;
 	m->zone = xstrdup(field_str(o, "spec.zone"));
 	m->canary = field_bool(o, "spec.canary", false);
 	m->lb_server = xstrdup(field_str(o, "spec.loadBalancer.server"));
 	m->lb_weight = (int)field_int(o, "spec.loadBalancer.weight", 100);
 	set_origin(&m->origin, o);
-	if (m->role == NODE_GATEWAY && !m->lb_server)
+	if (m->role == NODE_GATEWAY && streq(role, "gateway") && !m->lb_server)
 		object_diag(ld, o, "spec", "a gateway needs spec.loadBalancer.server: the "
 					   "load balancer routes traffic to it by that name");
 }
@@ -254,26 +255,27 @@ static void load_macnode(struct loader *ld, const struct loaded_object *o, const
 static void load_promotion(struct loader *ld, const struct loaded_object *o, const char *name)
 {
 	struct desired_state *ds = ld->ds;
-	bool ok = check_name(ld, o, "spec.tag", name_check_git_tag);
 	const char *semver = field_str(o, "spec.skillSemver");
-	struct semver sv;
-	struct cf_err err;
-	if (semver && semver_parse(semver, &sv, &err) < 0) {
-		object_diag(ld, o, "spec.skillSemver", "%s", err.msg);
-		ok = false;
-	}
+	const char *tag = field_str(o, "spec.tag");
 	struct promotion p = {0};
-	ok &= parse_duration_field(ld, o, "spec.canary.analysisInterval", &p.analysis_interval_ms);
-	ok &= parse_duration_field(ld, o, "spec.canary.maxHold", &p.max_hold_ms);
+	bool ok = semver && tag;
+	ok &= parse_duration_field(o, "spec.canary.analysisInterval", &p.analysis_interval_ms);
+	ok &= parse_duration_field(o, "spec.canary.maxHold", &p.max_hold_ms);
+	if (semver && ds->lock.skills_semver && !streq(semver, ds->lock.skills_semver))
+		object_diag(ld, o, "spec.skillSemver",
+			    "%s differs from skills.semver %s in openclaw.lock: the probe would "
+			    "report every node red",
+			    semver, ds->lock.skills_semver);
 	const struct ynode *steps = field(o, "spec.canary.steps");
 	for (size_t i = 0; steps && steps->kind == YNODE_SEQ && i < steps->n; i++) {
 		long long v = 0;
 		if (i >= DESIRED_MAX_STEPS || ynode_int(steps->items[i], &v) < 0)
 			break;
 		if (p.nsteps && v <= p.steps[p.nsteps - 1]) {
+			char path[64];
+			snprintf(path, sizeof(path), "spec.canary.steps[%zu]", i);
 			diag_add(ld->diags, o->file, steps->items[i]->line, steps->items[i]->col,
-				 o->label, "spec.canary.steps",
-				 "steps must strictly increase: %lld follows %d", v,
+				 o->label, path, "steps must strictly increase: %lld follows %d", v,
 				 p.steps[p.nsteps - 1]);
 			ok = false;
 		}
@@ -281,7 +283,6 @@ static void load_promotion(struct loader *ld, const struct loaded_object *o, con
 	}
 	if (!ok)
 		return;
-	const char *tag = field_str(o, "spec.tag");
 	if (ld->hooks && ld->hooks->tag_exists && !ld->hooks->tag_exists(ld->hooks->ctx, tag))
 		object_diag(ld, o, "spec.tag",
 			    "tag \"%s\" does not exist in the repository (push it first)", tag);
@@ -302,16 +303,12 @@ static void load_promotion(struct loader *ld, const struct loaded_object *o, con
 static void load_tenant_slice(struct loader *ld, const struct loaded_object *o, const char *name)
 {
 	struct desired_state *ds = ld->ds;
-	bool ok = check_name(ld, o, "metadata.name", name_check_dns_label);
-	ok &= check_name(ld, o, "spec.profile", name_check_dns_label);
+	if (!check_name(ld, o, "metadata.name", name_check_dns_label))
+		return;
+	/* The schema reports a malformed timestamp; this only converts it. */
 	time_t until = 0;
 	const char *until_s = field_str(o, "spec.maintenance.until");
-	struct cf_err err;
-	if (until_s && rfc3339_parse(until_s, &until, &err) < 0) {
-		object_diag(ld, o, "spec.maintenance.until", "%s", err.msg);
-		ok = false;
-	}
-	if (!ok)
+	if (until_s && rfc3339_parse(until_s, &until, NULL) < 0)
 		return;
 	ds->tenants = xgrow(ds->tenants, ds->ntenants, sizeof(*ds->tenants));
 	struct tenant_slice *t = &ds->tenants[ds->ntenants++];
@@ -395,7 +392,7 @@ static void load_notifier(struct loader *ld, const struct loaded_object *o, cons
 {
 	struct desired_state *ds = ld->ds;
 	int64_t window = 0;
-	if (!parse_duration_field(ld, o, "spec.window", &window))
+	if (!parse_duration_field(o, "spec.window", &window))
 		return;
 	ds->notifiers = xgrow(ds->notifiers, ds->nnotifiers, sizeof(*ds->notifiers));
 	struct notifier_spec *n = &ds->notifiers[ds->nnotifiers++];
@@ -495,10 +492,11 @@ static void load_document(struct loader *ld, const char *file, const struct ynod
 			 kl->in_nodes_dir ? "openclaw/nodes/<hostname>.yaml" : "clawfleet/*.yaml");
 		return;
 	}
-	size_t before = ld->diags->n + ld->diags->dropped;
 	schema_validate(o.kind, root, file, o.label, ld->diags);
-	check_secrets(ld, file, o.label, ynode_get(root, "spec"));
-	if (ld->diags->n + ld->diags->dropped != before || !name)
+	check_secrets(ld, file, o.label, "spec", ynode_get(root, "spec"));
+	/* Loading goes on after schema errors so that every rule reports in one run; loaders
+	 * read only well-typed values, and desired_load fails anyway. */
+	if (!name)
 		return;
 	if (in_nodes_dir) {
 		char stem[DESIRED_NAME_MAX];
@@ -644,7 +642,7 @@ static void fragment_add(struct loader *ld, struct fragment_group *g, const stru
 		return;
 	}
 	size_t before = ld->diags->n;
-	check_secrets(ld, tf->path, NULL, root);
+	check_secrets(ld, tf->path, NULL, "", root);
 	struct json_object *j = NULL;
 	struct yerr yerr;
 	if (ld->diags->n != before) {
@@ -785,8 +783,9 @@ static void load_lock(struct loader *ld, const struct treefile *tf)
 		int line, col;
 		offset_to_pos(tf->data, json_tokener_get_parse_end(tok), &line, &col);
 		diag_add(ld->diags, tf->path, line, col, NULL, NULL, "not valid JSON: %s",
-			 root && jerr == json_tokener_success ? "trailing data after the object"
-							      : json_tokener_error_desc(jerr));
+			 jerr == json_tokener_success	 ? "trailing data after the object"
+			 : jerr == json_tokener_continue ? "unexpected end of file"
+							 : json_tokener_error_desc(jerr));
 		goto done;
 	}
 	if (!json_object_is_type(root, json_type_object)) {
@@ -953,11 +952,6 @@ static void check_promotion(struct loader *ld)
 		diag_at_origin(ld, &p->origin, label, NULL,
 			       "a Promotion needs openclaw.lock at the repository root to pin the "
 			       "build");
-	} else if (ds->lock.skills_semver && strcmp(ds->lock.skills_semver, p->skill_semver) != 0) {
-		diag_at_origin(ld, &p->origin, label, "spec.skillSemver",
-			       "%s differs from skills.semver %s in openclaw.lock: the probe would "
-			       "report every node red",
-			       p->skill_semver, ds->lock.skills_semver);
 	}
 }
 
@@ -973,12 +967,16 @@ int desired_load(const struct treefiles *files, const struct schema_set *schemas
 	struct loader ld = {.schemas = schemas, .hooks = hooks, .diags = diags, .ds = ds};
 	size_t before = diags->n + diags->dropped;
 	*out = NULL;
+	/* The lock first: a Promotion is checked against it. */
+	const struct treefile *lock = treefiles_find(files, LOCK_PATH);
+	if (lock)
+		load_lock(&ld, lock);
 	for (size_t i = 0; i < files->n; i++) {
 		const struct treefile *tf = &files->v[i];
 		size_t len = strlen(tf->path);
-		if (strcmp(tf->path, LOCK_PATH) == 0)
-			load_lock(&ld, tf);
-		else if (len > 4 && strcmp(tf->path + len - 4, ".yml") == 0)
+		if (tf == lock)
+			continue;
+		if (len > 4 && strcmp(tf->path + len - 4, ".yml") == 0)
 			diag_add(diags, tf->path, 0, 0, NULL, NULL,
 				 "desired-state files end in .yaml; this .yml file would be ignored");
 		else if (strncmp(tf->path, "clawfleet/", 10) == 0)

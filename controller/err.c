@@ -5,6 +5,19 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Appends sep and tail, truncating what does not fit: a long message loses its end, not all. */
+static void append(struct cf_err *err, const char *sep, const char *tail)
+{
+	size_t len = strnlen(err->msg, sizeof(err->msg) - 1);
+	size_t room = sizeof(err->msg) - 1 - len;
+	char *p = err->msg + len;
+	for (const char *s = sep; *s && room; s++, room--)
+		*p++ = *s;
+	for (const char *s = tail; *s && room; s++, room--)
+		*p++ = *s;
+	*p = '\0';
+}
+
 int cf_err_set(struct cf_err *err, const char *fmt, ...)
 {
 	if (!err)
@@ -21,12 +34,11 @@ int cf_err_errno(struct cf_err *err, const char *fmt, ...)
 	int saved = errno;
 	if (!err)
 		return -1;
-	char head[CF_ERR_MSG];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(head, sizeof(head), fmt, ap);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
-	snprintf(err->msg, sizeof(err->msg), "%s: %s", head, strerror(saved));
+	append(err, ": ", strerror(saved));
 	errno = saved;
 	return -1;
 }
@@ -35,12 +47,12 @@ int cf_err_prefix(struct cf_err *err, const char *fmt, ...)
 {
 	if (!err)
 		return -1;
-	char head[CF_ERR_MSG], tail[CF_ERR_MSG];
+	char tail[CF_ERR_MSG];
+	memcpy(tail, err->msg, sizeof(tail));
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(head, sizeof(head), fmt, ap);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
-	memcpy(tail, err->msg, sizeof(tail));
-	snprintf(err->msg, sizeof(err->msg), "%s: %s", head, tail);
+	append(err, ": ", tail);
 	return -1;
 }

@@ -425,8 +425,10 @@ static int read_op(struct range_parser *rp, bool *has_op, enum op *op, struct cf
 static int read_version(struct range_parser *rp, char *tok, struct partial *pv, struct cf_err *err)
 {
 	size_t n = strcspn(rp->p, " \t\n\r\v\f,|");
+	if (n == 0 && !*rp->p)
+		return cf_err_set(err, "expected a version at the end");
 	if (n == 0)
-		return cf_err_set(err, "expected a version at \"%s\"", rp->p);
+		return cf_err_set(err, "expected a version before \"%s\"", rp->p);
 	if (n >= SEMVER_MAX)
 		return cf_err_set(err, "a version is at most %d characters", SEMVER_MAX - 1);
 	memcpy(tok, rp->p, n);
@@ -485,7 +487,7 @@ static int parse_group(struct range_parser *rp, struct cf_err *err)
 		if (!*rp->p)
 			return cf_err_set(err, "missing a comparison at the end");
 		if (at_or(rp) || *rp->p == ',')
-			return cf_err_set(err, "missing a comparison before \"%.2s\"", rp->p);
+			return cf_err_set(err, "missing a comparison before \"%s\"", at_or(rp) ? "||" : ",");
 		if (parse_comparison(rp, err) < 0)
 			return -1;
 		skip_space(rp);

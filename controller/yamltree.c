@@ -495,9 +495,9 @@ static int container_tag(struct yparser *st, enum ynode_kind k, const char *tag,
 	return tag_fail(st, m, tag, k);
 }
 
-/* Registers an anchor (a later one with the same name replaces it, as YAML says); *idx is its
- * index in st->anchors. */
-static int add_anchor(struct yparser *st, const char *name, struct ynode *n, bool open, size_t *idx)
+/* Registers an anchor as the last of st->anchors; a later anchor with the same name replaces the
+ * earlier one, as YAML says. */
+static int add_anchor(struct yparser *st, const char *name, struct ynode *n, bool open)
 {
 	size_t len = strlen(name);
 	char *copy = arena_alloc(st->arena, len + 1, 1);
@@ -511,7 +511,6 @@ static int add_anchor(struct yparser *st, const char *name, struct ynode *n, boo
 	struct yhslot *e = yhash_put(&st->anchor_names, copy, len, &found);
 	if (!e)
 		return oom(st);
-	*idx = st->nanchors;
 	e->val = st->nanchors;
 	v[st->nanchors++] = (struct yanchor){.node = n, .size = 1, .open = open};
 	return 0;
@@ -529,22 +528,28 @@ static bool same_key(const struct ynode *a, const struct ynode *b)
 	return a->len == b->len && !memcmp(a->str, b->str, a->len);
 }
 
+/* The i-th key of an open map. */
+static struct ynode *open_key(const struct yparser *st, const struct yframe *f, size_t i)
+{
+	return st->stack[f->start + 2 * i];
+}
+
 static int check_duplicate(struct yparser *st, struct yframe *f, const struct ynode *key,
 			   int line, int col)
 {
-	struct ynode **kv = st->stack + f->start;
 	size_t npairs = (st->nstack - f->start) / 2;
 	bool found;
 	if (!f->keys.cap) {
 		if (npairs < DUP_LINEAR_MAX) {
 			for (size_t i = 0; i < npairs; i++)
-				if (same_key(kv[2 * i], key))
-					return duplicate_fail(st, kv[2 * i], key, line, col);
+				if (same_key(open_key(st, f, i), key))
+					return duplicate_fail(st, open_key(st, f, i), key, line,
+							      col);
 			return 0;
 		}
 		for (size_t i = 0; i < npairs; i++) {
-			struct yhslot *e = yhash_put(&f->keys, kv[2 * i]->str, kv[2 * i]->len,
-						     &found);
+			const struct ynode *k = open_key(st, f, i);
+			struct yhslot *e = yhash_put(&f->keys, k->str, k->len, &found);
 			if (!e)
 				return oom(st);
 			e->val = i;
@@ -554,7 +559,7 @@ static int check_duplicate(struct yparser *st, struct yframe *f, const struct yn
 	if (!e)
 		return oom(st);
 	if (found)
-		return duplicate_fail(st, kv[2 * e->val], key, line, col);
+		return duplicate_fail(st, open_key(st, f, e->val), key, line, col);
 	e->val = npairs;
 	return 0;
 }
@@ -612,9 +617,8 @@ static int on_scalar(struct yparser *st, const yaml_event_t *ev)
 	n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
 	if (ev->data.scalar.tag && scalar_tag(st, n, (const char *)ev->data.scalar.tag, m))
 		return -1;
-	size_t idx;
-	if (ev->data.scalar.anchor && add_anchor(st, (const char *)ev->data.scalar.anchor, n,
-						 false, &idx))
+	if (ev->data.scalar.anchor &&
+	    add_anchor(st, (const char *)ev->data.scalar.anchor, n, false))
 		return -1;
 	return add_child(st, n, n->line, n->col);
 }
@@ -637,15 +641,16 @@ static int on_start(struct yparser *st, const yaml_event_t *ev, enum ynode_kind 
 	struct ynode *n = new_node(st, kind, m);
 	if (!n)
 		return -1;
-	size_t idx = 0;
-	if (anchor && add_anchor(st, anchor, n, true, &idx))
+	if (anchor && add_anchor(st, anchor, n, true))
 		return -1;
 	struct yframe *v = vec_reserve(st->frames, st->nframes, &st->frames_cap, sizeof(*v));
 	if (!v)
 		return oom(st);
 	st->frames = v;
-	v[st->nframes++] = (struct yframe){
-		.node = n, .start = st->nstack, .nodes_before = before, .anchor = anchor ? idx + 1 : 0};
+	v[st->nframes++] = (struct yframe){.node = n,
+					   .start = st->nstack,
+					   .nodes_before = before,
+					   .anchor = anchor ? st->nanchors : 0};
 	return 0;
 }
 
@@ -654,7 +659,6 @@ static int on_end(struct yparser *st)
 {
 	struct yframe *f = &st->frames[st->nframes - 1];
 	struct ynode *n = f->node;
-	struct ynode **kids = st->stack + f->start;
 	size_t count = st->nstack - f->start;
 	if (n->kind == YNODE_MAP && count) {
 		n->n = count / 2;
@@ -663,14 +667,15 @@ static int on_end(struct yparser *st)
 		if (!n->pairs)
 			return oom(st);
 		for (size_t i = 0; i < n->n; i++)
-			n->pairs[i] = (struct ypair){.key = kids[2 * i], .value = kids[2 * i + 1]};
+			n->pairs[i] = (struct ypair){.key = open_key(st, f, i),
+						     .value = st->stack[f->start + 2 * i + 1]};
 	} else if (count) {
 		n->n = count;
 		n->items = arena_alloc(st->arena, count * sizeof(*n->items),
 				       _Alignof(struct ynode *));
 		if (!n->items)
 			return oom(st);
-		memcpy(n->items, kids, count * sizeof(*n->items));
+		memcpy(n->items, st->stack + f->start, count * sizeof(*n->items));
 	}
 	st->nstack = f->start;
 	if (f->anchor) {
@@ -695,7 +700,9 @@ static int on_alias(struct yparser *st, const yaml_event_t *ev)
 		return mark_fail(st, m, "alias *%s refers to an undefined anchor", name);
 	const struct yanchor *a = &st->anchors[e->val];
 	if (a->open)
-		return mark_fail(st, m, "alias *%s refers to an anchor that is still open (a cycle)",
+		return mark_fail(st, m,
+				 "alias *%s refers to an anchor that is still open"
+				 " (a cycle)",
 				 name);
 	/* An alias costs as much as a copy of its subtree would: that is what consumers walk. */
 	if (a->size > st->lim->max_nodes - st->nodes)

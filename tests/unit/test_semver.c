@@ -461,8 +461,8 @@ static void test_range_invalid(void **state)
 		{ ",>=1.2.3", "missing a comparison before \",\"" },
 		{ ">=1.2.3,,<2", "missing a comparison before \",\"" },
 		{ "1.2.3 | 2.0.0", "single \"|\"; use \"||\" for OR" },
-		{ ">=", "expected a version at \"\"" },
-		{ ">= ,1.2.3", "expected a version" },
+		{ ">=", "expected a version at the end" },
+		{ ">= ,1.2.3", "expected a version before \",1.2.3\"" },
 		{ "!1.2.3", "unknown operator \"!\"; use \"!=\"" },
 		{ "==1.2.3", "\"=1.2.3\": major version must be a number" },
 		{ ">>1.2.3", "major version must be a number" },
@@ -479,7 +479,7 @@ static void test_range_invalid(void **state)
 		{ ">=1.2.3<2.0.0", "unexpected \"<\" after \"1.2.3\"" },
 		{ "a.b.c", "major version must be a number" },
 		{ "1.2 -", "major version must be a number" },
-		{ "1.2 - ", "missing a comparison at the end" },
+		{ "1.2 - ", "expected a version at the end" },
 		{ ">=1.2 - 1.4", "no operator allowed in a hyphen range" },
 		{ "1.2.3 -1.4", "\"-1.4\": major version must be a number" },
 		{ ">*", "\"*\": matches no version" },
@@ -513,7 +513,7 @@ static void test_range_bounds(void **state)
 
 	/* 64 comparisons are fine, the 65th is refused */
 	for (int i = 0; i < 64; i++)
-		n += (size_t)snprintf(expr + n, sizeof(expr) - n, "%s1.%d.0", i ? " || " : "", i);
+		n += (size_t)snprintf(expr + n, sizeof(expr) - n, "%s1.%d", i ? " || " : "", i);
 	assert_int_equal(semver_range_parse(expr, &r, &err), 0);
 	struct semver v = must_parse("1.63.4");
 	assert_true(semver_range_match(r, &v));

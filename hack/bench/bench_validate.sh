@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Loading and validating the desired state of a repository with 1,000 node files at a tag:
+# `clawfleet validate --ref TAG` (a whole process: libgit2 reads the tree, libyaml parses, the
+# CRD schemas validate) against the baseline the runbooks imply: `git worktree add` of the tag,
+# then python3 + PyYAML loading the same files. Medians of RUNS runs each.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build}
+RUNS=${RUNS:-9}
+NODES=${NODES:-1000}
+bin="$PWD/$BUILD/clawfleet"
+work=$(mktemp -d "${TMPDIR:-/tmp}/clawfleet-bench.XXXXXX")
+trap 'git -C "$work/repo" worktree prune 2>/dev/null; rm -rf "$work"' EXIT
+export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.com
+export GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.com
+
+repo="$work/repo"
+mkdir -p "$repo/openclaw/nodes" "$repo/clawfleet"
+cp manifests/example-repo/clawfleet/*.yaml "$repo/clawfleet/"
+cp manifests/example-repo/openclaw.lock "$repo/"
+cp -R manifests/example-repo/tenants "$repo/"
+for i in $(seq 1 "$NODES"); do
+	canary=false
+	[ "$i" -eq 1 ] && canary=true
+	cat >"$repo/openclaw/nodes/mac-$i.yaml" <<EON
+apiVersion: fleet.openclaw.io/v1alpha1
+kind: MacNode
+metadata:
+  name: mac-$i
+spec:
+  address: http://127.0.0.1:$((20000 + i))
+  role: gateway
+  zone: zone-$((i % 3))
+  canary: $canary
+  loadBalancer:
+    server: mac-$i
+    weight: 100
+EON
+done
+git -C "$repo" -c init.defaultBranch=main init -q
+git -C "$repo" add -A
+git -C "$repo" commit -qm "fleet of $NODES"
+git -C "$repo" tag v2026.7.1
+git -C "$repo" gc -q
+
+now_ns() { date +%s%N; }
+median() { sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+
+ours=()
+for r in $(seq 1 "$RUNS"); do
+	t0=$(now_ns)
+	"$bin" validate --ref tag:v2026.7.1 "$repo" >/dev/null
+	t1=$(now_ns)
+	ours+=($(((t1 - t0) / 1000)))
+done
+
+base=()
+for r in $(seq 1 "$RUNS"); do
+	wt="$work/wt-$r"
+	t0=$(now_ns)
+	git -C "$repo" worktree add -q --detach "$wt" v2026.7.1
+	python3 - "$wt" <<'PY'
+import glob, sys, yaml
+root = sys.argv[1]
+n = 0
+for pattern in ("clawfleet/*.yaml", "openclaw/nodes/*.yaml", "tenants/*/*.d/*.yaml"):
+    for path in sorted(glob.glob(f"{root}/{pattern}")):
+        with open(path) as f:
+            n += sum(1 for doc in yaml.safe_load_all(f) if doc is not None)
+assert n >= 1000, n
+PY
+	t1=$(now_ns)
+	base+=($(((t1 - t0) / 1000)))
+	git -C "$repo" worktree remove --force "$wt"
+done
+
+ours_us=$(printf '%s\n' "${ours[@]}" | median)
+base_us=$(printf '%s\n' "${base[@]}" | median)
+inproc=$("$BUILD/bench/bench_desired" "$repo" tag:v2026.7.1 25)
+echo "== desired state: $NODES node files at a tag (median of $RUNS runs)"
+awk -v o="$ours_us" -v b="$base_us" 'BEGIN {
+	printf "  clawfleet validate --ref TAG (whole process)   %8.2f ms\n", o / 1000
+	printf "  baseline: git worktree add + python3/PyYAML   %8.2f ms\n", b / 1000
+	printf "  ratio baseline / clawfleet                     %8.1fx   (aim: >= 50x)\n", b / o
+}'
+echo "  in-process refresh through the controller's cache: $inproc"
+echo "  (aim: unchanged revision under 1 ms)"

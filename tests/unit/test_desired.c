@@ -1,0 +1,331 @@
+/* desired_load: typed objects, CRD defaults, cross-object rules and fragment merges, from
+ * in-memory files (the golden tests in tests/validate cover the printed errors). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "canon.h"
+#include "desired.h"
+#include "schema.h"
+#include "treefiles.h"
+
+static struct schema_set *schemas;
+
+static int setup(void **state)
+{
+	(void)state;
+	struct cf_err err;
+	if (schema_set_load_embedded(&schemas, &err) < 0) {
+		fprintf(stderr, "schemas: %s\n", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	schema_set_free(schemas);
+	return 0;
+}
+
+static void add(struct treefiles *tf, const char *path, const char *text)
+{
+	struct cf_err err;
+	assert_int_equal(treefiles_add(tf, path, text, strlen(text), &err), 0);
+}
+
+static const char node_fmt[] = "apiVersion: fleet.openclaw.io/v1alpha1\n"
+			       "kind: MacNode\n"
+			       "metadata:\n  name: %s\n"
+			       "spec:\n"
+			       "  address: http://127.0.0.1:%d\n"
+			       "  role: gateway\n"
+			       "  canary: %s\n"
+			       "  loadBalancer:\n    server: %s\n";
+
+static void add_node(struct treefiles *tf, const char *name, int port, bool canary)
+{
+	char path[128], text[512];
+	snprintf(path, sizeof(path), "openclaw/nodes/%s.yaml", name);
+	snprintf(text, sizeof(text), node_fmt, name, port, canary ? "true" : "false", name);
+	add(tf, path, text);
+}
+
+static const char promotion_min[] = "apiVersion: fleet.openclaw.io/v1alpha1\n"
+				    "kind: Promotion\n"
+				    "metadata: {name: gateway}\n"
+				    "spec:\n"
+				    "  tag: v1.0.0\n"
+				    "  skillSemver: 1.4.2\n";
+
+static const char lock_ok[] = "{\"openclaw\":{\"version\":\"2026.7.1\",\"commit\":\"3f9c2ab\"},"
+			      "\"plugins\":[{\"name\":\"@openclaw/a\",\"version\":\"1.0.0\"}],"
+			      "\"skills\":{\"semver\":\"1.4.2\"}}";
+
+static struct desired_state *load_ok(struct treefiles *tf)
+{
+	struct desired_state *ds = NULL;
+	struct diag_list diags = {0};
+	treefiles_sort(tf);
+	int rc = desired_load(tf, schemas, NULL, &ds, &diags);
+	if (rc != 0)
+		diag_list_print(&diags, stderr);
+	assert_int_equal(rc, 0);
+	assert_int_equal(diags.n, 0);
+	diag_list_free(&diags);
+	return ds;
+}
+
+/* Loads files expected to fail and returns the printed diagnostics. */
+static char *load_fail(struct treefiles *tf)
+{
+	struct desired_state *ds = NULL;
+	struct diag_list diags = {0};
+	treefiles_sort(tf);
+	assert_int_equal(desired_load(tf, schemas, NULL, &ds, &diags), -1);
+	assert_null(ds);
+	assert_true(diags.n > 0);
+	diag_list_sort(&diags);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	diag_list_print(&diags, f);
+	fclose(f);
+	diag_list_free(&diags);
+	return buf;
+}
+
+static void test_promotion_defaults_from_crd(void **state)
+{
+	(void)state;
+	struct treefiles tf = {0};
+	add_node(&tf, "canary-gw", 18081, true);
+	add(&tf, "clawfleet/promotion.yaml", promotion_min);
+	add(&tf, "openclaw.lock", lock_ok);
+	struct desired_state *ds = load_ok(&tf);
+	assert_int_equal(ds->npromotions, 1);
+	const struct promotion *p = &ds->promotions[0];
+	assert_string_equal(p->tag, "v1.0.0");
+	assert_string_equal(p->skill_semver, "1.4.2");
+	assert_int_equal(p->green_windows, 2);
+	assert_true(p->rollback_automatic);
+	assert_false(p->suspend);
+	assert_false(p->abort);
+	assert_int_equal(p->analysis_interval_ms, 10 * 60 * 1000);
+	assert_int_equal(p->max_hold_ms, 30 * 60 * 1000);
+	int want[] = {5, 20, 40, 60, 80, 100};
+	assert_int_equal(p->nsteps, 6);
+	for (size_t i = 0; i < 6; i++)
+		assert_int_equal(p->steps[i], want[i]);
+	assert_null(p->ticket);
+	desired_free(ds);
+	treefiles_free(&tf);
+}
+
+static void test_promotion_explicit_values(void **state)
+{
+	(void)state;
+	struct treefiles tf = {0};
+	add_node(&tf, "canary-gw", 18081, true);
+	add(&tf, "clawfleet/promotion.yaml",
+	    "apiVersion: fleet.openclaw.io/v1alpha1\nkind: Promotion\nmetadata: {name: p}\n"
+	    "spec:\n  tag: release/2026.7\n  skillSemver: 1.4.2\n  ticket: OPS-1\n"
+	    "  canary: {steps: [10, 50], analysisInterval: 90s, greenWindows: 3, maxHold: 1h}\n"
+	    "  rollback: {automatic: false}\n  suspend: true\n");
+	add(&tf, "openclaw.lock", lock_ok);
+	struct desired_state *ds = load_ok(&tf);
+	const struct promotion *p = &ds->promotions[0];
+	assert_string_equal(p->tag, "release/2026.7");
+	assert_string_equal(p->ticket, "OPS-1");
+	assert_int_equal(p->nsteps, 2);
+	assert_int_equal(p->steps[1], 50);
+	assert_int_equal(p->analysis_interval_ms, 90000);
+	assert_int_equal(p->green_windows, 3);
+	assert_int_equal(p->max_hold_ms, 3600000);
+	assert_false(p->rollback_automatic);
+	assert_true(p->suspend);
+	desired_free(ds);
+	treefiles_free(&tf);
+}
+
+static void test_nodes_and_lock(void **state)
+{
+	(void)state;
+	struct treefiles tf = {0};
+	add_node(&tf, "canary-gw", 18081, true);
+	add_node(&tf, "stable-gw-a", 18082, false);
+	add(&tf, "openclaw/nodes/worker-1.yaml",
+	    "apiVersion: fleet.openclaw.io/v1alpha1\nkind: MacNode\nmetadata: {name: worker-1}\n"
+	    "spec: {address: 'http://127.0.0.1:18090', role: worker, zone: zone-b}\n");
+	add(&tf, "openclaw.lock", lock_ok);
+	struct desired_state *ds = load_ok(&tf);
+	assert_int_equal(ds->nnodes, 3);
+	const struct mac_node *c = desired_node(ds, "canary-gw");
+	assert_non_null(c);
+	assert_true(c->canary);
+	assert_int_equal(c->role, NODE_GATEWAY);
+	assert_int_equal(c->lb_weight, 100);
+	assert_string_equal(c->lb_server, "canary-gw");
+	const struct mac_node *w = desired_node(ds, "worker-1");
+	assert_int_equal(w->role, NODE_WORKER);
+	assert_null(w->lb_server);
+	assert_string_equal(w->zone, "zone-b");
+	assert_true(ds->lock.present);
+	assert_string_equal(ds->lock.version, "2026.7.1");
+	assert_string_equal(ds->lock.commit, "3f9c2ab");
+	assert_string_equal(ds->lock.skills_semver, "1.4.2");
+	assert_int_equal(ds->lock.nplugins, 1);
+	assert_string_equal(ds->lock.plugins[0].name, "@openclaw/a");
+	char sha[65];
+	canon_sha256_hex(lock_ok, strlen(lock_ok), sha);
+	assert_string_equal(ds->lock.file_sha256, sha);
+	desired_free(ds);
+	treefiles_free(&tf);
+}
+
+static void test_fragments_merge_in_name_order(void **state)
+{
+	(void)state;
+	struct treefiles tf = {0};
+	add(&tf, "clawfleet/tenants.yaml",
+	    "apiVersion: fleet.openclaw.io/v1alpha1\nkind: TenantSlice\nmetadata: {name: acme}\n"
+	    "spec: {channel: canary, profile: acme, routing: {header: X-Canary}, "
+	    "maintenance: {until: '2026-01-15T06:00:00Z'}}\n");
+	/* Added out of order on purpose: the loader must sort by file name. */
+	add(&tf, "tenants/acme/gateway.d/20-canary.yaml", "quota: {diskMiB: 4096}\ntools: [a]\n");
+	add(&tf, "tenants/acme/gateway.d/10-base.yaml",
+	    "quota: {diskMiB: 2048, files: 10}\ntools: [a, b, c]\nmodel: x\n");
+	struct desired_state *ds = load_ok(&tf);
+	const struct tenant_slice *t = desired_tenant(ds, "acme");
+	assert_non_null(t);
+	assert_int_equal(t->channel, CHANNEL_CANARY);
+	assert_string_equal(t->profile, "acme");
+	assert_string_equal(t->routing_header, "X-Canary");
+	assert_int_equal(t->maintenance_until, 1768456800);
+	const struct tenant_fragments *g = &t->fragments[FRAG_GATEWAY];
+	assert_int_equal(g->nfiles, 2);
+	char *json = NULL;
+	size_t len;
+	struct cf_err err;
+	assert_int_equal(canon_json(g->merged, &json, &len, &err), 0);
+	assert_string_equal(json, "{\"model\":\"x\",\"quota\":{\"diskMiB\":4096,\"files\":10},"
+				  "\"tools\":[\"a\"]}");
+	char sha[65];
+	canon_sha256_hex(json, len, sha);
+	assert_string_equal(g->sha256, sha);
+	assert_null(t->fragments[FRAG_DOCTOR].merged);
+	free(json);
+	desired_free(ds);
+	treefiles_free(&tf);
+}
+
+static void test_load_balancer_blocks(void **state)
+{
+	(void)state;
+	struct treefiles tf = {0};
+	add(&tf, "clawfleet/lb.yaml",
+	    "apiVersion: fleet.openclaw.io/v1alpha1\nkind: LoadBalancer\nmetadata: {name: lb}\n"
+	    "spec:\n  driver: command\n  command:\n    argv: [/usr/local/bin/lbctl, set-weight]\n");
+	add(&tf, "clawfleet/notifier.yaml",
+	    "apiVersion: fleet.openclaw.io/v1alpha1\nkind: Notifier\nmetadata: {name: oncall}\n"
+	    "spec: {url: 'https://hooks.example.com/x'}\n");
+	struct desired_state *ds = load_ok(&tf);
+	assert_int_equal(ds->nlbs, 1);
+	assert_int_equal(ds->lbs[0].driver, LB_COMMAND);
+	assert_int_equal(ds->lbs[0].command.argc, 2);
+	assert_string_equal(ds->lbs[0].command.argv[1], "set-weight");
+	assert_null(ds->lbs[0].command.argv[2]);
+	assert_int_equal(ds->nnotifiers, 1);
+	assert_int_equal(ds->notifiers[0].format, NOTIFY_GENERIC);
+	assert_int_equal(ds->notifiers[0].window_ms, 5 * 60 * 1000);
+	desired_free(ds);
+	treefiles_free(&tf);
+}
+
+static void test_driver_block_required(void **state)
+{
+	(void)state;
+	struct treefiles tf = {0};
+	add(&tf, "clawfleet/lb.yaml",
+	    "apiVersion: fleet.openclaw.io/v1alpha1\nkind: LoadBalancer\nmetadata: {name: lb}\n"
+	    "spec:\n  driver: haproxy\n  file: {path: /tmp/w.json}\n");
+	char *out = load_fail(&tf);
+	assert_non_null(strstr(out, "clawfleet/lb.yaml:5:11: LoadBalancer/lb: spec.driver: driver "
+				    "haproxy needs its settings in spec.haproxy"));
+	free(out);
+	treefiles_free(&tf);
+}
+
+static void test_promotion_needs_canary_and_lock(void **state)
+{
+	(void)state;
+	struct treefiles tf = {0};
+	add_node(&tf, "stable-gw-a", 18082, false);
+	add(&tf, "clawfleet/promotion.yaml", promotion_min);
+	char *out = load_fail(&tf);
+	assert_non_null(strstr(out, "mark one gateway MacNode with spec.canary: true"));
+	assert_non_null(strstr(out, "a Promotion needs openclaw.lock"));
+	free(out);
+	treefiles_free(&tf);
+}
+
+static bool no_tags(void *ctx, const char *tag)
+{
+	(void)ctx;
+	(void)tag;
+	return false;
+}
+
+static void test_tag_must_exist(void **state)
+{
+	(void)state;
+	struct treefiles tf = {0};
+	add_node(&tf, "canary-gw", 18081, true);
+	add(&tf, "clawfleet/promotion.yaml", promotion_min);
+	add(&tf, "openclaw.lock", lock_ok);
+	treefiles_sort(&tf);
+	struct desired_hooks hooks = {.tag_exists = no_tags};
+	struct desired_state *ds = NULL;
+	struct diag_list diags = {0};
+	assert_int_equal(desired_load(&tf, schemas, &hooks, &ds, &diags), -1);
+	assert_int_equal(diags.n, 1);
+	assert_string_equal(diags.v[0].field, "spec.tag");
+	assert_string_equal(diags.v[0].msg,
+			    "tag \"v1.0.0\" does not exist in the repository (push it first)");
+	assert_int_equal(diags.v[0].line, 5);
+	diag_list_free(&diags);
+	treefiles_free(&tf);
+}
+
+static void test_empty_repository_is_valid(void **state)
+{
+	(void)state;
+	struct treefiles tf = {0};
+	struct desired_state *ds = load_ok(&tf);
+	assert_int_equal(ds->nnodes + ds->npromotions + ds->ntenants, 0);
+	assert_false(ds->lock.present);
+	desired_free(ds);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_promotion_defaults_from_crd),
+		cmocka_unit_test(test_promotion_explicit_values),
+		cmocka_unit_test(test_nodes_and_lock),
+		cmocka_unit_test(test_fragments_merge_in_name_order),
+		cmocka_unit_test(test_load_balancer_blocks),
+		cmocka_unit_test(test_driver_block_required),
+		cmocka_unit_test(test_promotion_needs_canary_and_lock),
+		cmocka_unit_test(test_tag_must_exist),
+		cmocka_unit_test(test_empty_repository_is_valid),
+	};
+	return cmocka_run_group_tests_name("desired", tests, setup, teardown);
+}
