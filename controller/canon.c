@@ -113,36 +113,38 @@ static const char *short_escape(unsigned char c)
 	}
 }
 
+static int check_utf8(const unsigned char *s, size_t len, struct cf_err *err)
+{
+	for (size_t i = 0, n; i < len; i += n)
+		if (!(n = utf8_seq_len(s + i, len - i)))
+			return cf_err_set(err, "string is not valid UTF-8 (byte 0x%02x at %zu)",
+					  s[i], i);
+	return 0;
+}
+
 /* RFC 8785 3.2.2.2: only '"', '\\' and the C0 controls are escaped; '/', DEL and all non-ASCII
  * characters pass through as their UTF-8 bytes. Unescaped runs are copied in one piece. */
 static int write_string(struct buf *b, const char *str, size_t len, struct cf_err *err)
 {
 	const unsigned char *s = (const unsigned char *)str;
-	size_t run = 0, i = 0;
+	size_t run = 0;
 
-	if (buf_put(b, "\"", 1, err) < 0)
+	if (check_utf8(s, len, err) < 0 || buf_put(b, "\"", 1, err) < 0)
 		return -1;
-	while (i < len) {
-		unsigned char c = s[i];
-		if (c >= 0x20 && c != '"' && c != '\\') {
-			size_t n = utf8_seq_len(s + i, len - i);
-			if (!n)
-				return cf_err_set(err, "string is not valid UTF-8 (byte 0x%02x at offset %zu)",
-						  c, i);
-			i += n;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] >= 0x20 && s[i] != '"' && s[i] != '\\')
 			continue;
-		}
 		if (buf_put(b, str + run, i - run, err) < 0)
 			return -1;
-		const char *esc = short_escape(c);
+		const char *esc = short_escape(s[i]);
 		char hex[7];
 		if (!esc) {
-			snprintf(hex, sizeof(hex), "\\u%04x", c);
+			snprintf(hex, sizeof(hex), "\\u%04x", s[i]);
 			esc = hex;
 		}
 		if (buf_puts(b, esc, err) < 0)
 			return -1;
-		run = ++i;
+		run = i + 1;
 	}
 	if (buf_put(b, str + run, len - run, err) < 0)
 		return -1;
@@ -285,7 +287,7 @@ struct member {
  * which differs only when a key has a character above U+FFFF (a surrogate, 0xD800-0xDFFF) at the
  * same position as one in U+E000-U+FFFF in another key: JCS puts the surrogate first, we put it
  * last. We keep bytewise order because it is what canon.h promises and what any language can
- * reproduce without transcoding; such keys do not occur in clawfleet's desired state. */
+ * reproduce without transcoding; for keys without such a pair the two orders are the same. */
 static int member_cmp(const void *a, const void *b)
 {
 	const struct member *x = a, *y = b;
@@ -302,7 +304,8 @@ static int write_object(struct buf *b, const struct json_object *v, int depth, s
 		cf_err_set(err, "out of memory sorting %zu object keys", n);
 		goto done;
 	}
-	for (struct lh_entry *e = lh_table_head(json_object_get_object(v)); e; e = lh_entry_next(e)) {
+	struct lh_entry *e = lh_table_head(json_object_get_object(v));
+	for (; e; e = lh_entry_next(e)) {
 		m[i].key = lh_entry_k(e);
 		m[i].val = lh_entry_v(e);
 		i++;

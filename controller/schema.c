@@ -35,7 +35,7 @@ struct sprop {
 struct snode {
 	enum stype type;
 	bool nullable;
-	bool open; /* undeclared fields allowed: preserve-unknown-fields or additionalProperties: true */
+	bool open; /* preserve-unknown-fields or additionalProperties: true */
 	struct sprop *props; /* sorted by name */
 	size_t nprops;
 	const struct ynode *required; /* sequence of strings, or NULL */
@@ -176,7 +176,7 @@ static void show(const struct ynode *n, char *out, size_t outlen)
 static const char *type_article(enum stype t)
 {
 	static const char *const names[] = {
-		[ST_ANY] = "any value", [ST_OBJECT] = "an object",  [ST_ARRAY] = "an array",
+		[ST_ANY] = "any value", [ST_OBJECT] = "an object", [ST_ARRAY] = "an array",
 		[ST_STRING] = "a string", [ST_INTEGER] = "an integer", [ST_NUMBER] = "a number",
 		[ST_BOOLEAN] = "a boolean",
 	};
@@ -465,7 +465,7 @@ static void validate_number(struct vctx *v, const struct snode *s, const struct 
 	if (!s->min.set && !s->max.set)
 		return;
 	if (ynode_number(n, &x) != 0) {
-		vfail(v, n, "%.*s is out of range", QUOTE_MAX, n->str);
+		vfail(v, n, "must fit in 64 bits, got %.*s", QUOTE_MAX, n->str);
 		return;
 	}
 	if (s->min.set && (s->min.exclusive ? x <= s->min.v : x < s->min.v))
@@ -476,11 +476,17 @@ static void validate_number(struct vctx *v, const struct snode *s, const struct 
 		      QUOTE_MAX, n->str);
 }
 
-static bool enum_has(const struct ynode *enumv, const struct ynode *n)
+static bool enum_has(const struct ynode *enumv, const struct ynode *n, enum ytype t)
 {
-	for (size_t i = 0; i < enumv->n; i++)
-		if (value_equal(enumv->items[i], n))
+	for (size_t i = 0; i < enumv->n; i++) {
+		const struct ynode *e = enumv->items[i];
+		/* Equal strings have equal texts: comparing those first spares typing e. */
+		if (t == YT_STR && (e->kind != YNODE_SCALAR || e->len != n->len ||
+				    memcmp(e->str, n->str, n->len) != 0))
+			continue;
+		if (value_equal(e, n))
 			return true;
+	}
 	return false;
 }
 
@@ -509,7 +515,7 @@ static void validate_typed(struct vctx *v, const struct snode *s, const struct y
 		vfail(v, n, "must be %s, got %s", type_article(s->type), what);
 		return;
 	}
-	if (s->enumv && !enum_has(s->enumv, n)) {
+	if (s->enumv && !enum_has(s->enumv, n, t)) {
 		enum_fail(v, s->enumv, n);
 		return;
 	}
@@ -546,7 +552,7 @@ static const struct sprop metadata_fields[] = {
 
 static const char *const server_fields[] = {
 	"creationTimestamp", "deletionGracePeriodSeconds", "deletionTimestamp", "generation",
-	"managedFields",     "resourceVersion",            "selfLink",          "uid",
+	"managedFields", "resourceVersion", "selfLink", "uid",
 };
 
 static bool is_server_field(const char *key)
@@ -785,17 +791,21 @@ static int compile_node(struct cctx *c, const struct ynode *n, struct snode **ou
 
 static int want_type(struct cctx *c, const struct ynode *v, enum ytype t)
 {
-	if (ynode_type(v) == t)
+	static const char *const articles[] = {
+		[YT_NULL] = "null", [YT_BOOL] = "a boolean", [YT_INT] = "an integer",
+		[YT_FLOAT] = "a number", [YT_STR] = "a string", [YT_MAP] = "an object",
+		[YT_SEQ] = "an array",
+	};
+	enum ytype got = ynode_type(v);
+	if (got == t)
 		return 0;
-	return cfail(c, v, "must be %s, got %s", t == YT_MAP ? "an object" :
-			 t == YT_SEQ ? "an array" : t == YT_BOOL ? "a boolean" :
-			 t == YT_STR ? "a string" : "an integer", ytype_name(ynode_type(v)));
+	return cfail(c, v, "must be %s, got %s", articles[t], ytype_name(got));
 }
 
 static int kw_type(struct cctx *c, struct snode *s, const struct ynode *v)
 {
 	static const char *const names[] = {
-		[ST_OBJECT] = "object", [ST_ARRAY] = "array",   [ST_STRING] = "string",
+		[ST_OBJECT] = "object", [ST_ARRAY] = "array", [ST_STRING] = "string",
 		[ST_INTEGER] = "integer", [ST_NUMBER] = "number", [ST_BOOLEAN] = "boolean",
 	};
 	const char *t = ynode_str(v);
@@ -884,8 +894,7 @@ static int kw_pattern(struct cctx *c, struct snode *s, const struct ynode *v)
 
 static int bound(struct cctx *c, struct sbound *b, const struct ynode *v)
 {
-	enum ytype t = ynode_type(v);
-	if ((t != YT_INT && t != YT_FLOAT) || ynode_number(v, &b->v) != 0)
+	if (ynode_number(v, &b->v) != 0)
 		return cfail(c, v, "must be a number");
 	b->set = true;
 	b->text = v->str;
@@ -1039,8 +1048,9 @@ static int check_example(struct cctx *c, const struct snode *s, const struct yno
 	int rc = 0;
 	validate_value(&vc, s, v);
 	if (dl.n)
-		rc = cfail(c, v, "%s is not valid: %s%s%s", what, dl.v[0].field ? dl.v[0].field : "",
-			   dl.v[0].field ? ": " : "", dl.v[0].msg);
+		rc = cfail(c, v, "%s is not valid: %s%s%s", what,
+			   dl.v[0].field ? dl.v[0].field : "", dl.v[0].field ? ": " : "",
+			   dl.v[0].msg);
 	diag_list_free(&dl);
 	return rc;
 }
@@ -1077,46 +1087,39 @@ static int check_node(struct cctx *c, const struct snode *s, const struct ynode 
 	return 0;
 }
 
+/* *out is set before anything can fail, so that the caller's free takes what was compiled. */
 static int compile_node(struct cctx *c, const struct ynode *n, struct snode **out)
 {
 	struct snode *s = calloc(1, sizeof(*s));
-	int rc = -1;
+	*out = s;
 	if (!s)
 		return cfail(c, n, "out of memory");
-	*out = s;
 	s->min_len = s->max_len = s->min_items = s->max_items = -1;
 	if (want_type(c, n, YT_MAP))
-		goto done;
+		return -1;
 	/* The type first, so that every other keyword can be checked against it. */
 	const struct ynode *type = ynode_get(n, "type");
 	if (type) {
 		size_t mark = path_key(&c->path, "type");
-		int bad = kw_type(c, s, type);
+		if (kw_type(c, s, type))
+			return -1;
 		path_pop(&c->path, mark);
-		if (bad)
-			goto done;
 	}
 	for (size_t i = 0; i < n->n; i++) {
 		const struct ynode *key = n->pairs[i].key;
 		const struct keyword *kw = keyword_find(key->str);
-		if (!kw) {
-			cfail(c, key, "unsupported schema keyword \"%s\"", key->str);
-			goto done;
-		}
-		if (kw->types && s->type != ST_ANY && !(kw->types & TYPE_BIT(s->type))) {
-			cfail(c, key, "%s does not apply to type %s", key->str, type->str);
-			goto done;
-		}
+		if (!kw)
+			return cfail(c, key, "unsupported schema keyword \"%s\"", key->str);
+		if (kw->types && s->type != ST_ANY && !(kw->types & TYPE_BIT(s->type)))
+			return cfail(c, key, "%s does not apply to type %s", key->str, type->str);
 		if (kw->parse == kw_type)
 			continue;
 		size_t mark = path_key(&c->path, key->str);
 		if (kw->parse(c, s, n->pairs[i].value))
-			goto done;
+			return -1;
 		path_pop(&c->path, mark);
 	}
-	rc = check_node(c, s, n);
-done:
-	return rc;
+	return check_node(c, s, n);
 }
 
 /* ---- the set ---- */
@@ -1314,9 +1317,11 @@ done:
 const struct schema_kind *schema_set_find(const struct schema_set *s, const char *api_version,
 					  const char *kind)
 {
-	for (size_t i = 0; s && api_version && kind && i < s->nkinds; i++)
-		if (!strcmp(s->kinds[i].kind, kind) && !strcmp(s->kinds[i].api_version, api_version))
-			return &s->kinds[i];
+	for (size_t i = 0; s && api_version && kind && i < s->nkinds; i++) {
+		const struct schema_kind *k = &s->kinds[i];
+		if (!strcmp(k->kind, kind) && !strcmp(k->api_version, api_version))
+			return k;
+	}
 	return NULL;
 }
 

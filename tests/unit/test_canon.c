@@ -71,7 +71,8 @@ static void test_key_order_is_bytewise_utf8(void **state)
 static void test_no_whitespace_and_literals(void **state)
 {
 	(void)state;
-	expect_canon(parse(" { \"t\" : true ,\n\"f\":false, \"n\" : null , \"l\" : [ 1 , [ ] , { } ] } "),
+	expect_canon(parse(" { \"t\" : true ,\n\"f\":false, \"n\" : null ,"
+			   " \"l\" : [ 1 , [ ] , { } ] } "),
 		     "{\"f\":false,\"l\":[1,[],{}],\"n\":null,\"t\":true}");
 	expect_canon(json_object_new_object(), "{}");
 	expect_canon(json_object_new_array(), "[]");
@@ -84,7 +85,8 @@ static void test_string_escapes(void **state)
 	(void)state;
 	const char raw[] = "q\" b\\ \b\f\n\r\t \x01\x1f\x7f / \xc3\xa9 \xe2\x82\xac end";
 	expect_canon(json_object_new_string(raw),
-		     "\"q\\\" b\\\\ \\b\\f\\n\\r\\t \\u0001\\u001f\x7f / \xc3\xa9 \xe2\x82\xac end\"");
+		     "\"q\\\" b\\\\ \\b\\f\\n\\r\\t \\u0001\\u001f"
+		     "\x7f / \xc3\xa9 \xe2\x82\xac end\"");
 	/* A NUL inside a string survives: json-c keeps the length. */
 	expect_canon(json_object_new_string_len("a\0b", 3), "\"a\\u0000b\"");
 	/* Keys are escaped the same way. */
@@ -94,11 +96,12 @@ static void test_string_escapes(void **state)
 static void test_invalid_utf8_is_refused(void **state)
 {
 	(void)state;
+	/* Truncated, overlong '/', a surrogate, past U+10FFFF. */
 	expect_error(json_object_new_string("\xc3"), "not valid UTF-8");
-	expect_error(json_object_new_string("\xc0\xaf"), "not valid UTF-8");         /* overlong '/' */
-	expect_error(json_object_new_string("\xed\xa0\x80"), "not valid UTF-8");     /* surrogate */
-	expect_error(json_object_new_string("\xf4\x90\x80\x80"), "not valid UTF-8"); /* > U+10FFFF */
-	expect_error(json_object_new_string("ok \xff"), "offset 3");
+	expect_error(json_object_new_string("\xc0\xaf"), "not valid UTF-8");
+	expect_error(json_object_new_string("\xed\xa0\x80"), "not valid UTF-8");
+	expect_error(json_object_new_string("\xf4\x90\x80\x80"), "not valid UTF-8");
+	expect_error(json_object_new_string("ok \xff"), "0xff at 3");
 }
 
 static void test_integers(void **state)
@@ -161,6 +164,10 @@ static void test_doubles_rfc8785_appendix_b(void **state)
 		{ 0x41b3de4355555557, "333333333.33333343" },
 		{ 0xbecbf647612f3696, "-0.0000033333333333333333" },
 		{ 0x43143ff3c1cb0959, "1424953923781206.2" },
+		/* Not in the RFC: powers of two where the nearest 16-digit decimal does not
+		 * read back but the one above does (expected values from Python's repr). */
+		{ 0x0060000000000000, "7.120236347223045e-307" },
+		{ 0x0100000000000000, "7.291122019556398e-304" },
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(vec) / sizeof(vec[0]); i++)
@@ -263,15 +270,19 @@ static void test_known_sha256(void **state)
 	(void)state;
 
 	struct json_object *v =
-		parse("{ \"e\": -1.5, \"b\": [1, 2, {\"d\": true, \"c\": null}], \"a\": \"x\\ny\" }");
+		parse("{ \"e\": -1.5, \"b\": [1, 2, {\"d\": true, \"c\": null}],"
+		      " \"a\": \"x\\ny\" }");
 	assert_int_equal(canon_json_sha256(v, hex, &err), 0);
-	assert_string_equal(hex, "9496e9f624937a3a1735cad857bb36045dee121b8a3825a4dc4ed5d8c78bc721");
+	assert_string_equal(hex,
+			    "9496e9f624937a3a1735cad857bb36045dee121b8a3825a4dc4ed5d8c78bc721");
 	json_object_put(v);
 
 	canon_sha256_hex("abc", 3, hex);
-	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	assert_string_equal(hex,
+			    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 	canon_sha256_hex("", 0, hex);
-	assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	assert_string_equal(hex,
+			    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 }
 
 static void test_sha256_error_propagates(void **state)

@@ -65,7 +65,8 @@ static void test_base_then_canary(void **state)
 	(void)state;
 	expect_merge(texts, 2,
 		     "{\"doctor\":{\"interval\":300},\"gateway\":{\"listen\":{\"host\":\"::\","
-		     "\"port\":9443},\"retries\":4,\"upstreams\":[{\"name\":\"mac-b\",\"weight\":15}]}}");
+		     "\"port\":9443},\"retries\":4,"
+		     "\"upstreams\":[{\"name\":\"mac-b\",\"weight\":15}]}}");
 }
 
 static void test_zero_and_one_fragment(void **state)
@@ -139,7 +140,8 @@ static void test_nested_new_keys_added(void **state)
 		"{\"a\":{\"b\":{\"d\":{\"e\":true}},\"f\":\"new\"},\"g\":[]}",
 	};
 	(void)state;
-	expect_merge(texts, 2, "{\"a\":{\"b\":{\"c\":1,\"d\":{\"e\":true}},\"f\":\"new\"},\"g\":[]}");
+	expect_merge(texts, 2,
+		     "{\"a\":{\"b\":{\"c\":1,\"d\":{\"e\":true}},\"f\":\"new\"},\"g\":[]}");
 }
 
 static void test_replacements(void **state)
