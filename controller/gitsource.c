@@ -4,9 +4,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <ftw.h>
 #include <git2.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -244,47 +244,33 @@ void gitsource_free(struct gitsource *gs)
 
 /* ---- sync: credentials never reach a message ---- */
 
-/* Appends text to out with every occurrence of needle replaced by "***". */
-static void scrub(const char *text, const char *needle, size_t nlen, char *out, size_t cap)
+/* Copies text to out with url's userinfo ("user:pass@" in scheme://user:pass@host/) replaced by
+ * "***@" wherever it occurs, so neither the URL nor a libgit2 message quoting it leaks
+ * credentials. The "@" is part of the match so that a short user name ("git") elsewhere in the
+ * text survives. */
+static void redact(const char *url, const char *text, char *out, size_t cap)
 {
-	size_t o = 0;
+	const char *auth = strstr(url, "://"), *at = NULL;
+	size_t o = 0, ulen = 0;
+
+	if (auth) {
+		auth += 3;
+		for (const char *p = auth; *p && !strchr("/?#", *p); p++)
+			if (*p == '@')
+				at = p;
+	}
+	if (at)
+		ulen = (size_t)(at - auth) + 1;
 	while (*text && o + 1 < cap) {
-		if (nlen && strncmp(text, needle, nlen) == 0) {
-			int n = snprintf(out + o, cap - o, "***");
-			o += (size_t)n < cap - o ? (size_t)n : cap - o - 1;
-			text += nlen;
+		if (ulen && strncmp(text, auth, ulen) == 0) {
+			int n = snprintf(out + o, cap - o, "***@");
+			o = (size_t)n < cap - o ? o + (size_t)n : cap - 1;
+			text += ulen;
 		} else {
 			out[o++] = *text++;
 		}
 	}
 	out[o] = '\0';
-}
-
-/* Copies text with url's userinfo ("user:pass" in scheme://user:pass@host/) and its password
- * alone replaced by "***", so neither the URL nor a libgit2 message quoting it leaks them. */
-static void redact(const char *url, const char *text, char *out, size_t cap)
-{
-	char tmp[CF_ERR_MSG];
-	const char *auth = strstr(url, "://");
-	const char *at = NULL;
-	if (auth) {
-		auth += 3;
-		size_t alen = strcspn(auth, "/?#");
-		for (const char *p = auth; p < auth + alen; p++)
-			if (*p == '@')
-				at = p;
-	}
-	if (!at || at == auth) {
-		snprintf(out, cap, "%s", text);
-		return;
-	}
-	size_t ulen = (size_t)(at - auth);
-	const char *colon = memchr(auth, ':', ulen);
-	scrub(text, auth, ulen, tmp, sizeof(tmp));
-	if (colon && colon + 1 < at)
-		scrub(tmp, colon + 1, (size_t)(at - colon - 1), out, cap);
-	else
-		snprintf(out, cap, "%s", tmp);
 }
 
 /* ---- sync: mirror housekeeping ---- */
@@ -305,9 +291,9 @@ static int remove_entry(const char *path, const struct stat *st, int type, struc
 	return remove(path) < 0 && errno != ENOENT ? -1 : 0;
 }
 
-static int remove_tree(const char *path)
+static void remove_tree(const char *path)
 {
-	return nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 static bool has_suffix(const char *s, const char *suffix)
@@ -411,20 +397,25 @@ static int fetch_here(const struct fetch_job *job, char *msg, size_t cap)
 {
 	char *specs[] = {"+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"};
 	git_strarray refspecs = {specs, sizeof(specs) / sizeof(specs[0])};
+	git_remote_create_options create;
 	git_fetch_options opts;
 	git_repository *repo = NULL;
 	git_remote *remote = NULL;
-	int rc = -1;
 
 	git_fetch_options_init(&opts, GIT_FETCH_OPTIONS_VERSION);
 	opts.prune = GIT_FETCH_PRUNE;
 	opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_ALL;
 	opts.update_fetchhead = 0;
-	rc = job->create ? git_repository_init(&repo, job->dir, 1)
-			 : git_repository_open_bare(&repo, job->dir);
-	/* Anonymous, so a changed URL takes effect without rewriting the mirror's config. */
+	int rc = job->create ? git_repository_init(&repo, job->dir, 1)
+			     : git_repository_open_bare(&repo, job->dir);
+	/* Anonymous, so a changed URL takes effect without rewriting the mirror's config. The URL
+	 * is used as given, as Flux does: no url.*.insteadOf rewriting (whose lookup in libgit2
+	 * 1.5 also leaks a regex match block per config entry). */
+	git_remote_create_options_init(&create, GIT_REMOTE_CREATE_OPTIONS_VERSION);
+	create.repository = repo;
+	create.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF;
 	if (rc == 0)
-		rc = git_remote_create_anonymous(&remote, repo, job->url);
+		rc = git_remote_create_with_opts(&remote, job->url, &create);
 	if (rc == 0)
 		rc = git_remote_fetch(remote, &refspecs, &opts, NULL);
 	if (rc < 0)
@@ -484,7 +475,7 @@ static void read_some(int fd, bool *open, char *msg, size_t cap, size_t *len)
 {
 	char buf[512];
 	ssize_t n = read(fd, buf, sizeof(buf));
-	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+	if (n < 0 && errno == EINTR)
 		return;
 	if (n <= 0) {
 		*open = false;
@@ -511,8 +502,11 @@ static int wait_child(pid_t pid, int fd, int timeout_ms, int *status, char *msg,
 			break;
 		if (open) {
 			struct pollfd p = {.fd = fd, .events = POLLIN};
-			if (poll(&p, 1, (int)left) > 0)
+			int n = poll(&p, 1, (int)left);
+			if (n > 0)
 				read_some(fd, &open, msg, cap, &len);
+			else if (n < 0 && errno != EINTR)
+				open = false;
 		}
 		if (!reaped) {
 			pid_t r = waitpid(pid, status, WNOHANG);
@@ -526,7 +520,7 @@ static int wait_child(pid_t pid, int fd, int timeout_ms, int *status, char *msg,
 	}
 	if (reaped)
 		return 0;
-	
+	kill(pid, SIGKILL);
 	while (waitpid(pid, status, 0) < 0 && errno == EINTR)
 		;
 	return 1;
@@ -577,10 +571,8 @@ static int clone_mirror(const char *url, const char *mirror, int timeout_ms, str
 		return cf_err_set(err, "mirror directory %s exists and holds no bare repository",
 				  mirror);
 	remove_stale_clones(mirror);
-	if (asprintf(&tmp, "%s" TMP_SUFFIX "XXXXXX", mirror) < 0) {
-		tmp = NULL;
+	if (asprintf(&tmp, "%s" TMP_SUFFIX "XXXXXX", mirror) < 0)
 		return cf_err_set(err, "out of memory");
-	}
 	if (!mkdtemp(tmp)) {
 		cf_err_errno(err, "creating %s", tmp);
 		free(tmp);

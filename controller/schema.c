@@ -10,6 +10,8 @@
 #include <time.h>
 
 #include "embedded.h"
+#include "names.h"
+#include "semver.h"
 #include "timeparse.h"
 
 #define PATH_MAX_LEN 512
@@ -17,7 +19,7 @@
 #define SUGGEST_MAX 64 /* longer names never get a did-you-mean */
 
 enum stype { ST_ANY, ST_OBJECT, ST_ARRAY, ST_STRING, ST_INTEGER, ST_NUMBER, ST_BOOLEAN };
-enum sformat { SF_NONE, SF_DATE_TIME, SF_DURATION };
+enum sformat { SF_NONE, SF_DATE_TIME, SF_DURATION, SF_SEMVER, SF_GIT_TAG };
 
 struct sbound {
 	bool set, exclusive;
@@ -416,16 +418,35 @@ static size_t utf8_length(const char *s, size_t len)
 	return n;
 }
 
-/* timeparse's messages quote the value and say what is wrong with it. */
-static void check_format(struct vctx *v, const struct snode *s, const struct ynode *n)
+/* The parsers' messages quote the value and say which rule it breaks, which a failed pattern
+ * cannot. False after reporting a problem. */
+static bool format_ok(struct vctx *v, const struct snode *s, const struct ynode *n)
 {
 	struct cf_err e = {{0}};
 	time_t t;
 	int64_t ms;
-	if (s->format == SF_DATE_TIME && rfc3339_parse(n->str, &t, &e) != 0)
-		vfail(v, n, "%s", e.msg);
-	else if (s->format == SF_DURATION && duration_parse(n->str, &ms, &e) != 0)
-		vfail(v, n, "%s", e.msg);
+	struct semver sv;
+	int rc = 0;
+	switch (s->format) {
+	case SF_NONE:
+		break;
+	case SF_DATE_TIME:
+		rc = rfc3339_parse(n->str, &t, &e);
+		break;
+	case SF_DURATION:
+		rc = duration_parse(n->str, &ms, &e);
+		break;
+	case SF_SEMVER:
+		rc = semver_parse(n->str, &sv, &e);
+		break;
+	case SF_GIT_TAG:
+		rc = name_check_git_tag(n->str, &e);
+		break;
+	}
+	if (rc == 0)
+		return true;
+	vfail(v, n, "%s", e.msg);
+	return false;
 }
 
 /* Length in characters, as Kubernetes counts them. False after reporting a problem. */
@@ -449,14 +470,12 @@ static bool length_ok(struct vctx *v, const struct snode *s, const struct ynode 
 static void validate_string(struct vctx *v, const struct snode *s, const struct ynode *n)
 {
 	char q[QUOTE_MAX * 4 + 16];
-	if (!length_ok(v, s, n))
+	if (!length_ok(v, s, n) || !format_ok(v, s, n))
 		return;
 	if (s->has_re && regexec(&s->re, n->str, 0, NULL, 0) != 0) {
 		quote(n->str, n->len, q, sizeof(q));
 		vfail(v, n, "must match %s, got %s", s->pattern, q);
-		return;
 	}
-	check_format(v, s, n);
 }
 
 static void validate_number(struct vctx *v, const struct snode *s, const struct ynode *n)
@@ -979,8 +998,12 @@ static int kw_format(struct cctx *c, struct snode *s, const struct ynode *v)
 		s->format = SF_DATE_TIME;
 	else if (f && strcmp(f, "duration") == 0)
 		s->format = SF_DURATION;
+	else if (f && strcmp(f, "semver") == 0)
+		s->format = SF_SEMVER;
+	else if (f && strcmp(f, "git-tag") == 0)
+		s->format = SF_GIT_TAG;
 	else
-		return cfail(c, v, "unsupported format (use date-time or duration)");
+		return cfail(c, v, "unsupported format (use date-time, duration, semver or git-tag)");
 	return 0;
 }
 

@@ -6,7 +6,7 @@
  * gateway.state is written by the supervisor launchctl leaves behind each gateway and by
  * launchctl itself, so every read-modify-write of it happens under sim/gateway.lock.
  *
- * Header-only because the Makefile turns every hack/sim/*.c into a program. */
+ * Header-only because the Makefile builds each .c file in hack/sim into its own program. */
 #ifndef CLAWFLEET_SIM_SIMSTATE_H
 #define CLAWFLEET_SIM_SIMSTATE_H
 #include <errno.h>
@@ -25,6 +25,8 @@
 #include "fsutil.h"
 
 #define SIM_READ_MAX (64 * 1024)
+/* As JSON.stringify writes it: "/" stays unescaped, so paths read as paths. */
+#define SIM_JSON (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 #define SIM_RESTARTS_MAX 20
 #define SIM_LOCK_WAIT_MS 10000
 /* A simulator mis-set by its test is a harness bug, not an OpenClaw failure: EX_SOFTWARE. */
@@ -53,10 +55,12 @@ static inline void sim_sleep_ms(long ms)
 		;
 }
 
-/* Builds <sim dir>/<name>; names come from this code or are checked by the caller. */
+/* Builds <sim dir>/<name>. sim_open leaves room for any name sim_safe_name accepts; should one
+ * not fit anyway, the empty path fails loudly at open instead of naming another file. */
 static inline const char *sim_path(char *buf, size_t size, const char *name)
 {
-	snprintf(buf, size, "%s/%s", sim_dir, name);
+	if (snprintf(buf, size, "%s/%s", sim_dir, name) >= (int)size)
+		buf[0] = '\0';
 	return buf;
 }
 
@@ -90,10 +94,11 @@ static inline int sim_open(const char *prog, const char *root, int argc, char **
 		fprintf(stderr, "%s (simulated): OPENCLAW_SIM_ROOT is not set\n", prog);
 		return -1;
 	}
-	if (snprintf(sim_dir, sizeof(sim_dir), "%s/sim", root) >= (int)sizeof(sim_dir)) {
+	if (strlen(root) > PATH_MAX - 512) {
 		fprintf(stderr, "%s (simulated): OPENCLAW_SIM_ROOT is too long\n", prog);
 		return -1;
 	}
+	snprintf(sim_dir, sizeof(sim_dir), "%s/sim", root);
 	struct cf_err err;
 	if (fsutil_mkdir_p(sim_dir, 0755, &err) < 0) {
 		fprintf(stderr, "%s (simulated): %s\n", prog, err.msg);
@@ -174,7 +179,7 @@ static inline int sim_write_text(const char *name, const char *text)
 static inline int sim_write_json(const char *name, struct json_object *obj)
 {
 	char *text = NULL;
-	if (asprintf(&text, "%s\n", json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN)) < 0)
+	if (asprintf(&text, "%s\n", json_object_to_json_string_ext(obj, SIM_JSON)) < 0)
 		return -1;
 	int rc = sim_write_text(name, text);
 	free(text);

@@ -648,6 +648,12 @@ static void test_sync_redacts_credentials(void **state)
 	sfmt(want, sizeof(want), "fetch of http://***@127.0.0.1:%d/repo.git", port);
 	if (!strstr(err.msg, want))
 		fail_msg("error \"%s\" lacks \"%s\"", err.msg, want);
+
+	/* A user name alone is hidden too, without mangling the same letters elsewhere. */
+	sfmt(url, sizeof(url), "http://git@127.0.0.1:%d/repo.git", port);
+	assert_int_equal(gitsource_sync(&gs, url, mirror, 5000, &err), -1);
+	if (!strstr(err.msg, want))
+		fail_msg("error \"%s\" lacks \"%s\"", err.msg, want);
 }
 
 static int64_t now_ms(void)
