@@ -1,11 +1,14 @@
 #include "desired.h"
 
 #include <json-c/json.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "canon.h"
 #include "fragments.h"
@@ -16,6 +19,14 @@
 
 #define API_VERSION "fleet.openclaw.io/v1alpha1"
 #define LOCK_PATH "openclaw.lock"
+
+/* A file parsed ahead of loading, in parallel: YAML parsing is most of the cost of a large
+ * fleet and every file parses on its own. */
+struct parsed_file {
+	struct yfile *yf;
+	struct yerr err;
+	int rc;
+};
 
 /* One YAML document that passed the schema, with what the cross-checks need. */
 struct loaded_object {
@@ -30,8 +41,8 @@ struct loader {
 	const struct desired_hooks *hooks;
 	struct diag_list *diags;
 	struct desired_state *ds;
-	struct yfile **yfiles; /* kept alive until loading ends: objects point into them */
-	size_t nyfiles, capyfiles;
+	const struct treefiles *files;
+	struct parsed_file *parsed; /* one per file, kept until loading ends: objects point in */
 };
 
 static const char *const fragment_kind_names[FRAG_KINDS] = {"gateway", "doctor", "webhook",
@@ -430,15 +441,66 @@ static const struct kind_loader *kind_loader_find(const char *kind)
 
 static struct yfile *parse_yaml(struct loader *ld, const struct treefile *tf)
 {
-	struct yfile *yf = NULL;
-	struct yerr yerr;
-	if (yfile_parse(&yf, tf->data, tf->len, NULL, &yerr) < 0) {
-		diag_add(ld->diags, tf->path, yerr.line, yerr.col, NULL, NULL, "%s", yerr.msg);
+	const struct parsed_file *pf = &ld->parsed[tf - ld->files->v];
+	if (pf->rc < 0) {
+		diag_add(ld->diags, tf->path, pf->err.line, pf->err.col, NULL, NULL, "%s",
+			 pf->err.msg);
 		return NULL;
 	}
-	ld->yfiles = xgrow(ld->yfiles, ld->nyfiles, sizeof(*ld->yfiles));
-	ld->yfiles[ld->nyfiles++] = yf;
-	return yf;
+	return pf->yf;
+}
+
+static bool is_yaml_path(const char *path)
+{
+	size_t len = strlen(path);
+	return len > 5 && strcmp(path + len - 5, ".yaml") == 0;
+}
+
+struct parse_job {
+	const struct treefiles *files;
+	struct parsed_file *out;
+	atomic_size_t next;
+};
+
+static void *parse_worker(void *arg)
+{
+	struct parse_job *job = arg;
+	size_t i;
+	while ((i = atomic_fetch_add(&job->next, 1)) < job->files->n) {
+		const struct treefile *tf = &job->files->v[i];
+		if (is_yaml_path(tf->path))
+			job->out[i].rc = yfile_parse(&job->out[i].yf, tf->data, tf->len, NULL,
+						     &job->out[i].err);
+	}
+	return NULL;
+}
+
+/* Parses every YAML file on up to PARSE_THREADS threads; the calling thread works too, and a
+ * thread that cannot be started only means fewer workers. */
+#define PARSE_THREADS 8
+#define PARSE_FILES_PER_THREAD 64
+
+static struct parsed_file *parse_all(const struct treefiles *files)
+{
+	struct parsed_file *out = calloc(files->n ? files->n : 1, sizeof(*out));
+	if (!out)
+		abort();
+	struct parse_job job = {.files = files, .out = out};
+	atomic_init(&job.next, 0);
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t want = files->n / PARSE_FILES_PER_THREAD;
+	if (want > (size_t)(ncpu > 0 ? ncpu : 1))
+		want = (size_t)(ncpu > 0 ? ncpu : 1);
+	if (want > PARSE_THREADS)
+		want = PARSE_THREADS;
+	pthread_t threads[PARSE_THREADS];
+	size_t started = 0;
+	while (started + 1 < want && pthread_create(&threads[started], NULL, parse_worker, &job) == 0)
+		started++;
+	parse_worker(&job);
+	for (size_t i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	return out;
 }
 
 /* The base name of path without its ".yaml", into out. */
@@ -964,7 +1026,12 @@ int desired_load(const struct treefiles *files, const struct schema_set *schemas
 	struct desired_state *ds = calloc(1, sizeof(*ds));
 	if (!ds)
 		abort();
-	struct loader ld = {.schemas = schemas, .hooks = hooks, .diags = diags, .ds = ds};
+	struct loader ld = {.schemas = schemas,
+			    .hooks = hooks,
+			    .diags = diags,
+			    .ds = ds,
+			    .files = files,
+			    .parsed = parse_all(files)};
 	size_t before = diags->n + diags->dropped;
 	*out = NULL;
 	/* The lock first: a Promotion is checked against it. */
@@ -992,9 +1059,9 @@ int desired_load(const struct treefiles *files, const struct schema_set *schemas
 	check_singletons(&ld);
 	check_promotion(&ld);
 	load_fragments(&ld, files);
-	for (size_t i = 0; i < ld.nyfiles; i++)
-		yfile_free(ld.yfiles[i]);
-	free(ld.yfiles);
+	for (size_t i = 0; i < files->n; i++)
+		yfile_free(ld.parsed[i].yf);
+	free(ld.parsed);
 	if (diags->n + diags->dropped != before) {
 		desired_free(ds);
 		return -1;

@@ -313,6 +313,17 @@ static void set_hi_bump(struct comparator *c, const struct semver *v, int level)
 	c->hi_incl = false;
 }
 
+/* "<= v" for a full version; for a partial one ("<= 1.2") every version it names is included. */
+static void set_hi_inclusive(struct comparator *c, const struct semver *v, bool full, int exact)
+{
+	if (full) {
+		c->hi = *v;
+		c->has_hi = c->hi_incl = true;
+	} else if (exact > 0) {
+		set_hi_bump(c, v, exact - 1);
+	}
+}
+
 /* The level whose increment ends a caret range: the first non-zero part among the given ones. */
 static int caret_level(const struct partial *pv)
 {
@@ -337,12 +348,7 @@ static int build_comparator(const char *tok, enum op op, const struct partial *p
 		/* fall through */
 	case OP_EQ:
 		set_lo(c, v, true);
-		if (full) {
-			c->hi = *v;
-			c->has_hi = c->hi_incl = true;
-		} else if (pv->exact > 0) {
-			set_hi_bump(c, v, pv->exact - 1);
-		}
+		set_hi_inclusive(c, v, full, pv->exact);
 		break;
 	case OP_GT:
 		if (full)
@@ -360,12 +366,7 @@ static int build_comparator(const char *tok, enum op op, const struct partial *p
 		c->has_hi = true;
 		break;
 	case OP_LE:
-		if (full) {
-			c->hi = *v;
-			c->has_hi = c->hi_incl = true;
-		} else if (pv->exact > 0) {
-			set_hi_bump(c, v, pv->exact - 1);
-		}
+		set_hi_inclusive(c, v, full, pv->exact);
 		break;
 	case OP_TILDE:
 		set_lo(c, v, true);
