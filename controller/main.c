@@ -13,6 +13,7 @@ struct command {
 static const struct command commands[] = {
 	{"validate", cmd_validate, "validate [--ref REF] [--timeout DURATION] SOURCE"},
 	{"version", cmd_version, "version [--json]"},
+	{"audit", cmd_audit, "audit verify FILE"},
 };
 
 static void usage(FILE *out)

@@ -1,0 +1,516 @@
+#include "pull.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <git2.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "gitsource.h"
+#include "names.h"
+
+/* In the repository's .git directory while a checkout is under way. */
+#define MARKER "clawfleet-checkout"
+/* Beside the work tree while it is being cloned; only complete clones are renamed into place. */
+#define CLONE_SUFFIX ".tmp-clone"
+#define DIRTY_SHOWN 3
+#define LINK_TARGET_MAX 4096
+#define QUOTE_MAX 200
+
+static const char *git_msg(void)
+{
+	const git_error *e = git_error_last();
+	return e && e->message ? e->message : "unknown libgit2 error";
+}
+
+static int git_fail(struct cf_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int git_fail(struct cf_err *err, const char *fmt, ...)
+{
+	char head[CF_ERR_MSG];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(head, sizeof(head), fmt, ap);
+	va_end(ap);
+	return cf_err_set(err, "%s: %s", head, git_msg());
+}
+
+static bool is_commit_hex(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (n < 7 || n > 40)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isxdigit((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+/* True when named (7 to 40 hex digits) abbreviates full. */
+static bool commit_matches(const char *full, const char *named)
+{
+	return is_commit_hex(named) && strlen(full) == 40 &&
+	       strncasecmp(full, named, strlen(named)) == 0;
+}
+
+/* 0 with the repository, 1 when path holds none, -1 on error. */
+static int open_work_tree(git_repository **out, const char *path, struct cf_err *err)
+{
+	*out = NULL;
+	int rc = git_repository_open_ext(out, path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL);
+	if (rc == GIT_ENOTFOUND)
+		return 1;
+	if (rc < 0)
+		return git_fail(err, "opening infra repository %s", path);
+	if (git_repository_is_bare(*out)) {
+		git_repository_free(*out);
+		*out = NULL;
+		return cf_err_set(err, "infra path %s is a bare repository; it must be a work tree",
+				  path);
+	}
+	return 0;
+}
+
+static int marker_path(git_repository *repo, char out[PATH_MAX], struct cf_err *err)
+{
+	const char *gitdir = git_repository_path(repo); /* ends with "/" */
+	int n = snprintf(out, PATH_MAX, "%s" MARKER, gitdir);
+	if (n < 0 || n >= PATH_MAX)
+		return cf_err_set(err, "%s: path too long", gitdir);
+	return 0;
+}
+
+static bool checkout_interrupted(git_repository *repo)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	return marker_path(repo, path, NULL) == 0 && lstat(path, &st) == 0;
+}
+
+/* What `git status` would list: changes against HEAD in the index or the work tree, and
+ * untracked files; ignored files and submodules are not looked at. */
+static int work_tree_status(git_repository *repo, bool *dirty, char *paths, size_t cap,
+			    struct cf_err *err)
+{
+	git_status_options opts;
+	git_status_list *list = NULL;
+	size_t len = 0;
+
+	*dirty = false;
+	paths[0] = '\0';
+	git_status_options_init(&opts, GIT_STATUS_OPTIONS_VERSION);
+	opts.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
+	opts.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED | GIT_STATUS_OPT_RECURSE_UNTRACKED_DIRS |
+		     GIT_STATUS_OPT_EXCLUDE_SUBMODULES;
+	if (git_status_list_new(&list, repo, &opts) < 0)
+		return git_fail(err, "reading the status of %s", git_repository_workdir(repo));
+	size_t n = git_status_list_entrycount(list);
+	for (size_t i = 0; i < n && i < DIRTY_SHOWN; i++) {
+		const git_status_entry *e = git_status_byindex(list, i);
+		const git_diff_delta *d = e->index_to_workdir ? e->index_to_workdir
+							      : e->head_to_index;
+		const char *path = d ? d->new_file.path : "?";
+		int w = snprintf(paths + len, cap - len, "%s%s", i ? ", " : "", path);
+		if (w > 0)
+			len = (size_t)w < cap - len ? len + (size_t)w : cap - 1;
+	}
+	if (n > DIRTY_SHOWN)
+		snprintf(paths + len, cap - len, " and %zu more", n - DIRTY_SHOWN);
+	*dirty = n > 0;
+	git_status_list_free(list);
+	return 0;
+}
+
+/* 0 with the commit refs/tags/<tag> leads to, 1 when there is no such tag, -1 on error. */
+static int tag_commit(git_repository *repo, const char *tag, git_oid *out, struct cf_err *err)
+{
+	char refname[PULL_TAG_MAX + 16];
+	git_reference *ref = NULL;
+	git_object *obj = NULL;
+
+	if (snprintf(refname, sizeof(refname), "refs/tags/%s", tag) >= (int)sizeof(refname))
+		return cf_err_set(err, "tag \"%s\" is too long", tag);
+	int rc = git_reference_lookup(&ref, repo, refname);
+	if (rc == GIT_ENOTFOUND)
+		return 1;
+	if (rc < 0)
+		return git_fail(err, "looking up %s", refname);
+	rc = git_reference_peel(&obj, ref, GIT_OBJECT_COMMIT);
+	if (rc < 0)
+		git_fail(err, "tag \"%s\" does not lead to a commit", tag);
+	else
+		git_oid_cpy(out, git_object_id(obj));
+	git_object_free(obj);
+	git_reference_free(ref);
+	return rc < 0 ? -1 : 0;
+}
+
+struct tag_search {
+	git_repository *repo;
+	const git_oid *head;
+	char best[PULL_TAG_MAX];
+};
+
+static int tag_search_cb(const char *name, git_oid *oid, void *payload)
+{
+	struct tag_search *s = payload;
+	git_object *obj = NULL, *peeled = NULL;
+	const char *tag = name + strlen("refs/tags/");
+
+	if (strlen(tag) >= sizeof(s->best) || (s->best[0] && strcmp(tag, s->best) >= 0))
+		return 0;
+	if (git_object_lookup(&obj, s->repo, oid, GIT_OBJECT_ANY) == 0 &&
+	    git_object_peel(&peeled, obj, GIT_OBJECT_COMMIT) == 0 &&
+	    git_oid_equal(git_object_id(peeled), s->head))
+		snprintf(s->best, sizeof(s->best), "%s", tag);
+	git_object_free(peeled);
+	git_object_free(obj);
+	return 0;
+}
+
+static void find_head_tag(git_repository *repo, const git_oid *head, const char *prefer,
+			  char out[PULL_TAG_MAX])
+{
+	git_oid oid;
+	out[0] = '\0';
+	if (prefer && name_check_git_tag(prefer, NULL) == 0 &&
+	    tag_commit(repo, prefer, &oid, NULL) == 0 && git_oid_equal(&oid, head)) {
+		snprintf(out, PULL_TAG_MAX, "%s", prefer);
+		return;
+	}
+	struct tag_search s = {.repo = repo, .head = head};
+	git_tag_foreach(repo, tag_search_cb, &s);
+	memcpy(out, s.best, PULL_TAG_MAX);
+}
+
+int pull_observe(const char *infra_path, const char *prefer_tag, struct pull_state *out,
+		 struct cf_err *err)
+{
+	git_repository *repo = NULL;
+	git_oid head;
+
+	memset(out, 0, sizeof(*out));
+	gitsource_global_init();
+	int rc = open_work_tree(&repo, infra_path, err);
+	if (rc != 0)
+		goto done;
+	out->repo = true;
+	out->interrupted = checkout_interrupted(repo);
+	rc = git_reference_name_to_id(&head, repo, "HEAD");
+	if (rc == 0) {
+		git_oid_tostr(out->head, sizeof(out->head), &head);
+		find_head_tag(repo, &head, prefer_tag, out->tag);
+	} else if (rc != GIT_ENOTFOUND) {
+		rc = git_fail(err, "reading HEAD of %s", infra_path);
+		goto done;
+	}
+	/* A checkout cut short leaves the tree half-way: ours to finish, not someone's edits. */
+	rc = out->interrupted ? 0
+			      : work_tree_status(repo, &out->dirty, out->dirty_paths,
+						 sizeof(out->dirty_paths), err);
+done:
+	git_repository_free(repo);
+	gitsource_global_shutdown();
+	return rc < 0 ? -1 : 0;
+}
+
+void pull_plan(const struct pull_state *state, const struct pull_target *t, struct pull_plan *out)
+{
+	out->n = 0;
+	if (!state->repo || state->interrupted || state->dirty ||
+	    !commit_matches(state->head, t->commit))
+		out->v[out->n++] = PULL_CHECKOUT;
+}
+
+/* ---- fetching ---- */
+
+/* From the local mirror only, so no deadline is needed: the network fetch that could hang is
+ * gitsource_sync's, and it runs under one. Tags are all a pull checks out. */
+static int fetch_tags(git_repository *repo, const char *mirror, struct cf_err *err)
+{
+	char *specs[] = {"+refs/tags/*:refs/tags/*"};
+	git_strarray refspecs = {specs, 1};
+	git_remote_create_options create;
+	git_fetch_options opts;
+	git_remote *remote = NULL;
+
+	git_fetch_options_init(&opts, GIT_FETCH_OPTIONS_VERSION);
+	opts.prune = GIT_FETCH_PRUNE;
+	opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+	opts.update_fetchhead = 0;
+	git_remote_create_options_init(&create, GIT_REMOTE_CREATE_OPTIONS_VERSION);
+	create.repository = repo;
+	create.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF;
+	int rc = git_remote_create_with_opts(&remote, mirror, &create);
+	if (rc == 0)
+		rc = git_remote_fetch(remote, &refspecs, &opts, NULL);
+	if (rc < 0)
+		git_fail(err, "fetching tags from the mirror %s", mirror);
+	git_remote_free(remote);
+	return rc < 0 ? -1 : 0;
+}
+
+/* rename replaces an empty directory, so an empty infra path (made by a package) is fine. */
+static bool absent_or_empty_dir(const char *path)
+{
+	DIR *d = opendir(path);
+	if (!d)
+		return errno == ENOENT;
+	struct dirent *de;
+	bool empty = true;
+	while (empty && (de = readdir(d)))
+		empty = strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0;
+	closedir(d);
+	return empty;
+}
+
+/* Makes infra_path a repository holding the mirror's tags, with nothing checked out yet. */
+static int clone_work_tree(const char *infra_path, const char *mirror, git_repository **out,
+			   struct cf_err *err)
+{
+	char tmp[PATH_MAX], parent[PATH_MAX];
+	git_repository *repo = NULL;
+	int rc = -1;
+
+	*out = NULL;
+	if (snprintf(tmp, sizeof(tmp), "%s" CLONE_SUFFIX, infra_path) >= (int)sizeof(tmp))
+		return cf_err_set(err, "%s: path too long", infra_path);
+	snprintf(parent, sizeof(parent), "%s", infra_path);
+	char *slash = strrchr(parent, '/');
+	if (slash)
+		*(slash == parent ? slash + 1 : slash) = '\0';
+	else
+		snprintf(parent, sizeof(parent), ".");
+	if (!absent_or_empty_dir(infra_path))
+		return cf_err_set(err,
+				  "infra path %s exists and holds no Git repository; move it away",
+				  infra_path);
+	if (fsutil_mkdir_p(parent, 0755, err) < 0 || fsutil_remove_tree(tmp, err) < 0)
+		return -1;
+	if (git_repository_init(&repo, tmp, 0) < 0) {
+		git_fail(err, "creating repository %s", tmp);
+		goto done;
+	}
+	if (fetch_tags(repo, mirror, err) < 0)
+		goto done;
+	git_repository_free(repo);
+	repo = NULL;
+	if (rename(tmp, infra_path) < 0) {
+		cf_err_errno(err, "renaming %s to %s", tmp, infra_path);
+		goto done;
+	}
+	if (fsutil_fsync_dir(parent, err) < 0)
+		goto done;
+	rc = open_work_tree(out, infra_path, err);
+	if (rc == 1)
+		cf_err_set(err, "%s: the new clone holds no repository", infra_path);
+done:
+	git_repository_free(repo);
+	if (rc != 0)
+		fsutil_remove_tree(tmp, NULL);
+	return rc == 0 ? 0 : -1;
+}
+
+/* ---- the tree check ---- */
+
+static void quote(char *out, size_t cap, const char *s, size_t n)
+{
+	size_t q = n < cap - 4 ? n : cap - 4, i;
+	for (i = 0; i < q; i++)
+		out[i] = isprint((unsigned char)s[i]) ? s[i] : '?';
+	if (q < n)
+		memcpy(out + i, "...", 3), i += 3;
+	out[i] = '\0';
+}
+
+/* A link at the given depth (directories above it inside the tree) stays inside when it is
+ * relative and climbs with ".." only at its start, no higher than depth: the directories it
+ * climbs through are real ones, and whatever it descends through is either a directory or a
+ * link held to the same rule, so no chain of links can lead out either. */
+static bool link_stays_inside(const char *target, size_t len, size_t depth)
+{
+	size_t ups = 0;
+	bool descended = false;
+
+	if (len == 0 || memchr(target, '\0', len) || target[0] == '/')
+		return false;
+	for (size_t i = 0; i < len;) {
+		size_t j = i;
+		while (j < len && target[j] != '/')
+			j++;
+		size_t n = j - i;
+		if (n == 2 && target[i] == '.' && target[i + 1] == '.') {
+			if (descended || ++ups > depth)
+				return false;
+		} else if (n > 0 && !(n == 1 && target[i] == '.')) {
+			descended = true;
+		}
+		i = j + 1;
+	}
+	return true;
+}
+
+struct tree_check {
+	git_repository *repo;
+	struct cf_err *err;
+	bool failed;
+};
+
+static int check_entry(const char *root, const git_tree_entry *entry, void *payload)
+{
+	struct tree_check *c = payload;
+	const char *name = git_tree_entry_name(entry);
+	char shown[QUOTE_MAX];
+	git_blob *blob = NULL;
+
+	if (strcasecmp(name, ".git") == 0) {
+		c->failed = true;
+		return cf_err_set(c->err, "%s%s: a path component named .git is refused", root,
+				  name);
+	}
+	if (git_tree_entry_filemode(entry) != GIT_FILEMODE_LINK)
+		return 0;
+	if (git_blob_lookup(&blob, c->repo, git_tree_entry_id(entry)) < 0)
+		return git_fail(c->err, "reading symbolic link %s%s", root, name);
+	size_t depth = 0;
+	for (const char *p = root; *p; p++)
+		depth += *p == '/';
+	const char *target = git_blob_rawcontent(blob);
+	size_t len = (size_t)git_blob_rawsize(blob);
+	int rc = 0;
+	if (len > LINK_TARGET_MAX || !link_stays_inside(target, len, depth)) {
+		quote(shown, sizeof(shown), target, len);
+		c->failed = true;
+		rc = cf_err_set(c->err,
+				"%s%s: symbolic link to \"%s\" could lead outside the infra tree "
+				"(links must be relative and use \"..\" only at their start)",
+				root, name, shown);
+	}
+	git_blob_free(blob);
+	return rc;
+}
+
+static int check_tree(git_repository *repo, git_commit *commit, struct cf_err *err)
+{
+	git_tree *tree = NULL;
+	struct tree_check c = {.repo = repo, .err = err};
+	int rc = -1;
+
+	if (git_commit_tree(&tree, commit) < 0)
+		return git_fail(err, "reading the tree of commit %s",
+				git_oid_tostr_s(git_commit_id(commit)));
+	if (git_tree_walk(tree, GIT_TREEWALK_PRE, check_entry, &c) != 0) {
+		if (!c.failed)
+			git_fail(err, "walking the tree of commit %s",
+				 git_oid_tostr_s(git_commit_id(commit)));
+		goto done;
+	}
+	rc = 0;
+done:
+	git_tree_free(tree);
+	return rc;
+}
+
+/* ---- checkout ---- */
+
+static int checkout(git_repository *repo, git_commit *commit, bool force, struct cf_err *err)
+{
+	char marker[PATH_MAX], hex[GIT_OID_HEXSZ + 2];
+	git_checkout_options opts;
+
+	if (marker_path(repo, marker, err) < 0)
+		return -1;
+	git_oid_tostr(hex, GIT_OID_HEXSZ + 1, git_commit_id(commit));
+	strcat(hex, "\n");
+	if (fsutil_write_atomic(marker, hex, strlen(hex), 0644, err) < 0)
+		return -1;
+	git_checkout_options_init(&opts, GIT_CHECKOUT_OPTIONS_VERSION);
+	opts.checkout_strategy =
+		(force ? GIT_CHECKOUT_FORCE : GIT_CHECKOUT_SAFE) | GIT_CHECKOUT_REMOVE_UNTRACKED;
+	if (git_checkout_tree(repo, (const git_object *)commit, &opts) < 0)
+		return git_fail(err, "checking out %s", git_oid_tostr_s(git_commit_id(commit)));
+	if (git_repository_set_head_detached(repo, git_commit_id(commit)) < 0)
+		return git_fail(err, "setting HEAD to %s", git_oid_tostr_s(git_commit_id(commit)));
+	if (unlink(marker) < 0)
+		return cf_err_errno(err, "removing %s", marker);
+	return fsutil_fsync_dir(git_repository_path(repo), err);
+}
+
+static int check_target(const struct pull_target *t, struct cf_err *err)
+{
+	if (!t->tag || name_check_git_tag(t->tag, err) < 0)
+		return cf_err_prefix(err, "target tag \"%s\"", t->tag ? t->tag : "");
+	if (!is_commit_hex(t->commit))
+		return cf_err_set(err, "target commit \"%s\" is not 7 to 40 hex digits",
+				  t->commit ? t->commit : "");
+	return 0;
+}
+
+int pull_apply(const struct pull_config *cfg, const struct pull_target *t, struct cf_err *err)
+{
+	git_repository *repo = NULL;
+	git_commit *commit = NULL;
+	struct gitsource *mirror = NULL;
+	char dirty_paths[PULL_DIRTY_MAX], hex[GIT_OID_HEXSZ + 1];
+	bool dirty = false, interrupted = false;
+	git_oid oid;
+	int rc = -1;
+
+	if (check_target(t, err) < 0)
+		return -1;
+	gitsource_global_init();
+	int opened = open_work_tree(&repo, cfg->infra_path, err);
+	if (opened < 0)
+		goto done;
+	/* Refuse before anything is fetched: a dirty tree is a human's, and the probe says so. */
+	if (opened == 0) {
+		interrupted = checkout_interrupted(repo);
+		if (!interrupted && work_tree_status(repo, &dirty, dirty_paths,
+						     sizeof(dirty_paths), err) < 0)
+			goto done;
+		if (dirty) {
+			cf_err_set(err, "infra tree at %s is dirty: %s", cfg->infra_path,
+				   dirty_paths);
+			goto done;
+		}
+	}
+	if (gitsource_sync(&mirror, cfg->remote, cfg->mirror_dir, cfg->timeout_ms, err) < 0)
+		goto done;
+	gitsource_free(mirror);
+	if (opened == 1 ? clone_work_tree(cfg->infra_path, cfg->mirror_dir, &repo, err) < 0
+			: fetch_tags(repo, cfg->mirror_dir, err) < 0)
+		goto done;
+	int found = tag_commit(repo, t->tag, &oid, err);
+	if (found < 0)
+		goto done;
+	if (found == 1) {
+		cf_err_set(err, "tag \"%s\" not found in %s", t->tag, cfg->mirror_dir);
+		goto done;
+	}
+	git_oid_tostr(hex, sizeof(hex), &oid);
+	if (!commit_matches(hex, t->commit)) {
+		cf_err_set(err, "tag \"%s\" leads to commit %s, but the controller named commit %s",
+			   t->tag, hex, t->commit);
+		goto done;
+	}
+	if (git_commit_lookup(&commit, repo, &oid) < 0) {
+		git_fail(err, "reading commit %s", hex);
+		goto done;
+	}
+	if (check_tree(repo, commit, err) < 0 || checkout(repo, commit, interrupted, err) < 0)
+		goto done;
+	rc = 0;
+done:
+	git_commit_free(commit);
+	git_repository_free(repo);
+	gitsource_global_shutdown();
+	return rc < 0 ? cf_err_prefix(err, "pulling %s", t->tag) : 0;
+}

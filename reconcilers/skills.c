@@ -1,0 +1,528 @@
+#include "skills.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+
+#define TMP_INFIX ".tmp-"
+/* Attempts at a free temporary link name before giving up. */
+#define TMP_NAME_TRIES 32
+#define COPY_CHUNK 65536
+
+static const char *const link_names[SKILLS_LINKS] = {"current", "next", "current.prev"};
+
+const char *skills_link_name(enum skills_link l)
+{
+	return l < SKILLS_LINKS ? link_names[l] : "?";
+}
+
+const char *skills_link_status_name(enum skills_link_status s)
+{
+	static const char *const names[] = {"absent",	  "ok",	     "missing",
+					    "incomplete", "foreign", "not a link"};
+	return (size_t)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
+}
+
+const char *skills_action_name(enum skills_action_kind k)
+{
+	static const char *const names[] = {"clean", "install", "link"};
+	return (size_t)k < sizeof(names) / sizeof(names[0]) ? names[k] : "?";
+}
+
+static int join(char out[PATH_MAX], const char *a, const char *b, struct cf_err *err)
+{
+	int n = snprintf(out, PATH_MAX, "%s/%s", a, b);
+	if (n < 0 || n >= PATH_MAX)
+		return cf_err_set(err, "%s/%s: path too long", a, b);
+	return 0;
+}
+
+/* ".<name>.tmp-XXXXXX": what an interrupted install or link flip leaves behind. */
+static bool is_stray(const char *name)
+{
+	return name[0] == '.' && strstr(name, TMP_INFIX) != NULL;
+}
+
+static int check_semver(const char *semver, struct cf_err *err)
+{
+	struct semver v;
+	if (!semver || semver_parse(semver, &v, err) < 0)
+		return cf_err_prefix(err, "skills semver \"%s\"", semver ? semver : "");
+	return 0;
+}
+
+enum pack_status { PACK_ABSENT, PACK_INCOMPLETE, PACK_COMPLETE };
+
+/* semver must already be checked. */
+static int pack_status(const char *root, const char *semver, enum pack_status *out,
+		       struct cf_err *err)
+{
+	char dir[PATH_MAX], marker[PATH_MAX];
+	struct stat st;
+
+	*out = PACK_ABSENT;
+	if (join(dir, root, semver, err) < 0 || join(marker, dir, SKILLS_MARKER, err) < 0)
+		return -1;
+	if (lstat(dir, &st) < 0)
+		return errno == ENOENT ? 0 : cf_err_errno(err, "%s", dir);
+	*out = PACK_INCOMPLETE;
+	if (!S_ISDIR(st.st_mode))
+		return 0;
+	if (lstat(marker, &st) < 0)
+		return errno == ENOENT ? 0 : cf_err_errno(err, "%s", marker);
+	if (S_ISREG(st.st_mode))
+		*out = PACK_COMPLETE;
+	return 0;
+}
+
+static int read_link(const char *root, enum skills_link l, struct skills_link_state *out,
+		     struct cf_err *err)
+{
+	char path[PATH_MAX], target[SEMVER_MAX];
+	struct semver v;
+	enum pack_status ps;
+
+	memset(out, 0, sizeof(*out));
+	if (join(path, root, link_names[l], err) < 0)
+		return -1;
+	ssize_t n = readlink(path, target, sizeof(target));
+	if (n < 0) {
+		if (errno == ENOENT)
+			out->status = SKILLS_LINK_ABSENT;
+		else if (errno == EINVAL)
+			out->status = SKILLS_LINK_NOT_LINK;
+		else
+			return cf_err_errno(err, "reading link %s", path);
+		return 0;
+	}
+	out->status = SKILLS_LINK_FOREIGN;
+	if ((size_t)n >= sizeof(target))
+		return 0;
+	target[n] = '\0';
+	memcpy(out->target, target, (size_t)n + 1);
+	if (semver_parse(target, &v, NULL) < 0)
+		return 0;
+	if (pack_status(root, target, &ps, err) < 0)
+		return -1;
+	out->status = ps == PACK_COMPLETE     ? SKILLS_LINK_OK
+		      : ps == PACK_INCOMPLETE ? SKILLS_LINK_INCOMPLETE
+					      : SKILLS_LINK_MISSING;
+	return 0;
+}
+
+/* Calls fn for every stray in root, reading at most SKILLS_MAX_ENTRIES entries. */
+static int each_stray(const char *root, int (*fn)(const char *path, void *ctx), void *ctx,
+		      struct cf_err *err)
+{
+	char path[PATH_MAX];
+	int rc = -1;
+	size_t seen = 0;
+	DIR *d = opendir(root);
+	if (!d)
+		return errno == ENOENT ? 0 : cf_err_errno(err, "reading %s", root);
+	struct dirent *de;
+	errno = 0;
+	while ((de = readdir(d))) {
+		if (++seen > SKILLS_MAX_ENTRIES) {
+			cf_err_set(err, "%s holds more than %d entries; remove old skill packs",
+				   root, SKILLS_MAX_ENTRIES);
+			goto done;
+		}
+		if (!is_stray(de->d_name))
+			continue;
+		if (join(path, root, de->d_name, err) < 0 || fn(path, ctx) < 0)
+			goto done;
+		errno = 0;
+	}
+	if (errno) {
+		cf_err_errno(err, "reading %s", root);
+		goto done;
+	}
+	rc = 0;
+done:
+	closedir(d);
+	return rc;
+}
+
+static int count_stray(const char *path, void *ctx)
+{
+	(void)path;
+	(*(size_t *)ctx)++;
+	return 0;
+}
+
+int skills_observe(const char *root, const char *semver, struct skills_state *out,
+		   struct cf_err *err)
+{
+	memset(out, 0, sizeof(*out));
+	for (int l = 0; l < SKILLS_LINKS; l++)
+		if (read_link(root, (enum skills_link)l, &out->links[l], err) < 0)
+			return -1;
+	if (semver && check_semver(semver, NULL) == 0) {
+		enum pack_status ps;
+		if (pack_status(root, semver, &ps, err) < 0)
+			return -1;
+		out->pack_complete = ps == PACK_COMPLETE;
+	}
+	return each_stray(root, count_stray, &out->strays, err);
+}
+
+void skills_plan(const struct skills_state *state, const struct skills_target *t,
+		 struct skills_plan *out)
+{
+	const struct skills_link_state *ls = &state->links[t->link];
+
+	out->n = 0;
+	if (state->strays)
+		out->v[out->n++] = (struct skills_action){SKILLS_CLEAN, t->link};
+	if (!state->pack_complete)
+		out->v[out->n++] = (struct skills_action){SKILLS_INSTALL, t->link};
+	if (ls->status != SKILLS_LINK_OK || strcmp(ls->target, t->semver) != 0)
+		out->v[out->n++] = (struct skills_action){SKILLS_LINK, t->link};
+}
+
+int skills_apply(const char *root, const struct skills_target *t, const struct skills_plan *plan,
+		 struct cf_err *err)
+{
+	for (size_t i = 0; i < plan->n; i++) {
+		const struct skills_action *a = &plan->v[i];
+		int rc = a->kind == SKILLS_CLEAN ? skills_clean(root, err)
+			 : a->kind == SKILLS_INSTALL
+				 ? skills_install(root, t->semver, t->source_dir, err)
+				 : skills_link(root, a->link, t->semver, err);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- install ---- */
+
+struct copy {
+	const char *source; /* for messages */
+	char rel[PATH_MAX]; /* the entry being copied, relative to source */
+	size_t files;
+	size_t bytes;
+};
+
+static int write_all(int fd, const char *p, size_t len)
+{
+	while (len) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -1;
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+static int copy_file(struct copy *c, int src_dir, int dst_dir, const char *name,
+		     struct cf_err *err)
+{
+	char buf[COPY_CHUNK];
+	struct stat st;
+	int rc = -1, dst = -1;
+	int src = openat(src_dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (src < 0)
+		return cf_err_errno(err, "%s/%s", c->source, c->rel);
+	if (fstat(src, &st) < 0) {
+		cf_err_errno(err, "%s/%s", c->source, c->rel);
+		goto done;
+	}
+	dst = openat(dst_dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		     (st.st_mode & S_IXUSR) ? 0755 : 0644);
+	if (dst < 0) {
+		cf_err_errno(err, "copying %s/%s", c->source, c->rel);
+		goto done;
+	}
+	for (;;) {
+		ssize_t r = read(src, buf, sizeof(buf));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			cf_err_errno(err, "reading %s/%s", c->source, c->rel);
+			goto done;
+		}
+		if (r == 0)
+			break;
+		c->bytes += (size_t)r;
+		if (c->bytes > SKILLS_MAX_BYTES) {
+			cf_err_set(err, "skill pack %s is larger than %u bytes", c->source,
+				   SKILLS_MAX_BYTES);
+			goto done;
+		}
+		if (write_all(dst, buf, (size_t)r) < 0) {
+			cf_err_errno(err, "copying %s/%s", c->source, c->rel);
+			goto done;
+		}
+	}
+	if (fsync(dst) < 0) {
+		cf_err_errno(err, "copying %s/%s", c->source, c->rel);
+		goto done;
+	}
+	rc = 0;
+done:
+	if (dst >= 0 && close(dst) < 0 && rc == 0)
+		rc = cf_err_errno(err, "copying %s/%s", c->source, c->rel);
+	close(src);
+	return rc;
+}
+
+static int copy_dir(struct copy *c, int src_dir, int dst_dir, int depth, struct cf_err *err);
+
+/* Copies one entry of the directory whose path (relative to the source) c->rel holds. */
+static int copy_entry(struct copy *c, int src_dir, int dst_dir, const char *name, int depth,
+		      struct cf_err *err)
+{
+	struct stat st;
+	size_t len = strlen(c->rel);
+	int n = snprintf(c->rel + len, sizeof(c->rel) - len, "%s%s", len ? "/" : "", name);
+	if (n < 0 || (size_t)n >= sizeof(c->rel) - len)
+		return cf_err_set(err, "%s: a path in the skill pack is too long", c->source);
+	if (++c->files > SKILLS_MAX_FILES)
+		return cf_err_set(err, "skill pack %s holds more than %d files", c->source,
+				  SKILLS_MAX_FILES);
+	if (fstatat(src_dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return cf_err_errno(err, "%s/%s", c->source, c->rel);
+	int rc;
+	if (S_ISREG(st.st_mode)) {
+		rc = copy_file(c, src_dir, dst_dir, name, err);
+	} else if (S_ISDIR(st.st_mode)) {
+		if (depth >= SKILLS_MAX_DEPTH)
+			return cf_err_set(err, "%s/%s: skill pack nested deeper than %d levels",
+					  c->source, c->rel, SKILLS_MAX_DEPTH);
+		if (mkdirat(dst_dir, name, 0755) < 0)
+			return cf_err_errno(err, "copying %s/%s", c->source, c->rel);
+		int s = openat(src_dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		int d = openat(dst_dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (s < 0 || d < 0)
+			rc = cf_err_errno(err, "copying %s/%s", c->source, c->rel);
+		else
+			rc = copy_dir(c, s, d, depth + 1, err);
+		if (rc == 0 && fsync(d) < 0)
+			rc = cf_err_errno(err, "copying %s/%s", c->source, c->rel);
+		if (s >= 0)
+			close(s);
+		if (d >= 0)
+			close(d);
+	} else if (S_ISLNK(st.st_mode)) {
+		rc = cf_err_set(err,
+				"%s/%s is a symbolic link; skill packs hold regular files and "
+				"directories only",
+				c->source, c->rel);
+	} else {
+		rc = cf_err_set(err, "%s/%s is not a regular file or directory", c->source, c->rel);
+	}
+	c->rel[len] = '\0';
+	return rc;
+}
+
+static int copy_dir(struct copy *c, int src_dir, int dst_dir, int depth, struct cf_err *err)
+{
+	int rc = -1;
+	int fd = dup(src_dir);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return cf_err_errno(err, "reading %s/%s", c->source, c->rel);
+	}
+	struct dirent *de;
+	errno = 0;
+	while ((de = readdir(d))) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (copy_entry(c, src_dir, dst_dir, de->d_name, depth, err) < 0)
+			goto done;
+		errno = 0;
+	}
+	if (errno) {
+		cf_err_errno(err, "reading %s/%s", c->source, c->rel);
+		goto done;
+	}
+	rc = 0;
+done:
+	closedir(d);
+	return rc;
+}
+
+static int copy_pack(const char *source_dir, const char *dst, struct cf_err *err)
+{
+	struct copy c = {.source = source_dir};
+	int rc = -1;
+	int s = open(source_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int d = open(dst, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (s < 0) {
+		cf_err_errno(err, "skill pack source %s", source_dir);
+		goto done;
+	}
+	if (d < 0) {
+		cf_err_errno(err, "%s", dst);
+		goto done;
+	}
+	rc = copy_dir(&c, s, d, 0, err);
+done:
+	if (s >= 0)
+		close(s);
+	if (d >= 0)
+		close(d);
+	return rc;
+}
+
+int skills_install(const char *root, const char *semver, const char *source_dir,
+		   struct cf_err *err)
+{
+	char final[PATH_MAX], tmp[PATH_MAX], marker[PATH_MAX], line[SEMVER_MAX + 1];
+	enum pack_status ps;
+	bool made = false;
+	int rc = -1;
+
+	if (check_semver(semver, err) < 0 || fsutil_mkdir_p(root, 0755, err) < 0 ||
+	    pack_status(root, semver, &ps, err) < 0)
+		return -1;
+	if (ps == PACK_COMPLETE)
+		return 0;
+	if (join(final, root, semver, err) < 0)
+		return -1;
+	int n = snprintf(tmp, sizeof(tmp), "%s/.%s" TMP_INFIX "XXXXXX", root, semver);
+	if (n < 0 || n >= (int)sizeof(tmp))
+		return cf_err_set(err, "%s: path too long", root);
+	/* A pack without its marker was not finished (or was damaged): start it again. */
+	if (ps == PACK_INCOMPLETE && fsutil_remove_tree(final, err) < 0)
+		return cf_err_prefix(err, "removing incomplete skill pack");
+	if (!mkdtemp(tmp))
+		return cf_err_errno(err, "creating %s", tmp);
+	made = true;
+	/* mkdtemp makes it private; the gateway, another user, reads the pack. */
+	if (chmod(tmp, 0755) < 0) {
+		cf_err_errno(err, "chmod %s", tmp);
+		goto done;
+	}
+	if (copy_pack(source_dir, tmp, err) < 0)
+		goto done;
+	snprintf(line, sizeof(line), "%s\n", semver);
+	if (join(marker, tmp, SKILLS_MARKER, err) < 0 ||
+	    fsutil_write_atomic(marker, line, strlen(line), 0644, err) < 0)
+		goto done;
+	if (rename(tmp, final) < 0) {
+		cf_err_errno(err, "renaming %s to %s", tmp, final);
+		goto done;
+	}
+	made = false;
+	rc = fsutil_fsync_dir(root, err);
+done:
+	if (made)
+		fsutil_remove_tree(tmp, NULL);
+	return rc < 0 ? cf_err_prefix(err, "installing skill pack %s", semver) : 0;
+}
+
+/* ---- links ---- */
+
+static int temp_name(char out[PATH_MAX], const char *dir, const char *name, struct cf_err *err)
+{
+	static const char alphabet[] =
+		"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+	unsigned char rnd[6];
+	char suffix[sizeof(rnd) + 1];
+
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		return cf_err_errno(err, "getrandom");
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		suffix[i] = alphabet[rnd[i] % (sizeof(alphabet) - 1)];
+	suffix[sizeof(rnd)] = '\0';
+	int n = snprintf(out, PATH_MAX, "%s/.%s" TMP_INFIX "%s", dir, name, suffix);
+	if (n < 0 || n >= PATH_MAX)
+		return cf_err_set(err, "%s/%s: path too long", dir, name);
+	return 0;
+}
+
+static bool link_points_at(const char *path, const char *target)
+{
+	char buf[PATH_MAX];
+	ssize_t n = readlink(path, buf, sizeof(buf));
+	return n >= 0 && (size_t)n == strlen(target) && memcmp(buf, target, (size_t)n) == 0;
+}
+
+int skills_flip_link(const char *dir, const char *name, const char *target, struct cf_err *err)
+{
+	char path[PATH_MAX], tmp[PATH_MAX];
+	int tries = 0;
+
+	if (join(path, dir, name, err) < 0)
+		return -1;
+	if (link_points_at(path, target))
+		return 0;
+	for (;;) {
+		if (temp_name(tmp, dir, name, err) < 0)
+			return -1;
+		if (symlink(target, tmp) == 0)
+			break;
+		if (errno != EEXIST || ++tries >= TMP_NAME_TRIES)
+			return cf_err_errno(err, "creating link %s", tmp);
+	}
+	if (rename(tmp, path) < 0) {
+		if (errno == EISDIR)
+			cf_err_set(err, "%s is a directory where clawfleet keeps a link; move it away",
+				   path);
+		else
+			cf_err_errno(err, "renaming %s to %s", tmp, path);
+		unlink(tmp);
+		return -1;
+	}
+	return fsutil_fsync_dir(dir, err);
+}
+
+int skills_link(const char *root, enum skills_link link, const char *semver, struct cf_err *err)
+{
+	struct skills_link_state old;
+	enum pack_status ps;
+
+	if (link != SKILLS_CURRENT && link != SKILLS_NEXT)
+		return cf_err_set(err, "only current and next are linked by request; clawfleet keeps "
+				       "current.prev itself");
+	if (check_semver(semver, err) < 0 || pack_status(root, semver, &ps, err) < 0)
+		return -1;
+	if (ps != PACK_COMPLETE)
+		return cf_err_set(err,
+				  "cannot link %s to %s: %s/%s is not a complete skill pack "
+				  "(no %s); install it first",
+				  link_names[link], semver, root, semver, SKILLS_MARKER);
+	if (read_link(root, link, &old, err) < 0)
+		return -1;
+	if (old.status == SKILLS_LINK_OK && strcmp(old.target, semver) == 0)
+		return 0;
+	/* Only a working pack is worth rolling back to. */
+	if (link == SKILLS_CURRENT && old.status == SKILLS_LINK_OK &&
+	    skills_flip_link(root, link_names[SKILLS_PREV], old.target, err) < 0)
+		return -1;
+	return skills_flip_link(root, link_names[link], semver, err);
+}
+
+static int remove_stray(const char *path, void *ctx)
+{
+	return fsutil_remove_tree(path, ctx);
+}
+
+int skills_clean(const char *root, struct cf_err *err)
+{
+	if (each_stray(root, remove_stray, err, err) < 0)
+		return cf_err_prefix(err, "removing what an interrupted run left");
+	struct stat st;
+	if (stat(root, &st) < 0)
+		return errno == ENOENT ? 0 : cf_err_errno(err, "%s", root);
+	return fsutil_fsync_dir(root, err);
+}

@@ -1,0 +1,118 @@
+/* weights: the load-balancer drivers, one table of functions per LoadBalancer driver (haproxy,
+ * http, file, command) so the controller never knows which one runs. A weight map names servers
+ * (the MacNodes' loadBalancer.server) and their weights, 0..256; 0 drains a server. set changes
+ * the servers the map names and leaves every other server as it is; get reports every server the
+ * load balancer knows. weights_apply is what the controller calls: set, then read back with get,
+ * and any server whose weight differs from the one asked for is an error naming it, so no step
+ * counts as done on a weight the load balancer did not take. route_tenant (optional) sends the
+ * requests whose tenant header carries a value to one pool, sticky until changed; the controller
+ * reasserts routes and weights every pass, since a load balancer restart forgets runtime changes.
+ * Every network call and command is bounded in time and every reply in size.
+ *
+ * haproxy: the Runtime API on haproxy.socket (UNIX) or haproxy.address ("host:port"), one
+ *   command per connection: `set weight <backend>/<server> <w>`, read back with
+ *   `show servers state <backend>` (srv_uweight). Tenant routes go into the runtime map
+ *   haproxy.tenantMap (`set map`, else `add map`, read back with `get map`), whose values are
+ *   backend names, used by haproxy.cfg as in hack/haproxy/clawfleet.cfg.in:
+ *     use_backend %[req.hdr(X-OpenClaw-Tenant),map(/etc/haproxy/canary-tenants.map,gateways)]
+ *   The map file must exist when HAProxy starts; runtime changes do not rewrite it.
+ * http: GET url answers {"weights": {"server": N}}; PUT url sends the same shape. Values of
+ *   http.headers may hold "${NAME}", replaced at request time by the environment variable NAME
+ *   (so tokens stay out of Git); an unset variable is an error. No tenant routing.
+ * file: the embedded default, {"weights": {...}, "tenants": {...}, "updatedAt": RFC 3339}
+ *   written atomically at file.path; a missing file is an empty map.
+ * command: runs command.argv plus "get" (prints {"weights": {...}} on stdout), plus "set"
+ *   "server=weight"... (at most WEIGHTS_COMMAND_SERVERS_PER_RUN pairs per run), or plus "route"
+ *   VALUE POOL; exit status 0 means done. No shell, no stdin. */
+#ifndef CLAWFLEET_WEIGHTS_H
+#define CLAWFLEET_WEIGHTS_H
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "desired.h"
+#include "err.h"
+
+struct json_object;
+
+#define WEIGHT_MAX 256
+#define WEIGHTS_SERVER_NAME_MAX 64 /* as MacNode spec.loadBalancer.server allows */
+#define WEIGHTS_MAX_SERVERS 4096
+#define WEIGHTS_TENANT_VALUE_MAX 253
+#define WEIGHTS_CONNECT_TIMEOUT_MS 2000
+#define WEIGHTS_REQUEST_TIMEOUT_MS 5000 /* a whole exchange, connect included */
+#define WEIGHTS_COMMAND_TIMEOUT_MS 10000
+#define WEIGHTS_REPLY_MAX (1u << 20)
+#define WEIGHTS_COMMAND_SERVERS_PER_RUN 200
+
+struct weight_entry {
+	char server[WEIGHTS_SERVER_NAME_MAX + 1];
+	int weight;
+};
+
+/* Zero-initialise ({0}); entries keep the order they were first set in. */
+struct weight_map {
+	struct weight_entry *v;
+	size_t n, cap;
+};
+
+struct weights_driver {
+	const char *name;
+	int (*get)(const struct load_balancer *lb, struct weight_map *out, struct cf_err *err);
+	int (*set)(const struct load_balancer *lb, const struct weight_map *want,
+		   struct cf_err *err);
+	/* NULL when the driver cannot route tenants. */
+	int (*route_tenant)(const struct load_balancer *lb, const char *header_value,
+			    const char *pool, struct cf_err *err);
+};
+
+extern const struct weights_driver weights_haproxy, weights_http, weights_file, weights_command;
+
+const struct weights_driver *weights_driver_find(enum lb_driver driver);
+
+/* get into *out (emptied first; the caller frees it either way). */
+int weights_get(const struct load_balancer *lb, struct weight_map *out, struct cf_err *err);
+/* set, then read back and compare every server of want. */
+int weights_apply(const struct load_balancer *lb, const struct weight_map *want,
+		  struct cf_err *err);
+/* Checks both names, then the driver's route_tenant; an error when the driver has none. */
+int weights_route_tenant(const struct load_balancer *lb, const char *header_value,
+			 const char *pool, struct cf_err *err);
+
+/* Adds server or changes its weight; a bad name, a weight outside 0..256 or a full map is an
+ * error and leaves the map as it was. */
+int weight_map_set(struct weight_map *m, const char *server, int weight, struct cf_err *err);
+const struct weight_entry *weight_map_find(const struct weight_map *m, const char *server);
+void weight_map_clear(struct weight_map *m); /* keeps the storage */
+void weight_map_free(struct weight_map *m);
+
+/* Server and backend names: 1..64 of [A-Za-z0-9_.:-], as the CRDs allow. Tenant header values:
+ * 1..253 of [A-Za-z0-9_.:@+=-]. Both are safe as HAProxy CLI words and command arguments. */
+bool weights_name_ok(const char *s);
+bool weights_tenant_value_ok(const char *s);
+
+/* The drivers' shared JSON forms; what names the source in errors ("GET <url>", a path, a
+ * command line). weights_json_parse: a JSON object document of at most WEIGHTS_REPLY_MAX bytes,
+ * white space allowed around it. weights_from_json: its "weights" member (absent: no servers) into
+ * out. weights_to_json: {"server": N, ...}, NULL when out of memory. */
+int weights_json_parse(const char *text, size_t len, const char *what, struct json_object **out,
+		       struct cf_err *err);
+int weights_from_json(struct json_object *doc, const char *what, struct weight_map *out,
+		      struct cf_err *err);
+struct json_object *weights_to_json(const struct weight_map *m);
+/* Both of the above on text, and {"weights": {...}} as a malloc'd string in map order. */
+int weights_parse_doc(const char *text, size_t len, const char *what, struct weight_map *out,
+		      struct cf_err *err);
+int weights_render_doc(const struct weight_map *m, char **out, size_t *len, struct cf_err *err);
+
+/* HAProxy Runtime API replies, pure, for the haproxy driver and its tests. */
+/* `show servers state <backend>`: the servers of backend and their srv_uweight. */
+int weights_haproxy_parse_state(const char *reply, const char *backend, struct weight_map *out,
+				struct cf_err *err);
+/* A command that answers nothing on success (set weight, set/add map): 0 when reply is blank,
+ * else -1 with the reply's first line as the message. */
+int weights_haproxy_check_empty(const char *reply, struct cf_err *err);
+/* `get map <map> <key>`: *found, and the value (truncated to size) when found. */
+int weights_haproxy_parse_get_map(const char *reply, bool *found, char *value, size_t size,
+				  struct cf_err *err);
+
+#endif

@@ -1,0 +1,630 @@
+/* audit: the promotions.jsonl hash chain as an SRE checks it, torn writes after a crash,
+ * tampering, and the Ticket: trailer. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <json-c/json.h>
+
+#include "audit.h"
+#include "commands.h"
+#include "canon.h"
+#include "fsutil.h"
+
+
+/* 2026-11-21T03:40:00.123Z */
+#define TS0 INT64_C(1795232400123)
+#define PROBE "5f2b1c0d5f2b1c0d5f2b1c0d5f2b1c0d5f2b1c0d5f2b1c0d5f2b1c0d5f2b1c0d"
+
+struct fixture {
+	char dir[64];
+	char path[128];
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	if (!f)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/test_audit.XXXXXX");
+	if (!mkdtemp(f->dir)) {
+		free(f);
+		return -1;
+	}
+	snprintf(f->path, sizeof(f->path), "%s/promotions.jsonl", f->dir);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	struct cf_err err;
+	int rc = fsutil_remove_tree(f->dir, &err);
+	free(f);
+	return rc;
+}
+
+static const struct audit_weight weights[] = {
+	{"canary-gw", 20},
+	{"gw-a", 80},
+	{"gw-b", 80},
+};
+
+/* The i-th step of a rollout from 1.4.1 to 1.4.2. */
+static struct audit_entry step_entry(int i)
+{
+	static const int percents[] = {5, 20, 40, 60, 80, 100};
+	return (struct audit_entry){
+		.ts_ms = TS0 + (int64_t)i * 600000,
+		.event = "step",
+		.promotion = "gateway",
+		.revision = "main@sha1:2f0c9e4d2f0c9e4d2f0c9e4d2f0c9e4d2f0c9e4d",
+		.phase = "Promoting",
+		.step = i,
+		.percent = percents[i % 6],
+		.actor = "Alice Example <alice@example.com>",
+		.ticket = "OPS-1042",
+		.from = {"1.4.1", "v2026.6.3"},
+		.to = {"1.4.2", "v2026.7.1"},
+		.weights = weights,
+		.nweights = 3,
+		.probe_sha256 = PROBE,
+	};
+}
+
+static void append_steps(const char *path, int n)
+{
+	struct audit_log *log = NULL;
+	struct cf_err err = {{0}};
+	char warning[256];
+
+	assert_int_equal(audit_open(&log, path, warning, sizeof(warning), &err), 0);
+	assert_string_equal(warning, "");
+	for (int i = 0; i < n; i++) {
+		struct audit_entry e = step_entry(i);
+		if (audit_append(log, &e, &err) < 0)
+			fail_msg("append %d: %s", i, err.msg);
+	}
+	audit_close(log);
+}
+
+static char *read_all(const char *path, size_t *len)
+{
+	char *data = NULL;
+	struct cf_err err;
+	assert_int_equal(fsutil_read_file(path, 1 << 20, &data, len, &err), 0);
+	return data;
+}
+
+static void write_all(const char *path, const char *data, size_t len)
+{
+	FILE *fp = fopen(path, "wb");
+	assert_non_null(fp);
+	assert_int_equal(fwrite(data, 1, len, fp), len);
+	assert_int_equal(fclose(fp), 0);
+}
+
+static void append_raw(const char *path, const char *data)
+{
+	FILE *fp = fopen(path, "ab");
+	assert_non_null(fp);
+	fputs(data, fp);
+	assert_int_equal(fclose(fp), 0);
+}
+
+static off_t file_size(const char *path)
+{
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	return st.st_size;
+}
+
+/* Start of line n (1-based) in data, and its length without the newline. */
+static const char *nth_line(const char *data, int n, size_t *len)
+{
+	const char *p = data;
+	for (int i = 1; i < n; i++) {
+		p = strchr(p, '\n');
+		assert_non_null(p);
+		p++;
+	}
+	*len = (size_t)(strchr(p, '\n') - p);
+	return p;
+}
+
+static void expect_verify_error(const char *path, const char *want)
+{
+	struct audit_verify_result res;
+	struct cf_err err = {{0}};
+	char prefixed[512];
+
+	snprintf(prefixed, sizeof(prefixed), "%s:%s", path, want);
+	assert_int_equal(audit_verify(path, &res, &err), -1);
+	if (strncmp(err.msg, prefixed, strlen(prefixed)) != 0)
+		fail_msg("expected \"%s...\", got \"%s\"", prefixed, err.msg);
+}
+
+static void test_appended_entries_verify(void **state)
+{
+	struct fixture *f = *state;
+	struct audit_log *log = NULL;
+	struct audit_verify_result res;
+	struct cf_err err = {{0}};
+	char warning[256], head[65];
+
+	assert_int_equal(audit_open(&log, f->path, warning, sizeof(warning), &err), 0);
+	assert_string_equal(audit_head(log), AUDIT_GENESIS);
+	for (int i = 0; i < 4; i++) {
+		struct audit_entry e = step_entry(i);
+		assert_int_equal(audit_append(log, &e, &err), 0);
+	}
+	memcpy(head, audit_head(log), sizeof(head));
+	audit_close(log);
+
+	assert_int_equal(audit_verify(f->path, &res, &err), 0);
+	assert_int_equal(res.entries, 4);
+	assert_string_equal(res.last, head);
+}
+
+static void test_first_line_is_canonical(void **state)
+{
+	struct fixture *f = *state;
+	size_t len;
+
+	append_steps(f->path, 1);
+	char *data = read_all(f->path, &len);
+	assert_string_equal(
+		data,
+		"{\"actor\":\"Alice Example <alice@example.com>\",\"event\":\"step\","
+		"\"from\":{\"semver\":\"1.4.1\",\"tag\":\"v2026.6.3\"},\"percent\":5,\"phase\":"
+		"\"Promoting\",\"prev\":\"" AUDIT_GENESIS "\",\"probeSha256\":\"" PROBE "\","
+		"\"promotion\":\"gateway\",\"reason\":\"\",\"revision\":\"main@sha1:"
+		"2f0c9e4d2f0c9e4d2f0c9e4d2f0c9e4d2f0c9e4d\",\"step\":0,\"ticket\":\"OPS-1042\","
+		"\"to\":{\"semver\":\"1.4.2\",\"tag\":\"v2026.7.1\"},\"ts\":"
+		"\"2026-11-21T03:40:00.123Z\",\"weights\":{\"canary-gw\":20,\"gw-a\":80,"
+		"\"gw-b\":80}}\n");
+	free(data);
+}
+
+static void test_chain_links_exactly(void **state)
+{
+	struct fixture *f = *state;
+	char want[65] = AUDIT_GENESIS;
+	size_t len;
+
+	append_steps(f->path, 5);
+	char *data = read_all(f->path, &len);
+	for (int n = 1; n <= 5; n++) {
+		size_t line_len;
+		const char *line = nth_line(data, n, &line_len);
+		struct json_object *v = json_tokener_parse(line), *prev;
+		assert_non_null(v);
+		assert_true(json_object_object_get_ex(v, "prev", &prev));
+		assert_string_equal(json_object_get_string(prev), want);
+		json_object_put(v);
+		canon_sha256_hex(line, line_len, want);
+	}
+	free(data);
+}
+
+static void test_reopen_continues_chain(void **state)
+{
+	struct fixture *f = *state;
+	struct audit_log *log = NULL;
+	struct audit_verify_result res;
+	struct cf_err err = {{0}};
+	char warning[256], want[65];
+	size_t len, line_len;
+
+	append_steps(f->path, 2);
+	char *data = read_all(f->path, &len);
+	const char *line = nth_line(data, 2, &line_len);
+	canon_sha256_hex(line, line_len, want);
+	free(data);
+
+	assert_int_equal(audit_open(&log, f->path, warning, sizeof(warning), &err), 0);
+	assert_string_equal(warning, "");
+	assert_string_equal(audit_head(log), want);
+	struct audit_entry e = step_entry(2);
+	assert_int_equal(audit_append(log, &e, &err), 0);
+	audit_close(log);
+	assert_int_equal(audit_verify(f->path, &res, &err), 0);
+	assert_int_equal(res.entries, 3);
+}
+
+static void test_torn_last_line_is_cut(void **state)
+{
+	struct fixture *f = *state;
+	struct audit_log *log = NULL;
+	struct audit_verify_result res;
+	struct cf_err err = {{0}};
+	char warning[256];
+	size_t len, line_len;
+
+	append_steps(f->path, 3);
+	off_t good = file_size(f->path);
+	/* Half of a fourth line, as a crash in the middle of write() leaves it. */
+	char *data = read_all(f->path, &len);
+	const char *line = nth_line(data, 3, &line_len);
+	char half[4096];
+	snprintf(half, sizeof(half), "%.*s", (int)(line_len / 2), line);
+	free(data);
+	append_raw(f->path, half);
+	expect_verify_error(f->path, "4: the last line has no newline");
+
+	assert_int_equal(audit_open(&log, f->path, warning, sizeof(warning), &err), 0);
+	assert_non_null(strstr(warning, "cut a torn last line"));
+	assert_non_null(strstr(warning, "it has no newline"));
+	assert_int_equal(file_size(f->path), good);
+	struct audit_entry e = step_entry(3);
+	assert_int_equal(audit_append(log, &e, &err), 0);
+	audit_close(log);
+	assert_int_equal(audit_verify(f->path, &res, &err), 0);
+	assert_int_equal(res.entries, 4);
+}
+
+static void test_invalid_json_last_line_is_cut(void **state)
+{
+	struct fixture *f = *state;
+	struct audit_log *log = NULL;
+	struct audit_verify_result res;
+	struct cf_err err = {{0}};
+	char warning[256];
+
+	append_steps(f->path, 2);
+	off_t good = file_size(f->path);
+	append_raw(f->path, "{\"actor\":\"Alice\",\"ev\n");
+	assert_int_equal(audit_open(&log, f->path, warning, sizeof(warning), &err), 0);
+	assert_non_null(strstr(warning, "it is not valid JSON"));
+	assert_int_equal(file_size(f->path), good);
+	struct audit_entry e = step_entry(2);
+	assert_int_equal(audit_append(log, &e, &err), 0);
+	audit_close(log);
+	assert_int_equal(audit_verify(f->path, &res, &err), 0);
+	assert_int_equal(res.entries, 3);
+}
+
+static void test_torn_line_of_an_empty_log_is_cut(void **state)
+{
+	struct fixture *f = *state;
+	struct audit_log *log = NULL;
+	struct cf_err err = {{0}};
+	char warning[256];
+
+	append_raw(f->path, "{\"actor\":");
+	assert_int_equal(audit_open(&log, f->path, warning, sizeof(warning), &err), 0);
+	assert_non_null(strstr(warning, "cut a torn last line (9 bytes at offset 0"));
+	assert_string_equal(audit_head(log), AUDIT_GENESIS);
+	assert_int_equal(file_size(f->path), 0);
+	audit_close(log);
+}
+
+static void test_deeper_damage_changes_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct audit_log *log = NULL;
+	struct cf_err err = {{0}};
+	char warning[256];
+
+	append_steps(f->path, 2);
+	append_raw(f->path, "not json\n{\"half\":");
+	off_t size = file_size(f->path);
+	assert_int_equal(audit_open(&log, f->path, warning, sizeof(warning), &err), -1);
+	assert_null(log);
+	assert_non_null(strstr(err.msg, "the last two lines are damaged"));
+	assert_non_null(strstr(err.msg, "clawfleet audit verify"));
+	assert_int_equal(file_size(f->path), size);
+}
+
+/* Changes one byte of line n: the line stays JSON, its hash changes. */
+static void tamper(const char *path, int n, const char *from, const char *to)
+{
+	size_t len, line_len;
+	char *data = read_all(path, &len);
+	const char *line = nth_line(data, n, &line_len);
+	char *at = strstr(line, from);
+	assert_non_null(at);
+	assert_true(at < line + line_len);
+	memcpy(at, to, strlen(to));
+	write_all(path, data, len);
+	free(data);
+}
+
+static void test_tampered_middle_line_fails(void **state)
+{
+	struct fixture *f = *state;
+
+	append_steps(f->path, 5);
+	tamper(f->path, 3, "Alice", "Alicf");
+	expect_verify_error(f->path, "4: prev does not match line 3");
+}
+
+static void test_tampered_weight_fails(void **state)
+{
+	struct fixture *f = *state;
+
+	append_steps(f->path, 5);
+	tamper(f->path, 2, "\"canary-gw\":20", "\"canary-gw\":90");
+	expect_verify_error(f->path, "3: prev does not match line 2");
+}
+
+static void delete_line(const char *path, int n)
+{
+	size_t len, line_len;
+	char *data = read_all(path, &len);
+	char *line = (char *)nth_line(data, n, &line_len);
+	memmove(line, line + line_len + 1, len - (size_t)(line - data) - line_len);
+	write_all(path, data, len - line_len - 1);
+	free(data);
+}
+
+static void test_deleted_line_fails(void **state)
+{
+	struct fixture *f = *state;
+
+	append_steps(f->path, 5);
+	delete_line(f->path, 3);
+	expect_verify_error(f->path, "3: prev does not match line 2");
+}
+
+static void test_deleted_first_line_fails(void **state)
+{
+	struct fixture *f = *state;
+
+	append_steps(f->path, 3);
+	delete_line(f->path, 1);
+	expect_verify_error(f->path, "1: prev of the first line is ");
+}
+
+static void test_edited_last_line_is_noticed_when_not_canonical(void **state)
+{
+	struct fixture *f = *state;
+
+	append_steps(f->path, 2);
+	tamper(f->path, 2, "\"percent\":20", "\"percent\": 2");
+	expect_verify_error(f->path, "2: not in canonical JSON form");
+}
+
+static void test_verify_reports_bad_lines(void **state)
+{
+	struct fixture *f = *state;
+
+	append_steps(f->path, 1);
+	append_raw(f->path, "\n");
+	expect_verify_error(f->path, "2: not valid JSON");
+
+	write_all(f->path, "[1]\n", 4);
+	expect_verify_error(f->path, "1: not a JSON object");
+
+	write_all(f->path, "{\"a\":1}\n", 8);
+	expect_verify_error(f->path, "1: prev is missing or not a string");
+
+	write_all(f->path, "{\"prev\":\"\\u001b[2J\"}\n", 21);
+	expect_verify_error(f->path, "1: prev is not a sha256");
+
+	write_all(f->path, "{} {}\n", 6);
+	expect_verify_error(f->path, "1: not valid JSON");
+
+	size_t big = AUDIT_LINE_MAX + 10;
+	char *huge = malloc(big + 1);
+	assert_non_null(huge);
+	memset(huge, 'x', big);
+	huge[big] = '\n';
+	write_all(f->path, huge, big + 1);
+	free(huge);
+	expect_verify_error(f->path, "1: line is longer than 65536 bytes");
+}
+
+static void test_empty_log_verifies(void **state)
+{
+	struct fixture *f = *state;
+	struct audit_verify_result res;
+	struct cf_err err = {{0}};
+
+	write_all(f->path, "", 0);
+	assert_int_equal(audit_verify(f->path, &res, &err), 0);
+	assert_int_equal(res.entries, 0);
+	assert_string_equal(res.last, AUDIT_GENESIS);
+}
+
+static void test_missing_file_is_an_error(void **state)
+{
+	struct fixture *f = *state;
+	struct audit_verify_result res;
+	struct cf_err err = {{0}};
+
+	assert_int_equal(audit_verify(f->path, &res, &err), -1);
+	assert_non_null(strstr(err.msg, "No such file"));
+}
+
+static void test_bad_entries_write_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct audit_log *log = NULL;
+	struct cf_err err = {{0}};
+	char warning[256];
+	static const struct audit_weight twice[] = {{"gw-a", 1}, {"gw-a", 2}};
+
+	append_steps(f->path, 1);
+	off_t size = file_size(f->path);
+	assert_int_equal(audit_open(&log, f->path, warning, sizeof(warning), &err), 0);
+
+	struct audit_entry e = step_entry(1);
+	e.event = NULL;
+	assert_int_equal(audit_append(log, &e, &err), -1);
+	assert_non_null(strstr(err.msg, "needs an event"));
+
+	e = step_entry(1);
+	e.weights = twice;
+	e.nweights = 2;
+	assert_int_equal(audit_append(log, &e, &err), -1);
+	assert_non_null(strstr(err.msg, "server \"gw-a\" appears twice"));
+
+	e = step_entry(1);
+	e.actor = "Ren\xe9 (Latin-1)";
+	assert_int_equal(audit_append(log, &e, &err), -1);
+	assert_non_null(strstr(err.msg, "not valid UTF-8"));
+
+	e = step_entry(1);
+	e.ts_ms = -1;
+	assert_int_equal(audit_append(log, &e, &err), -1);
+	assert_non_null(strstr(err.msg, "outside years 1970 to 9999"));
+
+	char *long_actor = malloc(AUDIT_LINE_MAX + 1);
+	assert_non_null(long_actor);
+	memset(long_actor, 'a', AUDIT_LINE_MAX);
+	long_actor[AUDIT_LINE_MAX] = '\0';
+	e = step_entry(1);
+	e.actor = long_actor;
+	assert_int_equal(audit_append(log, &e, &err), -1);
+	assert_non_null(strstr(err.msg, "over the 65536 byte line limit"));
+	free(long_actor);
+
+	assert_int_equal(file_size(f->path), size);
+	/* The chain still continues from the last line that was written. */
+	e = step_entry(1);
+	assert_int_equal(audit_append(log, &e, &err), 0);
+	audit_close(log);
+	struct audit_verify_result res;
+	assert_int_equal(audit_verify(f->path, &res, &err), 0);
+	assert_int_equal(res.entries, 2);
+}
+
+static void test_strings_that_need_escaping_keep_one_line(void **state)
+{
+	struct fixture *f = *state;
+	struct audit_log *log = NULL;
+	struct audit_verify_result res;
+	struct cf_err err = {{0}};
+	char warning[256];
+
+	assert_int_equal(audit_open(&log, f->path, warning, sizeof(warning), &err), 0);
+	struct audit_entry e = step_entry(0);
+	e.actor = "Mallory \"}\n{\"event\":\"forged\"";
+	e.reason = NULL;
+	assert_int_equal(audit_append(log, &e, &err), 0);
+	audit_close(log);
+	assert_int_equal(audit_verify(f->path, &res, &err), 0);
+	assert_int_equal(res.entries, 1);
+}
+
+static void test_second_writer_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct audit_log *log = NULL, *other = NULL;
+	struct cf_err err = {{0}};
+	char warning[256];
+
+	assert_int_equal(audit_open(&log, f->path, warning, sizeof(warning), &err), 0);
+	assert_int_equal(audit_open(&other, f->path, warning, sizeof(warning), &err), -1);
+	assert_null(other);
+	assert_non_null(strstr(err.msg, "open in another process"));
+	audit_close(log);
+	assert_int_equal(audit_open(&other, f->path, warning, sizeof(warning), &err), 0);
+	audit_close(other);
+}
+
+struct ticket_case {
+	const char *message;
+	const char *want; /* NULL: no ticket */
+};
+
+static const struct ticket_case ticket_cases[] = {
+	{"fleet: promote v2026.7.1\n\nTicket: OPS-1042\n", "OPS-1042"},
+	{"fleet: promote\n\nBody text.\n\nticket:OPS-7\nSigned-off-by: A <a@example.com>\n",
+	 "OPS-7"},
+	{"fleet: promote\n\nTICKET :  OPS-9  \r\n", "OPS-9"},
+	{"fleet: promote\n\nTicket: OPS-1\nTicket: OPS-2\n", "OPS-2"},
+	{"fleet: promote\r\n\r\nTicket: OPS-3\r\n", "OPS-3"},
+	{"fleet: promote\n\nTicket: OPS-1\n\n\n", "OPS-1"},
+	{"Ticket: OPS-1", NULL},
+	{"fleet: promote\n\nTicket: OPS-1\n\nA closing paragraph.\n", NULL},
+	{"fleet: promote\n\nTickets: OPS-1\nX-Ticket: OPS-2\nTicket OPS-3\n", NULL},
+	{"fleet: promote\n\nTicket:\n", NULL},
+	{"", NULL},
+};
+
+static void test_ticket_from_message(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(ticket_cases) / sizeof(ticket_cases[0]); i++) {
+		const struct ticket_case *c = &ticket_cases[i];
+		char got[AUDIT_TICKET_MAX];
+		int found = audit_ticket_from_message(c->message, got);
+		if (found != (c->want != NULL) || (c->want && strcmp(got, c->want) != 0))
+			fail_msg("case %zu: found %d, ticket \"%s\"", i, found, got);
+	}
+}
+
+static void test_overlong_ticket_is_not_an_id(void **state)
+{
+	(void)state;
+	char msg[512], got[AUDIT_TICKET_MAX];
+	snprintf(msg, sizeof(msg), "subject\n\nTicket: OPS-1\nTicket: %0*d\n", AUDIT_TICKET_MAX,
+		 0);
+	assert_int_equal(audit_ticket_from_message(msg, got), 1);
+	assert_string_equal(got, "OPS-1");
+}
+
+static int run_cmd(const char *a1, const char *a2)
+{
+	char *argv[] = {(char *)"audit", (char *)a1, (char *)a2, NULL};
+	int argc = a1 ? (a2 ? 3 : 2) : 1;
+	return cmd_audit(argc, argv);
+}
+
+static void test_cmd_audit_exit_codes(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(run_cmd(NULL, NULL), 2);
+	assert_int_equal(run_cmd("check", f->path), 2);
+	assert_int_equal(run_cmd("verify", NULL), 2);
+	assert_int_equal(run_cmd("verify", f->path), 1);
+	append_steps(f->path, 3);
+	assert_int_equal(run_cmd("verify", f->path), 0);
+	tamper(f->path, 1, "Alice", "Alicf");
+	assert_int_equal(run_cmd("verify", f->path), 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_appended_entries_verify, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_first_line_is_canonical, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_chain_links_exactly, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reopen_continues_chain, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_torn_last_line_is_cut, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_invalid_json_last_line_is_cut, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_torn_line_of_an_empty_log_is_cut, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_deeper_damage_changes_nothing, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_tampered_middle_line_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tampered_weight_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deleted_line_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deleted_first_line_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_edited_last_line_is_noticed_when_not_canonical,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_verify_reports_bad_lines, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_empty_log_verifies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_missing_file_is_an_error, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_entries_write_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_strings_that_need_escaping_keep_one_line,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_second_writer_is_refused, setup, teardown),
+		cmocka_unit_test(test_ticket_from_message),
+		cmocka_unit_test(test_overlong_ticket_is_not_an_id),
+		cmocka_unit_test_setup_teardown(test_cmd_audit_exit_codes, setup, teardown),
+	};
+	return cmocka_run_group_tests_name("audit", tests, NULL, NULL);
+}
