@@ -215,7 +215,8 @@ static void read_report(struct json_object *root, struct json_object *ok, struct
 	if (findings)
 		n = json_object_array_length(findings);
 	for (size_t i = 0; i < n; i++) {
-		if (!json_object_is_type(json_object_array_get_idx(findings, i), json_type_object)) {
+		struct json_object *f = json_object_array_get_idx(findings, i);
+		if (!json_object_is_type(f, json_type_object)) {
 			fail(out, DOCTOR_BAD_REPORT,
 			     "doctor's report has finding %zu that is not an object", i + 1);
 			return;
@@ -371,7 +372,7 @@ void doctor_judge(const struct proc_result *run, int timeout_ms, struct doctor_r
 	}
 	if (run->out_truncated || run->out_len > DOCTOR_OUTPUT_MAX) {
 		fail(out, DOCTOR_TRUNCATED,
-		     "doctor printed more than %u KiB; the report was cut off and not judged",
+		     "doctor printed more than %d KiB; the report was cut off and not judged",
 		     DOCTOR_OUTPUT_MAX / 1024);
 		return;
 	}

@@ -1,7 +1,6 @@
 #include "httpd.h"
 
 #include <arpa/inet.h>
-#include <errno.h>
 #include <json-c/json.h>
 #include <limits.h>
 #include <microhttpd.h>
@@ -17,6 +16,9 @@
 
 #define DEFAULT_MAX_CONNECTIONS 256
 #define DEFAULT_TIMEOUT_SEC 10
+/* One epoll thread per core of the two the agent is sized for. Measured on two cores with the
+ * client beside it: 1, 2 or 4 epoll threads and poll() all served 40,000-50,000 small
+ * keep-alive requests/s within noise; epoll keeps the cost per event flat as connections grow. */
 #define DEFAULT_THREADS 2
 #define MAX_THREADS 64
 #define MAX_ROUTES 64
@@ -545,15 +547,18 @@ int httpd_start(struct httpd **out, const struct httpd_config *cfg, struct cf_er
 	if (open_listener(cfg->listen, &fd, &srv->port, err) < 0)
 		goto fail;
 
+	unsigned int max_connections = cfg->max_connections ? cfg->max_connections
+							    : DEFAULT_MAX_CONNECTIONS;
+	unsigned int timeout_sec = cfg->timeout_sec ? cfg->timeout_sec : DEFAULT_TIMEOUT_SEC;
 	/* libmicrohttpd closes fd itself when it fails past option parsing; the options below
 	 * are fixed and valid, so fd is never closed here once handed over. */
-	srv->daemon = MHD_start_daemon(
-		MHD_USE_EPOLL_INTERNAL_THREAD, 0, NULL, NULL, on_request, srv, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE,
-		threads, MHD_OPTION_CONNECTION_LIMIT,
-		cfg->max_connections ? cfg->max_connections : DEFAULT_MAX_CONNECTIONS,
-		MHD_OPTION_CONNECTION_TIMEOUT,
-		cfg->timeout_sec ? cfg->timeout_sec : DEFAULT_TIMEOUT_SEC,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
+	srv->daemon = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD, 0, NULL, NULL, on_request,
+				       srv, MHD_OPTION_LISTEN_SOCKET, fd,
+				       MHD_OPTION_THREAD_POOL_SIZE, threads,
+				       MHD_OPTION_CONNECTION_LIMIT, max_connections,
+				       MHD_OPTION_CONNECTION_TIMEOUT, timeout_sec,
+				       MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+				       MHD_OPTION_END);
 	if (!srv->daemon) {
 		cf_err_set(err,
 			   "listen %s: the HTTP server did not start (out of memory, threads or "

@@ -123,8 +123,8 @@ static void doctor_reasons(const struct probe_inputs *in, struct probe_result *o
 		if (note) {
 			rfc3339_format(d->maintenance_until, until, sizeof(until));
 			add(out, PROBE_GREEN, "doctor.maintenance",
-			    "%sin its maintenance window until %s, so this does not count: %s", name,
-			    until, detail);
+			    "%sin its maintenance window until %s, so this does not count: %s",
+			    name, until, detail);
 		} else {
 			add(out, group, doctor_reason_code(&d->result), "%s%s", name, detail);
 		}
@@ -154,30 +154,28 @@ static void doctor_summary(const struct probe_inputs *in, struct probe_result *o
 static void judge_version(const struct probe_inputs *in, struct probe_result *out)
 {
 	const struct openclaw_lock *lock = lock_of(in);
+	const char *current = in->skills.current;
 	char reason[LOCKCHECK_REASON_MAX];
 
-	if (!in->skills.current)
+	out->skills_match = lock && lock->skills_semver && current &&
+			    strcmp(current, lock->skills_semver) == 0;
+	out->version_match = lock && in->cli && lockcheck_matches(in->cli, lock, reason);
+	if (!current)
 		add(out, PROBE_RED, "skills.current_missing",
 		    "skills/current does not name a skill directory: %s",
 		    in->skills.current_error ? in->skills.current_error : "not observed");
-	else if (lock && !lock->skills_semver)
+	else if (lock && !out->skills_match)
 		add(out, PROBE_RED, "skills.semver_mismatch",
-		    "skills/current is %s, openclaw.lock pins no skills.semver", in->skills.current);
-	else if (lock && strcmp(in->skills.current, lock->skills_semver) != 0)
-		add(out, PROBE_RED, "skills.semver_mismatch",
-		    "skills/current is %s, openclaw.lock pins %s", in->skills.current,
-		    lock->skills_semver);
+		    "skills/current is %s, openclaw.lock pins %s", current,
+		    lock->skills_semver ? lock->skills_semver : "no skills.semver");
 	if (!lock)
 		add(out, PROBE_RED, "lock.unreadable", "openclaw.lock could not be read: %s",
 		    in->lock_error ? in->lock_error : "not observed");
 	else if (!in->cli)
 		add(out, PROBE_RED, "cli.version_unknown", "openclaw --version gave no version: %s",
 		    in->cli_error ? in->cli_error : "not observed");
-	else if (!lockcheck_matches(in->cli, lock, reason))
+	else if (!out->version_match)
 		add(out, PROBE_RED, "lock.version_mismatch", "%s", reason);
-	out->skills_match = lock && lock->skills_semver && in->skills.current &&
-			    strcmp(in->skills.current, lock->skills_semver) == 0;
-	out->version_match = lock && in->cli && lockcheck_matches(in->cli, lock, reason);
 }
 
 static void judge_red(const struct probe_inputs *in, struct probe_result *out)
@@ -191,14 +189,11 @@ static void judge_red(const struct probe_inputs *in, struct probe_result *out)
 		    "infra tree has local changes: only a clean checkout of the tag may run; "
 		    "discard them and let the agent pull again");
 	doctor_reasons(in, out, PROBE_RED);
-	if (!in->service.error && !in->service.running) {
-		if (in->service.has_last_exit)
-			add(out, PROBE_RED, "gateway.not_running",
-			    "gateway service is not running (last exit status %d)",
-			    in->service.last_exit);
-		else
-			add(out, PROBE_RED, "gateway.not_running", "gateway service is not running");
-	}
+	if (!in->service.error && !in->service.running && in->service.has_last_exit)
+		add(out, PROBE_RED, "gateway.not_running",
+		    "gateway service is not running (last exit status %d)", in->service.last_exit);
+	else if (!in->service.error && !in->service.running)
+		add(out, PROBE_RED, "gateway.not_running", "gateway service is not running");
 	if (in->gateway.error)
 		add(out, PROBE_RED, "gateway.not_ready", "gateway did not answer: %s",
 		    in->gateway.error);
@@ -211,7 +206,8 @@ static void judge_red(const struct probe_inputs *in, struct probe_result *out)
 		    "gateway started %d times in the last 5 minutes (%d is a crash loop)",
 		    in->service.restarts_5m, PROBE_CRASH_LOOP_RESTARTS);
 	if (!in->tcp.ok)
-		add(out, PROBE_RED, "tcp.connect_failed", "TCP connect to the gateway port failed: %s",
+		add(out, PROBE_RED, "tcp.connect_failed",
+		    "TCP connect to the gateway port failed: %s",
 		    in->tcp.error ? in->tcp.error : "no answer");
 	else if (in->tcp.ms > PROBE_TCP_LIMIT_MS)
 		add(out, PROBE_RED, "tcp.connect_failed",
@@ -232,6 +228,12 @@ static void judge_red(const struct probe_inputs *in, struct probe_result *out)
 		    in->latency.p95_ms, PROBE_LATENCY_MAX_FACTOR, in->latency.baseline_p95_ms);
 }
 
+/* The notifier's age and the configured limit are untrusted numbers; past int64 ms they clamp. */
+static int64_t sec_to_ms(int64_t sec)
+{
+	return sec > INT64_MAX / 1000 ? INT64_MAX : sec * 1000;
+}
+
 static void judge_degraded(const struct probe_inputs *in, struct probe_result *out)
 {
 	char age[32], limit[32];
@@ -244,17 +246,18 @@ static void judge_degraded(const struct probe_inputs *in, struct probe_result *o
 		add(out, PROBE_DEGRADED, "digest.unavailable",
 		    "notifier digest could not be read: %s", in->digest.error);
 	} else if (in->digest.configured && in->digest.age_sec > stale) {
-		duration_format(in->digest.age_sec * 1000, age, sizeof(age));
-		duration_format(stale * 1000, limit, sizeof(limit));
-		add(out, PROBE_DEGRADED, "digest.stale", "notifier digest is %s old (limit %s)", age,
-		    limit);
+		duration_format(sec_to_ms(in->digest.age_sec), age, sizeof(age));
+		duration_format(sec_to_ms(stale), limit, sizeof(limit));
+		add(out, PROBE_DEGRADED, "digest.stale", "notifier digest is %s old (limit %s)",
+		    age, limit);
 	}
 	if (in->queue.configured && in->queue.error)
 		add(out, PROBE_DEGRADED, "queue.unavailable", "queue depth could not be read: %s",
 		    in->queue.error);
 	else if (in->queue.configured && in->queue.limit > 0 && in->queue.depth > in->queue.limit)
-		add(out, PROBE_DEGRADED, "queue.over_limit", "queue depth %lld is over its limit %lld",
-		    (long long)in->queue.depth, (long long)in->queue.limit);
+		add(out, PROBE_DEGRADED, "queue.over_limit",
+		    "queue depth %lld is over its limit %lld", (long long)in->queue.depth,
+		    (long long)in->queue.limit);
 	if (in->disk.error)
 		add(out, PROBE_DEGRADED, "disk.unknown", "free disk space could not be read: %s",
 		    in->disk.error);
@@ -300,14 +303,19 @@ static struct json_object *text(const char *s)
 }
 
 /* One decimal, so the document says 12.3 and not 12.300000000000001; null when unknown. */
-static struct json_object *decimal(double v)
+static struct json_object *decimal(bool known, double v)
 {
 	char buf[64];
 
-	if (!isfinite(v))
+	if (!known || !isfinite(v))
 		return NULL;
 	snprintf(buf, sizeof(buf), "%.1f", v);
 	return json_object_new_double_s(strtod(buf, NULL), buf);
+}
+
+static struct json_object *int_or_null(bool known, int64_t v)
+{
+	return known ? json_object_new_int64(v) : NULL;
 }
 
 static struct json_object *child(struct json_object *parent, const char *key)
@@ -405,7 +413,8 @@ static void render_doctor(const struct probe_inputs *in, const struct probe_resu
 
 	json_object_object_add(doctor, "verdict", json_object_new_string(verdict));
 	json_object_object_add(hdoctor, "verdict", json_object_new_string(verdict));
-	struct json_object *tenants = child(doctor, "tenants"), *htenants = child(hdoctor, "tenants");
+	struct json_object *tenants = child(doctor, "tenants");
+	struct json_object *htenants = child(hdoctor, "tenants");
 	for (size_t i = 0; i < in->ndoctor; i++) {
 		const struct probe_doctor *d = &in->doctor[i];
 		if (!d->tenant)
@@ -420,11 +429,11 @@ static void render_doctor(const struct probe_inputs *in, const struct probe_resu
 							      ? finding(&d->result.first_bad, NULL)
 							      : NULL);
 	}
+	const struct probe_doctor *first = res->doctor_first_bad < in->ndoctor
+						   ? &in->doctor[res->doctor_first_bad]
+						   : NULL;
 	json_object_object_add(doctor, "firstBad",
-			       res->doctor_first_bad < in->ndoctor
-				       ? finding(&in->doctor[res->doctor_first_bad].result.first_bad,
-						 in->doctor[res->doctor_first_bad].tenant)
-				       : NULL);
+			       first ? finding(&first->result.first_bad, first->tenant) : NULL);
 }
 
 static void render_sources(const struct probe_inputs *in, struct json_object *doc,
@@ -432,38 +441,32 @@ static void render_sources(const struct probe_inputs *in, struct json_object *do
 {
 	bool queue = in->queue.configured && !in->queue.error;
 	bool digest = in->digest.configured && !in->digest.error;
+	bool service = !in->service.error;
 	struct json_object *o, *top = digest ? digest_top(in->digest.top) : NULL;
 
 	o = child(doc, "queue");
-	json_object_object_add(o, "depth", queue ? json_object_new_int64(in->queue.depth) : NULL);
-	json_object_object_add(o, "limit", queue && in->queue.limit > 0
-						   ? json_object_new_int64(in->queue.limit)
-						   : NULL);
+	json_object_object_add(o, "depth", int_or_null(queue, in->queue.depth));
+	json_object_object_add(o, "limit", int_or_null(queue && in->queue.limit > 0,
+							in->queue.limit));
 	o = child(doc, "digest");
-	json_object_object_add(o, "ageSec", digest ? json_object_new_int64(in->digest.age_sec)
-						   : NULL);
+	json_object_object_add(o, "ageSec", int_or_null(digest, in->digest.age_sec));
 	json_object_object_add(o, "top", top);
 	json_object_object_add(child(hashed, "digest"), "top", json_object_get(top));
 	o = child(doc, "disk");
-	json_object_object_add(o, "freePercent", in->disk.error ? NULL
-								: decimal(in->disk.free_percent));
+	json_object_object_add(o, "freePercent", decimal(!in->disk.error, in->disk.free_percent));
 	o = child(doc, "service");
-	json_object_object_add(o, "running", in->service.error
-						     ? NULL
-						     : json_object_new_boolean(in->service.running));
-	json_object_object_add(o, "lastExit", in->service.has_last_exit
-						      ? json_object_new_int(in->service.last_exit)
-						      : NULL);
+	json_object_object_add(o, "running", service ? json_object_new_boolean(in->service.running)
+						     : NULL);
+	json_object_object_add(o, "lastExit",
+			       int_or_null(in->service.has_last_exit, in->service.last_exit));
 	json_object_object_add(o, "restarts5m", json_object_new_int(in->service.restarts_5m));
 	o = child(doc, "tcp");
 	json_object_object_add(o, "ok", json_object_new_boolean(in->tcp.ok));
-	json_object_object_add(o, "ms", in->tcp.ok ? json_object_new_int64(in->tcp.ms) : NULL);
+	json_object_object_add(o, "ms", int_or_null(in->tcp.ok, in->tcp.ms));
 	o = child(doc, "latency");
-	json_object_object_add(o, "p95ms", in->latency.samples > 0 ? decimal(in->latency.p95_ms)
-								   : NULL);
-	json_object_object_add(o, "baselineP95ms", in->latency.baseline_p95_ms > 0
-							   ? decimal(in->latency.baseline_p95_ms)
-							   : NULL);
+	json_object_object_add(o, "p95ms", decimal(in->latency.samples > 0, in->latency.p95_ms));
+	json_object_object_add(o, "baselineP95ms", decimal(in->latency.baseline_p95_ms > 0,
+							   in->latency.baseline_p95_ms));
 }
 
 static void render_build(const struct probe_inputs *in, const struct probe_result *res,
@@ -521,11 +524,13 @@ int probe_render_json(const struct probe_inputs *in, const struct probe_result *
 		goto done;
 	}
 	json_object_object_add(doc, "node", text(in->node));
-	json_object_object_add(doc, "status", json_object_new_string(probe_status_name(res->status)));
+	json_object_object_add(doc, "status",
+			       json_object_new_string(probe_status_name(res->status)));
 	for (size_t i = 0; i < res->nreasons; i++) {
 		struct json_object *r = json_object_new_object();
 		json_object_object_add(r, "code", json_object_new_string(res->reasons[i].code));
-		json_object_object_add(r, "message", json_object_new_string(res->reasons[i].message));
+		json_object_object_add(r, "message",
+				       json_object_new_string(res->reasons[i].message));
 		json_object_array_add(reasons, r);
 	}
 	if (res->dropped) {

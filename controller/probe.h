@@ -1,26 +1,15 @@
 /* probe: the agent's merged readiness verdict, a pure function of what the observation step
- * gathered (probe_inputs) and the clock it carries. probe_merge decides green, degraded or red
- * and why; probe_render_json writes the /readyz document. No I/O, no allocation in probe_merge.
+ * gathered and the clock it carries; no I/O. probe_merge says red (HTTP 503) for any hard
+ * failure below, degraded (200) for a soft one, green (200) otherwise, with a code and a message
+ * per reason: red first, then degraded, then notes. A tenant inside its maintenance window only
+ * leaves a "doctor.maintenance" note; queue and digest count only when configured.
+ * probe_render_json writes the /readyz document.
  *
- * Red (HTTP 503): skills/current differs from openclaw.lock's skills.semver (or is missing), the
- * lock cannot be read, the version `openclaw --version` reports differs from the lock
- * (lockcheck_matches) or is unknown, the infra tree cannot be read or is dirty, doctor red or
- * unjudgeable (or no run yet) for a tenant outside its maintenance window, the gateway not running or its /healthz or /readyz body not
- * ready, PROBE_CRASH_LOOP_RESTARTS restarts in 5 minutes, TCP connect failing or slower than
- * PROBE_TCP_LIMIT_MS, disk free under PROBE_DISK_MIN_FREE_PERCENT, synthetic failures over
- * PROBE_SYNTHETIC_MAX_PERCENT, p95 over PROBE_LATENCY_MAX_FACTOR x a recorded baseline.
- * Degraded (200): doctor yellow, the digest stale or unavailable, the queue over its limit or
- * unavailable, disk or service state unknown, the observation older than PROBE_STALE_PERIODS
- * refresh periods. Green (200) otherwise. Queue and digest count only when configured; a tenant
- * in its maintenance window adds a "doctor.maintenance" note and never changes the status.
- * Reasons are ordered red first, then degraded, then notes, each group in the order above.
- *
- * probeSha256 is the sha256 of the canonical JSON (canon.h) of these values of the rendered
- * document, under the same names, so a peer can recompute it from the body:
+ * probeSha256 is the sha256 of the canonical JSON (canon.h) of these values of the document, under
+ * the same names, so a peer can recompute it from the body; clocks, latency, counters and the
+ * node name stay out, so two healthy peers on the same build and notifier agree:
  *   {"digest":{"top":..},"doctor":{"tenants":{"<t>":{"verdict":..}},"verdict":..},
- *    "infra":{"commit":..},"lock":{"sha256":..},"skills":{"current":..,"next":..}}
- * Node name, status, timestamps, latency, pids and counters stay out, so two healthy peers on the
- * same build and notifier agree. */
+ *    "infra":{"commit":..},"lock":{"sha256":..},"skills":{"current":..,"next":..}} */
 #ifndef CLAWFLEET_PROBE_H
 #define CLAWFLEET_PROBE_H
 #include <stdbool.h>
@@ -35,6 +24,14 @@
 
 struct json_object;
 
+/* Red, in this order: skills.current_missing or skills.semver_mismatch (against the lock's
+ * skills.semver), lock.unreadable, cli.version_unknown or lock.version_mismatch
+ * (lockcheck_matches), infra.unreadable or infra.dirty, a doctor code (doctor.h) for each counted
+ * run that is red or could not be judged ("doctor.pending" when none ran), gateway.not_running,
+ * gateway.not_ready (/healthz or the /readyz body), service.crash_loop, tcp.connect_failed,
+ * disk.low, synthetic.failures, latency.p95 (only against a recorded baseline). Degraded:
+ * doctor.yellow, digest.unavailable or digest.stale, queue.unavailable or queue.over_limit,
+ * disk.unknown, service.unknown, probe.stale. */
 #define PROBE_MAX_REASONS 32
 #define PROBE_MESSAGE_MAX 512
 #define PROBE_DIGEST_TOP_MAX 20 /* digest rows rendered; the rest are left out */

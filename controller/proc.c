@@ -360,16 +360,24 @@ static void result_init(struct proc_result *res)
 	memset(res, 0, sizeof(*res));
 }
 
-/* Gives *res buffers even when nothing ran, so callers can always print them. */
+/* Gives *res buffers even when nothing ran, so callers can always print them. A program that
+ * could not start has the reason as its stderr, as a shell would print it. */
 static int result_take(struct proc_result *res, struct stream *out, struct stream *errs,
-		       struct cf_err *err)
+		       const char *not_started, struct cf_err *err)
 {
 	res->out = out->buf ? out->buf : strdup("");
-	res->err = errs->buf ? errs->buf : strdup("");
 	res->out_len = out->len;
-	res->err_len = errs->len;
 	res->out_truncated = out->truncated;
-	res->err_truncated = errs->truncated;
+	if (not_started) {
+		if (asprintf(&res->err, "%s\n", not_started) < 0)
+			res->err = NULL;
+		res->err_len = res->err ? strlen(res->err) : 0;
+		free(errs->buf);
+	} else {
+		res->err = errs->buf ? errs->buf : strdup("");
+		res->err_len = errs->len;
+		res->err_truncated = errs->truncated;
+	}
 	out->buf = errs->buf = NULL;
 	if (!res->out || !res->err)
 		return cf_err_set(err, "out of memory");
@@ -378,6 +386,7 @@ static int result_take(struct proc_result *res, struct stream *out, struct strea
 
 int proc_run(const struct proc_spec *spec, struct proc_result *res, struct cf_err *err)
 {
+	struct cf_err own;
 	struct stream out = {.fd = -1}, errs = {.fd = -1};
 	int outp[2] = {-1, -1}, errp[2] = {-1, -1};
 	char **envp = NULL, *program = NULL;
@@ -386,6 +395,9 @@ int proc_run(const struct proc_spec *spec, struct proc_result *res, struct cf_er
 	size_t argc = 0;
 
 	result_init(res);
+	/* The message of a program that cannot start is also its stderr, so it is needed here. */
+	if (!err)
+		err = &own;
 	int64_t start = now_ms();
 	int timeout = spec->timeout_ms > 0 ? spec->timeout_ms : PROC_TIMEOUT_DEFAULT_MS;
 	size_t max = spec->output_max ? spec->output_max : PROC_OUTPUT_MAX;
@@ -443,7 +455,7 @@ int proc_run(const struct proc_spec *spec, struct proc_result *res, struct cf_er
 	rc = 0;
 done:
 	res->elapsed_ms = now_ms() - start;
-	if (result_take(res, &out, &errs, err) < 0)
+	if (result_take(res, &out, &errs, rc < 0 && res->exited ? err->msg : NULL, err) < 0)
 		rc = -1;
 	stream_close(&out);
 	stream_close(&errs);

@@ -44,8 +44,9 @@ struct proc_result {
 
 /* 0 when the command ran and was reaped, whatever its status (check timed_out, exited and
  * exit_code, or call proc_check). -1 with *err set when it could not run: a missing program
- * ("openclaw: not found at /usr/local/bin/openclaw", exit_code 127), a program that is not
- * executable (126), or a resource failure. *res is filled in either case. */
+ * ("openclaw: not found at /usr/local/bin/openclaw", exit_code 127, the message also in res->err
+ * as a shell prints it), a program that is not executable (126, likewise), or a resource
+ * failure. *res is filled in either case. */
 int proc_run(const struct proc_spec *spec, struct proc_result *res, struct cf_err *err);
 /* 0 when the command exited with status 0; else -1 and a message naming the command, how it
  * ended and the tail of what it printed on stderr (or stdout). */

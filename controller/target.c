@@ -11,9 +11,9 @@
 #include "names.h"
 #include "semver.h"
 
-const char *skills_link_name(enum skills_link l)
+const char *target_link_name(enum target_link l)
 {
-	return l == SKILLS_LINK_NEXT ? "next" : "current";
+	return l == TARGET_LINK_NEXT ? "next" : "current";
 }
 
 static bool is_hex40(const char *s)
@@ -58,9 +58,9 @@ static int parse_skills(struct json_object *v, struct target *t, struct cf_err *
 						? json_object_get_string(val)
 						: "";
 			if (strcmp(s, "current") == 0)
-				t->skills_link = SKILLS_LINK_CURRENT;
+				t->skills_link = TARGET_LINK_CURRENT;
 			else if (strcmp(s, "next") == 0)
-				t->skills_link = SKILLS_LINK_NEXT;
+				t->skills_link = TARGET_LINK_NEXT;
 			else
 				return cf_err_set(err, "skills.link: must be \"current\" or \"next\"");
 		} else {
@@ -182,7 +182,7 @@ int target_render(const struct target *t, char **out, size_t *len, struct cf_err
 	json_object_object_add(root, "commit", json_object_new_string(t->commit));
 	json_object_object_add(skills, "semver", json_object_new_string(t->skills_semver));
 	json_object_object_add(skills, "link",
-			       json_object_new_string(skills_link_name(t->skills_link)));
+			       json_object_new_string(target_link_name(t->skills_link)));
 	json_object_object_add(root, "skills", skills);
 	for (size_t i = 0; i < t->ntenants; i++)
 		json_object_object_add(tenants, t->tenants[i].name,

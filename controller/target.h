@@ -17,7 +17,7 @@
 #define TARGET_MAX_TENANTS 256
 #define TARGET_NAME_MAX 256
 
-enum skills_link { SKILLS_LINK_CURRENT, SKILLS_LINK_NEXT };
+enum target_link { TARGET_LINK_CURRENT, TARGET_LINK_NEXT };
 
 struct target_tenant {
 	char name[64];
@@ -29,7 +29,7 @@ struct target {
 	char tag[TARGET_NAME_MAX];
 	char commit[41];
 	char skills_semver[TARGET_NAME_MAX];
-	enum skills_link skills_link;
+	enum target_link skills_link;
 	struct target_tenant tenants[TARGET_MAX_TENANTS];
 	size_t ntenants;
 	bool restart;
@@ -41,6 +41,6 @@ int target_render(const struct target *t, char **out, size_t *len, struct cf_err
 /* Persists to path atomically; loads it back (a missing file is -1 with errno ENOENT kept). */
 int target_save(const char *path, const struct target *t, struct cf_err *err);
 int target_load(const char *path, struct target *out, struct cf_err *err);
-const char *skills_link_name(enum skills_link l);
+const char *target_link_name(enum target_link l);
 
 #endif

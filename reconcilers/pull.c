@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <ftw.h>
 #include <git2.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -17,7 +18,8 @@
 #include "gitsource.h"
 #include "names.h"
 
-/* In the repository's .git directory while a checkout is under way. */
+/* In the repository's .git directory from before a pull changes the repository until its
+ * checkout is done. */
 #define MARKER "clawfleet-checkout"
 /* Beside the work tree while it is being cloned; only complete clones are renamed into place. */
 #define CLONE_SUFFIX ".tmp-clone"
@@ -258,6 +260,16 @@ static int fetch_tags(git_repository *repo, const char *mirror, struct cf_err *e
 	return rc < 0 ? -1 : 0;
 }
 
+static void parent_dir(char out[PATH_MAX], const char *path)
+{
+	snprintf(out, PATH_MAX, "%s", path);
+	char *slash = strrchr(out, '/');
+	if (slash)
+		*(slash == out ? slash + 1 : slash) = '\0';
+	else
+		snprintf(out, PATH_MAX, ".");
+}
+
 /* rename replaces an empty directory, so an empty infra path (made by a package) is fine. */
 static bool absent_or_empty_dir(const char *path)
 {
@@ -283,12 +295,7 @@ static int clone_work_tree(const char *infra_path, const char *mirror, git_repos
 	*out = NULL;
 	if (snprintf(tmp, sizeof(tmp), "%s" CLONE_SUFFIX, infra_path) >= (int)sizeof(tmp))
 		return cf_err_set(err, "%s: path too long", infra_path);
-	snprintf(parent, sizeof(parent), "%s", infra_path);
-	char *slash = strrchr(parent, '/');
-	if (slash)
-		*(slash == parent ? slash + 1 : slash) = '\0';
-	else
-		snprintf(parent, sizeof(parent), ".");
+	parent_dir(parent, infra_path);
 	if (!absent_or_empty_dir(infra_path))
 		return cf_err_set(err,
 				  "infra path %s exists and holds no Git repository; move it away",
@@ -421,27 +428,92 @@ done:
 
 /* ---- checkout ---- */
 
-static int checkout(git_repository *repo, git_commit *commit, bool force, struct cf_err *err)
+static int remove_lock(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
-	char marker[PATH_MAX], hex[GIT_OID_HEXSZ + 2];
-	git_checkout_options opts;
+	size_t n = strlen(path);
+	(void)st;
+	(void)ftw;
+	if (type == FTW_F && n > 5 && strcmp(path + n - 5, ".lock") == 0)
+		unlink(path);
+	return 0;
+}
 
+/* A pull killed part way leaves libgit2's lock files, and every later ref update or index write
+ * would fail on them. Called only when the marker shows our own pull was cut short. */
+static void remove_stale_locks(git_repository *repo)
+{
+	static const char *const files[] = {"index.lock", "HEAD.lock", "packed-refs.lock",
+					    "config.lock"};
+	const char *gitdir = git_repository_path(repo);
+	char path[PATH_MAX];
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+		if (snprintf(path, sizeof(path), "%s%s", gitdir, files[i]) < (int)sizeof(path))
+			unlink(path);
+	if (snprintf(path, sizeof(path), "%srefs", gitdir) < (int)sizeof(path))
+		nftw(path, remove_lock, 16, FTW_PHYS);
+}
+
+static int mark_pull(git_repository *repo, const char *commit, struct cf_err *err)
+{
+	char marker[PATH_MAX], line[48];
 	if (marker_path(repo, marker, err) < 0)
 		return -1;
-	git_oid_tostr(hex, GIT_OID_HEXSZ + 1, git_commit_id(commit));
-	strcat(hex, "\n");
-	if (fsutil_write_atomic(marker, hex, strlen(hex), 0644, err) < 0)
+	snprintf(line, sizeof(line), "%s\n", commit);
+	return fsutil_write_atomic(marker, line, strlen(line), 0644, err);
+}
+
+static int unmark_pull(git_repository *repo, struct cf_err *err)
+{
+	char marker[PATH_MAX];
+	if (marker_path(repo, marker, err) < 0)
 		return -1;
+	if (unlink(marker) < 0 && errno != ENOENT)
+		return cf_err_errno(err, "removing %s", marker);
+	return fsutil_fsync_dir(git_repository_path(repo), err);
+}
+
+/* The commit the target names, once the tag is seen to lead to it and its tree is safe. */
+static int verified_commit(git_repository *repo, const struct pull_target *t, git_commit **out,
+			   struct cf_err *err)
+{
+	char hex[GIT_OID_HEXSZ + 1];
+	git_oid oid;
+
+	*out = NULL;
+	int found = tag_commit(repo, t->tag, &oid, err);
+	if (found < 0)
+		return -1;
+	if (found == 1)
+		return cf_err_set(err, "tag \"%s\" not found in the infra repository", t->tag);
+	git_oid_tostr(hex, sizeof(hex), &oid);
+	if (!commit_matches(hex, t->commit))
+		return cf_err_set(err,
+				  "tag \"%s\" leads to commit %s, but the controller named commit %s",
+				  t->tag, hex, t->commit);
+	if (git_commit_lookup(out, repo, &oid) < 0)
+		return git_fail(err, "reading commit %s", hex);
+	if (check_tree(repo, *out, err) < 0) {
+		git_commit_free(*out);
+		*out = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* force: the tree is what a cut-short checkout left, ours to overwrite. */
+static int checkout(git_repository *repo, git_commit *commit, bool force, struct cf_err *err)
+{
+	git_checkout_options opts;
+	const git_oid *oid = git_commit_id(commit);
+
 	git_checkout_options_init(&opts, GIT_CHECKOUT_OPTIONS_VERSION);
 	opts.checkout_strategy =
 		(force ? GIT_CHECKOUT_FORCE : GIT_CHECKOUT_SAFE) | GIT_CHECKOUT_REMOVE_UNTRACKED;
 	if (git_checkout_tree(repo, (const git_object *)commit, &opts) < 0)
-		return git_fail(err, "checking out %s", git_oid_tostr_s(git_commit_id(commit)));
-	if (git_repository_set_head_detached(repo, git_commit_id(commit)) < 0)
-		return git_fail(err, "setting HEAD to %s", git_oid_tostr_s(git_commit_id(commit)));
-	if (unlink(marker) < 0)
-		return cf_err_errno(err, "removing %s", marker);
-	return fsutil_fsync_dir(git_repository_path(repo), err);
+		return git_fail(err, "checking out %s", git_oid_tostr_s(oid));
+	if (git_repository_set_head_detached(repo, oid) < 0)
+		return git_fail(err, "setting HEAD to %s", git_oid_tostr_s(oid));
+	return unmark_pull(repo, err);
 }
 
 static int check_target(const struct pull_target *t, struct cf_err *err)
@@ -454,14 +526,25 @@ static int check_target(const struct pull_target *t, struct cf_err *err)
 	return 0;
 }
 
+/* Refuses a dirty tree before anything is fetched: it is a human's, and the probe says so. */
+static int check_clean(git_repository *repo, const char *infra_path, struct cf_err *err)
+{
+	char paths[PULL_DIRTY_MAX];
+	bool dirty;
+	if (work_tree_status(repo, &dirty, paths, sizeof(paths), err) < 0)
+		return -1;
+	if (dirty)
+		return cf_err_set(err, "infra tree at %s is dirty: %s", infra_path, paths);
+	return 0;
+}
+
 int pull_apply(const struct pull_config *cfg, const struct pull_target *t, struct cf_err *err)
 {
 	git_repository *repo = NULL;
 	git_commit *commit = NULL;
 	struct gitsource *mirror = NULL;
-	char dirty_paths[PULL_DIRTY_MAX], hex[GIT_OID_HEXSZ + 1];
-	bool dirty = false, interrupted = false;
-	git_oid oid;
+	char parent[PATH_MAX];
+	bool interrupted = false, marked = false, touched = false;
 	int rc = -1;
 
 	if (check_target(t, err) < 0)
@@ -470,45 +553,36 @@ int pull_apply(const struct pull_config *cfg, const struct pull_target *t, struc
 	int opened = open_work_tree(&repo, cfg->infra_path, err);
 	if (opened < 0)
 		goto done;
-	/* Refuse before anything is fetched: a dirty tree is a human's, and the probe says so. */
 	if (opened == 0) {
 		interrupted = checkout_interrupted(repo);
-		if (!interrupted && work_tree_status(repo, &dirty, dirty_paths,
-						     sizeof(dirty_paths), err) < 0)
+		if (interrupted)
+			remove_stale_locks(repo);
+		else if (check_clean(repo, cfg->infra_path, err) < 0)
 			goto done;
-		if (dirty) {
-			cf_err_set(err, "infra tree at %s is dirty: %s", cfg->infra_path,
-				   dirty_paths);
-			goto done;
-		}
 	}
-	if (gitsource_sync(&mirror, cfg->remote, cfg->mirror_dir, cfg->timeout_ms, err) < 0)
+	parent_dir(parent, cfg->mirror_dir);
+	if (fsutil_mkdir_p(parent, 0755, err) < 0 ||
+	    gitsource_sync(&mirror, cfg->remote, cfg->mirror_dir, cfg->timeout_ms, err) < 0)
 		goto done;
 	gitsource_free(mirror);
-	if (opened == 1 ? clone_work_tree(cfg->infra_path, cfg->mirror_dir, &repo, err) < 0
-			: fetch_tags(repo, cfg->mirror_dir, err) < 0)
+	if (opened == 1 && clone_work_tree(cfg->infra_path, cfg->mirror_dir, &repo, err) < 0)
 		goto done;
-	int found = tag_commit(repo, t->tag, &oid, err);
-	if (found < 0)
-		goto done;
-	if (found == 1) {
-		cf_err_set(err, "tag \"%s\" not found in %s", t->tag, cfg->mirror_dir);
-		goto done;
+	if (!interrupted) {
+		if (mark_pull(repo, t->commit, err) < 0)
+			goto done;
+		marked = true;
 	}
-	git_oid_tostr(hex, sizeof(hex), &oid);
-	if (!commit_matches(hex, t->commit)) {
-		cf_err_set(err, "tag \"%s\" leads to commit %s, but the controller named commit %s",
-			   t->tag, hex, t->commit);
+	if ((opened == 0 && fetch_tags(repo, cfg->mirror_dir, err) < 0) ||
+	    verified_commit(repo, t, &commit, err) < 0)
 		goto done;
-	}
-	if (git_commit_lookup(&commit, repo, &oid) < 0) {
-		git_fail(err, "reading commit %s", hex);
-		goto done;
-	}
-	if (check_tree(repo, commit, err) < 0 || checkout(repo, commit, interrupted, err) < 0)
+	touched = true;
+	if (checkout(repo, commit, interrupted, err) < 0)
 		goto done;
 	rc = 0;
 done:
+	/* Refused before the checkout began, the tree is as it was: not unfinished. */
+	if (rc < 0 && marked && !touched)
+		unmark_pull(repo, NULL);
 	git_commit_free(commit);
 	git_repository_free(repo);
 	gitsource_global_shutdown();

@@ -68,19 +68,21 @@ static int store(const char *path, const struct weight_map *weights, struct json
 	int rc = -1;
 	struct json_object *doc = json_object_new_object();
 	struct json_object *w = weights_to_json(weights);
-	struct json_object *t = tenants ? json_object_get(tenants) : NULL;
 
 	rfc3339_format(time(NULL), stamp, sizeof(stamp));
 	if (!doc || !w || json_object_object_add(doc, "weights", w) < 0) {
 		json_object_put(w);
 		goto oom;
 	}
-	if (t && json_object_object_add(doc, "tenants", t) < 0) {
-		json_object_put(t);
+	if (tenants && json_object_object_add(doc, "tenants", json_object_get(tenants)) < 0) {
+		json_object_put(tenants);
 		goto oom;
 	}
-	if (json_object_object_add(doc, "updatedAt", json_object_new_string(stamp)) < 0)
+	struct json_object *updated = json_object_new_string(stamp);
+	if (!updated || json_object_object_add(doc, "updatedAt", updated) < 0) {
+		json_object_put(updated);
 		goto oom;
+	}
 	if (canon_json(doc, &text, &len, err) < 0)
 		goto done;
 	/* canon_json leaves room for the NUL only; a file ends with a newline. */
@@ -158,7 +160,9 @@ static int file_route_tenant(const struct load_balancer *lb, const char *header_
 			goto done;
 		}
 	}
-	if (json_object_object_add(tenants, header_value, json_object_new_string(pool)) < 0) {
+	struct json_object *route = json_object_new_string(pool);
+	if (!route || json_object_object_add(tenants, header_value, route) < 0) {
+		json_object_put(route);
 		cf_err_set(err, "out of memory");
 		goto done;
 	}

@@ -1,7 +1,6 @@
 #include "weights.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdint.h>
@@ -87,7 +86,7 @@ static int wait_fd(int fd, short events, int64_t deadline)
 	}
 }
 
-/* Non-blocking connect bounded by the deadline; fd is returned blocking-free (O_NONBLOCK). */
+/* A connect bounded by the deadline; the socket stays non-blocking for the exchange. */
 static int connect_addr(const struct sockaddr *sa, socklen_t salen, int64_t deadline)
 {
 	int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -203,11 +202,13 @@ static int recv_all(int fd, char **out, int64_t deadline, struct cf_err *err)
 		if (errno == EINTR)
 			continue;
 		if (errno != EAGAIN || wait_fd(fd, POLLIN, deadline) < 0) {
-			free(buf);
 			if (errno == ETIMEDOUT)
-				return cf_err_set(err, "no complete reply within %d ms",
-						  WEIGHTS_REQUEST_TIMEOUT_MS);
-			return cf_err_errno(err, "reading the reply");
+				cf_err_set(err, "no complete reply within %d ms",
+					   WEIGHTS_REQUEST_TIMEOUT_MS);
+			else
+				cf_err_errno(err, "reading the reply");
+			free(buf);
+			return -1;
 		}
 	}
 	buf[len] = '\0';
@@ -459,6 +460,8 @@ static int hap_route_tenant(const struct load_balancer *lb, const char *header_v
 	bool found;
 	int rc = -1;
 
+	if (check_config(lb, err) < 0)
+		return -1;
 	if (!map)
 		return cf_err_set(err, "LoadBalancer/%s: haproxy.tenantMap is needed to route "
 				  "tenants", lb->name ? lb->name : "-");

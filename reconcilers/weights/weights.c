@@ -114,12 +114,17 @@ bool weights_tenant_value_ok(const char *s)
 	return s && all_in(s, WEIGHTS_TENANT_VALUE_MAX, "_.:@+=-");
 }
 
-const struct weight_entry *weight_map_find(const struct weight_map *m, const char *server)
+static struct weight_entry *entry_of(const struct weight_map *m, const char *server)
 {
 	for (size_t i = 0; i < m->n; i++)
 		if (strcmp(m->v[i].server, server) == 0)
 			return &m->v[i];
 	return NULL;
+}
+
+const struct weight_entry *weight_map_find(const struct weight_map *m, const char *server)
+{
+	return entry_of(m, server);
 }
 
 int weight_map_set(struct weight_map *m, const char *server, int weight, struct cf_err *err)
@@ -130,7 +135,7 @@ int weight_map_set(struct weight_map *m, const char *server, int weight, struct 
 	if (weight < 0 || weight > WEIGHT_MAX)
 		return cf_err_set(err, "server %s: weight %d is outside 0..%d", server, weight,
 				  WEIGHT_MAX);
-	struct weight_entry *e = (struct weight_entry *)weight_map_find(m, server);
+	struct weight_entry *e = entry_of(m, server);
 	if (e) {
 		e->weight = weight;
 		return 0;

@@ -16,16 +16,19 @@ static const char report_green[] =
 	"{\"ok\":true,\"checksRun\":14,\"checksSkipped\":3,\"findings\":["
 	"{\"checkId\":\"gateway.service\",\"severity\":\"info\","
 	"\"message\":\"LaunchAgent ai.openclaw.gateway is loaded\"},"
-	"{\"checkId\":\"config.valid\",\"severity\":\"info\",\"message\":\"openclaw.json is valid\"}]}\n";
+	"{\"checkId\":\"config.valid\",\"severity\":\"info\","
+	"\"message\":\"openclaw.json is valid\"}]}\n";
 static const char report_yellow[] =
 	"{\"ok\":true,\"checksRun\":14,\"checksSkipped\":3,\"findings\":["
 	"{\"checkId\":\"gateway.service\",\"severity\":\"info\","
 	"\"message\":\"LaunchAgent ai.openclaw.gateway is loaded\"},"
-	"{\"checkId\":\"gateway.latency\",\"severity\":\"warning\",\"message\":\"p95 above target\","
+	"{\"checkId\":\"gateway.latency\",\"severity\":\"warning\","
+	"\"message\":\"p95 above target\","
 	"\"fixHint\":\"check channel backlogs with openclaw health\"}]}\n";
 static const char report_red[] =
 	"{\"ok\":false,\"checksRun\":14,\"checksSkipped\":3,\"findings\":["
-	"{\"checkId\":\"gateway.latency\",\"severity\":\"warning\",\"message\":\"p95 above target\"},"
+	"{\"checkId\":\"gateway.latency\",\"severity\":\"warning\","
+	"\"message\":\"p95 above target\"},"
 	"{\"checkId\":\"skills.semver\",\"severity\":\"error\","
 	"\"message\":\"skill pack 1.4.3 does not match openclaw.lock 1.4.2\","
 	"\"fixHint\":\"reinstall the skill pack pinned by openclaw.lock\","
@@ -320,7 +323,8 @@ static void test_json_that_is_not_a_report(void **state)
 
 static void test_invalid_utf8_inside_json_is_refused(void **state)
 {
-	struct proc_result run = run_of(0, "{\"ok\":true,\"findings\":[{\"message\":\"\xc3\x28\"}]}", "");
+	struct proc_result run =
+		run_of(0, "{\"ok\":true,\"findings\":[{\"message\":\"\xc3\x28\"}]}", "");
 	(void)state;
 
 	expect_failure(&run, DOCTOR_NOT_JSON, "doctor.not_json", "non-JSON output");

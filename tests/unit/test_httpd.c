@@ -559,6 +559,25 @@ static void test_ipv6_loopback(void **state)
 	httpd_stop(s6.srv);
 }
 
+static void test_localhost_single_thread(void **state)
+{
+	struct server s = {0};
+	const struct httpd_route route = {"GET", "/hello", hello, &s, 0};
+	const struct httpd_config cfg = {
+		.listen = "localhost:0", .routes = &route, .n_routes = 1, .threads = 1};
+	struct cf_err err = { { 0 } };
+	struct reply r;
+	(void)state;
+	if (httpd_start(&s.srv, &cfg, &err) < 0)
+		fail_msg("%s", err.msg);
+	snprintf(s.base, sizeof(s.base), "http://127.0.0.1:%u", httpd_port(s.srv));
+	request(&s, "GET", "/hello", NULL, 0, false, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(atomic_load(&s.hello_calls), 1);
+	reply_free(&r);
+	httpd_stop(s.srv);
+}
+
 static void test_bad_config(void **state)
 {
 	static const char *const bad_listen[] = {
@@ -585,6 +604,10 @@ static void test_bad_config(void **state)
 	cfg.n_routes = 2;
 	assert_int_equal(httpd_start(&srv, &cfg, &err), -1);
 	assert_non_null(strstr(err.msg, "listed twice"));
+	cfg.n_routes = 1;
+	cfg.threads = 65;
+	assert_int_equal(httpd_start(&srv, &cfg, &err), -1);
+	assert_non_null(strstr(err.msg, "threads"));
 	assert_null(srv);
 }
 
@@ -635,6 +658,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stop_closes_port, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_port_in_use, setup, teardown),
 		cmocka_unit_test(test_ipv6_loopback),
+		cmocka_unit_test(test_localhost_single_thread),
 		cmocka_unit_test(test_bad_config),
 		cmocka_unit_test(test_response_setters_refuse_injection),
 	};

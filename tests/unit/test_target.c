@@ -29,7 +29,7 @@ static void test_parse_good(void **state)
 	assert_string_equal(t.tag, "v2026.7.1");
 	assert_string_equal(t.commit, GOOD_COMMIT);
 	assert_string_equal(t.skills_semver, "1.4.2");
-	assert_int_equal(t.skills_link, SKILLS_LINK_NEXT);
+	assert_int_equal(t.skills_link, TARGET_LINK_NEXT);
 	assert_int_equal(t.ntenants, 2);
 	assert_string_equal(t.tenants[0].name, "acme");
 	assert_true(t.tenants[0].canary);

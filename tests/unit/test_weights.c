@@ -1013,6 +1013,8 @@ static void test_haproxy_unreachable(void **state)
 	lb.haproxy.address = NULL;
 	assert_int_equal(weights_get(&lb, &got, &err), -1);
 	assert_contains(err.msg, "haproxy needs socket or address");
+	assert_int_equal(weights_route_tenant(&lb, "acme", "openclaw_canary", &err), -1);
+	assert_contains(err.msg, "haproxy needs socket or address");
 	weight_map_free(&got);
 }
 
@@ -1058,9 +1060,12 @@ static void test_live_unknown_server(void **state)
 		skip();
 	struct weight_map want = {0};
 	struct cf_err err = {""};
+	char expect[128];
+	snprintf(expect, sizeof(expect), "set weight %s/no-such-gw 10\": No such server.",
+		 lb.haproxy.backend);
 	map_of(&want, "no-such-gw=10");
 	assert_int_equal(weights_apply(&lb, &want, &err), -1);
-	assert_contains(err.msg, "set weight openclaw_gateways/no-such-gw 10\": No such server.");
+	assert_contains(err.msg, expect);
 	weight_map_free(&want);
 }
 

@@ -1,0 +1,392 @@
+#include "install.h"
+
+#include <json-c/json.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "canon.h"
+#include "fsutil.h"
+#include "proc.h"
+
+#define NPM_NAME_MAX 214 /* npm's own limit */
+#define VERSION_MAX 64
+#define LS_OUTPUT_MAX (1024 * 1024)
+#define BOOKMARK_MAX (1024 * 1024)
+
+static bool npm_name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+	       c == '_' || c == '~';
+}
+
+/* npm forbids a leading "." or "_"; a leading "-" would read as an option, so it goes too. */
+static bool npm_name_part(const char *s, size_t n)
+{
+	if (n == 0 || s[0] == '.' || s[0] == '_' || s[0] == '-')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!npm_name_char(s[i]))
+			return false;
+	return true;
+}
+
+static int check_plugin_name(const char *name, struct cf_err *err)
+{
+	size_t len = strlen(name);
+	const char *base = name;
+	bool ok = len > 0 && len <= NPM_NAME_MAX;
+	if (ok && name[0] == '@') {
+		const char *slash = strchr(name, '/');
+		ok = slash && npm_name_part(name + 1, (size_t)(slash - name - 1));
+		base = slash ? slash + 1 : name;
+	}
+	if (!ok || !npm_name_part(base, strlen(base)))
+		return cf_err_set(err, "openclaw.lock: plugin name \"%s\" is not an npm package name "
+				       "(lower-case letters, digits, - . _ ~, an optional @scope/)",
+				  name);
+	if (strcmp(name, INSTALL_CORE_PACKAGE) == 0)
+		return cf_err_set(err, "openclaw.lock: \"%s\" is the core package, not a plugin",
+				  name);
+	return 0;
+}
+
+/* An exact version ("2026.7.1", "2026.5.3-1", "2026.8.0-beta.2"): npm would resolve a range or a
+ * dist-tag such as "latest" to whatever the registry holds today. */
+static int check_version(const char *name, const char *version, struct cf_err *err)
+{
+	size_t len = strlen(version);
+	bool ok = len > 0 && len <= VERSION_MAX && version[0] >= '0' && version[0] <= '9';
+	for (size_t i = 0; ok && i < len; i++) {
+		char c = version[i];
+		ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		     c == '.' || c == '-' || c == '+';
+	}
+	if (!ok)
+		return cf_err_set(err, "openclaw.lock: version \"%s\" of %s is not an exact version",
+				  version, name);
+	return 0;
+}
+
+static const char *installed_version(const struct installed_state *st, const char *name)
+{
+	for (size_t i = 0; i < st->nplugins; i++)
+		if (strcmp(st->plugins[i].name, name) == 0)
+			return st->plugins[i].version;
+	return NULL;
+}
+
+static int check_lock(const struct openclaw_lock *lock, struct cf_err *err)
+{
+	if (!lock->present || !lock->version)
+		return cf_err_set(err, "no openclaw.lock: nothing pins the versions to install");
+	if (lock->nplugins > INSTALL_PACKAGES_MAX)
+		return cf_err_set(err, "openclaw.lock: more than %d plugins", INSTALL_PACKAGES_MAX);
+	if (check_version(INSTALL_CORE_PACKAGE, lock->version, err) < 0)
+		return -1;
+	for (size_t i = 0; i < lock->nplugins; i++) {
+		const struct lock_plugin *p = &lock->plugins[i];
+		if (check_plugin_name(p->name, err) < 0 || check_version(p->name, p->version, err) < 0)
+			return -1;
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(lock->plugins[j].name, p->name) == 0)
+				return cf_err_set(err, "openclaw.lock: plugin %s is listed twice",
+						  p->name);
+	}
+	return 0;
+}
+
+static int add_action(struct install_plan *plan, enum install_kind kind, const char *name,
+		      const char *version, const char *from, struct cf_err *err)
+{
+	struct install_action *a = &plan->actions[plan->n];
+	a->kind = kind;
+	a->name = strdup(name);
+	a->version = strdup(version);
+	a->from = from ? strdup(from) : NULL;
+	plan->n++;
+	if (!a->name || !a->version || (from && !a->from))
+		return cf_err_set(err, "out of memory");
+	return 0;
+}
+
+int install_plan(const struct openclaw_lock *lock, const struct installed_state *installed,
+		 struct install_plan *out, struct cf_err *err)
+{
+	out->actions = NULL;
+	out->n = 0;
+	if (check_lock(lock, err) < 0)
+		return -1;
+	out->actions = calloc(1 + lock->nplugins, sizeof(*out->actions));
+	if (!out->actions)
+		return cf_err_set(err, "out of memory");
+	if ((!installed->openclaw || strcmp(installed->openclaw, lock->version) != 0) &&
+	    add_action(out, INSTALL_CORE, INSTALL_CORE_PACKAGE, lock->version, installed->openclaw,
+		       err) < 0)
+		goto fail;
+	for (size_t i = 0; i < lock->nplugins; i++) {
+		const struct lock_plugin *p = &lock->plugins[i];
+		const char *have = installed_version(installed, p->name);
+		if ((!have || strcmp(have, p->version) != 0) &&
+		    add_action(out, INSTALL_PLUGIN, p->name, p->version, have, err) < 0)
+			goto fail;
+	}
+	return 0;
+fail:
+	install_plan_free(out);
+	return -1;
+}
+
+/* ---- observe ---- */
+
+static int add_installed(struct installed_state *st, const char *name, const char *version,
+			 struct cf_err *err)
+{
+	if (strcmp(name, INSTALL_CORE_PACKAGE) == 0) {
+		st->openclaw = strdup(version);
+		return st->openclaw ? 0 : cf_err_set(err, "out of memory");
+	}
+	if (st->nplugins == INSTALL_PACKAGES_MAX)
+		return cf_err_set(err, "npm lists more than %d global packages",
+				  INSTALL_PACKAGES_MAX);
+	struct lock_plugin *v = realloc(st->plugins, (st->nplugins + 1) * sizeof(*v));
+	if (!v)
+		return cf_err_set(err, "out of memory");
+	st->plugins = v;
+	v[st->nplugins].name = strdup(name);
+	v[st->nplugins].version = strdup(version);
+	st->nplugins++;
+	if (!v[st->nplugins - 1].name || !v[st->nplugins - 1].version)
+		return cf_err_set(err, "out of memory");
+	return 0;
+}
+
+/* {"dependencies":{"<name>":{"version":"..."},...}}; an entry without a version (npm marks
+ * missing or invalid ones) is not installed. */
+static int read_ls(struct json_object *root, struct installed_state *out, struct cf_err *err)
+{
+	struct json_object *deps, *entry, *version;
+	if (!json_object_object_get_ex(root, "dependencies", &deps))
+		return 0;
+	if (!json_object_is_type(deps, json_type_object))
+		return cf_err_set(err, "`npm ls -g --json`: dependencies is not an object");
+	json_object_object_foreach(deps, name, value) {
+		entry = value;
+		if (!json_object_is_type(entry, json_type_object) ||
+		    !json_object_object_get_ex(entry, "version", &version) ||
+		    !json_object_is_type(version, json_type_string))
+			continue;
+		if (add_installed(out, name, json_object_get_string(version), err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static struct json_object *parse_object(const char *text, size_t len)
+{
+	struct json_tokener *tok = json_tokener_new_ex(32);
+	if (!tok)
+		return NULL;
+	struct json_object *root = json_tokener_parse_ex(tok, text, (int)len);
+	size_t end = json_tokener_get_parse_end(tok);
+	bool whole = json_tokener_get_error(tok) == json_tokener_success &&
+		     strspn(text + end, " \t\r\n") == len - end;
+	json_tokener_free(tok);
+	if (!root || !whole || !json_object_is_type(root, json_type_object)) {
+		json_object_put(root);
+		return NULL;
+	}
+	return root;
+}
+
+int install_observe(const struct install_config *cfg, struct installed_state *out,
+		    struct cf_err *err)
+{
+	char *argv[] = {(char *)(cfg->npm ? cfg->npm : "npm"), "ls", "-g", "--depth=0", "--json",
+			NULL};
+	struct proc_spec spec = {.argv = argv,
+				 .env = cfg->env,
+				 .timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms :
+								     INSTALL_TIMEOUT_DEFAULT_MS,
+				 .output_max = LS_OUTPUT_MAX};
+	struct proc_result res;
+	struct json_object *root = NULL, *error;
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (proc_run(&spec, &res, err) < 0)
+		goto done;
+	/* npm ls exits 1 on a tree with problems (ELSPROBLEMS) and still lists it. */
+	bool answered = !res.timed_out && res.exited && (res.exit_code == 0 || res.exit_code == 1);
+	if (answered && !res.out_truncated)
+		root = parse_object(res.out, res.out_len);
+	if (!answered || (!root && res.exit_code != 0)) {
+		proc_check(&spec, &res, err);
+		goto done;
+	}
+	if (!root) {
+		cf_err_set(err, "`npm ls -g --depth=0 --json` did not print a JSON object%s",
+			   res.out_truncated ? " within 1 MiB" : "");
+		goto done;
+	}
+	if (json_object_object_get_ex(root, "error", &error)) {
+		cf_err_set(err, "`npm ls -g --depth=0 --json` failed: %s",
+			   json_object_to_json_string_ext(error, JSON_C_TO_STRING_PLAIN));
+		goto done;
+	}
+	rc = read_ls(root, out, err);
+done:
+	json_object_put(root);
+	proc_result_free(&res);
+	if (rc < 0)
+		installed_state_free(out);
+	return rc;
+}
+
+/* ---- apply ---- */
+
+/* Whether the bookmark at path was written for a target that includes every action of plan: then
+ * it holds the versions from before that target's first attempt and must stay. */
+static bool bookmark_covers(const char *path, const struct install_plan *plan)
+{
+	char *text = NULL;
+	size_t len;
+	struct cf_err ignored;
+	struct json_object *root = NULL, *target, *v;
+	bool covers = false;
+
+	if (fsutil_read_file(path, BOOKMARK_MAX, &text, &len, &ignored) < 0)
+		return false;
+	root = parse_object(text, len);
+	covers = root && json_object_object_get_ex(root, "target", &target) &&
+		 json_object_is_type(target, json_type_object);
+	for (size_t i = 0; covers && i < plan->n; i++)
+		covers = json_object_object_get_ex(target, plan->actions[i].name, &v) &&
+			 json_object_is_type(v, json_type_string) &&
+			 strcmp(json_object_get_string(v), plan->actions[i].version) == 0;
+	json_object_put(root);
+	free(text);
+	return covers;
+}
+
+static struct json_object *bookmark_json(const struct installed_state *installed,
+					 const struct install_plan *plan)
+{
+	struct json_object *root = json_object_new_object();
+	struct json_object *plugins = json_object_new_object();
+	struct json_object *target = json_object_new_object();
+	if (!root || !plugins || !target) {
+		json_object_put(root);
+		json_object_put(plugins);
+		json_object_put(target);
+		return NULL;
+	}
+	json_object_object_add(root, "openclaw",
+			       installed->openclaw ? json_object_new_string(installed->openclaw) :
+						     NULL);
+	for (size_t i = 0; i < installed->nplugins; i++)
+		json_object_object_add(plugins, installed->plugins[i].name,
+				       json_object_new_string(installed->plugins[i].version));
+	json_object_object_add(root, "plugins", plugins);
+	for (size_t i = 0; i < plan->n; i++)
+		json_object_object_add(target, plan->actions[i].name,
+				       json_object_new_string(plan->actions[i].version));
+	json_object_object_add(root, "target", target);
+	json_object_object_add(root, "at", json_object_new_int64((int64_t)time(NULL)));
+	return root;
+}
+
+static int write_bookmark(const struct installed_state *installed, const struct install_plan *plan,
+			  const char *path, struct cf_err *err)
+{
+	char dir[PATH_MAX], *text = NULL;
+	size_t len;
+	int rc = -1;
+
+	if (bookmark_covers(path, plan))
+		return 0;
+	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
+		return cf_err_set(err, "%s: path too long", path);
+	struct json_object *root = bookmark_json(installed, plan);
+	if (!root)
+		return cf_err_set(err, "out of memory");
+	if (canon_json(root, &text, &len, err) < 0)
+		goto done;
+	text[len] = '\n'; /* the terminating NUL becomes the file's last newline */
+	if (fsutil_mkdir_p(dirname(dir), 0755, err) < 0 ||
+	    fsutil_write_atomic(path, text, len + 1, 0644, err) < 0)
+		goto done;
+	rc = 0;
+done:
+	if (rc < 0)
+		cf_err_prefix(err, "recording the rollback bookmark");
+	free(text);
+	json_object_put(root);
+	return rc;
+}
+
+static int run_action(const struct install_config *cfg, const struct install_action *a,
+		      struct cf_err *err)
+{
+	char spec_text[NPM_NAME_MAX + VERSION_MAX + 2];
+	snprintf(spec_text, sizeof(spec_text), "%s@%s", a->name, a->version);
+	char *core[] = {(char *)(cfg->npm ? cfg->npm : "npm"), "install", "-g", "--no-fund",
+			"--no-audit", spec_text, NULL};
+	char *plugin[] = {(char *)(cfg->openclaw ? cfg->openclaw : "openclaw"), "plugins",
+			  "install", spec_text, NULL};
+	struct proc_spec spec = {.argv = a->kind == INSTALL_CORE ? core : plugin,
+				 .env = cfg->env,
+				 .timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms :
+								     INSTALL_TIMEOUT_DEFAULT_MS};
+	struct proc_result res;
+	int rc = proc_run(&spec, &res, err);
+	if (rc == 0)
+		rc = proc_check(&spec, &res, err);
+	proc_result_free(&res);
+	return rc;
+}
+
+int install_apply(const struct install_config *cfg, const struct installed_state *installed,
+		  const struct install_plan *plan, const char *bookmark_path, struct cf_err *err)
+{
+	if (plan->n == 0)
+		return 0;
+	if (write_bookmark(installed, plan, bookmark_path, err) < 0)
+		return -1;
+	for (size_t i = 0; i < plan->n; i++) {
+		const struct install_action *a = &plan->actions[i];
+		if (run_action(cfg, a, err) < 0)
+			return cf_err_prefix(err, "installing %s %s@%s (step %zu of %zu; %s records "
+						  "the versions from before)",
+					     a->kind == INSTALL_CORE ? "OpenClaw" : "plugin", a->name,
+					     a->version, i + 1, plan->n, bookmark_path);
+	}
+	return 0;
+}
+
+void install_plan_free(struct install_plan *plan)
+{
+	for (size_t i = 0; i < plan->n; i++) {
+		free(plan->actions[i].name);
+		free(plan->actions[i].version);
+		free(plan->actions[i].from);
+	}
+	free(plan->actions);
+	plan->actions = NULL;
+	plan->n = 0;
+}
+
+void installed_state_free(struct installed_state *st)
+{
+	for (size_t i = 0; i < st->nplugins; i++) {
+		free(st->plugins[i].name);
+		free(st->plugins[i].version);
+	}
+	free(st->plugins);
+	free(st->openclaw);
+	memset(st, 0, sizeof(*st));
+}

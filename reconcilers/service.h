@@ -1,0 +1,59 @@
+/* service: the gateway's service manager behind one table of drivers, as curl's TLS backends, so
+ * callers never know which one runs. launchd: `launchctl kickstart -k <target>` and `launchctl
+ * print <target>`; systemd: `systemctl --user restart <unit>` and `systemctl --user show`;
+ * openclaw: `openclaw gateway restart` and `openclaw gateway status --json`; command: argv lists
+ * from the configuration, the status command printing {"running":bool,"pid":N,"lastExit":N}.
+ * restart returns once the manager has done it. status returns 0 whenever the manager answered,
+ * a service it does not know included (not running, with the reason in error); -1 when it could
+ * not answer (a failing or hung command, output that does not parse). Every command runs through
+ * proc with the configuration's deadline and environment overlay. */
+#ifndef CLAWFLEET_SERVICE_H
+#define CLAWFLEET_SERVICE_H
+#include <stdbool.h>
+
+#include "err.h"
+
+#define SERVICE_TIMEOUT_DEFAULT_MS 30000
+#define SERVICE_ERROR_MAX 512
+#define SERVICE_DEFAULT_LAUNCHD_LABEL "ai.openclaw.gateway" /* in the domain gui/<uid> */
+#define SERVICE_DEFAULT_SYSTEMD_UNIT "openclaw-gateway.service"
+
+struct service_config {
+	const char *manager; /* launchd | systemd | openclaw | command */
+	/* launchd: a service target (gui/501/ai.openclaw.gateway); systemd: a unit name. NULL: the
+	 * manager's default (gui/<uid>/ai.openclaw.gateway, openclaw-gateway.service). */
+	const char *label;
+	/* Executables; NULL: "launchctl", "systemctl", "openclaw" searched in PATH. */
+	const char *launchctl;
+	const char *systemctl;
+	const char *openclaw;
+	char *const *restart_argv; /* the command manager's, NULL-terminated */
+	char *const *status_argv;
+	char *const *env; /* KEY=VALUE overlay for every command (OPENCLAW_PROFILE, ...); may be NULL */
+	int timeout_ms;	  /* per command; <= 0: SERVICE_TIMEOUT_DEFAULT_MS */
+};
+
+struct service_status {
+	bool running;
+	int pid; /* 0 when not running or not reported */
+	bool has_last_exit;
+	int last_exit; /* a death by signal N is 128 + N */
+	/* One line on why the gateway is not running or its state is unknown; "" otherwise. */
+	char error[SERVICE_ERROR_MAX];
+};
+
+struct service_driver {
+	const char *name;
+	int (*restart)(const struct service_config *cfg, struct cf_err *err);
+	int (*status)(const struct service_config *cfg, struct service_status *st,
+		      struct cf_err *err);
+};
+
+/* The driver of that name, or NULL. */
+const struct service_driver *service_driver_find(const char *name);
+/* Through the driver cfg->manager names; an unknown manager is an error listing the known ones. */
+int service_restart(const struct service_config *cfg, struct cf_err *err);
+int service_status(const struct service_config *cfg, struct service_status *st,
+		   struct cf_err *err);
+
+#endif
