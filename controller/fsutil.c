@@ -43,7 +43,7 @@ int fsutil_write_atomic(const char *path, const void *data, size_t len, mode_t m
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", path) >= (int)sizeof(tmp))
 		return cf_err_set(err, "%s: path too long", path);
 	snprintf(dir, sizeof(dir), "%s", path);
-	int fd = mkstemp(tmp);
+	int fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
 		return cf_err_errno(err, "creating a temporary file beside %s", path);
 	if (fchmod(fd, mode) < 0 || write_all(fd, data, len) < 0 || fsync(fd) < 0) {

@@ -4,8 +4,9 @@
  * cap each; the rest is read and discarded. At the deadline the whole group gets SIGKILL; when the
  * command exits first, whatever it left behind in its group is killed too, so proc_run never
  * leaves a process of the command running (daemons escape only by starting their own session).
- * The child is always reaped. No global state; every descriptor is close-on-exec, so threads may
- * run commands concurrently. */
+ * proc_run always reaps its child itself, so the rest of the program must not reap children it
+ * did not start (no waitpid(-1), SIGCHLD not ignored). No global state; every descriptor is
+ * close-on-exec and the child closes all but 0-2, so threads may run commands concurrently. */
 #ifndef CLAWFLEET_PROC_H
 #define CLAWFLEET_PROC_H
 #include <stdbool.h>

@@ -72,6 +72,11 @@ static int check_version(const char *name, const char *version, struct cf_err *e
 	return 0;
 }
 
+static const char *exe(const char *configured, const char *fallback)
+{
+	return configured && *configured ? configured : fallback;
+}
+
 static const char *installed_version(const struct installed_state *st, const char *name)
 {
 	for (size_t i = 0; i < st->nplugins; i++)
@@ -206,7 +211,7 @@ static struct json_object *parse_object(const char *text, size_t len)
 int install_observe(const struct install_config *cfg, struct installed_state *out,
 		    struct cf_err *err)
 {
-	char *argv[] = {(char *)(cfg->npm ? cfg->npm : "npm"), "ls", "-g", "--depth=0", "--json",
+	char *argv[] = {(char *)exe(cfg->npm, "npm"), "ls", "-g", "--depth=0", "--json",
 			NULL};
 	struct proc_spec spec = {.argv = argv,
 				 .env = cfg->env,
@@ -334,9 +339,9 @@ static int run_action(const struct install_config *cfg, const struct install_act
 {
 	char spec_text[NPM_NAME_MAX + VERSION_MAX + 2];
 	snprintf(spec_text, sizeof(spec_text), "%s@%s", a->name, a->version);
-	char *core[] = {(char *)(cfg->npm ? cfg->npm : "npm"), "install", "-g", "--no-fund",
+	char *core[] = {(char *)exe(cfg->npm, "npm"), "install", "-g", "--no-fund",
 			"--no-audit", spec_text, NULL};
-	char *plugin[] = {(char *)(cfg->openclaw ? cfg->openclaw : "openclaw"), "plugins",
+	char *plugin[] = {(char *)exe(cfg->openclaw, "openclaw"), "plugins",
 			  "install", spec_text, NULL};
 	struct proc_spec spec = {.argv = a->kind == INSTALL_CORE ? core : plugin,
 				 .env = cfg->env,

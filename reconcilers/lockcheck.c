@@ -85,7 +85,8 @@ static int unparseable(const char *line, size_t n, struct cf_err *err)
 		quoted[i] = isprint((unsigned char)line[i]) ? line[i] : '?';
 	quoted[q] = '\0';
 	return cf_err_set(err,
-			  "openclaw --version printed \"%s%s\", not \"OpenClaw <version> (<commit>)\"",
+			  "openclaw --version printed \"%s%s\", "
+			  "not \"OpenClaw <version> (<commit>)\"",
 			  quoted, n > QUOTE_MAX ? "..." : "");
 }
 

@@ -21,6 +21,8 @@
 /* Hex digits of the content sha256 in a directory name. */
 #define SHA_SHOWN 12
 #define LABEL_MAX 64
+/* ".<tenant>-<sha12>" and its NUL. */
+#define DIR_NAME_MAX (LABEL_MAX + SHA_SHOWN + 3)
 
 const char *materialise_action_name(enum materialise_action_kind k)
 {
@@ -191,7 +193,7 @@ static int file_cmp(const void *a, const void *b)
 struct tenant_build {
 	struct materialise_file *files;
 	size_t n;
-	char dir[LABEL_MAX + SHA_SHOWN + 3];
+	char dir[DIR_NAME_MAX];
 };
 
 static int add_file(struct tenant_build *b, const char *path, const char *data, size_t len,
@@ -358,7 +360,7 @@ static bool tenant_desired(const struct desired_state *ds, const char *name)
 
 /* The directory each desired tenant wants, in ds order; writes are planned on the way. */
 static int plan_writes(const struct materialise_input *in, const struct materialise_state *st,
-		       struct materialise_plan *out, char (*wanted)[LABEL_MAX + SHA_SHOWN + 3],
+		       struct materialise_plan *out, char (*wanted)[DIR_NAME_MAX],
 		       struct cf_err *err)
 {
 	for (size_t i = 0; i < in->ds->ntenants; i++) {
@@ -392,7 +394,7 @@ static int plan_writes(const struct materialise_input *in, const struct material
 }
 
 static bool dir_wanted(const struct desired_state *ds,
-		       char (*wanted)[LABEL_MAX + SHA_SHOWN + 3], const char *name)
+		       char (*wanted)[DIR_NAME_MAX], const char *name)
 {
 	for (size_t i = 0; i < ds->ntenants; i++)
 		if (strcmp(wanted[i], name) == 0)
@@ -403,7 +405,7 @@ static bool dir_wanted(const struct desired_state *ds,
 int materialise_plan(const struct materialise_input *in, const struct materialise_state *st,
 		     struct materialise_plan *out, struct cf_err *err)
 {
-	char(*wanted)[LABEL_MAX + SHA_SHOWN + 3] = NULL;
+	char(*wanted)[DIR_NAME_MAX] = NULL;
 	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
@@ -419,7 +421,8 @@ int materialise_plan(const struct materialise_input *in, const struct materialis
 	for (size_t i = 0; i < st->n; i++) {
 		const struct materialise_entry *e = &st->v[i];
 		if (e->kind == MAT_ENTRY_LINK && !tenant_desired(in->ds, e->name) &&
-		    dir_of_tenant(e->target, e->name) && !push_action(out, MAT_UNLINK, e->name, err))
+		    dir_of_tenant(e->target, e->name) &&
+		    !push_action(out, MAT_UNLINK, e->name, err))
 			goto done;
 	}
 	for (size_t i = 0; i < st->n; i++) {

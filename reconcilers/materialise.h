@@ -61,7 +61,7 @@ enum materialise_action_kind {
 };
 
 struct materialise_file {
-	char *path; /* relative to the tenant's directory: "gateway.json", "gateway.d/10-base.yaml" */
+	char *path; /* in the tenant's directory: "gateway.json", "gateway.d/10-base.yaml" */
 	char *data;
 	size_t len;
 };

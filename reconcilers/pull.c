@@ -487,8 +487,8 @@ static int verified_commit(git_repository *repo, const struct pull_target *t, gi
 		return cf_err_set(err, "tag \"%s\" not found in the infra repository", t->tag);
 	git_oid_tostr(hex, sizeof(hex), &oid);
 	if (!commit_matches(hex, t->commit))
-		return cf_err_set(err,
-				  "tag \"%s\" leads to commit %s, but the controller named commit %s",
+		return cf_err_set(err, "tag \"%s\" leads to commit %s, but the controller named "
+				       "commit %s",
 				  t->tag, hex, t->commit);
 	if (git_commit_lookup(out, repo, &oid) < 0)
 		return git_fail(err, "reading commit %s", hex);

@@ -179,29 +179,39 @@ int skills_observe(const char *root, const char *semver, struct skills_state *ou
 void skills_plan(const struct skills_state *state, const struct skills_target *t,
 		 struct skills_plan *out)
 {
-	const struct skills_link_state *ls = &state->links[t->link];
+	/* A target naming no link or no semver is planned as a link, which refuses it by name. */
+	bool linkable = t->semver && (t->link == SKILLS_CURRENT || t->link == SKILLS_NEXT);
+	const struct skills_link_state *ls = linkable ? &state->links[t->link] : NULL;
 
 	out->n = 0;
 	if (state->strays)
 		out->v[out->n++] = (struct skills_action){SKILLS_CLEAN, t->link};
 	if (!state->pack_complete)
 		out->v[out->n++] = (struct skills_action){SKILLS_INSTALL, t->link};
-	if (ls->status != SKILLS_LINK_OK || strcmp(ls->target, t->semver) != 0)
+	if (!ls || ls->status != SKILLS_LINK_OK || strcmp(ls->target, t->semver) != 0)
 		out->v[out->n++] = (struct skills_action){SKILLS_LINK, t->link};
+}
+
+static int apply_one(const char *root, const struct skills_target *t,
+		     const struct skills_action *a, struct cf_err *err)
+{
+	switch (a->kind) {
+	case SKILLS_CLEAN:
+		return skills_clean(root, err);
+	case SKILLS_INSTALL:
+		return skills_install(root, t->semver, t->source_dir, err);
+	case SKILLS_LINK:
+		return skills_link(root, a->link, t->semver, err);
+	}
+	return cf_err_set(err, "unknown skills action %d", (int)a->kind);
 }
 
 int skills_apply(const char *root, const struct skills_target *t, const struct skills_plan *plan,
 		 struct cf_err *err)
 {
-	for (size_t i = 0; i < plan->n; i++) {
-		const struct skills_action *a = &plan->v[i];
-		int rc = a->kind == SKILLS_CLEAN ? skills_clean(root, err)
-			 : a->kind == SKILLS_INSTALL
-				 ? skills_install(root, t->semver, t->source_dir, err)
-				 : skills_link(root, a->link, t->semver, err);
-		if (rc < 0)
+	for (size_t i = 0; i < plan->n; i++)
+		if (apply_one(root, t, &plan->v[i], err) < 0)
 			return -1;
-	}
 	return 0;
 }
 
@@ -476,7 +486,8 @@ int skills_flip_link(const char *dir, const char *name, const char *target, stru
 	}
 	if (rename(tmp, path) < 0) {
 		if (errno == EISDIR)
-			cf_err_set(err, "%s is a directory where clawfleet keeps a link; move it away",
+			cf_err_set(err,
+				   "%s is a directory where clawfleet keeps a link; move it away",
 				   path);
 		else
 			cf_err_errno(err, "renaming %s to %s", tmp, path);
@@ -492,8 +503,8 @@ int skills_link(const char *root, enum skills_link link, const char *semver, str
 	enum pack_status ps;
 
 	if (link != SKILLS_CURRENT && link != SKILLS_NEXT)
-		return cf_err_set(err, "only current and next are linked by request; clawfleet keeps "
-				       "current.prev itself");
+		return cf_err_set(err, "only current and next are linked by request; "
+				       "clawfleet keeps current.prev itself");
 	if (check_semver(semver, err) < 0 || pack_status(root, semver, &ps, err) < 0)
 		return -1;
 	if (ps != PACK_COMPLETE)

@@ -36,8 +36,8 @@ static void test_parses_every_release_format(void **state)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct openclaw_version v;
 		struct cf_err err = {{0}};
-		int rc = lockcheck_parse_version(cases[i].output, strlen(cases[i].output), &v, &err);
-		if (rc != 0)
+		const char *out = cases[i].output;
+		if (lockcheck_parse_version(out, strlen(out), &v, &err) != 0)
 			fail_msg("\"%s\": %s", cases[i].output, err.msg);
 		assert_string_equal(v.version, cases[i].version);
 		assert_string_equal(v.commit, cases[i].commit);

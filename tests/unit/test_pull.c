@@ -343,7 +343,7 @@ static void test_escaping_symlinks_are_refused_before_writing(void **state)
 		{"evil-deep", "a/b/evil", "../../../x"},
 		{"evil-middle", "a/evil", "sub/../../.."},
 		/* Inside on paper, but "self" may itself be a link to "." */
-		{"evil-chain", "evil", "self/.."},
+		{"evil-chain", "a/evil", "self/.."},
 	};
 	char commit[41], want[256];
 

@@ -191,6 +191,10 @@ static void test_install_copies_and_marks_complete(void **state)
 	pathf(p, "%s/1.4.2/summarise/scripts/run.sh", f->root);
 	assert_int_equal(stat(p, &st), 0);
 	assert_true(st.st_mode & S_IXUSR);
+	/* The gateway runs as another user and must be able to read the pack. */
+	pathf(p, "%s/1.4.2", f->root);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0755);
 	pathf(p, "%s/1.4.2/translate/SKILL.md", f->root);
 	assert_true(exists(p));
 	pathf(p, "%s/1.4.2/%s", f->root, SKILLS_MARKER);
@@ -486,8 +490,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_install_refuses_bad_sources, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_install_caps_depth_and_file_kinds, setup,
 						teardown),
-		cmocka_unit_test_setup_teardown(test_link_refuses_what_is_not_a_complete_pack, setup,
-						teardown),
+		cmocka_unit_test_setup_teardown(test_link_refuses_what_is_not_a_complete_pack,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flipping_current_keeps_prev, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_same_target_twice_plans_nothing, setup,
 						teardown),
