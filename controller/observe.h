@@ -1,0 +1,39 @@
+/* observe: the I/O half of the agent's merged probe. observe_run gathers every signal the
+ * /readyz contract names, each source bounded by its own timeout and output cap, into a struct
+ * observation that owns its strings and can be handed to probe_merge/probe_render_json through
+ * observation_inputs. An observer keeps what must survive between refreshes: the gateway's last
+ * pid and restart times (3 restarts in 5 minutes is a crash loop; restarts the agent itself
+ * caused through observer_note_kickstart are not counted), synthetic-check latency samples over
+ * the last 15 minutes, the p95 baseline recorded before the last kickstart (persisted in the
+ * state directory so a restarted agent keeps it), and the infra tree's desired state cached by
+ * HEAD commit. observe_run never blocks longer than the sum of its sources' timeouts and is
+ * called from one thread only (the agent's probe thread). */
+#ifndef CLAWFLEET_OBSERVE_H
+#define CLAWFLEET_OBSERVE_H
+#include <stdint.h>
+
+#include "agentcfg.h"
+#include "err.h"
+#include "probe.h"
+
+struct observer;
+struct observation; /* opaque; owns everything observation_inputs points into */
+
+int observer_new(struct observer **out, const struct agent_config *cfg, struct cf_err *err);
+void observer_free(struct observer *obs);
+
+/* The agent is about to restart the gateway: the pid change it causes is not a crash, and the
+ * current p95 becomes the baseline the new build is compared with. */
+void observer_note_kickstart(struct observer *obs);
+
+/* Gathers one observation. applied_generation is reported as observedGeneration; tag is the
+ * target's tag (for naming the infra HEAD), NULL when there is no target. Returns -1 only when
+ * out of memory: a source that fails is recorded in the observation with its reason. */
+int observe_run(struct observer *obs, int64_t applied_generation, const char *tag,
+		struct observation **out, struct cf_err *err);
+/* The probe inputs for this observation, valid until observation_free; now_ms may be later than
+ * the observation (a cached document ages: probe.stale). */
+const struct probe_inputs *observation_inputs(struct observation *o, int64_t now_ms);
+void observation_free(struct observation *o);
+
+#endif
