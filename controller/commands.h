@@ -7,5 +7,8 @@
 int cmd_validate(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+int cmd_notifier(int argc, char **argv);
+int cmd_token(int argc, char **argv);
+int cmd_agent(int argc, char **argv);
 
 #endif

@@ -14,6 +14,9 @@ static const struct command commands[] = {
 	{"validate", cmd_validate, "validate [--ref REF] [--timeout DURATION] SOURCE"},
 	{"version", cmd_version, "version [--json]"},
 	{"audit", cmd_audit, "audit verify FILE"},
+	{"notifier", cmd_notifier, "notifier --config FILE"},
+	{"token", cmd_token, "token stage|promote|revoke --dir DIR --actor A --ticket T [--audit FILE] [--controller URL] [--overlap D] [--stdin]"},
+	{"agent", cmd_agent, "agent --config FILE [--listen ADDR] [--root DIR] [--node NAME]"},
 };
 
 static void usage(FILE *out)

@@ -7,7 +7,10 @@
  * the last 15 minutes, the p95 baseline recorded before the last kickstart (persisted in the
  * state directory so a restarted agent keeps it), and the infra tree's desired state cached by
  * HEAD commit. observe_run never blocks longer than the sum of its sources' timeouts and is
- * called from one thread only (the agent's probe thread). */
+ * called from one thread only (the agent's probe thread); the doctor runs inside it go in
+ * parallel, so a hung doctor costs one timeout. observer_note_kickstart may be called from
+ * another thread. The program must have called curl_global_init before observer_new, and cfg
+ * must outlive the observer. */
 #ifndef CLAWFLEET_OBSERVE_H
 #define CLAWFLEET_OBSERVE_H
 #include <stdint.h>
@@ -23,7 +26,8 @@ int observer_new(struct observer **out, const struct agent_config *cfg, struct c
 void observer_free(struct observer *obs);
 
 /* The agent is about to restart the gateway: the pid change it causes is not a crash, and the
- * current p95 becomes the baseline the new build is compared with. */
+ * current p95 becomes the baseline the new build is compared with (kept only when at least 10
+ * samples stand behind it). The samples start afresh, so the new build is judged on its own. */
 void observer_note_kickstart(struct observer *obs);
 
 /* Gathers one observation. applied_generation is reported as observedGeneration; tag is the
@@ -32,7 +36,8 @@ void observer_note_kickstart(struct observer *obs);
 int observe_run(struct observer *obs, int64_t applied_generation, const char *tag,
 		struct observation **out, struct cf_err *err);
 /* The probe inputs for this observation, valid until observation_free; now_ms may be later than
- * the observation (a cached document ages: probe.stale). */
+ * the observation (a cached document ages: probe.stale). It stores now_ms in the observation, so
+ * one thread at a time per observation; threads sharing one take a copy of the struct. */
 const struct probe_inputs *observation_inputs(struct observation *o, int64_t now_ms);
 void observation_free(struct observation *o);
 
