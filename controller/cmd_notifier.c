@@ -48,7 +48,8 @@ struct client {
 	size_t len;
 	bool discarding;	/* inside a line already refused as too long */
 	int64_t active_ms;	/* monotonic */
-	char buf[NF_LINE_MAX + 1];
+	char buf[NF_LINE_MAX + 2];	/* a whole line, one byte past it to see it is too
+					 * long, and a NUL */
 };
 
 struct outbox_item {
@@ -111,16 +112,18 @@ static bool worth_logging(uint64_t count)
 	return (count & (count - 1)) == 0;
 }
 
-static void outbox_push(struct notifier *n, char *body, size_t len, const char *what)
+/* Queues body (taken over) for the sender; false, and body freed, when it was dropped. */
+static bool outbox_push(struct notifier *n, char *body, size_t len, const char *what)
 {
 	pthread_mutex_lock(&n->out_mu);
 	if (n->stopping || n->out_n == OUTBOX_MAX) {
+		bool stopping = n->stopping;
 		uint64_t dropped = ++n->out_dropped;
 		pthread_mutex_unlock(&n->out_mu);
 		log_warn("broadcast %s dropped: %s (%" PRIu64 " dropped so far)", what,
-			 n->stopping ? "shutting down" : "the outbox is full", dropped);
+			 stopping ? "shutting down" : "the outbox is full", dropped);
 		free(body);
-		return;
+		return false;
 	}
 	struct outbox_item *it = &n->outbox[(n->out_head + n->out_n++) % OUTBOX_MAX];
 	it->body = body;
@@ -128,6 +131,7 @@ static void outbox_push(struct notifier *n, char *body, size_t len, const char *
 	snprintf(it->what, sizeof(it->what), "%s", what);
 	pthread_cond_broadcast(&n->out_cv);
 	pthread_mutex_unlock(&n->out_mu);
+	return true;
 }
 
 /* Called with n->mu held, on the ingest thread, when a window closes. */
@@ -313,22 +317,25 @@ static int events_handler(void *ctx, const struct httpd_request *req,
 	}
 	if (nf_event_parse(req->body, req->body_len, &ev, &err) < 0)
 		return httpd_json_error(resp, 400, err.msg);
-	if (!nf_event_broadcasts(&ev)) {
+	bool news = nf_event_broadcasts(&ev);
+	/* The digest URL is known once the server is bound, a moment after it first answers. */
+	pthread_mutex_lock(&n->mu);
+	const char *digest_url = n->digest_url;
+	bool fresh = digest_url && news && nf_digest_claim_event(n->digest, &ev);
+	pthread_mutex_unlock(&n->mu);
+	if (!digest_url)
+		return httpd_json_error(resp, 503, "the notifier is starting");
+	if (!news)
 		reason = "not news: a promote verdict or a 2xx reply";
-	} else {
-		pthread_mutex_lock(&n->mu);
-		bool fresh = nf_digest_claim_event(n->digest, &ev);
-		pthread_mutex_unlock(&n->mu);
-		if (!fresh)
-			reason = "already broadcast in this window";
-	}
+	else if (!fresh)
+		reason = "already broadcast in this window";
 	if (!reason) {
 		char what[WHAT_MAX];
 		snprintf(what, sizeof(what), "event %s", ev.correlation_id);
-		if (nf_render_event(&ev, n->cfg.channel_format, n->digest_url, &body, &len, &err) <
-		    0)
+		if (nf_render_event(&ev, n->cfg.channel_format, digest_url, &body, &len, &err) < 0)
 			return -1;
-		outbox_push(n, body, len, what);
+		if (!outbox_push(n, body, len, what))
+			reason = "the outbox is full";
 	}
 	struct json_object *o = json_object_new_object();
 	json_object_object_add(o, "broadcast", json_object_new_boolean(!reason));
@@ -584,13 +591,17 @@ static int start_http(struct notifier *n, struct cf_err *err)
 		return cf_err_prefix(err, "digest API on %s", n->cfg.listen);
 	const char *colon = strrchr(n->cfg.listen, ':');
 	int host_len = colon ? (int)(colon - n->cfg.listen) : (int)strlen(n->cfg.listen);
+	char *url = NULL;
 	if (n->cfg.digest_url)
-		n->digest_url = strdup(n->cfg.digest_url);
-	else if (asprintf(&n->digest_url, "http://%.*s:%u%s", host_len, n->cfg.listen,
-			  httpd_port(n->http), digest_path) < 0)
-		n->digest_url = NULL;
-	if (!n->digest_url)
+		url = strdup(n->cfg.digest_url);
+	else if (asprintf(&url, "http://%.*s:%u%s", host_len, n->cfg.listen, httpd_port(n->http),
+			  digest_path) < 0)
+		url = NULL;
+	if (!url)
 		return cf_err_set(err, "out of memory");
+	pthread_mutex_lock(&n->mu);
+	n->digest_url = url;
+	pthread_mutex_unlock(&n->mu);
 	log_info("digest API listening on http://%.*s:%u", host_len, n->cfg.listen,
 		 httpd_port(n->http));
 	return 0;

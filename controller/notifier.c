@@ -427,7 +427,8 @@ int nf_event_parse(const char *body, size_t len, struct nf_event *out, struct cf
 	    get_string(o, "verdict", false, false, out->verdict, sizeof(out->verdict), err) < 0 ||
 	    get_string(o, "fluxUid", false, false, out->flux_uid, sizeof(out->flux_uid), err) < 0 ||
 	    get_string(o, "eventId", false, false, out->event_id, sizeof(out->event_id), err) < 0 ||
-	    get_string(o, "probeKey", false, false, out->probe_key, sizeof(out->probe_key), err) < 0 ||
+	    get_string(o, "probeKey", false, false, out->probe_key, sizeof(out->probe_key),
+		       err) < 0 ||
 	    get_string(o, "correlationId", false, false, out->correlation_id,
 		       sizeof(out->correlation_id), err) < 0 ||
 	    get_string(o, "message", false, true, out->message, sizeof(out->message), err) < 0)
@@ -515,7 +516,10 @@ static bool slack_append(char *buf, size_t size, size_t *len, const char *s)
 {
 	size_t n = *len;
 	for (; *s; s++) {
-		const char *rep = *s == '&' ? "&amp;" : *s == '<' ? "&lt;" : *s == '>' ? "&gt;" : NULL;
+		const char *rep = *s == '&'   ? "&amp;"
+				  : *s == '<' ? "&lt;"
+				  : *s == '>' ? "&gt;"
+					      : NULL;
 		size_t k = rep ? strlen(rep) : 1;
 		if (n + k >= size)
 			return false;

@@ -50,10 +50,10 @@
 #define BASELINE_FILE_MAX 4096
 #define RESTARTS_MAX 16
 #define RESTART_WINDOW_MS (5 * 60 * 1000)
+#define KICKSTART_NOTES_MAX 4
 /* A kickstart the agent announced excuses the next start seen within this many refresh periods
  * (at least KICKSTART_GRACE_MIN_MS): the restart may land after the observation that follows
  * the note, but a note must not excuse a crash long after. */
-#define KICKSTART_NOTES_MAX 4
 #define KICKSTART_GRACE_PERIODS 3
 #define KICKSTART_GRACE_MIN_MS 60000
 
@@ -89,7 +89,8 @@ struct observer {
 	size_t nrestarts;
 
 	pthread_mutex_t lock; /* what observer_note_kickstart touches, below */
-	int kickstart_notes;
+	unsigned kickstarts; /* announced so far */
+	int kickstart_notes; /* announced, their start not seen yet */
 	int64_t kickstart_note_ms;
 	struct sample samples[SAMPLES_MAX]; /* a ring, oldest at first */
 	size_t first, nsamples;
@@ -235,7 +236,8 @@ static int observe_infra(struct observer *obs, const char *tag, struct observati
 	if (pull_observe(obs->infra_path, tag, &st, &err) < 0) {
 		why = errorf(o->infra_error, "%s", err.msg);
 	} else if (!st.repo) {
-		why = errorf(o->infra_error, "infra tree not checked out yet: %s holds no repository",
+		why = errorf(o->infra_error,
+			     "infra tree not checked out yet: %s holds no repository",
 			     obs->infra_path);
 	} else if (!st.head[0]) {
 		why = errorf(o->infra_error, "infra tree %s has no commit checked out",
@@ -443,7 +445,8 @@ static const char *link_problem(char buf[ERROR_MAX], const char *root, enum skil
 	case SKILLS_LINK_MISSING:
 		return errorf(buf, "%s/%s -> %s, which does not exist", root, name, ls->target);
 	case SKILLS_LINK_INCOMPLETE:
-		return errorf(buf, "%s/%s -> %s, an incomplete pack (no %s; an install was cut short)",
+		return errorf(buf,
+			      "%s/%s -> %s, an incomplete pack (no %s; an install was cut short)",
 			      root, name, ls->target, SKILLS_MARKER);
 	case SKILLS_LINK_FOREIGN:
 		return errorf(buf, "%s/%s does not name a <semver> directory of the skills root",
@@ -836,23 +839,27 @@ static void latency_summary(struct observer *obs, struct latency *out)
 	out->failure_percent = (double)failed * 100.0 / (double)n;
 }
 
-/* Synthetic checks: the same /healthz a user's client would hit, timed end to end. */
-static void observe_latency(struct observer *obs, struct observation *o)
+/* Synthetic checks: the same /healthz a user's client would hit, timed end to end. They judge
+ * a gateway that says it is ready: one that is starting or down is judged by the gateway
+ * reasons, and its refusals must not stay in the window after it recovers. Checks that overlap
+ * a kickstart the agent announced measure neither build and are dropped. */
+static void observe_latency(struct observer *obs, struct observation *o, unsigned kickstarts)
 {
 	char why[ERROR_MAX];
+	struct sample batch[SYNTHETIC_CHECKS];
 	struct latency lat;
+	size_t n = 0;
 
-	for (int i = 0; i < SYNTHETIC_CHECKS; i++) {
+	while (o->in.gateway.ready && n < SYNTHETIC_CHECKS) {
 		bool ok = false;
 		double start = mono_ms_precise();
 		int rc = gateway_flag(obs, "/healthz", "ok", &ok, why);
-		struct sample s = {clock_ms(CLOCK_MONOTONIC), mono_ms_precise() - start,
-				   rc == 0 && ok};
-		pthread_mutex_lock(&obs->lock);
-		samples_add(obs, &s);
-		pthread_mutex_unlock(&obs->lock);
+		batch[n++] = (struct sample){clock_ms(CLOCK_MONOTONIC), mono_ms_precise() - start,
+					     rc == 0 && ok};
 	}
 	pthread_mutex_lock(&obs->lock);
+	for (size_t i = 0; i < n && obs->kickstarts == kickstarts; i++)
+		samples_add(obs, &batch[i]);
 	samples_prune(obs, clock_ms(CLOCK_MONOTONIC));
 	latency_summary(obs, &lat);
 	o->in.latency.baseline_p95_ms = obs->baseline_p95_ms;
@@ -918,6 +925,7 @@ void observer_note_kickstart(struct observer *obs)
 	if (obs->kickstart_notes < KICKSTART_NOTES_MAX)
 		obs->kickstart_notes++;
 	obs->kickstart_note_ms = now;
+	obs->kickstarts++;
 	pthread_mutex_unlock(&obs->lock);
 }
 
@@ -999,8 +1007,12 @@ int observe_run(struct observer *obs, int64_t applied_generation, const char *ta
 	struct doctor_job job = {.obs = obs};
 	pthread_t threads[DOCTOR_THREADS_MAX];
 	size_t started;
+	unsigned kickstarts;
 
 	*out = NULL;
+	pthread_mutex_lock(&obs->lock);
+	kickstarts = obs->kickstarts;
+	pthread_mutex_unlock(&obs->lock);
 	if (!o || !(o->node = strdup(obs->cfg->node)))
 		goto oom;
 	o->in.node = o->node;
@@ -1022,7 +1034,7 @@ int observe_run(struct observer *obs, int64_t applied_generation, const char *ta
 	observe_service(obs, o);
 	observe_gateway(obs, o);
 	observe_tcp(obs, o);
-	observe_latency(obs, o);
+	observe_latency(obs, o, kickstarts);
 	doctor_worker(&job);
 	for (size_t i = 0; i < started; i++)
 		pthread_join(threads[i], NULL);

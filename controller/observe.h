@@ -4,13 +4,13 @@
  * observation_inputs. An observer keeps what must survive between refreshes: the gateway's last
  * pid and restart times (3 restarts in 5 minutes is a crash loop; restarts the agent itself
  * caused through observer_note_kickstart are not counted), synthetic-check latency samples over
- * the last 15 minutes, the p95 baseline recorded before the last kickstart (persisted in the
- * state directory so a restarted agent keeps it), and the infra tree's desired state cached by
- * HEAD commit. observe_run never blocks longer than the sum of its sources' timeouts and is
- * called from one thread only (the agent's probe thread); the doctor runs inside it go in
- * parallel, so a hung doctor costs one timeout. observer_note_kickstart may be called from
- * another thread. The program must have called curl_global_init before observer_new, and cfg
- * must outlive the observer. */
+ * the last 15 minutes (taken while the gateway answers ready), the p95 baseline recorded before
+ * the last kickstart (persisted in the state directory so a restarted agent keeps it), and the
+ * infra tree's desired state cached by HEAD commit. observe_run never blocks longer than the
+ * sum of its sources' timeouts and is called from one thread only (the agent's probe thread);
+ * the doctor runs inside it go in parallel, so a hung doctor costs one timeout.
+ * observer_note_kickstart may be called from another thread. The program must have called
+ * curl_global_init before observer_new, and cfg must outlive the observer. */
 #ifndef CLAWFLEET_OBSERVE_H
 #define CLAWFLEET_OBSERVE_H
 #include <stdint.h>

@@ -211,6 +211,8 @@ int rollout_state_to_json(const struct rollout_state *s, char **out, size_t *len
 int rollout_state_from_json(const char *text, size_t len, struct rollout_state *out,
 			    struct cf_err *err);
 
+/* dst becomes a copy of src (server names in a map are unique). */
+int rollout_weights_copy(struct weight_map *dst, const struct weight_map *src, struct cf_err *err);
 const struct rollout_node *rollout_node_find(const struct rollout_state *s, const char *name);
 /* Removes the pending action id, reported done; false when no such action is pending. */
 bool rollout_pending_done(struct rollout_state *s, uint64_t id);

@@ -81,7 +81,8 @@ start_agent() {
 	agent_pid=$!
 	until_ok 10 curl -sf --max-time 1 "$base/healthz"
 }
-# Waits for the agent to exit (it is our child) and prints its status.
+# Waits up to 10 s for the agent (our child, so kill -0 can be trusted) to exit; its exit
+# status goes to agent_status.
 reap_agent() {
 	local i
 	for i in $(seq 100); do
@@ -89,7 +90,7 @@ reap_agent() {
 		sleep 0.1
 	done
 	wait "$agent_pid" 2>/dev/null
-	echo $?
+	agent_status=$?
 	agent_pid=""
 }
 # http METHOD PATH [curl args]: the body, a space, the status code.
@@ -101,16 +102,27 @@ target() { # GENERATION TAG COMMIT SEMVER LINK ACME_CHANNEL
 }
 observed() { pycheck "$(get_target)" "d['observedGeneration'] == $1 and d['lastApply']['error'] is None"; }
 readyz() { http GET /readyz; }
-ready_is() { # STATUS-CODE EXPR
+ready_is() { # STATUS-CODE EXPR; the last answer stays in $TAP_TMP/readyz for a failure report
+	readyz >"$TAP_TMP/readyz"
 	local out
-	out=$(readyz)
+	out=$(cat "$TAP_TMP/readyz")
 	[ "${out##* }" = "$1" ] && pycheck "${out% *}" "$2"
+}
+# ready_within NAME SECONDS STATUS-CODE EXPR: polls /readyz; a failure shows the last answer.
+ready_within() {
+	if until_ok "$2" ready_is "$3" "$4"; then
+		tap_ok "$1"
+	else
+		tap_fail "$1" "expected $3 and $4" "last answer: $(cat "$TAP_TMP/readyz")"
+	fi
 }
 kickstarts() { grep -c ' launchctl kickstart -k ' "$ctl/log"; }
 link_of() { readlink "$skills/$1"; }
 complete() { [ -f "$skills/$(link_of current)/.clawfleet-complete" ]; }
 gateway_saw() { curl -s --max-time 2 "http://127.0.0.1:$gw_port/sim/state"; }
 
+# A Mac that already runs a gateway, as one does when its agent is installed.
+OPENCLAW_SIM_ROOT=$root "$root/bin/launchctl" kickstart gui/501/ai.openclaw.gateway
 start_agent
 tap_eq "the agent answers /healthz" '{"ok":true} 200' "$(http GET /healthz)"
 out=$(readyz)
@@ -145,6 +157,9 @@ tap_eq "a tag that is no tag name: 400" 400 "${out##* }"
 tap_eq "nothing was accepted" 0 "$(pyget "$(get_target)" '["observedGeneration"]')"
 
 # --- apply, repeat, change, roll back
+# Two seconds of synthetic checks against the running gateway, the latency baseline of a kickstart.
+tap_check "the probe sees the running gateway" until_ok 10 ready_is 503 'd["tcp"]["ok"] and d["service"]["running"]'
+sleep 2
 out=$(put_target "$t1")
 tap_eq "PUT generation 1: 202" '{"generation":1,"observedGeneration":0} 202' "$out"
 tap_check "generation 1 is observed within 20 s" until_ok 20 observed 1
@@ -154,7 +169,7 @@ tap_eq "skills/current -> 1.4.2" 1.4.2 "$(link_of current)"
 tap_check "both tenants are materialised" test -L "$root/etc/openclaw/tenants/acme" -a -f "$root/etc/openclaw/tenants/globex/gateway.json"
 tap_eq "OpenClaw 2026.7.1 is installed" "2026.7.1 (3f9c2ab)" "$(cat "$ctl/version")"
 tap_eq "the gateway was kickstarted exactly once" 1 "$(kickstarts)"
-tap_check "/readyz turns green within 20 s" until_ok 20 ready_is 200 'd["status"] == "green"'
+ready_within "/readyz turns green within 20 s" 20 200 'd["status"] == "green"'
 out=$(readyz)
 tap_check "/readyz carries every contract field" pycheck "${out% *}" "$(cat <<'EOF'
 set(d) >= {"node", "status", "reasons", "observedGeneration", "infra", "lock", "skills", "doctor",
@@ -201,68 +216,95 @@ tap_eq "OpenClaw 2026.7.1 again" "2026.7.1 (3f9c2ab)" "$(cat "$ctl/version")"
 tap_eq "skills/current -> 1.4.2" 1.4.2 "$(link_of current)"
 tap_check "acme follows its stable channel: skills/current" \
 	grep -q '/skills/current"' "$root/etc/openclaw/tenants/acme/skills.json"
-tap_check "/readyz is green after the rollback" until_ok 20 ready_is 200 'd["status"] == "green" and d["observedGeneration"] == 3'
+ready_within "/readyz is green after the rollback" 20 200 'd["status"] == "green" and d["observedGeneration"] == 3'
 
 # --- degraded and red
 echo '{"verdict":"yellow"}' >"$ctl/doctor"
-tap_check "doctor yellow: 200 degraded with doctor.yellow" until_ok 15 ready_is 200 \
+ready_within "doctor yellow: 200 degraded with doctor.yellow" 15 200 \
 	'd["status"] == "degraded" and "doctor.yellow" in [r["code"] for r in d["reasons"]]'
 echo '{"verdict":"red"}' >"$ctl/doctor"
-tap_check "doctor red: 503 red with doctor.red" until_ok 15 ready_is 503 \
+ready_within "doctor red: 503 red with doctor.red" 15 503 \
 	'd["status"] == "red" and "doctor.red" in [r["code"] for r in d["reasons"]] and d["doctor"]["verdict"] == "red"'
 rm -f "$ctl/doctor"
-tap_check "a healthy doctor again: green" until_ok 20 ready_is 200 'd["status"] == "green"'
+ready_within "a healthy doctor again: green" 20 200 'd["status"] == "green"'
 t4=$(target 4 v2026.7.1 "$v1" 1.4.3 current stable)
 put_target "$t4" >/dev/null
-tap_check "current -> 1.4.3 while the lock pins 1.4.2: 503 skills.semver_mismatch" until_ok 20 ready_is 503 \
+ready_within "current -> 1.4.3 while the lock pins 1.4.2: 503 skills.semver_mismatch" 20 503 \
 	'd["observedGeneration"] == 4 and "skills.semver_mismatch" in [r["code"] for r in d["reasons"]] and not d["skills"]["match"]'
 put_target "$(target 5 v2026.7.1 "$v1" 1.4.2 current stable)" >/dev/null
-tap_check "fixed by generation 5: green" until_ok 20 ready_is 200 'd["status"] == "green" and d["observedGeneration"] == 5'
+ready_within "fixed by generation 5: green" 20 200 'd["status"] == "green" and d["observedGeneration"] == 5'
 
 # --- SIGKILL at each reconciler step, then a restart that converges
+# Each simulated program gets a wrapper that, when sim/hold starts its command line, notes it in
+# sim/held and waits before running it: the agent is killed there, in the middle of that step. A
+# wrapper whose agent died meanwhile runs nothing.
+for prog in npm openclaw launchctl; do
+	link=$root/usr/local/bin/$prog
+	[ "$prog" = launchctl ] && link=$root/bin/launchctl
+	rm -f "$link"
+	cat >"$link" <<EOF
+#!/bin/sh
+hold=\$(cat "$ctl/hold" 2>/dev/null)
+case "$prog \$*" in
+"\$hold"*)
+	if [ -n "\$hold" ]; then
+		echo "$prog \$*" >>"$ctl/held"
+		sleep 3
+		[ "\$(ps -o ppid= -p \$\$ | tr -d ' ')" = "\$PPID" ] || exit 1
+	fi
+	;;
+esac
+exec "$sim/$prog" "\$@"
+EOF
+	chmod +x "$link"
+done
 gen=5
-# crash_at NAME PATTERN: a new generation flipping between the two builds; the agent is killed
-# once PATTERN shows in the simulated Mac's log ("" kills it as soon as the PUT is answered).
+# crash_at NAME HOLD: a new generation flipping between the two builds; the agent is killed once a
+# command starting with HOLD is held ("" kills it as soon as the PUT is answered).
 crash_at() {
-	local name=$1 pattern=$2 tag commit semver version lines i
+	local name=$1 tag commit semver version kicks
 	gen=$((gen + 1))
 	if [ $((gen % 2)) -eq 0 ]; then
 		tag=v2026.8.0 commit=$v2 semver=1.4.3 version="2026.8.0 (5e8d1aa)"
 	else
 		tag=v2026.7.1 commit=$v1 semver=1.4.2 version="2026.7.1 (3f9c2ab)"
 	fi
-	lines=$(wc -l <"$ctl/log")
+	rm -f "$ctl/held"
+	printf '%s' "$2" >"$ctl/hold"
 	put_target "$(target $gen $tag "$commit" $semver current stable)" >/dev/null
-	for i in $(seq 500); do
-		[ -z "$pattern" ] && break
-		tail -n +$((lines + 1)) "$ctl/log" | grep -q -- "$pattern" && break
-		sleep 0.01
-	done
+	[ -n "$2" ] && until_ok 10 test -s "$ctl/held"
 	kill -9 "$agent_pid"
-	reap_agent >/dev/null
+	reap_agent
+	rm -f "$ctl/hold"
 	tap_check "killed $name: before the pass finished" \
 		pycheck "$(cat "$state/applied.json")" "d['generation'] < $gen"
 	tap_check "killed $name: skills/current names a complete pack" complete
+	if [ "$2" = "launchctl kickstart" ]; then
+		tap_eq "killed $name: skills/current was already flipped" "$semver" "$(link_of current)"
+		tap_check "killed $name: a kickstart is recorded as owed" test -f "$state/restart-pending.json"
+	fi
+	kicks=$(kickstarts)
 	start_agent
 	tap_check "killed $name: the restarted agent converges on generation $gen" until_ok 30 observed $gen
 	tap_eq "killed $name: skills/current -> $semver" "$semver" "$(link_of current)"
 	tap_eq "killed $name: OpenClaw $version" "$version" "$(cat "$ctl/version")"
 	tap_eq "killed $name: the infra tree at $tag" "$commit" "$(git -C "$infra" rev-parse HEAD)"
+	tap_eq "killed $name: one kickstart after the restart" $((kicks + 1)) "$(kickstarts)"
 	tap_check "killed $name: the gateway was restarted after the flip" pycheck "$(gateway_saw)" \
 		"d['skills']['current'].endswith('/skills/$semver')"
 	tap_check "killed $name: no kickstart is left owed" test ! -e "$state/restart-pending.json"
 }
-crash_at "as the PUT is answered" ""
-crash_at "during the core install" " npm install -g openclaw@"
-crash_at "during the plugin installs" " openclaw plugins install @openclaw/plugin-slack@"
-crash_at "after the installs" " openclaw plugins install @openclaw/plugin-bundle@"
-crash_at "at the kickstart" " launchctl kickstart -k "
-tap_check "the last target is still green" until_ok 20 ready_is 200 'd["status"] == "green"'
+crash_at "as the PUT is answered (the pull)" ""
+crash_at "before the core install" "npm install"
+crash_at "before a plugin install" "openclaw plugins install"
+crash_at "after the skills flip, before the kickstart" "launchctl kickstart"
+ready_within "the last target is green" 20 200 'd["status"] == "green"'
 
 # --- stopping
 kill -TERM "$agent_pid"
 t0=$(date +%s%3N)
-tap_eq "SIGTERM: exit status 0" 0 "$(reap_agent)"
+reap_agent
+tap_eq "SIGTERM: exit status 0" 0 "$agent_status"
 tap_check "within 5 s" test $(($(date +%s%3N) - t0)) -lt 5000
 tap_contains "and says it stops" "finishing the current step and stopping" "$(cat "$log")"
 

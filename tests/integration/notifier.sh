@@ -103,9 +103,9 @@ start_notifier() {
 	"$bin" notifier --config "$2" 2>"$TAP_TMP/$1.err" &
 	notifier_pid=$!
 	pids+=($notifier_pid)
-	wait_for 10 grep -q 'digest API listening on' "$TAP_TMP/$1.err" || return 1
+	wait_for 10 grep -qs 'digest API listening on' "$TAP_TMP/$1.err" || return 1
 	api=$(sed -n 's/.*digest API listening on \(http:[^ ]*\).*/\1/p' "$TAP_TMP/$1.err")
-	wait_for 10 grep -q 'collecting failures on' "$TAP_TMP/$1.err"
+	wait_for 10 grep -qs 'collecting failures on' "$TAP_TMP/$1.err"
 }
 
 digest_field() { # digest_field PYTHON-EXPRESSION-OVER-d
@@ -114,6 +114,13 @@ digest_field() { # digest_field PYTHON-EXPRESSION-OVER-d
 }
 
 digest_total_is() { [ "$(digest_field 'd["total"]')" = "$1" ]; }
+
+post_event() { # post_event BODY [CURL-ARGS...]
+	local body=$1
+	shift
+	curl -s --max-time 5 -X POST -H 'Content-Type: application/json' --data "$body" "$@" \
+		"$api/v1/events"
+}
 
 lines_in() { [ "$(wc -l <"$1")" -ge "$2" ]; }
 
@@ -135,17 +142,19 @@ python3 "$helper" stuck "$sock" "$TAP_TMP/stuck.ready" &
 pids+=($!)
 wait_for 10 test -e "$TAP_TMP/stuck.ready"
 
+partner='"endpoint":"https://hooks.partner.example/in'
+other='"endpoint":"https://other.example/hook"'
 {
-	printf '{"tenant":"acme","endpoint":"https://hooks.partner.example/in?sig=abc","status":502,"eventId":"ev-1"}\n'
-	printf '{"tenant":"acme","endpoint":"https://hooks.partner.example/in","status":503,"eventId":"ev-2"}\n'
+	printf '{"tenant":"acme",%s?sig=abc","status":502,"eventId":"ev-1"}\n' "$partner"
+	printf '{"tenant":"acme",%s","status":503,"eventId":"ev-2"}\n' "$partner"
 	printf 'this is not json\n'
-	printf '{"tenant":"beta","endpoint":"https://hooks.partner.example/in","status":500}\r\n'
+	printf '{"tenant":"beta",%s","status":500}\r\n' "$partner"
 	printf '{"tenant":"acme"}\n'
 	printf '%*s\n' 20000 '' | tr ' ' x
 	printf '\n'
-	printf '{"tenant":"beta","endpoint":"https://other.example/hook","status":"timeout","eventId":"ev-3"}\n'
-	printf '{"tenant":"beta","endpoint":"https://other.example/hook","status":"timeout",'
-	printf '"time":"2026-11-21T03:40:00Z"}'
+	printf '{"tenant":"beta",%s,"status":"timeout","eventId":"ev-3"}\n' "$other"
+	# The last line has no newline: the client closes after it.
+	printf '{"tenant":"beta",%s,"status":"timeout","time":"2026-11-21T03:40:00Z"}' "$other"
 } >"$TAP_TMP/lines"
 python3 "$helper" align 3
 python3 "$helper" send "$sock" "$TAP_TMP/lines"
@@ -154,8 +163,8 @@ out=$(digest_field '"%s %s %d | " % (d["window"], type(d["age_sec"]).__name__, d
 	" | ".join("%s %s %d %s" % (r["endpoint"], r["family"], r["count"], r["sampleEventId"])
 		for r in d["top"])')
 tap_eq "the digest counts by endpoint and family while a stuck client stays connected" \
-	"3s int 5 | https://hooks.partner.example/in 5xx 3 ev-2 | https://other.example/hook timeout 2 ev-3" \
-	"$out"
+	"3s int 5 | https://hooks.partner.example/in 5xx 3 ev-2 | \
+https://other.example/hook timeout 2 ev-3" "$out"
 health=$(curl -s --max-time 5 "$api/healthz")
 tap_contains "malformed and overlong lines are counted and dropped" '"malformed":3' "$health"
 tap_contains "the stuck client is still connected, not blocking" '"clients":1' "$health"
@@ -181,16 +190,18 @@ tap_contains "and carries the probe key, a sample event and the digest link" \
 tap_contains "and never the endpoint's query" "https://hooks.partner.example/in:3" "$body"
 
 python3 "$helper" align 3
-event='{"kind":"verdict","verdict":"rollback","fluxUid":"7c1d9e2a-uid","eventId":"ev-9","probeKey":"canary.latency","message":"p95 6x baseline"}'
-first=$(curl -s --max-time 5 -X POST -H 'Content-Type: application/json' --data "$event" "$api/v1/events")
-again=$(curl -s --max-time 5 -X POST -H 'Content-Type: application/json' --data "$event" "$api/v1/events")
+event='{"kind":"verdict","verdict":"rollback","fluxUid":"7c1d9e2a-uid","eventId":"ev-9",'
+event+='"probeKey":"canary.latency","message":"p95 6x baseline"}'
+first=$(post_event "$event")
+again=$(post_event "$event")
 tap_contains "a red verdict is accepted for broadcast" '"broadcast":true' "$first"
-tap_contains "the same verdict again in the window is not" '"reason":"already broadcast in this window"' "$again"
-status=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -X POST --data '{"kind":"verdict"}' "$api/v1/events")
+tap_contains "the same verdict again in the window is not" \
+	'"reason":"already broadcast in this window"' "$again"
+status=$(post_event '{"kind":"verdict"}' -o /dev/null -w '%{http_code}')
 tap_eq "an event without its verdict is a 400" 400 "$status"
 wait_for 30 lines_in "$TAP_TMP/flaky.log" 6
 tap_eq "the verdict reaches the channel once" "200 application/json verdict rollback" \
-	"$(python3 "$helper" summary "$TAP_TMP/flaky.log" | sed -n 6p | cut -d' ' -f1-4)"
+	"$(python3 "$helper" summary "$TAP_TMP/flaky.log" | sed -n '6,$p' | cut -d' ' -f1-4)"
 
 kill -TERM "$notifier_pid"
 wait "$notifier_pid"
@@ -203,10 +214,18 @@ cat >"$TAP_TMP/b.yaml" <<EOF
 socket: $sock
 listen: 127.0.0.1:0
 channel: {url: "http://127.0.0.1:$receiver_port/services/T0/B0/s3cret", format: slack}
+tokens: {dir: $TAP_TMP/tokens}
 EOF
+mkdir -p "$TAP_TMP/tokens"
+printf 'tok-current-0123456789\n' >"$TAP_TMP/tokens/token.current"
 start_notifier b "$TAP_TMP/b.yaml" || tap_fail "the second notifier starts" "$(cat "$TAP_TMP/b.err")"
-curl -s -o /dev/null --max-time 5 -X POST \
-	--data '{"kind":"reply","status":401,"message":"unauthorized delivery"}' "$api/v1/events"
+reply='{"kind":"reply","status":401,"message":"unauthorized delivery"}'
+status=$(post_event "$reply" -o /dev/null -w '%{http_code}' \
+	-H 'Authorization: Bearer tok-current-012345678')
+tap_eq "with tokens configured, an event with a wrong bearer is a 401" 401 "$status"
+status=$(post_event "$reply" -o /dev/null -w '%{http_code}' \
+	-H 'Authorization: Bearer tok-current-0123456789')
+tap_eq "and one with the current token is taken" 202 "$status"
 wait_for 30 grep -q 'giving up after 4 attempts' "$TAP_TMP/b.err"
 tap_contains "the give-up is logged after four attempts" \
 	"giving up after 4 attempts to http://127.0.0.1:$receiver_port: HTTP 503" "$(cat "$TAP_TMP/b.err")"

@@ -15,6 +15,7 @@
 #include <curl/curl.h>
 #include <limits.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdbool.h>
@@ -191,17 +192,46 @@ static enum MHD_Result serve(void *cls, struct MHD_Connection *conn, const char 
 	return rc;
 }
 
-static int feeds_start(void)
+/* A gateway that says it is ready but fails every other /healthz. */
+static enum MHD_Result serve_flaky(void *cls, struct MHD_Connection *conn, const char *url,
+				   const char *method, const char *version, const char *upload,
+				   size_t *upload_size, void **req_cls)
+{
+	(void)method, (void)version, (void)upload, (void)upload_size, (void)req_cls;
+	atomic_int *healthz_count = cls;
+	unsigned status = MHD_HTTP_OK;
+	const char *body = "{\"ready\":true}";
+	if (strcmp(url, "/healthz") == 0 && atomic_fetch_add(healthz_count, 1) % 2) {
+		status = MHD_HTTP_SERVICE_UNAVAILABLE;
+		body = "{\"ok\":false}";
+	} else if (strcmp(url, "/healthz") == 0) {
+		body = "{\"ok\":true,\"status\":\"live\"}";
+	}
+	struct MHD_Response *r =
+		MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_PERSISTENT);
+	MHD_add_response_header(r, "Content-Type", "application/json");
+	enum MHD_Result rc = MHD_queue_response(conn, status, r);
+	MHD_destroy_response(r);
+	return rc;
+}
+
+static struct MHD_Daemon *loopback_server(MHD_AccessHandlerCallback handler, void *cls, int *port)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET};
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	feeds = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, serve, NULL,
-				 MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&a, MHD_OPTION_END);
-	if (!feeds)
-		return -1;
-	const union MHD_DaemonInfo *info = MHD_get_daemon_info(feeds, MHD_DAEMON_INFO_BIND_PORT);
-	feeds_port = info ? info->port : 0;
-	return feeds_port > 0 ? 0 : -1;
+	struct MHD_Daemon *d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL,
+						handler, cls, MHD_OPTION_SOCK_ADDR,
+						(struct sockaddr *)&a, MHD_OPTION_END);
+	const union MHD_DaemonInfo *info =
+		d ? MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT) : NULL;
+	*port = info ? info->port : 0;
+	return d;
+}
+
+static int feeds_start(void)
+{
+	feeds = loopback_server(serve, NULL, &feeds_port);
+	return feeds && feeds_port > 0 ? 0 : -1;
 }
 
 /* ---- fixture ---- */
@@ -223,12 +253,86 @@ static void write_config(void)
 	pathf(config_path, "%s/agent.yaml", tmp);
 }
 
+/* OpenClaw installed, its CLI and launchctl where the config says, the gateway service not
+ * defined yet. */
+static int make_mac(void)
+{
+	char cmd[8 * PATH_MAX];
+	struct cf_err err;
+	if (fsutil_mkdir_p(ctl, 0755, &err) < 0)
+		return -1;
+	snprintf(cmd, sizeof(cmd),
+		 "mkdir -p '%s/usr/local/bin' '%s/bin' && ln -s '%s/openclaw' "
+		 "'%s/usr/local/bin/openclaw' && ln -s '%s/launchctl' '%s/bin/launchctl'",
+		 mac, mac, sim_bin, mac, sim_bin, mac);
+	if (system(cmd) != 0)
+		return -1;
+	put(ctl, "version", "2026.7.1 (3f9c2ab)\n");
+	return 0;
+}
+
+/* The example repository committed and tagged, cloned as the infra tree at the tag. */
+static int make_infra(void)
+{
+	char cmd[8 * PATH_MAX], up[PATH_MAX], src[PATH_MAX];
+	if (!realpath("manifests/example-repo", src)) {
+		fprintf(stderr, "manifests/example-repo: run from the repository root\n");
+		return -1;
+	}
+	pathf(up, "%s/up", tmp);
+	snprintf(cmd, sizeof(cmd),
+		 "cp -R '%s' '%s' && cd '%s' && git init -q && git add -A && "
+		 "git commit -q -m 'example fleet' && git tag -a -m " TAG " " TAG " && "
+		 "git clone -q '%s' '%s' && git -C '%s' checkout -q --detach " TAG,
+		 src, up, up, up, infra, infra);
+	if (system(cmd) != 0)
+		return -1;
+	snprintf(cmd, sizeof(cmd), "git -C '%s' rev-parse HEAD", infra);
+	capture_word(head, sizeof(head), cmd);
+	snprintf(cmd, sizeof(cmd), "sha256sum '%s/openclaw.lock'", infra);
+	capture_word(lock_sha, sizeof(lock_sha), cmd);
+	return 0;
+}
+
+/* Complete 1.4.2 and 1.4.3 packs, current -> 1.4.2 as the lock pins. */
+static int make_skills(void)
+{
+	char pack[PATH_MAX], file[PATH_MAX];
+	struct cf_err err;
+	pathf(pack, "%s/pack", tmp);
+	pathf(file, "%s/SKILL.md", pack);
+	if (fsutil_mkdir_p(pack, 0755, &err) < 0 ||
+	    fsutil_write_atomic(file, "# triage\n", 9, 0644, &err) < 0 ||
+	    skills_install(skills, "1.4.2", pack, &err) < 0 ||
+	    skills_install(skills, "1.4.3", pack, &err) < 0 ||
+	    skills_link(skills, SKILLS_CURRENT, "1.4.2", &err) < 0) {
+		fprintf(stderr, "skills: %s\n", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* Another process may take the free port before the gateway binds it: try a fresh one. */
+static int start_gateway(void)
+{
+	char cmd[3 * PATH_MAX];
+	for (int i = 0; i < 3; i++) {
+		gateway_port = free_port();
+		snprintf(cmd, sizeof(cmd),
+			 "%s/gateway\n--port\n%d\n--root\n%s\n--node\ncanary-gw\n", sim_bin,
+			 gateway_port, mac);
+		put(ctl, "gateway.cmd", cmd);
+		if (kickstart() == 0)
+			return 0;
+	}
+	return -1;
+}
+
 static int group_setup(void **state)
 {
 	(void)state;
 	const char *build = getenv("BUILD");
-	char rel[PATH_MAX], cmd[8 * PATH_MAX], pack[PATH_MAX], link[PATH_MAX];
-	struct cf_err err;
+	char rel[PATH_MAX];
 
 	snprintf(rel, sizeof(rel), "%s/sim", build && *build ? build : "build");
 	if (!realpath(rel, sim_bin)) {
@@ -258,74 +362,25 @@ static int group_setup(void **state)
 	 * instead of to this machine's PID 1, which never reaps. */
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
 		return -1;
-	if (fsutil_mkdir_p(ctl, 0755, &err) < 0 || fsutil_mkdir_p(skills, 0755, &err) < 0)
+	if (make_mac() < 0 || make_infra() < 0 || make_skills() < 0 || feeds_start() < 0 ||
+	    start_gateway() < 0)
 		return -1;
-	snprintf(cmd, sizeof(cmd),
-		 "mkdir -p '%s/usr/local/bin' '%s/bin' && ln -s '%s/openclaw' "
-		 "'%s/usr/local/bin/openclaw' && ln -s '%s/launchctl' '%s/bin/launchctl'",
-		 mac, mac, sim_bin, mac, sim_bin, mac);
-	if (system(cmd) != 0)
-		return -1;
-	put(ctl, "version", "2026.7.1 (3f9c2ab)\n");
-
-	char up[PATH_MAX], src[PATH_MAX];
-	if (!realpath("manifests/example-repo", src)) {
-		fprintf(stderr, "manifests/example-repo: run from the repository root\n");
-		return -1;
-	}
-	pathf(up, "%s/up", tmp);
-	snprintf(cmd, sizeof(cmd),
-		 "cp -R '%s' '%s' && cd '%s' && git init -q && git add -A && "
-		 "git commit -q -m 'example fleet' && git tag -a -m " TAG " " TAG " && "
-		 "git clone -q '%s' '%s' && git -C '%s' checkout -q --detach " TAG,
-		 src, up, up, up, infra, infra);
-	if (system(cmd) != 0)
-		return -1;
-	snprintf(cmd, sizeof(cmd), "git -C '%s' rev-parse HEAD", infra);
-	capture_word(head, sizeof(head), cmd);
-	snprintf(cmd, sizeof(cmd), "sha256sum '%s/openclaw.lock'", infra);
-	capture_word(lock_sha, sizeof(lock_sha), cmd);
-
-	pathf(pack, "%s/pack", tmp);
-	pathf(link, "%s/SKILL.md", pack);
-	if (fsutil_mkdir_p(pack, 0755, &err) < 0 ||
-	    fsutil_write_atomic(link, "# triage\n", 9, 0644, &err) < 0 ||
-	    skills_install(skills, "1.4.2", pack, &err) < 0 ||
-	    skills_install(skills, "1.4.3", pack, &err) < 0 ||
-	    skills_link(skills, SKILLS_CURRENT, "1.4.2", &err) < 0) {
-		fprintf(stderr, "skills: %s\n", err.msg);
-		return -1;
-	}
-
-	if (feeds_start() < 0)
-		return -1;
-	/* Another process may take the free port before the gateway binds it: try a fresh one. */
-	for (int i = 0; i < 3; i++) {
-		char gw[PATH_MAX * 3];
-		gateway_port = free_port();
-		snprintf(gw, sizeof(gw), "%s/gateway\n--port\n%d\n--root\n%s\n--node\ncanary-gw\n",
-			 sim_bin, gateway_port, mac);
-		put(ctl, "gateway.cmd", gw);
-		if (kickstart() == 0) {
-			write_config();
-			return 0;
-		}
-	}
-	return -1;
+	write_config();
+	return 0;
 }
 
 static int group_teardown(void **state)
 {
 	(void)state;
 	char cmd[PATH_MAX];
-	int rc = tmp[0] && mac[0] ? run_launchctl("bootout", NULL) : 0;
+	int rc = run_launchctl("bootout", NULL);
 	for (int i = 0; i < REAP_ROUNDS && waitpid(-1, NULL, WNOHANG) >= 0; i++)
 		usleep(10000);
 	if (feeds)
 		MHD_stop_daemon(feeds);
 	curl_global_cleanup();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
-	if (tmp[0] && system(cmd) != 0)
+	if (system(cmd) != 0)
 		rc = -1;
 	return rc;
 }
@@ -598,6 +653,9 @@ static void test_gateway_not_ready(void **state)
 	assert_null(r.in->gateway.error);
 	assert_true(r.in->gateway.healthz_ok);
 	assert_false(r.in->gateway.ready);
+	/* A gateway that is not ready is judged by that, not by failed synthetic checks that would
+	 * linger in the window once it is ready again. */
+	assert_int_equal(r.in->latency.samples, 0);
 	finish(&r);
 }
 
@@ -617,7 +675,28 @@ static void test_html_page_is_not_a_ready_gateway(void **state)
 	assert_non_null(strstr(r.in->gateway.error, "HTTP 200"));
 	assert_non_null(strstr(r.in->gateway.error, "<!doctype html>"));
 	assert_non_null(strstr(r.in->gateway.error, "not ready"));
-	assert_true(r.in->latency.synthetic_failure_percent == 100);
+	assert_int_equal(r.in->latency.samples, 0); /* no synthetic checks of a page */
+	finish(&r);
+}
+
+static void test_failing_synthetic_checks_are_red(void **state)
+{
+	(void)state;
+	struct run r = {0};
+	atomic_int healthz_count = 0;
+	int port = 0;
+	struct MHD_Daemon *flaky = loopback_server(serve_flaky, &healthz_count, &port);
+	assert_non_null(flaky);
+	load_config(&r.cfg);
+	r.cfg.gateway_port = port;
+	start(&r);
+	observe(&r);
+	MHD_stop_daemon(flaky);
+	assert_true(r.in->gateway.ready);
+	assert_int_equal(r.in->latency.samples, 5);
+	/* Checks 2 to 6 of this server's /healthz: the 2nd, 4th and 6th fail. */
+	assert_true(fabs(r.in->latency.synthetic_failure_percent - 60.0) < 0.001);
+	expect_status(&r.res, PROBE_RED);
 	expect_reason(&r.res, "synthetic.failures");
 	finish(&r);
 }
@@ -655,7 +734,7 @@ static void test_restart_counted_unless_announced(void **state)
 	observe(&r);
 	assert_true(r.in->service.running);
 	assert_int_equal(r.in->service.restarts_5m, 1);
-	expect_status(&r.res, PROBE_GREEN);
+	assert_null(reason(&r.res, "service.crash_loop"));
 	finish(&r);
 }
 
@@ -853,6 +932,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_garbage_doctor_is_not_json, restore),
 		cmocka_unit_test_teardown(test_gateway_not_ready, restore),
 		cmocka_unit_test_teardown(test_html_page_is_not_a_ready_gateway, restore),
+		cmocka_unit_test_teardown(test_failing_synthetic_checks_are_red, restore),
 		cmocka_unit_test_teardown(test_stopped_gateway_is_red, restore),
 		cmocka_unit_test_teardown(test_restart_counted_unless_announced, restore),
 		cmocka_unit_test_teardown(test_three_restarts_are_a_crash_loop, restore),

@@ -1,0 +1,1483 @@
+/* planner: tables of passes over a simulated fleet. Each row is one pass: the time, what changes
+ * in the fleet or in Git before it, the phase the rollout is in after it and the exact, ordered
+ * actions it takes. After every pass the simulated agents apply their NODE_TARGET (unless
+ * frozen), the simulated load balancer takes SET_WEIGHTS (unless frozen) and one-shot actions
+ * are reported done, as the controller would. Then weights_for_percent on its own. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "planner.h"
+
+#define SEC 1000LL
+#define MIN (60 * SEC)
+#define T0 1700000000000LL
+
+#define C1 "1111111111111111111111111111111111111111"
+#define C2 "2222222222222222222222222222222222222222"
+#define C3 "3333333333333333333333333333333333333333"
+#define C4 "4444444444444444444444444444444444444444"
+#define LOCK_OTHER "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
+#define PROBE_SHA "abababababababababababababababababababababababababababababababab"
+
+#define MAX_NODES 8
+#define MAX_LINES 16
+
+struct sim_node {
+	char name[64];
+	bool reachable;
+	enum probe_status status;
+	const char *reason;
+	int64_t gen;
+	char tag[TARGET_NAME_MAX], commit[41], current[TARGET_NAME_MAX], next[TARGET_NAME_MAX];
+	const char *lock; /* NULL: the lock of its commit */
+	bool version_match;
+	bool frozen; /* does not apply targets */
+};
+
+struct world {
+	struct mac_node nodes[MAX_NODES];
+	struct tenant_slice tenants[2];
+	struct promotion promo;
+	struct desired_state d;
+	char tag[TARGET_NAME_MAX], semver[TARGET_NAME_MAX], commit[41];
+	const char *lock_override; /* fleet_observation.promotion_lock_sha256 */
+
+	struct sim_node sim[MAX_NODES];
+	struct weight_map lb;
+	bool lb_ok, lb_frozen;
+
+	struct rollout_state state;
+	int64_t now;
+	char *lines[MAX_LINES + 1];
+	size_t nlines;
+};
+
+/* Every commit has its own openclaw.lock. */
+static const char *lock_of(const char *commit)
+{
+	switch (commit[0]) {
+	case '1':
+		return "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	case '2':
+		return "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+	case '3':
+		return "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc";
+	default:
+		return "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd";
+	}
+}
+
+static void set_promotion(struct world *w, const char *tag, const char *commit, const char *semver)
+{
+	snprintf(w->tag, sizeof(w->tag), "%s", tag);
+	snprintf(w->commit, sizeof(w->commit), "%s", commit);
+	snprintf(w->semver, sizeof(w->semver), "%s", semver);
+	w->promo.tag = w->tag;
+	w->promo.skill_semver = w->semver;
+	snprintf(w->d.lock.file_sha256, sizeof(w->d.lock.file_sha256), "%s", lock_of(commit));
+}
+
+static void sim_run(struct sim_node *n, const char *tag, const char *commit, const char *semver)
+{
+	snprintf(n->tag, sizeof(n->tag), "%s", tag);
+	snprintf(n->commit, sizeof(n->commit), "%s", commit);
+	snprintf(n->current, sizeof(n->current), "%s", semver);
+	n->next[0] = '\0';
+}
+
+static struct mac_node gateway(const char *name, const char *zone, bool canary, int weight)
+{
+	return (struct mac_node){.name = (char *)name, .address = "http://127.0.0.1:1",
+				 .role = NODE_GATEWAY, .zone = (char *)zone, .canary = canary,
+				 .lb_server = (char *)name, .lb_weight = weight};
+}
+
+static struct mac_node backend(const char *name, enum node_role role)
+{
+	return (struct mac_node){.name = (char *)name, .address = "http://127.0.0.1:1",
+				 .role = role, .zone = "zone-a"};
+}
+
+/* Three gateways (canary-gw, stable-gw-a, stable-gw-b) at base weight 100, tenants acme (canary
+ * channel, routed by header) and globex; the fleet runs v1 and Git says v1; steps 5 and 20,
+ * windows of 5m, two green ones, maxHold 30m. */
+static struct world *world_new(void)
+{
+	struct world *w = calloc(1, sizeof(*w));
+	w->nodes[0] = gateway("canary-gw", "zone-a", true, 100);
+	w->nodes[1] = gateway("stable-gw-a", "zone-a", false, 100);
+	w->nodes[2] = gateway("stable-gw-b", "zone-b", false, 100);
+	w->d.nodes = w->nodes;
+	w->d.nnodes = 3;
+	w->tenants[0] = (struct tenant_slice){.name = "acme", .channel = CHANNEL_CANARY,
+					      .routing_header = "X-Tenant-Canary"};
+	w->tenants[1] = (struct tenant_slice){.name = "globex", .channel = CHANNEL_STABLE};
+	w->d.tenants = w->tenants;
+	w->d.ntenants = 2;
+	w->promo = (struct promotion){.name = "gateway", .ticket = "OPS-1042",
+				      .steps = {5, 20}, .nsteps = 2,
+				      .analysis_interval_ms = 5 * MIN, .green_windows = 2,
+				      .max_hold_ms = 30 * MIN, .rollback_automatic = true};
+	w->d.promotions = &w->promo;
+	w->d.npromotions = 1;
+	w->d.revision = "main@sha1:" C2;
+	set_promotion(w, "v1", C1, "1.4.2");
+	for (size_t i = 0; i < MAX_NODES; i++) {
+		struct sim_node *n = &w->sim[i];
+		snprintf(n->name, sizeof(n->name), "%s", w->nodes[i].name ? w->nodes[i].name : "");
+		n->reachable = true;
+		n->status = PROBE_GREEN;
+		n->version_match = true;
+		sim_run(n, "v1", C1, "1.4.2");
+	}
+	w->lb_ok = true;
+	for (size_t i = 0; i < 3; i++)
+		weight_map_set(&w->lb, w->nodes[i].name, 100, NULL);
+	rollout_state_init(&w->state);
+	return w;
+}
+
+static void clear_lines(struct world *w)
+{
+	for (size_t i = 0; i < w->nlines; i++)
+		free(w->lines[i]);
+	w->nlines = 0;
+	w->lines[0] = NULL;
+}
+
+static void world_free(struct world *w)
+{
+	clear_lines(w);
+	weight_map_free(&w->lb);
+	rollout_state_free(&w->state);
+	free(w);
+}
+
+static struct sim_node *sim(struct world *w, const char *name)
+{
+	for (size_t i = 0; i < w->d.nnodes; i++)
+		if (strcmp(w->sim[i].name, name) == 0)
+			return &w->sim[i];
+	fail_msg("no simulated node %s", name);
+	return NULL;
+}
+
+static void observe(struct world *w, struct node_observation *obs, struct fleet_observation *fo)
+{
+	for (size_t i = 0; i < w->d.nnodes; i++) {
+		struct sim_node *n = &w->sim[i];
+		obs[i] = (struct node_observation){
+			.name = n->name,
+			.reachable = n->reachable,
+			.status = n->status,
+			.reasons = &n->reason,
+			.nreasons = n->reason ? 1 : 0,
+			.observed_generation = n->gen,
+			.tag = n->tag[0] ? n->tag : NULL,
+			.commit = n->commit[0] ? n->commit : NULL,
+			.skills_current = n->current[0] ? n->current : NULL,
+			.skills_next = n->next[0] ? n->next : NULL,
+			.lock_sha256 = n->lock ? n->lock : n->commit[0] ? lock_of(n->commit) : NULL,
+			.version_match = n->version_match,
+			.probe_sha256 = PROBE_SHA,
+		};
+	}
+	*fo = (struct fleet_observation){
+		.nodes = obs,
+		.nnodes = w->d.nnodes,
+		.weights = w->lb,
+		.weights_ok = w->lb_ok,
+		.promotion_commit = w->commit[0] ? w->commit : NULL,
+		.promotion_lock_sha256 = w->lock_override,
+		.actor = "Ada Lovelace <ada@example.com>",
+	};
+}
+
+/* What the agents, the load balancer and the recorder do with a plan. */
+static void apply(struct world *w, const struct plan_output *out)
+{
+	for (size_t i = 0; i < out->nactions; i++) {
+		const struct rollout_action *a = &out->actions[i];
+		switch (a->kind) {
+		case ACTION_NODE_TARGET: {
+			struct sim_node *n = sim(w, a->u.node_target.node);
+			const struct target *t = a->u.node_target.target;
+			if (n->frozen)
+				break;
+			n->gen = t->generation;
+			snprintf(n->tag, sizeof(n->tag), "%s", t->tag);
+			snprintf(n->commit, sizeof(n->commit), "%s", t->commit);
+			snprintf(t->skills_link == TARGET_LINK_NEXT ? n->next : n->current,
+				 sizeof(n->next), "%s", t->skills_semver);
+			break;
+		}
+		case ACTION_SET_WEIGHTS:
+			for (size_t k = 0; !w->lb_frozen && k < a->u.weights.n; k++)
+				weight_map_set(&w->lb, a->u.weights.v[k].server,
+					       a->u.weights.v[k].weight, NULL);
+			break;
+		case ACTION_ROUTE_TENANT:
+		case ACTION_AUDIT:
+		case ACTION_BROADCAST:
+			assert_true(rollout_pending_done(&w->state, a->id));
+			break;
+		}
+	}
+}
+
+static void render(struct world *w, const struct plan_output *out)
+{
+	clear_lines(w);
+	assert_true(out->nactions <= MAX_LINES);
+	for (size_t i = 0; i < out->nactions; i++) {
+		w->lines[i] = rollout_action_describe(&out->actions[i]);
+		assert_non_null(w->lines[i]);
+	}
+	w->nlines = out->nactions;
+	w->lines[w->nlines] = NULL;
+}
+
+/* One pass at now; the caller owns out (plan_output_free). */
+static void plan_at(struct world *w, int64_t now, struct plan_output *out)
+{
+	struct node_observation obs[MAX_NODES];
+	struct fleet_observation fo;
+	struct cf_err err = {{0}};
+	w->now = now;
+	observe(w, obs, &fo);
+	if (plan(&w->d, &fo, &w->state, now, out, &err) < 0)
+		fail_msg("plan failed: %s", err.msg);
+	render(w, out);
+}
+
+struct row {
+	int64_t at; /* ms after T0 */
+	void (*tweak)(struct world *);
+	const char *phase;
+	void (*check)(struct world *, const struct plan_output *);
+	const char *actions[MAX_LINES + 1];
+};
+
+static void expect_lines(const char *table, size_t rowno, char *const *got,
+			 const char *const *want)
+{
+	size_t i = 0;
+	for (; want[i] && got[i]; i++)
+		if (strcmp(want[i], got[i]) != 0)
+			break;
+	if (!want[i] && !got[i])
+		return;
+	print_message("%s, row %zu: the actions differ at %zu\n", table, rowno, i);
+	for (size_t k = 0; want[k]; k++)
+		print_message("  want: %s\n", want[k]);
+	for (size_t k = 0; got[k]; k++)
+		print_message("  got:  %s\n", got[k]);
+	fail();
+}
+
+static void run_rows(struct world *w, const char *table, const struct row *rows, size_t n)
+{
+	for (size_t r = 0; r < n; r++) {
+		struct plan_output out;
+		if (rows[r].tweak)
+			rows[r].tweak(w);
+		plan_at(w, T0 + rows[r].at, &out);
+		expect_lines(table, r, w->lines, rows[r].actions);
+		if (strcmp(rollout_phase_name(out.next.phase), rows[r].phase) != 0)
+			fail_msg("%s, row %zu: phase %s, want %s", table, r,
+				 rollout_phase_name(out.next.phase), rows[r].phase);
+		if (rows[r].check)
+			rows[r].check(w, &out);
+		assert_int_equal(rollout_state_copy(&w->state, &out.next, NULL), 0);
+		apply(w, &out);
+		plan_output_free(&out);
+	}
+}
+
+#define RUN(w, rows) run_rows(w, #rows, rows, sizeof(rows) / sizeof(rows[0]))
+
+static const struct rollout_condition *cond(const struct plan_output *out, enum condition_type t)
+{
+	return &out->next.conditions[t];
+}
+
+/* Tweaks: what changes in the fleet or in Git before a pass. */
+static void to_v2(struct world *w)
+{
+	set_promotion(w, "v2", C2, "1.5.0");
+}
+static void to_v3(struct world *w)
+{
+	set_promotion(w, "v3", C3, "1.6.0");
+	sim(w, "canary-gw")->status = PROBE_GREEN;
+	sim(w, "canary-gw")->reason = NULL;
+}
+static void to_v2_at_c4(struct world *w)
+{
+	set_promotion(w, "v2", C4, "1.5.0");
+	sim(w, "canary-gw")->status = PROBE_GREEN;
+	sim(w, "canary-gw")->reason = NULL;
+}
+static void canary_yellow(struct world *w)
+{
+	sim(w, "canary-gw")->status = PROBE_DEGRADED;
+	sim(w, "canary-gw")->reason = "doctor.yellow";
+}
+static void canary_red(struct world *w)
+{
+	sim(w, "canary-gw")->status = PROBE_RED;
+	sim(w, "canary-gw")->reason = "doctor.red";
+}
+static void canary_green(struct world *w)
+{
+	sim(w, "canary-gw")->status = PROBE_GREEN;
+	sim(w, "canary-gw")->reason = NULL;
+}
+static void canary_unreachable(struct world *w)
+{
+	sim(w, "canary-gw")->reachable = false;
+}
+static void canary_frozen(struct world *w)
+{
+	sim(w, "canary-gw")->frozen = true;
+}
+static void canary_thawed(struct world *w)
+{
+	sim(w, "canary-gw")->frozen = false;
+}
+static void canary_bad_lock(struct world *w)
+{
+	sim(w, "canary-gw")->lock = LOCK_OTHER;
+}
+static void canary_version_mismatch(struct world *w)
+{
+	sim(w, "canary-gw")->version_match = false;
+}
+static void stable_a_crash_loop(struct world *w)
+{
+	sim(w, "stable-gw-a")->status = PROBE_RED;
+	sim(w, "stable-gw-a")->reason = "service.crash_loop";
+}
+static void stable_a_yellow(struct world *w)
+{
+	sim(w, "stable-gw-a")->status = PROBE_DEGRADED;
+	sim(w, "stable-gw-a")->reason = "queue.over_limit";
+}
+static void stable_a_green(struct world *w)
+{
+	sim(w, "stable-gw-a")->status = PROBE_GREEN;
+	sim(w, "stable-gw-a")->reason = NULL;
+}
+static void stable_a_red(struct world *w)
+{
+	sim(w, "stable-gw-a")->status = PROBE_RED;
+	sim(w, "stable-gw-a")->reason = "doctor.red";
+}
+static void lb_frozen(struct world *w)
+{
+	w->lb_frozen = true;
+}
+static void lb_thawed(struct world *w)
+{
+	w->lb_frozen = false;
+}
+static void suspend_on_canary_red(struct world *w)
+{
+	w->promo.suspend = true;
+	canary_red(w);
+}
+static void suspend_off_canary_green(struct world *w)
+{
+	w->promo.suspend = false;
+	canary_green(w);
+}
+static void abort_on(struct world *w)
+{
+	w->promo.abort = true;
+}
+static void abort_off(struct world *w)
+{
+	w->promo.abort = false;
+}
+static void manual_rollback_canary_red(struct world *w)
+{
+	w->promo.rollback_automatic = false;
+	canary_red(w);
+}
+static void other_promotion_lock(struct world *w)
+{
+	w->lock_override = LOCK_OTHER;
+}
+
+/* The fleet runs v1 and the controller adopted it; then Git promotes v2. */
+static struct world *adopted_v1_then_v2(void)
+{
+	struct world *w = world_new();
+	struct plan_output out;
+	plan_at(w, T0 - 10 * MIN, &out);
+	assert_string_equal(rollout_phase_name(out.next.phase), "Succeeded");
+	assert_int_equal(rollout_state_copy(&w->state, &out.next, NULL), 0);
+	apply(w, &out);
+	plan_output_free(&out);
+	to_v2(w);
+	return w;
+}
+
+#define SHADOW_V2 "NODE_TARGET canary-gw gen=1 tag=v2 skills=1.5.0/next canary=acme restart"
+#define BASE_WEIGHTS "SET_WEIGHTS canary-gw=100 stable-gw-a=100 stable-gw-b=100"
+#define STEP5_WEIGHTS "SET_WEIGHTS canary-gw=11 stable-gw-a=100 stable-gw-b=100"
+#define STEP20_WEIGHTS "SET_WEIGHTS canary-gw=50 stable-gw-a=100 stable-gw-b=100"
+#define CANARY_BACK "NODE_TARGET canary-gw gen=2 tag=v1 skills=1.4.2/current restart"
+
+/* v2 into Analysing at 5 % (at 2s). */
+static const struct row to_step1[] = {
+	{0, NULL, "Shadow", NULL, {"AUDIT step Shadow 0%", SHADOW_V2}},
+	{1 * SEC, NULL, "Promoting", NULL,
+	 {"AUDIT step Promoting 5%", STEP5_WEIGHTS, "ROUTE_TENANT acme canary"}},
+	{2 * SEC, NULL, "Analysing", NULL, {NULL}},
+};
+
+/* ... and into Analysing at 20 % (at 2s + 10m + 1s). */
+static const struct row to_step2[] = {
+	{2 * SEC + 5 * MIN - 1, NULL, "Analysing", NULL, {NULL}},
+	{2 * SEC + 10 * MIN - 1, NULL, "Analysing", NULL, {NULL}},
+	{2 * SEC + 10 * MIN, NULL, "Promoting", NULL, {"AUDIT step Promoting 20%", STEP20_WEIGHTS}},
+	{3 * SEC + 10 * MIN, NULL, "Analysing", NULL, {NULL}},
+};
+
+static void check_shadow_audit(struct world *w, const struct plan_output *out)
+{
+	(void)w;
+	const struct rollout_audit *a = out->actions[0].u.audit;
+	assert_int_equal(out->actions[0].kind, ACTION_AUDIT);
+	assert_int_equal(a->event, AUDIT_STEP);
+	assert_int_equal(a->ts_ms, T0);
+	assert_string_equal(a->promotion, "gateway");
+	assert_string_equal(a->actor, "Ada Lovelace <ada@example.com>");
+	assert_string_equal(a->ticket, "OPS-1042");
+	assert_string_equal(a->revision, "main@sha1:" C2);
+	assert_string_equal(a->from.tag, "v1");
+	assert_string_equal(a->from.semver, "1.4.2");
+	assert_string_equal(a->to.tag, "v2");
+	assert_string_equal(a->to.commit, C2);
+	assert_string_equal(a->to.semver, "1.5.0");
+	assert_string_equal(a->probe_sha256, PROBE_SHA);
+	assert_int_equal(a->weights.n, 3);
+	assert_int_equal(weight_map_find(&a->weights, "canary-gw")->weight, 100);
+	/* The target carries what the agent needs: the commit and both tenants. */
+	const struct target *t = out->actions[1].u.node_target.target;
+	assert_string_equal(t->commit, C2);
+	assert_int_equal(t->ntenants, 2);
+	assert_string_equal(t->tenants[1].name, "globex");
+	assert_false(t->tenants[1].canary);
+	assert_int_equal(cond(out, COND_RECONCILING)->status, COND_TRUE);
+	assert_int_equal(cond(out, COND_RECONCILING)->last_transition_ms, T0);
+	assert_int_equal(cond(out, COND_READY)->status, COND_FALSE);
+}
+
+static void check_reconciling_since_t0(struct world *w, const struct plan_output *out)
+{
+	(void)w;
+	assert_int_equal(cond(out, COND_RECONCILING)->status, COND_TRUE);
+	assert_int_equal(cond(out, COND_RECONCILING)->last_transition_ms, T0);
+	assert_string_equal(cond(out, COND_RECONCILING)->message,
+			    "step 1 (5 %): analysing, 1 of 2 green windows");
+}
+
+static void check_succeeded(struct world *w, const struct plan_output *out)
+{
+	const struct rollout_state *s = &out->next;
+	assert_true(s->has_last_good);
+	assert_string_equal(s->last_good.tag, "v2");
+	assert_string_equal(s->last_good.commit, C2);
+	assert_string_equal(s->last_good.semver, "1.5.0");
+	assert_int_equal(weight_map_find(&s->last_good_weights, "canary-gw")->weight, 100);
+	assert_int_equal(s->nhistory, 2);
+	assert_int_equal(s->history[0].outcome, OUTCOME_ADOPTED);
+	assert_int_equal(s->history[1].outcome, OUTCOME_SUCCEEDED);
+	assert_string_equal(s->history[1].from.tag, "v1");
+	assert_string_equal(s->history[1].to.tag, "v2");
+	assert_int_equal(cond(out, COND_READY)->status, COND_TRUE);
+	assert_int_equal(cond(out, COND_READY)->last_transition_ms, w->now);
+	assert_int_equal(cond(out, COND_RECONCILING)->status, COND_FALSE);
+	for (size_t i = 0; i < 3; i++) {
+		assert_string_equal(w->sim[i].commit, C2);
+		assert_string_equal(w->sim[i].current, "1.5.0");
+	}
+}
+
+static const struct row full_promotion[] = {
+	{0, NULL, "Shadow", check_shadow_audit, {"AUDIT step Shadow 0%", SHADOW_V2}},
+	{1 * SEC, NULL, "Promoting", NULL,
+	 {"AUDIT step Promoting 5%", STEP5_WEIGHTS, "ROUTE_TENANT acme canary"}},
+	{2 * SEC, NULL, "Analysing", NULL, {NULL}},
+	/* The interval has not passed: nothing. */
+	{2 * SEC + 5 * MIN - 1, NULL, "Analysing", NULL, {NULL}},
+	{2 * SEC + 10 * MIN - 1, NULL, "Analysing", check_reconciling_since_t0, {NULL}},
+	/* Two green windows: the next step. */
+	{2 * SEC + 10 * MIN, NULL, "Promoting", NULL, {"AUDIT step Promoting 20%", STEP20_WEIGHTS}},
+	{3 * SEC + 10 * MIN, NULL, "Analysing", NULL, {NULL}},
+	/* The last step's windows: mirror stable-gw-a (zone-a), then stable-gw-b (zone-b). */
+	{3 * SEC + 20 * MIN, NULL, "Mirroring", NULL,
+	 {"AUDIT step Mirroring 20%", "SET_WEIGHTS canary-gw=50 stable-gw-a=0 stable-gw-b=100"}},
+	{4 * SEC + 20 * MIN, NULL, "Mirroring", NULL,
+	 {"NODE_TARGET stable-gw-a gen=1 tag=v2 skills=1.5.0/current restart"}},
+	{5 * SEC + 20 * MIN, NULL, "Mirroring", NULL, {STEP20_WEIGHTS}},
+	{6 * SEC + 20 * MIN, NULL, "Mirroring", NULL,
+	 {"SET_WEIGHTS canary-gw=50 stable-gw-a=100 stable-gw-b=0"}},
+	{7 * SEC + 20 * MIN, NULL, "Mirroring", NULL,
+	 {"NODE_TARGET stable-gw-b gen=1 tag=v2 skills=1.5.0/current restart"}},
+	{8 * SEC + 20 * MIN, NULL, "Mirroring", NULL, {STEP20_WEIGHTS}},
+	/* Finalising: declared weights, acme back to the stable pool, the canary on current. */
+	{9 * SEC + 20 * MIN, NULL, "Finalising", NULL, {BASE_WEIGHTS, "ROUTE_TENANT acme stable",
+	  "NODE_TARGET canary-gw gen=2 tag=v2 skills=1.5.0/current restart"}},
+	{10 * SEC + 20 * MIN, NULL, "Succeeded", check_succeeded,
+	 {"AUDIT succeeded Succeeded 20%", "BROADCAST promote - succeeded"}},
+	{11 * SEC + 20 * MIN, NULL, "Succeeded", NULL, {NULL}},
+};
+
+static void test_full_promotion(void **state)
+{
+	(void)state;
+	struct world *w = adopted_v1_then_v2();
+	RUN(w, full_promotion);
+	world_free(w);
+}
+
+static void check_quarantined(struct world *w, const struct plan_output *out)
+{
+	(void)w;
+	const struct rollout_state *s = &out->next;
+	assert_int_equal(s->nquarantined, 1);
+	assert_string_equal(s->quarantined[0].tag, "v2");
+	assert_string_equal(s->quarantined[0].commit, C2);
+	assert_string_equal(s->quarantined[0].reason, "doctor.red");
+	assert_int_equal(cond(out, COND_STALLED)->status, COND_TRUE);
+	assert_string_equal(cond(out, COND_STALLED)->reason, "Quarantined");
+	assert_int_equal(s->history[s->nhistory - 1].outcome, OUTCOME_ROLLED_BACK);
+}
+
+static void check_rolled_back(struct world *w, const struct plan_output *out)
+{
+	assert_string_equal(w->sim[0].commit, C1);
+	assert_string_equal(w->sim[0].current, "1.4.2");
+	assert_int_equal(weight_map_find(&w->lb, "canary-gw")->weight, 100);
+	assert_string_equal(out->next.rollback_reason, "doctor.red");
+}
+
+/* Red at the second step: weights and symlinks go back in the same pass, the tag is
+ * quarantined; only another tag or commit starts again. */
+static const struct row red_at_step2[] = {
+	{3 * SEC + 12 * MIN, canary_red, "RollingBack", NULL,
+	 {BASE_WEIGHTS, "ROUTE_TENANT acme stable", CANARY_BACK,
+	  "AUDIT rollback RollingBack 20% doctor.red", "AUDIT quarantined RollingBack 20% doctor.red",
+	  "BROADCAST rollback canary-gw doctor.red"}},
+	{4 * SEC + 12 * MIN, NULL, "RolledBack", check_rolled_back,
+	 {"AUDIT rolled_back RolledBack 20% doctor.red"}},
+	{5 * SEC + 12 * MIN, NULL, "RolledBack", check_quarantined, {NULL}},
+	{6 * SEC + 12 * MIN, canary_green, "RolledBack", check_quarantined, {NULL}},
+	/* The same tag at another commit is another build. */
+	{7 * SEC + 12 * MIN, to_v2_at_c4, "Shadow", NULL, {"AUDIT step Shadow 0%",
+	  "NODE_TARGET canary-gw gen=3 tag=v2 skills=1.5.0/next canary=acme restart"}},
+};
+
+static void test_red_at_step2_rolls_back_and_quarantines(void **state)
+{
+	(void)state;
+	struct world *w = adopted_v1_then_v2();
+	RUN(w, to_step1);
+	RUN(w, to_step2);
+	RUN(w, red_at_step2);
+	world_free(w);
+}
+
+static const struct row quarantine_until_new_tag[] = {
+	{3 * SEC + 12 * MIN, canary_red, "RollingBack", NULL,
+	 {BASE_WEIGHTS, "ROUTE_TENANT acme stable", CANARY_BACK,
+	  "AUDIT rollback RollingBack 20% doctor.red", "AUDIT quarantined RollingBack 20% doctor.red",
+	  "BROADCAST rollback canary-gw doctor.red"}},
+	{4 * SEC + 12 * MIN, NULL, "RolledBack", NULL,
+	 {"AUDIT rolled_back RolledBack 20% doctor.red"}},
+	{5 * SEC + 12 * MIN, canary_green, "RolledBack", check_quarantined, {NULL}},
+	{6 * SEC + 12 * MIN, to_v3, "Shadow", NULL, {"AUDIT step Shadow 0%",
+	  "NODE_TARGET canary-gw gen=3 tag=v3 skills=1.6.0/next canary=acme restart"}},
+};
+
+static void test_quarantined_tag_needs_new_tag(void **state)
+{
+	(void)state;
+	struct world *w = adopted_v1_then_v2();
+	RUN(w, to_step1);
+	RUN(w, to_step2);
+	RUN(w, quarantine_until_new_tag);
+	world_free(w);
+}
+
+static void check_held(struct world *w, const struct plan_output *out)
+{
+	(void)w;
+	assert_string_equal(out->next.held_node, "canary-gw");
+	assert_string_equal(out->next.held_reason, "doctor.yellow");
+	assert_int_equal(out->next.percent, 5);
+	assert_string_equal(out->actions[1].u.broadcast.message,
+			    "holding v2 (skills 1.5.0) at 5 %: canary-gw reports doctor.yellow");
+}
+
+/* Yellow holds at the percent and broadcasts once; green resumes with the window count
+ * starting again (without the hold the step would have moved at 2s + 10m). */
+static const struct row yellow_holds[] = {
+	{2 * SEC + 3 * MIN, canary_yellow, "Held", check_held,
+	 {"AUDIT held Held 5% doctor.yellow", "BROADCAST hold canary-gw doctor.yellow"}},
+	{2 * SEC + 4 * MIN, NULL, "Held", NULL, {NULL}},
+	{2 * SEC + 6 * MIN, canary_green, "Analysing", NULL, {NULL}},
+	{2 * SEC + 11 * MIN - 1, NULL, "Analysing", NULL, {NULL}},
+	{2 * SEC + 11 * MIN, NULL, "Analysing", NULL, {NULL}},
+	{2 * SEC + 16 * MIN, NULL, "Promoting", NULL, {"AUDIT step Promoting 20%", STEP20_WEIGHTS}},
+};
+
+static void test_yellow_holds_then_resumes(void **state)
+{
+	(void)state;
+	struct world *w = adopted_v1_then_v2();
+	RUN(w, to_step1);
+	RUN(w, yellow_holds);
+	world_free(w);
+}
+
+static const struct row held_too_long[] = {
+	{2 * SEC + 3 * MIN, canary_yellow, "Held", NULL,
+	 {"AUDIT held Held 5% doctor.yellow", "BROADCAST hold canary-gw doctor.yellow"}},
+	{2 * SEC + 33 * MIN - 1, NULL, "Held", NULL, {NULL}},
+	{2 * SEC + 33 * MIN, NULL, "RollingBack", NULL,
+	 {BASE_WEIGHTS, "ROUTE_TENANT acme stable", CANARY_BACK,
+	  "AUDIT rollback RollingBack 5% hold.timeout",
+	  "AUDIT quarantined RollingBack 5% hold.timeout",
+	  "BROADCAST rollback canary-gw hold.timeout"}},
+};
+
+static void test_held_past_max_hold_rolls_back(void **state)
+{
+	(void)state;
+	struct world *w = adopted_v1_then_v2();
+	RUN(w, to_step1);
+	RUN(w, held_too_long);
+	world_free(w);
+}
+
+static const struct row unreachable_canary[] = {
+	{2 * SEC + 3 * MIN, canary_unreachable, "Held", NULL,
+	 {"AUDIT held Held 5% node.unreachable", "BROADCAST hold canary-gw node.unreachable"}},
+};
+
+static void test_unreachable_canary_holds(void **state)
+{
+	(void)state;
+	struct world *w = adopted_v1_then_v2();
+	RUN(w, to_step1);
+	RUN(w, unreachable_canary);
+	world_free(w);
+}
+
+/* Lock parity before any weight moves: a hard failure, never promoted. */
+static const struct row lock_mismatch[] = {
+	{0, NULL, "Shadow", NULL, {"AUDIT step Shadow 0%", SHADOW_V2}},
+	{1 * SEC, canary_bad_lock, "RollingBack", NULL,
+	 {CANARY_BACK, "AUDIT rollback RollingBack 0% lock.parity",
+	  "AUDIT quarantined RollingBack 0% lock.parity",
+	  "BROADCAST rollback canary-gw lock.parity"}},
+};
+
+static const struct row version_mismatch[] = {
+	{0, NULL, "Shadow", NULL, {"AUDIT step Shadow 0%", SHADOW_V2}},
+	{1 * SEC, canary_version_mismatch, "RollingBack", NULL,
+	 {CANARY_BACK, "AUDIT rollback RollingBack 0% lock.parity",
+	  "AUDIT quarantined RollingBack 0% lock.parity",
+	  "BROADCAST rollback canary-gw lock.parity"}},
+};
+
+/* The lock of the promotion commit, when the controller passes it, is what counts. */
+static const struct row promotion_lock_differs[] = {
+	{0, other_promotion_lock, "Shadow", NULL, {"AUDIT step Shadow 0%", SHADOW_V2}},
+	{1 * SEC, NULL, "RollingBack", NULL,
+	 {CANARY_BACK, "AUDIT rollback RollingBack 0% lock.parity",
+	  "AUDIT quarantined RollingBack 0% lock.parity",
+	  "BROADCAST rollback canary-gw lock.parity"}},
+};
+
+static void test_lock_mismatch_is_a_hard_failure(void **state)
+{
+	(void)state;
+	struct world *w = adopted_v1_then_v2();
+	RUN(w, lock_mismatch);
+	world_free(w);
+	w = adopted_v1_then_v2();
+	RUN(w, version_mismatch);
+	world_free(w);
+	w = adopted_v1_then_v2();
+	RUN(w, promotion_lock_differs);
+	world_free(w);
+}
+
+static void check_deadline(struct world *w, const struct plan_output *out)
+{
+	(void)w;
+	assert_int_equal(cond(out, COND_STALLED)->status, COND_TRUE);
+	assert_string_equal(cond(out, COND_STALLED)->reason, "ProgressDeadlineExceeded");
+	assert_string_equal(cond(out, COND_STALLED)->message,
+			    "Shadow: waiting for canary-gw to apply generation 1 for more than 30m");
+}
+
+static void check_not_stalled(struct world *w, const struct plan_output *out)
+{
+	(void)w;
+	assert_int_equal(cond(out, COND_STALLED)->status, COND_FALSE);
+}
+
+/* A node that has not reported its generation gets the same target again, never a new one. */
+static const struct row waiting_for_generation[] = {
+	{0, canary_frozen, "Shadow", NULL, {"AUDIT step Shadow 0%", SHADOW_V2}},
+	{1 * SEC, NULL, "Shadow", check_not_stalled, {SHADOW_V2}},
+	{30 * MIN + 1, NULL, "Shadow", check_deadline, {SHADOW_V2}},
+	{31 * MIN, canary_thawed, "Shadow", NULL, {SHADOW_V2}},
+	{32 * MIN, NULL, "Promoting", NULL,
+	 {"AUDIT step Promoting 5%", STEP5_WEIGHTS, "ROUTE_TENANT acme canary"}},
+};
+
+static void test_waits_for_generation(void **state)
+{
+	(void)state;
+	struct world *w = adopted_v1_then_v2();
+	RUN(w, waiting_for_generation);
+	world_free(w);
+}
+
+/* The step's time counts only once the load balancer reports the planned weights. */
+static const struct row weights_read_back[] = {
+	{0, NULL, "Shadow", NULL, {"AUDIT step Shadow 0%", SHADOW_V2}},
+	{1 * SEC, lb_frozen, "Promoting", NULL,
+	 {"AUDIT step Promoting 5%", STEP5_WEIGHTS, "ROUTE_TENANT acme canary"}},
+	{2 * SEC, NULL, "Promoting", NULL, {STEP5_WEIGHTS}},
+	{20 * MIN, lb_thawed, "Promoting", NULL, {STEP5_WEIGHTS}},
+	{21 * MIN, NULL, "Analysing", NULL, {NULL}},
+	{30 * MIN, NULL, "Analysing", NULL, {NULL}},
+	{31 * MIN, NULL, "Promoting", NULL, {"AUDIT step Promoting 20%", STEP20_WEIGHTS}},
+};
+
+static void lb_forgets(struct world *w)
+{
+	weight_map_set(&w->lb, "canary-gw", 100, NULL);
+}
+
+/* A load balancer that forgets the step's weights (a restart) gets them again, and the step
+ * counts its time from the read-back. */
+static const struct row lb_restarted[] = {
+	{2 * SEC + 4 * MIN, lb_forgets, "Promoting", NULL, {STEP5_WEIGHTS}},
+	{2 * SEC + 5 * MIN, NULL, "Analysing", NULL, {NULL}},
+	{2 * SEC + 14 * MIN, NULL, "Analysing", NULL, {NULL}},
+	{2 * SEC + 15 * MIN, NULL, "Promoting", NULL, {"AUDIT step Promoting 20%", STEP20_WEIGHTS}},
+};
+
+static void test_weights_read_back(void **state)
+{
+	(void)state;
+	struct world *w = adopted_v1_then_v2();
+	RUN(w, weights_read_back);
+	world_free(w);
+	w = adopted_v1_then_v2();
+	RUN(w, to_step1);
+	RUN(w, lb_restarted);
+	world_free(w);
+}
+
+static void check_waiting_for_peer(struct world *w, const struct plan_output *out)
+{
+	(void)w;
+	assert_string_equal(cond(out, COND_RECONCILING)->message,
+			    "step 1 (5 %): green; waiting for stable-gw-a (doctor.red) before the "
+			    "next step: never widen while a peer is not green");
+}
+
+/* A peer still on the build before (stable-gw-a, on v2 from the last rollout) turns red while
+ * v3 is analysed: not the canary's doing, so no hold and no rollback, but no widening either
+ * until it is green again. */
+static const struct row peer_red[] = {
+	{30 * MIN, to_v3, "Shadow", NULL,
+	 {"AUDIT step Shadow 0%",
+	  "NODE_TARGET canary-gw gen=3 tag=v3 skills=1.6.0/next canary=acme restart"}},
+	{30 * MIN + 1 * SEC, NULL, "Promoting", NULL,
+	 {"AUDIT step Promoting 5%", STEP5_WEIGHTS, "ROUTE_TENANT acme canary"}},
+	{30 * MIN + 2 * SEC, NULL, "Analysing", NULL, {NULL}},
+	{31 * MIN + 2 * SEC, stable_a_red, "Analysing", NULL, {NULL}},
+	{40 * MIN + 2 * SEC, NULL, "Analysing", check_waiting_for_peer, {NULL}},
+	{41 * MIN + 2 * SEC, stable_a_green, "Promoting", NULL,
+	 {"AUDIT step Promoting 20%", STEP20_WEIGHTS}},
+};
+
+static void test_red_peer_blocks_widening(void **state)
+{
+	(void)state;
+	struct world *w = adopted_v1_then_v2();
+	RUN(w, full_promotion);
+	RUN(w, peer_red);
+	world_free(w);
+}
+
+/* Red while mirroring: every node the rollout touched goes back, the untouched one stays. */
+static const struct row red_while_mirroring[] = {
+	{3 * SEC + 20 * MIN, NULL, "Mirroring", NULL,
+	 {"AUDIT step Mirroring 20%", "SET_WEIGHTS canary-gw=50 stable-gw-a=0 stable-gw-b=100"}},
+	{4 * SEC + 20 * MIN, NULL, "Mirroring", NULL,
+	 {"NODE_TARGET stable-gw-a gen=1 tag=v2 skills=1.5.0/current restart"}},
+	{5 * SEC + 20 * MIN, stable_a_crash_loop, "RollingBack", NULL,
+	 {BASE_WEIGHTS, "ROUTE_TENANT acme stable", CANARY_BACK,
+	  "NODE_TARGET stable-gw-a gen=2 tag=v1 skills=1.4.2/current restart",
+	  "AUDIT rollback RollingBack 20% service.crash_loop",
+	  "AUDIT quarantined RollingBack 20% service.crash_loop",
+	  "BROADCAST rollback stable-gw-a service.crash_loop"}},
+	{6 * SEC + 20 * MIN, NULL, "RolledBack", NULL,
+	 {"AUDIT rolled_back RolledBack 20% service.crash_loop"}},
+};
+
+static void test_red_while_mirroring(void **state)
+{
+	(void)state;
+	struct world *w = adopted_v1_then_v2();
+	RUN(w, to_step1);
+	RUN(w, to_step2);
+	RUN(w, red_while_mirroring);
+	world_free(w);
+}
+
+/* Yellow on the node being mirrored holds the rollout there; green resumes the mirror. */
+static const struct row yellow_while_mirroring[] = {
+	{3 * SEC + 20 * MIN, NULL, "Mirroring", NULL,
+	 {"AUDIT step Mirroring 20%", "SET_WEIGHTS canary-gw=50 stable-gw-a=0 stable-gw-b=100"}},
+	{4 * SEC + 20 * MIN, NULL, "Mirroring", NULL,
+	 {"NODE_TARGET stable-gw-a gen=1 tag=v2 skills=1.5.0/current restart"}},
+	{5 * SEC + 20 * MIN, stable_a_yellow, "Held", NULL,
+	 {"AUDIT held Held 20% queue.over_limit", "BROADCAST hold stable-gw-a queue.over_limit"}},
+	{6 * SEC + 20 * MIN, stable_a_green, "Mirroring", NULL, {STEP20_WEIGHTS}},
+};
+
+static void test_yellow_while_mirroring(void **state)
+{
+	(void)state;
+	struct world *w = adopted_v1_then_v2();
+	RUN(w, to_step1);
+	RUN(w, to_step2);
+	RUN(w, yellow_while_mirroring);
+	world_free(w);
+}
+
+/* Gateways in zone then name order (stable-gw-b is in zone-a here), then the worker, then the
+ * notifier: none of them before the gateways. At 100 % the stable gateways carry no weight, so
+ * their drains and restores change nothing. */
+static const struct row workers_follow[] = {
+	{0, NULL, "Shadow", NULL, {"AUDIT step Shadow 0%", SHADOW_V2}},
+	{1 * SEC, NULL, "Promoting", NULL,
+	 {"AUDIT step Promoting 100%", "SET_WEIGHTS canary-gw=100 stable-gw-a=0 stable-gw-b=0",
+	  "ROUTE_TENANT acme canary"}},
+	{2 * SEC, NULL, "Analysing", NULL, {NULL}},
+	{2 * SEC + 10 * MIN, NULL, "Mirroring", NULL, {"AUDIT step Mirroring 100%",
+	  "NODE_TARGET stable-gw-b gen=1 tag=v2 skills=1.5.0/current restart"}},
+	{3 * SEC + 10 * MIN, NULL, "Mirroring", NULL,
+	 {"NODE_TARGET stable-gw-a gen=1 tag=v2 skills=1.5.0/current restart"}},
+	{4 * SEC + 10 * MIN, NULL, "Mirroring", NULL,
+	 {"NODE_TARGET worker-1 gen=1 tag=v2 skills=1.5.0/current restart"}},
+	{5 * SEC + 10 * MIN, NULL, "Mirroring", NULL,
+	 {"NODE_TARGET notifier-1 gen=1 tag=v2 skills=1.5.0/current restart"}},
+	{6 * SEC + 10 * MIN, NULL, "Finalising", NULL, {BASE_WEIGHTS, "ROUTE_TENANT acme stable",
+	  "NODE_TARGET canary-gw gen=2 tag=v2 skills=1.5.0/current restart"}},
+	{7 * SEC + 10 * MIN, NULL, "Succeeded", NULL,
+	 {"AUDIT succeeded Succeeded 100%", "BROADCAST promote - succeeded"}},
+};
+
+static void test_workers_follow_gateways(void **state)
+{
+	(void)state;
+	struct world *w = world_new();
+	/* Added before the gateways' files so the desired order is not the rollout order. */
+	w->nodes[3] = w->nodes[0];
+	w->nodes[0] = backend("worker-1", NODE_WORKER);
+	w->nodes[4] = backend("notifier-1", NODE_NOTIFIER);
+	w->nodes[2].zone = "zone-a";
+	w->nodes[1].zone = "zone-b";
+	w->d.nnodes = 5;
+	for (size_t i = 0; i < 5; i++)
+		snprintf(w->sim[i].name, sizeof(w->sim[i].name), "%s", w->nodes[i].name);
+	w->promo.steps[0] = 100;
+	w->promo.nsteps = 1;
+	struct plan_output out;
+	plan_at(w, T0 - MIN, &out);
+	assert_int_equal(rollout_state_copy(&w->state, &out.next, NULL), 0);
+	apply(w, &out);
+	plan_output_free(&out);
+	to_v2(w);
+	RUN(w, workers_follow);
+	world_free(w);
+}
+
+static void check_adopted(struct world *w, const struct plan_output *out)
+{
+	(void)w;
+	const struct rollout_state *s = &out->next;
+	assert_true(s->has_last_good);
+	assert_string_equal(s->last_good.tag, "v2");
+	assert_int_equal(s->nhistory, 1);
+	assert_int_equal(s->history[0].outcome, OUTCOME_ADOPTED);
+	for (size_t i = 0; i < s->nnodes; i++)
+		assert_int_equal(s->nodes[i].generation, 0);
+	assert_int_equal(cond(out, COND_READY)->status, COND_TRUE);
+	assert_int_equal(cond(out, COND_RECONCILING)->status, COND_FALSE);
+}
+
+/* A fleet already on the Promotion's build: Succeeded, nothing moves. */
+static const struct row adoption[] = {
+	{0, NULL, "Succeeded", check_adopted, {"AUDIT adopted Succeeded 0%"}},
+	{1 * SEC, NULL, "Succeeded", NULL, {NULL}},
+};
+
+static void test_adoption(void **state)
+{
+	(void)state;
+	struct world *w = world_new();
+	to_v2(w);
+	for (size_t i = 0; i < 3; i++)
+		sim_run(&w->sim[i], "v2", C2, "1.5.0");
+	weight_map_set(&w->lb, "canary-gw", 40, NULL); /* not the declared map: still untouched */
+	RUN(w, adoption);
+	world_free(w);
+}
+
+static void unbuilt(struct world *w)
+{
+	for (size_t i = 0; i < w->d.nnodes; i++)
+		sim_run(&w->sim[i], "", "", "");
+	weight_map_clear(&w->lb);
+}
+
+static void check_bring_up(struct world *w, const struct plan_output *out)
+{
+	(void)w;
+	static const char note[] = "no earlier version to compare a canary with: bringing nodes "
+				   "up one at a time (";
+	const char *msg = cond(out, COND_RECONCILING)->message;
+	assert_int_equal(cond(out, COND_RECONCILING)->status, COND_TRUE);
+	if (strncmp(msg, note, sizeof(note) - 1) != 0)
+		fail_msg("Reconciling says \"%s\"", msg);
+}
+
+static void check_bring_up_red(struct world *w, const struct plan_output *out)
+{
+	(void)w;
+	assert_int_equal(cond(out, COND_STALLED)->status, COND_TRUE);
+	assert_string_equal(cond(out, COND_STALLED)->reason, "NoBaseline");
+	assert_string_equal(cond(out, COND_STALLED)->message,
+			    "stable-gw-a is red (doctor.red) and there is no earlier version to "
+			    "roll back to: fix the node or name another tag");
+}
+
+/* No earlier version: one node at a time, canary first, each waiting for green. */
+static const struct row bring_up[] = {
+	{0, unbuilt, "Mirroring", check_bring_up, {"AUDIT step Mirroring 0% bring-up",
+	  "NODE_TARGET canary-gw gen=1 tag=v2 skills=1.5.0/current restart"}},
+	{1 * SEC, stable_a_yellow, "Mirroring", check_bring_up,
+	 {"NODE_TARGET stable-gw-a gen=1 tag=v2 skills=1.5.0/current restart"}},
+	{2 * SEC, NULL, "Mirroring", check_bring_up, {NULL}},
+	{3 * SEC, stable_a_red, "Mirroring", check_bring_up_red, {NULL}},
+	{4 * SEC, stable_a_green, "Mirroring", NULL,
+	 {"NODE_TARGET stable-gw-b gen=1 tag=v2 skills=1.5.0/current restart"}},
+	{5 * SEC, NULL, "Finalising", NULL, {BASE_WEIGHTS}},
+	{6 * SEC, NULL, "Succeeded", NULL,
+	 {"AUDIT succeeded Succeeded 0%", "BROADCAST promote - succeeded"}},
+};
+
+static void test_bring_up_without_baseline(void **state)
+{
+	(void)state;
+	struct world *w = world_new();
+	to_v2(w);
+	RUN(w, bring_up);
+	world_free(w);
+}
+
+/* A fresh controller on a fleet running v1 takes v1 as the version to roll back to. */
+static void check_baseline(struct world *w, const struct plan_output *out)
+{
+	(void)w;
+	assert_true(out->next.has_last_good);
+	assert_string_equal(out->next.last_good.tag, "v1");
+	assert_string_equal(out->next.last_good.commit, C1);
+	assert_string_equal(out->next.last_good.semver, "1.4.2");
+}
+
+static void reachable_canary(struct world *w)
+{
+	sim(w, "canary-gw")->reachable = true;
+}
+
+static const struct row baseline_from_fleet[] = {
+	{0, canary_unreachable, "Idle", NULL, {NULL}},
+	{1 * SEC, reachable_canary, "Shadow", check_baseline, {"AUDIT step Shadow 0%", SHADOW_V2}},
+};
+
+static void untagged(struct world *w)
+{
+	for (size_t i = 0; i < w->d.nnodes; i++)
+		w->sim[i].tag[0] = '\0';
+}
+
+static void check_no_tag(struct world *w, const struct plan_output *out)
+{
+	(void)w;
+	assert_int_equal(cond(out, COND_STALLED)->status, COND_TRUE);
+	assert_string_equal(cond(out, COND_STALLED)->message,
+			    "cannot take the build stable-gw-a runs (commit 111111111111) as the "
+			    "version to roll back to: no infra tag names its commit");
+}
+
+static const struct row baseline_untagged[] = {
+	{0, untagged, "Idle", check_no_tag, {NULL}},
+};
+
+static void test_first_start_baseline(void **state)
+{
+	(void)state;
+	struct world *w = world_new();
+	to_v2(w);
+	RUN(w, baseline_from_fleet);
+	world_free(w);
+	w = world_new();
+	to_v2(w);
+	RUN(w, baseline_untagged);
+	world_free(w);
+}
+
+static void check_suspended(struct world *w, const struct plan_output *out)
+{
+	(void)w;
+	assert_int_equal(cond(out, COND_RECONCILING)->status, COND_FALSE);
+	assert_string_equal(cond(out, COND_RECONCILING)->reason, "Suspended");
+}
+
+/* suspend freezes, even on red; on resume the windows start again. */
+static const struct row suspended[] = {
+	{2 * SEC + 1 * MIN, suspend_on_canary_red, "Analysing", check_suspended, {NULL}},
+	{2 * SEC + 20 * MIN, NULL, "Analysing", check_suspended, {NULL}},
+	{2 * SEC + 21 * MIN, suspend_off_canary_green, "Analysing", NULL, {NULL}},
+	{2 * SEC + 26 * MIN, NULL, "Analysing", NULL, {NULL}},
+	{2 * SEC + 31 * MIN, NULL, "Promoting", NULL, {"AUDIT step Promoting 20%", STEP20_WEIGHTS}},
+};
+
+static void test_suspend_freezes(void **state)
+{
+	(void)state;
+	struct world *w = adopted_v1_then_v2();
+	RUN(w, to_step1);
+	RUN(w, suspended);
+	world_free(w);
+}
+
+static void canary_red_frozen(struct world *w)
+{
+	canary_red(w);
+	canary_frozen(w);
+}
+
+static void suspend_on(struct world *w)
+{
+	w->promo.suspend = true;
+}
+
+/* A rollback under way is not frozen by a suspension: half a rollback is worse than either
+ * build. */
+static const struct row suspend_during_rollback[] = {
+	{2 * SEC + 1 * MIN, canary_red, "RollingBack", NULL,
+	 {BASE_WEIGHTS, "ROUTE_TENANT acme stable", CANARY_BACK,
+	  "AUDIT rollback RollingBack 5% doctor.red", "AUDIT quarantined RollingBack 5% doctor.red",
+	  "BROADCAST rollback canary-gw doctor.red"}},
+	{2 * SEC + 2 * MIN, NULL, "RolledBack", NULL, {"AUDIT rolled_back RolledBack 5% doctor.red"}},
+};
+
+static const struct row suspend_during_rollback_unapplied[] = {
+	{2 * SEC + 1 * MIN, canary_red_frozen, "RollingBack", NULL,
+	 {BASE_WEIGHTS, "ROUTE_TENANT acme stable", CANARY_BACK,
+	  "AUDIT rollback RollingBack 5% doctor.red", "AUDIT quarantined RollingBack 5% doctor.red",
+	  "BROADCAST rollback canary-gw doctor.red"}},
+	{2 * SEC + 2 * MIN, suspend_on, "RollingBack", NULL, {CANARY_BACK}},
+	{2 * SEC + 3 * MIN, canary_thawed, "RollingBack", NULL, {CANARY_BACK}},
+	{2 * SEC + 4 * MIN, NULL, "RolledBack", NULL, {"AUDIT rolled_back RolledBack 5% doctor.red"}},
+};
+
+static void test_suspend_does_not_freeze_rollback(void **state)
+{
+	(void)state;
+	struct world *w = adopted_v1_then_v2();
+	RUN(w, to_step1);
+	RUN(w, suspend_during_rollback);
+	world_free(w);
+	w = adopted_v1_then_v2();
+	RUN(w, to_step1);
+	RUN(w, suspend_during_rollback_unapplied);
+	world_free(w);
+}
+
+static void check_not_quarantined(struct world *w, const struct plan_output *out)
+{
+	(void)w;
+	assert_int_equal(out->next.nquarantined, 0);
+	assert_int_equal(cond(out, COND_STALLED)->status, COND_FALSE);
+}
+
+/* abort rolls back without quarantine; clearing it starts the Promotion again. */
+static const struct row aborted[] = {
+	{2 * SEC + 1 * MIN, abort_on, "RollingBack", NULL,
+	 {BASE_WEIGHTS, "ROUTE_TENANT acme stable", CANARY_BACK, "AUDIT rollback RollingBack 5% abort",
+	  "BROADCAST rollback - abort"}},
+	{2 * SEC + 2 * MIN, NULL, "RolledBack", check_not_quarantined,
+	 {"AUDIT rolled_back RolledBack 5% abort"}},
+	{2 * SEC + 3 * MIN, NULL, "RolledBack", check_not_quarantined, {NULL}},
+	{2 * SEC + 4 * MIN, abort_off, "Shadow", NULL, {"AUDIT step Shadow 0%",
+	  "NODE_TARGET canary-gw gen=3 tag=v2 skills=1.5.0/next canary=acme restart"}},
+};
+
+static void test_abort_rolls_back(void **state)
+{
+	(void)state;
+	struct world *w = adopted_v1_then_v2();
+	RUN(w, to_step1);
+	RUN(w, aborted);
+	world_free(w);
+}
+
+/* A Promotion that names another build mid-rollout rolls the first back, then starts. */
+static const struct row superseded[] = {
+	{2 * SEC + 1 * MIN, to_v3, "RollingBack", NULL,
+	 {BASE_WEIGHTS, "ROUTE_TENANT acme stable", CANARY_BACK,
+	  "AUDIT rollback RollingBack 5% superseded", "BROADCAST rollback - superseded"}},
+	{2 * SEC + 2 * MIN, NULL, "RolledBack", check_not_quarantined,
+	 {"AUDIT rolled_back RolledBack 5% superseded"}},
+	{2 * SEC + 3 * MIN, NULL, "Shadow", NULL, {"AUDIT step Shadow 0%",
+	  "NODE_TARGET canary-gw gen=3 tag=v3 skills=1.6.0/next canary=acme restart"}},
+};
+
+static void test_superseded(void **state)
+{
+	(void)state;
+	struct world *w = adopted_v1_then_v2();
+	RUN(w, to_step1);
+	RUN(w, superseded);
+	world_free(w);
+}
+
+static void check_rollback_required(struct world *w, const struct plan_output *out)
+{
+	(void)w;
+	assert_int_equal(cond(out, COND_STALLED)->status, COND_TRUE);
+	assert_string_equal(cond(out, COND_STALLED)->reason, "RollbackRequired");
+}
+
+/* rollback.automatic false: red holds and asks a person; abort then rolls back. */
+static const struct row manual_rollback[] = {
+	{2 * SEC + 1 * MIN, manual_rollback_canary_red, "Held", check_rollback_required,
+	 {"AUDIT held Held 5% doctor.red", "BROADCAST hold canary-gw doctor.red"}},
+	{2 * SEC + 40 * MIN, NULL, "Held", check_rollback_required, {NULL}},
+	{2 * SEC + 41 * MIN, abort_on, "RollingBack", NULL,
+	 {BASE_WEIGHTS, "ROUTE_TENANT acme stable", CANARY_BACK, "AUDIT rollback RollingBack 5% abort",
+	  "BROADCAST rollback - abort"}},
+};
+
+static void test_manual_rollback(void **state)
+{
+	(void)state;
+	struct world *w = adopted_v1_then_v2();
+	RUN(w, to_step1);
+	RUN(w, manual_rollback);
+	world_free(w);
+}
+
+static void no_promotion(struct world *w)
+{
+	w->d.npromotions = 0;
+}
+
+static void check_no_promotion(struct world *w, const struct plan_output *out)
+{
+	(void)w;
+	assert_int_equal(cond(out, COND_STALLED)->status, COND_TRUE);
+	assert_string_equal(cond(out, COND_STALLED)->reason, "NoPromotion");
+	assert_int_equal(cond(out, COND_READY)->status, COND_FALSE);
+}
+
+/* The Promotion disappearing mid-rollout freezes it and says how to go on. */
+static const struct row promotion_removed[] = {
+	{2 * SEC + 1 * MIN, no_promotion, "Analysing", check_no_promotion, {NULL}},
+};
+
+static void test_promotion_removed(void **state)
+{
+	(void)state;
+	struct world *w = adopted_v1_then_v2();
+	RUN(w, to_step1);
+	RUN(w, promotion_removed);
+	world_free(w);
+}
+
+/* Passes are idempotent: the planner's own next state fed back with the same observation
+ * changes nothing and decides nothing new. */
+static void pass_twice(struct world *w, int64_t now, char **json1, char **json2)
+{
+	struct plan_output a, b;
+	size_t len;
+	plan_at(w, now, &a);
+	char **first = calloc(MAX_LINES + 1, sizeof(char *));
+	for (size_t i = 0; i < w->nlines; i++)
+		first[i] = strdup(w->lines[i]);
+	assert_int_equal(rollout_state_to_json(&a.next, json1, &len, NULL), 0);
+	assert_int_equal(rollout_state_copy(&w->state, &a.next, NULL), 0);
+	plan_at(w, now, &b);
+	expect_lines("replay", 0, w->lines, (const char *const *)first);
+	assert_int_equal(rollout_state_to_json(&b.next, json2, &len, NULL), 0);
+	for (size_t i = 0; first[i]; i++)
+		free(first[i]);
+	free(first);
+	plan_output_free(&a);
+	plan_output_free(&b);
+}
+
+static void test_replay_is_stable(void **state)
+{
+	(void)state;
+	char *j1, *j2;
+	/* Mid-analysis: no action at all, the same state. */
+	struct world *w = adopted_v1_then_v2();
+	RUN(w, to_step1);
+	pass_twice(w, T0 + 3 * MIN, &j1, &j2);
+	assert_int_equal(w->nlines, 0);
+	assert_string_equal(j1, j2);
+	free(j1);
+	free(j2);
+	world_free(w);
+
+	/* Waiting for a node: the same target at the same generation. */
+	w = adopted_v1_then_v2();
+	run_rows(w, "waiting_for_generation", waiting_for_generation, 2);
+	pass_twice(w, T0 + 2 * SEC, &j1, &j2);
+	assert_int_equal(w->nlines, 1);
+	assert_string_equal(w->lines[0], SHADOW_V2);
+	assert_string_equal(j1, j2);
+	free(j1);
+	free(j2);
+	world_free(w);
+
+	/* One-shot actions not reported done come back with the same ids, nothing new. */
+	w = adopted_v1_then_v2();
+	struct plan_output a, b;
+	plan_at(w, T0, &a);
+	assert_int_equal(rollout_state_copy(&w->state, &a.next, NULL), 0);
+	plan_at(w, T0 + SEC, &b);
+	assert_int_equal(b.nactions, 2);
+	assert_int_equal(b.actions[0].kind, ACTION_AUDIT);
+	assert_int_equal(b.actions[0].id, a.actions[0].id);
+	assert_int_equal(b.actions[0].u.audit->ts_ms, T0);
+	assert_int_equal(b.actions[1].kind, ACTION_NODE_TARGET);
+	assert_int_equal(b.next.next_action_id, a.next.next_action_id);
+	assert_int_equal(b.next.npending, 1);
+	plan_output_free(&a);
+	plan_output_free(&b);
+	world_free(w);
+}
+
+/* The same inputs give the same outputs: nothing hidden (clock, randomness) goes in. */
+static void test_pure(void **state)
+{
+	(void)state;
+	struct world *w = adopted_v1_then_v2();
+	RUN(w, to_step1);
+	struct plan_output a, b;
+	char *ja, *jb;
+	size_t len;
+	canary_yellow(w);
+	plan_at(w, T0 + 4 * MIN, &a);
+	plan_at(w, T0 + 4 * MIN, &b);
+	assert_int_equal(a.nactions, b.nactions);
+	assert_int_equal(rollout_state_to_json(&a.next, &ja, &len, NULL), 0);
+	assert_int_equal(rollout_state_to_json(&b.next, &jb, &len, NULL), 0);
+	assert_string_equal(ja, jb);
+	free(ja);
+	free(jb);
+	plan_output_free(&a);
+	plan_output_free(&b);
+	world_free(w);
+}
+
+/* weights_for_percent */
+
+struct weights_case {
+	const char *name;
+	int bases[4]; /* canary-gw, stable-gw-a, stable-gw-b, stable-gw-c; -1: no such node */
+	int percent;
+	const char *want; /* "server=weight ..." or an error message */
+};
+
+static const struct weights_case weights_cases[] = {
+	{"5 % of three equal", {100, 100, 100, -1}, 5, "canary-gw=11 stable-gw-a=100 stable-gw-b=100"},
+	{"10 %", {100, 100, 100, -1}, 10, "canary-gw=22 stable-gw-a=100 stable-gw-b=100"},
+	{"20 %", {100, 100, 100, -1}, 20, "canary-gw=50 stable-gw-a=100 stable-gw-b=100"},
+	{"40 %: the canary keeps its base", {100, 100, 100, -1}, 40,
+	 "canary-gw=100 stable-gw-a=75 stable-gw-b=75"},
+	{"60 %: remainder to the first name", {100, 100, 100, -1}, 60,
+	 "canary-gw=100 stable-gw-a=34 stable-gw-b=33"},
+	{"80 %", {100, 100, 100, -1}, 80, "canary-gw=100 stable-gw-a=13 stable-gw-b=12"},
+	{"100 %", {100, 100, 100, -1}, 100, "canary-gw=100 stable-gw-a=0 stable-gw-b=0"},
+	{"0 %", {100, 100, 100, -1}, 0, "canary-gw=0 stable-gw-a=100 stable-gw-b=100"},
+	{"unequal bases keep their ratio", {50, 200, 100, -1}, 10,
+	 "canary-gw=33 stable-gw-a=200 stable-gw-b=100"},
+	{"unequal bases, largest remainder", {50, 200, 100, -1}, 50,
+	 "canary-gw=50 stable-gw-a=33 stable-gw-b=17"},
+	{"tiny bases are scaled up", {1, 1, 1, -1}, 5, "canary-gw=5 stable-gw-a=48 stable-gw-b=48"},
+	{"base 256 caps the scale", {100, 256, 256, -1}, 50,
+	 "canary-gw=100 stable-gw-a=50 stable-gw-b=50"},
+	{"a drained server stays drained", {100, 100, 0, 100}, 20,
+	 "canary-gw=50 stable-gw-a=100 stable-gw-b=0 stable-gw-c=100"},
+	{"canaries only", {100, -1, -1, -1}, 5, "canary-gw=100"},
+	{"a canary without weight", {0, 100, 100, -1}, 5,
+	 "no canary gateway with a load-balancer weight above 0 to send 5 % of sessions to"},
+	{"percent out of range", {100, 100, 100, -1}, 101, "percent 101 is outside 0..100"},
+};
+
+static void fleet_of(struct desired_state *d, struct mac_node *nodes, const int bases[4])
+{
+	static const char *const names[] = {"canary-gw", "stable-gw-a", "stable-gw-b",
+					    "stable-gw-c"};
+	d->nodes = nodes;
+	d->nnodes = 0;
+	/* Given in reverse so the map's name order is the function's doing. */
+	for (int i = 3; i >= 0; i--)
+		if (bases[i] >= 0)
+			nodes[d->nnodes++] = gateway(names[i], "zone-a", i == 0, bases[i]);
+}
+
+static void test_weights_for_percent(void **state)
+{
+	(void)state;
+	for (size_t c = 0; c < sizeof(weights_cases) / sizeof(weights_cases[0]); c++) {
+		const struct weights_case *wc = &weights_cases[c];
+		struct mac_node nodes[4];
+		struct desired_state d = {0};
+		struct weight_map m = {0};
+		struct cf_err err = {{0}};
+		char got[CF_ERR_MSG] = "";
+		fleet_of(&d, nodes, wc->bases);
+		if (weights_for_percent(&d, wc->percent, &m, &err) < 0) {
+			snprintf(got, sizeof(got), "%s", err.msg);
+		} else {
+			for (size_t i = 0; i < m.n; i++)
+				snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%s=%d",
+					 i ? " " : "", m.v[i].server, m.v[i].weight);
+		}
+		if (strcmp(got, wc->want) != 0)
+			fail_msg("%s: got \"%s\", want \"%s\"", wc->name, got, wc->want);
+		weight_map_free(&m);
+	}
+}
+
+/* Over many fleets and every percent: weights in 0..256, the canary share within one point,
+ * each pool in proportion to its bases (every weight within one of its exact share). */
+static void test_weights_for_percent_properties(void **state)
+{
+	(void)state;
+	uint32_t seed = 12345;
+	for (int fleet = 0; fleet < 300; fleet++) {
+		struct mac_node nodes[8];
+		char names[8][16];
+		struct desired_state d = {.nodes = nodes, .nnodes = 2 + fleet % 6};
+		for (size_t i = 0; i < d.nnodes; i++) {
+			seed = seed * 1103515245u + 12345u;
+			snprintf(names[i], sizeof(names[i]), "gw-%zu", i);
+			nodes[i] = gateway(names[i], "z", i < 1 + (size_t)fleet % 2,
+					   1 + (int)((seed >> 16) % 256));
+		}
+		for (int p = 1; p <= 99; p++) {
+			struct weight_map m = {0};
+			assert_int_equal(weights_for_percent(&d, p, &m, NULL), 0);
+			int64_t wc = 0, ws = 0, bc = 0, bs = 0;
+			for (size_t i = 0; i < d.nnodes; i++) {
+				int w = weight_map_find(&m, names[i])->weight;
+				assert_true(w >= 0 && w <= 256);
+				*(nodes[i].canary ? &wc : &ws) += w;
+				*(nodes[i].canary ? &bc : &bs) += nodes[i].lb_weight;
+			}
+			assert_true(wc > 0 && ws > 0);
+			double share = 100.0 * (double)wc / (double)(wc + ws);
+			if (share < p - 1.0 || share > p + 1.0)
+				fail_msg("fleet %d, %d %%: canary share %.2f", fleet, p, share);
+			for (size_t i = 0; i < d.nnodes; i++) {
+				double pool = nodes[i].canary ? (double)wc : (double)ws;
+				double base = nodes[i].canary ? (double)bc : (double)bs;
+				double exact = pool * nodes[i].lb_weight / base;
+				double w = weight_map_find(&m, names[i])->weight;
+				assert_true(w > exact - 1.0 && w < exact + 1.0);
+			}
+			weight_map_free(&m);
+		}
+	}
+}
+
+static void test_weights_declared(void **state)
+{
+	(void)state;
+	struct mac_node nodes[4];
+	struct desired_state d = {0};
+	struct weight_map m = {0};
+	const int bases[4] = {100, 200, 0, -1};
+	fleet_of(&d, nodes, bases);
+	nodes[d.nnodes++] = backend("worker-1", NODE_WORKER);
+	assert_int_equal(weights_declared(&d, &m, NULL), 0);
+	assert_int_equal(m.n, 3);
+	assert_string_equal(m.v[0].server, "canary-gw");
+	assert_int_equal(m.v[1].weight, 200);
+	assert_int_equal(m.v[2].weight, 0);
+	weight_map_free(&m);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_full_promotion),
+		cmocka_unit_test(test_red_at_step2_rolls_back_and_quarantines),
+		cmocka_unit_test(test_quarantined_tag_needs_new_tag),
+		cmocka_unit_test(test_yellow_holds_then_resumes),
+		cmocka_unit_test(test_held_past_max_hold_rolls_back),
+		cmocka_unit_test(test_unreachable_canary_holds),
+		cmocka_unit_test(test_lock_mismatch_is_a_hard_failure),
+		cmocka_unit_test(test_waits_for_generation),
+		cmocka_unit_test(test_weights_read_back),
+		cmocka_unit_test(test_red_peer_blocks_widening),
+		cmocka_unit_test(test_red_while_mirroring),
+		cmocka_unit_test(test_yellow_while_mirroring),
+		cmocka_unit_test(test_workers_follow_gateways),
+		cmocka_unit_test(test_adoption),
+		cmocka_unit_test(test_bring_up_without_baseline),
+		cmocka_unit_test(test_first_start_baseline),
+		cmocka_unit_test(test_suspend_freezes),
+		cmocka_unit_test(test_suspend_does_not_freeze_rollback),
+		cmocka_unit_test(test_abort_rolls_back),
+		cmocka_unit_test(test_superseded),
+		cmocka_unit_test(test_manual_rollback),
+		cmocka_unit_test(test_promotion_removed),
+		cmocka_unit_test(test_replay_is_stable),
+		cmocka_unit_test(test_pure),
+		cmocka_unit_test(test_weights_for_percent),
+		cmocka_unit_test(test_weights_for_percent_properties),
+		cmocka_unit_test(test_weights_declared),
+	};
+	return cmocka_run_group_tests_name("planner", tests, NULL, NULL);
+}
