@@ -104,7 +104,10 @@ static void format_now(char out[40])
 /* Waits on cond until woken or until the monotonic deadline; mu is held. */
 static void wait_until(pthread_cond_t *cond, pthread_mutex_t *mu, int64_t deadline_ms)
 {
-	struct timespec ts = {.tv_sec = deadline_ms / 1000, .tv_nsec = (deadline_ms % 1000) * 1000000};
+	struct timespec ts = {
+		.tv_sec = deadline_ms / 1000,
+		.tv_nsec = (deadline_ms % 1000) * 1000000,
+	};
 	pthread_cond_timedwait(cond, mu, &ts);
 }
 
@@ -167,7 +170,8 @@ static int load_applied(struct agent *a, struct cf_err *err)
 	    !json_object_is_type(gen, json_type_int) || json_object_get_int64(gen) < 0 ||
 	    !json_object_object_get_ex(o, "actions", &actions) ||
 	    !json_object_is_type(actions, json_type_array) ||
-	    !json_object_object_get_ex(o, "at", &at) || !json_object_is_type(at, json_type_string)) {
+	    !json_object_object_get_ex(o, "at", &at) ||
+	    !json_object_is_type(at, json_type_string)) {
 		cf_err_set(err, "%s: not the {generation, actions, at} record the agent writes",
 			   a->applied_path);
 		goto done;
@@ -312,9 +316,10 @@ static void record_pass(struct agent *a, const struct target *t, int rc,
 		if (save_applied(a, &serr) < 0)
 			log_error("recording the applied generation: %s", serr.msg);
 	}
-	if (advanced || a->last.actions.n)
+	if (advanced || a->last.actions.n) {
 		a->probe_kick = true;
-	pthread_cond_signal(&a->probe_wake);
+		pthread_cond_signal(&a->probe_wake);
+	}
 }
 
 static void log_pass(const struct target *t, int rc, const struct node_actions *actions,
@@ -568,9 +573,9 @@ static int h_get_target(void *ctx, const struct httpd_request *req, struct httpd
 		json_object_object_add(last, "generation",
 				       json_object_new_int64(a->last.generation));
 		json_object_object_add(last, "actions", actions_json(&a->last.actions));
-		json_object_object_add(last, "error", a->last.error
-							      ? json_object_new_string(a->last.error)
-							      : NULL);
+		struct json_object *error =
+			a->last.error ? json_object_new_string(a->last.error) : NULL;
+		json_object_object_add(last, "error", error);
 		json_object_object_add(last, "at", json_object_new_string(a->last.at));
 	}
 	pthread_mutex_unlock(&a->mu);
@@ -672,6 +677,7 @@ static int agent_open(struct agent *a, struct cf_err *err)
 	if (fsutil_mkdir_p(a->state_dir, 0700, err) < 0 ||
 	    schema_set_load_embedded(&a->schemas, err) < 0 || tokens_open(&a->tokens, &tc, err) < 0)
 		goto done;
+	errno = 0;
 	if (target_load(a->target_path, &a->target, &lerr) == 0) {
 		a->have_target = true;
 		a->target_changed = true;
@@ -706,9 +712,8 @@ static void agent_close(struct agent *a)
 static int wait_for_stop(const sigset_t *set)
 {
 	int sig = 0;
-	while (sigwait(set, &sig) != 0)
-		;
-	return sig;
+	/* sigwait fails only for a set it cannot wait on: stop rather than run unstoppable. */
+	return sigwait(set, &sig) == 0 ? sig : SIGTERM;
 }
 
 static int serve(struct agent *a, const sigset_t *signals)
@@ -799,7 +804,8 @@ int cmd_agent(int argc, char **argv)
 	atomic_init(&a->stopping, false);
 	pthread_mutex_init(&a->mu, NULL);
 	pthread_mutex_init(&a->cache_mu, NULL);
-	if (cond_init_monotonic(&a->reconcile_wake) < 0 || cond_init_monotonic(&a->probe_wake) < 0) {
+	if (cond_init_monotonic(&a->reconcile_wake) < 0 ||
+	    cond_init_monotonic(&a->probe_wake) < 0) {
 		fprintf(stderr, "clawfleet agent: cannot create a monotonic condition variable\n");
 		abort();
 	}

@@ -107,7 +107,8 @@ static int read_pending(struct pass *p, struct cf_err *err)
 	struct stat st;
 	if (lstat(p->pending_path, &st) == 0) {
 		if (!S_ISREG(st.st_mode) || st.st_size > PENDING_MAX)
-			return cf_err_set(err, "%s is not a restart record clawfleet wrote; remove it",
+			return cf_err_set(err,
+					  "%s is not a restart record clawfleet wrote; remove it",
 					  p->pending_path);
 		p->pending = true;
 		return 0;
@@ -143,11 +144,12 @@ static int step_pull(struct pass *p, struct cf_err *err)
 				  "commit or remove them, clawfleet never pulls over them",
 				  p->infra, st.dirty_paths);
 	char *mirror = state_file(p, NODE_MIRROR_DIR);
+	int64_t timeout = cfg->fetch_timeout_ms < INT_MAX ? cfg->fetch_timeout_ms : INT_MAX;
 	struct pull_config pc = {
 		.remote = cfg->infra_remote,
 		.mirror_dir = mirror,
 		.infra_path = p->infra,
-		.timeout_ms = cfg->fetch_timeout_ms > INT_MAX ? INT_MAX : (int)cfg->fetch_timeout_ms,
+		.timeout_ms = (int)timeout,
 	};
 	int rc = will_change(p, err);
 	if (rc == 0)
@@ -197,8 +199,8 @@ static int step_desired(struct pass *p, struct cf_err *err)
 	for (size_t i = 0; i < p->t->ntenants; i++)
 		if (!desired_tenant(p->ds, p->t->tenants[i].name))
 			return cf_err_set(err,
-					  "the target sets a channel for tenant \"%s\", which has no "
-					  "TenantSlice at %s",
+					  "the target sets a channel for tenant \"%s\", which "
+					  "has no TenantSlice at %s",
 					  p->t->tenants[i].name, p->t->tag);
 	return 0;
 }
@@ -243,20 +245,20 @@ static int step_skills(struct pass *p, struct cf_err *err)
 
 	if (asprintf(&source, "%s/skills/%s", p->infra, t->skills_semver) < 0)
 		return cf_err_set(err, "out of memory");
-	struct skills_target st_target = {
+	struct skills_target want = {
 		.semver = t->skills_semver,
 		.source_dir = source,
 		.link = t->skills_link == TARGET_LINK_NEXT ? SKILLS_NEXT : SKILLS_CURRENT,
 	};
 	if (skills_observe(p->skills, t->skills_semver, &st, err) < 0)
 		goto done;
-	skills_plan(&st, &st_target, &plan);
+	skills_plan(&st, &want, &plan);
 	/* One action at a time, so the list says exactly what happened when a later one fails. */
 	for (size_t i = 0; i < plan.n; i++) {
 		const struct skills_action *a = &plan.v[i];
 		struct skills_plan one = {.v = {*a}, .n = 1};
 		if ((a->kind == SKILLS_LINK && will_change(p, err) < 0) ||
-		    skills_apply(p->skills, &st_target, &one, err) < 0)
+		    skills_apply(p->skills, &want, &one, err) < 0)
 			goto done;
 		if ((a->kind == SKILLS_CLEAN && add_action(p, err, "skills clean") < 0) ||
 		    (a->kind == SKILLS_INSTALL &&
@@ -299,14 +301,17 @@ static int step_materialise(struct pass *p, struct cf_err *err)
 	for (size_t i = 0; i < plan.n; i++) {
 		const struct materialise_action *a = &plan.v[i];
 		struct materialise_plan one = {.v = &plan.v[i], .n = 1};
-		/* Cleaning strays and pruning unlinked directories change nothing the gateway reads. */
-		bool seen = a->kind == MAT_WRITE || a->kind == MAT_UNLINK;
-		if ((seen && will_change(p, err) < 0) ||
+		/* Cleaning strays and pruning unlinked directories change nothing the gateway
+		 * reads. */
+		bool gateway_reads = a->kind == MAT_WRITE || a->kind == MAT_UNLINK;
+		if ((gateway_reads && will_change(p, err) < 0) ||
 		    materialise_apply(p->tenants, &one, err) < 0)
 			goto done;
-		if (add_action(p, err, a->kind == MAT_WRITE ? "materialise %s" : "materialise %s %s",
-			       a->kind == MAT_WRITE ? a->name : materialise_action_name(a->kind),
-			       a->name) < 0)
+		int added = a->kind == MAT_WRITE
+				    ? add_action(p, err, "materialise %s", a->name)
+				    : add_action(p, err, "materialise %s %s",
+						 materialise_action_name(a->kind), a->name);
+		if (added < 0)
 			goto done;
 	}
 	rc = 0;
@@ -352,6 +357,28 @@ static bool proceed(const struct pass *p, enum node_step s)
 	return !p->env->proceed || p->env->proceed(p->env->ctx, s);
 }
 
+static int run_step(struct pass *p, enum node_step s, int64_t applied_generation,
+		    struct cf_err *err)
+{
+	switch (s) {
+	case NODE_STEP_PULL:
+		return step_pull(p, err);
+	case NODE_STEP_DESIRED:
+		return step_desired(p, err);
+	case NODE_STEP_INSTALL:
+		return step_install(p, err);
+	case NODE_STEP_SKILLS:
+		return step_skills(p, err);
+	case NODE_STEP_MATERIALISE:
+		return step_materialise(p, err);
+	case NODE_STEP_KICKSTART:
+		return step_kickstart(p, applied_generation, err);
+	case NODE_STEPS:
+		break;
+	}
+	return cf_err_set(err, "unknown step %d", (int)s);
+}
+
 int node_reconcile(const struct node_env *env, const struct target *t, int64_t applied_generation,
 		   struct node_actions *out, struct cf_err *err)
 {
@@ -379,13 +406,7 @@ int node_reconcile(const struct node_env *env, const struct target *t, int64_t a
 			cf_err_set(err, "stopped before the %s step", node_step_name(s));
 			goto done;
 		}
-		int step_rc = s == NODE_STEP_PULL	 ? step_pull(&p, err)
-			      : s == NODE_STEP_DESIRED	 ? step_desired(&p, err)
-			      : s == NODE_STEP_INSTALL	 ? step_install(&p, err)
-			      : s == NODE_STEP_SKILLS	 ? step_skills(&p, err)
-			      : s == NODE_STEP_MATERIALISE ? step_materialise(&p, err)
-							   : step_kickstart(&p, applied_generation, err);
-		if (step_rc < 0) {
+		if (run_step(&p, s, applied_generation, err) < 0) {
 			cf_err_prefix(err, "%s", node_step_name(s));
 			goto done;
 		}

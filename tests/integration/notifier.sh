@@ -102,7 +102,7 @@ start_receiver() {
 start_notifier() {
 	"$bin" notifier --config "$2" 2>"$TAP_TMP/$1.err" &
 	notifier_pid=$!
-	pids+=($notifier_pid)
+	pids+=("$notifier_pid")
 	wait_for 10 grep -qs 'digest API listening on' "$TAP_TMP/$1.err" || return 1
 	api=$(sed -n 's/.*digest API listening on \(http:[^ ]*\).*/\1/p' "$TAP_TMP/$1.err")
 	wait_for 10 grep -qs 'collecting failures on' "$TAP_TMP/$1.err"
@@ -184,7 +184,8 @@ body=$(python3 -c 'import json, sys
 b = json.loads(open(sys.argv[1]).readlines()[3])["body"]
 print(b["text"]); print(b["probeKey"], b["eventId"], b["fluxUid"], b["digestUrl"])
 print(" ".join("%s:%d" % (r["endpoint"], r["count"]) for r in b["rows"]))' "$TAP_TMP/flaky.log")
-tap_contains "the summary says what failed" "3 webhook delivery failures (5xx) at 1 endpoint" "$body"
+tap_contains "the summary says what failed" "3 webhook delivery failures (5xx) at 1 endpoint" \
+	"$body"
 tap_contains "and carries the probe key, a sample event and the digest link" \
 	"webhook.digest ev-2 None https://notifier.fleet.example/v1/webhook-digest" "$body"
 tap_contains "and never the endpoint's query" "https://hooks.partner.example/in:3" "$body"
@@ -218,7 +219,8 @@ tokens: {dir: $TAP_TMP/tokens}
 EOF
 mkdir -p "$TAP_TMP/tokens"
 printf 'tok-current-0123456789\n' >"$TAP_TMP/tokens/token.current"
-start_notifier b "$TAP_TMP/b.yaml" || tap_fail "the second notifier starts" "$(cat "$TAP_TMP/b.err")"
+start_notifier b "$TAP_TMP/b.yaml" ||
+	tap_fail "the second notifier starts" "$(cat "$TAP_TMP/b.err")"
 reply='{"kind":"reply","status":401,"message":"unauthorized delivery"}'
 status=$(post_event "$reply" -o /dev/null -w '%{http_code}' \
 	-H 'Authorization: Bearer tok-current-012345678')
@@ -228,7 +230,8 @@ status=$(post_event "$reply" -o /dev/null -w '%{http_code}' \
 tap_eq "and one with the current token is taken" 202 "$status"
 wait_for 30 grep -q 'giving up after 4 attempts' "$TAP_TMP/b.err"
 tap_contains "the give-up is logged after four attempts" \
-	"giving up after 4 attempts to http://127.0.0.1:$receiver_port: HTTP 503" "$(cat "$TAP_TMP/b.err")"
+	"giving up after 4 attempts to http://127.0.0.1:$receiver_port: HTTP 503" \
+	"$(cat "$TAP_TMP/b.err")"
 tap_eq "the channel saw exactly four attempts" 4 "$(wc -l <"$TAP_TMP/broken.log")"
 tap_eq "each a Slack body" "text blocks" \
 	"$(python3 -c 'import json, sys

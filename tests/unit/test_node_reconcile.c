@@ -161,7 +161,8 @@ static int group_setup(void **state)
 	setenv("GIT_COMMITTER_NAME", "Test Committer", 1);
 	setenv("GIT_COMMITTER_EMAIL", "committer@example.com", 1);
 	snprintf(up, sizeof(up), "%s/up", tmp);
-	sh("git -c init.defaultBranch=main init -q %s && cp -R manifests/example-repo/. %s", up, up);
+	sh("git -c init.defaultBranch=main init -q %s && cp -R manifests/example-repo/. %s", up,
+	   up);
 	put(up, "skills/1.4.2/summarise/SKILL.md", "# summarise 1.4.2\n");
 	sh("git -C %s add -A && git -C %s commit -q -m v1 && git -C %s tag -a -m v1 v2026.7.1", up,
 	   up, up);
@@ -349,7 +350,8 @@ static void test_first_pass_then_nothing(void **state)
 	int installs = count(m, " npm install ") + count(m, " openclaw plugins install ");
 	pass_ok(m, &t, 1, none);
 	assert_int_equal(kickstarts(m), 1);
-	assert_int_equal(count(m, " npm install ") + count(m, " openclaw plugins install "), installs);
+	assert_int_equal(count(m, " npm install ") + count(m, " openclaw plugins install "),
+			 installs);
 }
 
 /* A crash after the link flip and before the kickstart: the next pass finds every plan empty
