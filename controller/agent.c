@@ -61,6 +61,7 @@ struct agent {
 	struct observer *observer;
 	char *state_dir, *target_path, *applied_path;
 	atomic_bool stopping;
+	struct target pass_target; /* the reconcile thread's own copy while a pass runs */
 
 	pthread_mutex_t mu; /* guards the fields below, down to the cache */
 	pthread_cond_t reconcile_wake, probe_wake;
@@ -344,15 +345,11 @@ static void *reconcile_main(void *arg)
 		.proceed = keep_going,
 		.ctx = a,
 	};
-	struct target *t = malloc(sizeof(*t));
+	struct target *t = &a->pass_target;
 	unsigned failures = 0;
 	unsigned int seed = (unsigned int)(epoch_ms() ^ getpid());
 	int64_t next_run = mono_ms();
 
-	if (!t) {
-		log_error("reconcile: out of memory");
-		return NULL;
-	}
 	for (;;) {
 		pthread_mutex_lock(&a->mu);
 		while (!atomic_load(&a->stopping) && !a->target_changed && mono_ms() < next_run)
@@ -391,7 +388,6 @@ static void *reconcile_main(void *arg)
 		}
 		node_actions_free(&actions);
 	}
-	free(t);
 	return NULL;
 }
 

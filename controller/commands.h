@@ -10,5 +10,8 @@ int cmd_audit(int argc, char **argv);
 int cmd_notifier(int argc, char **argv);
 int cmd_token(int argc, char **argv);
 int cmd_agent(int argc, char **argv);
+int cmd_controller(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
 
 #endif

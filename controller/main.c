@@ -17,6 +17,9 @@ static const struct command commands[] = {
 	{"notifier", cmd_notifier, "notifier --config FILE"},
 	{"token", cmd_token, "token stage|promote|revoke --dir DIR --actor A --ticket T [--audit FILE] [--controller URL] [--overlap D] [--stdin]"},
 	{"agent", cmd_agent, "agent --config FILE [--listen ADDR] [--root DIR] [--node NAME]"},
+	{"controller", cmd_controller, "controller --config FILE [--listen ADDR] [--state DIR] [--source URL]"},
+	{"status", cmd_status, "status [--url URL] [--json]"},
+	{"plan", cmd_plan, "plan --observed FILE [--ref REF] SOURCE"},
 };
 
 static void usage(FILE *out)

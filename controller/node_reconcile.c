@@ -84,7 +84,7 @@ static char *state_file(const struct pass *p, const char *name)
 }
 
 /* Called before anything the gateway runs changes: from here on the pass owes a kickstart, and
- * the record makes a crash before it owe it to the next pass too. */
+ * the record passes the debt on to the next pass should this one end before paying it. */
 static int will_change(struct pass *p, struct cf_err *err)
 {
 	p->changed = true;

@@ -38,7 +38,7 @@ while [ $# -gt 0 ]; do
 	esac
 	shift 2
 done
-[ -n "$sim" ] && [ -n "$port" ] || usage
+if [ -z "$sim" ] || [ -z "$port" ]; then usage; fi
 case $root in /*) ;; *) root=$PWD/$root ;; esac
 sim=$(cd "$sim" && pwd)
 for prog in openclaw npm launchctl gateway; do

@@ -41,8 +41,8 @@ pycheck() { python3 -c "import json, sys; d = json.loads(sys.argv[1]); assert ($
 pyget() { python3 -c "import json, sys; print(json.loads(sys.argv[1])$2)" "$1"; }
 # until_ok SECONDS CMD...: runs CMD every 0.2 s until it succeeds or the time is up.
 until_ok() {
-	local i
-	for i in $(seq $(($1 * 5))); do
+	local _
+	for _ in $(seq $(($1 * 5))); do
 		"${@:2}" >/dev/null 2>&1 && return 0
 		sleep 0.2
 	done
@@ -84,8 +84,8 @@ start_agent() {
 # Waits up to 10 s for the agent (our child, so kill -0 can be trusted) to exit, then kills it;
 # its exit status goes to agent_status (137 when it had to be killed).
 reap_agent() {
-	local i
-	for i in $(seq 100); do
+	local _
+	for _ in $(seq 100); do
 		kill -0 "$agent_pid" 2>/dev/null || break
 		sleep 0.1
 	done

@@ -1,0 +1,227 @@
+#!/usr/bin/env bash
+# fleet.sh: a simulated fleet on loopback for the controller's tests and `make demo`: three
+# simulated Macs (hack/sim/mkmac.sh: canary-gw, stable-gw-a in zone-a, stable-gw-b in zone-b),
+# each running the fake gateway and a real `clawfleet agent`; a real HAProxy in front of the
+# gateways (hack/haproxy/clawfleet.cfg.in, runtime socket); and a Git repository holding the
+# example manifests (manifests/example-repo) adapted to them, with two builds tagged:
+# v2026.7.1 (OpenClaw 2026.7.1, skills 1.4.2) and v2026.8.0 (2026.8.0, skills 1.4.3). main
+# promotes v2026.7.1 with canary steps 10, 50, 100. The Macs start with no OpenClaw installed.
+#
+#   hack/fleet.sh up DIR [--analysis DURATION]   starts it all; writes DIR/fleet.env and
+#                                                DIR/controller.yaml (the controller is not
+#                                                started: `clawfleet controller --config ...`)
+#   hack/fleet.sh down DIR                       stops every process it started
+#
+# Sourced (`. hack/fleet.sh`), it defines the same as functions, fleet_up and fleet_down, and
+# helpers for tests: fleet_promote, fleet_spec, fleet_status, fleet_measure. Every process of a
+# fleet carries CLAWFLEET_FLEET=DIR in its environment: that, not a pid that may have been reused,
+# says it is the fleet's to stop. Needs BUILD (default build) to hold clawfleet and sim/.
+
+FLEET_NODES="canary-gw stable-gw-a stable-gw-b"
+
+fleet_free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# fleet_wait SECONDS CMD...: runs CMD every 0.2 s until it succeeds; 1 when the time is up.
+fleet_wait() {
+	local i
+	for i in $(seq $(($1 * 5))); do
+		"${@:2}" >/dev/null 2>&1 && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+fleet_var() { echo "$1" | tr - _; }
+
+# The repository: the example with the fleet's addresses and load balancer, both builds tagged,
+# main back on v2026.7.1.
+fleet_repo() {
+	local dir=$1 analysis=$2 repo=$1/repo node v
+	git -c init.defaultBranch=main init -q "$repo"
+	cp -R manifests/example-repo/. "$repo/"
+	for v in 1.4.2 1.4.3; do
+		mkdir -p "$repo/skills/$v/summarise"
+		echo "# summarise $v" >"$repo/skills/$v/summarise/SKILL.md"
+	done
+	for node in $FLEET_NODES; do
+		v=$(fleet_var "$node")
+		sed -i "s|address: .*|address: http://127.0.0.1:$(eval echo "\$FLEET_AGENT_PORT_$v")|" \
+			"$repo/openclaw/nodes/$node.yaml"
+	done
+	cat >"$repo/clawfleet/loadbalancer.yaml" <<EOF
+apiVersion: fleet.openclaw.io/v1alpha1
+kind: LoadBalancer
+metadata:
+  name: gateways
+spec:
+  driver: haproxy
+  haproxy:
+    socket: $dir/haproxy/admin.sock
+    backend: openclaw_gateways
+    tenantMap: $dir/haproxy/canary-tenants.map
+EOF
+	sed -i "s|steps: .*|steps: [10, 50, 100]|; s|analysisInterval: .*|analysisInterval: $analysis|" \
+		"$repo/clawfleet/promotion.yaml"
+	git -C "$repo" add -A
+	git -C "$repo" commit -qm "fleet: promote v2026.7.1" -m "Ticket: OPS-1041"
+	git -C "$repo" tag -a -m v2026.7.1 v2026.7.1
+	sed -i 's/"2026.7.1",/"2026.8.0",/; s/"3f9c2ab"/"5e8d1aa"/; s/plugin-bundle", "version": "2026.7.1"/plugin-bundle", "version": "2026.8.0"/; s/"semver": "1.4.2"/"semver": "1.4.3"/' \
+		"$repo/openclaw.lock"
+	sed -i 's/tag: v2026.7.1/tag: v2026.8.0/; s/skillSemver: 1.4.2/skillSemver: 1.4.3/' \
+		"$repo/clawfleet/promotion.yaml"
+	git -C "$repo" commit -qam "build v2026.8.0"
+	git -C "$repo" tag -a -m v2026.8.0 v2026.8.0
+	git -C "$repo" checkout -q v2026.7.1 -- clawfleet openclaw.lock
+	git -C "$repo" commit -qm "fleet: stay on v2026.7.1 until the canary is ready"
+}
+
+fleet_haproxy() {
+	local dir=$1 h=$1/haproxy
+	mkdir -p "$h"
+	: >"$h/canary-tenants.map"
+	sed -e "s|@RUNTIME_SOCKET@|$h/admin.sock|g" -e "s|@RUNTIME_PORT@|$(fleet_free_port)|g" \
+		-e "s|@FRONTEND_PORT@|$FLEET_FRONTEND_PORT|g" -e "s|@TENANT_MAP@|$h/canary-tenants.map|g" \
+		-e "s|@PORT_A@|$FLEET_GATEWAY_PORT_stable_gw_a|g" \
+		-e "s|@PORT_B@|$FLEET_GATEWAY_PORT_stable_gw_b|g" \
+		-e "s|@PORT_CANARY@|$FLEET_GATEWAY_PORT_canary_gw|g" \
+		hack/haproxy/clawfleet.cfg.in >"$h/haproxy.cfg"
+	CLAWFLEET_FLEET=$dir haproxy -db -f "$h/haproxy.cfg" >"$dir/logs/haproxy.log" 2>&1 &
+	fleet_wait 10 test -S "$h/admin.sock"
+}
+
+fleet_agent_start() {
+	local dir=$1 node=$2 root=$1/macs/$2
+	CLAWFLEET_FLEET=$dir OPENCLAW_SIM_ROOT=$root "$FLEET_BIN" agent \
+		--config "$root/etc/clawfleet/agent.yaml" >>"$dir/logs/agent-$node.log" 2>&1 &
+}
+
+# fleet_up DIR [ANALYSIS]: everything but the controller; 0 when every piece answers.
+fleet_up() {
+	local dir=$1 analysis=${2:-5m} node v root sim
+	case $dir in /*) ;; *) dir=$PWD/$dir ;; esac
+	FLEET_BIN=$PWD/${BUILD:-build}/clawfleet
+	sim=$PWD/${BUILD:-build}/sim
+	mkdir -p "$dir/logs" "$dir/macs" "$dir/controller"
+	FLEET_FRONTEND_PORT=$(fleet_free_port)
+	for node in $FLEET_NODES; do
+		v=$(fleet_var "$node")
+		eval "FLEET_AGENT_PORT_$v=$(fleet_free_port) FLEET_GATEWAY_PORT_$v=$(fleet_free_port)"
+	done
+	fleet_repo "$dir" "$analysis" || return 1
+	(umask 077 && od -An -N24 -tx1 /dev/urandom | tr -d ' \n' >"$dir/agent-token")
+	for node in $FLEET_NODES; do
+		v=$(fleet_var "$node")
+		root=$dir/macs/$node
+		hack/sim/mkmac.sh "$root" --sim "$sim" --port "$(eval echo "\$FLEET_GATEWAY_PORT_$v")" \
+			--node "$node" --commit 2026.7.1=3f9c2ab --commit 2026.8.0=5e8d1aa \
+			--remote "$dir/repo" --listen "127.0.0.1:$(eval echo "\$FLEET_AGENT_PORT_$v")" \
+			--refresh 1s || return 1
+		cp "$dir/agent-token" "$root/etc/clawfleet/token.current"
+		CLAWFLEET_FLEET=$dir OPENCLAW_SIM_ROOT=$root "$root/bin/launchctl" kickstart \
+			gui/501/ai.openclaw.gateway >/dev/null || return 1
+		fleet_agent_start "$dir" "$node"
+	done
+	fleet_haproxy "$dir" || return 1
+	FLEET_CONTROLLER_PORT=$(fleet_free_port)
+	cat >"$dir/controller.yaml" <<EOF
+source: {url: "$dir/repo", ref: main, interval: 1s, timeout: 20s}
+state: $dir/controller
+listen: 127.0.0.1:$FLEET_CONTROLLER_PORT
+agentToken: $dir/agent-token
+analysisInterval: $analysis
+canaryBackend: openclaw_canary
+EOF
+	{
+		echo "FLEET_DIR=$dir"
+		echo "FLEET_BIN=$FLEET_BIN"
+		echo "FLEET_REPO=$dir/repo"
+		echo "FLEET_CONFIG=$dir/controller.yaml"
+		echo "FLEET_STATE=$dir/controller"
+		echo "FLEET_URL=http://127.0.0.1:$FLEET_CONTROLLER_PORT"
+		echo "FLEET_FRONTEND=http://127.0.0.1:$FLEET_FRONTEND_PORT"
+		echo "FLEET_SOCKET=$dir/haproxy/admin.sock"
+		for node in $FLEET_NODES; do
+			v=$(fleet_var "$node")
+			echo "FLEET_AGENT_PORT_$v=$(eval echo "\$FLEET_AGENT_PORT_$v")"
+			echo "FLEET_GATEWAY_PORT_$v=$(eval echo "\$FLEET_GATEWAY_PORT_$v")"
+		done
+	} >"$dir/fleet.env"
+	for node in $FLEET_NODES; do
+		v=$(fleet_var "$node")
+		fleet_wait 10 curl -sf --max-time 1 \
+			"http://127.0.0.1:$(eval echo "\$FLEET_AGENT_PORT_$v")/healthz" || return 1
+	done
+	fleet_wait 10 curl -sf --max-time 1 "http://127.0.0.1:$FLEET_FRONTEND_PORT/whoami"
+}
+
+# Every process whose environment names this fleet.
+fleet_pids() {
+	env -u CLAWFLEET_FLEET grep -lsxz "CLAWFLEET_FLEET=$1" /proc/[0-9]*/environ | cut -d/ -f3
+}
+
+fleet_down() {
+	local dir=$1 p
+	case $dir in /*) ;; *) dir=$PWD/$dir ;; esac
+	for p in $(fleet_pids "$dir"); do kill -9 "$p" 2>/dev/null; done
+}
+
+# fleet_promote DIR TAG [MESSAGE]: main's Promotion and openclaw.lock as TAG has them, committed.
+fleet_promote() {
+	local repo=$1/repo
+	git -C "$repo" checkout -q "$2" -- clawfleet openclaw.lock &&
+		git -C "$repo" commit -qm "${3:-fleet: promote $2}" -m "Ticket: OPS-2001"
+}
+
+# fleet_spec DIR KEY VALUE: sets spec.KEY (suspend, abort) of main's Promotion, committed.
+fleet_spec() {
+	local repo=$1/repo
+	sed -i "s|^  $2: .*|  $2: $3|" "$repo/clawfleet/promotion.yaml" &&
+		git -C "$repo" commit -qam "fleet: $2: $3"
+}
+
+# fleet_status URL [PYTHON EXPR]: GET URL/status; with EXPR, 0 when it holds for d = the document.
+fleet_status() {
+	local doc
+	doc=$(curl -sf --max-time 2 "$1/status") || return 1
+	[ $# -lt 2 ] && { echo "$doc"; return 0; }
+	python3 -c 'import json, sys; d = json.loads(sys.argv[1]); sys.exit(0 if eval(sys.argv[2]) else 1)' \
+		"$doc" "$2"
+}
+
+# fleet_measure FRONTEND N [CURL ARGS...]: N requests to /whoami through HAProxy, one connection
+# each; prints how many each gateway answered, as "canary-gw stable-gw-a stable-gw-b".
+fleet_measure() {
+	local cfg i node counts=() out
+	cfg=$(mktemp) out=$(mktemp)
+	for ((i = 0; i < $2; i++)); do echo "url = \"$1/whoami\""; done >"$cfg"
+	timeout 120 curl -s --max-time 5 -H 'Connection: close' -w '\n' "${@:3}" -K "$cfg" >"$out"
+	for node in $FLEET_NODES; do counts+=("$(grep -c "\"node\":\"$node\"" "$out")"); done
+	rm -f "$cfg" "$out"
+	echo "${counts[*]}"
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+	set -u
+	[ $# -ge 2 ] && set -- "$1" "$(realpath -m -- "$2")" "${@:3}"
+	cd "$(dirname "$0")/.." || exit 1
+	export GIT_AUTHOR_NAME=${GIT_AUTHOR_NAME:-"Fleet Operator"}
+	export GIT_AUTHOR_EMAIL=${GIT_AUTHOR_EMAIL:-ops@example.com}
+	export GIT_COMMITTER_NAME=${GIT_COMMITTER_NAME:-"Fleet Operator"}
+	export GIT_COMMITTER_EMAIL=${GIT_COMMITTER_EMAIL:-ops@example.com}
+	usage() {
+		sed -n '2,/^$/p' "$0" | sed 's/^# \{0,1\}//' >&2
+		exit 2
+	}
+	case "${1:-} $#" in
+	"up 2" | "up 4")
+		[ $# -eq 2 ] || [ "$3" = --analysis ] || usage
+		mkdir -p "$2"
+		fleet_up "$2" "${4:-}" || { echo "fleet.sh: the fleet did not come up; see $2/logs" >&2; exit 1; }
+		cat "$2/fleet.env"
+		;;
+	"down 2") fleet_down "$2" ;;
+	*) usage ;;
+	esac
+fi

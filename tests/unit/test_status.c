@@ -1,0 +1,304 @@
+/* status: the /status document's fields as README.md lists them, and /metrics in the Prometheus
+ * text format (families, cumulative buckets, escaped labels). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "status.h"
+
+/* 2026-11-21T03:40:00.250Z */
+#define T0 1795232400250LL
+
+struct fixture {
+	struct rollout_state state;
+	struct weight_map weights;
+	struct status_node nodes[2];
+	struct status_pass passes[2];
+	struct status_metrics metrics;
+	struct status_view view;
+};
+
+static const char *const canary_reasons[] = {"doctor.yellow", "queue.over_limit"};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	assert_non_null(f);
+	rollout_state_init(&f->state);
+	struct rollout_state *s = &f->state;
+	s->phase = ROLLOUT_ANALYSING;
+	s->step = 2;
+	s->percent = 50;
+	snprintf(s->promotion.tag, sizeof(s->promotion.tag), "v2026.8.0");
+	snprintf(s->promotion.semver, sizeof(s->promotion.semver), "1.4.3");
+	s->has_last_good = true;
+	snprintf(s->last_good.tag, sizeof(s->last_good.tag), "v2026.7.1");
+	snprintf(s->last_good.semver, sizeof(s->last_good.semver), "1.4.2");
+	s->nquarantined = 1;
+	snprintf(s->quarantined[0].tag, sizeof(s->quarantined[0].tag), "v2026.7.9");
+	s->nhistory = 1;
+	struct rollout_record *r = &s->history[0];
+	snprintf(r->promotion, sizeof(r->promotion), "gateway");
+	r->from = s->last_good;
+	snprintf(r->to.tag, sizeof(r->to.tag), "v2026.7.9");
+	r->outcome = OUTCOME_ROLLED_BACK;
+	snprintf(r->reason, sizeof(r->reason), "doctor.red");
+	r->started_ms = T0 - 60000;
+	r->finished_ms = T0;
+	s->conditions[COND_READY] = (struct rollout_condition){COND_FALSE, "Analysing",
+							     "step 2 (50 %)", T0};
+	s->conditions[COND_RECONCILING] = (struct rollout_condition){COND_TRUE, "Analysing", "", T0};
+	s->conditions[COND_STALLED] = (struct rollout_condition){COND_FALSE, "Analysing", "", T0};
+	assert_int_equal(weight_map_set(&f->weights, "canary-gw", 100, NULL), 0);
+	assert_int_equal(weight_map_set(&f->weights, "stable-gw-a", 50, NULL), 0);
+	f->nodes[0] = (struct status_node){"canary-gw", "degraded", "v2026.8.0", "1.4.2", 3,
+					   canary_reasons, 2};
+	f->nodes[1] = (struct status_node){"stable-gw-a", "unreachable", NULL, NULL, 0, NULL, 0};
+	f->passes[0] = (struct status_pass){T0 - 1000, true};
+	f->passes[1] = (struct status_pass){T0, false};
+	f->view = (struct status_view){
+		.revision = "main@sha1:2f0c",
+		.promotion_name = "gateway",
+		.promotion_tag = "v2026.8.0",
+		.promotion_semver = "1.4.3",
+		.state = &f->state,
+		.weights = &f->weights,
+		.canary_weight = 100,
+		.nodes = f->nodes,
+		.nnodes = 2,
+		.passes = f->passes,
+		.npasses = 2,
+		.metrics = &f->metrics,
+		.version = "v1.0-3-g\"x\"",
+	};
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	rollout_state_free(&f->state);
+	weight_map_free(&f->weights);
+	free(f);
+	return 0;
+}
+
+static struct json_object *render(const struct status_view *v)
+{
+	char *text = NULL;
+	size_t len = 0;
+	struct cf_err err;
+	assert_int_equal(status_render_json(v, &text, &len, &err), 0);
+	assert_int_equal(strlen(text), len);
+	struct json_object *o = json_tokener_parse(text);
+	assert_non_null(o);
+	free(text);
+	return o;
+}
+
+static const char *at(struct json_object *o, const char *path)
+{
+	struct json_object *cur = o;
+	char buf[256];
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *save = NULL, *k = strtok_r(buf, ".", &save); k; k = strtok_r(NULL, ".", &save)) {
+		if (json_object_is_type(cur, json_type_array))
+			cur = json_object_array_get_idx(cur, (size_t)atoi(k));
+		else if (!json_object_object_get_ex(cur, k, &cur))
+			return "<missing>";
+	}
+	return cur ? json_object_get_string(cur) : "<null>";
+}
+
+static void test_status_document(void **state)
+{
+	struct fixture *f = *state;
+	struct json_object *o = render(&f->view);
+	assert_string_equal(at(o, "revision"), "main@sha1:2f0c");
+	assert_string_equal(at(o, "sourceError"), "<null>");
+	assert_string_equal(at(o, "promotion.name"), "gateway");
+	assert_string_equal(at(o, "promotion.tag"), "v2026.8.0");
+	assert_string_equal(at(o, "promotion.skillSemver"), "1.4.3");
+	assert_string_equal(at(o, "phase"), "Analysing");
+	assert_string_equal(at(o, "step"), "2");
+	assert_string_equal(at(o, "percent"), "50");
+	assert_string_equal(at(o, "weights.canary-gw"), "100");
+	assert_string_equal(at(o, "weights.stable-gw-a"), "50");
+	assert_string_equal(at(o, "lastGood.tag"), "v2026.7.1");
+	assert_string_equal(at(o, "nodes.canary-gw.status"), "degraded");
+	assert_string_equal(at(o, "nodes.canary-gw.tag"), "v2026.8.0");
+	assert_string_equal(at(o, "nodes.canary-gw.skills"), "1.4.2");
+	assert_string_equal(at(o, "nodes.canary-gw.observedGeneration"), "3");
+	assert_string_equal(at(o, "nodes.canary-gw.reasons.0"), "doctor.yellow");
+	assert_string_equal(at(o, "nodes.canary-gw.reasons.1"), "queue.over_limit");
+	assert_string_equal(at(o, "nodes.stable-gw-a.status"), "unreachable");
+	assert_string_equal(at(o, "nodes.stable-gw-a.tag"), "<null>");
+	assert_string_equal(at(o, "conditions.0.type"), "Ready");
+	assert_string_equal(at(o, "conditions.0.status"), "False");
+	assert_string_equal(at(o, "conditions.0.message"), "step 2 (50 %)");
+	assert_string_equal(at(o, "conditions.0.lastTransitionTime"), "2026-11-21T03:40:00.250Z");
+	assert_string_equal(at(o, "conditions.1.type"), "Reconciling");
+	assert_string_equal(at(o, "conditions.2.type"), "Stalled");
+	assert_string_equal(at(o, "conditions.2.status"), "False");
+	assert_string_equal(at(o, "quarantined.0"), "v2026.7.9");
+	assert_string_equal(at(o, "history.0.outcome"), "rolled_back");
+	assert_string_equal(at(o, "history.0.reason"), "doctor.red");
+	assert_string_equal(at(o, "history.0.from.tag"), "v2026.7.1");
+	assert_string_equal(at(o, "history.0.to.tag"), "v2026.7.9");
+	assert_string_equal(at(o, "history.0.startedAt"), "2026-11-21T03:39:00.250Z");
+	assert_string_equal(at(o, "passes.0.at"), "2026-11-21T03:39:59.250Z");
+	assert_string_equal(at(o, "passes.0.green"), "true");
+	assert_string_equal(at(o, "passes.1.green"), "false");
+	json_object_put(o);
+}
+
+static void test_a_failing_source_stalls(void **state)
+{
+	struct fixture *f = *state;
+	f->view.source_error = "main@sha1:9e1d is invalid (2 errors); keeping main@sha1:2f0c";
+	f->view.source_error_since_ms = T0;
+	struct json_object *o = render(&f->view);
+	assert_string_equal(at(o, "sourceError"), f->view.source_error);
+	assert_string_equal(at(o, "conditions.2.type"), "Stalled");
+	assert_string_equal(at(o, "conditions.2.status"), "True");
+	assert_string_equal(at(o, "conditions.2.reason"), "SourceFailed");
+	assert_string_equal(at(o, "conditions.2.message"), f->view.source_error);
+	json_object_put(o);
+}
+
+static void test_before_anything_loaded(void **state)
+{
+	(void)state;
+	struct rollout_state s;
+	struct status_metrics m = {0};
+	rollout_state_init(&s);
+	struct status_view v = {.state = &s, .metrics = &m};
+	struct json_object *o = render(&v);
+	assert_string_equal(at(o, "revision"), "<null>");
+	assert_string_equal(at(o, "promotion"), "<null>");
+	assert_string_equal(at(o, "weights"), "<null>");
+	assert_string_equal(at(o, "phase"), "Idle");
+	assert_string_equal(at(o, "conditions.0.status"), "Unknown");
+	assert_int_equal(json_object_array_length(json_object_object_get(o, "passes")), 0);
+	json_object_put(o);
+	rollout_state_free(&s);
+}
+
+static char *metrics(const struct status_view *v)
+{
+	char *text = NULL;
+	size_t len = 0;
+	struct cf_err err;
+	assert_int_equal(status_render_metrics(v, &text, &len, &err), 0);
+	assert_int_equal(strlen(text), len);
+	return text;
+}
+
+static void assert_line(const char *text, const char *line)
+{
+	char want[512];
+	snprintf(want, sizeof(want), "\n%s\n", line);
+	if (!strstr(text, want))
+		fail_msg("no line \"%s\" in:\n%s", line, text);
+}
+
+static void test_metrics_families(void **state)
+{
+	struct fixture *f = *state;
+	status_metrics_observe_pass(&f->metrics, 0.003);
+	status_metrics_observe_pass(&f->metrics, 0.2);
+	status_metrics_observe_pass(&f->metrics, 45);
+	status_metrics_count_action(&f->metrics, ACTION_NODE_TARGET, true);
+	status_metrics_count_action(&f->metrics, ACTION_NODE_TARGET, false);
+	status_metrics_count_action(&f->metrics, ACTION_AUDIT, true);
+	status_metrics_count_rollback(&f->metrics, "doctor.red");
+	status_metrics_count_rollback(&f->metrics, "doctor.red");
+	status_metrics_count_rollback(&f->metrics, "lock.parity");
+	f->metrics.git_fetch_seconds = 0.125;
+	char *text = metrics(&f->view);
+	assert_line(text, "# TYPE clawfleet_rollout_phase gauge");
+	assert_line(text, "clawfleet_rollout_phase{phase=\"Analysing\"} 1");
+	assert_line(text, "clawfleet_rollout_phase{phase=\"Idle\"} 0");
+	assert_line(text, "clawfleet_rollout_phase{phase=\"RolledBack\"} 0");
+	assert_line(text, "clawfleet_canary_weight 100");
+	assert_line(text, "clawfleet_canary_percent 50");
+	assert_line(text, "clawfleet_node_status{node=\"canary-gw\",status=\"degraded\"} 1");
+	assert_line(text, "clawfleet_node_status{node=\"canary-gw\",status=\"green\"} 0");
+	assert_line(text, "clawfleet_node_status{node=\"stable-gw-a\",status=\"unreachable\"} 1");
+	assert_line(text, "# TYPE clawfleet_reconcile_total counter");
+	assert_line(text, "clawfleet_reconcile_total 3");
+	assert_line(text, "# TYPE clawfleet_reconcile_duration_seconds histogram");
+	assert_line(text, "clawfleet_reconcile_duration_seconds_bucket{le=\"0.005\"} 1");
+	assert_line(text, "clawfleet_reconcile_duration_seconds_bucket{le=\"0.1\"} 1");
+	assert_line(text, "clawfleet_reconcile_duration_seconds_bucket{le=\"0.25\"} 2");
+	assert_line(text, "clawfleet_reconcile_duration_seconds_bucket{le=\"30\"} 2");
+	assert_line(text, "clawfleet_reconcile_duration_seconds_bucket{le=\"+Inf\"} 3");
+	assert_line(text, "clawfleet_reconcile_duration_seconds_sum 45.203");
+	assert_line(text, "clawfleet_reconcile_duration_seconds_count 3");
+	assert_line(text, "clawfleet_actions_total{kind=\"node_target\",result=\"ok\"} 1");
+	assert_line(text, "clawfleet_actions_total{kind=\"node_target\",result=\"error\"} 1");
+	assert_line(text, "clawfleet_actions_total{kind=\"audit\",result=\"ok\"} 1");
+	assert_line(text, "clawfleet_actions_total{kind=\"set_weights\",result=\"ok\"} 0");
+	assert_line(text, "clawfleet_git_fetch_duration_seconds 0.125");
+	assert_line(text, "clawfleet_rollbacks_total{reason=\"doctor.red\"} 2");
+	assert_line(text, "clawfleet_rollbacks_total{reason=\"lock.parity\"} 1");
+	assert_line(text, "clawfleet_build_info{version=\"v1.0-3-g\\\"x\\\"\"} 1");
+	/* Every sample belongs to a family announced with HELP and TYPE before it. */
+	char *copy = strdup(text), *save = NULL, family[128] = "";
+	for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(l, "# TYPE ", 7) == 0) {
+			sscanf(l + 7, "%127s", family);
+			continue;
+		}
+		if (l[0] == '#')
+			continue;
+		assert_true(family[0] && strncmp(l, family, strlen(family)) == 0);
+	}
+	free(copy);
+	free(text);
+}
+
+static void test_label_values_are_escaped(void **state)
+{
+	struct fixture *f = *state;
+	status_metrics_count_rollback(&f->metrics, "a\\b\"c\nd");
+	char *text = metrics(&f->view);
+	assert_line(text, "clawfleet_rollbacks_total{reason=\"a\\\\b\\\"c\\nd\"} 1");
+	free(text);
+}
+
+static void test_rollback_reasons_are_bounded(void **state)
+{
+	struct fixture *f = *state;
+	char reason[32];
+	for (int i = 0; i < STATUS_ROLLBACK_REASONS + 5; i++) {
+		snprintf(reason, sizeof(reason), "reason.%d", i);
+		status_metrics_count_rollback(&f->metrics, reason);
+	}
+	assert_int_equal(f->metrics.nrollbacks, STATUS_ROLLBACK_REASONS);
+	char *text = metrics(&f->view);
+	assert_line(text, "clawfleet_rollbacks_total{reason=\"reason.0\"} 1");
+	assert_line(text, "clawfleet_rollbacks_total{reason=\"other\"} 6");
+	free(text);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_status_document, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_failing_source_stalls, setup, teardown),
+		cmocka_unit_test(test_before_anything_loaded),
+		cmocka_unit_test_setup_teardown(test_metrics_families, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_label_values_are_escaped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rollback_reasons_are_bounded, setup, teardown),
+	};
+	return cmocka_run_group_tests_name("status", tests, NULL, NULL);
+}
