@@ -38,6 +38,7 @@
 #define BACKOFF_FIRST_MS 1000
 #define BACKOFF_MAX_MS 60000
 #define TOKENS_RECHECK_MS 1000
+#define SETTLE_PERIODS 3
 #define JSON_PLAIN (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
 static const char agent_usage[] =
@@ -70,6 +71,11 @@ struct agent {
 	bool target_changed; /* a PUT since the reconcile thread last took the target */
 	bool probe_kick;     /* observe again now: a pass changed the node */
 	int64_t applied_generation;
+	/* What /readyz reports as observedGeneration. It follows applied_generation once an
+	 * observation begun after the apply is not red, or SETTLE_PERIODS refreshes later: a
+	 * gateway still starting after its kickstart must not read as a failed build. */
+	int64_t reported_generation;
+	int64_t applied_mono_ms;
 	struct apply_record last;
 
 	pthread_mutex_t cache_mu; /* guards the cached probe document */
@@ -191,6 +197,7 @@ static int load_applied(struct agent *a, struct cf_err *err)
 	a->last.generation = json_object_get_int64(gen);
 	snprintf(a->last.at, sizeof(a->last.at), "%s", json_object_get_string(at));
 	a->applied_generation = a->last.generation;
+	a->reported_generation = a->applied_generation;
 	rc = 0;
 done:
 	if (rc < 0)
@@ -251,6 +258,7 @@ static void *probe_main(void *arg)
 		int64_t started = mono_ms();
 		pthread_mutex_lock(&a->mu);
 		int64_t applied = a->applied_generation;
+		int64_t applied_at = a->applied_mono_ms;
 		bool have_tag = a->have_target;
 		snprintf(tag, sizeof(tag), "%s", a->target.tag);
 		a->probe_kick = false;
@@ -258,13 +266,21 @@ static void *probe_main(void *arg)
 
 		struct observation *o = NULL;
 		struct cf_err err;
-		if (observe_run(a->observer, applied, have_tag ? tag : NULL, &o, &err) < 0) {
+		if (observe_run(a->observer, a->reported_generation, have_tag ? tag : NULL, &o,
+				&err) < 0) {
 			log_error("observing the node: %s", err.msg);
 		} else {
 			pthread_mutex_lock(&a->cache_mu);
 			observation_free(a->obs);
 			a->obs = o;
 			render_cache(a);
+			bool settled = started >= applied_at && a->doc_status != 503;
+			bool waited = mono_ms() - applied_at >= SETTLE_PERIODS * a->cfg.refresh_ms;
+			if (applied != a->reported_generation && (settled || waited)) {
+				a->reported_generation = applied;
+				observation_set_generation(o, applied);
+				render_cache(a);
+			}
 			pthread_mutex_unlock(&a->cache_mu);
 		}
 
@@ -312,6 +328,8 @@ static void record_pass(struct agent *a, const struct target *t, int rc,
 	format_now(a->last.at);
 	if (rc == 0)
 		a->applied_generation = t->generation;
+	if (advanced)
+		a->applied_mono_ms = mono_ms();
 	if (worth_saving) {
 		struct cf_err serr;
 		if (save_applied(a, &serr) < 0)
@@ -660,12 +678,16 @@ static int agent_open(struct agent *a, struct cf_err *err)
 	const struct agent_config *cfg = &a->cfg;
 	char *current = cfg->token_current ? agentcfg_path(cfg, cfg->token_current) : NULL;
 	char *next = cfg->token_next ? agentcfg_path(cfg, cfg->token_next) : NULL;
+	char *prev = cfg->token_prev ? agentcfg_path(cfg, cfg->token_prev) : NULL;
+	char *dir = cfg->token_dir ? agentcfg_path(cfg, cfg->token_dir) : NULL;
 	struct tokens_config tc = TOKENS_CONFIG_INIT;
 	struct cf_err lerr;
 	int rc = -1;
 
 	tc.current = current;
 	tc.next = next;
+	tc.prev = prev;
+	tc.dir = dir;
 	tc.recheck_ms = TOKENS_RECHECK_MS;
 	a->state_dir = agentcfg_path(cfg, cfg->state);
 	a->target_path = join(a->state_dir, TARGET_FILE);
@@ -688,6 +710,8 @@ static int agent_open(struct agent *a, struct cf_err *err)
 done:
 	free(current);
 	free(next);
+	free(prev);
+	free(dir);
 	return rc;
 }
 

@@ -33,7 +33,9 @@ static const struct key keys[] = {
 	K("openclaw", KEY_PATH, openclaw, "/usr/local/bin/openclaw", false),
 	K("npm", KEY_PATH, npm, "/usr/local/bin/npm", false),
 	K("service.manager", KEY_STRING, service_manager, "launchd", false),
-	K("service.label", KEY_STRING, service_label, "gui/501/ai.openclaw.gateway", false),
+	/* No default: each manager has its own (service.h): gui/<uid>/ai.openclaw.gateway for
+	 * launchd, openclaw-gateway.service for systemd. */
+	K("service.label", KEY_STRING, service_label, NULL, false),
 	K("service.launchctl", KEY_PATH, service_launchctl, "/bin/launchctl", false),
 	K("service.systemctl", KEY_PATH, service_systemctl, "/usr/bin/systemctl", false),
 	K("service.restart", KEY_ARGV, service_restart, NULL, false),
@@ -41,8 +43,10 @@ static const struct key keys[] = {
 	K("gateway.port", KEY_INT, gateway_port, "18789", false),
 	K("queue", KEY_STRING, queue, NULL, false),
 	K("digest", KEY_STRING, digest, NULL, false),
-	K("tokens.current", KEY_PATH, token_current, NULL, true),
+	K("tokens.current", KEY_PATH, token_current, NULL, false),
 	K("tokens.next", KEY_PATH, token_next, NULL, false),
+	K("tokens.prev", KEY_PATH, token_prev, NULL, false),
+	K("tokens.dir", KEY_PATH, token_dir, NULL, false),
 	K("refresh", KEY_DURATION, refresh_ms, "30s", false),
 	K("state", KEY_PATH, state, "/var/db/clawfleet/agent", false),
 	K("doctor.timeout", KEY_DURATION, doctor_timeout_ms, "20s", false),
@@ -203,6 +207,9 @@ static void check_values(struct cfg_loader *ld)
 	if (m && strcmp(m, "command") == 0 && (!c->service_restart || !c->service_status))
 		cfg_diag(ld, NULL, "service",
 			 "the command manager needs service.restart and service.status argv lists");
+	if (!c->token_current && !c->token_dir)
+		cfg_diag(ld, NULL, "tokens",
+			 "set tokens.dir (rotated with clawfleet token) or tokens.current");
 	if (c->refresh_ms && c->refresh_ms < 100)
 		cfg_diag(ld, NULL, "refresh", "must be at least 100ms");
 }

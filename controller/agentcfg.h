@@ -31,6 +31,8 @@ struct agent_config {
 	char *digest;
 	char *token_current;
 	char *token_next;
+	char *token_prev;
+	char *token_dir; /* token.current, token.next, token.prev as `clawfleet token` rotates them */
 	int64_t refresh_ms;
 	char *state;
 	int64_t doctor_timeout_ms;

@@ -247,13 +247,14 @@ static int unreachable(struct pass *p, size_t i, const char *fmt, ...)
 	return n->error ? 0 : cf_err_set(p->err, "out of memory");
 }
 
-static void url_of(const struct mac_node *node, char *url, size_t size, bool *fits)
+/* <address>/readyz; false when it does not fit. */
+static bool url_of(const struct mac_node *node, char *url, size_t size)
 {
 	size_t len = strlen(node->address);
 	while (len && node->address[len - 1] == '/')
 		len--;
 	int n = snprintf(url, size, "%.*s%s", (int)len, node->address, READYZ_PATH);
-	*fits = n >= 0 && (size_t)n < size;
+	return n >= 0 && (size_t)n < size;
 }
 
 /* Starts node p->next on a free slot; a node that cannot be asked is marked at once. */
@@ -262,10 +263,8 @@ static int start_next(struct pass *p, struct slot *s)
 	size_t i = p->next++;
 	const struct mac_node *node = &p->ds->nodes[i];
 	char url[URL_MAX];
-	bool fits;
 
-	url_of(node, url, sizeof(url), &fits);
-	if (!fits)
+	if (!url_of(node, url, sizeof(url)))
 		return unreachable(p, i, "address is longer than %d characters", URL_MAX - 1);
 	s->node = i;
 	s->len = 0;
@@ -433,13 +432,38 @@ static int read_fields(struct arena *a, struct json_object *doc, struct node_obs
 	return 1;
 }
 
+/* The body as one JSON object, or NULL with *why. */
+static struct json_object *parse_body(struct json_tokener *tok, const struct slot *s,
+				      const char **why)
+{
+	const char *body = s->body ? s->body : "";
+	if (!s->len) {
+		*why = "the body is empty";
+		return NULL;
+	}
+	json_tokener_reset(tok);
+	struct json_object *doc = json_tokener_parse_ex(tok, body, (int)s->len);
+	enum json_tokener_error je = json_tokener_get_error(tok);
+	size_t end = json_tokener_get_parse_end(tok);
+	if (!doc || je != json_tokener_success) {
+		*why = je == json_tokener_continue ? "the JSON ends early"
+						   : json_tokener_error_desc(je);
+	} else if (strspn(body + end, " \t\r\n") != s->len - end) {
+		*why = "data after the JSON value";
+	} else if (!json_object_is_type(doc, json_type_object)) {
+		*why = "not a JSON object";
+	} else {
+		return doc;
+	}
+	json_object_put(doc);
+	return NULL;
+}
+
 /* The reply of a transfer that completed: parsed into the node, or the node unreachable. */
 static int read_reply(struct pass *p, struct slot *s, const char *url)
 {
 	struct fleet_probe_node *n = &p->r->nodes[s->node];
 	const char *name = p->ds->nodes[s->node].name;
-	struct json_tokener *tok = p->fp->tok;
-	const char *body = s->body ? s->body : "";
 	struct json_object *doc = NULL;
 	const char *why = NULL, *answered = NULL;
 	int rc = 0;
@@ -447,28 +471,20 @@ static int read_reply(struct pass *p, struct slot *s, const char *url)
 	if (n->http_status != 200 && n->http_status != 503)
 		return unreachable(p, s->node, "GET %s: HTTP %d, expected 200 or 503 with a probe "
 					       "document", url, n->http_status);
-	json_tokener_reset(tok);
-	doc = json_tokener_parse_ex(tok, body, (int)s->len);
-	size_t end = json_tokener_get_parse_end(tok);
-	if (!doc || json_tokener_get_error(tok) != json_tokener_success ||
-	    strspn(body + end, " \t\r\n") != s->len - end ||
-	    !json_object_is_type(doc, json_type_object)) {
-		why = "not one JSON object";
-	} else if (!get_str(doc, "node", &answered) || !answered) {
+	doc = parse_body(p->fp->tok, s, &why);
+	if (doc && (!get_str(doc, "node", &answered) || !answered))
 		why = "no \"node\" name";
-	} else if (strcmp(answered, name) != 0) {
+	if (!why && strcmp(answered, name) != 0) {
 		char shown[NAME_SHOWN_CHARS * 4 + 1];
 		doctor_escape_text(shown, sizeof(shown), answered, strlen(answered),
 				   NAME_SHOWN_CHARS);
 		rc = unreachable(p, s->node, "GET %s: answered as %s, not %s (the MacNode's address "
 					     "reaches another node)", url, shown, name);
 		goto done;
-	} else {
-		rc = read_fields(p->arena, doc, &n->obs, &why);
-		if (rc < 0) {
-			cf_err_set(p->err, "out of memory");
-			goto done;
-		}
+	}
+	if (!why && read_fields(p->arena, doc, &n->obs, &why) < 0) {
+		rc = cf_err_set(p->err, "out of memory");
+		goto done;
 	}
 	if (why) {
 		rc = unreachable(p, s->node, "GET %s: HTTP %d, not a probe document: %s", url,
@@ -476,7 +492,6 @@ static int read_reply(struct pass *p, struct slot *s, const char *url)
 		goto done;
 	}
 	n->obs.reachable = true;
-	rc = 0;
 done:
 	json_object_put(doc);
 	return rc;
@@ -527,8 +542,9 @@ static int give_up(struct pass *p)
 		curl_multi_remove_handle(fp->multi, s->easy);
 		s->busy = false;
 		p->in_flight--;
-		if (unreachable(p, s->node, "GET %s/readyz: timed out (the poll's deadline passed)",
-				p->ds->nodes[s->node].address) < 0)
+		char url[URL_MAX];
+		url_of(&p->ds->nodes[s->node], url, sizeof(url));
+		if (unreachable(p, s->node, "GET %s: timed out (the poll's deadline passed)", url) < 0)
 			return -1;
 	}
 	while (p->next < p->ds->nnodes)

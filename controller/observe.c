@@ -1048,6 +1048,11 @@ oom:
 	return cf_err_set(err, "out of memory gathering the probe's inputs");
 }
 
+void observation_set_generation(struct observation *o, int64_t generation)
+{
+	o->in.observed_generation = generation;
+}
+
 const struct probe_inputs *observation_inputs(struct observation *o, int64_t now_ms)
 {
 	o->in.now_ms = now_ms;

@@ -39,6 +39,9 @@ int observe_run(struct observer *obs, int64_t applied_generation, const char *ta
  * the observation (a cached document ages: probe.stale). It stores now_ms in the observation, so
  * one thread at a time per observation; threads sharing one take a copy of the struct. */
 const struct probe_inputs *observation_inputs(struct observation *o, int64_t now_ms);
+/* Reports another generation as observedGeneration: the agent announces a new generation only
+ * once the node has settled on it (see agent.c), not the moment the apply returns. */
+void observation_set_generation(struct observation *o, int64_t generation);
 void observation_free(struct observation *o);
 
 #endif

@@ -222,10 +222,15 @@ static void judge_red(const struct probe_inputs *in, struct probe_result *out)
 		    "%.1f%% of %lld synthetic checks failed (limit %.0f%%)",
 		    in->latency.synthetic_failure_percent, (long long)in->latency.samples,
 		    PROBE_SYNTHETIC_MAX_PERCENT);
-	if (in->latency.samples > 0 && in->latency.baseline_p95_ms > 0 &&
-	    in->latency.p95_ms > PROBE_LATENCY_MAX_FACTOR * in->latency.baseline_p95_ms)
-		add(out, PROBE_RED, "latency.p95", "p95 %.1f ms is over %.0fx the baseline %.1f ms",
-		    in->latency.p95_ms, PROBE_LATENCY_MAX_FACTOR, in->latency.baseline_p95_ms);
+	double baseline = in->latency.baseline_p95_ms;
+	if (baseline > 0 && baseline < PROBE_LATENCY_BASELINE_FLOOR_MS)
+		baseline = PROBE_LATENCY_BASELINE_FLOOR_MS;
+	if (in->latency.samples > 0 && baseline > 0 &&
+	    in->latency.p95_ms > PROBE_LATENCY_MAX_FACTOR * baseline)
+		add(out, PROBE_RED, "latency.p95",
+		    "p95 %.1f ms is over %.0fx the baseline %.1f ms (counted as at least %.0f ms)",
+		    in->latency.p95_ms, PROBE_LATENCY_MAX_FACTOR, in->latency.baseline_p95_ms,
+		    PROBE_LATENCY_BASELINE_FLOOR_MS);
 }
 
 /* The notifier's age and the configured limit are untrusted numbers; past int64 ms they clamp. */

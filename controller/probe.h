@@ -44,6 +44,8 @@ struct json_object;
 #define PROBE_DISK_MIN_FREE_PERCENT 10.0
 #define PROBE_SYNTHETIC_MAX_PERCENT 5.0
 #define PROBE_LATENCY_MAX_FACTOR 5.0
+/* A baseline below this counts as this much: on loopback, sub-millisecond p95s make "5x" noise. */
+#define PROBE_LATENCY_BASELINE_FLOOR_MS 50.0
 
 enum probe_status { PROBE_GREEN, PROBE_DEGRADED, PROBE_RED };
 

@@ -88,6 +88,7 @@ fleet_haproxy() {
 		-e "s|@PORT_CANARY@|$FLEET_GATEWAY_PORT_canary_gw|g" \
 		hack/haproxy/clawfleet.cfg.in >"$h/haproxy.cfg"
 	CLAWFLEET_FLEET=$dir haproxy -db -f "$h/haproxy.cfg" >"$dir/logs/haproxy.log" 2>&1 &
+	disown
 	fleet_wait 10 test -S "$h/admin.sock"
 }
 
@@ -95,6 +96,7 @@ fleet_agent_start() {
 	local dir=$1 node=$2 root=$1/macs/$2
 	CLAWFLEET_FLEET=$dir OPENCLAW_SIM_ROOT=$root "$FLEET_BIN" agent \
 		--config "$root/etc/clawfleet/agent.yaml" >>"$dir/logs/agent-$node.log" 2>&1 &
+	disown
 }
 
 # fleet_up DIR [ANALYSIS]: everything but the controller; 0 when every piece answers.
@@ -119,6 +121,9 @@ fleet_up() {
 			--remote "$dir/repo" --listen "127.0.0.1:$(eval echo "\$FLEET_AGENT_PORT_$v")" \
 			--refresh 1s || return 1
 		cp "$dir/agent-token" "$root/etc/clawfleet/token.current"
+		# 10 ms per answer, as a gateway on a real network takes: latency baselines of a
+		# few microseconds would turn scheduler noise into latency.p95 verdicts.
+		echo '{"slowMs": 10}' >"$root/sim/gateway.control"
 		CLAWFLEET_FLEET=$dir OPENCLAW_SIM_ROOT=$root "$root/bin/launchctl" kickstart \
 			gui/501/ai.openclaw.gateway >/dev/null || return 1
 		fleet_agent_start "$dir" "$node"
@@ -156,6 +161,15 @@ EOF
 	fleet_wait 10 curl -sf --max-time 1 "http://127.0.0.1:$FLEET_FRONTEND_PORT/whoami"
 }
 
+# fleet_controller DIR [FLAGS...]: starts the controller on the fleet's configuration, logging to
+# DIR/logs/controller.log; its pid goes to FLEET_CONTROLLER_PID.
+fleet_controller() {
+	local dir=$1
+	CLAWFLEET_FLEET=$dir "$FLEET_BIN" controller --config "$dir/controller.yaml" "${@:2}" \
+		>>"$dir/logs/controller.log" 2>&1 &
+	FLEET_CONTROLLER_PID=$!
+}
+
 # Every process whose environment names this fleet.
 fleet_pids() {
 	env -u CLAWFLEET_FLEET grep -lsxz "CLAWFLEET_FLEET=$1" /proc/[0-9]*/environ | cut -d/ -f3
@@ -190,16 +204,24 @@ fleet_status() {
 		"$doc" "$2"
 }
 
-# fleet_measure FRONTEND N [CURL ARGS...]: N requests to /whoami through HAProxy, one connection
-# each; prints how many each gateway answered, as "canary-gw stable-gw-a stable-gw-b".
+# fleet_measure FRONTEND N [TENANT]: N requests to /whoami through HAProxy, 16 at a time, one
+# connection each, with X-Tenant-Canary: TENANT when given; prints how many each gateway
+# answered, as "canary-gw stable-gw-a stable-gw-b".
 fleet_measure() {
-	local cfg i node counts=() out
-	cfg=$(mktemp) out=$(mktemp)
-	for ((i = 0; i < $2; i++)); do echo "url = \"$1/whoami\""; done >"$cfg"
-	timeout 120 curl -s --max-time 5 -H 'Connection: close' -w '\n' "${@:3}" -K "$cfg" >"$out"
-	for node in $FLEET_NODES; do counts+=("$(grep -c "\"node\":\"$node\"" "$out")"); done
-	rm -f "$cfg" "$out"
-	echo "${counts[*]}"
+	python3 -c '
+import collections, concurrent.futures, json, sys, urllib.request
+url, n, tenant, nodes = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4:]
+def one(_):
+    req = urllib.request.Request(url, headers={"Connection": "close"})
+    if tenant:
+        req.add_header("X-Tenant-Canary", tenant)
+    try:
+        return json.loads(urllib.request.urlopen(req, timeout=5).read())["node"]
+    except Exception:
+        return None
+with concurrent.futures.ThreadPoolExecutor(16) as pool:
+    counts = collections.Counter(pool.map(one, range(n)))
+print(" ".join(str(counts[node]) for node in nodes))' "$1/whoami" "$2" "${3:-}" $FLEET_NODES
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then

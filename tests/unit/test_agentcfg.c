@@ -55,7 +55,7 @@ static void test_minimal_config_gets_defaults(void **state)
 	assert_string_equal(cfg.node, "canary-gw");
 	assert_string_equal(cfg.listen, "127.0.0.1:18081");
 	assert_string_equal(cfg.service_manager, "launchd");
-	assert_string_equal(cfg.service_label, "gui/501/ai.openclaw.gateway");
+	assert_null(cfg.service_label);
 	assert_int_equal(cfg.gateway_port, 18789);
 	assert_int_equal(cfg.refresh_ms, 30000);
 	assert_int_equal(cfg.doctor_timeout_ms, 20000);
@@ -114,7 +114,7 @@ static void test_every_error_reported(void **state)
 	assert_non_null(strstr(out, ":4:9: -: skills: must be an absolute path"));
 	assert_non_null(strstr(out, ":5:17: -: gateway.port: must be 1..65535, got 70000"));
 	assert_non_null(strstr(out, ":6:10: -: refresh: \"soon\""));
-	assert_non_null(strstr(out, ":0:0: -: tokens.current: required key is missing"));
+	assert_non_null(strstr(out, ":0:0: -: tokens: set tokens.dir (rotated with clawfleet token) or tokens.current"));
 	assert_non_null(strstr(out, ": -: node: \"Canary_GW\": must be a DNS label"));
 	assert_non_null(strstr(out, "service.manager: must be launchd, systemd, openclaw or command"));
 	free(out);

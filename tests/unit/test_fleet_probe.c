@@ -38,6 +38,7 @@
 #define SLOW_HOLD_MS 3000   /* how long /slow holds its answer, well past the test's timeout */
 #define BIG_BODY 8192
 #define SMALL_MAX_BODY 4096
+#define HOSTS 6		    /* servers on ports of their own, for a fleet of many hosts */
 
 struct rendered {
 	char *json;
@@ -252,10 +253,25 @@ static int refused_port(void)
 	return ntohs(a.sin_port);
 }
 
+/* A server on a free loopback port, thread per connection so a held request holds no one
+ * else; NULL when it does not start. */
+static struct MHD_Daemon *start_server(int *port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	struct MHD_Daemon *d = MHD_start_daemon(
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL, 0,
+		NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&a,
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL, MHD_OPTION_END);
+	const union MHD_DaemonInfo *info =
+		d ? MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT) : NULL;
+	*port = info ? info->port : 0;
+	return d;
+}
+
 static int group_setup(void **state)
 {
 	char name[32];
-	struct sockaddr_in a = {.sin_family = AF_INET};
 	(void)state;
 
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
@@ -273,16 +289,9 @@ static int group_setup(void **state)
 		snprintf(name, sizeof(name), "gate-%d", i);
 		render(&srv.gated[i], name, false);
 	}
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	srv.daemon = MHD_start_daemon(
-		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL, 0,
-		NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&a,
-		MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL, MHD_OPTION_END);
+	srv.daemon = start_server(&srv.port);
 	if (!srv.daemon)
 		return -1;
-	const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv.daemon,
-							       MHD_DAEMON_INFO_BIND_PORT);
-	srv.port = info ? info->port : 0;
 
 	/* A directory that would answer as a probe if file:// were followed. */
 	snprintf(file_root, sizeof(file_root), "/tmp/fleet-probe-test.XXXXXX");
@@ -658,6 +667,35 @@ static void test_large_fleet_answered_over_kept_connections(void **state)
 	fleet_probe_free(fp);
 }
 
+/* More hosts than connections allowed: idle connections to other hosts make way, every pass. */
+static void test_more_hosts_than_connections(void **state)
+{
+	(void)state;
+	static struct fleet f;
+	struct MHD_Daemon *hosts[HOSTS];
+	char name[32];
+	memset(&f, 0, sizeof(f));
+	for (int i = 0; i < HOSTS; i++) {
+		int port = 0;
+		hosts[i] = start_server(&port);
+		assert_non_null(hosts[i]);
+		snprintf(name, sizeof(name), "node-%d", i);
+		add_node(&f, name, "http://127.0.0.1:%d/n/%d", port, i);
+	}
+	struct fleet_probe *fp = new_probe(2, 5000, 0);
+	for (int pass = 0; pass < 2; pass++) {
+		struct fleet_probe_result *r = poll_fleet(fp, &f);
+		for (size_t i = 0; i < HOSTS; i++) {
+			assert_null(r->nodes[i].error);
+			assert_true(r->obs[i].reachable);
+		}
+		fleet_probe_result_free(r);
+	}
+	fleet_probe_free(fp);
+	for (int i = 0; i < HOSTS; i++)
+		MHD_stop_daemon(hosts[i]);
+}
+
 static void test_empty_fleet(void **state)
 {
 	(void)state;
@@ -706,6 +744,7 @@ int main(void)
 		cmocka_unit_test(test_mixed_fleet_in_desired_order),
 		cmocka_unit_test(test_max_parallel_bounds_requests_in_flight),
 		cmocka_unit_test(test_large_fleet_answered_over_kept_connections),
+		cmocka_unit_test(test_more_hosts_than_connections),
 		cmocka_unit_test(test_empty_fleet),
 		cmocka_unit_test(test_config_limits),
 	};

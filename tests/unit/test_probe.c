@@ -348,6 +348,13 @@ static void synthetic_failing(struct fixture *f)
 	f->in.latency.synthetic_failure_percent = 5.1;
 }
 
+/* The floor still catches a real regression from a tiny baseline. */
+static void p95_over_floor(struct fixture *f)
+{
+	f->in.latency.baseline_p95_ms = 0.3;
+	f->in.latency.p95_ms = 260.0;
+}
+
 static void p95_high(struct fixture *f)
 {
 	f->in.latency.p95_ms = 500.5;
@@ -378,6 +385,7 @@ static const struct rule_case red_cases[] = {
 	{"disk under 10 %", disk_low, "disk.low"},
 	{"synthetic failures over 5 %", synthetic_failing, "synthetic.failures"},
 	{"p95 over 5x baseline", p95_high, "latency.p95"},
+	{"p95 over 5x the baseline floor", p95_over_floor, "latency.p95"},
 };
 
 static void doctor_yellow(struct fixture *f)
@@ -492,6 +500,13 @@ static void no_baseline(struct fixture *f)
 	f->in.latency.p95_ms = 99999;
 }
 
+/* Loopback noise: 4 ms against a 0.3 ms baseline is not a regression. */
+static void p95_tiny_baseline(struct fixture *f)
+{
+	f->in.latency.baseline_p95_ms = 0.3;
+	f->in.latency.p95_ms = 4.0;
+}
+
 static void no_samples(struct fixture *f)
 {
 	f->in.latency.samples = 0;
@@ -540,6 +555,7 @@ static const struct rule_case green_cases[] = {
 	{"digest at exactly 15 minutes", digest_fifteen_minutes, NULL},
 	{"cache at exactly three refresh periods", cache_three_periods, NULL},
 	{"no latency baseline recorded", no_baseline, NULL},
+	{"p95 over 5x a sub-millisecond baseline but under 5x the floor", p95_tiny_baseline, NULL},
 	{"no synthetic samples", no_samples, NULL},
 	{"queue and digest not configured", optional_sources_off, NULL},
 	{"queue without a limit", queue_without_limit, NULL},
