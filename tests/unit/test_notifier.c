@@ -877,7 +877,7 @@ static void test_config_reports_every_error_without_the_url(void **state)
 		 "bytes, no spaces\n"
 		 "%1$s:0:0: -: window: must be from 1s to 24h\n"
 		 "%1$s:1:9: -: socket: must be an absolute path\n"
-		 "%1$s:3:57: -: channel.format: must be generic or slack\n"
+		 "%1$s:3:57: -: channel.format: must be one of generic, slack\n"
 		 "%1$s:4:12: -: digestUrl: must be a single value\n"
 		 "%1$s:5:1: -: tokens: must be a map\n"
 		 "%1$s:6:1: -: colour: unknown key\n",
