@@ -10,6 +10,8 @@
 #include <json-c/json.h>
 #include <openssl/evp.h>
 
+#include "utf8.h"
+
 /* The canonical form of anything clawfleet hashes is a few KiB; a cap keeps a hostile or broken
  * input from eating the controller's memory before anyone notices. */
 #define CANON_MAX_BYTES (64u << 20)
@@ -54,41 +56,6 @@ static int buf_put(struct buf *b, const char *s, size_t n, struct cf_err *err)
 static int buf_puts(struct buf *b, const char *s, struct cf_err *err)
 {
 	return buf_put(b, s, strlen(s), err);
-}
-
-/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlong forms, no surrogates,
- * nothing past U+10FFFF), or 0. JCS output must be valid Unicode, and a peer's parser would
- * reject or repair anything else, so the hashes would stop meaning the same bytes. */
-static size_t utf8_seq_len(const unsigned char *s, size_t avail)
-{
-	unsigned char c = s[0];
-	size_t n;
-	unsigned char lo = 0x80, hi = 0xbf;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		n = 3;
-	else if (c >= 0xf0 && c <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	if (c == 0xe0)
-		lo = 0xa0;
-	else if (c == 0xed)
-		hi = 0x9f;
-	else if (c == 0xf0)
-		lo = 0x90;
-	else if (c == 0xf4)
-		hi = 0x8f;
-	if (avail < n || s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return n;
 }
 
 static const char *short_escape(unsigned char c)

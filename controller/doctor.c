@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "timeparse.h"
+#include "utf8.h"
 
 /* Room for the fixed words of a reason around an escaped excerpt. */
 #define REASON_WORDS 120
@@ -15,39 +16,6 @@
 #define FLAG_MAX 64
 
 enum severity_class { SEV_INFO, SEV_WARNING, SEV_ERROR };
-
-/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlong forms, no surrogates,
- * nothing past U+10FFFF), or 0. */
-static size_t utf8_seq_len(const unsigned char *s, size_t avail)
-{
-	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-	size_t n;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		n = 3;
-	else if (c >= 0xf0 && c <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	if (c == 0xe0)
-		lo = 0xa0;
-	else if (c == 0xed)
-		hi = 0x9f;
-	else if (c == 0xf0)
-		lo = 0x90;
-	else if (c == 0xf4)
-		hi = 0x8f;
-	if (avail < n || s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return n;
-}
 
 size_t doctor_escape_text(char *dst, size_t size, const char *src, size_t len, size_t max_chars)
 {
