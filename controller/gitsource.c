@@ -62,9 +62,7 @@ static const char *git_msg(void)
 	return e && e->message ? e->message : "unknown libgit2 error";
 }
 
-static int git_fail(struct cf_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int git_fail(struct cf_err *err, const char *fmt, ...)
+int gitsource_fail(struct cf_err *err, const char *fmt, ...)
 {
 	char head[CF_ERR_MSG];
 	va_list ap;
@@ -206,7 +204,7 @@ static int open_repo(struct gitsource **out, const char *path, unsigned int flag
 		goto fail;
 	}
 	if (git_repository_open_ext(&gs->repo, path, flags, NULL) < 0) {
-		git_fail(err, "opening git repository %s", path);
+		gitsource_fail(err, "opening git repository %s", path);
 		goto fail;
 	}
 	*out = gs;
@@ -635,10 +633,10 @@ static int peel_ref(git_repository *repo, const char *refname, git_oid *oid, str
 	if (rc == GIT_ENOTFOUND)
 		return 1;
 	if (rc < 0)
-		return git_fail(err, "looking up %s", refname);
+		return gitsource_fail(err, "looking up %s", refname);
 	rc = git_reference_peel(&obj, ref, GIT_OBJECT_COMMIT);
 	if (rc < 0)
-		git_fail(err, "%s does not lead to a commit", refname);
+		gitsource_fail(err, "%s does not lead to a commit", refname);
 	else
 		git_oid_cpy(oid, git_object_id(obj));
 	git_object_free(obj);
@@ -664,14 +662,14 @@ static int lookup_commit(git_repository *repo, const char *hex, git_commit **out
 	if (check_commit(hex, err) < 0)
 		return -1;
 	if (git_oid_fromstrn(&oid, hex, len) < 0)
-		return git_fail(err, "commit %s", hex);
+		return gitsource_fail(err, "commit %s", hex);
 	int rc = git_object_lookup_prefix((git_object **)out, repo, &oid, len, GIT_OBJECT_COMMIT);
 	if (rc == GIT_ENOTFOUND)
 		return cf_err_set(err, "commit %s not found", hex);
 	if (rc == GIT_EAMBIGUOUS)
 		return cf_err_set(err, "commit %s is ambiguous; give more hex digits", hex);
 	if (rc < 0)
-		return git_fail(err, "looking up commit %s", hex);
+		return gitsource_fail(err, "looking up commit %s", hex);
 	return 0;
 }
 
@@ -742,7 +740,7 @@ static int commit_on_branch(struct gitsource *gs, const git_oid *commit, const c
 		return 0;
 	int rc = git_graph_descendant_of(gs->repo, &tip, commit);
 	if (rc < 0)
-		return git_fail(err, "checking that the commit is on branch \"%s\"", branch);
+		return gitsource_fail(err, "checking that the commit is on branch \"%s\"", branch);
 	if (!rc)
 		return cf_err_set(err, "commit %s is not on branch \"%s\"", git_oid_tostr_s(commit),
 				  branch);
@@ -803,7 +801,7 @@ static int semver_commit(struct gitsource *gs, const char *expr, char **tag, git
 		return -1;
 	pick.range = range;
 	if (git_tag_foreach(gs->repo, semver_tag_cb, &pick) < 0) {
-		git_fail(err, "listing tags for semver range \"%s\"", expr);
+		gitsource_fail(err, "listing tags for semver range \"%s\"", expr);
 		goto done;
 	}
 	if (!pick.best_tag) {
@@ -919,12 +917,12 @@ static int add_blob(struct walk *w, const git_oid *id)
 
 	/* The size first, so an oversized blob is refused before it is inflated into memory. */
 	if (git_odb_read_header(&size, &type, w->odb, id) < 0)
-		return git_fail(w->err, "%s", w->path);
+		return gitsource_fail(w->err, "%s", w->path);
 	if (size > TREEFILES_MAX_FILE)
 		return cf_err_set(w->err, "%s: file is %zu bytes, over the %u byte limit", w->path,
 				  size, TREEFILES_MAX_FILE);
 	if (git_blob_lookup(&blob, w->repo, id) < 0)
-		return git_fail(w->err, "%s", w->path);
+		return gitsource_fail(w->err, "%s", w->path);
 	int rc = treefiles_add(w->out, w->path, git_blob_rawcontent(blob),
 			       (size_t)git_blob_rawsize(blob), w->err);
 	git_blob_free(blob);
@@ -967,16 +965,16 @@ int gitsource_read_files(struct gitsource *gs, const char *commit_hex, struct tr
 	if (lookup_commit(gs->repo, commit_hex, &commit, err) < 0)
 		return -1;
 	if (git_commit_tree(&tree, commit) < 0) {
-		git_fail(err, "reading the tree of commit %s", commit_hex);
+		gitsource_fail(err, "reading the tree of commit %s", commit_hex);
 		goto done;
 	}
 	if (git_repository_odb(&w.odb, gs->repo) < 0) {
-		git_fail(err, "opening the object database");
+		gitsource_fail(err, "opening the object database");
 		goto done;
 	}
 	if (git_tree_walk(tree, GIT_TREEWALK_PRE, walk_entry, &w) != 0) {
 		if (!w.failed)
-			git_fail(err, "walking the tree of commit %s", commit_hex);
+			gitsource_fail(err, "walking the tree of commit %s", commit_hex);
 		goto done;
 	}
 	treefiles_sort(out);

@@ -57,6 +57,9 @@ int gitsource_commit_info(struct gitsource *gs, const char *commit_hex, char **a
 			  char **message, struct cf_err *err);
 void gitsource_free(struct gitsource *gs);
 
+/* Fills err with "<what>: <libgit2's last error>" and returns -1, for every libgit2 caller. */
+int gitsource_fail(struct cf_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* libgit2 global init/shutdown, reference counted; gitsource_open/sync call init themselves. */
 void gitsource_global_init(void);
 void gitsource_global_shutdown(void);

@@ -27,24 +27,6 @@
 #define LINK_TARGET_MAX 4096
 #define QUOTE_MAX 200
 
-static const char *git_msg(void)
-{
-	const git_error *e = git_error_last();
-	return e && e->message ? e->message : "unknown libgit2 error";
-}
-
-static int git_fail(struct cf_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int git_fail(struct cf_err *err, const char *fmt, ...)
-{
-	char head[CF_ERR_MSG];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(head, sizeof(head), fmt, ap);
-	va_end(ap);
-	return cf_err_set(err, "%s: %s", head, git_msg());
-}
-
 static bool is_commit_hex(const char *s)
 {
 	size_t n = s ? strlen(s) : 0;
@@ -71,7 +53,7 @@ static int open_work_tree(git_repository **out, const char *path, struct cf_err 
 	if (rc == GIT_ENOTFOUND)
 		return 1;
 	if (rc < 0)
-		return git_fail(err, "opening infra repository %s", path);
+		return gitsource_fail(err, "opening infra repository %s", path);
 	if (git_repository_is_bare(*out)) {
 		git_repository_free(*out);
 		*out = NULL;
@@ -113,7 +95,7 @@ static int work_tree_status(git_repository *repo, bool *dirty, char *paths, size
 	opts.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED | GIT_STATUS_OPT_RECURSE_UNTRACKED_DIRS |
 		     GIT_STATUS_OPT_EXCLUDE_SUBMODULES;
 	if (git_status_list_new(&list, repo, &opts) < 0)
-		return git_fail(err, "reading the status of %s", git_repository_workdir(repo));
+		return gitsource_fail(err, "reading the status of %s", git_repository_workdir(repo));
 	size_t n = git_status_list_entrycount(list);
 	for (size_t i = 0; i < n && i < DIRTY_SHOWN; i++) {
 		const git_status_entry *e = git_status_byindex(list, i);
@@ -144,10 +126,10 @@ static int tag_commit(git_repository *repo, const char *tag, git_oid *out, struc
 	if (rc == GIT_ENOTFOUND)
 		return 1;
 	if (rc < 0)
-		return git_fail(err, "looking up %s", refname);
+		return gitsource_fail(err, "looking up %s", refname);
 	rc = git_reference_peel(&obj, ref, GIT_OBJECT_COMMIT);
 	if (rc < 0)
-		git_fail(err, "tag \"%s\" does not lead to a commit", tag);
+		gitsource_fail(err, "tag \"%s\" does not lead to a commit", tag);
 	else
 		git_oid_cpy(out, git_object_id(obj));
 	git_object_free(obj);
@@ -211,7 +193,7 @@ int pull_observe(const char *infra_path, const char *prefer_tag, struct pull_sta
 		git_oid_tostr(out->head, sizeof(out->head), &head);
 		find_head_tag(repo, &head, prefer_tag, out->tag);
 	} else if (rc != GIT_ENOTFOUND) {
-		rc = git_fail(err, "reading HEAD of %s", infra_path);
+		rc = gitsource_fail(err, "reading HEAD of %s", infra_path);
 		goto done;
 	}
 	/* A checkout cut short leaves the tree half-way: ours to finish, not someone's edits. */
@@ -255,7 +237,7 @@ static int fetch_tags(git_repository *repo, const char *mirror, struct cf_err *e
 	if (rc == 0)
 		rc = git_remote_fetch(remote, &refspecs, &opts, NULL);
 	if (rc < 0)
-		git_fail(err, "fetching tags from the mirror %s", mirror);
+		gitsource_fail(err, "fetching tags from the mirror %s", mirror);
 	git_remote_free(remote);
 	return rc < 0 ? -1 : 0;
 }
@@ -303,7 +285,7 @@ static int clone_work_tree(const char *infra_path, const char *mirror, git_repos
 	if (fsutil_mkdir_p(parent, 0755, err) < 0 || fsutil_remove_tree(tmp, err) < 0)
 		return -1;
 	if (git_repository_init(&repo, tmp, 0) < 0) {
-		git_fail(err, "creating repository %s", tmp);
+		gitsource_fail(err, "creating repository %s", tmp);
 		goto done;
 	}
 	if (fetch_tags(repo, mirror, err) < 0)
@@ -386,7 +368,7 @@ static int check_entry(const char *root, const git_tree_entry *entry, void *payl
 	if (git_tree_entry_filemode(entry) != GIT_FILEMODE_LINK)
 		return 0;
 	if (git_blob_lookup(&blob, c->repo, git_tree_entry_id(entry)) < 0)
-		return git_fail(c->err, "reading symbolic link %s%s", root, name);
+		return gitsource_fail(c->err, "reading symbolic link %s%s", root, name);
 	size_t depth = 0;
 	for (const char *p = root; *p; p++)
 		depth += *p == '/';
@@ -412,11 +394,11 @@ static int check_tree(git_repository *repo, git_commit *commit, struct cf_err *e
 	int rc = -1;
 
 	if (git_commit_tree(&tree, commit) < 0)
-		return git_fail(err, "reading the tree of commit %s",
+		return gitsource_fail(err, "reading the tree of commit %s",
 				git_oid_tostr_s(git_commit_id(commit)));
 	if (git_tree_walk(tree, GIT_TREEWALK_PRE, check_entry, &c) != 0) {
 		if (!c.failed)
-			git_fail(err, "walking the tree of commit %s",
+			gitsource_fail(err, "walking the tree of commit %s",
 				 git_oid_tostr_s(git_commit_id(commit)));
 		goto done;
 	}
@@ -491,7 +473,7 @@ static int verified_commit(git_repository *repo, const struct pull_target *t, gi
 				       "commit %s",
 				  t->tag, hex, t->commit);
 	if (git_commit_lookup(out, repo, &oid) < 0)
-		return git_fail(err, "reading commit %s", hex);
+		return gitsource_fail(err, "reading commit %s", hex);
 	if (check_tree(repo, *out, err) < 0) {
 		git_commit_free(*out);
 		*out = NULL;
@@ -510,9 +492,9 @@ static int checkout(git_repository *repo, git_commit *commit, bool force, struct
 	opts.checkout_strategy =
 		(force ? GIT_CHECKOUT_FORCE : GIT_CHECKOUT_SAFE) | GIT_CHECKOUT_REMOVE_UNTRACKED;
 	if (git_checkout_tree(repo, (const git_object *)commit, &opts) < 0)
-		return git_fail(err, "checking out %s", git_oid_tostr_s(oid));
+		return gitsource_fail(err, "checking out %s", git_oid_tostr_s(oid));
 	if (git_repository_set_head_detached(repo, oid) < 0)
-		return git_fail(err, "setting HEAD to %s", git_oid_tostr_s(oid));
+		return gitsource_fail(err, "setting HEAD to %s", git_oid_tostr_s(oid));
 	return unmark_pull(repo, err);
 }
 
