@@ -14,6 +14,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/* Per connection, for its request line, headers and reply headers (bodies live outside it):
+ * libmicrohttpd's 32 KiB default costs a megabyte of RSS per 32 keep-alive clients, and an agent
+ * runs on every Mac. Headers are capped far below this anyway. */
+#define HTTPD_CONNECTION_MEMORY (16u << 10)
 #define DEFAULT_MAX_CONNECTIONS 256
 #define DEFAULT_TIMEOUT_SEC 10
 /* One epoll thread per core of the two the agent is sized for. Measured on two cores with the
@@ -557,6 +561,8 @@ int httpd_start(struct httpd **out, const struct httpd_config *cfg, struct cf_er
 				       MHD_OPTION_THREAD_POOL_SIZE, threads,
 				       MHD_OPTION_CONNECTION_LIMIT, max_connections,
 				       MHD_OPTION_CONNECTION_TIMEOUT, timeout_sec,
+				       MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+				       (size_t)HTTPD_CONNECTION_MEMORY,
 				       MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
 				       MHD_OPTION_END);
 	if (!srv->daemon) {
