@@ -260,6 +260,8 @@ static void *probe_main(void *arg)
 		pthread_mutex_lock(&a->mu);
 		int64_t applied = a->applied_generation;
 		int64_t applied_at = a->applied_mono_ms;
+		bool judge_next = a->have_target && a->target.skills_link == TARGET_LINK_NEXT &&
+				  a->target.generation == applied;
 		bool have_tag = a->have_target;
 		snprintf(tag, sizeof(tag), "%s", a->target.tag);
 		a->probe_kick = false;
@@ -271,6 +273,7 @@ static void *probe_main(void *arg)
 				&err) < 0) {
 			log_error("observing the node: %s", err.msg);
 		} else {
+			observation_set_judge_next(o, judge_next);
 			pthread_mutex_lock(&a->cache_mu);
 			observation_free(a->obs);
 			a->obs = o;

@@ -195,12 +195,11 @@ static int transfer_start(struct agent_client *c, struct transfer *t, const char
 	snprintf(t->url, sizeof(t->url), "%.*s/v1/target", (int)alen, p->address);
 	if (target_render(p->target, &t->body, &body_len, &p->err) < 0)
 		return cf_err_prefix(&p->err, "node %s", p->node);
-	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-	t->headers = h;
-	h = h ? curl_slist_append(h, auth) : NULL;
-	if (!h || !(t->easy = curl_easy_init()))
+	/* No "Expect: 100-continue": a larger target would wait a second for nothing. */
+	t->headers = curl_slist_append(NULL, "Content-Type: application/json");
+	if (!t->headers || !curl_slist_append(t->headers, "Expect:") ||
+	    !curl_slist_append(t->headers, auth) || !(t->easy = curl_easy_init()))
 		return cf_err_set(&p->err, "node %s: out of memory", p->node);
-	t->headers = h;
 	CURL *e = t->easy;
 	curl_easy_setopt(e, CURLOPT_URL, t->url);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");

@@ -53,6 +53,7 @@
 #include "source.h"
 #include "status.h"
 #include "timeparse.h"
+#include "utf8.h"
 
 #define STATE_FILE "rollout.json"
 #define AUDIT_FILE "promotions.jsonl"
@@ -63,6 +64,7 @@
 #define BACKOFF_MAX_MS 300000
 #define JITTER_PERCENT 5
 #define BROADCAST_ATTEMPTS 5
+#define BROADCASTS_TRACKED 16
 #define NOTIFY_CONNECT_MS 2000
 #define NOTIFY_TIMEOUT_MS 5000
 #define NOTIFY_REPLY_MAX 65536
@@ -84,6 +86,12 @@ struct node_backoff {
 	unsigned int failures;
 	int64_t retry_mono_ms;
 	int64_t sent_generation; /* the last generation logged as sent */
+};
+
+/* A pending broadcast the notifier refused, and how often. */
+struct broadcast_retry {
+	uint64_t id; /* 0: a free slot */
+	unsigned int attempts;
 };
 
 /* What Git says about the Promotion, cached by the desired commit and the tag. */
@@ -110,7 +118,6 @@ struct controller {
 	struct fleet_probe *probe;
 	struct agent_client *agents;
 	struct rollout_store store;
-	bool store_open;
 	struct rollout_state state;
 	char *saved; /* the state's JSON as last saved */
 	struct audit_log *audit;
@@ -119,14 +126,15 @@ struct controller {
 	struct node_backoff *backoff;
 	size_t nbackoff;
 	unsigned int pass_failures;
-	uint64_t broadcast_id; /* the pending broadcast being retried */
-	unsigned int broadcast_attempts;
+	struct broadcast_retry retries[BROADCASTS_TRACKED];
 	int64_t next_fetch_mono_ms;
 	char *source_error;
 	int64_t source_error_since_ms;
 	char last_progress[ROLLOUT_MESSAGE_MAX];
 	char last_stall[ROLLOUT_MESSAGE_MAX];
 	char *last_weights; /* the last weight map logged as applied */
+	char *lb_warning;   /* the last failure to read the weights, as logged */
+	char *action_warning[STATUS_ACTION_KINDS]; /* the last failure of each kind, as logged */
 	unsigned int seed;
 
 	struct status_metrics metrics;
@@ -162,9 +170,9 @@ static int wake_pipe[2] = {-1, -1};
 static void controller_wake(void)
 {
 	int saved = errno;
-	/* A full pipe already holds a wake-up: nothing is lost. */
-	if (write(wake_pipe[1], "w", 1) < 0)
-		errno = saved;
+	/* A write that fails finds the pipe full: a wake-up is already waiting. */
+	ssize_t n = write(wake_pipe[1], "w", 1);
+	(void)n;
 	errno = saved;
 }
 
@@ -242,6 +250,23 @@ static char *join(const char *dir, const char *name)
 	if (asprintf(&path, "%s/%s", dir, name) < 0)
 		return NULL;
 	return path;
+}
+
+/* Logs msg unless it repeats the last one logged in *last (NULL: nothing failed since): a
+ * failure repeated every pass would drown the log. */
+static void warn_changed(char **last, const char *msg)
+{
+	if (*last && strcmp(*last, msg) == 0)
+		return;
+	log_warn("%s", msg);
+	free(*last);
+	*last = strdup(msg);
+}
+
+static void forget_warning(char **last)
+{
+	free(*last);
+	*last = NULL;
 }
 
 /* ---- the rollout state ---- */
@@ -345,42 +370,46 @@ static int settle_written_audit(struct controller *c, struct cf_err *err)
 
 /* ---- the source and what Git says about the Promotion ---- */
 
-static int open_source(struct controller *c, struct cf_err *err)
+/* A local repository is read through Git, at the ref, never as a work tree. */
+static struct source_spec source_spec_of(const struct controller *c)
 {
-	struct source_spec spec = {
+	return (struct source_spec){
 		.location = c->cfg.source_url,
 		.ref = c->cfg.source_ref,
 		.force_git = gitsource_is_local_repo(c->cfg.source_url),
 		.mirror_dir = c->mirror_dir,
 		.timeout_ms = (int)c->cfg.source_timeout_ms,
 	};
-	desired_cache_clear(&c->cache);
-	c->facts.valid = false;
+}
+
+static int open_source(struct controller *c, struct cf_err *err)
+{
+	struct source_spec spec = source_spec_of(c);
 	source_free(c->src);
 	c->src = NULL;
-	/* Opening a URL source fetches it: the next fetch is an interval away. */
+	/* Opening a URL source fetches it: the next fetch, or the next try after a failure, is an
+	 * interval away. */
 	c->next_fetch_mono_ms = mono_ms() + c->cfg.source_interval_ms;
 	return source_open(&c->src, &spec, err);
 }
 
+/* Text from Git into the audit: well-formed UTF-8 (utf8.h) without control characters; any
+ * other byte becomes "?". */
 static void copy_utf8(char *dst, size_t size, const char *src)
 {
-	size_t n = 0;
 	const unsigned char *s = (const unsigned char *)src;
-	while (*s && n + 4 < size) {
-		size_t len = *s < 0x80 ? 1 : (*s & 0xE0) == 0xC0 ? 2 : (*s & 0xF0) == 0xE0 ? 3
-					 : (*s & 0xF8) == 0xF0 ? 4 : 0;
-		size_t k = 1;
-		while (len && k < len && (s[k] & 0xC0) == 0x80)
-			k++;
-		if (!len || k < len || (*s < 0x20 && *s != '\t')) {
-			dst[n++] = '?'; /* not UTF-8, or a control character: never into the audit */
-			s++;
-			continue;
+	size_t n = 0, avail = strlen(src);
+	while (avail && n + 4 < size) {
+		size_t len = utf8_seq_len(s, avail);
+		if (len && (*s >= 0x20 || *s == '\t') && *s != 0x7f) {
+			memcpy(dst + n, s, len);
+			n += len;
+		} else {
+			dst[n++] = '?';
+			len = 1;
 		}
-		memcpy(dst + n, s, len);
-		n += len;
 		s += len;
+		avail -= len;
 	}
 	dst[n] = '\0';
 }
@@ -392,8 +421,8 @@ static void resolve_facts(struct controller *c, const struct desired_state *ds)
 	struct promo_facts *f = &c->facts;
 	const struct promotion *promo = ds->npromotions ? &ds->promotions[0] : NULL;
 	const char *commit = ds->commit ? ds->commit : "";
-	if (!promo || (f->valid && strcmp(f->key_commit, commit) == 0 &&
-		       strcmp(f->key_tag, promo->tag) == 0))
+	if (!promo || !c->src ||
+	    (f->valid && strcmp(f->key_commit, commit) == 0 && strcmp(f->key_tag, promo->tag) == 0))
 		return;
 	memset(f, 0, sizeof(*f));
 	snprintf(f->key_commit, sizeof(f->key_commit), "%s", commit);
@@ -413,9 +442,9 @@ static void resolve_facts(struct controller *c, const struct desired_state *ds)
 	snprintf(spec, sizeof(spec), "tag:%s", promo->tag);
 	if (gitref_parse(spec, &ref, &err) < 0 ||
 	    gitsource_resolve(c->src->gs, &ref, f->commit, revision, &err) < 0) {
+		/* Not retried before the desired state changes: the planner says TagUnresolved. */
 		log_warn("Promotion %s: tag %s: %s", promo->name, promo->tag, err.msg);
 		f->commit[0] = '\0';
-		f->valid = false;
 		goto done;
 	}
 	if (gitsource_read_files(c->src->gs, f->commit, &files, &err) < 0) {
@@ -462,29 +491,28 @@ static void source_failed(struct controller *c, const char *msg, const struct di
 }
 
 /* Fetches when the interval is due, then reads the ref; the last good desired state stays in
- * the cache whatever fails. */
+ * the cache whatever fails, and a source that failed is tried again an interval later, so an
+ * unreachable Git server never holds up the passes of a rollout. */
 static void refresh_desired(struct controller *c)
 {
 	struct cf_err err;
 	struct diag_list diags = {0};
 	int64_t started = mono_ms();
+	if (!c->src && started < c->next_fetch_mono_ms)
+		return;
 	if (!c->src && open_source(c, &err) < 0) {
+		source_free(c->src);
+		c->src = NULL;
 		source_failed(c, err.msg, NULL);
 		return;
 	}
 	if (started >= c->next_fetch_mono_ms) {
-		struct source_spec spec = {
-			.location = c->cfg.source_url,
-			.ref = c->cfg.source_ref,
-			.mirror_dir = c->mirror_dir,
-			.timeout_ms = (int)c->cfg.source_timeout_ms,
-		};
+		struct source_spec spec = source_spec_of(c);
 		c->next_fetch_mono_ms = started + c->cfg.source_interval_ms;
 		if (source_refresh(c->src, &spec, &err) < 0) {
-			/* source_refresh closed the mirror: open it again next pass. */
+			/* source_refresh closed the mirror: it is opened again an interval later. */
 			source_free(c->src);
 			c->src = NULL;
-			c->facts.valid = false;
 			source_failed(c, err.msg, NULL);
 			return;
 		}
@@ -509,19 +537,23 @@ static void refresh_desired(struct controller *c)
 
 /* ---- acting ---- */
 
-static struct node_backoff *backoff_of(struct controller *c, const char *node)
+/* The node's entry in the backoff table, added when missing; -1 when out of memory. The table
+ * may move: callers keep the index, not a pointer. */
+static int backoff_index(struct controller *c, const char *node, size_t *out)
 {
 	for (size_t i = 0; i < c->nbackoff; i++)
-		if (strcmp(c->backoff[i].name, node) == 0)
-			return &c->backoff[i];
+		if (strcmp(c->backoff[i].name, node) == 0) {
+			*out = i;
+			return 0;
+		}
 	struct node_backoff *v = realloc(c->backoff, (c->nbackoff + 1) * sizeof(*v));
 	if (!v)
-		return NULL;
+		return -1;
 	c->backoff = v;
-	struct node_backoff *b = &v[c->nbackoff++];
-	memset(b, 0, sizeof(*b));
-	snprintf(b->name, sizeof(b->name), "%s", node);
-	return b;
+	memset(&v[c->nbackoff], 0, sizeof(v[0]));
+	snprintf(v[c->nbackoff].name, sizeof(v[0].name), "%s", node);
+	*out = c->nbackoff++;
+	return 0;
 }
 
 /* Forgets nodes that left the fleet, so the table stays as large as the fleet. */
@@ -539,7 +571,7 @@ static void send_targets(struct controller *c, const struct desired_state *ds,
 			 const struct rollout_action *acts, size_t n)
 {
 	struct agent_put *puts = calloc(n ? n : 1, sizeof(*puts));
-	struct node_backoff **who = calloc(n ? n : 1, sizeof(*who));
+	size_t *who = calloc(n ? n : 1, sizeof(*who));
 	struct cf_err err;
 	size_t k = 0;
 	int64_t now = mono_ms();
@@ -549,8 +581,8 @@ static void send_targets(struct controller *c, const struct desired_state *ds,
 	}
 	for (size_t i = 0; i < n; i++) {
 		const struct mac_node *m = desired_node(ds, acts[i].u.node_target.node);
-		struct node_backoff *b = backoff_of(c, acts[i].u.node_target.node);
-		if (!m || !b || now < b->retry_mono_ms)
+		size_t b;
+		if (!m || backoff_index(c, m->name, &b) < 0 || now < c->backoff[b].retry_mono_ms)
 			continue;
 		puts[k] = (struct agent_put){.node = m->name, .address = m->address,
 					     .target = acts[i].u.node_target.target};
@@ -563,7 +595,7 @@ static void send_targets(struct controller *c, const struct desired_state *ds,
 		goto done;
 	}
 	for (size_t i = 0; i < k; i++) {
-		struct node_backoff *b = who[i];
+		struct node_backoff *b = &c->backoff[who[i]];
 		int64_t gen = puts[i].target->generation;
 		status_metrics_count_action(&c->metrics, ACTION_NODE_TARGET, puts[i].result == 0);
 		if (puts[i].result == 0) {
@@ -734,14 +766,23 @@ done:
 static bool broadcast_given_up(struct controller *c, const struct rollout_action *a,
 			       const struct cf_err *err)
 {
-	if (c->broadcast_id != a->id) {
-		c->broadcast_id = a->id;
-		c->broadcast_attempts = 0;
+	struct broadcast_retry *r = NULL, *victim = &c->retries[0];
+	for (size_t i = 0; i < BROADCASTS_TRACKED && !r; i++) {
+		struct broadcast_retry *e = &c->retries[i];
+		if (e->id == a->id)
+			r = e;
+		else if (victim->id && (!e->id || e->attempts < victim->attempts))
+			victim = e; /* a free slot, else the one tried least */
 	}
-	if (++c->broadcast_attempts < BROADCAST_ATTEMPTS) {
+	if (!r) {
+		r = victim;
+		*r = (struct broadcast_retry){a->id, 0};
+	}
+	if (++r->attempts < BROADCAST_ATTEMPTS) {
 		log_warn("%s; trying again next pass", err->msg);
 		return false;
 	}
+	*r = (struct broadcast_retry){0, 0};
 	log_warn("%s; giving up after %d attempts: %s", err->msg, BROADCAST_ATTEMPTS,
 		 a->u.broadcast.message);
 	return true;
@@ -793,7 +834,9 @@ static bool act(struct controller *c, const struct desired_state *ds, const stru
 		}
 		status_metrics_count_action(&c->metrics, a->kind, rc == 0);
 		if (rc < 0 && a->kind != ACTION_BROADCAST)
-			log_warn("%s", err.msg);
+			warn_changed(&c->action_warning[a->kind], err.msg);
+		else if (rc == 0)
+			forget_warning(&c->action_warning[a->kind]);
 		if (done && one_shot_done(c, a->id, &err) < 0) {
 			log_error("saving the rollout state: %s", err.msg);
 			return false;
@@ -807,21 +850,26 @@ static bool act(struct controller *c, const struct desired_state *ds, const stru
 /* ---- the pass ---- */
 
 /* A probe that names no tag gets the one its commit carries in the rollout (an agent that was
- * never targeted does not know the tag). */
-static void name_tags(const struct controller *c, struct fleet_probe_result *r)
+ * never targeted does not know the tag), copied into tags[i], which outlives the pass's state. */
+static void name_tags(const struct controller *c, struct fleet_probe_result *r,
+		      char (*tags)[ROLLOUT_TEXT_MAX])
 {
 	const struct rollout_state *s = &c->state;
 	for (size_t i = 0; i < r->nnodes; i++) {
 		struct node_observation *o = &r->obs[i];
+		const char *tag = NULL;
 		if (!o->reachable || (o->tag && *o->tag) || !o->commit)
 			continue;
 		if (c->facts.commit[0] && strcmp(o->commit, c->facts.commit) == 0)
-			o->tag = c->facts.key_tag;
+			tag = c->facts.key_tag;
 		else if (s->has_last_good && strcmp(o->commit, s->last_good.commit) == 0)
-			o->tag = s->last_good.tag;
+			tag = s->last_good.tag;
 		else if (s->promotion.commit[0] && strcmp(o->commit, s->promotion.commit) == 0)
-			o->tag = s->promotion.tag;
-		r->nodes[i].obs.tag = o->tag;
+			tag = s->promotion.tag;
+		if (!tag)
+			continue;
+		snprintf(tags[i], ROLLOUT_TEXT_MAX, "%s", tag);
+		o->tag = r->nodes[i].obs.tag = tags[i];
 	}
 }
 
@@ -954,6 +1002,8 @@ static bool run_pass(struct controller *c, bool *failed)
 	struct fleet_probe_result *r = NULL;
 	struct weight_map weights = {0};
 	struct plan_output out = {0};
+	char (*tags)[ROLLOUT_TEXT_MAX] = NULL;
+	const struct load_balancer *lb = NULL;
 	struct cf_err err;
 	bool busy = false, weights_ok = false;
 	int64_t started = mono_ms();
@@ -974,14 +1024,21 @@ static bool run_pass(struct controller *c, bool *failed)
 		*failed = true;
 		goto done;
 	}
-	name_tags(c, r);
-	const struct load_balancer *lb = lb_of(ds);
-	if (!lb)
+	tags = calloc(r->nnodes ? r->nnodes : 1, sizeof(*tags));
+	if (!tags) {
+		log_error("naming the nodes' tags: out of memory");
+		*failed = true;
+		goto done;
+	}
+	name_tags(c, r, tags);
+	lb = lb_of(ds);
+	if (!lb || weights_get(lb, &weights, &err) == 0) {
 		weights_ok = true;
-	else if (weights_get(lb, &weights, &err) == 0)
-		weights_ok = true;
-	else
-		log_warn("LoadBalancer/%s: %s", lb->name, err.msg);
+		forget_warning(&c->lb_warning);
+	} else {
+		cf_err_prefix(&err, "reading the weights of LoadBalancer/%s", lb->name);
+		warn_changed(&c->lb_warning, err.msg);
+	}
 
 	const struct promo_facts *f = &c->facts;
 	struct fleet_observation fo = {
@@ -1017,8 +1074,8 @@ done:
 	record(c, r, weights_ok && lb ? &weights : NULL, !*failed);
 	plan_output_free(&out);
 	weight_map_free(&weights);
-	if (r)
-		fleet_probe_result_free(r);
+	fleet_probe_result_free(r);
+	free(tags);
 	return busy;
 }
 
@@ -1120,14 +1177,14 @@ static int load_config(const struct controller *c, struct controller_config *cfg
 	const struct flags *f = &c->flags;
 	if (ctlcfg_load(c->config_path, cfg, &diags) < 0) {
 		diag_list_sort(&diags);
-		if (running)
+		if (running) {
 			log_diags(&diags);
-		else
+		} else {
 			diag_list_print(&diags, stderr);
-		if (!running)
 			fprintf(stderr, "clawfleet controller: %s has %zu %s\n", c->config_path,
 				diags.n + diags.dropped,
 				diags.n + diags.dropped == 1 ? "error" : "errors");
+		}
 		diag_list_free(&diags);
 		return -1;
 	}
@@ -1222,7 +1279,6 @@ static int controller_open(struct controller *c, struct cf_err *err)
 		log_warn("%s", warning);
 	if (rollout_store_open_file(&c->store, c->state_path, err) < 0)
 		return -1;
-	c->store_open = true;
 	if (rollout_store_load(&c->store, &c->state, &found, err) < 0)
 		return cf_err_prefix(err, "%s (move it away to start from an empty state)",
 				     c->state_path);
@@ -1239,9 +1295,9 @@ static int controller_open(struct controller *c, struct cf_err *err)
 	    fleet_probe_new(&c->probe, &pc, err) < 0 || agent_client_new(&c->agents, &ac, err) < 0)
 		return -1;
 	if (open_source(c, err) < 0) {
-		log_warn("%s; trying again every pass", err->msg);
 		source_free(c->src);
 		c->src = NULL;
+		source_failed(c, err->msg, NULL);
 	}
 	record(c, NULL, NULL, false);
 	return start_httpd(c, err);
@@ -1255,14 +1311,16 @@ static void controller_close(struct controller *c)
 	source_free(c->src);
 	desired_cache_clear(&c->cache);
 	schema_set_free(c->schemas);
-	if (c->store_open)
-		rollout_store_close(&c->store);
+	rollout_store_close(&c->store);
 	rollout_state_free(&c->state);
 	audit_close(c->audit);
 	free(c->saved);
 	free(c->backoff);
 	free(c->source_error);
 	free(c->last_weights);
+	free(c->lb_warning);
+	for (size_t i = 0; i < STATUS_ACTION_KINDS; i++)
+		free(c->action_warning[i]);
 	free(c->status_doc);
 	free(c->metrics_doc);
 	free(c->state_path);

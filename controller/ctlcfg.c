@@ -6,56 +6,51 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fsutil.h"
+#include "cfgtable.h"
 #include "gitsource.h"
 #include "timeparse.h"
 #include "weights/weights.h"
-#include "yamltree.h"
 
-#define CONFIG_MAX_BYTES (1u << 20)
 #define TEXT_MAX 4096
 #define MS_MIN 100
 #define HOUR_MS 3600000
 #define DAY_MS (24 * HOUR_MS)
 
-enum key_type { KEY_STRING, KEY_PATH, KEY_DURATION };
+#define K(name, type, field, def, req) \
+	{name, type, offsetof(struct controller_config, field), def, req, 0, 0, NULL}
+
+static const struct cfg_key keys[] = {
+	K("source.url", CFG_STRING, source_url, NULL, true),
+	K("source.ref", CFG_STRING, source_ref, "main", false),
+	K("source.interval", CFG_DURATION, source_interval_ms, "30s", false),
+	K("source.timeout", CFG_DURATION, source_timeout_ms, "60s", false),
+	K("state", CFG_PATH, state, "/var/db/clawfleet/controller", false),
+	K("listen", CFG_STRING, listen, "127.0.0.1:8088", false),
+	K("agentToken", CFG_PATH, agent_token, NULL, true),
+	K("analysisInterval", CFG_DURATION, analysis_interval_ms, NULL, false),
+	K("notifier", CFG_STRING, notifier, NULL, false),
+	K("canaryBackend", CFG_STRING, canary_backend, NULL, false),
+};
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
 typedef int check_fn(const char *value, struct cf_err *err);
 
-struct key {
-	const char *name;
-	enum key_type type;
-	size_t offset;
-	const char *def; /* default as text, NULL when required or optional without default */
-	bool required;
-	check_fn *check;	  /* strings: the value's rule; NULL: any printable text */
-	int64_t min_ms, max_ms; /* durations */
-};
-
-static check_fn check_ref, check_listen, check_url, check_backend;
-
-#define K(name, type, field, def, req, check, lo, hi) \
-	{name, type, offsetof(struct controller_config, field), def, req, check, lo, hi}
-
-static const struct key keys[] = {
-	K("source.url", KEY_STRING, source_url, NULL, true, NULL, 0, 0),
-	K("source.ref", KEY_STRING, source_ref, "main", false, check_ref, 0, 0),
-	K("source.interval", KEY_DURATION, source_interval_ms, "30s", false, NULL, MS_MIN, DAY_MS),
-	K("source.timeout", KEY_DURATION, source_timeout_ms, "60s", false, NULL, 1000, HOUR_MS),
-	K("state", KEY_PATH, state, "/var/db/clawfleet/controller", false, NULL, 0, 0),
-	K("listen", KEY_STRING, listen, "127.0.0.1:8088", false, check_listen, 0, 0),
-	K("agentToken", KEY_PATH, agent_token, NULL, true, NULL, 0, 0),
-	K("analysisInterval", KEY_DURATION, analysis_interval_ms, NULL, false, NULL, MS_MIN,
-	  DAY_MS),
-	K("notifier", KEY_STRING, notifier, NULL, false, check_url, 0, 0),
-	K("canaryBackend", KEY_STRING, canary_backend, NULL, false, check_backend, 0, 0),
-};
-#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+static int check_text(const char *value, struct cf_err *err)
+{
+	if (!*value)
+		return cf_err_set(err, "must not be empty");
+	if (strlen(value) > TEXT_MAX)
+		return cf_err_set(err, "must be at most %d bytes", TEXT_MAX);
+	for (const char *p = value; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return cf_err_set(err, "must not hold control characters");
+	return 0;
+}
 
 static int check_ref(const char *value, struct cf_err *err)
 {
 	struct gitref ref = {0};
-	int rc = gitref_parse(value, &ref, err);
+	int rc = check_text(value, err) < 0 ? -1 : gitref_parse(value, &ref, err);
 	gitref_free(&ref);
 	return rc;
 }
@@ -70,14 +65,17 @@ static int check_listen(const char *value, struct cf_err *err)
 	size_t digits = strspn(p, "0123456789");
 	if (digits == 0 || digits > 5 || p[digits] != '\0' || atol(p) > 65535)
 		return cf_err_set(err, "the port must be a number from 0 to 65535");
-	return 0;
+	return check_text(value, err);
 }
 
 static int check_url(const char *value, struct cf_err *err)
 {
 	if (strncmp(value, "http://", 7) != 0 && strncmp(value, "https://", 8) != 0)
 		return cf_err_set(err, "must be an http:// or https:// URL");
-	return 0;
+	for (const char *p = value; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f)
+			return cf_err_set(err, "must not hold white space or control characters");
+	return check_text(value, err);
 }
 
 static int check_backend(const char *value, struct cf_err *err)
@@ -88,53 +86,25 @@ static int check_backend(const char *value, struct cf_err *err)
 	return 0;
 }
 
-static bool printable(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return false;
-	return true;
-}
+/* What a value must be beyond its type: a check for text, a range for durations. */
+static const struct rule {
+	const char *key;
+	check_fn *check;
+	int64_t min_ms, max_ms;
+} rules[] = {
+	{"source.url", check_text, 0, 0},
+	{"source.ref", check_ref, 0, 0},
+	{"source.interval", NULL, MS_MIN, DAY_MS},
+	{"source.timeout", NULL, 1000, HOUR_MS},
+	{"state", check_text, 0, 0},
+	{"listen", check_listen, 0, 0},
+	{"agentToken", check_text, 0, 0},
+	{"analysisInterval", NULL, MS_MIN, DAY_MS},
+	{"notifier", check_url, 0, 0},
+	{"canaryBackend", check_backend, 0, 0},
+};
 
-static void *slot(struct controller_config *cfg, const struct key *k)
-{
-	return (char *)cfg + k->offset;
-}
-
-/* Values are not echoed back: a URL may carry a credential. */
-static int set_value(const struct key *k, struct controller_config *cfg, const char *text,
-		     struct cf_err *err)
-{
-	int64_t ms;
-	if (k->type == KEY_DURATION) {
-		if (duration_parse(text, &ms, err) < 0)
-			return -1;
-		if (ms < k->min_ms || ms > k->max_ms) {
-			char lo[32], hi[32];
-			duration_format(k->min_ms, lo, sizeof(lo));
-			duration_format(k->max_ms, hi, sizeof(hi));
-			return cf_err_set(err, "must be from %s to %s", lo, hi);
-		}
-		*(int64_t *)slot(cfg, k) = ms;
-		return 0;
-	}
-	if (!*text)
-		return cf_err_set(err, "must not be empty");
-	if (strlen(text) > TEXT_MAX || !printable(text))
-		return cf_err_set(err, "must be at most %d printable characters", TEXT_MAX);
-	if (k->type == KEY_PATH && text[0] != '/')
-		return cf_err_set(err, "must be an absolute path");
-	if (k->check && k->check(text, err) < 0)
-		return -1;
-	char *copy = strdup(text);
-	if (!copy)
-		return cf_err_set(err, "out of memory");
-	free(*(char **)slot(cfg, k));
-	*(char **)slot(cfg, k) = copy;
-	return 0;
-}
-
-static const struct key *key_find(const char *name)
+static const struct cfg_key *key_find(const char *name)
 {
 	for (size_t i = 0; i < NKEYS; i++)
 		if (strcmp(keys[i].name, name) == 0)
@@ -142,116 +112,76 @@ static const struct key *key_find(const char *name)
 	return NULL;
 }
 
-static bool is_section(const char *name)
+static const struct rule *rule_find(const char *name)
 {
-	size_t len = strlen(name);
-	for (size_t i = 0; i < NKEYS; i++)
-		if (strncmp(keys[i].name, name, len) == 0 && keys[i].name[len] == '.')
-			return true;
-	return false;
+	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
+		if (strcmp(rules[i].key, name) == 0)
+			return &rules[i];
+	return NULL;
 }
 
-struct cfg_loader {
-	const char *file;
-	struct controller_config *cfg;
-	struct diag_list *diags;
-	bool seen[NKEYS];
-};
-
-static void cfg_diag(struct cfg_loader *ld, const struct ynode *n, const char *key, const char *msg)
+static int check_duration(const struct rule *r, int64_t ms, struct cf_err *err)
 {
-	diag_add(ld->diags, ld->file, n ? n->line : 0, n ? n->col : 0, NULL, key, "%s", msg);
+	char lo[32], hi[32];
+	if (ms >= r->min_ms && ms <= r->max_ms)
+		return 0;
+	duration_format(r->min_ms, lo, sizeof(lo));
+	duration_format(r->max_ms, hi, sizeof(hi));
+	return cf_err_set(err, "must be from %s to %s", lo, hi);
 }
 
-static void walk(struct cfg_loader *ld, const struct ynode *map, const char *prefix)
-{
-	for (size_t i = 0; i < map->n; i++) {
-		const struct ynode *kn = map->pairs[i].key, *vn = map->pairs[i].value;
-		char name[128];
-		snprintf(name, sizeof(name), "%s%s%s", prefix, *prefix ? "." : "", kn->str);
-		const struct key *k = key_find(name);
-		if (!k) {
-			if (is_section(name) && vn->kind == YNODE_MAP)
-				walk(ld, vn, name);
-			else
-				cfg_diag(ld, kn, name,
-					 is_section(name) ? "must be a map" : "unknown key");
-			continue;
-		}
-		struct cf_err err;
-		ld->seen[k - keys] = true;
-		if (vn->kind != YNODE_SCALAR || ynode_type(vn) != YT_STR)
-			cfg_diag(ld, vn, name,
-				 k->type == KEY_DURATION ? "must be a duration such as 30s or 5m"
-							 : "must be a string");
-		else if (set_value(k, ld->cfg, vn->str, &err) < 0)
-			cfg_diag(ld, vn, name, err.msg);
-	}
-}
-
-static void apply_defaults(struct cfg_loader *ld)
+/* Values are not echoed back: a URL may carry a credential. */
+static void check_values(const char *path, void *cfg, struct diag_list *diags)
 {
 	for (size_t i = 0; i < NKEYS; i++) {
+		const struct rule *r = rule_find(keys[i].name);
+		const void *slot = (const char *)cfg + keys[i].offset;
 		struct cf_err err;
-		if (ld->seen[i])
-			continue;
-		if (keys[i].required)
-			cfg_diag(ld, NULL, keys[i].name, "required key is missing");
-		else if (keys[i].def && set_value(&keys[i], ld->cfg, keys[i].def, &err) < 0)
-			cfg_diag(ld, NULL, keys[i].name, err.msg);
+		int rc = 0;
+		if (keys[i].type == CFG_DURATION && *(const int64_t *)slot)
+			rc = check_duration(r, *(const int64_t *)slot, &err);
+		else if (keys[i].type != CFG_DURATION && *(char *const *)slot)
+			rc = r->check(*(char *const *)slot, &err);
+		if (rc < 0)
+			cfgtable_report(diags, path, keys[i].name, err.msg);
 	}
 }
 
 int ctlcfg_load(const char *path, struct controller_config *cfg, struct diag_list *diags)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	struct cfg_loader ld = {.file = path, .cfg = cfg, .diags = diags};
-	size_t before = diags->n + diags->dropped;
-	char *text = NULL;
-	size_t len = 0;
-	struct cf_err err;
-	struct yfile *yf = NULL;
-	struct yerr yerr;
-	if (fsutil_read_file(path, CONFIG_MAX_BYTES, &text, &len, &err) < 0) {
-		diag_add(diags, path, 0, 0, NULL, NULL, "%s", err.msg);
-		goto done;
-	}
-	if (yfile_parse(&yf, text, len, NULL, &yerr) < 0) {
-		diag_add(diags, path, yerr.line, yerr.col, NULL, NULL, "%s", yerr.msg);
-		goto done;
-	}
-	const struct ynode *root = yf->ndocs == 1 ? yf->docs[0].root : NULL;
-	if (!root || root->kind != YNODE_MAP) {
-		diag_add(diags, path, 1, 1, NULL, NULL, "the configuration is one YAML map");
-		goto done;
-	}
-	walk(&ld, root, "");
-	apply_defaults(&ld);
-done:
-	yfile_free(yf);
-	free(text);
-	if (diags->n + diags->dropped != before) {
-		ctlcfg_free(cfg);
-		return -1;
-	}
-	return 0;
+	return cfgtable_load(keys, NKEYS, path, cfg, check_values, diags);
 }
 
 int ctlcfg_set(struct controller_config *cfg, const char *key, const char *value,
 	       struct cf_err *err)
 {
-	const struct key *k = key_find(key);
+	const struct cfg_key *k = key_find(key);
+	const struct rule *r = k ? rule_find(key) : NULL;
+	void *slot = (char *)cfg + (k ? k->offset : 0);
+	int64_t ms;
 	if (!k)
 		return cf_err_set(err, "%s: unknown key", key);
-	if (set_value(k, cfg, value, err) < 0)
+	if (k->type == CFG_DURATION) {
+		if (duration_parse(value, &ms, err) < 0 || check_duration(r, ms, err) < 0)
+			return cf_err_prefix(err, "%s", key);
+		*(int64_t *)slot = ms;
+		return 0;
+	}
+	if (k->type == CFG_PATH && value[0] != '/')
+		return cf_err_set(err, "%s: must be an absolute path", key);
+	if (r->check(value, err) < 0)
 		return cf_err_prefix(err, "%s", key);
+	char *copy = strdup(value);
+	if (!copy)
+		return cf_err_set(err, "out of memory");
+	free(*(char **)slot);
+	*(char **)slot = copy;
 	return 0;
 }
 
 void ctlcfg_free(struct controller_config *cfg)
 {
-	for (size_t i = 0; i < NKEYS; i++)
-		if (keys[i].type != KEY_DURATION)
-			free(*(char **)slot(cfg, &keys[i]));
+	cfgtable_free(keys, NKEYS, cfg);
 	memset(cfg, 0, sizeof(*cfg));
 }

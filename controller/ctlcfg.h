@@ -1,5 +1,5 @@
 /* ctlcfg: the fleet controller's configuration file (YAML), one table of keys with types and
- * defaults (README.md, "The fleet controller"). Every problem is reported as
+ * defaults (cfgtable.h; README.md, "The fleet controller"). Every problem is reported as
  * FILE:LINE:COL: -: KEY: message, all at once; a config with errors is never half-applied, so a
  * reload that fails keeps the running one. ctlcfg_set applies a command-line flag with the checks
  * its key gets in the file. */

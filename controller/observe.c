@@ -1053,6 +1053,11 @@ void observation_set_generation(struct observation *o, int64_t generation)
 	o->in.observed_generation = generation;
 }
 
+void observation_set_judge_next(struct observation *o, bool judge_next)
+{
+	o->in.skills.judge_next = judge_next;
+}
+
 const struct probe_inputs *observation_inputs(struct observation *o, int64_t now_ms)
 {
 	o->in.now_ms = now_ms;

@@ -13,6 +13,7 @@
  * curl_global_init before observer_new, and cfg must outlive the observer. */
 #ifndef CLAWFLEET_OBSERVE_H
 #define CLAWFLEET_OBSERVE_H
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "agentcfg.h"
@@ -42,6 +43,8 @@ const struct probe_inputs *observation_inputs(struct observation *o, int64_t now
 /* Reports another generation as observedGeneration: the agent announces a new generation only
  * once the node has settled on it (see agent.c), not the moment the apply returns. */
 void observation_set_generation(struct observation *o, int64_t generation);
+/* Judges the lock against skills/next instead of current: the applied target is a Shadow one. */
+void observation_set_judge_next(struct observation *o, bool judge_next);
 void observation_free(struct observation *o);
 
 #endif

@@ -155,19 +155,24 @@ static void judge_version(const struct probe_inputs *in, struct probe_result *ou
 {
 	const struct openclaw_lock *lock = lock_of(in);
 	const char *current = in->skills.current;
+	const char *link = in->skills.judge_next ? "next" : "current";
+	const char *judged = in->skills.judge_next ? in->skills.next : current;
 	char reason[LOCKCHECK_REASON_MAX];
 
-	out->skills_match = lock && lock->skills_semver && current &&
-			    strcmp(current, lock->skills_semver) == 0;
+	out->skills_match = lock && lock->skills_semver && judged &&
+			    strcmp(judged, lock->skills_semver) == 0;
 	out->version_match = lock && in->cli && lockcheck_matches(in->cli, lock, reason);
 	if (!current)
 		add(out, PROBE_RED, "skills.current_missing",
 		    "skills/current does not name a skill directory: %s",
 		    in->skills.current_error ? in->skills.current_error : "not observed");
-	else if (lock && !out->skills_match)
-		add(out, PROBE_RED, "skills.semver_mismatch",
-		    "skills/current is %s, openclaw.lock pins %s", current,
-		    lock->skills_semver ? lock->skills_semver : "no skills.semver");
+	if (in->skills.judge_next && !judged)
+		add(out, PROBE_RED, "skills.next_missing",
+		    "skills/next does not name a skill directory: %s",
+		    in->skills.next_error ? in->skills.next_error : "not observed");
+	else if (judged && lock && !out->skills_match)
+		add(out, PROBE_RED, "skills.semver_mismatch", "skills/%s is %s, openclaw.lock pins %s",
+		    link, judged, lock->skills_semver ? lock->skills_semver : "no skills.semver");
 	if (!lock)
 		add(out, PROBE_RED, "lock.unreadable", "openclaw.lock could not be read: %s",
 		    in->lock_error ? in->lock_error : "not observed");

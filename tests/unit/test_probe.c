@@ -233,6 +233,20 @@ static void semver_differs(struct fixture *f)
 	f->in.skills.current = "1.4.3";
 }
 
+/* Shadow: next carries the lock's semver while current still serves the stable tenants. */
+static void shadow_next_differs(struct fixture *f)
+{
+	f->in.skills.judge_next = true;
+	f->in.skills.current = "1.4.1";
+	f->in.skills.next = "1.4.3";
+}
+
+static void shadow_next_missing(struct fixture *f)
+{
+	f->in.skills.judge_next = true;
+	f->in.skills.next = NULL;
+}
+
 static void current_missing(struct fixture *f)
 {
 	f->in.skills.current = NULL;
@@ -362,6 +376,8 @@ static void p95_high(struct fixture *f)
 
 static const struct rule_case red_cases[] = {
 	{"skill semver differs from the lock", semver_differs, "skills.semver_mismatch"},
+	{"shadow: skills/next differs from the lock", shadow_next_differs, "skills.semver_mismatch"},
+	{"shadow: skills/next missing", shadow_next_missing, "skills.next_missing"},
 	{"skills/current missing", current_missing, "skills.current_missing"},
 	{"openclaw --version differs", version_differs, "lock.version_mismatch"},
 	{"openclaw commit differs", commit_differs, "lock.version_mismatch"},
@@ -500,6 +516,14 @@ static void no_baseline(struct fixture *f)
 	f->in.latency.p95_ms = 99999;
 }
 
+/* Shadow: current still on the previous semver is right while next matches the lock. */
+static void shadow_next_matches(struct fixture *f)
+{
+	f->in.skills.judge_next = true;
+	f->in.skills.current = "1.4.1";
+	f->in.skills.next = "1.4.2";
+}
+
 /* Loopback noise: 4 ms against a 0.3 ms baseline is not a regression. */
 static void p95_tiny_baseline(struct fixture *f)
 {
@@ -555,6 +579,7 @@ static const struct rule_case green_cases[] = {
 	{"digest at exactly 15 minutes", digest_fifteen_minutes, NULL},
 	{"cache at exactly three refresh periods", cache_three_periods, NULL},
 	{"no latency baseline recorded", no_baseline, NULL},
+	{"shadow: current on the previous semver, next on the lock's", shadow_next_matches, NULL},
 	{"p95 over 5x a sub-millisecond baseline but under 5x the floor", p95_tiny_baseline, NULL},
 	{"no synthetic samples", no_samples, NULL},
 	{"queue and digest not configured", optional_sources_off, NULL},
