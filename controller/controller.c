@@ -44,6 +44,8 @@
 #include "desired_cache.h"
 #include "embedded.h"
 #include "fleet_probe.h"
+#include "fluxhook.h"
+#include "tokens.h"
 #include "fsutil.h"
 #include "httpd.h"
 #include "log.h"
@@ -105,6 +107,9 @@ struct promo_facts {
 	char ticket[AUDIT_TICKET_MAX];
 };
 
+/* Receiver outcomes waiting for the next pass to tell the notifier; more are only logged. */
+#define HOOK_EVENTS_MAX 16
+
 struct controller {
 	const char *config_path;
 	struct flags flags;
@@ -141,10 +146,17 @@ struct controller {
 	struct status_pass passes[STATUS_PASSES_MAX];
 	size_t npasses;
 
+	struct tokens *hook_tokens; /* the Flux receiver's; NULL when it is off */
+	struct fluxhook *hook;
+
 	pthread_mutex_t mu; /* guards the documents below */
 	char *status_doc, *metrics_doc;
 	size_t status_len, metrics_len;
 	bool ready;
+	struct fluxhook_snapshot hook_snap; /* the last pass, as the receiver judges an event */
+	/* Receiver outcomes the notifier must hear of; the loop sends them, never an HTTP thread. */
+	struct fluxhook_outcome hook_events[HOOK_EVENTS_MAX];
+	size_t nhook_events;
 };
 
 /* ---- time and signals ---- */
@@ -707,23 +719,26 @@ static size_t ignore_reply(char *data, size_t size, size_t nmemb, void *arg)
 	return *total > NOTIFY_REPLY_MAX ? 0 : size * nmemb;
 }
 
-/* POST /v1/events to the notifier, or the log when none is configured. */
-static int broadcast(struct controller *c, const struct rollout_action *a, struct cf_err *err)
+/* POST /v1/events to the notifier (its contract: README, "The notifier"), or the log when none
+ * is configured. flux_uid and event_id may be NULL. */
+static int post_event(struct controller *c, const char *kind, const char *verdict,
+		      const char *probe_key, const char *correlation, const char *message,
+		      const char *flux_uid, const char *event_id, struct cf_err *err)
 {
-	const struct rollout_broadcast *b = &a->u.broadcast;
-	const char *verdict = broadcast_verdict_name(b->verdict);
 	if (!c->cfg.notifier) {
-		log_info("broadcast (%s): %s", verdict, b->message);
+		log_info("broadcast (%s %s): %s", kind, verdict, message);
 		return 0;
 	}
-	char correlation[64];
-	snprintf(correlation, sizeof(correlation), "clawfleet-%llu", (unsigned long long)a->id);
 	struct json_object *o = json_object_new_object();
-	json_object_object_add(o, "kind", json_object_new_string("verdict"));
+	json_object_object_add(o, "kind", json_object_new_string(kind));
 	json_object_object_add(o, "verdict", json_object_new_string(verdict));
-	json_object_object_add(o, "probeKey", json_object_new_string(b->reason));
+	json_object_object_add(o, "probeKey", json_object_new_string(probe_key));
 	json_object_object_add(o, "correlationId", json_object_new_string(correlation));
-	json_object_object_add(o, "message", json_object_new_string(b->message));
+	json_object_object_add(o, "message", json_object_new_string(message));
+	if (flux_uid && *flux_uid)
+		json_object_object_add(o, "fluxUid", json_object_new_string(flux_uid));
+	if (event_id && *event_id)
+		json_object_object_add(o, "eventId", json_object_new_string(event_id));
 	const char *body = json_object_to_json_string_ext(o, JSON_PLAIN);
 	CURL *curl = curl_easy_init();
 	struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
@@ -752,13 +767,47 @@ static int broadcast(struct controller *c, const struct rollout_action *a, struc
 	else
 		rc = 0;
 	if (rc == 0)
-		log_info("broadcast (%s) sent: %s", verdict, b->message);
+		log_info("broadcast (%s %s) sent: %s", kind, verdict, message);
 done:
 	curl_slist_free_all(headers);
 	if (curl)
 		curl_easy_cleanup(curl);
 	json_object_put(o);
 	return rc;
+}
+
+static int broadcast(struct controller *c, const struct rollout_action *a, struct cf_err *err)
+{
+	const struct rollout_broadcast *b = &a->u.broadcast;
+	char correlation[64];
+	snprintf(correlation, sizeof(correlation), "clawfleet-%llu", (unsigned long long)a->id);
+	return post_event(c, "verdict", broadcast_verdict_name(b->verdict), b->reason, correlation,
+			  b->message, NULL, NULL, err);
+}
+
+/* Tells the notifier what the Flux receiver answered: rollback verdicts and refused events.
+ * One attempt each: the notifier itself retries its channel, and Flux redelivers. */
+static void send_hook_events(struct controller *c)
+{
+	struct fluxhook_outcome events[HOOK_EVENTS_MAX];
+	pthread_mutex_lock(&c->mu);
+	size_t n = c->nhook_events;
+	memcpy(events, c->hook_events, n * sizeof(events[0]));
+	c->nhook_events = 0;
+	pthread_mutex_unlock(&c->mu);
+	for (size_t i = 0; i < n; i++) {
+		const struct fluxhook_outcome *o = &events[i];
+		bool reply = o->status != 202;
+		char status[16];
+		snprintf(status, sizeof(status), "%u", o->status);
+		struct cf_err err;
+		if (post_event(c, reply ? "reply" : "rollback",
+			       reply ? "hold" : broadcast_verdict_name(o->verdict),
+			       reply ? status : o->probe_key,
+			       o->correlation_id[0] ? o->correlation_id : "flux-receiver", o->message,
+			       o->flux_uid, o->event_id, &err) < 0)
+			log_warn("%s", err.msg);
+	}
 }
 
 /* A broadcast the notifier keeps refusing is given up after a few passes, so that a notifier
@@ -932,6 +981,56 @@ static void publish(struct controller *c, char *status_doc, size_t status_len, c
 	pthread_mutex_unlock(&c->mu);
 }
 
+static void copy_text(char *dst, size_t size, const char *src)
+{
+	snprintf(dst, size, "%s", src ? src : "");
+}
+
+static enum probe_status worse(enum probe_status a, enum probe_status b)
+{
+	return a > b ? a : b;
+}
+
+/* What the Flux receiver judges an event against: the pass just finished. */
+static void snapshot_for_receiver(const struct controller *c, const struct fleet_probe_result *r,
+				  struct fluxhook_snapshot *snap)
+{
+	const struct desired_state *ds = c->cache.ds;
+	const struct promotion *promo = ds && ds->npromotions ? &ds->promotions[0] : NULL;
+	const struct rollout_state *st = &c->state;
+	memset(snap, 0, sizeof(*snap));
+	snap->observed = r != NULL;
+	if (promo) {
+		copy_text(snap->promotion, sizeof(snap->promotion), promo->name);
+		copy_text(snap->tag, sizeof(snap->tag), promo->tag);
+		copy_text(snap->image_ref, sizeof(snap->image_ref), promo->image_ref);
+		copy_text(snap->skill_semver, sizeof(snap->skill_semver), promo->skill_semver);
+		snap->suspended = promo->suspend;
+	}
+	copy_text(snap->revision, sizeof(snap->revision), ds ? c->cache.revision : NULL);
+	snap->phase = st->phase;
+	copy_text(snap->phase_reason, sizeof(snap->phase_reason),
+		  st->rollback_reason[0] ? st->rollback_reason : st->held_reason);
+	snap->step = st->step;
+	snap->percent = st->percent;
+	snap->gateways = PROBE_GREEN;
+	for (size_t i = 0; r && ds && i < r->nnodes && i < ds->nnodes; i++) {
+		const struct mac_node *m = &ds->nodes[i];
+		const struct node_observation *o = &r->obs[i];
+		enum probe_status status = o->reachable ? o->status : PROBE_RED;
+		if (m->role != NODE_GATEWAY)
+			continue;
+		snap->gateways = worse(snap->gateways, status);
+		if (!m->canary || snap->ncanaries == FLUXHOOK_CANARIES_MAX)
+			continue;
+		struct fluxhook_canary *k = &snap->canaries[snap->ncanaries++];
+		copy_text(k->node, sizeof(k->node), m->name);
+		k->reachable = o->reachable;
+		k->status = o->status;
+		copy_text(k->reason, sizeof(k->reason), o->nreasons ? o->reasons[0] : NULL);
+	}
+}
+
 /* Renders /status and /metrics from the pass just finished. */
 static void record(struct controller *c, const struct fleet_probe_result *r,
 		   const struct weight_map *weights, bool passed)
@@ -993,6 +1092,13 @@ static void record(struct controller *c, const struct fleet_probe_result *r,
 	} else {
 		publish(c, sdoc, slen, mdoc, mlen, passed && ds);
 	}
+	if (c->hook) {
+		struct fluxhook_snapshot snap;
+		snapshot_for_receiver(c, r, &snap);
+		pthread_mutex_lock(&c->mu);
+		c->hook_snap = snap;
+		pthread_mutex_unlock(&c->mu);
+	}
 	free(nodes);
 }
 
@@ -1010,6 +1116,7 @@ static bool run_pass(struct controller *c, bool *failed)
 
 	*failed = false;
 	rollout_state_init(&out.next);
+	send_hook_events(c);
 	refresh_desired(c);
 	struct desired_state *ds = c->cache.ds;
 	if (!ds) {
@@ -1132,6 +1239,29 @@ static int h_readyz(void *ctx, const struct httpd_request *req, struct httpd_res
 			: httpd_response_set_body(resp, waiting, sizeof(waiting) - 1);
 }
 
+/* POST /hook/flux: judged against the last pass; a new event wakes the loop at once. */
+static int h_flux(void *ctx, const struct httpd_request *req, struct httpd_response *resp)
+{
+	struct controller *c = ctx;
+	struct fluxhook_snapshot snap;
+	struct fluxhook_outcome out;
+	pthread_mutex_lock(&c->mu);
+	snap = c->hook_snap;
+	pthread_mutex_unlock(&c->mu);
+	if (fluxhook_handle(c->hook, req, &snap, resp, &out) < 0)
+		return -1;
+	log_info("flux event: %s", out.message);
+	if (out.trigger)
+		controller_wake();
+	if (!out.redelivery && (out.status != 202 || out.verdict == VERDICT_ROLLBACK)) {
+		pthread_mutex_lock(&c->mu);
+		if (c->nhook_events < HOOK_EVENTS_MAX)
+			c->hook_events[c->nhook_events++] = out;
+		pthread_mutex_unlock(&c->mu);
+	}
+	return 0;
+}
+
 static int start_httpd(struct controller *c, struct cf_err *err)
 {
 	const struct httpd_route routes[] = {
@@ -1139,16 +1269,17 @@ static int start_httpd(struct controller *c, struct cf_err *err)
 		{"GET", "/metrics", h_metrics, c, 0},
 		{"GET", "/healthz", h_healthz, c, 0},
 		{"GET", "/readyz", h_readyz, c, 0},
+		{"POST", c->cfg.webhook_path, h_flux, c, FLUXHOOK_MAX_BODY},
 	};
 	struct httpd_config hc = {
 		.listen = c->cfg.listen,
 		.routes = routes,
-		.n_routes = sizeof(routes) / sizeof(routes[0]),
+		.n_routes = sizeof(routes) / sizeof(routes[0]) - (c->hook ? 0 : 1),
 	};
 	if (httpd_start(&c->httpd, &hc, err) < 0)
 		return -1;
-	log_info("serving /status and /metrics on %s (port %u)", c->cfg.listen,
-		 httpd_port(c->httpd));
+	log_info("serving /status and /metrics%s on %s (port %u)",
+		 c->hook ? " and the Flux receiver" : "", c->cfg.listen, httpd_port(c->httpd));
 	return 0;
 }
 
@@ -1260,6 +1391,25 @@ static void reload(struct controller *c)
 
 /* ---- start and stop ---- */
 
+/* The Flux receiver runs when the config names its tokens. */
+static int open_receiver(struct controller *c, struct cf_err *err)
+{
+	const struct controller_config *cfg = &c->cfg;
+	struct tokens_config tc = TOKENS_CONFIG_INIT;
+	tc.current = cfg->webhook_token_current;
+	tc.next = cfg->webhook_token_next;
+	tc.prev = cfg->webhook_token_prev;
+	tc.dir = cfg->webhook_token_dir;
+	if (!tc.current && !tc.next && !tc.prev && !tc.dir)
+		return 0;
+	struct fluxhook_config hc = FLUXHOOK_CONFIG_INIT;
+	hc.require_event_header = cfg->webhook_require_event_header;
+	if (tokens_open(&c->hook_tokens, &tc, err) < 0)
+		return cf_err_prefix(err, "webhook");
+	hc.tokens = c->hook_tokens;
+	return fluxhook_new(&c->hook, &hc, err);
+}
+
 static int controller_open(struct controller *c, struct cf_err *err)
 {
 	char warning[512] = "";
@@ -1299,6 +1449,8 @@ static int controller_open(struct controller *c, struct cf_err *err)
 		c->src = NULL;
 		source_failed(c, err->msg, NULL);
 	}
+	if (open_receiver(c, err) < 0)
+		return -1;
 	record(c, NULL, NULL, false);
 	return start_httpd(c, err);
 }
@@ -1306,6 +1458,8 @@ static int controller_open(struct controller *c, struct cf_err *err)
 static void controller_close(struct controller *c)
 {
 	httpd_stop(c->httpd);
+	fluxhook_free(c->hook);
+	tokens_free(c->hook_tokens);
 	agent_client_free(c->agents);
 	fleet_probe_free(c->probe);
 	source_free(c->src);

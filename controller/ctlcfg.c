@@ -30,6 +30,12 @@ static const struct cfg_key keys[] = {
 	K("analysisInterval", CFG_DURATION, analysis_interval_ms, NULL, false),
 	K("notifier", CFG_STRING, notifier, NULL, false),
 	K("canaryBackend", CFG_STRING, canary_backend, NULL, false),
+	K("webhook.path", CFG_STRING, webhook_path, "/hook/flux", false),
+	K("webhook.tokens.current", CFG_PATH, webhook_token_current, NULL, false),
+	K("webhook.tokens.next", CFG_PATH, webhook_token_next, NULL, false),
+	K("webhook.tokens.prev", CFG_PATH, webhook_token_prev, NULL, false),
+	K("webhook.tokens.dir", CFG_PATH, webhook_token_dir, NULL, false),
+	K("webhook.requireEventHeader", CFG_BOOL, webhook_require_event_header, "true", false),
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -78,6 +84,13 @@ static int check_url(const char *value, struct cf_err *err)
 	return check_text(value, err);
 }
 
+static int check_http_path(const char *value, struct cf_err *err)
+{
+	if (value[0] != '/' || strchr(value, '?') || strchr(value, '#'))
+		return cf_err_set(err, "must be an absolute URL path such as /hook/flux");
+	return check_text(value, err);
+}
+
 static int check_backend(const char *value, struct cf_err *err)
 {
 	if (!weights_name_ok(value))
@@ -102,6 +115,11 @@ static const struct rule {
 	{"analysisInterval", NULL, MS_MIN, DAY_MS},
 	{"notifier", check_url, 0, 0},
 	{"canaryBackend", check_backend, 0, 0},
+	{"webhook.path", check_http_path, 0, 0},
+	{"webhook.tokens.current", check_text, 0, 0},
+	{"webhook.tokens.next", check_text, 0, 0},
+	{"webhook.tokens.prev", check_text, 0, 0},
+	{"webhook.tokens.dir", check_text, 0, 0},
 };
 
 static const struct cfg_key *key_find(const char *name)
@@ -136,15 +154,23 @@ static void check_values(const char *path, void *cfg, struct diag_list *diags)
 	for (size_t i = 0; i < NKEYS; i++) {
 		const struct rule *r = rule_find(keys[i].name);
 		const void *slot = (const char *)cfg + keys[i].offset;
+		bool text = keys[i].type == CFG_STRING || keys[i].type == CFG_PATH;
 		struct cf_err err;
 		int rc = 0;
+		if (!r)
+			continue;
 		if (keys[i].type == CFG_DURATION && *(const int64_t *)slot)
 			rc = check_duration(r, *(const int64_t *)slot, &err);
-		else if (keys[i].type != CFG_DURATION && *(char *const *)slot)
+		else if (text && *(char *const *)slot)
 			rc = r->check(*(char *const *)slot, &err);
 		if (rc < 0)
 			cfgtable_report(diags, path, keys[i].name, err.msg);
 	}
+	const struct controller_config *c = cfg;
+	if (c->webhook_token_dir &&
+	    (c->webhook_token_current || c->webhook_token_next || c->webhook_token_prev))
+		cfgtable_report(diags, path, "webhook.tokens",
+				"give tokens.dir or token files, not both");
 }
 
 int ctlcfg_load(const char *path, struct controller_config *cfg, struct diag_list *diags)

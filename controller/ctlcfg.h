@@ -5,6 +5,7 @@
  * its key gets in the file. */
 #ifndef CLAWFLEET_CTLCFG_H
 #define CLAWFLEET_CTLCFG_H
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "diag.h"
@@ -21,6 +22,11 @@ struct controller_config {
 	int64_t analysis_interval_ms; /* overrides every Promotion's; 0: not set */
 	char *notifier;		   /* POST /v1/events URL; NULL: broadcasts are only logged */
 	char *canary_backend;	   /* HAProxy backend of the canary pool, for tenant routes */
+	/* The Flux receiver (POST webhook_path) runs when a token source is set. */
+	char *webhook_path;
+	char *webhook_token_current, *webhook_token_next, *webhook_token_prev;
+	char *webhook_token_dir;   /* token.current/next/prev as `clawfleet token` rotates them */
+	bool webhook_require_event_header;
 };
 
 /* Loads path; 0 when clean, else -1 with every problem in diags (cfg then freed). */
