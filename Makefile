@@ -83,6 +83,7 @@ $(BUILD)/sim/%: hack/sim/%.c $(BUILD)/lib.a
 deps:
 	@pkg-config --exists $(PKGS) $(TEST_PKGS) && command -v git >/dev/null \
 		&& command -v haproxy >/dev/null && command -v python3 >/dev/null \
+		&& command -v chromium >/dev/null && command -v promtool >/dev/null \
 		|| hack/install-deps.sh
 
 test: deps

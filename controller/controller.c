@@ -18,7 +18,7 @@
  * by the next pass (level-triggered: the planner asks again), a node that failed backing off on
  * its own, so one unreachable Mac never holds back a rollback of the others. SIGTERM finishes the
  * action under way and exits 0; SIGHUP reloads the configuration, keeping the running one when
- * the file has errors. The HTTP threads serve /status and /metrics from documents the loop
+ * the file has errors. The HTTP threads serve /status, /metrics and the page (/) from documents the loop
  * renders after every pass, under a mutex, and never wait on the loop. */
 #include <curl/curl.h>
 #include <errno.h>
@@ -54,6 +54,7 @@
 #include "schema.h"
 #include "source.h"
 #include "status.h"
+#include "statuspage.h"
 #include "timeparse.h"
 #include "utf8.h"
 
@@ -150,8 +151,8 @@ struct controller {
 	struct fluxhook *hook;
 
 	pthread_mutex_t mu; /* guards the documents below */
-	char *status_doc, *metrics_doc;
-	size_t status_len, metrics_len;
+	char *status_doc, *metrics_doc, *page_doc;
+	size_t status_len, metrics_len, page_len;
 	bool ready;
 	struct fluxhook_snapshot hook_snap; /* the last pass, as the receiver judges an event */
 	/* Receiver outcomes the notifier must hear of; the loop sends them, never an HTTP thread. */
@@ -968,15 +969,18 @@ static int canary_weight(const struct desired_state *ds, const struct weight_map
 }
 
 static void publish(struct controller *c, char *status_doc, size_t status_len, char *metrics_doc,
-		    size_t metrics_len, bool ready)
+		    size_t metrics_len, char *page_doc, size_t page_len, bool ready)
 {
 	pthread_mutex_lock(&c->mu);
 	free(c->status_doc);
 	free(c->metrics_doc);
+	free(c->page_doc);
 	c->status_doc = status_doc;
 	c->status_len = status_len;
 	c->metrics_doc = metrics_doc;
 	c->metrics_len = metrics_len;
+	c->page_doc = page_doc;
+	c->page_len = page_len;
 	c->ready = c->ready || ready;
 	pthread_mutex_unlock(&c->mu);
 }
@@ -1039,8 +1043,8 @@ static void record(struct controller *c, const struct fleet_probe_result *r,
 	const struct promotion *promo = ds && ds->npromotions ? &ds->promotions[0] : NULL;
 	size_t n = r ? r->nnodes : 0;
 	struct status_node *nodes = calloc(n ? n : 1, sizeof(*nodes));
-	char *sdoc = NULL, *mdoc = NULL;
-	size_t slen = 0, mlen = 0;
+	char *sdoc = NULL, *mdoc = NULL, *pdoc = NULL, *audit_lines = NULL;
+	size_t slen = 0, mlen = 0, plen = 0, alen = 0;
 	struct cf_err err;
 	bool green = n > 0;
 	if (!nodes) {
@@ -1084,14 +1088,20 @@ static void record(struct controller *c, const struct fleet_probe_result *r,
 		.metrics = &c->metrics,
 		.version = clawfleet_version,
 	};
+	/* The page is rendered from the /status document itself, so the two never disagree; an
+	 * unreadable audit log costs the page its audit lines, not the page. */
+	if (statuspage_audit_tail(c->audit_path, &audit_lines, &alen, &err) < 0)
+		log_error("the status page: %s", err.msg);
 	if (status_render_json(&v, &sdoc, &slen, &err) < 0 ||
-	    status_render_metrics(&v, &mdoc, &mlen, &err) < 0) {
+	    status_render_metrics(&v, &mdoc, &mlen, &err) < 0 ||
+	    statuspage_render(sdoc, slen, audit_lines, &pdoc, &plen, &err) < 0) {
 		log_error("%s", err.msg);
 		free(sdoc);
 		free(mdoc);
 	} else {
-		publish(c, sdoc, slen, mdoc, mlen, passed && ds);
+		publish(c, sdoc, slen, mdoc, mlen, pdoc, plen, passed && ds);
 	}
+	free(audit_lines);
 	if (c->hook) {
 		struct fluxhook_snapshot snap;
 		snapshot_for_receiver(c, r, &snap);
@@ -1204,6 +1214,22 @@ static int serve_doc(struct controller *c, struct httpd_response *resp, bool met
 	return rc;
 }
 
+static int h_page(void *ctx, const struct httpd_request *req, struct httpd_response *resp)
+{
+	struct controller *c = ctx;
+	int rc;
+	(void)req;
+	pthread_mutex_lock(&c->mu);
+	if (!c->page_doc)
+		rc = httpd_json_error(resp, 503, "the controller is starting");
+	else
+		rc = httpd_response_set_type(resp, "text/html; charset=utf-8") < 0
+			     ? -1
+			     : httpd_response_set_body(resp, c->page_doc, c->page_len);
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
 static int h_status(void *ctx, const struct httpd_request *req, struct httpd_response *resp)
 {
 	(void)req;
@@ -1265,6 +1291,7 @@ static int h_flux(void *ctx, const struct httpd_request *req, struct httpd_respo
 static int start_httpd(struct controller *c, struct cf_err *err)
 {
 	const struct httpd_route routes[] = {
+		{"GET", "/", h_page, c, 0},
 		{"GET", "/status", h_status, c, 0},
 		{"GET", "/metrics", h_metrics, c, 0},
 		{"GET", "/healthz", h_healthz, c, 0},
@@ -1278,7 +1305,7 @@ static int start_httpd(struct controller *c, struct cf_err *err)
 	};
 	if (httpd_start(&c->httpd, &hc, err) < 0)
 		return -1;
-	log_info("serving /status and /metrics%s on %s (port %u)",
+	log_info("serving the status page, /status and /metrics%s on %s (port %u)",
 		 c->hook ? " and the Flux receiver" : "", c->cfg.listen, httpd_port(c->httpd));
 	return 0;
 }
@@ -1477,6 +1504,7 @@ static void controller_close(struct controller *c)
 		free(c->action_warning[i]);
 	free(c->status_doc);
 	free(c->metrics_doc);
+	free(c->page_doc);
 	free(c->state_path);
 	free(c->audit_path);
 	free(c->mirror_dir);

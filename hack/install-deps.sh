@@ -6,9 +6,10 @@ set -euo pipefail
 deb_packages=(
   build-essential pkg-config clang git ca-certificates curl python3 python3-yaml
   libgit2-dev libyaml-dev libjson-c-dev libcurl4-openssl-dev libssl-dev
-  libmicrohttpd-dev libcmocka-dev haproxy valgrind
+  libmicrohttpd-dev libcmocka-dev haproxy valgrind chromium prometheus
 )
-brew_packages=(pkg-config libgit2 libyaml json-c curl openssl@3 libmicrohttpd cmocka haproxy git python@3)
+# prometheus brings promtool; Chromium is a cask (installed below).
+brew_packages=(pkg-config libgit2 libyaml json-c curl openssl@3 libmicrohttpd cmocka haproxy git python@3 prometheus)
 
 missing_deb() {
   local p
@@ -42,6 +43,7 @@ install_macos() {
   for p in "${brew_packages[@]}"; do
     brew list --versions "$p" >/dev/null 2>&1 || brew install "$p"
   done
+  brew list --cask chromium >/dev/null 2>&1 || brew install --cask chromium
 }
 
 case "$(uname -s)" in
