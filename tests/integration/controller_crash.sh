@@ -109,7 +109,7 @@ for pair in canary-gw:3 stable-gw-a:2 stable-gw-b:2; do
 	tap_check "${pair%%:*}: generation ${pair##*:}, no target sent twice" status \
 		"d['nodes']['${pair%%:*}']['observedGeneration'] == ${pair##*:}"
 done
-tap_eq "the controller was started four times" 4 "$(grep -c "serving /status" "$log")"
+tap_eq "the controller was started four times" 4 "$(grep -c "controller info: serving " "$log")"
 
 kill -TERM "$FLEET_CONTROLLER_PID"
 wait "$FLEET_CONTROLLER_PID"
