@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "agentcfg.h"
+#include "clock.h"
 #include "commands.h"
 #include "fsutil.h"
 #include "httpd.h"
@@ -87,24 +88,10 @@ struct agent {
 	int64_t rendered_mono_ms;
 };
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t epoch_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void format_now(char out[40])
 {
 	char sec[32];
-	int64_t ms = epoch_ms();
+	int64_t ms = clock_epoch_ms();
 	rfc3339_format((time_t)(ms / 1000), sec, sizeof(sec));
 	snprintf(out, 40, "%.19s.%03dZ", sec, (int)(ms % 1000));
 }
@@ -231,7 +218,7 @@ static char *pending_doc(const struct agent *a, size_t *len)
 /* Renders the cached observation as of now; cache_mu is held. */
 static void render_cache(struct agent *a)
 {
-	const struct probe_inputs *in = observation_inputs(a->obs, epoch_ms());
+	const struct probe_inputs *in = observation_inputs(a->obs, clock_epoch_ms());
 	struct probe_result res;
 	struct cf_err err;
 	char *doc = NULL;
@@ -247,7 +234,7 @@ static void render_cache(struct agent *a)
 	a->doc = doc;
 	a->doc_len = len;
 	a->doc_status = status;
-	a->rendered_mono_ms = mono_ms();
+	a->rendered_mono_ms = clock_mono_ms();
 }
 
 static void *probe_main(void *arg)
@@ -256,7 +243,7 @@ static void *probe_main(void *arg)
 	char tag[TARGET_NAME_MAX];
 
 	while (!atomic_load(&a->stopping)) {
-		int64_t started = mono_ms();
+		int64_t started = clock_mono_ms();
 		pthread_mutex_lock(&a->mu);
 		int64_t applied = a->applied_generation;
 		int64_t applied_at = a->applied_mono_ms;
@@ -279,7 +266,7 @@ static void *probe_main(void *arg)
 			a->obs = o;
 			render_cache(a);
 			bool settled = started >= applied_at && a->doc_status != 503;
-			bool waited = mono_ms() - applied_at >= SETTLE_PERIODS * a->cfg.refresh_ms;
+			bool waited = clock_mono_ms() - applied_at >= SETTLE_PERIODS * a->cfg.refresh_ms;
 			if (applied != a->reported_generation && (settled || waited)) {
 				a->reported_generation = applied;
 				observation_set_generation(o, applied);
@@ -290,7 +277,7 @@ static void *probe_main(void *arg)
 
 		pthread_mutex_lock(&a->mu);
 		int64_t deadline = started + a->cfg.refresh_ms;
-		while (!atomic_load(&a->stopping) && !a->probe_kick && mono_ms() < deadline)
+		while (!atomic_load(&a->stopping) && !a->probe_kick && clock_mono_ms() < deadline)
 			wait_until(&a->probe_wake, &a->mu, deadline);
 		pthread_mutex_unlock(&a->mu);
 	}
@@ -333,7 +320,7 @@ static void record_pass(struct agent *a, const struct target *t, int rc,
 	if (rc == 0)
 		a->applied_generation = t->generation;
 	if (advanced)
-		a->applied_mono_ms = mono_ms();
+		a->applied_mono_ms = clock_mono_ms();
 	if (worth_saving) {
 		struct cf_err serr;
 		if (save_applied(a, &serr) < 0)
@@ -369,12 +356,12 @@ static void *reconcile_main(void *arg)
 	};
 	struct target *t = &a->pass_target;
 	unsigned failures = 0;
-	unsigned int seed = (unsigned int)(epoch_ms() ^ getpid());
-	int64_t next_run = mono_ms();
+	unsigned int seed = (unsigned int)(clock_epoch_ms() ^ getpid());
+	int64_t next_run = clock_mono_ms();
 
 	for (;;) {
 		pthread_mutex_lock(&a->mu);
-		while (!atomic_load(&a->stopping) && !a->target_changed && mono_ms() < next_run)
+		while (!atomic_load(&a->stopping) && !a->target_changed && clock_mono_ms() < next_run)
 			wait_until(&a->reconcile_wake, &a->mu, next_run);
 		if (atomic_load(&a->stopping)) {
 			pthread_mutex_unlock(&a->mu);
@@ -389,7 +376,7 @@ static void *reconcile_main(void *arg)
 		int64_t applied = a->applied_generation;
 		pthread_mutex_unlock(&a->mu);
 		if (!have) {
-			next_run = mono_ms() + a->cfg.refresh_ms;
+			next_run = clock_mono_ms() + a->cfg.refresh_ms;
 			continue;
 		}
 
@@ -402,7 +389,7 @@ static void *reconcile_main(void *arg)
 		else if (rc == 0)
 			failures = 0;
 		log_pass(t, rc, &actions, &err, delay);
-		next_run = mono_ms() + delay;
+		next_run = clock_mono_ms() + delay;
 		if (rc != NODE_RECONCILE_STOPPED) {
 			pthread_mutex_lock(&a->mu);
 			record_pass(a, t, rc, &actions, &err);
@@ -452,7 +439,7 @@ static int h_readyz(void *ctx, const struct httpd_request *req, struct httpd_res
 	struct agent *a = ctx;
 	(void)req;
 	pthread_mutex_lock(&a->cache_mu);
-	if (a->obs && mono_ms() - a->rendered_mono_ms >= a->cfg.refresh_ms)
+	if (a->obs && clock_mono_ms() - a->rendered_mono_ms >= a->cfg.refresh_ms)
 		render_cache(a);
 	bool cached = a->doc != NULL;
 	int rc = cached ? httpd_response_set_body(resp, a->doc, a->doc_len) : 0;

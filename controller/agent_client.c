@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "fsutil.h"
 #include "tokens.h"
 
@@ -240,13 +241,6 @@ static void transfer_done(struct transfer *t, CURLcode cc)
 				       &p->observed_generation, &p->err);
 }
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int agent_client_put(struct agent_client *c, struct agent_put *puts, size_t n, struct cf_err *err)
 {
 	char token[TOKENS_FILE_MAX + 1], auth[TOKENS_FILE_MAX + 32];
@@ -272,9 +266,9 @@ int agent_client_put(struct agent_client *c, struct agent_put *puts, size_t n, s
 		goto done;
 	}
 	/* Each transfer ends by its own timeout; the deadline only guards against a stuck multi. */
-	int64_t deadline = mono_ms() + (int64_t)(n / width + 1) *
+	int64_t deadline = clock_mono_ms() + (int64_t)(n / width + 1) *
 					       (c->connect_timeout_ms + c->timeout_ms + 1000);
-	while ((next < n || running) && mono_ms() < deadline) {
+	while ((next < n || running) && clock_mono_ms() < deadline) {
 		for (size_t s = 0; s < width && next < n; s++) {
 			if (slots[s].put)
 				continue;

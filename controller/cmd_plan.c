@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "commands.h"
 #include "desired.h"
 #include "fsutil.h"
@@ -177,13 +178,6 @@ static void resolve_tag(struct source *src, const struct desired_state *ds, char
 	gitref_free(&ref);
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void print_plan(const struct desired_state *ds, const struct rollout_state *was,
 		       const struct plan_output *out)
 {
@@ -275,7 +269,7 @@ int cmd_plan(int argc, char **argv)
 		.weights_ok = ob.weights_ok,
 		.promotion_commit = tag_commit[0] ? tag_commit : NULL,
 	};
-	if (plan(ds, &fo, &ob.state, now_ms(), &out, &err) < 0) {
+	if (plan(ds, &fo, &ob.state, clock_epoch_ms(), &out, &err) < 0) {
 		fprintf(stderr, "clawfleet plan: %s\n", err.msg);
 		goto done;
 	}

@@ -39,13 +39,13 @@
 #include "agent_client.h"
 #include "audit.h"
 #include "canon.h"
+#include "clock.h"
 #include "commands.h"
 #include "ctlcfg.h"
 #include "desired_cache.h"
 #include "embedded.h"
 #include "fleet_probe.h"
 #include "fluxhook.h"
-#include "tokens.h"
 #include "fsutil.h"
 #include "httpd.h"
 #include "log.h"
@@ -56,6 +56,7 @@
 #include "status.h"
 #include "statuspage.h"
 #include "timeparse.h"
+#include "tokens.h"
 #include "utf8.h"
 
 #define STATE_FILE "rollout.json"
@@ -162,20 +163,6 @@ struct controller {
 
 /* ---- time and signals ---- */
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t epoch_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static volatile sig_atomic_t got_term, got_hup;
 static int wake_pipe[2] = {-1, -1};
 
@@ -230,7 +217,7 @@ static void close_signals(void)
 static bool sleep_until(int64_t deadline)
 {
 	char buf[64];
-	int64_t left = deadline - mono_ms();
+	int64_t left = deadline - clock_mono_ms();
 	struct pollfd pfd = {.fd = wake_pipe[0], .events = POLLIN};
 	if (left > 0 && poll(&pfd, 1, left > INT32_MAX ? INT32_MAX : (int)left) <= 0)
 		return false;
@@ -402,7 +389,7 @@ static int open_source(struct controller *c, struct cf_err *err)
 	c->src = NULL;
 	/* Opening a URL source fetches it: the next fetch, or the next try after a failure, is an
 	 * interval away. */
-	c->next_fetch_mono_ms = mono_ms() + c->cfg.source_interval_ms;
+	c->next_fetch_mono_ms = clock_mono_ms() + c->cfg.source_interval_ms;
 	return source_open(&c->src, &spec, err);
 }
 
@@ -500,7 +487,7 @@ static void source_failed(struct controller *c, const char *msg, const struct di
 	free(c->source_error);
 	c->source_error = strdup(msg);
 	if (!c->source_error_since_ms)
-		c->source_error_since_ms = epoch_ms();
+		c->source_error_since_ms = clock_epoch_ms();
 }
 
 /* Fetches when the interval is due, then reads the ref; the last good desired state stays in
@@ -510,7 +497,7 @@ static void refresh_desired(struct controller *c)
 {
 	struct cf_err err;
 	struct diag_list diags = {0};
-	int64_t started = mono_ms();
+	int64_t started = clock_mono_ms();
 	if (!c->src && started < c->next_fetch_mono_ms)
 		return;
 	if (!c->src && open_source(c, &err) < 0) {
@@ -531,7 +518,7 @@ static void refresh_desired(struct controller *c)
 		}
 	}
 	int rc = desired_cache_refresh(&c->cache, c->src, c->schemas, &diags, &err);
-	c->metrics.git_fetch_seconds = (double)(mono_ms() - started) / 1000.0;
+	c->metrics.git_fetch_seconds = (double)(clock_mono_ms() - started) / 1000.0;
 	if (rc < 0) {
 		source_failed(c, err.msg, &diags);
 	} else {
@@ -587,7 +574,7 @@ static void send_targets(struct controller *c, const struct desired_state *ds,
 	size_t *who = calloc(n ? n : 1, sizeof(*who));
 	struct cf_err err;
 	size_t k = 0;
-	int64_t now = mono_ms();
+	int64_t now = clock_mono_ms();
 	if (!puts || !who) {
 		log_error("sending targets: out of memory");
 		goto done;
@@ -1069,7 +1056,7 @@ static void record(struct controller *c, const struct fleet_probe_result *r,
 			memmove(&c->passes[0], &c->passes[1], (c->npasses - 1) * sizeof(c->passes[0]));
 			c->npasses--;
 		}
-		c->passes[c->npasses++] = (struct status_pass){epoch_ms(), green};
+		c->passes[c->npasses++] = (struct status_pass){clock_epoch_ms(), green};
 	}
 	struct status_view v = {
 		.revision = ds ? c->cache.revision : NULL,
@@ -1122,7 +1109,7 @@ static bool run_pass(struct controller *c, bool *failed)
 	const struct load_balancer *lb = NULL;
 	struct cf_err err;
 	bool busy = false, weights_ok = false;
-	int64_t started = mono_ms();
+	int64_t started = clock_mono_ms();
 
 	*failed = false;
 	rollout_state_init(&out.next);
@@ -1169,7 +1156,7 @@ static bool run_pass(struct controller *c, bool *failed)
 		.ticket = f->valid && f->ticket[0] ? f->ticket : NULL,
 	};
 	enum rollout_phase was = c->state.phase;
-	if (plan(ds, &fo, &c->state, epoch_ms(), &out, &err) < 0) {
+	if (plan(ds, &fo, &c->state, clock_epoch_ms(), &out, &err) < 0) {
 		log_error("planning: %s", err.msg);
 		*failed = true;
 		goto done;
@@ -1187,7 +1174,7 @@ static bool run_pass(struct controller *c, bool *failed)
 	*failed = !act(c, ds, &out);
 	busy = out.nactions > 0 || c->state.npending > 0 || under_way(&c->state);
 done:
-	status_metrics_observe_pass(&c->metrics, (double)(mono_ms() - started) / 1000.0);
+	status_metrics_observe_pass(&c->metrics, (double)(clock_mono_ms() - started) / 1000.0);
 	record(c, r, weights_ok && lb ? &weights : NULL, !*failed);
 	plan_output_free(&out);
 	weight_map_free(&weights);
@@ -1441,7 +1428,7 @@ static int controller_open(struct controller *c, struct cf_err *err)
 {
 	char warning[512] = "";
 	bool found = false;
-	c->seed = (unsigned int)(epoch_ms() ^ getpid());
+	c->seed = (unsigned int)(clock_epoch_ms() ^ getpid());
 	c->state_path = join(c->cfg.state, STATE_FILE);
 	c->audit_path = join(c->cfg.state, AUDIT_FILE);
 	c->mirror_dir = join(c->cfg.state, MIRROR_DIR);
@@ -1513,14 +1500,14 @@ static void controller_close(struct controller *c)
 
 static int run(struct controller *c)
 {
-	int64_t next_pass = mono_ms(), last_pass = 0;
+	int64_t next_pass = clock_mono_ms(), last_pass = 0;
 	while (!got_term) {
 		if (got_hup) {
 			got_hup = 0;
 			reload(c);
-			next_pass = mono_ms();
+			next_pass = clock_mono_ms();
 		}
-		int64_t now = mono_ms();
+		int64_t now = clock_mono_ms();
 		if (now >= next_pass && now - last_pass >= MIN_GAP_MS) {
 			bool failed;
 			last_pass = now;
@@ -1536,7 +1523,7 @@ static int run(struct controller *c)
 		int64_t deadline = next_pass > last_pass + MIN_GAP_MS ? next_pass
 								      : last_pass + MIN_GAP_MS;
 		if (sleep_until(deadline) && !got_term && !got_hup)
-			next_pass = mono_ms();
+			next_pass = clock_mono_ms();
 	}
 	log_info("stopping: the action under way is done");
 	return 0;

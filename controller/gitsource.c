@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "names.h"
 #include "semver.h"
 
@@ -462,13 +463,6 @@ static void __attribute__((noreturn)) run_child(const struct fetch_job *job, pid
 	_exit(rc < 0 ? 1 : 0);
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void read_some(int fd, bool *open, char *msg, size_t cap, size_t *len)
 {
 	char buf[512];
@@ -489,13 +483,13 @@ static void read_some(int fd, bool *open, char *msg, size_t cap, size_t *len)
  * passed and the child was killed, or -1 when waitpid fails (SIGCHLD ignored by the program). */
 static int wait_child(pid_t pid, int fd, int timeout_ms, int *status, char *msg, size_t cap)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = clock_mono_ms() + timeout_ms;
 	bool open = true, reaped = false;
 	size_t len = 0;
 
 	msg[0] = '\0';
 	while (!reaped || open) {
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - clock_mono_ms();
 		if (left <= 0)
 			break;
 		if (open) {

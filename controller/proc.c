@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+
 extern char **environ;
 
 #define BUF_INITIAL 4096
@@ -31,13 +33,6 @@ struct stream {
 	size_t len, cap, max;
 	bool truncated;
 };
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static const char *base_name(const char *path)
 {
@@ -315,7 +310,7 @@ static int collect(pid_t pid, struct stream *out, struct stream *errs, int64_t d
 		}
 		if (exited && out->fd < 0 && errs->fd < 0)
 			break;
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - clock_mono_ms();
 		if (left <= 0) {
 			*timed_out = true;
 			kill(-pid, SIGKILL);
@@ -398,7 +393,7 @@ int proc_run(const struct proc_spec *spec, struct proc_result *res, struct cf_er
 	/* The message of a program that cannot start is also its stderr, so it is needed here. */
 	if (!err)
 		err = &own;
-	int64_t start = now_ms();
+	int64_t start = clock_mono_ms();
 	int timeout = spec->timeout_ms > 0 ? spec->timeout_ms : PROC_TIMEOUT_DEFAULT_MS;
 	size_t max = spec->output_max ? spec->output_max : PROC_OUTPUT_MAX;
 	while (spec->argv && spec->argv[argc] && argc <= PROC_ARGS_MAX)
@@ -454,7 +449,7 @@ int proc_run(const struct proc_spec *spec, struct proc_result *res, struct cf_er
 	res->term_signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
 	rc = 0;
 done:
-	res->elapsed_ms = now_ms() - start;
+	res->elapsed_ms = clock_mono_ms() - start;
 	if (result_take(res, &out, &errs, rc < 0 && res->exited ? err->msg : NULL, err) < 0)
 		rc = -1;
 	stream_close(&out);

@@ -12,20 +12,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+
 /* Longest reply line quoted in an error. */
 #define REPLY_SHOWN 200
 #define STATE_FORMAT_VERSION "1"
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int remaining_ms(int64_t deadline)
 {
-	int64_t left = deadline - now_ms();
+	int64_t left = deadline - clock_mono_ms();
 	return left > 0 ? (int)left : 0;
 }
 
@@ -220,7 +215,7 @@ static int recv_all(int fd, char **out, int64_t deadline, struct cf_err *err)
 static int hap_command(const struct load_balancer *lb, const char *cmd, char **reply,
 		       struct cf_err *err)
 {
-	int64_t start = now_ms();
+	int64_t start = clock_mono_ms();
 	int64_t deadline = start + WEIGHTS_REQUEST_TIMEOUT_MS;
 	int64_t connect_deadline = start + WEIGHTS_CONNECT_TIMEOUT_MS;
 	char *line = NULL;
