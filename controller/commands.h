@@ -13,5 +13,6 @@ int cmd_agent(int argc, char **argv);
 int cmd_controller(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
 
 #endif

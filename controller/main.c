@@ -20,6 +20,7 @@ static const struct command commands[] = {
 	{"controller", cmd_controller, "controller --config FILE [--listen ADDR] [--state DIR] [--source URL]"},
 	{"status", cmd_status, "status [--url URL] [--json]"},
 	{"plan", cmd_plan, "plan --observed FILE [--ref REF] SOURCE"},
+	{"demo", cmd_demo, "demo [--fast]"},
 };
 
 static void usage(FILE *out)

@@ -16,6 +16,8 @@
 # helpers for tests: fleet_promote, fleet_spec, fleet_status, fleet_measure. Every process of a
 # fleet carries CLAWFLEET_FLEET=DIR in its environment: that, not a pid that may have been reused,
 # says it is the fleet's to stop. Needs BUILD (default build) to hold clawfleet and sim/.
+# FLEET_LB=file (for machines without HAProxy) makes the LoadBalancer the `file` driver, writing
+# DIR/lb/weights.json, and starts no HAProxy: FLEET_FRONTEND is then empty.
 
 FLEET_NODES="canary-gw stable-gw-a stable-gw-b"
 
@@ -50,7 +52,19 @@ fleet_repo() {
 		sed -i "s|address: .*|address: http://127.0.0.1:$(eval echo "\$FLEET_AGENT_PORT_$v")|" \
 			"$repo/openclaw/nodes/$node.yaml"
 	done
-	cat >"$repo/clawfleet/loadbalancer.yaml" <<EOF
+	if [ "${FLEET_LB:-haproxy}" = file ]; then
+		cat >"$repo/clawfleet/loadbalancer.yaml" <<EOF
+apiVersion: fleet.openclaw.io/v1alpha1
+kind: LoadBalancer
+metadata:
+  name: gateways
+spec:
+  driver: file
+  file:
+    path: $dir/lb/weights.json
+EOF
+	else
+		cat >"$repo/clawfleet/loadbalancer.yaml" <<EOF
 apiVersion: fleet.openclaw.io/v1alpha1
 kind: LoadBalancer
 metadata:
@@ -62,6 +76,7 @@ spec:
     backend: openclaw_gateways
     tenantMap: $dir/haproxy/canary-tenants.map
 EOF
+	fi
 	sed -i "s|steps: .*|steps: [10, 50, 100]|; s|analysisInterval: .*|analysisInterval: $analysis|" \
 		"$repo/clawfleet/promotion.yaml"
 	git -C "$repo" add -A
@@ -125,7 +140,11 @@ fleet_up() {
 			gui/501/ai.openclaw.gateway >/dev/null || return 1
 		fleet_agent_start "$dir" "$node"
 	done
-	fleet_haproxy "$dir" || return 1
+	if [ "${FLEET_LB:-haproxy}" = file ]; then
+		mkdir -p "$dir/lb"
+	else
+		fleet_haproxy "$dir" || return 1
+	fi
 	FLEET_CONTROLLER_PORT=$(fleet_free_port)
 	cat >"$dir/controller.yaml" <<EOF
 source: {url: "$dir/repo", ref: main, interval: 1s, timeout: 20s}
@@ -142,7 +161,11 @@ EOF
 		echo "FLEET_CONFIG=$dir/controller.yaml"
 		echo "FLEET_STATE=$dir/controller"
 		echo "FLEET_URL=http://127.0.0.1:$FLEET_CONTROLLER_PORT"
-		echo "FLEET_FRONTEND=http://127.0.0.1:$FLEET_FRONTEND_PORT"
+		if [ "${FLEET_LB:-haproxy}" = file ]; then
+			echo "FLEET_FRONTEND="
+		else
+			echo "FLEET_FRONTEND=http://127.0.0.1:$FLEET_FRONTEND_PORT"
+		fi
 		echo "FLEET_SOCKET=$dir/haproxy/admin.sock"
 		for node in $FLEET_NODES; do
 			v=$(fleet_var "$node")
@@ -155,7 +178,8 @@ EOF
 		fleet_wait 10 curl -sf --max-time 1 \
 			"http://127.0.0.1:$(eval echo "\$FLEET_AGENT_PORT_$v")/healthz" || return 1
 	done
-	fleet_wait 10 curl -sf --max-time 1 "http://127.0.0.1:$FLEET_FRONTEND_PORT/whoami"
+	[ "${FLEET_LB:-haproxy}" = file ] ||
+		fleet_wait 10 curl -sf --max-time 1 "http://127.0.0.1:$FLEET_FRONTEND_PORT/whoami"
 }
 
 # fleet_controller DIR [FLAGS...]: starts the controller on the fleet's configuration, logging to
@@ -219,6 +243,44 @@ def one(_):
 with concurrent.futures.ThreadPoolExecutor(8) as pool:
     counts = collections.Counter(pool.map(one, range(n)))
 print(" ".join(str(counts[node]) for node in nodes))' "$1/whoami" "$2" "${3:-}" $FLEET_NODES
+}
+
+# fleet_notifier DIR: the real notifier (`clawfleet notifier`) on loopback, its channel a stand-in
+# that appends every broadcast it is sent to DIR/channel.jsonl, and the controller's `notifier:`
+# pointed at its POST /v1/events. Call it after fleet_up and before fleet_controller.
+fleet_notifier() {
+	local dir=$1 api_port channel_port
+	case $dir in /*) ;; *) dir=$PWD/$dir ;; esac
+	api_port=$(fleet_free_port)
+	channel_port=$(fleet_free_port)
+	: >"$dir/channel.jsonl"
+	CLAWFLEET_FLEET=$dir python3 -c '
+import http.server, sys
+class Channel(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(min(int(self.headers.get("Content-Length", 0)), 1 << 20))
+        with open(sys.argv[2], "ab") as f:
+            f.write(body.replace(b"\n", b" ") + b"\n")
+        self.send_response(200)
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Channel).serve_forever()' \
+		"$channel_port" "$dir/channel.jsonl" >>"$dir/logs/channel.log" 2>&1 &
+	disown
+	cat >"$dir/notifier.yaml" <<EOF
+socket: $dir/notifier.sock
+listen: 127.0.0.1:$api_port
+window: 1m
+channel: {url: "http://127.0.0.1:$channel_port/", format: generic}
+EOF
+	CLAWFLEET_FLEET=$dir "$FLEET_BIN" notifier --config "$dir/notifier.yaml" \
+		>>"$dir/logs/notifier.log" 2>&1 &
+	disown
+	echo "notifier: http://127.0.0.1:$api_port/v1/events" >>"$dir/controller.yaml"
+	echo "FLEET_NOTIFIER=http://127.0.0.1:$api_port" >>"$dir/fleet.env"
+	echo "FLEET_CHANNEL=$dir/channel.jsonl" >>"$dir/fleet.env"
+	fleet_wait 10 curl -sf --max-time 1 "http://127.0.0.1:$api_port/healthz"
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then

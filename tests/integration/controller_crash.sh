@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Runs alone (tests/run): it follows rollout phases and timings that a second fleet's load would blur.
 # The fleet controller killed and restarted on a simulated fleet (hack/fleet.sh): SIGKILL in
 # Shadow, Analysing and Mirroring, a torn audit line left behind by one of the kills, and each
 # time a restart that carries on from the saved rollout state, so the promotion still converges

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Runs alone (tests/run): it follows rollout phases and timings that a second fleet's load would blur.
 # The fleet controller on a simulated fleet (hack/fleet.sh: three Macs with real agents, a real
 # HAProxy, a Git repository): a fleet with no build is brought up one node at a time; a new tag
 # then goes through Shadow, the canary steps 10, 50 and 100 % and Mirroring to Succeeded, with

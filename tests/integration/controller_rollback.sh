@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Runs alone (tests/run): it follows rollout phases and timings that a second fleet's load would blur.
 # The fleet controller's verdicts on a simulated fleet (hack/fleet.sh): a yellow canary holds the
 # rollout at its step and broadcasts, and the rollout resumes only after two green windows; a red
 # canary at the second step rolls the weights and the canary's build back together, quarantines
