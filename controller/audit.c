@@ -17,6 +17,7 @@
 
 #include "canon.h"
 #include "fsutil.h"
+#include "jsonparse.h"
 #include "timeparse.h"
 
 /* Enough of the file's end to hold a torn piece (at most one line without its newline), the
@@ -38,34 +39,7 @@ struct audit_log {
 /* Parses one line as exactly one JSON object, strictly. */
 static int parse_line(const char *line, size_t len, struct json_object **out, struct cf_err *err)
 {
-	struct json_tokener *tok = json_tokener_new_ex(LINE_MAX_DEPTH);
-	struct json_object *v = NULL;
-	int rc = -1;
-
-	*out = NULL;
-	if (!tok)
-		return cf_err_set(err, "out of memory");
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-	v = json_tokener_parse_ex(tok, line, (int)len);
-	if (!v || json_tokener_get_parse_end(tok) != len) {
-		enum json_tokener_error je = json_tokener_get_error(tok);
-		cf_err_set(err, "not valid JSON: %s",
-			   je == json_tokener_continue  ? "unexpected end of line"
-			   : je == json_tokener_success ? "trailing data after the object"
-							: json_tokener_error_desc(je));
-		goto done;
-	}
-	if (!json_object_is_type(v, json_type_object)) {
-		cf_err_set(err, "not a JSON object");
-		goto done;
-	}
-	*out = v;
-	v = NULL;
-	rc = 0;
-done:
-	json_object_put(v);
-	json_tokener_free(tok);
-	return rc;
+	return jsonparse_object(line, len, LINE_MAX_DEPTH, out, err);
 }
 
 static bool line_is_object(const char *line, size_t len)

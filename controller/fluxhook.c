@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "canon.h"
+#include "jsonparse.h"
 #include "names.h"
 
 /* A Flux event is three levels deep; anything far deeper is not one. */
@@ -281,34 +282,9 @@ static int check_kind(const char *kind, struct cf_err *err)
 static int parse_object(const char *body, size_t len, struct json_object **out,
 			struct cf_err *err)
 {
-	struct json_tokener *tok = json_tokener_new_ex(JSON_DEPTH);
-	struct json_object *v = NULL;
-	int rc = -1;
-
-	*out = NULL;
-	if (!tok)
-		return cf_err_set(err, "out of memory");
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-	v = json_tokener_parse_ex(tok, body, (int)len);
-	if (!v || json_tokener_get_parse_end(tok) != len) {
-		enum json_tokener_error je = json_tokener_get_error(tok);
-		cf_err_set(err, "the body is not valid JSON: %s",
-			   je == json_tokener_continue  ? "unexpected end"
-			   : je == json_tokener_success ? "trailing data after the object"
-							: json_tokener_error_desc(je));
-		goto done;
-	}
-	if (!json_object_is_type(v, json_type_object)) {
-		cf_err_set(err, "the body is not a JSON object");
-		goto done;
-	}
-	*out = v;
-	v = NULL;
-	rc = 0;
-done:
-	json_object_put(v);
-	json_tokener_free(tok);
-	return rc;
+	return jsonparse_object(body, len, JSON_DEPTH, out, err) < 0
+		       ? cf_err_prefix(err, "the body")
+		       : 0;
 }
 
 static int parse_involved(struct json_object *doc, struct flux_event *ev, struct cf_err *err)

@@ -8,6 +8,7 @@
 #include <json-c/json.h>
 
 #include "canon.h"
+#include "jsonparse.h"
 #include "names.h"
 #include "timeparse.h"
 
@@ -53,34 +54,7 @@ int nf_family_of_status(long status, enum nf_family *out)
 static int parse_object(const char *text, size_t len, struct json_object **out,
 			struct cf_err *err)
 {
-	struct json_tokener *tok = json_tokener_new_ex(JSON_DEPTH);
-	struct json_object *v = NULL;
-	int rc = -1;
-
-	*out = NULL;
-	if (!tok)
-		return cf_err_set(err, "out of memory");
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-	v = json_tokener_parse_ex(tok, text, (int)len);
-	if (!v || json_tokener_get_parse_end(tok) != len) {
-		enum json_tokener_error je = json_tokener_get_error(tok);
-		cf_err_set(err, "not valid JSON: %s",
-			   je == json_tokener_continue  ? "unexpected end"
-			   : je == json_tokener_success ? "trailing data after the object"
-							: json_tokener_error_desc(je));
-		goto done;
-	}
-	if (!json_object_is_type(v, json_type_object)) {
-		cf_err_set(err, "not a JSON object");
-		goto done;
-	}
-	*out = v;
-	v = NULL;
-	rc = 0;
-done:
-	json_object_put(v);
-	json_tokener_free(tok);
-	return rc;
+	return jsonparse_object(text, len, JSON_DEPTH, out, err);
 }
 
 static bool printable_ascii(const char *s)
