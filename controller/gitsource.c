@@ -618,8 +618,7 @@ done:
 
 /* ---- resolve ---- */
 
-/* 0 with the commit refname peels to, 1 when refname does not exist, -1 on error. */
-static int peel_ref(git_repository *repo, const char *refname, git_oid *oid, struct cf_err *err)
+int gitsource_peel_ref(git_repository *repo, const char *refname, git_oid *oid, struct cf_err *err)
 {
 	git_reference *ref = NULL;
 	git_object *obj = NULL;
@@ -645,7 +644,7 @@ static int peel_named(git_repository *repo, const char *prefix, const char *name
 	int n = snprintf(refname, sizeof(refname), "%s%s", prefix, name);
 	if (n < 0 || (size_t)n >= sizeof(refname))
 		return cf_err_set(err, "ref %s%s is too long", prefix, name);
-	return peel_ref(repo, refname, oid, err);
+	return gitsource_peel_ref(repo, refname, oid, err);
 }
 
 static int lookup_commit(git_repository *repo, const char *hex, git_commit **out,
@@ -702,7 +701,7 @@ static int name_commit(struct gitsource *gs, const char *name, git_oid *oid, str
 {
 	if (check_name(name, err) < 0)
 		return -1;
-	int rc = peel_ref(gs->repo, name, oid, err);
+	int rc = gitsource_peel_ref(gs->repo, name, oid, err);
 	if (rc == 1)
 		return cf_err_set(err, "ref \"%s\" not found", name);
 	return rc;

@@ -57,6 +57,15 @@ int gitsource_commit_info(struct gitsource *gs, const char *commit_hex, char **a
 			  char **message, struct cf_err *err);
 void gitsource_free(struct gitsource *gs);
 
+struct git_repository;
+struct git_oid;
+
+/* The commit a full ref name (refs/tags/v1, refs/heads/main) peels to, for libgit2 callers that
+ * hold their own repository (the agent's pull): 0 with *oid, 1 when the ref does not exist, -1 on
+ * error. */
+int gitsource_peel_ref(struct git_repository *repo, const char *refname, struct git_oid *oid,
+		       struct cf_err *err);
+
 /* Fills err with "<what>: <libgit2's last error>" and returns -1, for every libgit2 caller. */
 int gitsource_fail(struct cf_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

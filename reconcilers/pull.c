@@ -117,24 +117,9 @@ static int work_tree_status(git_repository *repo, bool *dirty, char *paths, size
 static int tag_commit(git_repository *repo, const char *tag, git_oid *out, struct cf_err *err)
 {
 	char refname[PULL_TAG_MAX + 16];
-	git_reference *ref = NULL;
-	git_object *obj = NULL;
-
 	if (snprintf(refname, sizeof(refname), "refs/tags/%s", tag) >= (int)sizeof(refname))
 		return cf_err_set(err, "tag \"%s\" is too long", tag);
-	int rc = git_reference_lookup(&ref, repo, refname);
-	if (rc == GIT_ENOTFOUND)
-		return 1;
-	if (rc < 0)
-		return gitsource_fail(err, "looking up %s", refname);
-	rc = git_reference_peel(&obj, ref, GIT_OBJECT_COMMIT);
-	if (rc < 0)
-		gitsource_fail(err, "tag \"%s\" does not lead to a commit", tag);
-	else
-		git_oid_cpy(out, git_object_id(obj));
-	git_object_free(obj);
-	git_reference_free(ref);
-	return rc < 0 ? -1 : 0;
+	return gitsource_peel_ref(repo, refname, out, err);
 }
 
 struct tag_search {
