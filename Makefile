@@ -15,11 +15,11 @@ TEST_LIBS   := $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes
 GIT_VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SAN) -Icontroller -Ireconcilers \
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SAN) -Icontroller -I. \
 	-I$(BUILD)/gen $(PKG_CFLAGS) -MMD -MP
 LDLIBS = $(PKG_LIBS) -lpthread -lm
 
-SRCS     := $(sort $(wildcard controller/*.c reconcilers/*.c reconcilers/*/*.c))
+SRCS     := $(sort $(wildcard controller/*.c controller/*/*.c reconcilers/*.c reconcilers/*/*.c))
 LIB_SRCS := $(filter-out controller/main.c,$(SRCS))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/crds.o $(BUILD)/obj/gen/buildinfo.o
 MAIN_OBJ := $(BUILD)/obj/controller/main.o
@@ -33,7 +33,7 @@ SIM_SRCS   := $(sort $(wildcard hack/sim/*.c))
 SIM_BINS   := $(SIM_SRCS:hack/sim/%.c=$(BUILD)/sim/%)
 CRD_FILES  := $(sort $(wildcard crds/*.yaml))
 
-.PHONY: all test test-run check demo bench install clean deps
+.PHONY: all test test-run check demo bench install clean deps layers
 all: $(BIN) $(SIM_BINS)
 
 $(BIN): $(MAIN_OBJ) $(BUILD)/lib.a
@@ -87,7 +87,11 @@ deps:
 		|| hack/install-deps.sh
 
 test: deps
-	@$(MAKE) --no-print-directory test-run
+	@$(MAKE) --no-print-directory layers test-run
+
+# The include graph follows the pipeline: no file includes a header of a later step.
+layers:
+	@hack/layers.sh
 
 test-run: $(BIN) $(SIM_BINS) $(BENCH_BINS) $(UNIT_BINS)
 	@BUILD=$(BUILD) tests/run

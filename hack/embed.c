@@ -10,7 +10,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: embed SYMBOL FILE...\n");
 		return 2;
 	}
-	printf("#include \"embedded.h\"\n");
+	printf("#include \"base/embedded.h\"\n");
 	for (int i = 2; i < argc; i++) {
 		FILE *f = fopen(argv[i], "rb");
 		if (!f) {

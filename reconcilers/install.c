@@ -1,4 +1,4 @@
-#include "install.h"
+#include "reconcilers/install.h"
 
 #include <json-c/json.h>
 #include <libgen.h>
@@ -9,9 +9,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "canon.h"
-#include "fsutil.h"
-#include "proc.h"
+#include "base/canon.h"
+#include "base/fsutil.h"
+#include "base/proc.h"
 
 #define NPM_NAME_MAX 214 /* npm's own limit */
 #define VERSION_MAX 64

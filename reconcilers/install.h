@@ -13,8 +13,8 @@
 #define CLAWFLEET_INSTALL_H
 #include <stddef.h>
 
-#include "desired.h"
-#include "err.h"
+#include "base/err.h"
+#include "desired/desired.h"
 
 #define INSTALL_TIMEOUT_DEFAULT_MS (10 * 60 * 1000)
 #define INSTALL_PACKAGES_MAX 1024

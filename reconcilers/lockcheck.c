@@ -1,4 +1,4 @@
-#include "lockcheck.h"
+#include "reconcilers/lockcheck.h"
 
 #include <ctype.h>
 #include <limits.h>
@@ -7,9 +7,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "canon.h"
-#include "fsutil.h"
-#include "treefiles.h"
+#include "base/canon.h"
+#include "base/fsutil.h"
+#include "source/treefiles.h"
 
 #define PRODUCT "OpenClaw "
 /* How much of unparseable output an error quotes. */

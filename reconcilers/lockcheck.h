@@ -9,8 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "desired.h"
-#include "err.h"
+#include "base/err.h"
+#include "desired/desired.h"
 
 #define LOCKCHECK_VERSION_MAX 64
 #define LOCKCHECK_REASON_MAX 256

@@ -1,4 +1,4 @@
-#include "materialise.h"
+#include "reconcilers/materialise.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -12,10 +12,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "canon.h"
-#include "fsutil.h"
-#include "names.h"
-#include "skills.h"
+#include "base/canon.h"
+#include "base/fsutil.h"
+#include "base/names.h"
+#include "reconcilers/skills.h"
 
 #define TMP_INFIX ".tmp-"
 /* Hex digits of the content sha256 in a directory name. */

@@ -14,9 +14,9 @@
 #define CLAWFLEET_MATERIALISE_H
 #include <stddef.h>
 
-#include "desired.h"
-#include "err.h"
-#include "treefiles.h"
+#include "base/err.h"
+#include "desired/desired.h"
+#include "source/treefiles.h"
 
 /* Entries materialise_observe reads in the root before giving up. */
 #define MATERIALISE_MAX_ENTRIES 4096

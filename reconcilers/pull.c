@@ -1,4 +1,4 @@
-#include "pull.h"
+#include "reconcilers/pull.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -14,9 +14,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fsutil.h"
-#include "gitsource.h"
-#include "names.h"
+#include "base/fsutil.h"
+#include "base/names.h"
+#include "source/gitsource.h"
 
 /* In the repository's .git directory from before a pull changes the repository until its
  * checkout is done. */

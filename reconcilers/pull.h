@@ -15,7 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "err.h"
+#include "base/err.h"
 
 #define PULL_TAG_MAX 256
 #define PULL_DIRTY_MAX 512

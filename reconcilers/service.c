@@ -1,4 +1,4 @@
-#include "service.h"
+#include "reconcilers/service.h"
 
 #include <json-c/json.h>
 #include <limits.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "proc.h"
+#include "base/proc.h"
 
 /* A status answer is a few hundred bytes; a megabyte of it is not a status. */
 #define STATUS_OUTPUT_MAX (64 * 1024)

@@ -11,7 +11,7 @@
 #define CLAWFLEET_SERVICE_H
 #include <stdbool.h>
 
-#include "err.h"
+#include "base/err.h"
 
 #define SERVICE_TIMEOUT_DEFAULT_MS 30000
 #define SERVICE_ERROR_MAX 512

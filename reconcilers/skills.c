@@ -1,4 +1,4 @@
-#include "skills.h"
+#include "reconcilers/skills.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fsutil.h"
+#include "base/fsutil.h"
 
 #define TMP_INFIX ".tmp-"
 /* Attempts at a free temporary link name before giving up. */

@@ -12,8 +12,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "err.h"
-#include "semver.h"
+#include "base/err.h"
+#include "base/semver.h"
 
 #define SKILLS_MARKER ".clawfleet-complete"
 /* Caps on what one pack may hold, so a bad source cannot fill the disk. */

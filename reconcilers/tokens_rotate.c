@@ -1,4 +1,4 @@
-#include "tokens_rotate.h"
+#include "reconcilers/tokens_rotate.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,10 +17,10 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
-#include "canon.h"
-#include "fsutil.h"
-#include "timeparse.h"
-#include "tokens.h"
+#include "base/canon.h"
+#include "base/fsutil.h"
+#include "base/timeparse.h"
+#include "contracts/tokens.h"
 
 #define RANDOM_TOKEN_BYTES 32
 /* An audit line is a few hundred bytes; longer lines were not written here and are skipped. */

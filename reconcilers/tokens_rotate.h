@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "err.h"
+#include "base/err.h"
 
 /* Returned when a rule refused the step (nothing changed, the refusal is audited); -1 is a
  * failure (bad options, I/O). */

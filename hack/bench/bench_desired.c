@@ -6,9 +6,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "desired_cache.h"
-#include "schema.h"
-#include "source.h"
+#include "desired/desired_cache.h"
+#include "desired/schema.h"
+#include "source/source.h"
 
 static double now_us(void)
 {

@@ -15,12 +15,12 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "desired.h"
-#include "fleet_probe.h"
-#include "planner.h"
-#include "rollout.h"
-#include "schema.h"
-#include "treefiles.h"
+#include "desired/desired.h"
+#include "desired/schema.h"
+#include "observe/fleet_poll.h"
+#include "plan/planner.h"
+#include "plan/rollout.h"
+#include "source/treefiles.h"
 
 #define MAX_PASSES 10000
 
@@ -68,20 +68,20 @@ done:
 
 /* One reconcile pass: observe, then plan from state. Fails when a node did not answer, since
  * a pass over an unreachable fleet would measure timeouts, not the controller. */
-static int reconcile(struct fleet_probe *fp, const struct desired_state *ds,
+static int reconcile(struct fleet_poll *fp, const struct desired_state *ds,
 		     struct fleet_observation *obs, const struct rollout_state *state,
 		     struct plan_output *out, double *observe_us, double *plan_us,
 		     struct cf_err *err)
 {
-	struct fleet_probe_result *r = NULL;
+	struct fleet_poll_result *r = NULL;
 	double t0 = now_us();
-	if (fleet_probe_poll(fp, ds, &r, err) < 0)
+	if (fleet_poll_poll(fp, ds, &r, err) < 0)
 		return -1;
 	double t1 = now_us();
 	for (size_t i = 0; i < r->nnodes; i++) {
 		if (!r->nodes[i].obs.reachable) {
 			cf_err_set(err, "%s: %s", r->nodes[i].obs.name, r->nodes[i].error);
-			fleet_probe_result_free(r);
+			fleet_poll_result_free(r);
 			return -1;
 		}
 	}
@@ -89,7 +89,7 @@ static int reconcile(struct fleet_probe *fp, const struct desired_state *ds,
 	obs->nnodes = r->nnodes;
 	int rc = plan(ds, obs, state, (int64_t)time(NULL) * 1000, out, err);
 	double t2 = now_us();
-	fleet_probe_result_free(r);
+	fleet_poll_result_free(r);
 	*observe_us = t1 - t0;
 	*plan_us = t2 - t1;
 	return rc;
@@ -99,7 +99,7 @@ int main(int argc, char **argv)
 {
 	struct cf_err err = {{0}};
 	struct desired_state *ds = NULL;
-	struct fleet_probe *fp = NULL;
+	struct fleet_poll *fp = NULL;
 	struct rollout_state state;
 	struct plan_output out = {0};
 	struct fleet_observation obs = {0};
@@ -119,7 +119,7 @@ int main(int argc, char **argv)
 		cf_err_set(&err, "out of memory");
 		goto done;
 	}
-	if (load(argv[1], &ds, &err) < 0 || fleet_probe_new(&fp, NULL, &err) < 0 ||
+	if (load(argv[1], &ds, &err) < 0 || fleet_poll_new(&fp, NULL, &err) < 0 ||
 	    weights_declared(ds, &obs.weights, &err) < 0)
 		goto done;
 	obs.weights_ok = true;
@@ -152,7 +152,7 @@ done:
 	plan_output_free(&out);
 	rollout_state_free(&state);
 	weight_map_free(&obs.weights);
-	fleet_probe_free(fp);
+	fleet_poll_free(fp);
 	desired_free(ds);
 	free(pass);
 	free(observe);

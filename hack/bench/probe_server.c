@@ -19,12 +19,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "desired.h"
-#include "fsutil.h"
-#include "lockcheck.h"
-#include "probe.h"
-#include "schema.h"
-#include "treefiles.h"
+#include "base/fsutil.h"
+#include "desired/desired.h"
+#include "desired/schema.h"
+#include "observe/node_probe.h"
+#include "reconcilers/lockcheck.h"
+#include "source/treefiles.h"
 
 #define MAX_NODES 10000
 #define SERVER_THREADS 4

@@ -22,7 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fsutil.h"
+#include "base/fsutil.h"
 
 #define SIM_READ_MAX (64 * 1024)
 /* As JSON.stringify writes it: "/" stays unescaped, so paths read as paths. */

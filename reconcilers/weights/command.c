@@ -1,10 +1,10 @@
-#include "weights.h"
+#include "reconcilers/weights/weights.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "proc.h"
+#include "base/proc.h"
 
 /* "server=weight": a name, "=", up to three digits, NUL. */
 #define PAIR_MAX (WEIGHTS_SERVER_NAME_MAX + 5)

@@ -1,4 +1,4 @@
-#include "weights.h"
+#include "reconcilers/weights/weights.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -7,9 +7,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "canon.h"
-#include "fsutil.h"
-#include "timeparse.h"
+#include "base/canon.h"
+#include "base/fsutil.h"
+#include "base/timeparse.h"
 
 #define FILE_MODE 0644
 #define DIR_MODE 0755

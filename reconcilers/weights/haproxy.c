@@ -1,4 +1,4 @@
-#include "weights.h"
+#include "reconcilers/weights/weights.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "clock.h"
+#include "base/clock.h"
 
 /* Longest reply line quoted in an error. */
 #define REPLY_SHOWN 200

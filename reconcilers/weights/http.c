@@ -1,4 +1,4 @@
-#include "weights.h"
+#include "reconcilers/weights/weights.h"
 
 #include <curl/curl.h>
 #include <stdio.h>

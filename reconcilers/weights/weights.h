@@ -29,31 +29,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "desired.h"
-#include "err.h"
+#include "base/err.h"
+#include "base/weightmap.h"
+#include "desired/desired.h"
 
-struct json_object;
 
-#define WEIGHT_MAX 256
-#define WEIGHTS_SERVER_NAME_MAX 64 /* as MacNode spec.loadBalancer.server allows */
-#define WEIGHTS_MAX_SERVERS 4096
-#define WEIGHTS_TENANT_VALUE_MAX 253
 #define WEIGHTS_CONNECT_TIMEOUT_MS 2000
 #define WEIGHTS_REQUEST_TIMEOUT_MS 5000 /* a whole exchange, connect included */
 #define WEIGHTS_COMMAND_TIMEOUT_MS 10000
-#define WEIGHTS_REPLY_MAX (1u << 20)
 #define WEIGHTS_COMMAND_SERVERS_PER_RUN 200
-
-struct weight_entry {
-	char server[WEIGHTS_SERVER_NAME_MAX + 1];
-	int weight;
-};
-
-/* Zero-initialise ({0}); entries keep the order they were first set in. */
-struct weight_map {
-	struct weight_entry *v;
-	size_t n, cap;
-};
 
 struct weights_driver {
 	const char *name;
@@ -77,32 +61,6 @@ int weights_apply(const struct load_balancer *lb, const struct weight_map *want,
 /* Checks both names, then the driver's route_tenant; an error when the driver has none. */
 int weights_route_tenant(const struct load_balancer *lb, const char *header_value,
 			 const char *pool, struct cf_err *err);
-
-/* Adds server or changes its weight; a bad name, a weight outside 0..256 or a full map is an
- * error and leaves the map as it was. */
-int weight_map_set(struct weight_map *m, const char *server, int weight, struct cf_err *err);
-const struct weight_entry *weight_map_find(const struct weight_map *m, const char *server);
-void weight_map_clear(struct weight_map *m); /* keeps the storage */
-void weight_map_free(struct weight_map *m);
-
-/* Server and backend names: 1..64 of [A-Za-z0-9_.:-], as the CRDs allow. Tenant header values:
- * 1..253 of [A-Za-z0-9_.:@+=-]. Both are safe as HAProxy CLI words and command arguments. */
-bool weights_name_ok(const char *s);
-bool weights_tenant_value_ok(const char *s);
-
-/* The drivers' shared JSON forms; what names the source in errors ("GET <url>", a path, a
- * command line). weights_json_parse: a JSON object document of at most WEIGHTS_REPLY_MAX bytes,
- * white space allowed around it. weights_from_json: its "weights" member (absent: no servers) into
- * out. weights_to_json: {"server": N, ...}, NULL when out of memory. */
-int weights_json_parse(const char *text, size_t len, const char *what, struct json_object **out,
-		       struct cf_err *err);
-int weights_from_json(struct json_object *doc, const char *what, struct weight_map *out,
-		      struct cf_err *err);
-struct json_object *weights_to_json(const struct weight_map *m);
-/* Both of the above on text, and {"weights": {...}} as a malloc'd string in map order. */
-int weights_parse_doc(const char *text, size_t len, const char *what, struct weight_map *out,
-		      struct cf_err *err);
-int weights_render_doc(const struct weight_map *m, char **out, size_t *len, struct cf_err *err);
 
 /* HAProxy Runtime API replies, pure, for the haproxy driver and its tests. */
 /* `show servers state <backend>`: the servers of backend and their srv_uweight. */

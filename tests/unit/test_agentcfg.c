@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agentcfg.h"
+#include "desired/agentcfg.h"
 
 static char path[64];
 

@@ -13,10 +13,10 @@
 
 #include <json-c/json.h>
 
-#include "audit.h"
-#include "commands.h"
-#include "canon.h"
-#include "fsutil.h"
+#include "base/canon.h"
+#include "base/fsutil.h"
+#include "cmd/commands.h"
+#include "record/audit.h"
 
 
 /* 2026-11-21T03:40:00.123Z */

@@ -9,7 +9,7 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 
-#include "canon.h"
+#include "base/canon.h"
 
 static struct json_object *parse(const char *text)
 {

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ctlcfg.h"
+#include "daemon/ctlcfg.h"
 
 static char path[64];
 

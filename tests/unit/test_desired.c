@@ -10,10 +10,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "canon.h"
-#include "desired.h"
-#include "schema.h"
-#include "treefiles.h"
+#include "base/canon.h"
+#include "desired/desired.h"
+#include "desired/schema.h"
+#include "source/treefiles.h"
 
 static struct schema_set *schemas;
 

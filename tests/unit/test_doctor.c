@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "doctor.h"
+#include "observe/doctor.h"
 
 /* What the simulated `openclaw doctor --json --non-interactive` prints (hack/sim/openclaw.c),
  * the shape OPENCLAW.md documents. */

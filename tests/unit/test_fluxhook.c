@@ -15,12 +15,12 @@
 #include <curl/curl.h>
 #include <json-c/json.h>
 
-#include "canon.h"
-#include "fluxhook.h"
-#include "fsutil.h"
-#include "httpd.h"
-#include "notifier.h"
-#include "tokens.h"
+#include "base/canon.h"
+#include "base/fsutil.h"
+#include "contracts/tokens.h"
+#include "notify/notifier.h"
+#include "serve/fluxhook.h"
+#include "serve/httpd.h"
 
 /* The generic-hmac golden vector from fluxcd/notification-controller (provenance in the
  * .source.txt files in tests/fixtures/flux). The sha512 value is not Flux's: it was computed for

@@ -8,8 +8,8 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 
-#include "canon.h"
-#include "fragments.h"
+#include "base/canon.h"
+#include "desired/fragments.h"
 
 /* Fragments are YAML on disk; here they are written as the JSON the YAML loader produces. */
 static struct json_object *parse(const char *text)

@@ -21,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "gitsource.h"
+#include "source/gitsource.h"
 
 static char root[PATH_MAX]; /* everything the tests create lives under here */
 static char up[PATH_MAX];   /* the fixture repository, with a work tree */

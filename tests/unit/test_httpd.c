@@ -20,7 +20,7 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 
-#include "httpd.h"
+#include "serve/httpd.h"
 
 #define ECHO_CAP 1024
 #define CLIENT_TIMEOUT_MS 10000L

@@ -18,8 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fsutil.h"
-#include "install.h"
+#include "base/fsutil.h"
+#include "reconcilers/install.h"
 
 #define TIMEOUT_MS 20000
 

@@ -12,9 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "canon.h"
-#include "fsutil.h"
-#include "lockcheck.h"
+#include "base/canon.h"
+#include "base/fsutil.h"
+#include "reconcilers/lockcheck.h"
 
 static void test_parses_every_release_format(void **state)
 {

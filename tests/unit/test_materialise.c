@@ -14,11 +14,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "desired.h"
-#include "fsutil.h"
-#include "materialise.h"
-#include "schema.h"
-#include "treefiles.h"
+#include "base/fsutil.h"
+#include "desired/desired.h"
+#include "desired/schema.h"
+#include "reconcilers/materialise.h"
+#include "source/treefiles.h"
 
 #define SKILLS_DIR "/var/db/openclaw/skills"
 

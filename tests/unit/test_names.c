@@ -10,7 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "names.h"
+#include "base/names.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 

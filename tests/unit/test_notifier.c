@@ -14,8 +14,8 @@
 
 #include <json-c/json.h>
 
-#include "notifier.h"
-#include "notifycfg.h"
+#include "daemon/notifycfg.h"
+#include "notify/notifier.h"
 
 /* 2026-11-21T03:40:00Z, a multiple of five minutes. */
 #define T0 INT64_C(1795232400000)

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "planner.h"
+#include "plan/planner.h"
 
 #define SEC 1000LL
 #define MIN (60 * SEC)

@@ -23,7 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "proc.h"
+#include "base/proc.h"
 
 #define LONG_MS 20000
 #define SHORT_MS 300

@@ -16,8 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fsutil.h"
-#include "pull.h"
+#include "base/fsutil.h"
+#include "reconcilers/pull.h"
 
 struct fixture {
 	char dir[64];         /* everything lives under here */

@@ -10,8 +10,8 @@
 
 #include <cmocka.h>
 
-#include "embedded.h"
-#include "schema.h"
+#include "base/embedded.h"
+#include "desired/schema.h"
 
 #define API "fleet.openclaw.io/v1alpha1"
 

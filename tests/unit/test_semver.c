@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "semver.h"
+#include "base/semver.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -21,9 +21,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "fsutil.h"
-#include "proc.h"
-#include "service.h"
+#include "base/fsutil.h"
+#include "base/proc.h"
+#include "reconcilers/service.h"
 
 #define TIMEOUT_MS 20000
 #define REAP_ROUNDS 500 /* of 10 ms: the supervisors' exits after bootout */

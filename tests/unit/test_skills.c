@@ -16,8 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fsutil.h"
-#include "skills.h"
+#include "base/fsutil.h"
+#include "reconcilers/skills.h"
 
 struct fixture {
 	char dir[64];        /* everything lives under here */

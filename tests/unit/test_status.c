@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "status.h"
+#include "record/status.h"
 
 /* 2026-11-21T03:40:00.250Z */
 #define T0 1795232400250LL

@@ -13,8 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "status.h"
-#include "statuspage.h"
+#include "record/status.h"
+#include "record/statuspage.h"
 
 /* 2026-11-21T03:40:00.250Z */
 #define T0 1795232400250LL

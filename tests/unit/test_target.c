@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "target.h"
+#include "contracts/target.h"
 
 #define GOOD_COMMIT "0123456789abcdef0123456789abcdef01234567"
 

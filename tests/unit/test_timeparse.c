@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "timeparse.h"
+#include "base/timeparse.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 #define DAY_MS (24LL * 3600 * 1000)

@@ -12,8 +12,8 @@
 
 #include <cmocka.h>
 
-#include "fsutil.h"
-#include "tokens.h"
+#include "base/fsutil.h"
+#include "contracts/tokens.h"
 
 /* The generic-hmac golden vector from fluxcd/notification-controller (see the .source.txt files
  * in tests/fixtures/flux). The sha512 value is not Flux's: it was computed for this body and key

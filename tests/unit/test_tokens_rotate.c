@@ -21,11 +21,11 @@
 #include <curl/curl.h>
 #include <openssl/sha.h>
 
-#include "canon.h"
-#include "fsutil.h"
-#include "httpd.h"
-#include "tokens.h"
-#include "tokens_rotate.h"
+#include "base/canon.h"
+#include "base/fsutil.h"
+#include "contracts/tokens.h"
+#include "reconcilers/tokens_rotate.h"
+#include "serve/httpd.h"
 
 /* 2026-01-01T00:00:00Z: the fake clock every test starts from. */
 #define T0 INT64_C(1767225600000)

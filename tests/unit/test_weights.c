@@ -22,9 +22,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "fsutil.h"
-#include "httpd.h"
-#include "weights/weights.h"
+#include "base/fsutil.h"
+#include "reconcilers/weights/weights.h"
+#include "serve/httpd.h"
 
 static char tmpdir[64];
 

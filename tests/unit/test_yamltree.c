@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "yamltree.h"
+#include "base/yamltree.h"
 
 static struct yfile *parse_ok(const char *text)
 {

@@ -1,0 +1,424 @@
+#include "act/node_act.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/fsutil.h"
+#include "desired/desired.h"
+#include "reconcilers/install.h"
+#include "reconcilers/materialise.h"
+#include "reconcilers/pull.h"
+#include "reconcilers/service.h"
+#include "reconcilers/skills.h"
+#include "source/treefiles.h"
+
+/* More than the reconcilers' own caps allow in one pass (packages, tenants, entries). */
+#define NODE_ACTIONS_MAX 8192
+#define PENDING_MAX 4096
+
+static const char *const step_names[NODE_STEPS] = {
+	"pull", "desired", "install", "skills", "materialise", "kickstart",
+};
+
+const char *node_step_name(enum node_step s)
+{
+	return s < NODE_STEPS ? step_names[s] : "unknown";
+}
+
+/* Everything one pass works with; paths are the root-relative ones of the configuration. */
+struct pass {
+	const struct node_env *env;
+	const struct target *t;
+	struct node_actions *out;
+	char *infra, *skills, *tenants, *state;
+	char *pending_path;
+	bool pending; /* a restart-pending record is on disk */
+	bool changed; /* this pass changed something the gateway runs */
+	struct treefiles files;
+	struct desired_state *ds;
+};
+
+static int add_action(struct pass *p, struct cf_err *err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int add_action(struct pass *p, struct cf_err *err, const char *fmt, ...)
+{
+	struct node_actions *a = p->out;
+	if (a->n == NODE_ACTIONS_MAX)
+		return cf_err_set(err, "more than %d actions in one pass", NODE_ACTIONS_MAX);
+	char **v = realloc(a->v, (a->n + 1) * sizeof(*v));
+	if (!v)
+		return cf_err_set(err, "out of memory");
+	a->v = v;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vasprintf(&a->v[a->n], fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return cf_err_set(err, "out of memory");
+	a->n++;
+	return 0;
+}
+
+void node_actions_free(struct node_actions *a)
+{
+	for (size_t i = 0; i < a->n; i++)
+		free(a->v[i]);
+	free(a->v);
+	a->v = NULL;
+	a->n = 0;
+}
+
+static char *state_file(const struct pass *p, const char *name)
+{
+	char *path = NULL;
+	if (asprintf(&path, "%s/%s", p->state, name) < 0)
+		abort();
+	return path;
+}
+
+/* Called before anything the gateway runs changes: from here on the pass owes a kickstart, and
+ * the record passes the debt on to the next pass should this one end before paying it. */
+static int will_change(struct pass *p, struct cf_err *err)
+{
+	p->changed = true;
+	if (p->pending)
+		return 0;
+	char body[64];
+	int n = snprintf(body, sizeof(body), "{\"generation\":%lld}\n",
+			 (long long)p->t->generation);
+	if (fsutil_mkdir_p(p->state, 0700, err) < 0 ||
+	    fsutil_write_atomic(p->pending_path, body, (size_t)n, 0600, err) < 0)
+		return cf_err_prefix(err, "recording that a kickstart is owed");
+	p->pending = true;
+	return 0;
+}
+
+/* Any record owes a kickstart, whichever generation wrote it: that pass changed what the gateway
+ * runs and never restarted it. */
+static int read_pending(struct pass *p, struct cf_err *err)
+{
+	struct stat st;
+	if (lstat(p->pending_path, &st) == 0) {
+		if (!S_ISREG(st.st_mode) || st.st_size > PENDING_MAX)
+			return cf_err_set(err,
+					  "%s is not a restart record clawfleet wrote; remove it",
+					  p->pending_path);
+		p->pending = true;
+		return 0;
+	}
+	return errno == ENOENT ? 0 : cf_err_errno(err, "%s", p->pending_path);
+}
+
+static int clear_pending(struct pass *p, struct cf_err *err)
+{
+	if (unlink(p->pending_path) < 0 && errno != ENOENT)
+		return cf_err_errno(err, "removing %s", p->pending_path);
+	p->pending = false;
+	return fsutil_fsync_dir(p->state, err);
+}
+
+/* ---- the steps ---- */
+
+static int step_pull(struct pass *p, struct cf_err *err)
+{
+	const struct agent_config *cfg = p->env->cfg;
+	struct pull_target pt = {.tag = p->t->tag, .commit = p->t->commit};
+	struct pull_state st;
+	struct pull_plan plan;
+
+	if (pull_observe(p->infra, p->t->tag, &st, err) < 0)
+		return -1;
+	pull_plan(&st, &pt, &plan);
+	if (plan.n == 0)
+		return 0;
+	if (st.dirty)
+		return cf_err_set(err,
+				  "the infra tree %s has changes clawfleet did not make (%s); "
+				  "commit or remove them, clawfleet never pulls over them",
+				  p->infra, st.dirty_paths);
+	char *mirror = state_file(p, NODE_MIRROR_DIR);
+	int64_t timeout = cfg->fetch_timeout_ms < INT_MAX ? cfg->fetch_timeout_ms : INT_MAX;
+	struct pull_config pc = {
+		.remote = cfg->infra_remote,
+		.mirror_dir = mirror,
+		.infra_path = p->infra,
+		.timeout_ms = (int)timeout,
+	};
+	int rc = will_change(p, err);
+	if (rc == 0)
+		rc = pull_apply(&pc, &pt, err);
+	free(mirror);
+	if (rc < 0)
+		return -1;
+	return add_action(p, err, "pull %s@%.7s", p->t->tag, p->t->commit);
+}
+
+/* The first problem of an invalid tree, as `clawfleet validate` prints it. */
+static void first_diag(struct diag_list *diags, char *out, size_t size)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	out[0] = '\0';
+	if (!f)
+		return;
+	diag_list_sort(diags);
+	diag_list_print(diags, f);
+	fclose(f);
+	if (text)
+		snprintf(out, size, "%.*s", (int)strcspn(text, "\n"), text);
+	free(text);
+}
+
+static int step_desired(struct pass *p, struct cf_err *err)
+{
+	struct diag_list diags = {0};
+	char first[512];
+
+	if (treefiles_from_dir(p->infra, &p->files, err) < 0)
+		return cf_err_prefix(err, "reading the infra tree %s", p->infra);
+	if (desired_load(&p->files, p->env->schemas, NULL, &p->ds, &diags) < 0) {
+		size_t n = diags.n + diags.dropped;
+		first_diag(&diags, first, sizeof(first));
+		diag_list_free(&diags);
+		p->ds = NULL;
+		return cf_err_set(err,
+				  "the infra tree at %s holds invalid desired state, %zu problem%s "
+				  "(`clawfleet validate %s` lists them): %s",
+				  p->t->tag, n, n == 1 ? "" : "s", p->infra, first);
+	}
+	if (!p->ds->lock.present)
+		return cf_err_set(err, "the infra tree at %s has no openclaw.lock", p->t->tag);
+	for (size_t i = 0; i < p->t->ntenants; i++)
+		if (!desired_tenant(p->ds, p->t->tenants[i].name))
+			return cf_err_set(err,
+					  "the target sets a channel for tenant \"%s\", which "
+					  "has no TenantSlice at %s",
+					  p->t->tenants[i].name, p->t->tag);
+	return 0;
+}
+
+static int step_install(struct pass *p, struct cf_err *err)
+{
+	const struct agent_config *cfg = p->env->cfg;
+	char *npm = agentcfg_path(cfg, cfg->npm), *openclaw = agentcfg_path(cfg, cfg->openclaw);
+	char *bookmark = state_file(p, NODE_INSTALL_BOOKMARK_FILE);
+	struct install_config ic = {.npm = npm, .openclaw = openclaw};
+	struct installed_state installed = {0};
+	struct install_plan plan = {0};
+	int rc = -1;
+
+	if (install_observe(&ic, &installed, err) < 0 ||
+	    install_plan(&p->ds->lock, &installed, &plan, err) < 0)
+		goto done;
+	if (plan.n && (will_change(p, err) < 0 ||
+		       install_apply(&ic, &installed, &plan, bookmark, err) < 0))
+		goto done;
+	for (size_t i = 0; i < plan.n; i++)
+		if (add_action(p, err, "install %s@%s", plan.actions[i].name,
+			       plan.actions[i].version) < 0)
+			goto done;
+	rc = 0;
+done:
+	install_plan_free(&plan);
+	installed_state_free(&installed);
+	free(bookmark);
+	free(openclaw);
+	free(npm);
+	return rc;
+}
+
+static int step_skills(struct pass *p, struct cf_err *err)
+{
+	const struct target *t = p->t;
+	char *source = NULL;
+	struct skills_state st;
+	struct skills_plan plan;
+	int rc = -1;
+
+	if (asprintf(&source, "%s/skills/%s", p->infra, t->skills_semver) < 0)
+		return cf_err_set(err, "out of memory");
+	struct skills_target want = {
+		.semver = t->skills_semver,
+		.source_dir = source,
+		.link = t->skills_link == TARGET_LINK_NEXT ? SKILLS_NEXT : SKILLS_CURRENT,
+	};
+	if (skills_observe(p->skills, t->skills_semver, &st, err) < 0)
+		goto done;
+	skills_plan(&st, &want, &plan);
+	/* One action at a time, so the list says exactly what happened when a later one fails. */
+	for (size_t i = 0; i < plan.n; i++) {
+		const struct skills_action *a = &plan.v[i];
+		struct skills_plan one = {.v = {*a}, .n = 1};
+		if ((a->kind == SKILLS_LINK && will_change(p, err) < 0) ||
+		    skills_apply(p->skills, &want, &one, err) < 0)
+			goto done;
+		if ((a->kind == SKILLS_CLEAN && add_action(p, err, "skills clean") < 0) ||
+		    (a->kind == SKILLS_INSTALL &&
+		     add_action(p, err, "skills install %s", t->skills_semver) < 0) ||
+		    (a->kind == SKILLS_LINK && add_action(p, err, "skills link %s -> %s",
+							  skills_link_name(a->link),
+							  t->skills_semver) < 0))
+			goto done;
+	}
+	rc = 0;
+done:
+	free(source);
+	return rc;
+}
+
+static int step_materialise(struct pass *p, struct cf_err *err)
+{
+	const struct target *t = p->t;
+	struct materialise_channel channels[TARGET_MAX_TENANTS];
+	struct materialise_state st = {0};
+	struct materialise_plan plan = {0};
+	int rc = -1;
+
+	for (size_t i = 0; i < t->ntenants; i++)
+		channels[i] = (struct materialise_channel){
+			.tenant = t->tenants[i].name,
+			.channel = t->tenants[i].canary ? CHANNEL_CANARY : CHANNEL_STABLE,
+		};
+	struct materialise_input in = {
+		.ds = p->ds,
+		.files = &p->files,
+		.channels = channels,
+		.nchannels = t->ntenants,
+		.skills_dir = p->skills,
+	};
+	if (materialise_observe(p->tenants, &st, err) < 0 ||
+	    materialise_plan(&in, &st, &plan, err) < 0 ||
+	    (plan.n && fsutil_mkdir_p(p->tenants, 0755, err) < 0))
+		goto done;
+	for (size_t i = 0; i < plan.n; i++) {
+		const struct materialise_action *a = &plan.v[i];
+		struct materialise_plan one = {.v = &plan.v[i], .n = 1};
+		/* Cleaning strays and pruning unlinked directories change nothing the gateway
+		 * reads. */
+		bool gateway_reads = a->kind == MAT_WRITE || a->kind == MAT_UNLINK;
+		if ((gateway_reads && will_change(p, err) < 0) ||
+		    materialise_apply(p->tenants, &one, err) < 0)
+			goto done;
+		int added = a->kind == MAT_WRITE
+				    ? add_action(p, err, "materialise %s", a->name)
+				    : add_action(p, err, "materialise %s %s",
+						 materialise_action_name(a->kind), a->name);
+		if (added < 0)
+			goto done;
+	}
+	rc = 0;
+done:
+	materialise_plan_free(&plan);
+	materialise_state_free(&st);
+	return rc;
+}
+
+static int step_kickstart(struct pass *p, int64_t applied_generation, struct cf_err *err)
+{
+	const struct agent_config *cfg = p->env->cfg;
+	bool asked = p->t->restart && applied_generation != p->t->generation;
+	if (!p->pending && !p->changed && !asked)
+		return 0;
+	if (will_change(p, err) < 0)
+		return -1;
+	char *launchctl = agentcfg_path(cfg, cfg->service_launchctl);
+	char *systemctl = agentcfg_path(cfg, cfg->service_systemctl);
+	char *openclaw = agentcfg_path(cfg, cfg->openclaw);
+	struct service_config sc = {
+		.manager = cfg->service_manager,
+		.label = cfg->service_label,
+		.launchctl = launchctl,
+		.systemctl = systemctl,
+		.openclaw = openclaw,
+		.restart_argv = cfg->service_restart,
+		.status_argv = cfg->service_status,
+	};
+	if (p->env->node_observer)
+		node_observer_note_kickstart(p->env->node_observer);
+	int rc = service_restart(&sc, err);
+	free(launchctl);
+	free(systemctl);
+	free(openclaw);
+	if (rc < 0 || clear_pending(p, err) < 0)
+		return cf_err_prefix(err, "kickstarting the gateway");
+	return add_action(p, err, "kickstart");
+}
+
+static bool proceed(const struct pass *p, enum node_step s)
+{
+	return !p->env->proceed || p->env->proceed(p->env->ctx, s);
+}
+
+static int run_step(struct pass *p, enum node_step s, int64_t applied_generation,
+		    struct cf_err *err)
+{
+	switch (s) {
+	case NODE_STEP_PULL:
+		return step_pull(p, err);
+	case NODE_STEP_DESIRED:
+		return step_desired(p, err);
+	case NODE_STEP_INSTALL:
+		return step_install(p, err);
+	case NODE_STEP_SKILLS:
+		return step_skills(p, err);
+	case NODE_STEP_MATERIALISE:
+		return step_materialise(p, err);
+	case NODE_STEP_KICKSTART:
+		return step_kickstart(p, applied_generation, err);
+	case NODE_STEPS:
+		break;
+	}
+	return cf_err_set(err, "unknown step %d", (int)s);
+}
+
+int node_act(const struct node_env *env, const struct target *t, int64_t applied_generation,
+		   struct node_actions *out, struct cf_err *err)
+{
+	const struct agent_config *cfg = env->cfg;
+	struct pass p = {
+		.env = env,
+		.t = t,
+		.out = out,
+		.infra = agentcfg_path(cfg, cfg->infra_path),
+		.skills = agentcfg_path(cfg, cfg->skills),
+		.tenants = agentcfg_path(cfg, cfg->tenants),
+		.state = agentcfg_path(cfg, cfg->state),
+	};
+	enum node_step s = NODE_STEP_PULL;
+	int rc = -1;
+
+	out->v = NULL;
+	out->n = 0;
+	p.pending_path = state_file(&p, NODE_RESTART_PENDING_FILE);
+	if (read_pending(&p, err) < 0)
+		goto done;
+	for (; s < NODE_STEPS; s++) {
+		if (!proceed(&p, s)) {
+			rc = NODE_ACT_STOPPED;
+			cf_err_set(err, "stopped before the %s step", node_step_name(s));
+			goto done;
+		}
+		if (run_step(&p, s, applied_generation, err) < 0) {
+			cf_err_prefix(err, "%s", node_step_name(s));
+			goto done;
+		}
+	}
+	rc = 0;
+done:
+	desired_free(p.ds);
+	treefiles_free(&p.files);
+	free(p.pending_path);
+	free(p.infra);
+	free(p.skills);
+	free(p.tenants);
+	free(p.state);
+	return rc;
+}

@@ -1,0 +1,65 @@
+/* node_act: one pass that makes this Mac run the target the controller named, in order:
+ * pull the tag, load the infra tree's desired state, install the lock's packages, install and
+ * link the skill pack, materialise the tenants, kickstart the gateway. Each step observes, plans
+ * (nothing when the world already matches) and applies, so a pass over a node that matches does
+ * nothing and returns an empty action list. A kickstart happens only when the pass changed
+ * something the gateway runs, when the target asks for a restart in a generation not yet
+ * applied, or when <state>/restart-pending.json is present: it is written atomically before a
+ * pass's first such change and removed after the restart, so a pass cut short (crash, failure,
+ * stop) still owes its kickstart to the next one. Every action performed is listed, also when a
+ * later step fails. One pass at a time per state directory. */
+#ifndef CLAWFLEET_NODE_ACT_H
+#define CLAWFLEET_NODE_ACT_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "contracts/target.h"
+#include "desired/agentcfg.h"
+#include "desired/schema.h"
+#include "observe/node_observe.h"
+
+/* node_act's status when env->proceed stopped the pass before a step. */
+#define NODE_ACT_STOPPED (-2)
+/* Files under the state directory. */
+#define NODE_RESTART_PENDING_FILE "restart-pending.json"
+#define NODE_INSTALL_BOOKMARK_FILE "install-bookmark.json"
+#define NODE_MIRROR_DIR "mirror"
+
+enum node_step {
+	NODE_STEP_PULL,
+	NODE_STEP_DESIRED,
+	NODE_STEP_INSTALL,
+	NODE_STEP_SKILLS,
+	NODE_STEP_MATERIALISE,
+	NODE_STEP_KICKSTART,
+	NODE_STEPS
+};
+
+struct node_env {
+	const struct agent_config *cfg;
+	const struct schema_set *schemas;
+	struct node_observer *node_observer; /* told before a kickstart; may be NULL */
+	/* Asked before each step; false ends the pass there with NODE_ACT_STOPPED (the agent
+	 * stopping on SIGTERM between steps). May be NULL. */
+	bool (*proceed)(void *ctx, enum node_step next);
+	void *ctx;
+};
+
+/* What a pass did, in order: "pull v2026.7.1@3f9c2ab", "install openclaw@2026.7.1",
+ * "skills install 1.4.2", "skills link next -> 1.4.2", "materialise acme", "kickstart". */
+struct node_actions {
+	char **v;
+	size_t n;
+};
+
+/* applied_generation is the last generation a pass completed (0: none); it decides whether
+ * t->restart is still owed. 0 when every step succeeded, NODE_ACT_STOPPED, or -1 with err
+ * naming the step; out is filled in every case and freed with node_actions_free. */
+int node_act(const struct node_env *env, const struct target *t, int64_t applied_generation,
+		   struct node_actions *out, struct cf_err *err);
+void node_actions_free(struct node_actions *a);
+const char *node_step_name(enum node_step s); /* "pull", "desired", "install", ... */
+
+#endif

@@ -1,0 +1,100 @@
+/* clawfleet validate: the check a platform team runs in its GitOps repository's CI. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/timeparse.h"
+#include "cmd/commands.h"
+#include "desired/desired.h"
+#include "desired/schema.h"
+#include "source/source.h"
+
+static const char validate_usage[] =
+	"usage: clawfleet validate [--ref REF] [--timeout DURATION] SOURCE\n"
+	"  SOURCE  a directory (its files as they are), a bare Git repository, or a Git URL\n"
+	"  --ref   read SOURCE through Git at REF (branch, tag, commit, semver:RANGE, ...);\n"
+	"          default main for Git sources\n"
+	"  --timeout  fetch deadline for a URL (default 60s)\n";
+
+static const char *plural(size_t n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
+}
+
+int cmd_validate(int argc, char **argv)
+{
+	struct source_spec spec = {0};
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--ref") == 0 && i + 1 < argc) {
+			spec.ref = argv[++i];
+			spec.force_git = true;
+		} else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
+			int64_t ms;
+			struct cf_err err;
+			if (duration_parse(argv[++i], &ms, &err) < 0) {
+				fprintf(stderr, "clawfleet validate: --timeout: %s\n", err.msg);
+				return 2;
+			}
+			spec.timeout_ms = ms > 3600000 ? 3600000 : (int)ms;
+		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			fputs(validate_usage, stdout);
+			return 0;
+		} else if (argv[i][0] == '-' || spec.location) {
+			fputs(validate_usage, stderr);
+			return 2;
+		} else {
+			spec.location = argv[i];
+		}
+	}
+	if (!spec.location) {
+		fputs(validate_usage, stderr);
+		return 2;
+	}
+
+	int status = 1;
+	struct cf_err err;
+	struct schema_set *schemas = NULL;
+	struct source *src = NULL;
+	struct treefiles files = {0};
+	struct desired_state *ds = NULL;
+	struct diag_list diags = {0};
+	char commit[41], revision[GITSOURCE_REVISION_MAX];
+
+	if (schema_set_load_embedded(&schemas, &err) < 0) {
+		fprintf(stderr, "clawfleet validate: built-in CRDs: %s\n", err.msg);
+		goto done;
+	}
+	if (source_open(&src, &spec, &err) < 0 || source_resolve(src, commit, revision, &err) < 0 ||
+	    source_read(src, commit, &files, &err) < 0) {
+		fprintf(stderr, "clawfleet validate: %s\n", err.msg);
+		goto done;
+	}
+	struct desired_hooks hooks = {.tag_exists = source_tag_exists, .ctx = src};
+	if (desired_load(&files, schemas, &hooks, &ds, &diags) < 0) {
+		diag_list_sort(&diags);
+		diag_list_print(&diags, stdout);
+		fflush(stdout);
+		fprintf(stderr, "configuration has %zu %s", diags.n + diags.dropped,
+			plural(diags.n + diags.dropped, "error", "errors"));
+		if (src->is_git)
+			fprintf(stderr, " at %s", revision);
+		fprintf(stderr, "\n");
+		goto done;
+	}
+	printf("configuration OK: %zu %s, %zu %s, %zu %s", ds->nnodes,
+	       plural(ds->nnodes, "node", "nodes"), ds->ntenants,
+	       plural(ds->ntenants, "tenant", "tenants"), ds->npromotions,
+	       plural(ds->npromotions, "promotion", "promotions"));
+	if (src->is_git)
+		printf(" at %s", revision);
+	printf("\n");
+	status = 0;
+done:
+	diag_list_free(&diags);
+	desired_free(ds);
+	treefiles_free(&files);
+	source_free(src);
+	schema_set_free(schemas);
+	gitsource_global_shutdown();
+	return status;
+}

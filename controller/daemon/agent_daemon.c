@@ -1,0 +1,841 @@
+/* clawfleet agent: the node reconciler of one Mac. Three threads share one struct agent: the
+ * probe thread observes the node every refresh and keeps the rendered /readyz document in a
+ * cache; the reconcile thread applies the target (node_act) when a new one arrives and
+ * checks for drift every refresh, backing off after failures; the HTTP server's threads answer
+ * from memory and never wait on I/O for /readyz. The main thread waits for SIGTERM or SIGINT,
+ * lets the running reconcile step finish, and frees everything. */
+#include <curl/curl.h>
+#include <errno.h>
+#include <json-c/json.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "act/node_act.h"
+#include "base/clock.h"
+#include "base/fsutil.h"
+#include "base/log.h"
+#include "base/names.h"
+#include "base/timeparse.h"
+#include "cmd/commands.h"
+#include "contracts/target.h"
+#include "contracts/tokens.h"
+#include "desired/agentcfg.h"
+#include "desired/schema.h"
+#include "observe/node_observe.h"
+#include "observe/node_probe.h"
+#include "serve/httpd.h"
+
+#define TARGET_FILE "target.json"
+#define APPLIED_FILE "applied.json"
+#define APPLIED_MAX (1u << 20)
+#define BACKOFF_FIRST_MS 1000
+#define BACKOFF_MAX_MS 60000
+#define TOKENS_RECHECK_MS 1000
+#define SETTLE_PERIODS 3
+#define JSON_PLAIN (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+
+static const char agent_usage[] =
+	"usage: clawfleet agent --config FILE [--listen ADDR] [--root DIR] [--node NAME]\n"
+	"  serves the merged readiness probe (GET /readyz) and applies the target the controller\n"
+	"  sends (PUT /v1/target); the flags override the configuration's keys of that name\n";
+
+/* The last reconcile pass, as GET /v1/target reports it. */
+struct apply_record {
+	bool present;
+	int64_t generation;
+	struct node_actions actions;
+	char *error; /* NULL when the pass succeeded */
+	char at[40];
+};
+
+struct agent {
+	struct agent_config cfg;
+	struct schema_set *schemas;
+	struct tokens *tokens;
+	struct node_observer *node_observer;
+	char *state_dir, *target_path, *applied_path;
+	atomic_bool stopping;
+	struct target pass_target; /* the reconcile thread's own copy while a pass runs */
+
+	pthread_mutex_t mu; /* guards the fields below, down to the cache */
+	pthread_cond_t reconcile_wake, probe_wake;
+	bool have_target;
+	struct target target;
+	bool target_changed; /* a PUT since the reconcile thread last took the target */
+	bool probe_kick;     /* observe again now: a pass changed the node */
+	int64_t applied_generation;
+	/* What /readyz reports as observedGeneration. It follows applied_generation once an
+	 * observation begun after the apply is not red, or SETTLE_PERIODS refreshes later: a
+	 * gateway still starting after its kickstart must not read as a failed build. */
+	int64_t reported_generation;
+	int64_t applied_mono_ms;
+	struct apply_record last;
+
+	pthread_mutex_t cache_mu; /* guards the cached probe document */
+	struct observation *obs;
+	char *doc;
+	size_t doc_len;
+	int doc_status;
+	int64_t rendered_mono_ms;
+};
+
+static void format_now(char out[40])
+{
+	char sec[32];
+	int64_t ms = clock_epoch_ms();
+	rfc3339_format((time_t)(ms / 1000), sec, sizeof(sec));
+	snprintf(out, 40, "%.19s.%03dZ", sec, (int)(ms % 1000));
+}
+
+/* Waits on cond until woken or until the monotonic deadline; mu is held. */
+static void wait_until(pthread_cond_t *cond, pthread_mutex_t *mu, int64_t deadline_ms)
+{
+	struct timespec ts = {
+		.tv_sec = deadline_ms / 1000,
+		.tv_nsec = (deadline_ms % 1000) * 1000000,
+	};
+	pthread_cond_timedwait(cond, mu, &ts);
+}
+
+static int cond_init_monotonic(pthread_cond_t *cond)
+{
+	pthread_condattr_t attr;
+	if (pthread_condattr_init(&attr) != 0)
+		return -1;
+	int rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	if (rc == 0)
+		rc = pthread_cond_init(cond, &attr);
+	pthread_condattr_destroy(&attr);
+	return rc == 0 ? 0 : -1;
+}
+
+static void apply_record_clear(struct apply_record *r)
+{
+	node_actions_free(&r->actions);
+	free(r->error);
+	memset(r, 0, sizeof(*r));
+}
+
+static struct json_object *actions_json(const struct node_actions *a)
+{
+	struct json_object *arr = json_object_new_array();
+	for (size_t i = 0; i < a->n; i++)
+		json_object_array_add(arr, json_object_new_string(a->v[i]));
+	return arr;
+}
+
+/* ---- the applied record ---- */
+
+static int save_applied(const struct agent *a, struct cf_err *err)
+{
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "generation", json_object_new_int64(a->last.generation));
+	json_object_object_add(o, "actions", actions_json(&a->last.actions));
+	json_object_object_add(o, "at", json_object_new_string(a->last.at));
+	size_t len = 0;
+	const char *s = json_object_to_json_string_length(o, JSON_PLAIN, &len);
+	int rc = fsutil_write_atomic(a->applied_path, s, len, 0600, err);
+	json_object_put(o);
+	return rc;
+}
+
+/* A record that cannot be read only costs a pass that finds nothing to do. */
+static int load_applied(struct agent *a, struct cf_err *err)
+{
+	char *text = NULL;
+	size_t len = 0;
+	struct json_object *o = NULL, *gen, *actions, *at;
+	int rc = -1;
+
+	if (fsutil_read_file(a->applied_path, APPLIED_MAX, &text, &len, err) < 0) {
+		rc = errno == ENOENT ? 0 : -1;
+		goto done;
+	}
+	o = json_tokener_parse(text);
+	if (!o || !json_object_object_get_ex(o, "generation", &gen) ||
+	    !json_object_is_type(gen, json_type_int) || json_object_get_int64(gen) < 0 ||
+	    !json_object_object_get_ex(o, "actions", &actions) ||
+	    !json_object_is_type(actions, json_type_array) ||
+	    !json_object_object_get_ex(o, "at", &at) ||
+	    !json_object_is_type(at, json_type_string)) {
+		cf_err_set(err, "%s: not the {generation, actions, at} record the agent writes",
+			   a->applied_path);
+		goto done;
+	}
+	size_t n = json_object_array_length(actions);
+	a->last.actions.v = calloc(n ? n : 1, sizeof(char *));
+	if (!a->last.actions.v) {
+		cf_err_set(err, "out of memory");
+		goto done;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *s = json_object_get_string(json_object_array_get_idx(actions, i));
+		a->last.actions.v[a->last.actions.n++] = strdup(s ? s : "");
+	}
+	a->last.present = true;
+	a->last.generation = json_object_get_int64(gen);
+	snprintf(a->last.at, sizeof(a->last.at), "%s", json_object_get_string(at));
+	a->applied_generation = a->last.generation;
+	a->reported_generation = a->applied_generation;
+	rc = 0;
+done:
+	if (rc < 0)
+		apply_record_clear(&a->last);
+	json_object_put(o);
+	free(text);
+	return rc;
+}
+
+/* ---- the probe thread ---- */
+
+static char *pending_doc(const struct agent *a, size_t *len)
+{
+	struct json_object *o = json_object_new_object(), *reasons = json_object_new_array(),
+			   *r = json_object_new_object();
+	json_object_object_add(o, "node", json_object_new_string(a->cfg.node));
+	json_object_object_add(o, "status", json_object_new_string("red"));
+	json_object_object_add(r, "code", json_object_new_string("probe.pending"));
+	json_object_object_add(r, "message",
+			       json_object_new_string("the agent has not finished its first "
+						      "observation of this node yet"));
+	json_object_array_add(reasons, r);
+	json_object_object_add(o, "reasons", reasons);
+	const char *s = json_object_to_json_string_length(o, JSON_PLAIN, len);
+	char *doc = s ? strndup(s, *len) : NULL;
+	json_object_put(o);
+	return doc;
+}
+
+/* Renders the cached observation as of now; cache_mu is held. */
+static void render_cache(struct agent *a)
+{
+	const struct probe_inputs *in = observation_inputs(a->obs, clock_epoch_ms());
+	struct probe_result res;
+	struct cf_err err;
+	char *doc = NULL;
+	size_t len = 0;
+	int status = 503;
+
+	probe_merge(in, &res);
+	if (probe_render_json(in, &res, &doc, &len, &status, &err) < 0) {
+		log_error("rendering the probe: %s", err.msg);
+		return;
+	}
+	free(a->doc);
+	a->doc = doc;
+	a->doc_len = len;
+	a->doc_status = status;
+	a->rendered_mono_ms = clock_mono_ms();
+}
+
+static void *probe_main(void *arg)
+{
+	struct agent *a = arg;
+	char tag[TARGET_NAME_MAX];
+
+	while (!atomic_load(&a->stopping)) {
+		int64_t started = clock_mono_ms();
+		pthread_mutex_lock(&a->mu);
+		int64_t applied = a->applied_generation;
+		int64_t applied_at = a->applied_mono_ms;
+		bool judge_next = a->have_target && a->target.skills_link == TARGET_LINK_NEXT &&
+				  a->target.generation == applied;
+		bool have_tag = a->have_target;
+		snprintf(tag, sizeof(tag), "%s", a->target.tag);
+		a->probe_kick = false;
+		pthread_mutex_unlock(&a->mu);
+
+		struct observation *o = NULL;
+		struct cf_err err;
+		if (node_observe_run(a->node_observer, a->reported_generation, have_tag ? tag : NULL, &o,
+				&err) < 0) {
+			log_error("observing the node: %s", err.msg);
+		} else {
+			observation_set_judge_next(o, judge_next);
+			pthread_mutex_lock(&a->cache_mu);
+			observation_free(a->obs);
+			a->obs = o;
+			render_cache(a);
+			bool settled = started >= applied_at && a->doc_status != 503;
+			bool waited = clock_mono_ms() - applied_at >= SETTLE_PERIODS * a->cfg.refresh_ms;
+			if (applied != a->reported_generation && (settled || waited)) {
+				a->reported_generation = applied;
+				observation_set_generation(o, applied);
+				render_cache(a);
+			}
+			pthread_mutex_unlock(&a->cache_mu);
+		}
+
+		pthread_mutex_lock(&a->mu);
+		int64_t deadline = started + a->cfg.refresh_ms;
+		while (!atomic_load(&a->stopping) && !a->probe_kick && clock_mono_ms() < deadline)
+			wait_until(&a->probe_wake, &a->mu, deadline);
+		pthread_mutex_unlock(&a->mu);
+	}
+	return NULL;
+}
+
+/* ---- the reconcile thread ---- */
+
+static bool keep_going(void *ctx, enum node_step next)
+{
+	(void)next;
+	return !atomic_load(&((struct agent *)ctx)->stopping);
+}
+
+static int64_t backoff_ms(unsigned failures, unsigned int *seed)
+{
+	int64_t delay = BACKOFF_FIRST_MS;
+	for (unsigned i = 1; i < failures && delay < BACKOFF_MAX_MS; i++)
+		delay *= 2;
+	if (delay > BACKOFF_MAX_MS)
+		delay = BACKOFF_MAX_MS;
+	/* Between half and all of it, so a fleet that failed together does not retry together. */
+	return delay / 2 + rand_r(seed) % (delay / 2 + 1);
+}
+
+/* Records a finished pass; mu is held. */
+static void record_pass(struct agent *a, const struct target *t, int rc,
+			struct node_actions *actions, const struct cf_err *err)
+{
+	bool advanced = rc == 0 && a->applied_generation != t->generation;
+	bool worth_saving = rc == 0 && (advanced || actions->n);
+
+	apply_record_clear(&a->last);
+	a->last.present = true;
+	a->last.generation = t->generation;
+	a->last.actions = *actions;
+	memset(actions, 0, sizeof(*actions));
+	a->last.error = rc == 0 ? NULL : strdup(err->msg);
+	format_now(a->last.at);
+	if (rc == 0)
+		a->applied_generation = t->generation;
+	if (advanced)
+		a->applied_mono_ms = clock_mono_ms();
+	if (worth_saving) {
+		struct cf_err serr;
+		if (save_applied(a, &serr) < 0)
+			log_error("recording the applied generation: %s", serr.msg);
+	}
+	if (advanced || a->last.actions.n) {
+		a->probe_kick = true;
+		pthread_cond_signal(&a->probe_wake);
+	}
+}
+
+static void log_pass(const struct target *t, int rc, const struct node_actions *actions,
+		     const struct cf_err *err, int64_t retry_ms)
+{
+	for (size_t i = 0; i < actions->n; i++)
+		log_info("generation %lld: %s", (long long)t->generation, actions->v[i]);
+	if (rc == 0 && actions->n)
+		log_info("generation %lld applied", (long long)t->generation);
+	else if (rc == -1)
+		log_warn("generation %lld: %s; retrying in %lld ms", (long long)t->generation,
+			 err->msg, (long long)retry_ms);
+}
+
+static void *reconcile_main(void *arg)
+{
+	struct agent *a = arg;
+	struct node_env env = {
+		.cfg = &a->cfg,
+		.schemas = a->schemas,
+		.node_observer = a->node_observer,
+		.proceed = keep_going,
+		.ctx = a,
+	};
+	struct target *t = &a->pass_target;
+	unsigned failures = 0;
+	unsigned int seed = (unsigned int)(clock_epoch_ms() ^ getpid());
+	int64_t next_run = clock_mono_ms();
+
+	for (;;) {
+		pthread_mutex_lock(&a->mu);
+		while (!atomic_load(&a->stopping) && !a->target_changed && clock_mono_ms() < next_run)
+			wait_until(&a->reconcile_wake, &a->mu, next_run);
+		if (atomic_load(&a->stopping)) {
+			pthread_mutex_unlock(&a->mu);
+			break;
+		}
+		if (a->target_changed)
+			failures = 0;
+		a->target_changed = false;
+		bool have = a->have_target;
+		if (have)
+			*t = a->target;
+		int64_t applied = a->applied_generation;
+		pthread_mutex_unlock(&a->mu);
+		if (!have) {
+			next_run = clock_mono_ms() + a->cfg.refresh_ms;
+			continue;
+		}
+
+		struct node_actions actions = {0};
+		struct cf_err err = {{0}};
+		int rc = node_act(&env, t, applied, &actions, &err);
+		int64_t delay = a->cfg.refresh_ms;
+		if (rc == -1)
+			delay = backoff_ms(++failures, &seed);
+		else if (rc == 0)
+			failures = 0;
+		log_pass(t, rc, &actions, &err, delay);
+		next_run = clock_mono_ms() + delay;
+		if (rc != NODE_ACT_STOPPED) {
+			pthread_mutex_lock(&a->mu);
+			record_pass(a, t, rc, &actions, &err);
+			pthread_mutex_unlock(&a->mu);
+		}
+		node_actions_free(&actions);
+	}
+	return NULL;
+}
+
+/* ---- HTTP ---- */
+
+static int respond_json(struct httpd_response *resp, unsigned int status, struct json_object *o)
+{
+	size_t len = 0;
+	const char *s = json_object_to_json_string_length(o, JSON_PLAIN, &len);
+	int rc = s ? httpd_response_set_body(resp, s, len) : -1;
+	resp->status = status;
+	json_object_put(o);
+	return rc;
+}
+
+static int unauthorized(struct httpd_response *resp)
+{
+	resp->status = 401;
+	return httpd_response_set_body(resp, TOKENS_UNAUTHORIZED_BODY,
+				       strlen(TOKENS_UNAUTHORIZED_BODY));
+}
+
+static bool authorized(struct agent *a, const struct httpd_request *req)
+{
+	return tokens_check_bearer(a->tokens, httpd_request_header(req, "Authorization"));
+}
+
+static int h_healthz(void *ctx, const struct httpd_request *req, struct httpd_response *resp)
+{
+	(void)ctx;
+	(void)req;
+	static const char ok[] = "{\"ok\":true}";
+	return httpd_response_set_body(resp, ok, sizeof(ok) - 1);
+}
+
+/* Copies the cached bytes; renders them again only when they have aged a refresh period, so a
+ * probe thread stuck on a slow source still shows up as probe.stale. */
+static int h_readyz(void *ctx, const struct httpd_request *req, struct httpd_response *resp)
+{
+	struct agent *a = ctx;
+	(void)req;
+	pthread_mutex_lock(&a->cache_mu);
+	if (a->obs && clock_mono_ms() - a->rendered_mono_ms >= a->cfg.refresh_ms)
+		render_cache(a);
+	bool cached = a->doc != NULL;
+	int rc = cached ? httpd_response_set_body(resp, a->doc, a->doc_len) : 0;
+	resp->status = cached ? (unsigned int)a->doc_status : 503;
+	pthread_mutex_unlock(&a->cache_mu);
+	if (!cached) {
+		size_t len = 0;
+		char *doc = pending_doc(a, &len);
+		if (!doc)
+			return -1;
+		httpd_response_take_body(resp, doc, len);
+	}
+	return rc;
+}
+
+static struct json_object *generation_reply(const struct agent *a, int64_t generation)
+{
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "generation", json_object_new_int64(generation));
+	json_object_object_add(o, "observedGeneration",
+			       json_object_new_int64(a->applied_generation));
+	return o;
+}
+
+/* Same generation: the same body is the controller repeating itself, another is a conflict.
+ * mu is held. 0 when t may replace the current target, else the response is filled. */
+static int check_generation(struct agent *a, const struct target *t, struct httpd_response *resp,
+			    bool *repeat)
+{
+	char *mine = NULL, *theirs = NULL, msg[256];
+	size_t mine_len = 0, theirs_len = 0;
+	struct cf_err err;
+	int rc = -1;
+
+	*repeat = false;
+	if (!a->have_target || t->generation > a->target.generation)
+		return 0;
+	if (t->generation < a->target.generation) {
+		snprintf(msg, sizeof(msg),
+			 "generation %lld is older than the current target's, %lld",
+			 (long long)t->generation, (long long)a->target.generation);
+		return httpd_json_error(resp, 409, msg) < 0 ? -1 : 1;
+	}
+	if (target_render(&a->target, &mine, &mine_len, &err) < 0 ||
+	    target_render(t, &theirs, &theirs_len, &err) < 0)
+		goto done;
+	if (mine_len == theirs_len && memcmp(mine, theirs, mine_len) == 0) {
+		*repeat = true;
+		rc = respond_json(resp, 200, generation_reply(a, t->generation)) < 0 ? -1 : 1;
+	} else {
+		snprintf(msg, sizeof(msg),
+			 "generation %lld already names a different target; send a higher "
+			 "generation",
+			 (long long)t->generation);
+		rc = httpd_json_error(resp, 409, msg) < 0 ? -1 : 1;
+	}
+done:
+	free(mine);
+	free(theirs);
+	return rc;
+}
+
+static int h_put_target(void *ctx, const struct httpd_request *req, struct httpd_response *resp)
+{
+	struct agent *a = ctx;
+	struct cf_err err;
+	bool repeat = false;
+	int rc = -1;
+
+	if (!authorized(a, req))
+		return unauthorized(resp);
+	struct target *t = malloc(sizeof(*t));
+	if (!t)
+		return -1;
+	if (target_parse(req->body, req->body_len, t, &err) < 0) {
+		rc = httpd_json_error(resp, 400, err.msg);
+		free(t);
+		return rc;
+	}
+	pthread_mutex_lock(&a->mu);
+	rc = check_generation(a, t, resp, &repeat);
+	if (rc != 0) {
+		if (repeat) {
+			a->target_changed = true;
+			pthread_cond_signal(&a->reconcile_wake);
+		}
+		rc = rc < 0 ? -1 : 0;
+		goto done;
+	}
+	if (target_save(a->target_path, t, &err) < 0) {
+		log_error("persisting target generation %lld: %s", (long long)t->generation,
+			  err.msg);
+		rc = httpd_json_error(resp, 500, "the target could not be persisted; see the "
+						 "agent's log");
+		goto done;
+	}
+	a->target = *t;
+	a->have_target = true;
+	a->target_changed = true;
+	pthread_cond_signal(&a->reconcile_wake);
+	log_info("target generation %lld accepted: %s@%.7s, skills %s -> %s",
+		 (long long)t->generation, t->tag, t->commit, target_link_name(t->skills_link),
+		 t->skills_semver);
+	rc = respond_json(resp, 202, generation_reply(a, t->generation));
+done:
+	pthread_mutex_unlock(&a->mu);
+	free(t);
+	return rc;
+}
+
+/* The target as it was persisted; mu is held. */
+static struct json_object *target_json(const struct agent *a)
+{
+	char *text = NULL;
+	size_t len = 0;
+	struct cf_err err;
+	if (!a->have_target || target_render(&a->target, &text, &len, &err) < 0)
+		return NULL;
+	struct json_object *o = json_tokener_parse(text);
+	free(text);
+	return o;
+}
+
+static int h_get_target(void *ctx, const struct httpd_request *req, struct httpd_response *resp)
+{
+	struct agent *a = ctx;
+	if (!authorized(a, req))
+		return unauthorized(resp);
+	struct json_object *o = json_object_new_object(), *last = NULL;
+	pthread_mutex_lock(&a->mu);
+	json_object_object_add(o, "target", target_json(a));
+	json_object_object_add(o, "observedGeneration",
+			       json_object_new_int64(a->applied_generation));
+	if (a->last.present) {
+		last = json_object_new_object();
+		json_object_object_add(last, "generation",
+				       json_object_new_int64(a->last.generation));
+		json_object_object_add(last, "actions", actions_json(&a->last.actions));
+		struct json_object *error =
+			a->last.error ? json_object_new_string(a->last.error) : NULL;
+		json_object_object_add(last, "error", error);
+		json_object_object_add(last, "at", json_object_new_string(a->last.at));
+	}
+	pthread_mutex_unlock(&a->mu);
+	json_object_object_add(o, "lastApply", last);
+	return respond_json(resp, 200, o);
+}
+
+/* ---- start and stop ---- */
+
+struct agent_flags {
+	const char *config, *listen, *root, *node;
+};
+
+static int parse_flags(int argc, char **argv, struct agent_flags *f)
+{
+	for (int i = 1; i < argc; i++) {
+		const char **slot = strcmp(argv[i], "--config") == 0   ? &f->config
+				    : strcmp(argv[i], "--listen") == 0 ? &f->listen
+				    : strcmp(argv[i], "--root") == 0   ? &f->root
+				    : strcmp(argv[i], "--node") == 0   ? &f->node
+								       : NULL;
+		if (!slot || i + 1 == argc)
+			return -1;
+		*slot = argv[++i];
+	}
+	return f->config ? 0 : -1;
+}
+
+static int replace(char **field, const char *value)
+{
+	char *copy = strdup(value);
+	if (!copy)
+		return -1;
+	free(*field);
+	*field = copy;
+	return 0;
+}
+
+/* Flags override the file; they get the checks the file's keys get. */
+static int apply_flags(struct agent_config *cfg, const struct agent_flags *f)
+{
+	struct cf_err err;
+	if (f->root && f->root[0] != '/') {
+		fprintf(stderr, "clawfleet agent: --root must be an absolute path, got \"%s\"\n",
+			f->root);
+		return -1;
+	}
+	if (f->node && name_check_dns_label(f->node, &err) < 0) {
+		fprintf(stderr, "clawfleet agent: --node: %s\n", err.msg);
+		return -1;
+	}
+	if ((f->root && replace(&cfg->root, f->root) < 0) ||
+	    (f->node && replace(&cfg->node, f->node) < 0) ||
+	    (f->listen && replace(&cfg->listen, f->listen) < 0)) {
+		fprintf(stderr, "clawfleet agent: out of memory\n");
+		return -1;
+	}
+	return 0;
+}
+
+static int load_config(const struct agent_flags *f, struct agent_config *cfg)
+{
+	struct diag_list diags = {0};
+	if (agentcfg_load(f->config, cfg, &diags) < 0) {
+		diag_list_sort(&diags);
+		diag_list_print(&diags, stderr);
+		fprintf(stderr, "clawfleet agent: %s has %zu %s\n", f->config,
+			diags.n + diags.dropped, diags.n + diags.dropped == 1 ? "error" : "errors");
+		diag_list_free(&diags);
+		return -1;
+	}
+	return 0;
+}
+
+static char *join(const char *dir, const char *name)
+{
+	char *path = NULL;
+	if (asprintf(&path, "%s/%s", dir, name) < 0)
+		abort();
+	return path;
+}
+
+/* Everything the threads and handlers read, before any of them starts. */
+static int agent_open(struct agent *a, struct cf_err *err)
+{
+	const struct agent_config *cfg = &a->cfg;
+	char *current = cfg->token_current ? agentcfg_path(cfg, cfg->token_current) : NULL;
+	char *next = cfg->token_next ? agentcfg_path(cfg, cfg->token_next) : NULL;
+	char *prev = cfg->token_prev ? agentcfg_path(cfg, cfg->token_prev) : NULL;
+	char *dir = cfg->token_dir ? agentcfg_path(cfg, cfg->token_dir) : NULL;
+	struct tokens_config tc = TOKENS_CONFIG_INIT;
+	struct cf_err lerr;
+	int rc = -1;
+
+	tc.current = current;
+	tc.next = next;
+	tc.prev = prev;
+	tc.dir = dir;
+	tc.recheck_ms = TOKENS_RECHECK_MS;
+	a->state_dir = agentcfg_path(cfg, cfg->state);
+	a->target_path = join(a->state_dir, TARGET_FILE);
+	a->applied_path = join(a->state_dir, APPLIED_FILE);
+	if (fsutil_mkdir_p(a->state_dir, 0700, err) < 0 ||
+	    schema_set_load_embedded(&a->schemas, err) < 0 || tokens_open(&a->tokens, &tc, err) < 0)
+		goto done;
+	errno = 0;
+	if (target_load(a->target_path, &a->target, &lerr) == 0) {
+		a->have_target = true;
+		a->target_changed = true;
+	} else if (errno != ENOENT) {
+		log_error("%s; waiting for the controller to send a target", lerr.msg);
+	}
+	if (load_applied(a, &lerr) < 0)
+		log_warn("%s; the next pass will apply the target again", lerr.msg);
+	if (node_observer_new(&a->node_observer, cfg, err) < 0)
+		goto done;
+	rc = 0;
+done:
+	free(current);
+	free(next);
+	free(prev);
+	free(dir);
+	return rc;
+}
+
+static void agent_close(struct agent *a)
+{
+	observation_free(a->obs);
+	node_observer_free(a->node_observer);
+	tokens_free(a->tokens);
+	schema_set_free(a->schemas);
+	apply_record_clear(&a->last);
+	free(a->doc);
+	free(a->state_dir);
+	free(a->target_path);
+	free(a->applied_path);
+	agentcfg_free(&a->cfg);
+}
+
+static int wait_for_stop(const sigset_t *set)
+{
+	int sig = 0;
+	/* sigwait fails only for a set it cannot wait on: stop rather than run unstoppable. */
+	return sigwait(set, &sig) == 0 ? sig : SIGTERM;
+}
+
+static int serve(struct agent *a, const sigset_t *signals)
+{
+	const struct httpd_route routes[] = {
+		{"GET", "/readyz", h_readyz, a, 0},
+		{"GET", "/healthz", h_healthz, a, 0},
+		{"PUT", "/v1/target", h_put_target, a, TARGET_MAX_BODY},
+		{"GET", "/v1/target", h_get_target, a, 0},
+	};
+	/* One epoll thread answers tens of thousands of cached /readyz documents a second; a
+	 * second would only add a stack and a malloc arena to every Mac's agent. */
+	struct httpd_config hc = {
+		.listen = a->cfg.listen,
+		.routes = routes,
+		.n_routes = sizeof(routes) / sizeof(routes[0]),
+		.threads = 1,
+	};
+	struct httpd *srv = NULL;
+	pthread_t probe, reconcile;
+	struct cf_err err;
+
+	if (httpd_start(&srv, &hc, &err) < 0) {
+		fprintf(stderr, "clawfleet agent: %s\n", err.msg);
+		return 1;
+	}
+	bool probe_started = pthread_create(&probe, NULL, probe_main, a) == 0;
+	bool reconcile_started =
+		probe_started && pthread_create(&reconcile, NULL, reconcile_main, a) == 0;
+	int status = 1;
+	if (reconcile_started) {
+		log_info("node %s listening on %s (port %u)", a->cfg.node, a->cfg.listen,
+			 httpd_port(srv));
+		int sig = wait_for_stop(signals);
+		log_info("%s: finishing the current step and stopping", strsignal(sig));
+		status = 0;
+	} else {
+		fprintf(stderr, "clawfleet agent: cannot start its threads\n");
+	}
+	pthread_mutex_lock(&a->mu);
+	atomic_store(&a->stopping, true);
+	pthread_cond_broadcast(&a->reconcile_wake);
+	pthread_cond_broadcast(&a->probe_wake);
+	pthread_mutex_unlock(&a->mu);
+	httpd_stop(srv);
+	if (reconcile_started)
+		pthread_join(reconcile, NULL);
+	if (probe_started)
+		pthread_join(probe, NULL);
+	return status;
+}
+
+int cmd_agent(int argc, char **argv)
+{
+	struct agent_flags flags = {0};
+	struct cf_err err;
+	sigset_t signals;
+	int status = 1;
+
+	if (argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+		fputs(agent_usage, stdout);
+		return 0;
+	}
+	/* Every thread that mallocs would get its own 64 MiB arena and keep what it touched; the
+	 * agent's threads allocate little, and an agent runs on every Mac. */
+	mallopt(M_ARENA_MAX, 1);
+	if (parse_flags(argc, argv, &flags) < 0) {
+		fputs(agent_usage, stderr);
+		return 2;
+	}
+	struct agent *a = calloc(1, sizeof(*a));
+	if (!a) {
+		fprintf(stderr, "clawfleet agent: out of memory\n");
+		return 1;
+	}
+	if (load_config(&flags, &a->cfg) < 0) {
+		free(a);
+		return 1;
+	}
+	if (apply_flags(&a->cfg, &flags) < 0) {
+		agentcfg_free(&a->cfg);
+		free(a);
+		return 2;
+	}
+	log_init("agent", LOG_INFO);
+	/* Blocked before any thread starts, so every thread inherits the mask and only sigwait
+	 * takes them. SIGPIPE: a client that hangs up must not end the agent. */
+	sigemptyset(&signals);
+	sigaddset(&signals, SIGTERM);
+	sigaddset(&signals, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &signals, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	atomic_init(&a->stopping, false);
+	pthread_mutex_init(&a->mu, NULL);
+	pthread_mutex_init(&a->cache_mu, NULL);
+	if (cond_init_monotonic(&a->reconcile_wake) < 0 ||
+	    cond_init_monotonic(&a->probe_wake) < 0) {
+		fprintf(stderr, "clawfleet agent: cannot create a monotonic condition variable\n");
+		abort();
+	}
+	if (agent_open(a, &err) < 0)
+		fprintf(stderr, "clawfleet agent: %s\n", err.msg);
+	else
+		status = serve(a, &signals);
+	agent_close(a);
+	pthread_cond_destroy(&a->reconcile_wake);
+	pthread_cond_destroy(&a->probe_wake);
+	pthread_mutex_destroy(&a->cache_mu);
+	pthread_mutex_destroy(&a->mu);
+	free(a);
+	curl_global_cleanup();
+	return status;
+}

@@ -1,0 +1,213 @@
+#include "daemon/ctlcfg.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/cfgtable.h"
+#include "base/timeparse.h"
+#include "reconcilers/weights/weights.h"
+#include "source/gitsource.h"
+
+#define TEXT_MAX 4096
+#define MS_MIN 100
+#define HOUR_MS 3600000
+#define DAY_MS (24 * HOUR_MS)
+
+#define K(name, type, field, def, req) \
+	{name, type, offsetof(struct controller_config, field), def, req, 0, 0, NULL}
+
+static const struct cfg_key keys[] = {
+	K("source.url", CFG_STRING, source_url, NULL, true),
+	K("source.ref", CFG_STRING, source_ref, "main", false),
+	K("source.interval", CFG_DURATION, source_interval_ms, "30s", false),
+	K("source.timeout", CFG_DURATION, source_timeout_ms, "60s", false),
+	K("state", CFG_PATH, state, "/var/db/clawfleet/controller", false),
+	K("listen", CFG_STRING, listen, "127.0.0.1:8088", false),
+	K("agentToken", CFG_PATH, agent_token, NULL, true),
+	K("analysisInterval", CFG_DURATION, analysis_interval_ms, NULL, false),
+	K("notifier", CFG_STRING, notifier, NULL, false),
+	K("canaryBackend", CFG_STRING, canary_backend, NULL, false),
+	K("webhook.path", CFG_STRING, webhook_path, "/hook/flux", false),
+	K("webhook.tokens.current", CFG_PATH, webhook_token_current, NULL, false),
+	K("webhook.tokens.next", CFG_PATH, webhook_token_next, NULL, false),
+	K("webhook.tokens.prev", CFG_PATH, webhook_token_prev, NULL, false),
+	K("webhook.tokens.dir", CFG_PATH, webhook_token_dir, NULL, false),
+	K("webhook.requireEventHeader", CFG_BOOL, webhook_require_event_header, "true", false),
+};
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+typedef int check_fn(const char *value, struct cf_err *err);
+
+static int check_text(const char *value, struct cf_err *err)
+{
+	if (!*value)
+		return cf_err_set(err, "must not be empty");
+	if (strlen(value) > TEXT_MAX)
+		return cf_err_set(err, "must be at most %d bytes", TEXT_MAX);
+	for (const char *p = value; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return cf_err_set(err, "must not hold control characters");
+	return 0;
+}
+
+static int check_ref(const char *value, struct cf_err *err)
+{
+	struct gitref ref = {0};
+	int rc = check_text(value, err) < 0 ? -1 : gitref_parse(value, &ref, err);
+	gitref_free(&ref);
+	return rc;
+}
+
+/* host:port or [v6]:port, port 0..65535 (0 picks a free port). */
+static int check_listen(const char *value, struct cf_err *err)
+{
+	const char *colon = strrchr(value, ':');
+	if (!colon || colon == value)
+		return cf_err_set(err, "must be host:port, such as 127.0.0.1:8088");
+	const char *p = colon + 1;
+	size_t digits = strspn(p, "0123456789");
+	if (digits == 0 || digits > 5 || p[digits] != '\0' || atol(p) > 65535)
+		return cf_err_set(err, "the port must be a number from 0 to 65535");
+	return check_text(value, err);
+}
+
+static int check_url(const char *value, struct cf_err *err)
+{
+	if (strncmp(value, "http://", 7) != 0 && strncmp(value, "https://", 8) != 0)
+		return cf_err_set(err, "must be an http:// or https:// URL");
+	for (const char *p = value; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f)
+			return cf_err_set(err, "must not hold white space or control characters");
+	return check_text(value, err);
+}
+
+static int check_http_path(const char *value, struct cf_err *err)
+{
+	if (value[0] != '/' || strchr(value, '?') || strchr(value, '#'))
+		return cf_err_set(err, "must be an absolute URL path such as /hook/flux");
+	return check_text(value, err);
+}
+
+static int check_backend(const char *value, struct cf_err *err)
+{
+	if (!weights_name_ok(value))
+		return cf_err_set(err, "must be 1 to %d of A-Z a-z 0-9 _ . : -",
+				  WEIGHTS_SERVER_NAME_MAX);
+	return 0;
+}
+
+/* What a value must be beyond its type: a check for text, a range for durations. */
+static const struct rule {
+	const char *key;
+	check_fn *check;
+	int64_t min_ms, max_ms;
+} rules[] = {
+	{"source.url", check_text, 0, 0},
+	{"source.ref", check_ref, 0, 0},
+	{"source.interval", NULL, MS_MIN, DAY_MS},
+	{"source.timeout", NULL, 1000, HOUR_MS},
+	{"state", check_text, 0, 0},
+	{"listen", check_listen, 0, 0},
+	{"agentToken", check_text, 0, 0},
+	{"analysisInterval", NULL, MS_MIN, DAY_MS},
+	{"notifier", check_url, 0, 0},
+	{"canaryBackend", check_backend, 0, 0},
+	{"webhook.path", check_http_path, 0, 0},
+	{"webhook.tokens.current", check_text, 0, 0},
+	{"webhook.tokens.next", check_text, 0, 0},
+	{"webhook.tokens.prev", check_text, 0, 0},
+	{"webhook.tokens.dir", check_text, 0, 0},
+};
+
+static const struct cfg_key *key_find(const char *name)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].name, name) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+static const struct rule *rule_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
+		if (strcmp(rules[i].key, name) == 0)
+			return &rules[i];
+	return NULL;
+}
+
+static int check_duration(const struct rule *r, int64_t ms, struct cf_err *err)
+{
+	char lo[32], hi[32];
+	if (ms >= r->min_ms && ms <= r->max_ms)
+		return 0;
+	duration_format(r->min_ms, lo, sizeof(lo));
+	duration_format(r->max_ms, hi, sizeof(hi));
+	return cf_err_set(err, "must be from %s to %s", lo, hi);
+}
+
+/* Values are not echoed back: a URL may carry a credential. */
+static void check_values(const char *path, void *cfg, struct diag_list *diags)
+{
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct rule *r = rule_find(keys[i].name);
+		const void *slot = (const char *)cfg + keys[i].offset;
+		bool text = keys[i].type == CFG_STRING || keys[i].type == CFG_PATH;
+		struct cf_err err;
+		int rc = 0;
+		if (!r)
+			continue;
+		if (keys[i].type == CFG_DURATION && *(const int64_t *)slot)
+			rc = check_duration(r, *(const int64_t *)slot, &err);
+		else if (text && *(char *const *)slot)
+			rc = r->check(*(char *const *)slot, &err);
+		if (rc < 0)
+			cfgtable_report(diags, path, keys[i].name, err.msg);
+	}
+	const struct controller_config *c = cfg;
+	if (c->webhook_token_dir &&
+	    (c->webhook_token_current || c->webhook_token_next || c->webhook_token_prev))
+		cfgtable_report(diags, path, "webhook.tokens",
+				"give tokens.dir or token files, not both");
+}
+
+int ctlcfg_load(const char *path, struct controller_config *cfg, struct diag_list *diags)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	return cfgtable_load(keys, NKEYS, path, cfg, check_values, diags);
+}
+
+int ctlcfg_set(struct controller_config *cfg, const char *key, const char *value,
+	       struct cf_err *err)
+{
+	const struct cfg_key *k = key_find(key);
+	const struct rule *r = k ? rule_find(key) : NULL;
+	void *slot = (char *)cfg + (k ? k->offset : 0);
+	int64_t ms;
+	if (!k)
+		return cf_err_set(err, "%s: unknown key", key);
+	if (k->type == CFG_DURATION) {
+		if (duration_parse(value, &ms, err) < 0 || check_duration(r, ms, err) < 0)
+			return cf_err_prefix(err, "%s", key);
+		*(int64_t *)slot = ms;
+		return 0;
+	}
+	if (k->type == CFG_PATH && value[0] != '/')
+		return cf_err_set(err, "%s: must be an absolute path", key);
+	if (r->check(value, err) < 0)
+		return cf_err_prefix(err, "%s", key);
+	char *copy = strdup(value);
+	if (!copy)
+		return cf_err_set(err, "out of memory");
+	free(*(char **)slot);
+	*(char **)slot = copy;
+	return 0;
+}
+
+void ctlcfg_free(struct controller_config *cfg)
+{
+	cfgtable_free(keys, NKEYS, cfg);
+	memset(cfg, 0, sizeof(*cfg));
+}

@@ -1,0 +1,40 @@
+/* ctlcfg: the fleet controller's configuration file (YAML), one table of keys with types and
+ * defaults (cfgtable.h; README.md, "The fleet controller"). Every problem is reported as
+ * FILE:LINE:COL: -: KEY: message, all at once; a config with errors is never half-applied, so a
+ * reload that fails keeps the running one. ctlcfg_set applies a command-line flag with the checks
+ * its key gets in the file. */
+#ifndef CLAWFLEET_CTLCFG_H
+#define CLAWFLEET_CTLCFG_H
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/diag.h"
+#include "base/err.h"
+
+struct controller_config {
+	char *source_url;	   /* where desired state comes from: a path or a Git URL */
+	char *source_ref;	   /* gitref_parse syntax */
+	int64_t source_interval_ms; /* how often the ref is polled (and a pass runs) */
+	int64_t source_timeout_ms;  /* fetch deadline */
+	char *state;		   /* rollout state, audit log, Git mirror */
+	char *listen;		   /* host:port of /status, /metrics, /healthz, /readyz */
+	char *agent_token;	   /* file holding the bearer token sent to the agents */
+	int64_t analysis_interval_ms; /* overrides every Promotion's; 0: not set */
+	char *notifier;		   /* POST /v1/events URL; NULL: broadcasts are only logged */
+	char *canary_backend;	   /* HAProxy backend of the canary pool, for tenant routes */
+	/* The Flux receiver (POST webhook_path) runs when a token source is set. */
+	char *webhook_path;
+	char *webhook_token_current, *webhook_token_next, *webhook_token_prev;
+	char *webhook_token_dir;   /* token.current/next/prev as `clawfleet token` rotates them */
+	bool webhook_require_event_header;
+};
+
+/* Loads path; 0 when clean, else -1 with every problem in diags (cfg then freed). */
+int ctlcfg_load(const char *path, struct controller_config *cfg, struct diag_list *diags);
+/* Sets one key ("listen", "state", "source.url", ...) from text, as a flag overrides the file;
+ * -1 with the message in err when the value breaks the key's rule (cfg unchanged). */
+int ctlcfg_set(struct controller_config *cfg, const char *key, const char *value,
+	       struct cf_err *err);
+void ctlcfg_free(struct controller_config *cfg);
+
+#endif

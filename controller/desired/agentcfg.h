@@ -1,0 +1,49 @@
+/* agentcfg: the node agent's configuration file (YAML), declared as one table of keys with
+ * types and defaults (README.md lists them). Every problem is reported as
+ * FILE:LINE:COL: -: KEY: message, all at once; a config with errors is never half-applied.
+ * Filesystem paths are taken relative to `root` (agentcfg_path), which tests point at a
+ * simulated Mac; infra.remote and URLs are not. */
+#ifndef CLAWFLEET_AGENTCFG_H
+#define CLAWFLEET_AGENTCFG_H
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/diag.h"
+
+struct agent_config {
+	char *node;
+	char *listen;
+	char *root;
+	char *infra_path;
+	char *infra_remote;
+	char *skills;
+	char *tenants;
+	char *openclaw;
+	char *npm;
+	char *service_manager; /* launchd | systemd | openclaw | command */
+	char *service_label;
+	char *service_launchctl;
+	char *service_systemctl;
+	char **service_restart; /* argv for the command manager, NULL-terminated */
+	char **service_status;
+	int64_t gateway_port;
+	char *queue;
+	char *digest;
+	char *token_current;
+	char *token_next;
+	char *token_prev;
+	char *token_dir; /* token.current, token.next, token.prev as `clawfleet token` rotates them */
+	int64_t refresh_ms;
+	char *state;
+	int64_t doctor_timeout_ms;
+	bool doctor_deep;
+	int64_t fetch_timeout_ms;
+};
+
+/* Loads path; 0 when clean, else -1 with every problem in diags (cfg then freed). */
+int agentcfg_load(const char *path, struct agent_config *cfg, struct diag_list *diags);
+/* root + p into a malloc'd string; p must be absolute. */
+char *agentcfg_path(const struct agent_config *cfg, const char *p);
+void agentcfg_free(struct agent_config *cfg);
+
+#endif

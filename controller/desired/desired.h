@@ -1,0 +1,163 @@
+/* desired: the desired state of a fleet, loaded from the files of one revision of the GitOps
+ * repository (treefiles) into typed, validated objects. desired_load is pure: it parses every
+ * YAML document, validates it against the compiled CRDs (schema), applies CRD defaults, checks
+ * names that become paths or refs, cross-checks objects (file names against metadata.name,
+ * duplicate names, the block a LoadBalancer driver names, strictly increasing canary steps,
+ * tenant directories against TenantSlices, credentials in Git), merges tenant fragments and
+ * parses openclaw.lock. Every problem goes into diags; the state is usable only when desired_load
+ * returns 0, and then diags is empty. The caller owns the result (desired_free). */
+#ifndef CLAWFLEET_DESIRED_H
+#define CLAWFLEET_DESIRED_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "base/diag.h"
+#include "desired/schema.h"
+#include "source/treefiles.h"
+
+struct json_object;
+
+#define DESIRED_NAME_MAX 254
+#define DESIRED_MAX_STEPS 20
+
+enum node_role { NODE_GATEWAY, NODE_WORKER, NODE_NOTIFIER };
+enum tenant_channel { CHANNEL_STABLE, CHANNEL_CANARY };
+enum lb_driver { LB_HAPROXY, LB_HTTP, LB_FILE, LB_COMMAND };
+enum notify_format { NOTIFY_GENERIC, NOTIFY_SLACK };
+enum fragment_kind { FRAG_GATEWAY, FRAG_DOCTOR, FRAG_WEBHOOK, FRAG_SKILLS, FRAG_KINDS };
+
+/* Where an object came from, for messages. */
+struct origin {
+	char *file;
+	int line, col;
+};
+
+struct mac_node {
+	char *name;
+	char *address;
+	enum node_role role;
+	char *zone; /* may be NULL */
+	bool canary;
+	char *lb_server; /* may be NULL for nodes that take no load-balanced traffic */
+	int lb_weight;   /* 0..256 */
+	struct origin origin;
+};
+
+struct promotion {
+	char *name;
+	char *tag;
+	char *image_ref; /* may be NULL */
+	char *skill_semver;
+	char *ticket; /* may be NULL */
+	int steps[DESIRED_MAX_STEPS];
+	size_t nsteps;
+	int64_t analysis_interval_ms;
+	int green_windows;
+	int64_t max_hold_ms;
+	bool rollback_automatic;
+	bool suspend;
+	bool abort;
+	struct origin origin;
+};
+
+struct tenant_fragments {
+	struct json_object *merged; /* canonical merge of <kind>.d/NN-*.yaml; NULL when none */
+	char sha256[65];            /* of the canonical JSON; "" when none */
+	size_t nfiles;
+};
+
+struct tenant_slice {
+	char *name;
+	enum tenant_channel channel;
+	char *profile;        /* OpenClaw profile (OPENCLAW_PROFILE); may be NULL */
+	char *routing_header; /* may be NULL */
+	time_t maintenance_until; /* 0 when none */
+	struct tenant_fragments fragments[FRAG_KINDS];
+	struct origin origin;
+};
+
+struct header_kv {
+	char *name, *value;
+};
+
+struct load_balancer {
+	char *name;
+	enum lb_driver driver;
+	struct {
+		char *socket, *address, *backend, *tenant_map;
+	} haproxy;
+	struct {
+		char *url;
+		struct header_kv *headers;
+		size_t nheaders;
+	} http;
+	struct {
+		char *path;
+	} file;
+	struct {
+		char **argv; /* NULL-terminated */
+		size_t argc;
+	} command;
+	struct origin origin;
+};
+
+struct notifier_spec {
+	char *name;
+	char *url;
+	enum notify_format format;
+	int64_t window_ms;
+	struct origin origin;
+};
+
+struct lock_plugin {
+	char *name, *version;
+};
+
+struct openclaw_lock {
+	bool present;
+	char *version; /* openclaw.version */
+	char *commit;  /* openclaw.commit, may be NULL */
+	char *sha256;  /* openclaw.sha256 (of the release artifact), may be NULL */
+	struct lock_plugin *plugins;
+	size_t nplugins;
+	char *skills_semver;
+	char file_sha256[65]; /* sha256 of the lock file's bytes, what peers compare */
+};
+
+struct desired_state {
+	char *revision; /* "<ref>@sha1:<hex>" or NULL for a directory */
+	char *commit;   /* hex, NULL for a directory */
+	struct mac_node *nodes;
+	size_t nnodes;
+	struct promotion *promotions;
+	size_t npromotions;
+	struct tenant_slice *tenants;
+	size_t ntenants;
+	struct load_balancer *lbs;
+	size_t nlbs;
+	struct notifier_spec *notifiers;
+	size_t nnotifiers;
+	struct openclaw_lock lock;
+};
+
+/* Questions only the source can answer; any hook may be NULL. */
+struct desired_hooks {
+	/* A Promotion's tag must exist in the repository (asked only for Git sources). */
+	bool (*tag_exists)(void *ctx, const char *tag);
+	void *ctx;
+};
+
+int desired_load(const struct treefiles *files, const struct schema_set *schemas,
+		 const struct desired_hooks *hooks, struct desired_state **out,
+		 struct diag_list *diags);
+void desired_free(struct desired_state *ds);
+
+const struct mac_node *desired_node(const struct desired_state *ds, const char *name);
+const struct tenant_slice *desired_tenant(const struct desired_state *ds, const char *name);
+const char *node_role_name(enum node_role r);
+const char *lb_driver_name(enum lb_driver d);
+const char *fragment_kind_name(enum fragment_kind k); /* "gateway", "doctor", ... */
+
+#endif

@@ -1,0 +1,50 @@
+/* fleet_poll: the controller's observation of its nodes. fleet_poll_poll asks every MacNode's
+ * agent for its merged probe (GET <address>/readyz) concurrently through one libcurl multi
+ * handle: at most max_parallel transfers at once, keep-alive connections reused from one pass
+ * to the next, a connect and a total timeout per request, bodies capped. The JSON body is read
+ * whatever the status (a red node answers 503 with the same document); a node that does not
+ * answer, answers garbage or names another node is unreachable with a reason. The result owns
+ * every string the planner's node_observation array points into. Not thread-safe: one poller
+ * per loop. curl_global_init must have been called. */
+#ifndef CLAWFLEET_FLEET_POLL_H
+#define CLAWFLEET_FLEET_POLL_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "contracts/readyz.h"
+#include "desired/desired.h"
+
+struct fleet_poll_config {
+	unsigned int max_parallel; /* 0: 64 */
+	int connect_timeout_ms;    /* 0: 1000 */
+	int timeout_ms;            /* 0: 3000 */
+	size_t max_body;           /* 0: 256 KiB */
+};
+
+struct fleet_poll;
+
+struct fleet_poll_node {
+	struct node_observation obs; /* what the planner reads */
+	int http_status;             /* 0 when there was no answer */
+	const char *error;           /* why the node is unreachable; NULL when reachable */
+	int64_t latency_us;
+};
+
+struct fleet_poll_result {
+	struct fleet_poll_node *nodes; /* in the desired state's node order */
+	size_t nnodes;
+	struct node_observation *obs;   /* the same observations, contiguous, for the planner */
+	int64_t elapsed_us;
+	void *priv;                     /* owned strings and parsed documents */
+};
+
+int fleet_poll_new(struct fleet_poll **out, const struct fleet_poll_config *cfg,
+		    struct cf_err *err);
+void fleet_poll_free(struct fleet_poll *fp);
+/* Polls every node of ds; fails only when out of memory (unreachable nodes are results). */
+int fleet_poll_poll(struct fleet_poll *fp, const struct desired_state *ds,
+		     struct fleet_poll_result **out, struct cf_err *err);
+void fleet_poll_result_free(struct fleet_poll_result *r);
+
+#endif

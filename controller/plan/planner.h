@@ -1,0 +1,72 @@
+/* planner: the fleet's rollout as one pure function. plan() takes the desired state, what the
+ * fleet reports, the persisted rollout state and the wall-clock time, and returns the ordered
+ * actions to take now, the next rollout state (a full copy for the caller to persist before it
+ * acts) and the status conditions (Ready, Reconciling, Stalled, in the next state). No I/O, no
+ * clock, no randomness, no globals: the same inputs give the same outputs.
+ *
+ * The caller's pass: observe; plan; persist out.next; perform the actions in order (stop at the
+ * first failure and back off); report each one-shot action done (rollout.h) and persist again.
+ * Actions are idempotent: a NODE_TARGET is repeated with the same generation until the node
+ * reports it as observedGeneration, a SET_WEIGHTS until the load balancer reports the map.
+ *
+ * The rules (Idle, Shadow, Promoting <-> Analysing, Mirroring, Finalising, Succeeded; Held;
+ * RollingBack, RolledBack) are stated where they are applied, in planner.c, and checked case by
+ * case in tests/unit/test_planner.c. */
+#ifndef CLAWFLEET_PLANNER_H
+#define CLAWFLEET_PLANNER_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "base/weightmap.h"
+#include "contracts/readyz.h"
+#include "desired/desired.h"
+#include "plan/rollout.h"
+
+
+struct fleet_observation {
+	const struct node_observation *nodes;
+	size_t nnodes;
+	struct weight_map weights; /* borrowed: what the load balancer reports */
+	bool weights_ok;	   /* false: the weights could not be read this pass */
+	/* What Git says about the Promotion: the commit its tag names (NULL: not resolved), the
+	 * sha256 of openclaw.lock in that commit (NULL: the desired state's lock), and the
+	 * promotion commit's author and Ticket: trailer (either may be NULL). */
+	const char *promotion_commit;
+	const char *promotion_lock_sha256;
+	const char *actor;
+	const char *ticket;
+};
+
+struct plan_output {
+	struct rollout_action *actions;
+	size_t nactions, cap;
+	struct rollout_state next;
+};
+
+/* Fills *out (plan_output_free it whether or not plan succeeds). Fails only when out of memory
+ * or past a limit of rollout.h; a desired state the rollout cannot follow is reported in the
+ * Stalled condition instead. */
+int plan(const struct desired_state *desired, const struct fleet_observation *observed,
+	 const struct rollout_state *state, int64_t now_ms, struct plan_output *out,
+	 struct cf_err *err);
+void plan_output_free(struct plan_output *out);
+
+/* The weight map that sends percent % (0..100) of new sessions to the canary pool (canary
+ * gateways with a load-balancer server) and the rest to the stable pool (every other node with
+ * one), each pool split in proportion to the MacNodes' base weights; servers in name order.
+ *
+ * The pool with the larger share per unit of base weight keeps its base weights times m and the
+ * other pool's total is round(m * B_kept * share_other / share_kept), shared out by largest
+ * remainder (ties to the earlier name). m is the smallest integer that makes the total at least
+ * 100 (1 for base weights of 100), lowered while any weight would pass 256; so no weight exceeds
+ * 256 and the canary share is within one point of percent. A fleet without stable servers gives
+ * the canary pool everything; a canary pool without weight cannot take a share (an error). */
+int weights_for_percent(const struct desired_state *desired, int percent, struct weight_map *out,
+			struct cf_err *err);
+/* Every load-balancer server at its declared base weight, in name order. */
+int weights_declared(const struct desired_state *desired, struct weight_map *out,
+		     struct cf_err *err);
+
+#endif

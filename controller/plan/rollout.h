@@ -1,0 +1,260 @@
+/* rollout: the persisted state of the fleet's rollout (what the planner reads and returns), the
+ * actions a plan is made of, and the store the state lives behind. The state is plain data:
+ * rollout_state_to_json writes it as canonical JSON (canon.h) and rollout_state_from_json takes
+ * back only what it wrote, checking every field (names that become paths or refs by names.h,
+ * ranges, the order of node entries) and refusing unknown or missing ones.
+ *
+ * One-shot actions (ROUTE_TENANT, AUDIT, BROADCAST) are decided once, so the planner files them
+ * in the state's pending list under an id: the caller persists the state before acting (the
+ * intent), calls rollout_pending_done after each one succeeds and persists again; a controller
+ * killed in between finds the rest still pending and the planner hands them out again. NODE_TARGET
+ * and SET_WEIGHTS need no such record: the next observation shows whether they took.
+ *
+ * The store is a table of functions (the file store now, etcd later for several replicas); the
+ * file store writes through fsutil_write_atomic, so a crash leaves the old state or the new. */
+#ifndef CLAWFLEET_ROLLOUT_H
+#define CLAWFLEET_ROLLOUT_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "base/weightmap.h"
+#include "contracts/audit_line.h"
+#include "contracts/target.h"
+
+#define ROLLOUT_TEXT_MAX 256	  /* tags, semvers, object names, actors; NUL included */
+#define ROLLOUT_REVISION_MAX 512  /* "<ref>@sha1:<hex>" */
+#define ROLLOUT_NODE_NAME_MAX 64  /* node and tenant names (DNS labels) */
+#define ROLLOUT_REASON_MAX 128	  /* reason codes, "doctor.red" */
+#define ROLLOUT_MESSAGE_MAX 512
+#define ROLLOUT_MAX_NODES WEIGHTS_MAX_SERVERS
+#define ROLLOUT_HISTORY_MAX 20
+#define ROLLOUT_QUARANTINE_MAX 64
+#define ROLLOUT_PENDING_MAX 1024
+#define ROLLOUT_STATE_MAX_BYTES (32u << 20)
+
+enum rollout_phase {
+	ROLLOUT_IDLE,
+	ROLLOUT_SHADOW,
+	ROLLOUT_ANALYSING,
+	ROLLOUT_PROMOTING,
+	ROLLOUT_MIRRORING,
+	ROLLOUT_FINALISING,
+	ROLLOUT_SUCCEEDED,
+	ROLLOUT_HELD,
+	ROLLOUT_ROLLING_BACK,
+	ROLLOUT_ROLLED_BACK,
+};
+
+/* Mirroring takes one node at a time through these; nodes without a load-balancer server skip
+ * the two weight stages. */
+enum mirror_stage { MIRROR_DRAIN, MIRROR_UPGRADE, MIRROR_RESTORE };
+
+enum rollout_outcome { OUTCOME_SUCCEEDED, OUTCOME_ROLLED_BACK, OUTCOME_ADOPTED };
+
+enum condition_type { COND_READY, COND_RECONCILING, COND_STALLED, COND_COUNT };
+enum condition_status { COND_UNKNOWN, COND_TRUE, COND_FALSE };
+
+/* A build of the fleet: the infra tag and the commit it names, and the skills semver. */
+struct rollout_version {
+	char tag[ROLLOUT_TEXT_MAX];
+	char commit[41];
+	char semver[ROLLOUT_TEXT_MAX];
+};
+
+/* What the controller has told one node. */
+struct rollout_node {
+	char name[ROLLOUT_NODE_NAME_MAX];
+	int64_t generation; /* the last generation sent; 0: none */
+	char digest[65];    /* sha256 of that target's canonical JSON with generation 0 */
+	bool touched;	    /* sent a target of the current rollout: a rollback must return it */
+};
+
+struct rollout_quarantine {
+	char tag[ROLLOUT_TEXT_MAX];
+	char commit[41];
+	char reason[ROLLOUT_REASON_MAX];
+	int64_t at_ms;
+};
+
+/* One finished rollout. */
+struct rollout_record {
+	char promotion[ROLLOUT_TEXT_MAX];
+	struct rollout_version from, to;
+	enum rollout_outcome outcome;
+	char reason[ROLLOUT_REASON_MAX];
+	int64_t started_ms, finished_ms;
+};
+
+struct rollout_condition {
+	enum condition_status status;
+	char reason[ROLLOUT_REASON_MAX];
+	char message[ROLLOUT_MESSAGE_MAX];
+	int64_t last_transition_ms;
+};
+
+enum rollout_action_kind {
+	ACTION_NODE_TARGET,
+	ACTION_SET_WEIGHTS,
+	ACTION_ROUTE_TENANT,
+	ACTION_AUDIT,
+	ACTION_BROADCAST,
+};
+
+enum audit_event {
+	AUDIT_STEP,
+	AUDIT_ROLLBACK,
+	AUDIT_ROLLED_BACK,
+	AUDIT_SUCCEEDED,
+	AUDIT_ADOPTED,
+	AUDIT_HELD,
+	AUDIT_QUARANTINED,
+};
+
+enum broadcast_verdict { VERDICT_PROMOTE, VERDICT_HOLD, VERDICT_ROLLBACK };
+
+/* One promotions.jsonl line, everything audit_append needs but the chain. */
+struct rollout_audit {
+	enum audit_event event;
+	int64_t ts_ms;
+	char promotion[ROLLOUT_TEXT_MAX];
+	char revision[ROLLOUT_REVISION_MAX];
+	char actor[ROLLOUT_TEXT_MAX];
+	char ticket[AUDIT_TICKET_MAX];
+	struct rollout_version from, to;
+	enum rollout_phase phase;
+	int step, percent;
+	struct weight_map weights;
+	char probe_sha256[65]; /* the canary's merged probe; "" when unknown */
+	char reason[ROLLOUT_REASON_MAX];
+};
+
+struct rollout_broadcast {
+	enum broadcast_verdict verdict;
+	char node[ROLLOUT_NODE_NAME_MAX]; /* "" when no node caused it (abort) */
+	char reason[ROLLOUT_REASON_MAX];
+	char message[ROLLOUT_MESSAGE_MAX];
+};
+
+/* Requests whose routing header carries the tenant's name go to the canary pool, or back to the
+ * stable one. */
+struct rollout_route {
+	char tenant[ROLLOUT_NODE_NAME_MAX];
+	bool canary;
+};
+
+struct rollout_action {
+	enum rollout_action_kind kind;
+	uint64_t id; /* one-shot actions: the key in the pending list; 0 for the others */
+	union {
+		struct {
+			char node[ROLLOUT_NODE_NAME_MAX];
+			struct target *target; /* owned; generation filled in */
+		} node_target;
+		struct weight_map weights; /* every load-balancer server of the fleet */
+		struct rollout_route route;
+		struct rollout_audit *audit; /* owned */
+		struct rollout_broadcast broadcast;
+	} u;
+};
+
+struct rollout_state {
+	enum rollout_phase phase;
+	char promotion_name[ROLLOUT_TEXT_MAX];
+	struct rollout_version promotion; /* the build being rolled out (or last rolled out) */
+	bool has_last_good;
+	struct rollout_version last_good;
+	struct weight_map last_good_weights;
+	struct weight_map pre_canary_weights; /* observed when the rollout started */
+	struct weight_map planned_weights;    /* what the load balancer should report now */
+	int step;			      /* 1-based index into canary.steps; 0 before the first */
+	int percent;
+	int64_t started_ms;	   /* the rollout began */
+	int64_t stage_started_ms;  /* the current phase or mirror stage began */
+	int64_t step_started_ms;   /* the current step's weights were read back */
+	int64_t window_started_ms; /* the current analysis window began */
+	int green_windows;	   /* consecutive green windows completed at this step */
+	enum rollout_phase held_from;
+	int64_t hold_started_ms;
+	char held_node[ROLLOUT_NODE_NAME_MAX];
+	char held_reason[ROLLOUT_REASON_MAX];
+	size_t mirror_index; /* position in the mirror (or bring-up) order */
+	enum mirror_stage mirror_stage;
+	char mirror_node[ROLLOUT_NODE_NAME_MAX];
+	bool bring_up;	    /* no earlier version: nodes come up one at a time, no canary */
+	bool canary_routed; /* canary-channel tenants are routed to the canary pool */
+	int64_t suspended_since_ms; /* 0: not suspended */
+	char rollback_reason[ROLLOUT_REASON_MAX];
+	char broadcast_key[ROLLOUT_MESSAGE_MAX]; /* the last broadcast; an equal one is not repeated */
+	struct rollout_node *nodes; /* sorted by name, unique */
+	size_t nnodes;
+	struct rollout_quarantine quarantined[ROLLOUT_QUARANTINE_MAX]; /* oldest first */
+	size_t nquarantined;
+	struct rollout_condition conditions[COND_COUNT];
+	struct rollout_record history[ROLLOUT_HISTORY_MAX]; /* oldest first */
+	size_t nhistory;
+	uint64_t next_action_id;
+	struct rollout_action *pending; /* one-shot actions not reported done, oldest first */
+	size_t npending;
+};
+
+/* An empty state: Idle, nothing sent, nothing known. */
+void rollout_state_init(struct rollout_state *s);
+void rollout_state_free(struct rollout_state *s);
+/* dst (initialised or freed) becomes a deep copy of src. */
+int rollout_state_copy(struct rollout_state *dst, const struct rollout_state *src,
+		       struct cf_err *err);
+int rollout_state_to_json(const struct rollout_state *s, char **out, size_t *len,
+			  struct cf_err *err);
+/* At most ROLLOUT_STATE_MAX_BYTES; *out is initialised here and left empty on failure. */
+int rollout_state_from_json(const char *text, size_t len, struct rollout_state *out,
+			    struct cf_err *err);
+
+/* dst becomes a copy of src (server names in a map are unique). */
+int rollout_weights_copy(struct weight_map *dst, const struct weight_map *src, struct cf_err *err);
+const struct rollout_node *rollout_node_find(const struct rollout_state *s, const char *name);
+/* Removes the pending action id, reported done; false when no such action is pending. */
+bool rollout_pending_done(struct rollout_state *s, uint64_t id);
+
+void rollout_action_free(struct rollout_action *a);
+int rollout_action_copy(struct rollout_action *dst, const struct rollout_action *src,
+			struct cf_err *err);
+/* One line for logs, `clawfleet plan` and tests, e.g.
+ *   NODE_TARGET canary-gw gen=1 tag=v2 skills=1.5.0/next canary=acme restart
+ *   SET_WEIGHTS canary-gw=11 stable-gw-a=100 stable-gw-b=100
+ *   ROUTE_TENANT acme canary
+ *   AUDIT step Promoting 5%          AUDIT rollback RollingBack 20% doctor.red
+ *   BROADCAST hold canary-gw doctor.yellow
+ * as a malloc'd string; NULL when out of memory. */
+char *rollout_action_describe(const struct rollout_action *a);
+
+const char *rollout_phase_name(enum rollout_phase p); /* "Idle", "Shadow", ... */
+const char *audit_event_name(enum audit_event e);     /* "step", "rolled_back", ... */
+const char *broadcast_verdict_name(enum broadcast_verdict v); /* "promote", "hold", ... */
+const char *rollout_outcome_name(enum rollout_outcome o);     /* "succeeded", ... */
+const char *condition_type_name(enum condition_type t);	      /* "Ready", ... */
+const char *condition_status_name(enum condition_status s);   /* "True", "False", "Unknown" */
+
+struct rollout_store_ops {
+	const char *name;
+	/* *found is false (and *out an empty state) when nothing was saved yet. */
+	int (*load)(void *ctx, struct rollout_state *out, bool *found, struct cf_err *err);
+	int (*save)(void *ctx, const struct rollout_state *s, struct cf_err *err);
+	void (*close)(void *ctx);
+};
+
+struct rollout_store {
+	const struct rollout_store_ops *ops;
+	void *ctx;
+};
+
+/* The file store: the state as canonical JSON at path, mode 0600. */
+int rollout_store_open_file(struct rollout_store *out, const char *path, struct cf_err *err);
+int rollout_store_load(struct rollout_store *st, struct rollout_state *out, bool *found,
+		       struct cf_err *err);
+int rollout_store_save(struct rollout_store *st, const struct rollout_state *s,
+		       struct cf_err *err);
+void rollout_store_close(struct rollout_store *st);
+
+#endif

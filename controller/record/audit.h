@@ -1,0 +1,80 @@
+/* audit: promotions.jsonl, the tamper-evident record of every rollout step and rollback. Each
+ * line is one canonical JSON object (canon.h: sorted keys, no white space) with the fields
+ *   ts actor ticket event promotion revision phase step percent reason
+ *   from {semver, tag}  to {semver, tag}  weights {server: weight}  probeSha256  prev
+ * where prev is the sha256 (hex) of the previous line's bytes without its newline, and 64 zeros
+ * on the first line, so any edit, insertion or deletion before the last line breaks the chain.
+ * audit_append writes a line with one write() on an O_APPEND descriptor and fsyncs it before
+ * returning 0: only then does the step count. audit_open cuts a torn last line (a write a crash
+ * interrupted) and continues the chain from the last good line. One writer per file: the
+ * controller loop owns the handle (not thread-safe) and flock keeps a second process out.
+ * Verification streams the file, so its size is bounded by the disk, not by memory. */
+#ifndef CLAWFLEET_AUDIT_H
+#define CLAWFLEET_AUDIT_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "contracts/audit_line.h"
+
+
+struct audit_log;
+
+struct audit_version {
+	const char *semver;
+	const char *tag;
+};
+
+struct audit_weight {
+	const char *server;
+	int weight;
+};
+
+/* One line. Strings may be NULL (recorded as "") and must be valid UTF-8; server names must be
+ * unique. ts_ms is the wall-clock time in milliseconds since the epoch, written as RFC 3339 UTC
+ * with milliseconds. */
+struct audit_entry {
+	int64_t ts_ms;
+	const char *event; /* required: "step", "rollback", "succeeded", "adopted", ... */
+	const char *promotion;
+	const char *revision;
+	const char *phase;
+	int step;
+	int percent;
+	const char *reason; /* why a rollback or hold happened; "" for a plain step */
+	const char *actor;  /* the promotion commit's author */
+	const char *ticket;
+	struct audit_version from, to;
+	const struct audit_weight *weights;
+	size_t nweights;
+	const char *probe_sha256; /* the canary's merged probe */
+};
+
+/* Opens (creating it, mode 0644) the log at path for appending. A last line without a newline,
+ * or one that is not JSON, is cut off and described in warning (empty otherwise) for the caller
+ * to log; damage deeper than that is an error that changes nothing. */
+int audit_open(struct audit_log **out, const char *path, char *warning, size_t warning_len,
+	       struct cf_err *err);
+/* Appends e after the current head. On failure nothing counts: a short write is undone, and
+ * after a failed fsync the handle refuses further appends until the log is opened again. */
+int audit_append(struct audit_log *log, const struct audit_entry *e, struct cf_err *err);
+/* sha256 of the last line (AUDIT_GENESIS for an empty log): a rollout store may keep it to
+ * notice a log that lost its tail. */
+const char *audit_head(const struct audit_log *log);
+void audit_close(struct audit_log *log);
+
+struct audit_verify_result {
+	size_t entries;
+	char last[65];
+};
+
+/* Checks that every line of path is canonical JSON with a prev that matches the line before.
+ * The first problem is returned as "PATH:LINE: message". */
+int audit_verify(const char *path, struct audit_verify_result *res, struct cf_err *err);
+
+/* The value of the last "Ticket:" trailer (key case-insensitive) in the final paragraph of a
+ * commit message into out; returns 1 when found, 0 when not. The subject line is never a
+ * trailer, and a value too long for out is not a ticket ID. */
+int audit_ticket_from_message(const char *message, char out[AUDIT_TICKET_MAX]);
+
+#endif

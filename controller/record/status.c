@@ -1,0 +1,372 @@
+#include "record/status.h"
+
+#include <json-c/json.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/timeparse.h"
+
+#define JSON_PLAIN (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+#define METRICS_MAX (64u << 20)
+
+const double status_duration_bounds[STATUS_DURATION_BUCKETS] = {
+	0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
+};
+
+static const char *const node_statuses[] = {"green", "degraded", "red", "unreachable"};
+static const char *const action_kinds[STATUS_ACTION_KINDS] = {
+	[ACTION_NODE_TARGET] = "node_target",
+	[ACTION_SET_WEIGHTS] = "set_weights",
+	[ACTION_ROUTE_TENANT] = "route_tenant",
+	[ACTION_AUDIT] = "audit",
+	[ACTION_BROADCAST] = "broadcast",
+};
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+void status_metrics_observe_pass(struct status_metrics *m, double seconds)
+{
+	size_t i = 0;
+	while (i < STATUS_DURATION_BUCKETS && seconds > status_duration_bounds[i])
+		i++;
+	m->duration_counts[i]++;
+	m->duration_sum += seconds;
+	m->reconcile_total++;
+}
+
+void status_metrics_count_action(struct status_metrics *m, enum rollout_action_kind kind, bool ok)
+{
+	if ((size_t)kind < STATUS_ACTION_KINDS)
+		m->actions[kind][ok ? 0 : 1]++;
+}
+
+void status_metrics_count_rollback(struct status_metrics *m, const char *reason)
+{
+	const char *r = reason && *reason ? reason : "unknown";
+	for (size_t i = 0; i < m->nrollbacks; i++)
+		if (strcmp(m->rollbacks[i].reason, r) == 0) {
+			m->rollbacks[i].count++;
+			return;
+		}
+	if (m->nrollbacks == STATUS_ROLLBACK_REASONS) {
+		r = "other";
+		size_t last = m->nrollbacks - 1;
+		snprintf(m->rollbacks[last].reason, sizeof(m->rollbacks[last].reason), "%s", r);
+		m->rollbacks[last].count++;
+		return;
+	}
+	snprintf(m->rollbacks[m->nrollbacks].reason, sizeof(m->rollbacks[0].reason), "%s", r);
+	m->rollbacks[m->nrollbacks++].count = 1;
+}
+
+/* ---- /status ---- */
+
+/* RFC 3339 UTC with milliseconds; 0 stands for "never" and renders as null. */
+static struct json_object *time_json(int64_t ms)
+{
+	char secs[32], out[40];
+	if (ms <= 0)
+		return NULL;
+	rfc3339_format((time_t)(ms / 1000), secs, sizeof(secs));
+	snprintf(out, sizeof(out), "%.19s.%03dZ", secs, (int)(ms % 1000));
+	return json_object_new_string(out);
+}
+
+static struct json_object *str_or_null(const char *s)
+{
+	return s && *s ? json_object_new_string(s) : NULL;
+}
+
+static struct json_object *version_json(const struct rollout_version *v)
+{
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "tag", str_or_null(v->tag));
+	json_object_object_add(o, "commit", str_or_null(v->commit));
+	json_object_object_add(o, "skillSemver", str_or_null(v->semver));
+	return o;
+}
+
+static struct json_object *promotion_json(const struct status_view *v)
+{
+	if (!v->promotion_name)
+		return NULL;
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "name", json_object_new_string(v->promotion_name));
+	json_object_object_add(o, "tag", str_or_null(v->promotion_tag));
+	json_object_object_add(o, "skillSemver", str_or_null(v->promotion_semver));
+	return o;
+}
+
+static struct json_object *weights_json(const struct weight_map *m)
+{
+	if (!m)
+		return NULL;
+	struct json_object *o = json_object_new_object();
+	for (size_t i = 0; i < m->n; i++)
+		json_object_object_add(o, m->v[i].server, json_object_new_int(m->v[i].weight));
+	return o;
+}
+
+static struct json_object *nodes_json(const struct status_view *v)
+{
+	struct json_object *o = json_object_new_object();
+	for (size_t i = 0; i < v->nnodes; i++) {
+		const struct status_node *n = &v->nodes[i];
+		struct json_object *node = json_object_new_object(),
+				   *reasons = json_object_new_array();
+		for (size_t r = 0; r < n->nreasons; r++)
+			json_object_array_add(reasons, json_object_new_string(n->reasons[r]));
+		json_object_object_add(node, "status", json_object_new_string(n->status));
+		json_object_object_add(node, "tag", str_or_null(n->tag));
+		json_object_object_add(node, "skills", str_or_null(n->skills));
+		json_object_object_add(node, "observedGeneration",
+				       json_object_new_int64(n->observed_generation));
+		json_object_object_add(node, "reasons", reasons);
+		json_object_object_add(o, n->name, node);
+	}
+	return o;
+}
+
+static struct json_object *condition_json(const char *type, const char *status,
+					  const char *reason, const char *message, int64_t at_ms)
+{
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "type", json_object_new_string(type));
+	json_object_object_add(o, "status", json_object_new_string(status));
+	json_object_object_add(o, "reason", json_object_new_string(reason));
+	json_object_object_add(o, "message", json_object_new_string(message));
+	json_object_object_add(o, "lastTransitionTime", time_json(at_ms));
+	return o;
+}
+
+/* The planner's conditions; a desired state that cannot be refreshed stalls the controller
+ * whatever the rollout says, since it acts on a revision that may be out of date. */
+static struct json_object *conditions_json(const struct status_view *v)
+{
+	struct json_object *arr = json_object_new_array();
+	for (int t = 0; t < COND_COUNT; t++) {
+		const struct rollout_condition *c = &v->state->conditions[t];
+		if (t == COND_STALLED && v->source_error)
+			json_object_array_add(arr, condition_json("Stalled", "True", "SourceFailed",
+								  v->source_error,
+								  v->source_error_since_ms));
+		else
+			json_object_array_add(
+				arr, condition_json(condition_type_name((enum condition_type)t),
+						    condition_status_name(c->status),
+						    c->reason[0] ? c->reason : "Unknown",
+						    c->message, c->last_transition_ms));
+	}
+	return arr;
+}
+
+static struct json_object *history_json(const struct rollout_state *s)
+{
+	struct json_object *arr = json_object_new_array();
+	for (size_t i = 0; i < s->nhistory; i++) {
+		const struct rollout_record *r = &s->history[i];
+		struct json_object *o = json_object_new_object();
+		json_object_object_add(o, "promotion", json_object_new_string(r->promotion));
+		json_object_object_add(o, "from", version_json(&r->from));
+		json_object_object_add(o, "to", version_json(&r->to));
+		json_object_object_add(o, "outcome",
+				       json_object_new_string(rollout_outcome_name(r->outcome)));
+		json_object_object_add(o, "reason", json_object_new_string(r->reason));
+		json_object_object_add(o, "startedAt", time_json(r->started_ms));
+		json_object_object_add(o, "finishedAt", time_json(r->finished_ms));
+		json_object_array_add(arr, o);
+	}
+	return arr;
+}
+
+static struct json_object *passes_json(const struct status_view *v)
+{
+	struct json_object *arr = json_object_new_array();
+	for (size_t i = 0; i < v->npasses; i++) {
+		struct json_object *o = json_object_new_object();
+		json_object_object_add(o, "at", time_json(v->passes[i].at_ms));
+		json_object_object_add(o, "green", json_object_new_boolean(v->passes[i].green));
+		json_object_array_add(arr, o);
+	}
+	return arr;
+}
+
+int status_render_json(const struct status_view *v, char **out, size_t *len, struct cf_err *err)
+{
+	const struct rollout_state *s = v->state;
+	struct json_object *o = json_object_new_object(), *q = json_object_new_array();
+	int rc = -1;
+	if (!o || !q) {
+		json_object_put(q);
+		goto done;
+	}
+	for (size_t i = 0; i < s->nquarantined; i++)
+		json_object_array_add(q, json_object_new_string(s->quarantined[i].tag));
+	json_object_object_add(o, "revision", str_or_null(v->revision));
+	json_object_object_add(o, "sourceError", str_or_null(v->source_error));
+	json_object_object_add(o, "promotion", promotion_json(v));
+	json_object_object_add(o, "phase", json_object_new_string(rollout_phase_name(s->phase)));
+	json_object_object_add(o, "step", json_object_new_int(s->step));
+	json_object_object_add(o, "percent", json_object_new_int(s->percent));
+	json_object_object_add(o, "rollout", version_json(&s->promotion));
+	json_object_object_add(o, "lastGood", s->has_last_good ? version_json(&s->last_good) : NULL);
+	json_object_object_add(o, "weights", weights_json(v->weights));
+	json_object_object_add(o, "nodes", nodes_json(v));
+	json_object_object_add(o, "conditions", conditions_json(v));
+	json_object_object_add(o, "quarantined", q);
+	json_object_object_add(o, "history", history_json(s));
+	json_object_object_add(o, "passes", passes_json(v));
+	size_t n = 0;
+	const char *text = json_object_to_json_string_length(o, JSON_PLAIN, &n);
+	if (!text)
+		goto done;
+	*out = malloc(n + 1);
+	if (!*out)
+		goto done;
+	memcpy(*out, text, n + 1);
+	*len = n;
+	rc = 0;
+done:
+	json_object_put(o);
+	return rc < 0 ? cf_err_set(err, "rendering /status: out of memory") : 0;
+}
+
+/* ---- /metrics ---- */
+
+struct text {
+	char *p;
+	size_t len, cap;
+	bool failed;
+};
+
+static void put(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(struct text *t, const char *fmt, ...)
+{
+	va_list ap;
+	for (int attempt = 0; attempt < 2 && !t->failed; attempt++) {
+		size_t room = t->cap - t->len;
+		va_start(ap, fmt);
+		int n = vsnprintf(t->p ? t->p + t->len : NULL, room, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			t->failed = true;
+			return;
+		}
+		if ((size_t)n < room) {
+			t->len += (size_t)n;
+			return;
+		}
+		size_t cap = t->cap ? t->cap : 4096;
+		while (cap - t->len <= (size_t)n)
+			cap *= 2;
+		char *p = cap <= METRICS_MAX ? realloc(t->p, cap) : NULL;
+		if (!p) {
+			t->failed = true;
+			return;
+		}
+		t->p = p;
+		t->cap = cap;
+	}
+}
+
+/* A label value as the exposition format quotes it: backslash, quote and newline escaped. */
+static void put_label(struct text *t, const char *value)
+{
+	for (const char *c = value; *c; c++) {
+		if (*c == '\\')
+			put(t, "\\\\");
+		else if (*c == '"')
+			put(t, "\\\"");
+		else if (*c == '\n')
+			put(t, "\\n");
+		else
+			put(t, "%c", *c);
+	}
+}
+
+static void family(struct text *t, const char *name, const char *type, const char *help)
+{
+	put(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void node_metrics(struct text *t, const struct status_view *v)
+{
+	family(t, "clawfleet_node_status", "gauge",
+	       "Each node's probe as the last pass read it: 1 for its status, 0 for the others.");
+	for (size_t i = 0; i < v->nnodes; i++)
+		for (size_t s = 0; s < COUNT(node_statuses); s++) {
+			put(t, "clawfleet_node_status{node=\"");
+			put_label(t, v->nodes[i].name);
+			put(t, "\",status=\"%s\"} %d\n", node_statuses[s],
+			    strcmp(v->nodes[i].status, node_statuses[s]) == 0);
+		}
+}
+
+static void duration_metrics(struct text *t, const struct status_metrics *m)
+{
+	uint64_t cumulative = 0;
+	family(t, "clawfleet_reconcile_duration_seconds", "histogram",
+	       "How long a reconcile pass took: refresh, observe, plan, act, record.");
+	for (size_t i = 0; i < STATUS_DURATION_BUCKETS; i++) {
+		cumulative += m->duration_counts[i];
+		put(t, "clawfleet_reconcile_duration_seconds_bucket{le=\"%g\"} %llu\n",
+		    status_duration_bounds[i], (unsigned long long)cumulative);
+	}
+	cumulative += m->duration_counts[STATUS_DURATION_BUCKETS];
+	put(t, "clawfleet_reconcile_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
+	    (unsigned long long)cumulative);
+	put(t, "clawfleet_reconcile_duration_seconds_sum %.9g\n", m->duration_sum);
+	put(t, "clawfleet_reconcile_duration_seconds_count %llu\n", (unsigned long long)cumulative);
+}
+
+int status_render_metrics(const struct status_view *v, char **out, size_t *len,
+			  struct cf_err *err)
+{
+	const struct status_metrics *m = v->metrics;
+	const struct rollout_state *s = v->state;
+	struct text t = {0};
+
+	family(&t, "clawfleet_rollout_phase", "gauge",
+	       "The rollout's phase: 1 for the current one, 0 for the others.");
+	for (int p = ROLLOUT_IDLE; p <= ROLLOUT_ROLLED_BACK; p++)
+		put(&t, "clawfleet_rollout_phase{phase=\"%s\"} %d\n",
+		    rollout_phase_name((enum rollout_phase)p), (int)s->phase == p);
+	family(&t, "clawfleet_canary_weight", "gauge",
+	       "The load-balancer weight of the canary servers, summed, as last read.");
+	put(&t, "clawfleet_canary_weight %d\n", v->canary_weight);
+	family(&t, "clawfleet_canary_percent", "gauge",
+	       "The percent of new sessions the rollout's step sends to the canary pool.");
+	put(&t, "clawfleet_canary_percent %d\n", s->percent);
+	node_metrics(&t, v);
+	family(&t, "clawfleet_reconcile_total", "counter", "Reconcile passes run.");
+	put(&t, "clawfleet_reconcile_total %llu\n", (unsigned long long)m->reconcile_total);
+	duration_metrics(&t, m);
+	family(&t, "clawfleet_actions_total", "counter", "Actions performed, by kind and result.");
+	for (size_t k = 0; k < STATUS_ACTION_KINDS; k++)
+		for (int r = 0; r < 2; r++)
+			put(&t, "clawfleet_actions_total{kind=\"%s\",result=\"%s\"} %llu\n",
+			    action_kinds[k], r ? "error" : "ok",
+			    (unsigned long long)m->actions[k][r]);
+	family(&t, "clawfleet_git_fetch_duration_seconds", "gauge",
+	       "How long the last fetch and resolve of the source's ref took.");
+	put(&t, "clawfleet_git_fetch_duration_seconds %.9g\n", m->git_fetch_seconds);
+	family(&t, "clawfleet_rollbacks_total", "counter", "Rollbacks started, by reason.");
+	for (size_t i = 0; i < m->nrollbacks; i++) {
+		put(&t, "clawfleet_rollbacks_total{reason=\"");
+		put_label(&t, m->rollbacks[i].reason);
+		put(&t, "\"} %llu\n", (unsigned long long)m->rollbacks[i].count);
+	}
+	family(&t, "clawfleet_build_info", "gauge", "The clawfleet build: always 1.");
+	put(&t, "clawfleet_build_info{version=\"");
+	put_label(&t, v->version ? v->version : "unknown");
+	put(&t, "\"} 1\n");
+	if (t.failed) {
+		free(t.p);
+		return cf_err_set(err, "rendering /metrics: out of memory");
+	}
+	*out = t.p;
+	*len = t.len;
+	return 0;
+}

@@ -1,0 +1,83 @@
+/* status: what the controller tells people about the fleet, rendered from a view of its last
+ * pass: GET /status (JSON, README.md "The fleet controller") and GET /metrics (Prometheus text
+ * exposition format 0.0.4). Both renderers are pure: the loop builds the view, renders after
+ * every pass and hands the bytes to the HTTP threads, which never wait on the loop's I/O. The
+ * counters behind /metrics live in struct status_metrics, updated by the loop through the
+ * functions below; they start at zero with the process, as Prometheus counters do. */
+#ifndef CLAWFLEET_STATUS_H
+#define CLAWFLEET_STATUS_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "base/weightmap.h"
+#include "plan/rollout.h"
+
+#define STATUS_PASSES_MAX 64
+#define STATUS_DURATION_BUCKETS 12
+#define STATUS_ROLLBACK_REASONS 32
+#define STATUS_ACTION_KINDS (ACTION_BROADCAST + 1)
+
+/* One node as the last pass saw it; strings are borrowed, NULL where unknown. */
+struct status_node {
+	const char *name;
+	const char *status; /* "green", "degraded", "red" or "unreachable" */
+	const char *tag;
+	const char *skills; /* skills/current */
+	int64_t observed_generation;
+	const char *const *reasons; /* reason codes, red first */
+	size_t nreasons;
+};
+
+struct status_pass {
+	int64_t at_ms; /* when the pass finished, wall clock */
+	bool green;    /* every node answered green */
+};
+
+struct status_metrics {
+	uint64_t reconcile_total;
+	uint64_t duration_counts[STATUS_DURATION_BUCKETS + 1]; /* per bucket, the last is +Inf */
+	double duration_sum;
+	uint64_t actions[STATUS_ACTION_KINDS][2]; /* [kind][0: ok, 1: error] */
+	double git_fetch_seconds;		  /* the last fetch or resolve of the ref */
+	struct {
+		char reason[ROLLOUT_REASON_MAX];
+		uint64_t count;
+	} rollbacks[STATUS_ROLLBACK_REASONS];
+	size_t nrollbacks;
+};
+
+/* Everything /status and /metrics show; pointers are borrowed. */
+struct status_view {
+	const char *revision;	     /* the desired state's revision; NULL before one loaded */
+	const char *source_error;    /* why the last refresh failed; NULL when it did not */
+	int64_t source_error_since_ms; /* when refreshes began to fail */
+	const char *promotion_name;  /* the Promotion in Git; NULL when there is none */
+	const char *promotion_tag, *promotion_semver;
+	const struct rollout_state *state;
+	const struct weight_map *weights; /* as the load balancer reported them; NULL: unknown */
+	int canary_weight;		  /* the canary servers' weights, summed */
+	const struct status_node *nodes;
+	size_t nnodes;
+	const struct status_pass *passes; /* oldest first */
+	size_t npasses;
+	const struct status_metrics *metrics;
+	const char *version; /* the build, for clawfleet_build_info */
+};
+
+/* The upper bounds (seconds) of clawfleet_reconcile_duration_seconds' buckets. */
+extern const double status_duration_bounds[STATUS_DURATION_BUCKETS];
+
+void status_metrics_observe_pass(struct status_metrics *m, double seconds);
+void status_metrics_count_action(struct status_metrics *m, enum rollout_action_kind kind, bool ok);
+/* Past STATUS_ROLLBACK_REASONS distinct reasons, the rest count as "other". */
+void status_metrics_count_rollback(struct status_metrics *m, const char *reason);
+
+/* The /status document, a malloc'd NUL-terminated string. */
+int status_render_json(const struct status_view *v, char **out, size_t *len, struct cf_err *err);
+/* The /metrics text, a malloc'd NUL-terminated string. */
+int status_render_metrics(const struct status_view *v, char **out, size_t *len,
+			  struct cf_err *err);
+
+#endif

@@ -1,0 +1,1013 @@
+#include "source/gitsource.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <git2.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/clock.h"
+#include "base/names.h"
+#include "base/semver.h"
+
+#define TAGS_PREFIX "refs/tags/"
+#define HEADS_PREFIX "refs/heads/"
+#define ORIGIN_PREFIX "refs/remotes/origin/"
+#define TMP_SUFFIX ".tmp-"
+
+struct gitsource {
+	git_repository *repo;
+};
+
+static pthread_mutex_t global_lock = PTHREAD_MUTEX_INITIALIZER;
+static int global_refs;
+
+/* libgit2 counts initializations too, but a surplus shutdown drives its count negative and
+ * breaks every later init; this count refuses that. */
+void gitsource_global_init(void)
+{
+	pthread_mutex_lock(&global_lock);
+	if (git_libgit2_init() > 0)
+		global_refs++;
+	pthread_mutex_unlock(&global_lock);
+}
+
+void gitsource_global_shutdown(void)
+{
+	pthread_mutex_lock(&global_lock);
+	if (global_refs > 0) {
+		global_refs--;
+		git_libgit2_shutdown();
+	}
+	pthread_mutex_unlock(&global_lock);
+}
+
+static const char *git_msg(void)
+{
+	const git_error *e = git_error_last();
+	return e && e->message ? e->message : "unknown libgit2 error";
+}
+
+int gitsource_fail(struct cf_err *err, const char *fmt, ...)
+{
+	char head[CF_ERR_MSG];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(head, sizeof(head), fmt, ap);
+	va_end(ap);
+	return cf_err_set(err, "%s: %s", head, git_msg());
+}
+
+static bool is_hex(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (!isxdigit((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+static bool is_commit_hex(const char *s)
+{
+	size_t len = strlen(s);
+	return len >= 7 && len <= GIT_OID_HEXSZ && is_hex(s, len);
+}
+
+static bool has_prefix(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* ---- gitref ---- */
+
+static int set_field(char **field, const char *value, struct cf_err *err)
+{
+	*field = strdup(value);
+	return *field ? 0 : cf_err_set(err, "out of memory");
+}
+
+static int check_commit(const char *hex, struct cf_err *err)
+{
+	if (!is_commit_hex(hex))
+		return cf_err_set(err, "commit \"%s\" is not 7 to 40 hex digits", hex);
+	return 0;
+}
+
+static int check_name(const char *name, struct cf_err *err)
+{
+	if (!has_prefix(name, "refs/"))
+		return cf_err_set(err, "ref name \"%s\" must be a full name starting with refs/",
+				  name);
+	return name_check_git_ref(name, err);
+}
+
+static int check_semver(const char *range, struct cf_err *err)
+{
+	struct semver_range *r = NULL;
+	if (semver_range_parse(range, &r, err) < 0)
+		return -1;
+	semver_range_free(r);
+	return 0;
+}
+
+static int parse_kind(const char *kind, size_t klen, const char *value, struct gitref *out,
+		      struct cf_err *err)
+{
+	static const struct {
+		const char *kind;
+		int (*check)(const char *, struct cf_err *);
+		size_t field;
+	} kinds[] = {
+		{"commit", check_commit, offsetof(struct gitref, commit)},
+		{"name", check_name, offsetof(struct gitref, name)},
+		{"semver", check_semver, offsetof(struct gitref, semver)},
+		{"tag", name_check_git_tag, offsetof(struct gitref, tag)},
+		{"branch", name_check_git_ref, offsetof(struct gitref, branch)},
+	};
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		if (strlen(kinds[i].kind) != klen || memcmp(kinds[i].kind, kind, klen) != 0)
+			continue;
+		if (!*value)
+			return cf_err_set(err, "empty %s", kinds[i].kind);
+		if (kinds[i].check(value, err) < 0)
+			return -1;
+		return set_field((char **)((char *)out + kinds[i].field), value, err);
+	}
+	return cf_err_set(err, "unknown kind \"%.*s\" (want commit:, name:, semver:, tag: or branch:)",
+			  (int)klen, kind);
+}
+
+static int parse_bare(const char *s, struct gitref *out, struct cf_err *err)
+{
+	if (strlen(s) == GIT_OID_HEXSZ && is_hex(s, GIT_OID_HEXSZ))
+		return set_field(&out->commit, s, err);
+	if (has_prefix(s, "refs/"))
+		return check_name(s, err) < 0 ? -1 : set_field(&out->name, s, err);
+	if (name_check_git_tag(s, err) < 0 || name_check_git_ref(s, err) < 0)
+		return -1;
+	if (set_field(&out->tag, s, err) < 0)
+		return -1;
+	return set_field(&out->branch, s, err);
+}
+
+int gitref_parse(const char *s, struct gitref *out, struct cf_err *err)
+{
+	memset(out, 0, sizeof(*out));
+	if (!s || !*s)
+		return cf_err_set(err, "empty git ref");
+	/* ":" cannot occur in a ref name, so the first one always ends an explicit kind. */
+	const char *colon = strchr(s, ':');
+	int rc = colon ? parse_kind(s, (size_t)(colon - s), colon + 1, out, err)
+		       : parse_bare(s, out, err);
+	if (rc < 0) {
+		gitref_free(out);
+		return cf_err_prefix(err, "git ref \"%s\"", s);
+	}
+	return 0;
+}
+
+void gitref_free(struct gitref *r)
+{
+	if (!r)
+		return;
+	free(r->commit);
+	free(r->name);
+	free(r->semver);
+	free(r->tag);
+	free(r->branch);
+	memset(r, 0, sizeof(*r));
+}
+
+/* ---- opening ---- */
+
+static int open_repo(struct gitsource **out, const char *path, unsigned int flags,
+		     struct cf_err *err)
+{
+	*out = NULL;
+	gitsource_global_init();
+	struct gitsource *gs = calloc(1, sizeof(*gs));
+	if (!gs) {
+		cf_err_set(err, "out of memory");
+		goto fail;
+	}
+	if (git_repository_open_ext(&gs->repo, path, flags, NULL) < 0) {
+		gitsource_fail(err, "opening git repository %s", path);
+		goto fail;
+	}
+	*out = gs;
+	return 0;
+fail:
+	free(gs);
+	gitsource_global_shutdown();
+	return -1;
+}
+
+int gitsource_open(struct gitsource **out, const char *path, struct cf_err *err)
+{
+	return open_repo(out, path, 0, err);
+}
+
+bool gitsource_is_local_repo(const char *path)
+{
+	struct stat st;
+	if (strstr(path, "://") || stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+		return false;
+	gitsource_global_init();
+	bool ok = git_repository_open_ext(NULL, path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) == 0;
+	gitsource_global_shutdown();
+	return ok;
+}
+
+void gitsource_free(struct gitsource *gs)
+{
+	if (!gs)
+		return;
+	git_repository_free(gs->repo);
+	free(gs);
+	gitsource_global_shutdown();
+}
+
+/* ---- sync: credentials never reach a message ---- */
+
+/* Copies text to out with url's userinfo ("user:pass@" in scheme://user:pass@host/) replaced by
+ * "***@" wherever it occurs, so neither the URL nor a libgit2 message quoting it leaks
+ * credentials. The "@" is part of the match so that a short user name ("git") elsewhere in the
+ * text survives. */
+static void redact(const char *url, const char *text, char *out, size_t cap)
+{
+	const char *auth = strstr(url, "://"), *at = NULL;
+	size_t o = 0, ulen = 0;
+
+	if (auth) {
+		auth += 3;
+		for (const char *p = auth; *p && !strchr("/?#", *p); p++)
+			if (*p == '@')
+				at = p;
+	}
+	if (at)
+		ulen = (size_t)(at - auth) + 1;
+	while (*text && o + 1 < cap) {
+		if (ulen && strncmp(text, auth, ulen) == 0) {
+			int n = snprintf(out + o, cap - o, "***@");
+			o = (size_t)n < cap - o ? o + (size_t)n : cap - 1;
+			text += ulen;
+		} else {
+			out[o++] = *text++;
+		}
+	}
+	out[o] = '\0';
+}
+
+/* ---- sync: mirror housekeeping ---- */
+
+/* Joins a and b with "/"; false when the result would not fit, so a truncated path is never
+ * acted on. */
+static bool join_path(char out[PATH_MAX], const char *a, const char *b)
+{
+	int n = snprintf(out, PATH_MAX, "%s/%s", a, b);
+	return n > 0 && n < PATH_MAX;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)type;
+	(void)ftw;
+	return remove(path) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+static void remove_tree(const char *path)
+{
+	nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static bool has_suffix(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+	return n >= m && memcmp(s + n - m, suffix, m) == 0;
+}
+
+static int remove_lock(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if (type == FTW_F && has_suffix(path, ".lock"))
+		unlink(path);
+	return 0;
+}
+
+/* The name libgit2's indexer gives a pack while it is being received. */
+static int remove_partial_pack(const char *path, const struct stat *st, int type,
+			       struct FTW *ftw)
+{
+	(void)st;
+	if (type == FTW_F && has_prefix(path + ftw->base, "pack_git2_"))
+		unlink(path);
+	return 0;
+}
+
+/* A child killed mid-fetch leaves its ref locks behind, and libgit2 would refuse every later
+ * update of those refs; only this process uses the mirror, so any lock found is stale. Its
+ * half-received packs would only waste disk. */
+static void remove_stale_files(const char *mirror)
+{
+	char path[PATH_MAX];
+	if (join_path(path, mirror, "refs"))
+		nftw(path, remove_lock, 16, FTW_PHYS);
+	if (join_path(path, mirror, "packed-refs.lock"))
+		unlink(path);
+	if (join_path(path, mirror, "objects/pack"))
+		nftw(path, remove_partial_pack, 4, FTW_PHYS);
+}
+
+/* Clones whose process died before it could clean up are siblings named <base>.tmp-XXXXXX. */
+static void remove_stale_clones(const char *mirror)
+{
+	char parent[PATH_MAX], path[PATH_MAX];
+	const char *slash = strrchr(mirror, '/');
+	const char *base = slash ? slash + 1 : mirror;
+	size_t blen = strlen(base), slen = strlen(TMP_SUFFIX);
+
+	if (!slash)
+		snprintf(parent, sizeof(parent), ".");
+	else if (slash == mirror)
+		snprintf(parent, sizeof(parent), "/");
+	else
+		snprintf(parent, sizeof(parent), "%.*s", (int)(slash - mirror), mirror);
+	DIR *dir = opendir(parent);
+	if (!dir)
+		return;
+	struct dirent *de;
+	while ((de = readdir(dir))) {
+		const char *name = de->d_name;
+		if (strncmp(name, base, blen) == 0 && strncmp(name + blen, TMP_SUFFIX, slen) == 0 &&
+		    strlen(name + blen + slen) == 6 && join_path(path, parent, name))
+			remove_tree(path);
+	}
+	closedir(dir);
+}
+
+static bool holds_bare_repo(const char *dir)
+{
+	git_repository *repo = NULL;
+	if (git_repository_open_ext(&repo, dir, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0)
+		return false;
+	bool bare = git_repository_is_bare(repo);
+	git_repository_free(repo);
+	return bare;
+}
+
+static bool absent_or_empty_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return errno == ENOENT;
+	struct dirent *de;
+	bool empty = true;
+	while (empty && (de = readdir(d)))
+		empty = strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0;
+	closedir(d);
+	return empty;
+}
+
+/* ---- sync: the fetch, in a child process so it can be killed ---- */
+
+struct fetch_job {
+	const char *url;
+	const char *dir;
+	bool create; /* init a bare repository in dir first: a clone */
+};
+
+static int fetch_here(const struct fetch_job *job, char *msg, size_t cap)
+{
+	char *specs[] = {"+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"};
+	git_strarray refspecs = {specs, sizeof(specs) / sizeof(specs[0])};
+	git_remote_create_options create;
+	git_fetch_options opts;
+	git_repository *repo = NULL;
+	git_remote *remote = NULL;
+
+	git_fetch_options_init(&opts, GIT_FETCH_OPTIONS_VERSION);
+	opts.prune = GIT_FETCH_PRUNE;
+	opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_ALL;
+	opts.update_fetchhead = 0;
+	int rc = job->create ? git_repository_init(&repo, job->dir, 1)
+			     : git_repository_open_bare(&repo, job->dir);
+	/* Anonymous, so a changed URL takes effect without rewriting the mirror's config. The URL
+	 * is used as given, as Flux does: no url.*.insteadOf rewriting (whose lookup in libgit2
+	 * 1.5 also leaks a regex match block per config entry). */
+	git_remote_create_options_init(&create, GIT_REMOTE_CREATE_OPTIONS_VERSION);
+	create.repository = repo;
+	create.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF;
+	if (rc == 0)
+		rc = git_remote_create_with_opts(&remote, job->url, &create);
+	if (rc == 0)
+		rc = git_remote_fetch(remote, &refspecs, &opts, NULL);
+	if (rc < 0)
+		snprintf(msg, cap, "%s", git_msg());
+	git_remote_free(remote);
+	git_repository_free(repo);
+	return rc < 0 ? -1 : 0;
+}
+
+static void write_all(int fd, const char *s, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, s, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		s += n;
+		len -= (size_t)n;
+	}
+}
+
+static void __attribute__((noreturn)) run_child(const struct fetch_job *job, pid_t parent, int fd)
+{
+	char msg[CF_ERR_MSG] = "";
+	int rc = -1;
+
+	/* A controller that dies must not leave a fetch running on its mirror. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(1);
+	signal(SIGPIPE, SIG_IGN);
+	/* libgit2 seeds mbedTLS's random generator once at init; a child forked from an
+	 * initialized parent would reuse the parent's (and every sibling's) TLS randomness, so
+	 * drop the inherited state entirely and initialize afresh. */
+	while (git_libgit2_shutdown() > 0)
+		;
+	if (git_libgit2_init() < 0) {
+		snprintf(msg, sizeof(msg), "initializing libgit2: %s", git_msg());
+	} else {
+		rc = fetch_here(job, msg, sizeof(msg));
+		git_libgit2_shutdown();
+	}
+	if (rc < 0)
+		write_all(fd, msg, strlen(msg));
+	_exit(rc < 0 ? 1 : 0);
+}
+
+static void read_some(int fd, bool *open, char *msg, size_t cap, size_t *len)
+{
+	char buf[512];
+	ssize_t n = read(fd, buf, sizeof(buf));
+	if (n < 0 && errno == EINTR)
+		return;
+	if (n <= 0) {
+		*open = false;
+		return;
+	}
+	size_t take = (size_t)n < cap - 1 - *len ? (size_t)n : cap - 1 - *len;
+	memcpy(msg + *len, buf, take);
+	*len += take;
+	msg[*len] = '\0';
+}
+
+/* Collects the child's message and reaps it before the deadline: 0, or 1 when the deadline
+ * passed and the child was killed, or -1 when waitpid fails (SIGCHLD ignored by the program). */
+static int wait_child(pid_t pid, int fd, int timeout_ms, int *status, char *msg, size_t cap)
+{
+	int64_t deadline = clock_mono_ms() + timeout_ms;
+	bool open = true, reaped = false;
+	size_t len = 0;
+
+	msg[0] = '\0';
+	while (!reaped || open) {
+		int64_t left = deadline - clock_mono_ms();
+		if (left <= 0)
+			break;
+		if (open) {
+			struct pollfd p = {.fd = fd, .events = POLLIN};
+			int n = poll(&p, 1, (int)left);
+			if (n > 0)
+				read_some(fd, &open, msg, cap, &len);
+			else if (n < 0 && errno != EINTR)
+				open = false;
+		}
+		if (!reaped) {
+			pid_t r = waitpid(pid, status, WNOHANG);
+			if (r < 0 && errno != EINTR)
+				return -1;
+			reaped = r == pid;
+		}
+		/* The pipe closes a moment before the child becomes reapable. */
+		if (!open && !reaped)
+			poll(NULL, 0, left < 5 ? (int)left : 5);
+	}
+	if (reaped)
+		return 0;
+	kill(pid, SIGKILL);
+	while (waitpid(pid, status, 0) < 0 && errno == EINTR)
+		;
+	return 1;
+}
+
+static int run_fetch(const struct fetch_job *job, int timeout_ms, struct cf_err *err)
+{
+	char shown[CF_ERR_MSG / 2], msg[CF_ERR_MSG], clean[CF_ERR_MSG];
+	int fds[2], status = 0;
+
+	redact(job->url, job->url, shown, sizeof(shown));
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return cf_err_errno(err, "fetch of %s: pipe", shown);
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	if (pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return cf_err_errno(err, "fetch of %s: fork", shown);
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		run_child(job, parent, fds[1]);
+	}
+	close(fds[1]);
+	int rc = wait_child(pid, fds[0], timeout_ms, &status, msg, sizeof(msg));
+	close(fds[0]);
+	if (rc < 0)
+		return cf_err_errno(err, "fetch of %s: waiting for the fetch process", shown);
+	if (rc > 0)
+		return cf_err_set(err, "fetch of %s timed out after %gs", shown, timeout_ms / 1000.0);
+	if (WIFSIGNALED(status))
+		return cf_err_set(err, "fetch of %s: fetch process killed by signal %d", shown,
+				  WTERMSIG(status));
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		redact(job->url, msg[0] ? msg : "failed without a message", clean, sizeof(clean));
+		return cf_err_set(err, "fetch of %s: %s", shown, clean);
+	}
+	return 0;
+}
+
+static int clone_mirror(const char *url, const char *mirror, int timeout_ms, struct cf_err *err)
+{
+	int rc = -1;
+	char *tmp = NULL;
+
+	if (!absent_or_empty_dir(mirror))
+		return cf_err_set(err, "mirror directory %s exists and holds no bare repository",
+				  mirror);
+	remove_stale_clones(mirror);
+	if (asprintf(&tmp, "%s" TMP_SUFFIX "XXXXXX", mirror) < 0)
+		return cf_err_set(err, "out of memory");
+	if (!mkdtemp(tmp)) {
+		cf_err_errno(err, "creating %s", tmp);
+		free(tmp);
+		return -1;
+	}
+	struct fetch_job job = {.url = url, .dir = tmp, .create = true};
+	if (run_fetch(&job, timeout_ms, err) < 0)
+		goto done;
+	/* Only a complete clone becomes the mirror; rename replaces an empty directory. */
+	if (rename(tmp, mirror) < 0) {
+		cf_err_errno(err, "moving clone %s to %s", tmp, mirror);
+		goto done;
+	}
+	rc = 0;
+done:
+	if (rc < 0)
+		remove_tree(tmp);
+	free(tmp);
+	return rc;
+}
+
+int gitsource_sync(struct gitsource **out, const char *url, const char *mirror_dir, int timeout_ms,
+		   struct cf_err *err)
+{
+	int rc = -1;
+	char *mirror = strdup(mirror_dir);
+
+	*out = NULL;
+	if (!mirror)
+		return cf_err_set(err, "out of memory");
+	/* A trailing "/" would put the temporary clone inside the mirror instead of beside it. */
+	for (size_t n = strlen(mirror); n > 1 && mirror[n - 1] == '/'; n--)
+		mirror[n - 1] = '\0';
+	if (timeout_ms <= 0)
+		timeout_ms = GITSOURCE_TIMEOUT_DEFAULT_MS;
+	gitsource_global_init();
+	if (holds_bare_repo(mirror)) {
+		remove_stale_files(mirror);
+		struct fetch_job job = {.url = url, .dir = mirror, .create = false};
+		if (run_fetch(&job, timeout_ms, err) < 0)
+			goto done;
+	} else if (clone_mirror(url, mirror, timeout_ms, err) < 0) {
+		goto done;
+	}
+	rc = open_repo(out, mirror, GIT_REPOSITORY_OPEN_NO_SEARCH | GIT_REPOSITORY_OPEN_BARE, err);
+done:
+	gitsource_global_shutdown();
+	free(mirror);
+	return rc;
+}
+
+/* ---- resolve ---- */
+
+int gitsource_peel_ref(git_repository *repo, const char *refname, git_oid *oid, struct cf_err *err)
+{
+	git_reference *ref = NULL;
+	git_object *obj = NULL;
+	int rc = git_reference_lookup(&ref, repo, refname);
+	if (rc == GIT_ENOTFOUND)
+		return 1;
+	if (rc < 0)
+		return gitsource_fail(err, "looking up %s", refname);
+	rc = git_reference_peel(&obj, ref, GIT_OBJECT_COMMIT);
+	if (rc < 0)
+		gitsource_fail(err, "%s does not lead to a commit", refname);
+	else
+		git_oid_cpy(oid, git_object_id(obj));
+	git_object_free(obj);
+	git_reference_free(ref);
+	return rc < 0 ? -1 : 0;
+}
+
+static int peel_named(git_repository *repo, const char *prefix, const char *name, git_oid *oid,
+		      struct cf_err *err)
+{
+	char refname[GITSOURCE_REVISION_MAX];
+	int n = snprintf(refname, sizeof(refname), "%s%s", prefix, name);
+	if (n < 0 || (size_t)n >= sizeof(refname))
+		return cf_err_set(err, "ref %s%s is too long", prefix, name);
+	return gitsource_peel_ref(repo, refname, oid, err);
+}
+
+static int lookup_commit(git_repository *repo, const char *hex, git_commit **out,
+			 struct cf_err *err)
+{
+	git_oid oid;
+	size_t len = strlen(hex);
+	if (check_commit(hex, err) < 0)
+		return -1;
+	if (git_oid_fromstrn(&oid, hex, len) < 0)
+		return gitsource_fail(err, "commit %s", hex);
+	int rc = git_object_lookup_prefix((git_object **)out, repo, &oid, len, GIT_OBJECT_COMMIT);
+	if (rc == GIT_ENOTFOUND)
+		return cf_err_set(err, "commit %s not found", hex);
+	if (rc == GIT_EAMBIGUOUS)
+		return cf_err_set(err, "commit %s is ambiguous; give more hex digits", hex);
+	if (rc < 0)
+		return gitsource_fail(err, "looking up commit %s", hex);
+	return 0;
+}
+
+/* 0, or 1 when the branch does not exist, or -1 on error. */
+static int find_branch(struct gitsource *gs, const char *branch, git_oid *oid, struct cf_err *err)
+{
+	int rc = peel_named(gs->repo, HEADS_PREFIX, branch, oid, err);
+	/* A working clone has only its checked-out branches locally; the rest are remote-tracking. */
+	if (rc == 1 && !git_repository_is_bare(gs->repo))
+		rc = peel_named(gs->repo, ORIGIN_PREFIX, branch, oid, err);
+	return rc;
+}
+
+static int branch_commit(struct gitsource *gs, const char *branch, git_oid *oid,
+			 struct cf_err *err)
+{
+	if (name_check_git_ref(branch, err) < 0)
+		return -1;
+	int rc = find_branch(gs, branch, oid, err);
+	if (rc == 1)
+		return cf_err_set(err, "branch \"%s\" not found", branch);
+	return rc;
+}
+
+static int tag_commit(struct gitsource *gs, const char *tag, git_oid *oid, struct cf_err *err)
+{
+	if (name_check_git_tag(tag, err) < 0)
+		return -1;
+	int rc = peel_named(gs->repo, TAGS_PREFIX, tag, oid, err);
+	if (rc == 1)
+		return cf_err_set(err, "tag \"%s\" not found", tag);
+	return rc;
+}
+
+static int name_commit(struct gitsource *gs, const char *name, git_oid *oid, struct cf_err *err)
+{
+	if (check_name(name, err) < 0)
+		return -1;
+	int rc = gitsource_peel_ref(gs->repo, name, oid, err);
+	if (rc == 1)
+		return cf_err_set(err, "ref \"%s\" not found", name);
+	return rc;
+}
+
+/* The bare-string form: the tag of that name when there is one, else the branch. */
+static int tag_or_branch_commit(struct gitsource *gs, const char *name, git_oid *oid,
+				struct cf_err *err)
+{
+	if (name_check_git_tag(name, err) < 0 || name_check_git_ref(name, err) < 0)
+		return -1;
+	int rc = peel_named(gs->repo, TAGS_PREFIX, name, oid, err);
+	if (rc == 1)
+		rc = find_branch(gs, name, oid, err);
+	if (rc == 1)
+		return cf_err_set(err, "no tag or branch named \"%s\"", name);
+	return rc;
+}
+
+/* Flux checks out a commit within a branch when both are given; a commit off that branch is
+ * not found there. */
+static int commit_on_branch(struct gitsource *gs, const git_oid *commit, const char *branch,
+			    struct cf_err *err)
+{
+	git_oid tip;
+	if (branch_commit(gs, branch, &tip, err) < 0)
+		return -1;
+	if (git_oid_equal(&tip, commit))
+		return 0;
+	int rc = git_graph_descendant_of(gs->repo, &tip, commit);
+	if (rc < 0)
+		return gitsource_fail(err, "checking that the commit is on branch \"%s\"", branch);
+	if (!rc)
+		return cf_err_set(err, "commit %s is not on branch \"%s\"", git_oid_tostr_s(commit),
+				  branch);
+	return 0;
+}
+
+static int resolve_commit(struct gitsource *gs, const struct gitref *ref, git_oid *oid,
+			  struct cf_err *err)
+{
+	git_commit *c = NULL;
+	if (lookup_commit(gs->repo, ref->commit, &c, err) < 0)
+		return -1;
+	git_oid_cpy(oid, git_commit_id(c));
+	git_commit_free(c);
+	return ref->branch ? commit_on_branch(gs, oid, ref->branch, err) : 0;
+}
+
+struct semver_pick {
+	const struct semver_range *range;
+	struct semver best;
+	char *best_tag;
+};
+
+static int semver_tag_cb(const char *name, git_oid *oid, void *payload)
+{
+	struct semver_pick *p = payload;
+	struct semver v;
+	(void)oid;
+	if (!has_prefix(name, TAGS_PREFIX))
+		return 0;
+	const char *tag = name + strlen(TAGS_PREFIX);
+	if (semver_parse_tag(tag, &v) < 0 || !semver_range_match(p->range, &v))
+		return 0;
+	if (p->best_tag) {
+		/* Equal precedence ("v1.0.0", "1.0.0", build metadata): the bytewise greater name
+		 * wins, so the choice does not depend on ref storage order. */
+		int c = semver_compare(&v, &p->best);
+		if (c < 0 || (c == 0 && strcmp(tag, p->best_tag) < 0))
+			return 0;
+	}
+	char *dup = strdup(tag);
+	if (!dup)
+		return -1;
+	free(p->best_tag);
+	p->best_tag = dup;
+	p->best = v;
+	return 0;
+}
+
+static int semver_commit(struct gitsource *gs, const char *expr, char **tag, git_oid *oid,
+			 struct cf_err *err)
+{
+	struct semver_range *range = NULL;
+	struct semver_pick pick = {0};
+	int rc = -1;
+
+	if (semver_range_parse(expr, &range, err) < 0)
+		return -1;
+	pick.range = range;
+	if (git_tag_foreach(gs->repo, semver_tag_cb, &pick) < 0) {
+		gitsource_fail(err, "listing tags for semver range \"%s\"", expr);
+		goto done;
+	}
+	if (!pick.best_tag) {
+		cf_err_set(err, "no tag matches semver range \"%s\"", expr);
+		goto done;
+	}
+	if (tag_commit(gs, pick.best_tag, oid, err) < 0)
+		goto done;
+	*tag = pick.best_tag;
+	pick.best_tag = NULL;
+	rc = 0;
+done:
+	free(pick.best_tag);
+	semver_range_free(range);
+	return rc;
+}
+
+static int format_revision(char revision[GITSOURCE_REVISION_MAX], const char *ref,
+			   const git_oid *oid, struct cf_err *err)
+{
+	char hex[GIT_OID_HEXSZ + 1];
+	git_oid_tostr(hex, sizeof(hex), oid);
+	int n = ref ? snprintf(revision, GITSOURCE_REVISION_MAX, "%s@sha1:%s", ref, hex)
+		    : snprintf(revision, GITSOURCE_REVISION_MAX, "sha1:%s", hex);
+	if (n < 0 || n >= GITSOURCE_REVISION_MAX) {
+		revision[0] = '\0';
+		return cf_err_set(err, "revision for ref \"%s\" is too long", ref ? ref : "");
+	}
+	return 0;
+}
+
+int gitsource_resolve(struct gitsource *gs, const struct gitref *ref, char commit_hex[41],
+		      char revision[GITSOURCE_REVISION_MAX], struct cf_err *err)
+{
+	git_oid oid;
+	char *semver_tag = NULL;
+	const char *label;
+	int rc;
+
+	commit_hex[0] = '\0';
+	revision[0] = '\0';
+	if (ref->commit) {
+		rc = resolve_commit(gs, ref, &oid, err);
+		label = ref->branch;
+	} else if (ref->name) {
+		rc = name_commit(gs, ref->name, &oid, err);
+		label = ref->name;
+	} else if (ref->semver) {
+		rc = semver_commit(gs, ref->semver, &semver_tag, &oid, err);
+		label = semver_tag;
+	} else if (ref->tag && ref->branch && strcmp(ref->tag, ref->branch) == 0) {
+		rc = tag_or_branch_commit(gs, ref->tag, &oid, err);
+		label = ref->tag;
+	} else if (ref->tag) {
+		rc = tag_commit(gs, ref->tag, &oid, err);
+		label = ref->tag;
+	} else if (ref->branch) {
+		rc = branch_commit(gs, ref->branch, &oid, err);
+		label = ref->branch;
+	} else {
+		return cf_err_set(err, "empty git ref: set commit, name, semver, tag or branch");
+	}
+	if (rc == 0)
+		rc = format_revision(revision, label, &oid, err);
+	if (rc == 0)
+		git_oid_tostr(commit_hex, GIT_OID_HEXSZ + 1, &oid);
+	free(semver_tag);
+	return rc < 0 ? -1 : 0;
+}
+
+bool gitsource_tag_exists(struct gitsource *gs, const char *tag)
+{
+	char refname[GITSOURCE_REVISION_MAX];
+	git_oid oid;
+	int n = snprintf(refname, sizeof(refname), TAGS_PREFIX "%s", tag);
+	return n > 0 && (size_t)n < sizeof(refname) && name_check_git_tag(tag, NULL) == 0 &&
+	       git_reference_name_to_id(&oid, gs->repo, refname) == 0;
+}
+
+/* ---- reading files ---- */
+
+struct walk {
+	git_repository *repo;
+	git_odb *odb;
+	struct treefiles *out;
+	struct cf_err *err;
+	char *path;
+	size_t cap;
+	bool failed; /* err holds our message, not libgit2's */
+};
+
+static int walk_path(struct walk *w, const char *root, const char *name)
+{
+	size_t rlen = strlen(root), nlen = strlen(name);
+	if (rlen + nlen + 1 > w->cap) {
+		size_t cap = (rlen + nlen + 1) * 2;
+		char *p = realloc(w->path, cap);
+		if (!p)
+			return cf_err_set(w->err, "out of memory");
+		w->path = p;
+		w->cap = cap;
+	}
+	memcpy(w->path, root, rlen);
+	memcpy(w->path + rlen, name, nlen + 1);
+	return 0;
+}
+
+static int add_blob(struct walk *w, const git_oid *id)
+{
+	size_t size;
+	git_object_t type;
+	git_blob *blob = NULL;
+
+	/* The size first, so an oversized blob is refused before it is inflated into memory. */
+	if (git_odb_read_header(&size, &type, w->odb, id) < 0)
+		return gitsource_fail(w->err, "%s", w->path);
+	if (size > TREEFILES_MAX_FILE)
+		return cf_err_set(w->err, "%s: file is %zu bytes, over the %u byte limit", w->path,
+				  size, TREEFILES_MAX_FILE);
+	if (git_blob_lookup(&blob, w->repo, id) < 0)
+		return gitsource_fail(w->err, "%s", w->path);
+	int rc = treefiles_add(w->out, w->path, git_blob_rawcontent(blob),
+			       (size_t)git_blob_rawsize(blob), w->err);
+	git_blob_free(blob);
+	return rc;
+}
+
+static int walk_entry(const char *root, const git_tree_entry *entry, void *payload)
+{
+	struct walk *w = payload;
+	git_object_t type = git_tree_entry_type(entry);
+	int rc;
+
+	if (type == GIT_OBJECT_TREE)
+		return 0;
+	if (walk_path(w, root, git_tree_entry_name(entry)) < 0)
+		rc = -1;
+	else if (!treefiles_wanted(w->path))
+		return 0;
+	else if (type == GIT_OBJECT_COMMIT)
+		rc = cf_err_set(w->err, "%s: is a submodule; desired-state files must be regular files",
+				w->path);
+	else if (git_tree_entry_filemode(entry) == GIT_FILEMODE_LINK)
+		rc = cf_err_set(w->err,
+				"%s: is a symbolic link; desired-state files must be regular files",
+				w->path);
+	else
+		rc = add_blob(w, git_tree_entry_id(entry));
+	w->failed = rc < 0;
+	return rc;
+}
+
+int gitsource_read_files(struct gitsource *gs, const char *commit_hex, struct treefiles *out,
+			 struct cf_err *err)
+{
+	git_commit *commit = NULL;
+	git_tree *tree = NULL;
+	struct walk w = {.repo = gs->repo, .out = out, .err = err};
+	int rc = -1;
+
+	if (lookup_commit(gs->repo, commit_hex, &commit, err) < 0)
+		return -1;
+	if (git_commit_tree(&tree, commit) < 0) {
+		gitsource_fail(err, "reading the tree of commit %s", commit_hex);
+		goto done;
+	}
+	if (git_repository_odb(&w.odb, gs->repo) < 0) {
+		gitsource_fail(err, "opening the object database");
+		goto done;
+	}
+	if (git_tree_walk(tree, GIT_TREEWALK_PRE, walk_entry, &w) != 0) {
+		if (!w.failed)
+			gitsource_fail(err, "walking the tree of commit %s", commit_hex);
+		goto done;
+	}
+	treefiles_sort(out);
+	rc = 0;
+done:
+	free(w.path);
+	git_odb_free(w.odb);
+	git_tree_free(tree);
+	git_commit_free(commit);
+	return rc;
+}
+
+int gitsource_commit_info(struct gitsource *gs, const char *commit_hex, char **author,
+			  char **message, struct cf_err *err)
+{
+	git_commit *commit = NULL;
+	int rc = -1;
+
+	*author = NULL;
+	*message = NULL;
+	if (lookup_commit(gs->repo, commit_hex, &commit, err) < 0)
+		return -1;
+	const git_signature *sig = git_commit_author(commit);
+	const char *msg = git_commit_message(commit);
+	if (asprintf(author, "%s <%s>", sig->name, sig->email) < 0) {
+		*author = NULL;
+		cf_err_set(err, "out of memory");
+		goto done;
+	}
+	*message = strdup(msg ? msg : "");
+	if (!*message) {
+		cf_err_set(err, "out of memory");
+		goto done;
+	}
+	rc = 0;
+done:
+	if (rc < 0) {
+		free(*author);
+		*author = NULL;
+	}
+	git_commit_free(commit);
+	return rc;
+}

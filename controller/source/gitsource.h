@@ -1,0 +1,76 @@
+/* gitsource: desired state from a Git repository through libgit2. A remote (URL or path) is
+ * cloned once and then fetched into a bare mirror under a state directory; a local repository
+ * path can also be opened in place. Fetches run in a child process killed after a deadline
+ * (libgit2 1.5 has no network timeout), never fetch submodules, and leave the mirror's old refs
+ * untouched on failure. Refs resolve with Flux GitRepository precedence: commit > name > semver
+ * range over tags > tag > branch. Revisions print as Flux does: "<ref>@sha1:<hex>" ("sha1:<hex>"
+ * for a bare commit). Files are read from the commit's tree without a checkout. */
+#ifndef CLAWFLEET_GITSOURCE_H
+#define CLAWFLEET_GITSOURCE_H
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "base/err.h"
+#include "source/treefiles.h"
+
+#define GITSOURCE_REVISION_MAX 512
+#define GITSOURCE_TIMEOUT_DEFAULT_MS 60000
+
+/* Flux's spec.ref: at most one field is used, the first set in precedence order. */
+struct gitref {
+	char *commit; /* full or abbreviated (>= 7) hex id */
+	char *name;   /* a full ref name, "refs/heads/main", "refs/pull/1/head" */
+	char *semver; /* a range over tags */
+	char *tag;
+	char *branch;
+};
+
+/* Parses the one-string form used by `--ref` and config files:
+ *   "commit:<hex>", "name:<ref>", "semver:<range>", "tag:<t>", "branch:<b>" explicitly, or a bare
+ * string taken as: 40 hex digits -> commit; "refs/..." -> name; otherwise both tag and branch
+ * are set and resolve uses the tag when one of that name exists, else the branch (Flux's
+ * tag-over-branch precedence). */
+int gitref_parse(const char *s, struct gitref *out, struct cf_err *err);
+void gitref_free(struct gitref *r);
+
+struct gitsource; /* an open repository (a mirror or a local repository) */
+
+/* Opens a repository at path (bare or with a work tree, discovering upward). */
+int gitsource_open(struct gitsource **out, const char *path, struct cf_err *err);
+/* Clones url into mirror_dir (bare) when absent, else fetches all branches and tags into it,
+ * pruning deleted refs, within timeout_ms (0: the default). Opens the result. */
+int gitsource_sync(struct gitsource **out, const char *url, const char *mirror_dir, int timeout_ms,
+		   struct cf_err *err);
+/* True when url names a local directory holding a repository (not a URL). */
+bool gitsource_is_local_repo(const char *path);
+
+/* Resolves ref to a commit: hex id (41 bytes) and the Flux revision string. */
+int gitsource_resolve(struct gitsource *gs, const struct gitref *ref, char commit_hex[41],
+		      char revision[GITSOURCE_REVISION_MAX], struct cf_err *err);
+/* Reads every treefiles_wanted() blob of the commit's tree into out (submodule entries and
+ * symlinks are errors naming the path). */
+int gitsource_read_files(struct gitsource *gs, const char *commit_hex, struct treefiles *out,
+			 struct cf_err *err);
+bool gitsource_tag_exists(struct gitsource *gs, const char *tag);
+/* Author name <email> and message of a commit, for audit; caller frees with free(). */
+int gitsource_commit_info(struct gitsource *gs, const char *commit_hex, char **author,
+			  char **message, struct cf_err *err);
+void gitsource_free(struct gitsource *gs);
+
+struct git_repository;
+struct git_oid;
+
+/* The commit a full ref name (refs/tags/v1, refs/heads/main) peels to, for libgit2 callers that
+ * hold their own repository (the agent's pull): 0 with *oid, 1 when the ref does not exist, -1 on
+ * error. */
+int gitsource_peel_ref(struct git_repository *repo, const char *refname, struct git_oid *oid,
+		       struct cf_err *err);
+
+/* Fills err with "<what>: <libgit2's last error>" and returns -1, for every libgit2 caller. */
+int gitsource_fail(struct cf_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* libgit2 global init/shutdown, reference counted; gitsource_open/sync call init themselves. */
+void gitsource_global_init(void);
+void gitsource_global_shutdown(void);
+
+#endif
