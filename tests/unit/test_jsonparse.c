@@ -1,0 +1,179 @@
+/* jsonparse: the one JSON reader. A table of documents with the exact outcome each must have
+ * (strict json-c, valid UTF-8, the depth limit, one value and white space only after it), and a
+ * table of members read through the typed getters with the exact message a wrong one gets. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <json-c/json.h>
+
+#include "base/jsonparse.h"
+
+struct doc_case {
+	const char *text;
+	int depth;
+	const char *want_error; /* NULL: parses as an object */
+};
+
+static const struct doc_case doc_cases[] = {
+	{"{}", 8, NULL},
+	{"{\"a\":1}\n", 8, NULL},
+	{" \t{\"a\":[1,2,{\"b\":null}]} \r\n", 8, NULL},
+	{"", 8, "not valid JSON: unexpected end"},
+	{"{\"a\":", 8, "not valid JSON: unexpected end"},
+	{"{\"a\":1} x", 8, "not valid JSON: "},
+	{"{\"a\":1}{}", 8, "not valid JSON: "},
+	{"[1,2]", 8, "not a JSON object"},
+	{"\"text\"", 8, "not a JSON object"},
+	{"null", 8, "not "},
+	{"{'a':1}", 8, "not valid JSON: "},		 /* strict: no single quotes */
+	{"{\"a\":01}", 8, "not valid JSON: "},		 /* strict: no leading zeros */
+	{"{\"a\":1,}", 8, "not valid JSON: "},		 /* strict: no trailing comma */
+	{"{\"a\":\"\xc3\x28\"}", 8, "not valid JSON: "}, /* invalid UTF-8 */
+	{"{\"a\":{\"b\":{\"c\":{}}}}", 3, "not valid JSON: "}, /* over the depth limit */
+	{"{\"a\":{\"b\":{\"c\":{}}}}", 4, NULL},
+};
+
+static void test_documents(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(doc_cases) / sizeof(doc_cases[0]); i++) {
+		const struct doc_case *c = &doc_cases[i];
+		struct json_object *v = (struct json_object *)&v; /* must become NULL on error */
+		struct cf_err err = {{0}};
+		int rc = jsonparse_object(c->text, strlen(c->text), c->depth, &v, &err);
+		if (!c->want_error) {
+			if (rc != 0)
+				fail_msg("case %zu (%s): %s", i, c->text, err.msg);
+			assert_true(json_object_is_type(v, json_type_object));
+			json_object_put(v);
+			continue;
+		}
+		if (rc != -1 || v != NULL)
+			fail_msg("case %zu (%s): parsed, want %s", i, c->text, c->want_error);
+		if (strncmp(err.msg, c->want_error, strlen(c->want_error)) != 0)
+			fail_msg("case %zu (%s): \"%s\", want \"%s\"", i, c->text, err.msg,
+				 c->want_error);
+	}
+}
+
+static void test_values_and_a_kept_parser(void **state)
+{
+	(void)state;
+	struct json_object *v = NULL;
+	struct cf_err err = {{0}};
+	assert_int_equal(jsonparse_value("[1,\"x\"] ", 8, 8, &v, &err), 0);
+	assert_int_equal(json_object_array_length(v), 2);
+	json_object_put(v);
+	assert_int_equal(jsonparse_value("[1] [2]", 7, 8, &v, &err), -1);
+	assert_non_null(strstr(err.msg, "not valid JSON: "));
+	assert_int_equal(jsonparse_value("null", 4, 8, &v, &err), -1);
+
+	/* The kept parser starts afresh on every document, even after a broken one. */
+	struct jsonparse *p = NULL;
+	assert_int_equal(jsonparse_new(&p, 8, &err), 0);
+	assert_int_equal(jsonparse_next_object(p, "{\"a\":", 5, &v, &err), -1);
+	assert_string_equal(err.msg, "not valid JSON: unexpected end");
+	assert_int_equal(jsonparse_next_object(p, "{\"b\":2}", 7, &v, &err), 0);
+	assert_true(json_object_object_get_ex(v, "b", NULL));
+	assert_false(json_object_object_get_ex(v, "a", NULL));
+	json_object_put(v);
+	assert_int_equal(jsonparse_next_object(p, "{\"a\":1} x", 9, &v, &err), -1);
+	assert_non_null(strstr(err.msg, "not valid JSON: "));
+	jsonparse_free(p);
+}
+
+static const char member_doc[] =
+	"{\"s\":\"text\",\"b\":true,\"fs\":\"false\",\"i\":42,\"neg\":-1,\"d\":1.5,\"one\":1.0,"
+	"\"o\":{\"x\":1},\"a\":[1],\"n\":null,\"big\":99999999999999999999}";
+
+static void test_getters(void **state)
+{
+	(void)state;
+	struct json_object *doc = NULL;
+	struct cf_err err = {{0}};
+	assert_int_equal(jsonparse_object(member_doc, strlen(member_doc), 8, &doc, &err), 0);
+
+	const char *s = "default";
+	assert_int_equal(jsonparse_get_string(doc, "doc", "s", JSONPARSE_REQUIRED, &s, &err), 0);
+	assert_string_equal(s, "text");
+	s = "default";
+	assert_int_equal(jsonparse_get_string(doc, "doc", "absent", JSONPARSE_OPTIONAL, &s, &err),
+			 0);
+	assert_string_equal(s, "default"); /* absent and optional: left as it was */
+	assert_int_equal(jsonparse_get_string(doc, "doc", "n", JSONPARSE_OPTIONAL, &s, &err), 0);
+	assert_string_equal(s, "default"); /* null counts as absent */
+	assert_int_equal(jsonparse_get_string(doc, "doc", "n", JSONPARSE_REQUIRED, &s, &err), -1);
+	assert_string_equal(err.msg, "doc.n: missing");
+	assert_int_equal(jsonparse_get_string(doc, "doc", "i", JSONPARSE_OPTIONAL, &s, &err), -1);
+	assert_string_equal(err.msg, "doc.i: want a string");
+
+	bool b = false;
+	assert_int_equal(jsonparse_get_bool(doc, "doc", "b", JSONPARSE_REQUIRED, &b, &err), 0);
+	assert_true(b);
+	/* No coercion: the string "false" is not a boolean. */
+	assert_int_equal(jsonparse_get_bool(doc, "doc", "fs", JSONPARSE_OPTIONAL, &b, &err), -1);
+	assert_string_equal(err.msg, "doc.fs: want true or false");
+	assert_true(b);
+
+	int64_t i = 7;
+	assert_int_equal(jsonparse_get_int(doc, "doc", "i", JSONPARSE_REQUIRED, 0, 100, &i, &err),
+			 0);
+	assert_int_equal(i, 42);
+	assert_int_equal(
+		jsonparse_get_int(doc, "doc", "neg", JSONPARSE_REQUIRED, 0, INT64_MAX, &i, &err), -1);
+	assert_string_equal(err.msg, "doc.neg: -1 is outside 0..9223372036854775807");
+	assert_int_equal(i, 42);
+	assert_int_equal(jsonparse_get_int(doc, "doc", "one", JSONPARSE_REQUIRED, 0, 9, &i, &err),
+			 -1);
+	assert_string_equal(err.msg, "doc.one: want an integer");
+	assert_int_equal(
+		jsonparse_get_int(doc, "doc", "big", JSONPARSE_REQUIRED, 0, INT64_MAX, &i, &err), -1);
+	assert_string_equal(err.msg, "doc.big: too large a number");
+	assert_int_equal(jsonparse_get_int(doc, "doc", "absent", JSONPARSE_REQUIRED, 0, 9, &i, &err),
+			 -1);
+	assert_string_equal(err.msg, "doc.absent: missing");
+
+	double d = 0;
+	assert_int_equal(jsonparse_get_number(doc, "doc", "d", JSONPARSE_REQUIRED, 0, 2, &d, &err),
+			 0);
+	assert_true(d == 1.5);
+	assert_int_equal(jsonparse_get_number(doc, "doc", "i", JSONPARSE_REQUIRED, 0, 100, &d, &err),
+			 0);
+	assert_true(d == 42);
+	assert_int_equal(jsonparse_get_number(doc, "doc", "i", JSONPARSE_REQUIRED, 0, 10, &d, &err),
+			 -1);
+	assert_string_equal(err.msg, "doc.i: 42 is outside 0..10");
+	assert_int_equal(jsonparse_get_number(doc, "doc", "s", JSONPARSE_REQUIRED, 0, 10, &d, &err),
+			 -1);
+	assert_string_equal(err.msg, "doc.s: want a number");
+
+	struct json_object *o = NULL, *a = NULL;
+	assert_int_equal(jsonparse_get_object(doc, "doc", "o", JSONPARSE_REQUIRED, &o, &err), 0);
+	assert_int_equal(jsonparse_get_int(o, "doc.o", "x", JSONPARSE_REQUIRED, 0, 9, &i, &err), 0);
+	assert_int_equal(i, 1);
+	assert_int_equal(jsonparse_get_object(doc, "doc", "a", JSONPARSE_REQUIRED, &o, &err), -1);
+	assert_string_equal(err.msg, "doc.a: want an object");
+	assert_int_equal(jsonparse_get_array(doc, "doc", "a", JSONPARSE_REQUIRED, &a, &err), 0);
+	assert_int_equal(json_object_array_length(a), 1);
+	assert_int_equal(jsonparse_get_array(doc, "doc", "o", JSONPARSE_REQUIRED, &a, &err), -1);
+	assert_string_equal(err.msg, "doc.o: want an array");
+	/* A NULL object (a parent that was absent) has no members. */
+	assert_int_equal(jsonparse_get_string(NULL, "doc.p", "q", JSONPARSE_OPTIONAL, &s, &err), 0);
+	assert_int_equal(jsonparse_get_string(NULL, "doc.p", "q", JSONPARSE_REQUIRED, &s, &err), -1);
+	assert_string_equal(err.msg, "doc.p.q: missing");
+	json_object_put(doc);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_documents),
+		cmocka_unit_test(test_values_and_a_kept_parser),
+		cmocka_unit_test(test_getters),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
