@@ -3,7 +3,9 @@
  * per-pass read budget, so a slow, stuck or chatty gateway never holds up the others; it also
  * ticks the digest once a second. The HTTP server's threads serve the digest and take
  * controller events. Broadcasts go through a bounded outbox to one sender thread, so neither
- * ingest nor HTTP ever waits on the channel. SIGTERM and SIGINT reach the loop through a pipe. */
+ * ingest nor HTTP ever waits on the channel. SIGTERM and SIGINT reach the loop through a pipe.
+ * This file holds the command, the socket intake and shutdown; notifier_api.c the HTTP side,
+ * notifier_sender.c the outbox and its sender. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -17,31 +19,20 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
-#include <json-c/json.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/timeparse.h"
 #include "cmd/commands.h"
-#include "contracts/tokens.h"
-#include "daemon/notifycfg.h"
-#include "notify/notifier.h"
-#include "serve/httpd.h"
+#include "daemon/notifier_daemon_internal.h"
 
-#define CLIENTS_MAX 256
 #define CLIENT_IDLE_MS 120000
 #define READ_BUDGET (4 * NF_LINE_MAX)	/* bytes read from one client per loop pass */
 #define ACCEPT_BUDGET 32		/* connections accepted per loop pass */
 #define TICK_MS 1000
-#define OUTBOX_MAX 64
-#define EVENT_BODY_MAX 65536
-#define CONNECT_TIMEOUT_MS 2000L
-#define REQUEST_TIMEOUT_MS 5000L
-#define SHOWN_MAX 256
-#define WHAT_MAX 160	/* what a broadcast is, for logs */
 
 struct client {
 	int fd;
@@ -50,40 +41,6 @@ struct client {
 	int64_t active_ms;	/* monotonic */
 	char buf[NF_LINE_MAX + 2];	/* a whole line, one byte past it to see it is too
 					 * long, and a NUL */
-};
-
-struct outbox_item {
-	char *body;
-	size_t len;
-	char what[WHAT_MAX];
-};
-
-struct notifier {
-	struct notifier_config cfg;
-	char *digest_url;
-	char channel_shown[SHOWN_MAX];	/* scheme://host of the channel, for logs */
-	struct tokens *tokens;
-	struct httpd *http;
-
-	pthread_mutex_t mu;	/* the digest and the counters below */
-	struct nf_digest *digest;
-	uint64_t failures, malformed, evicted;
-	size_t nclients;
-
-	pthread_mutex_t out_mu;	/* the outbox */
-	pthread_cond_t out_cv;
-	struct outbox_item outbox[OUTBOX_MAX];
-	size_t out_head, out_n;
-	uint64_t out_dropped;
-	bool stopping;
-	uint64_t jitter_state;	/* sender thread only */
-
-	pthread_t sender;
-	bool sender_started;
-
-	int listener;
-	bool socket_created;
-	struct client *clients[CLIENTS_MAX];
 };
 
 static int stop_pipe[2] = {-1, -1};
@@ -98,255 +55,11 @@ static void on_stop_signal(int sig)
 	errno = saved;
 }
 
-static int64_t clock_ms(clockid_t id)
-{
-	struct timespec ts;
-	clock_gettime(id, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Logs the first problem of a kind and then at every power of two, so a broken gateway
  * cannot flood the log. */
 static bool worth_logging(uint64_t count)
 {
 	return (count & (count - 1)) == 0;
-}
-
-/* Queues body (taken over) for the sender; false, and body freed, when it was dropped. */
-static bool outbox_push(struct notifier *n, char *body, size_t len, const char *what)
-{
-	pthread_mutex_lock(&n->out_mu);
-	if (n->stopping || n->out_n == OUTBOX_MAX) {
-		bool stopping = n->stopping;
-		uint64_t dropped = ++n->out_dropped;
-		pthread_mutex_unlock(&n->out_mu);
-		log_warn("broadcast %s dropped: %s (%" PRIu64 " dropped so far)", what,
-			 stopping ? "shutting down" : "the outbox is full", dropped);
-		free(body);
-		return false;
-	}
-	struct outbox_item *it = &n->outbox[(n->out_head + n->out_n++) % OUTBOX_MAX];
-	it->body = body;
-	it->len = len;
-	snprintf(it->what, sizeof(it->what), "%s", what);
-	pthread_cond_broadcast(&n->out_cv);
-	pthread_mutex_unlock(&n->out_mu);
-	return true;
-}
-
-/* Called with n->mu held, on the ingest thread, when a window closes. */
-static void on_window_closed(void *ctx, const struct nf_summary *s)
-{
-	struct notifier *n = ctx;
-	char what[WHAT_MAX], *body = NULL;
-	size_t len = 0;
-	struct cf_err err;
-
-	snprintf(what, sizeof(what), "digest %s %s", nf_family_name(s->family), s->correlation_id);
-	if (nf_render_summary(s, n->cfg.channel_format, n->digest_url, &body, &len, &err) < 0) {
-		log_error("broadcast %s not rendered: %s", what, err.msg);
-		return;
-	}
-	outbox_push(n, body, len, what);
-}
-
-/* The channel's answer is not kept: only its status counts. */
-static size_t discard_reply(char *data, size_t size, size_t nmemb, void *ctx)
-{
-	(void)data;
-	(void)ctx;
-	return size * nmemb;
-}
-
-static long channel_post(void *ctx, const char *body, size_t len, struct cf_err *err)
-{
-	struct notifier *n = ctx;
-	struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
-	CURL *curl = curl_easy_init();
-	long status = 0;
-
-	if (!curl || !headers) {
-		cf_err_set(err, "cannot start libcurl");
-		goto done;
-	}
-	curl_easy_setopt(curl, CURLOPT_URL, n->cfg.channel_url);
-	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, REQUEST_TIMEOUT_MS);
-	curl_easy_setopt(curl, CURLOPT_USERAGENT, "clawfleet-notifier");
-	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard_reply);
-	CURLcode rc = curl_easy_perform(curl);
-	if (rc != CURLE_OK) {
-		cf_err_set(err, "%s", curl_easy_strerror(rc));
-		goto done;
-	}
-	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-done:
-	curl_easy_cleanup(curl);
-	curl_slist_free_all(headers);
-	return status;
-}
-
-static bool channel_wait(void *ctx, int64_t ms)
-{
-	struct notifier *n = ctx;
-	struct timespec deadline;
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += ms / 1000;
-	deadline.tv_nsec += (ms % 1000) * 1000000;
-	if (deadline.tv_nsec >= 1000000000) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000;
-	}
-	pthread_mutex_lock(&n->out_mu);
-	while (!n->stopping && pthread_cond_timedwait(&n->out_cv, &n->out_mu, &deadline) == 0)
-		;
-	bool go_on = !n->stopping;
-	pthread_mutex_unlock(&n->out_mu);
-	return go_on;
-}
-
-/* xorshift64*: jitter needs spread, not secrecy. */
-static uint64_t channel_random(void *ctx)
-{
-	struct notifier *n = ctx;
-	uint64_t x = n->jitter_state;
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	n->jitter_state = x;
-	return x * UINT64_C(2685821657736338717);
-}
-
-static void *sender_main(void *arg)
-{
-	struct notifier *n = arg;
-	const struct nf_delivery_ops ops = {channel_post, channel_wait, channel_random, n};
-
-	n->jitter_state = (uint64_t)clock_ms(CLOCK_REALTIME) ^ ((uint64_t)getpid() << 32) ^ 1;
-	for (;;) {
-		pthread_mutex_lock(&n->out_mu);
-		while (!n->stopping && n->out_n == 0)
-			pthread_cond_wait(&n->out_cv, &n->out_mu);
-		if (n->stopping) {
-			pthread_mutex_unlock(&n->out_mu);
-			return NULL;
-		}
-		struct outbox_item it = n->outbox[n->out_head];
-		n->out_head = (n->out_head + 1) % OUTBOX_MAX;
-		n->out_n--;
-		pthread_mutex_unlock(&n->out_mu);
-
-		struct nf_delivery res;
-		nf_deliver(&ops, it.body, it.len, &res);
-		if (res.delivered)
-			log_info("broadcast %s delivered to %s (attempt %u)", it.what,
-				 n->channel_shown, res.attempts);
-		else if (res.stopped)
-			log_warn("broadcast %s not delivered to %s: shutting down after %u "
-				 "attempt%s", it.what, n->channel_shown, res.attempts,
-				 res.attempts == 1 ? "" : "s");
-		else
-			log_warn("broadcast %s: giving up after %u attempt%s to %s: %s", it.what,
-				 res.attempts, res.attempts == 1 ? "" : "s", n->channel_shown,
-				 res.last_error);
-		free(it.body);
-	}
-}
-
-static int digest_handler(void *ctx, const struct httpd_request *req,
-			  struct httpd_response *resp)
-{
-	struct notifier *n = ctx;
-	char *body = NULL;
-	size_t len = 0;
-	struct cf_err err;
-	(void)req;
-
-	pthread_mutex_lock(&n->mu);
-	int rc = nf_digest_render(n->digest, clock_ms(CLOCK_REALTIME), &body, &len, &err);
-	pthread_mutex_unlock(&n->mu);
-	if (rc < 0)
-		return -1;
-	httpd_response_take_body(resp, body, len);
-	return 0;
-}
-
-static int healthz_handler(void *ctx, const struct httpd_request *req,
-			   struct httpd_response *resp)
-{
-	struct notifier *n = ctx;
-	char body[512];
-	(void)req;
-
-	pthread_mutex_lock(&n->mu);
-	uint64_t failures = n->failures, malformed = n->malformed, evicted = n->evicted;
-	size_t clients = n->nclients;
-	pthread_mutex_unlock(&n->mu);
-	pthread_mutex_lock(&n->out_mu);
-	size_t queued = n->out_n;
-	uint64_t dropped = n->out_dropped;
-	pthread_mutex_unlock(&n->out_mu);
-	int len = snprintf(body, sizeof(body),
-			   "{\"ok\":true,\"clients\":%zu,\"failures\":%" PRIu64
-			   ",\"malformed\":%" PRIu64 ",\"evicted\":%" PRIu64
-			   ",\"queued\":%zu,\"dropped\":%" PRIu64 "}",
-			   clients, failures, malformed, evicted, queued, dropped);
-	return httpd_response_set_body(resp, body, (size_t)len);
-}
-
-static int events_handler(void *ctx, const struct httpd_request *req,
-			  struct httpd_response *resp)
-{
-	struct notifier *n = ctx;
-	struct nf_event ev;
-	struct cf_err err;
-	const char *reason = NULL;
-	char *body = NULL;
-	size_t len = 0;
-
-	if (n->tokens &&
-	    !tokens_check_bearer(n->tokens, httpd_request_header(req, "Authorization"))) {
-		resp->status = 401;
-		return httpd_response_set_body(resp, TOKENS_UNAUTHORIZED_BODY,
-					       strlen(TOKENS_UNAUTHORIZED_BODY));
-	}
-	if (nf_event_parse(req->body, req->body_len, &ev, &err) < 0)
-		return httpd_json_error(resp, 400, err.msg);
-	bool news = nf_event_broadcasts(&ev);
-	/* The digest URL is known once the server is bound, a moment after it first answers. */
-	pthread_mutex_lock(&n->mu);
-	const char *digest_url = n->digest_url;
-	bool fresh = digest_url && news && nf_digest_claim_event(n->digest, &ev);
-	pthread_mutex_unlock(&n->mu);
-	if (!digest_url)
-		return httpd_json_error(resp, 503, "the notifier is starting");
-	if (!news)
-		reason = "not news: a promote verdict or a 2xx reply";
-	else if (!fresh)
-		reason = "already broadcast in this window";
-	if (!reason) {
-		char what[WHAT_MAX];
-		snprintf(what, sizeof(what), "event %s", ev.correlation_id);
-		if (nf_render_event(&ev, n->cfg.channel_format, digest_url, &body, &len, &err) < 0)
-			return -1;
-		if (!outbox_push(n, body, len, what))
-			reason = "the outbox is full";
-	}
-	struct json_object *o = json_object_new_object();
-	json_object_object_add(o, "broadcast", json_object_new_boolean(!reason));
-	json_object_object_add(o, "correlationId", json_object_new_string(ev.correlation_id));
-	if (reason)
-		json_object_object_add(o, "reason", json_object_new_string(reason));
-	const char *text = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len);
-	resp->status = 202;
-	int rc = httpd_response_set_body(resp, text, len);
-	json_object_put(o);
-	return rc;
 }
 
 static void client_close(struct notifier *n, size_t i)
@@ -373,7 +86,7 @@ static void handle_line(struct notifier *n, char *line, size_t len)
 	uint64_t malformed = rc < 0 ? ++n->malformed : 0;
 	if (rc == 0) {
 		n->failures++;
-		nf_digest_record(n->digest, &f, clock_ms(CLOCK_REALTIME), on_window_closed, n);
+		nf_digest_record(n->digest, &f, clock_epoch_ms(), notifier_window_closed, n);
 	}
 	pthread_mutex_unlock(&n->mu);
 	if (rc < 0 && worth_logging(malformed))
@@ -508,7 +221,7 @@ static int ingest_loop(struct notifier *n)
 		}
 		if (pfd[0].revents)
 			return 0;
-		int64_t mono = clock_ms(CLOCK_MONOTONIC);
+		int64_t mono = clock_mono_ms();
 		for (size_t p = 2; p < np; p++) {
 			struct client *c = n->clients[owner[p]];
 			if (pfd[p].revents && !client_read(n, c, mono))
@@ -519,7 +232,7 @@ static int ingest_loop(struct notifier *n)
 		if (pfd[1].revents & POLLIN)
 			accept_clients(n, mono);
 		pthread_mutex_lock(&n->mu);
-		nf_digest_tick(n->digest, clock_ms(CLOCK_REALTIME), on_window_closed, n);
+		nf_digest_tick(n->digest, clock_epoch_ms(), notifier_window_closed, n);
 		pthread_mutex_unlock(&n->mu);
 	}
 }
@@ -574,39 +287,6 @@ static void url_shown(const char *url, char *out, size_t size)
 	snprintf(out, size, "%.*s%.*s", (int)(host - url), url, (int)(end - shown), shown);
 }
 
-static int start_http(struct notifier *n, struct cf_err *err)
-{
-	static const char digest_path[] = "/v1/webhook-digest";
-	const struct httpd_route routes[] = {
-		{"GET", digest_path, digest_handler, n, 0},
-		{"GET", "/healthz", healthz_handler, n, 0},
-		{"POST", "/v1/events", events_handler, n, EVENT_BODY_MAX},
-	};
-	const struct httpd_config hc = {
-		.listen = n->cfg.listen,
-		.routes = routes,
-		.n_routes = sizeof(routes) / sizeof(routes[0]),
-	};
-	if (httpd_start(&n->http, &hc, err) < 0)
-		return cf_err_prefix(err, "digest API on %s", n->cfg.listen);
-	const char *colon = strrchr(n->cfg.listen, ':');
-	int host_len = colon ? (int)(colon - n->cfg.listen) : (int)strlen(n->cfg.listen);
-	char *url = NULL;
-	if (n->cfg.digest_url)
-		url = strdup(n->cfg.digest_url);
-	else if (asprintf(&url, "http://%.*s:%u%s", host_len, n->cfg.listen, httpd_port(n->http),
-			  digest_path) < 0)
-		url = NULL;
-	if (!url)
-		return cf_err_set(err, "out of memory");
-	pthread_mutex_lock(&n->mu);
-	n->digest_url = url;
-	pthread_mutex_unlock(&n->mu);
-	log_info("digest API listening on http://%.*s:%u", host_len, n->cfg.listen,
-		 httpd_port(n->http));
-	return 0;
-}
-
 static int install_signals(struct cf_err *err)
 {
 	struct sigaction sa = {.sa_handler = on_stop_signal};
@@ -634,17 +314,7 @@ static void shutdown_notifier(struct notifier *n)
 			client_close(n, i);
 	if (n->http)
 		httpd_stop(n->http);
-	pthread_mutex_lock(&n->out_mu);
-	n->stopping = true;
-	pthread_cond_broadcast(&n->out_cv);
-	pthread_mutex_unlock(&n->out_mu);
-	if (n->sender_started)
-		pthread_join(n->sender, NULL);
-	if (n->out_n)
-		log_warn("%zu broadcast%s not sent at shutdown", n->out_n,
-			 n->out_n == 1 ? "" : "s");
-	for (; n->out_n; n->out_n--, n->out_head = (n->out_head + 1) % OUTBOX_MAX)
-		free(n->outbox[n->out_head].body);
+	notifier_sender_stop(n);
 	for (int i = 0; i < 2; i++)
 		if (stop_pipe[i] >= 0)
 			close(stop_pipe[i]);
@@ -699,7 +369,7 @@ int cmd_notifier(int argc, char **argv)
 		log_error("cannot start libcurl");
 		goto done;
 	}
-	if (nf_digest_new(&n->digest, n->cfg.window_ms, clock_ms(CLOCK_REALTIME), &err) < 0 ||
+	if (nf_digest_new(&n->digest, n->cfg.window_ms, clock_epoch_ms(), &err) < 0 ||
 	    install_signals(&err) < 0)
 		goto failed;
 	if (n->cfg.tokens_dir) {
@@ -708,13 +378,10 @@ int cmd_notifier(int argc, char **argv)
 		if (tokens_open(&n->tokens, &tc, &err) < 0)
 			goto failed;
 	}
-	if (listen_unix(n, &err) < 0 || start_http(n, &err) < 0)
+	if (listen_unix(n, &err) < 0 || notifier_api_start(n, &err) < 0)
 		goto failed;
-	if (pthread_create(&n->sender, NULL, sender_main, n) != 0) {
-		cf_err_set(&err, "cannot start the broadcast thread");
+	if (notifier_sender_start(n, &err) < 0)
 		goto failed;
-	}
-	n->sender_started = true;
 	char window[32];
 	duration_format(n->cfg.window_ms, window, sizeof(window));
 	log_info("collecting failures on %s, window %s, broadcasting %s to %s", n->cfg.socket,

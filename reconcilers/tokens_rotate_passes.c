@@ -1,0 +1,201 @@
+/* The rotation's check against a running controller: revoke with --controller asks its
+ * GET /status and goes ahead only when the passes there end in two green passes since the
+ * promote. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <json-c/json.h>
+
+#include "base/timeparse.h"
+#include "reconcilers/tokens_rotate_internal.h"
+
+#define STATUS_JSON_DEPTH 32
+
+struct body {
+	char *data;
+	size_t len;
+	bool too_big;
+};
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct body *b = userdata;
+	size_t n = size * nmemb;
+	if (n > TOKENS_ROTATE_STATUS_MAX - b->len) {
+		b->too_big = true;
+		return 0;
+	}
+	char *grown = realloc(b->data, b->len + n + 1);
+	if (!grown)
+		return 0;
+	memcpy(grown + b->len, ptr, n);
+	b->data = grown;
+	b->len += n;
+	b->data[b->len] = '\0';
+	return n;
+}
+
+static int fetch_status(const char *base, struct body *b, struct cf_err *err)
+{
+	char url[2048];
+	size_t base_len = strlen(base);
+	while (base_len && base[base_len - 1] == '/')
+		base_len--;
+	if (snprintf(url, sizeof(url), "%.*s/status", (int)base_len, base) >= (int)sizeof(url))
+		return cf_err_set(err, "--controller URL too long");
+
+	int rc = -1;
+	long status = 0;
+	CURL *curl = curl_easy_init();
+	if (!curl)
+		return cf_err_set(err, "cannot start libcurl");
+	curl_easy_setopt(curl, CURLOPT_URL, url);
+	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, TOKENS_ROTATE_CONNECT_TIMEOUT_MS);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, TOKENS_ROTATE_TIMEOUT_MS);
+	curl_easy_setopt(curl, CURLOPT_USERAGENT, "clawfleet");
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, b);
+	CURLcode cc = curl_easy_perform(curl);
+	if (b->too_big) {
+		cf_err_set(err, "%s: the reply is over %u bytes", url, TOKENS_ROTATE_STATUS_MAX);
+		goto done;
+	}
+	if (cc != CURLE_OK) {
+		cf_err_set(err, "%s: %s", url, curl_easy_strerror(cc));
+		goto done;
+	}
+	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+	if (status != 200) {
+		cf_err_set(err, "%s: HTTP status %ld", url, status);
+		goto done;
+	}
+	rc = 0;
+done:
+	curl_easy_cleanup(curl);
+	return rc;
+}
+
+struct pass {
+	int64_t at_ms;
+	bool green;
+	bool seen;
+};
+
+static int read_pass(struct json_object *entry, size_t i, struct pass *p, struct cf_err *why)
+{
+	struct json_object *at, *green;
+	time_t t;
+	if (!json_object_is_type(entry, json_type_object) ||
+	    !json_object_object_get_ex(entry, "at", &at) ||
+	    !json_object_is_type(at, json_type_string) ||
+	    !json_object_object_get_ex(entry, "green", &green) ||
+	    !json_object_is_type(green, json_type_boolean))
+		return cf_err_set(why, "the controller's passes[%zu] is not {\"at\": RFC 3339, "
+				       "\"green\": bool}",
+				  i);
+	if (rfc3339_parse(json_object_get_string(at), &t, why) < 0)
+		return cf_err_prefix(why, "the controller's passes[%zu].at", i);
+	p->at_ms = (int64_t)t * 1000;
+	p->green = json_object_get_boolean(green);
+	p->seen = true;
+	return 0;
+}
+
+int tokens_rotate_check_passes(const char *body, size_t len, int64_t promote_ms,
+			       struct cf_err *why)
+{
+	struct json_tokener *tok = json_tokener_new_ex(STATUS_JSON_DEPTH);
+	struct json_object *v = NULL, *passes;
+	struct pass last = {0}, before = {0};
+	char promoted[32];
+	int rc = TOKENS_ROTATE_REFUSED;
+
+	rotation_format_ts(promote_ms, promoted);
+	if (!tok) {
+		cf_err_set(why, "out of memory");
+		return -1;
+	}
+	if (len > TOKENS_ROTATE_STATUS_MAX || len > INT_MAX) {
+		cf_err_set(why, "the controller's status is over %u bytes",
+			   TOKENS_ROTATE_STATUS_MAX);
+		goto done;
+	}
+	v = json_tokener_parse_ex(tok, body, (int)len);
+	if (!v || !json_object_is_type(v, json_type_object)) {
+		cf_err_set(why, "the controller's status is not a JSON object");
+		goto done;
+	}
+	if (!json_object_object_get_ex(v, "passes", &passes) ||
+	    !json_object_is_type(passes, json_type_array)) {
+		cf_err_set(why, "the controller's status has no passes array; it cannot confirm "
+				"green passes since the promote");
+		goto done;
+	}
+	size_t n = json_object_array_length(passes);
+	if (n > TOKENS_ROTATE_PASSES_MAX) {
+		cf_err_set(why, "the controller lists %zu passes, over %d", n,
+			   TOKENS_ROTATE_PASSES_MAX);
+		goto done;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct pass p = {0};
+		if (read_pass(json_object_array_get_idx(passes, i), i, &p, why) < 0)
+			goto done;
+		/* Equal times keep array order: the later entry is the later pass. */
+		if (!last.seen || p.at_ms >= last.at_ms) {
+			before = last;
+			last = p;
+		} else if (!before.seen || p.at_ms >= before.at_ms) {
+			before = p;
+		}
+	}
+	if (!last.seen || last.at_ms < promote_ms) {
+		cf_err_set(why, "the controller reports no pass since the promote at %s; two "
+				"consecutive green passes are needed",
+			   promoted);
+		goto done;
+	}
+	char at[32];
+	if (!last.green) {
+		rfc3339_format((time_t)(last.at_ms / 1000), at, sizeof(at));
+		cf_err_set(why, "the controller's last pass (at %s) was not green", at);
+		goto done;
+	}
+	if (!before.seen || before.at_ms < promote_ms) {
+		cf_err_set(why, "the controller reports one green pass since the promote at %s; "
+				"two consecutive green passes are needed",
+			   promoted);
+		goto done;
+	}
+	if (!before.green) {
+		rfc3339_format((time_t)(before.at_ms / 1000), at, sizeof(at));
+		cf_err_set(why, "the controller's pass at %s, before its last, was not green; two "
+				"consecutive green passes are needed",
+			   at);
+		goto done;
+	}
+	rc = 0;
+done:
+	json_object_put(v);
+	json_tokener_free(tok);
+	return rc;
+}
+
+int rotation_controller_green(const struct rotation *r, int64_t promote_ms, struct cf_err *why)
+{
+	struct body b = {0};
+	int rc = TOKENS_ROTATE_REFUSED;
+	if (fetch_status(r->o->controller, &b, why) < 0) {
+		cf_err_prefix(why, "the controller cannot confirm green passes");
+		goto done;
+	}
+	rc = tokens_rotate_check_passes(b.data ? b.data : "", b.len, promote_ms, why);
+done:
+	free(b.data);
+	return rc;
+}
