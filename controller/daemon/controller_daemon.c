@@ -54,6 +54,7 @@
 #include "plan/rollout.h"
 #include "reconcilers/weights/weights.h"
 #include "record/audit.h"
+#include "record/rollout_store.h"
 #include "record/status.h"
 #include "record/statuspage.h"
 #include "serve/fluxhook.h"

@@ -10,8 +10,8 @@
  * reports it as observedGeneration, a SET_WEIGHTS until the load balancer reports the map.
  *
  * The rules (Idle, Shadow, Promoting <-> Analysing, Mirroring, Finalising, Succeeded; Held;
- * RollingBack, RolledBack) are stated where they are applied, in planner.c, and checked case by
- * case in tests/unit/test_planner.c. */
+ * RollingBack, RolledBack) are stated where they are applied, in planner.c and the plan_*.c files
+ * beside it (plan_internal.h lists them), and checked case by case in tests/unit/test_planner.c. */
 #ifndef CLAWFLEET_PLANNER_H
 #define CLAWFLEET_PLANNER_H
 #include <stdbool.h>

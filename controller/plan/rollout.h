@@ -1,17 +1,15 @@
-/* rollout: the persisted state of the fleet's rollout (what the planner reads and returns), the
- * actions a plan is made of, and the store the state lives behind. The state is plain data:
- * rollout_state_to_json writes it as canonical JSON (canon.h) and rollout_state_from_json takes
- * back only what it wrote, checking every field (names that become paths or refs by names.h,
- * ranges, the order of node entries) and refusing unknown or missing ones.
+/* rollout: the persisted state of the fleet's rollout (what the planner reads and returns) and
+ * the actions a plan is made of. The state is plain data: rollout_state_to_json writes it as
+ * canonical JSON (canon.h) and rollout_state_from_json takes back only what it wrote, checking
+ * every field (names that become paths or refs by names.h, ranges, the order of node entries)
+ * and refusing unknown or missing ones. Where the state is kept is the record step's business
+ * (record/rollout_store.h).
  *
  * One-shot actions (ROUTE_TENANT, AUDIT, BROADCAST) are decided once, so the planner files them
  * in the state's pending list under an id: the caller persists the state before acting (the
  * intent), calls rollout_pending_done after each one succeeds and persists again; a controller
  * killed in between finds the rest still pending and the planner hands them out again. NODE_TARGET
- * and SET_WEIGHTS need no such record: the next observation shows whether they took.
- *
- * The store is a table of functions (the file store now, etcd later for several replicas); the
- * file store writes through fsutil_write_atomic, so a crash leaves the old state or the new. */
+ * and SET_WEIGHTS need no such record: the next observation shows whether they took. */
 #ifndef CLAWFLEET_ROLLOUT_H
 #define CLAWFLEET_ROLLOUT_H
 #include <stdbool.h>
@@ -235,26 +233,5 @@ const char *broadcast_verdict_name(enum broadcast_verdict v); /* "promote", "hol
 const char *rollout_outcome_name(enum rollout_outcome o);     /* "succeeded", ... */
 const char *condition_type_name(enum condition_type t);	      /* "Ready", ... */
 const char *condition_status_name(enum condition_status s);   /* "True", "False", "Unknown" */
-
-struct rollout_store_ops {
-	const char *name;
-	/* *found is false (and *out an empty state) when nothing was saved yet. */
-	int (*load)(void *ctx, struct rollout_state *out, bool *found, struct cf_err *err);
-	int (*save)(void *ctx, const struct rollout_state *s, struct cf_err *err);
-	void (*close)(void *ctx);
-};
-
-struct rollout_store {
-	const struct rollout_store_ops *ops;
-	void *ctx;
-};
-
-/* The file store: the state as canonical JSON at path, mode 0600. */
-int rollout_store_open_file(struct rollout_store *out, const char *path, struct cf_err *err);
-int rollout_store_load(struct rollout_store *st, struct rollout_state *out, bool *found,
-		       struct cf_err *err);
-int rollout_store_save(struct rollout_store *st, const struct rollout_state *s,
-		       struct cf_err *err);
-void rollout_store_close(struct rollout_store *st);
 
 #endif

@@ -16,6 +16,7 @@
 
 #include "base/canon.h"
 #include "plan/rollout.h"
+#include "record/rollout_store.h"
 
 #define C1 "1111111111111111111111111111111111111111"
 #define C2 "2222222222222222222222222222222222222222"

@@ -1,0 +1,133 @@
+/* plan_internal: private to plan/, the planner's own files; nothing outside plan/ includes it.
+ * planner.h is the contract; this is how the planner's chapters keep it together. One plan()
+ * call is one pass: struct pass carries its inputs, the state it builds (out->next) and what it
+ * found out on the way; each chapter below is a file and lists what the others call in it:
+ *
+ *   planner.c        the pass: setup, the controls (suspend, abort, supersede), the phase
+ *                    dispatch, the conditions, and the helpers every chapter uses
+ *   plan_emit.c      what a pass sends: actions, node targets, weights, routes, audit lines,
+ *                    broadcasts
+ *   plan_judge.c     the verdict on what the nodes report: worst probe, peers, lock parity
+ *   plan_start.c     Idle, Succeeded and RolledBack: adopting, bringing up, or starting a rollout
+ *   plan_steps.c     the way forward: Shadow, Promoting, Analysing, Mirroring, Finalising
+ *   plan_rollback.c  the way back: Held, RollingBack, RolledBack and the quarantine
+ *   plan_weights.c   weights_for_percent and weights_declared (planner.h; no pass) */
+#ifndef CLAWFLEET_PLAN_INTERNAL_H
+#define CLAWFLEET_PLAN_INTERNAL_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "plan/planner.h"
+
+enum target_kind {
+	TARGET_SHADOW,	 /* the canary: the new build, skills/next, canary tenants on next */
+	TARGET_FINAL,	 /* the new build, skills/current, every tenant on current */
+	TARGET_ROLLBACK, /* the last good build, skills/current */
+};
+
+#define NO_NODE SIZE_MAX
+
+struct verdict {
+	enum probe_status status;
+	size_t node; /* desired node index; NO_NODE when green */
+	const char *reason;
+};
+
+struct pass {
+	const struct desired_state *d;
+	const struct promotion *promo; /* NULL: no Promotion in the repository */
+	const struct fleet_observation *obs;
+	const struct rollout_state *prev;
+	int64_t now;
+	struct plan_output *out;
+	struct rollout_state *s; /* &out->next */
+	struct cf_err *err;
+
+	size_t *order; /* desired node indexes in rollout order */
+	size_t ncanary; /* order[0..ncanary) are the canary gateways */
+	const struct node_observation **seen; /* per desired node; NULL when not reported */
+	struct rollout_node **entry;	      /* per desired node, in s->nodes */
+	size_t *target_action;		      /* per desired node: its NODE_TARGET this pass */
+	size_t weights_action;		      /* the SET_WEIGHTS of this pass */
+
+	bool want_known; /* the Promotion's build, with the commit its tag names */
+	struct rollout_version want;
+	const char *lock_sha256; /* what every node on the new build must report */
+	char actor[ROLLOUT_TEXT_MAX];
+	char ticket[AUDIT_TICKET_MAX];
+	char revision[ROLLOUT_REVISION_MAX];
+
+	bool suspended;
+	bool busy;  /* the pass waits for the fleet to catch up */
+	bool moved; /* the pass changes a node, a weight or a route */
+	char progress[ROLLOUT_MESSAGE_MAX];
+	char stall_reason[ROLLOUT_REASON_MAX];
+	char stall_message[ROLLOUT_MESSAGE_MAX];
+};
+
+/* planner.c: text, comparisons, what a node reports, and the pass's own record. */
+void copy_str(char *dst, size_t size, const char *src);
+void copy_code(char *dst, size_t size, const char *src);
+bool hex_of_len(const char *s, size_t len);
+bool same_str(const char *a, const char *b);
+bool same_version(const struct rollout_version *a, const struct rollout_version *b);
+const char *node_name(const struct pass *p, size_t i);
+bool reachable(const struct pass *p, size_t i);
+bool runs_version(const struct pass *p, size_t i, const struct rollout_version *v);
+int64_t max_hold(const struct pass *p);
+void progress(struct pass *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void format(char *dst, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void stall(struct pass *p, const char *reason, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void waiting(struct pass *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void enter(struct pass *p, enum rollout_phase phase);
+void add_history(struct pass *p, enum rollout_outcome outcome, const char *reason);
+
+/* Phases. Each handler judges the nodes first (so a red verdict never follows a re-sent target
+ * in the same pass), then keeps or moves the fleet, then says what it waits for. A step forward
+ * lists its audit line before the motion it records, so a controller that stops at a failed
+ * action never moves a build it could not record; a rollback moves first and records after, so
+ * a log that cannot be written never keeps a bad build in service. */
+int dispatch(struct pass *p);
+
+/* plan_emit.c */
+struct rollout_action *new_action(struct pass *p, enum rollout_action_kind kind);
+int emit_audit(struct pass *p, enum audit_event event, enum rollout_phase phase,
+	       const char *reason);
+int emit_broadcast(struct pass *p, enum broadcast_verdict verdict, const char *key, size_t node,
+		   const char *reason, const char *message);
+int ensure_target(struct pass *p, size_t i, enum target_kind kind, bool *acked);
+int keep_targets(struct pass *p, bool *all_acked, size_t *first);
+bool weights_match(const struct weight_map *seen, const struct weight_map *want);
+int ensure_weights(struct pass *p, const struct weight_map *want, bool *matched);
+int route_canary_tenants(struct pass *p, bool canary);
+
+/* plan_judge.c */
+struct verdict judge(const struct pass *p);
+size_t peer_not_green(const struct pass *p, const char **reason);
+bool parity_ok(const struct pass *p, size_t i);
+
+/* plan_start.c */
+int settle(struct pass *p);
+int keep_steady(struct pass *p);
+int start_bring_up(struct pass *p);
+
+/* plan_steps.c */
+int step_shadow(struct pass *p);
+int step_promoting(struct pass *p);
+int step_analysing(struct pass *p);
+int step_mirroring(struct pass *p);
+int step_bring_up(struct pass *p);
+int step_finalising(struct pass *p, bool entering);
+
+/* plan_rollback.c */
+int hold(struct pass *p, const char *reason, size_t node);
+int fail(struct pass *p, const char *reason, size_t node);
+int start_rollback(struct pass *p, const char *reason, size_t node, bool quarantine_it);
+int step_rolling_back(struct pass *p);
+int step_held(struct pass *p);
+const struct rollout_quarantine *quarantined(const struct rollout_state *s,
+					     const struct rollout_version *v);
+
+#endif

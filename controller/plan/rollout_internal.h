@@ -1,0 +1,54 @@
+/* rollout_internal: private to plan/rollout.c, rollout_json_write.c and rollout_json_read.c;
+ * nothing else includes it. The text form of every enum of rollout.h, one table each, which the
+ * names, the JSON writer and the JSON reader share so that what is written is what is read back,
+ * and the version of the JSON format. */
+#ifndef CLAWFLEET_ROLLOUT_INTERNAL_H
+#define CLAWFLEET_ROLLOUT_INTERNAL_H
+#include <stddef.h>
+
+#include "plan/rollout.h"
+
+#define STATE_FORMAT 1
+
+static const char *const phase_names[] = {
+	[ROLLOUT_IDLE] = "Idle",
+	[ROLLOUT_SHADOW] = "Shadow",
+	[ROLLOUT_ANALYSING] = "Analysing",
+	[ROLLOUT_PROMOTING] = "Promoting",
+	[ROLLOUT_MIRRORING] = "Mirroring",
+	[ROLLOUT_FINALISING] = "Finalising",
+	[ROLLOUT_SUCCEEDED] = "Succeeded",
+	[ROLLOUT_HELD] = "Held",
+	[ROLLOUT_ROLLING_BACK] = "RollingBack",
+	[ROLLOUT_ROLLED_BACK] = "RolledBack",
+};
+static const char *const stage_names[] = {"drain", "upgrade", "restore"};
+static const char *const outcome_names[] = {"succeeded", "rolled_back", "adopted"};
+static const char *const event_names[] = {
+	[AUDIT_STEP] = "step",
+	[AUDIT_ROLLBACK] = "rollback",
+	[AUDIT_ROLLED_BACK] = "rolled_back",
+	[AUDIT_SUCCEEDED] = "succeeded",
+	[AUDIT_ADOPTED] = "adopted",
+	[AUDIT_HELD] = "held",
+	[AUDIT_QUARANTINED] = "quarantined",
+};
+static const char *const verdict_names[] = {"promote", "hold", "rollback"};
+static const char *const condition_names[] = {"Ready", "Reconciling", "Stalled"};
+static const char *const status_names[] = {"Unknown", "True", "False"};
+static const char *const kind_names[] = {
+	[ACTION_NODE_TARGET] = "NODE_TARGET",
+	[ACTION_SET_WEIGHTS] = "SET_WEIGHTS",
+	[ACTION_ROUTE_TENANT] = "ROUTE_TENANT",
+	[ACTION_AUDIT] = "AUDIT",
+	[ACTION_BROADCAST] = "BROADCAST",
+};
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+static inline const char *name_of(const char *const *names, size_t n, int i)
+{
+	return i >= 0 && (size_t)i < n ? names[i] : "?";
+}
+
+#endif
