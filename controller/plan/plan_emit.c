@@ -7,7 +7,7 @@
 
 #include "base/canon.h"
 
-struct rollout_action *new_action(struct pass *p, enum rollout_action_kind kind)
+struct rollout_action *plan_new_action(struct pass *p, enum rollout_action_kind kind)
 {
 	struct plan_output *o = p->out;
 	if (o->nactions == o->cap) {
@@ -33,7 +33,7 @@ static int emit_target(struct pass *p, size_t i, const struct target *t)
 	if (p->target_action[i] != NO_NODE) {
 		a = &p->out->actions[p->target_action[i]];
 	} else {
-		a = new_action(p, ACTION_NODE_TARGET);
+		a = plan_new_action(p, ACTION_NODE_TARGET);
 		if (!a)
 			return -1;
 		a->u.node_target.target = malloc(sizeof(struct target));
@@ -41,7 +41,7 @@ static int emit_target(struct pass *p, size_t i, const struct target *t)
 			p->out->nactions--;
 			return cf_err_set(p->err, "out of memory");
 		}
-		copy_str(a->u.node_target.node, sizeof(a->u.node_target.node), node_name(p, i));
+		plan_copy_str(a->u.node_target.node, sizeof(a->u.node_target.node), plan_node_name(p, i));
 		p->target_action[i] = p->out->nactions - 1;
 	}
 	*a->u.node_target.target = *t;
@@ -55,7 +55,7 @@ static int emit_weights(struct pass *p, const struct weight_map *m)
 	if (p->weights_action != NO_NODE) {
 		a = &p->out->actions[p->weights_action];
 	} else {
-		a = new_action(p, ACTION_SET_WEIGHTS);
+		a = plan_new_action(p, ACTION_SET_WEIGHTS);
 		if (!a)
 			return -1;
 		p->weights_action = p->out->nactions - 1;
@@ -85,10 +85,10 @@ static int emit_once(struct pass *p, struct rollout_action *a)
 
 static int emit_route(struct pass *p, const char *tenant, bool canary)
 {
-	struct rollout_action *a = new_action(p, ACTION_ROUTE_TENANT);
+	struct rollout_action *a = plan_new_action(p, ACTION_ROUTE_TENANT);
 	if (!a)
 		return -1;
-	copy_str(a->u.route.tenant, sizeof(a->u.route.tenant), tenant);
+	plan_copy_str(a->u.route.tenant, sizeof(a->u.route.tenant), tenant);
 	a->u.route.canary = canary;
 	p->moved = true;
 	return emit_once(p, a);
@@ -96,19 +96,19 @@ static int emit_route(struct pass *p, const char *tenant, bool canary)
 
 static const char *canary_probe(const struct pass *p)
 {
-	if (!p->ncanary || !reachable(p, p->order[0]))
+	if (!p->ncanary || !plan_reachable(p, p->order[0]))
 		return "";
 	const char *sha = p->seen[p->order[0]]->probe_sha256;
-	return hex_of_len(sha, 64) ? sha : "";
+	return plan_hex_of_len(sha, 64) ? sha : "";
 }
 
 /* from and to: a rollback goes from the build being rolled out to the last good one; anything
  * else from the last good build (none before a bring-up) to the one being rolled out. */
-int emit_audit(struct pass *p, enum audit_event event, enum rollout_phase phase,
+int plan_emit_audit(struct pass *p, enum audit_event event, enum rollout_phase phase,
 	       const char *reason)
 {
 	const struct rollout_state *s = p->s;
-	struct rollout_action *a = new_action(p, ACTION_AUDIT);
+	struct rollout_action *a = plan_new_action(p, ACTION_AUDIT);
 	if (!a)
 		return -1;
 	struct rollout_audit *au = calloc(1, sizeof(*au));
@@ -119,10 +119,10 @@ int emit_audit(struct pass *p, enum audit_event event, enum rollout_phase phase,
 	a->u.audit = au;
 	au->event = event;
 	au->ts_ms = p->now;
-	copy_str(au->promotion, sizeof(au->promotion), s->promotion_name);
-	copy_str(au->revision, sizeof(au->revision), p->revision);
-	copy_str(au->actor, sizeof(au->actor), p->actor);
-	copy_str(au->ticket, sizeof(au->ticket), p->ticket);
+	plan_copy_str(au->promotion, sizeof(au->promotion), s->promotion_name);
+	plan_copy_str(au->revision, sizeof(au->revision), p->revision);
+	plan_copy_str(au->actor, sizeof(au->actor), p->actor);
+	plan_copy_str(au->ticket, sizeof(au->ticket), p->ticket);
 	struct rollout_version none = {0};
 	const struct rollout_version *good = s->has_last_good ? &s->last_good : &none;
 	bool backwards = event == AUDIT_ROLLBACK || event == AUDIT_ROLLED_BACK ||
@@ -132,28 +132,28 @@ int emit_audit(struct pass *p, enum audit_event event, enum rollout_phase phase,
 	au->phase = phase;
 	au->step = s->step;
 	au->percent = s->percent;
-	copy_str(au->probe_sha256, sizeof(au->probe_sha256), canary_probe(p));
-	copy_code(au->reason, sizeof(au->reason), reason);
+	plan_copy_str(au->probe_sha256, sizeof(au->probe_sha256), canary_probe(p));
+	plan_copy_code(au->reason, sizeof(au->reason), reason);
 	if (rollout_weights_copy(&au->weights, &s->planned_weights, p->err) < 0)
 		return -1;
 	return emit_once(p, a);
 }
 
 /* Broadcast once per situation: an equal key to the last broadcast is not repeated. */
-int emit_broadcast(struct pass *p, enum broadcast_verdict verdict, const char *key,
+int plan_emit_broadcast(struct pass *p, enum broadcast_verdict verdict, const char *key,
 		   size_t node, const char *reason, const char *message)
 {
 	struct rollout_state *s = p->s;
 	if (strcmp(s->broadcast_key, key) == 0)
 		return 0;
-	copy_str(s->broadcast_key, sizeof(s->broadcast_key), key);
-	struct rollout_action *a = new_action(p, ACTION_BROADCAST);
+	plan_copy_str(s->broadcast_key, sizeof(s->broadcast_key), key);
+	struct rollout_action *a = plan_new_action(p, ACTION_BROADCAST);
 	if (!a)
 		return -1;
 	a->u.broadcast.verdict = verdict;
-	copy_str(a->u.broadcast.node, sizeof(a->u.broadcast.node), node_name(p, node));
-	copy_code(a->u.broadcast.reason, sizeof(a->u.broadcast.reason), reason);
-	copy_str(a->u.broadcast.message, sizeof(a->u.broadcast.message), message);
+	plan_copy_str(a->u.broadcast.node, sizeof(a->u.broadcast.node), plan_node_name(p, node));
+	plan_copy_code(a->u.broadcast.reason, sizeof(a->u.broadcast.reason), reason);
+	plan_copy_str(a->u.broadcast.message, sizeof(a->u.broadcast.message), message);
 	return emit_once(p, a);
 }
 
@@ -164,9 +164,9 @@ static int build_target(struct pass *p, enum target_kind kind, struct target *t)
 	const struct rollout_state *s = p->s;
 	const struct rollout_version *v = kind == TARGET_ROLLBACK ? &s->last_good : &s->promotion;
 	memset(t, 0, sizeof(*t));
-	copy_str(t->tag, sizeof(t->tag), v->tag);
-	copy_str(t->commit, sizeof(t->commit), v->commit);
-	copy_str(t->skills_semver, sizeof(t->skills_semver), v->semver);
+	plan_copy_str(t->tag, sizeof(t->tag), v->tag);
+	plan_copy_str(t->commit, sizeof(t->commit), v->commit);
+	plan_copy_str(t->skills_semver, sizeof(t->skills_semver), v->semver);
 	t->skills_link = kind == TARGET_SHADOW ? TARGET_LINK_NEXT : TARGET_LINK_CURRENT;
 	if (p->d->ntenants > TARGET_MAX_TENANTS)
 		return cf_err_set(p->err, "%zu TenantSlices: a node target holds at most %d",
@@ -176,7 +176,7 @@ static int build_target(struct pass *p, enum target_kind kind, struct target *t)
 		if (strlen(ts->name) >= sizeof(t->tenants[0].name))
 			return cf_err_set(p->err, "TenantSlice/%.80s: name longer than %zu", ts->name,
 					  sizeof(t->tenants[0].name) - 1);
-		copy_str(t->tenants[i].name, sizeof(t->tenants[i].name), ts->name);
+		plan_copy_str(t->tenants[i].name, sizeof(t->tenants[i].name), ts->name);
 		t->tenants[i].canary = kind == TARGET_SHADOW && ts->channel == CHANNEL_CANARY;
 	}
 	t->ntenants = p->d->ntenants;
@@ -200,20 +200,20 @@ static int target_digest(struct pass *p, const struct target *t, char out[65])
 /* Node i is to run the target of kind: a new generation when what it says changed, the same one
  * again while the node does not report it (the agent applies a generation once, so one kickstart
  * per generation). *acked: the node reports it as observedGeneration. */
-int ensure_target(struct pass *p, size_t i, enum target_kind kind, bool *acked)
+int plan_ensure_target(struct pass *p, size_t i, enum target_kind kind, bool *acked)
 {
 	struct target t;
 	char digest[65];
 	if (build_target(p, kind, &t) < 0 || target_digest(p, &t, digest) < 0)
 		return -1;
 	struct rollout_node *e = p->entry[i];
-	int64_t reported = reachable(p, i) ? p->seen[i]->observed_generation : 0;
+	int64_t reported = plan_reachable(p, i) ? p->seen[i]->observed_generation : 0;
 	if (strcmp(e->digest, digest) != 0) {
 		e->generation = (e->generation > reported ? e->generation : reported) + 1;
 		memcpy(e->digest, digest, sizeof(e->digest));
 	}
 	e->touched = true;
-	*acked = reachable(p, i) && reported >= e->generation;
+	*acked = plan_reachable(p, i) && reported >= e->generation;
 	if (*acked)
 		return 0;
 	t.generation = e->generation;
@@ -239,7 +239,7 @@ static enum target_kind kind_for(const struct pass *p, size_t i)
 
 /* Nodes the rollout moved keep their target (sent again if they lost it). *all_acked may be
  * NULL; *first is the first that does not report it. */
-int keep_targets(struct pass *p, bool *all_acked, size_t *first)
+int plan_keep_targets(struct pass *p, bool *all_acked, size_t *first)
 {
 	if (all_acked)
 		*all_acked = true;
@@ -248,7 +248,7 @@ int keep_targets(struct pass *p, bool *all_acked, size_t *first)
 		bool acked;
 		if (!p->entry[i]->touched)
 			continue;
-		if (ensure_target(p, i, kind_for(p, i), &acked) < 0)
+		if (plan_ensure_target(p, i, kind_for(p, i), &acked) < 0)
 			return -1;
 		if (!acked && all_acked && *all_acked) {
 			*all_acked = false;
@@ -260,7 +260,7 @@ int keep_targets(struct pass *p, bool *all_acked, size_t *first)
 
 /* Weights. */
 
-bool weights_match(const struct weight_map *seen, const struct weight_map *want)
+bool plan_weights_match(const struct weight_map *seen, const struct weight_map *want)
 {
 	for (size_t i = 0; i < want->n; i++) {
 		const struct weight_entry *w = &want->v[i];
@@ -276,15 +276,15 @@ bool weights_match(const struct weight_map *seen, const struct weight_map *want)
 
 /* The load balancer is to report want; SET_WEIGHTS until it does (a map that cannot be read
  * counts as not matching). */
-int ensure_weights(struct pass *p, const struct weight_map *want, bool *matched)
+int plan_ensure_weights(struct pass *p, const struct weight_map *want, bool *matched)
 {
 	if (rollout_weights_copy(&p->s->planned_weights, want, p->err) < 0)
 		return -1;
-	*matched = p->obs->weights_ok && weights_match(&p->obs->weights, want);
+	*matched = p->obs->weights_ok && plan_weights_match(&p->obs->weights, want);
 	return *matched ? 0 : emit_weights(p, want);
 }
 
-int route_canary_tenants(struct pass *p, bool canary)
+int plan_route_canary_tenants(struct pass *p, bool canary)
 {
 	for (size_t i = 0; i < p->d->ntenants; i++) {
 		const struct tenant_slice *ts = &p->d->tenants[i];

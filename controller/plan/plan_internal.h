@@ -67,67 +67,67 @@ struct pass {
 };
 
 /* planner.c: text, comparisons, what a node reports, and the pass's own record. */
-void copy_str(char *dst, size_t size, const char *src);
-void copy_code(char *dst, size_t size, const char *src);
-bool hex_of_len(const char *s, size_t len);
-bool same_str(const char *a, const char *b);
-bool same_version(const struct rollout_version *a, const struct rollout_version *b);
-const char *node_name(const struct pass *p, size_t i);
-bool reachable(const struct pass *p, size_t i);
-bool runs_version(const struct pass *p, size_t i, const struct rollout_version *v);
-int64_t max_hold(const struct pass *p);
-void progress(struct pass *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void format(char *dst, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-void stall(struct pass *p, const char *reason, const char *fmt, ...)
+void plan_copy_str(char *dst, size_t size, const char *src);
+void plan_copy_code(char *dst, size_t size, const char *src);
+bool plan_hex_of_len(const char *s, size_t len);
+bool plan_same_str(const char *a, const char *b);
+bool plan_same_version(const struct rollout_version *a, const struct rollout_version *b);
+const char *plan_node_name(const struct pass *p, size_t i);
+bool plan_reachable(const struct pass *p, size_t i);
+bool plan_runs_version(const struct pass *p, size_t i, const struct rollout_version *v);
+int64_t plan_max_hold(const struct pass *p);
+void plan_progress(struct pass *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void plan_format(char *dst, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void plan_stall(struct pass *p, const char *reason, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-void waiting(struct pass *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void enter(struct pass *p, enum rollout_phase phase);
-void add_history(struct pass *p, enum rollout_outcome outcome, const char *reason);
+void plan_waiting(struct pass *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void plan_enter(struct pass *p, enum rollout_phase phase);
+void plan_add_history(struct pass *p, enum rollout_outcome outcome, const char *reason);
 
 /* Phases. Each handler judges the nodes first (so a red verdict never follows a re-sent target
  * in the same pass), then keeps or moves the fleet, then says what it waits for. A step forward
  * lists its audit line before the motion it records, so a controller that stops at a failed
  * action never moves a build it could not record; a rollback moves first and records after, so
  * a log that cannot be written never keeps a bad build in service. */
-int dispatch(struct pass *p);
+int plan_dispatch(struct pass *p);
 
 /* plan_emit.c */
-struct rollout_action *new_action(struct pass *p, enum rollout_action_kind kind);
-int emit_audit(struct pass *p, enum audit_event event, enum rollout_phase phase,
+struct rollout_action *plan_new_action(struct pass *p, enum rollout_action_kind kind);
+int plan_emit_audit(struct pass *p, enum audit_event event, enum rollout_phase phase,
 	       const char *reason);
-int emit_broadcast(struct pass *p, enum broadcast_verdict verdict, const char *key, size_t node,
+int plan_emit_broadcast(struct pass *p, enum broadcast_verdict verdict, const char *key, size_t node,
 		   const char *reason, const char *message);
-int ensure_target(struct pass *p, size_t i, enum target_kind kind, bool *acked);
-int keep_targets(struct pass *p, bool *all_acked, size_t *first);
-bool weights_match(const struct weight_map *seen, const struct weight_map *want);
-int ensure_weights(struct pass *p, const struct weight_map *want, bool *matched);
-int route_canary_tenants(struct pass *p, bool canary);
+int plan_ensure_target(struct pass *p, size_t i, enum target_kind kind, bool *acked);
+int plan_keep_targets(struct pass *p, bool *all_acked, size_t *first);
+bool plan_weights_match(const struct weight_map *seen, const struct weight_map *want);
+int plan_ensure_weights(struct pass *p, const struct weight_map *want, bool *matched);
+int plan_route_canary_tenants(struct pass *p, bool canary);
 
 /* plan_judge.c */
-struct verdict judge(const struct pass *p);
-size_t peer_not_green(const struct pass *p, const char **reason);
-bool parity_ok(const struct pass *p, size_t i);
+struct verdict plan_judge(const struct pass *p);
+size_t plan_peer_not_green(const struct pass *p, const char **reason);
+bool plan_parity_ok(const struct pass *p, size_t i);
 
 /* plan_start.c */
-int settle(struct pass *p);
-int keep_steady(struct pass *p);
-int start_bring_up(struct pass *p);
+int plan_settle(struct pass *p);
+int plan_keep_steady(struct pass *p);
+int plan_start_bring_up(struct pass *p);
 
 /* plan_steps.c */
-int step_shadow(struct pass *p);
-int step_promoting(struct pass *p);
-int step_analysing(struct pass *p);
-int step_mirroring(struct pass *p);
-int step_bring_up(struct pass *p);
-int step_finalising(struct pass *p, bool entering);
+int plan_step_shadow(struct pass *p);
+int plan_step_promoting(struct pass *p);
+int plan_step_analysing(struct pass *p);
+int plan_step_mirroring(struct pass *p);
+int plan_step_bring_up(struct pass *p);
+int plan_step_finalising(struct pass *p, bool entering);
 
 /* plan_rollback.c */
-int hold(struct pass *p, const char *reason, size_t node);
-int fail(struct pass *p, const char *reason, size_t node);
-int start_rollback(struct pass *p, const char *reason, size_t node, bool quarantine_it);
-int step_rolling_back(struct pass *p);
-int step_held(struct pass *p);
-const struct rollout_quarantine *quarantined(const struct rollout_state *s,
+int plan_hold(struct pass *p, const char *reason, size_t node);
+int plan_fail(struct pass *p, const char *reason, size_t node);
+int plan_start_rollback(struct pass *p, const char *reason, size_t node, bool quarantine_it);
+int plan_step_rolling_back(struct pass *p);
+int plan_step_held(struct pass *p);
+const struct rollout_quarantine *plan_quarantined(const struct rollout_state *s,
 					     const struct rollout_version *v);
 
 #endif

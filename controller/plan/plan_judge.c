@@ -5,7 +5,7 @@
 /* Every node the rollout moved and that reports its target: the worst probe among them, the
  * first in rollout order on a tie. A node that does not answer is degraded; one that has not
  * applied its target yet still describes the build before it, so it is not judged. */
-struct verdict judge(const struct pass *p)
+struct verdict plan_judge(const struct pass *p)
 {
 	struct verdict v = {PROBE_GREEN, NO_NODE, NULL};
 	for (size_t k = 0; k < p->d->nnodes; k++) {
@@ -16,7 +16,7 @@ struct verdict judge(const struct pass *p)
 		const char *reason;
 		if (!e->touched || !e->generation)
 			continue;
-		if (!reachable(p, i)) {
+		if (!plan_reachable(p, i)) {
 			status = PROBE_DEGRADED;
 			reason = "node.unreachable";
 		} else if (o->observed_generation < e->generation) {
@@ -36,7 +36,7 @@ struct verdict judge(const struct pass *p)
 /* Never widen while a peer is not green: a gateway still on the build before, that takes traffic
  * and does not answer green, keeps the canary at its step. It is not the canary's doing, so it
  * neither holds nor rolls the rollout back. Returns the first such gateway, or NO_NODE. */
-size_t peer_not_green(const struct pass *p, const char **reason)
+size_t plan_peer_not_green(const struct pass *p, const char **reason)
 {
 	for (size_t k = 0; k < p->d->nnodes; k++) {
 		size_t i = p->order[k];
@@ -45,7 +45,7 @@ size_t peer_not_green(const struct pass *p, const char **reason)
 		if (m->role != NODE_GATEWAY || !m->lb_server || !m->lb_weight ||
 		    p->entry[i]->touched)
 			continue;
-		if (!reachable(p, i)) {
+		if (!plan_reachable(p, i)) {
 			*reason = "node.unreachable";
 			return i;
 		}
@@ -60,9 +60,9 @@ size_t peer_not_green(const struct pass *p, const char **reason)
 
 /* Lock parity: a node about to take traffic on the new build reports the promotion's
  * openclaw.lock sha256 and a version matching it. */
-bool parity_ok(const struct pass *p, size_t i)
+bool plan_parity_ok(const struct pass *p, size_t i)
 {
 	const struct node_observation *o = p->seen[i];
-	return reachable(p, i) && o->version_match && p->lock_sha256[0] &&
-	       same_str(o->lock_sha256, p->lock_sha256);
+	return plan_reachable(p, i) && o->version_match && p->lock_sha256[0] &&
+	       plan_same_str(o->lock_sha256, p->lock_sha256);
 }

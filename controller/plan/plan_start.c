@@ -9,7 +9,7 @@
 static void begin_rollout(struct pass *p)
 {
 	struct rollout_state *s = p->s;
-	copy_str(s->promotion_name, sizeof(s->promotion_name), p->promo->name);
+	plan_copy_str(s->promotion_name, sizeof(s->promotion_name), p->promo->name);
 	s->promotion = p->want;
 	s->started_ms = p->now;
 	s->step = s->percent = 0;
@@ -27,16 +27,16 @@ static void begin_rollout(struct pass *p)
 		s->nodes[i].touched = false;
 }
 
-int start_bring_up(struct pass *p)
+int plan_start_bring_up(struct pass *p)
 {
 	struct rollout_state *s = p->s;
 	begin_rollout(p);
 	s->bring_up = true;
-	enter(p, ROLLOUT_MIRRORING);
+	plan_enter(p, ROLLOUT_MIRRORING);
 	s->mirror_stage = MIRROR_UPGRADE;
-	if (emit_audit(p, AUDIT_STEP, ROLLOUT_MIRRORING, "bring-up") < 0)
+	if (plan_emit_audit(p, AUDIT_STEP, ROLLOUT_MIRRORING, "bring-up") < 0)
 		return -1;
-	return step_bring_up(p);
+	return plan_step_bring_up(p);
 }
 
 /* A new Promotion starts with Shadow on the canary gateways; the weights it finds are the
@@ -45,7 +45,7 @@ static int start_promotion(struct pass *p)
 {
 	struct rollout_state *s = p->s;
 	if (!p->obs->weights_ok) {
-		waiting(p, "waiting to read the load balancer's weights before starting %s",
+		plan_waiting(p, "waiting to read the load balancer's weights before starting %s",
 			p->want.tag);
 		return 0;
 	}
@@ -53,10 +53,10 @@ static int start_promotion(struct pass *p)
 	if (rollout_weights_copy(&s->pre_canary_weights, &p->obs->weights, p->err) < 0 ||
 	    rollout_weights_copy(&s->planned_weights, &p->obs->weights, p->err) < 0)
 		return -1;
-	enter(p, ROLLOUT_SHADOW);
-	if (emit_audit(p, AUDIT_STEP, ROLLOUT_SHADOW, "") < 0)
+	plan_enter(p, ROLLOUT_SHADOW);
+	if (plan_emit_audit(p, AUDIT_STEP, ROLLOUT_SHADOW, "") < 0)
 		return -1;
-	return step_shadow(p);
+	return plan_step_shadow(p);
 }
 
 /* A fleet already on the Promotion's build is recorded as Succeeded, moving nothing. */
@@ -64,7 +64,7 @@ static int adopt(struct pass *p)
 {
 	struct rollout_state *s = p->s;
 	if (!p->obs->weights_ok) {
-		waiting(p, "waiting to read the load balancer's weights before adopting %s",
+		plan_waiting(p, "waiting to read the load balancer's weights before adopting %s",
 			p->want.tag);
 		return 0;
 	}
@@ -74,12 +74,12 @@ static int adopt(struct pass *p)
 	if (rollout_weights_copy(&s->last_good_weights, &p->obs->weights, p->err) < 0 ||
 	    rollout_weights_copy(&s->planned_weights, &p->obs->weights, p->err) < 0)
 		return -1;
-	enter(p, ROLLOUT_SUCCEEDED);
-	progress(p, "adopted: every node already runs %s (skills %s)", p->want.tag,
+	plan_enter(p, ROLLOUT_SUCCEEDED);
+	plan_progress(p, "adopted: every node already runs %s (skills %s)", p->want.tag,
 		 p->want.semver);
-	if (emit_audit(p, AUDIT_ADOPTED, ROLLOUT_SUCCEEDED, "") < 0)
+	if (plan_emit_audit(p, AUDIT_ADOPTED, ROLLOUT_SUCCEEDED, "") < 0)
 		return -1;
-	add_history(p, OUTCOME_ADOPTED, "");
+	plan_add_history(p, OUTCOME_ADOPTED, "");
 	return 0;
 }
 
@@ -99,18 +99,18 @@ static int take_baseline(struct pass *p, size_t i)
 		 strlen(o->skills_current) >= sizeof(v.semver))
 		problem = "it reports no skills/current";
 	if (problem) {
-		stall(p, "NoBaseline", "cannot take the build %s runs (commit %.12s) as the version "
-				       "to roll back to: %s", node_name(p, i), o->commit, problem);
+		plan_stall(p, "NoBaseline", "cannot take the build %s runs (commit %.12s) as the version "
+				       "to roll back to: %s", plan_node_name(p, i), o->commit, problem);
 		return 0;
 	}
 	if (!p->obs->weights_ok) {
-		waiting(p, "waiting to read the load balancer's weights before starting %s",
+		plan_waiting(p, "waiting to read the load balancer's weights before starting %s",
 			p->want.tag);
 		return 0;
 	}
-	copy_str(v.tag, sizeof(v.tag), o->tag);
-	copy_str(v.commit, sizeof(v.commit), o->commit);
-	copy_str(v.semver, sizeof(v.semver), o->skills_current);
+	plan_copy_str(v.tag, sizeof(v.tag), o->tag);
+	plan_copy_str(v.commit, sizeof(v.commit), o->commit);
+	plan_copy_str(v.semver, sizeof(v.semver), o->skills_current);
 	s->has_last_good = true;
 	s->last_good = v;
 	if (rollout_weights_copy(&s->last_good_weights, &p->obs->weights, p->err) < 0)
@@ -127,29 +127,29 @@ static int first_start(struct pass *p)
 	size_t baseline = NO_NODE;
 	for (size_t k = 0; k < p->d->nnodes; k++) {
 		size_t i = p->order[k];
-		if (!reachable(p, i)) {
-			waiting(p, "waiting for every node to report before choosing a baseline: %s "
-				   "does not answer", node_name(p, i));
+		if (!plan_reachable(p, i)) {
+			plan_waiting(p, "waiting for every node to report before choosing a baseline: %s "
+				   "does not answer", plan_node_name(p, i));
 			return 0;
 		}
 		const char *commit = p->seen[i]->commit;
-		bool built = hex_of_len(commit, 40);
-		all_on_want = all_on_want && runs_version(p, i, &p->want);
+		bool built = plan_hex_of_len(commit, 40);
+		all_on_want = all_on_want && plan_runs_version(p, i, &p->want);
 		none_built = none_built && !built;
-		if (built && !same_str(commit, p->want.commit) && k >= p->ncanary &&
+		if (built && !plan_same_str(commit, p->want.commit) && k >= p->ncanary &&
 		    baseline == NO_NODE)
 			baseline = i;
 	}
 	if (all_on_want)
 		return adopt(p);
 	if (none_built)
-		return start_bring_up(p);
+		return plan_start_bring_up(p);
 	for (size_t k = 0; baseline == NO_NODE && k < p->d->nnodes; k++)
-		if (hex_of_len(p->seen[p->order[k]]->commit, 40) &&
-		    !same_str(p->seen[p->order[k]]->commit, p->want.commit))
+		if (plan_hex_of_len(p->seen[p->order[k]]->commit, 40) &&
+		    !plan_same_str(p->seen[p->order[k]]->commit, p->want.commit))
 			baseline = p->order[k];
 	for (size_t k = 0; baseline == NO_NODE && k < p->d->nnodes; k++)
-		if (hex_of_len(p->seen[p->order[k]]->commit, 40))
+		if (plan_hex_of_len(p->seen[p->order[k]]->commit, 40))
 			baseline = p->order[k];
 	return take_baseline(p, baseline);
 }
@@ -158,51 +158,51 @@ static int first_start(struct pass *p)
  * restart that forgot them gets them again; base weights edited in Git since apply at the next
  * rollout's Finalising), and the build on every node the rollout left there (sent again to a
  * node that lost it; a node new to the fleet gets the Succeeded build). */
-int keep_steady(struct pass *p)
+int plan_keep_steady(struct pass *p)
 {
 	struct rollout_state *s = p->s;
 	bool matched, acked;
 	if (s->phase == ROLLOUT_IDLE)
 		return 0;
-	if (ensure_weights(p, &s->planned_weights, &matched) < 0)
+	if (plan_ensure_weights(p, &s->planned_weights, &matched) < 0)
 		return -1;
 	bool succeeded = s->phase == ROLLOUT_SUCCEEDED;
 	const struct rollout_version *v = succeeded ? &s->promotion : &s->last_good;
 	for (size_t k = 0; k < p->d->nnodes; k++) {
 		size_t i = p->order[k];
 		const struct rollout_node *e = p->entry[i];
-		if (!reachable(p, i) || (!succeeded && !e->touched))
+		if (!plan_reachable(p, i) || (!succeeded && !e->touched))
 			continue;
-		if (runs_version(p, i, v) && e->generation <= p->seen[i]->observed_generation)
+		if (plan_runs_version(p, i, v) && e->generation <= p->seen[i]->observed_generation)
 			continue;
-		if (ensure_target(p, i, succeeded ? TARGET_FINAL : TARGET_ROLLBACK, &acked) < 0)
+		if (plan_ensure_target(p, i, succeeded ? TARGET_FINAL : TARGET_ROLLBACK, &acked) < 0)
 			return -1;
 	}
 	if (!p->progress[0] && succeeded)
-		progress(p, "every node runs %s (skills %s)", v->tag, v->semver);
+		plan_progress(p, "every node runs %s (skills %s)", v->tag, v->semver);
 	else if (!p->progress[0])
-		progress(p, "rolled back %s (skills %s) to %s (skills %s): %s", s->promotion.tag,
+		plan_progress(p, "rolled back %s (skills %s) to %s (skills %s): %s", s->promotion.tag,
 			 s->promotion.semver, v->tag, v->semver, s->rollback_reason);
 	return 0;
 }
 
 /* Idle, Succeeded, RolledBack: start the Promotion when it names a build other than the last
  * good one, unless it is aborted or quarantined. */
-int settle(struct pass *p)
+int plan_settle(struct pass *p)
 {
 	struct rollout_state *s = p->s;
-	if (!p->want_known || (s->has_last_good && same_version(&s->last_good, &p->want)))
-		return keep_steady(p);
+	if (!p->want_known || (s->has_last_good && plan_same_version(&s->last_good, &p->want)))
+		return plan_keep_steady(p);
 	if (p->promo->abort) {
-		progress(p, "spec.abort is true: %s is not promoted", p->want.tag);
-		return keep_steady(p);
+		plan_progress(p, "spec.abort is true: %s is not promoted", p->want.tag);
+		return plan_keep_steady(p);
 	}
-	const struct rollout_quarantine *q = quarantined(s, &p->want);
+	const struct rollout_quarantine *q = plan_quarantined(s, &p->want);
 	if (q) {
-		stall(p, "Quarantined", "%s (commit %.12s) is quarantined after a rollback (%s): "
+		plan_stall(p, "Quarantined", "%s (commit %.12s) is quarantined after a rollback (%s): "
 					"name a different tag or commit to promote",
 		      q->tag, q->commit, q->reason);
-		return keep_steady(p);
+		return plan_keep_steady(p);
 	}
 	if (s->phase == ROLLOUT_IDLE && !s->has_last_good)
 		return first_start(p);

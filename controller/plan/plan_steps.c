@@ -10,10 +10,10 @@
 static int start_analysis(struct pass *p)
 {
 	struct rollout_state *s = p->s;
-	enter(p, ROLLOUT_ANALYSING);
+	plan_enter(p, ROLLOUT_ANALYSING);
 	s->step_started_ms = s->window_started_ms = p->now;
 	s->green_windows = 0;
-	progress(p, "step %d (%d %%): analysing, 0 of %d green windows", s->step, s->percent,
+	plan_progress(p, "step %d (%d %%): analysing, 0 of %d green windows", s->step, s->percent,
 		 p->promo->green_windows);
 	return 0;
 }
@@ -29,26 +29,26 @@ static int advance(struct pass *p, size_t idx)
 	bool matched;
 	int rc = -1;
 	for (size_t k = 0; k < p->ncanary; k++)
-		if (!parity_ok(p, p->order[k]))
-			return fail(p, "lock.parity", p->order[k]);
+		if (!plan_parity_ok(p, p->order[k]))
+			return plan_fail(p, "lock.parity", p->order[k]);
 	int percent = p->promo->steps[idx];
 	if (weights_for_percent(p->d, percent, &m, &why) < 0) {
-		stall(p, "WeightsUnavailable", "step %zu (%d %%): %s", idx + 1, percent, why.msg);
+		plan_stall(p, "WeightsUnavailable", "step %zu (%d %%): %s", idx + 1, percent, why.msg);
 		rc = 0;
 		goto done;
 	}
 	s->step = (int)idx + 1;
 	s->percent = percent;
-	enter(p, ROLLOUT_PROMOTING);
+	plan_enter(p, ROLLOUT_PROMOTING);
 	if (rollout_weights_copy(&s->planned_weights, &m, p->err) < 0 ||
-	    emit_audit(p, AUDIT_STEP, ROLLOUT_PROMOTING, "") < 0 ||
-	    ensure_weights(p, &m, &matched) < 0 ||
-	    (!s->canary_routed && route_canary_tenants(p, true) < 0))
+	    plan_emit_audit(p, AUDIT_STEP, ROLLOUT_PROMOTING, "") < 0 ||
+	    plan_ensure_weights(p, &m, &matched) < 0 ||
+	    (!s->canary_routed && plan_route_canary_tenants(p, true) < 0))
 		goto done;
 	if (matched)
 		rc = start_analysis(p);
 	else {
-		waiting(p, "step %d (%d %%): waiting for the load balancer to report the planned "
+		plan_waiting(p, "step %d (%d %%): waiting for the load balancer to report the planned "
 			   "weights", s->step, s->percent);
 		rc = 0;
 	}
@@ -68,65 +68,65 @@ static size_t next_step(const struct promotion *promo, int percent)
 /* Shadow: the canary gateways get the new build beside the old one (skills/next, canary tenants
  * on next) and a kickstart; no weight moves. Once every canary reports it and is green, the
  * first step. */
-int step_shadow(struct pass *p)
+int plan_step_shadow(struct pass *p)
 {
-	struct verdict v = judge(p);
+	struct verdict v = plan_judge(p);
 	if (v.status == PROBE_RED)
-		return fail(p, v.reason, v.node);
+		return plan_fail(p, v.reason, v.node);
 	if (v.status == PROBE_DEGRADED)
-		return hold(p, v.reason, v.node);
+		return plan_hold(p, v.reason, v.node);
 	size_t first = NO_NODE;
 	for (size_t k = 0; k < p->ncanary; k++) {
 		bool acked;
-		if (ensure_target(p, p->order[k], TARGET_SHADOW, &acked) < 0)
+		if (plan_ensure_target(p, p->order[k], TARGET_SHADOW, &acked) < 0)
 			return -1;
 		if (!acked && first == NO_NODE)
 			first = p->order[k];
 	}
 	if (first != NO_NODE) {
-		waiting(p, "Shadow: waiting for %s to apply generation %lld", node_name(p, first),
+		plan_waiting(p, "Shadow: waiting for %s to apply generation %lld", plan_node_name(p, first),
 			(long long)p->entry[first]->generation);
 		return 0;
 	}
 	if (!p->ncanary) {
-		stall(p, "NoCanary", "no MacNode is a canary gateway (role gateway, canary: true)");
+		plan_stall(p, "NoCanary", "no MacNode is a canary gateway (role gateway, canary: true)");
 		return 0;
 	}
 	const char *why;
-	size_t peer = peer_not_green(p, &why);
+	size_t peer = plan_peer_not_green(p, &why);
 	if (peer != NO_NODE) {
-		waiting(p, "Shadow: green; waiting for %s (%s) before the first step: never widen "
-			   "while a peer is not green", node_name(p, peer), why);
+		plan_waiting(p, "Shadow: green; waiting for %s (%s) before the first step: never widen "
+			   "while a peer is not green", plan_node_name(p, peer), why);
 		return 0;
 	}
 	return advance(p, 0);
 }
 
-int step_promoting(struct pass *p)
+int plan_step_promoting(struct pass *p)
 {
 	struct rollout_state *s = p->s;
 	struct weight_map m = {0};
 	struct cf_err why;
 	bool matched;
 	int rc = -1;
-	struct verdict v = judge(p);
+	struct verdict v = plan_judge(p);
 	if (v.status == PROBE_RED)
-		return fail(p, v.reason, v.node);
+		return plan_fail(p, v.reason, v.node);
 	if (v.status == PROBE_DEGRADED)
-		return hold(p, v.reason, v.node);
-	if (keep_targets(p, NULL, NULL) < 0)
+		return plan_hold(p, v.reason, v.node);
+	if (plan_keep_targets(p, NULL, NULL) < 0)
 		return -1;
 	if (weights_for_percent(p->d, s->percent, &m, &why) < 0) {
-		stall(p, "WeightsUnavailable", "step %d (%d %%): %s", s->step, s->percent, why.msg);
+		plan_stall(p, "WeightsUnavailable", "step %d (%d %%): %s", s->step, s->percent, why.msg);
 		rc = 0;
 		goto done;
 	}
-	if (ensure_weights(p, &m, &matched) < 0)
+	if (plan_ensure_weights(p, &m, &matched) < 0)
 		goto done;
 	if (matched)
 		rc = start_analysis(p);
 	else {
-		waiting(p, "step %d (%d %%): waiting for the load balancer to report the planned "
+		plan_waiting(p, "step %d (%d %%): waiting for the load balancer to report the planned "
 			   "weights", s->step, s->percent);
 		rc = 0;
 	}
@@ -138,20 +138,20 @@ done:
 static int begin_mirroring(struct pass *p)
 {
 	struct rollout_state *s = p->s;
-	enter(p, ROLLOUT_MIRRORING);
+	plan_enter(p, ROLLOUT_MIRRORING);
 	s->mirror_index = 0;
 	s->mirror_stage = MIRROR_DRAIN;
 	s->mirror_node[0] = '\0';
-	if (emit_audit(p, AUDIT_STEP, ROLLOUT_MIRRORING, "") < 0)
+	if (plan_emit_audit(p, AUDIT_STEP, ROLLOUT_MIRRORING, "") < 0)
 		return -1;
-	return step_mirroring(p);
+	return plan_step_mirroring(p);
 }
 
 /* Analysing: each step holds for at least analysisInterval after its weights were read back and
  * needs greenWindows consecutive green windows. Windows are counted by time: a window is one
  * analysisInterval in which every judged probe was green; anything else holds or rolls back,
  * and the count starts again when the rollout resumes. */
-int step_analysing(struct pass *p)
+int plan_step_analysing(struct pass *p)
 {
 	struct rollout_state *s = p->s;
 	const struct promotion *promo = p->promo;
@@ -160,26 +160,26 @@ int step_analysing(struct pass *p)
 	int rc = -1;
 	bool acked;
 	size_t first = NO_NODE;
-	struct verdict v = judge(p);
+	struct verdict v = plan_judge(p);
 	if (v.status == PROBE_RED)
-		return fail(p, v.reason, v.node);
+		return plan_fail(p, v.reason, v.node);
 	if (v.status == PROBE_DEGRADED)
-		return hold(p, v.reason, v.node);
-	if (keep_targets(p, &acked, &first) < 0)
+		return plan_hold(p, v.reason, v.node);
+	if (plan_keep_targets(p, &acked, &first) < 0)
 		return -1;
 	if (weights_for_percent(p->d, s->percent, &m, &why) < 0) {
-		stall(p, "WeightsUnavailable", "step %d (%d %%): %s", s->step, s->percent, why.msg);
+		plan_stall(p, "WeightsUnavailable", "step %d (%d %%): %s", s->step, s->percent, why.msg);
 		rc = 0;
 		goto done;
 	}
-	if (p->obs->weights_ok && !weights_match(&p->obs->weights, &m)) {
+	if (p->obs->weights_ok && !plan_weights_match(&p->obs->weights, &m)) {
 		/* The load balancer lost the step's weights (a restart): set them again and
 		 * count the step's time from when they read back. */
 		bool matched;
-		enter(p, ROLLOUT_PROMOTING);
-		if (ensure_weights(p, &m, &matched) < 0)
+		plan_enter(p, ROLLOUT_PROMOTING);
+		if (plan_ensure_weights(p, &m, &matched) < 0)
 			goto done;
-		waiting(p, "step %d (%d %%): the load balancer lost the planned weights; setting "
+		plan_waiting(p, "step %d (%d %%): the load balancer lost the planned weights; setting "
 			   "them again", s->step, s->percent);
 		rc = 0;
 		goto done;
@@ -187,8 +187,8 @@ int step_analysing(struct pass *p)
 	if (!acked) {
 		s->window_started_ms = p->now;
 		s->green_windows = 0;
-		waiting(p, "step %d (%d %%): waiting for %s to apply generation %lld", s->step,
-			s->percent, node_name(p, first), (long long)p->entry[first]->generation);
+		plan_waiting(p, "step %d (%d %%): waiting for %s to apply generation %lld", s->step,
+			s->percent, plan_node_name(p, first), (long long)p->entry[first]->generation);
 		rc = 0;
 		goto done;
 	}
@@ -202,23 +202,23 @@ int step_analysing(struct pass *p)
 					   : s->green_windows + (int)done_windows;
 	}
 	if (s->green_windows < need || p->now - s->step_started_ms < interval) {
-		progress(p, "step %d (%d %%): analysing, %d of %d green windows", s->step, s->percent,
+		plan_progress(p, "step %d (%d %%): analysing, %d of %d green windows", s->step, s->percent,
 			 s->green_windows, need);
 		rc = 0;
 		goto done;
 	}
 	if (!p->obs->weights_ok) {
-		waiting(p, "step %d (%d %%): green; waiting to read the load balancer's weights "
+		plan_waiting(p, "step %d (%d %%): green; waiting to read the load balancer's weights "
 			   "before the next step", s->step, s->percent);
 		rc = 0;
 		goto done;
 	}
 	const char *peer_reason;
-	size_t peer = peer_not_green(p, &peer_reason);
+	size_t peer = plan_peer_not_green(p, &peer_reason);
 	if (peer != NO_NODE) {
-		waiting(p, "step %d (%d %%): green; waiting for %s (%s) before the next step: never "
+		plan_waiting(p, "step %d (%d %%): green; waiting for %s (%s) before the next step: never "
 			   "widen while a peer is not green", s->step, s->percent,
-			node_name(p, peer), peer_reason);
+			plan_node_name(p, peer), peer_reason);
 		rc = 0;
 		goto done;
 	}
@@ -241,7 +241,7 @@ static bool takes_traffic(const struct pass *p, size_t i)
  * others keep the last step's split), give it the new build on skills/current with every tenant
  * on current and a kickstart, wait until it reports the target and is green, check its lock,
  * restore its weight. Workers and notifiers follow in the same way without the weights. */
-int step_mirroring(struct pass *p)
+int plan_step_mirroring(struct pass *p)
 {
 	struct rollout_state *s = p->s;
 	struct weight_map last = {0}, m = {0};
@@ -249,25 +249,25 @@ int step_mirroring(struct pass *p)
 	int rc = -1;
 	bool matched, acked;
 	size_t n = p->d->nnodes - p->ncanary;
-	struct verdict v = judge(p);
+	struct verdict v = plan_judge(p);
 	if (v.status == PROBE_RED)
-		return fail(p, v.reason, v.node);
+		return plan_fail(p, v.reason, v.node);
 	if (v.status == PROBE_DEGRADED)
-		return hold(p, v.reason, v.node);
-	if (keep_targets(p, NULL, NULL) < 0)
+		return plan_hold(p, v.reason, v.node);
+	if (plan_keep_targets(p, NULL, NULL) < 0)
 		return -1;
 	if (weights_for_percent(p->d, s->percent, &last, &why) < 0) {
-		stall(p, "WeightsUnavailable", "mirroring at %d %%: %s", s->percent, why.msg);
+		plan_stall(p, "WeightsUnavailable", "mirroring at %d %%: %s", s->percent, why.msg);
 		rc = 0;
 		goto done;
 	}
 	/* Each node passes through three stages at most; the bound is a guard. */
 	for (size_t guard = 0; guard <= 3 * n && s->mirror_index < n; guard++) {
 		size_t i = p->order[p->ncanary + s->mirror_index];
-		const char *name = node_name(p, i);
+		const char *name = plan_node_name(p, i);
 		const char *server = p->d->nodes[i].lb_server;
 		if (strcmp(s->mirror_node, name) != 0) {
-			copy_str(s->mirror_node, sizeof(s->mirror_node), name);
+			plan_copy_str(s->mirror_node, sizeof(s->mirror_node), name);
 			s->mirror_stage = MIRROR_DRAIN;
 		}
 		switch (s->mirror_stage) {
@@ -275,10 +275,10 @@ int step_mirroring(struct pass *p)
 			if (takes_traffic(p, i)) {
 				if (rollout_weights_copy(&m, &last, p->err) < 0 ||
 				    weight_map_set(&m, server, 0, p->err) < 0 ||
-				    ensure_weights(p, &m, &matched) < 0)
+				    plan_ensure_weights(p, &m, &matched) < 0)
 					goto done;
 				if (!matched) {
-					waiting(p, "mirroring %s (%zu of %zu): draining its weight",
+					plan_waiting(p, "mirroring %s (%zu of %zu): draining its weight",
 						name, s->mirror_index + 1, n);
 					rc = 0;
 					goto done;
@@ -288,18 +288,18 @@ int step_mirroring(struct pass *p)
 			s->stage_started_ms = p->now;
 			break;
 		case MIRROR_UPGRADE:
-			if (ensure_target(p, i, TARGET_FINAL, &acked) < 0)
+			if (plan_ensure_target(p, i, TARGET_FINAL, &acked) < 0)
 				goto done;
 			if (!acked) {
-				waiting(p, "mirroring %s (%zu of %zu): waiting for it to apply "
+				plan_waiting(p, "mirroring %s (%zu of %zu): waiting for it to apply "
 					   "generation %lld",
 					name, s->mirror_index + 1, n,
 					(long long)p->entry[i]->generation);
 				rc = 0;
 				goto done;
 			}
-			if (takes_traffic(p, i) && !parity_ok(p, i)) {
-				rc = fail(p, "lock.parity", i);
+			if (takes_traffic(p, i) && !plan_parity_ok(p, i)) {
+				rc = plan_fail(p, "lock.parity", i);
 				goto done;
 			}
 			s->mirror_stage = MIRROR_RESTORE;
@@ -307,10 +307,10 @@ int step_mirroring(struct pass *p)
 			break;
 		case MIRROR_RESTORE:
 			if (takes_traffic(p, i)) {
-				if (ensure_weights(p, &last, &matched) < 0)
+				if (plan_ensure_weights(p, &last, &matched) < 0)
 					goto done;
 				if (!matched) {
-					waiting(p, "mirroring %s (%zu of %zu): restoring its weight",
+					plan_waiting(p, "mirroring %s (%zu of %zu): restoring its weight",
 						name, s->mirror_index + 1, n);
 					rc = 0;
 					goto done;
@@ -333,36 +333,36 @@ done:
 /* No earlier version anywhere: nothing to compare a canary with and nothing to roll back to, so
  * the nodes come up one at a time (canary gateways, stable gateways, workers, notifiers), each
  * waiting until it is green; no weights move until Finalising sets the declared map. */
-int step_bring_up(struct pass *p)
+int plan_step_bring_up(struct pass *p)
 {
 	struct rollout_state *s = p->s;
 	size_t n = p->d->nnodes;
 	bool acked;
-	if (keep_targets(p, NULL, NULL) < 0)
+	if (plan_keep_targets(p, NULL, NULL) < 0)
 		return -1;
 	for (; s->mirror_index < n; s->mirror_index++) {
 		size_t i = p->order[s->mirror_index];
-		const char *name = node_name(p, i);
-		copy_str(s->mirror_node, sizeof(s->mirror_node), name);
-		if (ensure_target(p, i, TARGET_FINAL, &acked) < 0)
+		const char *name = plan_node_name(p, i);
+		plan_copy_str(s->mirror_node, sizeof(s->mirror_node), name);
+		if (plan_ensure_target(p, i, TARGET_FINAL, &acked) < 0)
 			return -1;
 		if (!acked) {
-			waiting(p, BRING_UP_NOTE " (%s, %zu of %zu: waiting for generation %lld)",
+			plan_waiting(p, BRING_UP_NOTE " (%s, %zu of %zu: waiting for generation %lld)",
 				name, s->mirror_index + 1, n, (long long)p->entry[i]->generation);
 			return 0;
 		}
 		const struct node_observation *o = p->seen[i];
 		const char *reason = o->nreasons && o->reasons[0] ? o->reasons[0] : "";
 		if (o->status == PROBE_RED) {
-			progress(p, BRING_UP_NOTE " (%s, %zu of %zu: red)", name, s->mirror_index + 1,
+			plan_progress(p, BRING_UP_NOTE " (%s, %zu of %zu: red)", name, s->mirror_index + 1,
 				 n);
-			stall(p, "NoBaseline",
+			plan_stall(p, "NoBaseline",
 			      "%s is red (%s) and there is no earlier version to roll back to: fix "
 			      "the node or name another tag", name, reason);
 			return 0;
 		}
 		if (o->status != PROBE_GREEN) {
-			waiting(p, BRING_UP_NOTE " (%s, %zu of %zu: waiting for green, %s)", name,
+			plan_waiting(p, BRING_UP_NOTE " (%s, %zu of %zu: waiting for green, %s)", name,
 				s->mirror_index + 1, n, reason);
 			return 0;
 		}
@@ -376,27 +376,27 @@ static int succeed(struct pass *p, const struct weight_map *declared)
 {
 	struct rollout_state *s = p->s;
 	char key[ROLLOUT_MESSAGE_MAX], message[ROLLOUT_MESSAGE_MAX];
-	enter(p, ROLLOUT_SUCCEEDED);
-	if (emit_audit(p, AUDIT_SUCCEEDED, ROLLOUT_SUCCEEDED, "") < 0)
+	plan_enter(p, ROLLOUT_SUCCEEDED);
+	if (plan_emit_audit(p, AUDIT_SUCCEEDED, ROLLOUT_SUCCEEDED, "") < 0)
 		return -1;
-	add_history(p, OUTCOME_SUCCEEDED, "");
+	plan_add_history(p, OUTCOME_SUCCEEDED, "");
 	s->has_last_good = true;
 	s->last_good = s->promotion;
 	if (rollout_weights_copy(&s->last_good_weights, declared, p->err) < 0)
 		return -1;
 	s->bring_up = false;
-	format(key, sizeof(key), "promote/%s@%s/%lld", s->promotion.tag, s->promotion.commit,
+	plan_format(key, sizeof(key), "promote/%s@%s/%lld", s->promotion.tag, s->promotion.commit,
 		 (long long)s->started_ms);
-	format(message, sizeof(message), "%s (skills %s) runs on every node", s->promotion.tag,
+	plan_format(message, sizeof(message), "%s (skills %s) runs on every node", s->promotion.tag,
 		 s->promotion.semver);
-	progress(p, "%s", message);
-	return emit_broadcast(p, VERDICT_PROMOTE, key, NO_NODE, "succeeded", message);
+	plan_progress(p, "%s", message);
+	return plan_emit_broadcast(p, VERDICT_PROMOTE, key, NO_NODE, "succeeded", message);
 }
 
 /* Finalising: every node on the new build with skills/current (the canary moves off next, its
  * canary tenants onto current and back to the stable pool), the declared weights; done when
  * every node reports its target, runs the build and is green: then the last-good snapshot. */
-int step_finalising(struct pass *p, bool entering)
+int plan_step_finalising(struct pass *p, bool entering)
 {
 	struct rollout_state *s = p->s;
 	struct weight_map declared = {0};
@@ -404,28 +404,28 @@ int step_finalising(struct pass *p, bool entering)
 	size_t first = NO_NODE;
 	int rc = -1;
 	if (weights_declared(p->d, &declared, p->err) < 0 ||
-	    ensure_weights(p, &declared, &matched) < 0)
+	    plan_ensure_weights(p, &declared, &matched) < 0)
 		goto done;
-	if (entering && s->canary_routed && route_canary_tenants(p, false) < 0)
+	if (entering && s->canary_routed && plan_route_canary_tenants(p, false) < 0)
 		goto done;
 	for (size_t k = 0; k < p->d->nnodes; k++) {
 		size_t i = p->order[k];
-		if (ensure_target(p, i, TARGET_FINAL, &acked) < 0)
+		if (plan_ensure_target(p, i, TARGET_FINAL, &acked) < 0)
 			goto done;
-		if ((!acked || !runs_version(p, i, &s->promotion)) && first == NO_NODE)
+		if ((!acked || !plan_runs_version(p, i, &s->promotion)) && first == NO_NODE)
 			first = i;
 	}
-	struct verdict v = judge(p);
+	struct verdict v = plan_judge(p);
 	if (first != NO_NODE) {
-		waiting(p, "finalising: waiting for %s to run %s with skills/current at %s",
-			node_name(p, first), s->promotion.tag, s->promotion.semver);
+		plan_waiting(p, "finalising: waiting for %s to run %s with skills/current at %s",
+			plan_node_name(p, first), s->promotion.tag, s->promotion.semver);
 		rc = 0;
 	} else if (v.status != PROBE_GREEN) {
-		waiting(p, "finalising: waiting for %s to turn green (%s)", node_name(p, v.node),
+		plan_waiting(p, "finalising: waiting for %s to turn green (%s)", plan_node_name(p, v.node),
 			v.reason);
 		rc = 0;
 	} else if (!matched) {
-		waiting(p, "finalising: waiting for the load balancer to report the declared "
+		plan_waiting(p, "finalising: waiting for the load balancer to report the declared "
 			   "weights");
 		rc = 0;
 	} else {
@@ -438,6 +438,6 @@ done:
 
 static int enter_finalising(struct pass *p)
 {
-	enter(p, ROLLOUT_FINALISING);
-	return step_finalising(p, true);
+	plan_enter(p, ROLLOUT_FINALISING);
+	return plan_step_finalising(p, true);
 }

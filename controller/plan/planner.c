@@ -10,7 +10,7 @@
 
 /* The pass: what every chapter uses. */
 
-void copy_str(char *dst, size_t size, const char *src)
+void plan_copy_str(char *dst, size_t size, const char *src)
 {
 	snprintf(dst, size, "%s", src ? src : "");
 }
@@ -31,7 +31,7 @@ static void copy_text(char *dst, size_t size, const char *src)
 }
 
 /* Reason codes come from agents; whatever they send is kept to the code alphabet. */
-void copy_code(char *dst, size_t size, const char *src)
+void plan_copy_code(char *dst, size_t size, const char *src)
 {
 	size_t n = 0;
 	for (; src && src[n] && n + 1 < size; n++) {
@@ -43,48 +43,48 @@ void copy_code(char *dst, size_t size, const char *src)
 	dst[n] = '\0';
 }
 
-bool hex_of_len(const char *s, size_t len)
+bool plan_hex_of_len(const char *s, size_t len)
 {
 	if (!s || strlen(s) != len)
 		return false;
 	return strspn(s, "0123456789abcdef") == len;
 }
 
-bool same_str(const char *a, const char *b)
+bool plan_same_str(const char *a, const char *b)
 {
 	return a && b && strcmp(a, b) == 0;
 }
 
-bool same_version(const struct rollout_version *a, const struct rollout_version *b)
+bool plan_same_version(const struct rollout_version *a, const struct rollout_version *b)
 {
 	return strcmp(a->tag, b->tag) == 0 && strcmp(a->commit, b->commit) == 0 &&
 	       strcmp(a->semver, b->semver) == 0;
 }
 
-const char *node_name(const struct pass *p, size_t i)
+const char *plan_node_name(const struct pass *p, size_t i)
 {
 	return i == NO_NODE ? "" : p->d->nodes[i].name;
 }
 
-bool reachable(const struct pass *p, size_t i)
+bool plan_reachable(const struct pass *p, size_t i)
 {
 	return p->seen[i] && p->seen[i]->reachable;
 }
 
 /* The node reports the build: its infra commit and skills/current. */
-bool runs_version(const struct pass *p, size_t i, const struct rollout_version *v)
+bool plan_runs_version(const struct pass *p, size_t i, const struct rollout_version *v)
 {
 	const struct node_observation *o = p->seen[i];
-	return reachable(p, i) && same_str(o->commit, v->commit) &&
-	       same_str(o->skills_current, v->semver);
+	return plan_reachable(p, i) && plan_same_str(o->commit, v->commit) &&
+	       plan_same_str(o->skills_current, v->semver);
 }
 
-int64_t max_hold(const struct pass *p)
+int64_t plan_max_hold(const struct pass *p)
 {
 	return p->promo ? p->promo->max_hold_ms : 0;
 }
 
-void progress(struct pass *p, const char *fmt, ...)
+void plan_progress(struct pass *p, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -93,7 +93,7 @@ void progress(struct pass *p, const char *fmt, ...)
 }
 
 /* snprintf that may cut: keys and messages name tags of up to 255 bytes. */
-void format(char *dst, size_t size, const char *fmt, ...)
+void plan_format(char *dst, size_t size, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -101,10 +101,10 @@ void format(char *dst, size_t size, const char *fmt, ...)
 	va_end(ap);
 }
 
-void stall(struct pass *p, const char *reason, const char *fmt, ...)
+void plan_stall(struct pass *p, const char *reason, const char *fmt, ...)
 {
 	va_list ap;
-	copy_str(p->stall_reason, sizeof(p->stall_reason), reason);
+	plan_copy_str(p->stall_reason, sizeof(p->stall_reason), reason);
 	va_start(ap, fmt);
 	vsnprintf(p->stall_message, sizeof(p->stall_message), fmt, ap);
 	va_end(ap);
@@ -112,28 +112,28 @@ void stall(struct pass *p, const char *reason, const char *fmt, ...)
 
 /* The rollout waits for the fleet; past maxHold in one stage it says so (Stalled) and keeps
  * waiting: nothing it could do alone would be safer. */
-void waiting(struct pass *p, const char *fmt, ...)
+void plan_waiting(struct pass *p, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(p->progress, sizeof(p->progress), fmt, ap);
 	va_end(ap);
 	p->busy = true;
-	int64_t limit = max_hold(p);
+	int64_t limit = plan_max_hold(p);
 	if (limit > 0 && p->now - p->s->stage_started_ms > limit && !p->stall_reason[0]) {
 		char d[32];
 		duration_format(limit, d, sizeof(d));
-		stall(p, "ProgressDeadlineExceeded", "%s for more than %s", p->progress, d);
+		plan_stall(p, "ProgressDeadlineExceeded", "%s for more than %s", p->progress, d);
 	}
 }
 
-void enter(struct pass *p, enum rollout_phase phase)
+void plan_enter(struct pass *p, enum rollout_phase phase)
 {
 	p->s->phase = phase;
 	p->s->stage_started_ms = p->now;
 }
 
-void add_history(struct pass *p, enum rollout_outcome outcome, const char *reason)
+void plan_add_history(struct pass *p, enum rollout_outcome outcome, const char *reason)
 {
 	struct rollout_state *s = p->s;
 	if (s->nhistory == ROLLOUT_HISTORY_MAX) {
@@ -142,39 +142,39 @@ void add_history(struct pass *p, enum rollout_outcome outcome, const char *reaso
 	}
 	struct rollout_record *r = &s->history[s->nhistory++];
 	memset(r, 0, sizeof(*r));
-	copy_str(r->promotion, sizeof(r->promotion), s->promotion_name);
+	plan_copy_str(r->promotion, sizeof(r->promotion), s->promotion_name);
 	if (s->has_last_good)
 		r->from = s->last_good;
 	r->to = s->promotion;
 	r->outcome = outcome;
-	copy_code(r->reason, sizeof(r->reason), reason);
+	plan_copy_code(r->reason, sizeof(r->reason), reason);
 	r->started_ms = s->started_ms;
 	r->finished_ms = p->now;
 }
 
 /* Phases (plan_internal.h says how each handler is built), and the controls Git has over them. */
 
-int dispatch(struct pass *p)
+int plan_dispatch(struct pass *p)
 {
 	switch (p->s->phase) {
 	case ROLLOUT_IDLE:
 	case ROLLOUT_SUCCEEDED:
 	case ROLLOUT_ROLLED_BACK:
-		return settle(p);
+		return plan_settle(p);
 	case ROLLOUT_SHADOW:
-		return step_shadow(p);
+		return plan_step_shadow(p);
 	case ROLLOUT_PROMOTING:
-		return step_promoting(p);
+		return plan_step_promoting(p);
 	case ROLLOUT_ANALYSING:
-		return step_analysing(p);
+		return plan_step_analysing(p);
 	case ROLLOUT_MIRRORING:
-		return p->s->bring_up ? step_bring_up(p) : step_mirroring(p);
+		return p->s->bring_up ? plan_step_bring_up(p) : plan_step_mirroring(p);
 	case ROLLOUT_FINALISING:
-		return step_finalising(p, false);
+		return plan_step_finalising(p, false);
 	case ROLLOUT_HELD:
-		return step_held(p);
+		return plan_step_held(p);
 	case ROLLOUT_ROLLING_BACK:
-		return step_rolling_back(p);
+		return plan_step_rolling_back(p);
 	}
 	return cf_err_set(p->err, "rollout phase %d is unknown", (int)p->s->phase);
 }
@@ -212,39 +212,39 @@ static int run(struct pass *p)
 	const struct promotion *promo = p->promo;
 	if (!promo) {
 		if (in_flight(s->phase)) {
-			stall(p, "NoPromotion", "the Promotion was removed during the rollout of %s: "
+			plan_stall(p, "NoPromotion", "the Promotion was removed during the rollout of %s: "
 						"put it back, with spec.abort: true to roll back",
 			      s->promotion.tag);
 			return 0;
 		}
 		if (s->phase == ROLLOUT_ROLLING_BACK)
-			return step_rolling_back(p);
-		progress(p, "no Promotion in the repository: nothing to roll out");
-		return keep_steady(p);
+			return plan_step_rolling_back(p);
+		plan_progress(p, "no Promotion in the repository: nothing to roll out");
+		return plan_keep_steady(p);
 	}
 	if (promo->suspend && !promo->abort && s->phase != ROLLOUT_ROLLING_BACK) {
 		if (!s->suspended_since_ms)
 			s->suspended_since_ms = p->now;
 		p->suspended = true;
-		progress(p, "spec.suspend is true: frozen in %s", rollout_phase_name(s->phase));
+		plan_progress(p, "spec.suspend is true: frozen in %s", rollout_phase_name(s->phase));
 		return 0;
 	}
 	end_suspension(p);
 	if (promo->abort && in_flight(s->phase))
-		return start_rollback(p, "abort", NO_NODE, false);
+		return plan_start_rollback(p, "abort", NO_NODE, false);
 	if (!p->want_known) {
-		stall(p, "TagUnresolved", "Promotion/%s: tag %s does not name a commit the "
+		plan_stall(p, "TagUnresolved", "Promotion/%s: tag %s does not name a commit the "
 					  "controller could resolve", promo->name, promo->tag);
 		if (in_flight(s->phase))
 			return 0;
-		return dispatch(p);
+		return plan_dispatch(p);
 	}
-	if (in_flight(s->phase) && !same_version(&s->promotion, &p->want)) {
+	if (in_flight(s->phase) && !plan_same_version(&s->promotion, &p->want)) {
 		if (s->bring_up)
-			return start_bring_up(p);
-		return start_rollback(p, "superseded", NO_NODE, false);
+			return plan_start_bring_up(p);
+		return plan_start_rollback(p, "superseded", NO_NODE, false);
 	}
-	return dispatch(p);
+	return plan_dispatch(p);
 }
 
 /* Conditions: lastTransitionTime moves only when a status changes. */
@@ -254,8 +254,8 @@ static void set_condition(struct pass *p, enum condition_type t, enum condition_
 	struct rollout_condition *c = &p->s->conditions[t];
 	const struct rollout_condition *was = &p->prev->conditions[t];
 	c->status = status;
-	copy_str(c->reason, sizeof(c->reason), reason);
-	copy_str(c->message, sizeof(c->message), message);
+	plan_copy_str(c->reason, sizeof(c->reason), reason);
+	plan_copy_str(c->message, sizeof(c->message), message);
 	c->last_transition_ms = was->status == status ? was->last_transition_ms : p->now;
 }
 
@@ -263,7 +263,7 @@ static void set_conditions(struct pass *p)
 {
 	const struct rollout_state *s = p->s;
 	const char *phase = rollout_phase_name(s->phase);
-	bool on_want = p->want_known && s->has_last_good && same_version(&s->last_good, &p->want);
+	bool on_want = p->want_known && s->has_last_good && plan_same_version(&s->last_good, &p->want);
 	bool settled = s->phase == ROLLOUT_IDLE || s->phase == ROLLOUT_SUCCEEDED ||
 		       s->phase == ROLLOUT_ROLLED_BACK;
 	bool ready = settled && (!p->promo || (on_want && s->phase != ROLLOUT_IDLE));
@@ -348,7 +348,7 @@ static int index_nodes(struct pass *p, struct ranked *ranked)
 		if (old)
 			nodes[k] = *old;
 		else
-			copy_str(nodes[k].name, sizeof(nodes[k].name), name);
+			plan_copy_str(nodes[k].name, sizeof(nodes[k].name), name);
 		p->entry[ranked[k].index] = &nodes[k];
 	}
 	free(s->nodes);
@@ -420,11 +420,11 @@ static int setup(struct pass *p)
 		    strlen(promo->name) >= sizeof(p->s->promotion_name))
 			return cf_err_set(p->err, "Promotion/%.80s: name, tag or skillSemver longer "
 						  "than %d", promo->name, ROLLOUT_TEXT_MAX - 1);
-		copy_str(p->want.tag, sizeof(p->want.tag), promo->tag);
-		copy_str(p->want.semver, sizeof(p->want.semver), promo->skill_semver);
-		p->want_known = hex_of_len(obs->promotion_commit, 40);
+		plan_copy_str(p->want.tag, sizeof(p->want.tag), promo->tag);
+		plan_copy_str(p->want.semver, sizeof(p->want.semver), promo->skill_semver);
+		p->want_known = plan_hex_of_len(obs->promotion_commit, 40);
 		if (p->want_known)
-			copy_str(p->want.commit, sizeof(p->want.commit), obs->promotion_commit);
+			plan_copy_str(p->want.commit, sizeof(p->want.commit), obs->promotion_commit);
 		copy_text(p->ticket, sizeof(p->ticket),
 			  promo->ticket && *promo->ticket ? promo->ticket : obs->ticket);
 	}
@@ -439,7 +439,7 @@ static int setup(struct pass *p)
 static int replay_pending(struct pass *p)
 {
 	for (size_t i = 0; i < p->s->npending; i++) {
-		struct rollout_action *a = new_action(p, p->s->pending[i].kind);
+		struct rollout_action *a = plan_new_action(p, p->s->pending[i].kind);
 		if (!a)
 			return -1;
 		if (rollout_action_copy(a, &p->s->pending[i], p->err) < 0) {
