@@ -1,163 +1,25 @@
 #include "base/yamltree.h"
 
-#include <json-c/json.h>
-#include <limits.h>
-#include <math.h>
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
 
+#include "base/yamltree_internal.h"
+
 #define YTAG "tag:yaml.org,2002:"
-#define ARENA_FIRST_CHUNK 8192
-#define ARENA_MAX_CHUNK (1u << 20)
 /* Up to this many pairs a linear scan finds duplicate keys faster than building a hash. */
 #define DUP_LINEAR_MAX 32
 /* Longest piece of user text quoted in an error message. */
 #define QUOTE_MAX 40
 
-/* ---- arena ---- */
-
-struct ychunk {
-	struct ychunk *next;
-	size_t cap, used;
-	max_align_t data[];
-};
-
-struct yarena {
-	struct ychunk *head;
-	size_t next_cap;
-};
-
-static struct yarena *arena_new(void)
-{
-	struct yarena *a = calloc(1, sizeof(*a));
-	if (a)
-		a->next_cap = ARENA_FIRST_CHUNK;
-	return a;
-}
-
-static void arena_free(struct yarena *a)
-{
-	if (!a)
-		return;
-	struct ychunk *c = a->head;
-	while (c) {
-		struct ychunk *next = c->next;
-		free(c);
-		c = next;
-	}
-	free(a);
-}
-
-static void *arena_alloc(struct yarena *a, size_t size, size_t align)
-{
-	struct ychunk *c = a->head;
-	if (c) {
-		size_t off = (c->used + align - 1) & ~(align - 1);
-		if (off <= c->cap && size <= c->cap - off) {
-			c->used = off + size;
-			return (unsigned char *)c->data + off;
-		}
-	}
-	bool big = size > a->next_cap;
-	size_t cap = big ? size : a->next_cap;
-	if (!big && a->next_cap < ARENA_MAX_CHUNK)
-		a->next_cap *= 2;
-	struct ychunk *n = malloc(sizeof(*n) + cap);
-	if (!n)
-		return NULL;
-	n->cap = cap;
-	n->used = size;
-	/* An oversized block goes behind the head so the head's free space stays in use. */
-	if (c && big) {
-		n->next = c->next;
-		c->next = n;
-	} else {
-		n->next = c;
-		a->head = n;
-	}
-	return n->data;
-}
-
-/* ---- string hash (duplicate keys of big maps, anchor names) ---- */
-
-struct yhslot {
-	const char *s; /* NULL: empty slot */
-	size_t len;
-	size_t val;
-};
-
-struct yhash {
-	struct yhslot *slots;
-	size_t cap, n; /* cap is 0 or a power of two */
-};
-
-static size_t str_hash(const char *s, size_t len)
-{
-	uint64_t h = 14695981039346656037u;
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 1099511628211u;
-	}
-	return (size_t)h;
-}
-
-static struct yhslot *yhash_slot(const struct yhash *h, const char *s, size_t len)
-{
-	size_t mask = h->cap - 1;
-	for (size_t i = str_hash(s, len) & mask;; i = (i + 1) & mask) {
-		struct yhslot *e = &h->slots[i];
-		if (!e->s || (e->len == len && !memcmp(e->s, s, len)))
-			return e;
-	}
-}
-
-static int yhash_grow(struct yhash *h)
-{
-	struct yhash g = {.cap = h->cap ? h->cap * 2 : 64, .n = h->n};
-	g.slots = calloc(g.cap, sizeof(*g.slots));
-	if (!g.slots)
-		return -1;
-	for (size_t i = 0; i < h->cap; i++)
-		if (h->slots[i].s)
-			*yhash_slot(&g, h->slots[i].s, h->slots[i].len) = h->slots[i];
-	free(h->slots);
-	*h = g;
-	return 0;
-}
-
-/* The slot of s, added when absent (*found says which); NULL when out of memory. */
-static struct yhslot *yhash_put(struct yhash *h, const char *s, size_t len, bool *found)
-{
-	if ((h->n + 1) * 2 > h->cap && yhash_grow(h))
-		return NULL;
-	struct yhslot *e = yhash_slot(h, s, len);
-	*found = e->s != NULL;
-	if (!*found) {
-		e->s = s;
-		e->len = len;
-		h->n++;
-	}
-	return e;
-}
-
-static const struct yhslot *yhash_get(const struct yhash *h, const char *s, size_t len)
-{
-	if (!h->cap)
-		return NULL;
-	const struct yhslot *e = yhash_slot(h, s, len);
-	return e->s ? e : NULL;
-}
-
 /* ---- errors ---- */
 
-static int fail(struct yerr *err, int line, int col, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(struct yerr *err, int line, int col, const char *fmt, ...)
+int yerr_set(struct yerr *err, int line, int col, const char *fmt, ...)
 {
 	if (!err)
 		return -1;
@@ -171,7 +33,7 @@ static int fail(struct yerr *err, int line, int col, const char *fmt, ...)
 }
 
 /* How much of s to quote in a message: at most QUOTE_MAX bytes, cut at a character boundary. */
-static int quote_len(const char *s, size_t len)
+int yquote_len(const char *s, size_t len)
 {
 	if (len <= QUOTE_MAX)
 		return (int)len;
@@ -237,11 +99,12 @@ static int check_text(const unsigned char *s, size_t len, struct yerr *err)
 		uint32_t c;
 		size_t n = utf8_decode(s + i, len - i, &c);
 		if (!n)
-			return fail(err, line, col, "invalid UTF-8 byte 0x%02x", s[i]);
+			return yerr_set(err, line, col, "invalid UTF-8 byte 0x%02x", s[i]);
 		if (c == 0)
-			return fail(err, line, col, "NUL byte is not allowed");
+			return yerr_set(err, line, col, "NUL byte is not allowed");
 		if (!yaml_printable(c))
-			return fail(err, line, col, "character U+%04X is not allowed", (unsigned)c);
+			return yerr_set(err, line, col, "character U+%04X is not allowed",
+					(unsigned)c);
 		if (c == '\n' || c == 0x85 || c == 0x2028 || c == 0x2029 ||
 		    (c == '\r' && (i + 1 == len || s[i + 1] != '\n'))) {
 			line++;
@@ -251,113 +114,6 @@ static int check_text(const unsigned char *s, size_t len, struct yerr *err)
 		}
 		i += n;
 	}
-	return 0;
-}
-
-/* ---- implicit typing (YAML 1.2 core schema) ---- */
-
-static bool is_word(const char *s, size_t len, const char *const *words)
-{
-	for (; *words; words++)
-		if (strlen(*words) == len && !memcmp(s, *words, len))
-			return true;
-	return false;
-}
-
-static const char *const null_words[] = {"~", "null", "Null", "NULL", NULL};
-static const char *const true_words[] = {"true", "True", "TRUE", NULL};
-static const char *const false_words[] = {"false", "False", "FALSE", NULL};
-static const char *const inf_words[] = {".inf", ".Inf", ".INF", NULL};
-static const char *const nan_words[] = {".nan", ".NaN", ".NAN", NULL};
-
-static int digit_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return 99;
-}
-
-static size_t digits(const char *s, size_t len, int base)
-{
-	size_t i = 0;
-	while (i < len && digit_value(s[i]) < base)
-		i++;
-	return i;
-}
-
-/* The base of an integer literal and where its digits start; 0 when s is no integer. */
-static int int_syntax(const char *s, size_t len, size_t *start)
-{
-	if (len > 2 && s[0] == '0' && (s[1] == 'o' || s[1] == 'x')) {
-		int base = s[1] == 'o' ? 8 : 16;
-		*start = 2;
-		return digits(s + 2, len - 2, base) == len - 2 ? base : 0;
-	}
-	size_t i = len && (s[0] == '-' || s[0] == '+');
-	*start = i;
-	return i < len && digits(s + i, len - i, 10) == len - i ? 10 : 0;
-}
-
-static bool is_float(const char *s, size_t len)
-{
-	size_t i = len && (s[0] == '-' || s[0] == '+');
-	if (is_word(s + i, len - i, inf_words) || (i == 0 && is_word(s, len, nan_words)))
-		return true;
-	size_t whole = digits(s + i, len - i, 10);
-	i += whole;
-	if (i < len && s[i] == '.') {
-		size_t frac = digits(s + i + 1, len - i - 1, 10);
-		if (!whole && !frac)
-			return false;
-		i += 1 + frac;
-	} else if (!whole) {
-		return false;
-	}
-	if (i < len && (s[i] == 'e' || s[i] == 'E')) {
-		i++;
-		i += i < len && (s[i] == '-' || s[i] == '+');
-		size_t exp = digits(s + i, len - i, 10);
-		if (!exp)
-			return false;
-		i += exp;
-	}
-	return i == len;
-}
-
-static enum ytype scalar_type(const char *s, size_t len)
-{
-	size_t start;
-	if (len == 0 || is_word(s, len, null_words))
-		return YT_NULL;
-	if (is_word(s, len, true_words) || is_word(s, len, false_words))
-		return YT_BOOL;
-	if (int_syntax(s, len, &start))
-		return YT_INT;
-	if (is_float(s, len))
-		return YT_FLOAT;
-	return YT_STR;
-}
-
-/* -1 when the literal does not fit a long long. */
-static int int_value(const char *s, size_t len, long long *out)
-{
-	size_t i;
-	int base = int_syntax(s, len, &i);
-	bool neg = s[0] == '-';
-	unsigned long long limit = neg ? (unsigned long long)LLONG_MAX + 1 : LLONG_MAX;
-	unsigned long long v = 0;
-	for (; i < len; i++) {
-		unsigned d = (unsigned)digit_value(s[i]);
-		if (v > (limit - d) / (unsigned)base)
-			return -1;
-		v = v * (unsigned)base + d;
-	}
-	/* Negated through v - 1 so LLONG_MIN does not overflow on the way. */
-	*out = neg && v ? -(long long)(v - 1) - 1 : (long long)v;
 	return 0;
 }
 
@@ -410,7 +166,7 @@ static void *vec_reserve(void *v, size_t n, size_t *cap, size_t elem)
 
 static int oom(struct yparser *st)
 {
-	return fail(st->err, 0, 0, "out of memory");
+	return yerr_set(st->err, 0, 0, "out of memory");
 }
 
 static int mark_fail(struct yparser *st, yaml_mark_t m, const char *fmt, ...)
@@ -425,7 +181,7 @@ static int mark_fail(struct yparser *st, yaml_mark_t m, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	return fail(st->err, (int)m.line + 1, (int)m.column + 1, "%s", msg);
+	return yerr_set(st->err, (int)m.line + 1, (int)m.column + 1, "%s", msg);
 }
 
 static int nodes_fail(struct yparser *st, yaml_mark_t m)
@@ -441,7 +197,7 @@ static struct ynode *new_node(struct yparser *st, enum ynode_kind kind, yaml_mar
 		return NULL;
 	}
 	st->nodes++;
-	struct ynode *n = arena_alloc(st->arena, sizeof(*n), _Alignof(struct ynode));
+	struct ynode *n = yarena_alloc(st->arena, sizeof(*n), _Alignof(struct ynode));
 	if (!n) {
 		oom(st);
 		return NULL;
@@ -478,9 +234,9 @@ static int scalar_tag(struct yparser *st, struct ynode *n, const char *tag, yaml
 	for (size_t i = 0; i < sizeof(core) / sizeof(core[0]); i++) {
 		if (strncmp(tag, YTAG, strlen(YTAG)) || strcmp(tag + strlen(YTAG), core[i].name))
 			continue;
-		if (scalar_type(n->str, n->len) != core[i].type)
+		if (yscalar_type(n->str, n->len) != core[i].type)
 			return mark_fail(st, m, "\"%.*s\" is not a valid !!%s",
-					 quote_len(n->str, n->len), n->str, core[i].name);
+					 yquote_len(n->str, n->len), n->str, core[i].name);
 		n->plain = true;
 		return 0;
 	}
@@ -500,7 +256,7 @@ static int container_tag(struct yparser *st, enum ynode_kind k, const char *tag,
 static int add_anchor(struct yparser *st, const char *name, struct ynode *n, bool open)
 {
 	size_t len = strlen(name);
-	char *copy = arena_alloc(st->arena, len + 1, 1);
+	char *copy = yarena_alloc(st->arena, len + 1, 1);
 	struct yanchor *v = vec_reserve(st->anchors, st->nanchors, &st->anchors_cap,
 					sizeof(*v));
 	if (!copy || !v)
@@ -519,8 +275,8 @@ static int add_anchor(struct yparser *st, const char *name, struct ynode *n, boo
 static int duplicate_fail(struct yparser *st, const struct ynode *first, const struct ynode *key,
 			  int line, int col)
 {
-	return fail(st->err, line, col, "duplicate key \"%.*s\" (first at line %d)",
-		    quote_len(key->str, key->len), key->str, first->line);
+	return yerr_set(st->err, line, col, "duplicate key \"%.*s\" (first at line %d)",
+			yquote_len(key->str, key->len), key->str, first->line);
 }
 
 static bool same_key(const struct ynode *a, const struct ynode *b)
@@ -581,10 +337,11 @@ static int add_child(struct yparser *st, struct ynode *n, int line, int col)
 	}
 	if (expects_key(st)) {
 		if (n->kind != YNODE_SCALAR)
-			return fail(st->err, line, col, "map keys must be scalars (found a %s)",
-				    kind_name(n->kind));
+			return yerr_set(st->err, line, col,
+					"map keys must be scalars (found a %s)",
+					kind_name(n->kind));
 		if (n->plain && n->len == 2 && !memcmp(n->str, "<<", 2))
-			return fail(st->err, line, col, "merge keys (<<) are not supported");
+			return yerr_set(st->err, line, col, "merge keys (<<) are not supported");
 		if (check_duplicate(st, &st->frames[st->nframes - 1], n, line, col))
 			return -1;
 	}
@@ -607,7 +364,7 @@ static int on_scalar(struct yparser *st, const yaml_event_t *ev)
 	struct ynode *n = new_node(st, YNODE_SCALAR, m);
 	if (!n)
 		return -1;
-	char *s = arena_alloc(st->arena, len + 1, 1);
+	char *s = yarena_alloc(st->arena, len + 1, 1);
 	if (!s)
 		return oom(st);
 	memcpy(s, val, len);
@@ -662,8 +419,8 @@ static int on_end(struct yparser *st)
 	size_t count = st->nstack - f->start;
 	if (n->kind == YNODE_MAP && count) {
 		n->n = count / 2;
-		n->pairs = arena_alloc(st->arena, n->n * sizeof(*n->pairs),
-				       _Alignof(struct ypair));
+		n->pairs = yarena_alloc(st->arena, n->n * sizeof(*n->pairs),
+					_Alignof(struct ypair));
 		if (!n->pairs)
 			return oom(st);
 		for (size_t i = 0; i < n->n; i++)
@@ -671,8 +428,8 @@ static int on_end(struct yparser *st)
 						     .value = st->stack[f->start + 2 * i + 1]};
 	} else if (count) {
 		n->n = count;
-		n->items = arena_alloc(st->arena, count * sizeof(*n->items),
-				       _Alignof(struct ynode *));
+		n->items = yarena_alloc(st->arena, count * sizeof(*n->items),
+					_Alignof(struct ynode *));
 		if (!n->items)
 			return oom(st);
 		memcpy(n->items, st->stack + f->start, count * sizeof(*n->items));
@@ -821,8 +578,8 @@ int yfile_parse(struct yfile **out, const char *data, size_t len, const struct y
 	if (err)
 		*err = (struct yerr){0};
 	if (len > st.lim->max_bytes)
-		return fail(err, 0, 0, "input is %zu bytes, more than the limit of %zu", len,
-			    st.lim->max_bytes);
+		return yerr_set(err, 0, 0, "input is %zu bytes, more than the limit of %zu",
+				len, st.lim->max_bytes);
 	if (check_text((const unsigned char *)data, len, err))
 		return -1;
 	/* Stripped here rather than by libyaml so that columns on the first line stay right. */
@@ -830,16 +587,16 @@ int yfile_parse(struct yfile **out, const char *data, size_t len, const struct y
 		data += 3;
 		len -= 3;
 	}
-	st.arena = arena_new();
+	st.arena = yarena_new();
 	if (!st.arena) {
 		oom(&st);
 		goto done;
 	}
 	if (run_parser(&st, data, len))
 		goto done;
-	struct yfile *f = arena_alloc(st.arena, sizeof(*f), _Alignof(struct yfile));
-	struct ydoc *docs = st.ndocs ? arena_alloc(st.arena, st.ndocs * sizeof(*docs),
-						   _Alignof(struct ydoc)) :
+	struct yfile *f = yarena_alloc(st.arena, sizeof(*f), _Alignof(struct yfile));
+	struct ydoc *docs = st.ndocs ? yarena_alloc(st.arena, st.ndocs * sizeof(*docs),
+						    _Alignof(struct ydoc)) :
 				       NULL;
 	if (!f || (st.ndocs && !docs)) {
 		oom(&st);
@@ -853,7 +610,7 @@ int yfile_parse(struct yfile **out, const char *data, size_t len, const struct y
 done:
 	parser_release(&st);
 	if (rc)
-		arena_free(st.arena);
+		yarena_free(st.arena);
 	return rc;
 }
 
@@ -861,166 +618,5 @@ void yfile_free(struct yfile *f)
 {
 	/* f itself lives in the arena. */
 	if (f)
-		arena_free(f->arena);
-}
-
-/* ---- reading the tree ---- */
-
-enum ytype ynode_type(const struct ynode *n)
-{
-	if (!n)
-		return YT_NULL;
-	if (n->kind == YNODE_MAP)
-		return YT_MAP;
-	if (n->kind == YNODE_SEQ)
-		return YT_SEQ;
-	return n->plain ? scalar_type(n->str, n->len) : YT_STR;
-}
-
-const char *ytype_name(enum ytype t)
-{
-	static const char *const names[] = {
-		[YT_NULL] = "null",     [YT_BOOL] = "boolean", [YT_INT] = "integer",
-		[YT_FLOAT] = "number",  [YT_STR] = "string",   [YT_MAP] = "object",
-		[YT_SEQ] = "array",
-	};
-	return (unsigned)t < sizeof(names) / sizeof(names[0]) ? names[t] : "unknown";
-}
-
-const struct ynode *ynode_get(const struct ynode *map, const char *key)
-{
-	if (!map || map->kind != YNODE_MAP)
-		return NULL;
-	size_t len = strlen(key);
-	for (size_t i = 0; i < map->n; i++) {
-		const struct ynode *k = map->pairs[i].key;
-		if (k->len == len && !memcmp(k->str, key, len))
-			return map->pairs[i].value;
-	}
-	return NULL;
-}
-
-int ynode_bool(const struct ynode *n, bool *out)
-{
-	if (ynode_type(n) != YT_BOOL)
-		return -1;
-	*out = n->str[0] == 't' || n->str[0] == 'T';
-	return 0;
-}
-
-int ynode_int(const struct ynode *n, long long *out)
-{
-	if (ynode_type(n) != YT_INT)
-		return -1;
-	return int_value(n->str, n->len, out);
-}
-
-/* An integer too big for a long long fails here as it does in ynode_int. */
-int ynode_number(const struct ynode *n, double *out)
-{
-	enum ytype t = ynode_type(n);
-	if (t == YT_INT) {
-		long long v;
-		if (int_value(n->str, n->len, &v))
-			return -1;
-		*out = (double)v;
-		return 0;
-	}
-	if (t != YT_FLOAT)
-		return -1;
-	const char *s = n->str;
-	bool neg = s[0] == '-';
-	size_t sign = s[0] == '-' || s[0] == '+';
-	if (is_word(s + sign, n->len - sign, inf_words))
-		*out = neg ? -INFINITY : INFINITY;
-	else if (is_word(s, n->len, nan_words))
-		*out = NAN;
-	else
-		*out = strtod(s, NULL);
-	return 0;
-}
-
-const char *ynode_str(const struct ynode *n)
-{
-	return ynode_type(n) == YT_STR ? n->str : NULL;
-}
-
-static int map_to_json(const struct ynode *n, struct json_object *obj, struct yerr *err)
-{
-	for (size_t i = 0; i < n->n; i++) {
-		struct json_object *v;
-		if (ynode_to_json(n->pairs[i].value, &v, err))
-			return -1;
-		/* Keys are unique: the parser rejects duplicates. */
-		if (json_object_object_add_ex(obj, n->pairs[i].key->str, v,
-					      JSON_C_OBJECT_ADD_KEY_IS_NEW)) {
-			json_object_put(v);
-			return fail(err, n->line, n->col, "out of memory");
-		}
-	}
-	return 0;
-}
-
-static int seq_to_json(const struct ynode *n, struct json_object *arr, struct yerr *err)
-{
-	for (size_t i = 0; i < n->n; i++) {
-		struct json_object *v;
-		if (ynode_to_json(n->items[i], &v, err))
-			return -1;
-		if (json_object_array_add(arr, v)) {
-			json_object_put(v);
-			return fail(err, n->line, n->col, "out of memory");
-		}
-	}
-	return 0;
-}
-
-int ynode_to_json(const struct ynode *n, struct json_object **out, struct yerr *err)
-{
-	struct json_object *j = NULL;
-	bool b;
-	long long i;
-	double d;
-	int rc = 0;
-	*out = NULL;
-	switch (ynode_type(n)) {
-	case YT_NULL:
-		return 0;
-	case YT_BOOL:
-		ynode_bool(n, &b);
-		j = json_object_new_boolean(b);
-		break;
-	case YT_INT:
-		if (ynode_int(n, &i))
-			return fail(err, n->line, n->col, "integer %.*s is out of the 64-bit range",
-				    quote_len(n->str, n->len), n->str);
-		j = json_object_new_int64(i);
-		break;
-	case YT_FLOAT:
-		ynode_number(n, &d);
-		if (!isfinite(d))
-			return fail(err, n->line, n->col, "%s cannot be represented in JSON",
-				    n->str);
-		j = json_object_new_double(d);
-		break;
-	case YT_STR:
-		j = json_object_new_string_len(n->str, (int)n->len);
-		break;
-	case YT_MAP:
-		j = json_object_new_object();
-		rc = j ? map_to_json(n, j, err) : 0;
-		break;
-	case YT_SEQ:
-		j = json_object_new_array_ext((int)n->n);
-		rc = j ? seq_to_json(n, j, err) : 0;
-		break;
-	}
-	if (!j)
-		return fail(err, n->line, n->col, "out of memory");
-	if (rc) {
-		json_object_put(j);
-		return -1;
-	}
-	*out = j;
-	return 0;
+		yarena_free(f->arena);
 }

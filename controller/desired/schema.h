@@ -2,10 +2,11 @@
  * compiled into the binary. Supported keywords: type (object, array, string, integer, number,
  * boolean), properties, required, additionalProperties (false, or a schema for map values),
  * items, enum, pattern (POSIX extended regex), minimum, maximum, exclusiveMinimum/Maximum,
- * minLength, maxLength, minItems, maxItems, uniqueItems, format (date-time, duration), default,
- * nullable, x-kubernetes-preserve-unknown-fields. Like `kubectl apply --validate=strict`, a
- * field that the schema does not declare is an error. Every problem is reported, located at the
- * offending node, with the dotted field path ("spec.canary.steps[1]"). */
+ * minLength, maxLength, minItems, maxItems, uniqueItems, format (date-time, duration, semver,
+ * git-tag), default, nullable, x-kubernetes-preserve-unknown-fields. Like
+ * `kubectl apply --validate=strict`, a field that the schema does not declare is an error. Every
+ * problem is reported, located at the offending node, with the dotted field path
+ * ("spec.canary.steps[1]"). */
 #ifndef CLAWFLEET_SCHEMA_H
 #define CLAWFLEET_SCHEMA_H
 #include "base/diag.h"

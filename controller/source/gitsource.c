@@ -1,34 +1,25 @@
 #include "source/gitsource.h"
 
 #include <ctype.h>
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
 #include <git2.h>
-#include <limits.h>
-#include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
-#include <stdint.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "base/clock.h"
+#include "base/err.h"
 #include "base/names.h"
 #include "base/semver.h"
+#include "source/gitsource_internal.h"
+#include "source/treefiles.h"
 
 #define TAGS_PREFIX "refs/tags/"
 #define HEADS_PREFIX "refs/heads/"
 #define ORIGIN_PREFIX "refs/remotes/origin/"
-#define TMP_SUFFIX ".tmp-"
 
 struct gitsource {
 	git_repository *repo;
@@ -57,12 +48,6 @@ void gitsource_global_shutdown(void)
 	pthread_mutex_unlock(&global_lock);
 }
 
-static const char *git_msg(void)
-{
-	const git_error *e = git_error_last();
-	return e && e->message ? e->message : "unknown libgit2 error";
-}
-
 int gitsource_fail(struct cf_err *err, const char *fmt, ...)
 {
 	char head[CF_ERR_MSG];
@@ -85,11 +70,6 @@ static bool is_commit_hex(const char *s)
 {
 	size_t len = strlen(s);
 	return len >= 7 && len <= GIT_OID_HEXSZ && is_hex(s, len);
-}
-
-static bool has_prefix(const char *s, const char *prefix)
-{
-	return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
 /* ---- gitref ---- */
@@ -194,8 +174,8 @@ void gitref_free(struct gitref *r)
 
 /* ---- opening ---- */
 
-static int open_repo(struct gitsource **out, const char *path, unsigned int flags,
-		     struct cf_err *err)
+int gitsource_open_ext(struct gitsource **out, const char *path, unsigned int flags,
+		       struct cf_err *err)
 {
 	*out = NULL;
 	gitsource_global_init();
@@ -218,7 +198,7 @@ fail:
 
 int gitsource_open(struct gitsource **out, const char *path, struct cf_err *err)
 {
-	return open_repo(out, path, 0, err);
+	return gitsource_open_ext(out, path, 0, err);
 }
 
 bool gitsource_is_local_repo(const char *path)
@@ -239,381 +219,6 @@ void gitsource_free(struct gitsource *gs)
 	git_repository_free(gs->repo);
 	free(gs);
 	gitsource_global_shutdown();
-}
-
-/* ---- sync: credentials never reach a message ---- */
-
-/* Copies text to out with url's userinfo ("user:pass@" in scheme://user:pass@host/) replaced by
- * "***@" wherever it occurs, so neither the URL nor a libgit2 message quoting it leaks
- * credentials. The "@" is part of the match so that a short user name ("git") elsewhere in the
- * text survives. */
-static void redact(const char *url, const char *text, char *out, size_t cap)
-{
-	const char *auth = strstr(url, "://"), *at = NULL;
-	size_t o = 0, ulen = 0;
-
-	if (auth) {
-		auth += 3;
-		for (const char *p = auth; *p && !strchr("/?#", *p); p++)
-			if (*p == '@')
-				at = p;
-	}
-	if (at)
-		ulen = (size_t)(at - auth) + 1;
-	while (*text && o + 1 < cap) {
-		if (ulen && strncmp(text, auth, ulen) == 0) {
-			int n = snprintf(out + o, cap - o, "***@");
-			o = (size_t)n < cap - o ? o + (size_t)n : cap - 1;
-			text += ulen;
-		} else {
-			out[o++] = *text++;
-		}
-	}
-	out[o] = '\0';
-}
-
-/* ---- sync: mirror housekeeping ---- */
-
-/* Joins a and b with "/"; false when the result would not fit, so a truncated path is never
- * acted on. */
-static bool join_path(char out[PATH_MAX], const char *a, const char *b)
-{
-	int n = snprintf(out, PATH_MAX, "%s/%s", a, b);
-	return n > 0 && n < PATH_MAX;
-}
-
-static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)st;
-	(void)type;
-	(void)ftw;
-	return remove(path) < 0 && errno != ENOENT ? -1 : 0;
-}
-
-static void remove_tree(const char *path)
-{
-	nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static bool has_suffix(const char *s, const char *suffix)
-{
-	size_t n = strlen(s), m = strlen(suffix);
-	return n >= m && memcmp(s + n - m, suffix, m) == 0;
-}
-
-static int remove_lock(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	if (type == FTW_F && has_suffix(path, ".lock"))
-		unlink(path);
-	return 0;
-}
-
-/* The name libgit2's indexer gives a pack while it is being received. */
-static int remove_partial_pack(const char *path, const struct stat *st, int type,
-			       struct FTW *ftw)
-{
-	(void)st;
-	if (type == FTW_F && has_prefix(path + ftw->base, "pack_git2_"))
-		unlink(path);
-	return 0;
-}
-
-/* A child killed mid-fetch leaves its ref locks behind, and libgit2 would refuse every later
- * update of those refs; only this process uses the mirror, so any lock found is stale. Its
- * half-received packs would only waste disk. */
-static void remove_stale_files(const char *mirror)
-{
-	char path[PATH_MAX];
-	if (join_path(path, mirror, "refs"))
-		nftw(path, remove_lock, 16, FTW_PHYS);
-	if (join_path(path, mirror, "packed-refs.lock"))
-		unlink(path);
-	if (join_path(path, mirror, "objects/pack"))
-		nftw(path, remove_partial_pack, 4, FTW_PHYS);
-}
-
-/* Clones whose process died before it could clean up are siblings named <base>.tmp-XXXXXX. */
-static void remove_stale_clones(const char *mirror)
-{
-	char parent[PATH_MAX], path[PATH_MAX];
-	const char *slash = strrchr(mirror, '/');
-	const char *base = slash ? slash + 1 : mirror;
-	size_t blen = strlen(base), slen = strlen(TMP_SUFFIX);
-
-	if (!slash)
-		snprintf(parent, sizeof(parent), ".");
-	else if (slash == mirror)
-		snprintf(parent, sizeof(parent), "/");
-	else
-		snprintf(parent, sizeof(parent), "%.*s", (int)(slash - mirror), mirror);
-	DIR *dir = opendir(parent);
-	if (!dir)
-		return;
-	struct dirent *de;
-	while ((de = readdir(dir))) {
-		const char *name = de->d_name;
-		if (strncmp(name, base, blen) == 0 && strncmp(name + blen, TMP_SUFFIX, slen) == 0 &&
-		    strlen(name + blen + slen) == 6 && join_path(path, parent, name))
-			remove_tree(path);
-	}
-	closedir(dir);
-}
-
-static bool holds_bare_repo(const char *dir)
-{
-	git_repository *repo = NULL;
-	if (git_repository_open_ext(&repo, dir, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0)
-		return false;
-	bool bare = git_repository_is_bare(repo);
-	git_repository_free(repo);
-	return bare;
-}
-
-static bool absent_or_empty_dir(const char *dir)
-{
-	DIR *d = opendir(dir);
-	if (!d)
-		return errno == ENOENT;
-	struct dirent *de;
-	bool empty = true;
-	while (empty && (de = readdir(d)))
-		empty = strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0;
-	closedir(d);
-	return empty;
-}
-
-/* ---- sync: the fetch, in a child process so it can be killed ---- */
-
-struct fetch_job {
-	const char *url;
-	const char *dir;
-	bool create; /* init a bare repository in dir first: a clone */
-};
-
-static int fetch_here(const struct fetch_job *job, char *msg, size_t cap)
-{
-	char *specs[] = {"+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"};
-	git_strarray refspecs = {specs, sizeof(specs) / sizeof(specs[0])};
-	git_remote_create_options create;
-	git_fetch_options opts;
-	git_repository *repo = NULL;
-	git_remote *remote = NULL;
-
-	git_fetch_options_init(&opts, GIT_FETCH_OPTIONS_VERSION);
-	opts.prune = GIT_FETCH_PRUNE;
-	opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_ALL;
-	opts.update_fetchhead = 0;
-	int rc = job->create ? git_repository_init(&repo, job->dir, 1)
-			     : git_repository_open_bare(&repo, job->dir);
-	/* Anonymous, so a changed URL takes effect without rewriting the mirror's config. The URL
-	 * is used as given, as Flux does: no url.*.insteadOf rewriting (whose lookup in libgit2
-	 * 1.5 also leaks a regex match block per config entry). */
-	git_remote_create_options_init(&create, GIT_REMOTE_CREATE_OPTIONS_VERSION);
-	create.repository = repo;
-	create.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF;
-	if (rc == 0)
-		rc = git_remote_create_with_opts(&remote, job->url, &create);
-	if (rc == 0)
-		rc = git_remote_fetch(remote, &refspecs, &opts, NULL);
-	if (rc < 0)
-		snprintf(msg, cap, "%s", git_msg());
-	git_remote_free(remote);
-	git_repository_free(repo);
-	return rc < 0 ? -1 : 0;
-}
-
-static void write_all(int fd, const char *s, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, s, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return;
-		s += n;
-		len -= (size_t)n;
-	}
-}
-
-static void __attribute__((noreturn)) run_child(const struct fetch_job *job, pid_t parent, int fd)
-{
-	char msg[CF_ERR_MSG] = "";
-	int rc = -1;
-
-	/* A controller that dies must not leave a fetch running on its mirror. */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != parent)
-		_exit(1);
-	signal(SIGPIPE, SIG_IGN);
-	/* libgit2 seeds mbedTLS's random generator once at init; a child forked from an
-	 * initialized parent would reuse the parent's (and every sibling's) TLS randomness, so
-	 * drop the inherited state entirely and initialize afresh. */
-	while (git_libgit2_shutdown() > 0)
-		;
-	if (git_libgit2_init() < 0) {
-		snprintf(msg, sizeof(msg), "initializing libgit2: %s", git_msg());
-	} else {
-		rc = fetch_here(job, msg, sizeof(msg));
-		git_libgit2_shutdown();
-	}
-	if (rc < 0)
-		write_all(fd, msg, strlen(msg));
-	_exit(rc < 0 ? 1 : 0);
-}
-
-static void read_some(int fd, bool *open, char *msg, size_t cap, size_t *len)
-{
-	char buf[512];
-	ssize_t n = read(fd, buf, sizeof(buf));
-	if (n < 0 && errno == EINTR)
-		return;
-	if (n <= 0) {
-		*open = false;
-		return;
-	}
-	size_t take = (size_t)n < cap - 1 - *len ? (size_t)n : cap - 1 - *len;
-	memcpy(msg + *len, buf, take);
-	*len += take;
-	msg[*len] = '\0';
-}
-
-/* Collects the child's message and reaps it before the deadline: 0, or 1 when the deadline
- * passed and the child was killed, or -1 when waitpid fails (SIGCHLD ignored by the program). */
-static int wait_child(pid_t pid, int fd, int timeout_ms, int *status, char *msg, size_t cap)
-{
-	int64_t deadline = clock_mono_ms() + timeout_ms;
-	bool open = true, reaped = false;
-	size_t len = 0;
-
-	msg[0] = '\0';
-	while (!reaped || open) {
-		int64_t left = deadline - clock_mono_ms();
-		if (left <= 0)
-			break;
-		if (open) {
-			struct pollfd p = {.fd = fd, .events = POLLIN};
-			int n = poll(&p, 1, (int)left);
-			if (n > 0)
-				read_some(fd, &open, msg, cap, &len);
-			else if (n < 0 && errno != EINTR)
-				open = false;
-		}
-		if (!reaped) {
-			pid_t r = waitpid(pid, status, WNOHANG);
-			if (r < 0 && errno != EINTR)
-				return -1;
-			reaped = r == pid;
-		}
-		/* The pipe closes a moment before the child becomes reapable. */
-		if (!open && !reaped)
-			poll(NULL, 0, left < 5 ? (int)left : 5);
-	}
-	if (reaped)
-		return 0;
-	kill(pid, SIGKILL);
-	while (waitpid(pid, status, 0) < 0 && errno == EINTR)
-		;
-	return 1;
-}
-
-static int run_fetch(const struct fetch_job *job, int timeout_ms, struct cf_err *err)
-{
-	char shown[CF_ERR_MSG / 2], msg[CF_ERR_MSG], clean[CF_ERR_MSG];
-	int fds[2], status = 0;
-
-	redact(job->url, job->url, shown, sizeof(shown));
-	if (pipe2(fds, O_CLOEXEC) < 0)
-		return cf_err_errno(err, "fetch of %s: pipe", shown);
-	pid_t parent = getpid();
-	pid_t pid = fork();
-	if (pid < 0) {
-		close(fds[0]);
-		close(fds[1]);
-		return cf_err_errno(err, "fetch of %s: fork", shown);
-	}
-	if (pid == 0) {
-		close(fds[0]);
-		run_child(job, parent, fds[1]);
-	}
-	close(fds[1]);
-	int rc = wait_child(pid, fds[0], timeout_ms, &status, msg, sizeof(msg));
-	close(fds[0]);
-	if (rc < 0)
-		return cf_err_errno(err, "fetch of %s: waiting for the fetch process", shown);
-	if (rc > 0)
-		return cf_err_set(err, "fetch of %s timed out after %gs", shown, timeout_ms / 1000.0);
-	if (WIFSIGNALED(status))
-		return cf_err_set(err, "fetch of %s: fetch process killed by signal %d", shown,
-				  WTERMSIG(status));
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		redact(job->url, msg[0] ? msg : "failed without a message", clean, sizeof(clean));
-		return cf_err_set(err, "fetch of %s: %s", shown, clean);
-	}
-	return 0;
-}
-
-static int clone_mirror(const char *url, const char *mirror, int timeout_ms, struct cf_err *err)
-{
-	int rc = -1;
-	char *tmp = NULL;
-
-	if (!absent_or_empty_dir(mirror))
-		return cf_err_set(err, "mirror directory %s exists and holds no bare repository",
-				  mirror);
-	remove_stale_clones(mirror);
-	if (asprintf(&tmp, "%s" TMP_SUFFIX "XXXXXX", mirror) < 0)
-		return cf_err_set(err, "out of memory");
-	if (!mkdtemp(tmp)) {
-		cf_err_errno(err, "creating %s", tmp);
-		free(tmp);
-		return -1;
-	}
-	struct fetch_job job = {.url = url, .dir = tmp, .create = true};
-	if (run_fetch(&job, timeout_ms, err) < 0)
-		goto done;
-	/* Only a complete clone becomes the mirror; rename replaces an empty directory. */
-	if (rename(tmp, mirror) < 0) {
-		cf_err_errno(err, "moving clone %s to %s", tmp, mirror);
-		goto done;
-	}
-	rc = 0;
-done:
-	if (rc < 0)
-		remove_tree(tmp);
-	free(tmp);
-	return rc;
-}
-
-int gitsource_sync(struct gitsource **out, const char *url, const char *mirror_dir, int timeout_ms,
-		   struct cf_err *err)
-{
-	int rc = -1;
-	char *mirror = strdup(mirror_dir);
-
-	*out = NULL;
-	if (!mirror)
-		return cf_err_set(err, "out of memory");
-	/* A trailing "/" would put the temporary clone inside the mirror instead of beside it. */
-	for (size_t n = strlen(mirror); n > 1 && mirror[n - 1] == '/'; n--)
-		mirror[n - 1] = '\0';
-	if (timeout_ms <= 0)
-		timeout_ms = GITSOURCE_TIMEOUT_DEFAULT_MS;
-	gitsource_global_init();
-	if (holds_bare_repo(mirror)) {
-		remove_stale_files(mirror);
-		struct fetch_job job = {.url = url, .dir = mirror, .create = false};
-		if (run_fetch(&job, timeout_ms, err) < 0)
-			goto done;
-	} else if (clone_mirror(url, mirror, timeout_ms, err) < 0) {
-		goto done;
-	}
-	rc = open_repo(out, mirror, GIT_REPOSITORY_OPEN_NO_SEARCH | GIT_REPOSITORY_OPEN_BARE, err);
-done:
-	gitsource_global_shutdown();
-	free(mirror);
-	return rc;
 }
 
 /* ---- resolve ---- */

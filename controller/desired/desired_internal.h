@@ -1,0 +1,94 @@
+/* desired_internal: private to the files of the desired module, which share one loader:
+ * desired.c reads the files and their documents and owns the entry points, desired_kinds.c turns
+ * each kind's documents into typed objects, desired_lock.c reads openclaw.lock,
+ * desired_tenants.c merges the tenants' fragment files and desired_crosscheck.c applies the rules
+ * that span objects. Everything found wrong goes into the loader's diags; memory exhaustion
+ * aborts, as desired state holds at most a few thousand objects. */
+#ifndef CLAWFLEET_DESIRED_INTERNAL_H
+#define CLAWFLEET_DESIRED_INTERNAL_H
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/diag.h"
+#include "base/yamltree.h"
+#include "desired/desired.h"
+#include "desired/schema.h"
+#include "source/treefiles.h"
+
+#define LOCK_PATH "openclaw.lock"
+
+struct parsed_file;
+
+/* One YAML document that passed the schema, with what the cross-checks need. */
+struct loaded_object {
+	const char *file;
+	const struct ynode *node;
+	const struct schema_kind *kind;
+	char label[DESIRED_NAME_MAX + 32];
+};
+
+struct loader {
+	const struct schema_set *schemas;
+	const struct desired_hooks *hooks;
+	struct diag_list *diags;
+	struct desired_state *ds;
+	const struct treefiles *files;
+	struct parsed_file *parsed; /* one per file, kept until loading ends: objects point in */
+};
+
+static inline char *xstrdup(const char *s)
+{
+	if (!s)
+		return NULL;
+	char *d = strdup(s);
+	if (!d)
+		abort();
+	return d;
+}
+
+static inline void *xgrow(void *v, size_t n, size_t size)
+{
+	/* Arrays grow by one: desired state holds at most a few thousand objects. */
+	void *p = realloc(v, (n + 1) * size);
+	if (!p)
+		abort();
+	memset((char *)p + n * size, 0, size);
+	return p;
+}
+
+/* desired.c */
+
+/* The value at a dotted path ("metadata.name") below n, or NULL. */
+const struct ynode *desired_value_at(const struct ynode *n, const char *path);
+/* Adds a diag located at path in o (at o itself when path is NULL or absent). */
+void desired_object_diag(struct loader *ld, const struct loaded_object *o, const char *path,
+			 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Reports every key and value below n that looks like a credential; base is n's field path. */
+void desired_check_secrets(struct loader *ld, const char *file, const char *label,
+			   const char *base, const struct ynode *n);
+/* The YAML of tf, parsed ahead of loading; NULL after reporting its syntax error. */
+struct yfile *desired_parsed_yaml(struct loader *ld, const struct treefile *tf);
+
+/* desired_kinds.c */
+
+struct kind_loader {
+	const char *kind;
+	bool in_nodes_dir; /* MacNodes live in openclaw/nodes/, the rest in clawfleet/ */
+	void (*load)(struct loader *ld, const struct loaded_object *o, const char *name);
+};
+
+/* The loader of a kind, NULL for a kind clawfleet does not know. */
+const struct kind_loader *desired_kind_loader(const char *kind);
+
+/* desired_lock.c: openclaw.lock at the repository root into ld->ds->lock. */
+void desired_load_lock(struct loader *ld, const struct treefile *tf);
+
+/* desired_tenants.c: tenants/<tenant>/<kind>.d/NN-*.yaml, merged into the TenantSlices. */
+void desired_load_tenant_fragments(struct loader *ld, const struct treefiles *files);
+
+/* desired_crosscheck.c: duplicate names and load-balancer servers, the singleton kinds, and what
+ * a Promotion needs of the rest. */
+void desired_check_objects(struct loader *ld);
+
+#endif

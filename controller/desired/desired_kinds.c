@@ -1,0 +1,272 @@
+#include "desired/desired.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/names.h"
+#include "base/timeparse.h"
+#include "base/yamltree.h"
+#include "desired/desired_internal.h"
+#include "desired/schema.h"
+
+/* ---- field access: the object's value, else the CRD default ---- */
+
+static const struct ynode *field(const struct loaded_object *o, const char *path)
+{
+	const struct ynode *n = desired_value_at(o->node, path);
+	if (n && ynode_type(n) != YT_NULL)
+		return n;
+	return schema_default(o->kind, path);
+}
+
+static const char *field_str(const struct loaded_object *o, const char *path)
+{
+	return ynode_str(field(o, path));
+}
+
+static bool field_bool(const struct loaded_object *o, const char *path, bool fallback)
+{
+	bool v;
+	return ynode_bool(field(o, path), &v) == 0 ? v : fallback;
+}
+
+static long long field_int(const struct loaded_object *o, const char *path, long long fallback)
+{
+	long long v;
+	return ynode_int(field(o, path), &v) == 0 ? v : fallback;
+}
+
+/* Objects are located by their name: that is what a duplicate or a cross-object rule is about. */
+static void set_origin(struct origin *org, const struct loaded_object *o)
+{
+	const struct ynode *n = desired_value_at(o->node, "metadata.name");
+	if (!n)
+		n = o->node;
+	org->file = xstrdup(o->file);
+	org->line = n->line;
+	org->col = n->col;
+}
+
+static bool streq(const char *a, const char *b)
+{
+	return a && b && strcmp(a, b) == 0;
+}
+
+static bool check_name(struct loader *ld, const struct loaded_object *o, const char *path,
+		       int (*check)(const char *, struct cf_err *))
+{
+	const char *s = field_str(o, path);
+	struct cf_err err;
+	if (!s || check(s, &err) == 0)
+		return true;
+	/* metadata.name already failed the schema's subdomain rule: one message is enough. */
+	if (strcmp(path, "metadata.name") == 0 && name_check_dns_subdomain(s, NULL) < 0)
+		return false;
+	desired_object_diag(ld, o, path, "%s", err.msg);
+	return false;
+}
+
+static bool parse_duration_field(const struct loaded_object *o, const char *path, int64_t *out)
+{
+	/* The schema reports a missing or malformed duration; this only converts it. */
+	const char *s = field_str(o, path);
+	return s && duration_parse(s, out, NULL) == 0;
+}
+
+/* ---- kinds ---- */
+
+static void load_macnode(struct loader *ld, const struct loaded_object *o, const char *name)
+{
+	struct desired_state *ds = ld->ds;
+	if (!check_name(ld, o, "metadata.name", name_check_dns_label))
+		return;
+	ds->nodes = xgrow(ds->nodes, ds->nnodes, sizeof(*ds->nodes));
+	struct mac_node *m = &ds->nodes[ds->nnodes++];
+	m->name = xstrdup(name);
+	m->address = xstrdup(field_str(o, "spec.address"));
+	const char *role = field_str(o, "spec.role");
+	m->role = streq(role, "worker") ? NODE_WORKER : streq(role, "notifier") ? NODE_NOTIFIER
+									    : NODE_GATEWAY;
+	m->zone = xstrdup(field_str(o, "spec.zone"));
+	m->canary = field_bool(o, "spec.canary", false);
+	m->lb_server = xstrdup(field_str(o, "spec.loadBalancer.server"));
+	m->lb_weight = (int)field_int(o, "spec.loadBalancer.weight", 100);
+	set_origin(&m->origin, o);
+	if (m->role == NODE_GATEWAY && streq(role, "gateway") && !m->lb_server)
+		desired_object_diag(ld, o, "spec",
+				    "a gateway needs spec.loadBalancer.server: the load balancer "
+				    "routes traffic to it by that name");
+}
+
+static void load_promotion(struct loader *ld, const struct loaded_object *o, const char *name)
+{
+	struct desired_state *ds = ld->ds;
+	const char *semver = field_str(o, "spec.skillSemver");
+	const char *tag = field_str(o, "spec.tag");
+	struct promotion p = {0};
+	bool ok = semver && tag;
+	ok &= parse_duration_field(o, "spec.canary.analysisInterval", &p.analysis_interval_ms);
+	ok &= parse_duration_field(o, "spec.canary.maxHold", &p.max_hold_ms);
+	if (semver && ds->lock.skills_semver && !streq(semver, ds->lock.skills_semver))
+		desired_object_diag(ld, o, "spec.skillSemver",
+				    "%s differs from skills.semver %s in openclaw.lock: the probe "
+				    "would report every node red",
+				    semver, ds->lock.skills_semver);
+	const struct ynode *steps = field(o, "spec.canary.steps");
+	for (size_t i = 0; steps && steps->kind == YNODE_SEQ && i < steps->n; i++) {
+		long long v = 0;
+		if (i >= DESIRED_MAX_STEPS || ynode_int(steps->items[i], &v) < 0)
+			break;
+		if (p.nsteps && v <= p.steps[p.nsteps - 1]) {
+			char path[64];
+			snprintf(path, sizeof(path), "spec.canary.steps[%zu]", i);
+			diag_add(ld->diags, o->file, steps->items[i]->line, steps->items[i]->col,
+				 o->label, path, "steps must strictly increase: %lld follows %d", v,
+				 p.steps[p.nsteps - 1]);
+			ok = false;
+		}
+		p.steps[p.nsteps++] = (int)v;
+	}
+	if (!ok)
+		return;
+	if (ld->hooks && ld->hooks->tag_exists && !ld->hooks->tag_exists(ld->hooks->ctx, tag))
+		desired_object_diag(ld, o, "spec.tag",
+				    "tag \"%s\" does not exist in the repository (push it first)",
+				    tag);
+	p.name = xstrdup(name);
+	p.tag = xstrdup(tag);
+	p.image_ref = xstrdup(field_str(o, "spec.imageRef"));
+	p.skill_semver = xstrdup(semver);
+	p.ticket = xstrdup(field_str(o, "spec.ticket"));
+	p.green_windows = (int)field_int(o, "spec.canary.greenWindows", 2);
+	p.rollback_automatic = field_bool(o, "spec.rollback.automatic", true);
+	p.suspend = field_bool(o, "spec.suspend", false);
+	p.abort = field_bool(o, "spec.abort", false);
+	set_origin(&p.origin, o);
+	ds->promotions = xgrow(ds->promotions, ds->npromotions, sizeof(*ds->promotions));
+	ds->promotions[ds->npromotions++] = p;
+}
+
+static void load_tenant_slice(struct loader *ld, const struct loaded_object *o, const char *name)
+{
+	struct desired_state *ds = ld->ds;
+	if (!check_name(ld, o, "metadata.name", name_check_dns_label))
+		return;
+	/* The schema reports a malformed timestamp; this only converts it. */
+	time_t until = 0;
+	const char *until_s = field_str(o, "spec.maintenance.until");
+	if (until_s && rfc3339_parse(until_s, &until, NULL) < 0)
+		return;
+	ds->tenants = xgrow(ds->tenants, ds->ntenants, sizeof(*ds->tenants));
+	struct tenant_slice *t = &ds->tenants[ds->ntenants++];
+	t->name = xstrdup(name);
+	const char *channel = field_str(o, "spec.channel");
+	t->channel = channel && strcmp(channel, "canary") == 0 ? CHANNEL_CANARY : CHANNEL_STABLE;
+	t->profile = xstrdup(field_str(o, "spec.profile"));
+	t->routing_header = xstrdup(field_str(o, "spec.routing.header"));
+	t->maintenance_until = until;
+	set_origin(&t->origin, o);
+}
+
+static bool driver_from_name(const char *s, enum lb_driver *out)
+{
+	static const enum lb_driver all[] = {LB_HAPROXY, LB_HTTP, LB_FILE, LB_COMMAND};
+	for (size_t i = 0; s && i < sizeof(all) / sizeof(all[0]); i++) {
+		if (strcmp(s, lb_driver_name(all[i])) == 0) {
+			*out = all[i];
+			return true;
+		}
+	}
+	return false;
+}
+
+static void load_lb_blocks(struct load_balancer *lb, const struct loaded_object *o)
+{
+	lb->haproxy.socket = xstrdup(field_str(o, "spec.haproxy.socket"));
+	lb->haproxy.address = xstrdup(field_str(o, "spec.haproxy.address"));
+	lb->haproxy.backend = xstrdup(field_str(o, "spec.haproxy.backend"));
+	lb->haproxy.tenant_map = xstrdup(field_str(o, "spec.haproxy.tenantMap"));
+	lb->http.url = xstrdup(field_str(o, "spec.http.url"));
+	const struct ynode *h = field(o, "spec.http.headers");
+	for (size_t i = 0; h && h->kind == YNODE_MAP && i < h->n; i++) {
+		lb->http.headers = xgrow(lb->http.headers, lb->http.nheaders, sizeof(struct header_kv));
+		lb->http.headers[lb->http.nheaders].name = xstrdup(h->pairs[i].key->str);
+		lb->http.headers[lb->http.nheaders].value = xstrdup(ynode_str(h->pairs[i].value));
+		lb->http.nheaders++;
+	}
+	lb->file.path = xstrdup(field_str(o, "spec.file.path"));
+	const struct ynode *argv = field(o, "spec.command.argv");
+	if (argv && argv->kind == YNODE_SEQ) {
+		lb->command.argv = calloc(argv->n + 1, sizeof(char *));
+		if (!lb->command.argv)
+			abort();
+		for (size_t i = 0; i < argv->n; i++)
+			lb->command.argv[i] = xstrdup(ynode_str(argv->items[i]));
+		lb->command.argc = argv->n;
+	}
+}
+
+static void load_load_balancer(struct loader *ld, const struct loaded_object *o, const char *name)
+{
+	struct desired_state *ds = ld->ds;
+	enum lb_driver driver;
+	if (!driver_from_name(field_str(o, "spec.driver"), &driver))
+		return;
+	const char *block = lb_driver_name(driver);
+	char path[64];
+	snprintf(path, sizeof(path), "spec.%s", block);
+	if (!desired_value_at(o->node, path)) {
+		desired_object_diag(ld, o, "spec.driver", "driver %s needs its settings in spec.%s",
+				    block, block);
+		return;
+	}
+	if (driver == LB_HAPROXY && !field_str(o, "spec.haproxy.socket") &&
+	    !field_str(o, "spec.haproxy.address")) {
+		desired_object_diag(ld, o, "spec.haproxy",
+				    "haproxy needs socket (a UNIX socket path) or address "
+				    "(host:port) for its runtime API");
+		return;
+	}
+	ds->lbs = xgrow(ds->lbs, ds->nlbs, sizeof(*ds->lbs));
+	struct load_balancer *lb = &ds->lbs[ds->nlbs++];
+	lb->name = xstrdup(name);
+	lb->driver = driver;
+	load_lb_blocks(lb, o);
+	set_origin(&lb->origin, o);
+}
+
+static void load_notifier(struct loader *ld, const struct loaded_object *o, const char *name)
+{
+	struct desired_state *ds = ld->ds;
+	int64_t window = 0;
+	if (!parse_duration_field(o, "spec.window", &window))
+		return;
+	ds->notifiers = xgrow(ds->notifiers, ds->nnotifiers, sizeof(*ds->notifiers));
+	struct notifier_spec *n = &ds->notifiers[ds->nnotifiers++];
+	n->name = xstrdup(name);
+	n->url = xstrdup(field_str(o, "spec.url"));
+	const char *format = field_str(o, "spec.format");
+	n->format = format && strcmp(format, "slack") == 0 ? NOTIFY_SLACK : NOTIFY_GENERIC;
+	n->window_ms = window;
+	set_origin(&n->origin, o);
+}
+
+static const struct kind_loader kind_loaders[] = {
+	{"MacNode", true, load_macnode},
+	{"Promotion", false, load_promotion},
+	{"TenantSlice", false, load_tenant_slice},
+	{"LoadBalancer", false, load_load_balancer},
+	{"Notifier", false, load_notifier},
+};
+
+const struct kind_loader *desired_kind_loader(const char *kind)
+{
+	for (size_t i = 0; i < sizeof(kind_loaders) / sizeof(kind_loaders[0]); i++)
+		if (strcmp(kind_loaders[i].kind, kind) == 0)
+			return &kind_loaders[i];
+	return NULL;
+}
