@@ -5,7 +5,7 @@
 set -u
 cd "$(dirname "$0")"
 . ../lib/tap.sh
-CLAWFLEET=${CLAWFLEET:-../../build/clawfleet}
+CLAWFLEET=${CLAWFLEET:-$PWD/../../${BUILD:-build}/clawfleet}
 for case in */; do
 	case=${case%/}
 	[ -d "$case/input" ] || continue
