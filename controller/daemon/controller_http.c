@@ -1,0 +1,291 @@
+/* What the fleet controller shows: after every pass the loop renders /status, /metrics and the
+ * page (/) and the snapshot the Flux receiver judges events against, and hands them to the HTTP
+ * threads under a mutex; the threads serve them and never wait on the loop. POST on the
+ * webhook path runs the Flux receiver, whose new events wake the loop at once. */
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/clock.h"
+#include "base/embedded.h"
+#include "base/log.h"
+#include "daemon/controller_internal.h"
+#include "record/status.h"
+#include "record/statuspage.h"
+#include "serve/fluxhook.h"
+#include "serve/httpd.h"
+
+/* ---- the documents ---- */
+
+static int canary_weight(const struct desired_state *ds, const struct weight_map *m)
+{
+	int sum = 0;
+	for (size_t i = 0; ds && i < ds->nnodes; i++) {
+		const struct mac_node *n = &ds->nodes[i];
+		const struct weight_entry *e = n->canary && n->role == NODE_GATEWAY && n->lb_server
+						       ? weight_map_find(m, n->lb_server)
+						       : NULL;
+		sum += e ? e->weight : 0;
+	}
+	return sum;
+}
+
+static void publish(struct controller *c, char *status_doc, size_t status_len, char *metrics_doc,
+		    size_t metrics_len, char *page_doc, size_t page_len, bool ready)
+{
+	pthread_mutex_lock(&c->mu);
+	free(c->status_doc);
+	free(c->metrics_doc);
+	free(c->page_doc);
+	c->status_doc = status_doc;
+	c->status_len = status_len;
+	c->metrics_doc = metrics_doc;
+	c->metrics_len = metrics_len;
+	c->page_doc = page_doc;
+	c->page_len = page_len;
+	c->ready = c->ready || ready;
+	pthread_mutex_unlock(&c->mu);
+}
+
+static void copy_text(char *dst, size_t size, const char *src)
+{
+	snprintf(dst, size, "%s", src ? src : "");
+}
+
+static enum probe_status worse(enum probe_status a, enum probe_status b)
+{
+	return a > b ? a : b;
+}
+
+/* What the Flux receiver judges an event against: the pass just finished. */
+static void snapshot_for_receiver(const struct controller *c, const struct fleet_poll_result *r,
+				  struct fluxhook_snapshot *snap)
+{
+	const struct desired_state *ds = c->cache.ds;
+	const struct promotion *promo = ds && ds->npromotions ? &ds->promotions[0] : NULL;
+	const struct rollout_state *st = &c->state;
+	memset(snap, 0, sizeof(*snap));
+	snap->observed = r != NULL;
+	if (promo) {
+		copy_text(snap->promotion, sizeof(snap->promotion), promo->name);
+		copy_text(snap->tag, sizeof(snap->tag), promo->tag);
+		copy_text(snap->image_ref, sizeof(snap->image_ref), promo->image_ref);
+		copy_text(snap->skill_semver, sizeof(snap->skill_semver), promo->skill_semver);
+		snap->suspended = promo->suspend;
+	}
+	copy_text(snap->revision, sizeof(snap->revision), ds ? c->cache.revision : NULL);
+	snap->phase = st->phase;
+	copy_text(snap->phase_reason, sizeof(snap->phase_reason),
+		  st->rollback_reason[0] ? st->rollback_reason : st->held_reason);
+	snap->step = st->step;
+	snap->percent = st->percent;
+	snap->gateways = PROBE_GREEN;
+	for (size_t i = 0; r && ds && i < r->nnodes && i < ds->nnodes; i++) {
+		const struct mac_node *m = &ds->nodes[i];
+		const struct node_observation *o = &r->obs[i];
+		enum probe_status status = o->reachable ? o->status : PROBE_RED;
+		if (m->role != NODE_GATEWAY)
+			continue;
+		snap->gateways = worse(snap->gateways, status);
+		if (!m->canary || snap->ncanaries == FLUXHOOK_CANARIES_MAX)
+			continue;
+		struct fluxhook_canary *k = &snap->canaries[snap->ncanaries++];
+		copy_text(k->node, sizeof(k->node), m->name);
+		k->reachable = o->reachable;
+		k->status = o->status;
+		copy_text(k->reason, sizeof(k->reason), o->nreasons ? o->reasons[0] : NULL);
+	}
+}
+
+void controller_record(struct controller *c, const struct fleet_poll_result *r,
+		       const struct weight_map *weights, bool passed)
+{
+	const struct desired_state *ds = c->cache.ds;
+	const struct promotion *promo = ds && ds->npromotions ? &ds->promotions[0] : NULL;
+	size_t n = r ? r->nnodes : 0;
+	struct status_node *nodes = calloc(n ? n : 1, sizeof(*nodes));
+	char *sdoc = NULL, *mdoc = NULL, *pdoc = NULL, *audit_lines = NULL;
+	size_t slen = 0, mlen = 0, plen = 0, alen = 0;
+	struct cf_err err;
+	bool green = n > 0;
+	if (!nodes) {
+		log_error("rendering the status: out of memory");
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct node_observation *o = &r->obs[i];
+		nodes[i] = (struct status_node){
+			.name = o->name,
+			.status = o->reachable ? probe_status_name(o->status) : "unreachable",
+			.tag = o->reachable ? o->tag : NULL,
+			.skills = o->reachable ? o->skills_current : NULL,
+			.observed_generation = o->reachable ? o->observed_generation : 0,
+			.reasons = o->reachable ? o->reasons : NULL,
+			.nreasons = o->reachable ? o->nreasons : 0,
+		};
+		green = green && o->reachable && o->status == PROBE_GREEN;
+	}
+	if (passed) {
+		if (c->npasses == STATUS_PASSES_MAX) {
+			memmove(&c->passes[0], &c->passes[1], (c->npasses - 1) * sizeof(c->passes[0]));
+			c->npasses--;
+		}
+		c->passes[c->npasses++] = (struct status_pass){clock_epoch_ms(), green};
+	}
+	struct status_view v = {
+		.revision = ds ? c->cache.revision : NULL,
+		.source_error = c->source_error,
+		.source_error_since_ms = c->source_error_since_ms,
+		.promotion_name = promo ? promo->name : NULL,
+		.promotion_tag = promo ? promo->tag : NULL,
+		.promotion_semver = promo ? promo->skill_semver : NULL,
+		.state = &c->state,
+		.weights = weights,
+		.canary_weight = weights ? canary_weight(ds, weights) : 0,
+		.nodes = nodes,
+		.nnodes = n,
+		.passes = c->passes,
+		.npasses = c->npasses,
+		.metrics = &c->metrics,
+		.version = clawfleet_version,
+	};
+	/* The page is rendered from the /status document itself, so the two never disagree; an
+	 * unreadable audit log costs the page its audit lines, not the page. */
+	if (statuspage_audit_tail(c->audit_path, &audit_lines, &alen, &err) < 0)
+		log_error("the status page: %s", err.msg);
+	if (status_render_json(&v, &sdoc, &slen, &err) < 0 ||
+	    status_render_metrics(&v, &mdoc, &mlen, &err) < 0 ||
+	    statuspage_render(sdoc, slen, audit_lines, &pdoc, &plen, &err) < 0) {
+		log_error("%s", err.msg);
+		free(sdoc);
+		free(mdoc);
+	} else {
+		publish(c, sdoc, slen, mdoc, mlen, pdoc, plen, passed && ds);
+	}
+	free(audit_lines);
+	if (c->hook) {
+		struct fluxhook_snapshot snap;
+		snapshot_for_receiver(c, r, &snap);
+		pthread_mutex_lock(&c->mu);
+		c->hook_snap = snap;
+		pthread_mutex_unlock(&c->mu);
+	}
+	free(nodes);
+}
+
+/* ---- the routes ---- */
+
+static int serve_doc(struct controller *c, struct httpd_response *resp, bool metrics)
+{
+	int rc;
+	pthread_mutex_lock(&c->mu);
+	if (!c->status_doc || !c->metrics_doc)
+		rc = httpd_json_error(resp, 503, "the controller is starting");
+	else if (metrics)
+		rc = httpd_response_set_type(resp, "text/plain; version=0.0.4; charset=utf-8") < 0
+			     ? -1
+			     : httpd_response_set_body(resp, c->metrics_doc, c->metrics_len);
+	else
+		rc = httpd_response_set_body(resp, c->status_doc, c->status_len);
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
+static int h_page(void *ctx, const struct httpd_request *req, struct httpd_response *resp)
+{
+	struct controller *c = ctx;
+	int rc;
+	(void)req;
+	pthread_mutex_lock(&c->mu);
+	if (!c->page_doc)
+		rc = httpd_json_error(resp, 503, "the controller is starting");
+	else
+		rc = httpd_response_set_type(resp, "text/html; charset=utf-8") < 0
+			     ? -1
+			     : httpd_response_set_body(resp, c->page_doc, c->page_len);
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
+static int h_status(void *ctx, const struct httpd_request *req, struct httpd_response *resp)
+{
+	(void)req;
+	return serve_doc(ctx, resp, false);
+}
+
+static int h_metrics(void *ctx, const struct httpd_request *req, struct httpd_response *resp)
+{
+	(void)req;
+	return serve_doc(ctx, resp, true);
+}
+
+static int h_healthz(void *ctx, const struct httpd_request *req, struct httpd_response *resp)
+{
+	(void)ctx;
+	(void)req;
+	static const char ok[] = "{\"ok\":true}";
+	return httpd_response_set_body(resp, ok, sizeof(ok) - 1);
+}
+
+static int h_readyz(void *ctx, const struct httpd_request *req, struct httpd_response *resp)
+{
+	struct controller *c = ctx;
+	(void)req;
+	static const char ready[] = "{\"ready\":true}";
+	static const char waiting[] = "{\"ready\":false,\"reason\":\"no desired state has loaded "
+				      "and been reconciled yet\"}";
+	pthread_mutex_lock(&c->mu);
+	bool is_ready = c->ready;
+	pthread_mutex_unlock(&c->mu);
+	resp->status = is_ready ? 200 : 503;
+	return is_ready ? httpd_response_set_body(resp, ready, sizeof(ready) - 1)
+			: httpd_response_set_body(resp, waiting, sizeof(waiting) - 1);
+}
+
+/* POST /hook/flux: judged against the last pass; a new event wakes the loop at once. */
+static int h_flux(void *ctx, const struct httpd_request *req, struct httpd_response *resp)
+{
+	struct controller *c = ctx;
+	struct fluxhook_snapshot snap;
+	struct fluxhook_outcome out;
+	pthread_mutex_lock(&c->mu);
+	snap = c->hook_snap;
+	pthread_mutex_unlock(&c->mu);
+	if (fluxhook_handle(c->hook, req, &snap, resp, &out) < 0)
+		return -1;
+	log_info("flux event: %s", out.message);
+	if (out.trigger)
+		controller_wake();
+	if (!out.redelivery && (out.status != 202 || out.verdict == VERDICT_ROLLBACK)) {
+		pthread_mutex_lock(&c->mu);
+		if (c->nhook_events < HOOK_EVENTS_MAX)
+			c->hook_events[c->nhook_events++] = out;
+		pthread_mutex_unlock(&c->mu);
+	}
+	return 0;
+}
+
+int controller_start_httpd(struct controller *c, struct cf_err *err)
+{
+	const struct httpd_route routes[] = {
+		{"GET", "/", h_page, c, 0},
+		{"GET", "/status", h_status, c, 0},
+		{"GET", "/metrics", h_metrics, c, 0},
+		{"GET", "/healthz", h_healthz, c, 0},
+		{"GET", "/readyz", h_readyz, c, 0},
+		{"POST", c->cfg.webhook_path, h_flux, c, FLUXHOOK_MAX_BODY},
+	};
+	struct httpd_config hc = {
+		.listen = c->cfg.listen,
+		.routes = routes,
+		.n_routes = sizeof(routes) / sizeof(routes[0]) - (c->hook ? 0 : 1),
+	};
+	if (httpd_start(&c->httpd, &hc, err) < 0)
+		return -1;
+	log_info("serving the status page, /status and /metrics%s on %s (port %u)",
+		 c->hook ? " and the Flux receiver" : "", c->cfg.listen, httpd_port(c->httpd));
+	return 0;
+}

@@ -1,0 +1,134 @@
+/* controller_internal: private to the fleet controller's files in daemon/ (controller_daemon.c,
+ * the loop, signals, configuration, start and stop; controller_pass.c, one pass: the source,
+ * observe, plan, act; controller_world.c, the real world the act step changes and the restart's
+ * settling of the audit log; controller_http.c, the documents each pass renders and the routes
+ * that serve them). The behaviour they share is stated at the top of controller_daemon.c. */
+#ifndef CLAWFLEET_CONTROLLER_INTERNAL_H
+#define CLAWFLEET_CONTROLLER_INTERNAL_H
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "act/fleet_act.h"
+#include "act/target_client.h"
+#include "base/diag.h"
+#include "base/err.h"
+#include "contracts/audit_line.h"
+#include "contracts/tokens.h"
+#include "daemon/ctlcfg.h"
+#include "desired/desired_cache.h"
+#include "desired/schema.h"
+#include "observe/fleet_poll.h"
+#include "plan/rollout.h"
+#include "record/rollout_store.h"
+#include "record/audit.h"
+#include "record/status.h"
+#include "serve/fluxhook.h"
+#include "serve/httpd.h"
+#include "source/source.h"
+
+/* Receiver outcomes waiting for the next pass to tell the notifier; more are only logged. */
+#define HOOK_EVENTS_MAX 16
+
+struct controller_flags {
+	const char *config, *listen, *state, *source;
+};
+
+/* What Git says about the Promotion, cached by the desired commit and the tag. */
+struct promo_facts {
+	bool valid;
+	char key_commit[41];
+	char key_tag[ROLLOUT_TEXT_MAX];
+	char commit[41];	/* "" when the tag cannot be resolved */
+	char lock_sha256[65];	/* "" when the tag's commit has no openclaw.lock */
+	char actor[ROLLOUT_TEXT_MAX];
+	char ticket[AUDIT_TICKET_MAX];
+};
+
+struct controller {
+	const char *config_path;
+	struct controller_flags flags;
+	struct controller_config cfg;
+
+	struct schema_set *schemas;
+	struct source *src;
+	char *mirror_dir, *state_path, *audit_path;
+	struct desired_cache cache;
+	struct promo_facts facts;
+	struct fleet_poll *probe;
+	struct target_client *agents;
+	struct rollout_store store;
+	struct rollout_state state;
+	char *saved; /* the state's JSON as last saved */
+	struct audit_log *audit;
+	struct httpd *httpd;
+
+	struct fleet_world_ops world; /* the real world, ctx this controller */
+	struct fleet_act act;
+	unsigned int pass_failures;
+	int64_t next_fetch_mono_ms;
+	char *source_error;
+	int64_t source_error_since_ms;
+	char last_progress[ROLLOUT_MESSAGE_MAX];
+	char last_stall[ROLLOUT_MESSAGE_MAX];
+	char *lb_warning; /* the last failure to read the weights, as logged */
+	unsigned int seed;
+
+	struct status_metrics metrics;
+	struct status_pass passes[STATUS_PASSES_MAX];
+	size_t npasses;
+
+	struct tokens *hook_tokens; /* the Flux receiver's; NULL when it is off */
+	struct fluxhook *hook;
+
+	pthread_mutex_t mu; /* guards the documents below */
+	char *status_doc, *metrics_doc, *page_doc;
+	size_t status_len, metrics_len, page_len;
+	bool ready;
+	struct fluxhook_snapshot hook_snap; /* the last pass, as the receiver judges an event */
+	/* Receiver outcomes the notifier must hear of; the loop sends them, never an HTTP thread. */
+	struct fluxhook_outcome hook_events[HOOK_EVENTS_MAX];
+	size_t nhook_events;
+};
+
+/* The fleet's load balancer: the first LoadBalancer of the desired state; NULL when none. */
+static inline const struct load_balancer *controller_lb(const struct desired_state *ds)
+{
+	return ds && ds->nlbs ? &ds->lbs[0] : NULL;
+}
+
+/* controller_daemon.c */
+/* Makes the loop run a pass now; async-signal-safe, callable from any thread. */
+void controller_wake(void);
+/* True once SIGTERM or SIGINT arrived: the action under way is the last. */
+bool controller_stopping(void);
+
+/* controller_pass.c */
+/* One pass; returns true when the rollout is under way and the next pass should come soon. */
+bool controller_run_pass(struct controller *c, bool *failed);
+/* Opens the source (a URL source is fetched); the next fetch is an interval away. */
+int controller_open_source(struct controller *c, struct cf_err *err);
+/* Logs why the source cannot be read, once while the message repeats. diags may be NULL. */
+void controller_source_failed(struct controller *c, const char *msg,
+			      const struct diag_list *diags);
+/* Logs the first problems of diags, and how many more there are. */
+void controller_log_diags(const struct diag_list *diags);
+
+/* controller_world.c */
+/* Fills ops with the real world: the agents, the LoadBalancer, the audit log, the notifier and
+ * the rollout store of c. */
+void controller_world_init(struct controller *c, struct fleet_world_ops *ops);
+/* On start: the first pending audit line, when it is the log's last line, was written by a
+ * controller killed before it saved that: it is reported done. */
+int controller_settle_written_audit(struct controller *c, struct cf_err *err);
+/* Tells the notifier what the Flux receiver answered since the last pass. */
+void controller_send_hook_events(struct controller *c);
+
+/* controller_http.c */
+/* Renders /status, /metrics and the page from the pass just finished (r and weights NULL when
+ * there was none), and the snapshot the Flux receiver judges events against. */
+void controller_record(struct controller *c, const struct fleet_poll_result *r,
+		       const struct weight_map *weights, bool passed);
+int controller_start_httpd(struct controller *c, struct cf_err *err);
+
+#endif

@@ -1,0 +1,363 @@
+/* The fleet controller's world, as its act step (act/fleet_act.h) changes it: the agents through
+ * target_client, the LoadBalancer through its weights driver, promotions.jsonl, the notifier and
+ * the rollout store; and, on start, the one audit line a killed controller may have written
+ * without saving that it did. */
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "act/fleet_act.h"
+#include "act/target_client.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "base/timeparse.h"
+#include "daemon/controller_internal.h"
+#include "plan/rollout.h"
+#include "reconcilers/weights/weights.h"
+#include "record/audit.h"
+
+#define NOTIFY_CONNECT_MS 2000
+#define NOTIFY_TIMEOUT_MS 5000
+#define NOTIFY_REPLY_MAX 65536
+#define JSON_PLAIN (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+
+/* ---- the rollout state ---- */
+
+static int save_state(struct controller *c, const struct rollout_state *s, struct cf_err *err)
+{
+	char *json = NULL;
+	size_t len = 0;
+	if (rollout_state_to_json(s, &json, &len, err) < 0)
+		return -1;
+	if (c->saved && strcmp(c->saved, json) == 0) {
+		free(json);
+		return 0;
+	}
+	if (rollout_store_save(&c->store, s, err) < 0) {
+		free(json);
+		return -1;
+	}
+	free(c->saved);
+	c->saved = json;
+	return 0;
+}
+
+static void format_ms(int64_t ms, char out[40])
+{
+	char secs[32];
+	rfc3339_format((time_t)(ms / 1000), secs, sizeof(secs));
+	snprintf(out, 40, "%.19s.%03dZ", secs, (int)(ms % 1000));
+}
+
+static bool json_str_is(struct json_object *o, const char *key, const char *want)
+{
+	struct json_object *v;
+	return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string) &&
+	       strcmp(json_object_get_string(v), want) == 0;
+}
+
+static bool json_int_is(struct json_object *o, const char *key, int64_t want)
+{
+	struct json_object *v;
+	return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_int) &&
+	       json_object_get_int64(v) == want;
+}
+
+/* The last line of the audit log, parsed; NULL when the log is empty or unreadable. */
+static struct json_object *audit_tail(const char *path)
+{
+	struct json_object *o = NULL;
+	char *buf = malloc(AUDIT_LINE_MAX + 2);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (!buf || fd < 0 || fstat(fd, &st) < 0 || st.st_size < 2)
+		goto done;
+	size_t want = (size_t)st.st_size < AUDIT_LINE_MAX + 2 ? (size_t)st.st_size
+							      : AUDIT_LINE_MAX + 2;
+	ssize_t n = pread(fd, buf, want, st.st_size - (off_t)want);
+	if (n != (ssize_t)want || buf[n - 1] != '\n')
+		goto done;
+	buf[n - 1] = '\0';
+	char *line = strrchr(buf, '\n');
+	o = json_tokener_parse(line ? line + 1 : buf);
+done:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return o;
+}
+
+/* A controller killed between appending an audit line and saving that it did leaves the line's
+ * action pending: the first pending audit line, when it is the log's last line, was written. */
+int controller_settle_written_audit(struct controller *c, struct cf_err *err)
+{
+	const struct rollout_audit *au = NULL;
+	uint64_t id = 0;
+	for (size_t i = 0; i < c->state.npending && !au; i++)
+		if (c->state.pending[i].kind == ACTION_AUDIT) {
+			au = c->state.pending[i].u.audit;
+			id = c->state.pending[i].id;
+		}
+	if (!au)
+		return 0;
+	struct json_object *last = audit_tail(c->audit_path);
+	char ts[40];
+	format_ms(au->ts_ms, ts);
+	bool written = last && json_str_is(last, "ts", ts) &&
+		       json_str_is(last, "event", audit_event_name(au->event)) &&
+		       json_str_is(last, "phase", rollout_phase_name(au->phase)) &&
+		       json_str_is(last, "promotion", au->promotion) &&
+		       json_str_is(last, "reason", au->reason) && json_int_is(last, "step", au->step) &&
+		       json_int_is(last, "percent", au->percent);
+	json_object_put(last);
+	if (!written)
+		return 0;
+	log_info("the audit line \"%s\" of %s was written before the controller stopped; it is not "
+		 "written again",
+		 audit_event_name(au->event), ts);
+	rollout_pending_done(&c->state, id);
+	return save_state(c, &c->state, err);
+}
+
+/* ---- the agents and the load balancer ---- */
+
+static int world_put_targets(void *ctx, struct agent_put *puts, size_t n, struct cf_err *err)
+{
+	struct controller *c = ctx;
+	return target_client_put(c->agents, puts, n, err);
+}
+
+static int world_apply_weights(void *ctx, const struct weight_map *want, struct cf_err *err)
+{
+	const struct controller *c = ctx;
+	const struct load_balancer *lb = controller_lb(c->cache.ds);
+	if (!lb)
+		return cf_err_set(err, "the plan moves weights but the repository has no "
+				       "LoadBalancer");
+	if (weights_apply(lb, want, err) < 0)
+		return cf_err_prefix(err, "LoadBalancer/%s", lb->name);
+	return 0;
+}
+
+/* Pools are backend names for HAProxy: the LoadBalancer's backend for the stable pool and
+ * canaryBackend for the canary one; other drivers take the pool's name. */
+static int world_route_tenant(void *ctx, const struct rollout_route *r, struct cf_err *err)
+{
+	struct controller *c = ctx;
+	const struct load_balancer *lb = controller_lb(c->cache.ds);
+	if (!lb)
+		return cf_err_set(err, "tenant %s: the repository has no LoadBalancer to route it",
+				  r->tenant);
+	const char *pool = r->canary ? "canary" : "stable";
+	if (lb->driver == LB_HAPROXY) {
+		pool = r->canary ? c->cfg.canary_backend : lb->haproxy.backend;
+		if (!pool)
+			return cf_err_set(err, "tenant %s: set canaryBackend in the controller's "
+					       "configuration to the HAProxy backend of the canary "
+					       "pool",
+					  r->tenant);
+	}
+	if (weights_route_tenant(lb, r->tenant, pool, err) < 0)
+		return cf_err_prefix(err, "tenant %s", r->tenant);
+	log_info("tenant %s routed to the %s pool (%s)", r->tenant, r->canary ? "canary" : "stable",
+		 pool);
+	return 0;
+}
+
+/* ---- the audit log ---- */
+
+static int world_append_audit(void *ctx, const struct rollout_audit *au, struct cf_err *err)
+{
+	struct controller *c = ctx;
+	struct audit_weight *w = calloc(au->weights.n ? au->weights.n : 1, sizeof(*w));
+	if (!w)
+		return cf_err_set(err, "out of memory");
+	for (size_t i = 0; i < au->weights.n; i++)
+		w[i] = (struct audit_weight){au->weights.v[i].server, au->weights.v[i].weight};
+	struct audit_entry e = {
+		.ts_ms = au->ts_ms,
+		.event = audit_event_name(au->event),
+		.promotion = au->promotion,
+		.revision = au->revision,
+		.phase = rollout_phase_name(au->phase),
+		.step = au->step,
+		.percent = au->percent,
+		.reason = au->reason,
+		.actor = au->actor,
+		.ticket = au->ticket,
+		.from = {au->from.semver, au->from.tag},
+		.to = {au->to.semver, au->to.tag},
+		.weights = w,
+		.nweights = au->weights.n,
+		.probe_sha256 = au->probe_sha256,
+	};
+	int rc = audit_append(c->audit, &e, err);
+	free(w);
+	if (rc == 0)
+		log_info("audit: %s %s step %d (%d %%)%s%s", e.event, e.phase, e.step, e.percent,
+			 *e.reason ? ": " : "", e.reason);
+	return rc;
+}
+
+/* ---- the notifier ---- */
+
+static size_t ignore_reply(char *data, size_t size, size_t nmemb, void *arg)
+{
+	size_t *total = arg;
+	(void)data;
+	*total += size * nmemb;
+	return *total > NOTIFY_REPLY_MAX ? 0 : size * nmemb;
+}
+
+/* POST /v1/events to the notifier (its contract: README, "The notifier"), or the log when none
+ * is configured. flux_uid and event_id may be NULL. */
+static int post_event(struct controller *c, const char *kind, const char *verdict,
+		      const char *probe_key, const char *correlation, const char *message,
+		      const char *flux_uid, const char *event_id, struct cf_err *err)
+{
+	if (!c->cfg.notifier) {
+		log_info("broadcast (%s %s): %s", kind, verdict, message);
+		return 0;
+	}
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "kind", json_object_new_string(kind));
+	json_object_object_add(o, "verdict", json_object_new_string(verdict));
+	json_object_object_add(o, "probeKey", json_object_new_string(probe_key));
+	json_object_object_add(o, "correlationId", json_object_new_string(correlation));
+	json_object_object_add(o, "message", json_object_new_string(message));
+	if (flux_uid && *flux_uid)
+		json_object_object_add(o, "fluxUid", json_object_new_string(flux_uid));
+	if (event_id && *event_id)
+		json_object_object_add(o, "eventId", json_object_new_string(event_id));
+	const char *body = json_object_to_json_string_ext(o, JSON_PLAIN);
+	CURL *curl = curl_easy_init();
+	struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
+	size_t total = 0;
+	long status = 0;
+	int rc = -1;
+	if (!curl || !headers || !body) {
+		cf_err_set(err, "broadcast: out of memory");
+		goto done;
+	}
+	curl_easy_setopt(curl, CURLOPT_URL, c->cfg.notifier);
+	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, (long)NOTIFY_CONNECT_MS);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)NOTIFY_TIMEOUT_MS);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, ignore_reply);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &total);
+	CURLcode cc = curl_easy_perform(curl);
+	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+	if (cc != CURLE_OK)
+		cf_err_set(err, "broadcast to the notifier: %s", curl_easy_strerror(cc));
+	else if (status < 200 || status >= 300)
+		cf_err_set(err, "broadcast to the notifier: HTTP %ld", status);
+	else
+		rc = 0;
+	if (rc == 0)
+		log_info("broadcast (%s %s) sent: %s", kind, verdict, message);
+done:
+	curl_slist_free_all(headers);
+	if (curl)
+		curl_easy_cleanup(curl);
+	json_object_put(o);
+	return rc;
+}
+
+static int world_broadcast(void *ctx, uint64_t id, const struct rollout_broadcast *b,
+			   struct cf_err *err)
+{
+	char correlation[64];
+	snprintf(correlation, sizeof(correlation), "clawfleet-%llu", (unsigned long long)id);
+	return post_event(ctx, "verdict", broadcast_verdict_name(b->verdict), b->reason,
+			  correlation, b->message, NULL, NULL, err);
+}
+
+/* Tells the notifier what the Flux receiver answered: rollback verdicts and refused events.
+ * One attempt each: the notifier itself retries its channel, and Flux redelivers. */
+void controller_send_hook_events(struct controller *c)
+{
+	struct fluxhook_outcome events[HOOK_EVENTS_MAX];
+	pthread_mutex_lock(&c->mu);
+	size_t n = c->nhook_events;
+	memcpy(events, c->hook_events, n * sizeof(events[0]));
+	c->nhook_events = 0;
+	pthread_mutex_unlock(&c->mu);
+	for (size_t i = 0; i < n; i++) {
+		const struct fluxhook_outcome *o = &events[i];
+		bool reply = o->status != 202;
+		char status[16];
+		snprintf(status, sizeof(status), "%u", o->status);
+		struct cf_err err;
+		if (post_event(c, reply ? "reply" : "rollback",
+			       reply ? "hold" : broadcast_verdict_name(o->verdict),
+			       reply ? status : o->probe_key,
+			       o->correlation_id[0] ? o->correlation_id : "flux-receiver", o->message,
+			       o->flux_uid, o->event_id, &err) < 0)
+			log_warn("%s", err.msg);
+	}
+}
+
+/* ---- the loop ---- */
+
+static int world_save_state(void *ctx, const struct rollout_state *s, struct cf_err *err)
+{
+	return save_state(ctx, s, err);
+}
+
+static int64_t world_mono_ms(void *ctx)
+{
+	(void)ctx;
+	return clock_mono_ms();
+}
+
+static bool world_stopping(void *ctx)
+{
+	(void)ctx;
+	return controller_stopping();
+}
+
+/* The plan's progress, once it is the controller's intent: phase changes, and the Reconciling
+ * and Stalled messages when they change. */
+static void world_intended(void *ctx, enum rollout_phase was, const struct rollout_state *s)
+{
+	struct controller *c = ctx;
+	const struct rollout_condition *rec = &s->conditions[COND_RECONCILING];
+	const struct rollout_condition *st = &s->conditions[COND_STALLED];
+	if (was != s->phase)
+		log_info("phase %s -> %s", rollout_phase_name(was), rollout_phase_name(s->phase));
+	if (strcmp(rec->message, c->last_progress) != 0 && rec->message[0])
+		log_info("%s", rec->message);
+	snprintf(c->last_progress, sizeof(c->last_progress), "%s", rec->message);
+	char stall[ROLLOUT_MESSAGE_MAX];
+	snprintf(stall, sizeof(stall), "%s", st->status == COND_TRUE ? st->message : "");
+	if (stall[0] && strcmp(stall, c->last_stall) != 0)
+		log_warn("stalled (%s): %s", st->reason, stall);
+	snprintf(c->last_stall, sizeof(c->last_stall), "%s", stall);
+}
+
+void controller_world_init(struct controller *c, struct fleet_world_ops *ops)
+{
+	*ops = (struct fleet_world_ops){
+		.save_state = world_save_state,
+		.put_targets = world_put_targets,
+		.apply_weights = world_apply_weights,
+		.route_tenant = world_route_tenant,
+		.append_audit = world_append_audit,
+		.broadcast = world_broadcast,
+		.mono_ms = world_mono_ms,
+		.stopping = world_stopping,
+		.intended = world_intended,
+		.ctx = c,
+	};
+}
