@@ -3,42 +3,18 @@
  * promote. */
 #include <limits.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
 #include <json-c/json.h>
 
+#include "base/httpc.h"
 #include "base/timeparse.h"
 #include "reconcilers/tokens_rotate_internal.h"
 
 #define STATUS_JSON_DEPTH 32
 
-struct body {
-	char *data;
-	size_t len;
-	bool too_big;
-};
-
-static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-	struct body *b = userdata;
-	size_t n = size * nmemb;
-	if (n > TOKENS_ROTATE_STATUS_MAX - b->len) {
-		b->too_big = true;
-		return 0;
-	}
-	char *grown = realloc(b->data, b->len + n + 1);
-	if (!grown)
-		return 0;
-	memcpy(grown + b->len, ptr, n);
-	b->data = grown;
-	b->len += n;
-	b->data[b->len] = '\0';
-	return n;
-}
-
-static int fetch_status(const char *base, struct body *b, struct cf_err *err)
+/* The controller is fleet-internal: no proxy (httpc's default). */
+static int fetch_status(const char *base, struct httpc_reply *reply, struct cf_err *err)
 {
 	char url[2048];
 	size_t base_len = strlen(base);
@@ -47,37 +23,18 @@ static int fetch_status(const char *base, struct body *b, struct cf_err *err)
 	if (snprintf(url, sizeof(url), "%.*s/status", (int)base_len, base) >= (int)sizeof(url))
 		return cf_err_set(err, "--controller URL too long");
 
-	int rc = -1;
-	long status = 0;
-	CURL *curl = curl_easy_init();
-	if (!curl)
-		return cf_err_set(err, "cannot start libcurl");
-	curl_easy_setopt(curl, CURLOPT_URL, url);
-	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, TOKENS_ROTATE_CONNECT_TIMEOUT_MS);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, TOKENS_ROTATE_TIMEOUT_MS);
-	curl_easy_setopt(curl, CURLOPT_USERAGENT, "clawfleet");
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, b);
-	CURLcode cc = curl_easy_perform(curl);
-	if (b->too_big) {
-		cf_err_set(err, "%s: the reply is over %u bytes", url, TOKENS_ROTATE_STATUS_MAX);
-		goto done;
-	}
-	if (cc != CURLE_OK) {
-		cf_err_set(err, "%s: %s", url, curl_easy_strerror(cc));
-		goto done;
-	}
-	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-	if (status != 200) {
-		cf_err_set(err, "%s: HTTP status %ld", url, status);
-		goto done;
-	}
-	rc = 0;
-done:
-	curl_easy_cleanup(curl);
-	return rc;
+	const struct httpc_request req = {
+		.url = url,
+		.connect_timeout_ms = TOKENS_ROTATE_CONNECT_TIMEOUT_MS,
+		.timeout_ms = TOKENS_ROTATE_TIMEOUT_MS,
+		.max_reply = TOKENS_ROTATE_STATUS_MAX,
+		.user_agent = "clawfleet",
+	};
+	if (httpc_do(NULL, &req, reply, err) < 0)
+		return -1;
+	if (reply->status != 200)
+		return cf_err_set(err, "%s: HTTP status %ld", url, reply->status);
+	return 0;
 }
 
 struct pass {
@@ -188,14 +145,14 @@ done:
 
 int rotation_controller_green(const struct rotation *r, int64_t promote_ms, struct cf_err *why)
 {
-	struct body b = {0};
+	struct httpc_reply reply = {0};
 	int rc = TOKENS_ROTATE_REFUSED;
-	if (fetch_status(r->o->controller, &b, why) < 0) {
+	if (fetch_status(r->o->controller, &reply, why) < 0) {
 		cf_err_prefix(why, "the controller cannot confirm green passes");
 		goto done;
 	}
-	rc = tokens_rotate_check_passes(b.data ? b.data : "", b.len, promote_ms, why);
+	rc = tokens_rotate_check_passes(buf_str(&reply.body), reply.body.len, promote_ms, why);
 done:
-	free(b.data);
+	httpc_reply_free(&reply);
 	return rc;
 }

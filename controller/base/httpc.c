@@ -10,7 +10,7 @@ const char HTTPC_PROXY_FROM_ENV[] = "(environment)";
 struct xfer {
 	struct httpc_reply *reply;
 	struct curl_slist *headers;
-	const char *method, *url;
+	const char *method, *url; /* url as errors show it */
 	size_t max_reply;
 	bool over; /* the reply passed max_reply: the write callback stopped the transfer */
 	void *private;
@@ -44,6 +44,11 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 	return len;
 }
 
+static const char *shown(const struct httpc_request *req)
+{
+	return req->url_shown ? req->url_shown : req->url;
+}
+
 static int check_request(const struct httpc_request *req, struct cf_err *err)
 {
 	if (!req->url || !req->url[0])
@@ -51,7 +56,7 @@ static int check_request(const struct httpc_request *req, struct cf_err *err)
 	if (req->connect_timeout_ms <= 0 || req->timeout_ms <= 0 || req->max_reply == 0)
 		return cf_err_set(err, "%s %s: a request needs a connect timeout, a timeout and a "
 				       "reply limit",
-				  req->method ? req->method : "GET", req->url);
+				  req->method ? req->method : "GET", shown(req));
 	return 0;
 }
 
@@ -61,7 +66,7 @@ static int setup(CURL *e, const struct httpc_request *req, struct xfer *x, struc
 	const char *method = req->method ? req->method : "GET";
 
 	x->method = method;
-	x->url = req->url;
+	x->url = shown(req);
 	x->max_reply = req->max_reply;
 	x->errbuf[0] = '\0';
 	for (const char *const *h = req->headers; h && *h; h++) {
@@ -102,7 +107,7 @@ static int setup(CURL *e, const struct httpc_request *req, struct xfer *x, struc
 			     CURLE_OK;
 	if (!ok)
 		return cf_err_set(err, "%s %s: libcurl refused an option (is it built with http?)",
-				  method, req->url);
+				  method, x->url);
 	return 0;
 }
 

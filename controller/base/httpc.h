@@ -12,7 +12,9 @@
  * same handle) or on a fresh one. httpc_easy_new/httpc_easy_finish are the same policy for
  * callers that drive many requests at once through a libcurl multi handle: the caller adds the
  * handle to its multi, and on completion turns libcurl's result into the reply and an error.
- * Errors name the method and URL: "GET http://gw-a:8443/readyz: Connection refused". */
+ * Errors name the method and URL: "GET http://gw-a:8443/readyz: Connection refused"; a request
+ * whose URL carries a credential (a webhook's secret path, user information, a query) gives
+ * url_shown, and errors name that instead. */
 #ifndef CLAWFLEET_HTTPC_H
 #define CLAWFLEET_HTTPC_H
 #include <curl/curl.h>
@@ -26,6 +28,7 @@ extern const char HTTPC_PROXY_FROM_ENV[];
 struct httpc_request {
 	const char *method;	    /* NULL: GET; else "PUT", "POST", ... */
 	const char *url;
+	const char *url_shown;	    /* NULL: url; else what errors name in its place */
 	const char *const *headers; /* NULL-terminated "Name: value" lines; NULL: none */
 	const char *body;	    /* sent when not NULL */
 	size_t body_len;

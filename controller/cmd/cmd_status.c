@@ -1,12 +1,11 @@
 /* clawfleet status: the controller's GET /status as a table for people, or as it came (--json). */
-#include <curl/curl.h>
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "base/err.h"
+#include "base/httpc.h"
 #include "cmd/commands.h"
 
 #define DEFAULT_URL "http://127.0.0.1:8088"
@@ -20,57 +19,21 @@ static const char status_usage[] =
 	"  reads the controller's GET /status (default " DEFAULT_URL ") and prints the rollout,\n"
 	"  one row per node and the load balancer's weights; --json prints the document itself\n";
 
-struct reply {
-	char *data;
-	size_t len;
-	bool too_long;
-};
-
-static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
+/* The controller is fleet-internal: no proxy (httpc's default). */
+static int fetch(const char *url, struct httpc_reply *r, struct cf_err *err)
 {
-	struct reply *r = arg;
-	size_t n = size * nmemb;
-	if (r->len + n > REPLY_MAX) {
-		r->too_long = true;
-		return 0;
-	}
-	char *p = realloc(r->data, r->len + n + 1);
-	if (!p)
-		return 0;
-	memcpy(p + r->len, data, n);
-	r->data = p;
-	r->len += n;
-	p[r->len] = '\0';
-	return n;
-}
-
-static int fetch(const char *url, struct reply *r, struct cf_err *err)
-{
-	CURL *curl = curl_easy_init();
-	long status = 0;
-	int rc = -1;
-	if (!curl)
-		return cf_err_set(err, "cannot start libcurl");
-	curl_easy_setopt(curl, CURLOPT_URL, url);
-	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, (long)CONNECT_TIMEOUT_MS);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)TIMEOUT_MS);
-	curl_easy_setopt(curl, CURLOPT_USERAGENT, "clawfleet-status");
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, r);
-	CURLcode cc = curl_easy_perform(curl);
-	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-	if (r->too_long)
-		cf_err_set(err, "GET %s: the answer is longer than %u bytes", url, REPLY_MAX);
-	else if (cc != CURLE_OK)
-		cf_err_set(err, "GET %s: %s", url, curl_easy_strerror(cc));
-	else if (status != 200)
-		cf_err_set(err, "GET %s: HTTP %ld", url, status);
-	else
-		rc = 0;
-	curl_easy_cleanup(curl);
-	return rc;
+	const struct httpc_request req = {
+		.url = url,
+		.connect_timeout_ms = CONNECT_TIMEOUT_MS,
+		.timeout_ms = TIMEOUT_MS,
+		.max_reply = REPLY_MAX,
+		.user_agent = "clawfleet-status",
+	};
+	if (httpc_do(NULL, &req, r, err) < 0)
+		return -1;
+	if (r->status != 200)
+		return cf_err_set(err, "GET %s: HTTP %ld", url, r->status);
+	return 0;
 }
 
 static struct json_object *get(struct json_object *o, const char *key)
@@ -185,16 +148,19 @@ int cmd_status(int argc, char **argv)
 	}
 	snprintf(url, sizeof(url), "%.*s/status", (int)blen, base);
 
-	struct reply r = {0};
+	struct httpc_reply r = {0};
 	struct cf_err err;
 	struct json_object *doc = NULL;
 	int status = 1;
-	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (httpc_global_init(&err) < 0) {
+		fprintf(stderr, "clawfleet status: %s\n", err.msg);
+		goto done;
+	}
 	if (fetch(url, &r, &err) < 0) {
 		fprintf(stderr, "clawfleet status: %s\n", err.msg);
 		goto done;
 	}
-	doc = json_tokener_parse(r.data);
+	doc = json_tokener_parse(buf_str(&r.body));
 	if (!json_object_is_type(doc, json_type_object)) {
 		fprintf(stderr, "clawfleet status: GET %s: the answer is not a JSON object\n", url);
 		goto done;
@@ -208,7 +174,7 @@ int cmd_status(int argc, char **argv)
 	status = 0;
 done:
 	json_object_put(doc);
-	free(r.data);
-	curl_global_cleanup();
+	httpc_reply_free(&r);
+	httpc_global_cleanup();
 	return status;
 }

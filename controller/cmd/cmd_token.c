@@ -7,9 +7,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <openssl/crypto.h>
 
+#include "base/httpc.h"
 #include "base/timeparse.h"
 #include "cmd/commands.h"
 #include "reconcilers/tokens_rotate.h"
@@ -165,11 +165,13 @@ int cmd_token(int argc, char **argv)
 		o.token = token;
 		o.token_len = token_len;
 	}
-	if (o.controller)
-		curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (o.controller && httpc_global_init(&err) < 0) {
+		fprintf(stderr, "clawfleet token %s: %s\n", names[action], err.msg);
+		return 1;
+	}
 	int rc = run(action, &o, &done_msg, &err);
 	if (o.controller)
-		curl_global_cleanup();
+		httpc_global_cleanup();
 	OPENSSL_cleanse(token, sizeof(token));
 	if (rc == 0) {
 		printf("%s\n", done_msg.msg);

@@ -21,9 +21,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
 #include "base/clock.h"
+#include "base/httpc.h"
 #include "base/log.h"
 #include "base/timeparse.h"
 #include "cmd/commands.h"
@@ -365,7 +364,7 @@ int cmd_notifier(int argc, char **argv)
 		goto done;
 	}
 	url_shown(n->cfg.channel_url, n->channel_shown, sizeof(n->channel_shown));
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+	if (httpc_global_init(&err) < 0) {
 		log_error("cannot start libcurl");
 		goto done;
 	}
@@ -397,6 +396,6 @@ done:
 	shutdown_notifier(n);
 	diag_list_free(&diags);
 	free(n);
-	curl_global_cleanup();
+	httpc_global_cleanup();
 	return status;
 }

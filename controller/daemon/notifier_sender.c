@@ -9,14 +9,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
 #include "base/clock.h"
+#include "base/httpc.h"
 #include "base/log.h"
 #include "daemon/notifier_daemon_internal.h"
 
 #define CONNECT_TIMEOUT_MS 2000L
 #define REQUEST_TIMEOUT_MS 5000L
+#define CHANNEL_REPLY_MAX (64u << 10) /* Slack answers "ok"; a webhook, a short document */
 
 bool notifier_outbox_push(struct notifier *n, char *body, size_t len, const char *what)
 {
@@ -54,44 +54,34 @@ void notifier_window_closed(void *ctx, const struct nf_summary *s)
 	notifier_outbox_push(n, body, len, what);
 }
 
-/* The channel's answer is not kept: only its status counts. */
-static size_t discard_reply(char *data, size_t size, size_t nmemb, void *ctx)
-{
-	(void)data;
-	(void)ctx;
-	return size * nmemb;
-}
-
+/* The one call that leaves the fleet: Slack or a generic webhook, reached the way this host
+ * reaches the outside, so it honours http_proxy/https_proxy/no_proxy (HTTPC_PROXY_FROM_ENV);
+ * every fleet-internal call goes direct. The channel's answer is not kept: only its status
+ * counts, also when the transfer failed after it (a reply over the cap, a stall mid-body), since
+ * the channel has taken the broadcast by then and a retry would post it twice. Errors name the
+ * channel as logs show it: its URL may hold a credential. */
 static long channel_post(void *ctx, const char *body, size_t len, struct cf_err *err)
 {
+	static const char *const headers[] = {"Content-Type: application/json", NULL};
 	struct notifier *n = ctx;
-	struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
-	CURL *curl = curl_easy_init();
-	long status = 0;
+	const struct httpc_request req = {
+		.method = "POST",
+		.url = n->cfg.channel_url,
+		.url_shown = n->channel_shown,
+		.headers = headers,
+		.body = body,
+		.body_len = len,
+		.connect_timeout_ms = CONNECT_TIMEOUT_MS,
+		.timeout_ms = REQUEST_TIMEOUT_MS,
+		.max_reply = CHANNEL_REPLY_MAX,
+		.user_agent = "clawfleet-notifier",
+		.proxy = HTTPC_PROXY_FROM_ENV,
+	};
+	struct httpc_reply reply = {0};
 
-	if (!curl || !headers) {
-		cf_err_set(err, "cannot start libcurl");
-		goto done;
-	}
-	curl_easy_setopt(curl, CURLOPT_URL, n->cfg.channel_url);
-	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, REQUEST_TIMEOUT_MS);
-	curl_easy_setopt(curl, CURLOPT_USERAGENT, "clawfleet-notifier");
-	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard_reply);
-	CURLcode rc = curl_easy_perform(curl);
-	if (rc != CURLE_OK) {
-		cf_err_set(err, "%s", curl_easy_strerror(rc));
-		goto done;
-	}
-	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-done:
-	curl_easy_cleanup(curl);
-	curl_slist_free_all(headers);
+	httpc_do(NULL, &req, &reply, err);
+	long status = reply.status;
+	httpc_reply_free(&reply);
 	return status;
 }
 

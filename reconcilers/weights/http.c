@@ -1,44 +1,15 @@
 #include "reconcilers/weights/weights.h"
 
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "base/httpc.h"
 
 #define HEADER_LINE_MAX 8192
 #define ENV_NAME_MAX 128
 #define URL_SHOWN 256
 #define BODY_SHOWN 200
-
-struct reply {
-	char *data;
-	size_t len, cap;
-	bool over;
-};
-
-static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-	struct reply *r = userdata;
-	size_t n = size * nmemb;
-	if (r->len + n > WEIGHTS_REPLY_MAX) {
-		r->over = true;
-		return 0;
-	}
-	if (r->len + n + 1 > r->cap) {
-		size_t cap = r->cap ? r->cap : 4096;
-		while (cap < r->len + n + 1)
-			cap *= 2;
-		char *d = realloc(r->data, cap);
-		if (!d)
-			return 0;
-		r->data = d;
-		r->cap = cap;
-	}
-	memcpy(r->data + r->len, ptr, n);
-	r->len += n;
-	r->data[r->len] = '\0';
-	return n;
-}
 
 /* The URL as errors show it: no user information, no query (either may carry a credential). */
 static void url_shown(const char *url, char *out, size_t size)
@@ -107,104 +78,90 @@ static int header_line(const struct header_kv *h, char *out, size_t size, struct
 	return 0;
 }
 
-static int add_header(struct curl_slist **list, const char *line, struct cf_err *err)
-{
-	struct curl_slist *l = curl_slist_append(*list, line);
-	if (!l)
-		return cf_err_set(err, "out of memory");
-	*list = l;
-	return 0;
-}
-
-/* One request; body NULL for GET. On 2xx, the reply body (capped) goes to *reply. */
+/* One request; body NULL for GET. On 2xx, the reply body (capped) is in *reply. The load
+ * balancer's API is fleet-internal: no proxy (httpc's default). */
 static int request(const struct load_balancer *lb, const char *method, const char *body,
-		   size_t body_len, struct reply *reply, struct cf_err *err)
+		   size_t body_len, struct httpc_reply *reply, struct cf_err *err)
 {
-	char shown[URL_SHOWN], line[HEADER_LINE_MAX];
-	struct curl_slist *headers = NULL;
-	CURL *curl = NULL;
-	long status = 0;
+	char shown[URL_SHOWN];
+	size_t n = lb->http.nheaders, h = 0;
+	char(*lines)[HEADER_LINE_MAX] = NULL;
+	const char **headers = NULL;
 	int rc = -1;
 
 	if (!lb->http.url)
 		return cf_err_set(err, "LoadBalancer/%s: http.url is needed",
 				  lb->name ? lb->name : "-");
 	url_shown(lb->http.url, shown, sizeof(shown));
-	if (add_header(&headers, "Accept: application/json", err) < 0 ||
-	    (body && add_header(&headers, "Content-Type: application/json", err) < 0))
-		goto done;
-	for (size_t i = 0; i < lb->http.nheaders; i++)
-		if (header_line(&lb->http.headers[i], line, sizeof(line), err) < 0 ||
-		    add_header(&headers, line, err) < 0)
-			goto done;
-	curl = curl_easy_init();
-	if (!curl) {
-		cf_err_set(err, "cannot start libcurl");
-		goto done;
+	/* Accept, Content-Type with a body, the configured ones, the NULL that ends them. */
+	if (!(headers = calloc(n + 3, sizeof(*headers))) ||
+	    (n && !(lines = calloc(n, sizeof(*lines))))) {
+		cf_err_set(err, "out of memory");
+		goto named;
 	}
-	curl_easy_setopt(curl, CURLOPT_URL, lb->http.url);
-	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, (long)WEIGHTS_CONNECT_TIMEOUT_MS);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)WEIGHTS_REQUEST_TIMEOUT_MS);
-	curl_easy_setopt(curl, CURLOPT_USERAGENT, "clawfleet");
-	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, reply);
-	if (body) {
-		curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
-		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+	headers[h++] = "Accept: application/json";
+	if (body)
+		headers[h++] = "Content-Type: application/json";
+	for (size_t i = 0; i < n; i++) {
+		if (header_line(&lb->http.headers[i], lines[i], sizeof(lines[i]), err) < 0)
+			goto named;
+		headers[h++] = lines[i];
 	}
-	CURLcode cc = curl_easy_perform(curl);
-	if (reply->over) {
-		cf_err_set(err, "the reply is over %u bytes", WEIGHTS_REPLY_MAX);
-		goto done;
-	}
-	if (cc != CURLE_OK) {
-		cf_err_set(err, "%s", curl_easy_strerror(cc));
+	const struct httpc_request req = {
+		.method = method,
+		.url = lb->http.url,
+		.url_shown = shown,
+		.headers = headers,
+		.body = body,
+		.body_len = body_len,
+		.connect_timeout_ms = WEIGHTS_CONNECT_TIMEOUT_MS,
+		.timeout_ms = WEIGHTS_REQUEST_TIMEOUT_MS,
+		.max_reply = WEIGHTS_REPLY_MAX,
+		.user_agent = "clawfleet",
+	};
+	if (httpc_do(NULL, &req, reply, err) < 0) {
+		cf_err_prefix(err, "http load balancer"); /* httpc named the method and URL */
 		goto done;
 	}
-	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-	if (status < 200 || status > 299) {
+	if (reply->status < 200 || reply->status > 299) {
+		const char *data = buf_str(&reply->body);
 		char excerpt[BODY_SHOWN + 1];
-		size_t n = 0;
-		for (size_t i = 0; i < reply->len && n < BODY_SHOWN && reply->data[i] != '\n'; i++)
-			excerpt[n++] = reply->data[i] >= ' ' && reply->data[i] <= '~' ? reply->data[i]
-										  : '?';
-		excerpt[n] = '\0';
-		cf_err_set(err, "status %ld%s%s", status, n ? ": " : "", excerpt);
-		goto done;
+		size_t k = 0;
+		for (size_t i = 0; i < reply->body.len && k < BODY_SHOWN && data[i] != '\n'; i++)
+			excerpt[k++] = data[i] >= ' ' && data[i] <= '~' ? data[i] : '?';
+		excerpt[k] = '\0';
+		cf_err_set(err, "status %ld%s%s", reply->status, k ? ": " : "", excerpt);
+		goto named;
 	}
 	rc = 0;
+	goto done;
+named:
+	cf_err_prefix(err, "http load balancer: %s %s", method, shown);
 done:
-	if (rc < 0)
-		cf_err_prefix(err, "http load balancer: %s %s", method, shown);
-	curl_slist_free_all(headers);
-	if (curl)
-		curl_easy_cleanup(curl);
+	free(lines);
+	free(headers);
 	return rc;
 }
 
 static int http_get(const struct load_balancer *lb, struct weight_map *out, struct cf_err *err)
 {
-	struct reply reply = {0};
+	struct httpc_reply reply = {0};
 	char what[URL_SHOWN + 4];
 	int rc = -1;
 	if (request(lb, "GET", NULL, 0, &reply, err) < 0)
 		goto done;
 	url_shown(lb->http.url, what + 4, sizeof(what) - 4);
 	memcpy(what, "GET ", 4);
-	rc = weights_parse_doc(reply.data ? reply.data : "", reply.len, what, out, err);
+	rc = weights_parse_doc(buf_str(&reply.body), reply.body.len, what, out, err);
 done:
-	free(reply.data);
+	httpc_reply_free(&reply);
 	return rc;
 }
 
 static int http_set(const struct load_balancer *lb, const struct weight_map *want,
 		    struct cf_err *err)
 {
-	struct reply reply = {0};
+	struct httpc_reply reply = {0};
 	char *body = NULL;
 	size_t len;
 	int rc = -1;
@@ -213,7 +170,7 @@ static int http_set(const struct load_balancer *lb, const struct weight_map *wan
 	rc = request(lb, "PUT", body, len, &reply, err);
 done:
 	free(body);
-	free(reply.data);
+	httpc_reply_free(&reply);
 	return rc;
 }
 

@@ -1,6 +1,7 @@
 /* httpc and buf: the one HTTP client's policy, checked against real servers on loopback (httpd):
  * the reply and its status, the reply cap, timeouts that name the request, headers and bodies
- * sent as given, keep-alive on a reusable handle, the multi-handle constructor, and the proxy
+ * sent as given, errors that name the request (as the caller shows it when its URL holds a
+ * secret), keep-alive on a reusable handle, the multi-handle constructor, and the proxy
  * policy: a fleet-internal request never goes through http_proxy from the environment, while a
  * request that asks for the environment's proxy does. */
 #include <setjmp.h>
@@ -168,6 +169,14 @@ static void test_refused_connection(void **state)
 	assert_int_equal(httpc_do(NULL, &req, &reply, &err), -1);
 	assert_non_null(strstr(err.msg, "GET http://127.0.0.1:1/readyz: "));
 	assert_int_equal(reply.status, 0);
+
+	/* A URL with a secret in it: errors name what the caller shows instead. */
+	req = request("http://127.0.0.1:1/hooks/s3cret");
+	req.method = "POST";
+	req.url_shown = "http://127.0.0.1:1";
+	assert_int_equal(httpc_do(NULL, &req, &reply, &err), -1);
+	assert_non_null(strstr(err.msg, "POST http://127.0.0.1:1: "));
+	assert_null(strstr(err.msg, "s3cret"));
 	httpc_reply_free(&reply);
 }
 

@@ -18,11 +18,11 @@
 #include <sys/socket.h>
 
 #include <cmocka.h>
-#include <curl/curl.h>
 #include <openssl/sha.h>
 
 #include "base/canon.h"
 #include "base/fsutil.h"
+#include "base/httpc.h"
 #include "contracts/tokens.h"
 #include "reconcilers/tokens_rotate.h"
 #include "serve/httpd.h"
@@ -666,7 +666,7 @@ static void test_revoke_with_an_unreachable_or_oversized_controller(void **state
 	set_status(f, 200, body);
 	free(body);
 	assert_int_equal(tokens_rotate_revoke(&f->o, &f->done, &f->err), TOKENS_ROTATE_REFUSED);
-	assert_err_contains(f, "over 1048576 bytes");
+	assert_err_contains(f, "/status: reply over the 1048576 byte limit");
 	assert_file(f->path[PREV], OLD);
 }
 
@@ -702,8 +702,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_revoke_with_an_unreachable_or_oversized_controller, setup, teardown),
 	};
-	curl_global_init(CURL_GLOBAL_DEFAULT);
+	struct cf_err err;
+	if (httpc_global_init(&err) < 0) {
+		fprintf(stderr, "%s\n", err.msg);
+		return 1;
+	}
 	int rc = cmocka_run_group_tests_name("tokens_rotate", tests, NULL, NULL);
-	curl_global_cleanup();
+	httpc_global_cleanup();
 	return rc;
 }

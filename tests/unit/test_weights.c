@@ -1,8 +1,9 @@
 /* weights: the load-balancer drivers a rollout moves traffic with. Each driver sets weights and
  * reads them back; a change the load balancer did not take, a bad reply, an unreachable endpoint
- * or a missing secret is an error that names what to fix. The HAProxy driver runs against a
- * scripted Runtime API here and against a real HAProxy when HAPROXY_SOCKET or HAPROXY_ADDRESS is
- * set (tests/integration/haproxy_weights.sh does that). */
+ * or a missing secret is an error that names what to fix; the http driver never goes through a
+ * proxy from the environment. The HAProxy driver runs against a scripted Runtime API here and
+ * against a real HAProxy when HAPROXY_SOCKET or HAPROXY_ADDRESS is set
+ * (tests/integration/haproxy_weights.sh does that). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -490,7 +491,50 @@ static void test_http_oversized_reply_is_refused(void **state)
 	struct cf_err err = {""};
 	setenv("CLAWFLEET_TEST_LB_KEY", "k-42", 1);
 	assert_int_equal(weights_get(&lb, &got, &err), -1);
-	assert_contains(err.msg, "the reply is over 1048576 bytes");
+	assert_contains(err.msg, "http load balancer: GET http://127.0.0.1:");
+	assert_contains(err.msg, "/huge: reply over the 1048576 byte limit");
+	weight_map_free(&got);
+}
+
+/* The load balancer's API is fleet-internal: with a proxy exported, the driver still talks to it
+ * directly, so its headers (here an API key) never pass through someone else's proxy. */
+static void test_http_ignores_the_environment_proxy(void **state)
+{
+	(void)state;
+	/* The stand-in proxy: httpd answers a proxied request (an absolute URL as its target) with
+	 * 404, so a request sent through it fails; its one route is there because httpd needs one. */
+	static const struct httpd_route proxy_routes[] = {{"GET", "/", api_locked, NULL, 0}};
+	struct httpd_config cfg = {.listen = "127.0.0.1:0", .routes = proxy_routes, .n_routes = 1};
+	struct httpd *proxy = NULL;
+	struct load_balancer lb = http_lb("/weights");
+	struct weight_map want = {0}, got = {0};
+	struct cf_err err = {""};
+	char proxy_url[64];
+
+	if (httpd_start(&proxy, &cfg, &err) < 0)
+		fail_msg("proxy: %s", err.msg);
+	snprintf(proxy_url, sizeof(proxy_url), "http://127.0.0.1:%u", httpd_port(proxy));
+	setenv("http_proxy", proxy_url, 1);
+	setenv("HTTP_PROXY", proxy_url, 1);
+	setenv("ALL_PROXY", proxy_url, 1);
+	unsetenv("no_proxy");
+	unsetenv("NO_PROXY");
+	reset_api("canary-gw=0,stable-gw-a=100");
+	setenv("CLAWFLEET_TEST_LB_KEY", "k-42", 1);
+	map_of(&want, "canary-gw=10,stable-gw-a=90");
+
+	int applied = weights_apply(&lb, &want, &err);
+	int fetched = applied == 0 ? weights_get(&lb, &got, &err) : -1;
+	unsetenv("http_proxy");
+	unsetenv("HTTP_PROXY");
+	unsetenv("ALL_PROXY");
+	httpd_stop(proxy);
+	if (applied < 0 || fetched < 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(api.requests, 3); /* PUT, read back, GET: all at the API itself */
+	assert_string_equal(api.api_key, "k-42");
+	assert_weight(&got, "canary-gw", 10);
+	weight_map_free(&want);
 	weight_map_free(&got);
 }
 
@@ -1133,6 +1177,7 @@ int main(void)
 		cmocka_unit_test(test_http_error_status_is_reported),
 		cmocka_unit_test(test_http_oversized_reply_is_refused),
 		cmocka_unit_test(test_http_unreachable_and_no_routing),
+		cmocka_unit_test(test_http_ignores_the_environment_proxy),
 		cmocka_unit_test(test_command_apply_and_read_back),
 		cmocka_unit_test(test_command_many_servers_take_several_runs),
 		cmocka_unit_test(test_command_failure_shows_stderr),
