@@ -307,7 +307,8 @@ static int64_t backoff_ms(unsigned failures, unsigned int *seed)
 static void record_pass(struct agent *a, const struct target *t, int rc,
 			struct node_actions *actions, const struct cf_err *err)
 {
-	bool advanced = rc == 0 && a->applied_generation != t->generation;
+	int64_t applied = node_act_generation(rc, t, a->applied_generation);
+	bool advanced = applied != a->applied_generation;
 	bool worth_saving = rc == 0 && (advanced || actions->n);
 
 	apply_record_clear(&a->last);
@@ -317,8 +318,7 @@ static void record_pass(struct agent *a, const struct target *t, int rc,
 	memset(actions, 0, sizeof(*actions));
 	a->last.error = rc == 0 ? NULL : strdup(err->msg);
 	format_now(a->last.at);
-	if (rc == 0)
-		a->applied_generation = t->generation;
+	a->applied_generation = applied;
 	if (advanced)
 		a->applied_mono_ms = clock_mono_ms();
 	if (worth_saving) {
