@@ -1,15 +1,11 @@
 #include "act/node_act.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include "base/fsutil.h"
 #include "desired/desired.h"
 #include "reconcilers/install.h"
 #include "reconcilers/materialise.h"
@@ -20,7 +16,6 @@
 
 /* More than the reconcilers' own caps allow in one pass (packages, tenants, entries). */
 #define NODE_ACTIONS_MAX 8192
-#define PENDING_MAX 4096
 
 static const char *const step_names[NODE_STEPS] = {
 	"pull", "desired", "install", "skills", "materialise", "kickstart",
@@ -34,10 +29,10 @@ const char *node_step_name(enum node_step s)
 /* Everything one pass works with; paths are the root-relative ones of the configuration. */
 struct pass {
 	const struct node_env *env;
+	const struct node_ops *ops;
 	const struct target *t;
 	struct node_actions *out;
 	char *infra, *skills, *tenants, *state;
-	char *pending_path;
 	bool pending; /* a restart-pending record is on disk */
 	bool changed; /* this pass changed something the gateway runs */
 	struct treefiles files;
@@ -75,6 +70,11 @@ void node_actions_free(struct node_actions *a)
 	a->n = 0;
 }
 
+int64_t node_act_generation(int rc, const struct target *t, int64_t applied_generation)
+{
+	return rc == 0 ? t->generation : applied_generation;
+}
+
 static char *state_file(const struct pass *p, const char *name)
 {
 	char *path = NULL;
@@ -90,38 +90,10 @@ static int will_change(struct pass *p, struct cf_err *err)
 	p->changed = true;
 	if (p->pending)
 		return 0;
-	char body[64];
-	int n = snprintf(body, sizeof(body), "{\"generation\":%lld}\n",
-			 (long long)p->t->generation);
-	if (fsutil_mkdir_p(p->state, 0700, err) < 0 ||
-	    fsutil_write_atomic(p->pending_path, body, (size_t)n, 0600, err) < 0)
+	if (p->ops->pending_write(p->state, p->t->generation, err) < 0)
 		return cf_err_prefix(err, "recording that a kickstart is owed");
 	p->pending = true;
 	return 0;
-}
-
-/* Any record owes a kickstart, whichever generation wrote it: that pass changed what the gateway
- * runs and never restarted it. */
-static int read_pending(struct pass *p, struct cf_err *err)
-{
-	struct stat st;
-	if (lstat(p->pending_path, &st) == 0) {
-		if (!S_ISREG(st.st_mode) || st.st_size > PENDING_MAX)
-			return cf_err_set(err,
-					  "%s is not a restart record clawfleet wrote; remove it",
-					  p->pending_path);
-		p->pending = true;
-		return 0;
-	}
-	return errno == ENOENT ? 0 : cf_err_errno(err, "%s", p->pending_path);
-}
-
-static int clear_pending(struct pass *p, struct cf_err *err)
-{
-	if (unlink(p->pending_path) < 0 && errno != ENOENT)
-		return cf_err_errno(err, "removing %s", p->pending_path);
-	p->pending = false;
-	return fsutil_fsync_dir(p->state, err);
 }
 
 /* ---- the steps ---- */
@@ -133,7 +105,7 @@ static int step_pull(struct pass *p, struct cf_err *err)
 	struct pull_state st;
 	struct pull_plan plan;
 
-	if (pull_observe(p->infra, p->t->tag, &st, err) < 0)
+	if (p->ops->pull_observe(p->infra, p->t->tag, &st, err) < 0)
 		return -1;
 	pull_plan(&st, &pt, &plan);
 	if (plan.n == 0)
@@ -153,7 +125,7 @@ static int step_pull(struct pass *p, struct cf_err *err)
 	};
 	int rc = will_change(p, err);
 	if (rc == 0)
-		rc = pull_apply(&pc, &pt, err);
+		rc = p->ops->pull_apply(&pc, &pt, err);
 	free(mirror);
 	if (rc < 0)
 		return -1;
@@ -182,7 +154,7 @@ static int step_desired(struct pass *p, struct cf_err *err)
 	struct diag_list diags = {0};
 	char first[512];
 
-	if (treefiles_from_dir(p->infra, &p->files, err) < 0)
+	if (p->ops->read_tree(p->infra, &p->files, err) < 0)
 		return cf_err_prefix(err, "reading the infra tree %s", p->infra);
 	if (desired_load(&p->files, p->env->schemas, NULL, &p->ds, &diags) < 0) {
 		size_t n = diags.n + diags.dropped;
@@ -215,11 +187,11 @@ static int step_install(struct pass *p, struct cf_err *err)
 	struct install_plan plan = {0};
 	int rc = -1;
 
-	if (install_observe(&ic, &installed, err) < 0 ||
+	if (p->ops->install_observe(&ic, &installed, err) < 0 ||
 	    install_plan(&p->ds->lock, &installed, &plan, err) < 0)
 		goto done;
 	if (plan.n && (will_change(p, err) < 0 ||
-		       install_apply(&ic, &installed, &plan, bookmark, err) < 0))
+		       p->ops->install_apply(&ic, &installed, &plan, bookmark, err) < 0))
 		goto done;
 	for (size_t i = 0; i < plan.n; i++)
 		if (add_action(p, err, "install %s@%s", plan.actions[i].name,
@@ -250,7 +222,7 @@ static int step_skills(struct pass *p, struct cf_err *err)
 		.source_dir = source,
 		.link = t->skills_link == TARGET_LINK_NEXT ? SKILLS_NEXT : SKILLS_CURRENT,
 	};
-	if (skills_observe(p->skills, t->skills_semver, &st, err) < 0)
+	if (p->ops->skills_observe(p->skills, t->skills_semver, &st, err) < 0)
 		goto done;
 	skills_plan(&st, &want, &plan);
 	/* One action at a time, so the list says exactly what happened when a later one fails. */
@@ -258,7 +230,7 @@ static int step_skills(struct pass *p, struct cf_err *err)
 		const struct skills_action *a = &plan.v[i];
 		struct skills_plan one = {.v = {*a}, .n = 1};
 		if ((a->kind == SKILLS_LINK && will_change(p, err) < 0) ||
-		    skills_apply(p->skills, &want, &one, err) < 0)
+		    p->ops->skills_apply(p->skills, &want, &one, err) < 0)
 			goto done;
 		if ((a->kind == SKILLS_CLEAN && add_action(p, err, "skills clean") < 0) ||
 		    (a->kind == SKILLS_INSTALL &&
@@ -294,9 +266,9 @@ static int step_materialise(struct pass *p, struct cf_err *err)
 		.nchannels = t->ntenants,
 		.skills_dir = p->skills,
 	};
-	if (materialise_observe(p->tenants, &st, err) < 0 ||
+	if (p->ops->materialise_observe(p->tenants, &st, err) < 0 ||
 	    materialise_plan(&in, &st, &plan, err) < 0 ||
-	    (plan.n && fsutil_mkdir_p(p->tenants, 0755, err) < 0))
+	    (plan.n && p->ops->mkdir_p(p->tenants, 0755, err) < 0))
 		goto done;
 	for (size_t i = 0; i < plan.n; i++) {
 		const struct materialise_action *a = &plan.v[i];
@@ -305,7 +277,7 @@ static int step_materialise(struct pass *p, struct cf_err *err)
 		 * reads. */
 		bool gateway_reads = a->kind == MAT_WRITE || a->kind == MAT_UNLINK;
 		if ((gateway_reads && will_change(p, err) < 0) ||
-		    materialise_apply(p->tenants, &one, err) < 0)
+		    p->ops->materialise_apply(p->tenants, &one, err) < 0)
 			goto done;
 		int added = a->kind == MAT_WRITE
 				    ? add_action(p, err, "materialise %s", a->name)
@@ -343,11 +315,11 @@ static int step_kickstart(struct pass *p, int64_t applied_generation, struct cf_
 	};
 	if (p->env->node_observer)
 		node_observer_note_kickstart(p->env->node_observer);
-	int rc = service_restart(&sc, err);
+	int rc = p->ops->service_restart(&sc, err);
 	free(launchctl);
 	free(systemctl);
 	free(openclaw);
-	if (rc < 0 || clear_pending(p, err) < 0)
+	if (rc < 0 || p->ops->pending_clear(p->state, err) < 0)
 		return cf_err_prefix(err, "kickstarting the gateway");
 	return add_action(p, err, "kickstart");
 }
@@ -385,6 +357,7 @@ int node_act(const struct node_env *env, const struct target *t, int64_t applied
 	const struct agent_config *cfg = env->cfg;
 	struct pass p = {
 		.env = env,
+		.ops = env->ops ? env->ops : &node_ops_reconcilers,
 		.t = t,
 		.out = out,
 		.infra = agentcfg_path(cfg, cfg->infra_path),
@@ -397,8 +370,9 @@ int node_act(const struct node_env *env, const struct target *t, int64_t applied
 
 	out->v = NULL;
 	out->n = 0;
-	p.pending_path = state_file(&p, NODE_RESTART_PENDING_FILE);
-	if (read_pending(&p, err) < 0)
+	/* Any record owes a kickstart, whichever generation wrote it: that pass changed what the
+	 * gateway runs and never restarted it. */
+	if (p.ops->pending_read(p.state, &p.pending, err) < 0)
 		goto done;
 	for (; s < NODE_STEPS; s++) {
 		if (!proceed(&p, s)) {
@@ -415,7 +389,6 @@ int node_act(const struct node_env *env, const struct target *t, int64_t applied
 done:
 	desired_free(p.ds);
 	treefiles_free(&p.files);
-	free(p.pending_path);
 	free(p.infra);
 	free(p.skills);
 	free(p.tenants);

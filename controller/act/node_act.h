@@ -7,13 +7,17 @@
  * applied, or when <state>/restart-pending.json is present: it is written atomically before a
  * pass's first such change and removed after the restart, so a pass cut short (crash, failure,
  * stop) still owes its kickstart to the next one. Every action performed is listed, also when a
- * later step fails. One pass at a time per state directory. */
+ * later step fails, and a failed or stopped pass leaves the applied generation where it was
+ * (node_act_generation). Everything a pass reads and changes goes through env->ops (node_ops.h),
+ * the reconcilers themselves unless a test records the calls. One pass at a time per state
+ * directory. */
 #ifndef CLAWFLEET_NODE_ACT_H
 #define CLAWFLEET_NODE_ACT_H
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "act/node_ops.h"
 #include "base/err.h"
 #include "contracts/target.h"
 #include "desired/agentcfg.h"
@@ -22,10 +26,6 @@
 
 /* node_act's status when env->proceed stopped the pass before a step. */
 #define NODE_ACT_STOPPED (-2)
-/* Files under the state directory. */
-#define NODE_RESTART_PENDING_FILE "restart-pending.json"
-#define NODE_INSTALL_BOOKMARK_FILE "install-bookmark.json"
-#define NODE_MIRROR_DIR "mirror"
 
 enum node_step {
 	NODE_STEP_PULL,
@@ -45,6 +45,7 @@ struct node_env {
 	 * stopping on SIGTERM between steps). May be NULL. */
 	bool (*proceed)(void *ctx, enum node_step next);
 	void *ctx;
+	const struct node_ops *ops; /* NULL: node_ops_reconcilers */
 };
 
 /* What a pass did, in order: "pull v2026.7.1@3f9c2ab", "install openclaw@2026.7.1",
@@ -60,6 +61,10 @@ struct node_actions {
 int node_act(const struct node_env *env, const struct target *t, int64_t applied_generation,
 		   struct node_actions *out, struct cf_err *err);
 void node_actions_free(struct node_actions *a);
+/* The generation the node has applied after a pass that returned rc: the target's only when every
+ * step succeeded, else applied_generation, so observedGeneration never names a target the node
+ * does not fully run. */
+int64_t node_act_generation(int rc, const struct target *t, int64_t applied_generation);
 const char *node_step_name(enum node_step s); /* "pull", "desired", "install", ... */
 
 #endif

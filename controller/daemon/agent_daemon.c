@@ -1,9 +1,9 @@
 /* clawfleet agent: the node reconciler of one Mac. Three threads share one struct agent: the
  * probe thread observes the node every refresh and keeps the rendered /readyz document in a
  * cache; the reconcile thread applies the target (node_act) when a new one arrives and
- * checks for drift every refresh, backing off after failures; the HTTP server's threads answer
- * from memory and never wait on I/O for /readyz. The main thread waits for SIGTERM or SIGINT,
- * lets the running reconcile step finish, and frees everything. */
+ * checks for drift every refresh, backing off after failures; the HTTP server's threads
+ * (agent_http.c) answer from memory and never wait on I/O for /readyz. The main thread waits for
+ * SIGTERM or SIGINT, lets the running reconcile step finish, and frees everything. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <json-c/json.h>
@@ -28,6 +28,7 @@
 #include "cmd/commands.h"
 #include "contracts/target.h"
 #include "contracts/tokens.h"
+#include "daemon/agent_internal.h"
 #include "desired/agentcfg.h"
 #include "desired/schema.h"
 #include "observe/node_observe.h"
@@ -41,52 +42,11 @@
 #define BACKOFF_MAX_MS 60000
 #define TOKENS_RECHECK_MS 1000
 #define SETTLE_PERIODS 3
-#define JSON_PLAIN (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
 static const char agent_usage[] =
 	"usage: clawfleet agent --config FILE [--listen ADDR] [--root DIR] [--node NAME]\n"
 	"  serves the merged readiness probe (GET /readyz) and applies the target the controller\n"
 	"  sends (PUT /v1/target); the flags override the configuration's keys of that name\n";
-
-/* The last reconcile pass, as GET /v1/target reports it. */
-struct apply_record {
-	bool present;
-	int64_t generation;
-	struct node_actions actions;
-	char *error; /* NULL when the pass succeeded */
-	char at[40];
-};
-
-struct agent {
-	struct agent_config cfg;
-	struct schema_set *schemas;
-	struct tokens *tokens;
-	struct node_observer *node_observer;
-	char *state_dir, *target_path, *applied_path;
-	atomic_bool stopping;
-	struct target pass_target; /* the reconcile thread's own copy while a pass runs */
-
-	pthread_mutex_t mu; /* guards the fields below, down to the cache */
-	pthread_cond_t reconcile_wake, probe_wake;
-	bool have_target;
-	struct target target;
-	bool target_changed; /* a PUT since the reconcile thread last took the target */
-	bool probe_kick;     /* observe again now: a pass changed the node */
-	int64_t applied_generation;
-	/* What /readyz reports as observedGeneration. It follows applied_generation once an
-	 * observation begun after the apply is not red, or SETTLE_PERIODS refreshes later: a
-	 * gateway still starting after its kickstart must not read as a failed build. */
-	int64_t reported_generation;
-	int64_t applied_mono_ms;
-	struct apply_record last;
-
-	pthread_mutex_t cache_mu; /* guards the cached probe document */
-	struct observation *obs;
-	char *doc;
-	size_t doc_len;
-	int doc_status;
-	int64_t rendered_mono_ms;
-};
 
 static void format_now(char out[40])
 {
@@ -125,7 +85,7 @@ static void apply_record_clear(struct apply_record *r)
 	memset(r, 0, sizeof(*r));
 }
 
-static struct json_object *actions_json(const struct node_actions *a)
+struct json_object *agent_actions_json(const struct node_actions *a)
 {
 	struct json_object *arr = json_object_new_array();
 	for (size_t i = 0; i < a->n; i++)
@@ -139,7 +99,7 @@ static int save_applied(const struct agent *a, struct cf_err *err)
 {
 	struct json_object *o = json_object_new_object();
 	json_object_object_add(o, "generation", json_object_new_int64(a->last.generation));
-	json_object_object_add(o, "actions", actions_json(&a->last.actions));
+	json_object_object_add(o, "actions", agent_actions_json(&a->last.actions));
 	json_object_object_add(o, "at", json_object_new_string(a->last.at));
 	size_t len = 0;
 	const char *s = json_object_to_json_string_length(o, JSON_PLAIN, &len);
@@ -197,26 +157,7 @@ done:
 
 /* ---- the probe thread ---- */
 
-static char *pending_doc(const struct agent *a, size_t *len)
-{
-	struct json_object *o = json_object_new_object(), *reasons = json_object_new_array(),
-			   *r = json_object_new_object();
-	json_object_object_add(o, "node", json_object_new_string(a->cfg.node));
-	json_object_object_add(o, "status", json_object_new_string("red"));
-	json_object_object_add(r, "code", json_object_new_string("probe.pending"));
-	json_object_object_add(r, "message",
-			       json_object_new_string("the agent has not finished its first "
-						      "observation of this node yet"));
-	json_object_array_add(reasons, r);
-	json_object_object_add(o, "reasons", reasons);
-	const char *s = json_object_to_json_string_length(o, JSON_PLAIN, len);
-	char *doc = s ? strndup(s, *len) : NULL;
-	json_object_put(o);
-	return doc;
-}
-
-/* Renders the cached observation as of now; cache_mu is held. */
-static void render_cache(struct agent *a)
+void agent_render_cache(struct agent *a)
 {
 	const struct probe_inputs *in = observation_inputs(a->obs, clock_epoch_ms());
 	struct probe_result res;
@@ -264,13 +205,13 @@ static void *probe_main(void *arg)
 			pthread_mutex_lock(&a->cache_mu);
 			observation_free(a->obs);
 			a->obs = o;
-			render_cache(a);
+			agent_render_cache(a);
 			bool settled = started >= applied_at && a->doc_status != 503;
 			bool waited = clock_mono_ms() - applied_at >= SETTLE_PERIODS * a->cfg.refresh_ms;
 			if (applied != a->reported_generation && (settled || waited)) {
 				a->reported_generation = applied;
 				observation_set_generation(o, applied);
-				render_cache(a);
+				agent_render_cache(a);
 			}
 			pthread_mutex_unlock(&a->cache_mu);
 		}
@@ -307,7 +248,8 @@ static int64_t backoff_ms(unsigned failures, unsigned int *seed)
 static void record_pass(struct agent *a, const struct target *t, int rc,
 			struct node_actions *actions, const struct cf_err *err)
 {
-	bool advanced = rc == 0 && a->applied_generation != t->generation;
+	int64_t applied = node_act_generation(rc, t, a->applied_generation);
+	bool advanced = applied != a->applied_generation;
 	bool worth_saving = rc == 0 && (advanced || actions->n);
 
 	apply_record_clear(&a->last);
@@ -317,8 +259,7 @@ static void record_pass(struct agent *a, const struct target *t, int rc,
 	memset(actions, 0, sizeof(*actions));
 	a->last.error = rc == 0 ? NULL : strdup(err->msg);
 	format_now(a->last.at);
-	if (rc == 0)
-		a->applied_generation = t->generation;
+	a->applied_generation = applied;
 	if (advanced)
 		a->applied_mono_ms = clock_mono_ms();
 	if (worth_saving) {
@@ -398,194 +339,6 @@ static void *reconcile_main(void *arg)
 		node_actions_free(&actions);
 	}
 	return NULL;
-}
-
-/* ---- HTTP ---- */
-
-static int respond_json(struct httpd_response *resp, unsigned int status, struct json_object *o)
-{
-	size_t len = 0;
-	const char *s = json_object_to_json_string_length(o, JSON_PLAIN, &len);
-	int rc = s ? httpd_response_set_body(resp, s, len) : -1;
-	resp->status = status;
-	json_object_put(o);
-	return rc;
-}
-
-static int unauthorized(struct httpd_response *resp)
-{
-	resp->status = 401;
-	return httpd_response_set_body(resp, TOKENS_UNAUTHORIZED_BODY,
-				       strlen(TOKENS_UNAUTHORIZED_BODY));
-}
-
-static bool authorized(struct agent *a, const struct httpd_request *req)
-{
-	return tokens_check_bearer(a->tokens, httpd_request_header(req, "Authorization"));
-}
-
-static int h_healthz(void *ctx, const struct httpd_request *req, struct httpd_response *resp)
-{
-	(void)ctx;
-	(void)req;
-	static const char ok[] = "{\"ok\":true}";
-	return httpd_response_set_body(resp, ok, sizeof(ok) - 1);
-}
-
-/* Copies the cached bytes; renders them again only when they have aged a refresh period, so a
- * probe thread stuck on a slow source still shows up as probe.stale. */
-static int h_readyz(void *ctx, const struct httpd_request *req, struct httpd_response *resp)
-{
-	struct agent *a = ctx;
-	(void)req;
-	pthread_mutex_lock(&a->cache_mu);
-	if (a->obs && clock_mono_ms() - a->rendered_mono_ms >= a->cfg.refresh_ms)
-		render_cache(a);
-	bool cached = a->doc != NULL;
-	int rc = cached ? httpd_response_set_body(resp, a->doc, a->doc_len) : 0;
-	resp->status = cached ? (unsigned int)a->doc_status : 503;
-	pthread_mutex_unlock(&a->cache_mu);
-	if (!cached) {
-		size_t len = 0;
-		char *doc = pending_doc(a, &len);
-		if (!doc)
-			return -1;
-		httpd_response_take_body(resp, doc, len);
-	}
-	return rc;
-}
-
-static struct json_object *generation_reply(const struct agent *a, int64_t generation)
-{
-	struct json_object *o = json_object_new_object();
-	json_object_object_add(o, "generation", json_object_new_int64(generation));
-	json_object_object_add(o, "observedGeneration",
-			       json_object_new_int64(a->applied_generation));
-	return o;
-}
-
-/* Same generation: the same body is the controller repeating itself, another is a conflict.
- * mu is held. 0 when t may replace the current target, else the response is filled. */
-static int check_generation(struct agent *a, const struct target *t, struct httpd_response *resp,
-			    bool *repeat)
-{
-	char *mine = NULL, *theirs = NULL, msg[256];
-	size_t mine_len = 0, theirs_len = 0;
-	struct cf_err err;
-	int rc = -1;
-
-	*repeat = false;
-	if (!a->have_target || t->generation > a->target.generation)
-		return 0;
-	if (t->generation < a->target.generation) {
-		snprintf(msg, sizeof(msg),
-			 "generation %lld is older than the current target's, %lld",
-			 (long long)t->generation, (long long)a->target.generation);
-		return httpd_json_error(resp, 409, msg) < 0 ? -1 : 1;
-	}
-	if (target_render(&a->target, &mine, &mine_len, &err) < 0 ||
-	    target_render(t, &theirs, &theirs_len, &err) < 0)
-		goto done;
-	if (mine_len == theirs_len && memcmp(mine, theirs, mine_len) == 0) {
-		*repeat = true;
-		rc = respond_json(resp, 200, generation_reply(a, t->generation)) < 0 ? -1 : 1;
-	} else {
-		snprintf(msg, sizeof(msg),
-			 "generation %lld already names a different target; send a higher "
-			 "generation",
-			 (long long)t->generation);
-		rc = httpd_json_error(resp, 409, msg) < 0 ? -1 : 1;
-	}
-done:
-	free(mine);
-	free(theirs);
-	return rc;
-}
-
-static int h_put_target(void *ctx, const struct httpd_request *req, struct httpd_response *resp)
-{
-	struct agent *a = ctx;
-	struct cf_err err;
-	bool repeat = false;
-	int rc = -1;
-
-	if (!authorized(a, req))
-		return unauthorized(resp);
-	struct target *t = malloc(sizeof(*t));
-	if (!t)
-		return -1;
-	if (target_parse(req->body, req->body_len, t, &err) < 0) {
-		rc = httpd_json_error(resp, 400, err.msg);
-		free(t);
-		return rc;
-	}
-	pthread_mutex_lock(&a->mu);
-	rc = check_generation(a, t, resp, &repeat);
-	if (rc != 0) {
-		if (repeat) {
-			a->target_changed = true;
-			pthread_cond_signal(&a->reconcile_wake);
-		}
-		rc = rc < 0 ? -1 : 0;
-		goto done;
-	}
-	if (target_save(a->target_path, t, &err) < 0) {
-		log_error("persisting target generation %lld: %s", (long long)t->generation,
-			  err.msg);
-		rc = httpd_json_error(resp, 500, "the target could not be persisted; see the "
-						 "agent's log");
-		goto done;
-	}
-	a->target = *t;
-	a->have_target = true;
-	a->target_changed = true;
-	pthread_cond_signal(&a->reconcile_wake);
-	log_info("target generation %lld accepted: %s@%.7s, skills %s -> %s",
-		 (long long)t->generation, t->tag, t->commit, target_link_name(t->skills_link),
-		 t->skills_semver);
-	rc = respond_json(resp, 202, generation_reply(a, t->generation));
-done:
-	pthread_mutex_unlock(&a->mu);
-	free(t);
-	return rc;
-}
-
-/* The target as it was persisted; mu is held. */
-static struct json_object *target_json(const struct agent *a)
-{
-	char *text = NULL;
-	size_t len = 0;
-	struct cf_err err;
-	if (!a->have_target || target_render(&a->target, &text, &len, &err) < 0)
-		return NULL;
-	struct json_object *o = json_tokener_parse(text);
-	free(text);
-	return o;
-}
-
-static int h_get_target(void *ctx, const struct httpd_request *req, struct httpd_response *resp)
-{
-	struct agent *a = ctx;
-	if (!authorized(a, req))
-		return unauthorized(resp);
-	struct json_object *o = json_object_new_object(), *last = NULL;
-	pthread_mutex_lock(&a->mu);
-	json_object_object_add(o, "target", target_json(a));
-	json_object_object_add(o, "observedGeneration",
-			       json_object_new_int64(a->applied_generation));
-	if (a->last.present) {
-		last = json_object_new_object();
-		json_object_object_add(last, "generation",
-				       json_object_new_int64(a->last.generation));
-		json_object_object_add(last, "actions", actions_json(&a->last.actions));
-		struct json_object *error =
-			a->last.error ? json_object_new_string(a->last.error) : NULL;
-		json_object_object_add(last, "error", error);
-		json_object_object_add(last, "at", json_object_new_string(a->last.at));
-	}
-	pthread_mutex_unlock(&a->mu);
-	json_object_object_add(o, "lastApply", last);
-	return respond_json(resp, 200, o);
 }
 
 /* ---- start and stop ---- */
@@ -729,25 +482,11 @@ static int wait_for_stop(const sigset_t *set)
 
 static int serve(struct agent *a, const sigset_t *signals)
 {
-	const struct httpd_route routes[] = {
-		{"GET", "/readyz", h_readyz, a, 0},
-		{"GET", "/healthz", h_healthz, a, 0},
-		{"PUT", "/v1/target", h_put_target, a, TARGET_MAX_BODY},
-		{"GET", "/v1/target", h_get_target, a, 0},
-	};
-	/* One epoll thread answers tens of thousands of cached /readyz documents a second; a
-	 * second would only add a stack and a malloc arena to every Mac's agent. */
-	struct httpd_config hc = {
-		.listen = a->cfg.listen,
-		.routes = routes,
-		.n_routes = sizeof(routes) / sizeof(routes[0]),
-		.threads = 1,
-	};
 	struct httpd *srv = NULL;
 	pthread_t probe, reconcile;
 	struct cf_err err;
 
-	if (httpd_start(&srv, &hc, &err) < 0) {
+	if (agent_http_start(a, &srv, &err) < 0) {
 		fprintf(stderr, "clawfleet agent: %s\n", err.msg);
 		return 1;
 	}
