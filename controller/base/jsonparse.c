@@ -138,31 +138,40 @@ static int wrong_type(const char *where, const char *key, const char *want, stru
 	return cf_err_set(err, "%s.%s: want %s", where, key, want);
 }
 
-int jsonparse_get_string(struct json_object *obj, const char *where, const char *key,
-			 enum jsonparse_need need, const char **out, struct cf_err *err)
+static int get_typed(struct json_object *obj, const char *where, const char *key,
+		     enum jsonparse_need need, enum json_type type, const char *want,
+		     struct json_object **out, struct cf_err *err)
 {
 	struct json_object *v;
 	if (member(obj, where, key, need, &v, err) < 0)
 		return -1;
 	if (!v)
 		return 0;
-	if (!json_object_is_type(v, json_type_string))
-		return wrong_type(where, key, "a string", err);
-	*out = json_object_get_string(v);
+	if (!json_object_is_type(v, type))
+		return wrong_type(where, key, want, err);
+	*out = v;
+	return 0;
+}
+
+int jsonparse_get_string(struct json_object *obj, const char *where, const char *key,
+			 enum jsonparse_need need, const char **out, struct cf_err *err)
+{
+	struct json_object *v = NULL;
+	if (get_typed(obj, where, key, need, json_type_string, "a string", &v, err) < 0)
+		return -1;
+	if (v)
+		*out = json_object_get_string(v);
 	return 0;
 }
 
 int jsonparse_get_bool(struct json_object *obj, const char *where, const char *key,
 		       enum jsonparse_need need, bool *out, struct cf_err *err)
 {
-	struct json_object *v;
-	if (member(obj, where, key, need, &v, err) < 0)
+	struct json_object *v = NULL;
+	if (get_typed(obj, where, key, need, json_type_boolean, "true or false", &v, err) < 0)
 		return -1;
-	if (!v)
-		return 0;
-	if (!json_object_is_type(v, json_type_boolean))
-		return wrong_type(where, key, "true or false", err);
-	*out = json_object_get_boolean(v);
+	if (v)
+		*out = json_object_get_boolean(v);
 	return 0;
 }
 
@@ -170,13 +179,11 @@ int jsonparse_get_int(struct json_object *obj, const char *where, const char *ke
 		      enum jsonparse_need need, int64_t min, int64_t max, int64_t *out,
 		      struct cf_err *err)
 {
-	struct json_object *v;
-	if (member(obj, where, key, need, &v, err) < 0)
+	struct json_object *v = NULL;
+	if (get_typed(obj, where, key, need, json_type_int, "an integer", &v, err) < 0)
 		return -1;
 	if (!v)
 		return 0;
-	if (!json_object_is_type(v, json_type_int))
-		return wrong_type(where, key, "an integer", err);
 	/* json-c saturates what does not fit in 64 bits; both ends count as out of range. */
 	int64_t n = json_object_get_int64(v);
 	if (n == INT64_MIN || (n == INT64_MAX && json_object_get_uint64(v) > (uint64_t)INT64_MAX))
@@ -204,21 +211,6 @@ int jsonparse_get_number(struct json_object *obj, const char *where, const char 
 	if (!isfinite(d) || d < min || d > max)
 		return cf_err_set(err, "%s.%s: %g is outside %g..%g", where, key, d, min, max);
 	*out = d;
-	return 0;
-}
-
-static int get_typed(struct json_object *obj, const char *where, const char *key,
-		     enum jsonparse_need need, enum json_type type, const char *want,
-		     struct json_object **out, struct cf_err *err)
-{
-	struct json_object *v;
-	if (member(obj, where, key, need, &v, err) < 0)
-		return -1;
-	if (!v)
-		return 0;
-	if (!json_object_is_type(v, type))
-		return wrong_type(where, key, want, err);
-	*out = v;
 	return 0;
 }
 
