@@ -11,12 +11,14 @@
 
 #include "base/canon.h"
 #include "base/fsutil.h"
+#include "base/jsonparse.h"
 #include "base/proc.h"
 
 #define NPM_NAME_MAX 214 /* npm's own limit */
 #define VERSION_MAX 64
 #define LS_OUTPUT_MAX (1024 * 1024)
 #define BOOKMARK_MAX (1024 * 1024)
+#define JSON_DEPTH 32 /* of `npm ls --json` and the bookmark */
 
 static bool npm_name_char(char c)
 {
@@ -191,23 +193,6 @@ static int read_ls(struct json_object *root, struct installed_state *out, struct
 	return 0;
 }
 
-static struct json_object *parse_object(const char *text, size_t len)
-{
-	struct json_tokener *tok = json_tokener_new_ex(32);
-	if (!tok)
-		return NULL;
-	struct json_object *root = json_tokener_parse_ex(tok, text, (int)len);
-	size_t end = json_tokener_get_parse_end(tok);
-	bool whole = json_tokener_get_error(tok) == json_tokener_success &&
-		     strspn(text + end, " \t\r\n") == len - end;
-	json_tokener_free(tok);
-	if (!root || !whole || !json_object_is_type(root, json_type_object)) {
-		json_object_put(root);
-		return NULL;
-	}
-	return root;
-}
-
 int install_observe(const struct install_config *cfg, struct installed_state *out,
 		    struct cf_err *err)
 {
@@ -228,7 +213,7 @@ int install_observe(const struct install_config *cfg, struct installed_state *ou
 	/* npm ls exits 1 on a tree with problems (ELSPROBLEMS) and still lists it. */
 	bool answered = !res.timed_out && res.exited && (res.exit_code == 0 || res.exit_code == 1);
 	if (answered && !res.out_truncated)
-		root = parse_object(res.out, res.out_len);
+		jsonparse_object(res.out, res.out_len, JSON_DEPTH, &root, NULL);
 	if (!answered || (!root && res.exit_code != 0)) {
 		proc_check(&spec, &res, err);
 		goto done;
@@ -261,18 +246,20 @@ static bool bookmark_covers(const char *path, const struct install_plan *plan)
 	char *text = NULL;
 	size_t len;
 	struct cf_err ignored;
-	struct json_object *root = NULL, *target, *v;
+	struct json_object *root = NULL, *target = NULL;
 	bool covers = false;
 
 	if (fsutil_read_file(path, BOOKMARK_MAX, &text, &len, &ignored) < 0)
 		return false;
-	root = parse_object(text, len);
-	covers = root && json_object_object_get_ex(root, "target", &target) &&
-		 json_object_is_type(target, json_type_object);
-	for (size_t i = 0; covers && i < plan->n; i++)
-		covers = json_object_object_get_ex(target, plan->actions[i].name, &v) &&
-			 json_object_is_type(v, json_type_string) &&
-			 strcmp(json_object_get_string(v), plan->actions[i].version) == 0;
+	covers = jsonparse_object(text, len, JSON_DEPTH, &root, NULL) == 0 &&
+		 jsonparse_get_object(root, "bookmark", "target", JSONPARSE_REQUIRED, &target,
+				      NULL) == 0;
+	for (size_t i = 0; covers && i < plan->n; i++) {
+		const char *version = NULL;
+		covers = jsonparse_get_string(target, "bookmark.target", plan->actions[i].name,
+					      JSONPARSE_REQUIRED, &version, NULL) == 0 &&
+			 strcmp(version, plan->actions[i].version) == 0;
+	}
 	json_object_put(root);
 	free(text);
 	return covers;

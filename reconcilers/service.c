@@ -7,10 +7,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/jsonparse.h"
 #include "base/proc.h"
 
 /* A status answer is a few hundred bytes; a megabyte of it is not a status. */
 #define STATUS_OUTPUT_MAX (64 * 1024)
+#define SERVICE_JSON_DEPTH 32
 #define NAME_MAX_LEN 255
 /* launchctl's exit status for "Could not find service ... in domain". */
 #define LAUNCHCTL_NO_SERVICE 113
@@ -283,22 +285,12 @@ done:
 static struct json_object *parse_json(const struct proc_result *res, const char *what,
 				      struct cf_err *err)
 {
-	struct json_tokener *tok = json_tokener_new_ex(32);
-	if (!tok) {
-		cf_err_set(err, "out of memory");
-		return NULL;
-	}
-	struct json_object *root = json_tokener_parse_ex(tok, res->out, (int)res->out_len);
-	bool whole = json_tokener_get_error(tok) == json_tokener_success &&
-		     strspn(res->out + json_tokener_get_parse_end(tok), " \t\r\n") ==
-			     res->out_len - json_tokener_get_parse_end(tok);
-	json_tokener_free(tok);
-	if (!root || !whole || !json_object_is_type(root, json_type_object)) {
+	struct json_object *root = NULL;
+	if (jsonparse_object(res->out, res->out_len, SERVICE_JSON_DEPTH, &root, NULL) < 0) {
 		char first[120];
 		snprintf(first, sizeof(first), "%.*s", (int)strcspn(res->out, "\r\n"), res->out);
 		cf_err_set(err, "%s did not print a JSON object%s%s", what, first[0] ? ": " : "",
 			   first);
-		json_object_put(root);
 		return NULL;
 	}
 	return root;

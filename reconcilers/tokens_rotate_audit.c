@@ -14,6 +14,7 @@
 
 #include "base/canon.h"
 #include "base/fsutil.h"
+#include "base/jsonparse.h"
 #include "base/timeparse.h"
 #include "reconcilers/tokens_rotate_internal.h"
 
@@ -193,7 +194,9 @@ int rotation_last_promote(const struct rotation *r, struct promote_record *out,
 				   r->audit, AUDIT_SCAN_MAX >> 20);
 			goto done;
 		}
-		struct json_object *v = json_tokener_parse(line);
+		struct json_object *v = NULL;
+		/* A line that is not a JSON object holds no promote; the scan goes on. */
+		jsonparse_object(line, strlen(line), JSONPARSE_DEPTH, &v, NULL);
 		const char *action = record_field(v, "action");
 		const char *outcome = record_field(v, "outcome");
 		const char *dir = record_field(v, "dir"), *ts = record_field(v, "ts");

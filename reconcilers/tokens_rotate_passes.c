@@ -1,13 +1,13 @@
 /* The rotation's check against a running controller: revoke with --controller asks its
  * GET /status and goes ahead only when the passes there end in two green passes since the
  * promote. */
-#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <json-c/json.h>
 
 #include "base/httpc.h"
+#include "base/jsonparse.h"
 #include "base/timeparse.h"
 #include "reconcilers/tokens_rotate_internal.h"
 
@@ -66,25 +66,19 @@ static int read_pass(struct json_object *entry, size_t i, struct pass *p, struct
 int tokens_rotate_check_passes(const char *body, size_t len, int64_t promote_ms,
 			       struct cf_err *why)
 {
-	struct json_tokener *tok = json_tokener_new_ex(STATUS_JSON_DEPTH);
 	struct json_object *v = NULL, *passes;
 	struct pass last = {0}, before = {0};
 	char promoted[32];
 	int rc = TOKENS_ROTATE_REFUSED;
 
 	rotation_format_ts(promote_ms, promoted);
-	if (!tok) {
-		cf_err_set(why, "out of memory");
-		return -1;
-	}
-	if (len > TOKENS_ROTATE_STATUS_MAX || len > INT_MAX) {
+	if (len > TOKENS_ROTATE_STATUS_MAX) {
 		cf_err_set(why, "the controller's status is over %u bytes",
 			   TOKENS_ROTATE_STATUS_MAX);
 		goto done;
 	}
-	v = json_tokener_parse_ex(tok, body, (int)len);
-	if (!v || !json_object_is_type(v, json_type_object)) {
-		cf_err_set(why, "the controller's status is not a JSON object");
+	if (jsonparse_object(body, len, STATUS_JSON_DEPTH, &v, why) < 0) {
+		cf_err_prefix(why, "the controller's status");
 		goto done;
 	}
 	if (!json_object_object_get_ex(v, "passes", &passes) ||
@@ -139,7 +133,6 @@ int tokens_rotate_check_passes(const char *body, size_t len, int64_t promote_ms,
 	rc = 0;
 done:
 	json_object_put(v);
-	json_tokener_free(tok);
 	return rc;
 }
 

@@ -38,6 +38,8 @@ static int parse_on(struct json_tokener *tok, const char *text, size_t len, bool
 	if (je != json_tokener_success) {
 		cf_err_set(err, "not valid JSON: %s",
 			   je == json_tokener_continue ? "unexpected end" : json_tokener_error_desc(je));
+		if (je == json_tokener_error_depth)
+			rc = JSONPARSE_TOO_DEEP;
 		goto done;
 	}
 	size_t end = json_tokener_get_parse_end(tok);

@@ -20,6 +20,9 @@
 struct json_object;
 
 #define JSONPARSE_DEPTH 32 /* the default depth limit */
+/* What jsonparse_object, jsonparse_value and jsonparse_next_object return when the text nests
+ * deeper than their depth (else -1 on error), for a reader that names its limit. */
+#define JSONPARSE_TOO_DEEP (-2)
 
 /* *out is a new object the caller puts, or NULL on error. */
 int jsonparse_object(const char *text, size_t len, int depth, struct json_object **out,

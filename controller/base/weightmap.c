@@ -5,6 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/jsonparse.h"
+
+#define WEIGHTS_JSON_DEPTH 16 /* {"weights": {...}} nests two levels; room for more members */
+
 static bool all_in(const char *s, size_t max, const char *extra)
 {
 	size_t n = 0;
@@ -82,57 +86,24 @@ void weight_map_free(struct weight_map *m)
 	*m = (struct weight_map){0};
 }
 
-static bool only_space(const char *s, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		if (!strchr(" \t\r\n", s[i]))
-			return false;
-	return true;
-}
-
 int weights_json_parse(const char *text, size_t len, const char *what, struct json_object **out,
 		       struct cf_err *err)
 {
-	struct json_tokener *tok = NULL;
 	struct json_object *root = NULL;
-	int rc = -1;
 
 	*out = NULL;
-	if (len > WEIGHTS_REPLY_MAX) {
-		cf_err_set(err, "%s: %zu bytes, over the %u byte limit", what, len,
-			   WEIGHTS_REPLY_MAX);
-		goto done;
-	}
-	tok = json_tokener_new_ex(16);
-	if (!tok) {
-		cf_err_set(err, "out of memory");
-		goto done;
-	}
-	root = json_tokener_parse_ex(tok, text, (int)len);
-	enum json_tokener_error jerr = json_tokener_get_error(tok);
-	if (!root || jerr != json_tokener_success) {
-		cf_err_set(err, "%s: not valid JSON: %s", what,
-			   jerr == json_tokener_continue ? "unexpected end"
-							 : json_tokener_error_desc(jerr));
-		goto done;
-	}
-	size_t end = json_tokener_get_parse_end(tok);
-	if (!only_space(text + end, len - end)) {
-		cf_err_set(err, "%s: not valid JSON: trailing data", what);
-		goto done;
-	}
+	if (len > WEIGHTS_REPLY_MAX)
+		return cf_err_set(err, "%s: %zu bytes, over the %u byte limit", what, len,
+				  WEIGHTS_REPLY_MAX);
+	if (jsonparse_value(text, len, WEIGHTS_JSON_DEPTH, &root, err) < 0)
+		return cf_err_prefix(err, "%s", what);
 	if (!json_object_is_type(root, json_type_object)) {
-		cf_err_set(err, "%s: want a JSON object {\"weights\": {\"server\": weight}}", what);
-		goto done;
+		json_object_put(root);
+		return cf_err_set(err, "%s: want a JSON object {\"weights\": {\"server\": weight}}",
+				  what);
 	}
 	*out = root;
-	root = NULL;
-	rc = 0;
-done:
-	json_object_put(root);
-	if (tok)
-		json_tokener_free(tok);
-	return rc;
+	return 0;
 }
 
 int weights_from_json(struct json_object *doc, const char *what, struct weight_map *out,

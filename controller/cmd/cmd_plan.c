@@ -3,8 +3,11 @@
  *   {"nodes": {"<name>": <GET /readyz document> | null}, "weights": {"<server>": N},
  *    "state": <the controller's rollout.json>}
  * (a node that is null or absent did not answer; without "weights" the load balancer could not
- * be read; without "state" the rollout starts from nothing). The planner runs once at the current
- * time and the ordered actions are printed, then the phase it would move to. */
+ * be read; without "state" the rollout starts from nothing). Each document is read by the
+ * controller's own reader (contracts/readyz.h), so plan sees what the controller would: a document
+ * the controller would not accept is an error here, never read more loosely. The planner runs
+ * once at the current time and the ordered actions are printed, then the phase it would move
+ * to. */
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -12,15 +15,19 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/arena.h"
 #include "base/clock.h"
 #include "base/fsutil.h"
+#include "base/jsonparse.h"
 #include "cmd/commands.h"
+#include "contracts/readyz.h"
 #include "desired/desired.h"
 #include "desired/schema.h"
 #include "plan/planner.h"
 #include "source/source.h"
 
 #define OBSERVED_MAX (ROLLOUT_STATE_MAX_BYTES + (16u << 20))
+#define OBSERVED_DEPTH (READYZ_DEPTH + 2) /* nodes.<name> holds each /readyz document */
 
 static const char plan_usage[] =
 	"usage: clawfleet plan --observed FILE [--ref REF] SOURCE\n"
@@ -31,68 +38,27 @@ static const char plan_usage[] =
 
 struct observed {
 	struct json_object *root;
+	struct arena arena; /* the nodes' strings and reason lists */
 	struct node_observation *nodes;
-	const char ***reasons; /* per node, the codes its reasons[] carried */
 	size_t nnodes;
 	struct weight_map weights;
 	bool weights_ok;
 	struct rollout_state state;
 };
 
-static const char *str_at(struct json_object *o, const char *obj, const char *key)
+/* nodes.<name>: null when the node did not answer, else its /readyz document, read by the
+ * controller's own reader so that plan accepts and sees exactly what the controller would. */
+static int read_node(struct json_object *doc, const char *name, struct arena *a,
+		     struct node_observation *o, struct cf_err *err)
 {
-	struct json_object *v = o;
-	if (obj && !json_object_object_get_ex(o, obj, &v))
-		return NULL;
-	if (!json_object_object_get_ex(v, key, &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
-static int read_node(struct json_object *doc, const char *name, struct node_observation *o,
-		     const char ***reasons, struct cf_err *err)
-{
-	struct json_object *v;
 	o->name = name;
 	if (!doc)
 		return 0;
-	if (!json_object_is_type(doc, json_type_object))
-		return cf_err_set(err, "nodes.%s: want a /readyz document or null", name);
-	const char *status = str_at(doc, NULL, "status");
-	if (!status || (strcmp(status, "green") && strcmp(status, "degraded") &&
-			strcmp(status, "red")))
-		return cf_err_set(err, "nodes.%s.status: want green, degraded or red", name);
-	o->reachable = true;
-	o->status = strcmp(status, "green") == 0	? PROBE_GREEN
-		    : strcmp(status, "degraded") == 0 ? PROBE_DEGRADED
-						      : PROBE_RED;
-	if (json_object_object_get_ex(doc, "observedGeneration", &v) &&
-	    json_object_is_type(v, json_type_int))
-		o->observed_generation = json_object_get_int64(v);
-	o->tag = str_at(doc, "infra", "tag");
-	o->commit = str_at(doc, "infra", "commit");
-	o->skills_current = str_at(doc, "skills", "current");
-	o->skills_next = str_at(doc, "skills", "next");
-	o->lock_sha256 = str_at(doc, "lock", "sha256");
-	o->probe_sha256 = str_at(doc, NULL, "probeSha256");
-	if (json_object_object_get_ex(doc, "lock", &v) &&
-	    json_object_object_get_ex(v, "versionMatch", &v))
-		o->version_match = json_object_get_boolean(v);
-	struct json_object *list;
-	if (!json_object_object_get_ex(doc, "reasons", &list) ||
-	    !json_object_is_type(list, json_type_array))
-		return 0;
-	size_t n = json_object_array_length(list);
-	*reasons = calloc(n ? n : 1, sizeof(**reasons));
-	if (!*reasons)
-		return cf_err_set(err, "out of memory");
-	for (size_t i = 0; i < n; i++) {
-		const char *code = str_at(json_object_array_get_idx(list, i), NULL, "code");
-		if (!code)
-			return cf_err_set(err, "nodes.%s.reasons[%zu].code: want a string", name, i);
-		(*reasons)[o->nreasons++] = code;
-	}
-	o->reasons = *reasons;
+	int rc = readyz_read(doc, name, a, o, err);
+	if (rc == READYZ_OTHER_NODE)
+		return cf_err_set(err, "nodes.%s: the document is node %s's probe", name, o->name);
+	if (rc < 0)
+		return cf_err_prefix(err, "nodes.%s", name);
 	return 0;
 }
 
@@ -104,9 +70,8 @@ static int read_observed(const char *path, struct observed *ob, struct cf_err *e
 	int rc = -1;
 	if (fsutil_read_file(path, OBSERVED_MAX, &text, &len, err) < 0)
 		return -1;
-	ob->root = json_tokener_parse(text);
-	if (!json_object_is_type(ob->root, json_type_object)) {
-		cf_err_set(err, "%s: not a JSON object", path);
+	if (jsonparse_object(text, len, OBSERVED_DEPTH, &ob->root, err) < 0) {
+		cf_err_prefix(err, "%s", path);
 		goto done;
 	}
 	if (json_object_object_get_ex(ob->root, "nodes", &nodes)) {
@@ -116,15 +81,13 @@ static int read_observed(const char *path, struct observed *ob, struct cf_err *e
 		}
 		size_t n = (size_t)json_object_object_length(nodes);
 		ob->nodes = calloc(n ? n : 1, sizeof(*ob->nodes));
-		ob->reasons = calloc(n ? n : 1, sizeof(*ob->reasons));
-		if (!ob->nodes || !ob->reasons) {
+		if (!ob->nodes) {
 			cf_err_set(err, "out of memory");
 			goto done;
 		}
 		json_object_object_foreach(nodes, name, doc)
 		{
-			size_t i = ob->nnodes++;
-			if (read_node(doc, name, &ob->nodes[i], &ob->reasons[i], err) < 0) {
+			if (read_node(doc, name, &ob->arena, &ob->nodes[ob->nnodes++], err) < 0) {
 				cf_err_prefix(err, "%s", path);
 				goto done;
 			}
@@ -151,10 +114,8 @@ done:
 
 static void observed_free(struct observed *ob)
 {
-	for (size_t i = 0; ob->reasons && i < ob->nnodes; i++)
-		free(ob->reasons[i]);
-	free(ob->reasons);
 	free(ob->nodes);
+	arena_free(&ob->arena);
 	weight_map_free(&ob->weights);
 	rollout_state_free(&ob->state);
 	json_object_put(ob->root);

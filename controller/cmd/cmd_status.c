@@ -6,6 +6,7 @@
 
 #include "base/err.h"
 #include "base/httpc.h"
+#include "base/jsonparse.h"
 #include "cmd/commands.h"
 
 #define DEFAULT_URL "http://127.0.0.1:8088"
@@ -160,8 +161,7 @@ int cmd_status(int argc, char **argv)
 		fprintf(stderr, "clawfleet status: %s\n", err.msg);
 		goto done;
 	}
-	doc = json_tokener_parse(buf_str(&r.body));
-	if (!json_object_is_type(doc, json_type_object)) {
+	if (jsonparse_object(buf_str(&r.body), r.body.len, JSONPARSE_DEPTH, &doc, NULL) < 0) {
 		fprintf(stderr, "clawfleet status: GET %s: the answer is not a JSON object\n", url);
 		goto done;
 	}

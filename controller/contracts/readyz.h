@@ -1,11 +1,33 @@
 /* readyz: the agent's merged probe, GET /readyz, as both sides of the wire name it. The agent
- * judges a node green, degraded or red (observe/node_probe.h, HTTP 200, 200 and 503); the
- * controller reads each node's document into a node_observation, the planner's view of a node. */
+ * judges a node green, degraded or red (observe/node_probe.h, HTTP 200, 200 and 503) and writes
+ * the document (probe_render_json there, which renders the probe's own inputs); this module is its
+ * one reader: the controller's poll (observe/fleet_poll.h) and `clawfleet plan --observed` read
+ * each node's document into a node_observation, the planner's view of a node, through
+ * readyz_read, so the dry run accepts and sees exactly what the live loop does.
+ *
+ * The reading is strict and never coerces: "node" and "status" (green, degraded or red) are
+ * required strings; "observedGeneration" is an integer >= 0 (absent: 0); "infra", "lock" and
+ * "skills" are objects whose tag, commit, current, next and sha256 are strings; "probeSha256" is a
+ * string; "lock.versionMatch" is true or false (absent: false); "reasons" is a list of objects
+ * with a string "code" and "message". Any member may be absent or null except node and status;
+ * members the planner does not read are not looked at. */
 #ifndef CLAWFLEET_READYZ_H
 #define CLAWFLEET_READYZ_H
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "base/arena.h"
+#include "base/err.h"
+
+struct json_object;
+struct jsonparse;
+
+#define READYZ_DEPTH 32 /* the document nests about a dozen levels */
+
+/* readyz_read and readyz_parse return 0, -1 when the document is not a probe document, or: */
+#define READYZ_OTHER_NODE (-2)	  /* it is the probe of another node */
+#define READYZ_OUT_OF_MEMORY (-3)
 
 enum probe_status { PROBE_GREEN, PROBE_DEGRADED, PROBE_RED };
 
@@ -28,5 +50,17 @@ struct node_observation {
 	bool version_match;
 	const char *probe_sha256;
 };
+
+/* Reads doc, the /readyz document of the node named node, into *out: reachable, name and every
+ * string and the reason list copied into a (doc may be dropped after). -1: err says "not a probe
+ * document: <why>" and *out is as it was. READYZ_OTHER_NODE: the document names another node,
+ * whose name out->name holds (in a) for the caller's message; the rest of *out is as it was. */
+int readyz_read(struct json_object *doc, const char *node, struct arena *a,
+		struct node_observation *out, struct cf_err *err);
+/* The same for a body of len bytes, parsed with p (a parser kept across bodies; NULL: one made
+ * for this body, READYZ_DEPTH deep). A body that is empty or not one JSON object is not a probe
+ * document. */
+int readyz_parse(struct jsonparse *p, const char *body, size_t len, const char *node,
+		 struct arena *a, struct node_observation *out, struct cf_err *err);
 
 #endif

@@ -8,8 +8,11 @@
 
 #include "base/canon.h"
 #include "base/fsutil.h"
+#include "base/jsonparse.h"
 #include "base/names.h"
 #include "base/semver.h"
+
+#define TARGET_JSON_DEPTH 16 /* the document nests two levels */
 
 const char *target_link_name(enum target_link l)
 {
@@ -134,16 +137,10 @@ int target_parse(const char *body, size_t len, struct target *out, struct cf_err
 	if (len > TARGET_MAX_BODY)
 		return cf_err_set(err, "body is %zu bytes, over the %u byte limit", len,
 				  TARGET_MAX_BODY);
-	struct json_tokener *tok = json_tokener_new_ex(16);
-	if (!tok)
-		return cf_err_set(err, "out of memory");
-	struct json_object *root = json_tokener_parse_ex(tok, body, (int)len);
-	if (!root || json_tokener_get_parse_end(tok) != len) {
-		enum json_tokener_error je = json_tokener_get_error(tok);
-		cf_err_set(err, "body is not valid JSON: %s",
-			   je == json_tokener_continue ? "unexpected end"
-			   : je == json_tokener_success ? "trailing data"
-							: json_tokener_error_desc(je));
+	struct json_object *root = NULL;
+	struct cf_err why;
+	if (jsonparse_value(body, len, TARGET_JSON_DEPTH, &root, &why) < 0) {
+		cf_err_set(err, "body is %s", why.msg);
 		goto done;
 	}
 	if (!json_object_is_type(root, json_type_object)) {
@@ -168,7 +165,6 @@ int target_parse(const char *body, size_t len, struct target *out, struct cf_err
 	rc = 0;
 done:
 	json_object_put(root);
-	json_tokener_free(tok);
 	return rc;
 }
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/jsonparse.h"
 #include "base/timeparse.h"
 #include "base/utf8.h"
 
@@ -291,30 +292,9 @@ static void read_not_json(const struct proc_result *run, struct doctor_result *o
 	     taken < run->out_len ? "..." : "");
 }
 
-static struct json_object *parse(const struct proc_result *run, enum json_tokener_error *jerr)
-{
-	struct json_tokener *tok = json_tokener_new_ex(DOCTOR_JSON_DEPTH);
-	struct json_object *root = NULL;
-
-	if (!tok)
-		abort();
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-	root = json_tokener_parse_ex(tok, run->out, (int)run->out_len);
-	*jerr = json_tokener_get_error(tok);
-	if (*jerr == json_tokener_success && json_tokener_get_parse_end(tok) != run->out_len)
-		*jerr = json_tokener_error_parse_unexpected;
-	if (*jerr != json_tokener_success) {
-		json_object_put(root);
-		root = NULL;
-	}
-	json_tokener_free(tok);
-	return root;
-}
-
 void doctor_judge(const struct proc_result *run, int timeout_ms, struct doctor_result *out)
 {
 	struct json_object *root = NULL, *error, *ok;
-	enum json_tokener_error jerr;
 	char text[DOCTOR_TEXT_MAX - REASON_WORDS];
 
 	memset(out, 0, sizeof(*out));
@@ -344,7 +324,8 @@ void doctor_judge(const struct proc_result *run, int timeout_ms, struct doctor_r
 		     DOCTOR_OUTPUT_MAX / 1024);
 		return;
 	}
-	root = parse(run, &jerr);
+	/* Any JSON value: a list or a string is JSON that is not a report. */
+	int parsed = jsonparse_value(run->out, run->out_len, DOCTOR_JSON_DEPTH, &root, NULL);
 	if (json_object_is_type(root, json_type_object)) {
 		if (json_object_object_get_ex(root, "error", &error)) {
 			read_cli_error(error, out);
@@ -358,7 +339,7 @@ void doctor_judge(const struct proc_result *run, int timeout_ms, struct doctor_r
 	}
 	if (run->exit_code != 0)
 		read_failed_exit(run, out);
-	else if (jerr == json_tokener_error_depth)
+	else if (parsed == JSONPARSE_TOO_DEEP)
 		fail(out, DOCTOR_BAD_REPORT, "doctor printed JSON nested deeper than %d levels",
 		     DOCTOR_JSON_DEPTH);
 	else if (!root)

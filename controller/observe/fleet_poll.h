@@ -1,11 +1,12 @@
 /* fleet_poll: the controller's observation of its nodes. fleet_poll_poll asks every MacNode's
  * agent for its merged probe (GET <address>/readyz) concurrently through one libcurl multi
- * handle: at most max_parallel transfers at once, keep-alive connections reused from one pass
- * to the next, a connect and a total timeout per request, bodies capped. The JSON body is read
- * whatever the status (a red node answers 503 with the same document); a node that does not
- * answer, answers garbage or names another node is unreachable with a reason. The result owns
- * every string the planner's node_observation array points into. Not thread-safe: one poller
- * per loop. curl_global_init must have been called. */
+ * handle, each request made by httpc (base/httpc.h: its policy, no proxy): at most max_parallel
+ * transfers at once, keep-alive connections reused from one pass to the next, a connect and a
+ * total timeout per request, bodies capped. The body is read by the document's one reader,
+ * readyz_parse (contracts/readyz.h), whatever the status (a red node answers 503 with the same
+ * document); a node that does not answer, answers garbage or names another node is unreachable
+ * with a reason. The result owns every string the planner's node_observation array points into.
+ * Not thread-safe: one poller per loop. httpc_global_init must have been called. */
 #ifndef CLAWFLEET_FLEET_POLL_H
 #define CLAWFLEET_FLEET_POLL_H
 #include <stddef.h>

@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/jsonparse.h"
+
 /* A fleet of thousands of nodes with long reasons stays far below this. */
 #define PAGE_MAX (8u << 20)
 /* The /status document the controller renders is far smaller; this bounds the parse. */
@@ -418,10 +420,10 @@ static void quarantine_section(struct page *pg, struct json_object *doc)
 
 static void audit_row(struct page *pg, const char *line, size_t n)
 {
-	struct json_tokener *tok = json_tokener_new();
-	struct json_object *o = tok ? json_tokener_parse_ex(tok, line, (int)n) : NULL;
-	if (!json_object_is_type(o, json_type_object))
-		goto done;
+	struct json_object *o = NULL;
+	/* A line that is not one JSON object is left out: `clawfleet audit verify` names it. */
+	if (jsonparse_object(line, n, JSONPARSE_DEPTH, &o, NULL) < 0)
+		return;
 	put(pg, "<tr class=\"audit\"><td>");
 	esc_or_dash(pg, str_of(o, "ts"));
 	put(pg, "</td><td>");
@@ -435,10 +437,7 @@ static void audit_row(struct page *pg, const char *line, size_t n)
 	putf(pg, "</td><td>%d %%</td><td>", int_of(o, "percent"));
 	esc_or_dash(pg, str_of(o, "reason"));
 	put(pg, "</td></tr>\n");
-done:
 	json_object_put(o);
-	if (tok)
-		json_tokener_free(tok);
 }
 
 static void audit_section(struct page *pg, const char *lines)
@@ -475,7 +474,6 @@ int statuspage_render(const char *status_json, size_t status_len, const char *au
 		      char **out, size_t *len, struct cf_err *err)
 {
 	struct page pg = {0};
-	struct json_tokener *tok = NULL;
 	struct json_object *doc = NULL;
 	int rc = -1;
 	if (status_len > STATUS_JSON_MAX) {
@@ -483,15 +481,8 @@ int statuspage_render(const char *status_json, size_t status_len, const char *au
 			   STATUS_JSON_MAX);
 		goto done;
 	}
-	tok = json_tokener_new();
-	if (!tok) {
-		cf_err_set(err, "rendering the status page: out of memory");
-		goto done;
-	}
-	doc = json_tokener_parse_ex(tok, status_json, (int)status_len);
-	if (!json_object_is_type(doc, json_type_object)) {
-		cf_err_set(err, "rendering the status page: the /status document is not a JSON "
-				"object");
+	if (jsonparse_object(status_json, status_len, JSONPARSE_DEPTH, &doc, err) < 0) {
+		cf_err_prefix(err, "rendering the status page: the /status document");
 		goto done;
 	}
 	const char *phase = str_of(doc, "phase");
@@ -526,8 +517,6 @@ int statuspage_render(const char *status_json, size_t status_len, const char *au
 	rc = 0;
 done:
 	json_object_put(doc);
-	if (tok)
-		json_tokener_free(tok);
 	free(pg.p);
 	return rc;
 }

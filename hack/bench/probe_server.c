@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "base/fsutil.h"
+#include "base/jsonparse.h"
 #include "desired/desired.h"
 #include "desired/schema.h"
 #include "observe/node_probe.h"
@@ -217,7 +218,7 @@ int main(int argc, char **argv)
 	sigaddset(&stop, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &stop, NULL);
 
-	top = json_tokener_parse(DIGEST_TOP);
+	jsonparse_value(DIGEST_TOP, strlen(DIGEST_TOP), JSONPARSE_DEPTH, &top, NULL);
 	f.docs = calloc((size_t)n, sizeof(*f.docs));
 	f.not_found = json_response(not_found, sizeof(not_found) - 1);
 	if (!top || !f.docs || !f.not_found) {

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "base/fsutil.h"
+#include "base/jsonparse.h"
 
 #define SIM_READ_MAX (64 * 1024)
 /* As JSON.stringify writes it: "/" stays unescaped, so paths read as paths. */
@@ -155,9 +156,9 @@ static inline int sim_read_json(const char *name, struct json_object **out)
 	int rc = sim_read_text(name, &text);
 	if (rc <= 0)
 		return rc;
-	*out = json_tokener_parse(text);
+	rc = jsonparse_value(text, strlen(text), JSONPARSE_DEPTH, out, NULL);
 	free(text);
-	if (!*out) {
+	if (rc < 0) {
 		fprintf(stderr, "simulator: sim/%s is not valid JSON\n", name);
 		return -1;
 	}

@@ -10,11 +10,14 @@
 #include <json-c/json.h>
 
 #include "base/canon.h"
+#include "base/jsonparse.h"
 
 static struct json_object *parse(const char *text)
 {
-	struct json_object *v = json_tokener_parse(text);
-	assert_non_null(v);
+	struct json_object *v = NULL;
+	struct cf_err err;
+	if (jsonparse_value(text, strlen(text), JSONPARSE_DEPTH, &v, &err) < 0)
+		fail_msg("%s: %s", text, err.msg);
 	return v;
 }
 

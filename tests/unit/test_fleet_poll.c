@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "base/fsutil.h"
+#include "base/jsonparse.h"
 #include "observe/fleet_poll.h"
 #include "observe/node_probe.h"
 
@@ -107,7 +108,9 @@ static void render(struct rendered *out, const char *node, bool red)
 	out->ncodes = res.nreasons;
 	for (size_t i = 0; i < res.nreasons; i++)
 		snprintf(out->codes[i], sizeof(out->codes[i]), "%s", res.reasons[i].code);
-	struct json_object *doc = json_tokener_parse(out->json), *sha = NULL;
+	struct json_object *doc = NULL, *sha = NULL;
+	if (jsonparse_object(out->json, len, READYZ_DEPTH, &doc, &err) < 0)
+		fail_msg("%s", err.msg);
 	assert_true(json_object_object_get_ex(doc, "probeSha256", &sha));
 	snprintf(out->probe_sha, sizeof(out->probe_sha), "%s", json_object_get_string(sha));
 	json_object_put(doc);

@@ -51,12 +51,18 @@ static void test_documents(void **state)
 			json_object_put(v);
 			continue;
 		}
-		if (rc != -1 || v != NULL)
+		if (rc >= 0 || v != NULL)
 			fail_msg("case %zu (%s): parsed, want %s", i, c->text, c->want_error);
 		if (strncmp(err.msg, c->want_error, strlen(c->want_error)) != 0)
 			fail_msg("case %zu (%s): \"%s\", want \"%s\"", i, c->text, err.msg,
 				 c->want_error);
 	}
+	/* Too deep is an error of its own, so a reader can name its limit; the rest are -1. */
+	struct json_object *v = NULL;
+	assert_int_equal(jsonparse_value("[[1]]", 5, 1, &v, NULL), JSONPARSE_TOO_DEEP);
+	assert_null(v);
+	assert_int_equal(jsonparse_value("[[1]", 4, 1, &v, NULL), JSONPARSE_TOO_DEEP);
+	assert_int_equal(jsonparse_value("[1", 2, 8, &v, NULL), -1);
 }
 
 static void test_values_and_a_kept_parser(void **state)

@@ -14,6 +14,7 @@
 
 #include <json-c/json.h>
 
+#include "base/jsonparse.h"
 #include "daemon/notifycfg.h"
 #include "notify/notifier.h"
 
@@ -170,9 +171,9 @@ static struct json_object *render(struct nf_digest *d, int64_t now)
 	struct cf_err err;
 	assert_int_equal(nf_digest_render(d, now, &text, &len, &err), 0);
 	assert_int_equal(strlen(text), len);
-	struct json_object *o = json_tokener_parse(text);
+	struct json_object *o = NULL;
+	assert_int_equal(jsonparse_object(text, len, JSONPARSE_DEPTH, &o, &err), 0);
 	free(text);
-	assert_non_null(o);
 	return o;
 }
 
@@ -442,9 +443,10 @@ static void test_correlation_ids_are_stable_per_family_and_window(void **state)
 
 static struct json_object *parse_json(const char *text)
 {
-	struct json_object *o = json_tokener_parse(text);
-	if (!o)
-		fail_msg("not JSON: %s", text);
+	struct json_object *o = NULL;
+	struct cf_err err;
+	if (jsonparse_value(text, strlen(text), JSONPARSE_DEPTH, &o, &err) < 0)
+		fail_msg("%s: %s", err.msg, text);
 	return o;
 }
 

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/jsonparse.h"
 #include "record/status.h"
 
 /* 2026-11-21T03:40:00.250Z */
@@ -98,8 +99,8 @@ static struct json_object *render(const struct status_view *v)
 	struct cf_err err;
 	assert_int_equal(status_render_json(v, &text, &len, &err), 0);
 	assert_int_equal(strlen(text), len);
-	struct json_object *o = json_tokener_parse(text);
-	assert_non_null(o);
+	struct json_object *o = NULL;
+	assert_int_equal(jsonparse_object(text, len, JSONPARSE_DEPTH, &o, &err), 0);
 	free(text);
 	return o;
 }

@@ -46,7 +46,7 @@ static const struct bad_case bad_cases[] = {
 	{"", "body is not valid JSON: unexpected end"},
 	{"{\"generation\": 1,", "body is not valid JSON: unexpected end"},
 	{"[1]", "body must be a JSON object"},
-	{"{} x", "body is not valid JSON: trailing data"},
+	{"{} x", "body is not valid JSON: unexpected character"},
 	{"{\"tag\": \"v1\"}", "generation: required"},
 	{"{\"generation\": 0}", "generation: must be an integer >= 1"},
 	{"{\"generation\": \"1\"}", "generation: must be an integer >= 1"},

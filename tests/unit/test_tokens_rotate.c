@@ -589,7 +589,7 @@ static void test_check_passes(void **state)
 		{"{\"passes\":[{\"at\":\"yesterday\",\"green\":true}]}", TOKENS_ROTATE_REFUSED,
 		 "passes[0].at"},
 		{"{\"passes\":[{\"at\":\"2026-01-01T00:01:00Z\",\"green\":true},",
-		 TOKENS_ROTATE_REFUSED, "not a JSON object"},
+		 TOKENS_ROTATE_REFUSED, "the controller's status: not valid JSON"},
 		{"[]", TOKENS_ROTATE_REFUSED, "not a JSON object"},
 	};
 	struct cf_err why;

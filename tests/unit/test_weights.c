@@ -110,7 +110,7 @@ static const struct doc_case doc_cases[] = {
 	{"  {}  ", NULL},
 	{"", "src: not valid JSON: unexpected end"},
 	{"{\"weights\": {\"a\": 1}", "src: not valid JSON: unexpected end"},
-	{"{} {}", "src: not valid JSON: trailing data"},
+	{"{} {}", "src: not valid JSON: unexpected character"},
 	{"[]", "src: want a JSON object {\"weights\": {\"server\": weight}}"},
 	{"{\"weights\": [1]}", "src: \"weights\" must be an object of server names to weights"},
 	{"{\"weights\": {\"a\": \"10\"}}", "src: weights.a: want an integer 0..256"},

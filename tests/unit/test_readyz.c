@@ -1,0 +1,293 @@
+/* readyz: the /readyz document's one reader. A table of bodies with the exact outcome each must
+ * have: what the planner sees of a good one, and the exact message a bad one gets (no coercion:
+ * "false" is not false, -1 is not a generation). Then the same table through `clawfleet plan
+ * --observed`, which must accept exactly the documents the controller accepts. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/arena.h"
+#include "base/jsonparse.h"
+#include "cmd/commands.h"
+#include "contracts/readyz.h"
+
+#define NODE "canary-gw" /* a MacNode of manifests/example-repo, for the plan check */
+#define SHA "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define COMMIT "0123456789abcdef0123456789abcdef01234567"
+#define FULL                                                                                    \
+	"{\"node\":\"" NODE "\",\"status\":\"degraded\",\"reasons\":[{\"code\":\"doctor.yellow\","  \
+	"\"message\":\"acme: yellow\"},{\"code\":\"disk.unknown\",\"message\":\"df failed\"}],"     \
+	"\"observedGeneration\":7,\"infra\":{\"tag\":\"v2026.7.1\",\"commit\":\"" COMMIT "\","     \
+	"\"dirty\":false},\"lock\":{\"sha256\":\"" SHA "\",\"versionMatch\":true},"                 \
+	"\"skills\":{\"current\":\"1.4.2\",\"next\":\"1.4.3\",\"match\":true},"                     \
+	"\"doctor\":{\"verdict\":\"yellow\"},\"checkedAt\":\"2026-08-01T12:00:00.000Z\","           \
+	"\"probeSha256\":\"" SHA "\"}\n"
+/* The fewest members a probe document has: what an agent answers before its first observation. */
+#define BARE(members) "{\"node\":\"" NODE "\",\"status\":\"red\"" members "}"
+
+struct body_case {
+	const char *body;
+	int rc;
+	const char *msg; /* the whole message when rc < 0 */
+};
+
+static const struct body_case cases[] = {
+	{FULL, 0, NULL},
+	{BARE(""), 0, NULL},
+	{BARE(",\"reasons\":[{\"code\":\"probe.pending\",\"message\":\"not yet\"}]"), 0, NULL},
+	/* null is absent */
+	{BARE(",\"observedGeneration\":null,\"infra\":null,\"lock\":{\"versionMatch\":null},"
+	      "\"reasons\":null,\"probeSha256\":null"),
+	 0, NULL},
+	{BARE(",\"observedGeneration\":0"), 0, NULL},
+	{BARE(",\"lock\":{\"versionMatch\":false}"), 0, NULL},
+
+	{BARE(",\"lock\":{\"versionMatch\":\"false\"}"), -1,
+	 "not a probe document: \"lock.versionMatch\" is not true or false"},
+	{BARE(",\"lock\":{\"versionMatch\":1}"), -1,
+	 "not a probe document: \"lock.versionMatch\" is not true or false"},
+	{BARE(",\"observedGeneration\":-1"), -1,
+	 "not a probe document: \"observedGeneration\" is not a whole number >= 0"},
+	{BARE(",\"observedGeneration\":7.0"), -1,
+	 "not a probe document: \"observedGeneration\" is not a whole number >= 0"},
+	{BARE(",\"observedGeneration\":\"7\""), -1,
+	 "not a probe document: \"observedGeneration\" is not a whole number >= 0"},
+	{BARE(",\"observedGeneration\":99999999999999999999"), -1,
+	 "not a probe document: \"observedGeneration\" is not a whole number >= 0"},
+	{"{\"node\":\"" NODE "\",\"status\":\"GREEN\"}", -1,
+	 "not a probe document: \"status\" is not green, degraded or red"},
+	{"{\"node\":\"" NODE "\",\"status\":0}", -1,
+	 "not a probe document: \"status\" is not green, degraded or red"},
+	{"{\"node\":\"" NODE "\"}", -1,
+	 "not a probe document: \"status\" is not green, degraded or red"},
+	{"{\"status\":\"green\"}", -1, "not a probe document: no \"node\" name"},
+	{"{\"node\":7,\"status\":\"green\"}", -1, "not a probe document: no \"node\" name"},
+	{BARE(",\"reasons\":{\"code\":\"x\"}"), -1, "not a probe document: \"reasons\" is not a list"},
+	{BARE(",\"reasons\":[\"probe.pending\"]"), -1,
+	 "not a probe document: a reason has no \"code\""},
+	{BARE(",\"reasons\":[{\"code\":7,\"message\":\"m\"}]"), -1,
+	 "not a probe document: a reason has no \"code\""},
+	{BARE(",\"reasons\":[{\"code\":\"probe.pending\"}]"), -1,
+	 "not a probe document: a reason has no \"message\""},
+	{BARE(",\"infra\":\"v1\""), -1,
+	 "not a probe document: \"infra\", \"lock\" or \"skills\" is not an object"},
+	{BARE(",\"skills\":[]"), -1,
+	 "not a probe document: \"infra\", \"lock\" or \"skills\" is not an object"},
+	{BARE(",\"infra\":{\"tag\":2026}"), -1,
+	 "not a probe document: a tag, commit, skills, sha256 or probeSha256 field is not a string"},
+	{BARE(",\"probeSha256\":true"), -1,
+	 "not a probe document: a tag, commit, skills, sha256 or probeSha256 field is not a string"},
+
+	{"", -1, "not a probe document: the body is empty"},
+	{"   ", -1, "not a probe document: not valid JSON: unexpected end"},
+	{"<html>", -1, "not a probe document: not valid JSON: unexpected character"},
+	{"[" BARE("") "]", -1, "not a probe document: not a JSON object"},
+	{BARE("") " {}", -1, "not a probe document: not valid JSON: unexpected character"},
+	{BARE(",\"infra\":{\"tag\":\"v\xff\"}"), -1, "not a probe document: not valid JSON: "
+						      "invalid utf-8 string"},
+
+	{"{\"node\":\"stable-gw-a\",\"status\":\"green\"}", READYZ_OTHER_NODE,
+	 "the probe of another node"},
+};
+
+#define NCASES (sizeof(cases) / sizeof(cases[0]))
+
+static void expect_case(size_t i, int rc, const struct node_observation *o, const char *msg)
+{
+	const struct body_case *c = &cases[i];
+	if (rc != c->rc)
+		fail_msg("case %zu (%s): rc %d, want %d (%s)", i, c->body, rc, c->rc,
+			 rc < 0 ? msg : "read");
+	if (rc == 0) {
+		assert_true(o->reachable);
+		assert_string_equal(o->name, NODE);
+		return;
+	}
+	if (strcmp(msg, c->msg) != 0)
+		fail_msg("case %zu (%s): \"%s\", want \"%s\"", i, c->body, msg, c->msg);
+	assert_false(o->reachable); /* left as it was */
+	if (rc == READYZ_OTHER_NODE)
+		assert_string_equal(o->name, "stable-gw-a");
+}
+
+static void test_bodies(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < NCASES; i++) {
+		struct arena a = {0};
+		struct node_observation o = {0};
+		struct cf_err err = {{0}};
+		int rc = readyz_parse(NULL, cases[i].body, strlen(cases[i].body), NODE, &a, &o,
+				      &err);
+		expect_case(i, rc, &o, err.msg);
+		arena_free(&a);
+	}
+}
+
+/* A kept parser reads every body the same way, a bad one in between changing nothing. */
+static void test_kept_parser(void **state)
+{
+	(void)state;
+	struct jsonparse *p = NULL;
+	struct arena a = {0};
+	struct cf_err err;
+	assert_int_equal(jsonparse_new(&p, READYZ_DEPTH, &err), 0);
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < NCASES; i++) {
+			struct node_observation o = {0};
+			err.msg[0] = '\0';
+			int rc = readyz_parse(p, cases[i].body, strlen(cases[i].body), NODE, &a,
+					      &o, &err);
+			expect_case(i, rc, &o, err.msg);
+		}
+	jsonparse_free(p);
+	arena_free(&a);
+}
+
+/* What the planner reads, copied out: the document is gone when it is read. */
+static void test_fields(void **state)
+{
+	(void)state;
+	struct arena a = {0};
+	struct node_observation o = {0};
+	struct cf_err err;
+	assert_int_equal(readyz_parse(NULL, FULL, strlen(FULL), NODE, &a, &o, &err), 0);
+	assert_int_equal(o.status, PROBE_DEGRADED);
+	assert_int_equal(o.nreasons, 2);
+	assert_string_equal(o.reasons[0], "doctor.yellow");
+	assert_string_equal(o.reasons[1], "disk.unknown");
+	assert_int_equal(o.observed_generation, 7);
+	assert_string_equal(o.tag, "v2026.7.1");
+	assert_string_equal(o.commit, COMMIT);
+	assert_string_equal(o.skills_current, "1.4.2");
+	assert_string_equal(o.skills_next, "1.4.3");
+	assert_string_equal(o.lock_sha256, SHA);
+	assert_true(o.version_match);
+	assert_string_equal(o.probe_sha256, SHA);
+
+	const char *bare = BARE("");
+	struct node_observation b = {0};
+	assert_int_equal(readyz_parse(NULL, bare, strlen(bare), NODE, &a, &b, &err), 0);
+	assert_int_equal(b.status, PROBE_RED);
+	assert_int_equal(b.nreasons, 0);
+	assert_int_equal(b.observed_generation, 0);
+	assert_null(b.tag);
+	assert_null(b.commit);
+	assert_null(b.skills_current);
+	assert_null(b.skills_next);
+	assert_null(b.lock_sha256);
+	assert_false(b.version_match);
+	assert_null(b.probe_sha256);
+	arena_free(&a);
+}
+
+/* An already parsed member (the observed file's nodes.<name>) that is not an object. */
+static void test_read_of_a_value(void **state)
+{
+	(void)state;
+	struct arena a = {0};
+	struct node_observation o = {0};
+	struct cf_err err;
+	struct json_object *v = NULL;
+	assert_int_equal(jsonparse_value("[1]", 3, READYZ_DEPTH, &v, &err), 0);
+	assert_int_equal(readyz_read(v, NODE, &a, &o, &err), -1);
+	assert_string_equal(err.msg, "not a probe document: not a JSON object");
+	json_object_put(v);
+	arena_free(&a);
+}
+
+/* cmd_plan with stdout and stderr in files; returns its exit status, *errors what it printed. */
+static int plan_with(const char *dir, const char *body, char *errors, size_t size)
+{
+	char observed[512], out_path[512], err_path[512];
+	snprintf(observed, sizeof(observed), "%s/observed.json", dir);
+	snprintf(out_path, sizeof(out_path), "%s/out", dir);
+	snprintf(err_path, sizeof(err_path), "%s/err", dir);
+	FILE *f = fopen(observed, "w");
+	assert_non_null(f);
+	fprintf(f, "{\"nodes\": {\"%s\": %s}}", NODE, body);
+	fclose(f);
+
+	char *argv[] = {(char *)"plan", (char *)"--observed", observed,
+			(char *)"manifests/example-repo", NULL};
+	fflush(stdout);
+	fflush(stderr);
+	int saved_out = dup(1), saved_err = dup(2);
+	int out_fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	int err_fd = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(saved_out >= 0 && saved_err >= 0 && out_fd >= 0 && err_fd >= 0);
+	dup2(out_fd, 1);
+	dup2(err_fd, 2);
+	int status = cmd_plan(4, argv);
+	fflush(stdout);
+	fflush(stderr);
+	dup2(saved_out, 1);
+	dup2(saved_err, 2);
+	close(saved_out);
+	close(saved_err);
+	close(out_fd);
+	close(err_fd);
+
+	errors[0] = '\0';
+	f = fopen(err_path, "r");
+	assert_non_null(f);
+	size_t n = fread(errors, 1, size - 1, f);
+	errors[n] = '\0';
+	fclose(f);
+	return status;
+}
+
+/* The dry run reads each node's document as the controller does: the same documents accepted,
+ * the same refused with the same reason. */
+static void test_plan_agrees(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/test_readyz.XXXXXX", errors[4096];
+	assert_non_null(mkdtemp(dir));
+	for (size_t i = 0; i < NCASES; i++) {
+		const struct body_case *c = &cases[i];
+		/* The observed file holds each document as a member; a body that is not one
+		 * JSON value cannot be written into it. */
+		struct json_object *v = NULL;
+		if (jsonparse_value(c->body, strlen(c->body), READYZ_DEPTH, &v, NULL) < 0)
+			continue;
+		json_object_put(v);
+		int status = plan_with(dir, c->body, errors, sizeof(errors));
+		if (status != (c->rc == 0 ? 0 : 1))
+			fail_msg("case %zu (%s): plan exited %d: %s", i, c->body, status, errors);
+		if (c->rc == -1 && !strstr(errors, c->msg))
+			fail_msg("case %zu (%s): plan said \"%s\", want \"%s\"", i, c->body, errors,
+				 c->msg);
+		if (c->rc == READYZ_OTHER_NODE && !strstr(errors, "node stable-gw-a's probe"))
+			fail_msg("case %zu: plan said \"%s\"", i, errors);
+	}
+	char path[600];
+	const char *names[] = {"observed.json", "out", "err"};
+	for (size_t k = 0; k < 3; k++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, names[k]);
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bodies),
+		cmocka_unit_test(test_kept_parser),
+		cmocka_unit_test(test_fields),
+		cmocka_unit_test(test_read_of_a_value),
+		cmocka_unit_test(test_plan_agrees),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
