@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/backoff.h"
 #include "base/log.h"
 
 void fleet_act_init(struct fleet_act *fa, const struct fleet_world_ops *ops,
@@ -22,16 +23,6 @@ void fleet_act_free(struct fleet_act *fa)
 	for (size_t i = 0; i < STATUS_ACTION_KINDS; i++)
 		free(fa->warning[i]);
 	memset(fa, 0, sizeof(*fa));
-}
-
-int64_t fleet_backoff_ms(unsigned int failures, unsigned int *seed)
-{
-	int64_t d = FLEET_BACKOFF_FIRST_MS;
-	for (unsigned int i = 1; i < failures && d < FLEET_BACKOFF_MAX_MS; i++)
-		d *= 2;
-	if (d > FLEET_BACKOFF_MAX_MS)
-		d = FLEET_BACKOFF_MAX_MS;
-	return d / 2 + rand_r(seed) % (d / 2 + 1);
 }
 
 /* Logs msg unless it repeats the last one logged in *last (NULL: nothing failed since): a
@@ -120,7 +111,8 @@ static void send_targets(struct fleet_act *fa, const struct desired_state *ds,
 			b->retry_mono_ms = 0;
 			continue;
 		}
-		int64_t wait = fleet_backoff_ms(++b->failures, &fa->seed);
+		int64_t wait = backoff_ms(FLEET_BACKOFF_FIRST_MS, FLEET_BACKOFF_MAX_MS, ++b->failures,
+					  &fa->seed);
 		b->retry_mono_ms = now + wait;
 		log_warn("%s; retrying in %lld ms", puts[i].err.msg, (long long)wait);
 	}

@@ -40,6 +40,7 @@
 #include "plan/rollout.h"
 #include "record/status.h"
 
+/* The bounds of backoff_ms (base/backoff.h) for a node's targets and the controller's passes. */
 #define FLEET_BACKOFF_FIRST_MS 1000
 #define FLEET_BACKOFF_MAX_MS 300000
 #define FLEET_BROADCAST_ATTEMPTS 5
@@ -116,9 +117,5 @@ void fleet_act_prune(struct fleet_act *fa, const struct desired_state *ds);
  * unchanged when the intent could not be saved. */
 int fleet_act(struct fleet_act *fa, const struct desired_state *ds, struct plan_output *out,
 	      struct rollout_state *state, struct cf_err *err);
-
-/* Between half and all of FLEET_BACKOFF_FIRST_MS doubled failures - 1 times (capped at
- * FLEET_BACKOFF_MAX_MS), so that what failed together does not retry together. */
-int64_t fleet_backoff_ms(unsigned int failures, unsigned int *seed);
 
 #endif

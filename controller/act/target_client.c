@@ -2,14 +2,15 @@
 
 #include <curl/curl.h>
 #include <json-c/json.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "base/buf.h"
 #include "base/clock.h"
 #include "base/fsutil.h"
+#include "base/httpc.h"
+#include "base/jsonparse.h"
 #include "contracts/tokens.h"
 
 #define DEFAULT_CONNECT_MS 1000
@@ -25,15 +26,14 @@ struct target_client {
 	unsigned int max_parallel;
 };
 
+/* One PUT under way; what httpc_easy_new was given lives here until the transfer is cleared. */
 struct transfer {
 	struct agent_put *put;
 	CURL *easy;
-	struct curl_slist *headers;
+	const char *headers[4];
 	char *body;
 	char url[TARGET_CLIENT_URL_MAX];
-	char *reply;
-	size_t reply_len;
-	bool too_long;
+	struct httpc_reply reply;
 };
 
 int target_client_new(struct target_client **out, const struct target_client_config *cfg,
@@ -103,11 +103,10 @@ done:
 /* The agent's {"error": reason}, kept to printable ASCII and cut, since it is logged. */
 static void reason_of(const char *body, size_t len, char out[REASON_MAX + 1])
 {
-	struct json_object *o = len ? json_tokener_parse(body) : NULL, *e;
-	const char *s = o && json_object_object_get_ex(o, "error", &e) &&
-				json_object_is_type(e, json_type_string)
-				? json_object_get_string(e)
-				: "no reason given";
+	struct json_object *o = NULL;
+	const char *s = "no reason given";
+	if (len && jsonparse_object(body, len, JSONPARSE_DEPTH, &o, NULL) == 0)
+		jsonparse_get_string(o, "reply", "error", JSONPARSE_OPTIONAL, &s, NULL);
 	size_t n = 0;
 	for (; s[n] && n < REASON_MAX; n++)
 		out[n] = (unsigned char)s[n] >= 0x20 && (unsigned char)s[n] < 0x7f ? s[n] : '?';
@@ -121,10 +120,11 @@ int target_client_judge(const char *node, int64_t generation, int http_status, c
 	char reason[REASON_MAX + 1];
 	*observed = -1;
 	if (http_status >= 200 && http_status < 300) {
-		struct json_object *o = len ? json_tokener_parse(body) : NULL, *g;
-		if (o && json_object_object_get_ex(o, "observedGeneration", &g) &&
-		    json_object_is_type(g, json_type_int))
-			*observed = json_object_get_int64(g);
+		struct json_object *o = NULL;
+		/* A body that is not JSON, or a member that is not a generation, says none. */
+		if (len && jsonparse_object(body, len, JSONPARSE_DEPTH, &o, NULL) == 0)
+			jsonparse_get_int(o, "reply", "observedGeneration", JSONPARSE_OPTIONAL, 0,
+					  INT64_MAX, observed, NULL);
 		json_object_put(o);
 		return 0;
 	}
@@ -150,36 +150,14 @@ int target_client_judge(const char *node, int64_t generation, int http_status, c
 	}
 }
 
-static size_t on_reply(char *data, size_t size, size_t nmemb, void *arg)
-{
-	struct transfer *t = arg;
-	size_t n = size * nmemb;
-	if (t->reply_len + n > TARGET_CLIENT_REPLY_MAX) {
-		t->too_long = true;
-		return 0;
-	}
-	char *p = realloc(t->reply, t->reply_len + n + 1);
-	if (!p)
-		return 0;
-	memcpy(p + t->reply_len, data, n);
-	t->reply = p;
-	t->reply_len += n;
-	p[t->reply_len] = '\0';
-	return n;
-}
-
 static void transfer_clear(struct target_client *c, struct transfer *t)
 {
 	if (t->easy) {
 		curl_multi_remove_handle(c->multi, t->easy);
-		curl_easy_cleanup(t->easy);
+		httpc_easy_free(t->easy);
 	}
-	/* The slist holds the Authorization header: wipe it before it goes back to malloc. */
-	for (struct curl_slist *h = t->headers; h; h = h->next)
-		explicit_bzero(h->data, strlen(h->data));
-	curl_slist_free_all(t->headers);
 	free(t->body);
-	free(t->reply);
+	httpc_reply_free(&t->reply);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -197,25 +175,24 @@ static int transfer_start(struct target_client *c, struct transfer *t, const cha
 	if (target_render(p->target, &t->body, &body_len, &p->err) < 0)
 		return cf_err_prefix(&p->err, "node %s", p->node);
 	/* No "Expect: 100-continue": a larger target would wait a second for nothing. */
-	t->headers = curl_slist_append(NULL, "Content-Type: application/json");
-	if (!t->headers || !curl_slist_append(t->headers, "Expect:") ||
-	    !curl_slist_append(t->headers, auth) || !(t->easy = curl_easy_init()))
-		return cf_err_set(&p->err, "node %s: out of memory", p->node);
-	CURL *e = t->easy;
-	curl_easy_setopt(e, CURLOPT_URL, t->url);
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "PUT");
-	curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->body);
-	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)body_len);
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)c->connect_timeout_ms);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, "clawfleet-controller");
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_reply);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
-	curl_easy_setopt(e, CURLOPT_PRIVATE, t);
-	if (curl_multi_add_handle(c->multi, e) != CURLM_OK)
+	t->headers[0] = "Content-Type: application/json";
+	t->headers[1] = "Expect:";
+	t->headers[2] = auth;
+	t->headers[3] = NULL;
+	const struct httpc_request req = {
+		.method = "PUT",
+		.url = t->url,
+		.headers = t->headers,
+		.body = t->body,
+		.body_len = body_len,
+		.connect_timeout_ms = c->connect_timeout_ms,
+		.timeout_ms = c->timeout_ms,
+		.max_reply = TARGET_CLIENT_REPLY_MAX,
+		.user_agent = "clawfleet-controller",
+	};
+	if (httpc_easy_new(&t->easy, &req, &t->reply, t, &p->err) < 0)
+		return cf_err_prefix(&p->err, "node %s", p->node);
+	if (curl_multi_add_handle(c->multi, t->easy) != CURLM_OK)
 		return cf_err_set(&p->err, "node %s: cannot start the request", p->node);
 	return 0;
 }
@@ -223,21 +200,14 @@ static int transfer_start(struct target_client *c, struct transfer *t, const cha
 static void transfer_done(struct transfer *t, CURLcode cc)
 {
 	struct agent_put *p = t->put;
-	long status = 0;
-	curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
-	p->http_status = (int)status;
-	if (t->too_long) {
-		p->result = cf_err_set(&p->err, "node %s: the agent's answer is longer than %u bytes",
-				       p->node, TARGET_CLIENT_REPLY_MAX);
+	int rc = httpc_easy_finish(t->easy, cc, &p->err);
+	p->http_status = (int)t->reply.status;
+	if (rc < 0) {
+		p->result = cf_err_prefix(&p->err, "node %s", p->node);
 		return;
 	}
-	if (cc != CURLE_OK) {
-		p->result = cf_err_set(&p->err, "node %s: PUT %s: %s", p->node, t->url,
-				       curl_easy_strerror(cc));
-		return;
-	}
-	p->result = target_client_judge(p->node, p->target->generation, (int)status,
-				       t->reply ? t->reply : "", t->reply_len,
+	p->result = target_client_judge(p->node, p->target->generation, p->http_status,
+				       buf_str(&t->reply.body), t->reply.body.len,
 				       &p->observed_generation, &p->err);
 }
 
@@ -285,8 +255,7 @@ int target_client_put(struct target_client *c, struct agent_put *puts, size_t n,
 		while ((msg = curl_multi_info_read(c->multi, &left))) {
 			if (msg->msg != CURLMSG_DONE)
 				continue;
-			struct transfer *t = NULL;
-			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
+			struct transfer *t = httpc_easy_private(msg->easy_handle);
 			transfer_done(t, msg->data.result);
 			transfer_clear(c, t);
 			running--;

@@ -6,8 +6,9 @@
  * agent accepted the generation (it then applies it on its own; observedGeneration in its probe
  * says when it is done). Every other outcome is an error for that node alone, saying what to do:
  * 401 (the agent refuses the token), 409 (the generation is stale: the agent holds a newer target
- * than this controller's state knows), 400, no answer. The token never appears in a message.
- * curl_global_init must have been called; not thread-safe. */
+ * than this controller's state knows), 400, no answer. The token never appears in a message,
+ * and never goes to a proxy: requests go straight to the agent whatever HTTP_PROXY says (httpc's
+ * policy for fleet-internal calls). httpc_global_init must have been called; not thread-safe. */
 #ifndef CLAWFLEET_TARGET_CLIENT_H
 #define CLAWFLEET_TARGET_CLIENT_H
 #include <stddef.h>

@@ -33,6 +33,14 @@ void httpc_global_cleanup(void)
 	curl_global_cleanup();
 }
 
+/* A header line may carry a bearer token: wiped before its memory goes back to malloc. */
+static void free_headers(struct curl_slist *headers)
+{
+	for (struct curl_slist *h = headers; h; h = h->next)
+		explicit_bzero(h->data, strlen(h->data));
+	curl_slist_free_all(headers);
+}
+
 static size_t on_body(char *data, size_t size, size_t n, void *arg)
 {
 	struct xfer *x = arg;
@@ -174,7 +182,7 @@ done:
 	/* The handle outlives this call: nothing in it may point at x any more. */
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, NULL);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
-	curl_slist_free_all(x.headers);
+	free_headers(x.headers);
 	if (!h)
 		curl_easy_cleanup(e);
 	return rc;
@@ -206,7 +214,7 @@ int httpc_easy_new(CURL **out, const struct httpc_request *req, struct httpc_rep
 	}
 	if (setup(e, req, x, err) < 0) {
 		curl_easy_cleanup(e);
-		curl_slist_free_all(x->headers);
+		free_headers(x->headers);
 		free(x);
 		return -1;
 	}
@@ -239,7 +247,7 @@ void httpc_easy_free(CURL *easy)
 	struct xfer *x = xfer_of(easy);
 	curl_easy_cleanup(easy);
 	if (x) {
-		curl_slist_free_all(x->headers);
+		free_headers(x->headers);
 		free(x);
 	}
 }

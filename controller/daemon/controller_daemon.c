@@ -24,7 +24,6 @@
  * The files: this one, the loop, signals, configuration, start and stop; controller_pass.c, one
  * pass (source, observe, plan, act); act/fleet_act.c, the act step, and controller_world.c, the
  * real world it changes; controller_http.c, the documents and the routes that serve them. */
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -39,8 +38,10 @@
 
 #include "act/fleet_act.h"
 #include "act/target_client.h"
+#include "base/backoff.h"
 #include "base/clock.h"
 #include "base/fsutil.h"
+#include "base/httpc.h"
 #include "base/log.h"
 #include "cmd/commands.h"
 #include "contracts/tokens.h"
@@ -366,7 +367,8 @@ static int run(struct controller *c)
 			last_pass = now;
 			bool busy = controller_run_pass(c, &failed);
 			c->pass_failures = failed ? c->pass_failures + 1 : 0;
-			int64_t wait = failed ? fleet_backoff_ms(c->pass_failures, &c->seed)
+			int64_t wait = failed ? backoff_ms(FLEET_BACKOFF_FIRST_MS, FLEET_BACKOFF_MAX_MS,
+							   c->pass_failures, &c->seed)
 				       : busy ? (c->cfg.source_interval_ms < BUSY_INTERVAL_MS
 							 ? c->cfg.source_interval_ms
 							 : BUSY_INTERVAL_MS)
@@ -407,10 +409,15 @@ int cmd_controller(int argc, char **argv)
 		free(c);
 		return 1;
 	}
+	if (httpc_global_init(&err) < 0) {
+		fprintf(stderr, "clawfleet controller: %s\n", err.msg);
+		ctlcfg_free(&c->cfg);
+		free(c);
+		return 1;
+	}
 	log_init("controller", LOG_INFO);
 	rollout_state_init(&c->state);
 	pthread_mutex_init(&c->mu, NULL);
-	curl_global_init(CURL_GLOBAL_DEFAULT);
 	gitsource_global_init();
 	got_term = got_hup = 0;
 	if (install_signals(&err) < 0 || controller_open(c, &err) < 0)
@@ -420,7 +427,7 @@ int cmd_controller(int argc, char **argv)
 	controller_close(c);
 	close_signals();
 	gitsource_global_shutdown();
-	curl_global_cleanup();
+	httpc_global_cleanup();
 	pthread_mutex_destroy(&c->mu);
 	free(c);
 	return status;

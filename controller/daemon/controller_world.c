@@ -2,7 +2,6 @@
  * target_client, the LoadBalancer through its weights driver, promotions.jsonl, the notifier and
  * the rollout store; and, on start, the one audit line a killed controller may have written
  * without saving that it did. */
-#include <curl/curl.h>
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <stdbool.h>
@@ -17,6 +16,8 @@
 #include "act/fleet_act.h"
 #include "act/target_client.h"
 #include "base/clock.h"
+#include "base/httpc.h"
+#include "base/jsonparse.h"
 #include "base/log.h"
 #include "base/timeparse.h"
 #include "daemon/controller_internal.h"
@@ -59,16 +60,17 @@ static void format_ms(int64_t ms, char out[40])
 
 static bool json_str_is(struct json_object *o, const char *key, const char *want)
 {
-	struct json_object *v;
-	return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string) &&
-	       strcmp(json_object_get_string(v), want) == 0;
+	const char *v = NULL;
+	return jsonparse_get_string(o, "audit", key, JSONPARSE_REQUIRED, &v, NULL) == 0 &&
+	       strcmp(v, want) == 0;
 }
 
 static bool json_int_is(struct json_object *o, const char *key, int64_t want)
 {
-	struct json_object *v;
-	return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_int) &&
-	       json_object_get_int64(v) == want;
+	int64_t v = 0;
+	return jsonparse_get_int(o, "audit", key, JSONPARSE_REQUIRED, INT64_MIN, INT64_MAX, &v,
+				 NULL) == 0 &&
+	       v == want;
 }
 
 /* The last line of the audit log, parsed; NULL when the log is empty or unreadable. */
@@ -86,8 +88,9 @@ static struct json_object *audit_tail(const char *path)
 	if (n != (ssize_t)want || buf[n - 1] != '\n')
 		goto done;
 	buf[n - 1] = '\0';
-	char *line = strrchr(buf, '\n');
-	o = json_tokener_parse(line ? line + 1 : buf);
+	const char *line = strrchr(buf, '\n');
+	line = line ? line + 1 : buf;
+	jsonparse_object(line, strlen(line), JSONPARSE_DEPTH, &o, NULL);
 done:
 	if (fd >= 0)
 		close(fd);
@@ -209,14 +212,6 @@ static int world_append_audit(void *ctx, const struct rollout_audit *au, struct 
 
 /* ---- the notifier ---- */
 
-static size_t ignore_reply(char *data, size_t size, size_t nmemb, void *arg)
-{
-	size_t *total = arg;
-	(void)data;
-	*total += size * nmemb;
-	return *total > NOTIFY_REPLY_MAX ? 0 : size * nmemb;
-}
-
 /* POST /v1/events to the notifier (its contract: README, "The notifier"), or the log when none
  * is configured. flux_uid and event_id may be NULL. */
 static int post_event(struct controller *c, const char *kind, const char *verdict,
@@ -238,38 +233,34 @@ static int post_event(struct controller *c, const char *kind, const char *verdic
 	if (event_id && *event_id)
 		json_object_object_add(o, "eventId", json_object_new_string(event_id));
 	const char *body = json_object_to_json_string_ext(o, JSON_PLAIN);
-	CURL *curl = curl_easy_init();
-	struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
-	size_t total = 0;
-	long status = 0;
+	static const char *const headers[] = {"Content-Type: application/json", NULL};
+	struct httpc_reply reply = {0};
 	int rc = -1;
-	if (!curl || !headers || !body) {
-		cf_err_set(err, "broadcast: out of memory");
-		goto done;
+	if (!body) {
+		json_object_put(o);
+		return cf_err_set(err, "broadcast: out of memory");
 	}
-	curl_easy_setopt(curl, CURLOPT_URL, c->cfg.notifier);
-	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, (long)NOTIFY_CONNECT_MS);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)NOTIFY_TIMEOUT_MS);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, ignore_reply);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &total);
-	CURLcode cc = curl_easy_perform(curl);
-	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-	if (cc != CURLE_OK)
-		cf_err_set(err, "broadcast to the notifier: %s", curl_easy_strerror(cc));
-	else if (status < 200 || status >= 300)
-		cf_err_set(err, "broadcast to the notifier: HTTP %ld", status);
+	/* Fleet-internal: straight to the notifier, never through a proxy from the environment. */
+	const struct httpc_request req = {
+		.method = "POST",
+		.url = c->cfg.notifier,
+		.headers = headers,
+		.body = body,
+		.body_len = strlen(body),
+		.connect_timeout_ms = NOTIFY_CONNECT_MS,
+		.timeout_ms = NOTIFY_TIMEOUT_MS,
+		.max_reply = NOTIFY_REPLY_MAX,
+		.user_agent = "clawfleet-controller",
+	};
+	if (httpc_do(NULL, &req, &reply, err) < 0)
+		cf_err_prefix(err, "broadcast to the notifier");
+	else if (reply.status < 200 || reply.status >= 300)
+		cf_err_set(err, "broadcast to the notifier: HTTP %ld", reply.status);
 	else
 		rc = 0;
 	if (rc == 0)
 		log_info("broadcast (%s %s) sent: %s", kind, verdict, message);
-done:
-	curl_slist_free_all(headers);
-	if (curl)
-		curl_easy_cleanup(curl);
+	httpc_reply_free(&reply);
 	json_object_put(o);
 	return rc;
 }

@@ -9,10 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/jsonparse.h"
 #include "base/names.h"
 #include "base/semver.h"
 #include "desired/desired.h"
 #include "plan/rollout_internal.h"
+
+/* Far deeper than rollout_json_write.c nests; a deeper file is refused before it is read. */
+#define STATE_JSON_DEPTH 32
 
 /* Every object must hold exactly the keys rollout_json_write.c writes. where is the field path
  * so far ("" at the root), for messages like "history[2].to.semver: ...". */
@@ -570,31 +574,19 @@ int rollout_state_from_json(const char *text, size_t len, struct rollout_state *
 			    struct cf_err *err)
 {
 	int rc = -1;
-	struct json_tokener *tok = NULL;
 	struct json_object *root = NULL;
 	rollout_state_init(out);
 	if (len > ROLLOUT_STATE_MAX_BYTES)
 		return cf_err_set(err, "%zu bytes, over the %u byte limit", len,
 				  ROLLOUT_STATE_MAX_BYTES);
-	tok = json_tokener_new_ex(32);
-	if (!tok)
-		return cf_err_set(err, "out of memory");
-	root = json_tokener_parse_ex(tok, text, (int)len);
-	if (!root || json_tokener_get_parse_end(tok) != len) {
-		enum json_tokener_error je = json_tokener_get_error(tok);
-		cf_err_set(err, "not valid JSON: %s",
-			   je == json_tokener_continue ? "unexpected end"
-			   : je == json_tokener_success ? "trailing data"
-							: json_tokener_error_desc(je));
-		goto done;
-	}
-	if (read_state(root, out, err) < 0)
+	/* Any value at the top: read_state says "state: must be an object" of one that is not. */
+	if (jsonparse_value(text, len, STATE_JSON_DEPTH, &root, err) < 0 ||
+	    read_state(root, out, err) < 0)
 		goto done;
 	rc = 0;
 done:
 	if (rc < 0)
 		rollout_state_free(out);
 	json_object_put(root);
-	json_tokener_free(tok);
 	return rc;
 }

@@ -678,23 +678,6 @@ static void test_stop_finishes_the_action_under_way(void **unused)
 	world_free(w);
 }
 
-static void test_backoff_bounds(void **unused)
-{
-	(void)unused;
-	unsigned int seed = 7;
-	for (unsigned int failures = 1; failures < 40; failures++) {
-		int64_t full = FLEET_BACKOFF_FIRST_MS;
-		for (unsigned int i = 1; i < failures && full < FLEET_BACKOFF_MAX_MS; i++)
-			full *= 2;
-		if (full > FLEET_BACKOFF_MAX_MS)
-			full = FLEET_BACKOFF_MAX_MS;
-		for (int k = 0; k < 50; k++) {
-			int64_t d = fleet_backoff_ms(failures, &seed);
-			assert_true(d >= full / 2 && d <= full);
-		}
-	}
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -706,7 +689,6 @@ int main(void)
 		cmocka_unit_test(test_unsaved_intent_keeps_the_state),
 		cmocka_unit_test(test_refused_broadcast_is_given_up),
 		cmocka_unit_test(test_stop_finishes_the_action_under_way),
-		cmocka_unit_test(test_backoff_bounds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
