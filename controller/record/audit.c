@@ -196,21 +196,11 @@ static struct json_object *version_json(const struct audit_version *v)
 	return o;
 }
 
-/* "2026-11-21T03:40:00.123Z" */
-static void format_ts(int64_t ms, char out[32])
-{
-	char secs[32];
-
-	rfc3339_format((time_t)(ms / 1000), secs, sizeof(secs));
-	/* Drop the "Z" to put the milliseconds before it. */
-	snprintf(out, 32, "%.*s.%03dZ", (int)strlen(secs) - 1, secs, (int)(ms % 1000));
-}
-
 static int entry_json(const struct audit_entry *e, const char *prev, struct json_object **out,
 		      struct cf_err *err)
 {
 	struct json_object *o = json_object_new_object(), *weights = json_object_new_object();
-	char ts[32];
+	char ts[RFC3339_MS_MAX];
 	int rc = -1;
 
 	*out = NULL;
@@ -235,7 +225,7 @@ static int entry_json(const struct audit_entry *e, const char *prev, struct json
 		}
 		json_object_object_add(weights, server, json_object_new_int(e->weights[i].weight));
 	}
-	format_ts(e->ts_ms, ts);
+	rfc3339_format_ms(e->ts_ms, ts, sizeof(ts));
 	json_object_object_add(o, "ts", json_object_new_string(ts));
 	json_object_object_add(o, "event", new_string(e->event));
 	json_object_object_add(o, "promotion", new_string(e->promotion));
