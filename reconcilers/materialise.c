@@ -17,7 +17,6 @@
 #include "base/names.h"
 #include "reconcilers/skills.h"
 
-#define TMP_INFIX ".tmp-"
 /* Hex digits of the content sha256 in a directory name. */
 #define SHA_SHOWN 12
 #define LABEL_MAX 64
@@ -30,17 +29,9 @@ const char *materialise_action_name(enum materialise_action_kind k)
 	return (size_t)k < sizeof(names) / sizeof(names[0]) ? names[k] : "?";
 }
 
-static int join(char out[PATH_MAX], const char *a, const char *b, struct cf_err *err)
-{
-	int n = snprintf(out, PATH_MAX, "%s/%s", a, b);
-	if (n < 0 || n >= PATH_MAX)
-		return cf_err_set(err, "%s/%s: path too long", a, b);
-	return 0;
-}
-
 static bool is_stray(const char *name)
 {
-	return name[0] == '.' && strstr(name, TMP_INFIX) != NULL;
+	return name[0] == '.' && strstr(name, FSUTIL_TMP_INFIX) != NULL;
 }
 
 /* ".<tenant>-<sha12>": the tenant part is copied to tenant; false when name is not one. */
@@ -452,17 +443,6 @@ void materialise_plan_free(struct materialise_plan *p)
 
 /* ---- apply ---- */
 
-static int make_temp_dir(char out[PATH_MAX], const char *root, const char *name,
-			 struct cf_err *err)
-{
-	int n = snprintf(out, PATH_MAX, "%s/%s" TMP_INFIX "XXXXXX", root, name);
-	if (n < 0 || n >= PATH_MAX)
-		return cf_err_set(err, "%s: path too long", root);
-	if (!mkdtemp(out))
-		return cf_err_errno(err, "creating %s", out);
-	return 0;
-}
-
 static int write_files(const char *dir, const struct materialise_action *a, struct cf_err *err)
 {
 	char path[PATH_MAX], sub[PATH_MAX];
@@ -476,39 +456,29 @@ static int write_files(const char *dir, const struct materialise_action *a, stru
 			if (mkdir(sub, 0755) < 0 && errno != EEXIST)
 				return cf_err_errno(err, "creating %s", sub);
 		}
-		if (join(path, dir, f->path, err) < 0 ||
+		if (fsutil_join(path, dir, f->path, err) < 0 ||
 		    fsutil_write_atomic(path, f->data, f->len, 0644, err) < 0)
 			return -1;
 	}
-	return fsutil_fsync_dir(dir, err);
+	return 0;
 }
 
 static int build_dir(const char *root, const struct materialise_action *a, struct cf_err *err)
 {
 	char final[PATH_MAX], tmp[PATH_MAX];
 	struct stat st;
-	int rc = -1;
 
-	if (join(final, root, a->dir, err) < 0)
+	if (fsutil_join(final, root, a->dir, err) < 0)
 		return -1;
 	/* Directories only ever appear complete under their content address. */
 	if (lstat(final, &st) == 0 && S_ISDIR(st.st_mode))
 		return 0;
-	if (make_temp_dir(tmp, root, a->dir, err) < 0)
+	/* The gateway, another user, reads it. */
+	if (fsutil_make_temp_dir(tmp, root, a->dir, 0755, err) < 0)
 		return -1;
-	/* mkdtemp makes it private; the gateway, another user, reads it. */
-	if (chmod(tmp, 0755) < 0) {
-		cf_err_errno(err, "chmod %s", tmp);
-		goto done;
-	}
-	if (write_files(tmp, a, err) < 0)
-		goto done;
-	if (rename(tmp, final) < 0) {
-		cf_err_errno(err, "renaming %s to %s", tmp, final);
-		goto done;
-	}
-	rc = fsutil_fsync_dir(root, err);
-done:
+	int rc = write_files(tmp, a, err);
+	if (rc == 0)
+		rc = fsutil_install_dir(tmp, final, err);
 	if (rc < 0)
 		fsutil_remove_tree(tmp, NULL);
 	return rc;
@@ -520,11 +490,11 @@ static int prune_dir(const char *root, const char *name, struct cf_err *err)
 {
 	char path[PATH_MAX], tmp[PATH_MAX];
 	struct stat st;
-	if (join(path, root, name, err) < 0)
+	if (fsutil_join(path, root, name, err) < 0)
 		return -1;
 	if (lstat(path, &st) < 0)
 		return errno == ENOENT ? 0 : cf_err_errno(err, "%s", path);
-	if (make_temp_dir(tmp, root, name, err) < 0)
+	if (fsutil_make_temp_dir(tmp, root, name, 0700, err) < 0)
 		return -1;
 	if (rename(path, tmp) < 0) {
 		cf_err_errno(err, "renaming %s to %s", path, tmp);
@@ -539,7 +509,7 @@ static int prune_dir(const char *root, const char *name, struct cf_err *err)
 static int unlink_tenant(const char *root, const char *name, struct cf_err *err)
 {
 	char path[PATH_MAX];
-	if (join(path, root, name, err) < 0)
+	if (fsutil_join(path, root, name, err) < 0)
 		return -1;
 	if (unlink(path) < 0)
 		return errno == ENOENT ? 0 : cf_err_errno(err, "removing link %s", path);
@@ -551,7 +521,7 @@ static int apply_one(const char *root, const struct materialise_action *a, struc
 	char path[PATH_MAX];
 	switch (a->kind) {
 	case MAT_CLEAN:
-		if (join(path, root, a->name, err) < 0)
+		if (fsutil_join(path, root, a->name, err) < 0)
 			return -1;
 		return fsutil_remove_tree(path, err);
 	case MAT_WRITE:

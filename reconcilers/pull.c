@@ -1,7 +1,6 @@
 #include "reconcilers/pull.h"
 
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
 #include <git2.h>
@@ -237,20 +236,6 @@ static void parent_dir(char out[PATH_MAX], const char *path)
 		snprintf(out, PATH_MAX, ".");
 }
 
-/* rename replaces an empty directory, so an empty infra path (made by a package) is fine. */
-static bool absent_or_empty_dir(const char *path)
-{
-	DIR *d = opendir(path);
-	if (!d)
-		return errno == ENOENT;
-	struct dirent *de;
-	bool empty = true;
-	while (empty && (de = readdir(d)))
-		empty = strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0;
-	closedir(d);
-	return empty;
-}
-
 /* Makes infra_path a repository holding the mirror's tags, with nothing checked out yet. */
 static int clone_work_tree(const char *infra_path, const char *mirror, git_repository **out,
 			   struct cf_err *err)
@@ -263,7 +248,8 @@ static int clone_work_tree(const char *infra_path, const char *mirror, git_repos
 	if (snprintf(tmp, sizeof(tmp), "%s" CLONE_SUFFIX, infra_path) >= (int)sizeof(tmp))
 		return cf_err_set(err, "%s: path too long", infra_path);
 	parent_dir(parent, infra_path);
-	if (!absent_or_empty_dir(infra_path))
+	/* rename replaces an empty directory, so an empty infra path (made by a package) is fine. */
+	if (!fsutil_absent_or_empty_dir(infra_path))
 		return cf_err_set(err,
 				  "infra path %s exists and holds no Git repository; move it away",
 				  infra_path);
@@ -277,11 +263,7 @@ static int clone_work_tree(const char *infra_path, const char *mirror, git_repos
 		goto done;
 	git_repository_free(repo);
 	repo = NULL;
-	if (rename(tmp, infra_path) < 0) {
-		cf_err_errno(err, "renaming %s to %s", tmp, infra_path);
-		goto done;
-	}
-	if (fsutil_fsync_dir(parent, err) < 0)
+	if (fsutil_install_dir(tmp, infra_path, err) < 0)
 		goto done;
 	rc = open_work_tree(out, infra_path, err);
 	if (rc == 1)

@@ -13,7 +13,6 @@
 
 #include "base/fsutil.h"
 
-#define TMP_INFIX ".tmp-"
 /* Attempts at a free temporary link name before giving up. */
 #define TMP_NAME_TRIES 32
 #define COPY_CHUNK 65536
@@ -38,18 +37,10 @@ const char *skills_action_name(enum skills_action_kind k)
 	return (size_t)k < sizeof(names) / sizeof(names[0]) ? names[k] : "?";
 }
 
-static int join(char out[PATH_MAX], const char *a, const char *b, struct cf_err *err)
-{
-	int n = snprintf(out, PATH_MAX, "%s/%s", a, b);
-	if (n < 0 || n >= PATH_MAX)
-		return cf_err_set(err, "%s/%s: path too long", a, b);
-	return 0;
-}
-
 /* ".<name>.tmp-XXXXXX": what an interrupted install or link flip leaves behind. */
 static bool is_stray(const char *name)
 {
-	return name[0] == '.' && strstr(name, TMP_INFIX) != NULL;
+	return name[0] == '.' && strstr(name, FSUTIL_TMP_INFIX) != NULL;
 }
 
 static int check_semver(const char *semver, struct cf_err *err)
@@ -70,7 +61,7 @@ static int pack_status(const char *root, const char *semver, enum pack_status *o
 	struct stat st;
 
 	*out = PACK_ABSENT;
-	if (join(dir, root, semver, err) < 0 || join(marker, dir, SKILLS_MARKER, err) < 0)
+	if (fsutil_join(dir, root, semver, err) < 0 || fsutil_join(marker, dir, SKILLS_MARKER, err) < 0)
 		return -1;
 	if (lstat(dir, &st) < 0)
 		return errno == ENOENT ? 0 : cf_err_errno(err, "%s", dir);
@@ -92,7 +83,7 @@ static int read_link(const char *root, enum skills_link l, struct skills_link_st
 	enum pack_status ps;
 
 	memset(out, 0, sizeof(*out));
-	if (join(path, root, link_names[l], err) < 0)
+	if (fsutil_join(path, root, link_names[l], err) < 0)
 		return -1;
 	ssize_t n = readlink(path, target, sizeof(target));
 	if (n < 0) {
@@ -139,7 +130,7 @@ static int each_stray(const char *root, int (*fn)(const char *path, void *ctx), 
 		}
 		if (!is_stray(de->d_name))
 			continue;
-		if (join(path, root, de->d_name, err) < 0 || fn(path, ctx) < 0)
+		if (fsutil_join(path, root, de->d_name, err) < 0 || fn(path, ctx) < 0)
 			goto done;
 		errno = 0;
 	}
@@ -224,20 +215,6 @@ struct copy {
 	size_t bytes;
 };
 
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len) {
-		ssize_t w = write(fd, p, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 static int copy_file(struct copy *c, int src_dir, int dst_dir, const char *name,
 		     struct cf_err *err)
 {
@@ -274,14 +251,10 @@ static int copy_file(struct copy *c, int src_dir, int dst_dir, const char *name,
 				   SKILLS_MAX_BYTES);
 			goto done;
 		}
-		if (write_all(dst, buf, (size_t)r) < 0) {
+		if (fsutil_write_all(dst, buf, (size_t)r) < 0) {
 			cf_err_errno(err, "copying %s/%s", c->source, c->rel);
 			goto done;
 		}
-	}
-	if (fsync(dst) < 0) {
-		cf_err_errno(err, "copying %s/%s", c->source, c->rel);
-		goto done;
 	}
 	rc = 0;
 done:
@@ -322,8 +295,6 @@ static int copy_entry(struct copy *c, int src_dir, int dst_dir, const char *name
 			rc = cf_err_errno(err, "copying %s/%s", c->source, c->rel);
 		else
 			rc = copy_dir(c, s, d, depth + 1, err);
-		if (rc == 0 && fsync(d) < 0)
-			rc = cf_err_errno(err, "copying %s/%s", c->source, c->rel);
 		if (s >= 0)
 			close(s);
 		if (d >= 0)
@@ -397,47 +368,35 @@ int skills_install(const char *root, const char *semver, const char *source_dir,
 		   struct cf_err *err)
 {
 	char final[PATH_MAX], tmp[PATH_MAX], marker[PATH_MAX], line[SEMVER_MAX + 1];
+	char hidden[SEMVER_MAX + 2];
 	enum pack_status ps;
-	bool made = false;
-	int rc = -1;
 
 	if (check_semver(semver, err) < 0 || fsutil_mkdir_p(root, 0755, err) < 0 ||
 	    pack_status(root, semver, &ps, err) < 0)
 		return -1;
 	if (ps == PACK_COMPLETE)
 		return 0;
-	if (join(final, root, semver, err) < 0)
+	if (fsutil_join(final, root, semver, err) < 0)
 		return -1;
-	int n = snprintf(tmp, sizeof(tmp), "%s/.%s" TMP_INFIX "XXXXXX", root, semver);
-	if (n < 0 || n >= (int)sizeof(tmp))
-		return cf_err_set(err, "%s: path too long", root);
 	/* A pack without its marker was not finished (or was damaged): start it again. */
 	if (ps == PACK_INCOMPLETE && fsutil_remove_tree(final, err) < 0)
 		return cf_err_prefix(err, "removing incomplete skill pack");
-	if (!mkdtemp(tmp))
-		return cf_err_errno(err, "creating %s", tmp);
-	made = true;
-	/* mkdtemp makes it private; the gateway, another user, reads the pack. */
-	if (chmod(tmp, 0755) < 0) {
-		cf_err_errno(err, "chmod %s", tmp);
-		goto done;
-	}
-	if (copy_pack(source_dir, tmp, err) < 0)
-		goto done;
+	/* Hidden (".<semver>.tmp-XXXXXX") until complete; the gateway, another user, reads it. */
+	snprintf(hidden, sizeof(hidden), ".%s", semver);
+	if (fsutil_make_temp_dir(tmp, root, hidden, 0755, err) < 0)
+		return cf_err_prefix(err, "installing skill pack %s", semver);
+	int rc = copy_pack(source_dir, tmp, err);
 	snprintf(line, sizeof(line), "%s\n", semver);
-	if (join(marker, tmp, SKILLS_MARKER, err) < 0 ||
-	    fsutil_write_atomic(marker, line, strlen(line), 0644, err) < 0)
-		goto done;
-	if (rename(tmp, final) < 0) {
-		cf_err_errno(err, "renaming %s to %s", tmp, final);
-		goto done;
-	}
-	made = false;
-	rc = fsutil_fsync_dir(root, err);
-done:
-	if (made)
+	if (rc == 0 && (fsutil_join(marker, tmp, SKILLS_MARKER, err) < 0 ||
+			fsutil_write_atomic(marker, line, strlen(line), 0644, err) < 0))
+		rc = -1;
+	if (rc == 0)
+		rc = fsutil_install_dir(tmp, final, err);
+	if (rc < 0) {
 		fsutil_remove_tree(tmp, NULL);
-	return rc < 0 ? cf_err_prefix(err, "installing skill pack %s", semver) : 0;
+		return cf_err_prefix(err, "installing skill pack %s", semver);
+	}
+	return 0;
 }
 
 /* ---- links ---- */
@@ -454,7 +413,7 @@ static int temp_name(char out[PATH_MAX], const char *dir, const char *name, stru
 	for (size_t i = 0; i < sizeof(rnd); i++)
 		suffix[i] = alphabet[rnd[i] % (sizeof(alphabet) - 1)];
 	suffix[sizeof(rnd)] = '\0';
-	int n = snprintf(out, PATH_MAX, "%s/.%s" TMP_INFIX "%s", dir, name, suffix);
+	int n = snprintf(out, PATH_MAX, "%s/.%s" FSUTIL_TMP_INFIX "%s", dir, name, suffix);
 	if (n < 0 || n >= PATH_MAX)
 		return cf_err_set(err, "%s/%s: path too long", dir, name);
 	return 0;
@@ -472,7 +431,7 @@ int skills_flip_link(const char *dir, const char *name, const char *target, stru
 	char path[PATH_MAX], tmp[PATH_MAX];
 	int tries = 0;
 
-	if (join(path, dir, name, err) < 0)
+	if (fsutil_join(path, dir, name, err) < 0)
 		return -1;
 	if (link_points_at(path, target))
 		return 0;

@@ -64,8 +64,11 @@ static int set_scalar(const struct cfg_key *k, void *cfg, const char *text, cons
 			return cf_err_set(err, "must be a string");
 		if (k->type == CFG_PATH && text[0] != '/')
 			return cf_err_set(err, "must be an absolute path");
+		char *copy = strdup(text);
+		if (!copy)
+			return cf_err_set(err, "out of memory");
 		free(*(char **)slot(cfg, k));
-		*(char **)slot(cfg, k) = strdup(text);
+		*(char **)slot(cfg, k) = copy;
 		return 0;
 	case CFG_INT:
 		if (n ? ynode_int(n, &iv) < 0 : sscanf(text, "%lld", &iv) != 1)
@@ -123,6 +126,10 @@ static int set_argv(const struct cfg_key *k, void *cfg, const struct ynode *n, s
 			return cf_err_set(err, "item %zu must be a string", i);
 		}
 		argv[i] = strdup(s);
+		if (!argv[i]) {
+			argv_free(argv);
+			return cf_err_set(err, "out of memory");
+		}
 	}
 	argv_free(*(char ***)slot(cfg, k));
 	*(char ***)slot(cfg, k) = argv;
@@ -195,8 +202,12 @@ int cfgtable_load(const struct cfg_key *keys, size_t nkeys, const char *path, vo
 	struct cf_err err;
 	struct yfile *yf = NULL;
 	struct yerr yerr;
-	if (nkeys > CFG_KEYS_MAX)
-		abort();
+	if (nkeys > CFG_KEYS_MAX) {
+		diag_add(diags, path, 0, 0, NULL, NULL,
+			 "clawfleet declares %zu configuration keys, more than the %d it can track",
+			 nkeys, CFG_KEYS_MAX);
+		goto done;
+	}
 	if (fsutil_read_file(path, CFG_FILE_MAX, &text, &len, &err) < 0) {
 		diag_add(diags, path, 0, 0, NULL, NULL, "%s", err.msg);
 		goto done;

@@ -1,5 +1,6 @@
 #include "base/fsutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -21,8 +22,9 @@ int fsutil_fsync_dir(const char *dir, struct cf_err *err)
 	return rc < 0 ? cf_err_errno(err, "fsync %s", dir) : 0;
 }
 
-static int write_all(int fd, const char *p, size_t len)
+int fsutil_write_all(int fd, const void *data, size_t len)
 {
+	const char *p = data;
 	while (len) {
 		ssize_t w = write(fd, p, len);
 		if (w < 0) {
@@ -40,13 +42,13 @@ int fsutil_write_atomic(const char *path, const void *data, size_t len, mode_t m
 			struct cf_err *err)
 {
 	char tmp[PATH_MAX], dir[PATH_MAX];
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", path) >= (int)sizeof(tmp))
+	if (snprintf(tmp, sizeof(tmp), "%s" FSUTIL_TMP_INFIX "XXXXXX", path) >= (int)sizeof(tmp))
 		return cf_err_set(err, "%s: path too long", path);
 	snprintf(dir, sizeof(dir), "%s", path);
 	int fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
 		return cf_err_errno(err, "creating a temporary file beside %s", path);
-	if (fchmod(fd, mode) < 0 || write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	if (fchmod(fd, mode) < 0 || fsutil_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
 		cf_err_errno(err, "writing %s", tmp);
 		close(fd);
 		unlink(tmp);
@@ -151,4 +153,74 @@ int fsutil_remove_tree(const char *path, struct cf_err *err)
 	if (nftw(path, remove_entry, 32, FTW_DEPTH | FTW_PHYS) < 0)
 		return cf_err_errno(err, "removing %s", path);
 	return 0;
+}
+
+int fsutil_join(char out[PATH_MAX], const char *a, const char *b, struct cf_err *err)
+{
+	int n = snprintf(out, PATH_MAX, "%s/%s", a, b);
+	if (n < 0 || n >= PATH_MAX)
+		return cf_err_set(err, "%s/%s: path too long", a, b);
+	return 0;
+}
+
+bool fsutil_absent_or_empty_dir(const char *path)
+{
+	DIR *d = opendir(path);
+	if (!d)
+		return errno == ENOENT;
+	struct dirent *de;
+	bool empty = true;
+	while (empty && (de = readdir(d)))
+		empty = strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0;
+	closedir(d);
+	return empty;
+}
+
+int fsutil_make_temp_dir(char out[PATH_MAX], const char *dir, const char *name, mode_t mode,
+			 struct cf_err *err)
+{
+	int n = snprintf(out, PATH_MAX, "%s/%s" FSUTIL_TMP_INFIX "XXXXXX", dir, name);
+	if (n < 0 || n >= PATH_MAX)
+		return cf_err_set(err, "%s/%s: path too long", dir, name);
+	if (!mkdtemp(out))
+		return cf_err_errno(err, "creating %s", out);
+	/* mkdtemp makes it private (0700); a directory another user reads needs more. */
+	if (chmod(out, mode) < 0) {
+		cf_err_errno(err, "chmod %s", out);
+		rmdir(out);
+		return -1;
+	}
+	return 0;
+}
+
+/* Regular files and directories are fsynced; a symlink's entry is made durable by its
+ * directory, and anything else (a FIFO would block the open) holds no data to flush. */
+static int fsync_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)ftw;
+	if (flag == FTW_DNR || flag == FTW_NS)
+		return -1;
+	if (!S_ISREG(st->st_mode) && !S_ISDIR(st->st_mode))
+		return 0;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	int rc = fsync(fd);
+	int saved = errno;
+	close(fd);
+	errno = saved;
+	return rc;
+}
+
+int fsutil_install_dir(const char *tmp_dir, const char *final_path, struct cf_err *err)
+{
+	char parent[PATH_MAX];
+	if (snprintf(parent, sizeof(parent), "%s", final_path) >= (int)sizeof(parent))
+		return cf_err_set(err, "%s: path too long", final_path);
+	/* Children first (FTW_DEPTH), so each directory is fsynced after what it holds. */
+	if (nftw(tmp_dir, fsync_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+		return cf_err_errno(err, "fsync of the files in %s", tmp_dir);
+	if (rename(tmp_dir, final_path) < 0)
+		return cf_err_errno(err, "renaming %s to %s", tmp_dir, final_path);
+	return fsutil_fsync_dir(dirname(parent), err);
 }

@@ -2,7 +2,9 @@
 
 #include <stdarg.h>
 #include <stdio.h>
-#include <time.h>
+
+#include "base/clock.h"
+#include "base/timeparse.h"
 
 static const char *log_role = "clawfleet";
 static enum log_level log_min = LOG_INFO;
@@ -18,14 +20,9 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	static const char *const names[] = {"debug", "info", "warn", "error"};
 	if (level < log_min)
 		return;
-	char line[2048];
-	struct timespec ts;
-	struct tm tm;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	int n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s %s: ",
-			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-			 tm.tm_sec, ts.tv_nsec / 1000000, log_role, names[level]);
+	char line[2048], ts[RFC3339_MS_MAX];
+	rfc3339_format_ms(clock_epoch_ms(), ts, sizeof(ts));
+	int n = snprintf(line, sizeof(line), "%s %s %s: ", ts, log_role, names[level]);
 	va_list ap;
 	va_start(ap, fmt);
 	if (n > 0 && (size_t)n < sizeof(line))

@@ -275,3 +275,15 @@ void rfc3339_format(time_t t, char *out, size_t outlen)
 	snprintf(out, outlen, "%04" PRId64 "-%02d-%02dT%02d:%02d:%02dZ", y, m, d, (int)(secs / 3600),
 		 (int)(secs / 60 % 60), (int)(secs % 60));
 }
+
+void rfc3339_format_ms(int64_t ms, char *out, size_t outlen)
+{
+	char secs[32];
+	/* floor, as rfc3339_format does: -1 ms is 23:59:59.999 the day before */
+	int64_t frac = ms % 1000;
+	if (frac < 0)
+		frac += 1000;
+	rfc3339_format((time_t)((ms - frac) / 1000), secs, sizeof(secs));
+	/* "...:SSZ" becomes "...:SS.mmmZ" */
+	snprintf(out, outlen, "%.*s.%03dZ", (int)strlen(secs) - 1, secs, (int)frac);
+}

@@ -16,5 +16,9 @@ void duration_format(int64_t ms, char *out, size_t outlen);
 int rfc3339_parse(const char *s, time_t *out, struct cf_err *err);
 /* Formats as "YYYY-MM-DDTHH:MM:SSZ" (UTC) into out (>= 21 bytes). */
 void rfc3339_format(time_t t, char *out, size_t outlen);
+/* Formats milliseconds since the epoch as "YYYY-MM-DDTHH:MM:SS.mmmZ" (UTC) into out (>= 25
+ * bytes; RFC3339_MS_MAX holds any year): the one timestamp of logs, audit lines and status. */
+#define RFC3339_MS_MAX 40
+void rfc3339_format_ms(int64_t ms, char *out, size_t outlen);
 
 #endif

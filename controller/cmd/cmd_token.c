@@ -9,6 +9,7 @@
 
 #include <openssl/crypto.h>
 
+#include "base/clock.h"
 #include "base/httpc.h"
 #include "base/timeparse.h"
 #include "cmd/commands.h"
@@ -67,13 +68,6 @@ static int read_stdin(char *buf, size_t cap, size_t *len)
 		*len += (size_t)r;
 	}
 	return 0;
-}
-
-static int64_t wall_clock_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int run(enum action action, const struct tokens_rotate_opts *o, struct cf_err *done_msg,
@@ -154,7 +148,7 @@ int cmd_token(int argc, char **argv)
 	if ((o.controller || o.overlap_ms) && action != ACTION_REVOKE)
 		return usage_error("%s", "--controller and --overlap apply to revoke only");
 	if (!now_given)
-		o.now_ms = wall_clock_ms();
+		o.now_ms = clock_epoch_ms();
 
 	if (from_stdin) {
 		if (read_stdin(token, sizeof(token), &token_len) < 0) {

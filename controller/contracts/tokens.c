@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "base/fsutil.h"
 
 enum { SLOT_CURRENT, SLOT_NEXT, SLOT_PREV, SLOT_COUNT };
@@ -40,7 +41,7 @@ struct tokens {
 	struct slot slots[SLOT_COUNT];
 	unsigned int recheck_ms;
 	bool checked;
-	struct timespec last_check;
+	int64_t last_check_ms; /* monotonic */
 };
 
 static bool is_blank(unsigned char c)
@@ -139,21 +140,14 @@ static void slot_check(struct slot *s, const char *name)
 	slot_load(s, name, &st);
 }
 
-static long long elapsed_ms(const struct timespec *from, const struct timespec *to)
-{
-	return (long long)(to->tv_sec - from->tv_sec) * 1000 +
-	       (to->tv_nsec - from->tv_nsec) / 1000000;
-}
-
 /* Caller holds set->lock. */
 static void refresh(struct tokens *set)
 {
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (set->checked && elapsed_ms(&set->last_check, &now) < set->recheck_ms)
+	int64_t now = clock_mono_ms();
+	if (set->checked && now - set->last_check_ms < set->recheck_ms)
 		return;
 	set->checked = true;
-	set->last_check = now;
+	set->last_check_ms = now;
 	for (int i = 0; i < SLOT_COUNT; i++)
 		if (set->slots[i].path)
 			slot_check(&set->slots[i], slot_names[i]);

@@ -177,11 +177,12 @@ static void *parse_worker(void *arg)
 #define PARSE_THREADS 8
 #define PARSE_FILES_PER_THREAD 64
 
+/* NULL when memory runs out. */
 static struct parsed_file *parse_all(const struct treefiles *files)
 {
 	struct parsed_file *out = calloc(files->n ? files->n : 1, sizeof(*out));
 	if (!out)
-		abort();
+		return NULL;
 	struct parse_job job = {.files = files, .out = out};
 	atomic_init(&job.next, 0);
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -299,22 +300,22 @@ int desired_load(const struct treefiles *files, const struct schema_set *schemas
 		 const struct desired_hooks *hooks, struct desired_state **out,
 		 struct diag_list *diags)
 {
-	struct desired_state *ds = calloc(1, sizeof(*ds));
-	if (!ds)
-		abort();
-	struct loader ld = {.schemas = schemas,
-			    .hooks = hooks,
-			    .diags = diags,
-			    .ds = ds,
-			    .files = files,
-			    .parsed = parse_all(files)};
+	struct loader ld = {.schemas = schemas, .hooks = hooks, .diags = diags, .files = files};
 	size_t before = diags->n + diags->dropped;
 	*out = NULL;
+	ld.ds = calloc(1, sizeof(*ld.ds));
+	ld.parsed = ld.ds ? parse_all(files) : NULL;
+	if (!ld.parsed) {
+		free(ld.ds);
+		diag_add(diags, NULL, 0, 0, NULL, NULL, "out of memory");
+		return -1;
+	}
+	struct desired_state *ds = ld.ds;
 	/* The lock first: a Promotion is checked against it. */
 	const struct treefile *lock = treefiles_find(files, LOCK_PATH);
 	if (lock)
 		desired_load_lock(&ld, lock);
-	for (size_t i = 0; i < files->n; i++) {
+	for (size_t i = 0; i < files->n && !ld.out_of_memory; i++) {
 		const struct treefile *tf = &files->v[i];
 		size_t len = strlen(tf->path);
 		if (tf == lock)
@@ -327,8 +328,13 @@ int desired_load(const struct treefiles *files, const struct schema_set *schemas
 		else if (strncmp(tf->path, "openclaw/nodes/", 15) == 0)
 			load_object_file(&ld, tf, true);
 	}
-	desired_check_objects(&ld);
-	desired_load_tenant_fragments(&ld, files);
+	/* What ran out of memory may be missing a field the rules that follow rely on. */
+	if (!ld.out_of_memory)
+		desired_check_objects(&ld);
+	if (!ld.out_of_memory)
+		desired_load_tenant_fragments(&ld, files);
+	if (ld.out_of_memory)
+		diag_add(diags, NULL, 0, 0, NULL, NULL, "out of memory");
 	for (size_t i = 0; i < files->n; i++)
 		yfile_free(ld.parsed[i].yf);
 	free(ld.parsed);

@@ -25,6 +25,12 @@ int desired_cache_refresh(struct desired_cache *c, struct source *src,
 	}
 	ds->revision = strdup(revision);
 	ds->commit = commit[0] ? strdup(commit) : NULL;
+	if (!ds->revision || (commit[0] && !ds->commit)) {
+		desired_free(ds);
+		cf_err_set(err, "%s: out of memory; keeping %s", revision,
+			   c->ds ? c->revision : "no desired state");
+		goto done;
+	}
 	desired_free(c->ds);
 	c->ds = ds;
 	snprintf(c->commit, sizeof(c->commit), "%s", commit);

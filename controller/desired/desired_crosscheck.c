@@ -49,6 +49,10 @@ static void check_unique(struct loader *ld, const void *base, size_t n,
 {
 	struct keyed *v = n ? calloc(n, sizeof(*v)) : NULL;
 	size_t m = 0;
+	if (n && !v) {
+		ld->out_of_memory = true;
+		return;
+	}
 	for (size_t i = 0; i < n; i++) {
 		const char *key = *(char *const *)((const char *)base + i * u->stride + u->key_off);
 		if (key)

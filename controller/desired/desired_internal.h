@@ -2,8 +2,9 @@
  * desired.c reads the files and their documents and owns the entry points, desired_kinds.c turns
  * each kind's documents into typed objects, desired_lock.c reads openclaw.lock,
  * desired_tenants.c merges the tenants' fragment files and desired_crosscheck.c applies the rules
- * that span objects. Everything found wrong goes into the loader's diags; memory exhaustion
- * aborts, as desired state holds at most a few thousand objects. */
+ * that span objects. Everything found wrong goes into the loader's diags. Running out of memory
+ * marks the loader (desired_strdup, desired_grow): loading stops at the next file and
+ * desired_load fails with "out of memory". */
 #ifndef CLAWFLEET_DESIRED_INTERNAL_H
 #define CLAWFLEET_DESIRED_INTERNAL_H
 #include <stdbool.h>
@@ -35,24 +36,30 @@ struct loader {
 	struct desired_state *ds;
 	const struct treefiles *files;
 	struct parsed_file *parsed; /* one per file, kept until loading ends: objects point in */
+	bool out_of_memory;
 };
 
-static inline char *xstrdup(const char *s)
+/* A copy of s (NULL stays NULL); NULL with the loader marked when memory runs out. */
+static inline char *desired_strdup(struct loader *ld, const char *s)
 {
 	if (!s)
 		return NULL;
 	char *d = strdup(s);
 	if (!d)
-		abort();
+		ld->out_of_memory = true;
 	return d;
 }
 
-static inline void *xgrow(void *v, size_t n, size_t size)
+/* v (n elements of size bytes) with one more, zeroed, element; NULL with the loader marked
+ * when memory runs out, v then unchanged. */
+static inline void *desired_grow(struct loader *ld, void *v, size_t n, size_t size)
 {
 	/* Arrays grow by one: desired state holds at most a few thousand objects. */
 	void *p = realloc(v, (n + 1) * size);
-	if (!p)
-		abort();
+	if (!p) {
+		ld->out_of_memory = true;
+		return NULL;
+	}
 	memset((char *)p + n * size, 0, size);
 	return p;
 }

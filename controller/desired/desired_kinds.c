@@ -41,12 +41,12 @@ static long long field_int(const struct loaded_object *o, const char *path, long
 }
 
 /* Objects are located by their name: that is what a duplicate or a cross-object rule is about. */
-static void set_origin(struct origin *org, const struct loaded_object *o)
+static void set_origin(struct loader *ld, struct origin *org, const struct loaded_object *o)
 {
 	const struct ynode *n = desired_value_at(o->node, "metadata.name");
 	if (!n)
 		n = o->node;
-	org->file = xstrdup(o->file);
+	org->file = desired_strdup(ld, o->file);
 	org->line = n->line;
 	org->col = n->col;
 }
@@ -84,18 +84,21 @@ static void load_macnode(struct loader *ld, const struct loaded_object *o, const
 	struct desired_state *ds = ld->ds;
 	if (!check_name(ld, o, "metadata.name", name_check_dns_label))
 		return;
-	ds->nodes = xgrow(ds->nodes, ds->nnodes, sizeof(*ds->nodes));
+	struct mac_node *nodes = desired_grow(ld, ds->nodes, ds->nnodes, sizeof(*nodes));
+	if (!nodes)
+		return;
+	ds->nodes = nodes;
 	struct mac_node *m = &ds->nodes[ds->nnodes++];
-	m->name = xstrdup(name);
-	m->address = xstrdup(field_str(o, "spec.address"));
+	m->name = desired_strdup(ld, name);
+	m->address = desired_strdup(ld, field_str(o, "spec.address"));
 	const char *role = field_str(o, "spec.role");
 	m->role = streq(role, "worker") ? NODE_WORKER : streq(role, "notifier") ? NODE_NOTIFIER
 									    : NODE_GATEWAY;
-	m->zone = xstrdup(field_str(o, "spec.zone"));
+	m->zone = desired_strdup(ld, field_str(o, "spec.zone"));
 	m->canary = field_bool(o, "spec.canary", false);
-	m->lb_server = xstrdup(field_str(o, "spec.loadBalancer.server"));
+	m->lb_server = desired_strdup(ld, field_str(o, "spec.loadBalancer.server"));
 	m->lb_weight = (int)field_int(o, "spec.loadBalancer.weight", 100);
-	set_origin(&m->origin, o);
+	set_origin(ld, &m->origin, o);
 	if (m->role == NODE_GATEWAY && streq(role, "gateway") && !m->lb_server)
 		desired_object_diag(ld, o, "spec",
 				    "a gateway needs spec.loadBalancer.server: the load balancer "
@@ -137,17 +140,21 @@ static void load_promotion(struct loader *ld, const struct loaded_object *o, con
 		desired_object_diag(ld, o, "spec.tag",
 				    "tag \"%s\" does not exist in the repository (push it first)",
 				    tag);
-	p.name = xstrdup(name);
-	p.tag = xstrdup(tag);
-	p.image_ref = xstrdup(field_str(o, "spec.imageRef"));
-	p.skill_semver = xstrdup(semver);
-	p.ticket = xstrdup(field_str(o, "spec.ticket"));
+	struct promotion *promotions =
+		desired_grow(ld, ds->promotions, ds->npromotions, sizeof(*promotions));
+	if (!promotions)
+		return;
+	ds->promotions = promotions;
+	p.name = desired_strdup(ld, name);
+	p.tag = desired_strdup(ld, tag);
+	p.image_ref = desired_strdup(ld, field_str(o, "spec.imageRef"));
+	p.skill_semver = desired_strdup(ld, semver);
+	p.ticket = desired_strdup(ld, field_str(o, "spec.ticket"));
 	p.green_windows = (int)field_int(o, "spec.canary.greenWindows", 2);
 	p.rollback_automatic = field_bool(o, "spec.rollback.automatic", true);
 	p.suspend = field_bool(o, "spec.suspend", false);
 	p.abort = field_bool(o, "spec.abort", false);
-	set_origin(&p.origin, o);
-	ds->promotions = xgrow(ds->promotions, ds->npromotions, sizeof(*ds->promotions));
+	set_origin(ld, &p.origin, o);
 	ds->promotions[ds->npromotions++] = p;
 }
 
@@ -161,15 +168,18 @@ static void load_tenant_slice(struct loader *ld, const struct loaded_object *o, 
 	const char *until_s = field_str(o, "spec.maintenance.until");
 	if (until_s && rfc3339_parse(until_s, &until, NULL) < 0)
 		return;
-	ds->tenants = xgrow(ds->tenants, ds->ntenants, sizeof(*ds->tenants));
+	struct tenant_slice *tenants = desired_grow(ld, ds->tenants, ds->ntenants, sizeof(*tenants));
+	if (!tenants)
+		return;
+	ds->tenants = tenants;
 	struct tenant_slice *t = &ds->tenants[ds->ntenants++];
-	t->name = xstrdup(name);
+	t->name = desired_strdup(ld, name);
 	const char *channel = field_str(o, "spec.channel");
 	t->channel = channel && strcmp(channel, "canary") == 0 ? CHANNEL_CANARY : CHANNEL_STABLE;
-	t->profile = xstrdup(field_str(o, "spec.profile"));
-	t->routing_header = xstrdup(field_str(o, "spec.routing.header"));
+	t->profile = desired_strdup(ld, field_str(o, "spec.profile"));
+	t->routing_header = desired_strdup(ld, field_str(o, "spec.routing.header"));
 	t->maintenance_until = until;
-	set_origin(&t->origin, o);
+	set_origin(ld, &t->origin, o);
 }
 
 static bool driver_from_name(const char *s, enum lb_driver *out)
@@ -184,28 +194,35 @@ static bool driver_from_name(const char *s, enum lb_driver *out)
 	return false;
 }
 
-static void load_lb_blocks(struct load_balancer *lb, const struct loaded_object *o)
+static void load_lb_blocks(struct loader *ld, struct load_balancer *lb,
+			   const struct loaded_object *o)
 {
-	lb->haproxy.socket = xstrdup(field_str(o, "spec.haproxy.socket"));
-	lb->haproxy.address = xstrdup(field_str(o, "spec.haproxy.address"));
-	lb->haproxy.backend = xstrdup(field_str(o, "spec.haproxy.backend"));
-	lb->haproxy.tenant_map = xstrdup(field_str(o, "spec.haproxy.tenantMap"));
-	lb->http.url = xstrdup(field_str(o, "spec.http.url"));
+	lb->haproxy.socket = desired_strdup(ld, field_str(o, "spec.haproxy.socket"));
+	lb->haproxy.address = desired_strdup(ld, field_str(o, "spec.haproxy.address"));
+	lb->haproxy.backend = desired_strdup(ld, field_str(o, "spec.haproxy.backend"));
+	lb->haproxy.tenant_map = desired_strdup(ld, field_str(o, "spec.haproxy.tenantMap"));
+	lb->http.url = desired_strdup(ld, field_str(o, "spec.http.url"));
 	const struct ynode *h = field(o, "spec.http.headers");
 	for (size_t i = 0; h && h->kind == YNODE_MAP && i < h->n; i++) {
-		lb->http.headers = xgrow(lb->http.headers, lb->http.nheaders, sizeof(struct header_kv));
-		lb->http.headers[lb->http.nheaders].name = xstrdup(h->pairs[i].key->str);
-		lb->http.headers[lb->http.nheaders].value = xstrdup(ynode_str(h->pairs[i].value));
+		struct header_kv *headers =
+			desired_grow(ld, lb->http.headers, lb->http.nheaders, sizeof(*headers));
+		if (!headers)
+			return;
+		lb->http.headers = headers;
+		lb->http.headers[lb->http.nheaders].name = desired_strdup(ld, h->pairs[i].key->str);
+		lb->http.headers[lb->http.nheaders].value = desired_strdup(ld, ynode_str(h->pairs[i].value));
 		lb->http.nheaders++;
 	}
-	lb->file.path = xstrdup(field_str(o, "spec.file.path"));
+	lb->file.path = desired_strdup(ld, field_str(o, "spec.file.path"));
 	const struct ynode *argv = field(o, "spec.command.argv");
 	if (argv && argv->kind == YNODE_SEQ) {
 		lb->command.argv = calloc(argv->n + 1, sizeof(char *));
-		if (!lb->command.argv)
-			abort();
+		if (!lb->command.argv) {
+			ld->out_of_memory = true;
+			return;
+		}
 		for (size_t i = 0; i < argv->n; i++)
-			lb->command.argv[i] = xstrdup(ynode_str(argv->items[i]));
+			lb->command.argv[i] = desired_strdup(ld, ynode_str(argv->items[i]));
 		lb->command.argc = argv->n;
 	}
 }
@@ -231,12 +248,15 @@ static void load_load_balancer(struct loader *ld, const struct loaded_object *o,
 				    "(host:port) for its runtime API");
 		return;
 	}
-	ds->lbs = xgrow(ds->lbs, ds->nlbs, sizeof(*ds->lbs));
+	struct load_balancer *lbs = desired_grow(ld, ds->lbs, ds->nlbs, sizeof(*lbs));
+	if (!lbs)
+		return;
+	ds->lbs = lbs;
 	struct load_balancer *lb = &ds->lbs[ds->nlbs++];
-	lb->name = xstrdup(name);
+	lb->name = desired_strdup(ld, name);
 	lb->driver = driver;
-	load_lb_blocks(lb, o);
-	set_origin(&lb->origin, o);
+	load_lb_blocks(ld, lb, o);
+	set_origin(ld, &lb->origin, o);
 }
 
 static void load_notifier(struct loader *ld, const struct loaded_object *o, const char *name)
@@ -245,14 +265,18 @@ static void load_notifier(struct loader *ld, const struct loaded_object *o, cons
 	int64_t window = 0;
 	if (!parse_duration_field(o, "spec.window", &window))
 		return;
-	ds->notifiers = xgrow(ds->notifiers, ds->nnotifiers, sizeof(*ds->notifiers));
+	struct notifier_spec *notifiers =
+		desired_grow(ld, ds->notifiers, ds->nnotifiers, sizeof(*notifiers));
+	if (!notifiers)
+		return;
+	ds->notifiers = notifiers;
 	struct notifier_spec *n = &ds->notifiers[ds->nnotifiers++];
-	n->name = xstrdup(name);
-	n->url = xstrdup(field_str(o, "spec.url"));
+	n->name = desired_strdup(ld, name);
+	n->url = desired_strdup(ld, field_str(o, "spec.url"));
 	const char *format = field_str(o, "spec.format");
 	n->format = format && strcmp(format, "slack") == 0 ? NOTIFY_SLACK : NOTIFY_GENERIC;
 	n->window_ms = window;
-	set_origin(&n->origin, o);
+	set_origin(ld, &n->origin, o);
 }
 
 static const struct kind_loader kind_loaders[] = {

@@ -69,9 +69,13 @@ static void load_lock_plugins(struct loader *ld, struct json_object *root)
 			lock_diag(ld, fieldname, "needs string fields name and version");
 			continue;
 		}
-		lk->plugins = xgrow(lk->plugins, lk->nplugins, sizeof(*lk->plugins));
-		lk->plugins[lk->nplugins].name = xstrdup(name);
-		lk->plugins[lk->nplugins].version = xstrdup(version);
+		struct lock_plugin *grown =
+			desired_grow(ld, lk->plugins, lk->nplugins, sizeof(*grown));
+		if (!grown)
+			return;
+		lk->plugins = grown;
+		lk->plugins[lk->nplugins].name = desired_strdup(ld, name);
+		lk->plugins[lk->nplugins].version = desired_strdup(ld, version);
 		lk->nplugins++;
 	}
 }
@@ -90,8 +94,10 @@ void desired_load_lock(struct loader *ld, const struct treefile *tf)
 {
 	struct openclaw_lock *lk = &ld->ds->lock;
 	struct json_tokener *tok = json_tokener_new_ex(32);
-	if (!tok)
-		abort();
+	if (!tok) {
+		ld->out_of_memory = true;
+		return;
+	}
 	struct json_object *root = json_tokener_parse_ex(tok, tf->data, (int)tf->len);
 	enum json_tokener_error jerr = json_tokener_get_error(tok);
 	if (!root || jerr != json_tokener_success || json_tokener_get_parse_end(tok) != tf->len) {
@@ -128,10 +134,10 @@ void desired_load_lock(struct loader *ld, const struct treefile *tf)
 		lock_diag(ld, "skills.semver", "%s", err.msg);
 	load_lock_plugins(ld, root);
 	lk->present = true;
-	lk->version = xstrdup(version);
-	lk->commit = xstrdup(commit);
-	lk->sha256 = xstrdup(sha);
-	lk->skills_semver = xstrdup(skill_semver);
+	lk->version = desired_strdup(ld, version);
+	lk->commit = desired_strdup(ld, commit);
+	lk->sha256 = desired_strdup(ld, sha);
+	lk->skills_semver = desired_strdup(ld, skill_semver);
 	canon_sha256_hex(tf->data, tf->len, lk->file_sha256);
 done:
 	json_object_put(root);

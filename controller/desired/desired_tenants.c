@@ -134,7 +134,13 @@ static void fragment_add(struct loader *ld, struct fragment_group *g, const stru
 		g->bad = true;
 		return;
 	}
-	g->frags = xgrow(g->frags, g->n, sizeof(*g->frags));
+	struct json_object **frags = desired_grow(ld, g->frags, g->n, sizeof(*frags));
+	if (!frags) {
+		json_object_put(j);
+		g->bad = true;
+		return;
+	}
+	g->frags = frags;
 	g->frags[g->n++] = j;
 }
 

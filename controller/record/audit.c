@@ -52,9 +52,12 @@ static bool line_is_object(const char *line, size_t len)
 	return true;
 }
 
-static int read_tail(int fd, off_t size, char *buf, size_t *len, off_t *base, struct cf_err *err)
+/* Reads the last min(size, cap) bytes of a file of size bytes into buf; *base is the offset
+ * they start at. *len is short of that only when the file shrank meanwhile. */
+static int read_end(int fd, off_t size, size_t cap, char *buf, size_t *len, off_t *base,
+		    struct cf_err *err)
 {
-	size_t want = (size_t)size < TAIL_MAX ? (size_t)size : TAIL_MAX;
+	size_t want = (size_t)size < cap ? (size_t)size : cap;
 	size_t got = 0;
 
 	*base = size - (off_t)want;
@@ -65,7 +68,7 @@ static int read_tail(int fd, off_t size, char *buf, size_t *len, off_t *base, st
 		if (r < 0)
 			return cf_err_errno(err, "reading");
 		if (r == 0)
-			return cf_err_set(err, "the file shrank while it was being read");
+			break;
 		got += (size_t)r;
 	}
 	*len = got;
@@ -155,8 +158,13 @@ int audit_open(struct audit_log **out, const char *path, char *warning, size_t w
 	/* The file may have just been created: its directory entry must survive a crash too. */
 	if (fsutil_fsync_dir(dirname(dir), err) < 0)
 		goto done;
-	if (read_tail(log->fd, st.st_size, tail, &n, &base, err) < 0) {
+	if (read_end(log->fd, st.st_size, TAIL_MAX, tail, &n, &base, err) < 0) {
 		cf_err_prefix(err, "audit log %s", path);
+		goto done;
+	}
+	/* The lock keeps every other writer out, so this is a file changed behind clawfleet. */
+	if (base + (off_t)n != st.st_size) {
+		cf_err_set(err, "audit log %s: the file shrank while it was being read", path);
 		goto done;
 	}
 	if (find_head(path, tail, n, base, &keep, log->head, &why, err) < 0)
@@ -182,6 +190,66 @@ done:
 	return rc;
 }
 
+int audit_read_tail(const char *path, size_t max_lines, size_t max_bytes, char **out,
+		    size_t *len, struct cf_err *err)
+{
+	char *buf = NULL;
+	struct stat st;
+	size_t n = 0;
+	off_t base = 0;
+	int rc = -1;
+
+	*out = NULL;
+	*len = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno != ENOENT)
+			return cf_err_errno(err, "opening the audit log %s", path);
+		*out = strdup("");
+		return *out ? 0 : cf_err_set(err, "reading the audit log: out of memory");
+	}
+	if (fstat(fd, &st) < 0) {
+		cf_err_errno(err, "reading the audit log %s", path);
+		goto done;
+	}
+	buf = malloc(((size_t)st.st_size < max_bytes ? (size_t)st.st_size : max_bytes) + 1);
+	if (!buf) {
+		cf_err_set(err, "reading the audit log: out of memory");
+		goto done;
+	}
+	if (read_end(fd, st.st_size, max_bytes, buf, &n, &base, err) < 0) {
+		cf_err_prefix(err, "the audit log %s", path);
+		goto done;
+	}
+	/* Only complete lines: drop a torn last line (a write in progress) and, when the read did
+	 * not start at the beginning, the partial first one. */
+	size_t end = n;
+	while (end > 0 && buf[end - 1] != '\n')
+		end--;
+	size_t start = 0;
+	if (base > 0) {
+		char *nl = memchr(buf, '\n', end);
+		start = nl ? (size_t)(nl - buf) + 1 : end;
+	}
+	size_t lines = 0, cut = end;
+	while (cut > start && lines < max_lines) {
+		cut--;
+		while (cut > start && buf[cut - 1] != '\n')
+			cut--;
+		lines++;
+	}
+	memmove(buf, buf + cut, end - cut);
+	buf[end - cut] = '\0';
+	*out = buf;
+	*len = end - cut;
+	buf = NULL;
+	rc = 0;
+done:
+	close(fd);
+	free(buf);
+	return rc;
+}
+
 static struct json_object *new_string(const char *s)
 {
 	return json_object_new_string(s ? s : "");
@@ -196,21 +264,11 @@ static struct json_object *version_json(const struct audit_version *v)
 	return o;
 }
 
-/* "2026-11-21T03:40:00.123Z" */
-static void format_ts(int64_t ms, char out[32])
-{
-	char secs[32];
-
-	rfc3339_format((time_t)(ms / 1000), secs, sizeof(secs));
-	/* Drop the "Z" to put the milliseconds before it. */
-	snprintf(out, 32, "%.*s.%03dZ", (int)strlen(secs) - 1, secs, (int)(ms % 1000));
-}
-
 static int entry_json(const struct audit_entry *e, const char *prev, struct json_object **out,
 		      struct cf_err *err)
 {
 	struct json_object *o = json_object_new_object(), *weights = json_object_new_object();
-	char ts[32];
+	char ts[RFC3339_MS_MAX];
 	int rc = -1;
 
 	*out = NULL;
@@ -235,7 +293,7 @@ static int entry_json(const struct audit_entry *e, const char *prev, struct json
 		}
 		json_object_object_add(weights, server, json_object_new_int(e->weights[i].weight));
 	}
-	format_ts(e->ts_ms, ts);
+	rfc3339_format_ms(e->ts_ms, ts, sizeof(ts));
 	json_object_object_add(o, "ts", json_object_new_string(ts));
 	json_object_object_add(o, "event", new_string(e->event));
 	json_object_object_add(o, "promotion", new_string(e->promotion));

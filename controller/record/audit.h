@@ -68,6 +68,15 @@ struct audit_verify_result {
 	char last[65];
 };
 
+/* The last complete lines (at most max_lines) of the audit log at path, oldest first, each with
+ * its newline, as a malloc'd NUL-terminated string; "" when the log does not exist yet. Only the
+ * last max_bytes of the file are read: a line that does not fit in them is left out, and so is
+ * a torn last line (a write in progress), so a reader never waits for or blocks the writer.
+ * The one reader of the log's end for anyone but the writer: the status page, the controller
+ * recognising the line it wrote last. */
+int audit_read_tail(const char *path, size_t max_lines, size_t max_bytes, char **out,
+		    size_t *len, struct cf_err *err);
+
 /* Checks that every line of path is canonical JSON with a prev that matches the line before.
  * The first problem is returned as "PATH:LINE: message". */
 int audit_verify(const char *path, struct audit_verify_result *res, struct cf_err *err);

@@ -20,9 +20,8 @@
 
 #include "base/clock.h"
 #include "base/err.h"
+#include "base/fsutil.h"
 #include "source/gitsource_internal.h"
-
-#define TMP_SUFFIX ".tmp-"
 
 /* ---- sync: credentials never reach a message ---- */
 
@@ -57,27 +56,6 @@ static void redact(const char *url, const char *text, char *out, size_t cap)
 
 /* ---- sync: mirror housekeeping ---- */
 
-/* Joins a and b with "/"; false when the result would not fit, so a truncated path is never
- * acted on. */
-static bool join_path(char out[PATH_MAX], const char *a, const char *b)
-{
-	int n = snprintf(out, PATH_MAX, "%s/%s", a, b);
-	return n > 0 && n < PATH_MAX;
-}
-
-static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)st;
-	(void)type;
-	(void)ftw;
-	return remove(path) < 0 && errno != ENOENT ? -1 : 0;
-}
-
-static void remove_tree(const char *path)
-{
-	nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 static bool has_suffix(const char *s, const char *suffix)
 {
 	size_t n = strlen(s), m = strlen(suffix);
@@ -109,37 +87,45 @@ static int remove_partial_pack(const char *path, const struct stat *st, int type
 static void remove_stale_files(const char *mirror)
 {
 	char path[PATH_MAX];
-	if (join_path(path, mirror, "refs"))
+	if (fsutil_join(path, mirror, "refs", NULL) == 0)
 		nftw(path, remove_lock, 16, FTW_PHYS);
-	if (join_path(path, mirror, "packed-refs.lock"))
+	if (fsutil_join(path, mirror, "packed-refs.lock", NULL) == 0)
 		unlink(path);
-	if (join_path(path, mirror, "objects/pack"))
+	if (fsutil_join(path, mirror, "objects/pack", NULL) == 0)
 		nftw(path, remove_partial_pack, 4, FTW_PHYS);
+}
+
+/* The directory mirror lives in, into parent; returns mirror's last component. */
+static const char *split_mirror(const char *mirror, char parent[PATH_MAX])
+{
+	const char *slash = strrchr(mirror, '/');
+
+	if (!slash)
+		snprintf(parent, PATH_MAX, ".");
+	else if (slash == mirror)
+		snprintf(parent, PATH_MAX, "/");
+	else
+		snprintf(parent, PATH_MAX, "%.*s", (int)(slash - mirror), mirror);
+	return slash ? slash + 1 : mirror;
 }
 
 /* Clones whose process died before it could clean up are siblings named <base>.tmp-XXXXXX. */
 static void remove_stale_clones(const char *mirror)
 {
 	char parent[PATH_MAX], path[PATH_MAX];
-	const char *slash = strrchr(mirror, '/');
-	const char *base = slash ? slash + 1 : mirror;
-	size_t blen = strlen(base), slen = strlen(TMP_SUFFIX);
+	const char *base = split_mirror(mirror, parent);
+	size_t blen = strlen(base), slen = strlen(FSUTIL_TMP_INFIX);
 
-	if (!slash)
-		snprintf(parent, sizeof(parent), ".");
-	else if (slash == mirror)
-		snprintf(parent, sizeof(parent), "/");
-	else
-		snprintf(parent, sizeof(parent), "%.*s", (int)(slash - mirror), mirror);
 	DIR *dir = opendir(parent);
 	if (!dir)
 		return;
 	struct dirent *de;
 	while ((de = readdir(dir))) {
 		const char *name = de->d_name;
-		if (strncmp(name, base, blen) == 0 && strncmp(name + blen, TMP_SUFFIX, slen) == 0 &&
-		    strlen(name + blen + slen) == 6 && join_path(path, parent, name))
-			remove_tree(path);
+		if (strncmp(name, base, blen) == 0 &&
+		    strncmp(name + blen, FSUTIL_TMP_INFIX, slen) == 0 &&
+		    strlen(name + blen + slen) == 6 && fsutil_join(path, parent, name, NULL) == 0)
+			fsutil_remove_tree(path, NULL);
 	}
 	closedir(dir);
 }
@@ -152,19 +138,6 @@ static bool holds_bare_repo(const char *dir)
 	bool bare = git_repository_is_bare(repo);
 	git_repository_free(repo);
 	return bare;
-}
-
-static bool absent_or_empty_dir(const char *dir)
-{
-	DIR *d = opendir(dir);
-	if (!d)
-		return errno == ENOENT;
-	struct dirent *de;
-	bool empty = true;
-	while (empty && (de = readdir(d)))
-		empty = strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0;
-	closedir(d);
-	return empty;
 }
 
 /* ---- sync: the fetch, in a child process so it can be killed ---- */
@@ -207,19 +180,6 @@ static int fetch_here(const struct fetch_job *job, char *msg, size_t cap)
 	return rc < 0 ? -1 : 0;
 }
 
-static void write_all(int fd, const char *s, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, s, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return;
-		s += n;
-		len -= (size_t)n;
-	}
-}
-
 static void __attribute__((noreturn)) run_child(const struct fetch_job *job, pid_t parent, int fd)
 {
 	char msg[CF_ERR_MSG] = "";
@@ -241,8 +201,9 @@ static void __attribute__((noreturn)) run_child(const struct fetch_job *job, pid
 		rc = fetch_here(job, msg, sizeof(msg));
 		git_libgit2_shutdown();
 	}
+	/* A message that cannot be sent is not worth more: the parent reports the exit. */
 	if (rc < 0)
-		write_all(fd, msg, strlen(msg));
+		fsutil_write_all(fd, msg, strlen(msg));
 	_exit(rc < 0 ? 1 : 0);
 }
 
@@ -339,33 +300,24 @@ static int run_fetch(const struct fetch_job *job, int timeout_ms, struct cf_err 
 
 static int clone_mirror(const char *url, const char *mirror, int timeout_ms, struct cf_err *err)
 {
+	char parent[PATH_MAX], tmp[PATH_MAX];
+	const char *base = split_mirror(mirror, parent);
 	int rc = -1;
-	char *tmp = NULL;
 
-	if (!absent_or_empty_dir(mirror))
+	if (!fsutil_absent_or_empty_dir(mirror))
 		return cf_err_set(err, "mirror directory %s exists and holds no bare repository",
 				  mirror);
 	remove_stale_clones(mirror);
-	if (asprintf(&tmp, "%s" TMP_SUFFIX "XXXXXX", mirror) < 0)
-		return cf_err_set(err, "out of memory");
-	if (!mkdtemp(tmp)) {
-		cf_err_errno(err, "creating %s", tmp);
-		free(tmp);
+	if (fsutil_make_temp_dir(tmp, parent, base, 0700, err) < 0)
 		return -1;
-	}
 	struct fetch_job job = {.url = url, .dir = tmp, .create = true};
 	if (run_fetch(&job, timeout_ms, err) < 0)
 		goto done;
 	/* Only a complete clone becomes the mirror; rename replaces an empty directory. */
-	if (rename(tmp, mirror) < 0) {
-		cf_err_errno(err, "moving clone %s to %s", tmp, mirror);
-		goto done;
-	}
-	rc = 0;
+	rc = fsutil_install_dir(tmp, mirror, err);
 done:
 	if (rc < 0)
-		remove_tree(tmp);
-	free(tmp);
+		fsutil_remove_tree(tmp, NULL);
 	return rc;
 }
 

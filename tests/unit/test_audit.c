@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -596,6 +597,68 @@ static void test_cmd_audit_exit_codes(void **state)
 	assert_int_equal(run_cmd("verify", f->path), 1);
 }
 
+/* audit_read_tail: the last complete lines, whatever the writer was doing. */
+static void test_read_tail(void **state)
+{
+	struct fixture *f = *state;
+	static const struct {
+		const char *name;
+		const char *file; /* NULL: no log yet */
+		size_t max_lines, max_bytes;
+		const char *want;
+	} cases[] = {
+		{"no log yet", NULL, 10, 1024, ""},
+		{"an empty log", "", 10, 1024, ""},
+		{"fewer lines than asked for", "a\nb\nc\n", 10, 1024, "a\nb\nc\n"},
+		{"the last lines", "a\nb\nc\n", 2, 1024, "b\nc\n"},
+		{"no lines asked for", "a\nb\n", 0, 1024, ""},
+		{"a torn last line", "a\nb\nc", 10, 1024, "a\nb\n"},
+		{"only a torn line", "abc", 10, 1024, ""},
+		{"the read starts mid-line", "aaaa\nbb\ncc\n", 10, 6, "cc\n"},
+		{"the read starts just after a newline", "aaaa\nbb\ncc\n", 10, 6, "cc\n"},
+		{"the newline before it is read", "aaaa\nbb\ncc\n", 10, 7, "bb\ncc\n"},
+		{"a line longer than the read", "xxxxxxxxxxxxxxxxxxxx\n", 10, 10, ""},
+		{"the whole file exactly", "aaaa\nbb\n", 10, 8, "aaaa\nbb\n"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *out = NULL;
+		size_t len = 0;
+		struct cf_err err = {{0}};
+		unlink(f->path);
+		if (cases[i].file)
+			write_all(f->path, cases[i].file, strlen(cases[i].file));
+		if (audit_read_tail(f->path, cases[i].max_lines, cases[i].max_bytes, &out, &len,
+				    &err) < 0)
+			fail_msg("%s: %s", cases[i].name, err.msg);
+		if (strcmp(out, cases[i].want) != 0)
+			fail_msg("%s: got \"%s\", want \"%s\"", cases[i].name, out, cases[i].want);
+		assert_int_equal(len, strlen(out));
+		free(out);
+	}
+}
+
+/* A log the writer appended to reads back as its last lines, whole. */
+static void test_read_tail_of_a_written_log(void **state)
+{
+	struct fixture *f = *state;
+	char *out = NULL, *file;
+	size_t len = 0, flen = 0;
+	struct cf_err err;
+
+	append_steps(f->path, 5);
+	assert_int_equal(audit_read_tail(f->path, 2, AUDIT_LINE_MAX + 2, &out, &len, &err), 0);
+	file = read_all(f->path, &flen);
+	assert_true(len > 0 && len < flen);
+	assert_memory_equal(out, file + flen - len, len);
+	assert_int_equal(file[flen - len - 1], '\n');
+	size_t lines = 0;
+	for (size_t i = 0; i < len; i++)
+		lines += out[i] == '\n';
+	assert_int_equal(lines, 2);
+	free(out);
+	free(file);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -626,6 +689,8 @@ int main(void)
 		cmocka_unit_test(test_ticket_from_message),
 		cmocka_unit_test(test_overlong_ticket_is_not_an_id),
 		cmocka_unit_test_setup_teardown(test_cmd_audit_exit_codes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_tail, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_tail_of_a_written_log, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("audit", tests, NULL, NULL);
 }

@@ -306,6 +306,34 @@ static void test_rfc3339_format(void **state)
 	rfc3339_format(0, big, 0);
 }
 
+/* The log's, the audit's and the status's timestamp: milliseconds after the seconds. */
+static void test_rfc3339_format_ms(void **state)
+{
+	(void)state;
+	static const struct {
+		long long ms;
+		const char *s;
+	} cases[] = {
+		{ 0, "1970-01-01T00:00:00.000Z" },
+		{ 1, "1970-01-01T00:00:00.001Z" },
+		{ -1, "1969-12-31T23:59:59.999Z" },
+		{ -1000, "1969-12-31T23:59:59.000Z" },
+		{ -1001, "1969-12-31T23:59:58.999Z" },
+		{ 1795232400123LL, "2026-11-21T03:40:00.123Z" },
+		{ 253402300799999LL, "9999-12-31T23:59:59.999Z" },
+		{ 253402300800000LL, "10000-01-01T00:00:00.000Z" },
+	};
+	for (size_t i = 0; i < N(cases); i++) {
+		char out[RFC3339_MS_MAX];
+		rfc3339_format_ms(cases[i].ms, out, sizeof(out));
+		assert_string_equal(out, cases[i].s);
+	}
+	/* exactly the documented 25 bytes suffice for a four-digit year */
+	char out[25];
+	rfc3339_format_ms(1795232400123LL, out, sizeof(out));
+	assert_string_equal(out, "2026-11-21T03:40:00.123Z");
+}
+
 static void test_rfc3339_round_trip(void **state)
 {
 	(void)state;
@@ -342,7 +370,8 @@ int main(void)
 		cmocka_unit_test(test_duration_valid),   cmocka_unit_test(test_duration_invalid),
 		cmocka_unit_test(test_duration_format),  cmocka_unit_test(test_duration_round_trip),
 		cmocka_unit_test(test_rfc3339_valid),    cmocka_unit_test(test_rfc3339_invalid),
-		cmocka_unit_test(test_rfc3339_format),   cmocka_unit_test(test_rfc3339_round_trip),
+		cmocka_unit_test(test_rfc3339_format),   cmocka_unit_test(test_rfc3339_format_ms),
+		cmocka_unit_test(test_rfc3339_round_trip),
 		cmocka_unit_test(test_rfc3339_ignores_tz),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
