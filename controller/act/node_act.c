@@ -75,12 +75,13 @@ int64_t node_act_generation(int rc, const struct target *t, int64_t applied_gene
 	return rc == 0 ? t->generation : applied_generation;
 }
 
-static char *state_file(const struct pass *p, const char *name)
+static int state_file(const struct pass *p, const char *name, char **out, struct cf_err *err)
 {
-	char *path = NULL;
-	if (asprintf(&path, "%s/%s", p->state, name) < 0)
-		abort();
-	return path;
+	if (asprintf(out, "%s/%s", p->state, name) < 0) {
+		*out = NULL;
+		return cf_err_set(err, "out of memory");
+	}
+	return 0;
 }
 
 /* Called before anything the gateway runs changes: from here on the pass owes a kickstart, and
@@ -115,7 +116,9 @@ static int step_pull(struct pass *p, struct cf_err *err)
 				  "the infra tree %s has changes clawfleet did not make (%s); "
 				  "commit or remove them, clawfleet never pulls over them",
 				  p->infra, st.dirty_paths);
-	char *mirror = state_file(p, NODE_MIRROR_DIR);
+	char *mirror = NULL;
+	if (state_file(p, NODE_MIRROR_DIR, &mirror, err) < 0)
+		return -1;
 	int64_t timeout = cfg->fetch_timeout_ms < INT_MAX ? cfg->fetch_timeout_ms : INT_MAX;
 	struct pull_config pc = {
 		.remote = cfg->infra_remote,
@@ -181,13 +184,14 @@ static int step_install(struct pass *p, struct cf_err *err)
 {
 	const struct agent_config *cfg = p->env->cfg;
 	char *npm = agentcfg_path(cfg, cfg->npm), *openclaw = agentcfg_path(cfg, cfg->openclaw);
-	char *bookmark = state_file(p, NODE_INSTALL_BOOKMARK_FILE);
+	char *bookmark = NULL;
 	struct install_config ic = {.npm = npm, .openclaw = openclaw};
 	struct installed_state installed = {0};
 	struct install_plan plan = {0};
 	int rc = -1;
 
-	if (p->ops->install_observe(&ic, &installed, err) < 0 ||
+	if (state_file(p, NODE_INSTALL_BOOKMARK_FILE, &bookmark, err) < 0 ||
+	    p->ops->install_observe(&ic, &installed, err) < 0 ||
 	    install_plan(&p->ds->lock, &installed, &plan, err) < 0)
 		goto done;
 	if (plan.n && (will_change(p, err) < 0 ||

@@ -10,21 +10,24 @@
 
 #define PENDING_MAX 4096
 
-static char *pending_path(const char *state_dir)
+static int pending_path(const char *state_dir, char **out, struct cf_err *err)
 {
-	char *path = NULL;
-	if (asprintf(&path, "%s/%s", state_dir, NODE_RESTART_PENDING_FILE) < 0)
-		abort();
-	return path;
+	if (asprintf(out, "%s/%s", state_dir, NODE_RESTART_PENDING_FILE) < 0) {
+		*out = NULL;
+		return cf_err_set(err, "out of memory");
+	}
+	return 0;
 }
 
 static int pending_read(const char *state_dir, bool *present, struct cf_err *err)
 {
-	char *path = pending_path(state_dir);
+	char *path = NULL;
 	struct stat st;
 	int rc = 0;
 
 	*present = false;
+	if (pending_path(state_dir, &path, err) < 0)
+		return -1;
 	if (lstat(path, &st) == 0) {
 		if (!S_ISREG(st.st_mode) || st.st_size > PENDING_MAX)
 			rc = cf_err_set(err, "%s is not a restart record clawfleet wrote; remove it",
@@ -40,9 +43,11 @@ static int pending_read(const char *state_dir, bool *present, struct cf_err *err
 
 static int pending_write(const char *state_dir, int64_t generation, struct cf_err *err)
 {
-	char *path = pending_path(state_dir);
+	char *path = NULL;
 	char body[64];
 	int n = snprintf(body, sizeof(body), "{\"generation\":%lld}\n", (long long)generation);
+	if (pending_path(state_dir, &path, err) < 0)
+		return -1;
 	int rc = fsutil_mkdir_p(state_dir, 0700, err);
 	if (rc == 0)
 		rc = fsutil_write_atomic(path, body, (size_t)n, 0600, err);
@@ -52,8 +57,10 @@ static int pending_write(const char *state_dir, int64_t generation, struct cf_er
 
 static int pending_clear(const char *state_dir, struct cf_err *err)
 {
-	char *path = pending_path(state_dir);
+	char *path = NULL;
 	int rc = 0;
+	if (pending_path(state_dir, &path, err) < 0)
+		return -1;
 	if (unlink(path) < 0 && errno != ENOENT)
 		rc = cf_err_errno(err, "removing %s", path);
 	free(path);

@@ -4,7 +4,6 @@
  * checks for drift every refresh, backing off after failures; the HTTP server's threads
  * (agent_http.c) answer from memory and never wait on I/O for /readyz. The main thread waits for
  * SIGTERM or SIGINT, lets the running reconcile step finish, and frees everything. */
-#include <curl/curl.h>
 #include <errno.h>
 #include <json-c/json.h>
 #include <malloc.h>
@@ -22,6 +21,8 @@
 #include "act/node_act.h"
 #include "base/clock.h"
 #include "base/fsutil.h"
+#include "base/httpc.h"
+#include "base/jsonparse.h"
 #include "base/log.h"
 #include "base/names.h"
 #include "base/timeparse.h"
@@ -114,14 +115,15 @@ static int load_applied(struct agent *a, struct cf_err *err)
 	char *text = NULL;
 	size_t len = 0;
 	struct json_object *o = NULL, *gen, *actions, *at;
+	struct cf_err perr;
 	int rc = -1;
 
 	if (fsutil_read_file(a->applied_path, APPLIED_MAX, &text, &len, err) < 0) {
 		rc = errno == ENOENT ? 0 : -1;
 		goto done;
 	}
-	o = json_tokener_parse(text);
-	if (!o || !json_object_object_get_ex(o, "generation", &gen) ||
+	if (jsonparse_object(text, len, JSONPARSE_DEPTH, &o, &perr) < 0 ||
+	    !json_object_object_get_ex(o, "generation", &gen) ||
 	    !json_object_is_type(gen, json_type_int) || json_object_get_int64(gen) < 0 ||
 	    !json_object_object_get_ex(o, "actions", &actions) ||
 	    !json_object_is_type(actions, json_type_array) ||
@@ -139,7 +141,12 @@ static int load_applied(struct agent *a, struct cf_err *err)
 	}
 	for (size_t i = 0; i < n; i++) {
 		const char *s = json_object_get_string(json_object_array_get_idx(actions, i));
-		a->last.actions.v[a->last.actions.n++] = strdup(s ? s : "");
+		char *copy = strdup(s ? s : "");
+		if (!copy) {
+			cf_err_set(err, "out of memory");
+			goto done;
+		}
+		a->last.actions.v[a->last.actions.n++] = copy;
 	}
 	a->last.present = true;
 	a->last.generation = json_object_get_int64(gen);
@@ -408,11 +415,12 @@ static int load_config(const struct agent_flags *f, struct agent_config *cfg)
 	return 0;
 }
 
+/* dir/name, or NULL when out of memory. */
 static char *join(const char *dir, const char *name)
 {
 	char *path = NULL;
 	if (asprintf(&path, "%s/%s", dir, name) < 0)
-		abort();
+		return NULL;
 	return path;
 }
 
@@ -436,6 +444,10 @@ static int agent_open(struct agent *a, struct cf_err *err)
 	a->state_dir = agentcfg_path(cfg, cfg->state);
 	a->target_path = join(a->state_dir, TARGET_FILE);
 	a->applied_path = join(a->state_dir, APPLIED_FILE);
+	if (!a->target_path || !a->applied_path) {
+		cf_err_set(err, "out of memory");
+		goto done;
+	}
 	if (fsutil_mkdir_p(a->state_dir, 0700, err) < 0 ||
 	    schema_set_load_embedded(&a->schemas, err) < 0 || tokens_open(&a->tokens, &tc, err) < 0)
 		goto done;
@@ -471,6 +483,29 @@ static void agent_close(struct agent *a)
 	free(a->target_path);
 	free(a->applied_path);
 	agentcfg_free(&a->cfg);
+}
+
+/* The locks and condition variables the threads share; on failure nothing is left to destroy. */
+static int sync_init(struct agent *a, struct cf_err *err)
+{
+	atomic_init(&a->stopping, false);
+	if (cond_init_monotonic(&a->reconcile_wake) < 0)
+		return cf_err_set(err, "cannot create a monotonic condition variable");
+	if (cond_init_monotonic(&a->probe_wake) < 0) {
+		pthread_cond_destroy(&a->reconcile_wake);
+		return cf_err_set(err, "cannot create a monotonic condition variable");
+	}
+	pthread_mutex_init(&a->mu, NULL);
+	pthread_mutex_init(&a->cache_mu, NULL);
+	return 0;
+}
+
+static void sync_destroy(struct agent *a)
+{
+	pthread_cond_destroy(&a->reconcile_wake);
+	pthread_cond_destroy(&a->probe_wake);
+	pthread_mutex_destroy(&a->cache_mu);
+	pthread_mutex_destroy(&a->mu);
 }
 
 static int wait_for_stop(const sigset_t *set)
@@ -556,25 +591,17 @@ int cmd_agent(int argc, char **argv)
 	sigaddset(&signals, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &signals, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	atomic_init(&a->stopping, false);
-	pthread_mutex_init(&a->mu, NULL);
-	pthread_mutex_init(&a->cache_mu, NULL);
-	if (cond_init_monotonic(&a->reconcile_wake) < 0 ||
-	    cond_init_monotonic(&a->probe_wake) < 0) {
-		fprintf(stderr, "clawfleet agent: cannot create a monotonic condition variable\n");
-		abort();
-	}
-	if (agent_open(a, &err) < 0)
+	bool http_ready = httpc_global_init(&err) == 0;
+	bool sync_ready = http_ready && sync_init(a, &err) == 0;
+	if (!sync_ready || agent_open(a, &err) < 0)
 		fprintf(stderr, "clawfleet agent: %s\n", err.msg);
 	else
 		status = serve(a, &signals);
 	agent_close(a);
-	pthread_cond_destroy(&a->reconcile_wake);
-	pthread_cond_destroy(&a->probe_wake);
-	pthread_mutex_destroy(&a->cache_mu);
-	pthread_mutex_destroy(&a->mu);
+	if (sync_ready)
+		sync_destroy(a);
 	free(a);
-	curl_global_cleanup();
+	if (http_ready)
+		httpc_global_cleanup();
 	return status;
 }

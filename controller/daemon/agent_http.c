@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/clock.h"
+#include "base/jsonparse.h"
 #include "base/log.h"
 
 static int respond_json(struct httpd_response *resp, unsigned int status, struct json_object *o)
@@ -179,9 +180,10 @@ static struct json_object *target_json(const struct agent *a)
 	char *text = NULL;
 	size_t len = 0;
 	struct cf_err err;
+	struct json_object *o = NULL;
 	if (!a->have_target || target_render(&a->target, &text, &len, &err) < 0)
 		return NULL;
-	struct json_object *o = json_tokener_parse(text);
+	jsonparse_object(text, len, JSONPARSE_DEPTH, &o, &err);
 	free(text);
 	return o;
 }

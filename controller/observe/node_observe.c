@@ -199,11 +199,8 @@ int node_observer_new(struct node_observer **out, const struct agent_config *cfg
 		cf_err_prefix(err, "loading the compiled CRDs");
 		goto fail;
 	}
-	obs->curl = curl_easy_init();
-	if (!obs->curl) {
-		cf_err_set(err, "libcurl could not make a handle (was curl_global_init called?)");
+	if (httpc_new(&obs->http, err) < 0)
 		goto fail;
-	}
 	/* Held for the node_observer's life, so each pull_observe does not start libgit2 afresh. */
 	gitsource_global_init();
 	obs->git_ready = true;
@@ -221,8 +218,7 @@ void node_observer_free(struct node_observer *obs)
 		return;
 	if (obs->git_ready)
 		gitsource_global_shutdown();
-	if (obs->curl)
-		curl_easy_cleanup(obs->curl);
+	httpc_free(obs->http);
 	snapshot_put(obs->infra);
 	schema_set_free(obs->schemas);
 	free(obs->infra_path);

@@ -10,7 +10,7 @@
  * sum of its sources' timeouts and is called from one thread only (the agent's probe thread);
  * the doctor runs inside it go in parallel, so a hung doctor costs one timeout.
  * node_observer_note_kickstart may be called from another thread. The program must have called
- * curl_global_init before node_observer_new, and cfg must outlive the node_observer. */
+ * httpc_global_init before node_observer_new, and cfg must outlive the node_observer. */
 #ifndef CLAWFLEET_NODE_OBSERVE_H
 #define CLAWFLEET_NODE_OBSERVE_H
 #include <stdbool.h>

@@ -14,6 +14,7 @@
 
 #include "base/clock.h"
 #include "base/fsutil.h"
+#include "base/jsonparse.h"
 #include "base/log.h"
 #include "observe/doctor.h"
 
@@ -22,7 +23,6 @@
 #define FEED_CONNECT_MS 1000
 #define FEED_TIMEOUT_MS 3000
 #define FEED_BODY_MAX (256 * 1024)
-#define FEED_JSON_DEPTH 32
 #define EXCERPT_CHARS 60
 #define SYNTHETIC_CHECKS 5
 #define SAMPLE_WINDOW_MS (15 * 60 * 1000)
@@ -44,107 +44,55 @@ static double mono_ms_precise(void)
 
 /* ---- HTTP: the gateway, the queue and the digest ---- */
 
-struct http_reply {
-	char *body;
-	size_t len, max;
-	bool over;
-	long status;
-};
-
-static size_t reply_write(char *data, size_t size, size_t nmemb, void *userdata)
-{
-	struct http_reply *r = userdata;
-	size_t n = size * nmemb;
-	if (n > r->max - r->len) {
-		r->over = true;
-		return 0;
-	}
-	char *grown = realloc(r->body, r->len + n + 1);
-	if (!grown)
-		return 0;
-	memcpy(grown + r->len, data, n);
-	r->body = grown;
-	r->len += n;
-	r->body[r->len] = '\0';
-	return n;
-}
-
 struct http_limits {
 	long connect_ms, total_ms;
 	size_t body_max;
-	bool direct; /* loopback: never through a proxy the environment names */
 };
 
-/* GET url into r; 0 when an answer came (any status), else -1 with why. */
-static int http_get(CURL *curl, const char *url, const struct http_limits *lim,
-		    struct http_reply *r, char why[ERROR_MAX])
+/* GET url into r on the observer's kept handle (no proxy: these are loopback calls); 0 when an
+ * answer came (any status), else -1 with why. */
+static int http_get(struct node_observer *obs, const char *url, const struct http_limits *lim,
+		    struct httpc_reply *r, char why[ERROR_MAX])
 {
-	char curl_err[CURL_ERROR_SIZE] = "";
+	struct httpc_request req = {.url = url,
+				    .connect_timeout_ms = lim->connect_ms,
+				    .timeout_ms = lim->total_ms,
+				    .max_reply = lim->body_max,
+				    .user_agent = "clawfleet-agent"};
+	struct cf_err err;
 
-	memset(r, 0, sizeof(*r));
-	r->max = lim->body_max;
-	curl_easy_reset(curl);
-	curl_easy_setopt(curl, CURLOPT_URL, url);
-	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, lim->connect_ms);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, lim->total_ms);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, reply_write);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, r);
-	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_err);
-	curl_easy_setopt(curl, CURLOPT_USERAGENT, "clawfleet-agent");
-	if (lim->direct)
-		curl_easy_setopt(curl, CURLOPT_PROXY, "");
-	CURLcode rc = curl_easy_perform(curl);
-	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, NULL);
-	if (r->over) {
-		errorf(why, "GET %s: the answer is over %zu bytes", url, lim->body_max);
+	if (httpc_do(obs->http, &req, r, &err) < 0) {
+		errorf(why, "%s", err.msg);
 		return -1;
 	}
-	if (rc != CURLE_OK) {
-		errorf(why, "GET %s: %s", url, curl_err[0] ? curl_err : curl_easy_strerror(rc));
-		return -1;
-	}
-	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r->status);
 	return 0;
 }
 
-/* One JSON object filling the whole body, or NULL. */
-static struct json_object *parse_object(const char *body, size_t len)
+/* One JSON object filling the whole text, or NULL. */
+static struct json_object *parse_object(const char *text, size_t len)
 {
-	struct json_tokener *tok = json_tokener_new_ex(FEED_JSON_DEPTH);
-	struct json_object *v = NULL;
+	struct json_object *doc = NULL;
+	struct cf_err err;
 
-	if (!tok || !body || len > INT32_MAX)
-		goto done;
-	json_tokener_set_flags(tok, JSON_TOKENER_VALIDATE_UTF8);
-	v = json_tokener_parse_ex(tok, body, (int)len);
-	if (v && (json_tokener_get_error(tok) != json_tokener_success ||
-		  strspn(body + json_tokener_get_parse_end(tok), " \t\r\n") !=
-			  len - json_tokener_get_parse_end(tok) ||
-		  !json_object_is_type(v, json_type_object))) {
-		json_object_put(v);
-		v = NULL;
-	}
-done:
-	json_tokener_free(tok);
-	return v;
+	jsonparse_object(text, len, JSONPARSE_DEPTH, &doc, &err);
+	return doc;
 }
 
 /* The start of a body that was not what we asked for, printable in a message. */
-static const char *excerpt(char *buf, size_t size, const struct http_reply *r)
+static const char *excerpt(char *buf, size_t size, const struct httpc_reply *r)
 {
-	if (!r->len)
+	const struct buf *body = &r->body;
+	if (!body->len)
 		return "an empty body";
-	size_t taken = doctor_escape_text(buf + 1, size - 5, r->body, r->len, EXCERPT_CHARS);
+	size_t taken =
+		doctor_escape_text(buf + 1, size - 5, buf_str(body), body->len, EXCERPT_CHARS);
 	buf[0] = '"';
-	strcat(buf, taken < r->len ? "...\"" : "\"");
+	strcat(buf, taken < body->len ? "...\"" : "\"");
 	return buf;
 }
 
 static const struct http_limits gateway_limits = {GATEWAY_TIMEOUT_MS, GATEWAY_TIMEOUT_MS,
-						  GATEWAY_BODY_MAX, true};
+						  GATEWAY_BODY_MAX};
 
 /* GETs a gateway endpoint, judged by its JSON body's boolean key: 0 with *value, or -1 with
  * why. A 503 {"ready":false} is an answer; a page that is not that JSON is not. */
@@ -152,14 +100,14 @@ static int gateway_flag(struct node_observer *obs, const char *path, const char 
 			char why[ERROR_MAX])
 {
 	char url[64], text[EXCERPT_CHARS * 4 + 8];
-	struct http_reply r;
+	struct httpc_reply r = {0};
 	struct json_object *doc = NULL, *v;
 	int rc = -1;
 
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", (int)obs->cfg->gateway_port, path);
-	if (http_get(obs->curl, url, &gateway_limits, &r, why) < 0)
+	if (http_get(obs, url, &gateway_limits, &r, why) < 0)
 		goto done;
-	doc = parse_object(r.body, r.len);
+	doc = parse_object(buf_str(&r.body), r.body.len);
 	if (!doc || !json_object_object_get_ex(doc, key, &v) ||
 	    !json_object_is_type(v, json_type_boolean)) {
 		errorf(why,
@@ -174,7 +122,7 @@ static int gateway_flag(struct node_observer *obs, const char *path, const char 
 	rc = 0;
 done:
 	json_object_put(doc);
-	free(r.body);
+	httpc_reply_free(&r);
 	return rc;
 }
 
@@ -194,20 +142,19 @@ void observe_gateway(struct node_observer *obs, struct observation *o)
 static int fetch_object(struct node_observer *obs, const char *url, struct json_object **doc,
 			char why[ERROR_MAX])
 {
-	static const struct http_limits limits = {FEED_CONNECT_MS, FEED_TIMEOUT_MS, FEED_BODY_MAX,
-						  false};
+	static const struct http_limits limits = {FEED_CONNECT_MS, FEED_TIMEOUT_MS, FEED_BODY_MAX};
 	char text[EXCERPT_CHARS * 4 + 8];
-	struct http_reply r;
+	struct httpc_reply r = {0};
 	int rc = -1;
 
 	*doc = NULL;
-	if (http_get(obs->curl, url, &limits, &r, why) < 0)
+	if (http_get(obs, url, &limits, &r, why) < 0)
 		goto done;
 	if (r.status != 200) {
 		errorf(why, "GET %s answered HTTP %ld", url, r.status);
 		goto done;
 	}
-	*doc = parse_object(r.body, r.len);
+	*doc = parse_object(buf_str(&r.body), r.body.len);
 	if (!*doc) {
 		errorf(why, "GET %s answered %s, not a JSON object", url,
 		       excerpt(text, sizeof(text), &r));
@@ -215,7 +162,7 @@ static int fetch_object(struct node_observer *obs, const char *url, struct json_
 	}
 	rc = 0;
 done:
-	free(r.body);
+	httpc_reply_free(&r);
 	return rc;
 }
 

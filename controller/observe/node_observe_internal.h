@@ -7,7 +7,6 @@
  * failing source there with its reason; none fails the run. */
 #ifndef CLAWFLEET_NODE_OBSERVE_INTERNAL_H
 #define CLAWFLEET_NODE_OBSERVE_INTERNAL_H
-#include <curl/curl.h>
 #include <json-c/json.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -17,6 +16,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "base/httpc.h"
 #include "base/semver.h"
 #include "desired/desired.h"
 #include "desired/schema.h"
@@ -53,7 +53,7 @@ struct node_observer {
 	struct service_config svc;
 	struct schema_set *schemas;
 	struct infra_snapshot *infra;
-	CURL *curl; /* one handle, so the gateway connection is kept alive */
+	struct httpc *http; /* one handle, so the gateway connection is kept alive */
 	bool git_ready;
 	bool status_seen;
 	bool last_running;

@@ -12,7 +12,6 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
-#include <curl/curl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdatomic.h>
@@ -32,6 +31,7 @@
 #include <json-c/json.h>
 
 #include "base/fsutil.h"
+#include "base/httpc.h"
 #include "base/proc.h"
 #include "desired/agentcfg.h"
 #include "observe/node_observe.h"
@@ -127,19 +127,15 @@ static int run_launchctl(const char *verb, const char *flag)
 static bool gateway_live(void)
 {
 	char url[64];
-	long status = 0;
-	CURL *c = curl_easy_init();
-	if (!c)
-		return false;
+	struct httpc_request req = {.url = url,
+				    .connect_timeout_ms = 1000,
+				    .timeout_ms = 1000,
+				    .max_reply = 4096};
+	struct httpc_reply reply = {0};
+	struct cf_err err;
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/healthz", gateway_port);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 1000L);
-	curl_easy_setopt(c, CURLOPT_PROXY, "");
-	bool ok = curl_easy_perform(c) == CURLE_OK &&
-		  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK &&
-		  status == 200;
-	curl_easy_cleanup(c);
+	bool ok = httpc_do(NULL, &req, &reply, &err) == 0 && reply.status == 200;
+	httpc_reply_free(&reply);
 	return ok;
 }
 
@@ -360,7 +356,7 @@ static int group_setup(void **state)
 	setenv("OPENCLAW_SIM_ROOT", mac, 1);
 	/* The launchd supervisors outlive launchctl; as orphans they come to us to be reaped
 	 * instead of to this machine's PID 1, which never reaps. */
-	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0 || httpc_global_init(NULL) < 0)
 		return -1;
 	if (make_mac() < 0 || make_infra() < 0 || make_skills() < 0 || feeds_start() < 0 ||
 	    start_gateway() < 0)
@@ -378,7 +374,7 @@ static int group_teardown(void **state)
 		usleep(10000);
 	if (feeds)
 		MHD_stop_daemon(feeds);
-	curl_global_cleanup();
+	httpc_global_cleanup();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
 	if (system(cmd) != 0)
 		rc = -1;
@@ -862,6 +858,30 @@ static void test_queue_and_digest_fill_their_fields(void **state)
 	finish(&r);
 }
 
+/* Every call is on loopback: a proxy the environment names (here one that refuses) is not used,
+ * for the gateway nor for the feeds. */
+static void test_loopback_calls_never_use_a_proxy(void **state)
+{
+	(void)state;
+	struct run r = {0};
+	char proxy[64];
+	snprintf(proxy, sizeof(proxy), "http://127.0.0.1:%d", free_port());
+	setenv("http_proxy", proxy, 1);
+	setenv("ALL_PROXY", proxy, 1);
+	load_config(&r.cfg);
+	set_url(&r.cfg.queue, "/v1/queue-snapshot");
+	set_url(&r.cfg.digest, "/v1/webhook-digest");
+	start(&r);
+	observe(&r);
+	unsetenv("http_proxy");
+	unsetenv("ALL_PROXY");
+	assert_null(r.in->gateway.error);
+	assert_true(r.in->gateway.ready);
+	assert_null(r.in->queue.error);
+	assert_null(r.in->digest.error);
+	finish(&r);
+}
+
 static void test_unreadable_feeds_degrade(void **state)
 {
 	(void)state;
@@ -941,6 +961,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_missing_infra_tree, restore),
 		cmocka_unit_test_teardown(test_cli_version_against_the_lock, restore),
 		cmocka_unit_test_teardown(test_queue_and_digest_fill_their_fields, restore),
+		cmocka_unit_test_teardown(test_loopback_calls_never_use_a_proxy, restore),
 		cmocka_unit_test_teardown(test_unreadable_feeds_degrade, restore),
 		cmocka_unit_test_teardown(test_kickstart_records_the_latency_baseline, restore),
 	};
