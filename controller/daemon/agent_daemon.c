@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "act/node_act.h"
+#include "base/backoff.h"
 #include "base/clock.h"
 #include "base/fsutil.h"
 #include "base/httpc.h"
@@ -49,21 +50,10 @@ static const char agent_usage[] =
 	"  serves the merged readiness probe (GET /readyz) and applies the target the controller\n"
 	"  sends (PUT /v1/target); the flags override the configuration's keys of that name\n";
 
-static void format_now(char out[40])
-{
-	char sec[32];
-	int64_t ms = clock_epoch_ms();
-	rfc3339_format((time_t)(ms / 1000), sec, sizeof(sec));
-	snprintf(out, 40, "%.19s.%03dZ", sec, (int)(ms % 1000));
-}
-
 /* Waits on cond until woken or until the monotonic deadline; mu is held. */
 static void wait_until(pthread_cond_t *cond, pthread_mutex_t *mu, int64_t deadline_ms)
 {
-	struct timespec ts = {
-		.tv_sec = deadline_ms / 1000,
-		.tv_nsec = (deadline_ms % 1000) * 1000000,
-	};
+	struct timespec ts = clock_timespec(deadline_ms);
 	pthread_cond_timedwait(cond, mu, &ts);
 }
 
@@ -240,17 +230,6 @@ static bool keep_going(void *ctx, enum node_step next)
 	return !atomic_load(&((struct agent *)ctx)->stopping);
 }
 
-static int64_t backoff_ms(unsigned failures, unsigned int *seed)
-{
-	int64_t delay = BACKOFF_FIRST_MS;
-	for (unsigned i = 1; i < failures && delay < BACKOFF_MAX_MS; i++)
-		delay *= 2;
-	if (delay > BACKOFF_MAX_MS)
-		delay = BACKOFF_MAX_MS;
-	/* Between half and all of it, so a fleet that failed together does not retry together. */
-	return delay / 2 + rand_r(seed) % (delay / 2 + 1);
-}
-
 /* Records a finished pass; mu is held. */
 static void record_pass(struct agent *a, const struct target *t, int rc,
 			struct node_actions *actions, const struct cf_err *err)
@@ -265,7 +244,7 @@ static void record_pass(struct agent *a, const struct target *t, int rc,
 	a->last.actions = *actions;
 	memset(actions, 0, sizeof(*actions));
 	a->last.error = rc == 0 ? NULL : strdup(err->msg);
-	format_now(a->last.at);
+	rfc3339_format_ms(clock_epoch_ms(), a->last.at, sizeof(a->last.at));
 	a->applied_generation = applied;
 	if (advanced)
 		a->applied_mono_ms = clock_mono_ms();
@@ -333,7 +312,7 @@ static void *reconcile_main(void *arg)
 		int rc = node_act(&env, t, applied, &actions, &err);
 		int64_t delay = a->cfg.refresh_ms;
 		if (rc == -1)
-			delay = backoff_ms(++failures, &seed);
+			delay = backoff_ms(BACKOFF_FIRST_MS, BACKOFF_MAX_MS, ++failures, &seed);
 		else if (rc == 0)
 			failures = 0;
 		log_pass(t, rc, &actions, &err, delay);
@@ -415,15 +394,6 @@ static int load_config(const struct agent_flags *f, struct agent_config *cfg)
 	return 0;
 }
 
-/* dir/name, or NULL when out of memory. */
-static char *join(const char *dir, const char *name)
-{
-	char *path = NULL;
-	if (asprintf(&path, "%s/%s", dir, name) < 0)
-		return NULL;
-	return path;
-}
-
 /* Everything the threads and handlers read, before any of them starts. */
 static int agent_open(struct agent *a, struct cf_err *err)
 {
@@ -442,12 +412,9 @@ static int agent_open(struct agent *a, struct cf_err *err)
 	tc.dir = dir;
 	tc.recheck_ms = TOKENS_RECHECK_MS;
 	a->state_dir = agentcfg_path(cfg, cfg->state);
-	a->target_path = join(a->state_dir, TARGET_FILE);
-	a->applied_path = join(a->state_dir, APPLIED_FILE);
-	if (!a->target_path || !a->applied_path) {
-		cf_err_set(err, "out of memory");
+	if (fsutil_join(a->target_path, a->state_dir, TARGET_FILE, err) < 0 ||
+	    fsutil_join(a->applied_path, a->state_dir, APPLIED_FILE, err) < 0)
 		goto done;
-	}
 	if (fsutil_mkdir_p(a->state_dir, 0700, err) < 0 ||
 	    schema_set_load_embedded(&a->schemas, err) < 0 || tokens_open(&a->tokens, &tc, err) < 0)
 		goto done;
@@ -480,8 +447,6 @@ static void agent_close(struct agent *a)
 	apply_record_clear(&a->last);
 	free(a->doc);
 	free(a->state_dir);
-	free(a->target_path);
-	free(a->applied_path);
 	agentcfg_free(&a->cfg);
 }
 

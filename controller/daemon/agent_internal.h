@@ -5,6 +5,7 @@
 #ifndef CLAWFLEET_AGENT_INTERNAL_H
 #define CLAWFLEET_AGENT_INTERNAL_H
 #include <json-c/json.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -36,7 +37,8 @@ struct agent {
 	struct schema_set *schemas;
 	struct tokens *tokens;
 	struct node_observer *node_observer;
-	char *state_dir, *target_path, *applied_path;
+	char *state_dir;
+	char target_path[PATH_MAX], applied_path[PATH_MAX];
 	atomic_bool stopping;
 	struct target pass_target; /* the reconcile thread's own copy while a pass runs */
 
