@@ -10,64 +10,80 @@
 set -u
 root=${1:-$(cd "$(dirname "$0")/.." && pwd)}
 cd "$root" || exit 2
-steps=(base source desired contracts reconcilers observe plan record act notify serve cmd daemon main)
-
-rank_of() { # rank_of PATH: the step of a file or include path, or nothing when outside the layers
-	local path=$1 step i
-	case $path in
-	controller/main.c) step=main ;;
-	controller/*/*) step=${path#controller/}; step=${step%%/*} ;;
-	reconcilers/*) step=reconcilers ;;
-	*) return ;;
-	esac
-	for i in "${!steps[@]}"; do
-		if [ "${steps[$i]}" = "$step" ]; then echo "$i"; return; fi
-	done
-	echo unknown
+steps="base source desired contracts reconcilers observe plan record act notify serve cmd daemon main"
+files=$(find controller reconcilers -name '*.[ch]' | sort)
+[ -n "$files" ] || { echo "layers: no files under controller/ or reconcilers/" >&2; exit 2; }
+# shellcheck disable=SC2086
+awk -v steps="$steps" '
+function step_of(path,    parts, n) {
+	if (path == "controller/main.c") return "main"
+	if (path ~ /^reconcilers\//) return "reconcilers"
+	if (path ~ /^controller\/[^\/]+\/./) { split(path, parts, "/"); return parts[2] }
+	return ""
 }
-
-bad=0
-while IFS= read -r file; do
-	own=$(rank_of "$file")
-	[ -n "$own" ] || continue
-	if [ "$own" = unknown ]; then
-		echo "$file:1: not in a known step (${steps[*]})"
-		bad=1
-		continue
-	fi
-	while IFS=: read -r line text; do
-		inc=$(sed -E 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*["<]([^">]*)[">].*/\1/' <<<"$text")
-		case $text in
-		*'<'*)
-			if [ "${steps[$own]}" = plan ]; then
-				case $inc in
-				curl/* | git2.h | git2/* | microhttpd.h | pthread.h | unistd.h)
-					echo "$file:$line: plan/ is pure and may not include <$inc>"
-					bad=1 ;;
-				esac
-			fi
-			continue ;;
-		esac
-		case $inc in
-		*/*) target=controller/$inc; [ "${inc%%/*}" = reconcilers ] && target=$inc ;;
-		*) target=$(dirname "$file")/$inc ;;
-		esac
-		theirs=$(rank_of "$target")
-		[ -n "$theirs" ] || continue
-		if [ "$theirs" = unknown ]; then
-			echo "$file:$line: ${steps[$own]}/ includes \"$inc\", which is in no step"
-			bad=1
-		elif [ "$theirs" -gt "$own" ]; then
-			echo "$file:$line: ${steps[$own]}/ includes \"$inc\" from a later step (${steps[$theirs]})"
-			bad=1
-		elif [ "${steps[$own]}" = plan ] && [ "${steps[$theirs]}" = reconcilers ]; then
-			echo "$file:$line: plan/ is pure and may not include the driver header \"$inc\""
-			bad=1
-		fi
-	done < <(grep -n -E '^[[:space:]]*#[[:space:]]*include' "$file")
-done < <(find controller reconcilers -name '*.[ch]' | sort)
-if [ "$bad" -ne 0 ]; then
-	echo "layers: back-arrows found (order: ${steps[*]})" >&2
-	exit 1
-fi
-echo "layers: ok ($(find controller reconcilers -name '*.[ch]' | wc -l) files, order: ${steps[*]})"
+# Resolves "a/b/../c" so a relative include lands where the compiler would find it.
+function normal(path,    parts, n, i, out, k) {
+	n = split(path, parts, "/"); k = 0
+	for (i = 1; i <= n; i++) {
+		if (parts[i] == "." || parts[i] == "") continue
+		if (parts[i] == ".." && k > 0) { k--; continue }
+		out[++k] = parts[i]
+	}
+	path = ""
+	for (i = 1; i <= k; i++) path = path (i > 1 ? "/" : "") out[i]
+	return path
+}
+BEGIN {
+	n = split(steps, names, " ")
+	for (i = 1; i <= n; i++) rank[names[i]] = i
+	bad = 0
+}
+FNR == 1 {
+	own = step_of(FILENAME)
+	dir = FILENAME; sub(/\/[^\/]*$/, "", dir)
+	if (own == "" || !(own in rank)) {
+		print FILENAME ":1: not in a known step (" steps ")"
+		bad = 1
+		nextfile
+	}
+	nfiles++
+}
+/^[ \t]*#[ \t]*include/ {
+	line = $0
+	if (match(line, /<[^>]*>/)) {
+		inc = substr(line, RSTART + 1, RLENGTH - 2)
+		if (own == "plan" && inc ~ /^(curl\/|git2(\.h|\/)|microhttpd\.h$|pthread\.h$|unistd\.h$)/) {
+			print FILENAME ":" FNR ": plan/ is pure and may not include <" inc ">"
+			bad = 1
+		}
+		next
+	}
+	if (!match(line, /"[^"]*"/)) next
+	inc = substr(line, RSTART + 1, RLENGTH - 2)
+	if (inc ~ /\//) target = (inc ~ /^reconcilers\// ? inc : "controller/" inc)
+	else target = dir "/" inc
+	target = normal(target)
+	if (target !~ /^(controller|reconcilers)\//) {
+		print FILENAME ":" FNR ": " own "/ includes \"" inc "\", which is in no step"
+		bad = 1
+		next
+	}
+	theirs = step_of(target)
+	if (theirs == "" || !(theirs in rank)) {
+		print FILENAME ":" FNR ": " own "/ includes \"" inc "\", which is in no step"
+		bad = 1
+	} else if (rank[theirs] > rank[own]) {
+		print FILENAME ":" FNR ": " own "/ includes \"" inc "\" from a later step (" theirs ")"
+		bad = 1
+	} else if (own == "plan" && theirs == "reconcilers") {
+		print FILENAME ":" FNR ": plan/ is pure and may not include the driver header \"" inc "\""
+		bad = 1
+	}
+}
+END {
+	if (bad) {
+		print "layers: back-arrows found (order: " steps ")" > "/dev/stderr"
+		exit 1
+	}
+	print "layers: ok (" nfiles " files, order: " steps ")"
+}' $files
