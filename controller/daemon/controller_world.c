@@ -51,13 +51,6 @@ static int save_state(struct controller *c, const struct rollout_state *s, struc
 	return 0;
 }
 
-static void format_ms(int64_t ms, char out[40])
-{
-	char secs[32];
-	rfc3339_format((time_t)(ms / 1000), secs, sizeof(secs));
-	snprintf(out, 40, "%.19s.%03dZ", secs, (int)(ms % 1000));
-}
-
 static bool json_str_is(struct json_object *o, const char *key, const char *want)
 {
 	const char *v = NULL;
@@ -112,8 +105,8 @@ int controller_settle_written_audit(struct controller *c, struct cf_err *err)
 	if (!au)
 		return 0;
 	struct json_object *last = audit_tail(c->audit_path);
-	char ts[40];
-	format_ms(au->ts_ms, ts);
+	char ts[RFC3339_MS_MAX];
+	rfc3339_format_ms(au->ts_ms, ts, sizeof(ts));
 	bool written = last && json_str_is(last, "ts", ts) &&
 		       json_str_is(last, "event", audit_event_name(au->event)) &&
 		       json_str_is(last, "phase", rollout_phase_name(au->phase)) &&
