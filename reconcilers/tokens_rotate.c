@@ -341,7 +341,7 @@ int tokens_rotate_revoke(const struct tokens_rotate_opts *o, struct cf_err *done
 	struct rotation r;
 	struct promote_record last;
 	int64_t overlap = o->overlap_ms ? o->overlap_ms : TOKENS_ROTATE_OVERLAP_DEFAULT_MS;
-	char overlap_text[32], promoted[32], ends[32], left[32];
+	char overlap_text[32], promoted[RFC3339_MS_MAX], ends[RFC3339_MS_MAX], left[32];
 	int rc = -1;
 
 	duration_format(overlap, overlap_text, sizeof(overlap_text));
@@ -373,8 +373,8 @@ int tokens_rotate_revoke(const struct tokens_rotate_opts *o, struct cf_err *done
 		goto done;
 	}
 	if (o->now_ms - last.ts_ms < overlap) {
-		rotation_format_ts(last.ts_ms, promoted);
-		rotation_format_ts(last.ts_ms + overlap, ends);
+		rfc3339_format_ms(last.ts_ms, promoted, sizeof(promoted));
+		rfc3339_format_ms(last.ts_ms + overlap, ends, sizeof(ends));
 		/* whole seconds, rounded up: "in 1s" rather than "in 0s" or "in 999ms" */
 		int64_t left_ms = last.ts_ms + overlap - o->now_ms;
 		duration_format((left_ms + 999) / 1000 * 1000, left, sizeof(left));

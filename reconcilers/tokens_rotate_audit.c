@@ -23,18 +23,7 @@
 /* The promote time is read back by scanning the file; past this size, start a new one. */
 #define AUDIT_SCAN_MAX (64L << 20)
 
-void rotation_format_ts(int64_t ms, char out[32])
-{
-	char secs[32];
-	int64_t frac = ms % 1000;
-	if (frac < 0)
-		frac += 1000;
-	rfc3339_format((time_t)((ms - frac) / 1000), secs, sizeof(secs));
-	/* "...:SSZ" becomes "...:SS.mmmZ" */
-	snprintf(out, 32, "%.19s.%03dZ", secs, (int)frac);
-}
-
-/* The inverse of rotation_format_ts, also taking an audit line edited by hand (any offset, any
+/* The inverse of rfc3339_format_ms, also taking an audit line edited by hand (any offset, any
  * fraction: milliseconds are kept, the rest dropped). */
 static int parse_ts(const char *s, int64_t *ms, struct cf_err *err)
 {
@@ -54,8 +43,8 @@ static int parse_ts(const char *s, int64_t *ms, struct cf_err *err)
 static struct json_object *audit_object(const struct rotation *r, const char *action,
 					const char *outcome, const char *reason, const char *sha8)
 {
-	char ts[32];
-	rotation_format_ts(r->o->now_ms, ts);
+	char ts[RFC3339_MS_MAX];
+	rfc3339_format_ms(r->o->now_ms, ts, sizeof(ts));
 	struct json_object *v = json_object_new_object();
 	if (!v)
 		return NULL;

@@ -36,9 +36,6 @@ struct promote_record {
 	char sha8[9];
 };
 
-/* "2006-01-02T15:04:05.000Z": the audit file's timestamps, to the millisecond. */
-void rotation_format_ts(int64_t ms, char out[32]);
-
 /* Fails, before anything changes, when r's actor, ticket or directory cannot go into an audit
  * line. */
 int rotation_audit_probe(const struct rotation *r, struct cf_err *err);

@@ -68,10 +68,10 @@ int tokens_rotate_check_passes(const char *body, size_t len, int64_t promote_ms,
 {
 	struct json_object *v = NULL, *passes;
 	struct pass last = {0}, before = {0};
-	char promoted[32];
+	char promoted[RFC3339_MS_MAX];
 	int rc = TOKENS_ROTATE_REFUSED;
 
-	rotation_format_ts(promote_ms, promoted);
+	rfc3339_format_ms(promote_ms, promoted, sizeof(promoted));
 	if (len > TOKENS_ROTATE_STATUS_MAX) {
 		cf_err_set(why, "the controller's status is over %u bytes",
 			   TOKENS_ROTATE_STATUS_MAX);

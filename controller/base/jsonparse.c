@@ -9,46 +9,59 @@ struct jsonparse {
 	struct json_tokener *tok;
 };
 
-static bool only_space(const char *s, size_t len)
+static bool is_space(char c)
 {
-	for (size_t i = 0; i < len; i++)
-		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
-			return false;
-	return true;
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-/* One value from text on tok (reset first), under the rules in jsonparse.h. */
+/* The offset of the first byte from `from` on that is not JSON white space, or len. */
+static size_t skip_space(const char *s, size_t from, size_t len)
+{
+	while (from < len && is_space(s[from]))
+		from++;
+	return from;
+}
+
+/* One value from text on tok (reset first), under the rules in jsonparse.h; where the text goes
+ * wrong into *error_at when error_at is not NULL. */
 static int parse_on(struct json_tokener *tok, const char *text, size_t len, bool want_object,
-		    struct json_object **out, struct cf_err *err)
+		    struct json_object **out, size_t *error_at, struct cf_err *err)
 {
 	struct json_object *v = NULL;
+	size_t at = 0;
 	int rc = -1;
 
 	*out = NULL;
-	if (len > INT_MAX)
-		return cf_err_set(err, "not valid JSON: too large");
+	if (len > INT_MAX) {
+		cf_err_set(err, "not valid JSON: too large");
+		goto done;
+	}
 	json_tokener_reset(tok);
 	v = json_tokener_parse_ex(tok, text, (int)len);
 	enum json_tokener_error je = json_tokener_get_error(tok);
 	if (!v && je == json_tokener_success) {
 		/* "null" is the one document json-c returns as NULL */
+		at = skip_space(text, 0, len);
 		cf_err_set(err, want_object ? "not a JSON object" : "not valid JSON: null at the top");
 		goto done;
 	}
 	if (je != json_tokener_success) {
+		/* json-c stops on the byte it refused, or at len when the text ended first */
+		at = json_tokener_get_parse_end(tok);
 		cf_err_set(err, "not valid JSON: %s",
 			   je == json_tokener_continue ? "unexpected end" : json_tokener_error_desc(je));
 		if (je == json_tokener_error_depth)
 			rc = JSONPARSE_TOO_DEEP;
 		goto done;
 	}
-	size_t end = json_tokener_get_parse_end(tok);
-	if (!only_space(text + end, len - end)) {
+	at = skip_space(text, json_tokener_get_parse_end(tok), len);
+	if (at < len) {
 		cf_err_set(err, "not valid JSON: trailing data after the %s",
 			   want_object ? "object" : "value");
 		goto done;
 	}
 	if (want_object && !json_object_is_type(v, json_type_object)) {
+		at = skip_space(text, 0, len);
 		cf_err_set(err, "not a JSON object");
 		goto done;
 	}
@@ -56,6 +69,8 @@ static int parse_on(struct json_tokener *tok, const char *text, size_t len, bool
 	v = NULL;
 	rc = 0;
 done:
+	if (rc < 0 && error_at)
+		*error_at = at;
 	json_object_put(v);
 	return rc;
 }
@@ -72,13 +87,13 @@ static struct json_tokener *tokener(int depth, struct cf_err *err)
 }
 
 static int parse_once(const char *text, size_t len, int depth, bool want_object,
-		      struct json_object **out, struct cf_err *err)
+		      struct json_object **out, size_t *error_at, struct cf_err *err)
 {
 	*out = NULL;
 	struct json_tokener *tok = tokener(depth, err);
 	if (!tok)
 		return -1;
-	int rc = parse_on(tok, text, len, want_object, out, err);
+	int rc = parse_on(tok, text, len, want_object, out, error_at, err);
 	json_tokener_free(tok);
 	return rc;
 }
@@ -86,13 +101,19 @@ static int parse_once(const char *text, size_t len, int depth, bool want_object,
 int jsonparse_object(const char *text, size_t len, int depth, struct json_object **out,
 		     struct cf_err *err)
 {
-	return parse_once(text, len, depth, true, out, err);
+	return parse_once(text, len, depth, true, out, NULL, err);
 }
 
 int jsonparse_value(const char *text, size_t len, int depth, struct json_object **out,
 		    struct cf_err *err)
 {
-	return parse_once(text, len, depth, false, out, err);
+	return parse_once(text, len, depth, false, out, NULL, err);
+}
+
+int jsonparse_value_at(const char *text, size_t len, int depth, struct json_object **out,
+		       size_t *error_at, struct cf_err *err)
+{
+	return parse_once(text, len, depth, false, out, error_at, err);
 }
 
 int jsonparse_new(struct jsonparse **out, int depth, struct cf_err *err)
@@ -112,7 +133,7 @@ int jsonparse_new(struct jsonparse **out, int depth, struct cf_err *err)
 int jsonparse_next_object(struct jsonparse *p, const char *text, size_t len,
 			  struct json_object **out, struct cf_err *err)
 {
-	return parse_on(p->tok, text, len, true, out, err);
+	return parse_on(p->tok, text, len, true, out, NULL, err);
 }
 
 void jsonparse_free(struct jsonparse *p)

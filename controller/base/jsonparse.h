@@ -20,8 +20,8 @@
 struct json_object;
 
 #define JSONPARSE_DEPTH 32 /* the default depth limit */
-/* What jsonparse_object, jsonparse_value and jsonparse_next_object return when the text nests
- * deeper than their depth (else -1 on error), for a reader that names its limit. */
+/* What the parsers below return when the text nests deeper than their depth (else -1 on
+ * error), for a reader that names its limit. */
 #define JSONPARSE_TOO_DEEP (-2)
 
 /* *out is a new object the caller puts, or NULL on error. */
@@ -30,6 +30,12 @@ int jsonparse_object(const char *text, size_t len, int depth, struct json_object
 /* The same for any JSON value (an array, a string, ...) at the top. */
 int jsonparse_value(const char *text, size_t len, int depth, struct json_object **out,
 		    struct cf_err *err);
+/* jsonparse_value for a reader that points at the error as FILE:LINE:COL: on an error in the
+ * text, *error_at is the byte offset where it goes wrong (the byte json-c refused, the first
+ * byte of trailing data, the value itself when it is null), len when the text ends inside the
+ * value, 0 for a text too large to parse. Out of memory leaves *error_at as it was. */
+int jsonparse_value_at(const char *text, size_t len, int depth, struct json_object **out,
+		       size_t *error_at, struct cf_err *err);
 
 /* A parser kept between documents, for a reader that parses many (the fleet poller): the same
  * rules as jsonparse_object, without an allocation per document. Not thread-safe. */

@@ -144,14 +144,6 @@ static int64_t jittered(int64_t interval, unsigned int *seed)
 	return interval - spread + (spread ? rand_r(seed) % (2 * spread + 1) : 0);
 }
 
-static char *join(const char *dir, const char *name)
-{
-	char *path = NULL;
-	if (asprintf(&path, "%s/%s", dir, name) < 0)
-		return NULL;
-	return path;
-}
-
 /* ---- configuration ---- */
 
 static int parse_flags(int argc, char **argv, struct controller_flags *f)
@@ -286,11 +278,10 @@ static int controller_open(struct controller *c, struct cf_err *err)
 	c->seed = (unsigned int)(clock_epoch_ms() ^ getpid());
 	controller_world_init(c, &c->world);
 	fleet_act_init(&c->act, &c->world, &c->metrics, (unsigned int)rand_r(&c->seed));
-	c->state_path = join(c->cfg.state, STATE_FILE);
-	c->audit_path = join(c->cfg.state, AUDIT_FILE);
-	c->mirror_dir = join(c->cfg.state, MIRROR_DIR);
-	if (!c->state_path || !c->audit_path || !c->mirror_dir)
-		return cf_err_set(err, "out of memory");
+	if (fsutil_join(c->state_path, c->cfg.state, STATE_FILE, err) < 0 ||
+	    fsutil_join(c->audit_path, c->cfg.state, AUDIT_FILE, err) < 0 ||
+	    fsutil_join(c->mirror_dir, c->cfg.state, MIRROR_DIR, err) < 0)
+		return -1;
 	if (fsutil_mkdir_p(c->cfg.state, 0700, err) < 0)
 		return -1;
 	/* The audit log's lock keeps a second controller off this state directory. */
@@ -346,9 +337,6 @@ static void controller_close(struct controller *c)
 	free(c->status_doc);
 	free(c->metrics_doc);
 	free(c->page_doc);
-	free(c->state_path);
-	free(c->audit_path);
-	free(c->mirror_dir);
 	ctlcfg_free(&c->cfg);
 }
 

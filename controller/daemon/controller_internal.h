@@ -5,6 +5,7 @@
  * that serve them). The behaviour they share is stated at the top of controller_daemon.c. */
 #ifndef CLAWFLEET_CONTROLLER_INTERNAL_H
 #define CLAWFLEET_CONTROLLER_INTERNAL_H
+#include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -52,7 +53,7 @@ struct controller {
 
 	struct schema_set *schemas;
 	struct source *src;
-	char *mirror_dir, *state_path, *audit_path;
+	char mirror_dir[PATH_MAX], state_path[PATH_MAX], audit_path[PATH_MAX];
 	struct desired_cache cache;
 	struct promo_facts facts;
 	struct fleet_poll *probe;

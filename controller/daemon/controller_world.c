@@ -2,16 +2,12 @@
  * target_client, the LoadBalancer through its weights driver, promotions.jsonl, the notifier and
  * the rollout store; and, on start, the one audit line a killed controller may have written
  * without saving that it did. */
-#include <fcntl.h>
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "act/fleet_act.h"
 #include "act/target_client.h"
@@ -51,13 +47,6 @@ static int save_state(struct controller *c, const struct rollout_state *s, struc
 	return 0;
 }
 
-static void format_ms(int64_t ms, char out[40])
-{
-	char secs[32];
-	rfc3339_format((time_t)(ms / 1000), secs, sizeof(secs));
-	snprintf(out, 40, "%.19s.%03dZ", secs, (int)(ms % 1000));
-}
-
 static bool json_str_is(struct json_object *o, const char *key, const char *want)
 {
 	const char *v = NULL;
@@ -73,31 +62,6 @@ static bool json_int_is(struct json_object *o, const char *key, int64_t want)
 	       v == want;
 }
 
-/* The last line of the audit log, parsed; NULL when the log is empty or unreadable. */
-static struct json_object *audit_tail(const char *path)
-{
-	struct json_object *o = NULL;
-	char *buf = malloc(AUDIT_LINE_MAX + 2);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	if (!buf || fd < 0 || fstat(fd, &st) < 0 || st.st_size < 2)
-		goto done;
-	size_t want = (size_t)st.st_size < AUDIT_LINE_MAX + 2 ? (size_t)st.st_size
-							      : AUDIT_LINE_MAX + 2;
-	ssize_t n = pread(fd, buf, want, st.st_size - (off_t)want);
-	if (n != (ssize_t)want || buf[n - 1] != '\n')
-		goto done;
-	buf[n - 1] = '\0';
-	const char *line = strrchr(buf, '\n');
-	line = line ? line + 1 : buf;
-	jsonparse_object(line, strlen(line), JSONPARSE_DEPTH, &o, NULL);
-done:
-	if (fd >= 0)
-		close(fd);
-	free(buf);
-	return o;
-}
-
 /* A controller killed between appending an audit line and saving that it did leaves the line's
  * action pending: the first pending audit line, when it is the log's last line, was written. */
 int controller_settle_written_audit(struct controller *c, struct cf_err *err)
@@ -111,9 +75,16 @@ int controller_settle_written_audit(struct controller *c, struct cf_err *err)
 		}
 	if (!au)
 		return 0;
-	struct json_object *last = audit_tail(c->audit_path);
-	char ts[40];
-	format_ms(au->ts_ms, ts);
+	/* audit_open has cut a torn last line, so the last complete line is the log's last. */
+	char *tail = NULL;
+	size_t len = 0;
+	if (audit_read_tail(c->audit_path, 1, AUDIT_LINE_MAX + 2, &tail, &len, err) < 0)
+		return -1;
+	struct json_object *last = NULL;
+	jsonparse_object(tail, len, JSONPARSE_DEPTH, &last, NULL);
+	free(tail);
+	char ts[RFC3339_MS_MAX];
+	rfc3339_format_ms(au->ts_ms, ts, sizeof(ts));
 	bool written = last && json_str_is(last, "ts", ts) &&
 		       json_str_is(last, "event", audit_event_name(au->event)) &&
 		       json_str_is(last, "phase", rollout_phase_name(au->phase)) &&

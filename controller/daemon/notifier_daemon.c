@@ -355,8 +355,7 @@ int cmd_notifier(int argc, char **argv)
 	}
 	n->listener = -1;
 	pthread_mutex_init(&n->mu, NULL);
-	pthread_mutex_init(&n->out_mu, NULL);
-	pthread_cond_init(&n->out_cv, NULL);
+	notifier_outbox_init(n);
 	if (notifycfg_load(argv[2], &n->cfg, &diags) < 0) {
 		diag_list_sort(&diags);
 		diag_list_print(&diags, stderr);

@@ -58,6 +58,9 @@ struct notifier {
 
 /* notifier_sender.c */
 
+/* Initialises the outbox's mutex and its condition variable, which waits on the monotonic
+ * clock so that a retry's pause is not stretched or cut short when the wall clock is set. */
+void notifier_outbox_init(struct notifier *n);
 /* Queues body (taken over) for the sender; false, and body freed, when it was dropped. */
 bool notifier_outbox_push(struct notifier *n, char *body, size_t len, const char *what);
 /* The digest's nf_window_closed_fn (ctx is the notifier): renders each summary and queues it.

@@ -18,6 +18,17 @@
 #define REQUEST_TIMEOUT_MS 5000L
 #define CHANNEL_REPLY_MAX (64u << 10) /* Slack answers "ok"; a webhook, a short document */
 
+void notifier_outbox_init(struct notifier *n)
+{
+	pthread_condattr_t attr;
+
+	pthread_mutex_init(&n->out_mu, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&n->out_cv, &attr);
+	pthread_condattr_destroy(&attr);
+}
+
 bool notifier_outbox_push(struct notifier *n, char *body, size_t len, const char *what)
 {
 	pthread_mutex_lock(&n->out_mu);
@@ -88,14 +99,8 @@ static long channel_post(void *ctx, const char *body, size_t len, struct cf_err 
 static bool channel_wait(void *ctx, int64_t ms)
 {
 	struct notifier *n = ctx;
-	struct timespec deadline;
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += ms / 1000;
-	deadline.tv_nsec += (ms % 1000) * 1000000;
-	if (deadline.tv_nsec >= 1000000000) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000;
-	}
+	const struct timespec deadline = clock_timespec(clock_mono_ms() + ms);
+
 	pthread_mutex_lock(&n->out_mu);
 	while (!n->stopping && pthread_cond_timedwait(&n->out_cv, &n->out_mu, &deadline) == 0)
 		;

@@ -3,6 +3,7 @@
 #include <json-c/json.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "base/canon.h"
 #include "base/diag.h"
 #include "base/err.h"
+#include "base/jsonparse.h"
 #include "base/semver.h"
 #include "desired/desired_internal.h"
 #include "source/treefiles.h"
@@ -93,21 +95,20 @@ static bool is_hex(const char *s, size_t len)
 void desired_load_lock(struct loader *ld, const struct treefile *tf)
 {
 	struct openclaw_lock *lk = &ld->ds->lock;
-	struct json_tokener *tok = json_tokener_new_ex(32);
-	if (!tok) {
-		ld->out_of_memory = true;
-		return;
-	}
-	struct json_object *root = json_tokener_parse_ex(tok, tf->data, (int)tf->len);
-	enum json_tokener_error jerr = json_tokener_get_error(tok);
-	if (!root || jerr != json_tokener_success || json_tokener_get_parse_end(tok) != tf->len) {
+	struct json_object *root = NULL;
+	size_t at = SIZE_MAX; /* stays so when the error is not in the file: out of memory */
+	struct cf_err err;
+	if (jsonparse_value_at(tf->data, tf->len, JSONPARSE_DEPTH, &root, &at, &err) < 0) {
+		if (at == SIZE_MAX) {
+			ld->out_of_memory = true;
+			return;
+		}
 		int line, col;
-		offset_to_pos(tf->data, json_tokener_get_parse_end(tok), &line, &col);
-		diag_add(ld->diags, tf->path, line, col, NULL, NULL, "not valid JSON: %s",
-			 jerr == json_tokener_success	 ? "trailing data after the object"
-			 : jerr == json_tokener_continue ? "unexpected end of file"
-							 : json_tokener_error_desc(jerr));
-		goto done;
+		offset_to_pos(tf->data, at, &line, &col);
+		/* a file that ends inside the value: said in a file's words */
+		diag_add(ld->diags, tf->path, line, col, NULL, NULL, "%s",
+			 at == tf->len ? "not valid JSON: unexpected end of file" : err.msg);
+		return;
 	}
 	if (!json_object_is_type(root, json_type_object)) {
 		lock_diag(ld, NULL, "must be a JSON object");
@@ -121,7 +122,6 @@ void desired_load_lock(struct loader *ld, const struct treefile *tf)
 	const char *sha = lock_str(oc, "sha256");
 	const char *skill_semver = lock_str(skills, "semver");
 	struct semver sv;
-	struct cf_err err;
 	if (!version)
 		lock_diag(ld, "openclaw.version", "required string is missing");
 	if (commit && (strlen(commit) < 7 || strlen(commit) > 40 || !is_hex(commit, strlen(commit))))
@@ -141,5 +141,4 @@ void desired_load_lock(struct loader *ld, const struct treefile *tf)
 	canon_sha256_hex(tf->data, tf->len, lk->file_sha256);
 done:
 	json_object_put(root);
-	json_tokener_free(tok);
 }

@@ -6,9 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "base/arena.h"
+#include "base/clock.h"
 #include "base/httpc.h"
 #include "base/jsonparse.h"
 #include "observe/doctor.h"
@@ -44,13 +44,6 @@ struct fleet_poll {
 	int connect_timeout_ms, timeout_ms;
 	size_t max_body;
 };
-
-static int64_t mono_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 int fleet_poll_new(struct fleet_poll **out, const struct fleet_poll_config *cfg,
 		    struct cf_err *err)
@@ -289,7 +282,7 @@ static int run(struct pass *p)
 	size_t waves = (p->ds->nnodes + fp->nslots - 1) / fp->nslots;
 	/* Each transfer ends by its own timeout; the deadline only bounds the loop should
 	 * libcurl ever fail to. A wave of transfers takes at most one timeout. */
-	int64_t deadline = mono_us() + ((int64_t)waves + 1) * fp->timeout_ms * 1000;
+	int64_t deadline = clock_mono_us() + ((int64_t)waves + 1) * fp->timeout_ms * 1000;
 
 	if (start_more(p) < 0)
 		return -1;
@@ -307,7 +300,7 @@ static int run(struct pass *p)
 			return -1;
 		if (!p->in_flight)
 			break;
-		int64_t left_ms = (deadline - mono_us()) / 1000;
+		int64_t left_ms = (deadline - clock_mono_us()) / 1000;
 		if (left_ms <= 0)
 			return give_up(p);
 		mc = curl_multi_poll(fp->multi, NULL, 0,
@@ -334,7 +327,7 @@ void fleet_poll_result_free(struct fleet_poll_result *r)
 int fleet_poll_poll(struct fleet_poll *fp, const struct desired_state *ds,
 		     struct fleet_poll_result **out, struct cf_err *err)
 {
-	int64_t started = mono_us();
+	int64_t started = clock_mono_us();
 	size_t n = ds->nnodes ? ds->nnodes : 1;
 	struct fleet_poll_result *r = calloc(1, sizeof(*r));
 	struct pass p = {.fp = fp, .ds = ds, .r = r, .err = err};
@@ -359,7 +352,7 @@ int fleet_poll_poll(struct fleet_poll *fp, const struct desired_state *ds,
 		goto done;
 	for (size_t i = 0; i < ds->nnodes; i++)
 		r->obs[i] = r->nodes[i].obs;
-	r->elapsed_us = mono_us() - started;
+	r->elapsed_us = clock_mono_us() - started;
 	*out = r;
 	r = NULL;
 	rc = 0;

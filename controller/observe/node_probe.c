@@ -495,12 +495,11 @@ static void render_build(const struct probe_inputs *in, const struct probe_resul
 /* RFC 3339 UTC with milliseconds: "2026-08-01T12:00:00.123Z". */
 static struct json_object *timestamp_ms(int64_t ms)
 {
-	char sec[32], out[40];
+	char out[RFC3339_MS_MAX];
 
 	if (ms <= 0)
 		return NULL;
-	rfc3339_format((time_t)(ms / 1000), sec, sizeof(sec));
-	snprintf(out, sizeof(out), "%.19s.%03dZ", sec, (int)(ms % 1000));
+	rfc3339_format_ms(ms, out, sizeof(out));
 	return json_object_new_string(out);
 }
 

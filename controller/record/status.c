@@ -66,11 +66,10 @@ void status_metrics_count_rollback(struct status_metrics *m, const char *reason)
 /* RFC 3339 UTC with milliseconds; 0 stands for "never" and renders as null. */
 static struct json_object *time_json(int64_t ms)
 {
-	char secs[32], out[40];
+	char out[RFC3339_MS_MAX];
 	if (ms <= 0)
 		return NULL;
-	rfc3339_format((time_t)(ms / 1000), secs, sizeof(secs));
-	snprintf(out, sizeof(out), "%.19s.%03dZ", secs, (int)(ms % 1000));
+	rfc3339_format_ms(ms, out, sizeof(out));
 	return json_object_new_string(out);
 }
 

@@ -1,7 +1,5 @@
 #include "record/statuspage.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <json-c/json.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -9,10 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "base/jsonparse.h"
+#include "record/audit.h"
 
 /* A fleet of thousands of nodes with long reasons stays far below this. */
 #define PAGE_MAX (8u << 20)
@@ -21,61 +18,8 @@
 
 int statuspage_audit_tail(const char *path, char **out, size_t *len, struct cf_err *err)
 {
-	char *buf = NULL;
-	int rc = -1;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	if (fd < 0) {
-		if (errno != ENOENT)
-			return cf_err_errno(err, "opening the audit log %s", path);
-		*out = strdup("");
-		*len = 0;
-		return *out ? 0 : cf_err_set(err, "reading the audit log: out of memory");
-	}
-	if (fstat(fd, &st) < 0) {
-		cf_err_errno(err, "reading the audit log %s", path);
-		goto done;
-	}
-	size_t want = (size_t)st.st_size < STATUSPAGE_AUDIT_TAIL_BYTES ? (size_t)st.st_size
-								      : STATUSPAGE_AUDIT_TAIL_BYTES;
-	off_t from = st.st_size - (off_t)want;
-	buf = malloc(want + 1);
-	if (!buf) {
-		cf_err_set(err, "reading the audit log: out of memory");
-		goto done;
-	}
-	ssize_t n = pread(fd, buf, want, from);
-	if (n < 0) {
-		cf_err_errno(err, "reading the audit log %s", path);
-		goto done;
-	}
-	/* Only complete lines: drop a torn last line (a write in progress) and, when the read did
-	 * not start at the beginning, the partial first one. */
-	size_t end = (size_t)n;
-	while (end > 0 && buf[end - 1] != '\n')
-		end--;
-	size_t start = 0;
-	if (from > 0) {
-		char *nl = memchr(buf, '\n', end);
-		start = nl ? (size_t)(nl - buf) + 1 : end;
-	}
-	size_t lines = 0, cut = end;
-	while (cut > start && lines < STATUSPAGE_AUDIT_LINES) {
-		cut--;
-		while (cut > start && buf[cut - 1] != '\n')
-			cut--;
-		lines++;
-	}
-	memmove(buf, buf + cut, end - cut);
-	buf[end - cut] = '\0';
-	*out = buf;
-	*len = end - cut;
-	buf = NULL;
-	rc = 0;
-done:
-	close(fd);
-	free(buf);
-	return rc;
+	return audit_read_tail(path, STATUSPAGE_AUDIT_LINES, STATUSPAGE_AUDIT_TAIL_BYTES, out, len,
+			       err);
 }
 
 /* ---- the page ---- */

@@ -17,8 +17,9 @@
 /* How much of the audit log's end is read to find them; longer lines are left out. */
 #define STATUSPAGE_AUDIT_TAIL_BYTES (32u << 10)
 
-/* The last complete lines (at most STATUSPAGE_AUDIT_LINES) of the audit log at path, oldest
- * first, as a malloc'd NUL-terminated string; "" when the log does not exist yet. */
+/* audit_read_tail with the page's limits: the last complete lines (at most
+ * STATUSPAGE_AUDIT_LINES) of the audit log at path, oldest first, as a malloc'd NUL-terminated
+ * string; "" when the log does not exist yet. */
 int statuspage_audit_tail(const char *path, char **out, size_t *len, struct cf_err *err);
 
 /* The page, a malloc'd NUL-terminated string, from the /status document (status_json, len

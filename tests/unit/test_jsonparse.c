@@ -1,6 +1,7 @@
 /* jsonparse: the one JSON reader. A table of documents with the exact outcome each must have
- * (strict json-c, valid UTF-8, the depth limit, one value and white space only after it), and a
- * table of members read through the typed getters with the exact message a wrong one gets. */
+ * (strict json-c, valid UTF-8, the depth limit, one value and white space only after it), a
+ * table of broken ones with the byte where each goes wrong, and a table of members read through
+ * the typed getters with the exact message a wrong one gets. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -91,6 +92,49 @@ static void test_values_and_a_kept_parser(void **state)
 	jsonparse_free(p);
 }
 
+struct error_at_case {
+	const char *text;
+	size_t want_at;
+	const char *want_error;
+};
+
+/* Where jsonparse_value_at says a document goes wrong, for a FILE:LINE:COL diagnostic. */
+static const struct error_at_case error_at_cases[] = {
+	{"", 0, "not valid JSON: unexpected end"},
+	{"{\"a\":\n", 6, "not valid JSON: unexpected end"},   /* the end of the text */
+	{"{\"a\":1,}", 7, "not valid JSON: "},                /* the refused "}" */
+	{"{\"a\":tru}", 8, "not valid JSON: "},               /* the refused "}" */
+	{"{\"a\":\"\xc3\x28\"}", 7, "not valid JSON: "},      /* "(" ends the UTF-8 early */
+	{"{} \n x", 5, "not valid JSON: "},                   /* the trailing data */
+	{" \n null\n", 3, "not valid JSON: null at the top"}, /* the value itself */
+	{"[[[1]]]", 2, "not valid JSON: "},                   /* the bracket too deep */
+};
+
+static void test_error_at(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(error_at_cases) / sizeof(error_at_cases[0]); i++) {
+		const struct error_at_case *c = &error_at_cases[i];
+		struct json_object *v = NULL;
+		struct cf_err err = {{0}};
+		size_t at = SIZE_MAX;
+		if (jsonparse_value_at(c->text, strlen(c->text), 2, &v, &at, &err) >= 0)
+			fail_msg("case %zu: parsed", i);
+		assert_null(v);
+		if (at != c->want_at)
+			fail_msg("case %zu: error at %zu, want %zu (%s)", i, at, c->want_at,
+				 err.msg);
+		if (strncmp(err.msg, c->want_error, strlen(c->want_error)) != 0)
+			fail_msg("case %zu: \"%s\", want \"%s\"", i, err.msg, c->want_error);
+	}
+	/* A good document leaves it alone, as it is any value at the top. */
+	struct json_object *v = NULL;
+	size_t at = SIZE_MAX;
+	assert_int_equal(jsonparse_value_at("[1]\n", 4, 2, &v, &at, NULL), 0);
+	assert_int_equal(at, SIZE_MAX);
+	json_object_put(v);
+}
+
 static const char member_doc[] =
 	"{\"s\":\"text\",\"b\":true,\"fs\":\"false\",\"i\":42,\"neg\":-1,\"d\":1.5,\"one\":1.0,"
 	"\"o\":{\"x\":1},\"a\":[1],\"n\":null,\"big\":99999999999999999999}";
@@ -178,6 +222,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_documents),
 		cmocka_unit_test(test_values_and_a_kept_parser),
+		cmocka_unit_test(test_error_at),
 		cmocka_unit_test(test_getters),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
