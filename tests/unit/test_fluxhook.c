@@ -12,11 +12,11 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <curl/curl.h>
 #include <json-c/json.h>
 
 #include "base/canon.h"
 #include "base/fsutil.h"
+#include "base/httpc.h"
 #include "base/jsonparse.h"
 #include "contracts/tokens.h"
 #include "notify/notifier.h"
@@ -57,7 +57,7 @@ struct fixture {
 };
 
 struct reply {
-	CURLcode rc;
+	int rc; /* httpc_do's: 0 when an answer arrived */
 	long status;
 	char *body;
 	size_t len;
@@ -195,50 +195,41 @@ static int teardown(void **state)
 
 /* ---- the client ---- */
 
-static size_t collect_body(char *data, size_t size, size_t n, void *arg)
-{
-	struct reply *r = arg;
-	size_t len = size * n;
-	char *body = realloc(r->body, r->len + len + 1);
-	if (!body)
-		return 0;
-	memcpy(body + r->len, data, len);
-	r->body = body;
-	r->len += len;
-	r->body[r->len] = '\0';
-	return len;
-}
-
-/* POSTs body with the given header lines (NULL-terminated). Safe from several threads. */
+/* POSTs body with the given header lines (NULL-terminated) through the one HTTP client. Safe
+ * from several threads. */
 static void post_raw(const char *url, const char *body, size_t len, const char *const *headers,
 		     struct reply *r)
 {
-	struct curl_slist *list = curl_slist_append(NULL, "Expect:");
-	CURL *h = curl_easy_init();
+	const char *lines[16] = {"Expect:", "Content-Type: application/json"};
+	size_t n = 2;
+	for (size_t i = 0; headers && headers[i]; i++) {
+		assert_true(n + 1 < sizeof(lines) / sizeof(lines[0]));
+		lines[n++] = headers[i];
+	}
+	struct httpc_request req = {.method = "POST",
+				    .url = url,
+				    .headers = lines,
+				    .body = body,
+				    .body_len = len,
+				    .connect_timeout_ms = CLIENT_TIMEOUT_MS,
+				    .timeout_ms = CLIENT_TIMEOUT_MS,
+				    .max_reply = 1u << 20};
+	struct httpc_reply reply = {0};
+	struct cf_err err = {{0}};
 
 	memset(r, 0, sizeof(*r));
-	list = curl_slist_append(list, "Content-Type: application/json");
-	for (size_t i = 0; headers && headers[i]; i++)
-		list = curl_slist_append(list, headers[i]);
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, CLIENT_TIMEOUT_MS);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, CLIENT_TIMEOUT_MS);
-	curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect_body);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
-	r->rc = curl_easy_perform(h);
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
-	curl_slist_free_all(list);
-	curl_easy_cleanup(h);
+	r->rc = httpc_do(NULL, &req, &reply, &err);
+	r->status = reply.status;
+	r->body = buf_take(&reply.body, &r->len);
+	assert_non_null(r->body);
+	httpc_reply_free(&reply);
 }
 
 static void post(struct fixture *f, const char *body, const char *const *headers,
 		 struct reply *r)
 {
 	post_raw(f->url, body, strlen(body), headers, r);
-	assert_int_equal(r->rc, CURLE_OK);
+	assert_int_equal(r->rc, 0);
 }
 
 /* POSTs with the current bearer token and x-flux-event, expecting 202; returns the envelope. */
@@ -329,7 +320,7 @@ static void expect_unauthorized(struct fixture *f, const char *body, size_t len,
 
 	last_outcome(f, &calls_before, &triggers_before);
 	post_raw(f->url, body, len, headers, &r);
-	assert_int_equal(r.rc, CURLE_OK);
+	assert_int_equal(r.rc, 0);
 	assert_int_equal(r.status, 401);
 	assert_string_equal(r.body, TOKENS_UNAUTHORIZED_BODY);
 	struct fluxhook_outcome out = last_outcome(f, &calls, &triggers);
@@ -628,7 +619,7 @@ static void test_size_limit_before_auth(void **state)
 	last_outcome(f, &calls_before, NULL);
 	const char *none[] = {NULL};
 	post_raw(f->url, big, len, none, &r);
-	assert_int_equal(r.rc, CURLE_OK);
+	assert_int_equal(r.rc, 0);
 	assert_int_equal(r.status, 413);
 	last_outcome(f, &calls, NULL);
 	assert_int_equal(calls, calls_before);
@@ -1056,7 +1047,7 @@ static void test_concurrent_deliveries_trigger_once(void **state)
 	for (int i = 0; i < RACERS; i++)
 		assert_int_equal(pthread_join(threads[i], NULL), 0);
 	for (int i = 0; i < RACERS; i++) {
-		assert_int_equal(racers[i].r.rc, CURLE_OK);
+		assert_int_equal(racers[i].r.rc, 0);
 		assert_int_equal(racers[i].r.status, 202);
 		assert_string_equal(racers[i].r.body, racers[0].r.body);
 	}
@@ -1113,8 +1104,10 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_config_errors, setup, teardown),
 	};
-	curl_global_init(CURL_GLOBAL_DEFAULT);
+	struct cf_err init_err = {{0}};
+	if (httpc_global_init(&init_err) < 0)
+		return 1;
 	int failed = cmocka_run_group_tests_name("fluxhook", tests, NULL, NULL);
-	curl_global_cleanup();
+	httpc_global_cleanup();
 	return failed;
 }
