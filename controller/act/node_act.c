@@ -190,6 +190,10 @@ static int step_install(struct pass *p, struct cf_err *err)
 	struct install_plan plan = {0};
 	int rc = -1;
 
+	if (!npm || !openclaw) {
+		cf_err_set(err, "out of memory");
+		goto done;
+	}
 	if (state_file(p, NODE_INSTALL_BOOKMARK_FILE, &bookmark, err) < 0 ||
 	    p->ops->install_observe(&ic, &installed, err) < 0 ||
 	    install_plan(&p->ds->lock, &installed, &plan, err) < 0)
@@ -317,9 +321,16 @@ static int step_kickstart(struct pass *p, int64_t applied_generation, struct cf_
 		.restart_argv = cfg->service_restart,
 		.status_argv = cfg->service_status,
 	};
+	int rc = -1;
+	if ((cfg->service_launchctl && !launchctl) || (cfg->service_systemctl && !systemctl) ||
+	    !openclaw) {
+		cf_err_set(err, "out of memory");
+		goto done;
+	}
 	if (p->env->node_observer)
 		node_observer_note_kickstart(p->env->node_observer);
-	int rc = p->ops->service_restart(&sc, err);
+	rc = p->ops->service_restart(&sc, err);
+done:
 	free(launchctl);
 	free(systemctl);
 	free(openclaw);
@@ -374,6 +385,10 @@ int node_act(const struct node_env *env, const struct target *t, int64_t applied
 
 	out->v = NULL;
 	out->n = 0;
+	if (!p.infra || !p.skills || !p.tenants || !p.state) {
+		cf_err_set(err, "out of memory");
+		goto done;
+	}
 	/* Any record owes a kickstart, whichever generation wrote it: that pass changed what the
 	 * gateway runs and never restarted it. */
 	if (p.ops->pending_read(p.state, &p.pending, err) < 0)

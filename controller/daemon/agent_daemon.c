@@ -412,6 +412,11 @@ static int agent_open(struct agent *a, struct cf_err *err)
 	tc.dir = dir;
 	tc.recheck_ms = TOKENS_RECHECK_MS;
 	a->state_dir = agentcfg_path(cfg, cfg->state);
+	if ((cfg->token_current && !current) || (cfg->token_next && !next) ||
+	    (cfg->token_prev && !prev) || (cfg->token_dir && !dir) || !a->state_dir) {
+		cf_err_set(err, "out of memory");
+		goto done;
+	}
 	if (fsutil_join(a->target_path, a->state_dir, TARGET_FILE, err) < 0 ||
 	    fsutil_join(a->applied_path, a->state_dir, APPLIED_FILE, err) < 0)
 		goto done;

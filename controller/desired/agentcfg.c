@@ -77,7 +77,7 @@ char *agentcfg_path(const struct agent_config *cfg, const char *p)
 	const char *root = cfg->root && strcmp(cfg->root, "/") != 0 ? cfg->root : "";
 	char *out = NULL;
 	if (asprintf(&out, "%s%s", root, p) < 0)
-		abort();
+		return NULL;
 	return out;
 }
 

@@ -42,7 +42,7 @@ struct agent_config {
 
 /* Loads path; 0 when clean, else -1 with every problem in diags (cfg then freed). */
 int agentcfg_load(const char *path, struct agent_config *cfg, struct diag_list *diags);
-/* root + p into a malloc'd string; p must be absolute. */
+/* root + p into a malloc'd string (p must be absolute), or NULL when out of memory. */
 char *agentcfg_path(const struct agent_config *cfg, const char *p);
 void agentcfg_free(struct agent_config *cfg);
 

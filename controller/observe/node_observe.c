@@ -179,6 +179,10 @@ int node_observer_new(struct node_observer **out, const struct agent_config *cfg
 	obs->infra_path = agentcfg_path(cfg, cfg->infra_path);
 	obs->skills_root = agentcfg_path(cfg, cfg->skills);
 	obs->state_dir = agentcfg_path(cfg, cfg->state);
+	if (!obs->infra_path || !obs->skills_root || !obs->state_dir) {
+		cf_err_set(err, "out of memory");
+		goto fail;
+	}
 	if (asprintf(&obs->baseline_path, "%s%s", obs->state_dir, BASELINE_FILE) < 0) {
 		obs->baseline_path = NULL;
 		cf_err_set(err, "out of memory");
@@ -187,6 +191,11 @@ int node_observer_new(struct node_observer **out, const struct agent_config *cfg
 	obs->openclaw = agentcfg_path(cfg, cfg->openclaw);
 	obs->launchctl = cfg->service_launchctl ? agentcfg_path(cfg, cfg->service_launchctl) : NULL;
 	obs->systemctl = cfg->service_systemctl ? agentcfg_path(cfg, cfg->service_systemctl) : NULL;
+	if (!obs->openclaw || (cfg->service_launchctl && !obs->launchctl) ||
+	    (cfg->service_systemctl && !obs->systemctl)) {
+		cf_err_set(err, "out of memory");
+		goto fail;
+	}
 	obs->svc = (struct service_config){.manager = cfg->service_manager,
 					   .label = cfg->service_label,
 					   .launchctl = obs->launchctl,
