@@ -7,6 +7,7 @@
 #include "base/clock.h"
 #include "base/jsonparse.h"
 #include "base/log.h"
+#include "observe/node_probe.h"
 
 static int respond_json(struct httpd_response *resp, unsigned int status, struct json_object *o)
 {
@@ -38,24 +39,6 @@ static int h_healthz(void *ctx, const struct httpd_request *req, struct httpd_re
 	return httpd_response_set_body(resp, ok, sizeof(ok) - 1);
 }
 
-static char *pending_doc(const struct agent *a, size_t *len)
-{
-	struct json_object *o = json_object_new_object(), *reasons = json_object_new_array(),
-			   *r = json_object_new_object();
-	json_object_object_add(o, "node", json_object_new_string(a->cfg.node));
-	json_object_object_add(o, "status", json_object_new_string("red"));
-	json_object_object_add(r, "code", json_object_new_string("probe.pending"));
-	json_object_object_add(r, "message",
-			       json_object_new_string("the agent has not finished its first "
-						      "observation of this node yet"));
-	json_object_array_add(reasons, r);
-	json_object_object_add(o, "reasons", reasons);
-	const char *s = json_object_to_json_string_length(o, JSON_PLAIN, len);
-	char *doc = s ? strndup(s, *len) : NULL;
-	json_object_put(o);
-	return doc;
-}
-
 /* Copies the cached bytes; renders them again only when they have aged a refresh period, so a
  * probe thread stuck on a slow source still shows up as probe.stale. */
 static int h_readyz(void *ctx, const struct httpd_request *req, struct httpd_response *resp)
@@ -71,8 +54,8 @@ static int h_readyz(void *ctx, const struct httpd_request *req, struct httpd_res
 	pthread_mutex_unlock(&a->cache_mu);
 	if (!cached) {
 		size_t len = 0;
-		char *doc = pending_doc(a, &len);
-		if (!doc)
+		char *doc = NULL;
+		if (probe_render_pending(a->cfg.node, &doc, &len, NULL) < 0)
 			return -1;
 		httpd_response_take_body(resp, doc, len);
 	}

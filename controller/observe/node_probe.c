@@ -563,3 +563,35 @@ done:
 	json_object_put(doc);
 	return rc;
 }
+
+int probe_render_pending(const char *node, char **json, size_t *len, struct cf_err *err)
+{
+	struct json_object *doc = json_object_new_object(), *reasons = json_object_new_array(),
+			   *r = json_object_new_object();
+	int rc = -1;
+
+	*json = NULL;
+	if (!doc || !reasons || !r || json_object_object_add(doc, "node",
+							      json_object_new_string(node)) < 0 ||
+	    json_object_object_add(doc, "status", json_object_new_string("red")) < 0 ||
+	    json_object_object_add(r, "code", json_object_new_string("probe.pending")) < 0 ||
+	    json_object_object_add(r, "message",
+				   json_object_new_string("the agent has not finished its first "
+							  "observation of this node yet")) < 0)
+		goto done;
+	if (json_object_array_add(reasons, r) < 0)
+		goto done;
+	r = NULL;
+	if (json_object_object_add(doc, "reasons", reasons) < 0)
+		goto done;
+	reasons = NULL;
+	const char *s = json_object_to_json_string_length(
+		doc, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, len);
+	if (s && (*json = strndup(s, *len)))
+		rc = 0;
+done:
+	json_object_put(r);
+	json_object_put(reasons);
+	json_object_put(doc);
+	return rc < 0 ? cf_err_set(err, "out of memory") : 0;
+}

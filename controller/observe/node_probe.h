@@ -3,7 +3,8 @@
  * failure below, degraded (200) for a soft one, green (200) otherwise, with a code and a message
  * per reason: red first, then degraded, then notes. A tenant inside its maintenance window only
  * leaves a "doctor.maintenance" note; queue and digest count only when configured.
- * probe_render_json writes the /readyz document.
+ * probe_render_json writes the /readyz document; probe_render_pending writes the one an agent
+ * answers before its first observation finished (red, reason probe.pending).
  *
  * probeSha256 is the sha256 of the canonical JSON (canon.h) of these values of the document, under
  * the same names, so a peer can recompute it from the body; clocks, latency, counters and the
@@ -146,5 +147,8 @@ void probe_merge(const struct probe_inputs *in, struct probe_result *out);
  * 200. Fails only when out of memory. */
 int probe_render_json(const struct probe_inputs *in, const struct probe_result *res, char **json,
 		      size_t *len, int *http_status, struct cf_err *err);
+/* {"node": node, "status": "red", "reasons": [{"code": "probe.pending", ...}]}: served with 503.
+ * Fails only when out of memory. */
+int probe_render_pending(const char *node, char **json, size_t *len, struct cf_err *err);
 
 #endif

@@ -20,6 +20,7 @@
 #include "base/jsonparse.h"
 #include "cmd/commands.h"
 #include "contracts/readyz.h"
+#include "observe/node_probe.h"
 
 #define NODE "canary-gw" /* a MacNode of manifests/example-repo, for the plan check */
 #define SHA "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -280,6 +281,27 @@ static void test_plan_agrees(void **state)
 	rmdir(dir);
 }
 
+/* The one writer's pending document (an agent before its first observation) reads back as the
+ * controller must see it: red, with probe.pending, no generation. */
+static void test_pending_document_reads_back(void **state)
+{
+	(void)state;
+	struct arena a = {0};
+	struct node_observation o;
+	struct cf_err err = {{0}};
+	char *doc = NULL;
+	size_t len = 0;
+	assert_int_equal(probe_render_pending(NODE, &doc, &len, &err), 0);
+	assert_int_equal(strlen(doc), len);
+	assert_int_equal(readyz_parse(NULL, doc, len, NODE, &a, &o, &err), 0);
+	assert_int_equal(o.status, PROBE_RED);
+	assert_int_equal(o.nreasons, 1);
+	assert_string_equal(o.reasons[0], "probe.pending");
+	assert_int_equal(o.observed_generation, 0);
+	free(doc);
+	arena_free(&a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -288,6 +310,7 @@ int main(void)
 		cmocka_unit_test(test_fields),
 		cmocka_unit_test(test_read_of_a_value),
 		cmocka_unit_test(test_plan_agrees),
+		cmocka_unit_test(test_pending_document_reads_back),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
