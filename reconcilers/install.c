@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "base/canon.h"
 #include "base/fsutil.h"
 #include "base/jsonparse.h"
@@ -288,7 +289,7 @@ static struct json_object *bookmark_json(const struct installed_state *installed
 		json_object_object_add(target, plan->actions[i].name,
 				       json_object_new_string(plan->actions[i].version));
 	json_object_object_add(root, "target", target);
-	json_object_object_add(root, "at", json_object_new_int64((int64_t)time(NULL)));
+	json_object_object_add(root, "at", json_object_new_int64(clock_epoch_ms() / 1000));
 	return root;
 }
 

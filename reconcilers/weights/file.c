@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "base/canon.h"
 #include "base/fsutil.h"
 #include "base/timeparse.h"
@@ -69,7 +70,7 @@ static int store(const char *path, const struct weight_map *weights, struct json
 	struct json_object *doc = json_object_new_object();
 	struct json_object *w = weights_to_json(weights);
 
-	rfc3339_format(time(NULL), stamp, sizeof(stamp));
+	rfc3339_format((time_t)(clock_epoch_ms() / 1000), stamp, sizeof(stamp));
 	if (!doc || !w || json_object_object_add(doc, "weights", w) < 0) {
 		json_object_put(w);
 		goto oom;
