@@ -9,8 +9,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "base/clock.h"
 #include "base/canon.h"
+#include "base/clock.h"
 #include "base/fsutil.h"
 #include "base/jsonparse.h"
 #include "base/proc.h"

@@ -7,8 +7,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "base/clock.h"
 #include "base/canon.h"
+#include "base/clock.h"
 #include "base/fsutil.h"
 #include "base/timeparse.h"
 
