@@ -31,14 +31,6 @@ static bool authorized(struct agent *a, const struct httpd_request *req)
 	return tokens_check_bearer(a->tokens, httpd_request_header(req, "Authorization"));
 }
 
-static int h_healthz(void *ctx, const struct httpd_request *req, struct httpd_response *resp)
-{
-	(void)ctx;
-	(void)req;
-	static const char ok[] = "{\"ok\":true}";
-	return httpd_response_set_body(resp, ok, sizeof(ok) - 1);
-}
-
 /* Copies the cached bytes; renders them again only when they have aged a refresh period, so a
  * probe thread stuck on a slow source still shows up as probe.stale. */
 static int h_readyz(void *ctx, const struct httpd_request *req, struct httpd_response *resp)
@@ -200,7 +192,7 @@ int agent_http_start(struct agent *a, struct httpd **out, struct cf_err *err)
 {
 	const struct httpd_route routes[] = {
 		{"GET", "/readyz", h_readyz, a, 0},
-		{"GET", "/healthz", h_healthz, a, 0},
+		{"GET", "/healthz", httpd_healthz, NULL, 0},
 		{"PUT", "/v1/target", h_put_target, a, TARGET_MAX_BODY},
 		{"GET", "/v1/target", h_get_target, a, 0},
 	};

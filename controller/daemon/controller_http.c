@@ -222,14 +222,6 @@ static int h_metrics(void *ctx, const struct httpd_request *req, struct httpd_re
 	return serve_doc(ctx, resp, true);
 }
 
-static int h_healthz(void *ctx, const struct httpd_request *req, struct httpd_response *resp)
-{
-	(void)ctx;
-	(void)req;
-	static const char ok[] = "{\"ok\":true}";
-	return httpd_response_set_body(resp, ok, sizeof(ok) - 1);
-}
-
 static int h_readyz(void *ctx, const struct httpd_request *req, struct httpd_response *resp)
 {
 	struct controller *c = ctx;
@@ -274,7 +266,7 @@ int controller_start_httpd(struct controller *c, struct cf_err *err)
 		{"GET", "/", h_page, c, 0},
 		{"GET", "/status", h_status, c, 0},
 		{"GET", "/metrics", h_metrics, c, 0},
-		{"GET", "/healthz", h_healthz, c, 0},
+		{"GET", "/healthz", httpd_healthz, NULL, 0},
 		{"GET", "/readyz", h_readyz, c, 0},
 		{"POST", c->cfg.webhook_path, h_flux, c, FLUXHOOK_MAX_BODY},
 	};

@@ -593,3 +593,11 @@ void httpd_stop(struct httpd *srv)
 	free(srv->routes);
 	free(srv);
 }
+
+int httpd_healthz(void *ctx, const struct httpd_request *req, struct httpd_response *resp)
+{
+	(void)ctx;
+	(void)req;
+	static const char ok[] = "{\"ok\":true}";
+	return httpd_response_set_body(resp, ok, sizeof(ok) - 1);
+}

@@ -86,6 +86,10 @@ int httpd_response_set_body(struct httpd_response *resp, const void *data, size_
 void httpd_response_take_body(struct httpd_response *resp, char *data, size_t len);
 /* Names and values may not carry CR, LF or NUL; Content-Type goes through set_type. */
 int httpd_response_add_header(struct httpd_response *resp, const char *name, const char *value);
+/* The liveness handler every daemon serves at GET /healthz: 200 {"ok":true} while the server
+ * answers at all. */
+int httpd_healthz(void *ctx, const struct httpd_request *req, struct httpd_response *resp);
+
 /* status and the body {"error": reason}, as application/json. */
 int httpd_json_error(struct httpd_response *resp, unsigned int status, const char *reason);
 
