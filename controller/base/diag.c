@@ -4,6 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The one shape of a problem: FILE:LINE:COL: KIND/NAME: FIELD: message. */
+#define DIAG_LINE "%s:%d:%d: %s: %s: %s"
+
 static char *dup_or_null(const char *s)
 {
 	return s ? strdup(s) : NULL;
@@ -66,11 +69,17 @@ void diag_list_print(const struct diag_list *dl, FILE *out)
 {
 	for (size_t i = 0; i < dl->n; i++) {
 		const struct diag *d = &dl->v[i];
-		fprintf(out, "%s:%d:%d: %s: %s: %s\n", d->file, d->line, d->col,
+		fprintf(out, DIAG_LINE "\n", d->file, d->line, d->col,
 			d->object ? d->object : "-", d->field ? d->field : "-", d->msg);
 	}
 	if (dl->dropped)
 		fprintf(out, "-:0:0: -: -: %zu more errors not shown\n", dl->dropped);
+}
+
+int diag_format(const struct diag *d, char *out, size_t size)
+{
+	return snprintf(out, size, DIAG_LINE, d->file, d->line, d->col,
+			d->object ? d->object : "-", d->field ? d->field : "-", d->msg);
 }
 
 void diag_list_free(struct diag_list *dl)

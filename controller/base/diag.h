@@ -29,6 +29,9 @@ void diag_add(struct diag_list *dl, const char *file, int line, int col, const c
 	      const char *field, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
 void diag_list_sort(struct diag_list *dl);
 void diag_list_print(const struct diag_list *dl, FILE *out);
+/* One problem as diag_list_print prints it, without the newline, into out (cut to fit); returns
+ * the length the whole line needs, as snprintf does. */
+int diag_format(const struct diag *d, char *out, size_t size);
 void diag_list_free(struct diag_list *dl);
 
 #endif

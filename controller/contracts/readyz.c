@@ -77,7 +77,7 @@ static int read_reasons(struct json_object *doc, struct arena *a, struct node_ob
 			return not_probe(err, "a reason has no \"code\"");
 		if (jsonparse_get_string(r, WHERE, "message", JSONPARSE_REQUIRED, &message, NULL) < 0)
 			return not_probe(err, "a reason has no \"message\"");
-		if (!copy(a, code, &codes[k]))
+		if (!copy(a, code, &codes[k]) || (k == 0 && !copy(a, message, &o->reason_message)))
 			return out_of_memory(err);
 	}
 	o->reasons = codes;
@@ -85,7 +85,38 @@ static int read_reasons(struct json_object *doc, struct arena *a, struct node_ob
 	return 0;
 }
 
-/* The members the planner reads, strings copied into a. */
+/* doctor.firstBad into o->doctor_first_bad (copied into a); absent or null is none. */
+static int read_first_bad(struct json_object *doc, struct arena *a, struct node_observation *o,
+			  struct cf_err *err)
+{
+	struct json_object *doctor = NULL, *f = NULL;
+	struct readyz_finding r = {0};
+	const char *check = NULL, *severity = NULL, *message = NULL, *path = NULL, *hint = NULL;
+	const char *tenant = NULL;
+	if (jsonparse_get_object(doc, WHERE, "doctor", JSONPARSE_OPTIONAL, &doctor, NULL) < 0 ||
+	    jsonparse_get_object(doctor, WHERE, "firstBad", JSONPARSE_OPTIONAL, &f, NULL) < 0)
+		return not_probe(err, "\"doctor\" or \"doctor.firstBad\" is not an object");
+	if (!f)
+		return 0;
+	if (jsonparse_get_string(f, WHERE, "checkId", JSONPARSE_REQUIRED, &check, NULL) < 0 ||
+	    jsonparse_get_string(f, WHERE, "message", JSONPARSE_REQUIRED, &message, NULL) < 0 ||
+	    !string_at(f, "severity", &severity) || !string_at(f, "path", &path) ||
+	    !string_at(f, "fixHint", &hint) || !string_at(f, "tenant", &tenant))
+		return not_probe(err, "\"doctor.firstBad\" has no \"checkId\" or \"message\", or a "
+				      "field of it is not a string");
+	if (jsonparse_get_int(f, WHERE, "line", JSONPARSE_OPTIONAL, 0, INT64_MAX, &r.line, NULL) < 0 ||
+	    jsonparse_get_int(f, WHERE, "column", JSONPARSE_OPTIONAL, 0, INT64_MAX, &r.column,
+			      NULL) < 0)
+		return not_probe(err, "\"doctor.firstBad\" line or column is not a whole number >= 0");
+	if (!copy(a, check, &r.check_id) || !copy(a, severity, &r.severity) ||
+	    !copy(a, message, &r.message) || !copy(a, path, &r.path) ||
+	    !copy(a, hint, &r.fix_hint) || !copy(a, tenant, &r.tenant))
+		return out_of_memory(err);
+	o->doctor_first_bad = r;
+	return 0;
+}
+
+/* The members the planner and `clawfleet status` read, strings copied into a. */
 static int read_fields(struct json_object *doc, struct arena *a, struct node_observation *o,
 		       struct cf_err *err)
 {
@@ -112,6 +143,9 @@ static int read_fields(struct json_object *doc, struct arena *a, struct node_obs
 			       NULL) < 0)
 		return not_probe(err, "\"lock.versionMatch\" is not true or false");
 	int rc = read_reasons(doc, a, o, err);
+	if (rc < 0)
+		return rc;
+	rc = read_first_bad(doc, a, o, err);
 	if (rc < 0)
 		return rc;
 	if (!copy(a, tag, &o->tag) || !copy(a, commit, &o->commit) ||

@@ -9,8 +9,10 @@
  * required strings; "observedGeneration" is an integer >= 0 (absent: 0); "infra", "lock" and
  * "skills" are objects whose tag, commit, current, next and sha256 are strings; "probeSha256" is a
  * string; "lock.versionMatch" is true or false (absent: false); "reasons" is a list of objects
- * with a string "code" and "message". Any member may be absent or null except node and status;
- * members the planner does not read are not looked at. */
+ * with a string "code" and "message". "doctor.firstBad" is an object whose "checkId" and
+ * "message" are strings, "severity", "path", "fixHint" and "tenant" strings, "line" and "column"
+ * integers >= 0. Any member may be absent or null except node and status; members neither the
+ * planner nor `clawfleet status` reads are not looked at. */
 #ifndef CLAWFLEET_READYZ_H
 #define CLAWFLEET_READYZ_H
 #include <stdbool.h>
@@ -33,6 +35,14 @@ enum probe_status { PROBE_GREEN, PROBE_DEGRADED, PROBE_RED };
 
 const char *probe_status_name(enum probe_status s); /* "green", "degraded", "red" */
 
+/* The doctor's first bad finding as the probe names it (doctor.firstBad); strings NULL, numbers
+ * 0 where it names none. */
+struct readyz_finding {
+	const char *check_id; /* NULL: the probe names no finding */
+	const char *severity, *message, *path, *fix_hint, *tenant;
+	int64_t line, column;
+};
+
 /* One node's merged probe (GET /readyz) as the controller read it; strings are borrowed and
  * NULL where the probe had none. */
 struct node_observation {
@@ -49,6 +59,10 @@ struct node_observation {
 	const char *lock_sha256;
 	bool version_match;
 	const char *probe_sha256;
+	/* What people read first about the node (/status, `clawfleet status`); the planner does
+	 * not judge by these. */
+	const char *reason_message; /* the first reason's message; NULL when there is none */
+	struct readyz_finding doctor_first_bad;
 };
 
 /* Reads doc, the /readyz document of the node named node, into *out: reachable, name and every

@@ -334,6 +334,7 @@ static void controller_close(struct controller *c)
 	free(c->saved);
 	free(c->source_error);
 	free(c->lb_warning);
+	status_since_free(&c->since);
 	free(c->status_doc);
 	free(c->metrics_doc);
 	free(c->page_doc);

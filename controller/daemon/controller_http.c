@@ -125,9 +125,17 @@ void controller_record(struct controller *c, const struct fleet_poll_result *r,
 			.observed_generation = o->reachable ? o->observed_generation : 0,
 			.reasons = o->reachable ? o->reasons : NULL,
 			.nreasons = o->reachable ? o->nreasons : 0,
+			.reason_code = !o->reachable ? "node.unreachable"
+				       : o->nreasons ? o->reasons[0]
+						     : NULL,
+			.reason_message = o->reachable ? o->reason_message : r->nodes[i].error,
+			.doctor_first_bad = o->reachable ? o->doctor_first_bad
+							 : (struct readyz_finding){0},
 		};
 		green = green && o->reachable && o->status == PROBE_GREEN;
 	}
+	if (r)
+		status_since_track(&c->since, nodes, n, clock_epoch_ms());
 	if (passed) {
 		if (c->npasses == STATUS_PASSES_MAX) {
 			memmove(&c->passes[0], &c->passes[1], (c->npasses - 1) * sizeof(c->passes[0]));
@@ -151,6 +159,8 @@ void controller_record(struct controller *c, const struct fleet_poll_result *r,
 		.npasses = c->npasses,
 		.metrics = &c->metrics,
 		.version = clawfleet_version,
+		.now_ms = clock_epoch_ms(),
+		.max_hold_ms = promo ? promo->max_hold_ms : 0,
 	};
 	/* The page is rendered from the /status document itself, so the two never disagree; an
 	 * unreadable audit log costs the page its audit lines, not the page. */

@@ -78,6 +78,7 @@ struct controller {
 	struct status_metrics metrics;
 	struct status_pass passes[STATUS_PASSES_MAX];
 	size_t npasses;
+	struct status_since since; /* since when each node has had its status */
 
 	struct tokens *hook_tokens; /* the Flux receiver's; NULL when it is off */
 	struct fluxhook *hook;
@@ -109,7 +110,8 @@ bool controller_stopping(void);
 bool controller_run_pass(struct controller *c, bool *failed);
 /* Opens the source (a URL source is fetched); the next fetch is an interval away. */
 int controller_open_source(struct controller *c, struct cf_err *err);
-/* Logs why the source cannot be read, once while the message repeats. diags may be NULL. */
+/* Records why the source cannot be read as sourceError (msg, then the first problems of diags
+ * where they are) and logs it, once while that repeats. diags may be NULL. */
 void controller_source_failed(struct controller *c, const char *msg,
 			      const struct diag_list *diags);
 /* Logs the first problems of diags, and how many more there are. */

@@ -22,6 +22,7 @@
 #include "source/source.h"
 
 #define DIAGS_LOGGED 20
+#define DIAG_LINE_LOGGED 2048 /* a log line holds no more */
 
 /* ---- the source and what Git says about the Promotion ---- */
 
@@ -123,25 +124,32 @@ done:
 
 void controller_log_diags(const struct diag_list *diags)
 {
+	char line[DIAG_LINE_LOGGED];
 	for (size_t i = 0; i < diags->n && i < DIAGS_LOGGED; i++) {
-		const struct diag *d = &diags->v[i];
-		log_warn("%s:%d:%d: %s: %s: %s", d->file, d->line, d->col,
-			 d->object ? d->object : "-", d->field ? d->field : "-", d->msg);
+		diag_format(&diags->v[i], line, sizeof(line));
+		log_warn("%s", line);
 	}
 	if (diags->n + diags->dropped > DIAGS_LOGGED)
 		log_warn("... and %zu more problems", diags->n + diags->dropped - DIAGS_LOGGED);
 }
 
+/* sourceError is msg followed by the first problems where they are (desired_error_text); the log
+ * gets msg and up to DIAGS_LOGGED problems, once while that text repeats. */
 void controller_source_failed(struct controller *c, const char *msg,
 			      const struct diag_list *diags)
 {
-	if (c->source_error && strcmp(c->source_error, msg) == 0)
+	char *text = desired_error_text(msg, diags);
+	if (text && c->source_error && strcmp(c->source_error, text) == 0) {
+		free(text);
 		return;
+	}
+	if (!text)
+		log_error("describing why the source failed: out of memory");
 	log_warn("%s", msg);
 	if (diags)
 		controller_log_diags(diags);
 	free(c->source_error);
-	c->source_error = strdup(msg);
+	c->source_error = text;
 	if (!c->source_error_since_ms)
 		c->source_error_since_ms = clock_epoch_ms();
 }

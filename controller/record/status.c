@@ -61,6 +61,47 @@ void status_metrics_count_rollback(struct status_metrics *m, const char *reason)
 	m->rollbacks[m->nrollbacks++].count = 1;
 }
 
+/* ---- since when ---- */
+
+static bool same_entry(const struct status_since_entry *e, const struct status_node *n)
+{
+	return strcmp(e->name, n->name) == 0;
+}
+
+void status_since_track(struct status_since *t, struct status_node *nodes, size_t n,
+			int64_t now_ms)
+{
+	struct status_since_entry *v = calloc(n ? n : 1, sizeof(*v));
+	if (!v) {
+		status_since_free(t);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct status_node *node = &nodes[i];
+		/* The desired state's order rarely changes: the same index first. */
+		const struct status_since_entry *old = i < t->n && same_entry(&t->v[i], node)
+							       ? &t->v[i]
+							       : NULL;
+		for (size_t k = 0; !old && k < t->n; k++)
+			if (same_entry(&t->v[k], node))
+				old = &t->v[k];
+		snprintf(v[i].name, sizeof(v[i].name), "%s", node->name);
+		snprintf(v[i].status, sizeof(v[i].status), "%s", node->status);
+		v[i].since_ms = old && strcmp(old->status, node->status) == 0 ? old->since_ms : now_ms;
+		node->since_ms = v[i].since_ms;
+	}
+	free(t->v);
+	t->v = v;
+	t->n = n;
+}
+
+void status_since_free(struct status_since *t)
+{
+	free(t->v);
+	t->v = NULL;
+	t->n = 0;
+}
+
 /* ---- /status ---- */
 
 /* RFC 3339 UTC with milliseconds; 0 stands for "never" and renders as null. */
@@ -108,6 +149,35 @@ static struct json_object *weights_json(const struct weight_map *m)
 	return o;
 }
 
+/* {code, message} of a node's first reason; null when it has none. */
+static struct json_object *reason_json(const struct status_node *n)
+{
+	if (!n->reason_code)
+		return NULL;
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "code", json_object_new_string(n->reason_code));
+	json_object_object_add(o, "message", str_or_null(n->reason_message));
+	return o;
+}
+
+/* The finding as /readyz names it (doctor.firstBad); null when there is none. */
+static struct json_object *finding_json(const struct readyz_finding *f)
+{
+	if (!f->check_id)
+		return NULL;
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "checkId", json_object_new_string(f->check_id));
+	json_object_object_add(o, "severity", str_or_null(f->severity));
+	json_object_object_add(o, "message", str_or_null(f->message));
+	json_object_object_add(o, "path", str_or_null(f->path));
+	json_object_object_add(o, "line", f->line > 0 ? json_object_new_int64(f->line) : NULL);
+	json_object_object_add(o, "column",
+			       f->column > 0 ? json_object_new_int64(f->column) : NULL);
+	json_object_object_add(o, "fixHint", str_or_null(f->fix_hint));
+	json_object_object_add(o, "tenant", str_or_null(f->tenant));
+	return o;
+}
+
 static struct json_object *nodes_json(const struct status_view *v)
 {
 	struct json_object *o = json_object_new_object();
@@ -118,13 +188,48 @@ static struct json_object *nodes_json(const struct status_view *v)
 		for (size_t r = 0; r < n->nreasons; r++)
 			json_object_array_add(reasons, json_object_new_string(n->reasons[r]));
 		json_object_object_add(node, "status", json_object_new_string(n->status));
+		json_object_object_add(node, "statusSince", time_json(n->since_ms));
 		json_object_object_add(node, "tag", str_or_null(n->tag));
 		json_object_object_add(node, "skills", str_or_null(n->skills));
 		json_object_object_add(node, "observedGeneration",
 				       json_object_new_int64(n->observed_generation));
 		json_object_object_add(node, "reasons", reasons);
+		json_object_object_add(node, "reason", reason_json(n));
+		json_object_object_add(node, "doctorFirstBad", finding_json(&n->doctor_first_bad));
 		json_object_object_add(o, n->name, node);
 	}
+	return o;
+}
+
+/* Held: whom the rollout waits for, and when maxHold ends the wait. No clock runs while the
+ * planner says a person must decide (Stalled); a suspension stops the clock, so the deadline
+ * moves with it. */
+static struct json_object *hold_json(const struct status_view *v)
+{
+	const struct rollout_state *s = v->state;
+	if (s->phase != ROLLOUT_HELD)
+		return NULL;
+	struct json_object *o = json_object_new_object();
+	char waiting[ROLLOUT_NODE_NAME_MAX + ROLLOUT_REASON_MAX + 64], hold[32];
+	bool timed = v->max_hold_ms > 0 && s->hold_started_ms > 0 &&
+		     s->conditions[COND_STALLED].status != COND_TRUE;
+	int64_t deadline = s->hold_started_ms + v->max_hold_ms;
+	if (timed && s->suspended_since_ms > 0 && v->now_ms > s->suspended_since_ms)
+		deadline += v->now_ms - s->suspended_since_ms;
+	if (s->held_node[0])
+		snprintf(waiting, sizeof(waiting), "%s to report green (it reports %s)",
+			 s->held_node, s->held_reason[0] ? s->held_reason : "not green");
+	else
+		snprintf(waiting, sizeof(waiting), "the canaries to report green");
+	json_object_object_add(o, "node", str_or_null(s->held_node));
+	json_object_object_add(o, "reason", str_or_null(s->held_reason));
+	json_object_object_add(o, "since", time_json(s->hold_started_ms));
+	json_object_object_add(o, "waitingFor", json_object_new_string(waiting));
+	if (v->max_hold_ms > 0)
+		duration_format(v->max_hold_ms, hold, sizeof(hold));
+	json_object_object_add(o, "maxHold", v->max_hold_ms > 0 ? json_object_new_string(hold)
+								: NULL);
+	json_object_object_add(o, "deadline", timed ? time_json(deadline) : NULL);
 	return o;
 }
 
@@ -212,6 +317,7 @@ int status_render_json(const struct status_view *v, char **out, size_t *len, str
 	json_object_object_add(o, "rollout", version_json(&s->promotion));
 	json_object_object_add(o, "lastGood", s->has_last_good ? version_json(&s->last_good) : NULL);
 	json_object_object_add(o, "weights", weights_json(v->weights));
+	json_object_object_add(o, "hold", hold_json(v));
 	json_object_object_add(o, "nodes", nodes_json(v));
 	json_object_object_add(o, "conditions", conditions_json(v));
 	json_object_object_add(o, "quarantined", q);
@@ -303,6 +409,19 @@ static void node_metrics(struct text *t, const struct status_view *v)
 		}
 }
 
+static void since_metrics(struct text *t, const struct status_view *v)
+{
+	family(t, "clawfleet_node_status_since_timestamp_seconds", "gauge",
+	       "When each node entered the status it has, as the controller saw it.");
+	for (size_t i = 0; i < v->nnodes; i++) {
+		if (v->nodes[i].since_ms <= 0)
+			continue;
+		put(t, "clawfleet_node_status_since_timestamp_seconds{node=\"");
+		put_label(t, v->nodes[i].name);
+		put(t, "\"} %.3f\n", (double)v->nodes[i].since_ms / 1000.0);
+	}
+}
+
 static void duration_metrics(struct text *t, const struct status_metrics *m)
 {
 	uint64_t cumulative = 0;
@@ -339,6 +458,7 @@ int status_render_metrics(const struct status_view *v, char **out, size_t *len,
 	       "The percent of new sessions the rollout's step sends to the canary pool.");
 	put(&t, "clawfleet_canary_percent %d\n", s->percent);
 	node_metrics(&t, v);
+	since_metrics(&t, v);
 	family(&t, "clawfleet_reconcile_total", "counter", "Reconcile passes run.");
 	put(&t, "clawfleet_reconcile_total %llu\n", (unsigned long long)m->reconcile_total);
 	duration_metrics(&t, m);

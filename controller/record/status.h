@@ -3,7 +3,8 @@
  * exposition format 0.0.4). Both renderers are pure: the loop builds the view, renders after
  * every pass and hands the bytes to the HTTP threads, which never wait on the loop's I/O. The
  * counters behind /metrics live in struct status_metrics, updated by the loop through the
- * functions below; they start at zero with the process, as Prometheus counters do. */
+ * functions below; they start at zero with the process, as Prometheus counters do; so does
+ * struct status_since, which remembers since when each node has had its status. */
 #ifndef CLAWFLEET_STATUS_H
 #define CLAWFLEET_STATUS_H
 #include <stdbool.h>
@@ -12,6 +13,7 @@
 
 #include "base/err.h"
 #include "base/weightmap.h"
+#include "contracts/readyz.h"
 #include "plan/rollout.h"
 
 #define STATUS_PASSES_MAX 64
@@ -28,6 +30,23 @@ struct status_node {
 	int64_t observed_generation;
 	const char *const *reasons; /* reason codes, red first */
 	size_t nreasons;
+	int64_t since_ms; /* when the node entered this status (status_since_track); 0: unknown */
+	/* The first reason, or node.unreachable and why the node did not answer; NULL: none. */
+	const char *reason_code, *reason_message;
+	struct readyz_finding doctor_first_bad; /* the probe's doctor.firstBad; check_id NULL: none */
+};
+
+/* When each node entered the status it has, carried by the loop from pass to pass. It lives in
+ * memory: a restarted controller counts from its first pass. */
+struct status_since_entry {
+	char name[ROLLOUT_NODE_NAME_MAX];
+	char status[16];
+	int64_t since_ms;
+};
+
+struct status_since {
+	struct status_since_entry *v;
+	size_t n;
 };
 
 struct status_pass {
@@ -64,6 +83,8 @@ struct status_view {
 	size_t npasses;
 	const struct status_metrics *metrics;
 	const char *version; /* the build, for clawfleet_build_info */
+	int64_t now_ms;	     /* when the view was taken, wall clock */
+	int64_t max_hold_ms; /* the Promotion's canary.maxHold; 0: none */
 };
 
 /* The upper bounds (seconds) of clawfleet_reconcile_duration_seconds' buckets. */
@@ -73,6 +94,13 @@ void status_metrics_observe_pass(struct status_metrics *m, double seconds);
 void status_metrics_count_action(struct status_metrics *m, enum rollout_action_kind kind, bool ok);
 /* Past STATUS_ROLLBACK_REASONS distinct reasons, the rest count as "other". */
 void status_metrics_count_rollback(struct status_metrics *m, const char *reason);
+
+/* Sets since_ms of nodes[0..n): kept from the last call while a node's status is the same,
+ * now_ms for a node that is new or changed status; nodes not in this call are forgotten. Out of
+ * memory: since_ms stays 0 (unknown) and the next call starts over. */
+void status_since_track(struct status_since *t, struct status_node *nodes, size_t n,
+			int64_t now_ms);
+void status_since_free(struct status_since *t);
 
 /* The /status document, a malloc'd NUL-terminated string. */
 int status_render_json(const struct status_view *v, char **out, size_t *len, struct cf_err *err);

@@ -155,6 +155,8 @@ static const char style[] =
 	".green{background:#1a7f37}.degraded{background:#9a6700}.red{background:#cf222e}\n"
 	".unreachable,.unknown{background:#6e7781}.busy{background:#0969da}\n"
 	".error{border-color:#cf222e;background:#ffebe9}\n"
+	"#source-error{white-space:pre-wrap;font:12px ui-monospace,SFMono-Regular,Menlo,monospace}\n"
+	"small{color:#57606a}\n"
 	".bar{display:inline-block;width:60%;height:14px;background:#eaeef2;border-radius:3px;"
 	"vertical-align:middle}\n"
 	".fill{height:14px;background:#0969da;border-radius:3px}\n"
@@ -284,6 +286,35 @@ static void weights_section(struct page *pg, struct json_object *doc)
 	put(pg, "</table></section>\n");
 }
 
+/* Below a node's reason codes: what its first reason says, or the doctor's first bad finding
+ * when doctor is the reason. */
+static void reason_detail(struct page *pg, struct json_object *node)
+{
+	struct json_object *reason = member(node, "reason", json_type_object);
+	struct json_object *bad = member(node, "doctorFirstBad", json_type_object);
+	const char *code = str_of(reason, "code"), *message = str_of(reason, "message");
+	if (code && strncmp(code, "doctor.", 7) == 0 && str_of(bad, "checkId")) {
+		put(pg, "<br><small class=\"detail\">doctor: ");
+		esc(pg, str_of(bad, "checkId"));
+		put(pg, ": ");
+		esc(pg, str_of(bad, "message"));
+		if (str_of(bad, "path")) {
+			put(pg, " (");
+			esc(pg, str_of(bad, "path"));
+			putf(pg, ":%d:%d)", int_of(bad, "line"), int_of(bad, "column"));
+		}
+		if (str_of(bad, "tenant")) {
+			put(pg, ", tenant ");
+			esc(pg, str_of(bad, "tenant"));
+		}
+		put(pg, "</small>");
+	} else if (message && *message) {
+		put(pg, "<br><small class=\"detail\">");
+		esc(pg, message);
+		put(pg, "</small>");
+	}
+}
+
 static void nodes_section(struct page *pg, struct json_object *doc)
 {
 	struct json_object *nodes = member(doc, "nodes", json_type_object);
@@ -307,7 +338,13 @@ static void nodes_section(struct page *pg, struct json_object *doc)
 		esc(pg, name);
 		putf(pg, "</td><td><span class=\"badge %s\">", status_class(status));
 		esc_or_dash(pg, status);
-		put(pg, "</span></td><td>");
+		put(pg, "</span>");
+		if (str_of(node, "statusSince")) {
+			put(pg, "<br><small class=\"since\">since ");
+			esc(pg, str_of(node, "statusSince"));
+			put(pg, "</small>");
+		}
+		put(pg, "</td><td>");
 		esc_or_dash(pg, str_of(node, "tag"));
 		put(pg, "</td><td>");
 		esc_or_dash(pg, str_of(node, "skills"));
@@ -317,8 +354,14 @@ static void nodes_section(struct page *pg, struct json_object *doc)
 			esc(pg, json_object_get_string(json_object_array_get_idx(reasons, r)));
 			put(pg, "</code>");
 		}
-		if (!nreasons)
+		if (!nreasons && str_of(member(node, "reason", json_type_object), "code")) {
+			put(pg, "<code>");
+			esc(pg, str_of(member(node, "reason", json_type_object), "code"));
+			put(pg, "</code>");
+		} else if (!nreasons) {
 			put(pg, "\xe2\x80\x94");
+		}
+		reason_detail(pg, node);
 		put(pg, "</td></tr>\n");
 	}
 	put(pg, "</table></section>\n");

@@ -99,6 +99,24 @@ static const struct body_case cases[] = {
 
 	{"{\"node\":\"stable-gw-a\",\"status\":\"green\"}", READYZ_OTHER_NODE,
 	 "the probe of another node"},
+
+	/* doctor.firstBad, what `clawfleet status` shows of a doctor reason */
+	{BARE(",\"doctor\":{\"verdict\":\"red\",\"firstBad\":null}"), 0, NULL},
+	{BARE(",\"doctor\":{\"firstBad\":{\"checkId\":\"c\",\"message\":\"m\",\"line\":0}}"), 0, NULL},
+	{BARE(",\"doctor\":\"red\""), -1,
+	 "not a probe document: \"doctor\" or \"doctor.firstBad\" is not an object"},
+	{BARE(",\"doctor\":{\"firstBad\":[]}"), -1,
+	 "not a probe document: \"doctor\" or \"doctor.firstBad\" is not an object"},
+	{BARE(",\"doctor\":{\"firstBad\":{\"message\":\"m\"}}"), -1,
+	 "not a probe document: \"doctor.firstBad\" has no \"checkId\" or \"message\", or a field "
+	 "of it is not a string"},
+	{BARE(",\"doctor\":{\"firstBad\":{\"checkId\":\"c\",\"message\":\"m\",\"path\":1}}"), -1,
+	 "not a probe document: \"doctor.firstBad\" has no \"checkId\" or \"message\", or a field "
+	 "of it is not a string"},
+	{BARE(",\"doctor\":{\"firstBad\":{\"checkId\":\"c\",\"message\":\"m\",\"line\":-1}}"), -1,
+	 "not a probe document: \"doctor.firstBad\" line or column is not a whole number >= 0"},
+	{BARE(",\"doctor\":{\"firstBad\":{\"checkId\":\"c\",\"message\":\"m\",\"column\":\"3\"}}"),
+	 -1, "not a probe document: \"doctor.firstBad\" line or column is not a whole number >= 0"},
 };
 
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
@@ -189,6 +207,78 @@ static void test_fields(void **state)
 	assert_null(b.lock_sha256);
 	assert_false(b.version_match);
 	assert_null(b.probe_sha256);
+	arena_free(&a);
+}
+
+/* What people read first: the first reason's message and the doctor's first bad finding. */
+static void test_what_people_read_first(void **state)
+{
+	(void)state;
+	static const char body[] = BARE(
+		",\"reasons\":[{\"code\":\"doctor.red\",\"message\":\"tenant acme: doctor red\"},"
+		"{\"code\":\"disk.low\",\"message\":\"4 %\"}],\"doctor\":{\"verdict\":\"red\","
+		"\"firstBad\":{\"checkId\":\"skills.semver\",\"severity\":\"error\",\"message\":"
+		"\"1.4.3 is not 1.4.2\",\"path\":\"/x/openclaw.lock\",\"line\":3,\"column\":12,"
+		"\"fixHint\":\"reinstall\",\"tenant\":\"acme\"}}");
+	struct arena a = {0};
+	struct node_observation o = {0};
+	struct cf_err err;
+	assert_int_equal(readyz_parse(NULL, body, strlen(body), NODE, &a, &o, &err), 0);
+	assert_string_equal(o.reason_message, "tenant acme: doctor red");
+	const struct readyz_finding *f = &o.doctor_first_bad;
+	assert_string_equal(f->check_id, "skills.semver");
+	assert_string_equal(f->severity, "error");
+	assert_string_equal(f->message, "1.4.3 is not 1.4.2");
+	assert_string_equal(f->path, "/x/openclaw.lock");
+	assert_int_equal(f->line, 3);
+	assert_int_equal(f->column, 12);
+	assert_string_equal(f->fix_hint, "reinstall");
+	assert_string_equal(f->tenant, "acme");
+
+	const char *bare = BARE("");
+	struct node_observation b = {0};
+	assert_int_equal(readyz_parse(NULL, bare, strlen(bare), NODE, &a, &b, &err), 0);
+	assert_null(b.reason_message);
+	assert_null(b.doctor_first_bad.check_id);
+	arena_free(&a);
+}
+
+/* The one writer's document with a red doctor run reads back with its finding. */
+static void test_doctor_finding_reads_back(void **state)
+{
+	(void)state;
+	struct probe_doctor run = {.tenant = "acme"};
+	run.result.outcome = DOCTOR_JUDGED;
+	run.result.verdict = DOCTOR_RED;
+	run.result.has_first_bad = true;
+	struct doctor_finding *bad = &run.result.first_bad;
+	snprintf(bad->check_id, sizeof(bad->check_id), "config.valid");
+	snprintf(bad->severity, sizeof(bad->severity), "error");
+	snprintf(bad->message, sizeof(bad->message), "openclaw.json does not parse");
+	snprintf(bad->path, sizeof(bad->path), "/etc/openclaw/tenants/acme/openclaw.json");
+	bad->line = 7;
+	bad->column = 2;
+	struct probe_inputs in = {.node = NODE, .doctor = &run, .ndoctor = 1,
+				  .checked_at_ms = 1, .now_ms = 1};
+	struct probe_result res;
+	char *doc = NULL;
+	size_t len = 0;
+	int http = 0;
+	struct cf_err err;
+	probe_merge(&in, &res);
+	assert_int_equal(probe_render_json(&in, &res, &doc, &len, &http, &err), 0);
+	struct arena a = {0};
+	struct node_observation o = {0};
+	assert_int_equal(readyz_parse(NULL, doc, len, NODE, &a, &o, &err), 0);
+	assert_string_equal(o.reason_message, res.reasons[0].message);
+	assert_string_equal(o.doctor_first_bad.check_id, "config.valid");
+	assert_string_equal(o.doctor_first_bad.message, "openclaw.json does not parse");
+	assert_string_equal(o.doctor_first_bad.path, "/etc/openclaw/tenants/acme/openclaw.json");
+	assert_int_equal(o.doctor_first_bad.line, 7);
+	assert_int_equal(o.doctor_first_bad.column, 2);
+	assert_string_equal(o.doctor_first_bad.tenant, "acme");
+	assert_null(o.doctor_first_bad.fix_hint);
+	free(doc);
 	arena_free(&a);
 }
 
@@ -308,6 +398,8 @@ int main(void)
 		cmocka_unit_test(test_bodies),
 		cmocka_unit_test(test_kept_parser),
 		cmocka_unit_test(test_fields),
+		cmocka_unit_test(test_what_people_read_first),
+		cmocka_unit_test(test_doctor_finding_reads_back),
 		cmocka_unit_test(test_read_of_a_value),
 		cmocka_unit_test(test_plan_agrees),
 		cmocka_unit_test(test_pending_document_reads_back),

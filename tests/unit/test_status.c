@@ -59,9 +59,16 @@ static int setup(void **state)
 	s->conditions[COND_STALLED] = (struct rollout_condition){COND_FALSE, "Analysing", "", T0};
 	assert_int_equal(weight_map_set(&f->weights, "canary-gw", 100, NULL), 0);
 	assert_int_equal(weight_map_set(&f->weights, "stable-gw-a", 50, NULL), 0);
-	f->nodes[0] = (struct status_node){"canary-gw", "degraded", "v2026.8.0", "1.4.2", 3,
-					   canary_reasons, 2};
-	f->nodes[1] = (struct status_node){"stable-gw-a", "unreachable", NULL, NULL, 0, NULL, 0};
+	f->nodes[0] = (struct status_node){
+		.name = "canary-gw",
+		.status = "degraded",
+		.tag = "v2026.8.0",
+		.skills = "1.4.2",
+		.observed_generation = 3,
+		.reasons = canary_reasons,
+		.nreasons = 2,
+	};
+	f->nodes[1] = (struct status_node){.name = "stable-gw-a", .status = "unreachable"};
 	f->passes[0] = (struct status_pass){T0 - 1000, true};
 	f->passes[1] = (struct status_pass){T0, false};
 	f->view = (struct status_view){
@@ -158,13 +165,17 @@ static void test_status_document(void **state)
 	assert_string_equal(at(o, "passes.0.at"), "2026-11-21T03:39:59.250Z");
 	assert_string_equal(at(o, "passes.0.green"), "true");
 	assert_string_equal(at(o, "passes.1.green"), "false");
+	assert_string_equal(at(o, "hold"), "<null>");
 	json_object_put(o);
 }
 
 static void test_a_failing_source_stalls(void **state)
 {
 	struct fixture *f = *state;
-	f->view.source_error = "main@sha1:9e1d is invalid (2 errors); keeping main@sha1:2f0c";
+	f->view.source_error = "main@sha1:9e1d is invalid (2 errors); keeping main@sha1:2f0c\n"
+			       "openclaw/nodes/spare.yaml:6:9: MacNode/spare: spec.role: must be one "
+			       "of gateway, worker, notifier; got \"bogus\"\n"
+			       "openclaw/nodes/zz.yaml:2:4: -: -: mapping values are not allowed here";
 	f->view.source_error_since_ms = T0;
 	struct json_object *o = render(&f->view);
 	assert_string_equal(at(o, "sourceError"), f->view.source_error);
@@ -172,6 +183,145 @@ static void test_a_failing_source_stalls(void **state)
 	assert_string_equal(at(o, "conditions.2.status"), "True");
 	assert_string_equal(at(o, "conditions.2.reason"), "SourceFailed");
 	assert_string_equal(at(o, "conditions.2.message"), f->view.source_error);
+	json_object_put(o);
+}
+
+/* Each node's first reason, since when it has its status and the doctor's first bad finding;
+ * null where there is none. */
+static void test_node_reasons(void **state)
+{
+	struct fixture *f = *state;
+	struct json_object *o = render(&f->view);
+	assert_string_equal(at(o, "nodes.canary-gw.statusSince"), "<null>");
+	assert_string_equal(at(o, "nodes.canary-gw.reason"), "<null>");
+	assert_string_equal(at(o, "nodes.canary-gw.doctorFirstBad"), "<null>");
+	json_object_put(o);
+
+	f->nodes[0].since_ms = T0 - 5000;
+	f->nodes[0].reason_code = "doctor.yellow";
+	f->nodes[0].reason_message = "tenant acme: doctor yellow: gateway.latency: p95 above target";
+	f->nodes[0].doctor_first_bad = (struct readyz_finding){
+		.check_id = "gateway.latency",
+		.severity = "warning",
+		.message = "p95 above target",
+		.path = "/etc/openclaw/tenants/acme/openclaw.json",
+		.fix_hint = "check channel backlogs",
+		.tenant = "acme",
+		.line = 12,
+		.column = 3,
+	};
+	f->nodes[1].since_ms = T0;
+	f->nodes[1].reason_code = "node.unreachable";
+	f->nodes[1].reason_message = "GET http://10.0.0.2:18081/readyz: connection refused";
+	o = render(&f->view);
+	assert_string_equal(at(o, "nodes.canary-gw.statusSince"), "2026-11-21T03:39:55.250Z");
+	assert_string_equal(at(o, "nodes.canary-gw.reason.code"), "doctor.yellow");
+	assert_string_equal(at(o, "nodes.canary-gw.reason.message"), f->nodes[0].reason_message);
+	assert_string_equal(at(o, "nodes.canary-gw.doctorFirstBad.checkId"), "gateway.latency");
+	assert_string_equal(at(o, "nodes.canary-gw.doctorFirstBad.severity"), "warning");
+	assert_string_equal(at(o, "nodes.canary-gw.doctorFirstBad.message"), "p95 above target");
+	assert_string_equal(at(o, "nodes.canary-gw.doctorFirstBad.path"),
+			    "/etc/openclaw/tenants/acme/openclaw.json");
+	assert_string_equal(at(o, "nodes.canary-gw.doctorFirstBad.line"), "12");
+	assert_string_equal(at(o, "nodes.canary-gw.doctorFirstBad.column"), "3");
+	assert_string_equal(at(o, "nodes.canary-gw.doctorFirstBad.fixHint"),
+			    "check channel backlogs");
+	assert_string_equal(at(o, "nodes.canary-gw.doctorFirstBad.tenant"), "acme");
+	assert_string_equal(at(o, "nodes.canary-gw.reasons.0"), "doctor.yellow");
+	assert_string_equal(at(o, "nodes.stable-gw-a.statusSince"), "2026-11-21T03:40:00.250Z");
+	assert_string_equal(at(o, "nodes.stable-gw-a.reason.code"), "node.unreachable");
+	assert_string_equal(at(o, "nodes.stable-gw-a.reason.message"),
+			    f->nodes[1].reason_message);
+	assert_string_equal(at(o, "nodes.stable-gw-a.doctorFirstBad"), "<null>");
+	json_object_put(o);
+}
+
+/* since_ms is kept while a node's status is the same, from pass to pass, whatever the order;
+ * a changed status, a new node, or one that comes back after it left, starts now. */
+static void test_since_is_tracked_across_passes(void **state)
+{
+	(void)state;
+	struct status_since t = {0};
+	struct status_node n[3] = {
+		{.name = "a", .status = "green"},
+		{.name = "b", .status = "green"},
+		{.name = "c", .status = "red"},
+	};
+	status_since_track(&t, n, 3, T0);
+	assert_true(n[0].since_ms == T0 && n[1].since_ms == T0 && n[2].since_ms == T0);
+
+	n[0].since_ms = n[1].since_ms = n[2].since_ms = 0;
+	n[1].status = "red";
+	status_since_track(&t, n, 3, T0 + 1000);
+	assert_true(n[0].since_ms == T0 && n[1].since_ms == T0 + 1000 && n[2].since_ms == T0);
+
+	struct status_node m[2] = {
+		{.name = "c", .status = "red"},
+		{.name = "d", .status = "unreachable"},
+	};
+	status_since_track(&t, m, 2, T0 + 2000);
+	assert_true(m[0].since_ms == T0 && m[1].since_ms == T0 + 2000);
+
+	n[0].status = "green";
+	status_since_track(&t, n, 3, T0 + 3000);
+	assert_true(n[0].since_ms == T0 + 3000); /* a left and came back */
+	assert_true(n[1].since_ms == T0 + 3000);
+	assert_true(n[2].since_ms == T0);
+	status_since_free(&t);
+	assert_int_equal(t.n, 0);
+}
+
+static void held(struct fixture *f)
+{
+	struct rollout_state *s = &f->state;
+	s->phase = ROLLOUT_HELD;
+	s->held_from = ROLLOUT_ANALYSING;
+	s->hold_started_ms = T0 - 60000;
+	snprintf(s->held_node, sizeof(s->held_node), "canary-gw");
+	snprintf(s->held_reason, sizeof(s->held_reason), "doctor.yellow");
+	f->view.now_ms = T0;
+	f->view.max_hold_ms = 30 * 60 * 1000;
+}
+
+/* Held: what the rollout waits for and when maxHold ends the wait. */
+static void test_hold(void **state)
+{
+	struct fixture *f = *state;
+	struct json_object *o = render(&f->view);
+	assert_string_equal(at(o, "hold"), "<null>");
+	json_object_put(o);
+
+	held(f);
+	o = render(&f->view);
+	assert_string_equal(at(o, "phase"), "Held");
+	assert_string_equal(at(o, "hold.node"), "canary-gw");
+	assert_string_equal(at(o, "hold.reason"), "doctor.yellow");
+	assert_string_equal(at(o, "hold.since"), "2026-11-21T03:39:00.250Z");
+	assert_string_equal(at(o, "hold.waitingFor"),
+			    "canary-gw to report green (it reports doctor.yellow)");
+	assert_string_equal(at(o, "hold.maxHold"), "30m");
+	assert_string_equal(at(o, "hold.deadline"), "2026-11-21T04:09:00.250Z");
+	json_object_put(o);
+
+	/* Suspended for 10 s: the hold's clock stood still that long. */
+	f->state.suspended_since_ms = T0 - 10000;
+	o = render(&f->view);
+	assert_string_equal(at(o, "hold.deadline"), "2026-11-21T04:09:10.250Z");
+	json_object_put(o);
+	f->state.suspended_since_ms = 0;
+
+	/* A person decides (rollback.automatic false): no clock runs. */
+	f->state.conditions[COND_STALLED] = (struct rollout_condition){
+		COND_TRUE, "RollbackRequired", "canary-gw: doctor.red; set spec.abort", T0};
+	o = render(&f->view);
+	assert_string_equal(at(o, "hold.maxHold"), "30m");
+	assert_string_equal(at(o, "hold.deadline"), "<null>");
+	json_object_put(o);
+
+	f->view.max_hold_ms = 0;
+	o = render(&f->view);
+	assert_string_equal(at(o, "hold.maxHold"), "<null>");
+	assert_string_equal(at(o, "hold.deadline"), "<null>");
 	json_object_put(o);
 }
 
@@ -224,6 +374,7 @@ static void test_metrics_families(void **state)
 	status_metrics_count_rollback(&f->metrics, "doctor.red");
 	status_metrics_count_rollback(&f->metrics, "lock.parity");
 	f->metrics.git_fetch_seconds = 0.125;
+	f->nodes[0].since_ms = T0 - 5000; /* stable-gw-a's is not known */
 	char *text = metrics(&f->view);
 	assert_line(text, "# TYPE clawfleet_rollout_phase gauge");
 	assert_line(text, "clawfleet_rollout_phase{phase=\"Analysing\"} 1");
@@ -234,6 +385,10 @@ static void test_metrics_families(void **state)
 	assert_line(text, "clawfleet_node_status{node=\"canary-gw\",status=\"degraded\"} 1");
 	assert_line(text, "clawfleet_node_status{node=\"canary-gw\",status=\"green\"} 0");
 	assert_line(text, "clawfleet_node_status{node=\"stable-gw-a\",status=\"unreachable\"} 1");
+	assert_line(text, "# TYPE clawfleet_node_status_since_timestamp_seconds gauge");
+	assert_line(text, "clawfleet_node_status_since_timestamp_seconds{node=\"canary-gw\"} "
+			  "1795232395.250");
+	assert_null(strstr(text, "clawfleet_node_status_since_timestamp_seconds{node=\"stable"));
 	assert_line(text, "# TYPE clawfleet_reconcile_total counter");
 	assert_line(text, "clawfleet_reconcile_total 3");
 	assert_line(text, "# TYPE clawfleet_reconcile_duration_seconds histogram");
@@ -296,6 +451,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_status_document, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_a_failing_source_stalls, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_node_reasons, setup, teardown),
+		cmocka_unit_test(test_since_is_tracked_across_passes),
+		cmocka_unit_test_setup_teardown(test_hold, setup, teardown),
 		cmocka_unit_test(test_before_anything_loaded),
 		cmocka_unit_test_setup_teardown(test_metrics_families, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_label_values_are_escaped, setup, teardown),

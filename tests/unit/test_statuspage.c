@@ -51,11 +51,23 @@ static int setup(void **state)
 	assert_int_equal(weight_map_set(&f->weights, "canary-gw", 100, NULL), 0);
 	assert_int_equal(weight_map_set(&f->weights, "stable-gw-a", 200, NULL), 0);
 	assert_int_equal(weight_map_set(&f->weights, "stable-gw-b", 0, NULL), 0);
-	f->nodes[0] = (struct status_node){"canary-gw", "degraded", "v2026.8.0", "1.4.3", 3,
-					   canary_reasons, 2};
-	f->nodes[1] = (struct status_node){"stable-gw-a", "green", "v2026.7.1", "1.4.2", 2,
-					   NULL, 0};
-	f->nodes[2] = (struct status_node){"stable-gw-b", "unreachable", NULL, NULL, 0, NULL, 0};
+	f->nodes[0] = (struct status_node){
+		.name = "canary-gw",
+		.status = "degraded",
+		.tag = "v2026.8.0",
+		.skills = "1.4.3",
+		.observed_generation = 3,
+		.reasons = canary_reasons,
+		.nreasons = 2,
+	};
+	f->nodes[1] = (struct status_node){
+		.name = "stable-gw-a",
+		.status = "green",
+		.tag = "v2026.7.1",
+		.skills = "1.4.2",
+		.observed_generation = 2,
+	};
+	f->nodes[2] = (struct status_node){.name = "stable-gw-b", .status = "unreachable"};
 	f->passes[0] = (struct status_pass){T0, false};
 	f->view = (struct status_view){
 		.revision = "main@sha1:2f0c9e1",
@@ -160,6 +172,42 @@ static void test_node_status_in_words_and_color(void **state)
 	/* An unreachable node has no tag: a dash, not an empty cell. */
 	assert_non_null(strstr(page, "<span class=\"badge unreachable\">unreachable</span></td>"
 				     "<td>\xe2\x80\x94</td>"));
+	free(page);
+}
+
+/* Since when a node has its status, and below its reason codes what the first one says (the
+ * doctor's first bad finding when doctor is the reason); a multi-line source error keeps its
+ * lines. */
+static void test_since_and_reason_detail(void **state)
+{
+	struct fixture *f = *state;
+	f->nodes[0].since_ms = T0;
+	f->nodes[0].reason_code = "doctor.yellow";
+	f->nodes[0].reason_message = "doctor yellow: gateway.latency: p95 above target";
+	f->nodes[0].doctor_first_bad = (struct readyz_finding){
+		.check_id = "gateway.latency",
+		.message = "p95 <above> target",
+		.path = "/etc/openclaw/openclaw.json",
+		.line = 12,
+		.column = 3,
+		.tenant = "acme",
+	};
+	f->nodes[2].reason_code = "node.unreachable";
+	f->nodes[2].reason_message = "GET http://10.0.0.3:18081/readyz: connection refused";
+	f->view.source_error = "main@sha1:9e1d is invalid (1 error); keeping main@sha1:2f0c\n"
+			       "a.yaml:1:1: -: -: bad";
+	char *page = page_of(&f->view, "");
+	assert_non_null(strstr(page, "class=\"badge degraded\">degraded</span><br><small "
+				     "class=\"since\">since 2026-11-21T03:40:00.250Z</small></td>"));
+	assert_non_null(strstr(page, "<code>queue.over_limit</code><br><small class=\"detail\">"
+				     "doctor: gateway.latency: p95 &lt;above&gt; target "
+				     "(/etc/openclaw/openclaw.json:12:3), tenant acme</small></td>"));
+	assert_non_null(strstr(page, "<td><code>node.unreachable</code><br><small class=\"detail\">"
+				     "GET http://10.0.0.3:18081/readyz: connection refused</small>"
+				     "</td>"));
+	assert_non_null(strstr(page, "<p id=\"source-error\">main@sha1:9e1d is invalid (1 error); "
+				     "keeping main@sha1:2f0c\na.yaml:1:1: -: -: bad</p>"));
+	assert_non_null(strstr(page, "#source-error{white-space:pre-wrap"));
 	free(page);
 }
 
@@ -318,6 +366,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_shows_what_status_says, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_node_status_in_words_and_color, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_since_and_reason_detail, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_weight_bar_is_the_share_of_the_total, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_and_all_zero_weights, setup, teardown),

@@ -1,0 +1,247 @@
+#include "cmd/status_table.h"
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "base/timeparse.h"
+
+#define TEXT_MAX 4096	/* one line of the document's text as printed */
+#define LABEL "%-11s "	/* the rollout's labels */
+#define DETAIL_INDENT 25 /* a node's detail lines start under its STATUS */
+
+static struct json_object *get(struct json_object *o, const char *key)
+{
+	struct json_object *v = NULL;
+	return o && json_object_object_get_ex(o, key, &v) ? v : NULL;
+}
+
+/* A field as text; "-" when absent or null. */
+static const char *text(struct json_object *o, const char *key)
+{
+	struct json_object *v = get(o, key);
+	return v ? json_object_get_string(v) : "-";
+}
+
+/* A string member; NULL when absent, null or not a string. */
+static const char *str(struct json_object *o, const char *key)
+{
+	struct json_object *v = get(o, key);
+	return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
+/* src up to its first newline (*rest after it, NULL at the end) into dst, every control
+ * character (C0, DEL, C1) as "?". */
+static void clean_line(char *dst, size_t size, const char *src, const char **rest)
+{
+	const unsigned char *s = (const unsigned char *)src;
+	size_t n = 0;
+	*rest = NULL;
+	for (; *s && n + 1 < size; s++) {
+		if (*s == '\n') {
+			*rest = (const char *)s + 1;
+			break;
+		}
+		bool c1 = s[0] == 0xc2 && s[1] >= 0x80 && s[1] <= 0x9f;
+		dst[n++] = *s < 0x20 || *s == 0x7f || c1 ? '?' : (char)*s;
+		s += c1;
+	}
+	dst[n] = '\0';
+}
+
+static void clean(char *dst, size_t size, const char *src)
+{
+	const char *rest;
+	clean_line(dst, size, src ? src : "-", &rest);
+}
+
+/* text, one line after the other, the first where the cursor is, the others indent deep. */
+static void put_lines(FILE *out, int indent, const char *s)
+{
+	char line[TEXT_MAX];
+	for (bool first = true; s; first = false) {
+		clean_line(line, sizeof(line), s, &s);
+		fprintf(out, "%*s%s\n", first ? 0 : indent, "", line);
+	}
+}
+
+/* Milliseconds since the epoch of an RFC 3339 member; -1 when there is none. */
+static int64_t time_of(struct json_object *o, const char *key)
+{
+	const char *s = str(o, key), *frac = s ? strchr(s, '.') : NULL;
+	time_t t;
+	int64_t ms = 0;
+	if (!s || rfc3339_parse(s, &t, NULL) < 0)
+		return -1;
+	for (int scale = 100; frac && scale && *++frac >= '0' && *frac <= '9'; scale /= 10)
+		ms += (*frac - '0') * scale;
+	return (int64_t)t * 1000 + ms;
+}
+
+/* A span for people: "45s", "12m5s", "3h4m", "2d3h"; a negative one (clocks apart) is "0s". */
+static void span(char *out, size_t size, int64_t ms)
+{
+	int64_t s = ms > 0 ? ms / 1000 : 0;
+	if (s < 60)
+		snprintf(out, size, "%llds", (long long)s);
+	else if (s < 3600)
+		snprintf(out, size, "%lldm%llds", (long long)(s / 60), (long long)(s % 60));
+	else if (s < 86400)
+		snprintf(out, size, "%lldh%lldm", (long long)(s / 3600), (long long)(s % 3600 / 60));
+	else
+		snprintf(out, size, "%lldd%lldh", (long long)(s / 86400),
+			 (long long)(s % 86400 / 3600));
+}
+
+/* The source's problems are listed under "source": a condition that repeats them says its
+ * first line. */
+static void print_conditions(FILE *out, struct json_object *doc)
+{
+	const char *source_error = str(doc, "sourceError");
+	struct json_object *conds = get(doc, "conditions");
+	size_t n = json_object_is_type(conds, json_type_array) ? json_object_array_length(conds) : 0;
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *c = json_object_array_get_idx(conds, i);
+		const char *type = text(c, "type"), *status = text(c, "status");
+		char reason[TEXT_MAX];
+		/* Stalled=False says nothing: only a stall is worth a line. */
+		if (strcmp(type, "Stalled") == 0 && strcmp(status, "True") != 0)
+			continue;
+		const char *message = text(c, "message");
+		clean(reason, sizeof(reason), text(c, "reason"));
+		int at = fprintf(out, "%-11s %-5s  %s: ", type, status, reason);
+		if (source_error && strcmp(message, source_error) == 0) {
+			char first[TEXT_MAX];
+			clean(first, sizeof(first), message);
+			fprintf(out, "%s\n", first);
+		} else {
+			put_lines(out, at > 0 ? at : 0, message);
+		}
+	}
+}
+
+/* What a hold waits for, for how long already, and how long until maxHold ends it. */
+static void print_hold(FILE *out, struct json_object *hold, int64_t now_ms)
+{
+	char waiting[TEXT_MAX], held[32], left[32], max_hold[64];
+	int64_t since = time_of(hold, "since"), deadline = time_of(hold, "deadline");
+	clean(waiting, sizeof(waiting), text(hold, "waitingFor"));
+	clean(max_hold, sizeof(max_hold), text(hold, "maxHold"));
+	fprintf(out, LABEL "waiting for %s", "hold", waiting);
+	if (since >= 0) {
+		span(held, sizeof(held), now_ms - since);
+		fprintf(out, ", held %s", held);
+	}
+	if (deadline >= 0 && deadline > now_ms) {
+		span(left, sizeof(left), deadline - now_ms);
+		fprintf(out, "; %s left of maxHold %s\n", left, max_hold);
+	} else if (deadline >= 0) {
+		fprintf(out, "; maxHold %s has passed\n", max_hold);
+	} else if (str(hold, "maxHold")) {
+		fprintf(out, "; maxHold %s does not run: a person decides (Stalled)\n", max_hold);
+	} else {
+		fprintf(out, "; no maxHold\n");
+	}
+}
+
+/* Below a node's row: what its first reason says, or the doctor's first bad finding when doctor
+ * is the reason. */
+static void print_detail(FILE *out, struct json_object *node)
+{
+	struct json_object *reason = get(node, "reason"), *bad = get(node, "doctorFirstBad");
+	const char *code = str(reason, "code"), *message = str(reason, "message");
+	char a[TEXT_MAX], b[TEXT_MAX], where[TEXT_MAX];
+	if (code && strncmp(code, "doctor.", 7) == 0 && str(bad, "checkId")) {
+		clean(a, sizeof(a), str(bad, "checkId"));
+		clean(b, sizeof(b), str(bad, "message"));
+		fprintf(out, "%*sdoctor: %s: %s", DETAIL_INDENT, "", a, b);
+		if (str(bad, "path")) {
+			clean(where, sizeof(where), str(bad, "path"));
+			fprintf(out, " (%s:%s:%s)", where, text(bad, "line"), text(bad, "column"));
+		}
+		if (str(bad, "tenant")) {
+			clean(a, sizeof(a), str(bad, "tenant"));
+			fprintf(out, ", tenant %s", a);
+		}
+		fprintf(out, "\n");
+		if (str(bad, "fixHint")) {
+			clean(a, sizeof(a), str(bad, "fixHint"));
+			fprintf(out, "%*sfix: %s\n", DETAIL_INDENT, "", a);
+		}
+	} else if (message && *message) {
+		fprintf(out, "%*s", DETAIL_INDENT, "");
+		put_lines(out, DETAIL_INDENT, message);
+	}
+}
+
+static void print_nodes(FILE *out, struct json_object *doc, int64_t now_ms)
+{
+	struct json_object *nodes = get(doc, "nodes");
+	if (!json_object_is_type(nodes, json_type_object))
+		return;
+	fprintf(out, "\n%-24s %-12s %-20s %-12s %5s  %-8s %s\n", "NODE", "STATUS", "TAG", "SKILLS",
+		"GEN", "SINCE", "REASON");
+	json_object_object_foreach(nodes, name, n)
+	{
+		struct json_object *reasons = get(n, "reasons");
+		char cols[5][TEXT_MAX], since[32] = "-";
+		int64_t at = time_of(n, "statusSince");
+		clean(cols[0], sizeof(cols[0]), name);
+		clean(cols[1], sizeof(cols[1]), text(n, "status"));
+		clean(cols[2], sizeof(cols[2]), text(n, "tag"));
+		clean(cols[3], sizeof(cols[3]), text(n, "skills"));
+		clean(cols[4], sizeof(cols[4]),
+		      json_object_is_type(reasons, json_type_array) &&
+				      json_object_array_length(reasons)
+			      ? json_object_get_string(json_object_array_get_idx(reasons, 0))
+			      : str(get(n, "reason"), "code"));
+		if (at >= 0)
+			span(since, sizeof(since), now_ms - at);
+		fprintf(out, "%-24s %-12s %-20s %-12s %5s  %-8s %s\n", cols[0], cols[1], cols[2],
+			cols[3], text(n, "observedGeneration"), since, cols[4]);
+		print_detail(out, n);
+	}
+}
+
+static void print_weights(FILE *out, struct json_object *doc)
+{
+	struct json_object *w = get(doc, "weights");
+	if (!json_object_is_type(w, json_type_object)) {
+		fprintf(out, "\nweights: not read\n");
+		return;
+	}
+	fprintf(out, "\n%-24s %s\n", "SERVER", "WEIGHT");
+	json_object_object_foreach(w, server, weight)
+	{
+		fprintf(out, "%-24s %s\n", server, json_object_get_string(weight));
+	}
+}
+
+void status_table_print(FILE *out, struct json_object *doc, int64_t now_ms)
+{
+	struct json_object *promo = get(doc, "promotion"), *q = get(doc, "quarantined");
+	struct json_object *hold = get(doc, "hold");
+	fprintf(out, LABEL "%s, step %s (%s %%)\n", "phase", text(doc, "phase"), text(doc, "step"),
+		text(doc, "percent"));
+	if (promo)
+		fprintf(out, LABEL "%s: %s, skills %s\n", "promotion", text(promo, "name"),
+			text(promo, "tag"), text(promo, "skillSemver"));
+	else
+		fprintf(out, LABEL "none in the repository\n", "promotion");
+	fprintf(out, LABEL "%s\n", "revision", text(doc, "revision"));
+	if (get(doc, "sourceError")) {
+		fprintf(out, LABEL, "source");
+		put_lines(out, 12, text(doc, "sourceError"));
+	}
+	if (json_object_is_type(hold, json_type_object))
+		print_hold(out, hold, now_ms);
+	print_conditions(out, doc);
+	if (json_object_is_type(q, json_type_array) && json_object_array_length(q)) {
+		fprintf(out, "%-11s", "quarantined");
+		for (size_t i = 0; i < json_object_array_length(q); i++)
+			fprintf(out, " %s", json_object_get_string(json_object_array_get_idx(q, i)));
+		fprintf(out, "\n");
+	}
+	print_nodes(out, doc, now_ms);
+	print_weights(out, doc);
+}

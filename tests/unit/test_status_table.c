@@ -1,0 +1,255 @@
+/* status_table: the table `clawfleet status` prints, from the /status document the controller
+ * renders (record/status.h), so the two are tested together: the source's problems under
+ * "source", a hold's wait and time left, each node's row with since when and its first reason,
+ * the detail below it, and nothing from the document that could move a terminal's cursor. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/jsonparse.h"
+#include "cmd/status_table.h"
+#include "record/status.h"
+
+/* 2026-11-21T03:40:00.250Z */
+#define T0 1795232400250LL
+#define MINUTE 60000LL
+
+struct fixture {
+	struct rollout_state state;
+	struct weight_map weights;
+	struct status_node nodes[3];
+	struct status_metrics metrics;
+	struct status_view view;
+};
+
+static const char *const canary_reasons[] = {"doctor.yellow", "queue.over_limit"};
+static const char *const stable_reasons[] = {"disk.low"};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	assert_non_null(f);
+	rollout_state_init(&f->state);
+	f->state.phase = ROLLOUT_ANALYSING;
+	f->state.step = 1;
+	f->state.percent = 10;
+	assert_int_equal(weight_map_set(&f->weights, "canary-gw", 22, NULL), 0);
+	f->nodes[0] = (struct status_node){
+		.name = "canary-gw",
+		.status = "degraded",
+		.tag = "v2026.8.0",
+		.skills = "1.4.3",
+		.observed_generation = 4,
+		.reasons = canary_reasons,
+		.nreasons = 2,
+		.since_ms = T0 - 2 * MINUTE - 5000,
+		.reason_code = "doctor.yellow",
+		.reason_message = "doctor yellow: gateway.latency: p95 above target",
+		.doctor_first_bad = {.check_id = "gateway.latency",
+				     .message = "p95 above target",
+				     .path = "/etc/openclaw/openclaw.json",
+				     .line = 12,
+				     .column = 3,
+				     .tenant = "acme",
+				     .fix_hint = "check channel backlogs"},
+	};
+	f->nodes[1] = (struct status_node){
+		.name = "stable-gw-a",
+		.status = "red",
+		.tag = "v2026.7.1",
+		.skills = "1.4.2",
+		.observed_generation = 3,
+		.reasons = stable_reasons,
+		.nreasons = 1,
+		.since_ms = T0 - 3 * 3600000LL,
+		.reason_code = "disk.low",
+		.reason_message = "disk free 4.0 % is below 10 %\nsecond line\x1b[2J",
+	};
+	f->nodes[2] = (struct status_node){
+		.name = "stable-gw-b",
+		.status = "unreachable",
+		.since_ms = T0 - 2 * 86400000LL - 3600000LL,
+		.reason_code = "node.unreachable",
+		.reason_message = "GET http://10.0.0.3:18081/readyz: connection refused",
+	};
+	f->view = (struct status_view){
+		.revision = "main@sha1:2f0c",
+		.promotion_name = "gateway",
+		.promotion_tag = "v2026.8.0",
+		.promotion_semver = "1.4.3",
+		.state = &f->state,
+		.weights = &f->weights,
+		.nodes = f->nodes,
+		.nnodes = 3,
+		.metrics = &f->metrics,
+		.version = "test",
+		.now_ms = T0,
+		.max_hold_ms = 30 * MINUTE,
+	};
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	rollout_state_free(&f->state);
+	weight_map_free(&f->weights);
+	free(f);
+	return 0;
+}
+
+/* The table for the view, printed at now_ms, through the /status document. */
+static char *table(const struct status_view *v, int64_t now_ms)
+{
+	char *json = NULL, *out = NULL;
+	size_t len = 0, outlen = 0;
+	struct cf_err err;
+	struct json_object *doc = NULL;
+	assert_int_equal(status_render_json(v, &json, &len, &err), 0);
+	assert_int_equal(jsonparse_object(json, len, JSONPARSE_DEPTH, &doc, &err), 0);
+	FILE *f = open_memstream(&out, &outlen);
+	assert_non_null(f);
+	status_table_print(f, doc, now_ms);
+	fclose(f);
+	json_object_put(doc);
+	free(json);
+	return out;
+}
+
+static void assert_line(const char *text, const char *line)
+{
+	char want[1024];
+	snprintf(want, sizeof(want), "\n%s\n", line);
+	if (!strstr(text, want) && strncmp(text, want + 1, strlen(want + 1)) != 0)
+		fail_msg("no line \"%s\" in:\n%s", line, text);
+}
+
+static void test_nodes_since_and_reasons(void **state)
+{
+	struct fixture *f = *state;
+	char *t = table(&f->view, T0 + 1000);
+	assert_line(t, "phase       Analysing, step 1 (10 %)");
+	assert_line(t, "NODE                     STATUS       TAG                  SKILLS         "
+		       "GEN  SINCE    REASON");
+	assert_line(t, "canary-gw                degraded     v2026.8.0            1.4.3          "
+		       "  4  2m6s     doctor.yellow");
+	assert_line(t, "                         doctor: gateway.latency: p95 above target "
+		       "(/etc/openclaw/openclaw.json:12:3), tenant acme");
+	assert_line(t, "                         fix: check channel backlogs");
+	assert_line(t, "stable-gw-a              red          v2026.7.1            1.4.2          "
+		       "  3  3h0m     disk.low");
+	/* A message's lines stay under the row, and an escape sequence prints as "?". */
+	assert_line(t, "                         disk free 4.0 % is below 10 %");
+	assert_line(t, "                         second line?[2J");
+	assert_line(t, "stable-gw-b              unreachable  -                    -              "
+		       "  0  2d1h     node.unreachable");
+	assert_line(t, "                         GET http://10.0.0.3:18081/readyz: connection "
+		       "refused");
+	assert_null(strstr(t, "hold"));
+	assert_null(strstr(t, "\x1b"));
+	free(t);
+}
+
+/* The source's problems, one per line under "source"; the Stalled condition that repeats them
+ * says its first line only. */
+static void test_source_error(void **state)
+{
+	struct fixture *f = *state;
+	f->view.source_error = "main@sha1:9e1d is invalid (2 errors); keeping main@sha1:2f0c\n"
+			       "openclaw/nodes/spare.yaml:6:9: MacNode/spare: spec.role: bad\n"
+			       "openclaw/nodes/zz.yaml:2:4: -: -: mapping values are not allowed";
+	f->view.source_error_since_ms = T0;
+	char *t = table(&f->view, T0);
+	assert_line(t, "source      main@sha1:9e1d is invalid (2 errors); keeping main@sha1:2f0c");
+	assert_line(t, "            openclaw/nodes/spare.yaml:6:9: MacNode/spare: spec.role: bad");
+	assert_line(t, "            openclaw/nodes/zz.yaml:2:4: -: -: mapping values are not "
+		       "allowed");
+	assert_line(t, "Stalled     True   SourceFailed: main@sha1:9e1d is invalid (2 errors); "
+		       "keeping main@sha1:2f0c");
+	const char *first = strstr(t, "openclaw/nodes/zz.yaml");
+	assert_non_null(first);
+	assert_null(strstr(first + 1, "openclaw/nodes/zz.yaml"));
+	free(t);
+}
+
+/* Held: what it waits for, how long already, and the time left until maxHold ends it. */
+static void test_hold(void **state)
+{
+	struct fixture *f = *state;
+	struct rollout_state *s = &f->state;
+	s->phase = ROLLOUT_HELD;
+	s->held_from = ROLLOUT_ANALYSING;
+	s->hold_started_ms = T0 - 90000;
+	snprintf(s->held_node, sizeof(s->held_node), "canary-gw");
+	snprintf(s->held_reason, sizeof(s->held_reason), "doctor.yellow");
+	char *t = table(&f->view, T0);
+	assert_line(t, "hold        waiting for canary-gw to report green (it reports "
+		       "doctor.yellow), held 1m30s; 28m30s left of maxHold 30m");
+	free(t);
+
+	t = table(&f->view, T0 + 29 * MINUTE);
+	assert_line(t, "hold        waiting for canary-gw to report green (it reports "
+		       "doctor.yellow), held 30m30s; maxHold 30m has passed");
+	free(t);
+
+	s->conditions[COND_STALLED] = (struct rollout_condition){
+		COND_TRUE, "RollbackRequired", "canary-gw: hold.timeout; set spec.abort", T0};
+	t = table(&f->view, T0);
+	assert_line(t, "hold        waiting for canary-gw to report green (it reports "
+		       "doctor.yellow), held 1m30s; maxHold 30m does not run: a person decides "
+		       "(Stalled)");
+	assert_line(t, "Stalled     True   RollbackRequired: canary-gw: hold.timeout; set "
+		       "spec.abort");
+	free(t);
+
+	f->view.max_hold_ms = 0;
+	t = table(&f->view, T0);
+	assert_line(t, "hold        waiting for canary-gw to report green (it reports "
+		       "doctor.yellow), held 1m30s; no maxHold");
+	free(t);
+}
+
+/* A document from another version, with members missing or of other types, still prints. */
+static void test_sparse_document(void **state)
+{
+	(void)state;
+	static const char doc_text[] =
+		"{\"phase\":\"Idle\",\"hold\":{\"since\":7},\"nodes\":{\"n\":{\"status\":\"green\","
+		"\"statusSince\":\"yesterday\",\"reason\":{\"code\":\"doctor.red\"},"
+		"\"doctorFirstBad\":{\"checkId\":5}}}}";
+	struct json_object *doc = NULL;
+	char *out = NULL;
+	size_t outlen = 0;
+	assert_int_equal(jsonparse_object(doc_text, sizeof(doc_text) - 1, JSONPARSE_DEPTH, &doc,
+					  NULL),
+			 0);
+	FILE *f = open_memstream(&out, &outlen);
+	status_table_print(f, doc, T0);
+	fclose(f);
+	assert_line(out, "hold        waiting for -; no maxHold");
+	assert_line(out, "n                        green        -                    -              "
+			 "  -  -        doctor.red");
+	assert_line(out, "weights: not read");
+	json_object_put(doc);
+	free(out);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_nodes_since_and_reasons, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_source_error, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hold, setup, teardown),
+		cmocka_unit_test(test_sparse_document),
+	};
+	return cmocka_run_group_tests_name("status_table", tests, NULL, NULL);
+}
