@@ -9,7 +9,8 @@
  * required strings; "observedGeneration" is an integer >= 0 (absent: 0); "infra", "lock" and
  * "skills" are objects whose tag, commit, current, next and sha256 are strings; "probeSha256" is a
  * string; "lock.versionMatch" is true or false (absent: false); "reasons" is a list of objects
- * with a string "code" and "message". Any member may be absent or null except node and status;
+ * with a string "code" and "message"; "latency.samples" and "digest.total" are integers >= 0 and
+ * "latency.p95ms" a number >= 0. Any member may be absent or null except node and status;
  * members the planner does not read are not looked at. */
 #ifndef CLAWFLEET_READYZ_H
 #define CLAWFLEET_READYZ_H
@@ -49,6 +50,14 @@ struct node_observation {
 	const char *lock_sha256;
 	bool version_match;
 	const char *probe_sha256;
+	/* The agent's synthetic checks: how many stand behind p95_ms (0: none, or an agent that
+	 * does not say; p95_ms then means nothing). */
+	int64_t latency_samples;
+	double p95_ms;
+	/* Webhook delivery failures in the notifier's current window, as the node's digest
+	 * reports them; known only when the node reads a digest. */
+	bool digest_known;
+	int64_t digest_failures;
 };
 
 /* Reads doc, the /readyz document of the node named node, into *out: reachable, name and every
