@@ -17,7 +17,9 @@
 # fleet carries CLAWFLEET_FLEET=DIR in its environment: that, not a pid that may have been reused,
 # says it is the fleet's to stop. Needs BUILD (default build) to hold clawfleet and sim/.
 # FLEET_LB=file (for machines without HAProxy) makes the LoadBalancer the `file` driver, writing
-# DIR/lb/weights.json, and starts no HAProxy: FLEET_FRONTEND is then empty.
+# DIR/lb/weights.json, and starts no HAProxy: FLEET_FRONTEND is then empty. The Promotion's
+# canary.analysis.minSamples is FLEET_MIN_SAMPLES (default 1): windows of a few seconds see only
+# a pass or two each, as the controller passes every second during a rollout.
 
 FLEET_NODES="canary-gw stable-gw-a stable-gw-b"
 
@@ -77,7 +79,9 @@ spec:
     tenantMap: $dir/haproxy/canary-tenants.map
 EOF
 	fi
-	sed -i "s|steps: .*|steps: [10, 50, 100]|; s|analysisInterval: .*|analysisInterval: $analysis|" \
+	local samples="    analysis: {minSamples: ${FLEET_MIN_SAMPLES:-1}}"
+	sed -i -e "s|steps: .*|steps: [10, 50, 100]|" \
+		-e "s|analysisInterval: .*|analysisInterval: $analysis\n$samples|" \
 		"$repo/clawfleet/promotion.yaml"
 	git -C "$repo" add -A
 	git -C "$repo" commit -qm "fleet: promote v2026.7.1" -m "Ticket: OPS-1041"

@@ -116,6 +116,32 @@ static int read_first_bad(struct json_object *doc, struct arena *a, struct node_
 	return 0;
 }
 
+/* latency {samples, p95ms} and digest {total}: the figures the planner compares across nodes. */
+static int read_figures(struct json_object *doc, struct node_observation *o, struct cf_err *err)
+{
+	struct json_object *latency = NULL, *digest = NULL;
+	int64_t samples = 0, total = -1;
+	double p95 = 0;
+
+	if (jsonparse_get_object(doc, WHERE, "latency", JSONPARSE_OPTIONAL, &latency, NULL) < 0 ||
+	    jsonparse_get_object(doc, WHERE, "digest", JSONPARSE_OPTIONAL, &digest, NULL) < 0)
+		return not_probe(err, "\"latency\" or \"digest\" is not an object");
+	if (jsonparse_get_int(latency, WHERE, "samples", JSONPARSE_OPTIONAL, 0, INT64_MAX, &samples,
+			      NULL) < 0 ||
+	    jsonparse_get_number(latency, WHERE, "p95ms", JSONPARSE_OPTIONAL, 0, 1e12, &p95,
+				 NULL) < 0)
+		return not_probe(err, "\"latency.samples\" or \"latency.p95ms\" is not a number "
+				      ">= 0");
+	if (jsonparse_get_int(digest, WHERE, "total", JSONPARSE_OPTIONAL, 0, INT64_MAX, &total,
+			      NULL) < 0)
+		return not_probe(err, "\"digest.total\" is not a whole number >= 0");
+	o->latency_samples = samples;
+	o->p95_ms = p95;
+	o->digest_known = total >= 0;
+	o->digest_failures = total >= 0 ? total : 0;
+	return 0;
+}
+
 /* The members the planner and `clawfleet status` read, strings copied into a. */
 static int read_fields(struct json_object *doc, struct arena *a, struct node_observation *o,
 		       struct cf_err *err)
@@ -142,6 +168,8 @@ static int read_fields(struct json_object *doc, struct arena *a, struct node_obs
 	if (jsonparse_get_bool(lock, WHERE, "versionMatch", JSONPARSE_OPTIONAL, &o->version_match,
 			       NULL) < 0)
 		return not_probe(err, "\"lock.versionMatch\" is not true or false");
+	if (read_figures(doc, o, err) < 0)
+		return -1;
 	int rc = read_reasons(doc, a, o, err);
 	if (rc < 0)
 		return rc;

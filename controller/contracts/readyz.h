@@ -9,10 +9,11 @@
  * required strings; "observedGeneration" is an integer >= 0 (absent: 0); "infra", "lock" and
  * "skills" are objects whose tag, commit, current, next and sha256 are strings; "probeSha256" is a
  * string; "lock.versionMatch" is true or false (absent: false); "reasons" is a list of objects
- * with a string "code" and "message". "doctor.firstBad" is an object whose "checkId" and
- * "message" are strings, "severity", "path", "fixHint" and "tenant" strings, "line" and "column"
- * integers >= 0. Any member may be absent or null except node and status; members neither the
- * planner nor `clawfleet status` reads are not looked at. */
+ * with a string "code" and "message"; "latency.samples" and "digest.total" are integers >= 0 and
+ * "latency.p95ms" a number >= 0. "doctor.firstBad" is an object whose "checkId" and "message" are
+ * strings, "severity", "path", "fixHint" and "tenant" strings, "line" and "column" integers >= 0.
+ * Any member may be absent or null except node and status; members neither the planner nor
+ * `clawfleet status` reads are not looked at. */
 #ifndef CLAWFLEET_READYZ_H
 #define CLAWFLEET_READYZ_H
 #include <stdbool.h>
@@ -63,6 +64,14 @@ struct node_observation {
 	 * not judge by these. */
 	const char *reason_message; /* the first reason's message; NULL when there is none */
 	struct readyz_finding doctor_first_bad;
+	/* The agent's synthetic checks: how many stand behind p95_ms (0: none, or an agent that
+	 * does not say; p95_ms then means nothing). */
+	int64_t latency_samples;
+	double p95_ms;
+	/* Webhook delivery failures in the notifier's current window, as the node's digest
+	 * reports them; known only when the node reads a digest. */
+	bool digest_known;
+	int64_t digest_failures;
 };
 
 /* Reads doc, the /readyz document of the node named node, into *out: reachable, name and every

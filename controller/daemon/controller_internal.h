@@ -66,6 +66,7 @@ struct controller {
 
 	struct fleet_world_ops world; /* the real world, ctx this controller */
 	struct fleet_act act;
+	int64_t run_id; /* this run's start (epoch ms): the planner's fleet_observation.run_id */
 	unsigned int pass_failures;
 	int64_t next_fetch_mono_ms;
 	char *source_error;

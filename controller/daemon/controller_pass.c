@@ -299,6 +299,8 @@ bool controller_run_pass(struct controller *c, bool *failed)
 	weights_ok = read_weights(c, lb, &weights);
 
 	const struct promo_facts *f = &c->facts;
+	if (!c->run_id)
+		c->run_id = clock_epoch_ms();
 	struct fleet_observation fo = {
 		.nodes = r->obs,
 		.nnodes = r->nnodes,
@@ -308,6 +310,7 @@ bool controller_run_pass(struct controller *c, bool *failed)
 		.promotion_lock_sha256 = f->valid && f->lock_sha256[0] ? f->lock_sha256 : NULL,
 		.actor = f->valid ? f->actor : NULL,
 		.ticket = f->valid && f->ticket[0] ? f->ticket : NULL,
+		.run_id = c->run_id,
 	};
 	if (plan(ds, &fo, &c->state, clock_epoch_ms(), &out, &err) < 0) {
 		log_error("planning: %s", err.msg);

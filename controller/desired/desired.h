@@ -45,6 +45,21 @@ struct mac_node {
 	struct origin origin;
 };
 
+/* spec.canary.analysis: the thresholds of a Promotion, each CRD default filled in. An agent judges
+ * its own node with the first four (observe/node_probe.h); the planner judges the canary with the
+ * rest. */
+struct promotion_analysis {
+	double max_p95_ratio;		      /* maxP95Ratio: canary p95 over its peers' median */
+	double max_synthetic_failure_percent; /* maxSyntheticFailurePercent */
+	int max_restarts_5m;		      /* maxRestarts5m: this many starts are a crash loop */
+	double min_disk_free_percent;	      /* minDiskFreePercent */
+	int64_t max_p95_ms;		      /* maxP95; 0: unset */
+	bool has_max_digest_failures;	      /* false: the digest never gates */
+	int64_t max_digest_failures;	      /* maxDigestFailures */
+	int failure_limit;		      /* consecutive red observations before a rollback */
+	int min_samples;		      /* green observations, one per part of a window */
+};
+
 struct promotion {
 	char *name;
 	char *tag;
@@ -59,6 +74,7 @@ struct promotion {
 	bool rollback_automatic;
 	bool suspend;
 	bool abort;
+	struct promotion_analysis analysis;
 	struct origin origin;
 };
 

@@ -40,6 +40,12 @@ static long long field_int(const struct loaded_object *o, const char *path, long
 	return ynode_int(field(o, path), &v) == 0 ? v : fallback;
 }
 
+static double field_number(const struct loaded_object *o, const char *path, double fallback)
+{
+	double v;
+	return ynode_number(field(o, path), &v) == 0 ? v : fallback;
+}
+
 /* Objects are located by their name: that is what a duplicate or a cross-object rule is about. */
 static void set_origin(struct loader *ld, struct origin *org, const struct loaded_object *o)
 {
@@ -105,6 +111,24 @@ static void load_macnode(struct loader *ld, const struct loaded_object *o, const
 				    "routes traffic to it by that name");
 }
 
+/* spec.canary.analysis; the schema has checked every bound (a duration is at least 1ms), and
+ * the fallbacks are the CRD's defaults. */
+#define ANALYSIS "spec.canary.analysis."
+static bool load_analysis(const struct loaded_object *o, struct promotion_analysis *a)
+{
+	long long digest;
+	a->max_p95_ratio = field_number(o, ANALYSIS "maxP95Ratio", 5);
+	a->max_synthetic_failure_percent = field_number(o, ANALYSIS "maxSyntheticFailurePercent", 5);
+	a->max_restarts_5m = (int)field_int(o, ANALYSIS "maxRestarts5m", 3);
+	a->min_disk_free_percent = field_number(o, ANALYSIS "minDiskFreePercent", 10);
+	a->has_max_digest_failures = ynode_int(field(o, ANALYSIS "maxDigestFailures"), &digest) == 0;
+	a->max_digest_failures = a->has_max_digest_failures ? digest : 0;
+	a->failure_limit = (int)field_int(o, ANALYSIS "failureLimit", 1);
+	a->min_samples = (int)field_int(o, ANALYSIS "minSamples", 3);
+	return !field_str(o, ANALYSIS "maxP95") ||
+	       parse_duration_field(o, ANALYSIS "maxP95", &a->max_p95_ms);
+}
+
 static void load_promotion(struct loader *ld, const struct loaded_object *o, const char *name)
 {
 	struct desired_state *ds = ld->ds;
@@ -114,6 +138,7 @@ static void load_promotion(struct loader *ld, const struct loaded_object *o, con
 	bool ok = semver && tag;
 	ok &= parse_duration_field(o, "spec.canary.analysisInterval", &p.analysis_interval_ms);
 	ok &= parse_duration_field(o, "spec.canary.maxHold", &p.max_hold_ms);
+	ok &= load_analysis(o, &p.analysis);
 	if (semver && ds->lock.skills_semver && !streq(semver, ds->lock.skills_semver))
 		desired_object_diag(ld, o, "spec.skillSemver",
 				    "%s differs from skills.semver %s in openclaw.lock: the probe "

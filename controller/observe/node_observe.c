@@ -135,7 +135,10 @@ static int observe_infra(struct node_observer *obs, const char *tag, struct obse
 		in->lock_error = errorf(o->lock_error, "%s", o->snap->error);
 		return 0;
 	}
-	in->lock = &o->snap->ds->lock;
+	/* The node is judged with the thresholds of the Promotion at the tag it runs. */
+	const struct desired_state *ds = o->snap->ds;
+	probe_thresholds_of(ds->npromotions ? &ds->promotions[0] : NULL, &o->thresholds);
+	in->lock = &ds->lock;
 	if (!in->lock->present)
 		in->lock_error = errorf(o->lock_error, "openclaw.lock missing in the infra tree");
 	return 0;
@@ -175,6 +178,7 @@ int node_observer_new(struct node_observer **out, const struct agent_config *cfg
 	if (!obs)
 		return cf_err_set(err, "out of memory");
 	obs->cfg = cfg;
+	probe_thresholds_of(NULL, &obs->thresholds);
 	pthread_mutex_init(&obs->lock, NULL);
 	obs->infra_path = agentcfg_path(cfg, cfg->infra_path);
 	obs->skills_root = agentcfg_path(cfg, cfg->skills);
@@ -255,6 +259,8 @@ int node_observe_run(struct node_observer *obs, int64_t applied_generation, cons
 	if (!o || !(o->node = strdup(obs->cfg->node)))
 		goto oom;
 	o->in.node = o->node;
+	probe_thresholds_of(NULL, &o->thresholds);
+	o->in.thresholds = &o->thresholds;
 	o->in.observed_generation = applied_generation;
 	o->in.refresh_ms = obs->cfg->refresh_ms;
 	/* Doctor is the slow source: it runs while this thread reads the others. */

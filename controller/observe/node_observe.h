@@ -1,16 +1,18 @@
-/* node_observe: the I/O half of the agent's merged probe. node_observe_run gathers every signal the
- * /readyz contract names, each source bounded by its own timeout and output cap, into a struct
+/* node_observe: the I/O half of the agent's merged probe. node_observe_run gathers every signal
+ * the /readyz contract names, each source bounded by its own timeout and output cap, into a struct
  * observation that owns its strings and can be handed to probe_merge/probe_render_json through
- * observation_inputs. An node_observer keeps what must survive between refreshes: the gateway's last
- * pid and restart times (3 restarts in 5 minutes is a crash loop; restarts the agent itself
- * caused through node_observer_note_kickstart are not counted), synthetic-check latency samples over
- * the last 15 minutes (taken while the gateway answers ready), the p95 baseline recorded before
- * the last kickstart (persisted in the state directory so a restarted agent keeps it), and the
- * infra tree's desired state cached by HEAD commit. node_observe_run never blocks longer than the
- * sum of its sources' timeouts and is called from one thread only (the agent's probe thread);
- * the doctor runs inside it go in parallel, so a hung doctor costs one timeout.
- * node_observer_note_kickstart may be called from another thread. The program must have called
- * httpc_global_init before node_observer_new, and cfg must outlive the node_observer. */
+ * observation_inputs. An node_observer keeps what must survive between refreshes: the gateway's
+ * last pid and restart times (maxRestarts5m, 3 by default, in 5 minutes is a crash loop; restarts
+ * the agent itself caused through node_observer_note_kickstart are not counted), synthetic-check
+ * latency samples over the last 15 minutes (taken while the gateway answers ready), the p95
+ * baseline recorded before the last kickstart and the build it was measured on (persisted in the
+ * state directory so a restarted agent keeps them), and the infra tree's desired state cached by
+ * HEAD commit, whose Promotion gives the thresholds the node is judged with (probe_thresholds_of;
+ * the defaults without one). node_observe_run never blocks longer than the sum of its sources'
+ * timeouts and is called from one thread only (the agent's probe thread); the doctor runs inside
+ * it go in parallel, so a hung doctor costs one timeout. node_observer_note_kickstart may be
+ * called from another thread. The program must have called httpc_global_init before
+ * node_observer_new, and cfg must outlive the node_observer. */
 #ifndef CLAWFLEET_NODE_OBSERVE_H
 #define CLAWFLEET_NODE_OBSERVE_H
 #include <stdbool.h>
@@ -27,8 +29,10 @@ int node_observer_new(struct node_observer **out, const struct agent_config *cfg
 void node_observer_free(struct node_observer *obs);
 
 /* The agent is about to restart the gateway: the pid change it causes is not a crash, and the
- * current p95 becomes the baseline the new build is compared with (kept only when at least 10
- * samples stand behind it). The samples start afresh, so the new build is judged on its own. */
+ * current p95 becomes the baseline the new build is compared with, unless fewer than 10 samples
+ * stand behind it, the build it measures is red by them (synthetic failures or p95 over the
+ * node's thresholds), or the node goes back to the build the baseline was measured on (the build
+ * it leaves was rolled back). The samples start afresh, so the new build is judged on its own. */
 void node_observer_note_kickstart(struct node_observer *obs);
 
 /* Gathers one observation. applied_generation is reported as observedGeneration; tag is the

@@ -197,6 +197,21 @@ void observe_queue(struct node_observer *obs, struct observation *o)
 	json_object_put(doc);
 }
 
+/* Failures in the notifier's current window: its "total", else (a notifier that does not say)
+ * the sum of the rows' counts. */
+static int64_t digest_total(struct json_object *doc, struct json_object *top)
+{
+	int64_t total = 0, count;
+	if (count_field(doc, "total", &total))
+		return total;
+	for (size_t i = 0; i < json_object_array_length(top); i++) {
+		struct json_object *row = json_object_array_get_idx(top, i);
+		if (json_object_is_type(row, json_type_object) && count_field(row, "count", &count))
+			total = count > INT64_MAX - total ? INT64_MAX : total + count;
+	}
+	return total;
+}
+
 void observe_digest(struct node_observer *obs, struct observation *o)
 {
 	const char *url = obs->cfg->digest;
@@ -217,6 +232,7 @@ void observe_digest(struct node_observer *obs, struct observation *o)
 	} else {
 		o->digest_top = json_object_get(top);
 		o->in.digest.top = o->digest_top;
+		o->in.digest.total = digest_total(doc, top);
 	}
 	json_object_put(doc);
 }
@@ -333,6 +349,9 @@ void observe_latency(struct node_observer *obs, struct observation *o, unsigned 
 	samples_prune(obs, clock_mono_ms());
 	latency_summary(obs, &lat);
 	o->in.latency.baseline_p95_ms = obs->baseline_p95_ms;
+	obs->thresholds = o->thresholds;
+	if (!obs->running_commit[0] && o->in.infra.commit)
+		snprintf(obs->running_commit, sizeof(obs->running_commit), "%s", o->in.infra.commit);
 	pthread_mutex_unlock(&obs->lock);
 	o->in.latency.samples = lat.samples;
 	o->in.latency.p95_ms = lat.p95_ms;
@@ -340,6 +359,11 @@ void observe_latency(struct node_observer *obs, struct observation *o, unsigned 
 }
 
 /* ---- the baseline file ---- */
+
+static bool is_commit(const char *s)
+{
+	return strlen(s) == 40 && strspn(s, "0123456789abcdef") == 40;
+}
 
 void observe_baseline_load(struct node_observer *obs)
 {
@@ -362,6 +386,11 @@ void observe_baseline_load(struct node_observer *obs)
 	else
 		log_warn("latency baseline not loaded: %s is not {\"p95Ms\": <positive number>}",
 			 obs->baseline_path);
+	/* Files written before the build was recorded have no "commit". */
+	if (obs->baseline_p95_ms > 0 && json_object_object_get_ex(doc, "commit", &v) &&
+	    json_object_is_type(v, json_type_string) && is_commit(json_object_get_string(v)))
+		snprintf(obs->baseline_commit, sizeof(obs->baseline_commit), "%s",
+			 json_object_get_string(v));
 	json_object_put(doc);
 	free(text);
 }
@@ -369,28 +398,67 @@ void observe_baseline_load(struct node_observer *obs)
 /* Callers hold obs->lock. */
 static void baseline_save(const struct node_observer *obs)
 {
-	char text[128];
+	char text[192];
 	struct cf_err err;
-	int n = snprintf(text, sizeof(text), "{\"p95Ms\":%.3f,\"recordedAtMs\":%lld}\n",
-			 obs->baseline_p95_ms, (long long)clock_epoch_ms());
+	int n = snprintf(text, sizeof(text),
+			 "{\"p95Ms\":%.3f,\"recordedAtMs\":%lld,\"commit\":\"%s\"}\n",
+			 obs->baseline_p95_ms, (long long)clock_epoch_ms(), obs->baseline_commit);
 
 	if (fsutil_mkdir_p(obs->state_dir, 0755, &err) < 0 ||
 	    fsutil_write_atomic(obs->baseline_path, text, (size_t)n, 0644, &err) < 0)
 		log_warn("latency baseline %.1f ms not saved: %s", obs->baseline_p95_ms, err.msg);
 }
 
+/* Why the samples of the build the gateway runs must not become the baseline, or NULL when they
+ * may; next is the build the kickstart starts (NULL: unknown). Callers hold obs->lock. */
+static const char *baseline_refused(const struct node_observer *obs, const struct latency *lat,
+				    const char *next, char why[ERROR_MAX])
+{
+	const struct probe_thresholds *t = &obs->thresholds;
+	double baseline = obs->baseline_p95_ms;
+	if (baseline > 0 && baseline < PROBE_LATENCY_BASELINE_FLOOR_MS)
+		baseline = PROBE_LATENCY_BASELINE_FLOOR_MS;
+	if (lat->samples < BASELINE_MIN_SAMPLES)
+		return errorf(why, "%lld samples are too few", (long long)lat->samples);
+	if (next && obs->baseline_commit[0] && strcmp(next, obs->baseline_commit) == 0 &&
+	    strcmp(next, obs->running_commit) != 0)
+		return errorf(why, "the node goes back to %.12s, the build the baseline was measured "
+				   "on: the build it leaves was rolled back", next);
+	if (lat->failure_percent > t->max_synthetic_failure_percent)
+		return errorf(why, "%.1f%% of the build's synthetic checks failed (limit %g%%)",
+			      lat->failure_percent, t->max_synthetic_failure_percent);
+	if (baseline > 0 && lat->p95_ms > t->max_p95_ratio * baseline)
+		return errorf(why, "the build's p95 %.1f ms is over %gx the baseline %.1f ms",
+			      lat->p95_ms, t->max_p95_ratio, obs->baseline_p95_ms);
+	return NULL;
+}
+
 void node_observer_note_kickstart(struct node_observer *obs)
 {
 	struct latency lat;
+	struct pull_state head;
+	struct cf_err err;
+	char why[ERROR_MAX];
+	/* The target's tree is checked out before its kickstart: HEAD is the build that starts. */
+	const char *next = pull_observe(obs->infra_path, NULL, &head, &err) == 0 && head.head[0]
+				   ? head.head
+				   : NULL;
 	int64_t now = clock_mono_ms();
 
 	pthread_mutex_lock(&obs->lock);
 	samples_prune(obs, now);
 	latency_summary(obs, &lat);
-	if (lat.samples >= BASELINE_MIN_SAMPLES) {
+	const char *refused = baseline_refused(obs, &lat, next, why);
+	if (!refused) {
 		obs->baseline_p95_ms = lat.p95_ms;
+		snprintf(obs->baseline_commit, sizeof(obs->baseline_commit), "%s",
+			 obs->running_commit);
 		baseline_save(obs);
+	} else if (lat.samples >= BASELINE_MIN_SAMPLES) {
+		log_info("latency baseline kept at %.1f ms: %s", obs->baseline_p95_ms, refused);
 	}
+	if (next)
+		snprintf(obs->running_commit, sizeof(obs->running_commit), "%s", next);
 	obs->nsamples = 0;
 	if (obs->kickstart_notes < KICKSTART_NOTES_MAX)
 		obs->kickstart_notes++;

@@ -69,10 +69,15 @@ struct node_observer {
 	size_t first, nsamples;
 	double scratch[SAMPLES_MAX];
 	double baseline_p95_ms;
+	char baseline_commit[41]; /* the build the baseline was measured on; "" unknown */
+	char running_commit[41];  /* the build the samples measure: the infra HEAD at the last
+				     kickstart, else at the first observation; "" unknown */
+	struct probe_thresholds thresholds; /* of the last observation */
 };
 
 struct observation {
 	struct probe_inputs in;
+	struct probe_thresholds thresholds; /* in.thresholds points here */
 	struct infra_snapshot *snap;
 	char *node;
 	char infra_tag[PULL_TAG_MAX], infra_commit[41];

@@ -170,7 +170,21 @@ static void judge_version(const struct probe_inputs *in, struct probe_result *ou
 		add(out, PROBE_RED, "lock.version_mismatch", "%s", reason);
 }
 
-static void judge_red(const struct probe_inputs *in, struct probe_result *out)
+static const struct probe_thresholds default_thresholds = PROBE_THRESHOLDS_DEFAULT;
+
+void probe_thresholds_of(const struct promotion *promo, struct probe_thresholds *out)
+{
+	*out = default_thresholds;
+	if (!promo)
+		return;
+	out->max_synthetic_failure_percent = promo->analysis.max_synthetic_failure_percent;
+	out->max_restarts_5m = promo->analysis.max_restarts_5m;
+	out->min_disk_free_percent = promo->analysis.min_disk_free_percent;
+	out->max_p95_ratio = promo->analysis.max_p95_ratio;
+}
+
+static void judge_red(const struct probe_inputs *in, const struct probe_thresholds *t,
+		      struct probe_result *out)
 {
 	judge_version(in, out);
 	if (in->infra.error)
@@ -193,10 +207,10 @@ static void judge_red(const struct probe_inputs *in, struct probe_result *out)
 		add(out, PROBE_RED, "gateway.not_ready", "gateway /healthz does not report ok");
 	else if (!in->gateway.ready)
 		add(out, PROBE_RED, "gateway.not_ready", "gateway /readyz reports ready:false");
-	if (in->service.restarts_5m >= PROBE_CRASH_LOOP_RESTARTS)
+	if (in->service.restarts_5m >= t->max_restarts_5m)
 		add(out, PROBE_RED, "service.crash_loop",
 		    "gateway started %d times in the last 5 minutes (%d is a crash loop)",
-		    in->service.restarts_5m, PROBE_CRASH_LOOP_RESTARTS);
+		    in->service.restarts_5m, t->max_restarts_5m);
 	if (!in->tcp.ok)
 		add(out, PROBE_RED, "tcp.connect_failed",
 		    "TCP connect to the gateway port failed: %s",
@@ -205,23 +219,32 @@ static void judge_red(const struct probe_inputs *in, struct probe_result *out)
 		add(out, PROBE_RED, "tcp.connect_failed",
 		    "TCP connect to the gateway port took %lld ms (limit %d ms)",
 		    (long long)in->tcp.ms, PROBE_TCP_LIMIT_MS);
-	if (!in->disk.error && !(in->disk.free_percent >= PROBE_DISK_MIN_FREE_PERCENT))
-		add(out, PROBE_RED, "disk.low", "%.1f%% free on the data volume (minimum %.0f%%)",
-		    in->disk.free_percent, PROBE_DISK_MIN_FREE_PERCENT);
+	if (!in->disk.error && !(in->disk.free_percent >= t->min_disk_free_percent))
+		add(out, PROBE_RED, "disk.low", "%.1f%% free on the data volume (minimum %g%%)",
+		    in->disk.free_percent, t->min_disk_free_percent);
 	if (in->latency.samples > 0 &&
-	    in->latency.synthetic_failure_percent > PROBE_SYNTHETIC_MAX_PERCENT)
+	    in->latency.synthetic_failure_percent > t->max_synthetic_failure_percent)
 		add(out, PROBE_RED, "synthetic.failures",
-		    "%.1f%% of %lld synthetic checks failed (limit %.0f%%)",
+		    "%.1f%% of %lld synthetic checks failed (limit %g%%)",
 		    in->latency.synthetic_failure_percent, (long long)in->latency.samples,
-		    PROBE_SYNTHETIC_MAX_PERCENT);
+		    t->max_synthetic_failure_percent);
+}
+
+/* The node's p95 against its own baseline is only a note: a node is judged against its stable
+ * peers by the controller (plan/plan_judge.c), since a slower dependency slows every peer alike
+ * and a baseline says nothing about the fleet's load now. */
+static void latency_note(const struct probe_inputs *in, const struct probe_thresholds *t,
+			 struct probe_result *out)
+{
 	double baseline = in->latency.baseline_p95_ms;
 	if (baseline > 0 && baseline < PROBE_LATENCY_BASELINE_FLOOR_MS)
 		baseline = PROBE_LATENCY_BASELINE_FLOOR_MS;
 	if (in->latency.samples > 0 && baseline > 0 &&
-	    in->latency.p95_ms > PROBE_LATENCY_MAX_FACTOR * baseline)
-		add(out, PROBE_RED, "latency.p95",
-		    "p95 %.1f ms is over %.0fx the baseline %.1f ms (counted as at least %.0f ms)",
-		    in->latency.p95_ms, PROBE_LATENCY_MAX_FACTOR, in->latency.baseline_p95_ms,
+	    in->latency.p95_ms > t->max_p95_ratio * baseline)
+		add(out, PROBE_GREEN, "latency.p95",
+		    "p95 %.1f ms is over %gx the baseline %.1f ms (counted as at least %.0f ms) "
+		    "recorded before the last kickstart",
+		    in->latency.p95_ms, t->max_p95_ratio, in->latency.baseline_p95_ms,
 		    PROBE_LATENCY_BASELINE_FLOOR_MS);
 }
 
@@ -275,10 +298,12 @@ static void judge_degraded(const struct probe_inputs *in, struct probe_result *o
 
 void probe_merge(const struct probe_inputs *in, struct probe_result *out)
 {
+	const struct probe_thresholds *t = in->thresholds ? in->thresholds : &default_thresholds;
 	memset(out, 0, sizeof(*out));
-	judge_red(in, out);
+	judge_red(in, t, out);
 	judge_degraded(in, out);
 	doctor_reasons(in, out, PROBE_GREEN);
+	latency_note(in, t, out);
 	doctor_summary(in, out);
 }
 
@@ -447,6 +472,7 @@ static void render_sources(const struct probe_inputs *in, struct json_object *do
 							in->queue.limit));
 	o = child(doc, "digest");
 	json_object_object_add(o, "ageSec", int_or_null(digest, in->digest.age_sec));
+	json_object_object_add(o, "total", int_or_null(digest, in->digest.total));
 	json_object_object_add(o, "top", top);
 	json_object_object_add(child(hashed, "digest"), "top", json_object_get(top));
 	o = child(doc, "disk");
@@ -461,6 +487,7 @@ static void render_sources(const struct probe_inputs *in, struct json_object *do
 	json_object_object_add(o, "ok", json_object_new_boolean(in->tcp.ok));
 	json_object_object_add(o, "ms", int_or_null(in->tcp.ok, in->tcp.ms));
 	o = child(doc, "latency");
+	json_object_object_add(o, "samples", json_object_new_int64(in->latency.samples));
 	json_object_object_add(o, "p95ms", decimal(in->latency.samples > 0, in->latency.p95_ms));
 	json_object_object_add(o, "baselineP95ms", decimal(in->latency.baseline_p95_ms > 0,
 							   in->latency.baseline_p95_ms));

@@ -31,9 +31,10 @@ struct json_object;
  * (lockcheck_matches), infra.unreadable or infra.dirty, a doctor code (doctor.h) for each counted
  * run that is red or could not be judged ("doctor.pending" when none ran), gateway.not_running,
  * gateway.not_ready (/healthz or the /readyz body), service.crash_loop, tcp.connect_failed,
- * disk.low, synthetic.failures, latency.p95 (only against a recorded baseline). Degraded:
- * doctor.yellow, digest.unavailable or digest.stale, queue.unavailable or queue.over_limit,
- * disk.unknown, service.unknown, probe.stale. */
+ * disk.low, synthetic.failures. Degraded: doctor.yellow, digest.unavailable or digest.stale,
+ * queue.unavailable or queue.over_limit, disk.unknown, service.unknown, probe.stale. Notes:
+ * doctor.maintenance, latency.p95 (p95 over maxP95Ratio times the baseline recorded before the
+ * last kickstart: the controller judges latency against the node's peers, not its past). */
 #define PROBE_MAX_REASONS 32
 #define PROBE_MESSAGE_MAX 512
 #define PROBE_DIGEST_TOP_MAX 20 /* digest rows rendered; the rest are left out */
@@ -49,6 +50,21 @@ struct json_object;
 /* A baseline below this counts as this much: on loopback, sub-millisecond p95s make "5x" noise. */
 #define PROBE_LATENCY_BASELINE_FLOOR_MS 50.0
 
+
+/* The thresholds a node is judged with: its Promotion's spec.canary.analysis at the tag the
+ * node runs (probe_thresholds_of), the defaults below without one. */
+struct probe_thresholds {
+	double max_synthetic_failure_percent; /* synthetic.failures above it */
+	int max_restarts_5m;		      /* service.crash_loop at it */
+	double min_disk_free_percent;	      /* disk.low below it */
+	double max_p95_ratio;		      /* the latency.p95 note above it */
+};
+#define PROBE_THRESHOLDS_DEFAULT                                                               \
+	{PROBE_SYNTHETIC_MAX_PERCENT, PROBE_CRASH_LOOP_RESTARTS, PROBE_DISK_MIN_FREE_PERCENT,   \
+	 PROBE_LATENCY_MAX_FACTOR}
+
+/* The thresholds of promo (NULL: the defaults) into *out. */
+void probe_thresholds_of(const struct promotion *promo, struct probe_thresholds *out);
 
 /* One doctor run: per tenant with its profile, or the node's own gateway (tenant NULL). */
 struct probe_doctor {
@@ -66,6 +82,7 @@ struct probe_inputs {
 	int64_t refresh_ms;	     /* background refresh period; <= 0: the default */
 	int64_t checked_at_ms;	     /* epoch ms when this observation finished */
 	int64_t now_ms;		     /* epoch ms of the answer */
+	const struct probe_thresholds *thresholds; /* NULL: PROBE_THRESHOLDS_DEFAULT */
 	struct {
 		const char *tag, *commit;
 		bool dirty;
@@ -93,6 +110,7 @@ struct probe_inputs {
 	struct {
 		bool configured;
 		int64_t age_sec;
+		int64_t total; /* failures in the notifier's current window */
 		int64_t stale_after_sec;       /* <= 0: PROBE_DEFAULT_DIGEST_STALE_SEC */
 		const struct json_object *top; /* the digest's "top" array; not modified */
 		const char *error;

@@ -7,7 +7,8 @@
  *                    dispatch, the conditions, and the helpers every chapter uses
  *   plan_emit.c      what a pass sends: actions, node targets, weights, routes, audit lines,
  *                    broadcasts
- *   plan_judge.c     the verdict on what the nodes report: worst probe, peers, lock parity
+ *   plan_judge.c     the verdict on what the nodes report: worst probe, the canary against its
+ *                    peers and the Promotion's thresholds, failureLimit, lock parity
  *   plan_start.c     Idle, Succeeded and RolledBack: adopting, bringing up, or starting a rollout
  *   plan_steps.c     the way forward: Shadow, Promoting, Analysing, Mirroring, Finalising
  *   plan_rollback.c  the way back: Held, RollingBack, RolledBack and the quarantine
@@ -105,6 +106,8 @@ int plan_route_canary_tenants(struct pass *p, bool canary);
 
 /* plan_judge.c */
 struct verdict plan_judge(const struct pass *p);
+int plan_failure_limit(const struct pass *p);
+bool plan_red_tolerated(struct pass *p, const struct verdict *v);
 size_t plan_peer_not_green(const struct pass *p, const char **reason);
 bool plan_parity_ok(const struct pass *p, size_t i);
 

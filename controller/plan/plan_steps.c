@@ -7,11 +7,89 @@
 
 #define BRING_UP_NOTE "no earlier version to compare a canary with: bringing nodes up one at a time"
 
+static int min_samples(const struct pass *p)
+{
+	return p->promo->analysis.min_samples > 0 ? p->promo->analysis.min_samples : 1;
+}
+
+/* The current window starts at this pass, which saw the canary green: its first part is seen. */
+static void window_restart(struct pass *p)
+{
+	struct rollout_state *s = p->s;
+	s->window_started_ms = s->window_sampled_ms = p->now;
+	if (p->obs->run_id)
+		s->window_run = p->obs->run_id;
+}
+
+/* The part of the current window (0 .. parts - 1) that time t falls in. */
+static int64_t part_of(const struct rollout_state *s, int64_t t, int64_t interval, int64_t parts)
+{
+	return (t - s->window_started_ms) * parts / interval;
+}
+
+/* Windows are observed, not elapsed: a window is analysisInterval long, cut into minSamples
+ * equal parts, and counts green only when the controller saw the canary green in every part of
+ * it, all in one run. A part without a green pass (the controller was down or stalled) or a
+ * controller that started since the window began (fleet_observation.run_id) starts the window
+ * anew at this pass; a full window counts at the first pass after its end. The caller judged
+ * the canary green in this pass. Returns why the window started anew, or NULL. */
+static const char *observe_window(struct pass *p, int64_t interval, int need)
+{
+	struct rollout_state *s = p->s;
+	int64_t parts = min_samples(p);
+	if (p->obs->run_id && s->window_run != p->obs->run_id) {
+		window_restart(p);
+		return "the controller started since it began";
+	}
+	int64_t seen = s->window_sampled_ms >= s->window_started_ms
+			       ? part_of(s, s->window_sampled_ms, interval, parts)
+			       : -1;
+	if (p->now - s->window_started_ms >= interval) {
+		if (seen != parts - 1) {
+			window_restart(p);
+			return "a part of it passed without a green observation";
+		}
+		if (s->green_windows < need)
+			s->green_windows++;
+		s->window_started_ms += interval;
+		seen = -1;
+	}
+	int64_t part = part_of(s, p->now, interval, parts);
+	if (part == seen + 1)
+		s->window_sampled_ms = p->now;
+	else if (part != seen) {
+		window_restart(p);
+		return "a part of it passed without a green observation";
+	}
+	return NULL;
+}
+
+/* failureLimit tolerates this red verdict: the step waits where it is, and an Analysing step
+ * starts its windows again (a window with a red observation in it is not green). */
+static int wait_out_red(struct pass *p, const struct verdict *v)
+{
+	struct rollout_state *s = p->s;
+	char where[64];
+	if (s->phase == ROLLOUT_SHADOW)
+		plan_format(where, sizeof(where), "Shadow");
+	else
+		plan_format(where, sizeof(where), "step %d (%d %%)", s->step, s->percent);
+	if (s->phase == ROLLOUT_ANALYSING) {
+		s->window_started_ms = p->now;
+		s->window_sampled_ms = 0;
+		s->green_windows = 0;
+	}
+	plan_waiting(p, "%s: %s is red (%s), %d of %d red observations before a rollback", where,
+		plan_node_name(p, v->node), v->reason, s->red_observations, plan_failure_limit(p));
+	return 0;
+}
+
 static int start_analysis(struct pass *p)
 {
 	struct rollout_state *s = p->s;
 	plan_enter(p, ROLLOUT_ANALYSING);
-	s->step_started_ms = s->window_started_ms = p->now;
+	s->step_started_ms = p->now;
+	window_restart(p);
 	s->green_windows = 0;
 	plan_progress(p, "step %d (%d %%): analysing, 0 of %d green windows", s->step, s->percent,
 		 p->promo->green_windows);
@@ -71,6 +149,8 @@ static size_t next_step(const struct promotion *promo, int percent)
 int plan_step_shadow(struct pass *p)
 {
 	struct verdict v = plan_judge(p);
+	if (plan_red_tolerated(p, &v))
+		return wait_out_red(p, &v);
 	if (v.status == PROBE_RED)
 		return plan_fail(p, v.reason, v.node);
 	if (v.status == PROBE_DEGRADED)
@@ -110,6 +190,8 @@ int plan_step_promoting(struct pass *p)
 	bool matched;
 	int rc = -1;
 	struct verdict v = plan_judge(p);
+	if (plan_red_tolerated(p, &v))
+		return wait_out_red(p, &v);
 	if (v.status == PROBE_RED)
 		return plan_fail(p, v.reason, v.node);
 	if (v.status == PROBE_DEGRADED)
@@ -148,9 +230,9 @@ static int begin_mirroring(struct pass *p)
 }
 
 /* Analysing: each step holds for at least analysisInterval after its weights were read back and
- * needs greenWindows consecutive green windows. Windows are counted by time: a window is one
- * analysisInterval in which every judged probe was green; anything else holds or rolls back,
- * and the count starts again when the rollout resumes. */
+ * needs greenWindows consecutive green windows, each observed through (observe_window); anything
+ * but green holds, rolls back or (a red failureLimit tolerates) starts the windows again, and the
+ * count starts again when the rollout resumes. */
 int plan_step_analysing(struct pass *p)
 {
 	struct rollout_state *s = p->s;
@@ -161,6 +243,8 @@ int plan_step_analysing(struct pass *p)
 	bool acked;
 	size_t first = NO_NODE;
 	struct verdict v = plan_judge(p);
+	if (plan_red_tolerated(p, &v))
+		return wait_out_red(p, &v);
 	if (v.status == PROBE_RED)
 		return plan_fail(p, v.reason, v.node);
 	if (v.status == PROBE_DEGRADED)
@@ -194,12 +278,12 @@ int plan_step_analysing(struct pass *p)
 	}
 	int64_t interval = promo->analysis_interval_ms > 0 ? promo->analysis_interval_ms : 1;
 	int need = promo->green_windows > 0 ? promo->green_windows : 1;
-	if (p->now > s->window_started_ms) {
-		int64_t done_windows = (p->now - s->window_started_ms) / interval;
-		s->window_started_ms += done_windows * interval;
-		s->green_windows = done_windows >= need - s->green_windows
-					   ? need
-					   : s->green_windows + (int)done_windows;
+	const char *anew = observe_window(p, interval, need);
+	if (anew) {
+		plan_progress(p, "step %d (%d %%): analysing, %d of %d green windows; the window "
+			    "started anew: %s", s->step, s->percent, s->green_windows, need, anew);
+		rc = 0;
+		goto done;
 	}
 	if (s->green_windows < need || p->now - s->step_started_ms < interval) {
 		plan_progress(p, "step %d (%d %%): analysing, %d of %d green windows", s->step, s->percent,

@@ -37,6 +37,10 @@ struct fleet_observation {
 	const char *promotion_lock_sha256;
 	const char *actor;
 	const char *ticket;
+	/* The controller's run: any number that changes when the controller restarts (the daemon
+	 * gives its start time); 0 when unknown (a dry run). An analysis window begun in another
+	 * run starts anew: nobody watched the fleet in between. */
+	int64_t run_id;
 };
 
 struct plan_output {

@@ -172,7 +172,13 @@ struct rollout_state {
 	int64_t stage_started_ms;  /* the current phase or mirror stage began */
 	int64_t step_started_ms;   /* the current step's weights were read back */
 	int64_t window_started_ms; /* the current analysis window began */
+	/* The last pass that saw the canary green in the current window, every earlier part of
+	 * the window seen too (plan_steps.c); before window_started_ms: none yet. */
+	int64_t window_sampled_ms;
+	int64_t window_run;	   /* the controller's run that began the window (planner.h) */
 	int green_windows;	   /* consecutive green windows completed at this step */
+	int red_observations;	   /* consecutive red verdicts on the canary (failureLimit) */
+	int64_t red_observed_ms;   /* the pass of the last; before started_ms: another rollout's */
 	enum rollout_phase held_from;
 	int64_t hold_started_ms;
 	char held_node[ROLLOUT_NODE_NAME_MAX];

@@ -25,8 +25,18 @@ static void join(char *out, size_t size, const char *where, const char *key)
 	snprintf(out, size, "%s%s%s", where, *where ? "." : "", key);
 }
 
-static int expect_keys(struct json_object *o, const char *where, const char *const *keys,
-		       size_t nkeys, struct cf_err *err)
+static bool listed(const char *key, const char *const *keys, size_t nkeys)
+{
+	for (size_t i = 0; i < nkeys; i++)
+		if (strcmp(keys[i], key) == 0)
+			return true;
+	return false;
+}
+
+/* Keys added after a format was first written are optional: older files load with defaults. */
+static int expect_keys_or(struct json_object *o, const char *where, const char *const *keys,
+			  size_t nkeys, const char *const *optional, size_t noptional,
+			  struct cf_err *err)
 {
 	char path[256];
 	if (!json_object_is_type(o, json_type_object))
@@ -34,10 +44,7 @@ static int expect_keys(struct json_object *o, const char *where, const char *con
 	json_object_object_foreach(o, key, val)
 	{
 		(void)val;
-		size_t i = 0;
-		while (i < nkeys && strcmp(keys[i], key) != 0)
-			i++;
-		if (i == nkeys) {
+		if (!listed(key, keys, nkeys) && !listed(key, optional, noptional)) {
 			join(path, sizeof(path), where, key);
 			return cf_err_set(err, "%.200s: unknown field", path);
 		}
@@ -49,6 +56,12 @@ static int expect_keys(struct json_object *o, const char *where, const char *con
 		}
 	}
 	return 0;
+}
+
+static int expect_keys(struct json_object *o, const char *where, const char *const *keys,
+		       size_t nkeys, struct cf_err *err)
+{
+	return expect_keys_or(o, where, keys, nkeys, NULL, 0, err);
 }
 
 static struct json_object *member(struct json_object *o, const char *key)
@@ -492,14 +505,35 @@ static const char *const root_keys[] = {
 	"nodes",	   "quarantined",      "conditions",	  "history",
 	"nextActionId",	   "pending",
 };
+static const char *const root_optional_keys[] = {"analysis"};
 static const char *const last_good_keys[] = {"tag", "commit", "semver", "weights"};
+static const char *const analysis_keys[] = {"windowSampledMs", "windowRun", "redObservations",
+					    "redObservedMs"};
+
+/* The analysis window's samples and the canary's red streak; absent from files written before
+ * they were kept, which then start a new window and a new streak. */
+static int read_analysis(struct json_object *root, struct rollout_state *s, struct cf_err *err)
+{
+	struct json_object *a = member(root, "analysis");
+	if (!a)
+		return 0;
+	if (expect_keys(a, "analysis", analysis_keys, COUNT(analysis_keys), err) < 0 ||
+	    get_time(a, "analysis", "windowSampledMs", &s->window_sampled_ms, err) < 0 ||
+	    get_int(a, "analysis", "windowRun", INT64_MIN, INT64_MAX, &s->window_run, err) < 0 ||
+	    get_small(a, "analysis", "redObservations", 0, INT32_MAX, &s->red_observations, err) <
+		    0 ||
+	    get_time(a, "analysis", "redObservedMs", &s->red_observed_ms, err) < 0)
+		return -1;
+	return 0;
+}
 static const char *const mirror_keys[] = {"index", "stage", "node"};
 
 static int read_state(struct json_object *root, struct rollout_state *s, struct cf_err *err)
 {
 	int64_t format, next_id, index;
 	int phase, held_from, stage;
-	if (expect_keys(root, "", root_keys, COUNT(root_keys), err) < 0 ||
+	if (expect_keys_or(root, "", root_keys, COUNT(root_keys), root_optional_keys,
+			   COUNT(root_optional_keys), err) < 0 ||
 	    get_int(root, "", "version", 0, INT64_MAX, &format, err) < 0)
 		return -1;
 	if (format != STATE_FORMAT)
@@ -563,7 +597,8 @@ static int read_state(struct json_object *root, struct rollout_state *s, struct 
 	s->mirror_index = (size_t)index;
 	s->mirror_stage = (enum mirror_stage)stage;
 	s->next_action_id = (uint64_t)next_id;
-	if (read_nodes(root, s, err) < 0 || read_quarantine(root, s, err) < 0 ||
+	if (read_analysis(root, s, err) < 0 || read_nodes(root, s, err) < 0 ||
+	    read_quarantine(root, s, err) < 0 ||
 	    read_conditions(root, s, err) < 0 || read_history(root, s, err) < 0 ||
 	    read_pending(root, s, err) < 0)
 		return -1;

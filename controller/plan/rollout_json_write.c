@@ -187,6 +187,12 @@ int rollout_state_to_json(const struct rollout_state *s, char **out, size_t *len
 	put(&b, root, "stepStartedMs", json_object_new_int64(s->step_started_ms));
 	put(&b, root, "windowStartedMs", json_object_new_int64(s->window_started_ms));
 	put(&b, root, "greenWindows", json_object_new_int(s->green_windows));
+	struct json_object *analysis = json_object_new_object();
+	put(&b, analysis, "windowSampledMs", json_object_new_int64(s->window_sampled_ms));
+	put(&b, analysis, "windowRun", json_object_new_int64(s->window_run));
+	put(&b, analysis, "redObservations", json_object_new_int(s->red_observations));
+	put(&b, analysis, "redObservedMs", json_object_new_int64(s->red_observed_ms));
+	put(&b, root, "analysis", analysis);
 	put(&b, root, "heldFrom", json_object_new_string(rollout_phase_name(s->held_from)));
 	put(&b, root, "holdStartedMs", json_object_new_int64(s->hold_started_ms));
 	put(&b, root, "heldNode", json_object_new_string(s->held_node));

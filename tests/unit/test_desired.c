@@ -8,6 +8,7 @@
 
 #include <json-c/json.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/canon.h"
@@ -125,6 +126,15 @@ static void test_promotion_defaults_from_crd(void **state)
 	for (size_t i = 0; i < 6; i++)
 		assert_int_equal(p->steps[i], want[i]);
 	assert_null(p->ticket);
+	const struct promotion_analysis *a = &p->analysis;
+	assert_true(a->max_p95_ratio == 5.0);
+	assert_int_equal(a->max_p95_ms, 0);
+	assert_true(a->max_synthetic_failure_percent == 5.0);
+	assert_int_equal(a->max_restarts_5m, 3);
+	assert_true(a->min_disk_free_percent == 10.0);
+	assert_false(a->has_max_digest_failures);
+	assert_int_equal(a->failure_limit, 1);
+	assert_int_equal(a->min_samples, 3);
 	desired_free(ds);
 	treefiles_free(&tf);
 }
@@ -152,6 +162,51 @@ static void test_promotion_explicit_values(void **state)
 	assert_false(p->rollback_automatic);
 	assert_true(p->suspend);
 	desired_free(ds);
+	treefiles_free(&tf);
+}
+
+static void test_promotion_analysis_values(void **state)
+{
+	(void)state;
+	struct treefiles tf = {0};
+	add_node(&tf, "canary-gw", 18081, true);
+	add(&tf, "clawfleet/promotion.yaml",
+	    "apiVersion: fleet.openclaw.io/v1alpha1\nkind: Promotion\nmetadata: {name: p}\n"
+	    "spec:\n  tag: v1\n  skillSemver: 1.4.2\n  canary:\n    analysis:\n"
+	    "      maxP95Ratio: 2.5\n      maxP95: 800ms\n      maxSyntheticFailurePercent: 0.5\n"
+	    "      maxRestarts5m: 6\n      minDiskFreePercent: 4\n      maxDigestFailures: 0\n"
+	    "      failureLimit: 3\n      minSamples: 5\n");
+	add(&tf, "openclaw.lock", lock_ok);
+	struct desired_state *ds = load_ok(&tf);
+	const struct promotion_analysis *a = &ds->promotions[0].analysis;
+	assert_true(a->max_p95_ratio == 2.5);
+	assert_int_equal(a->max_p95_ms, 800);
+	assert_true(a->max_synthetic_failure_percent == 0.5);
+	assert_int_equal(a->max_restarts_5m, 6);
+	assert_true(a->min_disk_free_percent == 4.0);
+	assert_true(a->has_max_digest_failures);
+	assert_int_equal(a->max_digest_failures, 0);
+	assert_int_equal(a->failure_limit, 3);
+	assert_int_equal(a->min_samples, 5);
+	desired_free(ds);
+	treefiles_free(&tf);
+}
+
+/* A maxP95 of zero would judge every canary red: the schema's duration refuses it. */
+static void test_promotion_max_p95_zero(void **state)
+{
+	(void)state;
+	struct treefiles tf = {0};
+	add_node(&tf, "canary-gw", 18081, true);
+	add(&tf, "clawfleet/promotion.yaml",
+	    "apiVersion: fleet.openclaw.io/v1alpha1\nkind: Promotion\nmetadata: {name: p}\n"
+	    "spec:\n  tag: v1\n  skillSemver: 1.4.2\n  canary:\n    analysis: {maxP95: 0s}\n");
+	add(&tf, "openclaw.lock", lock_ok);
+	char *out = load_fail(&tf);
+	assert_string_equal(out, "clawfleet/promotion.yaml:8:24: Promotion/p: "
+				 "spec.canary.analysis.maxP95: \"0s\": a duration must be at least "
+				 "1ms\n");
+	free(out);
 	treefiles_free(&tf);
 }
 
@@ -319,6 +374,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_promotion_defaults_from_crd),
 		cmocka_unit_test(test_promotion_explicit_values),
+		cmocka_unit_test(test_promotion_analysis_values),
+		cmocka_unit_test(test_promotion_max_p95_zero),
 		cmocka_unit_test(test_nodes_and_lock),
 		cmocka_unit_test(test_fragments_merge_in_name_order),
 		cmocka_unit_test(test_load_balancer_blocks),

@@ -176,6 +176,10 @@ static enum MHD_Result serve(void *cls, struct MHD_Connection *conn, const char 
 		body = "{\"age_sec\": 42, \"window\": \"5m\", \"total\": 7, "
 		       "\"top\": [{\"family\": \"5xx\", \"count\": 5, \"endpoint\": \"slack\"}]}";
 		type = "application/json";
+	} else if (strcmp(url, "/v1/digest-without-total") == 0) {
+		body = "{\"age_sec\": 1, \"top\": [{\"family\": \"5xx\", \"count\": 3}, "
+		       "{\"family\": \"timeout\", \"count\": 4}]}";
+		type = "application/json";
 	} else if (strcmp(url, "/v1/queue-no-limit") == 0) {
 		body = "{\"depth\": 3}";
 		type = "application/json";
@@ -847,6 +851,7 @@ static void test_queue_and_digest_fill_their_fields(void **state)
 	assert_true(r.in->digest.configured);
 	assert_null(r.in->digest.error);
 	assert_int_equal(r.in->digest.age_sec, 42);
+	assert_int_equal(r.in->digest.total, 7); /* the notifier's total, not the rows' 5 */
 	assert_int_equal(json_object_array_length(r.in->digest.top), 1);
 
 	char *json = NULL;
@@ -855,6 +860,16 @@ static void test_queue_and_digest_fill_their_fields(void **state)
 	assert_int_equal(probe_render_json(r.in, &r.res, &json, NULL, &status, &err), 0);
 	assert_non_null(strstr(json, "\"endpoint\":\"slack\""));
 	free(json);
+	finish(&r);
+
+	/* A notifier that gives no total: the rows' counts. */
+	memset(&r, 0, sizeof(r));
+	load_config(&r.cfg);
+	set_url(&r.cfg.digest, "/v1/digest-without-total");
+	start(&r);
+	observe(&r);
+	assert_null(r.in->digest.error);
+	assert_int_equal(r.in->digest.total, 7);
 	finish(&r);
 }
 
@@ -941,6 +956,129 @@ static void test_kickstart_records_the_latency_baseline(void **state)
 	finish(&r);
 }
 
+/* ---- the Promotion's thresholds and the baseline's build ---- */
+
+static char head_analysis[41]; /* a commit after the tag whose Promotion sets analysis */
+
+/* Checks out TAG's commit (want NULL) or the analysis commit, made on first use. */
+static void infra_at(const char *want)
+{
+	char cmd[4 * PATH_MAX];
+	if (!want) {
+		snprintf(cmd, sizeof(cmd), "git -C '%s' checkout -q --detach " TAG, infra);
+		assert_int_equal(system(cmd), 0);
+		return;
+	}
+	if (!head_analysis[0]) {
+		snprintf(cmd, sizeof(cmd),
+			 "git -C '%s' checkout -q --detach " TAG " && sed -i 's/^    maxHold: 30m$/"
+			 "    maxHold: 30m\\n    analysis: {maxP95Ratio: 1, maxRestarts5m: 7, "
+			 "minDiskFreePercent: 0.5, maxSyntheticFailurePercent: 50}/' "
+			 "'%s/clawfleet/promotion.yaml' && git -C '%s' commit -qam 'analysis'",
+			 infra, infra, infra);
+		assert_int_equal(system(cmd), 0);
+		snprintf(cmd, sizeof(cmd), "git -C '%s' rev-parse HEAD", infra);
+		capture_word(head_analysis, sizeof(head_analysis), cmd);
+		return;
+	}
+	snprintf(cmd, sizeof(cmd), "git -C '%s' checkout -q --detach %s", infra, head_analysis);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* The node is judged with the thresholds of the Promotion at the commit it runs. */
+static void test_thresholds_come_from_the_promotion(void **state)
+{
+	(void)state;
+	struct run r = {0};
+	load_config(&r.cfg);
+	start(&r);
+	observe(&r);
+	assert_non_null(r.in->thresholds);
+	assert_int_equal(r.in->thresholds->max_restarts_5m, 3);
+	assert_true(r.in->thresholds->min_disk_free_percent == 10.0);
+	infra_at(head_analysis);
+	observe(&r);
+	expect_status(&r.res, PROBE_GREEN);
+	assert_string_equal(r.in->infra.commit, head_analysis);
+	assert_true(r.in->thresholds->max_p95_ratio == 1.0);
+	assert_int_equal(r.in->thresholds->max_restarts_5m, 7);
+	assert_true(r.in->thresholds->min_disk_free_percent == 0.5);
+	assert_true(r.in->thresholds->max_synthetic_failure_percent == 50.0);
+	finish(&r);
+	infra_at(NULL);
+}
+
+static void baseline_file(double *p95, char commit[41])
+{
+	char *text = NULL;
+	size_t len;
+	struct cf_err err;
+	struct json_object *doc, *v;
+	if (fsutil_read_file(baseline, 4096, &text, &len, &err) < 0)
+		fail_msg("%s", err.msg);
+	doc = json_tokener_parse(text);
+	assert_non_null(doc);
+	assert_true(json_object_object_get_ex(doc, "p95Ms", &v));
+	*p95 = json_object_get_double(v);
+	assert_true(json_object_object_get_ex(doc, "commit", &v));
+	snprintf(commit, 41, "%s", json_object_get_string(v));
+	json_object_put(doc);
+	free(text);
+}
+
+/* A kickstart back to the build the baseline was measured on (a rollback) keeps the baseline,
+ * and so does one after a build that is red by its own samples; any other takes the running
+ * build's p95, stamped with that build. */
+static void test_kickstart_never_baselines_a_rolled_back_or_red_build(void **state)
+{
+	(void)state;
+	struct run r = {0};
+	double p95, kept;
+	char commit[41];
+	load_config(&r.cfg);
+	infra_at(head_analysis);
+	infra_at(NULL);
+	start(&r);
+	observe(&r);
+	observe(&r);
+	node_observer_note_kickstart(r.obs); /* the tag's build restarted */
+	baseline_file(&kept, commit);
+	assert_string_equal(commit, head);
+
+	/* The new build comes, and is rolled back: its p95 never becomes the baseline. */
+	infra_at(head_analysis);
+	observe(&r);
+	observe(&r);
+	node_observer_note_kickstart(r.obs); /* the tag's samples, taken before the new build */
+	baseline_file(&kept, commit);
+	assert_string_equal(commit, head);
+	observe(&r);
+	observe(&r);
+	infra_at(NULL);
+	node_observer_note_kickstart(r.obs);
+	baseline_file(&p95, commit);
+	assert_true(p95 == kept);
+	assert_string_equal(commit, head);
+
+	/* Forward again, then the new build turns slow (over 1x the baseline its Promotion
+	 * allows): a restart of it keeps the baseline too. */
+	observe(&r);
+	observe(&r);
+	infra_at(head_analysis);
+	node_observer_note_kickstart(r.obs);
+	baseline_file(&kept, commit);
+	set_gateway_control("{\"slowMs\": 80}");
+	observe(&r);
+	observe(&r);
+	assert_true(r.in->latency.p95_ms > 50);
+	node_observer_note_kickstart(r.obs);
+	baseline_file(&p95, commit);
+	assert_true(p95 == kept);
+	assert_string_equal(commit, head);
+	finish(&r);
+	infra_at(NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -964,6 +1102,9 @@ int main(void)
 		cmocka_unit_test_teardown(test_loopback_calls_never_use_a_proxy, restore),
 		cmocka_unit_test_teardown(test_unreadable_feeds_degrade, restore),
 		cmocka_unit_test_teardown(test_kickstart_records_the_latency_baseline, restore),
+		cmocka_unit_test_teardown(test_thresholds_come_from_the_promotion, restore),
+		cmocka_unit_test_teardown(test_kickstart_never_baselines_a_rolled_back_or_red_build,
+					  restore),
 	};
 	return cmocka_run_group_tests_name("observe", tests, group_setup, group_teardown);
 }

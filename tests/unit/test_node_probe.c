@@ -108,6 +108,7 @@ static int setup(void **state)
 	in->queue.limit = 100;
 	in->digest.configured = true;
 	in->digest.age_sec = 30;
+	in->digest.total = 4;
 	in->digest.top = f->top;
 	in->disk.free_percent = 55.5;
 	in->service.running = true;
@@ -408,8 +409,6 @@ static const struct rule_case red_cases[] = {
 	{"TCP connect over 2 s", tcp_slow, "tcp.connect_failed"},
 	{"disk under 10 %", disk_low, "disk.low"},
 	{"synthetic failures over 5 %", synthetic_failing, "synthetic.failures"},
-	{"p95 over 5x baseline", p95_high, "latency.p95"},
-	{"p95 over 5x the baseline floor", p95_over_floor, "latency.p95"},
 };
 
 static void doctor_yellow(struct fixture *f)
@@ -578,7 +577,11 @@ static void only_node_doctor(struct fixture *f)
 	f->in.ndoctor = 1;
 }
 
+/* The node's p95 against its own baseline is a note: the controller judges it against its
+ * peers. */
 static const struct rule_case green_cases[] = {
+	{"p95 over 5x baseline: a note", p95_high, "latency.p95"},
+	{"p95 over 5x the baseline floor: a note", p95_over_floor, "latency.p95"},
 	{"2 restarts in 5 minutes", restarts_two, NULL},
 	{"disk at exactly 10 %", disk_ten, NULL},
 	{"synthetic failures at exactly 5 %", synthetic_five, NULL},
@@ -632,6 +635,104 @@ static void test_each_degraded_rule(void **state)
 static void test_thresholds_and_optional_sources_stay_green(void **state)
 {
 	run_cases(state, green_cases, sizeof(green_cases) / sizeof(green_cases[0]), PROBE_GREEN);
+}
+
+/* A Promotion's spec.canary.analysis moves each threshold the agent judges with. */
+struct threshold_case {
+	const char *name;
+	void (*apply)(struct fixture *f);
+	enum probe_status status;
+	const char *code;
+};
+
+static void synthetic_ten(struct fixture *f)
+{
+	f->in.latency.synthetic_failure_percent = 10.0;
+}
+
+static void synthetic_over_twenty(struct fixture *f)
+{
+	f->in.latency.synthetic_failure_percent = 20.1;
+}
+
+static void restarts_four(struct fixture *f)
+{
+	f->in.service.restarts_5m = 4;
+}
+
+static void restarts_five(struct fixture *f)
+{
+	f->in.service.restarts_5m = 5;
+}
+
+static void disk_two(struct fixture *f)
+{
+	f->in.disk.free_percent = 2.0;
+}
+
+static void disk_under_two(struct fixture *f)
+{
+	f->in.disk.free_percent = 1.9;
+}
+
+static void p95_nine_x(struct fixture *f)
+{
+	f->in.latency.p95_ms = 900;
+}
+
+static void p95_over_ten_x(struct fixture *f)
+{
+	f->in.latency.p95_ms = 1000.1;
+}
+
+static const struct threshold_case promotion_cases[] = {
+	{"10 % synthetic failures under a 20 % limit", synthetic_ten, PROBE_GREEN, NULL},
+	{"over the 20 % limit", synthetic_over_twenty, PROBE_RED, "synthetic.failures"},
+	{"4 restarts when 5 are a crash loop", restarts_four, PROBE_GREEN, NULL},
+	{"5 restarts", restarts_five, PROBE_RED, "service.crash_loop"},
+	{"2 % free at a 2 % minimum", disk_two, PROBE_GREEN, NULL},
+	{"under the 2 % minimum", disk_under_two, PROBE_RED, "disk.low"},
+	{"p95 9x the baseline under a ratio of 10", p95_nine_x, PROBE_GREEN, NULL},
+	{"p95 over 10x the baseline", p95_over_ten_x, PROBE_GREEN, "latency.p95"},
+};
+
+static void test_thresholds_from_the_promotion(void **state)
+{
+	struct promotion promo = {.analysis = {.max_p95_ratio = 10,
+					       .max_synthetic_failure_percent = 20,
+					       .max_restarts_5m = 5,
+					       .min_disk_free_percent = 2}};
+	struct probe_thresholds t, defaults;
+	probe_thresholds_of(NULL, &defaults);
+	assert_true(defaults.max_synthetic_failure_percent == 5.0);
+	assert_int_equal(defaults.max_restarts_5m, 3);
+	assert_true(defaults.min_disk_free_percent == 10.0);
+	assert_true(defaults.max_p95_ratio == 5.0);
+	probe_thresholds_of(&promo, &t);
+	for (size_t i = 0; i < sizeof(promotion_cases) / sizeof(promotion_cases[0]); i++) {
+		const struct threshold_case *c = &promotion_cases[i];
+		teardown(state);
+		setup(state);
+		struct fixture *f = *state;
+		f->in.thresholds = &t;
+		c->apply(f);
+		probe_merge(&f->in, &f->res);
+		const char *want = c->code ? c->code : "";
+		if (f->res.status != c->status || strcmp(codes(&f->res), want) != 0)
+			fail_msg("%s: status %s, reasons \"%s\"; want %s \"%s\"", c->name,
+				 probe_status_name(f->res.status), codes(&f->res),
+				 probe_status_name(c->status), want);
+	}
+	/* The messages name the Promotion's limits. */
+	struct fixture *f = *state;
+	f->in.thresholds = &t;
+	restarts_five(f);
+	disk_under_two(f);
+	probe_merge(&f->in, &f->res);
+	assert_string_equal(f->res.reasons[0].message,
+			    "gateway started 5 times in the last 5 minutes (5 is a crash loop)");
+	assert_string_equal(f->res.reasons[1].message,
+			    "1.9% free on the data volume (minimum 2%)");
 }
 
 static void test_messages_say_what_differs(void **state)
@@ -822,6 +923,8 @@ static void test_document_shape(void **state)
 	assert_int_equal(json_object_get_int64(at(doc, "queue.depth")), 3);
 	assert_int_equal(json_object_get_int64(at(doc, "queue.limit")), 100);
 	assert_int_equal(json_object_get_int64(at(doc, "digest.ageSec")), 30);
+	expect_type(doc, "digest.total", json_type_int);
+	assert_int_equal(json_object_get_int64(at(doc, "digest.total")), 4);
 	expect_type(doc, "digest.top", json_type_array);
 	expect_str(json_object_array_get_idx(at(doc, "digest.top"), 0), "family", "5xx");
 	expect_type(doc, "disk.freePercent", json_type_double);
@@ -832,6 +935,8 @@ static void test_document_shape(void **state)
 	assert_int_equal(json_object_get_int(at(doc, "service.restarts5m")), 1);
 	assert_true(json_object_get_boolean(at(doc, "tcp.ok")));
 	assert_int_equal(json_object_get_int(at(doc, "tcp.ms")), 2);
+	expect_type(doc, "latency.samples", json_type_int);
+	assert_int_equal(json_object_get_int64(at(doc, "latency.samples")), 20);
 	assert_true(json_object_get_double(at(doc, "latency.p95ms")) == 120.0);
 	assert_true(json_object_get_double(at(doc, "latency.baselineP95ms")) == 100.0);
 	expect_str(doc, "checkedAt", "2026-08-01T12:00:00.123Z");
@@ -860,7 +965,7 @@ static void test_unknown_values_are_null(void **state)
 	assert_int_equal(status, 503);
 	expect_str(doc, "status", "red");
 	static const char *const nulls[] = {
-		"queue.depth", "queue.limit", "digest.ageSec", "digest.top", "tcp.ms",
+		"queue.depth", "queue.limit", "digest.ageSec", "digest.total", "digest.top", "tcp.ms",
 		"disk.freePercent", "service.running", "service.lastExit", "latency.p95ms",
 		"latency.baselineP95ms", "lock.sha256", "skills.lockSemver", "infra.tag",
 		"checkedAt",
@@ -890,7 +995,7 @@ static void test_http_status(void **state)
 	expect_str(json_object_array_get_idx(at(doc, "reasons"), 0), "message",
 		   "tenant acme (profile acme): doctor yellow: gateway.latency: p95 above target");
 	json_object_put(doc);
-	p95_high(f);
+	synthetic_failing(f);
 	doc = render(f, &status);
 	assert_int_equal(status, 503);
 	expect_str(doc, "status", "red");
@@ -1043,6 +1148,7 @@ int main(void)
 		T(test_each_red_rule),
 		T(test_each_degraded_rule),
 		T(test_thresholds_and_optional_sources_stay_green),
+		T(test_thresholds_from_the_promotion),
 		T(test_messages_say_what_differs),
 		T(test_semver_mismatch_wins),
 		T(test_red_outranks_degraded_in_order),

@@ -39,6 +39,10 @@ struct sim_node {
 	const char *lock; /* NULL: the lock of its commit */
 	bool version_match;
 	bool frozen; /* does not apply targets */
+	int64_t samples; /* synthetic checks behind p95 */
+	double p95;
+	bool digest_known;
+	int64_t digest; /* failures in the notifier's window */
 };
 
 struct world {
@@ -54,6 +58,7 @@ struct world {
 	bool lb_ok, lb_frozen;
 
 	struct rollout_state state;
+	int64_t run; /* fleet_observation.run_id */
 	int64_t now;
 	char *lines[MAX_LINES + 1];
 	size_t nlines;
@@ -187,6 +192,10 @@ static void observe(struct world *w, struct node_observation *obs, struct fleet_
 			.lock_sha256 = n->lock ? n->lock : n->commit[0] ? lock_of(n->commit) : NULL,
 			.version_match = n->version_match,
 			.probe_sha256 = PROBE_SHA,
+			.latency_samples = n->samples,
+			.p95_ms = n->p95,
+			.digest_known = n->digest_known,
+			.digest_failures = n->digest,
 		};
 	}
 	*fo = (struct fleet_observation){
@@ -197,6 +206,7 @@ static void observe(struct world *w, struct node_observation *obs, struct fleet_
 		.promotion_commit = w->commit[0] ? w->commit : NULL,
 		.promotion_lock_sha256 = w->lock_override,
 		.actor = "Ada Lovelace <ada@example.com>",
+		.run_id = w->run,
 	};
 }
 
@@ -524,7 +534,9 @@ static const struct row full_promotion[] = {
 	/* Two green windows: the next step. */
 	{2 * SEC + 10 * MIN, NULL, "Promoting", NULL, {"AUDIT step Promoting 20%", STEP20_WEIGHTS}},
 	{3 * SEC + 10 * MIN, NULL, "Analysing", NULL, {NULL}},
-	/* The last step's windows: mirror stable-gw-a (zone-a), then stable-gw-b (zone-b). */
+	/* The last step's windows, each observed: mirror stable-gw-a (zone-a), then stable-gw-b
+	 * (zone-b). */
+	{3 * SEC + 15 * MIN, NULL, "Analysing", NULL, {NULL}},
 	{3 * SEC + 20 * MIN, NULL, "Mirroring", NULL,
 	 {"AUDIT step Mirroring 20%", "SET_WEIGHTS canary-gw=50 stable-gw-a=0 stable-gw-b=100"}},
 	{4 * SEC + 20 * MIN, NULL, "Mirroring", NULL,
@@ -815,6 +827,7 @@ static const struct row peer_red[] = {
 	 {"AUDIT step Promoting 5%", STEP5_WEIGHTS, "ROUTE_TENANT acme canary"}},
 	{30 * MIN + 2 * SEC, NULL, "Analysing", NULL, {NULL}},
 	{31 * MIN + 2 * SEC, stable_a_red, "Analysing", NULL, {NULL}},
+	{36 * MIN + 2 * SEC, NULL, "Analysing", NULL, {NULL}},
 	{40 * MIN + 2 * SEC, NULL, "Analysing", check_waiting_for_peer, {NULL}},
 	{41 * MIN + 2 * SEC, stable_a_green, "Promoting", NULL,
 	 {"AUDIT step Promoting 20%", STEP20_WEIGHTS}},
@@ -831,6 +844,7 @@ static void test_red_peer_blocks_widening(void **state)
 
 /* Red while mirroring: every node the rollout touched goes back, the untouched one stays. */
 static const struct row red_while_mirroring[] = {
+	{3 * SEC + 15 * MIN, NULL, "Analysing", NULL, {NULL}},
 	{3 * SEC + 20 * MIN, NULL, "Mirroring", NULL,
 	 {"AUDIT step Mirroring 20%", "SET_WEIGHTS canary-gw=50 stable-gw-a=0 stable-gw-b=100"}},
 	{4 * SEC + 20 * MIN, NULL, "Mirroring", NULL,
@@ -857,6 +871,7 @@ static void test_red_while_mirroring(void **state)
 
 /* Yellow on the node being mirrored holds the rollout there; green resumes the mirror. */
 static const struct row yellow_while_mirroring[] = {
+	{3 * SEC + 15 * MIN, NULL, "Analysing", NULL, {NULL}},
 	{3 * SEC + 20 * MIN, NULL, "Mirroring", NULL,
 	 {"AUDIT step Mirroring 20%", "SET_WEIGHTS canary-gw=50 stable-gw-a=0 stable-gw-b=100"}},
 	{4 * SEC + 20 * MIN, NULL, "Mirroring", NULL,
@@ -885,6 +900,7 @@ static const struct row workers_follow[] = {
 	 {"AUDIT step Promoting 100%", "SET_WEIGHTS canary-gw=100 stable-gw-a=0 stable-gw-b=0",
 	  "ROUTE_TENANT acme canary"}},
 	{2 * SEC, NULL, "Analysing", NULL, {NULL}},
+	{2 * SEC + 5 * MIN, NULL, "Analysing", NULL, {NULL}},
 	{2 * SEC + 10 * MIN, NULL, "Mirroring", NULL, {"AUDIT step Mirroring 100%",
 	  "NODE_TARGET stable-gw-b gen=1 tag=v2 skills=1.5.0/current restart"}},
 	{3 * SEC + 10 * MIN, NULL, "Mirroring", NULL,
@@ -1318,6 +1334,251 @@ static void test_pure(void **state)
 	world_free(w);
 }
 
+/* Analysis: windows observed, latency against peers, failureLimit, the digest. */
+
+static void check_green_windows(const struct plan_output *out, int want)
+{
+	if (out->next.green_windows != want)
+		fail_msg("%d green windows, want %d", out->next.green_windows, want);
+}
+static void check_no_green_window(struct world *w, const struct plan_output *out)
+{
+	(void)w;
+	check_green_windows(out, 0);
+}
+static void check_one_green_window(struct world *w, const struct plan_output *out)
+{
+	(void)w;
+	check_green_windows(out, 1);
+}
+static void check_window_anew(struct world *w, const struct plan_output *out)
+{
+	check_green_windows(out, 1);
+	assert_int_equal(out->next.window_started_ms, w->now);
+	assert_int_equal(out->next.window_run, 2);
+	assert_string_equal(cond(out, COND_RECONCILING)->message,
+			    "step 1 (5 %): analysing, 1 of 2 green windows; the window started anew: "
+			    "the controller started since it began");
+}
+static void check_part_missed(struct world *w, const struct plan_output *out)
+{
+	check_green_windows(out, 0);
+	assert_int_equal(out->next.window_started_ms, w->now);
+	assert_string_equal(cond(out, COND_RECONCILING)->message,
+			    "step 1 (5 %): analysing, 0 of 2 green windows; the window started anew: "
+			    "a part of it passed without a green observation");
+}
+
+/* minSamples 3: a window of 5m is three parts of 100s, each needing a green pass. */
+static const struct row sparse_windows[] = {
+	{2 * SEC + 2 * MIN, NULL, "Analysing", NULL, {NULL}},
+	/* The window ends with its last part unseen: it does not count, a new one starts. */
+	{12 * SEC + 5 * MIN, NULL, "Analysing", check_part_missed, {NULL}},
+	{112 * SEC + 5 * MIN, NULL, "Analysing", NULL, {NULL}},
+	{212 * SEC + 5 * MIN, NULL, "Analysing", NULL, {NULL}},
+	{12 * SEC + 10 * MIN, NULL, "Analysing", check_one_green_window, {NULL}},
+	{112 * SEC + 10 * MIN, NULL, "Analysing", NULL, {NULL}},
+	/* Elapsed time says two windows since 2s; observed, the second is still open. */
+	{2 * SEC + 13 * MIN, NULL, "Analysing", check_one_green_window, {NULL}},
+	{212 * SEC + 10 * MIN, NULL, "Analysing", NULL, {NULL}},
+	{12 * SEC + 15 * MIN, NULL, "Promoting", NULL, {"AUDIT step Promoting 20%", STEP20_WEIGHTS}},
+};
+
+static void test_windows_with_too_few_samples_do_not_count(void **state)
+{
+	(void)state;
+	struct world *w = adopted_v1_then_v2();
+	w->promo.analysis.min_samples = 3;
+	RUN(w, to_step1);
+	RUN(w, sparse_windows);
+	world_free(w);
+}
+
+static void controller_restarted(struct world *w)
+{
+	w->run = 2;
+}
+
+/* A controller killed for two windows in Analysing: the window open when it died starts anew at
+ * its restart (elapsed time would have moved the step at once). */
+static const struct row restart_mid_window[] = {
+	{2 * SEC + 6 * MIN, NULL, "Analysing", check_one_green_window, {NULL}},
+	{2 * SEC + 17 * MIN, controller_restarted, "Analysing", check_window_anew, {NULL}},
+	{2 * SEC + 21 * MIN, NULL, "Analysing", check_one_green_window, {NULL}},
+	{2 * SEC + 22 * MIN, NULL, "Promoting", NULL, {"AUDIT step Promoting 20%", STEP20_WEIGHTS}},
+};
+
+static void test_restart_in_a_window_starts_it_anew(void **state)
+{
+	(void)state;
+	struct world *w = adopted_v1_then_v2();
+	w->run = 1;
+	RUN(w, to_step1);
+	assert_int_equal(w->state.window_run, 1);
+	RUN(w, restart_mid_window);
+	world_free(w);
+}
+
+static void latency(struct world *w, const char *node, double p95)
+{
+	sim(w, node)->samples = 20;
+	sim(w, node)->p95 = p95;
+}
+
+/* Stable gateways at 50 ms, the canary at 6x that: over maxP95Ratio (5) times its peers. */
+static void canary_six_x_peers(struct world *w)
+{
+	latency(w, "stable-gw-a", 50);
+	latency(w, "stable-gw-b", 52);
+	latency(w, "canary-gw", 306);
+}
+
+/* Every gateway slowed alike: 6x the canary's old baseline (its agent notes it, green), equal
+ * to its peers. */
+static void all_six_x(struct world *w)
+{
+	latency(w, "stable-gw-a", 300);
+	latency(w, "stable-gw-b", 310);
+	latency(w, "canary-gw", 305);
+	sim(w, "canary-gw")->reason = "latency.p95";
+}
+
+/* Too few checks behind the canary's p95 to judge it (a gateway warming up). */
+static void canary_slow_unproven(struct world *w)
+{
+	canary_six_x_peers(w);
+	sim(w, "canary-gw")->samples = 9;
+}
+
+static const struct row slow_against_peers[] = {
+	{2 * SEC + 1 * MIN, canary_slow_unproven, "Analysing", NULL, {NULL}},
+	{2 * SEC + 2 * MIN, canary_six_x_peers, "RollingBack", NULL,
+	 {BASE_WEIGHTS, "ROUTE_TENANT acme stable", CANARY_BACK,
+	  "AUDIT rollback RollingBack 5% latency.peers",
+	  "AUDIT quarantined RollingBack 5% latency.peers",
+	  "BROADCAST rollback canary-gw latency.peers"}},
+};
+
+static const struct row slow_like_peers[] = {
+	{2 * SEC + 1 * MIN, all_six_x, "Analysing", NULL, {NULL}},
+	{2 * SEC + 5 * MIN + 1, NULL, "Analysing", NULL, {NULL}},
+	{2 * SEC + 10 * MIN, NULL, "Promoting", NULL, {"AUDIT step Promoting 20%", STEP20_WEIGHTS}},
+};
+
+/* maxP95 bounds the canary whatever its peers do. */
+static const struct row slow_over_max_p95[] = {
+	{2 * SEC + 1 * MIN, all_six_x, "RollingBack", NULL,
+	 {BASE_WEIGHTS, "ROUTE_TENANT acme stable", CANARY_BACK,
+	  "AUDIT rollback RollingBack 5% latency.max_p95",
+	  "AUDIT quarantined RollingBack 5% latency.max_p95",
+	  "BROADCAST rollback canary-gw latency.max_p95"}},
+};
+
+static void test_latency_judged_against_peers(void **state)
+{
+	(void)state;
+	struct world *w = adopted_v1_then_v2();
+	RUN(w, to_step1);
+	RUN(w, slow_against_peers);
+	world_free(w);
+	w = adopted_v1_then_v2();
+	RUN(w, to_step1);
+	RUN(w, slow_like_peers);
+	world_free(w);
+	w = adopted_v1_then_v2();
+	w->promo.analysis.max_p95_ms = 250;
+	RUN(w, to_step1);
+	RUN(w, slow_over_max_p95);
+	world_free(w);
+}
+
+static void check_red_tolerated(struct world *w, const struct plan_output *out)
+{
+	(void)w;
+	assert_string_equal(cond(out, COND_RECONCILING)->message,
+			    "step 1 (5 %): canary-gw is red (doctor.red), 1 of 3 red observations "
+			    "before a rollback");
+	check_green_windows(out, 0);
+	assert_int_equal(out->next.window_started_ms, w->now);
+}
+
+/* failureLimit 3: two reds in a row wait (and count no window green), green ends the streak,
+ * the third red in a row rolls back. */
+static const struct row three_reds[] = {
+	{2 * SEC + 5 * MIN + 1, NULL, "Analysing", check_one_green_window, {NULL}},
+	{2 * SEC + 6 * MIN, canary_red, "Analysing", check_red_tolerated, {NULL}},
+	{2 * SEC + 7 * MIN, NULL, "Analysing", NULL, {NULL}},
+	{2 * SEC + 8 * MIN, canary_green, "Analysing", check_no_green_window, {NULL}},
+	{2 * SEC + 9 * MIN, canary_red, "Analysing", NULL, {NULL}},
+	{2 * SEC + 10 * MIN, NULL, "Analysing", NULL, {NULL}},
+	{2 * SEC + 11 * MIN, NULL, "RollingBack", NULL,
+	 {BASE_WEIGHTS, "ROUTE_TENANT acme stable", CANARY_BACK,
+	  "AUDIT rollback RollingBack 5% doctor.red", "AUDIT quarantined RollingBack 5% doctor.red",
+	  "BROADCAST rollback canary-gw doctor.red"}},
+};
+
+/* In Shadow too, before any traffic moves. */
+static const struct row red_in_shadow_tolerated[] = {
+	{0, NULL, "Shadow", NULL, {"AUDIT step Shadow 0%", SHADOW_V2}},
+	{1 * SEC, canary_red, "Shadow", NULL, {NULL}},
+	{2 * SEC, canary_green, "Promoting", NULL,
+	 {"AUDIT step Promoting 5%", STEP5_WEIGHTS, "ROUTE_TENANT acme canary"}},
+};
+
+static void test_failure_limit_tolerates_reds(void **state)
+{
+	(void)state;
+	struct world *w = adopted_v1_then_v2();
+	w->promo.analysis.failure_limit = 3;
+	RUN(w, to_step1);
+	RUN(w, three_reds);
+	world_free(w);
+	w = adopted_v1_then_v2();
+	w->promo.analysis.failure_limit = 2;
+	RUN(w, red_in_shadow_tolerated);
+	world_free(w);
+}
+
+static void digest_failures(struct world *w, int64_t n)
+{
+	for (size_t i = 0; i < w->d.nnodes; i++) {
+		w->sim[i].digest_known = true;
+		w->sim[i].digest = n;
+	}
+}
+static void digest_many(struct world *w)
+{
+	digest_failures(w, 40);
+}
+static void digest_gated_four(struct world *w)
+{
+	w->promo.analysis.has_max_digest_failures = true;
+	w->promo.analysis.max_digest_failures = 3;
+	digest_failures(w, 4);
+}
+static void digest_three(struct world *w)
+{
+	digest_failures(w, 3);
+}
+
+/* maxDigestFailures: unset, the digest never gates; set, more failures in the notifier's window
+ * hold the canary (yellow) until they are back at the limit. */
+static const struct row digest_gates[] = {
+	{2 * SEC + 1 * MIN, digest_many, "Analysing", NULL, {NULL}},
+	{2 * SEC + 2 * MIN, digest_gated_four, "Held", NULL,
+	 {"AUDIT held Held 5% digest.failures", "BROADCAST hold canary-gw digest.failures"}},
+	{2 * SEC + 3 * MIN, digest_three, "Analysing", NULL, {NULL}},
+};
+
+static void test_digest_failures_hold(void **state)
+{
+	(void)state;
+	struct world *w = adopted_v1_then_v2();
+	RUN(w, to_step1);
+	RUN(w, digest_gates);
+	world_free(w);
+}
+
 /* weights_for_percent */
 
 struct weights_case {
@@ -1475,6 +1736,11 @@ int main(void)
 		cmocka_unit_test(test_promotion_removed),
 		cmocka_unit_test(test_replay_is_stable),
 		cmocka_unit_test(test_pure),
+		cmocka_unit_test(test_windows_with_too_few_samples_do_not_count),
+		cmocka_unit_test(test_restart_in_a_window_starts_it_anew),
+		cmocka_unit_test(test_latency_judged_against_peers),
+		cmocka_unit_test(test_failure_limit_tolerates_reds),
+		cmocka_unit_test(test_digest_failures_hold),
 		cmocka_unit_test(test_weights_for_percent),
 		cmocka_unit_test(test_weights_for_percent_properties),
 		cmocka_unit_test(test_weights_declared),

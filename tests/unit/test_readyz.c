@@ -31,7 +31,9 @@
 	"\"observedGeneration\":7,\"infra\":{\"tag\":\"v2026.7.1\",\"commit\":\"" COMMIT "\","     \
 	"\"dirty\":false},\"lock\":{\"sha256\":\"" SHA "\",\"versionMatch\":true},"                 \
 	"\"skills\":{\"current\":\"1.4.2\",\"next\":\"1.4.3\",\"match\":true},"                     \
-	"\"doctor\":{\"verdict\":\"yellow\"},\"checkedAt\":\"2026-08-01T12:00:00.000Z\","           \
+	"\"doctor\":{\"verdict\":\"yellow\"},\"digest\":{\"ageSec\":3,\"total\":7,\"top\":[]},"       \
+	"\"latency\":{\"samples\":20,\"p95ms\":120.5,\"baselineP95ms\":100.0},"                   \
+	"\"checkedAt\":\"2026-08-01T12:00:00.000Z\","                                               \
 	"\"probeSha256\":\"" SHA "\"}\n"
 /* The fewest members a probe document has: what an agent answers before its first observation. */
 #define BARE(members) "{\"node\":\"" NODE "\",\"status\":\"red\"" members "}"
@@ -51,6 +53,8 @@ static const struct body_case cases[] = {
 	      "\"reasons\":null,\"probeSha256\":null"),
 	 0, NULL},
 	{BARE(",\"observedGeneration\":0"), 0, NULL},
+	{BARE(",\"latency\":{\"samples\":0,\"p95ms\":null},\"digest\":{\"total\":null}"), 0, NULL},
+	{BARE(",\"latency\":{\"p95ms\":3}"), 0, NULL},
 	{BARE(",\"lock\":{\"versionMatch\":false}"), 0, NULL},
 
 	{BARE(",\"lock\":{\"versionMatch\":\"false\"}"), -1,
@@ -86,6 +90,16 @@ static const struct body_case cases[] = {
 	 "not a probe document: \"infra\", \"lock\" or \"skills\" is not an object"},
 	{BARE(",\"infra\":{\"tag\":2026}"), -1,
 	 "not a probe document: a tag, commit, skills, sha256 or probeSha256 field is not a string"},
+	{BARE(",\"latency\":[]"), -1,
+	 "not a probe document: \"latency\" or \"digest\" is not an object"},
+	{BARE(",\"latency\":{\"samples\":-1}"), -1,
+	 "not a probe document: \"latency.samples\" or \"latency.p95ms\" is not a number >= 0"},
+	{BARE(",\"latency\":{\"p95ms\":\"120\"}"), -1,
+	 "not a probe document: \"latency.samples\" or \"latency.p95ms\" is not a number >= 0"},
+	{BARE(",\"latency\":{\"p95ms\":-0.5}"), -1,
+	 "not a probe document: \"latency.samples\" or \"latency.p95ms\" is not a number >= 0"},
+	{BARE(",\"digest\":{\"total\":1.5}"), -1,
+	 "not a probe document: \"digest.total\" is not a whole number >= 0"},
 	{BARE(",\"probeSha256\":true"), -1,
 	 "not a probe document: a tag, commit, skills, sha256 or probeSha256 field is not a string"},
 
@@ -193,6 +207,10 @@ static void test_fields(void **state)
 	assert_string_equal(o.lock_sha256, SHA);
 	assert_true(o.version_match);
 	assert_string_equal(o.probe_sha256, SHA);
+	assert_int_equal(o.latency_samples, 20);
+	assert_true(o.p95_ms == 120.5);
+	assert_true(o.digest_known);
+	assert_int_equal(o.digest_failures, 7);
 
 	const char *bare = BARE("");
 	struct node_observation b = {0};
@@ -207,6 +225,8 @@ static void test_fields(void **state)
 	assert_null(b.lock_sha256);
 	assert_false(b.version_match);
 	assert_null(b.probe_sha256);
+	assert_int_equal(b.latency_samples, 0);
+	assert_false(b.digest_known);
 	arena_free(&a);
 }
 
@@ -392,6 +412,47 @@ static void test_pending_document_reads_back(void **state)
 	arena_free(&a);
 }
 
+/* The one writer's full document carries what the planner compares across nodes: the p95, the
+ * samples behind it and the notifier's failures in its window. */
+static void test_latency_and_digest_read_back(void **state)
+{
+	(void)state;
+	struct arena a = {0};
+	struct node_observation o = {0};
+	struct cf_err err = {{0}};
+	struct probe_inputs in = {.node = NODE};
+	struct probe_result res;
+	struct json_object *top = json_object_new_array();
+	char *doc = NULL;
+	size_t len = 0;
+	int status;
+	in.latency.samples = 12;
+	in.latency.p95_ms = 250.3;
+	in.digest.configured = true;
+	in.digest.total = 9;
+	in.digest.top = top;
+	probe_merge(&in, &res);
+	assert_int_equal(probe_render_json(&in, &res, &doc, &len, &status, &err), 0);
+	assert_int_equal(readyz_parse(NULL, doc, len, NODE, &a, &o, &err), 0);
+	assert_int_equal(o.latency_samples, 12);
+	assert_true(o.p95_ms == 250.3);
+	assert_true(o.digest_known);
+	assert_int_equal(o.digest_failures, 9);
+	free(doc);
+
+	/* No synthetic check yet and no digest: nothing to compare. */
+	struct probe_inputs none = {.node = NODE};
+	struct node_observation n = {0};
+	probe_merge(&none, &res);
+	assert_int_equal(probe_render_json(&none, &res, &doc, &len, &status, &err), 0);
+	assert_int_equal(readyz_parse(NULL, doc, len, NODE, &a, &n, &err), 0);
+	assert_int_equal(n.latency_samples, 0);
+	assert_false(n.digest_known);
+	free(doc);
+	json_object_put(top);
+	arena_free(&a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -403,6 +464,7 @@ int main(void)
 		cmocka_unit_test(test_read_of_a_value),
 		cmocka_unit_test(test_plan_agrees),
 		cmocka_unit_test(test_pending_document_reads_back),
+		cmocka_unit_test(test_latency_and_digest_read_back),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -55,7 +55,11 @@ static void rich_state(struct rollout_state *s)
 	s->stage_started_ms = 2000;
 	s->step_started_ms = 3000;
 	s->window_started_ms = 4000;
+	s->window_sampled_ms = 4500;
+	s->window_run = 77;
 	s->green_windows = 1;
+	s->red_observations = 2;
+	s->red_observed_ms = 4800;
 	s->held_from = ROLLOUT_ANALYSING;
 	s->hold_started_ms = 5000;
 	strcpy(s->held_node, "canary-gw");
@@ -125,7 +129,8 @@ static void test_empty_state_format(void **state)
 	char *json = to_json(&s);
 	assert_string_equal(
 		json,
-		"{\"bringUp\":false,\"broadcastKey\":\"\",\"canaryRouted\":false,"
+		"{\"analysis\":{\"redObservations\":0,\"redObservedMs\":0,\"windowRun\":0,"
+		"\"windowSampledMs\":0},\"bringUp\":false,\"broadcastKey\":\"\",\"canaryRouted\":false,"
 		"\"conditions\":{\"Ready\":{\"lastTransitionMs\":0,\"message\":\"\",\"reason\":\"\","
 		"\"status\":\"Unknown\"},\"Reconciling\":{\"lastTransitionMs\":0,\"message\":\"\","
 		"\"reason\":\"\",\"status\":\"Unknown\"},\"Stalled\":{\"lastTransitionMs\":0,"
@@ -163,6 +168,10 @@ static void test_round_trip(void **state)
 
 	assert_int_equal(back.phase, ROLLOUT_HELD);
 	assert_int_equal(back.held_from, ROLLOUT_ANALYSING);
+	assert_int_equal(back.window_sampled_ms, 4500);
+	assert_int_equal(back.window_run, 77);
+	assert_int_equal(back.red_observations, 2);
+	assert_int_equal(back.red_observed_ms, 4800);
 	assert_string_equal(back.last_good.commit, C1);
 	assert_int_equal(weight_map_find(&back.planned_weights, "canary-gw")->weight, 11);
 	assert_int_equal(back.nnodes, 2);
@@ -226,7 +235,10 @@ static const struct bad_case bad_cases[] = {
 	 "phase: \"Nope\" is not one of Idle, ..."},
 	{"\"phase\":\"Held\",\"probeSha256\"", "\"phase\":\"Nope\",\"probeSha256\"",
 	 "pending[1].audit.phase: \"Nope\" is not one of Idle, ..."},
-	{"{\"bringUp\"", "{\"bogus\":1,\"bringUp\"", "bogus: unknown field"},
+	{"{\"analysis\"", "{\"bogus\":1,\"analysis\"", "bogus: unknown field"},
+	{"\"redObservations\":2,", "", "analysis.redObservations: required"},
+	{"\"windowSampledMs\":4500", "\"windowSampledMs\":-1",
+	 "analysis.windowSampledMs: must be between 0 and 9223372036854775807"},
 	{"\"canaryRouted\":true,", "", "canaryRouted: required"},
 	{"\"version\":1", "\"version\":2", "version: 2 is not a format this controller reads (1)"},
 	{"\"promotion\":{\"commit\":\"" C2, "\"promotion\":{\"commit\":\"22",
@@ -315,6 +327,31 @@ static void test_bad_input_refused(void **state)
 	expect_refused("{}", ROLLOUT_STATE_MAX_BYTES + 1u, "33554433 bytes, over the 33554432 byte "
 							   "limit");
 	free(trailing);
+	free(json);
+	rollout_state_free(&s);
+}
+
+/* A state written before the analysis window's samples and the red streak were kept loads: no
+ * sample in the window (it starts anew) and no red observation. */
+static void test_state_without_analysis_loads(void **state)
+{
+	(void)state;
+	struct rollout_state s, back;
+	struct cf_err err;
+	rich_state(&s);
+	char *json = to_json(&s);
+	char *old = replace_first(json, "\"analysis\":{\"redObservations\":2,\"redObservedMs\":4800,"
+				  "\"windowRun\":77,\"windowSampledMs\":4500},", "");
+	if (rollout_state_from_json(old, strlen(old), &back, &err) < 0)
+		fail_msg("an older state is refused: %s", err.msg);
+	assert_int_equal(back.window_started_ms, 4000);
+	assert_int_equal(back.window_sampled_ms, 0);
+	assert_int_equal(back.window_run, 0);
+	assert_int_equal(back.red_observations, 0);
+	assert_int_equal(back.red_observed_ms, 0);
+	assert_int_equal(back.green_windows, 1);
+	rollout_state_free(&back);
+	free(old);
 	free(json);
 	rollout_state_free(&s);
 }
@@ -512,6 +549,7 @@ int main(void)
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_json_is_canonical),
 		cmocka_unit_test(test_bad_input_refused),
+		cmocka_unit_test(test_state_without_analysis_loads),
 		cmocka_unit_test(test_limits_refused),
 		cmocka_unit_test(test_never_pending_refused_on_write),
 		cmocka_unit_test(test_pending_done),
