@@ -57,8 +57,10 @@ static void print_conditions(struct json_object *doc)
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *c = json_object_array_get_idx(conds, i);
 		const char *type = text(c, "type"), *status = text(c, "status");
-		/* Stalled=False says nothing: only a stall is worth a line. */
-		if (strcmp(type, "Stalled") == 0 && strcmp(status, "True") != 0)
+		/* Stalled=False and Degraded=False say nothing: only a stall and a gateway out
+		 * of service are worth a line. */
+		if ((strcmp(type, "Stalled") == 0 || strcmp(type, "Degraded") == 0) &&
+		    strcmp(status, "True") != 0)
 			continue;
 		printf("%-11s %-5s  %s: %s\n", type, status, text(c, "reason"), text(c, "message"));
 	}
@@ -101,8 +103,14 @@ static void print_weights(struct json_object *doc)
 static void print_table(struct json_object *doc)
 {
 	struct json_object *promo = get(doc, "promotion"), *q = get(doc, "quarantined");
-	printf("%-11s %s, step %s (%s %%)\n", "phase", text(doc, "phase"), text(doc, "step"),
-	       text(doc, "percent"));
+	struct json_object *suspended = get(doc, "suspended");
+	/* A suspension is said first: "Suspended (Analysing)", the phase it froze in between. */
+	if (suspended && json_object_get_boolean(suspended))
+		printf("%-11s Suspended (%s), step %s (%s %%)\n", "phase", text(doc, "phase"),
+		       text(doc, "step"), text(doc, "percent"));
+	else
+		printf("%-11s %s, step %s (%s %%)\n", "phase", text(doc, "phase"),
+		       text(doc, "step"), text(doc, "percent"));
 	if (promo)
 		printf("%-11s %s: %s, skills %s\n", "promotion", text(promo, "name"),
 		       text(promo, "tag"), text(promo, "skillSemver"));

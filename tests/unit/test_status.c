@@ -129,6 +129,7 @@ static void test_status_document(void **state)
 	assert_string_equal(at(o, "promotion.tag"), "v2026.8.0");
 	assert_string_equal(at(o, "promotion.skillSemver"), "1.4.3");
 	assert_string_equal(at(o, "phase"), "Analysing");
+	assert_string_equal(at(o, "suspended"), "false");
 	assert_string_equal(at(o, "step"), "2");
 	assert_string_equal(at(o, "percent"), "50");
 	assert_string_equal(at(o, "weights.canary-gw"), "100");
@@ -149,6 +150,7 @@ static void test_status_document(void **state)
 	assert_string_equal(at(o, "conditions.1.type"), "Reconciling");
 	assert_string_equal(at(o, "conditions.2.type"), "Stalled");
 	assert_string_equal(at(o, "conditions.2.status"), "False");
+	assert_string_equal(at(o, "conditions.3.type"), "Degraded");
 	assert_string_equal(at(o, "quarantined.0"), "v2026.7.9");
 	assert_string_equal(at(o, "history.0.outcome"), "rolled_back");
 	assert_string_equal(at(o, "history.0.reason"), "doctor.red");
@@ -158,6 +160,17 @@ static void test_status_document(void **state)
 	assert_string_equal(at(o, "passes.0.at"), "2026-11-21T03:39:59.250Z");
 	assert_string_equal(at(o, "passes.0.green"), "true");
 	assert_string_equal(at(o, "passes.1.green"), "false");
+	json_object_put(o);
+}
+
+/* A suspension keeps the phase it froze in and says so beside it. */
+static void test_suspended(void **state)
+{
+	struct fixture *f = *state;
+	f->state.suspended_since_ms = T0;
+	struct json_object *o = render(&f->view);
+	assert_string_equal(at(o, "phase"), "Analysing");
+	assert_string_equal(at(o, "suspended"), "true");
 	json_object_put(o);
 }
 
@@ -295,6 +308,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_status_document, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_suspended, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_a_failing_source_stalls, setup, teardown),
 		cmocka_unit_test(test_before_anything_loaded),
 		cmocka_unit_test_setup_teardown(test_metrics_families, setup, teardown),
