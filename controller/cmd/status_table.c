@@ -104,8 +104,10 @@ static void print_conditions(FILE *out, struct json_object *doc)
 		struct json_object *c = json_object_array_get_idx(conds, i);
 		const char *type = text(c, "type"), *status = text(c, "status");
 		char reason[TEXT_MAX];
-		/* Stalled=False says nothing: only a stall is worth a line. */
-		if (strcmp(type, "Stalled") == 0 && strcmp(status, "True") != 0)
+		/* Stalled=False and Degraded=False say nothing: only a stall and a gateway out
+		 * of service are worth a line. */
+		if ((strcmp(type, "Stalled") == 0 || strcmp(type, "Degraded") == 0) &&
+		    strcmp(status, "True") != 0)
 			continue;
 		const char *message = text(c, "message");
 		clean(reason, sizeof(reason), text(c, "reason"));
@@ -220,9 +222,14 @@ static void print_weights(FILE *out, struct json_object *doc)
 void status_table_print(FILE *out, struct json_object *doc, int64_t now_ms)
 {
 	struct json_object *promo = get(doc, "promotion"), *q = get(doc, "quarantined");
-	struct json_object *hold = get(doc, "hold");
-	fprintf(out, LABEL "%s, step %s (%s %%)\n", "phase", text(doc, "phase"), text(doc, "step"),
-		text(doc, "percent"));
+	struct json_object *hold = get(doc, "hold"), *suspended = get(doc, "suspended");
+	/* A suspension is said first: "Suspended (Analysing)", the phase it froze in between. */
+	if (json_object_is_type(suspended, json_type_boolean) && json_object_get_boolean(suspended))
+		fprintf(out, LABEL "Suspended (%s), step %s (%s %%)\n", "phase", text(doc, "phase"),
+			text(doc, "step"), text(doc, "percent"));
+	else
+		fprintf(out, LABEL "%s, step %s (%s %%)\n", "phase", text(doc, "phase"),
+			text(doc, "step"), text(doc, "percent"));
 	if (promo)
 		fprintf(out, LABEL "%s: %s, skills %s\n", "promotion", text(promo, "name"),
 			text(promo, "tag"), text(promo, "skillSemver"));

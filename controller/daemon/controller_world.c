@@ -172,12 +172,13 @@ static int world_append_audit(void *ctx, const struct rollout_audit *au, struct 
 		.weights = w,
 		.nweights = au->weights.n,
 		.probe_sha256 = au->probe_sha256,
+		.node = au->node,
 	};
 	int rc = audit_append(c->audit, &e, err);
 	free(w);
 	if (rc == 0)
-		log_info("audit: %s %s step %d (%d %%)%s%s", e.event, e.phase, e.step, e.percent,
-			 *e.reason ? ": " : "", e.reason);
+		log_info("audit: %s%s%s %s step %d (%d %%)%s%s", e.event, *e.node ? " " : "", e.node,
+			 e.phase, e.step, e.percent, *e.reason ? ": " : "", e.reason);
 	return rc;
 }
 

@@ -98,9 +98,16 @@ struct header_kv {
 	char *name, *value;
 };
 
+/* LoadBalancer.spec.minServing: a count of gateways, or a percent of them (rounded up). */
+struct min_serving {
+	int value;
+	bool percent;
+};
+
 struct load_balancer {
 	char *name;
 	enum lb_driver driver;
+	struct min_serving min_serving;
 	struct {
 		char *socket, *address, *backend, *tenant_map;
 	} haproxy;
@@ -175,5 +182,7 @@ const struct tenant_slice *desired_tenant(const struct desired_state *ds, const 
 const char *node_role_name(enum node_role r);
 const char *lb_driver_name(enum lb_driver d);
 const char *fragment_kind_name(enum fragment_kind k); /* "gateway", "doctor", ... */
+/* The fewest of ngateways that keep traffic under ms (NULL: the default, 50 %), 0..ngateways. */
+size_t min_serving_count(const struct min_serving *ms, size_t ngateways);
 
 #endif

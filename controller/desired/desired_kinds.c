@@ -252,6 +252,29 @@ static void load_lb_blocks(struct loader *ld, struct load_balancer *lb,
 	}
 }
 
+/* The schema checked the value (an integer 0..4096 or "N%" with N 0..100); this converts it. */
+static struct min_serving parse_min_serving(const struct loaded_object *o)
+{
+	const struct ynode *n = field(o, "spec.minServing");
+	struct min_serving ms = {50, true};
+	long long v;
+	if (ynode_int(n, &v) == 0)
+		return (struct min_serving){(int)v, false};
+	const char *s = ynode_str(n);
+	if (s && sscanf(s, "%lld%%", &v) == 1)
+		ms = (struct min_serving){(int)v, true};
+	return ms;
+}
+
+size_t min_serving_count(const struct min_serving *ms, size_t ngateways)
+{
+	struct min_serving fallback = {50, true};
+	if (!ms)
+		ms = &fallback;
+	size_t want = ms->percent ? ((size_t)ms->value * ngateways + 99) / 100 : (size_t)ms->value;
+	return want < ngateways ? want : ngateways;
+}
+
 static void load_load_balancer(struct loader *ld, const struct loaded_object *o, const char *name)
 {
 	struct desired_state *ds = ld->ds;
@@ -280,6 +303,7 @@ static void load_load_balancer(struct loader *ld, const struct loaded_object *o,
 	struct load_balancer *lb = &ds->lbs[ds->nlbs++];
 	lb->name = desired_strdup(ld, name);
 	lb->driver = driver;
+	lb->min_serving = parse_min_serving(o);
 	load_lb_blocks(ld, lb, o);
 	set_origin(ld, &lb->origin, o);
 }

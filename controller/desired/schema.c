@@ -61,15 +61,17 @@ static int want_type(struct cctx *c, const struct ynode *v, enum ytype t)
 	return cfail(c, v, "must be %s, got %s", articles[t], ytype_name(got));
 }
 
+static const char *const type_names[] = {
+	[ST_ANY] = "any", [ST_OBJECT] = "object", [ST_ARRAY] = "array", [ST_STRING] = "string",
+	[ST_INTEGER] = "integer", [ST_NUMBER] = "number", [ST_BOOLEAN] = "boolean",
+	[ST_INT_OR_STRING] = "int-or-string",
+};
+
 static int kw_type(struct cctx *c, struct snode *s, const struct ynode *v)
 {
-	static const char *const names[] = {
-		[ST_OBJECT] = "object", [ST_ARRAY] = "array", [ST_STRING] = "string",
-		[ST_INTEGER] = "integer", [ST_NUMBER] = "number", [ST_BOOLEAN] = "boolean",
-	};
 	const char *t = ynode_str(v);
 	for (size_t i = ST_OBJECT; t && i <= ST_BOOLEAN; i++) {
-		if (strcmp(t, names[i]) == 0) {
+		if (strcmp(t, type_names[i]) == 0) {
 			s->type = (enum stype)i;
 			return 0;
 		}
@@ -202,6 +204,20 @@ static int kw_preserve(struct cctx *c, struct snode *s, const struct ynode *v)
 	return flag(c, &s->open, v);
 }
 
+/* Kubernetes' int-or-string takes no type of its own: it is the type. */
+static int kw_int_or_string(struct cctx *c, struct snode *s, const struct ynode *v)
+{
+	bool on;
+	if (flag(c, &on, v))
+		return -1;
+	if (!on)
+		return 0;
+	if (s->type != ST_ANY && s->type != ST_INT_OR_STRING)
+		return cfail(c, v, "x-kubernetes-int-or-string: true takes no type (it is one)");
+	s->type = ST_INT_OR_STRING;
+	return 0;
+}
+
 static int count(struct cctx *c, long long *out, const struct ynode *v)
 {
 	long long x;
@@ -291,7 +307,19 @@ static const struct keyword {
 	{"default", 0, kw_default},
 	{"nullable", 0, kw_nullable},
 	{"x-kubernetes-preserve-unknown-fields", 0, kw_preserve},
+	{"x-kubernetes-int-or-string", 0, kw_int_or_string},
 };
+
+/* Whether a keyword for the types mask applies to a node of type t; before the node's type is
+ * known (ST_ANY), any does. */
+static bool applies(unsigned mask, enum stype t)
+{
+	if (!mask || t == ST_ANY)
+		return true;
+	if (t == ST_INT_OR_STRING)
+		return mask & (TYPE_BIT(ST_STRING) | TYPE_BIT(ST_INTEGER));
+	return mask & TYPE_BIT(t);
+}
 
 static const struct keyword *keyword_find(const char *name)
 {
@@ -372,8 +400,9 @@ static int compile_node(struct cctx *c, const struct ynode *n, struct snode **ou
 		const struct keyword *kw = keyword_find(key->str);
 		if (!kw)
 			return cfail(c, key, "unsupported schema keyword \"%s\"", key->str);
-		if (kw->types && s->type != ST_ANY && !(kw->types & TYPE_BIT(s->type)))
-			return cfail(c, key, "%s does not apply to type %s", key->str, type->str);
+		if (!applies(kw->types, s->type))
+			return cfail(c, key, "%s does not apply to type %s", key->str,
+				     type_names[s->type]);
 		if (kw->parse == kw_type)
 			continue;
 		size_t mark = path_key(&c->path, key->str);

@@ -15,7 +15,18 @@
 
 #define PATH_MAX_LEN 512
 
-enum stype { ST_ANY, ST_OBJECT, ST_ARRAY, ST_STRING, ST_INTEGER, ST_NUMBER, ST_BOOLEAN };
+/* ST_INT_OR_STRING: x-kubernetes-int-or-string, an integer or a string ("50%"); the string
+ * keywords apply to strings and the number keywords to integers, as in Kubernetes. */
+enum stype {
+	ST_ANY,
+	ST_OBJECT,
+	ST_ARRAY,
+	ST_STRING,
+	ST_INTEGER,
+	ST_NUMBER,
+	ST_BOOLEAN,
+	ST_INT_OR_STRING,
+};
 enum sformat { SF_NONE, SF_DATE_TIME, SF_DURATION, SF_SEMVER, SF_GIT_TAG };
 
 struct sbound {

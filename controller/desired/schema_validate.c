@@ -79,7 +79,7 @@ static const char *type_article(enum stype t)
 	static const char *const names[] = {
 		[ST_ANY] = "any value", [ST_OBJECT] = "an object", [ST_ARRAY] = "an array",
 		[ST_STRING] = "a string", [ST_INTEGER] = "an integer", [ST_NUMBER] = "a number",
-		[ST_BOOLEAN] = "a boolean",
+		[ST_BOOLEAN] = "a boolean", [ST_INT_OR_STRING] = "an integer or a string",
 	};
 	return names[t];
 }
@@ -101,6 +101,8 @@ static bool type_ok(enum stype want, enum ytype got)
 		return got == YT_INT || got == YT_FLOAT;
 	case ST_BOOLEAN:
 		return got == YT_BOOL;
+	case ST_INT_OR_STRING:
+		return got == YT_INT || got == YT_STR;
 	}
 	return false;
 }

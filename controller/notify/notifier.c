@@ -153,7 +153,8 @@ void nf_correlation_id(const char *material, char out[NF_CORRELATION_MAX])
 }
 
 static const char *const kind_names[] = {"verdict", "rollback", "reply"};
-static const char *const verdicts[] = {"promote", "hold", "rollback"};
+/* drain and restore: the controller took a red gateway out of service or put it back. */
+static const char *const verdicts[] = {"promote", "hold", "rollback", "drain", "restore"};
 static const char *const event_keys[] = {"kind",     "verdict",	      "status", "fluxUid",
 					 "eventId", "probeKey", "correlationId", "message"};
 
@@ -203,8 +204,9 @@ int nf_event_parse(const char *body, size_t len, struct nf_event *out, struct cf
 	out->kind = strcmp(kind, "verdict") == 0    ? NF_EVENT_VERDICT
 		    : strcmp(kind, "rollback") == 0 ? NF_EVENT_ROLLBACK
 						    : NF_EVENT_REPLY;
-	if (out->verdict[0] ? !one_of(out->verdict, verdicts, 3) : out->kind == NF_EVENT_VERDICT) {
-		cf_err_set(err, "verdict must be promote, hold or rollback");
+	if (out->verdict[0] ? !one_of(out->verdict, verdicts, sizeof(verdicts) / sizeof(verdicts[0]))
+			    : out->kind == NF_EVENT_VERDICT) {
+		cf_err_set(err, "verdict must be promote, hold, rollback, drain or restore");
 		goto done;
 	}
 	if (json_object_object_get_ex(o, "status", &status)) {

@@ -103,9 +103,10 @@ static const char *canary_probe(const struct pass *p)
 }
 
 /* from and to: a rollback goes from the build being rolled out to the last good one; anything
- * else from the last good build (none before a bring-up) to the one being rolled out. */
-int plan_emit_audit(struct pass *p, enum audit_event event, enum rollout_phase phase,
-	       const char *reason)
+ * else from the last good build (none before a bring-up) to the one being rolled out. The
+ * weights are what the load balancer is to report: the planned map with drained servers at 0. */
+static int emit_audit(struct pass *p, enum audit_event event, enum rollout_phase phase,
+		      const char *reason, size_t node)
 {
 	const struct rollout_state *s = p->s;
 	struct rollout_action *a = plan_new_action(p, ACTION_AUDIT);
@@ -134,9 +135,22 @@ int plan_emit_audit(struct pass *p, enum audit_event event, enum rollout_phase p
 	au->percent = s->percent;
 	plan_copy_str(au->probe_sha256, sizeof(au->probe_sha256), canary_probe(p));
 	plan_copy_code(au->reason, sizeof(au->reason), reason);
-	if (rollout_weights_copy(&au->weights, &s->planned_weights, p->err) < 0)
+	plan_copy_str(au->node, sizeof(au->node), plan_node_name(p, node));
+	if (rollout_weights_copy(&au->weights, &s->planned_weights, p->err) < 0 ||
+	    plan_overlay_drains(p, &au->weights, p->err) < 0)
 		return -1;
 	return emit_once(p, a);
+}
+
+int plan_emit_audit(struct pass *p, enum audit_event event, enum rollout_phase phase,
+	       const char *reason)
+{
+	return emit_audit(p, event, phase, reason, NO_NODE);
+}
+
+int plan_emit_node_audit(struct pass *p, enum audit_event event, size_t node, const char *reason)
+{
+	return emit_audit(p, event, p->s->phase, reason, node);
 }
 
 /* Broadcast once per situation: an equal key to the last broadcast is not repeated. */
@@ -147,6 +161,12 @@ int plan_emit_broadcast(struct pass *p, enum broadcast_verdict verdict, const ch
 	if (strcmp(s->broadcast_key, key) == 0)
 		return 0;
 	plan_copy_str(s->broadcast_key, sizeof(s->broadcast_key), key);
+	return plan_emit_broadcast_now(p, verdict, node, reason, message);
+}
+
+int plan_emit_broadcast_now(struct pass *p, enum broadcast_verdict verdict, size_t node,
+			    const char *reason, const char *message)
+{
 	struct rollout_action *a = plan_new_action(p, ACTION_BROADCAST);
 	if (!a)
 		return -1;
@@ -274,14 +294,33 @@ bool plan_weights_match(const struct weight_map *seen, const struct weight_map *
 	return true;
 }
 
-/* The load balancer is to report want; SET_WEIGHTS until it does (a map that cannot be read
- * counts as not matching). */
+bool plan_weights_reached(const struct pass *p, const struct weight_map *want)
+{
+	struct weight_map serving = {0};
+	bool reached = p->obs->weights_ok && rollout_weights_copy(&serving, want, NULL) == 0 &&
+		       plan_overlay_drains(p, &serving, NULL) == 0 &&
+		       plan_weights_match(&p->obs->weights, &serving);
+	weight_map_free(&serving);
+	return reached;
+}
+
+/* The phase gives the servers want; the load balancer is to report it with every drained
+ * server at 0: SET_WEIGHTS until it does (a map that cannot be read counts as not matching). A
+ * later call in the same pass replaces the map of an earlier one. */
 int plan_ensure_weights(struct pass *p, const struct weight_map *want, bool *matched)
 {
-	if (rollout_weights_copy(&p->s->planned_weights, want, p->err) < 0)
-		return -1;
-	*matched = p->obs->weights_ok && plan_weights_match(&p->obs->weights, want);
-	return *matched ? 0 : emit_weights(p, want);
+	struct weight_map serving = {0};
+	int rc = -1;
+	if (rollout_weights_copy(&serving, want, p->err) < 0 ||
+	    rollout_weights_copy(&p->s->planned_weights, want, p->err) < 0 ||
+	    plan_overlay_drains(p, &serving, p->err) < 0)
+		goto done;
+	p->weights_ensured = true;
+	*matched = p->obs->weights_ok && plan_weights_match(&p->obs->weights, &serving);
+	rc = *matched && p->weights_action == NO_NODE ? 0 : emit_weights(p, &serving);
+done:
+	weight_map_free(&serving);
+	return rc;
 }
 
 int plan_route_canary_tenants(struct pass *p, bool canary)

@@ -12,6 +12,8 @@
  *   plan_start.c     Idle, Succeeded and RolledBack: adopting, bringing up, or starting a rollout
  *   plan_steps.c     the way forward: Shadow, Promoting, Analysing, Mirroring, Finalising
  *   plan_rollback.c  the way back: Held, RollingBack, RolledBack and the quarantine
+ *   plan_safety.c    in every phase, after it: red gateways drained, restored when green,
+ *                    never below minServing
  *   plan_weights.c   weights_for_percent and weights_declared (planner.h; no pass) */
 #ifndef CLAWFLEET_PLAN_INTERNAL_H
 #define CLAWFLEET_PLAN_INTERNAL_H
@@ -51,6 +53,7 @@ struct pass {
 	struct rollout_node **entry;	      /* per desired node, in s->nodes */
 	size_t *target_action;		      /* per desired node: its NODE_TARGET this pass */
 	size_t weights_action;		      /* the SET_WEIGHTS of this pass */
+	bool weights_ensured;		      /* a phase said what the weights are this pass */
 
 	bool want_known; /* the Promotion's build, with the commit its tag names */
 	struct rollout_version want;
@@ -65,6 +68,9 @@ struct pass {
 	char progress[ROLLOUT_MESSAGE_MAX];
 	char stall_reason[ROLLOUT_REASON_MAX];
 	char stall_message[ROLLOUT_MESSAGE_MAX];
+	bool degraded; /* plan_safety: a gateway is drained, or red and kept for minServing */
+	char degraded_reason[ROLLOUT_REASON_MAX];
+	char degraded_message[ROLLOUT_MESSAGE_MAX];
 };
 
 /* planner.c: text, comparisons, what a node reports, and the pass's own record. */
@@ -98,9 +104,17 @@ int plan_emit_audit(struct pass *p, enum audit_event event, enum rollout_phase p
 	       const char *reason);
 int plan_emit_broadcast(struct pass *p, enum broadcast_verdict verdict, const char *key, size_t node,
 		   const char *reason, const char *message);
+/* A gateway's drain or restore: the pass's phase, the node named. */
+int plan_emit_node_audit(struct pass *p, enum audit_event event, size_t node, const char *reason);
+/* Without the key: the caller emits once per transition it records in the state. */
+int plan_emit_broadcast_now(struct pass *p, enum broadcast_verdict verdict, size_t node,
+			    const char *reason, const char *message);
 int plan_ensure_target(struct pass *p, size_t i, enum target_kind kind, bool *acked);
 int plan_keep_targets(struct pass *p, bool *all_acked, size_t *first);
 bool plan_weights_match(const struct weight_map *seen, const struct weight_map *want);
+/* The load balancer reports want with the drained servers at 0 (false when unread or out of
+ * memory: the caller sets the weights again). */
+bool plan_weights_reached(const struct pass *p, const struct weight_map *want);
 int plan_ensure_weights(struct pass *p, const struct weight_map *want, bool *matched);
 int plan_route_canary_tenants(struct pass *p, bool canary);
 
@@ -123,6 +137,18 @@ int plan_step_analysing(struct pass *p);
 int plan_step_mirroring(struct pass *p);
 int plan_step_bring_up(struct pass *p);
 int plan_step_finalising(struct pass *p, bool entering);
+
+/* plan_safety.c */
+int plan_safety(struct pass *p);
+int plan_green_passes_needed(const struct pass *p); /* greenWindows, 2 without a Promotion */
+/* Drained servers of m to 0. */
+int plan_overlay_drains(const struct pass *p, struct weight_map *m, struct cf_err *err);
+/* What the load balancer reports, each drained server at the weight its phase gave it: the
+ * snapshot a rollout starts from, never a drain taken for a wish. */
+int plan_observed_weights(struct pass *p, struct weight_map *out);
+/* True, with why, when the mirror may not take node i out: another gateway of its zone is
+ * drained, or fewer than minServing gateways would keep traffic. */
+bool plan_mirror_blocked(const struct pass *p, size_t i, char *why, size_t size);
 
 /* plan_rollback.c */
 int plan_hold(struct pass *p, const char *reason, size_t node);

@@ -150,8 +150,15 @@ size_t plan_peer_not_green(const struct pass *p, const char **reason)
 		size_t i = p->order[k];
 		const struct mac_node *m = &p->d->nodes[i];
 		const struct node_observation *o = p->seen[i];
-		if (m->role != NODE_GATEWAY || !m->lb_server || !m->lb_weight ||
-		    p->entry[i]->touched)
+		if (m->role != NODE_GATEWAY || !m->lb_server || !m->lb_weight)
+			continue;
+		/* A drained canary carries nothing until it is restored: the next step would judge
+		 * a step no traffic went through. */
+		if (p->entry[i]->touched && p->entry[i]->drained) {
+			*reason = "drained";
+			return i;
+		}
+		if (p->entry[i]->touched)
 			continue;
 		if (!plan_reachable(p, i)) {
 			*reason = "node.unreachable";

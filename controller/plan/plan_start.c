@@ -50,8 +50,8 @@ static int start_promotion(struct pass *p)
 		return 0;
 	}
 	begin_rollout(p);
-	if (rollout_weights_copy(&s->pre_canary_weights, &p->obs->weights, p->err) < 0 ||
-	    rollout_weights_copy(&s->planned_weights, &p->obs->weights, p->err) < 0)
+	if (plan_observed_weights(p, &s->pre_canary_weights) < 0 ||
+	    rollout_weights_copy(&s->planned_weights, &s->pre_canary_weights, p->err) < 0)
 		return -1;
 	plan_enter(p, ROLLOUT_SHADOW);
 	if (plan_emit_audit(p, AUDIT_STEP, ROLLOUT_SHADOW, "") < 0)
@@ -71,8 +71,8 @@ static int adopt(struct pass *p)
 	begin_rollout(p);
 	s->has_last_good = true;
 	s->last_good = p->want;
-	if (rollout_weights_copy(&s->last_good_weights, &p->obs->weights, p->err) < 0 ||
-	    rollout_weights_copy(&s->planned_weights, &p->obs->weights, p->err) < 0)
+	if (plan_observed_weights(p, &s->last_good_weights) < 0 ||
+	    rollout_weights_copy(&s->planned_weights, &s->last_good_weights, p->err) < 0)
 		return -1;
 	plan_enter(p, ROLLOUT_SUCCEEDED);
 	plan_progress(p, "adopted: every node already runs %s (skills %s)", p->want.tag,
@@ -113,7 +113,7 @@ static int take_baseline(struct pass *p, size_t i)
 	plan_copy_str(v.semver, sizeof(v.semver), o->skills_current);
 	s->has_last_good = true;
 	s->last_good = v;
-	if (rollout_weights_copy(&s->last_good_weights, &p->obs->weights, p->err) < 0)
+	if (plan_observed_weights(p, &s->last_good_weights) < 0)
 		return -1;
 	return start_promotion(p);
 }

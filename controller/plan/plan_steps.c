@@ -256,7 +256,7 @@ int plan_step_analysing(struct pass *p)
 		rc = 0;
 		goto done;
 	}
-	if (p->obs->weights_ok && !plan_weights_match(&p->obs->weights, &m)) {
+	if (p->obs->weights_ok && !plan_weights_reached(p, &m)) {
 		/* The load balancer lost the step's weights (a restart): set them again and
 		 * count the step's time from when they read back. */
 		bool matched;
@@ -321,15 +321,18 @@ static bool takes_traffic(const struct pass *p, size_t i)
 	return m->role == NODE_GATEWAY && m->lb_server;
 }
 
-/* Mirroring: the stable gateways one at a time, in zone then name order: drain its weight (the
- * others keep the last step's split), give it the new build on skills/current with every tenant
- * on current and a kickstart, wait until it reports the target and is green, check its lock,
- * restore its weight. Workers and notifiers follow in the same way without the weights. */
+/* Mirroring: the stable gateways one at a time, in zone then name order. From its first pass
+ * every gateway keeps its declared weight but the one being changed: drain its weight (not while
+ * another gateway of its zone is drained, nor when fewer than minServing would keep traffic),
+ * give it the new build on skills/current with every tenant on current and a kickstart, wait
+ * until it reports the target and is green, check its lock, restore its weight and wait until
+ * it serves again before the next one goes. Workers and notifiers follow in the same way
+ * without the weights. */
 int plan_step_mirroring(struct pass *p)
 {
 	struct rollout_state *s = p->s;
-	struct weight_map last = {0}, m = {0};
-	struct cf_err why;
+	struct weight_map declared = {0}, m = {0};
+	char why[ROLLOUT_MESSAGE_MAX];
 	int rc = -1;
 	bool matched, acked;
 	size_t n = p->d->nnodes - p->ncanary;
@@ -338,13 +341,8 @@ int plan_step_mirroring(struct pass *p)
 		return plan_fail(p, v.reason, v.node);
 	if (v.status == PROBE_DEGRADED)
 		return plan_hold(p, v.reason, v.node);
-	if (plan_keep_targets(p, NULL, NULL) < 0)
-		return -1;
-	if (weights_for_percent(p->d, s->percent, &last, &why) < 0) {
-		plan_stall(p, "WeightsUnavailable", "mirroring at %d %%: %s", s->percent, why.msg);
-		rc = 0;
+	if (plan_keep_targets(p, NULL, NULL) < 0 || weights_declared(p->d, &declared, p->err) < 0)
 		goto done;
-	}
 	/* Each node passes through three stages at most; the bound is a guard. */
 	for (size_t guard = 0; guard <= 3 * n && s->mirror_index < n; guard++) {
 		size_t i = p->order[p->ncanary + s->mirror_index];
@@ -356,8 +354,16 @@ int plan_step_mirroring(struct pass *p)
 		}
 		switch (s->mirror_stage) {
 		case MIRROR_DRAIN:
+			if (takes_traffic(p, i) && plan_mirror_blocked(p, i, why, sizeof(why))) {
+				if (plan_ensure_weights(p, &declared, &matched) < 0)
+					goto done;
+				plan_waiting(p, "mirroring %s (%zu of %zu): waiting: %s", name,
+					     s->mirror_index + 1, n, why);
+				rc = 0;
+				goto done;
+			}
 			if (takes_traffic(p, i)) {
-				if (rollout_weights_copy(&m, &last, p->err) < 0 ||
+				if (rollout_weights_copy(&m, &declared, p->err) < 0 ||
 				    weight_map_set(&m, server, 0, p->err) < 0 ||
 				    plan_ensure_weights(p, &m, &matched) < 0)
 					goto done;
@@ -391,11 +397,20 @@ int plan_step_mirroring(struct pass *p)
 			break;
 		case MIRROR_RESTORE:
 			if (takes_traffic(p, i)) {
-				if (plan_ensure_weights(p, &last, &matched) < 0)
+				if (plan_ensure_weights(p, &declared, &matched) < 0)
 					goto done;
 				if (!matched) {
 					plan_waiting(p, "mirroring %s (%zu of %zu): restoring its weight",
 						name, s->mirror_index + 1, n);
+					rc = 0;
+					goto done;
+				}
+				if (p->entry[i]->drained) {
+					plan_waiting(p, "mirroring %s (%zu of %zu): drained (%s) until %d "
+							"consecutive green passes",
+						     name, s->mirror_index + 1, n,
+						     p->entry[i]->drain_reason,
+						     plan_green_passes_needed(p));
 					rc = 0;
 					goto done;
 				}
@@ -409,7 +424,7 @@ int plan_step_mirroring(struct pass *p)
 	}
 	rc = s->mirror_index < n ? 0 : enter_finalising(p);
 done:
-	weight_map_free(&last);
+	weight_map_free(&declared);
 	weight_map_free(&m);
 	return rc;
 }

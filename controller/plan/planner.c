@@ -202,10 +202,30 @@ static void end_suspension(struct pass *p)
 	s->green_windows = 0;
 }
 
-/* Git is the only control surface: suspend freezes everything where it is (abort wins over it,
- * and a rollback under way finishes: half a rollback is worse than either build), abort rolls
- * back, a Promotion that names another build mid-rollout supersedes it (rolled back first, then
- * started). */
+/* Suspend freezes progress, never safety: a red verdict while suspended fails the rollout as it
+ * would otherwise (a rollback, or a hold for a person when rollback.automatic is false), and the
+ * rollback that starts is not frozen. (Drains are plan_safety's, after every pass.) */
+static int suspended(struct pass *p)
+{
+	struct rollout_state *s = p->s;
+	if (!in_flight(s->phase))
+		return 0;
+	struct verdict v = plan_judge(p);
+	if (v.status != PROBE_RED)
+		return 0;
+	if (plan_fail(p, v.reason, v.node) < 0)
+		return -1;
+	if (s->phase == ROLLOUT_ROLLING_BACK) {
+		s->suspended_since_ms = 0;
+		p->suspended = false;
+	}
+	return 0;
+}
+
+/* Git is the only control surface: suspend freezes progress where it is (abort wins over it,
+ * a rollback under way finishes: half a rollback is worse than either build, and red still
+ * fails), abort rolls back, a Promotion that names another build mid-rollout supersedes it
+ * (rolled back first, then started). */
 static int run(struct pass *p)
 {
 	struct rollout_state *s = p->s;
@@ -227,7 +247,7 @@ static int run(struct pass *p)
 			s->suspended_since_ms = p->now;
 		p->suspended = true;
 		plan_progress(p, "spec.suspend is true: frozen in %s", rollout_phase_name(s->phase));
-		return 0;
+		return suspended(p);
 	}
 	end_suspension(p);
 	if (promo->abort && in_flight(s->phase))
@@ -279,6 +299,8 @@ static void set_conditions(struct pass *p)
 		set_condition(p, COND_STALLED, COND_TRUE, p->stall_reason, p->stall_message);
 	else
 		set_condition(p, COND_STALLED, COND_FALSE, phase, "");
+	set_condition(p, COND_DEGRADED, p->degraded ? COND_TRUE : COND_FALSE, p->degraded_reason,
+		      p->degraded_message);
 }
 
 /* Setup. */
@@ -468,7 +490,7 @@ int plan(const struct desired_state *desired, const struct fleet_observation *ob
 	};
 	int rc = -1;
 	if (rollout_state_copy(&out->next, state, err) < 0 || setup(&p) < 0 ||
-	    replay_pending(&p) < 0 || run(&p) < 0)
+	    replay_pending(&p) < 0 || run(&p) < 0 || plan_safety(&p) < 0)
 		goto done;
 	set_conditions(&p);
 	rc = 0;

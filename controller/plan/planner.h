@@ -1,8 +1,8 @@
 /* planner: the fleet's rollout as one pure function. plan() takes the desired state, what the
  * fleet reports, the persisted rollout state and the wall-clock time, and returns the ordered
  * actions to take now, the next rollout state (a full copy for the caller to persist before it
- * acts) and the status conditions (Ready, Reconciling, Stalled, in the next state). No I/O, no
- * clock, no randomness, no globals: the same inputs give the same outputs.
+ * acts) and the status conditions (Ready, Reconciling, Stalled, Degraded, in the next state).
+ * No I/O, no clock, no randomness, no globals: the same inputs give the same outputs.
  *
  * The caller's pass: observe; plan; persist out.next; perform the actions in order (stop at the
  * first failure and back off); report each one-shot action done (rollout.h) and persist again.
@@ -10,8 +10,9 @@
  * reports it as observedGeneration, a SET_WEIGHTS until the load balancer reports the map.
  *
  * The rules (Idle, Shadow, Promoting <-> Analysing, Mirroring, Finalising, Succeeded; Held;
- * RollingBack, RolledBack) are stated where they are applied, in planner.c and the plan_*.c files
- * beside it (plan_internal.h lists them), and checked case by case in tests/unit/test_planner.c. */
+ * RollingBack, RolledBack; and in every phase, after it, the drain of red gateways) are stated
+ * where they are applied, in planner.c and the plan_*.c files beside it (plan_internal.h lists
+ * them), and checked case by case in tests/unit/test_planner.c. */
 #ifndef CLAWFLEET_PLANNER_H
 #define CLAWFLEET_PLANNER_H
 #include <stdbool.h>

@@ -266,8 +266,10 @@ char *rollout_action_describe(const struct rollout_action *a)
 		break;
 	case ACTION_AUDIT: {
 		const struct rollout_audit *au = a->u.audit;
-		line_add(&l, " %s %s %d%%", audit_event_name(au->event),
-			 rollout_phase_name(au->phase), au->percent);
+		line_add(&l, " %s", audit_event_name(au->event));
+		if (au->node[0])
+			line_add(&l, " %s", au->node);
+		line_add(&l, " %s %d%%", rollout_phase_name(au->phase), au->percent);
 		if (au->reason[0])
 			line_add(&l, " %s", au->reason);
 		break;

@@ -51,7 +51,9 @@ enum mirror_stage { MIRROR_DRAIN, MIRROR_UPGRADE, MIRROR_RESTORE };
 
 enum rollout_outcome { OUTCOME_SUCCEEDED, OUTCOME_ROLLED_BACK, OUTCOME_ADOPTED };
 
-enum condition_type { COND_READY, COND_RECONCILING, COND_STALLED, COND_COUNT };
+/* Degraded: a gateway is drained, or keeps its traffic though red because draining it would
+ * break LoadBalancer.spec.minServing. */
+enum condition_type { COND_READY, COND_RECONCILING, COND_STALLED, COND_DEGRADED, COND_COUNT };
 enum condition_status { COND_UNKNOWN, COND_TRUE, COND_FALSE };
 
 /* A build of the fleet: the infra tag and the commit it names, and the skills semver. */
@@ -61,12 +63,19 @@ struct rollout_version {
 	char semver[ROLLOUT_TEXT_MAX];
 };
 
-/* What the controller has told one node. */
+/* What the controller has told one node, and what the safety rule holds of it: a gateway
+ * drained while red or unreachable (weight 0 whatever the phase wants), restored after
+ * greenWindows consecutive passes that saw it green. */
 struct rollout_node {
 	char name[ROLLOUT_NODE_NAME_MAX];
 	int64_t generation; /* the last generation sent; 0: none */
 	char digest[65];    /* sha256 of that target's canonical JSON with generation 0 */
 	bool touched;	    /* sent a target of the current rollout: a rollback must return it */
+	bool drained;
+	char drain_reason[ROLLOUT_REASON_MAX]; /* the first bad reason it was drained for */
+	int green_passes;	/* consecutive passes that saw it green while drained */
+	int64_t green_at_ms;	/* the last pass counted in green_passes: a pass counts once */
+	bool kept_serving; /* red but not drained: that would break minServing (broadcast once) */
 };
 
 struct rollout_quarantine {
@@ -108,9 +117,17 @@ enum audit_event {
 	AUDIT_ADOPTED,
 	AUDIT_HELD,
 	AUDIT_QUARANTINED,
+	AUDIT_DRAINED,
+	AUDIT_RESTORED,
 };
 
-enum broadcast_verdict { VERDICT_PROMOTE, VERDICT_HOLD, VERDICT_ROLLBACK };
+enum broadcast_verdict {
+	VERDICT_PROMOTE,
+	VERDICT_HOLD,
+	VERDICT_ROLLBACK,
+	VERDICT_DRAIN,
+	VERDICT_RESTORE,
+};
 
 /* One promotions.jsonl line, everything audit_append needs but the chain. */
 struct rollout_audit {
@@ -126,6 +143,7 @@ struct rollout_audit {
 	struct weight_map weights;
 	char probe_sha256[65]; /* the canary's merged probe; "" when unknown */
 	char reason[ROLLOUT_REASON_MAX];
+	char node[ROLLOUT_NODE_NAME_MAX]; /* drained and restored: the gateway; "" otherwise */
 };
 
 struct rollout_broadcast {
@@ -165,7 +183,9 @@ struct rollout_state {
 	struct rollout_version last_good;
 	struct weight_map last_good_weights;
 	struct weight_map pre_canary_weights; /* observed when the rollout started */
-	struct weight_map planned_weights;    /* what the load balancer should report now */
+	/* What the phase gives each server; the load balancer should report it with every drained
+	 * node's server at 0. */
+	struct weight_map planned_weights;
 	int step;			      /* 1-based index into canary.steps; 0 before the first */
 	int percent;
 	int64_t started_ms;	   /* the rollout began */
@@ -229,6 +249,7 @@ int rollout_action_copy(struct rollout_action *dst, const struct rollout_action 
  *   SET_WEIGHTS canary-gw=11 stable-gw-a=100 stable-gw-b=100
  *   ROUTE_TENANT acme canary
  *   AUDIT step Promoting 5%          AUDIT rollback RollingBack 20% doctor.red
+ *   AUDIT drained stable-gw-a Succeeded 0% doctor.red
  *   BROADCAST hold canary-gw doctor.yellow
  * as a malloc'd string; NULL when out of memory. */
 char *rollout_action_describe(const struct rollout_action *a);

@@ -32,9 +32,11 @@ static const char *const event_names[] = {
 	[AUDIT_ADOPTED] = "adopted",
 	[AUDIT_HELD] = "held",
 	[AUDIT_QUARANTINED] = "quarantined",
+	[AUDIT_DRAINED] = "drained",
+	[AUDIT_RESTORED] = "restored",
 };
-static const char *const verdict_names[] = {"promote", "hold", "rollback"};
-static const char *const condition_names[] = {"Ready", "Reconciling", "Stalled"};
+static const char *const verdict_names[] = {"promote", "hold", "rollback", "drain", "restore"};
+static const char *const condition_names[] = {"Ready", "Reconciling", "Stalled", "Degraded"};
 static const char *const status_names[] = {"Unknown", "True", "False"};
 static const char *const kind_names[] = {
 	[ACTION_NODE_TARGET] = "NODE_TARGET",

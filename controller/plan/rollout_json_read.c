@@ -33,10 +33,10 @@ static bool listed(const char *key, const char *const *keys, size_t nkeys)
 	return false;
 }
 
-/* Keys added after a format was first written are optional: older files load with defaults. */
-static int expect_keys_or(struct json_object *o, const char *where, const char *const *keys,
-			  size_t nkeys, const char *const *optional, size_t noptional,
-			  struct cf_err *err)
+/* keys[0..nrequired) must be there, the rest may be: fields added since the format began,
+ * which a state file written before them lacks (their defaults are the empty state's). */
+static int expect_some_keys(struct json_object *o, const char *where, const char *const *keys,
+			    size_t nkeys, size_t nrequired, struct cf_err *err)
 {
 	char path[256];
 	if (!json_object_is_type(o, json_type_object))
@@ -44,12 +44,12 @@ static int expect_keys_or(struct json_object *o, const char *where, const char *
 	json_object_object_foreach(o, key, val)
 	{
 		(void)val;
-		if (!listed(key, keys, nkeys) && !listed(key, optional, noptional)) {
+		if (!listed(key, keys, nkeys)) {
 			join(path, sizeof(path), where, key);
 			return cf_err_set(err, "%.200s: unknown field", path);
 		}
 	}
-	for (size_t i = 0; i < nkeys; i++) {
+	for (size_t i = 0; i < nrequired; i++) {
 		if (!json_object_object_get_ex(o, keys[i], NULL)) {
 			join(path, sizeof(path), where, keys[i]);
 			return cf_err_set(err, "%s: required", path);
@@ -61,7 +61,7 @@ static int expect_keys_or(struct json_object *o, const char *where, const char *
 static int expect_keys(struct json_object *o, const char *where, const char *const *keys,
 		       size_t nkeys, struct cf_err *err)
 {
-	return expect_keys_or(o, where, keys, nkeys, NULL, 0, err);
+	return expect_some_keys(o, where, keys, nkeys, nkeys, err);
 }
 
 static struct json_object *member(struct json_object *o, const char *key)
@@ -267,7 +267,26 @@ static struct json_object *get_array(struct json_object *o, const char *key, siz
 	return v;
 }
 
-static const char *const node_keys[] = {"name", "generation", "digest", "touched"};
+/* The safety rule's fields came later: a node without them is not drained. */
+static const char *const node_keys[] = {"name",	      "generation",  "digest",	  "touched",
+					"drained",    "drainReason", "greenPasses", "greenAtMs",
+					"keptServing"};
+#define NODE_KEYS_REQUIRED 4
+
+static int read_node_safety(struct json_object *o, const char *where, struct rollout_node *nd,
+			    struct cf_err *err)
+{
+	if (!member(o, "drained"))
+		return 0;
+	if (get_bool(o, where, "drained", &nd->drained, err) < 0 ||
+	    get_text(o, where, "drainReason", nd->drain_reason, sizeof(nd->drain_reason), TEXT_CODE,
+		     err) < 0 ||
+	    get_small(o, where, "greenPasses", 0, INT32_MAX, &nd->green_passes, err) < 0 ||
+	    get_time(o, where, "greenAtMs", &nd->green_at_ms, err) < 0 ||
+	    get_bool(o, where, "keptServing", &nd->kept_serving, err) < 0)
+		return -1;
+	return 0;
+}
 
 static int read_nodes(struct json_object *root, struct rollout_state *s, struct cf_err *err)
 {
@@ -282,12 +301,14 @@ static int read_nodes(struct json_object *root, struct rollout_state *s, struct 
 		snprintf(where, sizeof(where), "nodes[%zu]", i);
 		struct json_object *o = json_object_array_get_idx(arr, i);
 		struct rollout_node *nd = &s->nodes[i];
-		if (expect_keys(o, where, node_keys, COUNT(node_keys), err) < 0 ||
+		if (expect_some_keys(o, where, node_keys, COUNT(node_keys), NODE_KEYS_REQUIRED,
+				     err) < 0 ||
 		    get_text(o, where, "name", nd->name, sizeof(nd->name), TEXT_LABEL, err) < 0 ||
 		    get_int(o, where, "generation", 0, INT64_MAX, &nd->generation, err) < 0 ||
 		    get_text(o, where, "digest", nd->digest, sizeof(nd->digest), TEXT_SHA256,
 			     err) < 0 ||
-		    get_bool(o, where, "touched", &nd->touched, err) < 0)
+		    get_bool(o, where, "touched", &nd->touched, err) < 0 ||
+		    read_node_safety(o, where, nd, err) < 0)
 			return -1;
 		if (i && strcmp(s->nodes[i - 1].name, nd->name) >= 0)
 			return cf_err_set(err, "%s.name: \"%s\" is out of order or repeated", where,
@@ -325,12 +346,16 @@ static const char *const condition_keys[] = {"status", "reason", "message", "las
 static int read_conditions(struct json_object *root, struct rollout_state *s, struct cf_err *err)
 {
 	struct json_object *o = member(root, "conditions");
-	if (expect_keys(o, "conditions", condition_names, COUNT(condition_names), err) < 0)
+	/* Degraded came later: a state without it has it Unknown. */
+	if (expect_some_keys(o, "conditions", condition_names, COUNT(condition_names), COND_DEGRADED,
+			     err) < 0)
 		return -1;
 	for (int t = 0; t < COND_COUNT; t++) {
 		char where[64];
 		snprintf(where, sizeof(where), "conditions.%s", condition_names[t]);
 		struct json_object *c = member(o, condition_names[t]);
+		if (!c)
+			continue;
 		struct rollout_condition *rc = &s->conditions[t];
 		int status;
 		if (expect_keys(c, where, condition_keys, COUNT(condition_keys), err) < 0 ||
@@ -377,15 +402,17 @@ static int read_history(struct json_object *root, struct rollout_state *s, struc
 	return 0;
 }
 
+/* node came later: an audit line pending from before it names none. */
 static const char *const audit_keys[] = {"event",  "tsMs",   "promotion", "revision", "actor",
 					 "ticket", "from",   "to",	  "phase",    "step",
-					 "percent", "weights", "probeSha256", "reason"};
+					 "percent", "weights", "probeSha256", "reason", "node"};
+#define AUDIT_KEYS_REQUIRED 14
 
 static int read_audit(struct json_object *o, const char *where, struct rollout_audit *a,
 		      struct cf_err *err)
 {
 	int event, phase;
-	if (expect_keys(o, where, audit_keys, COUNT(audit_keys), err) < 0 ||
+	if (expect_some_keys(o, where, audit_keys, COUNT(audit_keys), AUDIT_KEYS_REQUIRED, err) < 0 ||
 	    get_enum(o, where, "event", event_names, COUNT(event_names), &event, err) < 0 ||
 	    get_time(o, where, "tsMs", &a->ts_ms, err) < 0 ||
 	    get_text(o, where, "promotion", a->promotion, sizeof(a->promotion), TEXT_OBJECT, err) <
@@ -401,7 +428,9 @@ static int read_audit(struct json_object *o, const char *where, struct rollout_a
 	    get_weights(o, where, "weights", &a->weights, err) < 0 ||
 	    get_text(o, where, "probeSha256", a->probe_sha256, sizeof(a->probe_sha256), TEXT_SHA256,
 		     err) < 0 ||
-	    get_text(o, where, "reason", a->reason, sizeof(a->reason), TEXT_CODE, err) < 0)
+	    get_text(o, where, "reason", a->reason, sizeof(a->reason), TEXT_CODE, err) < 0 ||
+	    (member(o, "node") &&
+	     get_text(o, where, "node", a->node, sizeof(a->node), TEXT_LABEL0, err) < 0))
 		return -1;
 	a->event = (enum audit_event)event;
 	a->phase = (enum rollout_phase)phase;
@@ -504,8 +533,10 @@ static const char *const root_keys[] = {
 	"canaryRouted",	   "suspendedSinceMs", "rollbackReason",  "broadcastKey",
 	"nodes",	   "quarantined",      "conditions",	  "history",
 	"nextActionId",	   "pending",
+	/* optional: added since the format began */
+	"analysis",
 };
-static const char *const root_optional_keys[] = {"analysis"};
+#define ROOT_KEYS_REQUIRED (COUNT(root_keys) - 1)
 static const char *const last_good_keys[] = {"tag", "commit", "semver", "weights"};
 static const char *const analysis_keys[] = {"windowSampledMs", "windowRun", "redObservations",
 					    "redObservedMs"};
@@ -532,8 +563,7 @@ static int read_state(struct json_object *root, struct rollout_state *s, struct 
 {
 	int64_t format, next_id, index;
 	int phase, held_from, stage;
-	if (expect_keys_or(root, "", root_keys, COUNT(root_keys), root_optional_keys,
-			   COUNT(root_optional_keys), err) < 0 ||
+	if (expect_some_keys(root, "", root_keys, COUNT(root_keys), ROOT_KEYS_REQUIRED, err) < 0 ||
 	    get_int(root, "", "version", 0, INT64_MAX, &format, err) < 0)
 		return -1;
 	if (format != STATE_FORMAT)

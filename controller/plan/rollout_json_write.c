@@ -54,6 +54,7 @@ static struct json_object *audit_json(struct builder *b, const struct rollout_au
 	put(b, o, "weights", weights_to_json(&a->weights));
 	put(b, o, "probeSha256", json_object_new_string(a->probe_sha256));
 	put(b, o, "reason", json_object_new_string(a->reason));
+	put(b, o, "node", json_object_new_string(a->node));
 	return o;
 }
 
@@ -101,6 +102,11 @@ static struct json_object *nodes_json(struct builder *b, const struct rollout_st
 		put(b, o, "generation", json_object_new_int64(n->generation));
 		put(b, o, "digest", json_object_new_string(n->digest));
 		put(b, o, "touched", json_object_new_boolean(n->touched));
+		put(b, o, "drained", json_object_new_boolean(n->drained));
+		put(b, o, "drainReason", json_object_new_string(n->drain_reason));
+		put(b, o, "greenPasses", json_object_new_int(n->green_passes));
+		put(b, o, "greenAtMs", json_object_new_int64(n->green_at_ms));
+		put(b, o, "keptServing", json_object_new_boolean(n->kept_serving));
 		push(b, arr, o);
 	}
 	return arr;

@@ -309,6 +309,8 @@ static int entry_json(const struct audit_entry *e, const char *prev, struct json
 	json_object_object_add(o, "weights", weights);
 	weights = NULL;
 	json_object_object_add(o, "probeSha256", new_string(e->probe_sha256));
+	if (e->node && *e->node)
+		json_object_object_add(o, "node", new_string(e->node));
 	json_object_object_add(o, "prev", json_object_new_string(prev));
 	*out = o;
 	o = NULL;

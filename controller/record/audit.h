@@ -2,6 +2,7 @@
  * line is one canonical JSON object (canon.h: sorted keys, no white space) with the fields
  *   ts actor ticket event promotion revision phase step percent reason
  *   from {semver, tag}  to {semver, tag}  weights {server: weight}  probeSha256  prev
+ * and node, the gateway, on the lines of a drain or a restore,
  * where prev is the sha256 (hex) of the previous line's bytes without its newline, and 64 zeros
  * on the first line, so any edit, insertion or deletion before the last line breaks the chain.
  * audit_append writes a line with one write() on an O_APPEND descriptor and fsyncs it before
@@ -48,6 +49,7 @@ struct audit_entry {
 	const struct audit_weight *weights;
 	size_t nweights;
 	const char *probe_sha256; /* the canary's merged probe */
+	const char *node;	  /* a gateway drained or restored; the line has no "node" when NULL */
 };
 
 /* Opens (creating it, mode 0644) the log at path for appending. A last line without a newline,

@@ -312,6 +312,8 @@ int status_render_json(const struct status_view *v, char **out, size_t *len, str
 	json_object_object_add(o, "sourceError", str_or_null(v->source_error));
 	json_object_object_add(o, "promotion", promotion_json(v));
 	json_object_object_add(o, "phase", json_object_new_string(rollout_phase_name(s->phase)));
+	/* spec.suspend holds the rollout in its phase: progress is frozen there (never safety). */
+	json_object_object_add(o, "suspended", json_object_new_boolean(s->suspended_since_ms != 0));
 	json_object_object_add(o, "step", json_object_new_int(s->step));
 	json_object_object_add(o, "percent", json_object_new_int(s->percent));
 	json_object_object_add(o, "rollout", version_json(&s->promotion));

@@ -3,8 +3,9 @@
 # The fleet controller's verdicts on a simulated fleet (hack/fleet.sh): a yellow canary holds the
 # rollout at its step and broadcasts, and the rollout resumes only after two green windows; a red
 # canary at the second step rolls the weights and the canary's build back together, quarantines
-# the tag and is recorded; a new tag suspended through Git stays frozen, and an abort through Git
-# rolls it back without quarantining it.
+# the tag and is recorded (still red on the last good build, it is then drained, and restored
+# once green); a new tag suspended through Git stays frozen, and an abort through Git rolls it
+# back without quarantining it.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/tap.sh
@@ -118,8 +119,9 @@ doctor red
 within "a red canary at 50 %: RolledBack" 30 'd["phase"] == "RolledBack"'
 within "v2026.8.0 is quarantined" 5 \
 	'd["quarantined"] == ["v2026.8.0"] and [c for c in d["conditions"] if c["type"] == "Stalled"][0]["reason"] == "Quarantined"'
-tap_check "the weights are the pre-canary snapshot" status \
-	'd["weights"] == {"canary-gw": 100, "stable-gw-a": 100, "stable-gw-b": 100}'
+# The simulated doctor does not follow the build: still red on v2026.7.1, the canary is drained.
+within "still red on the last good build: the canary is drained" 10 \
+	'd["weights"] == {"canary-gw": 0, "stable-gw-a": 100, "stable-gw-b": 100}'
 tap_eq "the canary's skills/current is the previous semver" 1.4.2 \
 	"$(readlink "$canary/var/db/openclaw/skills/current")"
 tap_eq "the canary runs OpenClaw 2026.7.1 again" "2026.7.1 (3f9c2ab)" "$(cat "$canary/sim/version")"
@@ -139,7 +141,8 @@ rb = [l for l in lines if l["event"] == "rollback"]
 assert len(rb) == 1 and rb[0]["reason"] == "doctor.red" and rb[0]["step"] == 2, rb
 assert rb[0]["from"]["tag"] == "v2026.8.0" and rb[0]["to"]["tag"] == "v2026.7.1", rb
 assert rb[0]["weights"] == {"canary-gw": 100, "stable-gw-a": 100, "stable-gw-b": 100}, rb
-assert [l["event"] for l in lines][-3:] == ["rollback", "quarantined", "rolled_back"], lines' "$audit"
+assert [l["event"] for l in lines][-4:] == ["rollback", "quarantined", "rolled_back", "drained"], lines
+assert lines[-1]["node"] == "canary-gw" and lines[-1]["reason"] == "doctor.red", lines' "$audit"
 tap_check "the audit chain verifies" "$FLEET_BIN" audit verify "$audit"
 tap_check "the rollback is broadcast to the notifier" fleet_wait 5 events_have rollback doctor.red
 tap_check "the history says rolled_back" status \
@@ -147,6 +150,12 @@ tap_check "the history says rolled_back" status \
 tap_check "/metrics counts the rollback by reason" \
 	grep -qx 'clawfleet_rollbacks_total{reason="doctor.red"} 1' <<<"$(curl -s --max-time 2 "$FLEET_URL/metrics")"
 doctor green
+within "green again: the canary is restored to the pre-canary weights" 15 \
+	'd["weights"] == {"canary-gw": 100, "stable-gw-a": 100, "stable-gw-b": 100}'
+tap_check "and the restore is recorded" python3 -c '
+import json, sys
+last = [json.loads(l) for l in open(sys.argv[1])][-1]
+assert last["event"] == "restored" and last["node"] == "canary-gw", last' "$audit"
 lines=$(wc -l <"$audit")
 holds "a quarantined tag is never promoted again" $((2 * INTERVAL_S)) \
 	'd["phase"] == "RolledBack" and d["nodes"]["canary-gw"]["tag"] == "v2026.7.1"'

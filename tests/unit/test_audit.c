@@ -196,6 +196,28 @@ static void test_first_line_is_canonical(void **state)
 	free(data);
 }
 
+/* A drain's line names the gateway; the others have no node. */
+static void test_drain_names_the_node(void **state)
+{
+	struct fixture *f = *state;
+	struct audit_log *log = NULL;
+	struct cf_err err = {{0}};
+	char warning[256];
+	size_t len;
+
+	assert_int_equal(audit_open(&log, f->path, warning, sizeof(warning), &err), 0);
+	struct audit_entry e = step_entry(1);
+	e.event = "drained";
+	e.reason = "doctor.red";
+	e.node = "gw-a";
+	assert_int_equal(audit_append(log, &e, &err), 0);
+	audit_close(log);
+	char *data = read_all(f->path, &len);
+	assert_non_null(strstr(data, "\"event\":\"drained\",\"from\""));
+	assert_non_null(strstr(data, "\"node\":\"gw-a\",\"percent\":20,"));
+	free(data);
+}
+
 static void test_chain_links_exactly(void **state)
 {
 	struct fixture *f = *state;
@@ -664,6 +686,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_appended_entries_verify, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_first_line_is_canonical, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_drain_names_the_node, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_chain_links_exactly, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_continues_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_torn_last_line_is_cut, setup, teardown),

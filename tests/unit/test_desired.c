@@ -294,6 +294,9 @@ static void test_load_balancer_blocks(void **state)
 	struct desired_state *ds = load_ok(&tf);
 	assert_int_equal(ds->nlbs, 1);
 	assert_int_equal(ds->lbs[0].driver, LB_COMMAND);
+	/* minServing defaults to 50 %. */
+	assert_int_equal(ds->lbs[0].min_serving.value, 50);
+	assert_true(ds->lbs[0].min_serving.percent);
 	assert_int_equal(ds->lbs[0].command.argc, 2);
 	assert_string_equal(ds->lbs[0].command.argv[1], "set-weight");
 	assert_null(ds->lbs[0].command.argv[2]);
@@ -301,6 +304,55 @@ static void test_load_balancer_blocks(void **state)
 	assert_int_equal(ds->notifiers[0].format, NOTIFY_GENERIC);
 	assert_int_equal(ds->notifiers[0].window_ms, 5 * 60 * 1000);
 	desired_free(ds);
+	treefiles_free(&tf);
+}
+
+static struct min_serving load_min_serving(const char *value)
+{
+	struct treefiles tf = {0};
+	char text[512];
+	snprintf(text, sizeof(text),
+		 "apiVersion: fleet.openclaw.io/v1alpha1\nkind: LoadBalancer\nmetadata: {name: lb}\n"
+		 "spec:\n  driver: file\n  minServing: %s\n  file: {path: /tmp/w.json}\n", value);
+	add(&tf, "clawfleet/lb.yaml", text);
+	struct desired_state *ds = load_ok(&tf);
+	struct min_serving ms = ds->lbs[0].min_serving;
+	desired_free(ds);
+	treefiles_free(&tf);
+	return ms;
+}
+
+/* minServing: a count or a percent of the gateways, rounded up and never more than all. */
+static void test_min_serving(void **state)
+{
+	(void)state;
+	struct min_serving ms = load_min_serving("2");
+	assert_int_equal(ms.value, 2);
+	assert_false(ms.percent);
+	ms = load_min_serving("\"75%\"");
+	assert_int_equal(ms.value, 75);
+	assert_true(ms.percent);
+	ms = load_min_serving("0%");
+	assert_int_equal(ms.value, 0);
+	assert_true(ms.percent);
+
+	const struct min_serving half = {50, true}, two = {2, false}, all = {100, true};
+	assert_int_equal(min_serving_count(&half, 3), 2);
+	assert_int_equal(min_serving_count(&half, 4), 2);
+	assert_int_equal(min_serving_count(NULL, 3), 2);
+	assert_int_equal(min_serving_count(&two, 5), 2);
+	assert_int_equal(min_serving_count(&two, 1), 1);
+	assert_int_equal(min_serving_count(&all, 3), 3);
+	assert_int_equal(min_serving_count(&half, 0), 0);
+
+	struct treefiles tf = {0};
+	add(&tf, "clawfleet/lb.yaml",
+	    "apiVersion: fleet.openclaw.io/v1alpha1\nkind: LoadBalancer\nmetadata: {name: lb}\n"
+	    "spec:\n  driver: file\n  minServing: half\n  file: {path: /tmp/w.json}\n");
+	char *out = load_fail(&tf);
+	assert_non_null(strstr(out, "clawfleet/lb.yaml:6:15: LoadBalancer/lb: spec.minServing: must "
+				    "match ^(100|[1-9]?[0-9])%$, got \"half\""));
+	free(out);
 	treefiles_free(&tf);
 }
 
@@ -379,6 +431,7 @@ int main(void)
 		cmocka_unit_test(test_nodes_and_lock),
 		cmocka_unit_test(test_fragments_merge_in_name_order),
 		cmocka_unit_test(test_load_balancer_blocks),
+		cmocka_unit_test(test_min_serving),
 		cmocka_unit_test(test_driver_block_required),
 		cmocka_unit_test(test_promotion_needs_canary_and_lock),
 		cmocka_unit_test(test_tag_must_exist),

@@ -560,7 +560,12 @@ static void test_events_parse_and_filter(void **state)
 	event_of("{\"kind\":\"reply\",\"status\":202}", &ev);
 	assert_false(nf_event_broadcasts(&ev));
 
-	event_refused("{\"kind\":\"verdict\"}", "verdict must be promote, hold or rollback");
+	event_of("{\"kind\":\"verdict\",\"verdict\":\"drain\",\"probeKey\":\"doctor.red\"}", &ev);
+	assert_true(nf_event_broadcasts(&ev));
+	event_of("{\"kind\":\"verdict\",\"verdict\":\"restore\"}", &ev);
+	assert_true(nf_event_broadcasts(&ev));
+	event_refused("{\"kind\":\"verdict\"}",
+		      "verdict must be promote, hold, rollback, drain or restore");
 	event_refused("{\"kind\":\"verdict\",\"verdict\":\"red\"}", "verdict must be");
 	event_refused("{\"kind\":\"reply\"}", "status is missing");
 	event_refused("{\"kind\":\"reply\",\"status\":99}", "status must be");

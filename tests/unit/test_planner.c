@@ -49,6 +49,7 @@ struct world {
 	struct mac_node nodes[MAX_NODES];
 	struct tenant_slice tenants[2];
 	struct promotion promo;
+	struct load_balancer lb_spec; /* d.lbs when d.nlbs is 1 */
 	struct desired_state d;
 	char tag[TARGET_NAME_MAX], semver[TARGET_NAME_MAX], commit[41];
 	const char *lock_override; /* fleet_observation.promotion_lock_sha256 */
@@ -390,6 +391,24 @@ static void stable_a_red(struct world *w)
 	sim(w, "stable-gw-a")->status = PROBE_RED;
 	sim(w, "stable-gw-a")->reason = "doctor.red";
 }
+static void stable_b_red(struct world *w)
+{
+	sim(w, "stable-gw-b")->status = PROBE_RED;
+	sim(w, "stable-gw-b")->reason = "service.crash_loop";
+}
+static void stable_b_green(struct world *w)
+{
+	sim(w, "stable-gw-b")->status = PROBE_GREEN;
+	sim(w, "stable-gw-b")->reason = NULL;
+}
+static void stable_b_unreachable(struct world *w)
+{
+	sim(w, "stable-gw-b")->reachable = false;
+}
+static void stable_b_reachable(struct world *w)
+{
+	sim(w, "stable-gw-b")->reachable = true;
+}
 static void lb_frozen(struct world *w)
 {
 	w->lb_frozen = true;
@@ -397,16 +416,6 @@ static void lb_frozen(struct world *w)
 static void lb_thawed(struct world *w)
 {
 	w->lb_frozen = false;
-}
-static void suspend_on_canary_red(struct world *w)
-{
-	w->promo.suspend = true;
-	canary_red(w);
-}
-static void suspend_off_canary_green(struct world *w)
-{
-	w->promo.suspend = false;
-	canary_green(w);
 }
 static void abort_on(struct world *w)
 {
@@ -535,20 +544,21 @@ static const struct row full_promotion[] = {
 	{2 * SEC + 10 * MIN, NULL, "Promoting", NULL, {"AUDIT step Promoting 20%", STEP20_WEIGHTS}},
 	{3 * SEC + 10 * MIN, NULL, "Analysing", NULL, {NULL}},
 	/* The last step's windows, each observed: mirror stable-gw-a (zone-a), then stable-gw-b
-	 * (zone-b). */
+	 * (zone-b), every other gateway at its declared weight. */
 	{3 * SEC + 15 * MIN, NULL, "Analysing", NULL, {NULL}},
 	{3 * SEC + 20 * MIN, NULL, "Mirroring", NULL,
-	 {"AUDIT step Mirroring 20%", "SET_WEIGHTS canary-gw=50 stable-gw-a=0 stable-gw-b=100"}},
+	 {"AUDIT step Mirroring 20%", "SET_WEIGHTS canary-gw=100 stable-gw-a=0 stable-gw-b=100"}},
 	{4 * SEC + 20 * MIN, NULL, "Mirroring", NULL,
 	 {"NODE_TARGET stable-gw-a gen=1 tag=v2 skills=1.5.0/current restart"}},
-	{5 * SEC + 20 * MIN, NULL, "Mirroring", NULL, {STEP20_WEIGHTS}},
+	{5 * SEC + 20 * MIN, NULL, "Mirroring", NULL, {BASE_WEIGHTS}},
 	{6 * SEC + 20 * MIN, NULL, "Mirroring", NULL,
-	 {"SET_WEIGHTS canary-gw=50 stable-gw-a=100 stable-gw-b=0"}},
+	 {"SET_WEIGHTS canary-gw=100 stable-gw-a=100 stable-gw-b=0"}},
 	{7 * SEC + 20 * MIN, NULL, "Mirroring", NULL,
 	 {"NODE_TARGET stable-gw-b gen=1 tag=v2 skills=1.5.0/current restart"}},
-	{8 * SEC + 20 * MIN, NULL, "Mirroring", NULL, {STEP20_WEIGHTS}},
-	/* Finalising: declared weights, acme back to the stable pool, the canary on current. */
-	{9 * SEC + 20 * MIN, NULL, "Finalising", NULL, {BASE_WEIGHTS, "ROUTE_TENANT acme stable",
+	{8 * SEC + 20 * MIN, NULL, "Mirroring", NULL, {BASE_WEIGHTS}},
+	/* Finalising: declared weights (already), acme back to the stable pool, the canary on
+	 * current. */
+	{9 * SEC + 20 * MIN, NULL, "Finalising", NULL, {"ROUTE_TENANT acme stable",
 	  "NODE_TARGET canary-gw gen=2 tag=v2 skills=1.5.0/current restart"}},
 	{10 * SEC + 20 * MIN, NULL, "Succeeded", check_succeeded,
 	 {"AUDIT succeeded Succeeded 20%", "BROADCAST promote - succeeded"}},
@@ -584,17 +594,32 @@ static void check_rolled_back(struct world *w, const struct plan_output *out)
 	assert_string_equal(out->next.rollback_reason, "doctor.red");
 }
 
-/* Red at the second step: weights and symlinks go back in the same pass, the tag is
- * quarantined; only another tag or commit starts again. */
+static void check_pre_canary_declared(struct world *w, const struct plan_output *out)
+{
+	(void)w;
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(out->next.pre_canary_weights.v[i].weight, 100);
+}
+
+#define CANARY_DRAINED "SET_WEIGHTS canary-gw=0 stable-gw-a=100 stable-gw-b=100"
+
+/* Red at the second step: weights and symlinks go back in the same pass (the canary is not
+ * drained: the rollback is its remedy), the tag is quarantined; only another tag or commit
+ * starts again. Still red on the last good build, the canary is drained, and restored after
+ * two green passes. */
 static const struct row red_at_step2[] = {
 	{3 * SEC + 12 * MIN, canary_red, "RollingBack", NULL,
 	 {BASE_WEIGHTS, "ROUTE_TENANT acme stable", CANARY_BACK,
 	  "AUDIT rollback RollingBack 20% doctor.red", "AUDIT quarantined RollingBack 20% doctor.red",
 	  "BROADCAST rollback canary-gw doctor.red"}},
 	{4 * SEC + 12 * MIN, NULL, "RolledBack", check_rolled_back,
-	 {"AUDIT rolled_back RolledBack 20% doctor.red"}},
+	 {"AUDIT rolled_back RolledBack 20% doctor.red", CANARY_DRAINED,
+	  "AUDIT drained canary-gw RolledBack 20% doctor.red", "BROADCAST drain canary-gw doctor.red"}},
 	{5 * SEC + 12 * MIN, NULL, "RolledBack", check_quarantined, {NULL}},
 	{6 * SEC + 12 * MIN, canary_green, "RolledBack", check_quarantined, {NULL}},
+	{6 * SEC + 12 * MIN + 500, NULL, "RolledBack", check_quarantined,
+	 {BASE_WEIGHTS, "AUDIT restored canary-gw RolledBack 20% doctor.red",
+	  "BROADCAST restore canary-gw doctor.red"}},
 	/* The same tag at another commit is another build. */
 	{7 * SEC + 12 * MIN, to_v2_at_c4, "Shadow", NULL, {"AUDIT step Shadow 0%",
 	  "NODE_TARGET canary-gw gen=3 tag=v2 skills=1.5.0/next canary=acme restart"}},
@@ -616,10 +641,15 @@ static const struct row quarantine_until_new_tag[] = {
 	  "AUDIT rollback RollingBack 20% doctor.red", "AUDIT quarantined RollingBack 20% doctor.red",
 	  "BROADCAST rollback canary-gw doctor.red"}},
 	{4 * SEC + 12 * MIN, NULL, "RolledBack", NULL,
-	 {"AUDIT rolled_back RolledBack 20% doctor.red"}},
+	 {"AUDIT rolled_back RolledBack 20% doctor.red", CANARY_DRAINED,
+	  "AUDIT drained canary-gw RolledBack 20% doctor.red", "BROADCAST drain canary-gw doctor.red"}},
 	{5 * SEC + 12 * MIN, canary_green, "RolledBack", check_quarantined, {NULL}},
-	{6 * SEC + 12 * MIN, to_v3, "Shadow", NULL, {"AUDIT step Shadow 0%",
-	  "NODE_TARGET canary-gw gen=3 tag=v3 skills=1.6.0/next canary=acme restart"}},
+	/* A new build starts from the weights the fleet had, not from the drain. */
+	{6 * SEC + 12 * MIN, to_v3, "Shadow", check_pre_canary_declared,
+	 {"AUDIT step Shadow 0%",
+	  "NODE_TARGET canary-gw gen=3 tag=v3 skills=1.6.0/next canary=acme restart",
+	  BASE_WEIGHTS, "AUDIT restored canary-gw Shadow 0% doctor.red",
+	  "BROADCAST restore canary-gw doctor.red"}},
 };
 
 static void test_quarantined_tag_needs_new_tag(void **state)
@@ -683,9 +713,13 @@ static void test_held_past_max_hold_rolls_back(void **state)
 	world_free(w);
 }
 
+/* An unreachable canary holds the rollout, and is drained while it does not answer. */
 static const struct row unreachable_canary[] = {
 	{2 * SEC + 3 * MIN, canary_unreachable, "Held", NULL,
-	 {"AUDIT held Held 5% node.unreachable", "BROADCAST hold canary-gw node.unreachable"}},
+	 {"AUDIT held Held 5% node.unreachable", "BROADCAST hold canary-gw node.unreachable",
+	  "SET_WEIGHTS canary-gw=0 stable-gw-a=100 stable-gw-b=100",
+	  "AUDIT drained canary-gw Held 5% node.unreachable",
+	  "BROADCAST drain canary-gw node.unreachable"}},
 };
 
 static void test_unreachable_canary_holds(void **state)
@@ -826,11 +860,17 @@ static const struct row peer_red[] = {
 	{30 * MIN + 1 * SEC, NULL, "Promoting", NULL,
 	 {"AUDIT step Promoting 5%", STEP5_WEIGHTS, "ROUTE_TENANT acme canary"}},
 	{30 * MIN + 2 * SEC, NULL, "Analysing", NULL, {NULL}},
-	{31 * MIN + 2 * SEC, stable_a_red, "Analysing", NULL, {NULL}},
+	{31 * MIN + 2 * SEC, stable_a_red, "Analysing", NULL,
+	 {"SET_WEIGHTS canary-gw=11 stable-gw-a=0 stable-gw-b=100",
+	  "AUDIT drained stable-gw-a Analysing 5% doctor.red",
+	  "BROADCAST drain stable-gw-a doctor.red"}},
 	{36 * MIN + 2 * SEC, NULL, "Analysing", NULL, {NULL}},
 	{40 * MIN + 2 * SEC, NULL, "Analysing", check_waiting_for_peer, {NULL}},
 	{41 * MIN + 2 * SEC, stable_a_green, "Promoting", NULL,
-	 {"AUDIT step Promoting 20%", STEP20_WEIGHTS}},
+	 {"AUDIT step Promoting 20%", "SET_WEIGHTS canary-gw=50 stable-gw-a=0 stable-gw-b=100"}},
+	{41 * MIN + 3 * SEC, NULL, "Analysing", NULL,
+	 {STEP20_WEIGHTS, "AUDIT restored stable-gw-a Analysing 20% doctor.red",
+	  "BROADCAST restore stable-gw-a doctor.red"}},
 };
 
 static void test_red_peer_blocks_widening(void **state)
@@ -846,7 +886,7 @@ static void test_red_peer_blocks_widening(void **state)
 static const struct row red_while_mirroring[] = {
 	{3 * SEC + 15 * MIN, NULL, "Analysing", NULL, {NULL}},
 	{3 * SEC + 20 * MIN, NULL, "Mirroring", NULL,
-	 {"AUDIT step Mirroring 20%", "SET_WEIGHTS canary-gw=50 stable-gw-a=0 stable-gw-b=100"}},
+	 {"AUDIT step Mirroring 20%", "SET_WEIGHTS canary-gw=100 stable-gw-a=0 stable-gw-b=100"}},
 	{4 * SEC + 20 * MIN, NULL, "Mirroring", NULL,
 	 {"NODE_TARGET stable-gw-a gen=1 tag=v2 skills=1.5.0/current restart"}},
 	{5 * SEC + 20 * MIN, stable_a_crash_loop, "RollingBack", NULL,
@@ -855,8 +895,12 @@ static const struct row red_while_mirroring[] = {
 	  "AUDIT rollback RollingBack 20% service.crash_loop",
 	  "AUDIT quarantined RollingBack 20% service.crash_loop",
 	  "BROADCAST rollback stable-gw-a service.crash_loop"}},
+	/* Still crash-looping on the last good build: drained. */
 	{6 * SEC + 20 * MIN, NULL, "RolledBack", NULL,
-	 {"AUDIT rolled_back RolledBack 20% service.crash_loop"}},
+	 {"AUDIT rolled_back RolledBack 20% service.crash_loop",
+	  "SET_WEIGHTS canary-gw=100 stable-gw-a=0 stable-gw-b=100",
+	  "AUDIT drained stable-gw-a RolledBack 20% service.crash_loop",
+	  "BROADCAST drain stable-gw-a service.crash_loop"}},
 };
 
 static void test_red_while_mirroring(void **state)
@@ -873,12 +917,12 @@ static void test_red_while_mirroring(void **state)
 static const struct row yellow_while_mirroring[] = {
 	{3 * SEC + 15 * MIN, NULL, "Analysing", NULL, {NULL}},
 	{3 * SEC + 20 * MIN, NULL, "Mirroring", NULL,
-	 {"AUDIT step Mirroring 20%", "SET_WEIGHTS canary-gw=50 stable-gw-a=0 stable-gw-b=100"}},
+	 {"AUDIT step Mirroring 20%", "SET_WEIGHTS canary-gw=100 stable-gw-a=0 stable-gw-b=100"}},
 	{4 * SEC + 20 * MIN, NULL, "Mirroring", NULL,
 	 {"NODE_TARGET stable-gw-a gen=1 tag=v2 skills=1.5.0/current restart"}},
 	{5 * SEC + 20 * MIN, stable_a_yellow, "Held", NULL,
 	 {"AUDIT held Held 20% queue.over_limit", "BROADCAST hold stable-gw-a queue.over_limit"}},
-	{6 * SEC + 20 * MIN, stable_a_green, "Mirroring", NULL, {STEP20_WEIGHTS}},
+	{6 * SEC + 20 * MIN, stable_a_green, "Mirroring", NULL, {BASE_WEIGHTS}},
 };
 
 static void test_yellow_while_mirroring(void **state)
@@ -892,8 +936,9 @@ static void test_yellow_while_mirroring(void **state)
 }
 
 /* Gateways in zone then name order (stable-gw-b is in zone-a here), then the worker, then the
- * notifier: none of them before the gateways. At 100 % the stable gateways carry no weight, so
- * their drains and restores change nothing. */
+ * notifier: none of them before the gateways. The 100 % step leaves the stable gateways at 0;
+ * from the first Mirroring pass every gateway but the one being changed has its declared
+ * weight again, so the canary never carries the fleet alone while the stables are upgraded. */
 static const struct row workers_follow[] = {
 	{0, NULL, "Shadow", NULL, {"AUDIT step Shadow 0%", SHADOW_V2}},
 	{1 * SEC, NULL, "Promoting", NULL,
@@ -902,16 +947,22 @@ static const struct row workers_follow[] = {
 	{2 * SEC, NULL, "Analysing", NULL, {NULL}},
 	{2 * SEC + 5 * MIN, NULL, "Analysing", NULL, {NULL}},
 	{2 * SEC + 10 * MIN, NULL, "Mirroring", NULL, {"AUDIT step Mirroring 100%",
-	  "NODE_TARGET stable-gw-b gen=1 tag=v2 skills=1.5.0/current restart"}},
+	  "SET_WEIGHTS canary-gw=100 stable-gw-a=100 stable-gw-b=0"}},
 	{3 * SEC + 10 * MIN, NULL, "Mirroring", NULL,
-	 {"NODE_TARGET stable-gw-a gen=1 tag=v2 skills=1.5.0/current restart"}},
-	{4 * SEC + 10 * MIN, NULL, "Mirroring", NULL,
-	 {"NODE_TARGET worker-1 gen=1 tag=v2 skills=1.5.0/current restart"}},
+	 {"NODE_TARGET stable-gw-b gen=1 tag=v2 skills=1.5.0/current restart"}},
+	{4 * SEC + 10 * MIN, NULL, "Mirroring", NULL, {BASE_WEIGHTS}},
 	{5 * SEC + 10 * MIN, NULL, "Mirroring", NULL,
+	 {"SET_WEIGHTS canary-gw=100 stable-gw-a=0 stable-gw-b=100"}},
+	{6 * SEC + 10 * MIN, NULL, "Mirroring", NULL,
+	 {"NODE_TARGET stable-gw-a gen=1 tag=v2 skills=1.5.0/current restart"}},
+	{7 * SEC + 10 * MIN, NULL, "Mirroring", NULL, {BASE_WEIGHTS}},
+	{8 * SEC + 10 * MIN, NULL, "Mirroring", NULL,
+	 {"NODE_TARGET worker-1 gen=1 tag=v2 skills=1.5.0/current restart"}},
+	{9 * SEC + 10 * MIN, NULL, "Mirroring", NULL,
 	 {"NODE_TARGET notifier-1 gen=1 tag=v2 skills=1.5.0/current restart"}},
-	{6 * SEC + 10 * MIN, NULL, "Finalising", NULL, {BASE_WEIGHTS, "ROUTE_TENANT acme stable",
+	{10 * SEC + 10 * MIN, NULL, "Finalising", NULL, {"ROUTE_TENANT acme stable",
 	  "NODE_TARGET canary-gw gen=2 tag=v2 skills=1.5.0/current restart"}},
-	{7 * SEC + 10 * MIN, NULL, "Succeeded", NULL,
+	{11 * SEC + 10 * MIN, NULL, "Succeeded", NULL,
 	 {"AUDIT succeeded Succeeded 100%", "BROADCAST promote - succeeded"}},
 };
 
@@ -1039,9 +1090,21 @@ static void reachable_canary(struct world *w)
 	sim(w, "canary-gw")->reachable = true;
 }
 
+/* The canary that does not answer is drained even before any rollout (Idle); the rollout's
+ * snapshot has it at its weight, not at the drain's 0. */
 static const struct row baseline_from_fleet[] = {
-	{0, canary_unreachable, "Idle", NULL, {NULL}},
+	{0, canary_unreachable, "Idle", NULL,
+	 {CANARY_DRAINED, "AUDIT drained canary-gw Idle 0% node.unreachable",
+	  "BROADCAST drain canary-gw node.unreachable"}},
 	{1 * SEC, reachable_canary, "Shadow", check_baseline, {"AUDIT step Shadow 0%", SHADOW_V2}},
+	/* Green twice: restored; the first step waits for it, never judged on a canary that
+	 * carried nothing. */
+	{2 * SEC, NULL, "Shadow", NULL,
+	 {"SET_WEIGHTS canary-gw=100 stable-gw-a=100 stable-gw-b=100",
+	  "AUDIT restored canary-gw Shadow 0% node.unreachable",
+	  "BROADCAST restore canary-gw node.unreachable"}},
+	{3 * SEC, NULL, "Promoting", check_pre_canary_declared,
+	 {"AUDIT step Promoting 5%", STEP5_WEIGHTS, "ROUTE_TENANT acme canary"}},
 };
 
 static void untagged(struct world *w)
@@ -1076,6 +1139,13 @@ static void test_first_start_baseline(void **state)
 	world_free(w);
 }
 
+static void check_rollback_required(struct world *w, const struct plan_output *out)
+{
+	(void)w;
+	assert_int_equal(cond(out, COND_STALLED)->status, COND_TRUE);
+	assert_string_equal(cond(out, COND_STALLED)->reason, "RollbackRequired");
+}
+
 static void check_suspended(struct world *w, const struct plan_output *out)
 {
 	(void)w;
@@ -1083,13 +1153,70 @@ static void check_suspended(struct world *w, const struct plan_output *out)
 	assert_string_equal(cond(out, COND_RECONCILING)->reason, "Suspended");
 }
 
-/* suspend freezes, even on red; on resume the windows start again. */
+static void check_suspended_since(struct world *w, const struct plan_output *out)
+{
+	check_suspended(w, out);
+	assert_int_equal(out->next.suspended_since_ms, T0 + 2 * SEC + 1 * MIN);
+}
+
+static void check_not_suspended(struct world *w, const struct plan_output *out)
+{
+	(void)w;
+	assert_int_equal(out->next.suspended_since_ms, 0);
+	assert_int_equal(cond(out, COND_RECONCILING)->status, COND_TRUE);
+	assert_string_equal(cond(out, COND_RECONCILING)->reason, "RollingBack");
+}
+
+static void suspend_on(struct world *w)
+{
+	w->promo.suspend = true;
+}
+
+static void suspend_off(struct world *w)
+{
+	w->promo.suspend = false;
+}
+
+/* suspend freezes progress: green far longer than two windows moves nothing; on resume the
+ * windows start again. It never freezes safety: a stable turning red while suspended is
+ * drained, and restored after two green passes. */
 static const struct row suspended[] = {
-	{2 * SEC + 1 * MIN, suspend_on_canary_red, "Analysing", check_suspended, {NULL}},
-	{2 * SEC + 20 * MIN, NULL, "Analysing", check_suspended, {NULL}},
-	{2 * SEC + 21 * MIN, suspend_off_canary_green, "Analysing", NULL, {NULL}},
+	{2 * SEC + 1 * MIN, suspend_on, "Analysing", check_suspended_since, {NULL}},
+	{2 * SEC + 2 * MIN, stable_a_red, "Analysing", check_suspended_since,
+	 {"SET_WEIGHTS canary-gw=11 stable-gw-a=0 stable-gw-b=100",
+	  "AUDIT drained stable-gw-a Analysing 5% doctor.red", "BROADCAST drain stable-gw-a doctor.red"}},
+	{2 * SEC + 3 * MIN, stable_a_green, "Analysing", check_suspended_since, {NULL}},
+	{2 * SEC + 4 * MIN, NULL, "Analysing", check_suspended_since,
+	 {STEP5_WEIGHTS, "AUDIT restored stable-gw-a Analysing 5% doctor.red",
+	  "BROADCAST restore stable-gw-a doctor.red"}},
+	{2 * SEC + 20 * MIN, NULL, "Analysing", check_suspended_since, {NULL}},
+	{2 * SEC + 21 * MIN, suspend_off, "Analysing", NULL, {NULL}},
 	{2 * SEC + 26 * MIN, NULL, "Analysing", NULL, {NULL}},
 	{2 * SEC + 31 * MIN, NULL, "Promoting", NULL, {"AUDIT step Promoting 20%", STEP20_WEIGHTS}},
+};
+
+/* Red beats suspend: a red canary while suspended rolls back and broadcasts exactly as when
+ * not suspended; the rollback is not frozen. */
+static const struct row suspended_red[] = {
+	{2 * SEC + 1 * MIN, suspend_on, "Analysing", check_suspended_since, {NULL}},
+	{2 * SEC + 2 * MIN, canary_red, "RollingBack", check_not_suspended,
+	 {BASE_WEIGHTS, "ROUTE_TENANT acme stable", CANARY_BACK,
+	  "AUDIT rollback RollingBack 5% doctor.red", "AUDIT quarantined RollingBack 5% doctor.red",
+	  "BROADCAST rollback canary-gw doctor.red"}},
+	{2 * SEC + 3 * MIN, canary_green, "RolledBack", NULL,
+	 {"AUDIT rolled_back RolledBack 5% doctor.red"}},
+	{2 * SEC + 4 * MIN, NULL, "RolledBack", check_suspended, {NULL}},
+};
+
+/* ... and with rollback.automatic false, holds for a person as it would, the red canary
+ * drained meanwhile. */
+static const struct row suspended_red_manual[] = {
+	{2 * SEC + 1 * MIN, suspend_on, "Analysing", check_suspended_since, {NULL}},
+	{2 * SEC + 2 * MIN, manual_rollback_canary_red, "Held", check_rollback_required,
+	 {"AUDIT held Held 5% doctor.red", "BROADCAST hold canary-gw doctor.red",
+	  "SET_WEIGHTS canary-gw=0 stable-gw-a=100 stable-gw-b=100",
+	  "AUDIT drained canary-gw Held 5% doctor.red", "BROADCAST drain canary-gw doctor.red"}},
+	{2 * SEC + 3 * MIN, NULL, "Held", check_rollback_required, {NULL}},
 };
 
 static void test_suspend_freezes(void **state)
@@ -1099,6 +1226,14 @@ static void test_suspend_freezes(void **state)
 	RUN(w, to_step1);
 	RUN(w, suspended);
 	world_free(w);
+	w = adopted_v1_then_v2();
+	RUN(w, to_step1);
+	RUN(w, suspended_red);
+	world_free(w);
+	w = adopted_v1_then_v2();
+	RUN(w, to_step1);
+	RUN(w, suspended_red_manual);
+	world_free(w);
 }
 
 static void canary_red_frozen(struct world *w)
@@ -1107,9 +1242,10 @@ static void canary_red_frozen(struct world *w)
 	canary_frozen(w);
 }
 
-static void suspend_on(struct world *w)
+static void canary_thawed_green(struct world *w)
 {
-	w->promo.suspend = true;
+	canary_thawed(w);
+	canary_green(w);
 }
 
 /* A rollback under way is not frozen by a suspension: half a rollback is worse than either
@@ -1119,7 +1255,8 @@ static const struct row suspend_during_rollback[] = {
 	 {BASE_WEIGHTS, "ROUTE_TENANT acme stable", CANARY_BACK,
 	  "AUDIT rollback RollingBack 5% doctor.red", "AUDIT quarantined RollingBack 5% doctor.red",
 	  "BROADCAST rollback canary-gw doctor.red"}},
-	{2 * SEC + 2 * MIN, NULL, "RolledBack", NULL, {"AUDIT rolled_back RolledBack 5% doctor.red"}},
+	{2 * SEC + 2 * MIN, canary_green, "RolledBack", NULL,
+	 {"AUDIT rolled_back RolledBack 5% doctor.red"}},
 };
 
 static const struct row suspend_during_rollback_unapplied[] = {
@@ -1128,7 +1265,7 @@ static const struct row suspend_during_rollback_unapplied[] = {
 	  "AUDIT rollback RollingBack 5% doctor.red", "AUDIT quarantined RollingBack 5% doctor.red",
 	  "BROADCAST rollback canary-gw doctor.red"}},
 	{2 * SEC + 2 * MIN, suspend_on, "RollingBack", NULL, {CANARY_BACK}},
-	{2 * SEC + 3 * MIN, canary_thawed, "RollingBack", NULL, {CANARY_BACK}},
+	{2 * SEC + 3 * MIN, canary_thawed_green, "RollingBack", NULL, {CANARY_BACK}},
 	{2 * SEC + 4 * MIN, NULL, "RolledBack", NULL, {"AUDIT rolled_back RolledBack 5% doctor.red"}},
 };
 
@@ -1193,21 +1330,22 @@ static void test_superseded(void **state)
 	world_free(w);
 }
 
-static void check_rollback_required(struct world *w, const struct plan_output *out)
-{
-	(void)w;
-	assert_int_equal(cond(out, COND_STALLED)->status, COND_TRUE);
-	assert_string_equal(cond(out, COND_STALLED)->reason, "RollbackRequired");
-}
-
-/* rollback.automatic false: red holds and asks a person; abort then rolls back. */
+/* rollback.automatic false: red holds and asks a person, the red canary drained meanwhile;
+ * abort then rolls back, the canary still drained until it is green again. */
 static const struct row manual_rollback[] = {
 	{2 * SEC + 1 * MIN, manual_rollback_canary_red, "Held", check_rollback_required,
-	 {"AUDIT held Held 5% doctor.red", "BROADCAST hold canary-gw doctor.red"}},
+	 {"AUDIT held Held 5% doctor.red", "BROADCAST hold canary-gw doctor.red", CANARY_DRAINED,
+	  "AUDIT drained canary-gw Held 5% doctor.red", "BROADCAST drain canary-gw doctor.red"}},
 	{2 * SEC + 40 * MIN, NULL, "Held", check_rollback_required, {NULL}},
+	/* The pre-canary weights with the canary drained are what the load balancer has. */
 	{2 * SEC + 41 * MIN, abort_on, "RollingBack", NULL,
-	 {BASE_WEIGHTS, "ROUTE_TENANT acme stable", CANARY_BACK, "AUDIT rollback RollingBack 5% abort",
+	 {"ROUTE_TENANT acme stable", CANARY_BACK, "AUDIT rollback RollingBack 5% abort",
 	  "BROADCAST rollback - abort"}},
+	{2 * SEC + 42 * MIN, canary_green, "RolledBack", NULL,
+	 {"AUDIT rolled_back RolledBack 5% abort"}},
+	{2 * SEC + 43 * MIN, NULL, "RolledBack", NULL,
+	 {BASE_WEIGHTS, "AUDIT restored canary-gw RolledBack 5% doctor.red",
+	  "BROADCAST restore canary-gw doctor.red"}},
 };
 
 static void test_manual_rollback(void **state)
@@ -1243,6 +1381,327 @@ static void test_promotion_removed(void **state)
 	struct world *w = adopted_v1_then_v2();
 	RUN(w, to_step1);
 	RUN(w, promotion_removed);
+	world_free(w);
+}
+
+/* Safety in every phase: no red Mac keeps traffic. */
+
+/* The fleet runs v1, adopted, and Git says v1: the steady state. */
+static struct world *steady_v1(void)
+{
+	struct world *w = world_new();
+	struct plan_output out;
+	plan_at(w, T0 - 10 * MIN, &out);
+	assert_string_equal(rollout_phase_name(out.next.phase), "Succeeded");
+	assert_int_equal(rollout_state_copy(&w->state, &out.next, NULL), 0);
+	apply(w, &out);
+	plan_output_free(&out);
+	return w;
+}
+
+static void min_serving_of(struct world *w, int value, bool percent)
+{
+	w->lb_spec = (struct load_balancer){.name = "gateways", .driver = LB_FILE,
+					    .min_serving = {value, percent}};
+	w->d.lbs = &w->lb_spec;
+	w->d.nlbs = 1;
+}
+
+static const struct rollout_action *find_action(const struct plan_output *out,
+						enum rollout_action_kind kind, size_t nth)
+{
+	for (size_t i = 0; i < out->nactions; i++)
+		if (out->actions[i].kind == kind && nth-- == 0)
+			return &out->actions[i];
+	fail_msg("no action of kind %d", (int)kind);
+	return NULL;
+}
+
+static void check_drained_a(struct world *w, const struct plan_output *out)
+{
+	(void)w;
+	const struct rollout_audit *au = find_action(out, ACTION_AUDIT, 0)->u.audit;
+	assert_int_equal(au->event, AUDIT_DRAINED);
+	assert_string_equal(au->node, "stable-gw-a");
+	assert_string_equal(au->reason, "doctor.red");
+	assert_int_equal(weight_map_find(&au->weights, "stable-gw-a")->weight, 0);
+	assert_int_equal(weight_map_find(&au->weights, "stable-gw-b")->weight, 100);
+	const struct rollout_broadcast *b = &find_action(out, ACTION_BROADCAST, 0)->u.broadcast;
+	assert_string_equal(b->node, "stable-gw-a");
+	assert_string_equal(b->message, "drained stable-gw-a (doctor.red): weight 0 until 2 "
+					"consecutive green passes; 2 of 3 gateways serve");
+	assert_true(rollout_node_find(&out->next, "stable-gw-a")->drained);
+	/* What the phase gives it is kept: the drain is laid over it. */
+	assert_int_equal(weight_map_find(&out->next.planned_weights, "stable-gw-a")->weight, 100);
+	assert_int_equal(cond(out, COND_DEGRADED)->status, COND_TRUE);
+	assert_string_equal(cond(out, COND_DEGRADED)->reason, "Drained");
+	assert_string_equal(cond(out, COND_DEGRADED)->message, "drained: stable-gw-a (doctor.red)");
+	assert_int_equal(cond(out, COND_READY)->status, COND_TRUE);
+}
+
+static void check_still_drained(struct world *w, const struct plan_output *out)
+{
+	(void)w;
+	assert_true(rollout_node_find(&out->next, "stable-gw-a")->drained);
+	assert_int_equal(cond(out, COND_DEGRADED)->last_transition_ms, T0);
+}
+
+static void check_restored_a(struct world *w, const struct plan_output *out)
+{
+	(void)w;
+	const struct rollout_broadcast *b = &find_action(out, ACTION_BROADCAST, 0)->u.broadcast;
+	assert_string_equal(b->message, "restored stable-gw-a after 2 consecutive green passes "
+					"(drained for doctor.red); 3 of 3 gateways serve");
+	assert_false(rollout_node_find(&out->next, "stable-gw-a")->drained);
+	assert_int_equal(cond(out, COND_DEGRADED)->status, COND_FALSE);
+	assert_string_equal(cond(out, COND_DEGRADED)->reason, "AllServing");
+}
+
+#define A_DRAINED "SET_WEIGHTS canary-gw=100 stable-gw-a=0 stable-gw-b=100"
+#define B_DRAINED "SET_WEIGHTS canary-gw=100 stable-gw-a=100 stable-gw-b=0"
+
+/* A stable turning red in the steady state is drained at the next pass and stays drained while
+ * red, recorded once; it comes back after two consecutive green passes (a degraded one starts
+ * the count again). */
+static const struct row steady_red[] = {
+	{0, stable_a_red, "Succeeded", check_drained_a,
+	 {A_DRAINED, "AUDIT drained stable-gw-a Succeeded 0% doctor.red",
+	  "BROADCAST drain stable-gw-a doctor.red"}},
+	{1 * SEC, NULL, "Succeeded", check_still_drained, {NULL}},
+	{2 * SEC, NULL, "Succeeded", check_still_drained, {NULL}},
+	{3 * SEC, stable_a_green, "Succeeded", check_still_drained, {NULL}},
+	{4 * SEC, stable_a_yellow, "Succeeded", check_still_drained, {NULL}},
+	{5 * SEC, stable_a_green, "Succeeded", check_still_drained, {NULL}},
+	{6 * SEC, NULL, "Succeeded", check_restored_a,
+	 {BASE_WEIGHTS, "AUDIT restored stable-gw-a Succeeded 0% doctor.red",
+	  "BROADCAST restore stable-gw-a doctor.red"}},
+	{7 * SEC, NULL, "Succeeded", NULL, {NULL}},
+};
+
+/* A load balancer that forgets a drain (a restart) gets it again. */
+static void lb_forgets_drain(struct world *w)
+{
+	weight_map_set(&w->lb, "stable-gw-a", 100, NULL);
+}
+
+static const struct row drain_forgotten[] = {
+	{0, stable_a_red, "Succeeded", NULL,
+	 {A_DRAINED, "AUDIT drained stable-gw-a Succeeded 0% doctor.red",
+	  "BROADCAST drain stable-gw-a doctor.red"}},
+	{1 * SEC, lb_forgets_drain, "Succeeded", NULL, {A_DRAINED}},
+	{2 * SEC, NULL, "Succeeded", NULL, {NULL}},
+};
+
+/* A gateway that does not answer is drained as a red one is. */
+static const struct row steady_unreachable[] = {
+	{0, stable_b_unreachable, "Succeeded", NULL,
+	 {B_DRAINED, "AUDIT drained stable-gw-b Succeeded 0% node.unreachable",
+	  "BROADCAST drain stable-gw-b node.unreachable"}},
+	{1 * SEC, stable_b_reachable, "Succeeded", NULL, {NULL}},
+	{2 * SEC, NULL, "Succeeded", NULL,
+	 {BASE_WEIGHTS, "AUDIT restored stable-gw-b Succeeded 0% node.unreachable",
+	  "BROADCAST restore stable-gw-b node.unreachable"}},
+};
+
+/* The Promotion's greenWindows is the number of green passes a drained gateway needs. */
+static const struct row three_greens[] = {
+	{0, stable_a_red, "Succeeded", NULL,
+	 {A_DRAINED, "AUDIT drained stable-gw-a Succeeded 0% doctor.red",
+	  "BROADCAST drain stable-gw-a doctor.red"}},
+	{1 * SEC, stable_a_green, "Succeeded", NULL, {NULL}},
+	{2 * SEC, NULL, "Succeeded", NULL, {NULL}},
+	{3 * SEC, NULL, "Succeeded", NULL,
+	 {BASE_WEIGHTS, "AUDIT restored stable-gw-a Succeeded 0% doctor.red",
+	  "BROADCAST restore stable-gw-a doctor.red"}},
+};
+
+static void test_red_drained_in_steady_state(void **state)
+{
+	(void)state;
+	struct world *w = steady_v1();
+	RUN(w, steady_red);
+	world_free(w);
+	w = steady_v1();
+	RUN(w, drain_forgotten);
+	world_free(w);
+	w = steady_v1();
+	RUN(w, steady_unreachable);
+	world_free(w);
+	w = steady_v1();
+	w->promo.green_windows = 3;
+	RUN(w, three_greens);
+	world_free(w);
+}
+
+static void check_kept_serving(struct world *w, const struct plan_output *out)
+{
+	assert_int_equal(weight_map_find(&w->lb, "stable-gw-b")->weight, 100);
+	const struct rollout_broadcast *b = &find_action(out, ACTION_BROADCAST, 0)->u.broadcast;
+	assert_int_equal(b->verdict, VERDICT_HOLD);
+	assert_string_equal(b->message, "stable-gw-b is red (service.crash_loop) but keeps its "
+					"traffic: draining it would leave 1 of 3 gateways serving, "
+					"below minServing 2");
+	assert_false(rollout_node_find(&out->next, "stable-gw-b")->drained);
+	assert_true(rollout_node_find(&out->next, "stable-gw-b")->kept_serving);
+	assert_int_equal(cond(out, COND_DEGRADED)->status, COND_TRUE);
+	assert_string_equal(cond(out, COND_DEGRADED)->reason, "MinServing");
+	assert_string_equal(cond(out, COND_DEGRADED)->message,
+			    "stable-gw-b is red (service.crash_loop) and keeps its traffic: 2 of 3 "
+			    "gateways serve and minServing is 2");
+}
+
+static void check_still_kept(struct world *w, const struct plan_output *out)
+{
+	(void)w;
+	assert_string_equal(cond(out, COND_DEGRADED)->reason, "MinServing");
+	assert_true(rollout_node_find(&out->next, "stable-gw-b")->kept_serving);
+}
+
+/* minServing (50 % of three gateways: two) stops the second drain: the red gateway keeps its
+ * traffic, Degraded says why and one broadcast tells people. When the first comes back, the
+ * second is drained in the same pass. */
+static const struct row min_serving_blocks[] = {
+	{0, stable_a_red, "Succeeded", NULL,
+	 {A_DRAINED, "AUDIT drained stable-gw-a Succeeded 0% doctor.red",
+	  "BROADCAST drain stable-gw-a doctor.red"}},
+	{1 * SEC, stable_b_red, "Succeeded", check_kept_serving,
+	 {"BROADCAST hold stable-gw-b service.crash_loop"}},
+	{2 * SEC, NULL, "Succeeded", check_still_kept, {NULL}},
+	{3 * SEC, stable_a_green, "Succeeded", check_still_kept, {NULL}},
+	{4 * SEC, NULL, "Succeeded", NULL,
+	 {B_DRAINED, "AUDIT restored stable-gw-a Succeeded 0% doctor.red",
+	  "BROADCAST restore stable-gw-a doctor.red",
+	  "AUDIT drained stable-gw-b Succeeded 0% service.crash_loop",
+	  "BROADCAST drain stable-gw-b service.crash_loop"}},
+};
+
+/* minServing 1: two of three may be drained, never the last. */
+static const struct row min_serving_one[] = {
+	{0, stable_a_red, "Succeeded", NULL,
+	 {A_DRAINED, "AUDIT drained stable-gw-a Succeeded 0% doctor.red",
+	  "BROADCAST drain stable-gw-a doctor.red"}},
+	{1 * SEC, stable_b_red, "Succeeded", NULL,
+	 {"SET_WEIGHTS canary-gw=100 stable-gw-a=0 stable-gw-b=0",
+	  "AUDIT drained stable-gw-b Succeeded 0% service.crash_loop",
+	  "BROADCAST drain stable-gw-b service.crash_loop"}},
+	{2 * SEC, canary_unreachable, "Succeeded", NULL,
+	 {"BROADCAST hold canary-gw node.unreachable"}},
+};
+
+static void test_min_serving(void **state)
+{
+	(void)state;
+	struct world *w = steady_v1();
+	RUN(w, min_serving_blocks);
+	world_free(w);
+	w = steady_v1();
+	min_serving_of(w, 1, false);
+	RUN(w, min_serving_one);
+	world_free(w);
+}
+
+/* Held at 5 % (the canary yellow): a stable turning red is drained from the step's weights,
+ * and the hold is not broadcast again. */
+static const struct row drain_while_held[] = {
+	{2 * SEC + 3 * MIN, canary_yellow, "Held", NULL,
+	 {"AUDIT held Held 5% doctor.yellow", "BROADCAST hold canary-gw doctor.yellow"}},
+	{2 * SEC + 4 * MIN, stable_a_red, "Held", NULL,
+	 {"SET_WEIGHTS canary-gw=11 stable-gw-a=0 stable-gw-b=100",
+	  "AUDIT drained stable-gw-a Held 5% doctor.red", "BROADCAST drain stable-gw-a doctor.red"}},
+	{2 * SEC + 5 * MIN, NULL, "Held", NULL, {NULL}},
+	{2 * SEC + 6 * MIN, stable_a_green, "Held", NULL, {NULL}},
+	{2 * SEC + 7 * MIN, NULL, "Held", NULL,
+	 {STEP5_WEIGHTS, "AUDIT restored stable-gw-a Held 5% doctor.red",
+	  "BROADCAST restore stable-gw-a doctor.red"}},
+};
+
+static void canary_red_applying(struct world *w)
+{
+	canary_red(w);
+	canary_frozen(w);
+}
+
+/* A gateway applying the target the controller sent reports a build in between: it is judged
+ * once it reports it, by the rollout (red fails it) as by the safety rule. */
+static const struct row applying_not_drained[] = {
+	{0, canary_red_applying, "Shadow", NULL, {"AUDIT step Shadow 0%", SHADOW_V2}},
+	{1 * SEC, NULL, "Shadow", NULL, {SHADOW_V2}},
+	{2 * SEC, canary_thawed, "Shadow", NULL, {SHADOW_V2}},
+	{3 * SEC, NULL, "RollingBack", NULL,
+	 {CANARY_BACK, "AUDIT rollback RollingBack 0% doctor.red",
+	  "AUDIT quarantined RollingBack 0% doctor.red", "BROADCAST rollback canary-gw doctor.red"}},
+};
+
+static void test_drain_during_a_rollout(void **state)
+{
+	(void)state;
+	struct world *w = adopted_v1_then_v2();
+	RUN(w, to_step1);
+	RUN(w, drain_while_held);
+	world_free(w);
+	w = adopted_v1_then_v2();
+	RUN(w, applying_not_drained);
+	world_free(w);
+}
+
+static void check_mirror_waits_zone(struct world *w, const struct plan_output *out)
+{
+	(void)w;
+	assert_string_equal(cond(out, COND_RECONCILING)->message,
+			    "mirroring stable-gw-a (1 of 2): waiting: stable-gw-b, in its zone "
+			    "zone-a, is drained (service.crash_loop): never both gateways of a zone "
+			    "out at once");
+}
+
+/* Never both gateways of a zone out at once: stable-gw-a waits while stable-gw-b, in its zone,
+ * is drained; every gateway keeps its declared weight meanwhile. */
+static const struct row zone_rule[] = {
+	{3 * SEC + 19 * MIN, stable_b_red, "Analysing", NULL,
+	 {"SET_WEIGHTS canary-gw=50 stable-gw-a=100 stable-gw-b=0",
+	  "AUDIT drained stable-gw-b Analysing 20% service.crash_loop",
+	  "BROADCAST drain stable-gw-b service.crash_loop"}},
+	{3 * SEC + 20 * MIN, stable_b_green, "Mirroring", check_mirror_waits_zone,
+	 {"AUDIT step Mirroring 20%", B_DRAINED}},
+	{4 * SEC + 20 * MIN, NULL, "Mirroring", check_mirror_waits_zone,
+	 {BASE_WEIGHTS, "AUDIT restored stable-gw-b Mirroring 20% service.crash_loop",
+	  "BROADCAST restore stable-gw-b service.crash_loop"}},
+	{5 * SEC + 20 * MIN, NULL, "Mirroring", NULL, {A_DRAINED}},
+	{6 * SEC + 20 * MIN, NULL, "Mirroring", NULL,
+	 {"NODE_TARGET stable-gw-a gen=1 tag=v2 skills=1.5.0/current restart"}},
+	{7 * SEC + 20 * MIN, NULL, "Mirroring", NULL, {BASE_WEIGHTS}},
+	{8 * SEC + 20 * MIN, NULL, "Mirroring", NULL, {B_DRAINED}},
+};
+
+static void check_mirror_waits_floor(struct world *w, const struct plan_output *out)
+{
+	(void)w;
+	assert_string_equal(cond(out, COND_RECONCILING)->message,
+			    "mirroring stable-gw-a (1 of 2): waiting: taking it out would leave 2 "
+			    "of 3 gateways serving, below minServing 3");
+}
+
+/* minServing holds the mirror too: with all three gateways required, none can be taken out. */
+static const struct row mirror_floor[] = {
+	{3 * SEC + 15 * MIN, NULL, "Analysing", NULL, {NULL}},
+	{3 * SEC + 20 * MIN, NULL, "Mirroring", check_mirror_waits_floor,
+	 {"AUDIT step Mirroring 20%", BASE_WEIGHTS}},
+	{4 * SEC + 20 * MIN, NULL, "Mirroring", check_mirror_waits_floor, {NULL}},
+};
+
+static void test_mirroring_keeps_capacity(void **state)
+{
+	(void)state;
+	struct world *w = adopted_v1_then_v2();
+	w->nodes[2].zone = "zone-a";
+	RUN(w, to_step1);
+	RUN(w, to_step2);
+	RUN(w, zone_rule);
+	world_free(w);
+	w = adopted_v1_then_v2();
+	min_serving_of(w, 3, false);
+	RUN(w, to_step1);
+	RUN(w, to_step2);
+	RUN(w, mirror_floor);
 	world_free(w);
 }
 
@@ -1308,6 +1767,22 @@ static void test_replay_is_stable(void **state)
 	assert_int_equal(b.next.npending, 1);
 	plan_output_free(&a);
 	plan_output_free(&b);
+	world_free(w);
+}
+
+/* A green pass planned twice at the same time counts once. */
+static void test_green_pass_counts_once(void **state)
+{
+	(void)state;
+	char *j1, *j2;
+	struct world *w = steady_v1();
+	run_rows(w, "steady_red", steady_red, 4); /* drained, then green once, at 3s */
+	pass_twice(w, T0 + 3 * SEC, &j1, &j2);
+	assert_int_equal(w->nlines, 0);
+	assert_string_equal(j1, j2);
+	assert_int_equal(rollout_node_find(&w->state, "stable-gw-a")->green_passes, 1);
+	free(j1);
+	free(j2);
 	world_free(w);
 }
 
@@ -1506,22 +1981,32 @@ static void check_red_tolerated(struct world *w, const struct plan_output *out)
  * the third red in a row rolls back. */
 static const struct row three_reds[] = {
 	{2 * SEC + 5 * MIN + 1, NULL, "Analysing", check_one_green_window, {NULL}},
-	{2 * SEC + 6 * MIN, canary_red, "Analysing", check_red_tolerated, {NULL}},
+	/* Tolerated, not trusted: no rollback yet, but no traffic either (a red Mac is drained in
+	 * every phase). */
+	{2 * SEC + 6 * MIN, canary_red, "Analysing", check_red_tolerated,
+	 {"SET_WEIGHTS canary-gw=0 stable-gw-a=100 stable-gw-b=100",
+	  "AUDIT drained canary-gw Analysing 5% doctor.red", "BROADCAST drain canary-gw doctor.red"}},
 	{2 * SEC + 7 * MIN, NULL, "Analysing", NULL, {NULL}},
 	{2 * SEC + 8 * MIN, canary_green, "Analysing", check_no_green_window, {NULL}},
 	{2 * SEC + 9 * MIN, canary_red, "Analysing", NULL, {NULL}},
 	{2 * SEC + 10 * MIN, NULL, "Analysing", NULL, {NULL}},
+	/* The canary is still drained (red): the rollback leaves it at 0 until it is green. */
 	{2 * SEC + 11 * MIN, NULL, "RollingBack", NULL,
-	 {BASE_WEIGHTS, "ROUTE_TENANT acme stable", CANARY_BACK,
-	  "AUDIT rollback RollingBack 5% doctor.red", "AUDIT quarantined RollingBack 5% doctor.red",
-	  "BROADCAST rollback canary-gw doctor.red"}},
+	 {"ROUTE_TENANT acme stable", CANARY_BACK, "AUDIT rollback RollingBack 5% doctor.red",
+	  "AUDIT quarantined RollingBack 5% doctor.red", "BROADCAST rollback canary-gw doctor.red"}},
 };
 
 /* In Shadow too, before any traffic moves. */
 static const struct row red_in_shadow_tolerated[] = {
 	{0, NULL, "Shadow", NULL, {"AUDIT step Shadow 0%", SHADOW_V2}},
-	{1 * SEC, canary_red, "Shadow", NULL, {NULL}},
-	{2 * SEC, canary_green, "Promoting", NULL,
+	{1 * SEC, canary_red, "Shadow", NULL,
+	 {"SET_WEIGHTS canary-gw=0 stable-gw-a=100 stable-gw-b=100",
+	  "AUDIT drained canary-gw Shadow 0% doctor.red", "BROADCAST drain canary-gw doctor.red"}},
+	{2 * SEC, canary_green, "Shadow", NULL, {NULL}},
+	{3 * SEC, NULL, "Shadow", NULL,
+	 {"SET_WEIGHTS canary-gw=100 stable-gw-a=100 stable-gw-b=100",
+	  "AUDIT restored canary-gw Shadow 0% doctor.red", "BROADCAST restore canary-gw doctor.red"}},
+	{4 * SEC, NULL, "Promoting", NULL,
 	 {"AUDIT step Promoting 5%", STEP5_WEIGHTS, "ROUTE_TENANT acme canary"}},
 };
 
@@ -1734,6 +2219,11 @@ int main(void)
 		cmocka_unit_test(test_superseded),
 		cmocka_unit_test(test_manual_rollback),
 		cmocka_unit_test(test_promotion_removed),
+		cmocka_unit_test(test_red_drained_in_steady_state),
+		cmocka_unit_test(test_min_serving),
+		cmocka_unit_test(test_drain_during_a_rollout),
+		cmocka_unit_test(test_green_pass_counts_once),
+		cmocka_unit_test(test_mirroring_keeps_capacity),
 		cmocka_unit_test(test_replay_is_stable),
 		cmocka_unit_test(test_pure),
 		cmocka_unit_test(test_windows_with_too_few_samples_do_not_count),

@@ -69,14 +69,18 @@ static void rich_state(struct rollout_state *s)
 	s->canary_routed = true;
 	strcpy(s->broadcast_key, "hold/canary-gw/doctor.yellow");
 	s->nodes = calloc(2, sizeof(*s->nodes));
-	s->nodes[0] = (struct rollout_node){"canary-gw", 1, DIGEST, true};
-	s->nodes[1] = (struct rollout_node){"stable-gw-a", 0, "", false};
+	s->nodes[0] = (struct rollout_node){"canary-gw", 1, DIGEST, true, false, "", 0, 0, false};
+	s->nodes[1] = (struct rollout_node){"stable-gw-a", 0, "", false, true, "doctor.red", 1, 4500,
+					    false};
 	s->nnodes = 2;
 	s->quarantined[0] = (struct rollout_quarantine){"v0", C1, "doctor.red", 500};
 	s->nquarantined = 1;
 	s->conditions[COND_READY] = (struct rollout_condition){COND_FALSE, "Held", "holding", 5000};
 	s->conditions[COND_RECONCILING] = (struct rollout_condition){COND_TRUE, "Held", "", 1000};
 	s->conditions[COND_STALLED] = (struct rollout_condition){COND_FALSE, "Held", "", 1000};
+	s->conditions[COND_DEGRADED] = (struct rollout_condition){COND_TRUE, "Drained",
+								  "drained: stable-gw-a (doctor.red)",
+								  4000};
 	s->history[0] = (struct rollout_record){"gateway", {"v0", C1, "1.4.1"}, {"v1", C1, "1.4.2"},
 						OUTCOME_SUCCEEDED, "", 100, 200};
 	s->nhistory = 1;
@@ -131,10 +135,12 @@ static void test_empty_state_format(void **state)
 		json,
 		"{\"analysis\":{\"redObservations\":0,\"redObservedMs\":0,\"windowRun\":0,"
 		"\"windowSampledMs\":0},\"bringUp\":false,\"broadcastKey\":\"\",\"canaryRouted\":false,"
-		"\"conditions\":{\"Ready\":{\"lastTransitionMs\":0,\"message\":\"\",\"reason\":\"\","
-		"\"status\":\"Unknown\"},\"Reconciling\":{\"lastTransitionMs\":0,\"message\":\"\","
-		"\"reason\":\"\",\"status\":\"Unknown\"},\"Stalled\":{\"lastTransitionMs\":0,"
-		"\"message\":\"\",\"reason\":\"\",\"status\":\"Unknown\"}},\"greenWindows\":0,"
+		"\"conditions\":{\"Degraded\":{\"lastTransitionMs\":0,\"message\":\"\","
+		"\"reason\":\"\",\"status\":\"Unknown\"},\"Ready\":{\"lastTransitionMs\":0,"
+		"\"message\":\"\",\"reason\":\"\",\"status\":\"Unknown\"},\"Reconciling\":{"
+		"\"lastTransitionMs\":0,\"message\":\"\",\"reason\":\"\",\"status\":\"Unknown\"},"
+		"\"Stalled\":{\"lastTransitionMs\":0,\"message\":\"\",\"reason\":\"\","
+		"\"status\":\"Unknown\"}},\"greenWindows\":0,"
 		"\"heldFrom\":\"Idle\",\"heldNode\":\"\",\"heldReason\":\"\",\"history\":[],"
 		"\"holdStartedMs\":0,\"lastGood\":null,\"mirror\":{\"index\":0,\"node\":\"\","
 		"\"stage\":\"drain\"},\"nextActionId\":1,\"nodes\":[],\"pending\":[],\"percent\":0,"
@@ -177,6 +183,13 @@ static void test_round_trip(void **state)
 	assert_int_equal(back.nnodes, 2);
 	assert_true(back.nodes[0].touched);
 	assert_string_equal(back.nodes[0].digest, DIGEST);
+	assert_false(back.nodes[0].drained);
+	assert_true(back.nodes[1].drained);
+	assert_string_equal(back.nodes[1].drain_reason, "doctor.red");
+	assert_int_equal(back.nodes[1].green_passes, 1);
+	assert_int_equal(back.nodes[1].green_at_ms, 4500);
+	assert_int_equal(back.conditions[COND_DEGRADED].status, COND_TRUE);
+	assert_string_equal(back.conditions[COND_DEGRADED].reason, "Drained");
 	assert_int_equal(back.conditions[COND_READY].last_transition_ms, 5000);
 	assert_int_equal(back.history[0].outcome, OUTCOME_SUCCEEDED);
 	assert_int_equal(back.npending, 3);
@@ -274,6 +287,13 @@ static const struct bad_case bad_cases[] = {
 	{"\"outcome\":\"succeeded\"", "\"outcome\":\"won\"",
 	 "history[0].outcome: \"won\" is not one of succeeded, ..."},
 	{"\"touched\":true", "\"touched\":1", "nodes[0].touched: must be true or false"},
+	{"\"drainReason\":\"doctor.red\"", "\"drainReason\":\"doctor red\"",
+	 "nodes[1].drainReason: want letters, digits, \".\", \"_\" or \"-\""},
+	{"\"greenPasses\":1", "\"greenPasses\":-1", "nodes[1].greenPasses: must be between 0 and ..."},
+	{"\"drained\":true", "\"drained\":\"yes\"", "nodes[1].drained: must be true or false"},
+	{"\"status\":\"True\"", "\"status\":\"Sure\"",
+	 "conditions.Degraded.status: \"Sure\" is not one of Unknown, ..."},
+	{"\"node\":\"\",\"percent\"", "\"node\":\"../x\",\"percent\"", "pending[1].audit.node: ..."},
 	{"\"mirror\":{\"index\":0", "\"mirror\":{\"index\":\"0\"", "mirror.index: must be an integer"},
 	{"\"step\":1,\"stepStartedMs\"", "\"step\":21,\"stepStartedMs\"",
 	 "step: must be between 0 and 20"},
@@ -353,6 +373,42 @@ static void test_state_without_analysis_loads(void **state)
 	rollout_state_free(&back);
 	free(old);
 	free(json);
+	rollout_state_free(&s);
+}
+
+/* A state file written before the safety rule (no drain fields, no Degraded condition, audit
+ * lines without a node) loads with nothing drained. */
+static void test_older_state_loads(void **state)
+{
+	(void)state;
+	struct rollout_state s, back;
+	struct cf_err err;
+	rich_state(&s);
+	char *json = to_json(&s);
+	struct json_object *o = json_of(json);
+	struct json_object *nodes = json_object_object_get(o, "nodes");
+	static const char *const added[] = {"drained", "drainReason", "greenPasses", "greenAtMs",
+					    "keptServing"};
+	for (size_t i = 0; i < json_object_array_length(nodes); i++)
+		for (size_t k = 0; k < sizeof(added) / sizeof(added[0]); k++)
+			json_object_object_del(json_object_array_get_idx(nodes, i), added[k]);
+	json_object_object_del(json_object_object_get(o, "conditions"), "Degraded");
+	struct json_object *pending = json_object_object_get(o, "pending");
+	json_object_object_del(json_object_object_get(json_object_array_get_idx(pending, 1), "audit"),
+			       "node");
+	const char *text = json_object_to_json_string(o);
+	if (rollout_state_from_json(text, strlen(text), &back, &err) < 0)
+		fail_msg("from_json: %s", err.msg);
+	assert_int_equal(back.nnodes, 2);
+	assert_false(back.nodes[1].drained);
+	assert_string_equal(back.nodes[1].drain_reason, "");
+	assert_int_equal(back.conditions[COND_DEGRADED].status, COND_UNKNOWN);
+	assert_int_equal(back.conditions[COND_STALLED].status, COND_FALSE);
+	assert_string_equal(back.pending[1].u.audit->node, "");
+	assert_string_equal(back.pending[1].u.audit->reason, "doctor.yellow");
+	json_object_put(o);
+	free(json);
+	rollout_state_free(&back);
 	rollout_state_free(&s);
 }
 
@@ -452,6 +508,12 @@ static void test_describe(void **state)
 	set_weights(&weights.u.weights, 11, 100, 100);
 	struct rollout_action abort_bc = {.kind = ACTION_BROADCAST};
 	abort_bc.u.broadcast = (struct rollout_broadcast){VERDICT_ROLLBACK, "", "abort", ""};
+	struct rollout_action drain_bc = {.kind = ACTION_BROADCAST};
+	drain_bc.u.broadcast = (struct rollout_broadcast){VERDICT_DRAIN, "stable-gw-a", "doctor.red",
+							  ""};
+	struct rollout_audit drained = {.event = AUDIT_DRAINED, .phase = ROLLOUT_SUCCEEDED,
+					.reason = "doctor.red", .node = "stable-gw-a"};
+	struct rollout_action drain_audit = {.kind = ACTION_AUDIT, .u.audit = &drained};
 	const struct {
 		const struct rollout_action *a;
 		const char *want;
@@ -462,6 +524,8 @@ static void test_describe(void **state)
 		{&s.pending[1], "AUDIT held Held 5% doctor.yellow"},
 		{&s.pending[2], "BROADCAST hold canary-gw doctor.yellow"},
 		{&abort_bc, "BROADCAST rollback - abort"},
+		{&drain_audit, "AUDIT drained stable-gw-a Succeeded 0% doctor.red"},
+		{&drain_bc, "BROADCAST drain stable-gw-a doctor.red"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char *line = rollout_action_describe(cases[i].a);
@@ -550,6 +614,7 @@ int main(void)
 		cmocka_unit_test(test_json_is_canonical),
 		cmocka_unit_test(test_bad_input_refused),
 		cmocka_unit_test(test_state_without_analysis_loads),
+		cmocka_unit_test(test_older_state_loads),
 		cmocka_unit_test(test_limits_refused),
 		cmocka_unit_test(test_never_pending_refused_on_write),
 		cmocka_unit_test(test_pending_done),

@@ -530,6 +530,11 @@ static const struct {
 	 AT("19:36") "c: minLength does not apply to type integer"},
 	{"                c: {type: string, minLength: -1}\n",
 	 AT("19:46") "c.minLength: must be a non-negative integer"},
+	{"                c: {type: string, x-kubernetes-int-or-string: true}\n",
+	 AT("19:63") "c.x-kubernetes-int-or-string: x-kubernetes-int-or-string: true takes no "
+		     "type (it is one)"},
+	{"                c: {x-kubernetes-int-or-string: true, minItems: 1}\n",
+	 AT("19:55") "c: minItems does not apply to type int-or-string"},
 };
 
 static void test_broken_crds(void **state)
@@ -592,6 +597,42 @@ static void test_custom_crd(void **state)
 	expect_diag(&dl.v[3], "spec.tags[2]", 6, 17, "must be unique: same as item 0", false);
 	diag_list_free(&dl);
 	yfile_free(f);
+	schema_set_free(s);
+
+	/* x-kubernetes-int-or-string: an integer or a string, the number keywords for the one and
+	 * the string keywords for the other. */
+	rc = load_crd("                n: {x-kubernetes-int-or-string: true, minimum: 0, "
+		      "pattern: '^[0-9]+%$', default: 50%, description: a count or a percent}\n",
+		      &s, &err);
+	if (rc)
+		fail_msg("%s", err.msg);
+	k = schema_set_find(s, "example.com/v1", "Thing");
+	static const char *const int_or_string[][2] = {
+		{"3", NULL},
+		{"\"30%\"", NULL},
+		{"-1", "must be >= 0, got -1"},
+		{"thirty", "must match ^[0-9]+%$, got \"thirty\""},
+		{"0.5", "must be an integer or a string, got number 0.5"},
+		{"true", "must be an integer or a string, got boolean true"},
+	};
+	for (size_t i = 0; i < sizeof(int_or_string) / sizeof(int_or_string[0]); i++) {
+		char doc[256];
+		snprintf(doc, sizeof(doc), "apiVersion: example.com/v1\nkind: Thing\n"
+					   "metadata: {name: t}\nspec: {n: %s}\n",
+			 int_or_string[i][0]);
+		assert_int_equal(yfile_parse(&f, doc, strlen(doc), NULL, &yerr), 0);
+		schema_validate(k, f->docs[0].root, "x.yaml", "Obj/obj-1", &dl);
+		if (!int_or_string[i][1]) {
+			if (dl.n)
+				print_diags(&dl);
+			assert_int_equal(dl.n, 0);
+		} else {
+			assert_int_equal(dl.n, 1);
+			assert_string_equal(dl.v[0].msg, int_or_string[i][1]);
+		}
+		diag_list_free(&dl);
+		yfile_free(f);
+	}
 	schema_set_free(s);
 
 	/* A second CRD of the same kind and version is a mistake, not an override. */

@@ -136,6 +136,7 @@ static void test_status_document(void **state)
 	assert_string_equal(at(o, "promotion.tag"), "v2026.8.0");
 	assert_string_equal(at(o, "promotion.skillSemver"), "1.4.3");
 	assert_string_equal(at(o, "phase"), "Analysing");
+	assert_string_equal(at(o, "suspended"), "false");
 	assert_string_equal(at(o, "step"), "2");
 	assert_string_equal(at(o, "percent"), "50");
 	assert_string_equal(at(o, "weights.canary-gw"), "100");
@@ -156,6 +157,7 @@ static void test_status_document(void **state)
 	assert_string_equal(at(o, "conditions.1.type"), "Reconciling");
 	assert_string_equal(at(o, "conditions.2.type"), "Stalled");
 	assert_string_equal(at(o, "conditions.2.status"), "False");
+	assert_string_equal(at(o, "conditions.3.type"), "Degraded");
 	assert_string_equal(at(o, "quarantined.0"), "v2026.7.9");
 	assert_string_equal(at(o, "history.0.outcome"), "rolled_back");
 	assert_string_equal(at(o, "history.0.reason"), "doctor.red");
@@ -166,6 +168,17 @@ static void test_status_document(void **state)
 	assert_string_equal(at(o, "passes.0.green"), "true");
 	assert_string_equal(at(o, "passes.1.green"), "false");
 	assert_string_equal(at(o, "hold"), "<null>");
+	json_object_put(o);
+}
+
+/* A suspension keeps the phase it froze in and says so beside it. */
+static void test_suspended(void **state)
+{
+	struct fixture *f = *state;
+	f->state.suspended_since_ms = T0;
+	struct json_object *o = render(&f->view);
+	assert_string_equal(at(o, "phase"), "Analysing");
+	assert_string_equal(at(o, "suspended"), "true");
 	json_object_put(o);
 }
 
@@ -450,6 +463,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_status_document, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_suspended, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_a_failing_source_stalls, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_node_reasons, setup, teardown),
 		cmocka_unit_test(test_since_is_tracked_across_passes),
