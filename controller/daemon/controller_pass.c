@@ -256,6 +256,8 @@ bool controller_run_pass(struct controller *c, bool *failed)
 {
 	struct fleet_poll_result *r = NULL;
 	struct weight_map weights = {0};
+	struct lb_servers servers = {0};
+	struct lb_routes routes = {0};
 	struct plan_output out = {0};
 	char (*tags)[ROLLOUT_TEXT_MAX] = NULL;
 	const struct load_balancer *lb = NULL;
@@ -301,6 +303,7 @@ bool controller_run_pass(struct controller *c, bool *failed)
 		.actor = f->valid ? f->actor : NULL,
 		.ticket = f->valid && f->ticket[0] ? f->ticket : NULL,
 	};
+	controller_observe_lb(c, lb, &fo, &servers, &routes);
 	if (plan(ds, &fo, &c->state, clock_epoch_ms(), &out, &err) < 0) {
 		log_error("planning: %s", err.msg);
 		*failed = true;
@@ -313,6 +316,8 @@ done:
 	controller_record(c, r, weights_ok && lb ? &weights : NULL, !*failed);
 	plan_output_free(&out);
 	weight_map_free(&weights);
+	lb_servers_free(&servers);
+	lb_routes_free(&routes);
 	fleet_poll_result_free(r);
 	free(tags);
 	return busy;

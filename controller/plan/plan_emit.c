@@ -197,6 +197,18 @@ static int target_digest(struct pass *p, const struct target *t, char out[65])
 	return 0;
 }
 
+/* *restarts: node i does not have the target of kind yet, so ensuring it sends a new generation
+ * (the agent kickstarts the gateway for it). */
+int plan_target_restarts(struct pass *p, size_t i, enum target_kind kind, bool *restarts)
+{
+	struct target t;
+	char digest[65];
+	if (build_target(p, kind, &t) < 0 || target_digest(p, &t, digest) < 0)
+		return -1;
+	*restarts = strcmp(p->entry[i]->digest, digest) != 0;
+	return 0;
+}
+
 /* Node i is to run the target of kind: a new generation when what it says changed, the same one
  * again while the node does not report it (the agent applies a generation once, so one kickstart
  * per generation). *acked: the node reports it as observedGeneration. */
@@ -274,22 +286,23 @@ bool plan_weights_match(const struct weight_map *seen, const struct weight_map *
 	return true;
 }
 
-/* The load balancer is to report want; SET_WEIGHTS until it does (a map that cannot be read
- * counts as not matching). */
+/* The load balancer is to report want, with the gateway drained for its restart at 0
+ * (plan_lb.c); SET_WEIGHTS until it does (a map that cannot be read counts as not matching). */
 int plan_ensure_weights(struct pass *p, const struct weight_map *want, bool *matched)
 {
-	if (rollout_weights_copy(&p->s->planned_weights, want, p->err) < 0)
+	const struct weight_map *m = &p->s->planned_weights;
+	if (rollout_weights_copy(&p->s->planned_weights, want, p->err) < 0 ||
+	    plan_drained_weights(p, &p->s->planned_weights) < 0)
 		return -1;
-	*matched = p->obs->weights_ok && plan_weights_match(&p->obs->weights, want);
-	return *matched ? 0 : emit_weights(p, want);
+	*matched = p->obs->weights_ok && plan_weights_match(&p->obs->weights, m);
+	return *matched ? 0 : emit_weights(p, m);
 }
 
 int plan_route_canary_tenants(struct pass *p, bool canary)
 {
 	for (size_t i = 0; i < p->d->ntenants; i++) {
 		const struct tenant_slice *ts = &p->d->tenants[i];
-		if (ts->channel == CHANNEL_CANARY && ts->routing_header &&
-		    emit_route(p, ts->name, canary) < 0)
+		if (ts->channel == CHANNEL_CANARY && emit_route(p, ts->name, canary) < 0)
 			return -1;
 	}
 	p->s->canary_routed = canary;

@@ -65,9 +65,17 @@ static size_t next_step(const struct promotion *promo, int percent)
 	return NO_NODE;
 }
 
+/* With a LoadBalancer, Shadow keeps the weights the rollout found, but for a canary drained for
+ * its restart (plan_lb.c), until the first step moves them. */
+static int shadow_weights(struct pass *p)
+{
+	bool matched;
+	return p->d->nlbs ? plan_ensure_weights(p, &p->s->pre_canary_weights, &matched) : 0;
+}
+
 /* Shadow: the canary gateways get the new build beside the old one (skills/next, canary tenants
- * on next) and a kickstart; no weight moves. Once every canary reports it and is green, the
- * first step. */
+ * on next) and a kickstart, each drained first; no other weight moves. Once every canary reports
+ * it and is green, the first step. */
 int plan_step_shadow(struct pass *p)
 {
 	struct verdict v = plan_judge(p);
@@ -78,15 +86,16 @@ int plan_step_shadow(struct pass *p)
 	size_t first = NO_NODE;
 	for (size_t k = 0; k < p->ncanary; k++) {
 		bool acked;
-		if (plan_ensure_target(p, p->order[k], TARGET_SHADOW, &acked) < 0)
-			return -1;
+		int rc = plan_restart_drained(p, p->order[k], TARGET_SHADOW, "Shadow", &acked);
+		if (rc != 0)
+			return rc < 0 ? -1 : shadow_weights(p);
 		if (!acked && first == NO_NODE)
 			first = p->order[k];
 	}
 	if (first != NO_NODE) {
 		plan_waiting(p, "Shadow: waiting for %s to apply generation %lld", plan_node_name(p, first),
 			(long long)p->entry[first]->generation);
-		return 0;
+		return shadow_weights(p);
 	}
 	if (!p->ncanary) {
 		plan_stall(p, "NoCanary", "no MacNode is a canary gateway (role gateway, canary: true)");
@@ -97,7 +106,7 @@ int plan_step_shadow(struct pass *p)
 	if (peer != NO_NODE) {
 		plan_waiting(p, "Shadow: green; waiting for %s (%s) before the first step: never widen "
 			   "while a peer is not green", plan_node_name(p, peer), why);
-		return 0;
+		return shadow_weights(p);
 	}
 	return advance(p, 0);
 }
@@ -237,17 +246,28 @@ static bool takes_traffic(const struct pass *p, size_t i)
 	return m->role == NODE_GATEWAY && m->lb_server;
 }
 
+/* The stable node i, out of traffic, is drained of its live sessions before its restart
+ * (plan_lb.c); *drained once its target may go out. */
+static int mirror_drained(struct pass *p, size_t i, size_t n, bool *drained)
+{
+	char what[ROLLOUT_MESSAGE_MAX];
+	plan_format(what, sizeof(what), "mirroring %s (%zu of %zu)", plan_node_name(p, i),
+		    p->s->mirror_index + 1, n);
+	return plan_drain_before(p, i, TARGET_FINAL, what, drained);
+}
+
 /* Mirroring: the stable gateways one at a time, in zone then name order: drain its weight (the
  * others keep the last step's split), give it the new build on skills/current with every tenant
  * on current and a kickstart, wait until it reports the target and is green, check its lock,
- * restore its weight. Workers and notifiers follow in the same way without the weights. */
+ * restore its weight. Between the weight and the build, its live sessions end (plan_lb.c).
+ * Workers and notifiers follow in the same way without the weights. */
 int plan_step_mirroring(struct pass *p)
 {
 	struct rollout_state *s = p->s;
 	struct weight_map last = {0}, m = {0};
 	struct cf_err why;
 	int rc = -1;
-	bool matched, acked;
+	bool matched, acked, drained;
 	size_t n = p->d->nnodes - p->ncanary;
 	struct verdict v = plan_judge(p);
 	if (v.status == PROBE_RED)
@@ -272,6 +292,8 @@ int plan_step_mirroring(struct pass *p)
 		}
 		switch (s->mirror_stage) {
 		case MIRROR_DRAIN:
+			if (mirror_drained(p, i, n, &drained) < 0)
+				goto done;
 			if (takes_traffic(p, i)) {
 				if (rollout_weights_copy(&m, &last, p->err) < 0 ||
 				    weight_map_set(&m, server, 0, p->err) < 0 ||
@@ -283,6 +305,10 @@ int plan_step_mirroring(struct pass *p)
 					rc = 0;
 					goto done;
 				}
+			}
+			if (!drained) {
+				rc = 0;
+				goto done;
 			}
 			s->mirror_stage = MIRROR_UPGRADE;
 			s->stage_started_ms = p->now;
@@ -393,14 +419,15 @@ static int succeed(struct pass *p, const struct weight_map *declared)
 	return plan_emit_broadcast(p, VERDICT_PROMOTE, key, NO_NODE, "succeeded", message);
 }
 
-/* Finalising: every node on the new build with skills/current (the canary moves off next, its
- * canary tenants onto current and back to the stable pool), the declared weights; done when
+/* Finalising: every node on the new build with skills/current (the canary, drained first, moves
+ * off next, its canary tenants onto current and back to the stable pool), the declared weights;
+ * done when
  * every node reports its target, runs the build and is green: then the last-good snapshot. */
 int plan_step_finalising(struct pass *p, bool entering)
 {
 	struct rollout_state *s = p->s;
 	struct weight_map declared = {0};
-	bool matched, acked;
+	bool matched, acked, draining = false;
 	size_t first = NO_NODE;
 	int rc = -1;
 	if (weights_declared(p->d, &declared, p->err) < 0 ||
@@ -410,13 +437,17 @@ int plan_step_finalising(struct pass *p, bool entering)
 		goto done;
 	for (size_t k = 0; k < p->d->nnodes; k++) {
 		size_t i = p->order[k];
-		if (plan_ensure_target(p, i, TARGET_FINAL, &acked) < 0)
+		int drain = plan_restart_drained(p, i, TARGET_FINAL, "finalising", &acked);
+		if (drain < 0)
 			goto done;
+		draining = draining || drain == 1;
 		if ((!acked || !plan_runs_version(p, i, &s->promotion)) && first == NO_NODE)
 			first = i;
 	}
 	struct verdict v = plan_judge(p);
-	if (first != NO_NODE) {
+	if (draining) {
+		rc = 0; /* the progress names the gateway draining */
+	} else if (first != NO_NODE) {
 		plan_waiting(p, "finalising: waiting for %s to run %s with skills/current at %s",
 			plan_node_name(p, first), s->promotion.tag, s->promotion.semver);
 		rc = 0;

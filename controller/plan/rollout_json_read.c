@@ -25,8 +25,11 @@ static void join(char *out, size_t size, const char *where, const char *key)
 	snprintf(out, size, "%s%s%s", where, *where ? "." : "", key);
 }
 
-static int expect_keys(struct json_object *o, const char *where, const char *const *keys,
-		       size_t nkeys, struct cf_err *err)
+/* The keys of optional may be missing: fields added since the format's version, which older
+ * files lack, read as their defaults. */
+static int expect_keys_opt(struct json_object *o, const char *where, const char *const *keys,
+			   size_t nkeys, const char *const *optional, size_t nopt,
+			   struct cf_err *err)
 {
 	char path[256];
 	if (!json_object_is_type(o, json_type_object))
@@ -34,10 +37,12 @@ static int expect_keys(struct json_object *o, const char *where, const char *con
 	json_object_object_foreach(o, key, val)
 	{
 		(void)val;
-		size_t i = 0;
+		size_t i = 0, k = 0;
 		while (i < nkeys && strcmp(keys[i], key) != 0)
 			i++;
-		if (i == nkeys) {
+		while (i == nkeys && k < nopt && strcmp(optional[k], key) != 0)
+			k++;
+		if (i == nkeys && k == nopt) {
 			join(path, sizeof(path), where, key);
 			return cf_err_set(err, "%.200s: unknown field", path);
 		}
@@ -49,6 +54,12 @@ static int expect_keys(struct json_object *o, const char *where, const char *con
 		}
 	}
 	return 0;
+}
+
+static int expect_keys(struct json_object *o, const char *where, const char *const *keys,
+		       size_t nkeys, struct cf_err *err)
+{
+	return expect_keys_opt(o, where, keys, nkeys, NULL, 0, err);
 }
 
 static struct json_object *member(struct json_object *o, const char *key)
@@ -452,6 +463,8 @@ static int read_pending_one(struct json_object *o, const char *where, uint64_t n
 		return read_audit(v, path, a->u.audit, err);
 	case ACTION_NODE_TARGET:
 	case ACTION_SET_WEIGHTS:
+	case ACTION_DRAIN_NODE:
+	case ACTION_READY_NODE:
 		break;
 	}
 	return cf_err_set(err, "%s.kind: a %s is never pending", where, kind_names[kind]);
@@ -492,6 +505,8 @@ static const char *const root_keys[] = {
 	"nodes",	   "quarantined",      "conditions",	  "history",
 	"nextActionId",	   "pending",
 };
+static const char *const root_optional_keys[] = {"drain"};
+static const char *const drain_keys[] = {"node", "startedMs", "generation", "released"};
 static const char *const last_good_keys[] = {"tag", "commit", "semver", "weights"};
 static const char *const mirror_keys[] = {"index", "stage", "node"};
 
@@ -499,7 +514,8 @@ static int read_state(struct json_object *root, struct rollout_state *s, struct 
 {
 	int64_t format, next_id, index;
 	int phase, held_from, stage;
-	if (expect_keys(root, "", root_keys, COUNT(root_keys), err) < 0 ||
+	if (expect_keys_opt(root, "", root_keys, COUNT(root_keys), root_optional_keys,
+			    COUNT(root_optional_keys), err) < 0 ||
 	    get_int(root, "", "version", 0, INT64_MAX, &format, err) < 0)
 		return -1;
 	if (format != STATE_FORMAT)
@@ -560,6 +576,15 @@ static int read_state(struct json_object *root, struct rollout_state *s, struct 
 				  s->phase == ROLLOUT_ROLLING_BACK ||
 				  s->phase == ROLLOUT_ROLLED_BACK))
 		return cf_err_set(err, "lastGood: required in phase %s", phase_names[phase]);
+	struct json_object *drain = member(root, "drain");
+	if (drain && (expect_keys(drain, "drain", drain_keys, COUNT(drain_keys), err) < 0 ||
+		      get_text(drain, "drain", "node", s->drain_node, sizeof(s->drain_node),
+			       TEXT_LABEL, err) < 0 ||
+		      get_time(drain, "drain", "startedMs", &s->drain_started_ms, err) < 0 ||
+		      get_int(drain, "drain", "generation", 0, INT64_MAX, &s->drain_generation,
+			      err) < 0 ||
+		      get_bool(drain, "drain", "released", &s->drain_released, err) < 0))
+		return -1;
 	s->mirror_index = (size_t)index;
 	s->mirror_stage = (enum mirror_stage)stage;
 	s->next_action_id = (uint64_t)next_id;

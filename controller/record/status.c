@@ -22,6 +22,8 @@ static const char *const action_kinds[STATUS_ACTION_KINDS] = {
 	[ACTION_ROUTE_TENANT] = "route_tenant",
 	[ACTION_AUDIT] = "audit",
 	[ACTION_BROADCAST] = "broadcast",
+	[ACTION_DRAIN_NODE] = "drain_node",
+	[ACTION_READY_NODE] = "ready_node",
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))

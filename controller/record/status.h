@@ -17,7 +17,7 @@
 #define STATUS_PASSES_MAX 64
 #define STATUS_DURATION_BUCKETS 12
 #define STATUS_ROLLBACK_REASONS 32
-#define STATUS_ACTION_KINDS (ACTION_BROADCAST + 1)
+#define STATUS_ACTION_KINDS (ACTION_READY_NODE + 1)
 
 /* One node as the last pass saw it; strings are borrowed, NULL where unknown. */
 struct status_node {
