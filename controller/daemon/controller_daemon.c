@@ -334,6 +334,7 @@ static void controller_close(struct controller *c)
 	free(c->saved);
 	free(c->source_error);
 	free(c->lb_warning);
+	lb_servers_free(&c->lb_servers);
 	free(c->status_doc);
 	free(c->metrics_doc);
 	free(c->page_doc);

@@ -75,6 +75,8 @@ struct controller {
 	char last_stall[ROLLOUT_MESSAGE_MAX];
 	char *lb_warning; /* the last failure to read the weights, as logged */
 	char lb_state_warning[CF_ERR_MSG]; /* the last failure to read servers or routes, as logged */
+	struct lb_servers lb_servers; /* the last pass's servers, for /status */
+	bool lb_servers_ok;
 	unsigned int seed;
 
 	struct status_metrics metrics;

@@ -311,6 +311,10 @@ bool controller_run_pass(struct controller *c, bool *failed)
 	}
 	*failed = fleet_act(&c->act, ds, &out, &c->state, &err) < 0;
 	busy = out.nactions > 0 || c->state.npending > 0 || under_way(&c->state);
+	lb_servers_free(&c->lb_servers);
+	c->lb_servers = servers;
+	c->lb_servers_ok = fo.servers_ok;
+	servers = (struct lb_servers){0};
 done:
 	status_metrics_observe_pass(&c->metrics, (double)(clock_mono_ms() - started) / 1000.0);
 	controller_record(c, r, weights_ok && lb ? &weights : NULL, !*failed);

@@ -1,7 +1,8 @@
 /* The fleet controller's world, as its act step (act/fleet_act.h) changes it: the agents through
- * target_client, the LoadBalancer through its weights driver, promotions.jsonl, the notifier and
- * the rollout store; and, on start, the one audit line a killed controller may have written
- * without saving that it did. */
+ * target_client, the LoadBalancer through its weights driver (weights, drain states, tenant
+ * routes), promotions.jsonl, the notifier and the rollout store; what the LoadBalancer reports
+ * beyond its weights, for the pass to observe; and, on start, the one audit line a killed
+ * controller may have written without saving that it did. */
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stdint.h>

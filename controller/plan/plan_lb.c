@@ -140,10 +140,10 @@ int plan_drain(struct pass *p, size_t i, const char *what, bool *drained)
 	if (*drained)
 		return 0;
 	char d[32];
-	duration_format(left > 0 ? left : 0, d, sizeof(d));
-	if (!zero)
-		plan_waiting(p, "%s: draining %s, waiting for the load balancer to report its weight "
-			     "0", what, name);
+	duration_format(left > 0 ? (left + 999) / 1000 * 1000 : 0, d, sizeof(d));
+	if (!stopped)
+		plan_waiting(p, "%s: draining %s, waiting for the load balancer to report its %s", what,
+			     name, zero ? "drain state" : "weight 0");
 	else if (sessions > 0)
 		plan_waiting(p, "%s: draining %s, %d live session%s left (restarting it in %s at the "
 			     "latest)", what, name, sessions, sessions == 1 ? "" : "s", d);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "base/lbstate.h"
 #include "base/weightmap.h"
 #include "plan/rollout.h"
 
@@ -57,6 +58,9 @@ struct status_view {
 	const char *promotion_tag, *promotion_semver;
 	const struct rollout_state *state;
 	const struct weight_map *weights; /* as the load balancer reported them; NULL: unknown */
+	/* Each server's health, drain state and sessions as the load balancer reported them;
+	 * NULL: unknown (not read, or a driver that reports none). */
+	const struct lb_servers *servers;
 	int canary_weight;		  /* the canary servers' weights, summed */
 	const struct status_node *nodes;
 	size_t nnodes;

@@ -32,6 +32,15 @@ static bool map_path_ok(const char *s)
 	return true;
 }
 
+static int check_map(const struct load_balancer *lb, struct cf_err *err)
+{
+	if (map_path_ok(lb->haproxy.tenant_map))
+		return 0;
+	return cf_err_set(err, "LoadBalancer/%s: haproxy.tenantMap \"%.80s\" holds a space, quote, "
+			  "';' or '\\', or starts with '#'", lb->name ? lb->name : "-",
+			  lb->haproxy.tenant_map);
+}
+
 static const char *endpoint(const struct load_balancer *lb)
 {
 	return lb->haproxy.socket ? lb->haproxy.socket : lb->haproxy.address;
@@ -302,10 +311,8 @@ static int hap_route_tenant(const struct load_balancer *lb, const char *header_v
 	if (!map)
 		return cf_err_set(err, "LoadBalancer/%s: haproxy.tenantMap is needed to route "
 				  "tenants", lb->name ? lb->name : "-");
-	if (!map_path_ok(map))
-		return cf_err_set(err, "LoadBalancer/%s: haproxy.tenantMap \"%.80s\" holds a space, "
-				  "quote, ';' or '\\', or starts with '#'", lb->name ? lb->name : "-",
-				  map);
+	if (check_map(lb, err) < 0)
+		return -1;
 	if (asprintf(&cmd, "set map %s %s %s", map, header_value, pool) < 0)
 		goto oom;
 	if (hap_command(lb, cmd, &reply, err) < 0)
@@ -424,10 +431,8 @@ static int hap_routes(const struct load_balancer *lb, struct lb_routes *out, str
 		return -1;
 	if (!map)
 		return 0;
-	if (!map_path_ok(map))
-		return cf_err_set(err, "LoadBalancer/%s: haproxy.tenantMap \"%.80s\" holds a space, "
-				  "quote, ';' or '\\', or starts with '#'", lb->name ? lb->name : "-",
-				  map);
+	if (check_map(lb, err) < 0)
+		return -1;
 	if (asprintf(&cmd, "show map %s", map) < 0) {
 		cmd = NULL;
 		cf_err_set(err, "out of memory");
