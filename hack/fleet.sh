@@ -17,7 +17,8 @@
 # fleet carries CLAWFLEET_FLEET=DIR in its environment: that, not a pid that may have been reused,
 # says it is the fleet's to stop. Needs BUILD (default build) to hold clawfleet and sim/.
 # FLEET_LB=file (for machines without HAProxy) makes the LoadBalancer the `file` driver, writing
-# DIR/lb/weights.json, and starts no HAProxy: FLEET_FRONTEND is then empty. The Promotion's
+# DIR/lb/weights.json, and starts no HAProxy: FLEET_FRONTEND is then empty. That driver cannot
+# count sessions, so each restart waits its drainTimeout, 1s here. The Promotion's
 # canary.analysis.minSamples is FLEET_MIN_SAMPLES (default 1): windows of a few seconds see only
 # a pass or two each, as the controller passes every second during a rollout.
 
@@ -62,6 +63,7 @@ metadata:
   name: gateways
 spec:
   driver: file
+  drainTimeout: 1s
   file:
     path: $dir/lb/weights.json
 EOF
@@ -105,6 +107,9 @@ fleet_haproxy() {
 		-e "s|@PORT_A@|$FLEET_GATEWAY_PORT_stable_gw_a|g" \
 		-e "s|@PORT_B@|$FLEET_GATEWAY_PORT_stable_gw_b|g" \
 		-e "s|@PORT_CANARY@|$FLEET_GATEWAY_PORT_canary_gw|g" \
+		-e "s|@AGENT_PORT_A@|$FLEET_AGENT_PORT_stable_gw_a|g" \
+		-e "s|@AGENT_PORT_B@|$FLEET_AGENT_PORT_stable_gw_b|g" \
+		-e "s|@AGENT_PORT_CANARY@|$FLEET_AGENT_PORT_canary_gw|g" \
 		hack/haproxy/clawfleet.cfg.in >"$h/haproxy.cfg"
 	CLAWFLEET_FLEET=$dir haproxy -db -f "$h/haproxy.cfg" >"$dir/logs/haproxy.log" 2>&1 &
 	disown
@@ -182,8 +187,10 @@ EOF
 		fleet_wait 10 curl -sf --max-time 1 \
 			"http://127.0.0.1:$(eval echo "\$FLEET_AGENT_PORT_$v")/healthz" || return 1
 	done
+	# Any answer: HAProxy checks every gateway through its agent's /readyz, and a Mac with no
+	# build yet is red (503 from HAProxy until the controller brings it up).
 	[ "${FLEET_LB:-haproxy}" = file ] ||
-		fleet_wait 10 curl -sf --max-time 1 "http://127.0.0.1:$FLEET_FRONTEND_PORT/whoami"
+		fleet_wait 10 curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$FLEET_FRONTEND_PORT/whoami"
 }
 
 # fleet_controller DIR [FLAGS...]: starts the controller on the fleet's configuration, logging to

@@ -177,8 +177,13 @@ static int perform(struct fleet_act *fa, const struct rollout_action *a, bool *d
 		rc = apply_weights(fa, a, err);
 		break;
 	case ACTION_ROUTE_TENANT:
+		/* A route the planner re-asserts from what it read (id 0) is not pending. */
 		rc = ops->route_tenant(ops->ctx, &a->u.route, err);
-		*done = rc == 0;
+		*done = rc == 0 && a->id;
+		break;
+	case ACTION_DRAIN_NODE:
+	case ACTION_READY_NODE:
+		rc = ops->drain(ops->ctx, &a->u.drain, a->kind == ACTION_DRAIN_NODE, err);
 		break;
 	case ACTION_AUDIT:
 		rc = ops->append_audit(ops->ctx, a->u.audit, err);

@@ -8,8 +8,10 @@
  * becomes the caller's state; each one-shot action is reported done (rollout_pending_done) and
  * the state saved again as soon as it succeeds, before the next action starts. NODE_TARGET and
  * SET_WEIGHTS need no record: their generation and map are in the saved state and the next
- * observation shows whether they took. A controller killed anywhere therefore finds the one-shot
- * actions it had not finished still pending, and the planner hands them out again.
+ * observation shows whether they took; neither do DRAIN_NODE, READY_NODE and a ROUTE_TENANT the
+ * planner re-asserts from what it read (id 0), which it plans again while the load balancer
+ * reports otherwise. A controller killed anywhere therefore finds the one-shot actions it had not
+ * finished still pending, and the planner hands them out again.
  *
  * Actions run in the planner's order; a run of consecutive NODE_TARGETs goes out as one batch.
  * A failed audit line stops the pass before anything after it, since the planner lists a step's
@@ -59,6 +61,10 @@ struct fleet_world_ops {
 	 * weight other than the one asked for (weights_apply). */
 	int (*apply_weights)(void *ctx, const struct weight_map *want, struct cf_err *err);
 	int (*route_tenant)(void *ctx, const struct rollout_route *r, struct cf_err *err);
+	/* Puts d's server into the load balancer's own drain state (drain: no new sessions, the
+	 * weight kept) or back to ready, and reads it back (weights_drain); nothing to do for a
+	 * load balancer whose drain is weight 0. */
+	int (*drain)(void *ctx, const struct rollout_drain *d, bool drain, struct cf_err *err);
 	/* Appends the line and makes it durable before returning 0 (audit_append). */
 	int (*append_audit)(void *ctx, const struct rollout_audit *au, struct cf_err *err);
 	/* Tells the notifier; id names the action (its correlation id). */

@@ -335,6 +335,7 @@ static void controller_close(struct controller *c)
 	free(c->source_error);
 	free(c->lb_warning);
 	status_since_free(&c->since);
+	lb_servers_free(&c->lb_servers);
 	free(c->status_doc);
 	free(c->metrics_doc);
 	free(c->page_doc);

@@ -20,6 +20,7 @@
 #include "desired/desired_cache.h"
 #include "desired/schema.h"
 #include "observe/fleet_poll.h"
+#include "plan/planner.h"
 #include "plan/rollout.h"
 #include "record/audit.h"
 #include "record/rollout_store.h"
@@ -74,6 +75,9 @@ struct controller {
 	char last_progress[ROLLOUT_MESSAGE_MAX];
 	char last_stall[ROLLOUT_MESSAGE_MAX];
 	char *lb_warning; /* the last failure to read the weights, as logged */
+	char lb_state_warning[CF_ERR_MSG]; /* the last failure to read servers or routes, as logged */
+	struct lb_servers lb_servers; /* the last pass's servers, for /status */
+	bool lb_servers_ok;
 	unsigned int seed;
 
 	struct status_metrics metrics;
@@ -127,6 +131,13 @@ void controller_world_init(struct controller *c, struct fleet_world_ops *ops);
 int controller_settle_written_audit(struct controller *c, struct cf_err *err);
 /* Tells the notifier what the Flux receiver answered since the last pass. */
 void controller_send_hook_events(struct controller *c);
+/* What the load balancer lb (NULL: none) reports beyond its weights, into fo: the servers'
+ * state into *servers and the tenant routes, pools named as the planner names them, into
+ * *routes (both emptied first, the caller frees them); a failure is logged once while it
+ * repeats and leaves servers_ok or routes_ok false. */
+void controller_observe_lb(struct controller *c, const struct load_balancer *lb,
+			   struct fleet_observation *fo, struct lb_servers *servers,
+			   struct lb_routes *routes);
 
 /* controller_http.c */
 /* Renders /status, /metrics and the page from the pass just finished (r and weights NULL when

@@ -264,6 +264,8 @@ bool controller_run_pass(struct controller *c, bool *failed)
 {
 	struct fleet_poll_result *r = NULL;
 	struct weight_map weights = {0};
+	struct lb_servers servers = {0};
+	struct lb_routes routes = {0};
 	struct plan_output out = {0};
 	char (*tags)[ROLLOUT_TEXT_MAX] = NULL;
 	const struct load_balancer *lb = NULL;
@@ -312,6 +314,7 @@ bool controller_run_pass(struct controller *c, bool *failed)
 		.ticket = f->valid && f->ticket[0] ? f->ticket : NULL,
 		.run_id = c->run_id,
 	};
+	controller_observe_lb(c, lb, &fo, &servers, &routes);
 	if (plan(ds, &fo, &c->state, clock_epoch_ms(), &out, &err) < 0) {
 		log_error("planning: %s", err.msg);
 		*failed = true;
@@ -319,11 +322,17 @@ bool controller_run_pass(struct controller *c, bool *failed)
 	}
 	*failed = fleet_act(&c->act, ds, &out, &c->state, &err) < 0;
 	busy = out.nactions > 0 || c->state.npending > 0 || under_way(&c->state);
+	lb_servers_free(&c->lb_servers);
+	c->lb_servers = servers;
+	c->lb_servers_ok = fo.servers_ok;
+	servers = (struct lb_servers){0};
 done:
 	status_metrics_observe_pass(&c->metrics, (double)(clock_mono_ms() - started) / 1000.0);
 	controller_record(c, r, weights_ok && lb ? &weights : NULL, !*failed);
 	plan_output_free(&out);
 	weight_map_free(&weights);
+	lb_servers_free(&servers);
+	lb_routes_free(&routes);
 	fleet_poll_result_free(r);
 	free(tags);
 	return busy;

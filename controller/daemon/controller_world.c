@@ -1,7 +1,8 @@
 /* The fleet controller's world, as its act step (act/fleet_act.h) changes it: the agents through
- * target_client, the LoadBalancer through its weights driver, promotions.jsonl, the notifier and
- * the rollout store; and, on start, the one audit line a killed controller may have written
- * without saving that it did. */
+ * target_client, the LoadBalancer through its weights driver (weights, drain states, tenant
+ * routes), promotions.jsonl, the notifier and the rollout store; what the LoadBalancer reports
+ * beyond its weights, for the pass to observe; and, on start, the one audit line a killed
+ * controller may have written without saving that it did. */
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -122,7 +123,16 @@ static int world_apply_weights(void *ctx, const struct weight_map *want, struct 
 }
 
 /* Pools are backend names for HAProxy: the LoadBalancer's backend for the stable pool and
- * canaryBackend for the canary one; other drivers take the pool's name. */
+ * canaryBackend for the canary one (NULL when not configured); other drivers take the pool's
+ * name. */
+static const char *pool_of(const struct controller *c, const struct load_balancer *lb,
+			   bool canary)
+{
+	if (lb->driver != LB_HAPROXY)
+		return canary ? "canary" : "stable";
+	return canary ? c->cfg.canary_backend : lb->haproxy.backend;
+}
+
 static int world_route_tenant(void *ctx, const struct rollout_route *r, struct cf_err *err)
 {
 	struct controller *c = ctx;
@@ -130,20 +140,77 @@ static int world_route_tenant(void *ctx, const struct rollout_route *r, struct c
 	if (!lb)
 		return cf_err_set(err, "tenant %s: the repository has no LoadBalancer to route it",
 				  r->tenant);
-	const char *pool = r->canary ? "canary" : "stable";
-	if (lb->driver == LB_HAPROXY) {
-		pool = r->canary ? c->cfg.canary_backend : lb->haproxy.backend;
-		if (!pool)
-			return cf_err_set(err, "tenant %s: set canaryBackend in the controller's "
-					       "configuration to the HAProxy backend of the canary "
-					       "pool",
-					  r->tenant);
-	}
+	const char *pool = pool_of(c, lb, r->canary);
+	if (!pool)
+		return cf_err_set(err, "tenant %s: set canaryBackend in the controller's "
+				       "configuration to the HAProxy backend of the canary pool",
+				  r->tenant);
 	if (weights_route_tenant(lb, r->tenant, pool, err) < 0)
 		return cf_err_prefix(err, "tenant %s", r->tenant);
 	log_info("tenant %s routed to the %s pool (%s)", r->tenant, r->canary ? "canary" : "stable",
 		 pool);
 	return 0;
+}
+
+static int world_drain(void *ctx, const struct rollout_drain *d, bool drain, struct cf_err *err)
+{
+	const struct controller *c = ctx;
+	const struct load_balancer *lb = controller_lb(c->cache.ds);
+	if (!lb)
+		return cf_err_set(err, "node %s: the repository has no LoadBalancer to drain it",
+				  d->node);
+	if (weights_drain(lb, d->server, drain, err) < 0)
+		return cf_err_prefix(err, "LoadBalancer/%s: node %s", lb->name, d->node);
+	if (weights_has_drain(lb))
+		log_info("node %s: server %s %s", d->node, d->server,
+			 drain ? "drained: it takes no new sessions" : "ready: it takes new sessions");
+	return 0;
+}
+
+/* A failure to read the servers or the routes, logged once while it repeats. */
+static void lb_state_failed(struct controller *c, const struct load_balancer *lb,
+			    const char *what, struct cf_err *err)
+{
+	cf_err_prefix(err, "reading the %s of LoadBalancer/%s", what, lb->name);
+	if (strcmp(c->lb_state_warning, err->msg) != 0)
+		log_warn("%s", err->msg);
+	snprintf(c->lb_state_warning, sizeof(c->lb_state_warning), "%s", err->msg);
+}
+
+void controller_observe_lb(struct controller *c, const struct load_balancer *lb,
+			   struct fleet_observation *fo, struct lb_servers *servers,
+			   struct lb_routes *routes)
+{
+	struct cf_err err;
+	bool failed = false;
+	fo->lb_drain = lb && weights_has_drain(lb);
+	if (lb && weights_has_servers(lb)) {
+		fo->servers_ok = weights_servers(lb, servers, &err) == 0;
+		if (!fo->servers_ok) {
+			lb_state_failed(c, lb, "servers' state", &err);
+			failed = true;
+		}
+	}
+	fo->servers = *servers;
+	if (lb && weights_has_routes(lb)) {
+		fo->routes_ok = weights_routes(lb, routes, &err) == 0;
+		if (!fo->routes_ok) {
+			lb_state_failed(c, lb, "tenant routes", &err);
+			failed = true;
+		}
+	}
+	/* The planner names the pools "canary" and "stable". */
+	for (size_t i = 0; fo->routes_ok && i < routes->n; i++) {
+		struct lb_route *r = &routes->v[i];
+		const char *canary = pool_of(c, lb, true), *stable = pool_of(c, lb, false);
+		if (canary && strcmp(r->pool, canary) == 0)
+			snprintf(r->pool, sizeof(r->pool), "canary");
+		else if (stable && strcmp(r->pool, stable) == 0)
+			snprintf(r->pool, sizeof(r->pool), "stable");
+	}
+	fo->routes = *routes;
+	if (!failed)
+		c->lb_state_warning[0] = '\0';
 }
 
 /* ---- the audit log ---- */
@@ -316,6 +383,7 @@ void controller_world_init(struct controller *c, struct fleet_world_ops *ops)
 		.put_targets = world_put_targets,
 		.apply_weights = world_apply_weights,
 		.route_tenant = world_route_tenant,
+		.drain = world_drain,
 		.append_audit = world_append_audit,
 		.broadcast = world_broadcast,
 		.mono_ms = world_mono_ms,

@@ -376,7 +376,6 @@ void desired_free(struct desired_state *ds)
 		struct tenant_slice *t = &ds->tenants[i];
 		free(t->name);
 		free(t->profile);
-		free(t->routing_header);
 		for (int k = 0; k < FRAG_KINDS; k++)
 			json_object_put(t->fragments[k].merged);
 		origin_free(&t->origin);

@@ -21,6 +21,7 @@ struct json_object;
 
 #define DESIRED_NAME_MAX 254
 #define DESIRED_MAX_STEPS 20
+#define DESIRED_MAX_DRAIN_TIMEOUT_MS (60 * 60 * 1000LL) /* LoadBalancer spec.drainTimeout */
 
 enum node_role { NODE_GATEWAY, NODE_WORKER, NODE_NOTIFIER };
 enum tenant_channel { CHANNEL_STABLE, CHANNEL_CANARY };
@@ -88,7 +89,6 @@ struct tenant_slice {
 	char *name;
 	enum tenant_channel channel;
 	char *profile;        /* OpenClaw profile (OPENCLAW_PROFILE); may be NULL */
-	char *routing_header; /* may be NULL */
 	time_t maintenance_until; /* 0 when none */
 	struct tenant_fragments fragments[FRAG_KINDS];
 	struct origin origin;
@@ -108,6 +108,7 @@ struct load_balancer {
 	char *name;
 	enum lb_driver driver;
 	struct min_serving min_serving;
+	int64_t drain_timeout_ms; /* spec.drainTimeout: the longest wait for sessions to end */
 	struct {
 		char *socket, *address, *backend, *tenant_map;
 	} haproxy;

@@ -202,7 +202,6 @@ static void load_tenant_slice(struct loader *ld, const struct loaded_object *o, 
 	const char *channel = field_str(o, "spec.channel");
 	t->channel = channel && strcmp(channel, "canary") == 0 ? CHANNEL_CANARY : CHANNEL_STABLE;
 	t->profile = desired_strdup(ld, field_str(o, "spec.profile"));
-	t->routing_header = desired_strdup(ld, field_str(o, "spec.routing.header"));
 	t->maintenance_until = until;
 	set_origin(ld, &t->origin, o);
 }
@@ -296,6 +295,15 @@ static void load_load_balancer(struct loader *ld, const struct loaded_object *o,
 				    "(host:port) for its runtime API");
 		return;
 	}
+	int64_t drain_timeout = 0;
+	if (!parse_duration_field(o, "spec.drainTimeout", &drain_timeout))
+		return;
+	if (drain_timeout > DESIRED_MAX_DRAIN_TIMEOUT_MS) {
+		desired_object_diag(ld, o, "spec.drainTimeout", "%s is longer than 1h: a restart "
+				    "would wait that long for sessions",
+				    field_str(o, "spec.drainTimeout"));
+		return;
+	}
 	struct load_balancer *lbs = desired_grow(ld, ds->lbs, ds->nlbs, sizeof(*lbs));
 	if (!lbs)
 		return;
@@ -304,6 +312,7 @@ static void load_load_balancer(struct loader *ld, const struct loaded_object *o,
 	lb->name = desired_strdup(ld, name);
 	lb->driver = driver;
 	lb->min_serving = parse_min_serving(o);
+	lb->drain_timeout_ms = drain_timeout;
 	load_lb_blocks(ld, lb, o);
 	set_origin(ld, &lb->origin, o);
 }

@@ -217,6 +217,18 @@ static int target_digest(struct pass *p, const struct target *t, char out[65])
 	return 0;
 }
 
+/* *restarts: node i does not have the target of kind yet, so ensuring it sends a new generation
+ * (the agent kickstarts the gateway for it). */
+int plan_target_restarts(struct pass *p, size_t i, enum target_kind kind, bool *restarts)
+{
+	struct target t;
+	char digest[65];
+	if (build_target(p, kind, &t) < 0 || target_digest(p, &t, digest) < 0)
+		return -1;
+	*restarts = strcmp(p->entry[i]->digest, digest) != 0;
+	return 0;
+}
+
 /* Node i is to run the target of kind: a new generation when what it says changed, the same one
  * again while the node does not report it (the agent applies a generation once, so one kickstart
  * per generation). *acked: the node reports it as observedGeneration. */
@@ -304,15 +316,17 @@ bool plan_weights_reached(const struct pass *p, const struct weight_map *want)
 	return reached;
 }
 
-/* The phase gives the servers want; the load balancer is to report it with every drained
- * server at 0: SET_WEIGHTS until it does (a map that cannot be read counts as not matching). A
- * later call in the same pass replaces the map of an earlier one. */
+/* The phase gives the servers want, with the gateway drained for its restart at 0 (plan_lb.c);
+ * the load balancer is to report it with every red-drained server at 0 too (plan_safety.c):
+ * SET_WEIGHTS until it does (a map that cannot be read counts as not matching). A later call in
+ * the same pass replaces the map of an earlier one. */
 int plan_ensure_weights(struct pass *p, const struct weight_map *want, bool *matched)
 {
 	struct weight_map serving = {0};
 	int rc = -1;
-	if (rollout_weights_copy(&serving, want, p->err) < 0 ||
-	    rollout_weights_copy(&p->s->planned_weights, want, p->err) < 0 ||
+	if (rollout_weights_copy(&p->s->planned_weights, want, p->err) < 0 ||
+	    plan_drained_weights(p, &p->s->planned_weights) < 0 ||
+	    rollout_weights_copy(&serving, &p->s->planned_weights, p->err) < 0 ||
 	    plan_overlay_drains(p, &serving, p->err) < 0)
 		goto done;
 	p->weights_ensured = true;
@@ -327,8 +341,7 @@ int plan_route_canary_tenants(struct pass *p, bool canary)
 {
 	for (size_t i = 0; i < p->d->ntenants; i++) {
 		const struct tenant_slice *ts = &p->d->tenants[i];
-		if (ts->channel == CHANNEL_CANARY && ts->routing_header &&
-		    emit_route(p, ts->name, canary) < 0)
+		if (ts->channel == CHANNEL_CANARY && emit_route(p, ts->name, canary) < 0)
 			return -1;
 	}
 	p->s->canary_routed = canary;

@@ -14,7 +14,9 @@
  *   plan_rollback.c  the way back: Held, RollingBack, RolledBack and the quarantine
  *   plan_safety.c    in every phase, after it: red gateways drained, restored when green,
  *                    never below minServing
- *   plan_weights.c   weights_for_percent and weights_declared (planner.h; no pass) */
+ *   plan_weights.c   weights_for_percent and weights_declared (planner.h; no pass)
+ *   plan_lb.c        what the pass keeps at the load balancer beyond weights: the drain
+ *                    before a restart and the tenant routes */
 #ifndef CLAWFLEET_PLAN_INTERNAL_H
 #define CLAWFLEET_PLAN_INTERNAL_H
 #include <stdbool.h>
@@ -109,6 +111,7 @@ int plan_emit_node_audit(struct pass *p, enum audit_event event, size_t node, co
 /* Without the key: the caller emits once per transition it records in the state. */
 int plan_emit_broadcast_now(struct pass *p, enum broadcast_verdict verdict, size_t node,
 			    const char *reason, const char *message);
+int plan_target_restarts(struct pass *p, size_t i, enum target_kind kind, bool *restarts);
 int plan_ensure_target(struct pass *p, size_t i, enum target_kind kind, bool *acked);
 int plan_keep_targets(struct pass *p, bool *all_acked, size_t *first);
 bool plan_weights_match(const struct weight_map *seen, const struct weight_map *want);
@@ -117,6 +120,25 @@ bool plan_weights_match(const struct weight_map *seen, const struct weight_map *
 bool plan_weights_reached(const struct pass *p, const struct weight_map *want);
 int plan_ensure_weights(struct pass *p, const struct weight_map *want, bool *matched);
 int plan_route_canary_tenants(struct pass *p, bool canary);
+
+/* plan_lb.c. Drain before restart: plan_drain_applies says whether node i is drained before a
+ * restart; plan_drain drains it (what begins the waiting message) and sets *drained once the
+ * restart may go out; plan_drain_before does so when the target of kind restarts node i (else
+ * *ready at once); plan_restart_drained is plan_ensure_target after plan_drain_before, 1 while
+ * the node drains (the pass's progress says so). The pass calls
+ * plan_settle_drain before the phase (a drained node restarted and green is back) and
+ * plan_keep_drain and plan_keep_routes after it; plan_ensure_weights plans the drained node's
+ * weight 0 through plan_drained_weights. */
+bool plan_drain_applies(const struct pass *p, size_t i);
+int plan_drain(struct pass *p, size_t i, const char *what, bool *drained);
+int plan_drain_before(struct pass *p, size_t i, enum target_kind kind, const char *what,
+		      bool *ready);
+int plan_restart_drained(struct pass *p, size_t i, enum target_kind kind, const char *what,
+			 bool *acked);
+int plan_drained_weights(struct pass *p, struct weight_map *m);
+void plan_settle_drain(struct pass *p);
+int plan_keep_drain(struct pass *p);
+int plan_keep_routes(struct pass *p);
 
 /* plan_judge.c */
 struct verdict plan_judge(const struct pass *p);

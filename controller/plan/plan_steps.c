@@ -143,9 +143,17 @@ static size_t next_step(const struct promotion *promo, int percent)
 	return NO_NODE;
 }
 
+/* With a LoadBalancer, Shadow keeps the weights the rollout found, but for a canary drained for
+ * its restart (plan_lb.c), until the first step moves them. */
+static int shadow_weights(struct pass *p)
+{
+	bool matched;
+	return p->d->nlbs ? plan_ensure_weights(p, &p->s->pre_canary_weights, &matched) : 0;
+}
+
 /* Shadow: the canary gateways get the new build beside the old one (skills/next, canary tenants
- * on next) and a kickstart; no weight moves. Once every canary reports it and is green, the
- * first step. */
+ * on next) and a kickstart, each drained first; no other weight moves. Once every canary reports
+ * it and is green, the first step. */
 int plan_step_shadow(struct pass *p)
 {
 	struct verdict v = plan_judge(p);
@@ -158,15 +166,16 @@ int plan_step_shadow(struct pass *p)
 	size_t first = NO_NODE;
 	for (size_t k = 0; k < p->ncanary; k++) {
 		bool acked;
-		if (plan_ensure_target(p, p->order[k], TARGET_SHADOW, &acked) < 0)
-			return -1;
+		int rc = plan_restart_drained(p, p->order[k], TARGET_SHADOW, "Shadow", &acked);
+		if (rc != 0)
+			return rc < 0 ? -1 : shadow_weights(p);
 		if (!acked && first == NO_NODE)
 			first = p->order[k];
 	}
 	if (first != NO_NODE) {
 		plan_waiting(p, "Shadow: waiting for %s to apply generation %lld", plan_node_name(p, first),
 			(long long)p->entry[first]->generation);
-		return 0;
+		return shadow_weights(p);
 	}
 	if (!p->ncanary) {
 		plan_stall(p, "NoCanary", "no MacNode is a canary gateway (role gateway, canary: true)");
@@ -177,7 +186,7 @@ int plan_step_shadow(struct pass *p)
 	if (peer != NO_NODE) {
 		plan_waiting(p, "Shadow: green; waiting for %s (%s) before the first step: never widen "
 			   "while a peer is not green", plan_node_name(p, peer), why);
-		return 0;
+		return shadow_weights(p);
 	}
 	return advance(p, 0);
 }
@@ -321,20 +330,30 @@ static bool takes_traffic(const struct pass *p, size_t i)
 	return m->role == NODE_GATEWAY && m->lb_server;
 }
 
+/* The stable node i, out of traffic, is drained of its live sessions before its restart
+ * (plan_lb.c); *drained once its target may go out. */
+static int mirror_drained(struct pass *p, size_t i, size_t n, bool *drained)
+{
+	char what[ROLLOUT_MESSAGE_MAX];
+	plan_format(what, sizeof(what), "mirroring %s (%zu of %zu)", plan_node_name(p, i),
+		    p->s->mirror_index + 1, n);
+	return plan_drain_before(p, i, TARGET_FINAL, what, drained);
+}
+
 /* Mirroring: the stable gateways one at a time, in zone then name order. From its first pass
  * every gateway keeps its declared weight but the one being changed: drain its weight (not while
  * another gateway of its zone is drained, nor when fewer than minServing would keep traffic),
- * give it the new build on skills/current with every tenant on current and a kickstart, wait
- * until it reports the target and is green, check its lock, restore its weight and wait until
- * it serves again before the next one goes. Workers and notifiers follow in the same way
- * without the weights. */
+ * let its live sessions end (plan_lb.c), give it the new build on skills/current with every
+ * tenant on current and a kickstart, wait until it reports the target and is green, check its
+ * lock, restore its weight and wait until it serves again before the next one goes. Workers and
+ * notifiers follow in the same way without the weights. */
 int plan_step_mirroring(struct pass *p)
 {
 	struct rollout_state *s = p->s;
 	struct weight_map declared = {0}, m = {0};
 	char why[ROLLOUT_MESSAGE_MAX];
 	int rc = -1;
-	bool matched, acked;
+	bool matched, acked, drained;
 	size_t n = p->d->nnodes - p->ncanary;
 	struct verdict v = plan_judge(p);
 	if (v.status == PROBE_RED)
@@ -362,6 +381,8 @@ int plan_step_mirroring(struct pass *p)
 				rc = 0;
 				goto done;
 			}
+			if (mirror_drained(p, i, n, &drained) < 0)
+				goto done;
 			if (takes_traffic(p, i)) {
 				if (rollout_weights_copy(&m, &declared, p->err) < 0 ||
 				    weight_map_set(&m, server, 0, p->err) < 0 ||
@@ -373,6 +394,10 @@ int plan_step_mirroring(struct pass *p)
 					rc = 0;
 					goto done;
 				}
+			}
+			if (!drained) {
+				rc = 0;
+				goto done;
 			}
 			s->mirror_stage = MIRROR_UPGRADE;
 			s->stage_started_ms = p->now;
@@ -492,14 +517,15 @@ static int succeed(struct pass *p, const struct weight_map *declared)
 	return plan_emit_broadcast(p, VERDICT_PROMOTE, key, NO_NODE, "succeeded", message);
 }
 
-/* Finalising: every node on the new build with skills/current (the canary moves off next, its
- * canary tenants onto current and back to the stable pool), the declared weights; done when
+/* Finalising: every node on the new build with skills/current (the canary, drained first, moves
+ * off next, its canary tenants onto current and back to the stable pool), the declared weights;
+ * done when
  * every node reports its target, runs the build and is green: then the last-good snapshot. */
 int plan_step_finalising(struct pass *p, bool entering)
 {
 	struct rollout_state *s = p->s;
 	struct weight_map declared = {0};
-	bool matched, acked;
+	bool matched, acked, draining = false;
 	size_t first = NO_NODE;
 	int rc = -1;
 	if (weights_declared(p->d, &declared, p->err) < 0 ||
@@ -509,13 +535,17 @@ int plan_step_finalising(struct pass *p, bool entering)
 		goto done;
 	for (size_t k = 0; k < p->d->nnodes; k++) {
 		size_t i = p->order[k];
-		if (plan_ensure_target(p, i, TARGET_FINAL, &acked) < 0)
+		int drain = plan_restart_drained(p, i, TARGET_FINAL, "finalising", &acked);
+		if (drain < 0)
 			goto done;
+		draining = draining || drain == 1;
 		if ((!acked || !plan_runs_version(p, i, &s->promotion)) && first == NO_NODE)
 			first = i;
 	}
 	struct verdict v = plan_judge(p);
-	if (first != NO_NODE) {
+	if (draining) {
+		rc = 0; /* the progress names the gateway draining */
+	} else if (first != NO_NODE) {
 		plan_waiting(p, "finalising: waiting for %s to run %s with skills/current at %s",
 			plan_node_name(p, first), s->promotion.tag, s->promotion.semver);
 		rc = 0;

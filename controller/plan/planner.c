@@ -490,7 +490,10 @@ int plan(const struct desired_state *desired, const struct fleet_observation *ob
 	};
 	int rc = -1;
 	if (rollout_state_copy(&out->next, state, err) < 0 || setup(&p) < 0 ||
-	    replay_pending(&p) < 0 || run(&p) < 0 || plan_safety(&p) < 0)
+	    replay_pending(&p) < 0)
+		goto done;
+	plan_settle_drain(&p);
+	if (run(&p) < 0 || plan_safety(&p) < 0 || plan_keep_drain(&p) < 0 || plan_keep_routes(&p) < 0)
 		goto done;
 	set_conditions(&p);
 	rc = 0;

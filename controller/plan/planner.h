@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "base/lbstate.h"
 #include "base/weightmap.h"
 #include "contracts/readyz.h"
 #include "desired/desired.h"
@@ -31,6 +32,16 @@ struct fleet_observation {
 	size_t nnodes;
 	struct weight_map weights; /* borrowed: what the load balancer reports */
 	bool weights_ok;	   /* false: the weights could not be read this pass */
+	/* Beyond the weights (base/lbstate.h), borrowed: each server's health, drain state and
+	 * sessions (servers_ok false: not read this pass, or the driver reports none); lb_drain:
+	 * the load balancer has a drain state of its own, which DRAIN_NODE and READY_NODE set and
+	 * servers reports; the tenant routes with the pools named "canary" and "stable" (routes_ok
+	 * false: not read, or the driver cannot read them back). */
+	struct lb_servers servers;
+	bool servers_ok;
+	bool lb_drain;
+	struct lb_routes routes;
+	bool routes_ok;
 	/* What Git says about the Promotion: the commit its tag names (NULL: not resolved), the
 	 * sha256 of openclaw.lock in that commit (NULL: the desired state's lock), and the
 	 * promotion commit's author and Ticket: trailer (either may be NULL). */

@@ -61,6 +61,8 @@ void rollout_action_free(struct rollout_action *a)
 		break;
 	case ACTION_ROUTE_TENANT:
 	case ACTION_BROADCAST:
+	case ACTION_DRAIN_NODE:
+	case ACTION_READY_NODE:
 		break;
 	}
 	memset(a, 0, sizeof(*a));
@@ -125,6 +127,8 @@ int rollout_action_copy(struct rollout_action *dst, const struct rollout_action 
 		break;
 	case ACTION_ROUTE_TENANT:
 	case ACTION_BROADCAST:
+	case ACTION_DRAIN_NODE:
+	case ACTION_READY_NODE:
 		break;
 	}
 	*dst = a;
@@ -277,6 +281,10 @@ char *rollout_action_describe(const struct rollout_action *a)
 	case ACTION_BROADCAST:
 		line_add(&l, " %s %s %s", broadcast_verdict_name(a->u.broadcast.verdict),
 			 a->u.broadcast.node[0] ? a->u.broadcast.node : "-", a->u.broadcast.reason);
+		break;
+	case ACTION_DRAIN_NODE:
+	case ACTION_READY_NODE:
+		line_add(&l, " %s", a->u.drain.node);
 		break;
 	}
 	if (l.oom) {

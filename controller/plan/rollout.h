@@ -107,6 +107,8 @@ enum rollout_action_kind {
 	ACTION_ROUTE_TENANT,
 	ACTION_AUDIT,
 	ACTION_BROADCAST,
+	ACTION_DRAIN_NODE,
+	ACTION_READY_NODE,
 };
 
 enum audit_event {
@@ -160,6 +162,15 @@ struct rollout_route {
 	bool canary;
 };
 
+/* A gateway's load-balancer server into the load balancer's own drain state before its restart
+ * (DRAIN_NODE: no new sessions, the weight kept), or back to ready once it is green
+ * (READY_NODE). Level-triggered, as SET_WEIGHTS: planned again while the load balancer reports
+ * otherwise. */
+struct rollout_drain {
+	char node[ROLLOUT_NODE_NAME_MAX];
+	char server[WEIGHTS_SERVER_NAME_MAX + 1];
+};
+
 struct rollout_action {
 	enum rollout_action_kind kind;
 	uint64_t id; /* one-shot actions: the key in the pending list; 0 for the others */
@@ -172,6 +183,7 @@ struct rollout_action {
 		struct rollout_route route;
 		struct rollout_audit *audit; /* owned */
 		struct rollout_broadcast broadcast;
+		struct rollout_drain drain;
 	} u;
 };
 
@@ -208,6 +220,14 @@ struct rollout_state {
 	char mirror_node[ROLLOUT_NODE_NAME_MAX];
 	bool bring_up;	    /* no earlier version: nodes come up one at a time, no canary */
 	bool canary_routed; /* canary-channel tenants are routed to the canary pool */
+	/* Drain before restart, one gateway at a time: the gateway that takes no new sessions
+	 * until it is restarted and green ("" none), since when, the generation it had then (a
+	 * later one is its restart), and whether it is back in service with only the load
+	 * balancer's drain state left to lift. */
+	char drain_node[ROLLOUT_NODE_NAME_MAX];
+	int64_t drain_started_ms;
+	int64_t drain_generation;
+	bool drain_released;
 	int64_t suspended_since_ms; /* 0: not suspended */
 	char rollback_reason[ROLLOUT_REASON_MAX];
 	char broadcast_key[ROLLOUT_MESSAGE_MAX]; /* the last broadcast; an equal one is not repeated */
@@ -251,6 +271,7 @@ int rollout_action_copy(struct rollout_action *dst, const struct rollout_action 
  *   AUDIT step Promoting 5%          AUDIT rollback RollingBack 20% doctor.red
  *   AUDIT drained stable-gw-a Succeeded 0% doctor.red
  *   BROADCAST hold canary-gw doctor.yellow
+ *   DRAIN_NODE stable-gw-a           READY_NODE stable-gw-a
  * as a malloc'd string; NULL when out of memory. */
 char *rollout_action_describe(const struct rollout_action *a);
 

@@ -44,6 +44,8 @@ static const char *const kind_names[] = {
 	[ACTION_ROUTE_TENANT] = "ROUTE_TENANT",
 	[ACTION_AUDIT] = "AUDIT",
 	[ACTION_BROADCAST] = "BROADCAST",
+	[ACTION_DRAIN_NODE] = "DRAIN_NODE",
+	[ACTION_READY_NODE] = "READY_NODE",
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))

@@ -494,6 +494,8 @@ static int read_pending_one(struct json_object *o, const char *where, uint64_t n
 		return read_audit(v, path, a->u.audit, err);
 	case ACTION_NODE_TARGET:
 	case ACTION_SET_WEIGHTS:
+	case ACTION_DRAIN_NODE:
+	case ACTION_READY_NODE:
 		break;
 	}
 	return cf_err_set(err, "%s.kind: a %s is never pending", where, kind_names[kind]);
@@ -534,9 +536,10 @@ static const char *const root_keys[] = {
 	"nodes",	   "quarantined",      "conditions",	  "history",
 	"nextActionId",	   "pending",
 	/* optional: added since the format began */
-	"analysis",
+	"analysis",	   "drain",
 };
-#define ROOT_KEYS_REQUIRED (COUNT(root_keys) - 1)
+#define ROOT_KEYS_REQUIRED (COUNT(root_keys) - 2)
+static const char *const drain_keys[] = {"node", "startedMs", "generation", "released"};
 static const char *const last_good_keys[] = {"tag", "commit", "semver", "weights"};
 static const char *const analysis_keys[] = {"windowSampledMs", "windowRun", "redObservations",
 					    "redObservedMs"};
@@ -624,6 +627,15 @@ static int read_state(struct json_object *root, struct rollout_state *s, struct 
 				  s->phase == ROLLOUT_ROLLING_BACK ||
 				  s->phase == ROLLOUT_ROLLED_BACK))
 		return cf_err_set(err, "lastGood: required in phase %s", phase_names[phase]);
+	struct json_object *drain = member(root, "drain");
+	if (drain && (expect_keys(drain, "drain", drain_keys, COUNT(drain_keys), err) < 0 ||
+		      get_text(drain, "drain", "node", s->drain_node, sizeof(s->drain_node),
+			       TEXT_LABEL, err) < 0 ||
+		      get_time(drain, "drain", "startedMs", &s->drain_started_ms, err) < 0 ||
+		      get_int(drain, "drain", "generation", 0, INT64_MAX, &s->drain_generation,
+			      err) < 0 ||
+		      get_bool(drain, "drain", "released", &s->drain_released, err) < 0))
+		return -1;
 	s->mirror_index = (size_t)index;
 	s->mirror_stage = (enum mirror_stage)stage;
 	s->next_action_id = (uint64_t)next_id;

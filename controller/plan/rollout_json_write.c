@@ -85,6 +85,8 @@ static struct json_object *pending_json(struct builder *b, const struct rollout_
 		break;
 	case ACTION_NODE_TARGET:
 	case ACTION_SET_WEIGHTS:
+	case ACTION_DRAIN_NODE:
+	case ACTION_READY_NODE:
 		/* never pending: rollout_state_to_json refuses them first */
 		json_object_put(v);
 		break;
@@ -166,8 +168,8 @@ int rollout_state_to_json(const struct rollout_state *s, char **out, size_t *len
 	*out = NULL;
 	*len = 0;
 	for (size_t i = 0; i < s->npending; i++)
-		if (s->pending[i].kind == ACTION_NODE_TARGET ||
-		    s->pending[i].kind == ACTION_SET_WEIGHTS)
+		if (s->pending[i].kind != ACTION_ROUTE_TENANT && s->pending[i].kind != ACTION_AUDIT &&
+		    s->pending[i].kind != ACTION_BROADCAST)
 			return cf_err_set(err, "pending action %llu: a %s is never pending",
 					  (unsigned long long)s->pending[i].id,
 					  kind_names[s->pending[i].kind]);
@@ -210,6 +212,14 @@ int rollout_state_to_json(const struct rollout_state *s, char **out, size_t *len
 	put(&b, root, "mirror", mirror);
 	put(&b, root, "bringUp", json_object_new_boolean(s->bring_up));
 	put(&b, root, "canaryRouted", json_object_new_boolean(s->canary_routed));
+	if (s->drain_node[0]) { /* absent: no drain, as in files written before drains were */
+		struct json_object *drain = json_object_new_object();
+		put(&b, drain, "node", json_object_new_string(s->drain_node));
+		put(&b, drain, "startedMs", json_object_new_int64(s->drain_started_ms));
+		put(&b, drain, "generation", json_object_new_int64(s->drain_generation));
+		put(&b, drain, "released", json_object_new_boolean(s->drain_released));
+		put(&b, root, "drain", drain);
+	}
 	put(&b, root, "suspendedSinceMs", json_object_new_int64(s->suspended_since_ms));
 	put(&b, root, "rollbackReason", json_object_new_string(s->rollback_reason));
 	put(&b, root, "broadcastKey", json_object_new_string(s->broadcast_key));

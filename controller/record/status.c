@@ -22,6 +22,8 @@ static const char *const action_kinds[STATUS_ACTION_KINDS] = {
 	[ACTION_ROUTE_TENANT] = "route_tenant",
 	[ACTION_AUDIT] = "audit",
 	[ACTION_BROADCAST] = "broadcast",
+	[ACTION_DRAIN_NODE] = "drain_node",
+	[ACTION_READY_NODE] = "ready_node",
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -178,6 +180,23 @@ static struct json_object *finding_json(const struct readyz_finding *f)
 	return o;
 }
 
+static struct json_object *servers_json(const struct lb_servers *l)
+{
+	if (!l)
+		return NULL;
+	struct json_object *o = json_object_new_object();
+	for (size_t i = 0; i < l->n; i++) {
+		const struct lb_server *s = &l->v[i];
+		struct json_object *e = json_object_new_object();
+		json_object_object_add(e, "health", json_object_new_string(lb_health_name(s->health)));
+		json_object_object_add(e, "draining", json_object_new_boolean(s->draining));
+		json_object_object_add(e, "sessions",
+				       s->sessions < 0 ? NULL : json_object_new_int(s->sessions));
+		json_object_object_add(o, s->server, e);
+	}
+	return o;
+}
+
 static struct json_object *nodes_json(const struct status_view *v)
 {
 	struct json_object *o = json_object_new_object();
@@ -320,6 +339,7 @@ int status_render_json(const struct status_view *v, char **out, size_t *len, str
 	json_object_object_add(o, "lastGood", s->has_last_good ? version_json(&s->last_good) : NULL);
 	json_object_object_add(o, "weights", weights_json(v->weights));
 	json_object_object_add(o, "hold", hold_json(v));
+	json_object_object_add(o, "servers", servers_json(v->servers));
 	json_object_object_add(o, "nodes", nodes_json(v));
 	json_object_object_add(o, "conditions", conditions_json(v));
 	json_object_object_add(o, "quarantined", q);

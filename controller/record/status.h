@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "base/lbstate.h"
 #include "base/weightmap.h"
 #include "contracts/readyz.h"
 #include "plan/rollout.h"
@@ -19,7 +20,7 @@
 #define STATUS_PASSES_MAX 64
 #define STATUS_DURATION_BUCKETS 12
 #define STATUS_ROLLBACK_REASONS 32
-#define STATUS_ACTION_KINDS (ACTION_BROADCAST + 1)
+#define STATUS_ACTION_KINDS (ACTION_READY_NODE + 1)
 
 /* One node as the last pass saw it; strings are borrowed, NULL where unknown. */
 struct status_node {
@@ -76,6 +77,9 @@ struct status_view {
 	const char *promotion_tag, *promotion_semver;
 	const struct rollout_state *state;
 	const struct weight_map *weights; /* as the load balancer reported them; NULL: unknown */
+	/* Each server's health, drain state and sessions as the load balancer reported them;
+	 * NULL: unknown (not read, or a driver that reports none). */
+	const struct lb_servers *servers;
 	int canary_weight;		  /* the canary servers' weights, summed */
 	const struct status_node *nodes;
 	size_t nnodes;

@@ -8,6 +8,10 @@
  *                         this process saw when it started (startedAt in epoch ms)
  * GET /whoami             200 {"node":"NAME"}, or 500 for the failRate share of requests
  *                         (counted from the gateway's start)
+ * GET /sim/slow?ms=N      a long request: answers after N ms (at most MAX_SLOW_MS; sooner when
+ *                         the gateway is stopped) {"node","pid","sleptMs"}, and appends
+ *                         "<epoch_ms> gateway served /sim/slow <sleptMs>" to sim/log as it
+ *                         answers, so tests can order it against restarts
  * anything else           200 HTML, as the Control UI answers: probes must read the body
  *
  * DIR/sim/gateway.control steers it: {"ready":bool,"failing":[...],"slowMs":N,"crash":bool,
@@ -156,6 +160,22 @@ static bool whoami_fails(struct gateway *g, double rate)
 	return floor((double)n * rate) > floor((double)(n - 1) * rate);
 }
 
+static struct json_object *slow_request(struct gateway *g, struct MHD_Connection *conn)
+{
+	const char *arg = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "ms");
+	long ms = arg ? atol(arg) : 0;
+	long long started = sim_mono_ms();
+	char slept[32];
+	slow_down(ms < 0 ? 0 : ms > MAX_SLOW_MS ? MAX_SLOW_MS : ms);
+	snprintf(slept, sizeof(slept), "%lld", sim_mono_ms() - started);
+	sim_log("gateway", 4, (char *[]){"gateway", "served", "/sim/slow", slept, NULL});
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "node", json_object_new_string(g->node));
+	json_object_object_add(o, "pid", json_object_new_int(getpid()));
+	json_object_object_add(o, "sleptMs", json_object_new_int64(atoll(slept)));
+	return o;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
 			      const char *method, const char *version, const char *upload_data,
 			      size_t *upload_size, void **req_cls)
@@ -189,6 +209,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		body = readiness(g, &c, &status);
 	} else if (!strcmp(url, "/sim/state")) {
 		body = sim_state(g);
+	} else if (!strcmp(url, "/sim/slow")) {
+		body = slow_request(g, conn);
 	} else if (whoami && fail) {
 		status = MHD_HTTP_INTERNAL_SERVER_ERROR;
 		body = json_object_new_object();

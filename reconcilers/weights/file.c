@@ -187,9 +187,32 @@ done:
 	return rc;
 }
 
+/* The "tenants" member as routes; entries clawfleet could not have written are skipped. */
+static int file_routes(const struct load_balancer *lb, struct lb_routes *out, struct cf_err *err)
+{
+	struct json_object *doc = NULL, *tenants;
+	int rc = -1;
+	if (check_path(lb, err) < 0 || load(lb->file.path, &doc, err) < 0 ||
+	    tenants_of(doc, lb->file.path, &tenants, err) < 0)
+		goto done;
+	if (tenants) {
+		json_object_object_foreach(tenants, value, pool)
+		{
+			if (weights_tenant_value_ok(value) &&
+			    lb_routes_put(out, value, json_object_get_string(pool), err) < 0)
+				goto done;
+		}
+	}
+	rc = 0;
+done:
+	json_object_put(doc);
+	return rc;
+}
+
 const struct weights_driver weights_file = {
 	.name = "file",
 	.get = file_get,
 	.set = file_set,
 	.route_tenant = file_route_tenant,
+	.routes = file_routes,
 };

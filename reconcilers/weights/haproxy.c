@@ -14,25 +14,10 @@
 
 #include "base/clock.h"
 
-/* Longest reply line quoted in an error. */
-#define REPLY_SHOWN 200
-#define STATE_FORMAT_VERSION "1"
-
 static int remaining_ms(int64_t deadline)
 {
 	int64_t left = deadline - clock_mono_ms();
 	return left > 0 ? (int)left : 0;
-}
-
-/* The first line of text, printable ASCII only, for an error message. */
-static void first_line(const char *text, char *out, size_t size)
-{
-	size_t n = 0;
-	while (*text == '\n' || *text == '\r')
-		text++;
-	for (; *text && *text != '\n' && n + 1 < size && n < REPLY_SHOWN; text++)
-		out[n++] = (*text >= ' ' && *text <= '~') ? *text : '?';
-	out[n] = '\0';
 }
 
 /* A map path goes into the CLI as one word: no space, separator, escape or control character,
@@ -45,6 +30,15 @@ static bool map_path_ok(const char *s)
 		if (*s <= ' ' || *s > '~' || *s == ';' || *s == '\\' || *s == '"' || *s == '\'')
 			return false;
 	return true;
+}
+
+static int check_map(const struct load_balancer *lb, struct cf_err *err)
+{
+	if (map_path_ok(lb->haproxy.tenant_map))
+		return 0;
+	return cf_err_set(err, "LoadBalancer/%s: haproxy.tenantMap \"%.80s\" holds a space, quote, "
+			  "';' or '\\', or starts with '#'", lb->name ? lb->name : "-",
+			  lb->haproxy.tenant_map);
 }
 
 static const char *endpoint(const struct load_balancer *lb)
@@ -249,149 +243,6 @@ done:
 	return rc;
 }
 
-int weights_haproxy_check_empty(const char *reply, struct cf_err *err)
-{
-	char shown[REPLY_SHOWN + 1];
-	first_line(reply, shown, sizeof(shown));
-	if (!shown[0])
-		return 0;
-	if (strncmp(shown, "Unknown command", 15) == 0)
-		return cf_err_set(err, "HAProxy does not know the command (is this HAProxy 2.x, and "
-				  "the socket at level admin?): %s", shown);
-	if (strncmp(shown, "Permission denied", 17) == 0)
-		return cf_err_set(err, "%s: the stats socket needs \"level admin\"", shown);
-	return cf_err_set(err, "%s", shown);
-}
-
-/* Index of name among the header's words, or -1. */
-static int column_of(char *const *words, int n, const char *name)
-{
-	for (int i = 0; i < n; i++)
-		if (strcmp(words[i], name) == 0)
-			return i;
-	return -1;
-}
-
-#define STATE_MAX_COLUMNS 64
-
-/* Splits line (modified in place) at spaces; false when it has more than max words. */
-static bool split_words(char *line, char **words, int max, int *n)
-{
-	*n = 0;
-	for (char *save = NULL, *w = strtok_r(line, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
-		if (*n == max)
-			return false;
-		words[(*n)++] = w;
-	}
-	return true;
-}
-
-int weights_haproxy_parse_state(const char *reply, const char *backend, struct weight_map *out,
-				struct cf_err *err)
-{
-	char shown[REPLY_SHOWN + 1];
-	char *copy = strdup(reply);
-	char *words[STATE_MAX_COLUMNS];
-	int nwords, col_be = -1, col_srv = -1, col_w = -1, ncols = 0;
-	int rc = -1;
-	size_t lineno = 0;
-
-	if (!copy)
-		return cf_err_set(err, "out of memory");
-	for (char *save = NULL, *line = strtok_r(copy, "\n", &save); line;
-	     line = strtok_r(NULL, "\n", &save)) {
-		lineno++;
-		size_t len = strlen(line);
-		if (len && line[len - 1] == '\r')
-			line[len - 1] = '\0';
-		if (lineno == 1) {
-			if (strcmp(line, STATE_FORMAT_VERSION) != 0) {
-				first_line(line, shown, sizeof(shown));
-				cf_err_set(err, "show servers state %s: %s", backend,
-					   strncmp(shown, "Can't find backend", 18) == 0
-						   ? "no such backend in haproxy.cfg"
-						   : shown);
-				goto done;
-			}
-			continue;
-		}
-		if (lineno == 2) {
-			if (line[0] != '#' || !split_words(line + 1, words, STATE_MAX_COLUMNS, &ncols)) {
-				cf_err_set(err, "show servers state: line 2: want the \"# be_id "
-					   "be_name ...\" header");
-				goto done;
-			}
-			col_be = column_of(words, ncols, "be_name");
-			col_srv = column_of(words, ncols, "srv_name");
-			col_w = column_of(words, ncols, "srv_uweight");
-			if (col_be < 0 || col_srv < 0 || col_w < 0) {
-				cf_err_set(err, "show servers state: the header lacks be_name, "
-					   "srv_name or srv_uweight");
-				goto done;
-			}
-			continue;
-		}
-		if (!split_words(line, words, STATE_MAX_COLUMNS, &nwords) || nwords != ncols) {
-			cf_err_set(err, "show servers state: line %zu: want %d fields", lineno, ncols);
-			goto done;
-		}
-		if (strcmp(words[col_be], backend) != 0)
-			continue;
-		char *end;
-		errno = 0;
-		long w = strtol(words[col_w], &end, 10);
-		if (errno || *end || end == words[col_w] || w < 0 || w > WEIGHT_MAX) {
-			cf_err_set(err, "show servers state: line %zu: srv_uweight \"%.16s\" is not "
-				   "0..%d", lineno, words[col_w], WEIGHT_MAX);
-			goto done;
-		}
-		if (weight_map_set(out, words[col_srv], (int)w, err) < 0) {
-			cf_err_prefix(err, "show servers state: line %zu", lineno);
-			goto done;
-		}
-	}
-	if (lineno < 2) {
-		cf_err_set(err, "show servers state %s: empty reply", backend);
-		goto done;
-	}
-	rc = 0;
-done:
-	free(copy);
-	return rc;
-}
-
-int weights_haproxy_parse_get_map(const char *reply, bool *found, char *value, size_t size,
-				  struct cf_err *err)
-{
-	char shown[REPLY_SHOWN + 1];
-	*found = false;
-	if (size)
-		value[0] = '\0';
-	first_line(reply, shown, sizeof(shown));
-	if (!strstr(shown, "found=")) {
-		if (strncmp(shown, "Unknown map identifier", 22) == 0)
-			return cf_err_set(err, "no such map in haproxy.cfg (it must be loaded with "
-					  "map(<file>) and the file must exist at start): %s", shown);
-		return cf_err_set(err, "get map: %s", shown[0] ? shown : "empty reply");
-	}
-	if (strstr(shown, "found=no"))
-		return 0;
-	const char *v = strstr(shown, ", value=\"");
-	const char *end = v ? strchr(v + 9, '"') : NULL;
-	if (!strstr(shown, "found=yes") || !end)
-		return cf_err_set(err, "get map: cannot read the value in \"%s\"", shown);
-	v += 9;
-	size_t n = (size_t)(end - v);
-	if (n >= size)
-		n = size ? size - 1 : 0;
-	if (size) {
-		memcpy(value, v, n);
-		value[n] = '\0';
-	}
-	*found = true;
-	return 0;
-}
-
 static int hap_get(const struct load_balancer *lb, struct weight_map *out, struct cf_err *err)
 {
 	char cmd[128], *reply = NULL;
@@ -460,10 +311,8 @@ static int hap_route_tenant(const struct load_balancer *lb, const char *header_v
 	if (!map)
 		return cf_err_set(err, "LoadBalancer/%s: haproxy.tenantMap is needed to route "
 				  "tenants", lb->name ? lb->name : "-");
-	if (!map_path_ok(map))
-		return cf_err_set(err, "LoadBalancer/%s: haproxy.tenantMap \"%.80s\" holds a space, "
-				  "quote, ';' or '\\', or starts with '#'", lb->name ? lb->name : "-",
-				  map);
+	if (check_map(lb, err) < 0)
+		return -1;
 	if (asprintf(&cmd, "set map %s %s %s", map, header_value, pool) < 0)
 		goto oom;
 	if (hap_command(lb, cmd, &reply, err) < 0)
@@ -507,9 +356,107 @@ done:
 	return rc;
 }
 
+/* show servers state, then show stat for the sessions. */
+static int hap_servers(const struct load_balancer *lb, struct lb_servers *out, struct cf_err *err)
+{
+	char cmd[128], *reply = NULL;
+	int rc = -1;
+	if (check_config(lb, err) < 0)
+		return -1;
+	snprintf(cmd, sizeof(cmd), "show servers state %s", lb->haproxy.backend);
+	if (hap_command(lb, cmd, &reply, err) < 0)
+		goto done;
+	if (weights_haproxy_parse_servers(reply, lb->haproxy.backend, out, err) < 0)
+		goto fail;
+	free(reply);
+	reply = NULL;
+	snprintf(cmd, sizeof(cmd), "show stat %s 4 -1", lb->haproxy.backend);
+	if (hap_command(lb, cmd, &reply, err) < 0)
+		goto done;
+	if (weights_haproxy_parse_sessions(reply, lb->haproxy.backend, out, err) < 0)
+		goto fail;
+	rc = 0;
+	goto done;
+fail:
+	cf_err_prefix(err, "haproxy runtime API at %s", endpoint(lb));
+done:
+	free(reply);
+	return rc;
+}
+
+/* `set server <backend>/<server> state drain|ready`, read back with show servers state. "ready"
+ * also ends a maintenance set by hand: HAProxy has one admin state for both. */
+static int hap_drain(const struct load_balancer *lb, const char *server, bool drain,
+		     struct cf_err *err)
+{
+	struct lb_servers got = {0};
+	char cmd[256], *reply = NULL;
+	const char *state = drain ? "drain" : "ready";
+	int rc = -1;
+	if (check_config(lb, err) < 0)
+		return -1;
+	if (!weights_name_ok(server))
+		return cf_err_set(err, "server name \"%.80s\" is not safe to send", server);
+	snprintf(cmd, sizeof(cmd), "set server %s/%s state %s", lb->haproxy.backend, server, state);
+	if (hap_command(lb, cmd, &reply, err) < 0)
+		goto done;
+	if (weights_haproxy_check_empty(reply, err) < 0) {
+		cf_err_prefix(err, "haproxy runtime API at %s: \"%s\"", endpoint(lb), cmd);
+		goto done;
+	}
+	if (hap_servers(lb, &got, err) < 0) {
+		cf_err_prefix(err, "reading the state of %s back", server);
+		goto done;
+	}
+	const struct lb_server *s = lb_servers_find(&got, server);
+	if (!s || s->draining != drain) {
+		cf_err_set(err, "haproxy load balancer: server %s: want state %s, %s on reading back",
+			   server, state, !s ? "not listed" : s->draining ? "drain" : "ready");
+		goto done;
+	}
+	rc = 0;
+done:
+	free(reply);
+	lb_servers_free(&got);
+	return rc;
+}
+
+/* show map: every entry of haproxy.tenantMap; none without a tenant map. */
+static int hap_routes(const struct load_balancer *lb, struct lb_routes *out, struct cf_err *err)
+{
+	char *cmd = NULL, *reply = NULL;
+	const char *map = lb->haproxy.tenant_map;
+	int rc = -1;
+	if (check_config(lb, err) < 0)
+		return -1;
+	if (!map)
+		return 0;
+	if (check_map(lb, err) < 0)
+		return -1;
+	if (asprintf(&cmd, "show map %s", map) < 0) {
+		cmd = NULL;
+		cf_err_set(err, "out of memory");
+		goto done;
+	}
+	if (hap_command(lb, cmd, &reply, err) < 0)
+		goto done;
+	if (weights_haproxy_parse_map(reply, out, err) < 0) {
+		cf_err_prefix(err, "haproxy runtime API at %s: \"%s\"", endpoint(lb), cmd);
+		goto done;
+	}
+	rc = 0;
+done:
+	free(cmd);
+	free(reply);
+	return rc;
+}
+
 const struct weights_driver weights_haproxy = {
 	.name = "haproxy",
 	.get = hap_get,
 	.set = hap_set,
 	.route_tenant = hap_route_tenant,
+	.servers = hap_servers,
+	.drain = hap_drain,
+	.routes = hap_routes,
 };

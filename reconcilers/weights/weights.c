@@ -90,3 +90,54 @@ int weights_route_tenant(const struct load_balancer *lb, const char *header_valu
 	return drv->route_tenant(lb, header_value, pool, err);
 }
 
+
+int weights_servers(const struct load_balancer *lb, struct lb_servers *out, struct cf_err *err)
+{
+	out->n = 0;
+	const struct weights_driver *drv = driver_of(lb, err);
+	if (!drv)
+		return -1;
+	if (!drv->servers)
+		return cf_err_set(err, "the %s load-balancer driver does not report its servers' "
+				  "state", drv->name);
+	return drv->servers(lb, out, err);
+}
+
+int weights_drain(const struct load_balancer *lb, const char *server, bool drain,
+		  struct cf_err *err)
+{
+	const struct weights_driver *drv = driver_of(lb, err);
+	if (!drv)
+		return -1;
+	return drv->drain ? drv->drain(lb, server, drain, err) : 0;
+}
+
+int weights_routes(const struct load_balancer *lb, struct lb_routes *out, struct cf_err *err)
+{
+	out->n = 0;
+	const struct weights_driver *drv = driver_of(lb, err);
+	if (!drv)
+		return -1;
+	if (!drv->routes)
+		return cf_err_set(err, "the %s load-balancer driver cannot read its tenant routes "
+				  "back", drv->name);
+	return drv->routes(lb, out, err);
+}
+
+bool weights_has_servers(const struct load_balancer *lb)
+{
+	const struct weights_driver *drv = weights_driver_find(lb->driver);
+	return drv && drv->servers;
+}
+
+bool weights_has_drain(const struct load_balancer *lb)
+{
+	const struct weights_driver *drv = weights_driver_find(lb->driver);
+	return drv && drv->drain;
+}
+
+bool weights_has_routes(const struct load_balancer *lb)
+{
+	const struct weights_driver *drv = weights_driver_find(lb->driver);
+	return drv && drv->routes;
+}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The haproxy weights driver against a real HAProxy on loopback: three simulated gateways behind
-# the configuration of hack/haproxy/clawfleet.cfg.in. test_weights sets each step's weights
+# the configuration of hack/haproxy/clawfleet.cfg.in (its health checks pointed at the gateways'
+# own /readyz, there being no agents here). test_weights sets each step's weights
 # through the Runtime API (UNIX socket and TCP) and reads them back; then 1,000 requests through
 # the frontend must split within 3 points of the planned percent. Canary tenant routing goes
 # through the runtime map and is checked the same way.
@@ -68,7 +69,9 @@ frontend_port=$(free_port)
 sed -e "s|@RUNTIME_SOCKET@|$socket|g" -e "s|@RUNTIME_PORT@|$runtime_port|g" \
 	-e "s|@FRONTEND_PORT@|$frontend_port|g" -e "s|@TENANT_MAP@|$tenant_map|g" \
 	-e "s|@PORT_A@|${port[stable-gw-a]}|g" -e "s|@PORT_B@|${port[stable-gw-b]}|g" \
-	-e "s|@PORT_CANARY@|${port[canary-gw]}|g" hack/haproxy/clawfleet.cfg.in >"$TAP_TMP/haproxy.cfg"
+	-e "s|@PORT_CANARY@|${port[canary-gw]}|g" \
+	-e "s|@AGENT_PORT_A@|${port[stable-gw-a]}|g" -e "s|@AGENT_PORT_B@|${port[stable-gw-b]}|g" \
+	-e "s|@AGENT_PORT_CANARY@|${port[canary-gw]}|g" hack/haproxy/clawfleet.cfg.in >"$TAP_TMP/haproxy.cfg"
 tap_check "the configuration template is valid" haproxy -c -q -f "$TAP_TMP/haproxy.cfg"
 haproxy -db -f "$TAP_TMP/haproxy.cfg" >"$TAP_TMP/haproxy.log" 2>&1 &
 pids+=($!)

@@ -251,7 +251,7 @@ static void test_fragments_merge_in_name_order(void **state)
 	struct treefiles tf = {0};
 	add(&tf, "clawfleet/tenants.yaml",
 	    "apiVersion: fleet.openclaw.io/v1alpha1\nkind: TenantSlice\nmetadata: {name: acme}\n"
-	    "spec: {channel: canary, profile: acme, routing: {header: X-Canary}, "
+	    "spec: {channel: canary, profile: acme, "
 	    "maintenance: {until: '2026-01-15T06:00:00Z'}}\n");
 	/* Added out of order on purpose: the loader must sort by file name. */
 	add(&tf, "tenants/acme/gateway.d/20-canary.yaml", "quota: {diskMiB: 4096}\ntools: [a]\n");
@@ -262,7 +262,6 @@ static void test_fragments_merge_in_name_order(void **state)
 	assert_non_null(t);
 	assert_int_equal(t->channel, CHANNEL_CANARY);
 	assert_string_equal(t->profile, "acme");
-	assert_string_equal(t->routing_header, "X-Canary");
 	assert_int_equal(t->maintenance_until, 1768456800);
 	const struct tenant_fragments *g = &t->fragments[FRAG_GATEWAY];
 	assert_int_equal(g->nfiles, 2);
@@ -300,6 +299,7 @@ static void test_load_balancer_blocks(void **state)
 	assert_int_equal(ds->lbs[0].command.argc, 2);
 	assert_string_equal(ds->lbs[0].command.argv[1], "set-weight");
 	assert_null(ds->lbs[0].command.argv[2]);
+	assert_int_equal(ds->lbs[0].drain_timeout_ms, 30 * 1000); /* the CRD's default */
 	assert_int_equal(ds->nnotifiers, 1);
 	assert_int_equal(ds->notifiers[0].format, NOTIFY_GENERIC);
 	assert_int_equal(ds->notifiers[0].window_ms, 5 * 60 * 1000);
@@ -352,6 +352,29 @@ static void test_min_serving(void **state)
 	char *out = load_fail(&tf);
 	assert_non_null(strstr(out, "clawfleet/lb.yaml:6:15: LoadBalancer/lb: spec.minServing: must "
 				    "match ^(100|[1-9]?[0-9])%$, got \"half\""));
+	free(out);
+	treefiles_free(&tf);
+}
+
+static void test_drain_timeout(void **state)
+{
+	(void)state;
+	struct treefiles tf = {0};
+	add(&tf, "clawfleet/lb.yaml",
+	    "apiVersion: fleet.openclaw.io/v1alpha1\nkind: LoadBalancer\nmetadata: {name: lb}\n"
+	    "spec:\n  driver: file\n  drainTimeout: 1m30s\n  file: {path: /tmp/w.json}\n");
+	struct desired_state *ds = load_ok(&tf);
+	assert_int_equal(ds->lbs[0].drain_timeout_ms, 90 * 1000);
+	desired_free(ds);
+	treefiles_free(&tf);
+
+	tf = (struct treefiles){0};
+	add(&tf, "clawfleet/lb.yaml",
+	    "apiVersion: fleet.openclaw.io/v1alpha1\nkind: LoadBalancer\nmetadata: {name: lb}\n"
+	    "spec:\n  driver: file\n  drainTimeout: 2h\n  file: {path: /tmp/w.json}\n");
+	char *out = load_fail(&tf);
+	assert_non_null(strstr(out, "clawfleet/lb.yaml:6:17: LoadBalancer/lb: spec.drainTimeout: 2h "
+				    "is longer than 1h"));
 	free(out);
 	treefiles_free(&tf);
 }
@@ -432,6 +455,7 @@ int main(void)
 		cmocka_unit_test(test_fragments_merge_in_name_order),
 		cmocka_unit_test(test_load_balancer_blocks),
 		cmocka_unit_test(test_min_serving),
+		cmocka_unit_test(test_drain_timeout),
 		cmocka_unit_test(test_driver_block_required),
 		cmocka_unit_test(test_promotion_needs_canary_and_lock),
 		cmocka_unit_test(test_tag_must_exist),

@@ -31,6 +31,7 @@ struct world {
 	bool batch_fails;	 /* no target can be sent at all (the token file is unreadable) */
 	bool weights_differ;	 /* the load balancer reads back other weights than it was sent */
 	bool notifier_down;	 /* the notifier refuses every broadcast */
+	bool drain_refused;	 /* the load balancer refuses to change a server's drain state */
 	int save_fails_at;	 /* the pass's n-th save fails (1: the intent); 0: none */
 	int stop_after;		 /* stopping() is true once this many calls were made; 0: never */
 
@@ -127,6 +128,16 @@ static int fake_route_tenant(void *ctx, const struct rollout_route *r, struct cf
 	return 0;
 }
 
+static int fake_drain(void *ctx, const struct rollout_drain *d, bool drain, struct cf_err *err)
+{
+	struct world *w = ctx;
+	call(w, "%s %s/%s", drain ? "drain" : "ready", d->node, d->server);
+	if (w->drain_refused)
+		return cf_err_set(err, "LoadBalancer/edge: node %s: \"set server gw/%s state %s\": "
+				  "Permission denied", d->node, d->server, drain ? "drain" : "ready");
+	return 0;
+}
+
 static int fake_append_audit(void *ctx, const struct rollout_audit *au, struct cf_err *err)
 {
 	struct world *w = ctx;
@@ -182,6 +193,7 @@ static struct world *world_new(void)
 		.put_targets = fake_put_targets,
 		.apply_weights = fake_apply_weights,
 		.route_tenant = fake_route_tenant,
+		.drain = fake_drain,
 		.append_audit = fake_append_audit,
 		.broadcast = fake_broadcast,
 		.mono_ms = fake_mono_ms,
@@ -231,7 +243,9 @@ static enum broadcast_verdict verdict_of(const char *name)
 
 /* One action from text:
  *   NODE_TARGET NODE GENERATION      SET_WEIGHTS SERVER=W...      ROUTE_TENANT #ID TENANT POOL
- *   AUDIT #ID EVENT [REASON]         BROADCAST #ID VERDICT */
+ *   AUDIT #ID EVENT [REASON]         BROADCAST #ID VERDICT
+ *   DRAIN_NODE NODE                  READY_NODE NODE              (the server is named NODE-srv)
+ * #0 is an action that is not pending. */
 static void parse_action(const char *text, struct rollout_action *a)
 {
 	char buf[256], *save = NULL;
@@ -276,6 +290,11 @@ static void parse_action(const char *text, struct rollout_action *a)
 		a->id = parse_id(strtok_r(NULL, " ", &save));
 		a->u.broadcast.verdict = verdict_of(strtok_r(NULL, " ", &save));
 		snprintf(a->u.broadcast.message, sizeof(a->u.broadcast.message), "v2 on gw-a");
+	} else if (strcmp(kind, "DRAIN_NODE") == 0 || strcmp(kind, "READY_NODE") == 0) {
+		a->kind = kind[0] == 'D' ? ACTION_DRAIN_NODE : ACTION_READY_NODE;
+		const char *node = strtok_r(NULL, " ", &save);
+		snprintf(a->u.drain.node, sizeof(a->u.drain.node), "%.16s", node);
+		snprintf(a->u.drain.server, sizeof(a->u.drain.server), "%.16s-srv", node);
 	} else {
 		fail_msg("no action kind %s", kind);
 	}
@@ -316,7 +335,8 @@ struct row {
 };
 
 static const char *const kind_names[STATUS_ACTION_KINDS] = {
-	"NODE_TARGET", "SET_WEIGHTS", "ROUTE_TENANT", "AUDIT", "BROADCAST"};
+	"NODE_TARGET", "SET_WEIGHTS", "ROUTE_TENANT", "AUDIT", "BROADCAST", "DRAIN_NODE",
+	"READY_NODE"};
 
 static void counted(const struct status_metrics *before, const struct status_metrics *after,
 		    char *out, size_t size)
@@ -415,6 +435,14 @@ static void token_unreadable(struct world *w)
 static void token_readable(struct world *w)
 {
 	w->batch_fails = false;
+}
+static void drain_refused(struct world *w)
+{
+	w->drain_refused = true;
+}
+static void drain_taken(struct world *w)
+{
+	w->drain_refused = false;
 }
 static void weights_differ(struct world *w)
 {
@@ -581,6 +609,32 @@ static void test_weights_are_read_back(void **unused)
 	world_free(w);
 }
 
+/* (c2) Drain and ready are level-triggered, like weights: they go to the load balancer in the
+ * planner's order (the weight 0 before the drain state), a failure is counted and logged and
+ * left to the next pass, whose plan asks again, and nothing is saved as done; so is a route the
+ * planner re-asserts from what it read (#0). */
+static void test_drain_and_ready_are_level_triggered(void **unused)
+{
+	(void)unused;
+	static const struct row rows[] = {
+		{0, NULL, {"SET_WEIGHTS gw-a=0 gw-b=100 gw-c=100", "DRAIN_NODE gw-a"},
+		 {"save pending=", "intended Idle -> Promoting", "weights gw-a=0 gw-b=100 gw-c=100",
+		  "drain gw-a/gw-a-srv"},
+		 "SET_WEIGHTS ok=1, DRAIN_NODE ok=1", 0},
+		{1000, drain_refused, {"DRAIN_NODE gw-a", "ROUTE_TENANT #0 acme canary"},
+		 {"save pending=", "intended Promoting -> Promoting", "drain gw-a/gw-a-srv",
+		  "route acme canary"},
+		 "ROUTE_TENANT ok=1, DRAIN_NODE failed=1", 0},
+		{2000, drain_taken, {"SET_WEIGHTS gw-a=100 gw-b=100 gw-c=100", "READY_NODE gw-a"},
+		 {"save pending=", "intended Promoting -> Promoting",
+		  "weights gw-a=100 gw-b=100 gw-c=100", "ready gw-a/gw-a-srv"},
+		 "SET_WEIGHTS ok=1, READY_NODE ok=1", 0},
+	};
+	struct world *w = world_new();
+	RUN(w, rows);
+	world_free(w);
+}
+
 /* (d) Intent before, done after: the plan's state is saved before the first side effect, and
  * each one-shot action is saved done right after it succeeds (targets and weights need no
  * record). An intent that cannot be saved does nothing and keeps the old state; a done that
@@ -685,6 +739,7 @@ int main(void)
 		cmocka_unit_test(test_failed_node_backs_off_alone),
 		cmocka_unit_test(test_batch_that_cannot_be_sent),
 		cmocka_unit_test(test_weights_are_read_back),
+		cmocka_unit_test(test_drain_and_ready_are_level_triggered),
 		cmocka_unit_test(test_intent_before_done_after),
 		cmocka_unit_test(test_unsaved_intent_keeps_the_state),
 		cmocka_unit_test(test_refused_broadcast_is_given_up),

@@ -57,6 +57,12 @@ struct world {
 	struct sim_node sim[MAX_NODES];
 	struct weight_map lb;
 	bool lb_ok, lb_frozen;
+	/* The load balancer beyond weights: its servers (drain state, sessions) and tenant map,
+	 * observed when servers_ok and routes_ok; lb_drain: it has a drain state of its own. */
+	struct load_balancer lbs[1];
+	struct lb_servers servers;
+	struct lb_routes routes;
+	bool servers_ok, routes_ok, lb_drain;
 
 	struct rollout_state state;
 	int64_t run; /* fleet_observation.run_id */
@@ -122,8 +128,7 @@ static struct world *world_new(void)
 	w->nodes[2] = gateway("stable-gw-b", "zone-b", false, 100);
 	w->d.nodes = w->nodes;
 	w->d.nnodes = 3;
-	w->tenants[0] = (struct tenant_slice){.name = "acme", .channel = CHANNEL_CANARY,
-					      .routing_header = "X-Tenant-Canary"};
+	w->tenants[0] = (struct tenant_slice){.name = "acme", .channel = CHANNEL_CANARY};
 	w->tenants[1] = (struct tenant_slice){.name = "globex", .channel = CHANNEL_STABLE};
 	w->d.tenants = w->tenants;
 	w->d.ntenants = 2;
@@ -162,6 +167,8 @@ static void world_free(struct world *w)
 {
 	clear_lines(w);
 	weight_map_free(&w->lb);
+	lb_servers_free(&w->servers);
+	lb_routes_free(&w->routes);
 	rollout_state_free(&w->state);
 	free(w);
 }
@@ -208,7 +215,22 @@ static void observe(struct world *w, struct node_observation *obs, struct fleet_
 		.promotion_lock_sha256 = w->lock_override,
 		.actor = "Ada Lovelace <ada@example.com>",
 		.run_id = w->run,
+		.servers = w->servers,
+		.servers_ok = w->servers_ok,
+		.lb_drain = w->lb_drain,
+		.routes = w->routes,
+		.routes_ok = w->routes_ok,
 	};
+}
+
+/* The simulated load balancer's server, added when missing. */
+static struct lb_server *lb_server(struct world *w, const char *server)
+{
+	struct lb_server s = {.health = LB_HEALTH_UP};
+	snprintf(s.server, sizeof(s.server), "%s", server);
+	if (!lb_servers_find(&w->servers, server))
+		assert_int_equal(lb_servers_put(&w->servers, &s, NULL), 0);
+	return (struct lb_server *)lb_servers_find(&w->servers, server);
 }
 
 /* What the agents, the load balancer and the recorder do with a plan. */
@@ -235,9 +257,24 @@ static void apply(struct world *w, const struct plan_output *out)
 					       a->u.weights.v[k].weight, NULL);
 			break;
 		case ACTION_ROUTE_TENANT:
+			if (w->routes_ok)
+				assert_int_equal(lb_routes_put(&w->routes, a->u.route.tenant,
+							       a->u.route.canary ? "canary"
+										 : "stable",
+							       NULL),
+						 0);
+			if (a->id)
+				assert_true(rollout_pending_done(&w->state, a->id));
+			break;
 		case ACTION_AUDIT:
 		case ACTION_BROADCAST:
 			assert_true(rollout_pending_done(&w->state, a->id));
+			break;
+		case ACTION_DRAIN_NODE:
+		case ACTION_READY_NODE:
+			if (!w->lb_frozen)
+				lb_server(w, a->u.drain.server)->draining =
+					a->kind == ACTION_DRAIN_NODE;
 			break;
 		}
 	}
@@ -1697,10 +1734,12 @@ static void test_mirroring_keeps_capacity(void **state)
 	RUN(w, to_step2);
 	RUN(w, zone_rule);
 	world_free(w);
+	/* The LoadBalancer (with its floor) lands in Git during the last step: from then on every
+	 * restart would also be drained first, which this table does not reach. */
 	w = adopted_v1_then_v2();
-	min_serving_of(w, 3, false);
 	RUN(w, to_step1);
 	RUN(w, to_step2);
+	min_serving_of(w, 3, false);
 	RUN(w, mirror_floor);
 	world_free(w);
 }
@@ -2064,6 +2103,239 @@ static void test_digest_failures_hold(void **state)
 	world_free(w);
 }
 
+/* The load balancer beyond weights: drain before restart, tenant routes kept. */
+
+/* A LoadBalancer in Git; haproxy: with a drain state of its own and the servers' sessions
+ * reported (all 0 at first), else a driver that drains by weight alone and counts nothing. */
+static void with_lb(struct world *w, bool haproxy)
+{
+	w->lbs[0] = (struct load_balancer){.name = "gateways",
+					   .driver = haproxy ? LB_HAPROXY : LB_FILE,
+					   .drain_timeout_ms = 30 * SEC};
+	w->d.lbs = w->lbs;
+	w->d.nlbs = 1;
+	w->servers_ok = w->lb_drain = haproxy;
+	for (size_t i = 0; haproxy && i < 3; i++)
+		lb_server(w, w->nodes[i].name)->sessions = 0;
+}
+
+static void canary_two_sessions(struct world *w)
+{
+	lb_server(w, "canary-gw")->sessions = 2;
+}
+static void canary_sessions_end(struct world *w)
+{
+	lb_server(w, "canary-gw")->sessions = 0;
+}
+static void stable_a_one_session(struct world *w)
+{
+	lb_server(w, "stable-gw-a")->sessions = 1;
+}
+
+static void check_progress(const struct plan_output *out, const char *want)
+{
+	assert_string_equal(cond(out, COND_RECONCILING)->message, want);
+}
+static void check_canary_draining(struct world *w, const struct plan_output *out)
+{
+	(void)w;
+	assert_string_equal(out->next.drain_node, "canary-gw");
+	assert_false(out->next.drain_released);
+	check_progress(out, "Shadow: draining canary-gw, waiting for the load balancer to report "
+			    "its weight 0");
+}
+static void check_canary_sessions_left(struct world *w, const struct plan_output *out)
+{
+	(void)w;
+	check_progress(out, "Shadow: draining canary-gw, 2 live sessions left (restarting it in "
+			    "29s at the latest)");
+}
+static void check_stable_a_session_left(struct world *w, const struct plan_output *out)
+{
+	(void)w;
+	check_progress(out, "mirroring stable-gw-a (1 of 2): draining stable-gw-a, 1 live session "
+			    "left (restarting it in 29s at the latest)");
+}
+static void check_waits_for_stable_a(struct world *w, const struct plan_output *out)
+{
+	(void)w;
+	check_progress(out, "finalising: waiting for stable-gw-b to return to service before "
+			    "draining canary-gw");
+}
+static void check_no_drain(struct world *w, const struct plan_output *out)
+{
+	(void)w;
+	assert_string_equal(out->next.drain_node, "");
+}
+
+#define SHADOW_DRAIN_WEIGHTS "SET_WEIGHTS canary-gw=0 stable-gw-a=100 stable-gw-b=100"
+#define MIRROR_A_WEIGHTS "SET_WEIGHTS canary-gw=100 stable-gw-a=0 stable-gw-b=100"
+#define MIRROR_B_WEIGHTS "SET_WEIGHTS canary-gw=100 stable-gw-a=100 stable-gw-b=0"
+
+/* Through HAProxy: each gateway is drained before its restart (its weight 0 and `state drain`),
+ * restarted once its live sessions are 0 or drainTimeout has passed, and back (weight, then
+ * `state ready`) once it reports the restart's generation green; one gateway at a time. */
+static const struct row drained_promotion[] = {
+	{0, canary_two_sessions, "Shadow", check_canary_draining,
+	 {"AUDIT step Shadow 0%", SHADOW_DRAIN_WEIGHTS, "DRAIN_NODE canary-gw"}},
+	{1 * SEC, NULL, "Shadow", check_canary_sessions_left, {NULL}},
+	{2 * SEC, canary_sessions_end, "Shadow", NULL, {SHADOW_V2}},
+	{3 * SEC, NULL, "Promoting", NULL,
+	 {"AUDIT step Promoting 5%", STEP5_WEIGHTS, "ROUTE_TENANT acme canary",
+	  "READY_NODE canary-gw"}},
+	{4 * SEC, NULL, "Analysing", check_no_drain, {NULL}},
+	{4 * SEC + 5 * MIN, NULL, "Analysing", NULL, {NULL}},
+	{4 * SEC + 10 * MIN, NULL, "Promoting", NULL, {"AUDIT step Promoting 20%", STEP20_WEIGHTS}},
+	{5 * SEC + 10 * MIN, NULL, "Analysing", NULL, {NULL}},
+	{5 * SEC + 15 * MIN, NULL, "Analysing", NULL, {NULL}},
+	/* stable-gw-a keeps a session: restarted when drainTimeout has passed. */
+	{5 * SEC + 20 * MIN, stable_a_one_session, "Mirroring", NULL,
+	 {"AUDIT step Mirroring 20%", MIRROR_A_WEIGHTS, "DRAIN_NODE stable-gw-a"}},
+	{6 * SEC + 20 * MIN, NULL, "Mirroring", check_stable_a_session_left, {NULL}},
+	{34 * SEC + 20 * MIN, NULL, "Mirroring", NULL, {NULL}},
+	{35 * SEC + 20 * MIN, NULL, "Mirroring", NULL,
+	 {"NODE_TARGET stable-gw-a gen=1 tag=v2 skills=1.5.0/current restart"}},
+	{36 * SEC + 20 * MIN, NULL, "Mirroring", NULL, {BASE_WEIGHTS, "READY_NODE stable-gw-a"}},
+	/* stable-gw-b: its weight at once, its drain once stable-gw-a is ready. */
+	{37 * SEC + 20 * MIN, NULL, "Mirroring", NULL, {MIRROR_B_WEIGHTS}},
+	{38 * SEC + 20 * MIN, NULL, "Mirroring", NULL, {"DRAIN_NODE stable-gw-b"}},
+	{39 * SEC + 20 * MIN, NULL, "Mirroring", NULL,
+	 {"NODE_TARGET stable-gw-b gen=1 tag=v2 skills=1.5.0/current restart"}},
+	{40 * SEC + 20 * MIN, NULL, "Mirroring", NULL, {BASE_WEIGHTS, "READY_NODE stable-gw-b"}},
+	/* Finalising: the canary moves from next to current, a restart: drained first. */
+	{41 * SEC + 20 * MIN, NULL, "Finalising", check_waits_for_stable_a,
+	 {"ROUTE_TENANT acme stable"}},
+	{42 * SEC + 20 * MIN, NULL, "Finalising", NULL,
+	 {SHADOW_DRAIN_WEIGHTS, "DRAIN_NODE canary-gw"}},
+	{43 * SEC + 20 * MIN, NULL, "Finalising", NULL,
+	 {"NODE_TARGET canary-gw gen=2 tag=v2 skills=1.5.0/current restart"}},
+	{44 * SEC + 20 * MIN, NULL, "Finalising", NULL, {BASE_WEIGHTS, "READY_NODE canary-gw"}},
+	{45 * SEC + 20 * MIN, NULL, "Succeeded", check_succeeded,
+	 {"AUDIT succeeded Succeeded 20%", "BROADCAST promote - succeeded"}},
+	{46 * SEC + 20 * MIN, NULL, "Succeeded", check_no_drain, {NULL}},
+};
+
+static void test_drain_before_restart(void **state)
+{
+	(void)state;
+	struct world *w = adopted_v1_then_v2();
+	with_lb(w, true);
+	RUN(w, drained_promotion);
+	world_free(w);
+}
+
+static void check_sessions_unknown(struct world *w, const struct plan_output *out)
+{
+	(void)w;
+	check_progress(out, "Shadow: draining canary-gw, its sessions are not known (restarting it "
+			    "in 29s)");
+}
+
+/* A load balancer without a drain state or session counts (file, http, command): the weight 0,
+ * then drainTimeout in full. */
+static const struct row drained_by_weight[] = {
+	{0, NULL, "Shadow", NULL, {"AUDIT step Shadow 0%", SHADOW_DRAIN_WEIGHTS}},
+	{1 * SEC, NULL, "Shadow", check_sessions_unknown, {NULL}},
+	{30 * SEC - 1, NULL, "Shadow", NULL, {NULL}},
+	{30 * SEC, NULL, "Shadow", NULL, {SHADOW_V2}},
+	{31 * SEC, NULL, "Promoting", NULL,
+	 {"AUDIT step Promoting 5%", STEP5_WEIGHTS, "ROUTE_TENANT acme canary"}},
+	{32 * SEC, NULL, "Analysing", check_no_drain, {NULL}},
+};
+
+static void test_drain_by_weight_waits_drain_timeout(void **state)
+{
+	(void)state;
+	struct world *w = adopted_v1_then_v2();
+	with_lb(w, false);
+	RUN(w, drained_by_weight);
+	world_free(w);
+}
+
+static void lb_loses_drain_state(struct world *w)
+{
+	lb_server(w, "canary-gw")->draining = false;
+}
+
+/* A rollback does not wait for sessions: the build is bad. The drained canary gets the
+ * pre-canary weight with everyone else and its drain state is lifted. HAProxy restarted
+ * mid-drain forgets the drain state: it is set again. */
+static const struct row red_while_drained[] = {
+	{0, canary_two_sessions, "Shadow", NULL,
+	 {"AUDIT step Shadow 0%", SHADOW_DRAIN_WEIGHTS, "DRAIN_NODE canary-gw"}},
+	{1 * SEC, lb_loses_drain_state, "Shadow", NULL, {"DRAIN_NODE canary-gw"}},
+	{2 * SEC, canary_sessions_end, "Shadow", NULL, {SHADOW_V2}},
+	{3 * SEC, canary_red, "RollingBack", NULL,
+	 {BASE_WEIGHTS, CANARY_BACK, "AUDIT rollback RollingBack 0% doctor.red",
+	  "AUDIT quarantined RollingBack 0% doctor.red", "BROADCAST rollback canary-gw doctor.red",
+	  "READY_NODE canary-gw"}},
+	{4 * SEC, canary_green, "RolledBack", check_no_drain,
+	 {"AUDIT rolled_back RolledBack 0% doctor.red"}},
+};
+
+static void test_rollback_ends_a_drain(void **state)
+{
+	(void)state;
+	struct world *w = adopted_v1_then_v2();
+	with_lb(w, true);
+	RUN(w, red_while_drained);
+	world_free(w);
+}
+
+static void routes_read(struct world *w)
+{
+	w->routes_ok = true;
+}
+static void map_cleared(struct world *w)
+{
+	lb_routes_free(&w->routes);
+}
+static void globex_on_canary_by_hand(struct world *w)
+{
+	assert_int_equal(lb_routes_put(&w->routes, "globex", "canary", NULL), 0);
+}
+static void routes_unreadable(struct world *w)
+{
+	w->routes_ok = false;
+	lb_routes_free(&w->routes);
+}
+static void check_route_not_pending(struct world *w, const struct plan_output *out)
+{
+	(void)w;
+	assert_int_equal(out->actions[0].id, 0);
+	assert_int_equal(out->next.npending, 0);
+}
+
+/* Tenant routes are level-triggered: a map entry lost (HAProxy reloaded, `clear map`) or
+ * changed by hand is set again at the next pass in which the routes were read; a stable
+ * tenant's route is the stable pool, which an absent entry also is. */
+static const struct row routes_kept[] = {
+	{0, routes_read, "Shadow", NULL, {"AUDIT step Shadow 0%", SHADOW_V2}},
+	{1 * SEC, NULL, "Promoting", NULL,
+	 {"AUDIT step Promoting 5%", STEP5_WEIGHTS, "ROUTE_TENANT acme canary"}},
+	{2 * SEC, NULL, "Analysing", NULL, {NULL}},
+	{3 * SEC, map_cleared, "Analysing", check_route_not_pending, {"ROUTE_TENANT acme canary"}},
+	{4 * SEC, NULL, "Analysing", NULL, {NULL}},
+	{5 * SEC, globex_on_canary_by_hand, "Analysing", NULL, {"ROUTE_TENANT globex stable"}},
+	{6 * SEC, routes_unreadable, "Analysing", NULL, {NULL}},
+	{7 * SEC, routes_read, "Analysing", NULL, {"ROUTE_TENANT acme canary"}},
+	/* A rollback routes acme back once, as a one-shot action; read back, nothing more. */
+	{8 * SEC, canary_red, "RollingBack", NULL,
+	 {BASE_WEIGHTS, "ROUTE_TENANT acme stable", CANARY_BACK,
+	  "AUDIT rollback RollingBack 5% doctor.red", "AUDIT quarantined RollingBack 5% doctor.red",
+	  "BROADCAST rollback canary-gw doctor.red"}},
+	{9 * SEC, canary_green, "RolledBack", NULL, {"AUDIT rolled_back RolledBack 5% doctor.red"}},
+	{10 * SEC, NULL, "RolledBack", NULL, {NULL}},
+};
+
+static void test_routes_are_level_triggered(void **state)
+{
+	(void)state;
+	struct world *w = adopted_v1_then_v2();
+	RUN(w, routes_kept);
+	world_free(w);
+}
+
 /* weights_for_percent */
 
 struct weights_case {
@@ -2224,6 +2496,10 @@ int main(void)
 		cmocka_unit_test(test_drain_during_a_rollout),
 		cmocka_unit_test(test_green_pass_counts_once),
 		cmocka_unit_test(test_mirroring_keeps_capacity),
+		cmocka_unit_test(test_drain_before_restart),
+		cmocka_unit_test(test_drain_by_weight_waits_drain_timeout),
+		cmocka_unit_test(test_rollback_ends_a_drain),
+		cmocka_unit_test(test_routes_are_level_triggered),
 		cmocka_unit_test(test_replay_is_stable),
 		cmocka_unit_test(test_pure),
 		cmocka_unit_test(test_windows_with_too_few_samples_do_not_count),

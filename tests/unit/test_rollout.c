@@ -454,6 +454,43 @@ static void test_never_pending_refused_on_write(void **state)
 	rollout_state_free(&s);
 }
 
+/* The drain before a restart is written only while there is one, so a file without it (older
+ * than drains) reads as none; DRAIN_NODE and READY_NODE are never pending. */
+static void test_drain_round_trip(void **state)
+{
+	(void)state;
+	struct rollout_state s, back;
+	struct cf_err err;
+	rich_state(&s);
+	snprintf(s.drain_node, sizeof(s.drain_node), "stable-gw-a");
+	s.drain_started_ms = 6000;
+	s.drain_generation = 3;
+	s.drain_released = true;
+	char *json = to_json(&s);
+	assert_non_null(strstr(json, "\"drain\":{\"generation\":3,\"node\":\"stable-gw-a\","
+				     "\"released\":true,\"startedMs\":6000}"));
+	if (rollout_state_from_json(json, strlen(json), &back, &err) < 0)
+		fail_msg("from_json: %s", err.msg);
+	assert_string_equal(back.drain_node, "stable-gw-a");
+	assert_int_equal(back.drain_started_ms, 6000);
+	assert_int_equal(back.drain_generation, 3);
+	assert_true(back.drain_released);
+	char *bad = replace_first(json, "\"node\":\"stable-gw-a\"", "\"node\":\"\"");
+	expect_refused(bad, strlen(bad), "drain.node: \"\": a DNS label must not be empty");
+	free(bad);
+	bad = replace_first(json, "\"released\":true,", "");
+	expect_refused(bad, strlen(bad), "drain.released: required");
+	free(bad);
+	free(json);
+	rollout_state_free(&back);
+
+	struct rollout_action a = {.kind = ACTION_DRAIN_NODE};
+	add_pending(&s, &a);
+	assert_int_equal(rollout_state_to_json(&s, &json, &(size_t){0}, &err), -1);
+	assert_string_equal(err.msg, "pending action 4: a DRAIN_NODE is never pending");
+	rollout_state_free(&s);
+}
+
 static void test_pending_done(void **state)
 {
 	(void)state;
@@ -617,6 +654,7 @@ int main(void)
 		cmocka_unit_test(test_older_state_loads),
 		cmocka_unit_test(test_limits_refused),
 		cmocka_unit_test(test_never_pending_refused_on_write),
+		cmocka_unit_test(test_drain_round_trip),
 		cmocka_unit_test(test_pending_done),
 		cmocka_unit_test(test_copy_is_deep),
 		cmocka_unit_test(test_describe),

@@ -459,11 +459,41 @@ static void test_rollback_reasons_are_bounded(void **state)
 	free(text);
 }
 
+/* What the load balancer says of each server beyond its weight: a server its health check
+ * holds down, one draining with its sessions, one whose sessions are not known. */
+static void test_status_servers(void **state)
+{
+	struct fixture *f = *state;
+	struct lb_servers l = {0};
+	struct lb_server up = {.server = "canary-gw", .health = LB_HEALTH_UP, .sessions = 3};
+	struct lb_server down = {.server = "stable-gw-a", .health = LB_HEALTH_DOWN, .draining = true,
+				 .sessions = 0};
+	struct lb_server unknown = {.server = "stable-gw-b", .sessions = -1};
+	assert_int_equal(lb_servers_put(&l, &up, NULL), 0);
+	assert_int_equal(lb_servers_put(&l, &down, NULL), 0);
+	assert_int_equal(lb_servers_put(&l, &unknown, NULL), 0);
+	struct status_view v = f->view;
+	struct json_object *o = render(&v);
+	assert_string_equal(at(o, "servers"), "<null>");
+	json_object_put(o);
+	v.servers = &l;
+	o = render(&v);
+	assert_string_equal(at(o, "servers.canary-gw.health"), "up");
+	assert_string_equal(at(o, "servers.canary-gw.sessions"), "3");
+	assert_string_equal(at(o, "servers.stable-gw-a.health"), "down");
+	assert_string_equal(at(o, "servers.stable-gw-a.draining"), "true");
+	assert_string_equal(at(o, "servers.stable-gw-b.health"), "unknown");
+	assert_string_equal(at(o, "servers.stable-gw-b.sessions"), "<null>");
+	json_object_put(o);
+	lb_servers_free(&l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_status_document, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_suspended, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_status_servers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_a_failing_source_stalls, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_node_reasons, setup, teardown),
 		cmocka_unit_test(test_since_is_tracked_across_passes),

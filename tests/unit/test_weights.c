@@ -238,6 +238,33 @@ static void test_file_corrupt_changes_nothing(void **state)
 	weight_map_free(&want);
 }
 
+/* Routes read back, drain by weight alone, no server state: what the file driver reports. */
+static void test_file_routes_read_back(void **state)
+{
+	(void)state;
+	const char *path = tmp_path("routes.json");
+	struct load_balancer lb = file_lb(path);
+	struct lb_routes routes = {0};
+	struct lb_servers servers = {0};
+	struct cf_err err = {""};
+	assert_true(weights_has_routes(&lb));
+	assert_false(weights_has_drain(&lb));
+	assert_false(weights_has_servers(&lb));
+	assert_int_equal(weights_routes(&lb, &routes, &err), 0);
+	assert_int_equal(routes.n, 0);
+	assert_int_equal(weights_route_tenant(&lb, "acme", "canary", &err), 0);
+	assert_int_equal(weights_route_tenant(&lb, "globex", "stable", &err), 0);
+	assert_int_equal(weights_routes(&lb, &routes, &err), 0);
+	assert_int_equal(routes.n, 2);
+	assert_string_equal(lb_routes_find(&routes, "acme")->pool, "canary");
+	assert_string_equal(lb_routes_find(&routes, "globex")->pool, "stable");
+	assert_int_equal(weights_drain(&lb, "canary-gw", true, &err), 0);
+	assert_int_equal(weights_servers(&lb, &servers, &err), -1);
+	assert_contains(err.msg, "the file load-balancer driver does not report its servers");
+	lb_routes_free(&routes);
+	lb_servers_free(&servers);
+}
+
 static void test_file_route_tenant_keeps_weights(void **state)
 {
 	(void)state;
@@ -815,6 +842,119 @@ static void test_haproxy_parse_get_map(void **state)
 	assert_contains(err.msg, "no such map in haproxy.cfg");
 }
 
+/* As HAProxy 2.6.12 printed them: up and checked; down (its check fails), with the weight it
+ * was given; draining; without a check; in maintenance. */
+static const char servers_reply[] =
+	STATE_HEADER
+	"3 be 1 gw-up 127.0.0.1 2 0 100 100 2 15 3 3 6 0 0 0 - 21001 - 0 21011 - - 21011\n"
+	"3 be 2 gw-down 127.0.0.1 0 0 50 100 5 8 2 0 6 0 0 0 - 21002 - 0 21012 - - 21012\n"
+	"3 be 3 gw-drain 127.0.0.1 2 8 70 100 0 15 3 3 6 0 0 0 - 21003 - 0 21013 - - 21013\n"
+	"3 be 4 gw-nocheck 127.0.0.1 2 0 100 100 1 1 0 2 0 0 0 0 - 21004 - 0 0 - - 0\n"
+	"3 be 5 gw-maint 127.0.0.1 0 1 100 100 0 1 0 0 0 0 0 0 - 21005 - 0 0 - - 0\n"
+	"\n";
+
+static void test_haproxy_parse_servers(void **state)
+{
+	(void)state;
+	struct lb_servers l = {0};
+	struct weight_map m = {0};
+	struct cf_err err = {""};
+	assert_int_equal(weights_haproxy_parse_servers(servers_reply, "be", &l, &err), 0);
+	assert_int_equal(l.n, 5);
+	static const struct {
+		const char *name;
+		enum lb_health health;
+		bool draining;
+	} want[] = {{"gw-up", LB_HEALTH_UP, false},	   {"gw-down", LB_HEALTH_DOWN, false},
+		    {"gw-drain", LB_HEALTH_UP, true},	   {"gw-nocheck", LB_HEALTH_UNKNOWN, false},
+		    {"gw-maint", LB_HEALTH_MAINT, false}};
+	for (size_t i = 0; i < 5; i++) {
+		const struct lb_server *sv = lb_servers_find(&l, want[i].name);
+		assert_non_null(sv);
+		assert_int_equal(sv->health, want[i].health);
+		assert_int_equal(sv->draining, want[i].draining);
+		assert_int_equal(sv->sessions, -1);
+	}
+	/* A server held down by its health check reads back the weight it was given. */
+	assert_int_equal(weights_haproxy_parse_state(servers_reply, "be", &m, &err), 0);
+	assert_weight(&m, "gw-down", 50);
+	assert_weight(&m, "gw-drain", 70);
+	assert_int_equal(weights_haproxy_parse_servers("1\n# be_name srv_name srv_uweight\n", "be",
+						       &l, &err),
+			 -1);
+	assert_contains(err.msg, "the header lacks srv_op_state or srv_admin_state");
+	assert_int_equal(weights_haproxy_parse_servers("Can't find backend.\n\n", "be", &l, &err),
+			 -1);
+	assert_contains(err.msg, "show servers state be: no such backend in haproxy.cfg");
+	lb_servers_free(&l);
+	weight_map_free(&m);
+}
+
+static void test_haproxy_parse_sessions(void **state)
+{
+	(void)state;
+	struct lb_servers l = {0};
+	struct cf_err err = {""};
+	static const char header[] = "# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,"
+				     "dresp,ereq,econ,eresp,wretr,wredis,status,weight,\n";
+	char reply[1024];
+	snprintf(reply, sizeof(reply),
+		 "%sbe,gw-up,0,0,3,5,,17,100,200,,0,,0,0,0,0,UP,100,\n"
+		 "be,gw-drain,0,0,0,1,,4,10,20,,0,,0,0,0,0,DRAIN,70,\n"
+		 "be,BACKEND,0,0,3,5,,21,110,220,0,0,,0,0,0,0,UP,170,\n"
+		 "other,gw-up,0,0,9,9,,9,0,0,,0,,0,0,0,0,UP,1,\n\n",
+		 header);
+	assert_int_equal(weights_haproxy_parse_servers(servers_reply, "be", &l, &err), 0);
+	assert_int_equal(weights_haproxy_parse_sessions(reply, "be", &l, &err), 0);
+	assert_int_equal(l.n, 5);
+	assert_int_equal(lb_servers_find(&l, "gw-up")->sessions, 3);
+	assert_int_equal(lb_servers_find(&l, "gw-up")->health, LB_HEALTH_UP);
+	assert_int_equal(lb_servers_find(&l, "gw-drain")->sessions, 0);
+	assert_true(lb_servers_find(&l, "gw-drain")->draining);
+	assert_int_equal(lb_servers_find(&l, "gw-down")->sessions, -1);
+	/* The sessions stay when the state is read after them. */
+	assert_int_equal(weights_haproxy_parse_servers(servers_reply, "be", &l, &err), 0);
+	assert_int_equal(lb_servers_find(&l, "gw-up")->sessions, 3);
+
+	static const struct reply_case bad[] = {
+		{"No such proxy.\n\n", "show stat be: no such backend in haproxy.cfg"},
+		{"", "show stat be: empty reply"},
+		{"# pxname,svname,qcur,\n", "show stat: the header lacks pxname, svname or scur"},
+		{"# pxname,svname,scur,\nbe,gw-up,many,\n", "line 2: scur \"many\" is not a count"},
+		{"# pxname,svname,scur,\nbe,gw-up,\n", "line 2: want 3 fields"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (weights_haproxy_parse_sessions(bad[i].reply, "be", &l, &err) != -1)
+			fail_msg("case %zu parsed", i);
+		assert_contains(err.msg, bad[i].msg);
+	}
+	lb_servers_free(&l);
+}
+
+static void test_haproxy_parse_map(void **state)
+{
+	(void)state;
+	struct lb_routes r = {0};
+	struct cf_err err = {""};
+	assert_int_equal(weights_haproxy_parse_map("0x7efc9c046a10 acme openclaw_canary\n"
+						   "0x7efc9c046a20 globex openclaw_gateways\n"
+						   "0x7efc9c046a30 ops a value with spaces\n"
+						   "0x7efc9c046a40 /path/key openclaw_canary\n\n",
+						   &r, &err),
+			 0);
+	assert_int_equal(r.n, 2);
+	assert_string_equal(lb_routes_find(&r, "acme")->pool, "openclaw_canary");
+	assert_string_equal(lb_routes_find(&r, "globex")->pool, "openclaw_gateways");
+	assert_int_equal(weights_haproxy_parse_map("\n", &r, &err), 0);
+	assert_int_equal(weights_haproxy_parse_map(
+				 "Unknown map identifier. Please use #<id> or <file>.\n\n", &r, &err),
+			 -1);
+	assert_contains(err.msg, "no such map in haproxy.cfg");
+	assert_int_equal(weights_haproxy_parse_map("Permission denied\n\n", &r, &err), -1);
+	assert_contains(err.msg, "show map: want \"<id> <key> <value>\", got \"Permission denied\"");
+	lb_routes_free(&r);
+}
+
 /* --- the haproxy driver against a scripted Runtime API on a UNIX socket --- */
 
 #define FAKE_SERVERS 3
@@ -828,6 +968,8 @@ struct fake_hap {
 	struct {
 		const char *name;
 		int weight;
+		int op, admin; /* srv_op_state, srv_admin_state */
+		int sessions;
 	} servers[FAKE_SERVERS];
 	char map_key[64], map_value[64];
 	char log[FAKE_LOG][512];
@@ -849,10 +991,36 @@ static void hap_answer(const char *cmd, char *out, size_t size)
 		size_t n = (size_t)snprintf(out, size, "%s", STATE_HEADER);
 		for (int i = 0; i < FAKE_SERVERS; i++)
 			n += (size_t)snprintf(out + n, size - n,
-					      "3 openclaw_gateways %d %s 127.0.0.1 2 0 %d 100 1 1 0 2 0 "
+					      "3 openclaw_gateways %d %s 127.0.0.1 %d %d %d 100 1 15 3 3 6 "
 					      "0 0 0 - 1900%d - 0 0 - - 0\n",
-					      i + 1, hap.servers[i].name, hap.servers[i].weight, i);
+					      i + 1, hap.servers[i].name, hap.servers[i].op,
+					      hap.servers[i].admin, hap.servers[i].weight, i);
 		snprintf(out + n, size - n, "\n");
+	} else if (sscanf(cmd, "show stat %63s 4 -1", be) == 1) {
+		if (strcmp(be, "openclaw_gateways") != 0) {
+			snprintf(out, size, "No such proxy.\n\n");
+			return;
+		}
+		size_t n = (size_t)snprintf(out, size, "# pxname,svname,qcur,qmax,scur,status,\n");
+		for (int i = 0; i < FAKE_SERVERS; i++)
+			n += (size_t)snprintf(out + n, size - n, "openclaw_gateways,%s,0,0,%d,UP,\n",
+					      hap.servers[i].name, hap.servers[i].sessions);
+		snprintf(out + n, size - n, "openclaw_gateways,BACKEND,0,0,9,UP,\n\n");
+	} else if (sscanf(cmd, "set server openclaw_gateways/%63s state %63s", srv, value) == 2) {
+		for (int i = 0; i < FAKE_SERVERS; i++)
+			if (strcmp(hap.servers[i].name, srv) == 0) {
+				if (!hap.ignore_sets)
+					hap.servers[i].admin = strcmp(value, "drain") == 0 ? 8 : 0;
+				snprintf(out, size, "\n");
+				return;
+			}
+		snprintf(out, size, "No such server.\n\n");
+	} else if (sscanf(cmd, "show map %255s", map) == 1) {
+		if (hap.map_key[0])
+			snprintf(out, size, "0x55d1c2a0 %s %s\n0x55d1c2b0 #weird x y\n\n", hap.map_key,
+				 hap.map_value);
+		else
+			snprintf(out, size, "\n");
 	} else if (sscanf(cmd, "set weight openclaw_gateways/%63s %d", srv, &w) == 2) {
 		for (int i = 0; i < FAKE_SERVERS; i++)
 			if (strcmp(hap.servers[i].name, srv) == 0) {
@@ -946,6 +1114,9 @@ static void reset_hap(void)
 	for (int i = 0; i < FAKE_SERVERS; i++) {
 		hap.servers[i].name = names[i];
 		hap.servers[i].weight = 100;
+		hap.servers[i].op = 2;
+		hap.servers[i].admin = 0;
+		hap.servers[i].sessions = 0;
 	}
 	hap.ignore_sets = false;
 	hap.map_key[0] = hap.map_value[0] = '\0';
@@ -1035,6 +1206,84 @@ static void test_haproxy_route_tenant(void **state)
 	lb.haproxy.tenant_map = "/etc/haproxy/a map";
 	assert_int_equal(weights_route_tenant(&lb, "acme", "openclaw_canary", &err), -1);
 	assert_contains(err.msg, "holds a space");
+}
+
+/* A server HAProxy's health check holds down takes the weight asked for and reads it back; the
+ * driver reports it down, with each server's sessions. */
+static void test_haproxy_down_server_reads_back(void **state)
+{
+	(void)state;
+	struct load_balancer lb = hap_lb();
+	struct weight_map want = {0};
+	struct lb_servers l = {0};
+	struct cf_err err = {""};
+	reset_hap();
+	hap.servers[1].op = 0;
+	hap.servers[0].sessions = 4;
+	map_of(&want, "stable-gw-b=40");
+	if (weights_apply(&lb, &want, &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(hap.servers[1].weight, 40);
+	assert_true(weights_has_servers(&lb));
+	if (weights_servers(&lb, &l, &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(l.n, 3);
+	assert_int_equal(lb_servers_find(&l, "stable-gw-b")->health, LB_HEALTH_DOWN);
+	assert_int_equal(lb_servers_find(&l, "stable-gw-a")->health, LB_HEALTH_UP);
+	assert_int_equal(lb_servers_find(&l, "stable-gw-a")->sessions, 4);
+	assert_string_equal(hap.log[hap.nlog - 1], "show stat openclaw_gateways 4 -1");
+	weight_map_free(&want);
+	lb_servers_free(&l);
+}
+
+static void test_haproxy_drain_and_ready(void **state)
+{
+	(void)state;
+	struct load_balancer lb = hap_lb();
+	struct cf_err err = {""};
+	reset_hap();
+	assert_true(weights_has_drain(&lb));
+	if (weights_drain(&lb, "stable-gw-a", true, &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_string_equal(hap.log[0], "set server openclaw_gateways/stable-gw-a state drain");
+	assert_string_equal(hap.log[1], "show servers state openclaw_gateways");
+	assert_int_equal(hap.servers[0].admin, 8);
+	assert_int_equal(hap.servers[0].weight, 100);
+	if (weights_drain(&lb, "stable-gw-a", false, &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(hap.servers[0].admin, 0);
+
+	hap.ignore_sets = true;
+	assert_int_equal(weights_drain(&lb, "stable-gw-a", true, &err), -1);
+	assert_string_equal(err.msg, "haproxy load balancer: server stable-gw-a: want state drain, "
+				     "ready on reading back");
+	hap.ignore_sets = false;
+	assert_int_equal(weights_drain(&lb, "stable-gw-z", true, &err), -1);
+	assert_contains(err.msg, "state drain\": No such server.");
+	assert_int_equal(weights_drain(&lb, "gw;shutdown", true, &err), -1);
+	assert_contains(err.msg, "is not safe to send");
+}
+
+static void test_haproxy_routes(void **state)
+{
+	(void)state;
+	struct load_balancer lb = hap_lb();
+	struct lb_routes r = {0};
+	struct cf_err err = {""};
+	reset_hap();
+	assert_int_equal(weights_routes(&lb, &r, &err), 0);
+	assert_int_equal(r.n, 0);
+	assert_int_equal(weights_route_tenant(&lb, "acme", "openclaw_canary", &err), 0);
+	hap.nlog = 0;
+	assert_int_equal(weights_routes(&lb, &r, &err), 0);
+	assert_string_equal(hap.log[0], "show map /etc/haproxy/canary-tenants.map");
+	assert_int_equal(r.n, 1);
+	assert_string_equal(r.v[0].tenant, "acme");
+	assert_string_equal(r.v[0].pool, "openclaw_canary");
+	lb.haproxy.tenant_map = NULL;
+	assert_int_equal(weights_routes(&lb, &r, &err), 0);
+	assert_int_equal(r.n, 0);
+	lb_routes_free(&r);
 }
 
 static void test_haproxy_unreachable(void **state)
@@ -1169,6 +1418,7 @@ int main(void)
 		cmocka_unit_test(test_file_missing_is_empty),
 		cmocka_unit_test(test_file_apply_merges_and_reads_back),
 		cmocka_unit_test(test_file_corrupt_changes_nothing),
+		cmocka_unit_test(test_file_routes_read_back),
 		cmocka_unit_test(test_file_route_tenant_keeps_weights),
 		cmocka_unit_test(test_http_apply_sends_expanded_header),
 		cmocka_unit_test(test_http_unset_variable_sends_nothing),
@@ -1190,6 +1440,12 @@ int main(void)
 		cmocka_unit_test(test_haproxy_apply_sets_only_what_changes),
 		cmocka_unit_test(test_haproxy_errors_name_the_server),
 		cmocka_unit_test(test_haproxy_route_tenant),
+		cmocka_unit_test(test_haproxy_parse_servers),
+		cmocka_unit_test(test_haproxy_parse_sessions),
+		cmocka_unit_test(test_haproxy_parse_map),
+		cmocka_unit_test(test_haproxy_down_server_reads_back),
+		cmocka_unit_test(test_haproxy_drain_and_ready),
+		cmocka_unit_test(test_haproxy_routes),
 		cmocka_unit_test(test_haproxy_unreachable),
 		cmocka_unit_test(test_live_apply),
 		cmocka_unit_test(test_live_unknown_server),
