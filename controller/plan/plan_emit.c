@@ -242,6 +242,7 @@ int plan_ensure_target(struct pass *p, size_t i, enum target_kind kind, bool *ac
 	int64_t reported = plan_reachable(p, i) ? p->seen[i]->observed_generation : 0;
 	if (strcmp(e->digest, digest) != 0) {
 		e->generation = (e->generation > reported ? e->generation : reported) + 1;
+		e->sent_ms = p->now;
 		memcpy(e->digest, digest, sizeof(e->digest));
 	}
 	e->touched = true;

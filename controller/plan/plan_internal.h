@@ -106,6 +106,9 @@ int plan_emit_audit(struct pass *p, enum audit_event event, enum rollout_phase p
 	       const char *reason);
 int plan_emit_broadcast(struct pass *p, enum broadcast_verdict verdict, const char *key, size_t node,
 		   const char *reason, const char *message);
+/* How long a node applying a target is not drained for a red probe (plan_safety.c). */
+#define PLAN_APPLY_GRACE_MS (5 * 60 * 1000)
+
 /* A gateway's drain or restore: the pass's phase, the node named. */
 int plan_emit_node_audit(struct pass *p, enum audit_event event, size_t node, const char *reason);
 /* Without the key: the caller emits once per transition it records in the state. */

@@ -200,9 +200,14 @@ static bool restorable(struct pass *p, size_t i)
 	return e->green_passes >= plan_green_passes_needed(p);
 }
 
+/* Node i is still applying the target the controller sent, and has had less than
+ * PLAN_APPLY_GRACE_MS for it: a build in between is not judged yet. Past that, a node that does
+ * not take its target is judged as it is, so a red Mac never keeps its traffic for good. */
 static bool applying(const struct pass *p, size_t i)
 {
-	return plan_reachable(p, i) && p->seen[i]->observed_generation < p->entry[i]->generation;
+	const struct rollout_node *e = p->entry[i];
+	return plan_reachable(p, i) && p->seen[i]->observed_generation < e->generation &&
+	       p->now - e->sent_ms < PLAN_APPLY_GRACE_MS;
 }
 
 static bool exempt(const struct pass *p, size_t i)

@@ -76,6 +76,7 @@ struct rollout_node {
 	int green_passes;	/* consecutive passes that saw it green while drained */
 	int64_t green_at_ms;	/* the last pass counted in green_passes: a pass counts once */
 	bool kept_serving; /* red but not drained: that would break minServing (broadcast once) */
+	int64_t sent_ms;   /* when generation was first planned; 0: unknown */
 };
 
 struct rollout_quarantine {

@@ -270,7 +270,7 @@ static struct json_object *get_array(struct json_object *o, const char *key, siz
 /* The safety rule's fields came later: a node without them is not drained. */
 static const char *const node_keys[] = {"name",	      "generation",  "digest",	  "touched",
 					"drained",    "drainReason", "greenPasses", "greenAtMs",
-					"keptServing"};
+					"keptServing", "sentMs"};
 #define NODE_KEYS_REQUIRED 4
 
 static int read_node_safety(struct json_object *o, const char *where, struct rollout_node *nd,
@@ -284,6 +284,8 @@ static int read_node_safety(struct json_object *o, const char *where, struct rol
 	    get_small(o, where, "greenPasses", 0, INT32_MAX, &nd->green_passes, err) < 0 ||
 	    get_time(o, where, "greenAtMs", &nd->green_at_ms, err) < 0 ||
 	    get_bool(o, where, "keptServing", &nd->kept_serving, err) < 0)
+		return -1;
+	if (member(o, "sentMs") && get_time(o, where, "sentMs", &nd->sent_ms, err) < 0)
 		return -1;
 	return 0;
 }

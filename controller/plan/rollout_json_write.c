@@ -104,6 +104,7 @@ static struct json_object *nodes_json(struct builder *b, const struct rollout_st
 		put(b, o, "generation", json_object_new_int64(n->generation));
 		put(b, o, "digest", json_object_new_string(n->digest));
 		put(b, o, "touched", json_object_new_boolean(n->touched));
+		put(b, o, "sentMs", json_object_new_int64(n->sent_ms));
 		put(b, o, "drained", json_object_new_boolean(n->drained));
 		put(b, o, "drainReason", json_object_new_string(n->drain_reason));
 		put(b, o, "greenPasses", json_object_new_int(n->green_passes));

@@ -1669,6 +1669,15 @@ static const struct row applying_not_drained[] = {
 	  "AUDIT quarantined RollingBack 0% doctor.red", "BROADCAST rollback canary-gw doctor.red"}},
 };
 
+/* A gateway that does not take its target within the grace is judged as it is: red, drained. */
+static const struct row applying_too_long[] = {
+	{0, canary_red_applying, "Shadow", NULL, {"AUDIT step Shadow 0%", SHADOW_V2}},
+	{5 * MIN - 1, NULL, "Shadow", NULL, {SHADOW_V2}},
+	{5 * MIN, NULL, "Shadow", NULL,
+	 {SHADOW_V2, "SET_WEIGHTS canary-gw=0 stable-gw-a=100 stable-gw-b=100",
+	  "AUDIT drained canary-gw Shadow 0% doctor.red", "BROADCAST drain canary-gw doctor.red"}},
+};
+
 static void test_drain_during_a_rollout(void **state)
 {
 	(void)state;
@@ -1678,6 +1687,9 @@ static void test_drain_during_a_rollout(void **state)
 	world_free(w);
 	w = adopted_v1_then_v2();
 	RUN(w, applying_not_drained);
+	world_free(w);
+	w = adopted_v1_then_v2();
+	RUN(w, applying_too_long);
 	world_free(w);
 }
 

@@ -69,9 +69,9 @@ static void rich_state(struct rollout_state *s)
 	s->canary_routed = true;
 	strcpy(s->broadcast_key, "hold/canary-gw/doctor.yellow");
 	s->nodes = calloc(2, sizeof(*s->nodes));
-	s->nodes[0] = (struct rollout_node){"canary-gw", 1, DIGEST, true, false, "", 0, 0, false};
+	s->nodes[0] = (struct rollout_node){"canary-gw", 1, DIGEST, true, false, "", 0, 0, false, 3000};
 	s->nodes[1] = (struct rollout_node){"stable-gw-a", 0, "", false, true, "doctor.red", 1, 4500,
-					    false};
+					    false, 0};
 	s->nnodes = 2;
 	s->quarantined[0] = (struct rollout_quarantine){"v0", C1, "doctor.red", 500};
 	s->nquarantined = 1;
