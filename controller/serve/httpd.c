@@ -14,12 +14,21 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "serve/httpd_guard.h"
+
 /* Per connection, for its request line, headers and reply headers (bodies live outside it):
  * libmicrohttpd's 32 KiB default costs a megabyte of RSS per 32 keep-alive clients, and an agent
  * runs on every Mac. Headers are capped far below this anyway. */
 #define HTTPD_CONNECTION_MEMORY (16u << 10)
-#define DEFAULT_MAX_CONNECTIONS 256
+/* Connections cost 16 KiB each at most: 1024 are 16 MiB, and one address may hold 32 of them,
+ * so it takes 32 addresses acting together to fill the server (and then only up to the slots
+ * kept for the local host). */
+#define DEFAULT_MAX_CONNECTIONS 1024
+#define DEFAULT_PER_CLIENT 32
+/* The last eighth of the connections is the local host's alone. */
+#define LOCAL_RESERVE_SHARE 8
 #define DEFAULT_TIMEOUT_SEC 10
+#define DEFAULT_DEADLINE_MS 10000
 /* One epoll thread per core of the two the agent is sized for. Measured on two cores with the
  * client beside it: 1, 2 or 4 epoll threads and poll() all served 40,000-50,000 small
  * keep-alive requests/s within noise; epoll keeps the cost per event flat as connections grow. */
@@ -33,6 +42,7 @@
 
 struct httpd {
 	struct MHD_Daemon *daemon;
+	struct httpd_guard *guard;
 	struct httpd_route *routes;
 	size_t n_routes;
 	unsigned int port;
@@ -189,8 +199,10 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct httpd_r
 						     resp->content_type);
 	for (size_t i = 0; ok == MHD_YES && i < resp->n_headers; i++)
 		ok = MHD_add_response_header(r, resp->headers[i].name, resp->headers[i].value);
-	if (ok == MHD_YES)
+	if (ok == MHD_YES) {
+		httpd_guard_answering(conn);
 		ok = MHD_queue_response(conn, resp->status, r);
+	}
 	MHD_destroy_response(r);
 	return ok;
 }
@@ -380,10 +392,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
+	struct httpd *srv = cls;
 	struct pending *p = *con_cls;
-	(void)cls;
-	(void)conn;
 	(void)toe;
+	httpd_guard_answered(srv->guard, conn);
 	if (p) {
 		free(p->body);
 		free(p);
@@ -554,16 +566,28 @@ int httpd_start(struct httpd **out, const struct httpd_config *cfg, struct cf_er
 	unsigned int max_connections = cfg->max_connections ? cfg->max_connections
 							    : DEFAULT_MAX_CONNECTIONS;
 	unsigned int timeout_sec = cfg->timeout_sec ? cfg->timeout_sec : DEFAULT_TIMEOUT_SEC;
+	unsigned int per_client = cfg->per_client_connections ? cfg->per_client_connections
+							      : DEFAULT_PER_CLIENT;
+	unsigned int deadline_ms = cfg->request_deadline_ms ? cfg->request_deadline_ms
+							    : DEFAULT_DEADLINE_MS;
+	if (httpd_guard_start(&srv->guard, max_connections,
+			      max_connections / LOCAL_RESERVE_SHARE, deadline_ms, err) < 0) {
+		close(fd);
+		goto fail;
+	}
 	/* libmicrohttpd closes fd itself when it fails past option parsing; the options below
 	 * are fixed and valid, so fd is never closed here once handed over. */
-	srv->daemon = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD, 0, NULL, NULL, on_request,
-				       srv, MHD_OPTION_LISTEN_SOCKET, fd,
+	srv->daemon = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD, 0, httpd_guard_accept,
+				       srv->guard, on_request, srv, MHD_OPTION_LISTEN_SOCKET, fd,
 				       MHD_OPTION_THREAD_POOL_SIZE, threads,
 				       MHD_OPTION_CONNECTION_LIMIT, max_connections,
+				       MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_client,
 				       MHD_OPTION_CONNECTION_TIMEOUT, timeout_sec,
 				       MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 				       (size_t)HTTPD_CONNECTION_MEMORY,
-				       MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+				       MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+				       MHD_OPTION_NOTIFY_CONNECTION, httpd_guard_notify,
+				       srv->guard,
 				       MHD_OPTION_END);
 	if (!srv->daemon) {
 		cf_err_set(err,
@@ -575,6 +599,7 @@ int httpd_start(struct httpd **out, const struct httpd_config *cfg, struct cf_er
 	*out = srv;
 	return 0;
 fail:
+	httpd_guard_stop(srv->guard);
 	free(srv->routes);
 	free(srv);
 	return -1;
@@ -590,6 +615,7 @@ void httpd_stop(struct httpd *srv)
 	if (!srv)
 		return;
 	MHD_stop_daemon(srv->daemon);
+	httpd_guard_stop(srv->guard);
 	free(srv->routes);
 	free(srv);
 }

@@ -4,7 +4,11 @@
  * cap, or a chunked body that grows past it, gets 413. Unknown paths get 404, a known path with
  * another method 405 with Allow; a HEAD request runs the GET handler without sending the body.
  * Errors are JSON objects {"error": reason}. Handlers run on the server's threads, several at
- * once, and must be thread-safe. Nothing is logged: bodies and credentials never leave here. */
+ * once, and must be thread-safe. Nothing is logged: bodies and credentials never leave here.
+ * Abuse is bounded: one client address holds at most per_client_connections; the whole head and
+ * body of a request must arrive within request_deadline_ms of accept (of the previous answer on
+ * a keep-alive connection), however steadily it trickles; the last eighth of max_connections is
+ * kept for the local host (127.0.0.1, ::1). Past a limit a new connection is closed at once. */
 #ifndef CLAWFLEET_HTTPD_H
 #define CLAWFLEET_HTTPD_H
 #include <stddef.h>
@@ -58,7 +62,9 @@ struct httpd_config {
 	const struct httpd_route *routes;	/* the table is copied; its strings and
 						 * ctx must outlive the server */
 	size_t n_routes;
-	unsigned int max_connections;	/* 0: 256 */
+	unsigned int max_connections;	/* 0: 1024 */
+	unsigned int per_client_connections;	/* per client address; 0: 32 */
+	unsigned int request_deadline_ms;	/* for a whole request to arrive; 0: 10 s */
 	unsigned int timeout_sec;	/* idle connection timeout; 0: 10 s */
 	unsigned int threads;		/* epoll threads; 0: 2 */
 };

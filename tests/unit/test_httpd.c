@@ -13,8 +13,10 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -578,6 +580,175 @@ static void test_localhost_single_thread(void **state)
 	httpd_stop(s.srv);
 }
 
+/* A slowloris client from address `from` (any 127.x address reaches the server on 127.0.0.1):
+ * connected, a request head begun and never finished. -1 when the kernel refused the socket. */
+static int slow_client(const char *from, unsigned int port)
+{
+	static const char head[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+	struct sockaddr_in src = {.sin_family = AF_INET};
+	struct sockaddr_in dst = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	inet_pton(AF_INET, from, &src.sin_addr);
+	dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&src, sizeof(src)) < 0 ||
+	    connect(fd, (struct sockaddr *)&dst, sizeof(dst)) < 0 ||
+	    send(fd, head, sizeof(head) - 1, MSG_NOSIGNAL) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Whether the server closed fd within wait_ms (end of stream or a reset). */
+static bool closed_by_server(int fd, int wait_ms)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	char c;
+	if (poll(&p, 1, wait_ms) <= 0)
+		return false;
+	ssize_t n = recv(fd, &c, 1, MSG_DONTWAIT);
+	return n == 0 || (n < 0 && errno == ECONNRESET);
+}
+
+/* The next header byte of every slow client still open. */
+static void trickle(const int *fds, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (fds[i] >= 0)
+			send(fds[i], "x", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+static void close_all(int *fds, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+}
+
+static long healthz_ms(unsigned int port, long *status)
+{
+	char url[64];
+	struct reply r;
+	struct timespec t0, t1;
+	CURL *h = curl_easy_init();
+	assert_non_null(h);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/healthz", port);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	exchange(h, "GET", url, NULL, 0, false, NULL, &r);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	*status = r.status;
+	reply_free(&r);
+	curl_easy_cleanup(h);
+	return (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+}
+
+static struct httpd *start_healthz(unsigned int max_connections, unsigned int per_client,
+				   unsigned int deadline_ms)
+{
+	static const struct httpd_route route = {"GET", "/healthz", httpd_healthz, NULL, 0};
+	const struct httpd_config cfg = {
+		.listen = "127.0.0.1:0",
+		.routes = &route,
+		.n_routes = 1,
+		.max_connections = max_connections,
+		.per_client_connections = per_client,
+		.request_deadline_ms = deadline_ms,
+		.threads = 1,
+	};
+	struct httpd *srv = NULL;
+	struct cf_err err = { { 0 } };
+	if (httpd_start(&srv, &cfg, &err) < 0)
+		fail_msg("%s", err.msg);
+	return srv;
+}
+
+#define SLOW_CLIENTS 500
+#define SLOW_ADDRESSES 20
+
+/* 500 slowloris connections from 20 addresses, each well inside its share: /healthz still
+ * answers within 100 ms, and every slow connection is cut at its deadline although it keeps
+ * trickling bytes that would reset an idle timeout. */
+static void test_slowloris_neither_locks_out_nor_stays(void **state)
+{
+	int fds[SLOW_CLIENTS];
+	long status;
+	(void)state;
+	struct httpd *srv = start_healthz(0, 0, 1500);
+	unsigned int port = httpd_port(srv);
+	for (size_t i = 0; i < SLOW_CLIENTS; i++) {
+		char from[32];
+		snprintf(from, sizeof(from), "127.0.0.%zu", 2 + i % SLOW_ADDRESSES);
+		fds[i] = slow_client(from, port);
+		assert_true(fds[i] >= 0);
+	}
+	for (int round = 0; round < 5; round++) {
+		trickle(fds, SLOW_CLIENTS);
+		long ms = healthz_ms(port, &status);
+		assert_int_equal(status, 200);
+		if (ms >= 100)
+			fail_msg("/healthz took %ld ms beside %d slow clients", ms, SLOW_CLIENTS);
+	}
+	size_t held = 0;
+	for (size_t i = 0; i < SLOW_CLIENTS; i++)
+		held += !closed_by_server(fds[i], 0);
+	assert_int_equal(held, SLOW_CLIENTS);
+
+	/* Past the deadline (1.5 s) plus the watchdog's tick, bytes still trickling. */
+	for (int step = 0; step < 10; step++) {
+		usleep(250 * 1000);
+		trickle(fds, SLOW_CLIENTS);
+	}
+	for (size_t i = 0; i < SLOW_CLIENTS; i++)
+		if (!closed_by_server(fds[i], 1000))
+			fail_msg("slow client %zu still open past its deadline", i);
+	close_all(fds, SLOW_CLIENTS);
+	httpd_stop(srv);
+}
+
+/* One address past its share is closed at once; the others' connections are untouched. */
+static void test_per_client_limit_refuses_at_once(void **state)
+{
+	int fds[20];
+	long status;
+	(void)state;
+	struct httpd *srv = start_healthz(0, 8, 0);
+	for (size_t i = 0; i < 20; i++) {
+		fds[i] = slow_client("127.0.0.2", httpd_port(srv));
+		assert_true(fds[i] >= 0);
+	}
+	size_t refused = 0;
+	for (size_t i = 0; i < 20; i++)
+		refused += closed_by_server(fds[i], i < 8 ? 100 : 1000);
+	assert_int_equal(refused, 12);
+	assert_int_equal(healthz_ms(httpd_port(srv), &status) >= 0, 1);
+	assert_int_equal(status, 200);
+	close_all(fds, 20);
+	httpd_stop(srv);
+}
+
+/* Remote clients filling the server leave the local host's reserved slots (an eighth) free. */
+static void test_local_host_keeps_reserved_slots(void **state)
+{
+	int fds[16];
+	long status;
+	(void)state;
+	struct httpd *srv = start_healthz(16, 64, 0);
+	for (size_t i = 0; i < 16; i++) {
+		fds[i] = slow_client(i % 2 ? "127.0.0.3" : "127.0.0.2", httpd_port(srv));
+		assert_true(fds[i] >= 0);
+	}
+	size_t refused = 0;
+	for (size_t i = 0; i < 16; i++)
+		refused += closed_by_server(fds[i], i < 14 ? 100 : 1000);
+	assert_int_equal(refused, 2);
+	healthz_ms(httpd_port(srv), &status);
+	assert_int_equal(status, 200);
+	close_all(fds, 16);
+	httpd_stop(srv);
+}
+
 static void test_bad_config(void **state)
 {
 	static const char *const bad_listen[] = {
@@ -659,6 +830,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_port_in_use, setup, teardown),
 		cmocka_unit_test(test_ipv6_loopback),
 		cmocka_unit_test(test_localhost_single_thread),
+		cmocka_unit_test(test_slowloris_neither_locks_out_nor_stays),
+		cmocka_unit_test(test_per_client_limit_refuses_at_once),
+		cmocka_unit_test(test_local_host_keeps_reserved_slots),
 		cmocka_unit_test(test_bad_config),
 		cmocka_unit_test(test_response_setters_refuse_injection),
 	};
