@@ -1,8 +1,14 @@
 /* jsonparse: the one reader of JSON. Every document clawfleet reads (from a peer, a file, a
- * command's output) is parsed here and nowhere else, the same way: json-c in strict mode, valid
- * UTF-8 only, a depth limit, exactly one value with nothing but white space after it. Messages
- * are the same everywhere: "not valid JSON: <why>", "not a JSON object"; callers add their
- * context ("GET http://gw-a:8443/readyz: not valid JSON: unexpected end").
+ * command's output) is parsed here and nowhere else, the same way: RFC 8259 and nothing more
+ * (json-c in strict mode, then one pass over the text refusing what json-c still lets through:
+ * NaN, Infinity, numbers such as 01, 1. or -01, single-quoted strings, raw control characters
+ * in strings), RFC 3629 UTF-8 only, every integer within int64 and every other number within a
+ * double (so no value is ever clamped: json-c would saturate 2^63 to INT64_MAX and read 1e400
+ * as infinity), a depth limit, exactly one value with nothing but white space after it.
+ * Messages are the same everywhere: "not valid JSON: <why>", "not a JSON object"; what the pass
+ * over the text refuses ends "at byte N", and a number that does not fit names its member
+ * ("not valid JSON: generation: 9223372036854775808 does not fit in 64 bits at byte 14");
+ * callers add their context ("GET http://gw-a:8443/readyz: not valid JSON: unexpected end").
  *
  * The typed getters read one member of an object and say where a problem is, as
  * "<where>.<key>: want an integer" (where is the object's path, "readyz.lock"). No coercion: a
@@ -32,7 +38,7 @@ int jsonparse_value(const char *text, size_t len, int depth, struct json_object 
 		    struct cf_err *err);
 /* jsonparse_value for a reader that points at the error as FILE:LINE:COL: on an error in the
  * text, *error_at is the byte offset where it goes wrong (the byte json-c refused, the first
- * byte of trailing data, the value itself when it is null), len when the text ends inside the
+ * byte of trailing data, the start of a refused number or string byte, the value itself when it is null), len when the text ends inside the
  * value, 0 for a text too large to parse. Out of memory leaves *error_at as it was. */
 int jsonparse_value_at(const char *text, size_t len, int depth, struct json_object **out,
 		       size_t *error_at, struct cf_err *err);

@@ -35,6 +35,9 @@ static int copy_str(struct json_object *v, const char *field, char *out, size_t 
 	if (!json_object_is_type(v, json_type_string))
 		return cf_err_set(err, "%s: must be a string", field);
 	const char *s = json_object_get_string(v);
+	/* "\u0000" is valid JSON; cut at it, "v1\u0000x" would quietly become "v1" */
+	if (strlen(s) != (size_t)json_object_get_string_len(v))
+		return cf_err_set(err, "%s: must not contain a NUL character", field);
 	if (strlen(s) >= outlen)
 		return cf_err_set(err, "%s: longer than %zu characters", field, outlen - 1);
 	memcpy(out, s, strlen(s) + 1);

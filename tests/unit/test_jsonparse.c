@@ -1,5 +1,6 @@
 /* jsonparse: the one JSON reader. A table of documents with the exact outcome each must have
- * (strict json-c, valid UTF-8, the depth limit, one value and white space only after it), a
+ * (RFC 8259 and nothing more, RFC 3629 UTF-8, integers within int64 and other numbers within a
+ * double, the depth limit, one value and white space only after it), a
  * table of broken ones with the byte where each goes wrong, and a table of members read through
  * the typed getters with the exact message a wrong one gets. */
 #include <setjmp.h>
@@ -35,6 +36,45 @@ static const struct doc_case doc_cases[] = {
 	{"{\"a\":\"\xc3\x28\"}", 8, "not valid JSON: "}, /* invalid UTF-8 */
 	{"{\"a\":{\"b\":{\"c\":{}}}}", 3, "not valid JSON: "}, /* over the depth limit */
 	{"{\"a\":{\"b\":{\"c\":{}}}}", 4, NULL},
+	/* RFC 8259 and nothing more: what json-c's strict mode lets through is refused too. */
+	{"{\"a\":NaN}", 8, "not valid JSON: a: NaN is not a JSON number at byte 5"},
+	{"{\"a\":Infinity}", 8, "not valid JSON: a: Infinity is not a JSON number at byte 5"},
+	{"{\"a\":-Infinity}", 8, "not valid JSON: a: -Infinity is not a JSON number at byte 5"},
+	{"{\"a\":00}", 8, "not valid JSON: a: 00 is not a JSON number at byte 5"},
+	{"{\"a\":-01}", 8, "not valid JSON: a: -01 is not a JSON number at byte 5"},
+	{"{\"a\":1.}", 8, "not valid JSON: a: 1. is not a JSON number at byte 5"},
+	{"{\"a\":[1.e5]}", 8, "not valid JSON: a[0]: 1.e5 is not a JSON number at byte 6"},
+	{"{\"a\":.5}", 8, "not valid JSON: "},
+	{"{\"a\":+1}", 8, "not valid JSON: "},
+	{"{'a':1}", 8, "not valid JSON: a single-quoted string at byte 1"},
+	{"{\"a\":'b'}", 8, "not valid JSON: "},
+	{"{\"a\":{\"b\":1,'c':2}}", 8, "not valid JSON: a: a single-quoted string at byte 12"},
+	{"{\"a\":\"x\ty\"}", 8, "not valid JSON: a: a raw control character in a string at byte 7"},
+	{"{\"a\":\"x\x01\"}", 8, "not valid JSON: a: a raw control character in a string at byte 7"},
+	{"{\"a\x1f\":1}", 8, "not valid JSON: a raw control character in a string at byte 3"},
+	/* UTF-8 that json-c passes: overlong, a surrogate, past U+10FFFF */
+	{"{\"a\":\"\xc0\x80\"}", 8, "not valid JSON: a: invalid UTF-8 in a string at byte 6"},
+	{"{\"a\":\"\xed\xa0\x80\"}", 8, "not valid JSON: a: invalid UTF-8 in a string at byte 6"},
+	{"{\"\xf4\x90\x80\x80\":1}", 8, "not valid JSON: invalid UTF-8 in a string at byte 2"},
+	{"{\"a\":{\"b\":1, \"\xc0\x80\":2}}", 8,
+	 "not valid JSON: a: invalid UTF-8 in a string at byte 14"}, /* a key names its object */
+	{"{\"a\":[\"ok\",\"\xc0\x80\"]}", 8,
+	 "not valid JSON: a[1]: invalid UTF-8 in a string at byte 12"},
+	/* json-c would clamp these to INT64_MAX, INT64_MIN, UINT64_MAX and infinity */
+	{"{\"generation\":9223372036854775808}", 8,
+	 "not valid JSON: generation: 9223372036854775808 does not fit in 64 bits at byte 14"},
+	{"{\"a\":{\"b\":[1,-9223372036854775809]}}", 8,
+	 "not valid JSON: a.b[1]: -9223372036854775809 does not fit in 64 bits at byte 13"},
+	{"{\"a\":[{\"b\":1},99999999999999999999]}", 8,
+	 "not valid JSON: a[1]: 99999999999999999999 does not fit in 64 bits at byte 14"},
+	{"{\"a\":1e400}", 8, "not valid JSON: a: 1e400 does not fit in a double at byte 5"},
+	{"{\"a\":-1e400}", 8, "not valid JSON: a: -1e400 does not fit in a double at byte 5"},
+	/* valid edge cases: the int64 ends, -0, fractions, exponents, an escaped NUL, UTF-8 */
+	{"{\"max\":9223372036854775807,\"min\":-9223372036854775808}", 8, NULL},
+	{"{\"a\":[-0,0,0.5,-0.0,1e5,1E+5,1.5e-3,1e-400,10,-10]}", 8, NULL},
+	{"{\"a\":\"\\u0000 \\\" \\\\ '\", \"b'\":\"x\"}", 8, NULL},
+	{"{\"caf\xc3\xa9\":\"\xe2\x82\xac \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf\"}", 8, NULL},
+	{"{\"a\":true,\"b\":false,\"c\":null} \n", 8, NULL},
 };
 
 static void test_documents(void **state)
@@ -108,6 +148,8 @@ static const struct error_at_case error_at_cases[] = {
 	{"{} \n x", 5, "not valid JSON: "},                   /* the trailing data */
 	{" \n null\n", 3, "not valid JSON: null at the top"}, /* the value itself */
 	{"[[[1]]]", 2, "not valid JSON: "},                   /* the bracket too deep */
+	{"[1, NaN]", 4, "not valid JSON: [1]: NaN"},              /* the refused number */
+	{"[\"ok\", \"\xc0\x80\"]", 8, "not valid JSON: [1]: invalid UTF-8"}, /* the refused byte */
 };
 
 static void test_error_at(void **state)
@@ -137,7 +179,7 @@ static void test_error_at(void **state)
 
 static const char member_doc[] =
 	"{\"s\":\"text\",\"b\":true,\"fs\":\"false\",\"i\":42,\"neg\":-1,\"d\":1.5,\"one\":1.0,"
-	"\"o\":{\"x\":1},\"a\":[1],\"n\":null,\"big\":99999999999999999999}";
+	"\"o\":{\"x\":1},\"a\":[1],\"n\":null}";
 
 static void test_getters(void **state)
 {
@@ -179,9 +221,13 @@ static void test_getters(void **state)
 	assert_int_equal(jsonparse_get_int(doc, "doc", "one", JSONPARSE_REQUIRED, 0, 9, &i, &err),
 			 -1);
 	assert_string_equal(err.msg, "doc.one: want an integer");
+	/* The parser refuses integers past 64 bits; one built in memory is not clamped either. */
+	struct json_object *built = json_object_new_object();
+	json_object_object_add(built, "big", json_object_new_uint64(UINT64_MAX));
 	assert_int_equal(
-		jsonparse_get_int(doc, "doc", "big", JSONPARSE_REQUIRED, 0, INT64_MAX, &i, &err), -1);
+		jsonparse_get_int(built, "doc", "big", JSONPARSE_REQUIRED, 0, INT64_MAX, &i, &err), -1);
 	assert_string_equal(err.msg, "doc.big: too large a number");
+	json_object_put(built);
 	assert_int_equal(jsonparse_get_int(doc, "doc", "absent", JSONPARSE_REQUIRED, 0, 9, &i, &err),
 			 -1);
 	assert_string_equal(err.msg, "doc.absent: missing");

@@ -68,7 +68,8 @@ static const struct body_case cases[] = {
 	{BARE(",\"observedGeneration\":\"7\""), -1,
 	 "not a probe document: \"observedGeneration\" is not a whole number >= 0"},
 	{BARE(",\"observedGeneration\":99999999999999999999"), -1,
-	 "not a probe document: \"observedGeneration\" is not a whole number >= 0"},
+	 "not a probe document: not valid JSON: observedGeneration: 99999999999999999999 does not "
+	 "fit in 64 bits at byte 56"},
 	{"{\"node\":\"" NODE "\",\"status\":\"GREEN\"}", -1,
 	 "not a probe document: \"status\" is not green, degraded or red"},
 	{"{\"node\":\"" NODE "\",\"status\":0}", -1,

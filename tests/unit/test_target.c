@@ -62,6 +62,17 @@ static const struct bad_case bad_cases[] = {
 	{"{\"generation\": 1, \"restart\": \"yes\"}", "restart: must be true or false"},
 	{"{\"generation\": 1, \"extra\": 1}", "extra: unknown field"},
 	{"{\"generation\": 1, \"tag\": \"v1\", \"commit\": \"" GOOD_COMMIT "\"}", "skills: required"},
+	/* json-c would store 2^63 as INT64_MAX, and every later target would be a 409 */
+	{"{\"generation\": 9223372036854775808}",
+	 "body is not valid JSON: generation: 9223372036854775808 does not fit in 64 bits at byte 15"},
+	{"{\"generation\": 1e0}", "generation: must be an integer >= 1"},
+	{"{\"generation\": 01}", "body is not valid JSON: number expected"},
+	{"{\"generation\": NaN}", "body is not valid JSON: generation: NaN is not a JSON number at byte 15"},
+	/* UTF-8 json-c lets through (overlong "/"), which the canonical form would refuse */
+	{"{\"generation\": 1, \"tag\": \"v\xc0\xaf\"}",
+	 "body is not valid JSON: tag: invalid UTF-8 in a string at byte 27"},
+	{"{\"generation\": 1, \"tag\": \"v\xff\"}", "body is not valid JSON: invalid utf-8 string"},
+	{"{\"generation\": 1, \"tag\": \"v1\\u0000x\"}", "tag: must not contain a NUL character"},
 };
 
 static void test_parse_bad(void **state)
