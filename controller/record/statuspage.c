@@ -222,9 +222,16 @@ static void rollout_section(struct page *pg, struct json_object *doc)
 	} else {
 		put(pg, "none in Git");
 	}
+	struct json_object *suspended = member(doc, "suspended", json_type_boolean);
+	bool frozen = suspended && json_object_get_boolean(suspended);
 	putf(pg, "</td></tr>\n<tr><th>Phase</th><td><span id=\"phase\" class=\"badge %s\">",
 	     phase_class(phase));
+	/* As `clawfleet status` says it: "Suspended (Analysing)", the phase it froze in. */
+	if (frozen)
+		put(pg, "Suspended (");
 	esc_or_dash(pg, phase);
+	if (frozen)
+		put(pg, ")");
 	putf(pg, "</span></td></tr>\n<tr><th>Step</th><td id=\"step\">step %d, %d %% to the "
 		 "canary</td></tr>\n",
 	     int_of(doc, "step"), int_of(doc, "percent"));

@@ -158,6 +158,22 @@ static void test_shows_what_status_says(void **state)
 	free(page);
 }
 
+/* A suspended rollout says so, with the phase it froze in, as `clawfleet status` does. */
+static void test_suspended_says_so(void **state)
+{
+	struct fixture *f = *state;
+	struct rollout_state *s = &f->state;
+	s->suspended_since_ms = 1;
+	char *page = page_of(&f->view, "");
+	assert_non_null(
+		strstr(page, "<span id=\"phase\" class=\"badge busy\">Suspended (Analysing)</span>"));
+	free(page);
+	s->suspended_since_ms = 0;
+	page = page_of(&f->view, "");
+	assert_non_null(strstr(page, "<span id=\"phase\" class=\"badge busy\">Analysing</span>"));
+	free(page);
+}
+
 static void test_node_status_in_words_and_color(void **state)
 {
 	struct fixture *f = *state;
@@ -364,6 +380,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_shows_what_status_says, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_suspended_says_so, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_node_status_in_words_and_color, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_since_and_reason_detail, setup, teardown),
