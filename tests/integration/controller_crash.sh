@@ -9,35 +9,8 @@ set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/tap.sh
 . hack/fleet.sh
-BUILD=${BUILD:-build}
-fleet=$(mktemp -d "${TMPDIR:-/tmp}/clawfleet-ctl-crash.XXXXXX")
-cleanup() {
-	fleet_down "$fleet"
-	rm -rf "$fleet"
-}
-trap cleanup EXIT
-
-if ! command -v haproxy >/dev/null; then
-	tap_fail "haproxy is installed" "run hack/install-deps.sh (Debian package haproxy)"
-	tap_done
-	exit
-fi
-if ! fleet_up "$fleet" 2s; then
-	tap_fail "the simulated fleet comes up" "$(tail -n 20 "$fleet"/logs/*.log)"
-	tap_done
-	exit
-fi
-. "$fleet/fleet.env"
-log=$fleet/logs/controller.log
-audit=$FLEET_STATE/promotions.jsonl
-status() { fleet_status "$FLEET_URL" "$@"; }
-within() { # NAME SECONDS EXPR
-	if fleet_wait "$2" status "$3"; then
-		tap_ok "$1"
-	else
-		tap_fail "$1" "expected: $3" "last /status: $(status)" "$(tail -n 15 "$log")"
-	fi
-}
+. tests/lib/fleet_test.sh
+fleet_test_up ctl-crash 2s
 # Installs take 2 s on every Mac, so that Shadow and Mirroring last long enough to be caught.
 for node in $FLEET_NODES; do
 	npm=$fleet/macs/$node/usr/local/bin/npm

@@ -10,36 +10,9 @@ set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/tap.sh
 . hack/fleet.sh
-BUILD=${BUILD:-build}
+. tests/lib/fleet_test.sh
 INTERVAL_S=2
-fleet=$(mktemp -d "${TMPDIR:-/tmp}/clawfleet-analysis.XXXXXX")
-cleanup() {
-	fleet_down "$fleet"
-	rm -rf "$fleet"
-}
-trap cleanup EXIT
-
-if ! command -v haproxy >/dev/null; then
-	tap_fail "haproxy is installed" "run hack/install-deps.sh (Debian package haproxy)"
-	tap_done
-	exit
-fi
-if ! FLEET_MIN_SAMPLES=2 fleet_up "$fleet" "${INTERVAL_S}s"; then
-	tap_fail "the simulated fleet comes up" "$(tail -n 20 "$fleet"/logs/*.log)"
-	tap_done
-	exit
-fi
-. "$fleet/fleet.env"
-log=$fleet/logs/controller.log
-audit=$FLEET_STATE/promotions.jsonl
-status() { fleet_status "$FLEET_URL" "$@"; }
-within() { # NAME SECONDS EXPR
-	if fleet_wait "$2" status "$3"; then
-		tap_ok "$1"
-	else
-		tap_fail "$1" "expected: $3" "last /status: $(status)" "$(tail -n 15 "$log")"
-	fi
-}
+FLEET_MIN_SAMPLES=2 fleet_test_up analysis "${INTERVAL_S}s"
 port_of() { eval echo "\$FLEET_AGENT_PORT_$(fleet_var "$1")"; }
 # readyz NODE [PYTHON EXPR]: the node's agent /readyz; with EXPR, 0 when it holds for d.
 readyz() {

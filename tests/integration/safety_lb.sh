@@ -13,37 +13,11 @@ set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/tap.sh
 . hack/fleet.sh
-BUILD=${BUILD:-build}
+. tests/lib/fleet_test.sh
 SLOW_MS=8000
-fleet=$(mktemp -d "${TMPDIR:-/tmp}/clawfleet-safety-lb.XXXXXX")
-cleanup() {
-	fleet_down "$fleet"
-	rm -rf "$fleet"
-}
-trap cleanup EXIT
-
-if ! command -v haproxy >/dev/null; then
-	tap_fail "haproxy is installed" "run hack/install-deps.sh (Debian package haproxy)"
-	tap_done
-	exit
-fi
 # analysisInterval 3s: the 50 % step holds at least 6 s, time to start the long requests.
-if ! fleet_up "$fleet" 3s; then
-	tap_fail "the simulated fleet comes up" "$(tail -n 20 "$fleet"/logs/*.log)"
-	tap_done
-	exit
-fi
-. "$fleet/fleet.env"
-log=$fleet/logs/controller.log
+fleet_test_up safety-lb 3s
 map=$FLEET_DIR/haproxy/canary-tenants.map
-status() { fleet_status "$FLEET_URL" "$@"; }
-within() { # NAME SECONDS EXPR
-	if fleet_wait "$2" status "$3"; then
-		tap_ok "$1"
-	else
-		tap_fail "$1" "expected: $3" "last /status: $(status)" "$(tail -n 15 "$log")"
-	fi
-}
 # hap CMD: one Runtime API command on the fleet's socket; prints the reply.
 hap() {
 	python3 -c '

@@ -9,34 +9,8 @@ set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/tap.sh
 . hack/fleet.sh
-BUILD=${BUILD:-build}
-fleet=$(mktemp -d "${TMPDIR:-/tmp}/clawfleet-reasons.XXXXXX")
-cleanup() {
-	fleet_down "$fleet"
-	rm -rf "$fleet"
-}
-trap cleanup EXIT
-
-if ! command -v haproxy >/dev/null; then
-	tap_fail "haproxy is installed" "run hack/install-deps.sh (Debian package haproxy)"
-	tap_done
-	exit
-fi
-if ! fleet_up "$fleet" 2s; then
-	tap_fail "the simulated fleet comes up" "$(tail -n 20 "$fleet"/logs/*.log)"
-	tap_done
-	exit
-fi
-. "$fleet/fleet.env"
-log=$fleet/logs/controller.log
-status() { fleet_status "$FLEET_URL" "$@"; }
-within() { # NAME SECONDS EXPR
-	if fleet_wait "$2" status "$3"; then
-		tap_ok "$1"
-	else
-		tap_fail "$1" "expected: $3" "last /status: $(status)" "$(tail -n 15 "$log")"
-	fi
-}
+. tests/lib/fleet_test.sh
+fleet_test_up reasons 2s
 table() { "$FLEET_BIN" status --url "$FLEET_URL"; }
 # field EXPR: a value of the /status document, d.
 field() { python3 -c 'import json, sys; d = json.loads(sys.argv[1]); print(eval(sys.argv[2]))' "$(status)" "$1"; }
