@@ -1,8 +1,9 @@
 /* gitsource: desired state from a Git repository through libgit2. A remote (URL or path) is
  * cloned once and then fetched into a bare mirror under a state directory; a local repository
  * path can also be opened in place. Fetches run in a child process killed after a deadline
- * (libgit2 1.5 has no network timeout), never fetch submodules, and leave the mirror's old refs
- * untouched on failure. Refs resolve with Flux GitRepository precedence: commit > name > semver
+ * (libgit2 1.5 has no network timeout) and held to a memory limit, fetch the tags and the one
+ * branch the ref reads, never fetch submodules, and leave the mirror's old refs untouched on
+ * failure. Refs resolve with Flux GitRepository precedence: commit > name > semver
  * range over tags > tag > branch. Revisions print as Flux does: "<ref>@sha1:<hex>" ("sha1:<hex>"
  * for a bare commit). Files are read from the commit's tree without a checkout. */
 #ifndef CLAWFLEET_GITSOURCE_H
@@ -15,6 +16,8 @@
 
 #define GITSOURCE_REVISION_MAX 512
 #define GITSOURCE_TIMEOUT_DEFAULT_MS 60000
+/* Address space a fetch process may map beyond what it inherits from its parent. */
+#define GITSOURCE_FETCH_MEMORY_MAX (512u << 20)
 
 /* Flux's spec.ref: at most one field is used, the first set in precedence order. */
 struct gitref {
@@ -37,8 +40,15 @@ struct gitsource; /* an open repository (a mirror or a local repository) */
 
 /* Opens a repository at path (bare or with a work tree, discovering upward). */
 int gitsource_open(struct gitsource **out, const char *path, struct cf_err *err);
-/* Clones url into mirror_dir (bare) when absent, else fetches all branches and tags into it,
- * pruning deleted refs, within timeout_ms (0: the default). Opens the result. */
+/* Clones url into mirror_dir (bare) when absent, else fetches into it, pruning deleted refs,
+ * within timeout_ms (0: the default). Opens the result. What is fetched: every tag, and the one
+ * branch or ref that ref reads (its branch; for name:, that ref; a commit with no branch may be
+ * on any branch and fetches them all); never another branch, whatever it holds. The fetch
+ * process may map GITSOURCE_FETCH_MEMORY_MAX bytes beyond what it inherits: a repository with an
+ * object too large for that fails to fetch, saying so. */
+int gitsource_sync_ref(struct gitsource **out, const char *url, const char *mirror_dir,
+		       const struct gitref *ref, int timeout_ms, struct cf_err *err);
+/* gitsource_sync_ref fetching the tags only: all the agent's pull checks out. */
 int gitsource_sync(struct gitsource **out, const char *url, const char *mirror_dir, int timeout_ms,
 		   struct cf_err *err);
 /* True when url names a local directory holding a repository (not a URL). */

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -145,18 +146,117 @@ static bool holds_bare_repo(const char *dir)
 struct fetch_job {
 	const char *url;
 	const char *dir;
-	bool create; /* init a bare repository in dir first: a clone */
+	bool create;              /* init a bare repository in dir first: a clone */
+	const struct gitref *ref; /* the branch or ref fetched beside the tags; NULL: tags only */
 };
+
+/* A refspec naming one ref: "+<ref>:<ref>". */
+#define REFSPEC_MAX (2 * GITSOURCE_REVISION_MAX + 32)
+
+struct refspecs {
+	char one[REFSPEC_MAX];
+	char *v[2];
+	size_t n;
+};
+
+/* What a fetch brings: every tag (Promotions name tags that must exist, and a semver range
+ * chooses among all of them) and the one branch or ref the source's ref reads, never the other
+ * branches: a branch nobody reads can hold anything (a 1 GiB blob) and every fetch would pay for
+ * it. A commit with no branch may be on any branch, so it alone fetches them all. */
+static int fetch_refspecs(const struct gitref *ref, struct refspecs *out, char *msg, size_t cap)
+{
+	const char *prefix = "refs/heads/", *name = NULL;
+
+	out->v[0] = "+refs/tags/*:refs/tags/*";
+	out->n = 1;
+	if (!ref)
+		return 0;
+	if (ref->commit && !ref->branch) {
+		out->v[out->n++] = "+refs/heads/*:refs/heads/*";
+		return 0;
+	}
+	if (ref->commit) {
+		name = ref->branch;
+	} else if (ref->name) {
+		prefix = "";
+		name = has_prefix(ref->name, "refs/tags/") ? NULL : ref->name;
+	} else if (!ref->semver) {
+		/* A branch, or a bare name that is a tag when one exists and else a branch. */
+		name = ref->branch;
+	}
+	if (!name)
+		return 0;
+	int n = snprintf(out->one, sizeof(out->one), "+%s%s:%s%s", prefix, name, prefix, name);
+	if (n < 0 || (size_t)n >= sizeof(out->one)) {
+		snprintf(msg, cap, "ref %s%s is too long", prefix, name);
+		return -1;
+	}
+	out->v[out->n++] = out->one;
+	return 0;
+}
+
+/* Caps the address space the fetch may map beyond what the child inherited (the parent's heap,
+ * its threads' stacks and malloc arenas: address space that fork only shares), so that an object
+ * too large to hold fails its allocation at once with libgit2's "out of memory" instead of taking
+ * the host's memory and then the deadline. RLIMIT_AS is enforced by Linux; macOS accepts it and
+ * does not enforce it, so a port must bound the child another way: this is the one place that
+ * sets the limit. libgit2 maps pack files in windows of up to 1 GiB, 8 GiB in all, by default;
+ * smaller windows keep a large mirror's packs within the limit. */
+static int limit_memory(char *msg, size_t cap)
+{
+	char buf[128];
+	unsigned long long pages = 0;
+	ssize_t n = -1;
+
+	int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+	}
+	if (n <= 0 || (buf[n] = '\0', sscanf(buf, "%llu", &pages) != 1)) {
+		snprintf(msg, cap, "reading /proc/self/statm to limit the fetch's memory: %s",
+			 n < 0 ? strerror(errno) : "no size in it");
+		return -1;
+	}
+	rlim_t inherited = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE);
+	struct rlimit rl = {inherited + GITSOURCE_FETCH_MEMORY_MAX,
+			    inherited + GITSOURCE_FETCH_MEMORY_MAX};
+	if (setrlimit(RLIMIT_AS, &rl) < 0) {
+		snprintf(msg, cap, "limiting the fetch's memory: %s", strerror(errno));
+		return -1;
+	}
+	if (git_libgit2_opts(GIT_OPT_SET_MWINDOW_SIZE, (size_t)32 << 20) < 0 ||
+	    git_libgit2_opts(GIT_OPT_SET_MWINDOW_MAPPED_LIMIT,
+			     (size_t)GITSOURCE_FETCH_MEMORY_MAX / 4) < 0) {
+		snprintf(msg, cap, "limiting libgit2's pack windows: %s", git_msg());
+		return -1;
+	}
+	return 0;
+}
+
+static void fetch_failed(char *msg, size_t cap)
+{
+	const git_error *e = git_error_last();
+	if (e && e->klass == GIT_ERROR_NOMEMORY)
+		snprintf(msg, cap,
+			 "out of memory: a fetch may map %u MiB; the fetched branch or a tag holds an "
+			 "object larger than that (a file of hundreds of MiB in its history?)",
+			 GITSOURCE_FETCH_MEMORY_MAX >> 20);
+	else
+		snprintf(msg, cap, "%s", git_msg());
+}
 
 static int fetch_here(const struct fetch_job *job, char *msg, size_t cap)
 {
-	char *specs[] = {"+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"};
-	git_strarray refspecs = {specs, sizeof(specs) / sizeof(specs[0])};
+	struct refspecs specs;
 	git_remote_create_options create;
 	git_fetch_options opts;
 	git_repository *repo = NULL;
 	git_remote *remote = NULL;
 
+	if (fetch_refspecs(job->ref, &specs, msg, cap) < 0)
+		return -1;
+	git_strarray refspecs = {specs.v, specs.n};
 	git_fetch_options_init(&opts, GIT_FETCH_OPTIONS_VERSION);
 	opts.prune = GIT_FETCH_PRUNE;
 	opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_ALL;
@@ -174,7 +274,7 @@ static int fetch_here(const struct fetch_job *job, char *msg, size_t cap)
 	if (rc == 0)
 		rc = git_remote_fetch(remote, &refspecs, &opts, NULL);
 	if (rc < 0)
-		snprintf(msg, cap, "%s", git_msg());
+		fetch_failed(msg, cap);
 	git_remote_free(remote);
 	git_repository_free(repo);
 	return rc < 0 ? -1 : 0;
@@ -198,7 +298,8 @@ static void __attribute__((noreturn)) run_child(const struct fetch_job *job, pid
 	if (git_libgit2_init() < 0) {
 		snprintf(msg, sizeof(msg), "initializing libgit2: %s", git_msg());
 	} else {
-		rc = fetch_here(job, msg, sizeof(msg));
+		if (limit_memory(msg, sizeof(msg)) == 0)
+			rc = fetch_here(job, msg, sizeof(msg));
 		git_libgit2_shutdown();
 	}
 	/* A message that cannot be sent is not worth more: the parent reports the exit. */
@@ -298,7 +399,8 @@ static int run_fetch(const struct fetch_job *job, int timeout_ms, struct cf_err 
 	return 0;
 }
 
-static int clone_mirror(const char *url, const char *mirror, int timeout_ms, struct cf_err *err)
+static int clone_mirror(const char *url, const char *mirror, const struct gitref *ref,
+			int timeout_ms, struct cf_err *err)
 {
 	char parent[PATH_MAX], tmp[PATH_MAX];
 	const char *base = split_mirror(mirror, parent);
@@ -310,7 +412,7 @@ static int clone_mirror(const char *url, const char *mirror, int timeout_ms, str
 	remove_stale_clones(mirror);
 	if (fsutil_make_temp_dir(tmp, parent, base, 0700, err) < 0)
 		return -1;
-	struct fetch_job job = {.url = url, .dir = tmp, .create = true};
+	struct fetch_job job = {.url = url, .dir = tmp, .create = true, .ref = ref};
 	if (run_fetch(&job, timeout_ms, err) < 0)
 		goto done;
 	/* Only a complete clone becomes the mirror; rename replaces an empty directory. */
@@ -321,8 +423,8 @@ done:
 	return rc;
 }
 
-int gitsource_sync(struct gitsource **out, const char *url, const char *mirror_dir, int timeout_ms,
-		   struct cf_err *err)
+int gitsource_sync_ref(struct gitsource **out, const char *url, const char *mirror_dir,
+		       const struct gitref *ref, int timeout_ms, struct cf_err *err)
 {
 	int rc = -1;
 	char *mirror = strdup(mirror_dir);
@@ -338,10 +440,10 @@ int gitsource_sync(struct gitsource **out, const char *url, const char *mirror_d
 	gitsource_global_init();
 	if (holds_bare_repo(mirror)) {
 		remove_stale_files(mirror);
-		struct fetch_job job = {.url = url, .dir = mirror, .create = false};
+		struct fetch_job job = {.url = url, .dir = mirror, .create = false, .ref = ref};
 		if (run_fetch(&job, timeout_ms, err) < 0)
 			goto done;
-	} else if (clone_mirror(url, mirror, timeout_ms, err) < 0) {
+	} else if (clone_mirror(url, mirror, ref, timeout_ms, err) < 0) {
 		goto done;
 	}
 	rc = gitsource_open_ext(out, mirror, GIT_REPOSITORY_OPEN_NO_SEARCH | GIT_REPOSITORY_OPEN_BARE,
@@ -350,4 +452,10 @@ done:
 	gitsource_global_shutdown();
 	free(mirror);
 	return rc;
+}
+
+int gitsource_sync(struct gitsource **out, const char *url, const char *mirror_dir, int timeout_ms,
+		   struct cf_err *err)
+{
+	return gitsource_sync_ref(out, url, mirror_dir, NULL, timeout_ms, err);
 }

@@ -47,7 +47,7 @@ static int open_mirror(struct source *src, const struct source_spec *spec, struc
 	snprintf(path, sizeof(path), "%s/mirror.git", mirror ? mirror : src->tmp_mirror);
 	if (mirror && fsutil_mkdir_p(mirror, 0700, err) < 0)
 		return -1;
-	return gitsource_sync(&src->gs, spec->location, path, spec->timeout_ms, err);
+	return gitsource_sync_ref(&src->gs, spec->location, path, &src->ref, spec->timeout_ms, err);
 }
 
 int source_open(struct source **out, const struct source_spec *spec, struct cf_err *err)

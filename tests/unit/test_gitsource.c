@@ -505,10 +505,24 @@ static void test_oversized_file_is_error(void **state)
 	expect_read_error(repo, "clawfleet/big.yaml: file is 1048577 bytes, over the");
 }
 
-static void sync_ok(struct gitsource **gs, const char *url, const char *mirror)
+static int64_t now_ms(void)
 {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Syncs url into mirror for the ref spec (gitref_parse syntax; NULL: tags only). */
+static void sync_ok(struct gitsource **gs, const char *url, const char *mirror, const char *spec)
+{
+	struct gitref ref = {0};
 	struct cf_err err = {""};
-	if (gitsource_sync(gs, url, mirror, 0, &err) < 0)
+	if (spec && gitref_parse(spec, &ref, &err) < 0)
+		fail_msg("ref %s: %s", spec, err.msg);
+	int rc = spec ? gitsource_sync_ref(gs, url, mirror, &ref, 0, &err)
+		      : gitsource_sync(gs, url, mirror, 0, &err);
+	gitref_free(&ref);
+	if (rc < 0)
 		fail_msg("sync: %s", err.msg);
 }
 
@@ -527,9 +541,8 @@ static void test_sync_clone_fetch_prune(void **state)
 	sh("mkdir -p %s/objects", stale);
 
 	capture(hex, "git -C %s rev-parse main", upstream);
-	sync_ok(&gs, upstream, mirror);
+	sync_ok(&gs, upstream, mirror, "gone");
 	assert_false(exists(stale));
-	expect_resolve(gs, "branch:main", hex, rev("main", hex));
 	expect_resolve(gs, "branch:gone", hex, rev("gone", hex));
 	expect_resolve(gs, "tag:v0.1.0", hex, rev("v0.1.0", hex));
 	gitsource_free(gs);
@@ -539,17 +552,166 @@ static void test_sync_clone_fetch_prune(void **state)
 	   ">/dev/null && git -C %s tag v0.2.0",
 	   upstream, upstream, upstream, upstream);
 	capture(hex, "git -C %s rev-parse main", upstream);
-	sync_ok(&gs, upstream, mirror);
-	expect_resolve(gs, "branch:main", hex, rev("main", hex));
+	sync_ok(&gs, upstream, mirror, "gone");
 	expect_resolve(gs, "v0.2.0", hex, rev("v0.2.0", hex));
 	expect_resolve_error_str(gs, "branch:gone", "branch \"gone\" not found");
 	expect_resolve_error_str(gs, "tag:v0.1.0", "tag \"v0.1.0\" not found");
+	gitsource_free(gs);
+
+	sync_ok(&gs, upstream, mirror, "branch:main");
+	expect_resolve(gs, "branch:main", hex, rev("main", hex));
 	struct treefiles tf = {0};
 	struct cf_err err = {""};
 	assert_int_equal(gitsource_read_files(gs, hex, &tf, &err), 0);
 	assert_string_equal(treefiles_find(&tf, "clawfleet/a.yaml")->data, "a: 2\n");
 	treefiles_free(&tf);
 	gitsource_free(gs);
+}
+
+/* Each kind of ref fetches every tag and the branch it reads, and no other branch. */
+static void test_sync_fetches_only_the_refs_branch(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *spec;
+		bool main, feature, both; /* which branches reach the mirror */
+	} cases[] = {
+		{"branch:main", true, false, false},
+		{"main", true, false, false},
+		{"both", false, false, true},
+		{"name:refs/heads/feature", false, true, false},
+		{"tag:v1.0.0", false, false, false},
+		{"semver:>=1.0.0", false, false, false},
+		{"name:refs/tags/v1.0.0", false, false, false},
+		{NULL, false, false, false},
+		{"commit:0000000", true, true, true},
+	};
+	char mirror[PATH_MAX], spec[64];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct gitsource *gs = NULL;
+		const char *s = cases[i].spec;
+		if (s && strcmp(s, "commit:0000000") == 0) {
+			/* A commit alone may be on any branch. */
+			sfmt(spec, sizeof(spec), "commit:%s", hex_feature);
+			s = spec;
+		}
+		sfmt(mirror, sizeof(mirror), "%s/only-%zu.git", root, i);
+		sync_ok(&gs, up, mirror, s);
+		assert_true(gitsource_tag_exists(gs, "v1.0.0"));
+		assert_true(gitsource_tag_exists(gs, "v1.1.0"));
+		assert_true(gitsource_tag_exists(gs, "v2.0.0-rc.1"));
+		/* A tag's commits arrive with it, whichever branch they are on. */
+		expect_resolve(gs, "tag:v2.0.0-rc.1", hex_rc, rev("v2.0.0-rc.1", hex_rc));
+		if (cases[i].main)
+			expect_resolve(gs, "branch:main", hex_main, rev("main", hex_main));
+		else
+			expect_resolve_error_str(gs, "branch:main", "branch \"main\" not found");
+		if (cases[i].feature)
+			expect_resolve(gs, "branch:feature", hex_feature, rev("feature", hex_feature));
+		else
+			expect_resolve_error_str(gs, "branch:feature", "branch \"feature\" not found");
+		if (cases[i].both)
+			expect_resolve(gs, "branch:both", hex_v100, rev("both", hex_v100));
+		else
+			expect_resolve_error_str(gs, "branch:both", "branch \"both\" not found");
+		gitsource_free(gs);
+	}
+}
+
+/* A port on loopback with nothing listening: connecting is refused at once. */
+static int closed_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+/* Adds a branch "huge" to repo holding a file of the given size: sparse zeros, cheap to make
+ * and a few hundred KiB once compressed. Returns the blob's id in blob. */
+static void add_huge_branch(const char *repo, unsigned size, char blob[41])
+{
+	char file[PATH_MAX];
+	sfmt(file, sizeof(file), "%s/huge.bin", repo);
+	sh("git -C %s checkout -q -b huge && truncate -s %u %s && git -C %s add huge.bin && "
+	   "git -C %s commit -q -m huge && git -C %s checkout -q main",
+	   repo, size, file, repo, repo, repo);
+	capture(blob, "git -C %s rev-parse huge:huge.bin", repo);
+}
+
+/* A fetch whose objects include a blob over the fetch's memory limit fails at once, saying so,
+ * and leaves the mirror as it was. */
+static void test_sync_memory_limit(void **state)
+{
+	(void)state;
+	char upstream[PATH_MAX], mirror[PATH_MAX], blob[41], hex[41];
+	struct gitsource *gs = NULL;
+	struct gitref ref = {0};
+	struct cf_err err = {""};
+	path_in(upstream, "huge-up");
+	path_in(mirror, "huge-mirror.git");
+	make_small_repo(upstream);
+	capture(hex, "git -C %s rev-parse main", upstream);
+	sync_ok(&gs, upstream, mirror, "main");
+	gitsource_free(gs);
+	add_huge_branch(upstream, GITSOURCE_FETCH_MEMORY_MAX + (64u << 20), blob);
+
+	assert_int_equal(gitref_parse("branch:huge", &ref, &err), 0);
+	int64_t start = now_ms();
+	assert_int_equal(gitsource_sync_ref(&gs, upstream, mirror, &ref, 60000, &err), -1);
+	int64_t took = now_ms() - start;
+	gitref_free(&ref);
+	assert_null(gs);
+	if (!strstr(err.msg, "out of memory: a fetch may map 512 MiB"))
+		fail_msg("error \"%s\" does not name the memory limit", err.msg);
+	assert_true(took < 30000);
+	assert_int_equal(gitsource_open(&gs, mirror, &err), 0);
+	expect_resolve(gs, "branch:main", hex, rev("main", hex));
+	expect_resolve_error_str(gs, "branch:huge", "branch \"huge\" not found");
+	gitsource_free(gs);
+}
+
+/* Over the network (git://, as over https and ssh) the remote sends only what the refspecs
+ * want: a huge blob on a branch the ref does not read never reaches the mirror. */
+static void test_sync_skips_other_branches_objects(void **state)
+{
+	(void)state;
+	char upstream[PATH_MAX], mirror[PATH_MAX], pidfile[PATH_MAX], url[256], blob[41], hex[41];
+	struct gitsource *gs = NULL;
+	path_in(upstream, "served/up.git");
+	path_in(mirror, "served-mirror.git");
+	path_in(pidfile, "daemon.pid");
+	make_small_repo(upstream);
+	add_huge_branch(upstream, 64u << 20, blob);
+	capture(hex, "git -C %s rev-parse main", upstream);
+	int port = closed_port();
+	sh("git daemon --detach --reuseaddr --export-all --listen=127.0.0.1 --port=%d "
+	   "--pid-file=%s --base-path=%s/served %s/served",
+	   port, pidfile, root, root);
+	sfmt(url, sizeof(url), "git://127.0.0.1:%d/up.git", port);
+	struct cf_err err = {""};
+	struct gitref ref = {0};
+	assert_int_equal(gitref_parse("main", &ref, &err), 0);
+	int rc = -1;
+	/* git daemon listens a moment after it detaches. */
+	for (int i = 0; i < 50 && rc < 0; i++) {
+		rc = gitsource_sync_ref(&gs, url, mirror, &ref, 10000, &err);
+		if (rc < 0)
+			usleep(100 * 1000);
+	}
+	gitref_free(&ref);
+	sh("kill $(cat %s)", pidfile);
+	if (rc < 0)
+		fail_msg("sync over git://: %s", err.msg);
+	expect_resolve(gs, "branch:main", hex, rev("main", hex));
+	expect_resolve(gs, "tag:v0.1.0", hex, rev("v0.1.0", hex));
+	gitsource_free(gs);
+	sh("! git -C %s cat-file -e %s 2>/dev/null", mirror, blob);
 }
 
 static void test_sync_failure_keeps_mirror(void **state)
@@ -563,7 +725,7 @@ static void test_sync_failure_keeps_mirror(void **state)
 	path_in(missing, "no-such-repo");
 	make_small_repo(upstream);
 	capture(hex, "git -C %s rev-parse main", upstream);
-	sync_ok(&gs, upstream, mirror);
+	sync_ok(&gs, upstream, mirror, "main");
 	gitsource_free(gs);
 
 	assert_int_equal(gitsource_sync(&gs, missing, mirror, 0, &err), -1);
@@ -573,7 +735,6 @@ static void test_sync_failure_keeps_mirror(void **state)
 
 	assert_int_equal(gitsource_open(&gs, mirror, &err), 0);
 	expect_resolve(gs, "branch:main", hex, rev("main", hex));
-	expect_resolve(gs, "branch:gone", hex, rev("gone", hex));
 	expect_resolve(gs, "tag:v0.1.0", hex, rev("v0.1.0", hex));
 	gitsource_free(gs);
 
@@ -592,7 +753,7 @@ static void test_sync_removes_stale_locks(void **state)
 	path_in(upstream, "lock-up");
 	path_in(mirror, "lock-mirror.git");
 	make_small_repo(upstream);
-	sync_ok(&gs, upstream, mirror);
+	sync_ok(&gs, upstream, mirror, "main");
 	gitsource_free(gs);
 
 	/* What a fetch killed by the watchdog leaves behind. */
@@ -600,7 +761,7 @@ static void test_sync_removes_stale_locks(void **state)
 	put(upstream, "clawfleet/a.yaml", "a: 3\n");
 	sh("git -C %s commit -q -am three", upstream);
 	capture(hex, "git -C %s rev-parse main", upstream);
-	sync_ok(&gs, upstream, mirror);
+	sync_ok(&gs, upstream, mirror, "main");
 	expect_resolve(gs, "branch:main", hex, rev("main", hex));
 	gitsource_free(gs);
 }
@@ -617,19 +778,6 @@ static void test_sync_refuses_foreign_dir(void **state)
 	assert_int_equal(gitsource_sync(&gs, up, dir, 0, &err), -1);
 	assert_non_null(strstr(err.msg, "holds no bare repository"));
 	assert_true(exists(keep));
-}
-
-/* A port on loopback with nothing listening: connecting is refused at once. */
-static int closed_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	assert_true(fd >= 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	close(fd);
-	return ntohs(a.sin_port);
 }
 
 static void test_sync_redacts_credentials(void **state)
@@ -654,13 +802,6 @@ static void test_sync_redacts_credentials(void **state)
 	assert_int_equal(gitsource_sync(&gs, url, mirror, 5000, &err), -1);
 	if (!strstr(err.msg, want))
 		fail_msg("error \"%s\" lacks \"%s\"", err.msg, want);
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void test_watchdog_kills_hung_fetch(void **state)
@@ -725,6 +866,9 @@ int main(void)
 		cmocka_unit_test(test_submodule_is_error),
 		cmocka_unit_test(test_oversized_file_is_error),
 		cmocka_unit_test(test_sync_clone_fetch_prune),
+		cmocka_unit_test(test_sync_fetches_only_the_refs_branch),
+		cmocka_unit_test(test_sync_memory_limit),
+		cmocka_unit_test(test_sync_skips_other_branches_objects),
 		cmocka_unit_test(test_sync_failure_keeps_mirror),
 		cmocka_unit_test(test_sync_removes_stale_locks),
 		cmocka_unit_test(test_sync_refuses_foreign_dir),
