@@ -15,6 +15,7 @@
 
 #include "base/fsutil.h"
 #include "base/names.h"
+#include "reconcilers/pull_tree.h"
 #include "source/gitsource.h"
 
 /* In the repository's .git directory from before a pull changes the repository until its
@@ -23,8 +24,6 @@
 /* Beside the work tree while it is being cloned; only complete clones are renamed into place. */
 #define CLONE_SUFFIX ".tmp-clone"
 #define DIRTY_SHOWN 3
-#define LINK_TARGET_MAX 4096
-#define QUOTE_MAX 200
 
 static bool is_commit_hex(const char *s)
 {
@@ -275,106 +274,6 @@ done:
 	return rc == 0 ? 0 : -1;
 }
 
-/* ---- the tree check ---- */
-
-static void quote(char *out, size_t cap, const char *s, size_t n)
-{
-	size_t q = n < cap - 4 ? n : cap - 4, i;
-	for (i = 0; i < q; i++)
-		out[i] = isprint((unsigned char)s[i]) ? s[i] : '?';
-	if (q < n)
-		memcpy(out + i, "...", 3), i += 3;
-	out[i] = '\0';
-}
-
-/* A link at the given depth (directories above it inside the tree) stays inside when it is
- * relative and climbs with ".." only at its start, no higher than depth: the directories it
- * climbs through are real ones, and whatever it descends through is either a directory or a
- * link held to the same rule, so no chain of links can lead out either. */
-static bool link_stays_inside(const char *target, size_t len, size_t depth)
-{
-	size_t ups = 0;
-	bool descended = false;
-
-	if (len == 0 || memchr(target, '\0', len) || target[0] == '/')
-		return false;
-	for (size_t i = 0; i < len;) {
-		size_t j = i;
-		while (j < len && target[j] != '/')
-			j++;
-		size_t n = j - i;
-		if (n == 2 && target[i] == '.' && target[i + 1] == '.') {
-			if (descended || ++ups > depth)
-				return false;
-		} else if (n > 0 && !(n == 1 && target[i] == '.')) {
-			descended = true;
-		}
-		i = j + 1;
-	}
-	return true;
-}
-
-struct tree_check {
-	git_repository *repo;
-	struct cf_err *err;
-	bool failed;
-};
-
-static int check_entry(const char *root, const git_tree_entry *entry, void *payload)
-{
-	struct tree_check *c = payload;
-	const char *name = git_tree_entry_name(entry);
-	char shown[QUOTE_MAX];
-	git_blob *blob = NULL;
-
-	if (strcasecmp(name, ".git") == 0) {
-		c->failed = true;
-		return cf_err_set(c->err, "%s%s: a path component named .git is refused", root,
-				  name);
-	}
-	if (git_tree_entry_filemode(entry) != GIT_FILEMODE_LINK)
-		return 0;
-	if (git_blob_lookup(&blob, c->repo, git_tree_entry_id(entry)) < 0)
-		return gitsource_fail(c->err, "reading symbolic link %s%s", root, name);
-	size_t depth = 0;
-	for (const char *p = root; *p; p++)
-		depth += *p == '/';
-	const char *target = git_blob_rawcontent(blob);
-	size_t len = (size_t)git_blob_rawsize(blob);
-	int rc = 0;
-	if (len > LINK_TARGET_MAX || !link_stays_inside(target, len, depth)) {
-		quote(shown, sizeof(shown), target, len);
-		c->failed = true;
-		rc = cf_err_set(c->err,
-				"%s%s: symbolic link to \"%s\" could lead outside the infra tree "
-				"(links must be relative and use \"..\" only at their start)",
-				root, name, shown);
-	}
-	git_blob_free(blob);
-	return rc;
-}
-
-static int check_tree(git_repository *repo, git_commit *commit, struct cf_err *err)
-{
-	git_tree *tree = NULL;
-	struct tree_check c = {.repo = repo, .err = err};
-	int rc = -1;
-
-	if (git_commit_tree(&tree, commit) < 0)
-		return gitsource_fail(err, "reading the tree of commit %s",
-				git_oid_tostr_s(git_commit_id(commit)));
-	if (git_tree_walk(tree, GIT_TREEWALK_PRE, check_entry, &c) != 0) {
-		if (!c.failed)
-			gitsource_fail(err, "walking the tree of commit %s",
-				 git_oid_tostr_s(git_commit_id(commit)));
-		goto done;
-	}
-	rc = 0;
-done:
-	git_tree_free(tree);
-	return rc;
-}
-
 /* ---- checkout ---- */
 
 static int remove_lock(const char *path, const struct stat *st, int type, struct FTW *ftw)
@@ -441,7 +340,7 @@ static int verified_commit(git_repository *repo, const struct pull_target *t, gi
 				  t->tag, hex, t->commit);
 	if (git_commit_lookup(out, repo, &oid) < 0)
 		return gitsource_fail(err, "reading commit %s", hex);
-	if (check_tree(repo, *out, err) < 0) {
+	if (pull_tree_check(repo, *out, err) < 0) {
 		git_commit_free(*out);
 		*out = NULL;
 		return -1;

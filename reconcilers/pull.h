@@ -1,12 +1,12 @@
 /* pull: brings the infra work tree (the GitOps repository, checked out) to the tag the controller
  * names, with libgit2. The remote is synced into a bare mirror under the agent's state directory
- * by gitsource_sync (its fetch runs under a deadline); the work tree is cloned from, then fetched
- * from, that local mirror, tags only. Submodules are never fetched: a submodule entry is not
- * checked out at all (no directory) and does not count as dirty. A pull refuses, changing
- * nothing, when the work tree is dirty (modified or untracked files, as `git status` sees them),
- * when the tag does not lead to the commit the controller named, and when the commit's tree holds
- * a ".git" path component or a symlink that is absolute or could lead outside the tree (a link
- * may climb with ".." only at its start, and no higher than its own directory). The checkout is
+ * by gitsource_sync (tags only; its fetch runs under a deadline and a memory limit); the work
+ * tree is cloned from, then fetched from, that local mirror, tags only. Submodules are never
+ * fetched: a submodule entry is not checked out at all (no directory) and does not count as
+ * dirty. A pull refuses, changing nothing, when the work tree is dirty (modified or untracked
+ * files, as `git status` sees them), when the tag does not lead to the commit the controller
+ * named, and when pull_tree_check refuses the commit's tree (a path read as ".git", a link into
+ * Git's files or out of the tree, names differing only in case, an oversized file). The checkout is
  * detached at the commit and removes files the commit does not hold. A marker in the
  * repository's .git directory records a pull in progress: a tree found with it was cut short
  * by a crash, is unfinished rather than dirty, and the next pull forces it to the target. */

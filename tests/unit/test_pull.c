@@ -18,6 +18,7 @@
 
 #include "base/fsutil.h"
 #include "reconcilers/pull.h"
+#include "reconcilers/pull_tree.h"
 
 struct fixture {
 	char dir[64];         /* everything lives under here */
@@ -384,6 +385,126 @@ static void test_dot_git_components_are_refused(void **state)
 	expect_head(f, f->v1, "v1.0.0");
 }
 
+/* A tag whose root tree is made by git mktree from lines ("<mode> <type> <id>\t<name>"), with
+ * blob standing for a small file; a fetch accepts what git add never makes. */
+static void tag_tree(struct fixture *f, const char *tag, const char *lines, char commit[41])
+{
+	char tree[41];
+	capture(tree, "printf '%s' | git -C %s mktree", lines, f->up);
+	capture(commit, "git -C %s commit-tree -m %s %s", f->up, tag, tree);
+	sh("git -C %s tag %s %s", f->up, tag, commit);
+}
+
+static void expect_refused(struct fixture *f, const char *tag, const char *commit,
+			   const char *msg)
+{
+	pull_fails(f, tag, commit, msg);
+	assert_false(exists_in(f->infra, "new.txt"));
+	expect_head(f, f->v1, "v1.0.0");
+}
+
+static void test_dot_git_aliases_are_refused(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const names[] = {".git.", ".git ", ".Git...", "GIT~1", "git~1. ",
+					    ".git::$INDEX_ALLOCATION", ".g\xe2\x80\x8cit",
+					    "\xef\xbb\xbf.GIT"};
+	char blob[41], inner[41], lines[512], tag[32], commit[41], want[256];
+
+	pull_ok(f, "v1.0.0", f->v1);
+	capture(blob, "echo '[core] fsmonitor = evil' | git -C %s hash-object -w --stdin", f->up);
+	snprintf(lines, sizeof(lines), "100644 blob %s\\tconfig\\n", blob);
+	capture(inner, "printf '%s' | git -C %s mktree", lines, f->up);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(lines, sizeof(lines), "040000 tree %s\\t%s\\n100644 blob %s\\tnew.txt\\n",
+			 inner, names[i], blob);
+		snprintf(tag, sizeof(tag), "alias-%zu", i);
+		tag_tree(f, tag, lines, commit);
+		snprintf(want, sizeof(want), "%s: a path component that NTFS or HFS+ reads as .git",
+			 names[i]);
+		expect_refused(f, tag, commit, want);
+	}
+	/* Names that only start like it are files like any other. */
+	snprintf(lines, sizeof(lines), "100644 blob %s\\t.gitignore\\n100644 blob %s\\t.github\\n",
+		 blob, blob);
+	tag_tree(f, "gitlike", lines, commit);
+	pull_ok(f, "gitlike", commit);
+	expect_head(f, commit, "gitlike");
+}
+
+static void test_links_into_git_are_refused(void **state)
+{
+	struct fixture *f = *state;
+	static const struct {
+		const char *link, *target;
+	} cases[] = {
+		{"a", ".git"},         {"a", ".GIT"},     {"a", ".git/"},
+		{"a", ".git/hooks"},   {"a", "./.Git."},  {"sub/a", "../.git"},
+		{"a", "GIT~1/config"}, {"a", ".gitmodules"}, {"a", "x/.gIt/y"},
+	};
+	char commit[41], tag[32], want[256];
+
+	pull_ok(f, "v1.0.0", f->v1);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(tag, sizeof(tag), "gitlink-%zu", i);
+		tag_with_link(f, tag, cases[i].link, cases[i].target, commit);
+		snprintf(want, sizeof(want), "%s: symbolic link to \"%s\" leads into Git's own files",
+			 cases[i].link, cases[i].target);
+		pull_fails(f, tag, commit, want);
+		assert_false(exists_in(f->infra, "new.txt"));
+		assert_false(exists_in(f->infra, cases[i].link));
+		expect_head(f, f->v1, "v1.0.0");
+	}
+	/* A link may not take the name either. */
+	tag_with_link(f, "named", ".gitkeep", "docs/keep", commit);
+	pull_fails(f, "named", commit, ".gitkeep: a symbolic link named .git* is refused");
+	expect_head(f, f->v1, "v1.0.0");
+}
+
+static void test_names_differing_in_case_are_refused(void **state)
+{
+	struct fixture *f = *state;
+	char blob[41], inner[41], lines[512], commit[41];
+
+	pull_ok(f, "v1.0.0", f->v1);
+	capture(blob, "echo x | git -C %s hash-object -w --stdin", f->up);
+	snprintf(lines, sizeof(lines), "100644 blob %s\\tREADME\\n100644 blob %s\\tnew.txt\\n"
+				       "100644 blob %s\\treadme\\n",
+		 blob, blob, blob);
+	tag_tree(f, "case-root", lines, commit);
+	expect_refused(f, "case-root", commit,
+		       "README and readme: names that differ only in case are refused");
+
+	/* Deeper, a directory and a link to it: on APFS one would replace the other. */
+	snprintf(lines, sizeof(lines), "100644 blob %s\\tconfig\\n", blob);
+	capture(inner, "printf '%s' | git -C %s mktree", lines, f->up);
+	capture(blob, "printf ../.. | git -C %s hash-object -w --stdin", f->up);
+	snprintf(lines, sizeof(lines), "040000 tree %s\\tHooks\\n120000 blob %s\\thooks\\n", inner,
+		 blob);
+	capture(inner, "printf '%s' | git -C %s mktree", lines, f->up);
+	snprintf(lines, sizeof(lines), "040000 tree %s\\tdocs\\n100644 blob %s\\tnew.txt\\n", inner,
+		 blob);
+	tag_tree(f, "case-deep", lines, commit);
+	expect_refused(f, "case-deep", commit,
+		       "docs/Hooks and docs/hooks: names that differ only in case are refused");
+}
+
+static void test_oversized_files_are_refused(void **state)
+{
+	struct fixture *f = *state;
+	char commit[41], want[256];
+
+	pull_ok(f, "v1.0.0", f->v1);
+	put(f->up, "new.txt", "must not appear\n");
+	/* Sparse: cheap to make, and small once compressed. */
+	sh("mkdir -p %s/assets && truncate -s %u %s/assets/big.bin", f->up, PULL_TREE_MAX_FILE + 1,
+	   f->up);
+	commit_tag(f, "big", commit);
+	snprintf(want, sizeof(want), "assets/big.bin: file is %u bytes, over the %u byte limit",
+		 PULL_TREE_MAX_FILE + 1, PULL_TREE_MAX_FILE);
+	expect_refused(f, "big", commit, want);
+}
+
 static void test_submodules_are_not_fetched(void **state)
 {
 	struct fixture *f = *state;
@@ -486,6 +607,11 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dot_git_components_are_refused, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_dot_git_aliases_are_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_links_into_git_are_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_names_differing_in_case_are_refused, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_oversized_files_are_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_submodules_are_not_fetched, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_interrupted_checkout_is_finished, setup,
 						teardown),
