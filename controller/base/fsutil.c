@@ -1,5 +1,6 @@
 #include "base/fsutil.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -38,6 +39,15 @@ int fsutil_write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
+/* Removes what a failed write left, keeping the errno that says why it failed; returns -1. */
+static int unlink_keeping_errno(const char *tmp)
+{
+	int saved = errno;
+	unlink(tmp);
+	errno = saved;
+	return -1;
+}
+
 int fsutil_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 			struct cf_err *err)
 {
@@ -51,20 +61,65 @@ int fsutil_write_atomic(const char *path, const void *data, size_t len, mode_t m
 	if (fchmod(fd, mode) < 0 || fsutil_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
 		cf_err_errno(err, "writing %s", tmp);
 		close(fd);
-		unlink(tmp);
-		return -1;
+		return unlink_keeping_errno(tmp);
 	}
 	if (close(fd) < 0) {
 		cf_err_errno(err, "writing %s", tmp);
-		unlink(tmp);
-		return -1;
+		return unlink_keeping_errno(tmp);
 	}
 	if (rename(tmp, path) < 0) {
 		cf_err_errno(err, "renaming %s to %s", tmp, path);
-		unlink(tmp);
-		return -1;
+		return unlink_keeping_errno(tmp);
 	}
 	return fsutil_fsync_dir(dirname(dir), err);
+}
+
+/* "<name>.tmp-XXXXXX": a name, the infix, and mkstemp's six letters or digits. */
+static bool temp_name(const char *name)
+{
+	const char *at = strstr(name, FSUTIL_TMP_INFIX);
+	size_t infix = strlen(FSUTIL_TMP_INFIX);
+	if (!at || at == name)
+		return false;
+	/* The last occurrence: a name may itself contain the infix. */
+	for (const char *next; (next = strstr(at + 1, FSUTIL_TMP_INFIX));)
+		at = next;
+	const char *suffix = at + infix;
+	if (strlen(suffix) != 6)
+		return false;
+	for (size_t i = 0; i < 6; i++)
+		if (!isalnum((unsigned char)suffix[i]))
+			return false;
+	return true;
+}
+
+int fsutil_sweep_temp(const char *dir, fsutil_swept_fn swept, void *ctx, struct cf_err *err)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int removed = 0;
+	if (!d)
+		return cf_err_errno(err, "opening %s", dir);
+	/* Bounded by the directory: readdir hands out each entry once. */
+	while ((de = readdir(d))) {
+		struct stat st;
+		if (!temp_name(de->d_name) ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) < 0) {
+			cf_err_errno(err, "removing %s/%s", dir, de->d_name);
+			closedir(d);
+			return -1;
+		}
+		removed++;
+		if (swept)
+			swept(dir, de->d_name, (long long)st.st_size, ctx);
+	}
+	closedir(d);
+	if (removed && fsutil_fsync_dir(dir, err) < 0)
+		return -1;
+	return removed;
 }
 
 int fsutil_read_file(const char *path, size_t max, char **out, size_t *len, struct cf_err *err)

@@ -17,6 +17,8 @@
  * what an interrupted run left behind can be recognised and removed. */
 #define FSUTIL_TMP_INFIX ".tmp-"
 
+/* On failure errno still says why (ENOSPC, EROFS, EACCES, ...), for a caller that tells the
+ * cases apart. */
 int fsutil_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 			struct cf_err *err);
 /* Writes all len bytes to fd, through short writes and EINTR: 0, or -1 with errno set, so the
@@ -33,6 +35,14 @@ int fsutil_join(char out[PATH_MAX], const char *a, const char *b, struct cf_err 
 /* True when nothing is at path or it is an empty directory: where rename(2) can put a
  * directory. False for anything else, including a path that cannot be read. */
 bool fsutil_absent_or_empty_dir(const char *path);
+
+/* Called with each file fsutil_sweep_temp removed: its directory, name and size. */
+typedef void (*fsutil_swept_fn)(const char *dir, const char *name, long long size, void *ctx);
+/* Removes the regular files "<name>.tmp-XXXXXX" directly in dir, which a write interrupted by a
+ * crash left behind (never symlinks, directories or anything deeper), calling swept (may be
+ * NULL) for each; returns how many. Only the one process that writes in dir may call it, while
+ * it holds whatever keeps a second one out. */
+int fsutil_sweep_temp(const char *dir, fsutil_swept_fn swept, void *ctx, struct cf_err *err);
 
 /* Makes a new directory "<dir>/<name>.tmp-XXXXXX" with the given mode and puts its path in out:
  * the place to build a directory that fsutil_install_dir then puts at "<dir>/<target>" (the

@@ -394,6 +394,14 @@ static int load_config(const struct agent_flags *f, struct agent_config *cfg)
 	return 0;
 }
 
+/* A temporary file a crash left in the state directory: logged as it goes. */
+static void log_swept(const char *dir, const char *name, long long size, void *ctx)
+{
+	(void)ctx;
+	log_info("removed %s/%s (%lld bytes), left by a write that a crash interrupted", dir, name,
+		 size);
+}
+
 /* Everything the threads and handlers read, before any of them starts. */
 static int agent_open(struct agent *a, struct cf_err *err)
 {
@@ -423,6 +431,9 @@ static int agent_open(struct agent *a, struct cf_err *err)
 	if (fsutil_mkdir_p(a->state_dir, 0700, err) < 0 ||
 	    schema_set_load_embedded(&a->schemas, err) < 0 || tokens_open(&a->tokens, &tc, err) < 0)
 		goto done;
+	/* One agent per Mac writes here: what a crash left half-written goes before the loop. */
+	if (fsutil_sweep_temp(a->state_dir, log_swept, NULL, &lerr) < 0)
+		log_warn("%s", lerr.msg);
 	errno = 0;
 	if (target_load(a->target_path, &a->target, &lerr) == 0) {
 		a->have_target = true;

@@ -271,10 +271,19 @@ static int open_receiver(struct controller *c, struct cf_err *err)
 	return fluxhook_new(&c->hook, &hc, err);
 }
 
+/* A temporary file a crash left in the state directory: logged as it goes. */
+static void log_swept(const char *dir, const char *name, long long size, void *ctx)
+{
+	(void)ctx;
+	log_info("removed %s/%s (%lld bytes), left by a write that a crash interrupted", dir, name,
+		 size);
+}
+
 static int controller_open(struct controller *c, struct cf_err *err)
 {
 	char warning[512] = "";
-	bool found = false;
+	bool found = false, anchor_found = false;
+	struct audit_anchor anchor;
 	c->seed = (unsigned int)(clock_epoch_ms() ^ getpid());
 	controller_world_init(c, &c->world);
 	fleet_act_init(&c->act, &c->world, &c->metrics, (unsigned int)rand_r(&c->seed));
@@ -284,23 +293,31 @@ static int controller_open(struct controller *c, struct cf_err *err)
 		return -1;
 	if (fsutil_mkdir_p(c->cfg.state, 0700, err) < 0)
 		return -1;
+	if (rollout_store_open_file(&c->store, c->state_path, err) < 0)
+		return -1;
+	if (rollout_store_load_anchor(&c->store, &anchor, &anchor_found, err) < 0)
+		return cf_err_prefix(err, "%s (move it away to take the audit log as it is)",
+				     c->state_path);
 	/* The audit log's lock keeps a second controller off this state directory. */
-	if (audit_open(&c->audit, c->audit_path, warning, sizeof(warning), err) < 0)
+	if (audit_open_anchored(&c->audit, c->audit_path, anchor_found ? &anchor : NULL, warning,
+				sizeof(warning), err) < 0)
 		return -1;
 	if (warning[0])
 		log_warn("%s", warning);
-	if (rollout_store_open_file(&c->store, c->state_path, err) < 0)
-		return -1;
+	/* Under the lock: no other controller is writing here. */
+	if (fsutil_sweep_temp(c->cfg.state, log_swept, NULL, err) < 0)
+		log_warn("%s", err->msg);
 	if (rollout_store_load(&c->store, &c->state, &found, err) < 0)
 		return cf_err_prefix(err, "%s (move it away to start from an empty state)",
 				     c->state_path);
 	if (found) {
 		log_info("rollout state: %s, %zu pending actions", rollout_phase_name(c->state.phase),
 			 c->state.npending);
-		if (rollout_state_to_json(&c->state, &c->saved, &(size_t){0}, err) < 0 ||
-		    controller_settle_written_audit(c, err) < 0)
+		if (rollout_state_to_json(&c->state, &c->saved, &(size_t){0}, err) < 0)
 			return -1;
 	}
+	if (controller_anchor_audit(c, &anchor, anchor_found, err) < 0)
+		return -1;
 	struct fleet_poll_config pc = {0};
 	struct target_client_config ac = {.token_file = c->cfg.agent_token};
 	if (schema_set_load_embedded(&c->schemas, err) < 0 ||

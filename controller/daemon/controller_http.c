@@ -13,6 +13,7 @@
 #include "base/embedded.h"
 #include "base/log.h"
 #include "daemon/controller_internal.h"
+#include "record/audit.h"
 #include "record/status.h"
 #include "record/statuspage.h"
 #include "serve/fluxhook.h"
@@ -147,6 +148,11 @@ void controller_record(struct controller *c, const struct fleet_poll_result *r,
 		.revision = ds ? c->cache.revision : NULL,
 		.source_error = c->source_error,
 		.source_error_since_ms = c->source_error_since_ms,
+		.audit_broken = c->audit ? audit_broken(c->audit) : NULL,
+		.audit_broken_since_ms = c->audit_broken_since_ms,
+		.state_unwritable = c->state_unwritable[0] ? c->state_unwritable : NULL,
+		.state_unwritable_reason = c->state_unwritable_reason,
+		.state_unwritable_since_ms = c->state_unwritable_since_ms,
 		.promotion_name = promo ? promo->name : NULL,
 		.promotion_tag = promo ? promo->tag : NULL,
 		.promotion_semver = promo ? promo->skill_semver : NULL,

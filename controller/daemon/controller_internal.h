@@ -62,7 +62,14 @@ struct controller {
 	struct rollout_store store;
 	struct rollout_state state;
 	char *saved; /* the state's JSON as last saved */
+	struct audit_anchor anchor; /* as last saved beside the state; valid when anchor_saved */
+	bool anchor_saved;
 	struct audit_log *audit;
+	int64_t audit_broken_since_ms; /* when the log was found sealed (audit_broken); 0: never */
+	/* Why the last save of the state failed, "" while saves succeed (StateUnwritable). */
+	char state_unwritable[CF_ERR_MSG];
+	const char *state_unwritable_reason;
+	int64_t state_unwritable_since_ms;
 	struct httpd *httpd;
 
 	struct fleet_world_ops world; /* the real world, ctx this controller */
@@ -127,8 +134,16 @@ void controller_log_diags(const struct diag_list *diags);
  * the rollout store of c. */
 void controller_world_init(struct controller *c, struct fleet_world_ops *ops);
 /* On start: the first pending audit line, when it is the log's last line, was written by a
- * controller killed before it saved that: it is reported done. */
-int controller_settle_written_audit(struct controller *c, struct cf_err *err);
+ * controller killed before it saved that: it is reported done (*settled true). */
+int controller_settle_written_audit(struct controller *c, bool *settled, struct cf_err *err);
+/* On start, once the state is loaded: compares the audit log with the anchor saved beside the
+ * state (found false: none yet), settles the line a killed controller wrote, and saves the
+ * anchor when it moved. A log that does not match is sealed; -1 only for what stops the start. */
+int controller_anchor_audit(struct controller *c, const struct audit_anchor *want, bool found,
+			    struct cf_err *err);
+/* Before each pass: false while the audit log is sealed (a broken chain, lines lost, a line
+ * changed behind the controller), logged once: the pass then takes no action. */
+bool controller_audit_holds(struct controller *c);
 /* Tells the notifier what the Flux receiver answered since the last pass. */
 void controller_send_hook_events(struct controller *c);
 /* What the load balancer lb (NULL: none) reports beyond its weights, into fo: the servers'

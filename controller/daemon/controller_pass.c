@@ -276,6 +276,11 @@ bool controller_run_pass(struct controller *c, bool *failed)
 	*failed = false;
 	rollout_state_init(&out.next);
 	controller_send_hook_events(c);
+	/* A sealed audit log stops every action: /status says why (Stalled, AuditChainBroken). */
+	if (!controller_audit_holds(c)) {
+		controller_record(c, NULL, NULL, false);
+		return false;
+	}
 	refresh_desired(c);
 	struct desired_state *ds = c->cache.ds;
 	if (!ds) {

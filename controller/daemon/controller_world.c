@@ -3,6 +3,7 @@
  * routes), promotions.jsonl, the notifier and the rollout store; what the LoadBalancer reports
  * beyond its weights, for the pass to observe; and, on start, the one audit line a killed
  * controller may have written without saving that it did. */
+#include <errno.h>
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -29,20 +30,65 @@
 
 /* ---- the rollout state ---- */
 
+/* Why a save failed, as the StateUnwritable condition's reason. */
+static const char *unwritable_reason(int e)
+{
+	switch (e) {
+	case ENOSPC:
+	case EDQUOT:
+	case EFBIG:
+		return "NoSpace";
+	case EROFS:
+		return "ReadOnly";
+	case EACCES:
+	case EPERM:
+		return "PermissionDenied";
+	default:
+		return "SaveFailed";
+	}
+}
+
+static void save_failed(struct controller *c, int e, const struct cf_err *err)
+{
+	if (!c->state_unwritable[0]) {
+		c->state_unwritable_since_ms = clock_epoch_ms();
+		log_error("the rollout state cannot be saved: %s; no action is taken until a save "
+			  "succeeds", err->msg);
+	}
+	snprintf(c->state_unwritable, sizeof(c->state_unwritable), "%s", err->msg);
+	c->state_unwritable_reason = unwritable_reason(e);
+}
+
+/* The anchor first, then the state: after a crash between the two the log ends one line past
+ * the saved state's view, at the line it still has pending, which the start settles. While
+ * saves fail every save is tried for real, so the first that succeeds clears StateUnwritable. */
 static int save_state(struct controller *c, const struct rollout_state *s, struct cf_err *err)
 {
+	struct audit_anchor a;
 	char *json = NULL;
 	size_t len = 0;
+	audit_anchor_of(c->audit, &a);
+	bool anchor_moved = !c->anchor_saved || a.lines != c->anchor.lines ||
+			    strcmp(a.head, c->anchor.head) != 0;
 	if (rollout_state_to_json(s, &json, &len, err) < 0)
 		return -1;
-	if (c->saved && strcmp(c->saved, json) == 0) {
+	if (!c->state_unwritable[0] && !anchor_moved && c->saved && strcmp(c->saved, json) == 0) {
 		free(json);
 		return 0;
 	}
-	if (rollout_store_save(&c->store, s, err) < 0) {
+	if ((anchor_moved && rollout_store_save_anchor(&c->store, &a, err) < 0) ||
+	    rollout_store_save(&c->store, s, err) < 0) {
+		save_failed(c, errno, err);
 		free(json);
 		return -1;
 	}
+	c->anchor = a;
+	c->anchor_saved = true;
+	if (c->state_unwritable[0])
+		log_info("the rollout state is saved again; actions resume");
+	c->state_unwritable[0] = '\0';
+	c->state_unwritable_reason = NULL;
+	c->state_unwritable_since_ms = 0;
 	free(c->saved);
 	c->saved = json;
 	return 0;
@@ -65,10 +111,11 @@ static bool json_int_is(struct json_object *o, const char *key, int64_t want)
 
 /* A controller killed between appending an audit line and saving that it did leaves the line's
  * action pending: the first pending audit line, when it is the log's last line, was written. */
-int controller_settle_written_audit(struct controller *c, struct cf_err *err)
+int controller_settle_written_audit(struct controller *c, bool *settled, struct cf_err *err)
 {
 	const struct rollout_audit *au = NULL;
 	uint64_t id = 0;
+	*settled = false;
 	for (size_t i = 0; i < c->state.npending && !au; i++)
 		if (c->state.pending[i].kind == ACTION_AUDIT) {
 			au = c->state.pending[i].u.audit;
@@ -98,8 +145,78 @@ int controller_settle_written_audit(struct controller *c, struct cf_err *err)
 	log_info("the audit line \"%s\" of %s was written before the controller stopped; it is not "
 		 "written again",
 		 audit_event_name(au->event), ts);
+	*settled = true;
 	rollout_pending_done(&c->state, id);
-	return save_state(c, &c->state, err);
+	if (save_state(c, &c->state, err) < 0)
+		log_error("%s", err->msg);
+	return 0;
+}
+
+static void audit_sealed(struct controller *c)
+{
+	if (c->audit_broken_since_ms)
+		return;
+	c->audit_broken_since_ms = clock_epoch_ms();
+	log_error("%s; no action is taken until the audit log is repaired (`clawfleet audit verify "
+		  "%s`) and the controller restarted",
+		  audit_broken(c->audit), c->audit_path);
+}
+
+int controller_anchor_audit(struct controller *c, const struct audit_anchor *want, bool found,
+			    struct cf_err *err)
+{
+	struct audit_anchor have;
+	bool settled = false;
+	if (found) {
+		c->anchor = *want;
+		c->anchor_saved = true;
+	}
+	if (audit_broken(c->audit)) {
+		audit_sealed(c);
+		return 0;
+	}
+	audit_anchor_of(c->audit, &have);
+	if (!found)
+		log_info("%s: no audit anchor was kept yet; the log's %llu lines (head %s) are kept "
+			 "from now on",
+			 c->audit_path, (unsigned long long)have.lines, have.head);
+	if (controller_settle_written_audit(c, &settled, err) < 0)
+		return -1;
+	if (found && have.lines == want->lines + 1 && !settled) {
+		struct cf_err why;
+		cf_err_set(&why, "the audit log %s has %llu lines, the state recorded %llu: "
+			 "line %llu is not the audit line the controller had pending, so it was not "
+			 "written by this controller", c->audit_path,
+			 (unsigned long long)have.lines, (unsigned long long)want->lines,
+			 (unsigned long long)have.lines);
+		audit_seal(c->audit, why.msg);
+		audit_sealed(c);
+		return 0;
+	}
+	/* Settled or not, the anchor is saved once it moved (a settle saved it already). */
+	if (!c->anchor_saved || have.lines != c->anchor.lines ||
+	    strcmp(have.head, c->anchor.head) != 0) {
+		if (rollout_store_save_anchor(&c->store, &have, err) < 0) {
+			save_failed(c, errno, err);
+			return 0;
+		}
+		c->anchor = have;
+		c->anchor_saved = true;
+	}
+	return 0;
+}
+
+bool controller_audit_holds(struct controller *c)
+{
+	struct cf_err err;
+	if (audit_check(c->audit, &err) == 0)
+		return true;
+	if (!audit_broken(c->audit)) {
+		log_warn("checking the audit log: %s", err.msg);
+		return true;
+	}
+	audit_sealed(c);
+	return false;
 }
 
 /* ---- the agents and the load balancer ---- */

@@ -19,38 +19,20 @@
 #include "base/fsutil.h"
 #include "base/jsonparse.h"
 #include "base/timeparse.h"
+#include "record/audit_internal.h"
 
-/* Enough of the file's end to hold a torn piece (at most one line without its newline), the
- * whole line before it and the newline that ends the line before that. */
-#define TAIL_MAX (2 * ((size_t)AUDIT_LINE_MAX + 2))
 /* 9999-12-31T23:59:59.999Z: the last instant with a four-digit year. */
 #define TS_MAX_MS INT64_C(253402300799999)
-/* An audit line is two levels deep; anything deeper was not written by clawfleet. */
-#define LINE_MAX_DEPTH 8
 
 struct audit_log {
 	int fd;
 	char *path;
 	off_t size;
-	char head[65];
+	struct audit_anchor end;
+	struct stat seen; /* the file as the last append or check left it */
 	bool failed;
+	char broken[CF_ERR_MSG]; /* why the log is sealed; "": it is not */
 };
-
-/* Parses one line as exactly one JSON object, strictly. */
-static int parse_line(const char *line, size_t len, struct json_object **out, struct cf_err *err)
-{
-	return jsonparse_object(line, len, LINE_MAX_DEPTH, out, err);
-}
-
-static bool line_is_object(const char *line, size_t len)
-{
-	struct json_object *v;
-
-	if (parse_line(line, len, &v, NULL) < 0)
-		return false;
-	json_object_put(v);
-	return true;
-}
 
 /* Reads the last min(size, cap) bytes of a file of size bytes into buf; *base is the offset
  * they start at. *len is short of that only when the file shrank meanwhile. */
@@ -75,51 +57,63 @@ static int read_end(int fd, off_t size, size_t cap, char *buf, size_t *len, off_
 	return 0;
 }
 
-/* Finds the last good line in the tail, cutting at most one bad line after it: a write the
- * crash interrupted (no newline) or, with a newline, one that is not JSON. Sets *keep to the
- * length of the file to keep and head to the hash of its last line. */
-static int find_head(const char *path, const char *tail, size_t n, off_t base, off_t *keep,
-		     char head[65], const char **why, struct cf_err *err)
+void audit_seal(struct audit_log *log, const char *why)
 {
-	size_t end = n, start = 0;
+	if (!log->broken[0])
+		snprintf(log->broken, sizeof(log->broken), "%s", why);
+}
 
-	*why = NULL;
-	/* Each pass either stops or moves end back by one line; the second bad line is an error. */
-	while (end) {
-		bool complete = tail[end - 1] == '\n';
-		size_t body = complete ? end - 1 : end;
-		const char *nl = memrchr(tail, '\n', body);
-		if (!nl && base > 0)
-			return cf_err_set(err, "%s: the last line is longer than %u bytes; run "
-					  "`clawfleet audit verify %s` and repair the file by hand",
-					  path, AUDIT_LINE_MAX, path);
-		start = nl ? (size_t)(nl - tail) + 1 : 0;
-		if (complete && line_is_object(tail + start, body - start))
-			break;
-		if (*why)
-			return cf_err_set(err, "%s: the last two lines are damaged, more than an "
-					  "interrupted write leaves; run `clawfleet audit verify %s` and "
-					  "repair the file by hand", path, path);
-		*why = complete ? "it is not valid JSON" : "it has no newline";
-		end = start;
+const char *audit_broken(const struct audit_log *log)
+{
+	return log->broken[0] ? log->broken : NULL;
+}
+
+/* Reads the whole log, compares its end with want (NULL: none kept) and cuts a torn last line
+ * when everything before it holds; a log that does not hold is sealed and left as it is. */
+static int settle_open(struct audit_log *log, const struct audit_anchor *want, char *warning,
+		       size_t warning_len, struct cf_err *err)
+{
+	struct audit_walk w = {.at_line = want ? want->lines : 0};
+	struct cf_err why;
+	struct stat st;
+
+	if (fstat(log->fd, &st) < 0)
+		return cf_err_errno(err, "audit log %s", log->path);
+	if (!S_ISREG(st.st_mode))
+		return cf_err_set(err, "audit log %s is not a regular file", log->path);
+	if (audit_walk(log->fd, log->path, &w, err) < 0)
+		return -1;
+	if (w.broken) {
+		audit_seal(log, w.damage.msg);
+		return 0;
 	}
-	if (end)
-		canon_sha256_hex(tail + start, end - 1 - start, head);
-	else
-		memcpy(head, AUDIT_GENESIS, 65);
-	*keep = base + (off_t)end;
+	if (want && audit_walk_matches(log->path, &w, want, true, &why) < 0) {
+		audit_seal(log, why.msg);
+		return 0;
+	}
+	if (w.why) {
+		if (ftruncate(log->fd, w.good_end) < 0 || fsync(log->fd) < 0)
+			return cf_err_errno(err, "cutting the torn last line of audit log %s",
+					    log->path);
+		if (warning_len)
+			snprintf(warning, warning_len,
+				 "audit log %s: cut a torn last line (%lld bytes at offset %lld, %s): "
+				 "the step it was recording never counted", log->path,
+				 (long long)(st.st_size - w.good_end), (long long)w.good_end, w.why);
+		if (fstat(log->fd, &st) < 0)
+			return cf_err_errno(err, "audit log %s", log->path);
+	}
+	log->end = w.end;
+	log->size = w.good_end;
+	log->seen = st;
 	return 0;
 }
 
-int audit_open(struct audit_log **out, const char *path, char *warning, size_t warning_len,
-	       struct cf_err *err)
+int audit_open_anchored(struct audit_log **out, const char *path, const struct audit_anchor *want,
+			char *warning, size_t warning_len, struct cf_err *err)
 {
 	struct audit_log *log = NULL;
-	char *tail = NULL, dir[PATH_MAX];
-	const char *why;
-	struct stat st;
-	size_t n = 0;
-	off_t base = 0, keep = 0;
+	char dir[PATH_MAX];
 	int rc = -1;
 
 	*out = NULL;
@@ -130,7 +124,8 @@ int audit_open(struct audit_log **out, const char *path, char *warning, size_t w
 	if (!(log = calloc(1, sizeof(*log))))
 		return cf_err_set(err, "out of memory");
 	log->fd = -1;
-	if (!(log->path = strdup(path)) || !(tail = malloc(TAIL_MAX))) {
+	memcpy(log->end.head, AUDIT_GENESIS, sizeof(log->end.head));
+	if (!(log->path = strdup(path))) {
 		cf_err_set(err, "out of memory");
 		goto done;
 	}
@@ -147,47 +142,66 @@ int audit_open(struct audit_log **out, const char *path, char *warning, size_t w
 			cf_err_errno(err, "locking audit log %s", path);
 		goto done;
 	}
-	if (fstat(log->fd, &st) < 0) {
-		cf_err_errno(err, "audit log %s", path);
-		goto done;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		cf_err_set(err, "audit log %s is not a regular file", path);
-		goto done;
-	}
 	/* The file may have just been created: its directory entry must survive a crash too. */
-	if (fsutil_fsync_dir(dirname(dir), err) < 0)
+	if (fsutil_fsync_dir(dirname(dir), err) < 0 ||
+	    settle_open(log, want, warning, warning_len, err) < 0)
 		goto done;
-	if (read_end(log->fd, st.st_size, TAIL_MAX, tail, &n, &base, err) < 0) {
-		cf_err_prefix(err, "audit log %s", path);
-		goto done;
-	}
-	/* The lock keeps every other writer out, so this is a file changed behind clawfleet. */
-	if (base + (off_t)n != st.st_size) {
-		cf_err_set(err, "audit log %s: the file shrank while it was being read", path);
-		goto done;
-	}
-	if (find_head(path, tail, n, base, &keep, log->head, &why, err) < 0)
-		goto done;
-	if (why) {
-		if (ftruncate(log->fd, keep) < 0 || fsync(log->fd) < 0) {
-			cf_err_errno(err, "cutting the torn last line of audit log %s", path);
-			goto done;
-		}
-		if (warning_len)
-			snprintf(warning, warning_len,
-				 "audit log %s: cut a torn last line (%lld bytes at offset %lld, %s): "
-				 "the step it was recording never counted", path,
-				 (long long)(st.st_size - keep), (long long)keep, why);
-	}
-	log->size = keep;
 	*out = log;
 	log = NULL;
 	rc = 0;
 done:
 	audit_close(log);
-	free(tail);
 	return rc;
+}
+
+int audit_open(struct audit_log **out, const char *path, char *warning, size_t warning_len,
+	       struct cf_err *err)
+{
+	if (audit_open_anchored(out, path, NULL, warning, warning_len, err) < 0)
+		return -1;
+	if (!(*out)->broken[0])
+		return 0;
+	cf_err_set(err, "%s; run `clawfleet audit verify %s` and repair the file by hand",
+		   (*out)->broken, path);
+	audit_close(*out);
+	*out = NULL;
+	return -1;
+}
+
+static bool same_time(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+int audit_check(struct audit_log *log, struct cf_err *err)
+{
+	struct audit_walk w = {.at_line = log->end.lines};
+	struct cf_err why;
+	struct stat st, at_path;
+
+	if (log->broken[0])
+		return cf_err_set(err, "%s", log->broken);
+	if (fstat(log->fd, &st) < 0)
+		return cf_err_errno(err, "audit log %s", log->path);
+	if (stat(log->path, &at_path) < 0 || at_path.st_dev != st.st_dev ||
+	    at_path.st_ino != st.st_ino) {
+		cf_err_set(&why, "the audit log %s was removed or replaced by another file while the "
+			   "controller had it open; check it with `clawfleet audit verify %s` and "
+			   "restart the controller", log->path, log->path);
+		audit_seal(log, why.msg);
+		return cf_err_set(err, "%s", why.msg);
+	}
+	if (st.st_size == log->seen.st_size && same_time(&st.st_mtim, &log->seen.st_mtim) &&
+	    same_time(&st.st_ctim, &log->seen.st_ctim))
+		return 0;
+	if (audit_walk(log->fd, log->path, &w, err) < 0)
+		return -1;
+	if (w.broken || w.why || audit_walk_matches(log->path, &w, &log->end, false, &why) < 0) {
+		audit_seal(log, w.broken ? w.damage.msg : w.why ? w.tail.msg : why.msg);
+		return cf_err_set(err, "%s", log->broken);
+	}
+	log->seen = st;
+	return 0;
 }
 
 int audit_read_tail(const char *path, size_t max_lines, size_t max_bytes, char **out,
@@ -332,7 +346,9 @@ int audit_append(struct audit_log *log, const struct audit_entry *e, struct cf_e
 	if (log->failed)
 		return cf_err_set(err, "audit log %s: an earlier write failed and what reached the "
 				  "disk is unknown; open the log again before appending", log->path);
-	if (entry_json(e, log->head, &obj, err) < 0 || canon_json(obj, &line, &len, err) < 0) {
+	if (audit_check(log, err) < 0)
+		return -1;
+	if (entry_json(e, log->end.head, &obj, err) < 0 || canon_json(obj, &line, &len, err) < 0) {
 		cf_err_prefix(err, "audit log %s", log->path);
 		goto done;
 	}
@@ -364,8 +380,12 @@ int audit_append(struct audit_log *log, const struct audit_entry *e, struct cf_e
 		cf_err_errno(err, "fsync audit log %s", log->path);
 		goto done;
 	}
-	memcpy(log->head, hash, sizeof(hash));
+	memcpy(log->end.head, hash, sizeof(hash));
+	log->end.lines++;
 	log->size += (off_t)(len + 1);
+	/* What this append left is what the next audit_check expects. */
+	if (fstat(log->fd, &log->seen) < 0)
+		memset(&log->seen, 0, sizeof(log->seen));
 	rc = 0;
 done:
 	json_object_put(obj);
@@ -375,7 +395,12 @@ done:
 
 const char *audit_head(const struct audit_log *log)
 {
-	return log->head;
+	return log->end.head;
+}
+
+void audit_anchor_of(const struct audit_log *log, struct audit_anchor *out)
+{
+	*out = log->end;
 }
 
 void audit_close(struct audit_log *log)
@@ -386,147 +411,6 @@ void audit_close(struct audit_log *log)
 		close(log->fd);
 	free(log->path);
 	free(log);
-}
-
-enum line_status { LINE_OK, LINE_EOF, LINE_TORN, LINE_TOO_LONG, LINE_READ_ERROR };
-
-/* Hands out the file's lines from one buffer of a line's maximum size. */
-struct line_reader {
-	int fd;
-	char *buf;
-	size_t start, end;
-	bool eof;
-};
-
-#define READER_CAP ((size_t)AUDIT_LINE_MAX + 1)
-
-static enum line_status next_line(struct line_reader *r, const char **line, size_t *len)
-{
-	/* Each pass finds a line, reads more bytes or reaches the end of the file. */
-	for (;;) {
-		char *nl = memchr(r->buf + r->start, '\n', r->end - r->start);
-		if (nl) {
-			*line = r->buf + r->start;
-			*len = (size_t)(nl - *line);
-			r->start += *len + 1;
-			return LINE_OK;
-		}
-		if (r->eof)
-			return r->end > r->start ? LINE_TORN : LINE_EOF;
-		if (r->start) {
-			memmove(r->buf, r->buf + r->start, r->end - r->start);
-			r->end -= r->start;
-			r->start = 0;
-		}
-		if (r->end == READER_CAP)
-			return LINE_TOO_LONG;
-		ssize_t n = read(r->fd, r->buf + r->end, READER_CAP - r->end);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return LINE_READ_ERROR;
-		if (n == 0)
-			r->eof = true;
-		r->end += (size_t)n;
-	}
-}
-
-/* One line against the hash of the line before it (AUDIT_GENESIS before the first). */
-static int check_line(const char *line, size_t len, size_t lineno, const char *want_prev,
-		      struct cf_err *err)
-{
-	struct json_object *v = NULL, *prev;
-	char *canon = NULL;
-	size_t canon_len = 0;
-	int rc = -1;
-
-	if (parse_line(line, len, &v, err) < 0)
-		goto done;
-	if (canon_json(v, &canon, &canon_len, err) < 0)
-		goto done;
-	if (canon_len != len || memcmp(canon, line, len) != 0) {
-		cf_err_set(err, "not in canonical JSON form (sorted keys, no white space): the line "
-			   "was edited or not written by clawfleet");
-		goto done;
-	}
-	if (!json_object_object_get_ex(v, "prev", &prev) ||
-	    !json_object_is_type(prev, json_type_string)) {
-		cf_err_set(err, "prev is missing or not a string");
-		goto done;
-	}
-	/* Checked before it is printed: a hand-made value could carry terminal escapes. */
-	const char *got = json_object_get_string(prev);
-	if (strspn(got, "0123456789abcdef") != 64 || got[64]) {
-		cf_err_set(err, "prev is not a sha256 (64 lower-case hex digits)");
-	} else if (strcmp(got, want_prev) == 0) {
-		rc = 0;
-	} else if (lineno == 1) {
-		cf_err_set(err, "prev of the first line is %s, not 64 zeros: lines are missing "
-			   "before it", got);
-	} else {
-		cf_err_set(err, "prev does not match line %zu: that line hashes to %s, prev is %s",
-			   lineno - 1, want_prev, got);
-	}
-done:
-	free(canon);
-	json_object_put(v);
-	return rc;
-}
-
-int audit_verify(const char *path, struct audit_verify_result *res, struct cf_err *err)
-{
-	struct line_reader r = {.fd = -1};
-	char prev[65] = AUDIT_GENESIS;
-	size_t lineno = 0;
-	int rc = -1;
-
-	res->entries = 0;
-	memcpy(res->last, AUDIT_GENESIS, sizeof(res->last));
-	if (!(r.buf = malloc(READER_CAP))) {
-		cf_err_set(err, "out of memory");
-		goto done;
-	}
-	r.fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (r.fd < 0) {
-		cf_err_errno(err, "%s", path);
-		goto done;
-	}
-	/* Bounded by the file: every line moves the reader forward. */
-	for (;;) {
-		const char *line = NULL;
-		size_t len = 0;
-		enum line_status st = next_line(&r, &line, &len);
-		if (st == LINE_EOF)
-			break;
-		lineno++;
-		if (st == LINE_READ_ERROR) {
-			cf_err_errno(err, "%s:%zu: reading", path, lineno);
-			goto done;
-		}
-		if (st == LINE_TORN) {
-			cf_err_set(err, "%s:%zu: the last line has no newline: a write cut short by a "
-				   "crash (the controller cuts it off when it starts)", path, lineno);
-			goto done;
-		}
-		if (st == LINE_TOO_LONG) {
-			cf_err_set(err, "%s:%zu: line is longer than %u bytes", path, lineno,
-				   AUDIT_LINE_MAX);
-			goto done;
-		}
-		if (check_line(line, len, lineno, prev, err) < 0) {
-			cf_err_prefix(err, "%s:%zu", path, lineno);
-			goto done;
-		}
-		canon_sha256_hex(line, len, prev);
-	}
-	res->entries = lineno;
-	memcpy(res->last, prev, sizeof(res->last));
-	rc = 0;
-done:
-	if (r.fd >= 0)
-		close(r.fd);
-	free(r.buf);
-	return rc;
 }
 
 /* "Key: value" with a git trailer key (letters, digits, '-') and white space allowed before the

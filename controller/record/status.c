@@ -264,14 +264,21 @@ static struct json_object *condition_json(const char *type, const char *status,
 	return o;
 }
 
-/* The planner's conditions; a desired state that cannot be refreshed stalls the controller
- * whatever the rollout says, since it acts on a revision that may be out of date. */
+/* The planner's conditions; a sealed audit log, and then a desired state that cannot be
+ * refreshed, stall the controller whatever the rollout says: it takes no action on an audit
+ * record it cannot trust, and acts on a revision that may be out of date. A rollout state that
+ * cannot be saved adds StateUnwritable while it lasts. */
 static struct json_object *conditions_json(const struct status_view *v)
 {
 	struct json_object *arr = json_object_new_array();
 	for (int t = 0; t < COND_COUNT; t++) {
 		const struct rollout_condition *c = &v->state->conditions[t];
-		if (t == COND_STALLED && v->source_error)
+		if (t == COND_STALLED && v->audit_broken)
+			json_object_array_add(arr, condition_json("Stalled", "True",
+								  "AuditChainBroken",
+								  v->audit_broken,
+								  v->audit_broken_since_ms));
+		else if (t == COND_STALLED && v->source_error)
 			json_object_array_add(arr, condition_json("Stalled", "True", "SourceFailed",
 								  v->source_error,
 								  v->source_error_since_ms));
@@ -282,6 +289,13 @@ static struct json_object *conditions_json(const struct status_view *v)
 						    c->reason[0] ? c->reason : "Unknown",
 						    c->message, c->last_transition_ms));
 	}
+	if (v->state_unwritable)
+		json_object_array_add(arr, condition_json("StateUnwritable", "True",
+							  v->state_unwritable_reason
+								  ? v->state_unwritable_reason
+								  : "SaveFailed",
+							  v->state_unwritable,
+							  v->state_unwritable_since_ms));
 	return arr;
 }
 

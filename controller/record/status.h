@@ -73,6 +73,14 @@ struct status_view {
 	const char *revision;	     /* the desired state's revision; NULL before one loaded */
 	const char *source_error;    /* why the last refresh failed; NULL when it did not */
 	int64_t source_error_since_ms; /* when refreshes began to fail */
+	/* Why the audit log is sealed (record/audit.h, audit_broken): Stalled, AuditChainBroken,
+	 * ahead of a source that fails; NULL: it is not. */
+	const char *audit_broken;
+	int64_t audit_broken_since_ms;
+	/* Why the rollout state cannot be saved: a StateUnwritable condition with the reason
+	 * (NoSpace, ReadOnly, PermissionDenied, SaveFailed); NULL: the last save succeeded. */
+	const char *state_unwritable, *state_unwritable_reason;
+	int64_t state_unwritable_since_ms;
 	const char *promotion_name;  /* the Promotion in Git; NULL when there is none */
 	const char *promotion_tag, *promotion_semver;
 	const struct rollout_state *state;

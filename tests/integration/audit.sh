@@ -74,8 +74,8 @@ tap_contains "a missing file is an error naming it" "$TAP_TMP/missing.jsonl: No 
 tap_contains "and exits 1 too" "exit 1" "$out"
 
 out=$("$bin" audit 2>&1; echo "exit $?")
-tap_contains "audit without a subcommand is a usage error" "usage: clawfleet audit verify FILE
-  checks" "$out"
+tap_contains "audit without a subcommand is a usage error" "usage: clawfleet audit verify FILE [--head HASH [--lines N]]
+       clawfleet audit head FILE" "$out"
 tap_contains "and exits 2" "exit 2" "$out"
 
 tap_done

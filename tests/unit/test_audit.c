@@ -681,6 +681,267 @@ static void test_read_tail_of_a_written_log(void **state)
 	free(file);
 }
 
+/* ---- the anchor: what the chain alone cannot tell ---- */
+
+/* Writes n steps and returns the anchor the writer would keep. */
+static struct audit_anchor anchored_steps(const char *path, int n)
+{
+	struct audit_log *log = NULL;
+	struct cf_err err = {{0}};
+	struct audit_anchor a;
+	char warning[256];
+
+	append_steps(path, n);
+	assert_int_equal(audit_open(&log, path, warning, sizeof(warning), &err), 0);
+	audit_anchor_of(log, &a);
+	audit_close(log);
+	assert_int_equal(a.lines, (uint64_t)n);
+	return a;
+}
+
+/* Opens against want: the log must come back sealed with a message containing why, and the file
+ * unchanged. */
+static void expect_sealed(const char *path, const struct audit_anchor *want, const char *why)
+{
+	struct audit_log *log = NULL;
+	struct cf_err err = {{0}};
+	char warning[256];
+	off_t size = file_size(path);
+
+	assert_int_equal(audit_open_anchored(&log, path, want, warning, sizeof(warning), &err), 0);
+	assert_non_null(log);
+	const char *broken = audit_broken(log);
+	if (!broken || !strstr(broken, why))
+		fail_msg("expected sealed with \"%s\", got \"%s\"", why, broken ? broken : "(open)");
+	struct audit_entry e = step_entry(9);
+	assert_int_equal(audit_append(log, &e, &err), -1);
+	assert_non_null(strstr(err.msg, why));
+	audit_close(log);
+	assert_int_equal(file_size(path), size);
+}
+
+static void cut_to(const char *path, off_t size)
+{
+	assert_int_equal(truncate(path, size), 0);
+}
+
+static off_t end_of_line(const char *path, int n)
+{
+	size_t len, line_len;
+	char *data = read_all(path, &len);
+	const char *line = nth_line(data, n, &line_len);
+	off_t end = (off_t)(line - data) + (off_t)line_len + 1;
+	free(data);
+	return end;
+}
+
+static void test_anchor_lost_last_lines(void **state)
+{
+	struct fixture *f = *state;
+	struct audit_anchor a = anchored_steps(f->path, 33);
+
+	/* verify alone still calls the shorter chain fine: that is what the anchor is for. */
+	cut_to(f->path, end_of_line(f->path, 4));
+	struct audit_verify_result res;
+	struct cf_err err;
+	assert_int_equal(audit_verify(f->path, &res, &err), 0);
+	expect_sealed(f->path, &a, "has 4 lines, the state recorded 33: 29 lines lost after line 4");
+}
+
+static void test_anchor_cut_mid_line(void **state)
+{
+	struct fixture *f = *state;
+	struct audit_anchor a = anchored_steps(f->path, 33);
+
+	/* A cut in the middle of line 17 is not a torn write to cut away: nothing is cut. */
+	cut_to(f->path, end_of_line(f->path, 16) + 40);
+	expect_sealed(f->path, &a, "has 16 lines and a piece of the next, the state recorded 33: "
+				   "17 lines lost after line 16");
+}
+
+static void test_anchor_deleted_last_line(void **state)
+{
+	struct fixture *f = *state;
+	struct audit_anchor a = anchored_steps(f->path, 5);
+
+	delete_line(f->path, 5);
+	expect_sealed(f->path, &a, "has 4 lines, the state recorded 5: 1 line lost after line 4");
+}
+
+static void test_anchor_edited_middle_line(void **state)
+{
+	struct fixture *f = *state;
+	struct audit_anchor a = anchored_steps(f->path, 33);
+
+	tamper(f->path, 17, "\"canary-gw\":20", "\"canary-gw\":90");
+	expect_sealed(f->path, &a, "prev does not match line 17");
+	expect_sealed(f->path, &a, "line 17 was changed");
+}
+
+static void test_anchor_rebuilt_chain(void **state)
+{
+	struct fixture *f = *state;
+	struct audit_anchor a = anchored_steps(f->path, 3);
+
+	/* A chain rebuilt from scratch (another log of the same length) verifies on its own. */
+	assert_int_equal(unlink(f->path), 0);
+	struct audit_log *log = NULL;
+	struct cf_err err = {{0}};
+	char warning[256];
+	assert_int_equal(audit_open(&log, f->path, warning, sizeof(warning), &err), 0);
+	for (int i = 3; i < 6; i++) {
+		struct audit_entry e = step_entry(i);
+		assert_int_equal(audit_append(log, &e, &err), 0);
+	}
+	audit_close(log);
+	expect_sealed(f->path, &a, "line 3 hashes to ");
+	expect_sealed(f->path, &a, "a line up to 3 was changed and the chain rebuilt after it");
+}
+
+static void test_anchor_matches_and_one_line_more(void **state)
+{
+	struct fixture *f = *state;
+	struct audit_anchor a = anchored_steps(f->path, 3), end;
+	struct audit_log *log = NULL;
+	struct cf_err err = {{0}};
+	char warning[256];
+
+	assert_int_equal(audit_open_anchored(&log, f->path, &a, warning, sizeof(warning), &err), 0);
+	assert_null(audit_broken(log));
+	struct audit_entry e = step_entry(3);
+	assert_int_equal(audit_append(log, &e, &err), 0);
+	audit_close(log);
+	/* The line a crash let through before the anchor moved: opened, for the caller to settle. */
+	assert_int_equal(audit_open_anchored(&log, f->path, &a, warning, sizeof(warning), &err), 0);
+	assert_null(audit_broken(log));
+	audit_anchor_of(log, &end);
+	assert_int_equal(end.lines, 4);
+	audit_close(log);
+	/* Two lines past it were not written by this controller. */
+	append_steps(f->path, 0);
+	assert_int_equal(audit_open_anchored(&log, f->path, &end, warning, sizeof(warning), &err), 0);
+	e = step_entry(4);
+	assert_int_equal(audit_append(log, &e, &err), 0);
+	audit_close(log);
+	expect_sealed(f->path, &a, "lines 4 to 5 were not written by this controller");
+}
+
+static void test_anchor_torn_line_after_it_is_cut(void **state)
+{
+	struct fixture *f = *state;
+	struct audit_anchor a = anchored_steps(f->path, 3);
+	struct audit_log *log = NULL;
+	struct cf_err err = {{0}};
+	char warning[256];
+	off_t size = file_size(f->path);
+
+	append_raw(f->path, "{\"actor\":\"a torn write\",\"ev");
+	assert_int_equal(audit_open_anchored(&log, f->path, &a, warning, sizeof(warning), &err), 0);
+	assert_null(audit_broken(log));
+	assert_non_null(strstr(warning, "cut a torn last line"));
+	audit_close(log);
+	assert_int_equal(file_size(f->path), size);
+}
+
+/* A line edited while the writer has the log open is caught before the next append. */
+static void test_edit_while_open_is_caught(void **state)
+{
+	struct fixture *f = *state;
+	struct audit_log *log = NULL;
+	struct cf_err err = {{0}};
+	char warning[256];
+
+	append_steps(f->path, 5);
+	assert_int_equal(audit_open(&log, f->path, warning, sizeof(warning), &err), 0);
+	assert_int_equal(audit_check(log, &err), 0);
+	tamper(f->path, 2, "\"canary-gw\":20", "\"canary-gw\":90");
+	struct audit_entry e = step_entry(5);
+	assert_int_equal(audit_append(log, &e, &err), -1);
+	assert_non_null(strstr(err.msg, "line 2 was changed"));
+	assert_int_equal(audit_check(log, &err), -1);
+	assert_non_null(audit_broken(log));
+	audit_close(log);
+}
+
+/* A chain line just over the limit: canonical, chained, and refused when the log is opened. */
+static void test_overlong_line_refused_at_open(void **state)
+{
+	struct fixture *f = *state;
+	struct audit_log *log = NULL;
+	struct cf_err err = {{0}};
+	char warning[256];
+	size_t n = AUDIT_LINE_MAX + 1;
+	char *line = malloc(n + 2);
+
+	assert_non_null(line);
+	int head = snprintf(line, n + 2, "{\"prev\":\"%s\",\"x\":\"", AUDIT_GENESIS);
+	memset(line + head, 'a', n - (size_t)head - 2);
+	memcpy(line + n - 2, "\"}\n", 4);
+	write_all(f->path, line, n + 1);
+	free(line);
+	assert_int_equal(audit_open(&log, f->path, warning, sizeof(warning), &err), -1);
+	assert_null(log);
+	assert_non_null(strstr(err.msg, "1: line is longer than 65536 bytes"));
+	expect_verify_error(f->path, "1: line is longer than 65536 bytes");
+}
+
+static void test_verify_against_a_kept_anchor(void **state)
+{
+	struct fixture *f = *state;
+	struct audit_anchor a = anchored_steps(f->path, 5), at3, wrong;
+	struct audit_verify_result res;
+	struct cf_err err = {{0}};
+	uint64_t line = 0;
+
+	assert_int_equal(audit_verify_anchor(f->path, &a, &res, &line, &err), 0);
+	assert_int_equal(line, 5);
+	/* A log that grew since the anchor was kept still matches it. */
+	append_steps(f->path, 0);
+	at3 = a;
+	at3.lines = 0;
+	assert_int_equal(audit_verify_anchor(f->path, &at3, &res, &line, &err), 0);
+	assert_int_equal(line, 5);
+	wrong = a;
+	wrong.lines = 3;
+	assert_int_equal(audit_verify_anchor(f->path, &wrong, &res, &line, &err), -1);
+	assert_non_null(strstr(err.msg, "line 3 hashes to "));
+	cut_to(f->path, end_of_line(f->path, 4));
+	assert_int_equal(audit_verify_anchor(f->path, &a, &res, &line, &err), -1);
+	assert_non_null(strstr(err.msg, "has 4 lines, the anchor names line 5: 1 lines lost"));
+	assert_int_equal(audit_verify_anchor(f->path, &at3, &res, &line, &err), -1);
+	assert_non_null(strstr(err.msg, "no line hashes to"));
+}
+
+static int run_verify(const char *path, const char *flag, const char *value, const char *flag2,
+		      const char *value2)
+{
+	char *argv[] = {(char *)"audit", (char *)"verify", (char *)path, (char *)flag,
+			(char *)value, (char *)flag2, (char *)value2, NULL};
+	int argc = 3;
+	while (argv[argc])
+		argc++;
+	return cmd_audit(argc, argv);
+}
+
+static void test_cmd_audit_head_flags(void **state)
+{
+	struct fixture *f = *state;
+	struct audit_anchor a = anchored_steps(f->path, 4);
+	char lines[32];
+
+	snprintf(lines, sizeof(lines), "%llu", (unsigned long long)a.lines);
+	assert_int_equal(run_verify(f->path, "--head", a.head, "--lines", lines), 0);
+	assert_int_equal(run_verify(f->path, "--head", a.head, NULL, NULL), 0);
+	assert_int_equal(run_verify(f->path, "--head", a.head, "--lines", "2"), 1);
+	assert_int_equal(run_verify(f->path, "--head", "abc", NULL, NULL), 2);
+	assert_int_equal(run_verify(f->path, "--lines", "4", NULL, NULL), 2);
+	assert_int_equal(run_verify(f->path, "--lines", "-4", "--head", a.head), 2);
+	assert_int_equal(run_cmd("head", f->path), 0);
+	cut_to(f->path, end_of_line(f->path, 3));
+	assert_int_equal(run_verify(f->path, "--head", a.head, "--lines", lines), 1);
+	assert_int_equal(run_verify(f->path, "--head", a.head, NULL, NULL), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -714,6 +975,19 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cmd_audit_exit_codes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_tail, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_tail_of_a_written_log, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_anchor_lost_last_lines, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_anchor_cut_mid_line, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_anchor_deleted_last_line, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_anchor_edited_middle_line, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_anchor_rebuilt_chain, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_anchor_matches_and_one_line_more, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_anchor_torn_line_after_it_is_cut, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_edit_while_open_is_caught, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_overlong_line_refused_at_open, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_verify_against_a_kept_anchor, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cmd_audit_head_flags, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("audit", tests, NULL, NULL);
 }
