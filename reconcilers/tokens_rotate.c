@@ -437,3 +437,19 @@ int tokens_rotate_inspect(const struct tokens_rotate_opts *o, struct tokens_rota
 	memcpy(out->promoted_sha, last.sha8, sizeof(out->promoted_sha));
 	return 0;
 }
+
+int tokens_rotate_audit(const struct tokens_rotate_opts *o, const char *where, const char *node,
+			const char *action, const char *outcome, const char *reason,
+			const char *sha8, struct cf_err *err)
+{
+	struct rotation r = {.o = o, .node = node, .dir_fd = -1};
+	if (check_label("--actor", o->actor, TOKENS_ROTATE_ACTOR_MAX, err) < 0 ||
+	    check_label("--ticket", o->ticket, TOKENS_ROTATE_TICKET_MAX, err) < 0)
+		return -1;
+	if (!o->audit || snprintf(r.audit, sizeof(r.audit), "%s", o->audit) >= (int)sizeof(r.audit) ||
+	    snprintf(r.dir, sizeof(r.dir), "%s", where) >= (int)sizeof(r.dir))
+		return cf_err_set(err, "audit file or place name too long");
+	if (rotation_audit_probe(&r, err) < 0)
+		return -1;
+	return rotation_audit_append(&r, action, outcome, reason, sha8, err);
+}

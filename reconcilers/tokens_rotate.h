@@ -83,6 +83,14 @@ struct tokens_rotate_view {
 int tokens_rotate_inspect(const struct tokens_rotate_opts *o, struct tokens_rotate_view *out,
 			  struct cf_err *err);
 
+/* One audit line, in the format above, for a step taken elsewhere (`clawfleet token
+ * rotate-fleet`: on an agent, where is its address and node its MacNode name; on the
+ * controller's agentToken file, where is the file and node NULL). o->audit is required; a NULL
+ * node leaves the member out. */
+int tokens_rotate_audit(const struct tokens_rotate_opts *o, const char *where, const char *node,
+			const char *action, const char *outcome, const char *reason,
+			const char *sha8, struct cf_err *err);
+
 /* Judges a controller's /status body: 0 when its passes array ({"at": RFC 3339, "green":
  * bool}, any order) ends, by time, in two green passes both at or after promote_ms;
  * TOKENS_ROTATE_REFUSED with the reason otherwise, malformed bodies included. */
