@@ -15,7 +15,7 @@ static const struct command commands[] = {
 	{"version", cmd_version, "version [--json]"},
 	{"audit", cmd_audit, "audit verify FILE"},
 	{"notifier", cmd_notifier, "notifier --config FILE"},
-	{"token", cmd_token, "token stage|promote|revoke --dir DIR --actor A --ticket T [--audit FILE] [--controller URL] [--overlap D] [--stdin]"},
+	{"token", cmd_token, "token stage|promote|revoke --dir DIR --actor A --ticket T [--audit FILE] [--controller URL] [--overlap D] [--stdin] | token rotate-fleet --repo SOURCE --controller URL --agent-token FILE --actor A --ticket T"},
 	{"agent", cmd_agent, "agent --config FILE [--listen ADDR] [--root DIR] [--node NAME]"},
 	{"controller", cmd_controller, "controller --config FILE [--listen ADDR] [--state DIR] [--source URL]"},
 	{"status", cmd_status, "status [--url URL] [--json]"},

@@ -372,7 +372,7 @@ int tokens_rotate_revoke(const struct tokens_rotate_opts *o, struct cf_err *done
 		rc = rotation_refuse(&r, "revoke", r.prev.sha8, err);
 		goto done;
 	}
-	if (o->now_ms - last.ts_ms < overlap) {
+	if (!o->overlap_counted && o->now_ms - last.ts_ms < overlap) {
 		rfc3339_format_ms(last.ts_ms, promoted, sizeof(promoted));
 		rfc3339_format_ms(last.ts_ms + overlap, ends, sizeof(ends));
 		/* whole seconds, rounded up: "in 1s" rather than "in 0s" or "in 999ms" */
@@ -409,4 +409,47 @@ int tokens_rotate_revoke(const struct tokens_rotate_opts *o, struct cf_err *done
 done:
 	rotation_close(&r);
 	return rc;
+}
+
+int tokens_rotate_inspect(const struct tokens_rotate_opts *o, struct tokens_rotate_view *out,
+			  struct cf_err *err)
+{
+	struct rotation r = {.o = o, .dir_fd = -1};
+	struct promote_record last;
+
+	memset(out, 0, sizeof(*out));
+	if (!o->dir || !realpath(o->dir, r.dir))
+		return cf_err_errno(err, "token directory %s", o->dir ? o->dir : "(none)");
+	int n = o->audit ? snprintf(r.audit, sizeof(r.audit), "%s", o->audit)
+			 : snprintf(r.audit, sizeof(r.audit), "%s/rotation.jsonl", r.dir);
+	if (n < 0 || (size_t)n >= sizeof(r.audit))
+		return cf_err_set(err, "audit file path too long");
+	if (token_file_load(&r.current, r.dir, "token.current", err) < 0 ||
+	    token_file_load(&r.next, r.dir, "token.next", err) < 0 ||
+	    token_file_load(&r.prev, r.dir, "token.prev", err) < 0 ||
+	    rotation_last_promote(&r, &last, err) < 0)
+		return -1;
+	memcpy(out->current, r.current.sha8, sizeof(out->current));
+	memcpy(out->next, r.next.sha8, sizeof(out->next));
+	memcpy(out->prev, r.prev.sha8, sizeof(out->prev));
+	out->promoted = last.found;
+	out->promoted_ms = last.ts_ms;
+	memcpy(out->promoted_sha, last.sha8, sizeof(out->promoted_sha));
+	return 0;
+}
+
+int tokens_rotate_audit(const struct tokens_rotate_opts *o, const char *where, const char *node,
+			const char *action, const char *outcome, const char *reason,
+			const char *sha8, struct cf_err *err)
+{
+	struct rotation r = {.o = o, .node = node, .dir_fd = -1};
+	if (check_label("--actor", o->actor, TOKENS_ROTATE_ACTOR_MAX, err) < 0 ||
+	    check_label("--ticket", o->ticket, TOKENS_ROTATE_TICKET_MAX, err) < 0)
+		return -1;
+	if (!o->audit || snprintf(r.audit, sizeof(r.audit), "%s", o->audit) >= (int)sizeof(r.audit) ||
+	    snprintf(r.dir, sizeof(r.dir), "%s", where) >= (int)sizeof(r.dir))
+		return cf_err_set(err, "audit file or place name too long");
+	if (rotation_audit_probe(&r, err) < 0)
+		return -1;
+	return rotation_audit_append(&r, action, outcome, reason, sha8, err);
 }

@@ -48,6 +48,9 @@ struct tokens_rotate_opts {
 	bool force;		/* replace an existing token.next */
 	/* revoke */
 	int64_t overlap_ms;	/* 0: TOKENS_ROTATE_OVERLAP_DEFAULT_MS */
+	/* The caller counted the overlap itself (an agent revoking for `clawfleet token
+	 * rotate-fleet`, which counts it from every agent's promote): overlap_ms is not used. */
+	bool overlap_counted;
 	/* base URL whose /status must show two green passes since the promote; NULL: none */
 	const char *controller;
 };
@@ -63,6 +66,30 @@ int tokens_rotate_promote(const struct tokens_rotate_opts *o, struct cf_err *don
 			  struct cf_err *err);
 int tokens_rotate_revoke(const struct tokens_rotate_opts *o, struct cf_err *done_msg,
 			 struct cf_err *err);
+
+/* What a token directory holds, as an agent reports it: each file's first 8 hex digits of
+ * sha256 ("" when the file is missing or empty) and the last promote of the directory recorded
+ * in the audit file. */
+struct tokens_rotate_view {
+	char current[9], next[9], prev[9];
+	bool promoted;		/* a promote is recorded */
+	int64_t promoted_ms;	/* when, ms since the epoch */
+	char promoted_sha[9];	/* the token it installed */
+};
+
+/* Reads o->dir and the audit file (o->audit, or DIR/rotation.jsonl) without changing anything
+ * or taking the directory's lock; actor and ticket are not needed. -1 when a file cannot be
+ * read or is refused. */
+int tokens_rotate_inspect(const struct tokens_rotate_opts *o, struct tokens_rotate_view *out,
+			  struct cf_err *err);
+
+/* One audit line, in the format above, for a step taken elsewhere (`clawfleet token
+ * rotate-fleet`: on an agent, where is its address and node its MacNode name; on the
+ * controller's agentToken file, where is the file and node NULL). o->audit is required; a NULL
+ * node leaves the member out. */
+int tokens_rotate_audit(const struct tokens_rotate_opts *o, const char *where, const char *node,
+			const char *action, const char *outcome, const char *reason,
+			const char *sha8, struct cf_err *err);
 
 /* Judges a controller's /status body: 0 when its passes array ({"at": RFC 3339, "green":
  * bool}, any order) ends, by time, in two green passes both at or after promote_ms;

@@ -56,6 +56,8 @@ static struct json_object *audit_object(const struct rotation *r, const char *ac
 	json_object_object_add(v, "outcome", json_object_new_string(outcome));
 	json_object_object_add(v, "reason", json_object_new_string(reason));
 	json_object_object_add(v, "sha256", json_object_new_string(sha8));
+	if (r->node)
+		json_object_object_add(v, "node", json_object_new_string(r->node));
 	return v;
 }
 

@@ -26,6 +26,7 @@ struct rotation {
 	const struct tokens_rotate_opts *o;
 	char dir[PATH_MAX];	/* absolute, as recorded in the audit file */
 	char audit[PATH_MAX];
+	const char *node;	/* the MacNode a fleet step was taken on; NULL: none */
 	int dir_fd;
 	struct token_file current, next, prev;
 };

@@ -28,7 +28,8 @@ static const char token_usage[] =
 	"              promote and, with --controller URL, once URL/status shows two consecutive\n"
 	"              green passes since it\n"
 	"  --audit     the JSON-lines audit file (default DIR/rotation.jsonl)\n"
-	"exit status: 0 done, 1 refused or failed (the reason on standard error), 2 usage\n";
+	"exit status: 0 done, 1 refused or failed (the reason on standard error), 2 usage\n"
+	"       clawfleet token rotate-fleet ...: the agents' token on every agent (--help)\n";
 
 enum action { ACTION_NONE, ACTION_STAGE, ACTION_PROMOTE, ACTION_REVOKE };
 
@@ -93,6 +94,8 @@ int cmd_token(int argc, char **argv)
 	size_t token_len = 0;
 	struct cf_err err = {{0}}, done_msg = {{0}};
 
+	if (argc > 1 && strcmp(argv[1], "rotate-fleet") == 0)
+		return cmd_token_fleet(argc - 1, argv + 1);
 	for (int i = 1; i < argc; i++) {
 		const char *arg = argv[i];
 		const char *value = i + 1 < argc ? argv[i + 1] : NULL;

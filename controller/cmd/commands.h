@@ -9,6 +9,8 @@ int cmd_version(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_notifier(int argc, char **argv);
 int cmd_token(int argc, char **argv);
+/* clawfleet token rotate-fleet (cmd_token hands it the arguments from "rotate-fleet" on) */
+int cmd_token_fleet(int argc, char **argv);
 int cmd_agent(int argc, char **argv);
 int cmd_controller(int argc, char **argv);
 int cmd_status(int argc, char **argv);

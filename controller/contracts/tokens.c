@@ -16,6 +16,7 @@
 
 #include "base/clock.h"
 #include "base/fsutil.h"
+#include "base/log.h"
 
 enum { SLOT_CURRENT, SLOT_NEXT, SLOT_PREV, SLOT_COUNT };
 
@@ -28,11 +29,19 @@ struct slot {
 	ino_t ino;
 	off_t size;
 	struct timespec mtime;
+	struct timespec ctime;	/* a chmod changes only this */
 	unsigned char *token;	/* NULL when this slot accepts nothing */
 	size_t token_len;
 	/* Bearer checks compare sha256 digests: equal-length buffers, so neither the time taken
 	 * nor an early length mismatch tells a client how much of a token it guessed. */
 	unsigned char digest[SHA256_DIGEST_LENGTH];
+	/* The token came from an earlier reading of the file, kept because no file holds one
+	 * now: a server that would accept nothing keeps what it accepted (tokens.h). */
+	bool held;
+	/* The token the check under way took out of the slot, put back if nothing replaces it. */
+	unsigned char *retired;
+	size_t retired_len;
+	unsigned char retired_digest[SHA256_DIGEST_LENGTH];
 	struct cf_err problem;	/* why the file was refused; empty when it was not */
 };
 
@@ -42,6 +51,8 @@ struct tokens {
 	unsigned int recheck_ms;
 	bool checked;
 	int64_t last_check_ms; /* monotonic */
+	/* Why the tokens read before stay accepted; empty while the files hold a token. */
+	struct cf_err holding;
 };
 
 static bool is_blank(unsigned char c)
@@ -58,15 +69,49 @@ static bool token_bytes_ok(const unsigned char *s, size_t len)
 	return true;
 }
 
+static void wipe(unsigned char **token, size_t *len, unsigned char *digest)
+{
+	if (*token) {
+		OPENSSL_cleanse(*token, *len);
+		free(*token);
+	}
+	*token = NULL;
+	*len = 0;
+	OPENSSL_cleanse(digest, SHA256_DIGEST_LENGTH);
+}
+
+/* The slot stops accepting its token; the check under way decides whether it is put back. */
 static void slot_forget(struct slot *s)
 {
-	if (s->token) {
-		OPENSSL_cleanse(s->token, s->token_len);
-		free(s->token);
+	if (s->token && !s->retired) {
+		s->retired = s->token;
+		s->retired_len = s->token_len;
+		memcpy(s->retired_digest, s->digest, sizeof(s->digest));
+		s->token = NULL;
+		s->token_len = 0;
+		OPENSSL_cleanse(s->digest, sizeof(s->digest));
 	}
-	s->token = NULL;
-	s->token_len = 0;
-	OPENSSL_cleanse(s->digest, sizeof(s->digest));
+	wipe(&s->token, &s->token_len, s->digest);
+	s->held = false;
+}
+
+static void slot_drop_retired(struct slot *s)
+{
+	wipe(&s->retired, &s->retired_len, s->retired_digest);
+}
+
+static void slot_restore_retired(struct slot *s)
+{
+	if (!s->retired)
+		return;
+	wipe(&s->token, &s->token_len, s->digest);
+	s->token = s->retired;
+	s->token_len = s->retired_len;
+	memcpy(s->digest, s->retired_digest, sizeof(s->digest));
+	s->held = true;
+	s->retired = NULL;
+	s->retired_len = 0;
+	OPENSSL_cleanse(s->retired_digest, sizeof(s->retired_digest));
 }
 
 /* Reads the slot's file, already known to have changed; the slot accepts nothing unless the
@@ -82,6 +127,18 @@ static void slot_load(struct slot *s, const char *name, const struct stat *st)
 		cf_err_set(&s->problem, "token file %s (%s): not a regular file", s->path, name);
 		return;
 	}
+	unsigned int mode = (unsigned int)st->st_mode & 0777;
+	if (mode & 0006) {
+		cf_err_set(&s->problem,
+			   "token file %s (%s): mode %04o lets every user of this machine read or "
+			   "change the token; refused: chmod 600 it",
+			   s->path, name, mode);
+		return;
+	}
+	if (mode & 0060)
+		log_warn("token file %s (%s): mode %04o lets its group read or change the token; "
+			 "chmod 600 it unless that group must have it",
+			 s->path, name, mode);
 	if (fsutil_read_file(s->path, TOKENS_FILE_MAX, &data, &len, &s->problem) < 0) {
 		cf_err_prefix(&s->problem, "token file (%s)", name);
 		return;
@@ -130,27 +187,87 @@ static void slot_check(struct slot *s, const char *name)
 		return;
 	}
 	if (s->seen && s->dev == st.st_dev && s->ino == st.st_ino && s->size == st.st_size &&
-	    s->mtime.tv_sec == st.st_mtim.tv_sec && s->mtime.tv_nsec == st.st_mtim.tv_nsec)
+	    s->mtime.tv_sec == st.st_mtim.tv_sec && s->mtime.tv_nsec == st.st_mtim.tv_nsec &&
+	    s->ctime.tv_sec == st.st_ctim.tv_sec && s->ctime.tv_nsec == st.st_ctim.tv_nsec)
 		return;
 	s->seen = true;
 	s->dev = st.st_dev;
 	s->ino = st.st_ino;
 	s->size = st.st_size;
 	s->mtime = st.st_mtim;
+	s->ctime = st.st_ctim;
 	slot_load(s, name, &st);
+}
+
+/* Whether a file, not an earlier reading, gives a token. */
+static bool files_accept_any(const struct tokens *set)
+{
+	for (int i = 0; i < SLOT_COUNT; i++)
+		if (set->slots[i].token && !set->slots[i].held)
+			return true;
+	return false;
+}
+
+/* "token.current, token.next" style list of the configured files, for messages. */
+static void configured_files(const struct tokens *set, char *out, size_t size)
+{
+	size_t used = 0;
+	out[0] = '\0';
+	for (int i = 0; i < SLOT_COUNT && used < size; i++) {
+		if (!set->slots[i].path)
+			continue;
+		int n = snprintf(out + used, size - used, "%s%s", used ? ", " : "",
+				 set->slots[i].path);
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+}
+
+/* Caller holds set->lock. Reads every changed file. With keep_old, a check that finds no file
+ * holding a token keeps the tokens accepted before it (a deleted or emptied file must not lock
+ * every client out), says so in the log once, and reports it through tokens_status until a
+ * file holds a token again. */
+static void refresh_now(struct tokens *set, bool keep_old)
+{
+	set->checked = true;
+	set->last_check_ms = clock_mono_ms();
+	for (int i = 0; i < SLOT_COUNT; i++)
+		if (set->slots[i].path)
+			slot_check(&set->slots[i], slot_names[i]);
+
+	bool kept = false;
+	if (keep_old && !files_accept_any(set))
+		for (int i = 0; i < SLOT_COUNT; i++) {
+			kept |= set->slots[i].retired != NULL || set->slots[i].held;
+			slot_restore_retired(&set->slots[i]);
+		}
+	for (int i = 0; i < SLOT_COUNT; i++) {
+		if (!kept && set->slots[i].held)
+			slot_forget(&set->slots[i]);
+		slot_drop_retired(&set->slots[i]);
+	}
+	if (kept && !set->holding.msg[0]) {
+		char files[3 * PATH_MAX];
+		configured_files(set, files, sizeof(files));
+		cf_err_set(&set->holding,
+			   "no token file holds a usable token (%s: missing, empty or refused); the "
+			   "tokens read before stay accepted until one does",
+			   files);
+		log_error("%s", set->holding.msg);
+	} else if (!kept && set->holding.msg[0]) {
+		set->holding.msg[0] = '\0';
+		log_info("token files hold a token again; the tokens read before them are no "
+			 "longer accepted");
+	}
 }
 
 /* Caller holds set->lock. */
 static void refresh(struct tokens *set)
 {
-	int64_t now = clock_mono_ms();
-	if (set->checked && now - set->last_check_ms < set->recheck_ms)
+	if (set->checked && clock_mono_ms() - set->last_check_ms < set->recheck_ms)
 		return;
-	set->checked = true;
-	set->last_check_ms = now;
-	for (int i = 0; i < SLOT_COUNT; i++)
-		if (set->slots[i].path)
-			slot_check(&set->slots[i], slot_names[i]);
+	refresh_now(set, true);
 }
 
 static int first_problem(const struct tokens *set, struct cf_err *err)
@@ -158,6 +275,8 @@ static int first_problem(const struct tokens *set, struct cf_err *err)
 	for (int i = 0; i < SLOT_COUNT; i++)
 		if (set->slots[i].problem.msg[0])
 			return cf_err_set(err, "%s", set->slots[i].problem.msg);
+	if (set->holding.msg[0])
+		return cf_err_set(err, "%s", set->holding.msg);
 	return 0;
 }
 
@@ -180,6 +299,7 @@ void tokens_free(struct tokens *set)
 		return;
 	for (int i = 0; i < SLOT_COUNT; i++) {
 		slot_forget(&set->slots[i]);
+		slot_drop_retired(&set->slots[i]);
 		free(set->slots[i].path);
 	}
 	pthread_mutex_destroy(&set->lock);
@@ -213,9 +333,18 @@ int tokens_open(struct tokens **out, const struct tokens_config *cfg, struct cf_
 		if (files[i] && set_path(&set->slots[i], NULL, files[i], err) < 0)
 			goto fail;
 	}
-	refresh(set);
+	refresh_now(set, false);
 	if (first_problem(set, err) < 0)
 		goto fail;
+	if (!files_accept_any(set)) {
+		char names[3 * PATH_MAX];
+		configured_files(set, names, sizeof(names));
+		cf_err_set(err,
+			   "tokens: none of %s holds a token (missing or empty), so every request "
+			   "would be refused; write one (clawfleet token stage, then promote)",
+			   names);
+		goto fail;
+	}
 	*out = set;
 	return 0;
 fail:
@@ -305,6 +434,13 @@ bool tokens_check_hmac(struct tokens *set, const char *signature, const void *bo
 	}
 	pthread_mutex_unlock(&set->lock);
 	return match;
+}
+
+void tokens_recheck(struct tokens *set)
+{
+	pthread_mutex_lock(&set->lock);
+	refresh_now(set, true);
+	pthread_mutex_unlock(&set->lock);
 }
 
 int tokens_status(struct tokens *set, struct cf_err *err)

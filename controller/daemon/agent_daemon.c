@@ -154,6 +154,25 @@ done:
 
 /* ---- the probe thread ---- */
 
+/* A refused token file, or tokens held over because no file holds one, is a note on /readyz:
+ * the agent still answers the controller, but the operator should fix the files. */
+static void note_token_problem(struct agent *a, struct probe_result *res)
+{
+	struct cf_err problem;
+	if (tokens_status(a->tokens, &problem) == 0)
+		return;
+	if (res->nreasons == PROBE_MAX_REASONS) {
+		res->dropped++;
+		return;
+	}
+	struct probe_reason *r = &res->reasons[res->nreasons++];
+	r->code = "tokens.files";
+	r->severity = PROBE_GREEN;
+	size_t n = strnlen(problem.msg, sizeof(r->message) - 1);
+	memcpy(r->message, problem.msg, n);
+	r->message[n] = '\0';
+}
+
 void agent_render_cache(struct agent *a)
 {
 	const struct probe_inputs *in = observation_inputs(a->obs, clock_epoch_ms());
@@ -164,6 +183,7 @@ void agent_render_cache(struct agent *a)
 	int status = 503;
 
 	probe_merge(in, &res);
+	note_token_problem(a, &res);
 	if (probe_render_json(in, &res, &doc, &len, &status, &err) < 0) {
 		log_error("rendering the probe: %s", err.msg);
 		return;
@@ -447,10 +467,10 @@ static int agent_open(struct agent *a, struct cf_err *err)
 		goto done;
 	rc = 0;
 done:
+	a->token_dir = dir;
 	free(current);
 	free(next);
 	free(prev);
-	free(dir);
 	return rc;
 }
 
@@ -463,6 +483,7 @@ static void agent_close(struct agent *a)
 	apply_record_clear(&a->last);
 	free(a->doc);
 	free(a->state_dir);
+	free(a->token_dir);
 	agentcfg_free(&a->cfg);
 }
 

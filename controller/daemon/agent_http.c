@@ -195,6 +195,10 @@ int agent_http_start(struct agent *a, struct httpd **out, struct cf_err *err)
 		{"GET", "/healthz", httpd_healthz, NULL, 0},
 		{"PUT", "/v1/target", h_put_target, a, TARGET_MAX_BODY},
 		{"GET", "/v1/target", h_get_target, a, 0},
+		{"GET", "/v1/token", agent_h_get_token, a, 0},
+		{"PUT", "/v1/token/next", agent_h_stage_token, a, AGENT_TOKEN_MAX_BODY},
+		{"POST", "/v1/token/promote", agent_h_promote_token, a, AGENT_TOKEN_MAX_BODY},
+		{"POST", "/v1/token/revoke", agent_h_revoke_token, a, AGENT_TOKEN_MAX_BODY},
 	};
 	/* One epoll thread answers tens of thousands of cached /readyz documents a second; a
 	 * second would only add a stack and a malloc arena to every Mac's agent. */

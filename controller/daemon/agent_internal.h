@@ -1,7 +1,8 @@
-/* agent_internal: private to daemon/agent_daemon.c and daemon/agent_http.c, the two files of
- * `clawfleet agent`. agent_daemon.c starts and stops the agent and runs its probe and reconcile
- * threads; agent_http.c answers its routes (GET /readyz and /healthz, PUT and GET /v1/target)
- * from what those threads leave in struct agent, under its locks, and never waits on I/O. */
+/* agent_internal: private to daemon/agent_daemon.c, daemon/agent_http.c and
+ * daemon/agent_tokens.c, the files of `clawfleet agent`. agent_daemon.c starts and stops the
+ * agent and runs its probe and reconcile threads; agent_http.c answers its routes (GET /readyz
+ * and /healthz, PUT and GET /v1/target) from what those threads leave in struct agent, under its
+ * locks, and never waits on I/O; agent_tokens.c answers /v1/token and its steps. */
 #ifndef CLAWFLEET_AGENT_INTERNAL_H
 #define CLAWFLEET_AGENT_INTERNAL_H
 #include <json-c/json.h>
@@ -36,6 +37,7 @@ struct agent {
 	struct agent_config cfg;
 	struct schema_set *schemas;
 	struct tokens *tokens;
+	char *token_dir; /* tokens.dir, resolved; NULL when the agent reads token files */
 	struct node_observer *node_observer;
 	char *state_dir;
 	char target_path[PATH_MAX], applied_path[PATH_MAX];
@@ -73,5 +75,14 @@ struct json_object *agent_actions_json(const struct node_actions *a);
 /* agent_http.c */
 /* Starts the HTTP server on a->cfg.listen with the agent's routes. */
 int agent_http_start(struct agent *a, struct httpd **out, struct cf_err *err);
+
+/* agent_tokens.c: GET /v1/token, PUT /v1/token/next, POST /v1/token/promote and
+ * /v1/token/revoke. */
+#define AGENT_TOKEN_MAX_BODY (16u << 10)
+int agent_h_get_token(void *ctx, const struct httpd_request *req, struct httpd_response *resp);
+int agent_h_stage_token(void *ctx, const struct httpd_request *req, struct httpd_response *resp);
+int agent_h_promote_token(void *ctx, const struct httpd_request *req,
+			  struct httpd_response *resp);
+int agent_h_revoke_token(void *ctx, const struct httpd_request *req, struct httpd_response *resp);
 
 #endif

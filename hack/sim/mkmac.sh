@@ -68,7 +68,7 @@ root: $root
 infra: {remote: "$remote"}
 service: {manager: launchd, label: gui/501/ai.openclaw.gateway}
 gateway: {port: $port}
-tokens: {current: /etc/clawfleet/token.current, next: /etc/clawfleet/token.next}
+tokens: {dir: /etc/clawfleet}
 refresh: $refresh
 doctor: {timeout: 2s}
 fetchTimeout: 20s

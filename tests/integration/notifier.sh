@@ -218,7 +218,7 @@ channel: {url: "http://127.0.0.1:$receiver_port/services/T0/B0/s3cret", format: 
 tokens: {dir: $TAP_TMP/tokens}
 EOF
 mkdir -p "$TAP_TMP/tokens"
-printf 'tok-current-0123456789\n' >"$TAP_TMP/tokens/token.current"
+(umask 077 && printf 'tok-current-0123456789\n' >"$TAP_TMP/tokens/token.current")
 start_notifier b "$TAP_TMP/b.yaml" ||
 	tap_fail "the second notifier starts" "$(cat "$TAP_TMP/b.err")"
 reply='{"kind":"reply","status":401,"message":"unauthorized delivery"}'

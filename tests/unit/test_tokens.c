@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -151,13 +152,41 @@ static void test_prefix_and_extension_rejected(void **state)
 	assert_false(tokens_check_bearer(f->set, "Bearer C0FFEE-CURRENT-TOKEN.1"));
 }
 
-static void test_empty_and_missing_files_accept_nothing(void **state)
+/* A server that would accept nothing does not start: the message names every file. */
+static void test_no_token_at_all_refuses_to_open(void **state)
+{
+	struct fixture *f = *state;
+	struct tokens_config cfg = TOKENS_CONFIG_INIT;
+	struct cf_err err = { { 0 } };
+	write_file(f->current, " \n\n");
+	cfg.current = f->current;
+	cfg.next = f->next;
+	assert_int_equal(tokens_open(&f->set, &cfg, &err), -1);
+	assert_null(f->set);
+	assert_non_null(strstr(err.msg, f->current));
+	assert_non_null(strstr(err.msg, f->next));
+	assert_non_null(strstr(err.msg, "holds a token"));
+}
+
+/* Emptying or deleting every file keeps what was accepted, says so once, and a file holding a
+ * token again ends it; blank tokens and HMACs keyed with nothing never pass. */
+static void test_files_emptied_keep_the_old_tokens(void **state)
 {
 	struct fixture *f = *state;
 	struct cf_err err = { { 0 } };
-	write_file(f->current, " \n\n");
+	write_file(f->current, CURRENT);
+	write_file(f->next, NEXT);
 	open_files(f);
-	assert_int_equal(tokens_status(f->set, &err), 0);
+	write_file(f->current, " \n");
+	assert_int_equal(unlink(f->next), 0);
+	assert_true(tokens_check_bearer(f->set, "Bearer " CURRENT));
+	assert_true(tokens_check_bearer(f->set, "Bearer " NEXT));
+	assert_int_equal(tokens_status(f->set, &err), -1);
+	assert_non_null(strstr(err.msg, "stay accepted"));
+	assert_non_null(strstr(err.msg, f->current));
+	assert_null(strstr(err.msg, CURRENT));
+	/* Still held on the next checks, with the files unchanged. */
+	assert_true(tokens_check_bearer(f->set, "Bearer " CURRENT));
 	assert_false(tokens_check_bearer(f->set, "Bearer "));
 	assert_false(tokens_check_bearer(f->set, "Bearer  "));
 	assert_false(tokens_check_bearer(f->set, "Bearer x"));
@@ -165,6 +194,59 @@ static void test_empty_and_missing_files_accept_nothing(void **state)
 				       "sha256=b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c7"
 				       "12144292c5ad",
 				       "", 0));
+	write_file(f->current, "fresh-token");
+	assert_true(tokens_check_bearer(f->set, "Bearer fresh-token"));
+	assert_false(tokens_check_bearer(f->set, "Bearer " CURRENT));
+	assert_false(tokens_check_bearer(f->set, "Bearer " NEXT));
+	assert_int_equal(tokens_status(f->set, &err), 0);
+}
+
+/* Others may neither read nor change a token: refused at start and on a check; a group may,
+ * with a warning. */
+static void test_file_modes(void **state)
+{
+	struct fixture *f = *state;
+	struct tokens_config cfg = TOKENS_CONFIG_INIT;
+	struct cf_err err = { { 0 } };
+	write_file(f->current, CURRENT);
+	assert_int_equal(chmod(f->current, 0644), 0);
+	cfg.current = f->current;
+	cfg.recheck_ms = 0;
+	assert_int_equal(tokens_open(&f->set, &cfg, &err), -1);
+	assert_non_null(strstr(err.msg, f->current));
+	assert_non_null(strstr(err.msg, "0644"));
+	assert_non_null(strstr(err.msg, "chmod 600"));
+	assert_int_equal(chmod(f->current, 0602), 0);
+	assert_int_equal(tokens_open(&f->set, &cfg, &err), -1);
+	assert_int_equal(chmod(f->current, 0640), 0);
+	assert_int_equal(tokens_open(&f->set, &cfg, &err), 0);
+	assert_true(tokens_check_bearer(f->set, "Bearer " CURRENT));
+	write_file(f->next, NEXT);
+	tokens_free(f->set);
+	cfg.next = f->next;
+	assert_int_equal(tokens_open(&f->set, &cfg, &err), 0);
+	assert_int_equal(chmod(f->next, 0604), 0);
+	assert_false(tokens_check_bearer(f->set, "Bearer " NEXT));
+	assert_true(tokens_check_bearer(f->set, "Bearer " CURRENT));
+	assert_int_equal(tokens_status(f->set, &err), -1);
+	assert_non_null(strstr(err.msg, f->next));
+}
+
+/* tokens_recheck reads a file written a moment ago, whatever the interval. */
+static void test_recheck_now(void **state)
+{
+	struct fixture *f = *state;
+	struct tokens_config cfg = TOKENS_CONFIG_INIT;
+	struct cf_err err = { { 0 } };
+	write_file(f->current, CURRENT);
+	cfg.current = f->current;
+	cfg.next = f->next;
+	cfg.recheck_ms = 3600 * 1000;
+	assert_int_equal(tokens_open(&f->set, &cfg, &err), 0);
+	write_file(f->next, NEXT);
+	assert_false(tokens_check_bearer(f->set, "Bearer " NEXT));
+	tokens_recheck(f->set);
+	assert_true(tokens_check_bearer(f->set, "Bearer " NEXT));
 }
 
 static void test_scheme_any_case(void **state)
@@ -423,8 +505,12 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_prefix_and_extension_rejected, setup,
 						teardown),
-		cmocka_unit_test_setup_teardown(test_empty_and_missing_files_accept_nothing, setup,
+		cmocka_unit_test_setup_teardown(test_no_token_at_all_refuses_to_open, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_files_emptied_keep_the_old_tokens, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_file_modes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recheck_now, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scheme_any_case, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_or_malformed_header, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_whitespace, setup, teardown),

@@ -670,9 +670,54 @@ static void test_revoke_with_an_unreachable_or_oversized_controller(void **state
 	assert_file(f->path[PREV], OLD);
 }
 
+/* What an agent reports on GET /v1/token, and revoke for rotate-fleet, which counted the overlap
+ * itself: at once after the promote, audited with the node. */
+static void test_inspect_and_revoke_with_the_overlap_counted(void **state)
+{
+	struct fixture *f = *state;
+	struct tokens_rotate_view v;
+	char sha_old[9], sha_new[9];
+	write_file(f->path[CURRENT], OLD);
+	assert_int_equal(tokens_rotate_inspect(&f->o, &v, &f->err), 0);
+	snprintf(sha_old, sizeof(sha_old), "%s", v.current);
+	assert_int_equal(strlen(sha_old), 8);
+	assert_string_equal(v.next, "");
+	assert_false(v.promoted);
+	f->o.token = NEW;
+	f->o.token_len = strlen(NEW);
+	assert_int_equal(tokens_rotate_stage(&f->o, &f->done, &f->err), 0);
+	assert_int_equal(tokens_rotate_promote(&f->o, &f->done, &f->err), 0);
+	assert_int_equal(tokens_rotate_inspect(&f->o, &v, &f->err), 0);
+	snprintf(sha_new, sizeof(sha_new), "%s", v.current);
+	assert_string_equal(v.prev, sha_old);
+	assert_string_equal(v.next, "");
+	assert_true(v.promoted);
+	assert_true(v.promoted_ms == T0);
+	assert_string_equal(v.promoted_sha, sha_new);
+
+	assert_int_equal(tokens_rotate_revoke(&f->o, &f->done, &f->err), TOKENS_ROTATE_REFUSED);
+	f->o.overlap_counted = true;
+	assert_int_equal(tokens_rotate_revoke(&f->o, &f->done, &f->err), 0);
+	assert_file(f->path[PREV], NULL);
+
+	f->o.audit = f->path[AUDIT];
+	assert_int_equal(tokens_rotate_audit(&f->o, "http://gw-a:18081", "gw-a", "promote", "ok", "",
+					     sha_new, &f->err),
+			 0);
+	char *text = read_text(f->path[AUDIT]);
+	assert_non_null(strstr(text, "\"node\":\"gw-a\""));
+	assert_non_null(strstr(text, "\"dir\":\"http://gw-a:18081\""));
+	assert_null(strstr(text, NEW));
+	free(text);
+	f->o.ticket = "OPS\n1";
+	assert_int_equal(tokens_rotate_audit(&f->o, "x", NULL, "start", "ok", "", "", &f->err), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_inspect_and_revoke_with_the_overlap_counted,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stage_random_token, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stage_refuses_existing_next_unless_forced,
 						setup, teardown),
