@@ -6,9 +6,10 @@ set -euo pipefail
 deb_packages=(
   build-essential pkg-config clang git ca-certificates curl python3 python3-yaml
   libgit2-dev libyaml-dev libjson-c-dev libcurl4-openssl-dev libssl-dev
-  libmicrohttpd-dev libcmocka-dev haproxy valgrind chromium prometheus
+  libmicrohttpd-dev libcmocka-dev haproxy valgrind chromium prometheus faketime
 )
-# prometheus brings promtool; Chromium is a cask (installed below).
+# prometheus brings promtool; faketime brings libfaketime, which tests/integration/clock_step.sh
+# steps the controller's wall clock with (Linux only); Chromium is a cask (installed below).
 brew_packages=(pkg-config libgit2 libyaml json-c curl openssl@3 libmicrohttpd cmocka haproxy git python@3 prometheus)
 
 missing_deb() {

@@ -229,8 +229,11 @@ int cmd_plan(int argc, char **argv)
 		.weights = ob.weights,
 		.weights_ok = ob.weights_ok,
 		.promotion_commit = tag_commit[0] ? tag_commit : NULL,
+		.wall_ms = clock_epoch_ms(),
 	};
-	if (plan(ds, &fo, &ob.state, clock_epoch_ms(), &out, &err) < 0) {
+	/* What a controller started now would plan: the rollout clock resumed from the state. */
+	int64_t now = rollout_clock_resume(&ob.state, fo.wall_ms);
+	if (plan(ds, &fo, &ob.state, now, &out, &err) < 0) {
 		fprintf(stderr, "clawfleet plan: %s\n", err.msg);
 		goto done;
 	}

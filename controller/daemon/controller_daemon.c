@@ -318,6 +318,9 @@ static int controller_open(struct controller *c, struct cf_err *err)
 	}
 	if (controller_anchor_audit(c, &anchor, anchor_found, err) < 0)
 		return -1;
+	/* Only monotonic time moves the rollout clock from here: the wall clock may step. */
+	c->clock_resumed_ms = rollout_clock_resume(&c->state, clock_epoch_ms());
+	c->clock_resumed_mono_ms = clock_mono_ms();
 	struct fleet_poll_config pc = {0};
 	struct target_client_config ac = {.token_file = c->cfg.agent_token};
 	if (schema_set_load_embedded(&c->schemas, err) < 0 ||

@@ -75,6 +75,8 @@ struct controller {
 	struct fleet_world_ops world; /* the real world, ctx this controller */
 	struct fleet_act act;
 	int64_t run_id; /* this run's start (epoch ms): the planner's fleet_observation.run_id */
+	/* The rollout clock (plan/rollout.h) where this run resumed it, and clock_mono_ms then. */
+	int64_t clock_resumed_ms, clock_resumed_mono_ms;
 	unsigned int pass_failures;
 	int64_t next_fetch_mono_ms;
 	char *source_error;

@@ -318,9 +318,11 @@ bool controller_run_pass(struct controller *c, bool *failed)
 		.actor = f->valid ? f->actor : NULL,
 		.ticket = f->valid && f->ticket[0] ? f->ticket : NULL,
 		.run_id = c->run_id,
+		.wall_ms = clock_epoch_ms(),
 	};
 	controller_observe_lb(c, lb, &fo, &servers, &routes);
-	if (plan(ds, &fo, &c->state, clock_epoch_ms(), &out, &err) < 0) {
+	int64_t now = c->clock_resumed_ms + (clock_mono_ms() - c->clock_resumed_mono_ms);
+	if (plan(ds, &fo, &c->state, now, &out, &err) < 0) {
 		log_error("planning: %s", err.msg);
 		*failed = true;
 		goto done;

@@ -279,6 +279,7 @@ int node_observe_run(struct node_observer *obs, int64_t applied_generation, cons
 	observe_latency(obs, o, kickstarts);
 	observe_doctor_end(&job, o);
 	o->in.checked_at_ms = clock_epoch_ms();
+	o->checked_mono_ms = clock_mono_ms();
 	*out = o;
 	return 0;
 oom:
@@ -299,6 +300,7 @@ void observation_set_judge_next(struct observation *o, bool judge_next)
 const struct probe_inputs *observation_inputs(struct observation *o, int64_t now_ms)
 {
 	o->in.now_ms = now_ms;
+	o->in.checked_age_ms = clock_mono_ms() - o->checked_mono_ms;
 	return &o->in;
 }
 

@@ -77,6 +77,7 @@ struct node_observer {
 
 struct observation {
 	struct probe_inputs in;
+	int64_t checked_mono_ms; /* clock_mono_ms when it finished: in.checked_age_ms */
 	struct probe_thresholds thresholds; /* in.thresholds points here */
 	struct infra_snapshot *snap;
 	char *node;

@@ -287,8 +287,8 @@ static void judge_degraded(const struct probe_inputs *in, struct probe_result *o
 		    in->service.error);
 	if (in->checked_at_ms <= 0) {
 		add(out, PROBE_DEGRADED, "probe.stale", "no observation has finished yet");
-	} else if (in->now_ms - in->checked_at_ms > PROBE_STALE_PERIODS * refresh) {
-		duration_format(in->now_ms - in->checked_at_ms, age, sizeof(age));
+	} else if (in->checked_age_ms > PROBE_STALE_PERIODS * refresh) {
+		duration_format(in->checked_age_ms, age, sizeof(age));
 		duration_format(refresh, limit, sizeof(limit));
 		add(out, PROBE_DEGRADED, "probe.stale",
 		    "the last observation is %s old, over %d refresh periods of %s", age,

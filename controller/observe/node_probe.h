@@ -80,8 +80,11 @@ struct probe_inputs {
 	const char *node;
 	int64_t observed_generation; /* the last applied target's generation; 0: none yet */
 	int64_t refresh_ms;	     /* background refresh period; <= 0: the default */
-	int64_t checked_at_ms;	     /* epoch ms when this observation finished */
+	int64_t checked_at_ms;	     /* epoch ms when this observation finished; <= 0: none */
 	int64_t now_ms;		     /* epoch ms of the answer */
+	/* How long before the answer the observation finished, on the monotonic clock: staleness
+	 * is measured there, so a step of the wall clock does not make a fresh one stale. */
+	int64_t checked_age_ms;
 	const struct probe_thresholds *thresholds; /* NULL: PROBE_THRESHOLDS_DEFAULT */
 	struct {
 		const char *tag, *commit;

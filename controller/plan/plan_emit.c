@@ -119,7 +119,7 @@ static int emit_audit(struct pass *p, enum audit_event event, enum rollout_phase
 	}
 	a->u.audit = au;
 	au->event = event;
-	au->ts_ms = p->now;
+	au->ts_ms = p->wall;
 	plan_copy_str(au->promotion, sizeof(au->promotion), s->promotion_name);
 	plan_copy_str(au->revision, sizeof(au->revision), p->revision);
 	plan_copy_str(au->actor, sizeof(au->actor), p->actor);

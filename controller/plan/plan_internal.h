@@ -44,7 +44,8 @@ struct pass {
 	const struct promotion *promo; /* NULL: no Promotion in the repository */
 	const struct fleet_observation *obs;
 	const struct rollout_state *prev;
-	int64_t now;
+	int64_t now;  /* the rollout clock: every measurement */
+	int64_t wall; /* the wall clock: only the times people read (rollout.h) */
 	struct plan_output *out;
 	struct rollout_state *s; /* &out->next */
 	struct cf_err *err;

@@ -29,7 +29,7 @@ static void quarantine(struct pass *p, const char *reason)
 	plan_copy_str(q->tag, sizeof(q->tag), s->promotion.tag);
 	plan_copy_str(q->commit, sizeof(q->commit), s->promotion.commit);
 	plan_copy_code(q->reason, sizeof(q->reason), reason);
-	q->at_ms = p->now;
+	q->at_ms = p->wall;
 }
 
 int plan_hold(struct pass *p, const char *reason, size_t node)

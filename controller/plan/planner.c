@@ -148,8 +148,9 @@ void plan_add_history(struct pass *p, enum rollout_outcome outcome, const char *
 	r->to = s->promotion;
 	r->outcome = outcome;
 	plan_copy_code(r->reason, sizeof(r->reason), reason);
-	r->started_ms = s->started_ms;
-	r->finished_ms = p->now;
+	/* The rollout's start, as far back from the wall clock as it is on the rollout clock. */
+	r->started_ms = s->started_ms ? p->wall - (p->now - s->started_ms) : 0;
+	r->finished_ms = p->wall;
 }
 
 /* Phases (plan_internal.h says how each handler is built), and the controls Git has over them. */
@@ -276,7 +277,7 @@ static void set_condition(struct pass *p, enum condition_type t, enum condition_
 	c->status = status;
 	plan_copy_str(c->reason, sizeof(c->reason), reason);
 	plan_copy_str(c->message, sizeof(c->message), message);
-	c->last_transition_ms = was->status == status ? was->last_transition_ms : p->now;
+	c->last_transition_ms = was->status == status ? was->last_transition_ms : p->wall;
 }
 
 static void set_conditions(struct pass *p)
@@ -473,6 +474,17 @@ static int replay_pending(struct pass *p)
 	return 0;
 }
 
+/* The state keeps the clock's reading for a restarted controller (rollout_clock_resume), moved
+ * only every ROLLOUT_CLOCK_SAVE_MS so that a pass with nothing else to record writes nothing. */
+static void record_clock(struct pass *p)
+{
+	struct rollout_state *s = p->s;
+	if (s->clock_ms && p->now >= s->clock_ms && p->now - s->clock_ms < ROLLOUT_CLOCK_SAVE_MS)
+		return;
+	s->clock_ms = p->now;
+	s->clock_wall_ms = p->wall;
+}
+
 int plan(const struct desired_state *desired, const struct fleet_observation *observed,
 	 const struct rollout_state *state, int64_t now_ms, struct plan_output *out,
 	 struct cf_err *err)
@@ -484,6 +496,7 @@ int plan(const struct desired_state *desired, const struct fleet_observation *ob
 		.obs = observed,
 		.prev = state,
 		.now = now_ms,
+		.wall = observed->wall_ms ? observed->wall_ms : now_ms,
 		.out = out,
 		.s = &out->next,
 		.err = err,
@@ -496,6 +509,7 @@ int plan(const struct desired_state *desired, const struct fleet_observation *ob
 	if (run(&p) < 0 || plan_safety(&p) < 0 || plan_keep_drain(&p) < 0 || plan_keep_routes(&p) < 0)
 		goto done;
 	set_conditions(&p);
+	record_clock(&p);
 	rc = 0;
 done:
 	free(p.order);

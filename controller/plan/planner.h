@@ -1,7 +1,8 @@
 /* planner: the fleet's rollout as one pure function. plan() takes the desired state, what the
- * fleet reports, the persisted rollout state and the wall-clock time, and returns the ordered
- * actions to take now, the next rollout state (a full copy for the caller to persist before it
- * acts) and the status conditions (Ready, Reconciling, Stalled, Degraded, in the next state).
+ * fleet reports, the persisted rollout state and the time on the rollout clock (rollout.h: no
+ * step of the wall clock reaches what it measures), and returns the ordered actions to take now,
+ * the next rollout state (a full copy for the caller to persist before it acts) and the status
+ * conditions (Ready, Reconciling, Stalled, Degraded, in the next state).
  * No I/O, no clock, no randomness, no globals: the same inputs give the same outputs.
  *
  * The caller's pass: observe; plan; persist out.next; perform the actions in order (stop at the
@@ -53,6 +54,9 @@ struct fleet_observation {
 	 * gives its start time); 0 when unknown (a dry run). An analysis window begun in another
 	 * run starts anew: nobody watched the fleet in between. */
 	int64_t run_id;
+	/* The wall clock at this pass, for the times only people read (rollout.h); 0: now_ms is
+	 * the wall clock too (a dry run of a state without a rollout clock, a test). */
+	int64_t wall_ms;
 };
 
 struct plan_output {

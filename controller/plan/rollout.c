@@ -187,6 +187,33 @@ const struct rollout_node *rollout_node_find(const struct rollout_state *s, cons
 	return bsearch(name, s->nodes, s->nnodes, sizeof(*s->nodes), node_cmp);
 }
 
+static int64_t later(int64_t a, int64_t b)
+{
+	return a > b ? a : b;
+}
+
+int64_t rollout_clock_resume(const struct rollout_state *s, int64_t wall_ms)
+{
+	int64_t t = s->clock_ms ? s->clock_ms : wall_ms;
+	const int64_t stamps[] = {
+		s->started_ms,	      s->stage_started_ms, s->step_started_ms,
+		s->window_started_ms, s->window_sampled_ms, s->red_observed_ms,
+		s->hold_started_ms,   s->drain_started_ms,  s->suspended_since_ms,
+	};
+	for (size_t i = 0; i < sizeof(stamps) / sizeof(stamps[0]); i++)
+		t = later(t, stamps[i]);
+	for (size_t i = 0; i < s->nnodes; i++)
+		t = later(t, later(s->nodes[i].green_at_ms, s->nodes[i].sent_ms));
+	return t;
+}
+
+int64_t rollout_clock_wall(const struct rollout_state *s, int64_t t)
+{
+	if (t <= 0 || !s->clock_ms)
+		return t;
+	return s->clock_wall_ms + (t - s->clock_ms);
+}
+
 bool rollout_pending_done(struct rollout_state *s, uint64_t id)
 {
 	for (size_t i = 0; i < s->npending; i++) {

@@ -9,7 +9,19 @@
  * in the state's pending list under an id: the caller persists the state before acting (the
  * intent), calls rollout_pending_done after each one succeeds and persists again; a controller
  * killed in between finds the rest still pending and the planner hands them out again. NODE_TARGET
- * and SET_WEIGHTS need no such record: the next observation shows whether they took. */
+ * and SET_WEIGHTS need no such record: the next observation shows whether they took.
+ *
+ * Two clocks. Everything the planner measures (windows, steps, stages and the progress deadline,
+ * holds and maxHold, suspensions, drains, the apply grace, green and red passes: every *_ms of
+ * struct rollout_state and struct rollout_node) is read on the rollout clock: milliseconds that
+ * only move forward, and only while a controller runs (daemon/controller_pass.c reads it as the
+ * saved reading plus the monotonic time since the state was loaded). A step of the wall clock,
+ * either way (NTP, a Mac waking from sleep), changes no measurement; a stopped controller's time
+ * does not count either, since nobody watched the fleet then. The state carries the clock's
+ * reading (clock_ms, with the wall time it was read at) so that a restarted controller resumes
+ * it: rollout_clock_resume. The times only people read are wall-clock times: audit lines
+ * (ts_ms), the history (started_ms, finished_ms), the quarantine (at_ms) and the conditions'
+ * last_transition_ms; rollout_clock_wall shows a rollout-clock time as wall time. */
 #ifndef CLAWFLEET_ROLLOUT_H
 #define CLAWFLEET_ROLLOUT_H
 #include <stdbool.h>
@@ -83,7 +95,7 @@ struct rollout_quarantine {
 	char tag[ROLLOUT_TEXT_MAX];
 	char commit[41];
 	char reason[ROLLOUT_REASON_MAX];
-	int64_t at_ms;
+	int64_t at_ms; /* wall clock */
 };
 
 /* One finished rollout. */
@@ -92,14 +104,14 @@ struct rollout_record {
 	struct rollout_version from, to;
 	enum rollout_outcome outcome;
 	char reason[ROLLOUT_REASON_MAX];
-	int64_t started_ms, finished_ms;
+	int64_t started_ms, finished_ms; /* wall clock */
 };
 
 struct rollout_condition {
 	enum condition_status status;
 	char reason[ROLLOUT_REASON_MAX];
 	char message[ROLLOUT_MESSAGE_MAX];
-	int64_t last_transition_ms;
+	int64_t last_transition_ms; /* wall clock */
 };
 
 enum rollout_action_kind {
@@ -135,7 +147,7 @@ enum broadcast_verdict {
 /* One promotions.jsonl line, everything audit_append needs but the chain. */
 struct rollout_audit {
 	enum audit_event event;
-	int64_t ts_ms;
+	int64_t ts_ms; /* wall clock */
 	char promotion[ROLLOUT_TEXT_MAX];
 	char revision[ROLLOUT_REVISION_MAX];
 	char actor[ROLLOUT_TEXT_MAX];
@@ -242,7 +254,15 @@ struct rollout_state {
 	uint64_t next_action_id;
 	struct rollout_action *pending; /* one-shot actions not reported done, oldest first */
 	size_t npending;
+	/* The rollout clock at a pass (0: not started, as in a file written before it was kept)
+	 * and the wall clock then. The planner moves them only every ROLLOUT_CLOCK_SAVE_MS, so an
+	 * idle controller does not rewrite the state at every pass; a restart loses at most that
+	 * much watched time. */
+	int64_t clock_ms;
+	int64_t clock_wall_ms;
 };
+
+#define ROLLOUT_CLOCK_SAVE_MS 60000
 
 /* An empty state: Idle, nothing sent, nothing known. */
 void rollout_state_init(struct rollout_state *s);
@@ -255,6 +275,16 @@ int rollout_state_to_json(const struct rollout_state *s, char **out, size_t *len
 /* At most ROLLOUT_STATE_MAX_BYTES; *out is initialised here and left empty on failure. */
 int rollout_state_from_json(const char *text, size_t len, struct rollout_state *out,
 			    struct cf_err *err);
+
+/* Where a controller that loaded s starts the rollout clock: at s's reading, or later where a
+ * time in s is later (a reading is saved only every ROLLOUT_CLOCK_SAVE_MS), so no measurement
+ * starts in the future. A state without a reading (new, or written before the clock was kept)
+ * starts it at wall_ms: the times in an old file are wall-clock times, and keep their meaning. */
+int64_t rollout_clock_resume(const struct rollout_state *s, int64_t wall_ms);
+/* A rollout-clock time t of s as wall-clock time, for people: s's wall time at its reading,
+ * moved by t's distance from that reading; 0 stays 0 ("never"), and so does every t of a state
+ * without a reading (its times are wall-clock times). */
+int64_t rollout_clock_wall(const struct rollout_state *s, int64_t t);
 
 /* dst becomes a copy of src (server names in a map are unique). */
 int rollout_weights_copy(struct weight_map *dst, const struct weight_map *src, struct cf_err *err);

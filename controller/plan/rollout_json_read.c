@@ -538,9 +538,10 @@ static const char *const root_keys[] = {
 	"nodes",	   "quarantined",      "conditions",	  "history",
 	"nextActionId",	   "pending",
 	/* optional: added since the format began */
-	"analysis",	   "drain",
+	"analysis",	   "drain",	       "clock",
 };
-#define ROOT_KEYS_REQUIRED (COUNT(root_keys) - 2)
+#define ROOT_KEYS_REQUIRED (COUNT(root_keys) - 3)
+static const char *const clock_keys[] = {"ms", "wallMs"};
 static const char *const drain_keys[] = {"node", "startedMs", "generation", "released"};
 static const char *const last_good_keys[] = {"tag", "commit", "semver", "weights"};
 static const char *const analysis_keys[] = {"windowSampledMs", "windowRun", "redObservations",
@@ -637,6 +638,11 @@ static int read_state(struct json_object *root, struct rollout_state *s, struct 
 		      get_int(drain, "drain", "generation", 0, INT64_MAX, &s->drain_generation,
 			      err) < 0 ||
 		      get_bool(drain, "drain", "released", &s->drain_released, err) < 0))
+		return -1;
+	struct json_object *clock = member(root, "clock");
+	if (clock && (expect_keys(clock, "clock", clock_keys, COUNT(clock_keys), err) < 0 ||
+		      get_int(clock, "clock", "ms", 1, INT64_MAX, &s->clock_ms, err) < 0 ||
+		      get_time(clock, "clock", "wallMs", &s->clock_wall_ms, err) < 0))
 		return -1;
 	s->mirror_index = (size_t)index;
 	s->mirror_stage = (enum mirror_stage)stage;

@@ -233,6 +233,12 @@ int rollout_state_to_json(const struct rollout_state *s, char **out, size_t *len
 	for (size_t i = 0; i < s->npending; i++)
 		push(&b, pending, pending_json(&b, &s->pending[i]));
 	put(&b, root, "pending", pending);
+	if (s->clock_ms) { /* absent: not started, as in files written before the clock was kept */
+		struct json_object *clock = json_object_new_object();
+		put(&b, clock, "ms", json_object_new_int64(s->clock_ms));
+		put(&b, clock, "wallMs", json_object_new_int64(s->clock_wall_ms));
+		put(&b, root, "clock", clock);
+	}
 
 	int rc = b.oom ? cf_err_set(err, "out of memory") : canon_json(root, out, len, err);
 	json_object_put(root);

@@ -222,7 +222,7 @@ static struct json_object *nodes_json(const struct status_view *v)
 
 /* Held: whom the rollout waits for, and when maxHold ends the wait. No clock runs while the
  * planner says a person must decide (Stalled); a suspension stops the clock, so the deadline
- * moves with it. */
+ * moves with it. The hold is measured on the rollout clock (plan/rollout.h), shown as wall time. */
 static struct json_object *hold_json(const struct status_view *v)
 {
 	const struct rollout_state *s = v->state;
@@ -232,9 +232,9 @@ static struct json_object *hold_json(const struct status_view *v)
 	char waiting[ROLLOUT_NODE_NAME_MAX + ROLLOUT_REASON_MAX + 64], hold[32];
 	bool timed = v->max_hold_ms > 0 && s->hold_started_ms > 0 &&
 		     s->conditions[COND_STALLED].status != COND_TRUE;
-	int64_t deadline = s->hold_started_ms + v->max_hold_ms;
-	if (timed && s->suspended_since_ms > 0 && v->now_ms > s->suspended_since_ms)
-		deadline += v->now_ms - s->suspended_since_ms;
+	int64_t deadline = rollout_clock_wall(s, s->hold_started_ms + v->max_hold_ms);
+	if (timed && s->suspended_since_ms > 0) /* what was left when the suspension began */
+		deadline = v->now_ms + (s->hold_started_ms + v->max_hold_ms - s->suspended_since_ms);
 	if (s->held_node[0])
 		snprintf(waiting, sizeof(waiting), "%s to report green (it reports %s)",
 			 s->held_node, s->held_reason[0] ? s->held_reason : "not green");
@@ -242,7 +242,7 @@ static struct json_object *hold_json(const struct status_view *v)
 		snprintf(waiting, sizeof(waiting), "the canaries to report green");
 	json_object_object_add(o, "node", str_or_null(s->held_node));
 	json_object_object_add(o, "reason", str_or_null(s->held_reason));
-	json_object_object_add(o, "since", time_json(s->hold_started_ms));
+	json_object_object_add(o, "since", time_json(rollout_clock_wall(s, s->hold_started_ms)));
 	json_object_object_add(o, "waitingFor", json_object_new_string(waiting));
 	if (v->max_hold_ms > 0)
 		duration_format(v->max_hold_ms, hold, sizeof(hold));

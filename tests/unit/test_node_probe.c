@@ -95,6 +95,7 @@ static int setup(void **state)
 	in->refresh_ms = 30000;
 	in->checked_at_ms = CHECKED_AT;
 	in->now_ms = NOW;
+	in->checked_age_ms = NOW - CHECKED_AT;
 	in->infra.tag = "oc-2026.7.1";
 	in->infra.commit = "0123456789abcdef0123456789abcdef01234567";
 	in->lock = &f->lock;
@@ -459,7 +460,13 @@ static void service_unknown(struct fixture *f)
 
 static void cache_old(struct fixture *f)
 {
-	f->in.now_ms = CHECKED_AT + 3 * 30000 + 1;
+	f->in.checked_age_ms = 3 * 30000 + 1;
+}
+
+/* The wall clock stepped an hour forward since the observation: it is still 1s old. */
+static void wall_clock_stepped(struct fixture *f)
+{
+	f->in.now_ms += 3600000;
 }
 
 static void never_observed(struct fixture *f)
@@ -514,7 +521,7 @@ static void digest_fifteen_minutes(struct fixture *f)
 
 static void cache_three_periods(struct fixture *f)
 {
-	f->in.now_ms = CHECKED_AT + 3 * 30000;
+	f->in.checked_age_ms = 3 * 30000;
 }
 
 static void no_baseline(struct fixture *f)
@@ -589,6 +596,7 @@ static const struct rule_case green_cases[] = {
 	{"TCP connect at exactly 2 s", tcp_two_seconds, NULL},
 	{"digest at exactly 15 minutes", digest_fifteen_minutes, NULL},
 	{"cache at exactly three refresh periods", cache_three_periods, NULL},
+	{"a wall-clock step does not age the cache", wall_clock_stepped, NULL},
 	{"no latency baseline recorded", no_baseline, NULL},
 	{"shadow: current on the previous semver, next on the lock's", shadow_next_matches, NULL},
 	{"p95 over 5x a sub-millisecond baseline but under 5x the floor", p95_tiny_baseline, NULL},
@@ -1013,6 +1021,7 @@ static void test_sha_ignores_what_peers_do_not_share(void **state)
 	f->in.observed_generation = 9;
 	f->in.checked_at_ms += 7777;
 	f->in.now_ms += 9999;
+	f->in.checked_age_ms += 2222;
 	f->in.latency.p95_ms = 80;
 	f->in.latency.baseline_p95_ms = 70;
 	f->in.latency.samples = 5;

@@ -66,6 +66,7 @@ struct world {
 
 	struct rollout_state state;
 	int64_t run; /* fleet_observation.run_id */
+	int64_t wall_step; /* how far the wall clock has stepped from the rollout clock; 0: none */
 	int64_t now;
 	char *lines[MAX_LINES + 1];
 	size_t nlines;
@@ -215,6 +216,7 @@ static void observe(struct world *w, struct node_observation *obs, struct fleet_
 		.promotion_lock_sha256 = w->lock_override,
 		.actor = "Ada Lovelace <ada@example.com>",
 		.run_id = w->run,
+		.wall_ms = w->wall_step ? w->now + w->wall_step : 0,
 		.servers = w->servers,
 		.servers_ok = w->servers_ok,
 		.lb_drain = w->lb_drain,
@@ -747,6 +749,90 @@ static void test_held_past_max_hold_rolls_back(void **state)
 	struct world *w = adopted_v1_then_v2();
 	RUN(w, to_step1);
 	RUN(w, held_too_long);
+	world_free(w);
+}
+
+/* The wall clock steps (NTP, a Mac waking from sleep) while the rollout analyses and holds: the
+ * planner measures on the rollout clock, so +31 minutes skips no analysis window and rolls no
+ * held build back, -30 minutes freezes nothing; only the times people read follow the wall. */
+static void wall_forward(struct world *w)
+{
+	w->wall_step = 31 * MIN;
+}
+
+static void wall_back(struct world *w)
+{
+	w->wall_step = -30 * MIN;
+}
+
+static void canary_yellow_wall_forward(struct world *w)
+{
+	canary_yellow(w);
+	wall_forward(w);
+}
+
+static void check_wall_times(struct world *w, const struct plan_output *out)
+{
+	int64_t wall = w->now + w->wall_step;
+	assert_int_equal(out->actions[0].kind, ACTION_AUDIT);
+	assert_int_equal(out->actions[0].u.audit->ts_ms, wall);
+	assert_int_equal(cond(out, COND_READY)->last_transition_ms, T0);
+	assert_int_equal(out->next.stage_started_ms, w->now);
+}
+
+static void check_quarantine_on_wall(struct world *w, const struct plan_output *out)
+{
+	assert_int_equal(out->next.quarantined[0].at_ms, w->now + w->wall_step);
+	assert_int_equal(out->actions[3].u.audit->ts_ms, w->now + w->wall_step);
+}
+
+static const struct row wall_steps[] = {
+	{2 * SEC + 1 * MIN, wall_forward, "Analysing", NULL, {NULL}},
+	{2 * SEC + 5 * MIN - 1, NULL, "Analysing", NULL, {NULL}},
+	{2 * SEC + 6 * MIN, wall_back, "Analysing", NULL, {NULL}},
+	{2 * SEC + 10 * MIN - 1, NULL, "Analysing", NULL, {NULL}},
+	{2 * SEC + 10 * MIN, NULL, "Promoting", check_wall_times,
+	 {"AUDIT step Promoting 20%", STEP20_WEIGHTS}},
+	{3 * SEC + 10 * MIN, NULL, "Analysing", NULL, {NULL}},
+	{3 * SEC + 11 * MIN, canary_yellow_wall_forward, "Held", check_wall_times,
+	 {"AUDIT held Held 20% doctor.yellow", "BROADCAST hold canary-gw doctor.yellow"}},
+	{3 * SEC + 12 * MIN, wall_back, "Held", NULL, {NULL}},
+	{3 * SEC + 41 * MIN - 1, wall_forward, "Held", NULL, {NULL}},
+	{3 * SEC + 41 * MIN, NULL, "RollingBack", check_quarantine_on_wall,
+	 {BASE_WEIGHTS, "ROUTE_TENANT acme stable", CANARY_BACK,
+	  "AUDIT rollback RollingBack 20% hold.timeout",
+	  "AUDIT quarantined RollingBack 20% hold.timeout",
+	  "BROADCAST rollback canary-gw hold.timeout"}},
+};
+
+static void test_wall_clock_steps_change_no_measurement(void **state)
+{
+	(void)state;
+	struct world *w = adopted_v1_then_v2();
+	RUN(w, to_step1);
+	RUN(w, wall_steps);
+	world_free(w);
+}
+
+/* The state keeps the rollout clock's reading for a restart, moved only every
+ * ROLLOUT_CLOCK_SAVE_MS: a pass with nothing else to record leaves the state as it was. */
+static void test_clock_reading_kept_coarsely(void **state)
+{
+	(void)state;
+	struct world *w = adopted_v1_then_v2();
+	RUN(w, to_step1);
+	struct plan_output out;
+	int64_t read = w->state.clock_ms, wall = w->state.clock_wall_ms;
+	assert_true(read > 0 && read <= T0 + 2 * SEC);
+	w->wall_step = 5 * MIN;
+	plan_at(w, read + ROLLOUT_CLOCK_SAVE_MS - 1, &out);
+	assert_int_equal(out.next.clock_ms, read);
+	assert_int_equal(out.next.clock_wall_ms, wall);
+	plan_output_free(&out);
+	plan_at(w, read + ROLLOUT_CLOCK_SAVE_MS, &out);
+	assert_int_equal(out.next.clock_ms, read + ROLLOUT_CLOCK_SAVE_MS);
+	assert_int_equal(out.next.clock_wall_ms, read + ROLLOUT_CLOCK_SAVE_MS + 5 * MIN);
+	plan_output_free(&out);
 	world_free(w);
 }
 
@@ -2486,6 +2572,8 @@ int main(void)
 		cmocka_unit_test(test_quarantined_tag_needs_new_tag),
 		cmocka_unit_test(test_yellow_holds_then_resumes),
 		cmocka_unit_test(test_held_past_max_hold_rolls_back),
+		cmocka_unit_test(test_wall_clock_steps_change_no_measurement),
+		cmocka_unit_test(test_clock_reading_kept_coarsely),
 		cmocka_unit_test(test_unreachable_canary_holds),
 		cmocka_unit_test(test_lock_mismatch_is_a_hard_failure),
 		cmocka_unit_test(test_waits_for_generation),

@@ -491,6 +491,59 @@ static void test_drain_round_trip(void **state)
 	rollout_state_free(&s);
 }
 
+/* The rollout clock's reading round-trips; a file without it (written before it was kept)
+ * loads with none, and the clock resumes at the wall time found, or at the latest time the
+ * state holds when that is later; a saved reading resumes where it was, however the wall
+ * clock stands now. */
+static void test_clock_round_trip(void **state)
+{
+	(void)state;
+	struct rollout_state s, back;
+	struct cf_err err;
+	rich_state(&s);
+	s.clock_ms = 9000;
+	s.clock_wall_ms = 1700000000000LL;
+	char *json = to_json(&s);
+	assert_non_null(strstr(json, "\"clock\":{\"ms\":9000,\"wallMs\":1700000000000}"));
+	if (rollout_state_from_json(json, strlen(json), &back, &err) < 0)
+		fail_msg("from_json: %s", err.msg);
+	assert_int_equal(back.clock_ms, 9000);
+	assert_int_equal(back.clock_wall_ms, 1700000000000LL);
+	assert_int_equal(rollout_clock_resume(&back, 1700000000000LL + 3600000), 9000);
+	assert_int_equal(rollout_clock_resume(&back, 5), 9000);
+	/* For people: a rollout-clock time as far from the wall time as from the reading. */
+	assert_int_equal(rollout_clock_wall(&back, 8000), 1700000000000LL - 1000);
+	assert_int_equal(rollout_clock_wall(&back, 0), 0);
+	rollout_state_free(&back);
+
+	char *bad = replace_first(json, "\"ms\":9000", "\"ms\":0");
+	expect_refused(bad, strlen(bad), "clock.ms: must be between 1 and 9223372036854775807");
+	free(bad);
+	bad = replace_first(json, "\"wallMs\":1700000000000", "\"wallMs\":-1");
+	expect_refused(bad, strlen(bad), "clock.wallMs: must be between 0 and 9223372036854775807");
+	free(bad);
+	bad = replace_first(json, "{\"ms\":9000", "{\"drift\":1,\"ms\":9000");
+	expect_refused(bad, strlen(bad), "clock.drift: unknown field");
+	free(bad);
+	free(json);
+
+	s.clock_ms = 0;
+	json = to_json(&s);
+	assert_null(strstr(json, "\"clock\""));
+	if (rollout_state_from_json(json, strlen(json), &back, &err) < 0)
+		fail_msg("an older state is refused: %s", err.msg);
+	assert_int_equal(back.clock_ms, 0);
+	assert_int_equal(rollout_clock_resume(&back, 1700000000000LL), 1700000000000LL);
+	assert_int_equal(rollout_clock_resume(&back, 4000), 5000); /* hold_started_ms */
+	assert_int_equal(rollout_clock_wall(&back, 4000), 4000);
+	back.clock_ms = 100;
+	back.nodes[1].sent_ms = 7000;
+	assert_int_equal(rollout_clock_resume(&back, 1), 7000);
+	free(json);
+	rollout_state_free(&back);
+	rollout_state_free(&s);
+}
+
 static void test_pending_done(void **state)
 {
 	(void)state;
@@ -655,6 +708,7 @@ int main(void)
 		cmocka_unit_test(test_limits_refused),
 		cmocka_unit_test(test_never_pending_refused_on_write),
 		cmocka_unit_test(test_drain_round_trip),
+		cmocka_unit_test(test_clock_round_trip),
 		cmocka_unit_test(test_pending_done),
 		cmocka_unit_test(test_copy_is_deep),
 		cmocka_unit_test(test_describe),
