@@ -110,6 +110,7 @@ void controller_record(struct controller *c, const struct fleet_poll_result *r,
 	char *sdoc = NULL, *mdoc = NULL, *pdoc = NULL, *audit_lines = NULL;
 	size_t slen = 0, mlen = 0, plen = 0, alen = 0;
 	struct cf_err err;
+	struct status_source source;
 	bool green = n > 0;
 	if (!nodes) {
 		log_error("rendering the status: out of memory");
@@ -147,6 +148,7 @@ void controller_record(struct controller *c, const struct fleet_poll_result *r,
 		.revision = ds ? c->cache.revision : NULL,
 		.source_error = c->source_error,
 		.source_error_since_ms = c->source_error_since_ms,
+		.source = controller_source_status(c, &source) ? &source : NULL,
 		.promotion_name = promo ? promo->name : NULL,
 		.promotion_tag = promo ? promo->tag : NULL,
 		.promotion_semver = promo ? promo->skill_semver : NULL,
