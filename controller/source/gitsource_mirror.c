@@ -259,16 +259,17 @@ int gitsource_fetch_start(struct gitsource_fetch **out, const char *url, const c
 	f->url = strdup(url);
 	f->mirror = strdup(mirror_dir);
 	if (!f->url || !f->mirror) {
-		cf_err_set(err, "out of memory");
-		goto fail;
+		gitsource_fetch_free(f);
+		return cf_err_set(err, "out of memory");
 	}
 	/* A trailing "/" would put the temporary clone inside the mirror instead of beside it. */
 	for (size_t n = strlen(f->mirror); n > 1 && f->mirror[n - 1] == '/'; n--)
 		f->mirror[n - 1] = '\0';
 	redact(url, url, f->shown, sizeof(f->shown));
+	/* Held until the fork: the child shuts down what it inherits, and libgit2 breaks on a
+	 * shutdown it was not initialized for. */
 	gitsource_global_init();
 	bool fetch = holds_bare_repo(f->mirror);
-	gitsource_global_shutdown();
 	if (fetch)
 		remove_stale_files(f->mirror);
 	else if (prepare_clone(f, err) < 0)
@@ -299,11 +300,13 @@ int gitsource_fetch_start(struct gitsource_fetch **out, const char *url, const c
 		run_child(&job, parent, fds[1]);
 	}
 	close(fds[1]);
+	gitsource_global_shutdown();
 	f->pid = pid;
 	f->fd = fds[0];
 	*out = f;
 	return 0;
 fail:
+	gitsource_global_shutdown();
 	gitsource_fetch_free(f);
 	return -1;
 }
