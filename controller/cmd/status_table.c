@@ -122,6 +122,30 @@ static void print_conditions(FILE *out, struct json_object *doc)
 	}
 }
 
+/* One line when the Git source is out of date: never fetched yet, or its fetches failing. */
+static void print_fetch(FILE *out, struct json_object *src, int64_t now_ms)
+{
+	struct json_object *fetched = get(src, "fetched"), *failures = get(src, "consecutiveFailures");
+	int64_t next = time_of(src, "nextFetchAt"), n = json_object_get_int64(failures);
+	bool never = json_object_is_type(fetched, json_type_boolean) &&
+		     !json_object_get_boolean(fetched);
+	char stale[32], in[32];
+	if (!json_object_is_type(src, json_type_object) || (!never && n <= 0))
+		return;
+	span(stale, sizeof(stale), json_object_get_int64(get(src, "staleSeconds")) * 1000);
+	if (never)
+		fprintf(out, LABEL "not fetched yet (%s since the start)", "fetch", stale);
+	else
+		fprintf(out, LABEL "stale for %s: %lld fetches failed in a row", "fetch", stale,
+			(long long)n);
+	if (next >= 0) {
+		span(in, sizeof(in), next - now_ms);
+		fprintf(out, "; next try in %s\n", in);
+	} else {
+		fprintf(out, "; fetching now\n");
+	}
+}
+
 /* What a hold waits for, for how long already, and how long until maxHold ends it. */
 static void print_hold(FILE *out, struct json_object *hold, int64_t now_ms)
 {
@@ -240,6 +264,7 @@ void status_table_print(FILE *out, struct json_object *doc, int64_t now_ms)
 		fprintf(out, LABEL, "source");
 		put_lines(out, 12, text(doc, "sourceError"));
 	}
+	print_fetch(out, get(doc, "source"), now_ms);
 	if (json_object_is_type(hold, json_type_object))
 		print_hold(out, hold, now_ms);
 	print_conditions(out, doc);

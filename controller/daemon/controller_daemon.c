@@ -1,6 +1,7 @@
 /* clawfleet controller: the fleet reconciler. One loop on monotonic deadlines, as OpenBSD's ntpd
  * runs: each pass refreshes the desired state from Git (the last good one is kept when a commit is
- * bad), observes every node's merged probe and the load balancer's weights, plans (planner.h,
+ * bad; a URL is fetched by a child process beside the loop, which tends it and never waits on
+ * it, and read between fetches), observes every node's merged probe and the load balancer's weights, plans (planner.h,
  * pure), acts and records; then it sleeps until the next deadline: the source's interval with
  * 5 % jitter, one second while the rollout is under way, at once when woken through the wake
  * pipe (a signal now, the Flux webhook later).
@@ -124,14 +125,19 @@ static void close_signals(void)
 	wake_pipe[0] = wake_pipe[1] = -1;
 }
 
-/* Sleeps until the monotonic deadline or a wake-up; true when woken. */
-static bool sleep_until(int64_t deadline)
+/* Sleeps until the monotonic deadline, a wake-up or the end of the fetch reading on fetch_fd
+ * (-1: none, else *fetch_ended says whether it ended); true when woken. */
+static bool sleep_until(int64_t deadline, int fetch_fd, bool *fetch_ended)
 {
 	char buf[64];
 	int64_t left = deadline - clock_mono_ms();
-	struct pollfd pfd = {.fd = wake_pipe[0], .events = POLLIN};
-	if (left > 0 && poll(&pfd, 1, left > INT32_MAX ? INT32_MAX : (int)left) <= 0)
+	struct pollfd pfd[2] = {{.fd = wake_pipe[0], .events = POLLIN},
+				{.fd = fetch_fd, .events = POLLIN}};
+	nfds_t n = fetch_fd >= 0 ? 2 : 1;
+	*fetch_ended = false;
+	if (left > 0 && poll(pfd, n, left > INT32_MAX ? INT32_MAX : (int)left) <= 0)
 		return false;
+	*fetch_ended = n == 2 && pfd[1].revents != 0;
 	bool woken = false;
 	while (read(wake_pipe[0], buf, sizeof(buf)) > 0)
 		woken = true;
@@ -365,6 +371,7 @@ static void controller_close(struct controller *c)
 static int run(struct controller *c)
 {
 	int64_t next_pass = clock_mono_ms(), last_pass = 0;
+	bool fetch_ended = false;
 	while (!got_term) {
 		if (got_hup) {
 			got_hup = 0;
@@ -385,9 +392,19 @@ static int run(struct controller *c)
 					      : jittered(c->cfg.source_interval_ms, &c->seed);
 			next_pass = last_pass + wait;
 		}
+		/* The fetch runs beside the loop, which tends it when it ends, at its deadline and
+		 * when the next one is due, and never waits on it; a new commit brings the next
+		 * pass forward. */
+		if ((fetch_ended || clock_mono_ms() >= controller_source_due_ms(c)) &&
+		    controller_tend_source(c))
+			next_pass = clock_mono_ms();
 		int64_t deadline = next_pass > last_pass + MIN_GAP_MS ? next_pass
 								      : last_pass + MIN_GAP_MS;
-		if (sleep_until(deadline) && !got_term && !got_hup)
+		int64_t source_due = controller_source_due_ms(c);
+		if (source_due < deadline)
+			deadline = source_due;
+		if (sleep_until(deadline, controller_source_fd(c), &fetch_ended) && !got_term &&
+		    !got_hup)
 			next_pass = clock_mono_ms();
 	}
 	log_info("stopping: the action under way is done");

@@ -111,6 +111,7 @@ void controller_record(struct controller *c, const struct fleet_poll_result *r,
 	char *sdoc = NULL, *mdoc = NULL, *pdoc = NULL, *audit_lines = NULL;
 	size_t slen = 0, mlen = 0, plen = 0, alen = 0;
 	struct cf_err err;
+	struct status_source source;
 	bool green = n > 0;
 	if (!nodes) {
 		log_error("rendering the status: out of memory");
@@ -153,6 +154,7 @@ void controller_record(struct controller *c, const struct fleet_poll_result *r,
 		.state_unwritable = c->state_unwritable[0] ? c->state_unwritable : NULL,
 		.state_unwritable_reason = c->state_unwritable_reason,
 		.state_unwritable_since_ms = c->state_unwritable_since_ms,
+		.source = controller_source_status(c, &source) ? &source : NULL,
 		.promotion_name = promo ? promo->name : NULL,
 		.promotion_tag = promo ? promo->tag : NULL,
 		.promotion_semver = promo ? promo->skill_semver : NULL,

@@ -78,7 +78,7 @@ struct controller {
 	/* The rollout clock (plan/rollout.h) where this run resumed it, and clock_mono_ms then. */
 	int64_t clock_resumed_ms, clock_resumed_mono_ms;
 	unsigned int pass_failures;
-	int64_t next_fetch_mono_ms;
+	int64_t next_fetch_mono_ms; /* when a source that failed to open is tried again */
 	char *source_error;
 	int64_t source_error_since_ms;
 	char last_progress[ROLLOUT_MESSAGE_MAX];
@@ -122,8 +122,19 @@ bool controller_stopping(void);
 /* controller_pass.c */
 /* One pass; returns true when the rollout is under way and the next pass should come soon. */
 bool controller_run_pass(struct controller *c, bool *failed);
-/* Opens the source (a URL source is fetched); the next fetch is an interval away. */
+/* Opens the source without fetching; a source that fails to open is tried again an interval
+ * later. */
 int controller_open_source(struct controller *c, struct cf_err *err);
+/* The fetch beside the loop: finishes a fetch that ended, kills one past its deadline, starts
+ * the next when due (source_fetch_tend). True when it fetched a commit the desired state was
+ * not read at: a pass should run now. */
+bool controller_tend_source(struct controller *c);
+/* When the loop must next call controller_tend_source (CLOCK_MONOTONIC ms; INT64_MAX: never),
+ * and the descriptor that wakes it when the running fetch ends (-1: none). */
+int64_t controller_source_due_ms(const struct controller *c);
+int controller_source_fd(const struct controller *c);
+/* The source object of /status into out; false for a source read live (never stale). */
+bool controller_source_status(const struct controller *c, struct status_source *out);
 /* Records why the source cannot be read as sourceError (msg, then the first problems of diags
  * where they are) and logs it, once while that repeats. diags may be NULL. */
 void controller_source_failed(struct controller *c, const char *msg,

@@ -26,7 +26,8 @@
 
 /* ---- the source and what Git says about the Promotion ---- */
 
-/* A local repository is read through Git, at the ref, never as a work tree. */
+/* A local repository is read through Git, at the ref, never as a work tree; a URL is fetched
+ * beside the loop. */
 static struct source_spec source_spec_of(const struct controller *c)
 {
 	return (struct source_spec){
@@ -35,6 +36,8 @@ static struct source_spec source_spec_of(const struct controller *c)
 		.force_git = gitsource_is_local_repo(c->cfg.source_url),
 		.mirror_dir = c->mirror_dir,
 		.timeout_ms = (int)c->cfg.source_timeout_ms,
+		.background = true,
+		.interval_ms = c->cfg.source_interval_ms,
 	};
 }
 
@@ -43,8 +46,8 @@ int controller_open_source(struct controller *c, struct cf_err *err)
 	struct source_spec spec = source_spec_of(c);
 	source_free(c->src);
 	c->src = NULL;
-	/* Opening a URL source fetches it: the next fetch, or the next try after a failure, is an
-	 * interval away. */
+	/* Opening never fetches (a URL's first fetch is due at once, beside the loop); a source
+	 * that cannot be opened is tried again an interval later. */
 	c->next_fetch_mono_ms = clock_mono_ms() + c->cfg.source_interval_ms;
 	return source_open(&c->src, &spec, err);
 }
@@ -154,9 +157,23 @@ void controller_source_failed(struct controller *c, const char *msg,
 		c->source_error_since_ms = clock_epoch_ms();
 }
 
-/* Fetches when the interval is due, then reads the ref; the last good desired state stays in
- * the cache whatever fails, and a source that failed is tried again an interval later, so an
- * unreachable Git server never holds up the passes of a rollout. */
+/* A fetch that ended: its duration is the fetch metric, a failure the sourceError (the desired
+ * state stays the mirror's as the last good fetch left it). */
+static void note_fetch(struct controller *c, enum source_fetch_event ev, const struct cf_err *err)
+{
+	if (ev == SOURCE_FETCH_NONE)
+		return;
+	c->metrics.git_fetch_seconds = c->src->info.last_seconds;
+	if (ev == SOURCE_FETCH_FAILED)
+		controller_source_failed(c, err->msg, NULL);
+}
+
+/* Takes in a fetch that ended, then reads the ref when the source is readable; the last good
+ * desired state stays in the cache whatever fails, a failed fetch leaves the mirror as it was,
+ * and a source that cannot be opened is tried again an interval later, so an unreachable or
+ * hung Git server never holds up the passes of a rollout. No fetch starts inside a pass (the
+ * loop starts them, controller_tend_source): what is read here stays as it is while the pass
+ * resolves the Promotion's tag. */
 static void refresh_desired(struct controller *c)
 {
 	struct cf_err err;
@@ -170,21 +187,19 @@ static void refresh_desired(struct controller *c)
 		controller_source_failed(c, err.msg, NULL);
 		return;
 	}
-	if (started >= c->next_fetch_mono_ms) {
-		struct source_spec spec = source_spec_of(c);
-		c->next_fetch_mono_ms = started + c->cfg.source_interval_ms;
-		if (source_refresh(c->src, &spec, &err) < 0) {
-			/* source_refresh closed the mirror: it is opened again an interval later. */
-			source_free(c->src);
-			c->src = NULL;
-			controller_source_failed(c, err.msg, NULL);
-			return;
-		}
-	}
+	struct source_spec spec = source_spec_of(c);
+	note_fetch(c, source_fetch_tend(c->src, &spec, false, &err), &err);
+	/* A fetch is writing the mirror, or the first clone has not finished. */
+	if (!source_readable(c->src))
+		return;
 	int rc = desired_cache_refresh(&c->cache, c->src, c->schemas, &diags, &err);
-	c->metrics.git_fetch_seconds = (double)(clock_mono_ms() - started) / 1000.0;
+	if (!c->src->info.remote)
+		c->metrics.git_fetch_seconds = (double)(clock_mono_ms() - started) / 1000.0;
 	if (rc < 0) {
 		controller_source_failed(c, err.msg, &diags);
+	} else if (c->src->info.failures) {
+		/* Read from the mirror as the last good fetch left it: still out of date. */
+		controller_source_failed(c, c->src->info.error, NULL);
 	} else {
 		if (c->source_error)
 			log_info("the source is readable again");
@@ -197,6 +212,51 @@ static void refresh_desired(struct controller *c)
 				 c->cache.ds->npromotions);
 	}
 	diag_list_free(&diags);
+}
+
+bool controller_tend_source(struct controller *c)
+{
+	struct cf_err err;
+	if (!c->src)
+		return false;
+	struct source_spec spec = source_spec_of(c);
+	enum source_fetch_event ev = source_fetch_tend(c->src, &spec, true, &err);
+	note_fetch(c, ev, &err);
+	/* Fetched a commit the desired state was not read at, or a first one: read it now. */
+	return ev == SOURCE_FETCH_DONE &&
+	       (!c->cache.ds || strcmp(c->src->info.revision, c->cache.revision) != 0);
+}
+
+int64_t controller_source_due_ms(const struct controller *c)
+{
+	return c->src ? source_fetch_due_ms(c->src) : INT64_MAX;
+}
+
+int controller_source_fd(const struct controller *c)
+{
+	return c->src ? source_fetch_fd(c->src) : -1;
+}
+
+bool controller_source_status(const struct controller *c, struct status_source *out)
+{
+	const struct source_fetch_info *info = c->src ? &c->src->info : NULL;
+	if (!info || !info->remote)
+		return false;
+	int64_t now = clock_mono_ms(), epoch = clock_epoch_ms();
+	int64_t fresh = info->last_ok_mono_ms ? info->last_ok_mono_ms : info->opened_mono_ms;
+	int64_t next_in = info->next_mono_ms > now ? info->next_mono_ms - now : 0;
+	*out = (struct status_source){
+		.fetched = c->src->gs != NULL,
+		.revision = info->revision[0] ? info->revision : NULL,
+		.fetching = info->fetching,
+		.last_fetch_ms = info->last_end_epoch_ms,
+		.last_fetch_ok = info->last_ok,
+		.stale_ms = now - fresh,
+		.next_fetch_ms = info->fetching ? 0 : epoch + next_in,
+		.failures = info->failures,
+		.error = info->error[0] ? info->error : NULL,
+	};
+	return true;
 }
 
 /* ---- the pass ---- */

@@ -197,6 +197,27 @@ static struct json_object *servers_json(const struct lb_servers *l)
 	return o;
 }
 
+/* How fresh the desired state can be: null for a source read live. */
+static struct json_object *source_json(const struct status_source *src)
+{
+	if (!src)
+		return NULL;
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "fetched", json_object_new_boolean(src->fetched));
+	json_object_object_add(o, "revision", str_or_null(src->revision));
+	json_object_object_add(o, "fetching", json_object_new_boolean(src->fetching));
+	json_object_object_add(o, "lastFetchAt", time_json(src->last_fetch_ms));
+	json_object_object_add(o, "lastFetchOk", src->last_fetch_ms
+							 ? json_object_new_boolean(src->last_fetch_ok)
+							 : NULL);
+	json_object_object_add(o, "staleSeconds",
+			       json_object_new_int64(src->stale_ms > 0 ? src->stale_ms / 1000 : 0));
+	json_object_object_add(o, "nextFetchAt", time_json(src->next_fetch_ms));
+	json_object_object_add(o, "consecutiveFailures", json_object_new_int64(src->failures));
+	json_object_object_add(o, "error", str_or_null(src->error));
+	return o;
+}
+
 static struct json_object *nodes_json(const struct status_view *v)
 {
 	struct json_object *o = json_object_new_object();
@@ -343,6 +364,7 @@ int status_render_json(const struct status_view *v, char **out, size_t *len, str
 		json_object_array_add(q, json_object_new_string(s->quarantined[i].tag));
 	json_object_object_add(o, "revision", str_or_null(v->revision));
 	json_object_object_add(o, "sourceError", str_or_null(v->source_error));
+	json_object_object_add(o, "source", source_json(v->source));
 	json_object_object_add(o, "promotion", promotion_json(v));
 	json_object_object_add(o, "phase", json_object_new_string(rollout_phase_name(s->phase)));
 	/* spec.suspend holds the rollout in its phase: progress is frozen there (never safety). */
@@ -507,6 +529,10 @@ int status_render_metrics(const struct status_view *v, char **out, size_t *len,
 	family(&t, "clawfleet_git_fetch_duration_seconds", "gauge",
 	       "How long the last fetch and resolve of the source's ref took.");
 	put(&t, "clawfleet_git_fetch_duration_seconds %.9g\n", m->git_fetch_seconds);
+	family(&t, "clawfleet_source_stale_seconds", "gauge",
+	       "Seconds since the Git source was last fetched well; 0 for a source read live.");
+	put(&t, "clawfleet_source_stale_seconds %.3f\n",
+	    v->source && v->source->stale_ms > 0 ? (double)v->source->stale_ms / 1000.0 : 0.0);
 	family(&t, "clawfleet_rollbacks_total", "counter", "Rollbacks started, by reason.");
 	for (size_t i = 0; i < m->nrollbacks; i++) {
 		put(&t, "clawfleet_rollbacks_total{reason=\"");

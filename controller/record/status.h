@@ -68,6 +68,19 @@ struct status_metrics {
 	size_t nrollbacks;
 };
 
+/* The fetches of a Git URL source (mirrored under the state directory); strings borrowed. */
+struct status_source {
+	bool fetched;		/* a mirror exists to read (the first clone finished) */
+	const char *revision;	/* the ref in the mirror as last fetched; NULL: unknown */
+	bool fetching;		/* a fetch is running */
+	int64_t last_fetch_ms;	/* wall clock, when the last fetch ended; 0: none yet */
+	bool last_fetch_ok;	/* the last fetch ended well */
+	int64_t stale_ms;	/* since a fetch last ended well (since the start, before one did) */
+	int64_t next_fetch_ms;	/* wall clock, when the next fetch starts; 0: one is running */
+	unsigned int failures;	/* fetches failed in a row */
+	const char *error;	/* why the last fetch failed; NULL when it did not */
+};
+
 /* Everything /status and /metrics show; pointers are borrowed. */
 struct status_view {
 	const char *revision;	     /* the desired state's revision; NULL before one loaded */
@@ -81,6 +94,7 @@ struct status_view {
 	 * (NoSpace, ReadOnly, PermissionDenied, SaveFailed); NULL: the last save succeeded. */
 	const char *state_unwritable, *state_unwritable_reason;
 	int64_t state_unwritable_since_ms;
+	const struct status_source *source; /* NULL: a source read live, never stale */
 	const char *promotion_name;  /* the Promotion in Git; NULL when there is none */
 	const char *promotion_tag, *promotion_semver;
 	const struct rollout_state *state;

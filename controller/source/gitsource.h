@@ -1,15 +1,17 @@
 /* gitsource: desired state from a Git repository through libgit2. A remote (URL or path) is
  * cloned once and then fetched into a bare mirror under a state directory; a local repository
  * path can also be opened in place. Fetches run in a child process killed after a deadline
- * (libgit2 1.5 has no network timeout) and held to a memory limit, fetch the tags and the one
- * branch the ref reads, never fetch submodules, and leave the mirror's old refs untouched on
- * failure. Refs resolve with Flux GitRepository precedence: commit > name > semver
- * range over tags > tag > branch. Revisions print as Flux does: "<ref>@sha1:<hex>" ("sha1:<hex>"
- * for a bare commit). Files are read from the commit's tree without a checkout. */
+ * (libgit2 1.5 has no network timeout) and held to a memory limit, which a caller waits for or
+ * polls from its own loop; they fetch the tags and the one branch the ref reads, never fetch
+ * submodules, and leave the mirror's old refs untouched on failure. Refs resolve with Flux
+ * GitRepository precedence: commit > name > semver range over tags > tag > branch. Revisions
+ * print as Flux does: "<ref>@sha1:<hex>" ("sha1:<hex>" for a bare commit). Files are read from
+ * the commit's tree without a checkout. */
 #ifndef CLAWFLEET_GITSOURCE_H
 #define CLAWFLEET_GITSOURCE_H
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/err.h"
 #include "source/treefiles.h"
@@ -41,16 +43,45 @@ struct gitsource; /* an open repository (a mirror or a local repository) */
 /* Opens a repository at path (bare or with a work tree, discovering upward). */
 int gitsource_open(struct gitsource **out, const char *path, struct cf_err *err);
 /* Clones url into mirror_dir (bare) when absent, else fetches into it, pruning deleted refs,
- * within timeout_ms (0: the default). Opens the result. What is fetched: every tag, and the one
- * branch or ref that ref reads (its branch; for name:, that ref; a commit with no branch may be
- * on any branch and fetches them all); never another branch, whatever it holds. The fetch
- * process may map GITSOURCE_FETCH_MEMORY_MAX bytes beyond what it inherits: a repository with an
- * object too large for that fails to fetch, saying so. */
+ * within timeout_ms (0: the default), waits for it and opens the result (gitsource_fetch_start
+ * and the functions after it are the same fetch without waiting). What is fetched: every tag,
+ * and the one branch or ref that ref reads (its branch; for name:, that ref; a commit with no
+ * branch may be on any branch and fetches them all); never another branch, whatever it holds.
+ * The fetch process may map GITSOURCE_FETCH_MEMORY_MAX bytes beyond what it inherits: a
+ * repository with an object too large for that fails to fetch, saying so. */
 int gitsource_sync_ref(struct gitsource **out, const char *url, const char *mirror_dir,
 		       const struct gitref *ref, int timeout_ms, struct cf_err *err);
 /* gitsource_sync_ref fetching the tags only: all the agent's pull checks out. */
 int gitsource_sync(struct gitsource **out, const char *url, const char *mirror_dir, int timeout_ms,
 		   struct cf_err *err);
+
+/* A fetch under way beside its caller: the child process of gitsource_sync, started, polled and
+ * finished by a loop that never waits on it. The mirror is never half-written for a reader that
+ * opens it once the fetch has finished: the child writes packs under temporary names and every
+ * ref through a lock file renamed into place (libgit2's refdb), and a clone is installed as the
+ * mirror by one rename only when complete. While a fetch runs, refs change one by one (a branch
+ * before the tags), so the mirror is read between fetches only. */
+struct gitsource_fetch;
+
+/* Starts the clone (mirror_dir absent or empty) or fetch of url into mirror_dir in a child
+ * process, of what gitsource_sync_ref fetches for ref (NULL: the tags only), and returns at once; the fetch is killed at timeout_ms (0: the default). */
+int gitsource_fetch_start(struct gitsource_fetch **out, const char *url, const char *mirror_dir,
+			  const struct gitref *ref, int timeout_ms, struct cf_err *err);
+/* Never blocks (beyond a few milliseconds for a child that is exiting): 1 while the fetch
+ * runs; 0 when it has finished well (a clone is now the mirror); -1 when it failed or was
+ * killed at its deadline (err says which; a clone left nothing behind, a fetch left the
+ * mirror's old refs). Once finished, every call answers the same. */
+int gitsource_fetch_poll(struct gitsource_fetch *f, struct cf_err *err);
+/* Readable (or at its end) when the child finishes, for a loop's poll(2); -1 once it has
+ * finished, or when its end has been read and only the exit is left to reap. */
+int gitsource_fetch_fd(const struct gitsource_fetch *f);
+/* When gitsource_fetch_poll kills it (CLOCK_MONOTONIC, ms: base/clock.h). */
+int64_t gitsource_fetch_deadline(const struct gitsource_fetch *f);
+/* Kills a fetch still running, reaps it, and removes a clone's partial directory. */
+void gitsource_fetch_free(struct gitsource_fetch *f);
+/* Opens the bare mirror at mirror_dir as the last fetch left it: 0, or 1 when there is none
+ * yet (never cloned), or -1. */
+int gitsource_open_mirror(struct gitsource **out, const char *mirror_dir, struct cf_err *err);
 /* True when url names a local directory holding a repository (not a URL). */
 bool gitsource_is_local_repo(const char *path);
 

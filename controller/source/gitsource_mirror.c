@@ -308,149 +308,278 @@ static void __attribute__((noreturn)) run_child(const struct fetch_job *job, pid
 	_exit(rc < 0 ? 1 : 0);
 }
 
-static void read_some(int fd, bool *open, char *msg, size_t cap, size_t *len)
+/* ---- sync: the parent's side of the fetch: start, poll, finish ---- */
+
+#define REAP_WAIT_MS 100 /* for a child that has closed its pipe and is exiting */
+
+struct gitsource_fetch {
+	char *url;
+	char *mirror;
+	char tmp[PATH_MAX];	    /* a clone's temporary directory until installed; "" */
+	char shown[CF_ERR_MSG / 2]; /* url with its credentials redacted */
+	pid_t pid;		    /* 0 once reaped */
+	int fd;			    /* the child's message; -1 once at its end */
+	int status;
+	int timeout_ms;
+	int64_t deadline;
+	char msg[CF_ERR_MSG];
+	size_t len;
+	int result; /* 1 while running, then 0 or -1 with failure */
+	struct cf_err failure;
+};
+
+/* A clone is made beside the mirror and only a complete one is installed as the mirror. */
+static int prepare_clone(struct gitsource_fetch *f, struct cf_err *err)
 {
-	char buf[512];
-	ssize_t n = read(fd, buf, sizeof(buf));
-	if (n < 0 && errno == EINTR)
-		return;
-	if (n <= 0) {
-		*open = false;
-		return;
-	}
-	size_t take = (size_t)n < cap - 1 - *len ? (size_t)n : cap - 1 - *len;
-	memcpy(msg + *len, buf, take);
-	*len += take;
-	msg[*len] = '\0';
-}
+	char parent[PATH_MAX];
+	const char *base = split_mirror(f->mirror, parent);
 
-/* Collects the child's message and reaps it before the deadline: 0, or 1 when the deadline
- * passed and the child was killed, or -1 when waitpid fails (SIGCHLD ignored by the program). */
-static int wait_child(pid_t pid, int fd, int timeout_ms, int *status, char *msg, size_t cap)
-{
-	int64_t deadline = clock_mono_ms() + timeout_ms;
-	bool open = true, reaped = false;
-	size_t len = 0;
-
-	msg[0] = '\0';
-	while (!reaped || open) {
-		int64_t left = deadline - clock_mono_ms();
-		if (left <= 0)
-			break;
-		if (open) {
-			struct pollfd p = {.fd = fd, .events = POLLIN};
-			int n = poll(&p, 1, (int)left);
-			if (n > 0)
-				read_some(fd, &open, msg, cap, &len);
-			else if (n < 0 && errno != EINTR)
-				open = false;
-		}
-		if (!reaped) {
-			pid_t r = waitpid(pid, status, WNOHANG);
-			if (r < 0 && errno != EINTR)
-				return -1;
-			reaped = r == pid;
-		}
-		/* The pipe closes a moment before the child becomes reapable. */
-		if (!open && !reaped)
-			poll(NULL, 0, left < 5 ? (int)left : 5);
-	}
-	if (reaped)
-		return 0;
-	kill(pid, SIGKILL);
-	while (waitpid(pid, status, 0) < 0 && errno == EINTR)
-		;
-	return 1;
-}
-
-static int run_fetch(const struct fetch_job *job, int timeout_ms, struct cf_err *err)
-{
-	char shown[CF_ERR_MSG / 2], msg[CF_ERR_MSG], clean[CF_ERR_MSG];
-	int fds[2], status = 0;
-
-	redact(job->url, job->url, shown, sizeof(shown));
-	if (pipe2(fds, O_CLOEXEC) < 0)
-		return cf_err_errno(err, "fetch of %s: pipe", shown);
-	pid_t parent = getpid();
-	pid_t pid = fork();
-	if (pid < 0) {
-		close(fds[0]);
-		close(fds[1]);
-		return cf_err_errno(err, "fetch of %s: fork", shown);
-	}
-	if (pid == 0) {
-		close(fds[0]);
-		run_child(job, parent, fds[1]);
-	}
-	close(fds[1]);
-	int rc = wait_child(pid, fds[0], timeout_ms, &status, msg, sizeof(msg));
-	close(fds[0]);
-	if (rc < 0)
-		return cf_err_errno(err, "fetch of %s: waiting for the fetch process", shown);
-	if (rc > 0)
-		return cf_err_set(err, "fetch of %s timed out after %gs", shown, timeout_ms / 1000.0);
-	if (WIFSIGNALED(status))
-		return cf_err_set(err, "fetch of %s: fetch process killed by signal %d", shown,
-				  WTERMSIG(status));
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		redact(job->url, msg[0] ? msg : "failed without a message", clean, sizeof(clean));
-		return cf_err_set(err, "fetch of %s: %s", shown, clean);
+	if (!fsutil_absent_or_empty_dir(f->mirror))
+		return cf_err_set(err, "mirror directory %s exists and holds no bare repository",
+				  f->mirror);
+	remove_stale_clones(f->mirror);
+	if (fsutil_make_temp_dir(f->tmp, parent, base, 0700, err) < 0) {
+		f->tmp[0] = '\0';
+		return -1;
 	}
 	return 0;
 }
 
-static int clone_mirror(const char *url, const char *mirror, const struct gitref *ref,
-			int timeout_ms, struct cf_err *err)
+int gitsource_fetch_start(struct gitsource_fetch **out, const char *url, const char *mirror_dir,
+			  const struct gitref *ref, int timeout_ms, struct cf_err *err)
 {
-	char parent[PATH_MAX], tmp[PATH_MAX];
-	const char *base = split_mirror(mirror, parent);
-	int rc = -1;
+	struct gitsource_fetch *f = calloc(1, sizeof(*f));
+	int fds[2];
 
-	if (!fsutil_absent_or_empty_dir(mirror))
-		return cf_err_set(err, "mirror directory %s exists and holds no bare repository",
-				  mirror);
-	remove_stale_clones(mirror);
-	if (fsutil_make_temp_dir(tmp, parent, base, 0700, err) < 0)
-		return -1;
-	struct fetch_job job = {.url = url, .dir = tmp, .create = true, .ref = ref};
-	if (run_fetch(&job, timeout_ms, err) < 0)
-		goto done;
-	/* Only a complete clone becomes the mirror; rename replaces an empty directory. */
-	rc = fsutil_install_dir(tmp, mirror, err);
-done:
-	if (rc < 0)
-		fsutil_remove_tree(tmp, NULL);
+	*out = NULL;
+	if (!f)
+		return cf_err_set(err, "out of memory");
+	f->fd = -1;
+	f->result = 1;
+	f->timeout_ms = timeout_ms > 0 ? timeout_ms : GITSOURCE_TIMEOUT_DEFAULT_MS;
+	f->url = strdup(url);
+	f->mirror = strdup(mirror_dir);
+	if (!f->url || !f->mirror) {
+		gitsource_fetch_free(f);
+		return cf_err_set(err, "out of memory");
+	}
+	/* A trailing "/" would put the temporary clone inside the mirror instead of beside it. */
+	for (size_t n = strlen(f->mirror); n > 1 && f->mirror[n - 1] == '/'; n--)
+		f->mirror[n - 1] = '\0';
+	redact(url, url, f->shown, sizeof(f->shown));
+	/* Held until the fork: the child shuts down what it inherits, and libgit2 breaks on a
+	 * shutdown it was not initialized for. */
+	gitsource_global_init();
+	bool fetch = holds_bare_repo(f->mirror);
+	if (fetch)
+		remove_stale_files(f->mirror);
+	else if (prepare_clone(f, err) < 0)
+		goto fail;
+	struct fetch_job job = {
+		.url = f->url, .dir = fetch ? f->mirror : f->tmp, .create = !fetch, .ref = ref};
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		cf_err_errno(err, "fetch of %s: pipe", f->shown);
+		goto fail;
+	}
+	/* Only the parent's end: the child's message is small and written once. */
+	if (fcntl(fds[0], F_SETFL, O_NONBLOCK) < 0) {
+		cf_err_errno(err, "fetch of %s: pipe", f->shown);
+		close(fds[0]);
+		close(fds[1]);
+		goto fail;
+	}
+	pid_t parent = getpid();
+	f->deadline = clock_mono_ms() + f->timeout_ms;
+	pid_t pid = fork();
+	if (pid < 0) {
+		cf_err_errno(err, "fetch of %s: fork", f->shown);
+		close(fds[0]);
+		close(fds[1]);
+		goto fail;
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		run_child(&job, parent, fds[1]);
+	}
+	close(fds[1]);
+	gitsource_global_shutdown();
+	f->pid = pid;
+	f->fd = fds[0];
+	*out = f;
+	return 0;
+fail:
+	gitsource_global_shutdown();
+	gitsource_fetch_free(f);
+	return -1;
+}
+
+/* Reads what the child has written so far without waiting; closes the pipe at its end. */
+static void drain(struct gitsource_fetch *f)
+{
+	char buf[512];
+	while (f->fd >= 0) {
+		ssize_t n = read(f->fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n <= 0) {
+			close(f->fd);
+			f->fd = -1;
+			return;
+		}
+		size_t room = sizeof(f->msg) - 1 - f->len;
+		size_t take = (size_t)n < room ? (size_t)n : room;
+		memcpy(f->msg + f->len, buf, take);
+		f->len += take;
+		f->msg[f->len] = '\0';
+	}
+}
+
+/* The outcome of a child that has been reaped; a clone that succeeded becomes the mirror. */
+static int judge(struct gitsource_fetch *f)
+{
+	char clean[CF_ERR_MSG];
+	int st = f->status;
+
+	if (WIFSIGNALED(st))
+		return cf_err_set(&f->failure, "fetch of %s: fetch process killed by signal %d",
+				  f->shown, WTERMSIG(st));
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		redact(f->url, f->msg[0] ? f->msg : "failed without a message", clean, sizeof(clean));
+		return cf_err_set(&f->failure, "fetch of %s: %s", f->shown, clean);
+	}
+	if (f->tmp[0]) {
+		/* rename replaces an empty directory. */
+		if (fsutil_install_dir(f->tmp, f->mirror, &f->failure) < 0)
+			return -1;
+		f->tmp[0] = '\0';
+	}
+	return 0;
+}
+
+static int end(struct gitsource_fetch *f, int rc, struct cf_err *err)
+{
+	f->result = rc;
+	if (f->fd >= 0) {
+		close(f->fd);
+		f->fd = -1;
+	}
+	if (rc < 0 && f->tmp[0]) {
+		fsutil_remove_tree(f->tmp, NULL);
+		f->tmp[0] = '\0';
+	}
+	if (rc < 0 && err)
+		*err = f->failure;
+	return rc;
+}
+
+int gitsource_fetch_poll(struct gitsource_fetch *f, struct cf_err *err)
+{
+	if (f->result != 1) {
+		if (f->result < 0 && err)
+			*err = f->failure;
+		return f->result;
+	}
+	drain(f);
+	pid_t r = waitpid(f->pid, &f->status, WNOHANG);
+	/* The pipe closes a moment before the child becomes reapable. */
+	for (int waited = 0; r == 0 && f->fd < 0 && waited < REAP_WAIT_MS; waited++) {
+		poll(NULL, 0, 1);
+		r = waitpid(f->pid, &f->status, WNOHANG);
+	}
+	if (r < 0 && errno != EINTR) {
+		/* SIGCHLD ignored by the program: the child is nobody's to reap. */
+		f->pid = 0;
+		cf_err_errno(&f->failure, "fetch of %s: waiting for the fetch process", f->shown);
+		return end(f, -1, err);
+	}
+	if (r == f->pid) {
+		f->pid = 0;
+		drain(f);
+		return end(f, judge(f), err);
+	}
+	if (clock_mono_ms() < f->deadline)
+		return 1;
+	kill(f->pid, SIGKILL);
+	while (waitpid(f->pid, &f->status, 0) < 0 && errno == EINTR)
+		;
+	f->pid = 0;
+	cf_err_set(&f->failure, "fetch of %s timed out after %gs", f->shown, f->timeout_ms / 1000.0);
+	return end(f, -1, err);
+}
+
+int gitsource_fetch_fd(const struct gitsource_fetch *f)
+{
+	return f->result == 1 ? f->fd : -1;
+}
+
+int64_t gitsource_fetch_deadline(const struct gitsource_fetch *f)
+{
+	return f->deadline;
+}
+
+void gitsource_fetch_free(struct gitsource_fetch *f)
+{
+	if (!f)
+		return;
+	if (f->pid > 0) {
+		kill(f->pid, SIGKILL);
+		while (waitpid(f->pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	if (f->fd >= 0)
+		close(f->fd);
+	if (f->tmp[0])
+		fsutil_remove_tree(f->tmp, NULL);
+	free(f->url);
+	free(f->mirror);
+	free(f);
+}
+
+int gitsource_open_mirror(struct gitsource **out, const char *mirror_dir, struct cf_err *err)
+{
+	*out = NULL;
+	gitsource_global_init();
+	int rc = holds_bare_repo(mirror_dir)
+			 ? gitsource_open_ext(out, mirror_dir,
+					      GIT_REPOSITORY_OPEN_NO_SEARCH | GIT_REPOSITORY_OPEN_BARE,
+					      err)
+			 : 1;
+	gitsource_global_shutdown();
+	return rc;
+}
+
+/* Waits for the fetch on its pipe, never past its deadline. */
+static int fetch_wait(struct gitsource_fetch *f, struct cf_err *err)
+{
+	int rc;
+	while ((rc = gitsource_fetch_poll(f, err)) == 1) {
+		int64_t left = f->deadline - clock_mono_ms();
+		struct pollfd p = {.fd = f->fd, .events = POLLIN};
+		if (left < 1)
+			left = 1;
+		if (f->fd >= 0)
+			poll(&p, 1, (int)left);
+		else
+			poll(NULL, 0, left < 5 ? (int)left : 5);
+	}
 	return rc;
 }
 
 int gitsource_sync_ref(struct gitsource **out, const char *url, const char *mirror_dir,
 		       const struct gitref *ref, int timeout_ms, struct cf_err *err)
 {
-	int rc = -1;
-	char *mirror = strdup(mirror_dir);
+	struct gitsource_fetch *f = NULL;
 
 	*out = NULL;
-	if (!mirror)
-		return cf_err_set(err, "out of memory");
-	/* A trailing "/" would put the temporary clone inside the mirror instead of beside it. */
-	for (size_t n = strlen(mirror); n > 1 && mirror[n - 1] == '/'; n--)
-		mirror[n - 1] = '\0';
-	if (timeout_ms <= 0)
-		timeout_ms = GITSOURCE_TIMEOUT_DEFAULT_MS;
-	gitsource_global_init();
-	if (holds_bare_repo(mirror)) {
-		remove_stale_files(mirror);
-		struct fetch_job job = {.url = url, .dir = mirror, .create = false, .ref = ref};
-		if (run_fetch(&job, timeout_ms, err) < 0)
-			goto done;
-	} else if (clone_mirror(url, mirror, ref, timeout_ms, err) < 0) {
-		goto done;
-	}
-	rc = gitsource_open_ext(out, mirror, GIT_REPOSITORY_OPEN_NO_SEARCH | GIT_REPOSITORY_OPEN_BARE,
-				err);
-done:
-	gitsource_global_shutdown();
-	free(mirror);
+	if (gitsource_fetch_start(&f, url, mirror_dir, ref, timeout_ms, err) < 0)
+		return -1;
+	int rc = fetch_wait(f, err);
+	if (rc == 0)
+		rc = gitsource_open_ext(out, f->mirror,
+					GIT_REPOSITORY_OPEN_NO_SEARCH | GIT_REPOSITORY_OPEN_BARE, err);
+	gitsource_fetch_free(f);
 	return rc;
 }
 

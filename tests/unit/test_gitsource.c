@@ -848,6 +848,98 @@ static void test_watchdog_kills_hung_fetch(void **state)
 	assert_int_equal(entries, 0);
 }
 
+/* The same fetch without waiting: a clone polled to its end, a hung fetch that polls return at
+ * once from, killed at its deadline or when freed, and nothing left behind either way. */
+static void test_fetch_start_poll_kill(void **state)
+{
+	(void)state;
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	char upstream[PATH_MAX], dir[PATH_MAX], mirror[PATH_MAX], url[128], want[256], hex[41];
+	struct gitsource_fetch *f = NULL;
+	struct gitsource *gs = NULL;
+	struct cf_err err = {""};
+	int rc = 1;
+
+	path_in(upstream, "poll-up");
+	path_in(dir, "poll");
+	make_small_repo(upstream);
+	capture(hex, "git -C %s rev-parse main", upstream);
+	sh("mkdir -p %s", dir);
+	sfmt(mirror, sizeof(mirror), "%s/mirror.git", dir);
+	assert_int_equal(gitsource_open_mirror(&gs, mirror, &err), 1);
+	assert_null(gs);
+	struct gitref main_ref = {0};
+	assert_int_equal(gitref_parse("branch:main", &main_ref, &err), 0);
+	assert_int_equal(gitsource_fetch_start(&f, upstream, mirror, &main_ref, 10000, &err), 0);
+	gitref_free(&main_ref);
+	assert_true(gitsource_fetch_fd(f) >= 0);
+	for (int i = 0; i < 2000 && (rc = gitsource_fetch_poll(f, &err)) == 1; i++)
+		usleep(5000);
+	assert_int_equal(rc, 0);
+	assert_int_equal(gitsource_fetch_fd(f), -1);
+	gitsource_fetch_free(f);
+	assert_int_equal(gitsource_open_mirror(&gs, mirror, &err), 0);
+	expect_resolve(gs, "branch:main", hex, rev("main", hex));
+	gitsource_free(gs);
+
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(fd, 4), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	sfmt(url, sizeof(url), "http://127.0.0.1:%d/repo.git", ntohs(a.sin_port));
+
+	/* Polls of a hung fetch return at once; freeing it kills and reaps the child. */
+	int64_t start = now_ms();
+	assert_int_equal(gitsource_fetch_start(&f, url, mirror, NULL, 60000, &err), 0);
+	assert_true(gitsource_fetch_deadline(f) >= start + 60000);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(gitsource_fetch_poll(f, &err), 1);
+	assert_true(now_ms() - start < 1000);
+	gitsource_fetch_free(f);
+	errno = 0;
+	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+	assert_int_equal(errno, ECHILD);
+
+	/* Past its deadline, a poll kills it; the mirror keeps its refs; the answer stays. */
+	assert_int_equal(gitsource_fetch_start(&f, url, mirror, NULL, 300, &err), 0);
+	assert_int_equal(gitsource_fetch_poll(f, &err), 1);
+	usleep(400 * 1000);
+	assert_int_equal(gitsource_fetch_poll(f, &err), -1);
+	sfmt(want, sizeof(want), "fetch of %s timed out after 0.3s", url);
+	assert_string_equal(err.msg, want);
+	err.msg[0] = '\0';
+	assert_int_equal(gitsource_fetch_poll(f, &err), -1);
+	assert_string_equal(err.msg, want);
+	assert_int_equal(gitsource_fetch_fd(f), -1);
+	gitsource_fetch_free(f);
+	errno = 0;
+	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+	assert_int_equal(errno, ECHILD);
+	assert_int_equal(gitsource_open_mirror(&gs, mirror, &err), 0);
+	expect_resolve(gs, "branch:main", hex, rev("main", hex));
+	gitsource_free(gs);
+
+	/* A clone that hangs leaves nothing beside the mirror's place when freed. */
+	char fresh_dir[PATH_MAX], fresh[PATH_MAX];
+	path_in(fresh_dir, "poll-fresh");
+	sh("mkdir -p %s", fresh_dir);
+	sfmt(fresh, sizeof(fresh), "%s/mirror.git", fresh_dir);
+	assert_int_equal(gitsource_fetch_start(&f, url, fresh, NULL, 60000, &err), 0);
+	assert_int_equal(gitsource_fetch_poll(f, &err), 1);
+	gitsource_fetch_free(f);
+	close(fd);
+	DIR *d = opendir(fresh_dir);
+	assert_non_null(d);
+	struct dirent *de;
+	int entries = 0;
+	while ((de = readdir(d)))
+		entries += strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
+	closedir(d);
+	assert_int_equal(entries, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -874,6 +966,7 @@ int main(void)
 		cmocka_unit_test(test_sync_refuses_foreign_dir),
 		cmocka_unit_test(test_sync_redacts_credentials),
 		cmocka_unit_test(test_watchdog_kills_hung_fetch),
+		cmocka_unit_test(test_fetch_start_poll_kill),
 	};
 	int failed = cmocka_run_group_tests(tests, setup_fixture, teardown_fixture);
 	return failed ? 1 : 0;

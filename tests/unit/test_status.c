@@ -488,6 +488,57 @@ static void test_status_servers(void **state)
 	lb_servers_free(&l);
 }
 
+/* A Git URL source: how stale it is, why its fetches fail and when the next is tried. */
+static void test_source_staleness(void **state)
+{
+	struct fixture *f = *state;
+	struct json_object *o = render(&f->view);
+	assert_string_equal(at(o, "source"), "<null>");
+	json_object_put(o);
+	char *text = metrics(&f->view);
+	assert_line(text, "clawfleet_source_stale_seconds 0.000");
+	free(text);
+
+	struct status_source src = {
+		.fetched = true,
+		.revision = "main@sha1:2f0c",
+		.last_fetch_ms = T0 - 5000,
+		.last_fetch_ok = false,
+		.stale_ms = 65500,
+		.next_fetch_ms = T0 + 20000,
+		.failures = 3,
+		.error = "fetch of http://git.example/fleet.git timed out after 15s",
+	};
+	f->view.source = &src;
+	o = render(&f->view);
+	assert_string_equal(at(o, "source.fetched"), "true");
+	assert_string_equal(at(o, "source.revision"), "main@sha1:2f0c");
+	assert_string_equal(at(o, "source.fetching"), "false");
+	assert_string_equal(at(o, "source.lastFetchOk"), "false");
+	assert_string_equal(at(o, "source.staleSeconds"), "65");
+	assert_string_equal(at(o, "source.consecutiveFailures"), "3");
+	assert_string_equal(at(o, "source.error"), src.error);
+	assert_string_not_equal(at(o, "source.lastFetchAt"), "<null>");
+	assert_string_not_equal(at(o, "source.nextFetchAt"), "<null>");
+	json_object_put(o);
+	text = metrics(&f->view);
+	assert_line(text, "# TYPE clawfleet_source_stale_seconds gauge");
+	assert_line(text, "clawfleet_source_stale_seconds 65.500");
+	free(text);
+
+	/* Never fetched, the first clone under way: nothing is known yet but that. */
+	src = (struct status_source){.fetching = true, .stale_ms = 1200};
+	o = render(&f->view);
+	assert_string_equal(at(o, "source.fetched"), "false");
+	assert_string_equal(at(o, "source.revision"), "<null>");
+	assert_string_equal(at(o, "source.fetching"), "true");
+	assert_string_equal(at(o, "source.lastFetchAt"), "<null>");
+	assert_string_equal(at(o, "source.lastFetchOk"), "<null>");
+	assert_string_equal(at(o, "source.nextFetchAt"), "<null>");
+	assert_string_equal(at(o, "source.error"), "<null>");
+	json_object_put(o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -500,6 +551,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hold, setup, teardown),
 		cmocka_unit_test(test_before_anything_loaded),
 		cmocka_unit_test_setup_teardown(test_metrics_families, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_source_staleness, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_label_values_are_escaped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rollback_reasons_are_bounded, setup, teardown),
 	};

@@ -181,6 +181,32 @@ static void test_source_error(void **state)
 	free(t);
 }
 
+/* One line while the Git source is out of date; none while it is fresh. */
+static void test_source_staleness(void **state)
+{
+	struct fixture *f = *state;
+	struct status_source src = {.fetched = true, .last_fetch_ms = T0 - 1000,
+				    .last_fetch_ok = true, .stale_ms = 1000, .next_fetch_ms = T0 + 29000};
+	f->view.source = &src;
+	char *t = table(&f->view, T0);
+	assert_null(strstr(t, "fetch  "));
+	free(t);
+
+	src.last_fetch_ok = false;
+	src.failures = 3;
+	src.stale_ms = 65500;
+	src.next_fetch_ms = T0 + 20000;
+	src.error = "fetch of http://git.example/fleet.git timed out after 15s";
+	t = table(&f->view, T0);
+	assert_line(t, "fetch       stale for 1m5s: 3 fetches failed in a row; next try in 20s");
+	free(t);
+
+	src = (struct status_source){.fetching = true, .stale_ms = 12000};
+	t = table(&f->view, T0);
+	assert_line(t, "fetch       not fetched yet (12s since the start); fetching now");
+	free(t);
+}
+
 /* Held: what it waits for, how long already, and the time left until maxHold ends it. */
 static void test_hold(void **state)
 {
@@ -248,6 +274,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_nodes_since_and_reasons, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_source_error, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_source_staleness, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hold, setup, teardown),
 		cmocka_unit_test(test_sparse_document),
 	};
