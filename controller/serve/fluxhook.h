@@ -1,8 +1,8 @@
 /* fluxhook: the controller's Flux webhook receiver (POST /hook/flux, the path is configuration).
  * Register its route with max_body FLUXHOOK_MAX_BODY and an auth callback calling
- * fluxhook_check_head: httpd then answers 401 to a request without a good bearer token or an
- * X-Signature before reading its body, and 413 to a larger body (HTTPD_BY_BODY_MAX for one that
- * only its X-Signature can vouch for). fluxhook_handle then checks, in this order:
+ * fluxhook_check_head: httpd then answers 413 to a larger body before asking for any token, 401
+ * to a request without a good bearer token or an X-Signature before reading its body, and 413
+ * to a signed body over HTTPD_BY_BODY_MAX. fluxhook_handle then checks, in this order:
  *   1. authentication: "Authorization: Bearer <token>", or "X-Signature: sha256=<hex>" or
  *      "sha512=<hex>" (Flux's generic-hmac: the HMAC of the raw body) keyed with a token, where
  *      the token is one tokens.h accepts (current, next, prev; constant time). Any failure is

@@ -354,8 +354,8 @@ static size_t body_cap(struct MHD_Connection *conn, const struct httpd_route *ro
 	return 0;
 }
 
-/* Called first once the headers are in (con_cls NULL): route, 404/405, authentication, the
- * Content-Length cap; then once per piece of body; then once more with no data, when the
+/* Called first once the headers are in (con_cls NULL): route, 404/405, the route's
+ * Content-Length cap, authentication, a smaller cap for a body that must vouch for itself; then once per piece of body; then once more with no data, when the
  * handler runs. Answers given on the first call close the connection, which is what a refused
  * body needs: nothing of it is read or allocated. */
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -392,11 +392,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return send_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed", NULL,
 				  NULL, allow);
 	}
+	long long declared = content_length(conn);
+	if (declared > 0 && (unsigned long long)declared > route->max_body)
+		return send_too_large(conn, route->max_body);
 	bool refused;
 	size_t max_body = body_cap(conn, route, method, url, &refused);
 	if (refused)
 		return send_error(conn, MHD_HTTP_UNAUTHORIZED, "unauthorized", NULL, NULL, NULL);
-	long long declared = content_length(conn);
 	if (declared > 0 && (unsigned long long)declared > max_body)
 		return send_too_large(conn, max_body);
 

