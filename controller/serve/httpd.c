@@ -355,9 +355,10 @@ static size_t body_cap(struct MHD_Connection *conn, const struct httpd_route *ro
 }
 
 /* Called first once the headers are in (con_cls NULL): route, 404/405, the route's
- * Content-Length cap, authentication, a smaller cap for a body that must vouch for itself; then once per piece of body; then once more with no data, when the
- * handler runs. Answers given on the first call close the connection, which is what a refused
- * body needs: nothing of it is read or allocated. */
+ * Content-Length cap, authentication, a smaller cap for a body that must vouch for itself; then
+ * once per piece of body; then once more with no data, when the handler runs. Answers given on
+ * the first call close the connection, which is what a refused body needs: nothing of it is
+ * read or allocated. */
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				  const char *method, const char *version,
 				  const char *upload_data, size_t *upload_data_size,

@@ -4,9 +4,9 @@
  * what it can without the body, in this order: 404 for an unknown path, 405 with Allow for a
  * known path with another method, 413 for a Content-Length over the route's body cap, 401
  * {"error":"unauthorized"} when the route's auth callback refuses the headers (a chunked body
- * growing past its cap gets 413 too). A HEAD request runs the GET handler without sending the body. Errors are JSON
- * objects {"error": reason}. Handlers run on the server's threads, several at once, and must be
- * thread-safe. Nothing is logged: bodies and credentials never leave here.
+ * growing past its cap gets 413 too). A HEAD request runs the GET handler without sending the
+ * body. Errors are JSON objects {"error": reason}. Handlers run on the server's threads, several
+ * at once, and must be thread-safe. Nothing is logged: bodies and credentials never leave here.
  * Abuse is bounded: one client address holds at most per_client_connections; the whole head and
  * body of a request must arrive within request_deadline_ms of accept (of the previous answer on
  * a keep-alive connection), however steadily it trickles; the last eighth of max_connections is

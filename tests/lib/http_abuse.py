@@ -13,7 +13,8 @@ a server on 127.0.0.1; the servers' per-client limit counts each address apart).
       and, for any other answer, its first line.
   bodies PORT PATH N BYTES
       N connections at once (25 per address from 127.0.3.1), each a POST of BYTES bytes without
-      credentials. Prints "unauthorized=N closed=N hung=N other=N".
+      credentials, all but their last bytes sent before any is finished. Prints
+      "unauthorized=N closed=N hung=N other=N".
 """
 import os
 import resource
@@ -158,17 +159,20 @@ def bodies(port, path, n, size):
         s.sendall(("POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                    "Content-Length: %d\r\n\r\n" % (path, size)).encode())
         socks.append(s)
-    # Every body as far as the server lets it in.
+    # Every body but its last byte, as far as the server lets it in (5 s each at most), so that
+    # a server that buffers them holds them all at once; then the last bytes.
     for s in socks:
-        s.setblocking(False)
         sent = 0
-        while sent < size:
+        while sent < size - 1:
             try:
-                sent += s.send(chunk[:min(len(chunk), size - sent)])
-            except BlockingIOError:
-                break
+                sent += s.send(chunk[:min(len(chunk), size - 1 - sent)])
             except OSError:
                 break
+    for s in socks:
+        try:
+            s.send(b"x")
+        except OSError:
+            pass
     counts = {"unauthorized": 0, "closed": 0, "hung": 0, "other": 0}
     deadline = time.monotonic() + 10
     for s in socks:
