@@ -31,6 +31,13 @@ static bool authorized(struct agent *a, const struct httpd_request *req)
 	return tokens_check_bearer(a->tokens, httpd_request_header(req, "Authorization"));
 }
 
+/* The routes that take a token refuse a request by its headers, before its body is read; the
+ * handlers check again, so that they hold when called on their own. */
+static enum httpd_auth bearer_auth(void *ctx, const struct httpd_request *req)
+{
+	return authorized(ctx, req) ? HTTPD_AUTH_PASSED : HTTPD_AUTH_REFUSED;
+}
+
 /* Copies the cached bytes; renders them again only when they have aged a refresh period, so a
  * probe thread stuck on a slow source still shows up as probe.stale. */
 static int h_readyz(void *ctx, const struct httpd_request *req, struct httpd_response *resp)
@@ -191,14 +198,16 @@ static int h_get_target(void *ctx, const struct httpd_request *req, struct httpd
 int agent_http_start(struct agent *a, struct httpd **out, struct cf_err *err)
 {
 	const struct httpd_route routes[] = {
-		{"GET", "/readyz", h_readyz, a, 0},
-		{"GET", "/healthz", httpd_healthz, NULL, 0},
-		{"PUT", "/v1/target", h_put_target, a, TARGET_MAX_BODY},
-		{"GET", "/v1/target", h_get_target, a, 0},
-		{"GET", "/v1/token", agent_h_get_token, a, 0},
-		{"PUT", "/v1/token/next", agent_h_stage_token, a, AGENT_TOKEN_MAX_BODY},
-		{"POST", "/v1/token/promote", agent_h_promote_token, a, AGENT_TOKEN_MAX_BODY},
-		{"POST", "/v1/token/revoke", agent_h_revoke_token, a, AGENT_TOKEN_MAX_BODY},
+		{"GET", "/readyz", h_readyz, a, 0, NULL},
+		{"GET", "/healthz", httpd_healthz, NULL, 0, NULL},
+		{"PUT", "/v1/target", h_put_target, a, TARGET_MAX_BODY, bearer_auth},
+		{"GET", "/v1/target", h_get_target, a, 0, bearer_auth},
+		{"GET", "/v1/token", agent_h_get_token, a, 0, bearer_auth},
+		{"PUT", "/v1/token/next", agent_h_stage_token, a, AGENT_TOKEN_MAX_BODY, bearer_auth},
+		{"POST", "/v1/token/promote", agent_h_promote_token, a, AGENT_TOKEN_MAX_BODY,
+		 bearer_auth},
+		{"POST", "/v1/token/revoke", agent_h_revoke_token, a, AGENT_TOKEN_MAX_BODY,
+		 bearer_auth},
 	};
 	/* One epoll thread answers tens of thousands of cached /readyz documents a second; a
 	 * second would only add a stack and a malloc arena to every Mac's agent. */
@@ -207,6 +216,7 @@ int agent_http_start(struct agent *a, struct httpd **out, struct cf_err *err)
 		.routes = routes,
 		.n_routes = sizeof(routes) / sizeof(routes[0]),
 		.threads = 1,
+		.reserve_for = a->cfg.controller_addresses,
 	};
 	return httpd_start(out, &hc, err);
 }

@@ -279,15 +279,31 @@ static int h_flux(void *ctx, const struct httpd_request *req, struct httpd_respo
 	return 0;
 }
 
+/* Refused by its headers: the 401 is logged and reported as fluxhook_handle reports one. */
+static enum httpd_auth a_flux(void *ctx, const struct httpd_request *req)
+{
+	struct controller *c = ctx;
+	struct fluxhook_outcome out;
+	enum httpd_auth verdict = fluxhook_check_head(c->hook, req, &out);
+	if (verdict != HTTPD_AUTH_REFUSED)
+		return verdict;
+	log_info("flux event: %s", out.message);
+	pthread_mutex_lock(&c->mu);
+	if (c->nhook_events < HOOK_EVENTS_MAX)
+		c->hook_events[c->nhook_events++] = out;
+	pthread_mutex_unlock(&c->mu);
+	return verdict;
+}
+
 int controller_start_httpd(struct controller *c, struct cf_err *err)
 {
 	const struct httpd_route routes[] = {
-		{"GET", "/", h_page, c, 0},
-		{"GET", "/status", h_status, c, 0},
-		{"GET", "/metrics", h_metrics, c, 0},
-		{"GET", "/healthz", httpd_healthz, NULL, 0},
-		{"GET", "/readyz", h_readyz, c, 0},
-		{"POST", c->cfg.webhook_path, h_flux, c, FLUXHOOK_MAX_BODY},
+		{"GET", "/", h_page, c, 0, NULL},
+		{"GET", "/status", h_status, c, 0, NULL},
+		{"GET", "/metrics", h_metrics, c, 0, NULL},
+		{"GET", "/healthz", httpd_healthz, NULL, 0, NULL},
+		{"GET", "/readyz", h_readyz, c, 0, NULL},
+		{"POST", c->cfg.webhook_path, h_flux, c, FLUXHOOK_MAX_BODY, a_flux},
 	};
 	struct httpd_config hc = {
 		.listen = c->cfg.listen,

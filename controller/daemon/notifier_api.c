@@ -105,13 +105,23 @@ static int events_handler(void *ctx, const struct httpd_request *req,
 	return rc;
 }
 
+/* With tokens configured, a request without a good bearer is refused before its body is read. */
+static enum httpd_auth events_auth(void *ctx, const struct httpd_request *req)
+{
+	struct notifier *n = ctx;
+	if (!n->tokens ||
+	    tokens_check_bearer(n->tokens, httpd_request_header(req, "Authorization")))
+		return HTTPD_AUTH_PASSED;
+	return HTTPD_AUTH_REFUSED;
+}
+
 int notifier_api_start(struct notifier *n, struct cf_err *err)
 {
 	static const char digest_path[] = "/v1/webhook-digest";
 	const struct httpd_route routes[] = {
-		{"GET", digest_path, digest_handler, n, 0},
-		{"GET", "/healthz", healthz_handler, n, 0},
-		{"POST", "/v1/events", events_handler, n, EVENT_BODY_MAX},
+		{"GET", digest_path, digest_handler, n, 0, NULL},
+		{"GET", "/healthz", healthz_handler, n, 0, NULL},
+		{"POST", "/v1/events", events_handler, n, EVENT_BODY_MAX, events_auth},
 	};
 	const struct httpd_config hc = {
 		.listen = n->cfg.listen,

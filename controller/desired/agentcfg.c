@@ -7,6 +7,7 @@
 
 #include "base/cfgtable.h"
 #include "base/names.h"
+#include "base/netaddr.h"
 
 #define K(name, type, field, def, req) \
 	{name, type, offsetof(struct agent_config, field), def, req, 0, 0, NULL}
@@ -42,6 +43,7 @@ static const struct cfg_key keys[] = {
 	K("doctor.timeout", CFG_DURATION, doctor_timeout_ms, "20s", false),
 	K("doctor.deep", CFG_BOOL, doctor_deep, "false", false),
 	K("fetchTimeout", CFG_DURATION, fetch_timeout_ms, "60s", false),
+	K("controllerAddresses", CFG_ARGV, controller_addresses, NULL, false),
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -64,6 +66,11 @@ static void check_values(const char *path, void *cfg, struct diag_list *dl)
 			 "set tokens.dir (rotated with clawfleet token) or tokens.current");
 	if (c->refresh_ms && c->refresh_ms < 100)
 		cfgtable_report(dl, path, "refresh", "must be at least 100ms");
+	for (char **a = c->controller_addresses; a && *a; a++) {
+		struct netaddr_block block;
+		if (netaddr_parse_block(*a, &block, &err) < 0)
+			cfgtable_report(dl, path, "controllerAddresses", err.msg);
+	}
 }
 
 int agentcfg_load(const char *path, struct agent_config *cfg, struct diag_list *diags)

@@ -38,6 +38,8 @@ struct agent_config {
 	int64_t doctor_timeout_ms;
 	bool doctor_deep;
 	int64_t fetch_timeout_ms;
+	char **controller_addresses; /* IPs and ADDRESS/PREFIX blocks sharing the local host's kept
+				      * HTTP connection slots; NULL-terminated, NULL when none */
 };
 
 /* Loads path; 0 when clean, else -1 with every problem in diags (cfg then freed). */

@@ -149,14 +149,15 @@ static int refuse(struct httpd_response *resp, struct fluxhook_outcome *out, uns
 	return httpd_json_error(resp, status, reason);
 }
 
-static int unauthorized(struct fluxhook *h, const struct httpd_request *req,
-			struct httpd_response *resp, struct fluxhook_outcome *out)
+static void describe_unauthorized(struct fluxhook *h, const struct httpd_request *req,
+				  struct fluxhook_outcome *out)
 {
 	struct cf_err problem = { { 0 } };
 	bool offered = httpd_request_header(req, "Authorization") ||
 		       httpd_request_header(req, "X-Signature");
 	bool refused_file = tokens_status(h->tokens, &problem) < 0;
 
+	memset(out, 0, sizeof(*out));
 	out->status = 401;
 	/* For the operator's log: whether a credential came at all, and a token file that was
 	 * refused, which would explain a 401 to a correct client (tokens.h never puts a token in
@@ -165,6 +166,12 @@ static int unauthorized(struct fluxhook *h, const struct httpd_request *req,
 		 offered ? "no accepted bearer token or X-Signature"
 			 : "neither Authorization nor X-Signature given",
 		 refused_file ? "; " : "", refused_file ? problem.msg : "");
+}
+
+static int unauthorized(struct fluxhook *h, const struct httpd_request *req,
+			struct httpd_response *resp, struct fluxhook_outcome *out)
+{
+	describe_unauthorized(h, req, out);
 	resp->status = 401;
 	return httpd_response_set_body(resp, TOKENS_UNAUTHORIZED_BODY,
 				       strlen(TOKENS_UNAUTHORIZED_BODY));
@@ -176,6 +183,17 @@ static bool authenticated(struct fluxhook *h, const struct httpd_request *req)
 		return true;
 	return tokens_check_hmac(h->tokens, httpd_request_header(req, "X-Signature"), req->body,
 				 req->body_len);
+}
+
+enum httpd_auth fluxhook_check_head(struct fluxhook *h, const struct httpd_request *req,
+				    struct fluxhook_outcome *out)
+{
+	if (tokens_check_bearer(h->tokens, httpd_request_header(req, "Authorization")))
+		return HTTPD_AUTH_PASSED;
+	if (httpd_request_header(req, "X-Signature"))
+		return HTTPD_AUTH_BY_BODY;
+	describe_unauthorized(h, req, out);
+	return HTTPD_AUTH_REFUSED;
 }
 
 int fluxhook_handle(struct fluxhook *h, const struct httpd_request *req,

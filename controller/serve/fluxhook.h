@@ -1,6 +1,8 @@
 /* fluxhook: the controller's Flux webhook receiver (POST /hook/flux, the path is configuration).
- * Register its route with max_body FLUXHOOK_MAX_BODY: httpd answers 413 to a larger body before
- * any handler, and so before authentication, runs. fluxhook_handle then checks, in this order:
+ * Register its route with max_body FLUXHOOK_MAX_BODY and an auth callback calling
+ * fluxhook_check_head: httpd then answers 413 to a larger body before asking for any token, 401
+ * to a request without a good bearer token or an X-Signature before reading its body, and 413
+ * to a signed body over HTTPD_BY_BODY_MAX. fluxhook_handle then checks, in this order:
  *   1. authentication: "Authorization: Bearer <token>", or "X-Signature: sha256=<hex>" or
  *      "sha512=<hex>" (Flux's generic-hmac: the HMAC of the raw body) keyed with a token, where
  *      the token is one tokens.h accepts (current, next, prev; constant time). Any failure is
@@ -129,6 +131,11 @@ struct fluxhook;
 int fluxhook_new(struct fluxhook **out, const struct fluxhook_config *cfg, struct cf_err *err);
 void fluxhook_free(struct fluxhook *h);
 
+/* The route's auth callback, from the headers alone: a good bearer token passes, an X-Signature
+ * leaves the verdict to fluxhook_handle once the body is in, anything else is refused and *out
+ * describes the 401 as fluxhook_handle would have. */
+enum httpd_auth fluxhook_check_head(struct fluxhook *h, const struct httpd_request *req,
+				    struct fluxhook_outcome *out);
 /* Answers one request into resp and describes it in *out. Returns 0, or -1 only when out of
  * memory (the server then answers 500). */
 int fluxhook_handle(struct fluxhook *h, const struct httpd_request *req,

@@ -25,7 +25,7 @@
  * kept for the local host). */
 #define DEFAULT_MAX_CONNECTIONS 1024
 #define DEFAULT_PER_CLIENT 32
-/* The last eighth of the connections is the local host's alone. */
+/* The last eighth of the connections is kept for the local host and reserve_for. */
 #define LOCAL_RESERVE_SHARE 8
 #define DEFAULT_TIMEOUT_SEC 10
 #define DEFAULT_DEADLINE_MS 10000
@@ -51,6 +51,7 @@ struct httpd {
 /* One request's state between libmicrohttpd's calls: the route and the body so far. */
 struct pending {
 	const struct httpd_route *route;
+	size_t max_body;	/* the route's, or less when the body must prove who sent it */
 	char *body;
 	size_t len;
 	size_t cap;
@@ -221,12 +222,11 @@ static enum MHD_Result send_error(struct MHD_Connection *conn, unsigned int stat
 	return send_response(conn, &resp);
 }
 
-static enum MHD_Result send_too_large(struct MHD_Connection *conn,
-				      const struct httpd_route *route)
+static enum MHD_Result send_too_large(struct MHD_Connection *conn, size_t max_body)
 {
 	char reason[96];
 	snprintf(reason, sizeof(reason), "request body is larger than the %zu byte limit",
-		 route->max_body);
+		 max_body);
 	return send_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, reason, NULL, NULL, NULL);
 }
 
@@ -303,7 +303,7 @@ static long long content_length(struct MHD_Connection *conn)
  * the body ends); past DRAIN_MAX more bytes the connection is closed instead. */
 static int append_body(struct pending *p, const char *data, size_t len)
 {
-	if (p->too_large || len > p->route->max_body - p->len) {
+	if (p->too_large || len > p->max_body - p->len) {
 		if (!p->too_large) {
 			p->too_large = true;
 			free(p->body);
@@ -319,8 +319,8 @@ static int append_body(struct pending *p, const char *data, size_t len)
 		size_t cap = p->cap ? p->cap : BODY_FIRST_CHUNK;
 		while (cap < p->len + len + 1)
 			cap *= 2;
-		if (cap > p->route->max_body + 1)
-			cap = p->route->max_body + 1;
+		if (cap > p->max_body + 1)
+			cap = p->max_body + 1;
 		char *body = realloc(p->body, cap);
 		if (!body)
 			return -1;
@@ -333,9 +333,32 @@ static int append_body(struct pending *p, const char *data, size_t len)
 	return 0;
 }
 
-/* Called first once the headers are in (con_cls NULL): route, 404/405, the Content-Length cap;
- * then once per piece of body; then once more with no data, when the handler runs. Answers
- * given on the first call close the connection, which is what a refused body needs. */
+/* The body cap of a request to route, from its headers alone; 0 with *refused when the route's
+ * auth callback refuses them. */
+static size_t body_cap(struct MHD_Connection *conn, const struct httpd_route *route,
+		       const char *method, const char *path, bool *refused)
+{
+	*refused = false;
+	if (!route->auth)
+		return route->max_body;
+	struct httpd_request req = {method, path, "", 0, conn};
+	switch (route->auth(route->ctx, &req)) {
+	case HTTPD_AUTH_PASSED:
+		return route->max_body;
+	case HTTPD_AUTH_BY_BODY:
+		return route->max_body < HTTPD_BY_BODY_MAX ? route->max_body : HTTPD_BY_BODY_MAX;
+	case HTTPD_AUTH_REFUSED:
+		break;
+	}
+	*refused = true;
+	return 0;
+}
+
+/* Called first once the headers are in (con_cls NULL): route, 404/405, the route's
+ * Content-Length cap, authentication, a smaller cap for a body that must vouch for itself; then
+ * once per piece of body; then once more with no data, when the handler runs. Answers given on
+ * the first call close the connection, which is what a refused body needs: nothing of it is
+ * read or allocated. */
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				  const char *method, const char *version,
 				  const char *upload_data, size_t *upload_data_size,
@@ -353,10 +376,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			return MHD_YES;
 		}
 		if (p->too_large)
-			return send_too_large(conn, p->route);
+			return send_too_large(conn, p->max_body);
 		return dispatch(conn, p->route, method, url, p->body ? p->body : "", p->len);
 	}
 
+	/* A refused connection was answered 503 before its request arrived. */
+	if (!httpd_guard_admitted(conn))
+		return MHD_NO;
 	bool path_known;
 	const struct httpd_route *route = find_route(srv, method, url, &path_known);
 	if (!route && !path_known)
@@ -369,7 +395,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	}
 	long long declared = content_length(conn);
 	if (declared > 0 && (unsigned long long)declared > route->max_body)
-		return send_too_large(conn, route);
+		return send_too_large(conn, route->max_body);
+	bool refused;
+	size_t max_body = body_cap(conn, route, method, url, &refused);
+	if (refused)
+		return send_error(conn, MHD_HTTP_UNAUTHORIZED, "unauthorized", NULL, NULL, NULL);
+	if (declared > 0 && (unsigned long long)declared > max_body)
+		return send_too_large(conn, max_body);
 
 	/* Even a request without a body is answered on the next call: a response queued before
 	 * libmicrohttpd has seen the whole request closes the connection. */
@@ -377,6 +409,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (!p)
 		return MHD_NO;
 	p->route = route;
+	p->max_body = max_body;
 	if (declared > 0) {
 		p->cap = (size_t)declared + 1;
 		p->body = malloc(p->cap);
@@ -570,8 +603,14 @@ int httpd_start(struct httpd **out, const struct httpd_config *cfg, struct cf_er
 							      : DEFAULT_PER_CLIENT;
 	unsigned int deadline_ms = cfg->request_deadline_ms ? cfg->request_deadline_ms
 							    : DEFAULT_DEADLINE_MS;
-	if (httpd_guard_start(&srv->guard, max_connections,
-			      max_connections / LOCAL_RESERVE_SHARE, deadline_ms, err) < 0) {
+	const struct httpd_guard_config gc = {
+		.max_connections = max_connections,
+		.reserve = max_connections / LOCAL_RESERVE_SHARE,
+		.per_client = per_client,
+		.deadline_ms = deadline_ms,
+		.reserve_for = cfg->reserve_for,
+	};
+	if (httpd_guard_start(&srv->guard, &gc, err) < 0) {
 		close(fd);
 		goto fail;
 	}
@@ -580,8 +619,7 @@ int httpd_start(struct httpd **out, const struct httpd_config *cfg, struct cf_er
 	srv->daemon = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD, 0, httpd_guard_accept,
 				       srv->guard, on_request, srv, MHD_OPTION_LISTEN_SOCKET, fd,
 				       MHD_OPTION_THREAD_POOL_SIZE, threads,
-				       MHD_OPTION_CONNECTION_LIMIT, max_connections,
-				       MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_client,
+				       MHD_OPTION_CONNECTION_LIMIT, httpd_guard_mhd_limit(&gc),
 				       MHD_OPTION_CONNECTION_TIMEOUT, timeout_sec,
 				       MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 				       (size_t)HTTPD_CONNECTION_MEMORY,

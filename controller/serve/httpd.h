@@ -1,14 +1,18 @@
 /* httpd: the HTTP server shared by the agent, the controller and the notifier, over
- * libmicrohttpd. A fixed table routes method + exact path to a handler. A route's body cap is
- * enforced before the handler (and so before any authentication) runs: a Content-Length over the
- * cap, or a chunked body that grows past it, gets 413. Unknown paths get 404, a known path with
- * another method 405 with Allow; a HEAD request runs the GET handler without sending the body.
- * Errors are JSON objects {"error": reason}. Handlers run on the server's threads, several at
- * once, and must be thread-safe. Nothing is logged: bodies and credentials never leave here.
+ * libmicrohttpd. A fixed table routes method + exact path to a handler. Once a request's headers
+ * are in, and before any of its body is read or memory is set aside for it, the server answers
+ * what it can without the body, in this order: 404 for an unknown path, 405 with Allow for a
+ * known path with another method, 413 for a Content-Length over the route's body cap, 401
+ * {"error":"unauthorized"} when the route's auth callback refuses the headers (a chunked body
+ * growing past its cap gets 413 too). A HEAD request runs the GET handler without sending the
+ * body. Errors are JSON objects {"error": reason}. Handlers run on the server's threads, several
+ * at once, and must be thread-safe. Nothing is logged: bodies and credentials never leave here.
  * Abuse is bounded: one client address holds at most per_client_connections; the whole head and
  * body of a request must arrive within request_deadline_ms of accept (of the previous answer on
  * a keep-alive connection), however steadily it trickles; the last eighth of max_connections is
- * kept for the local host (127.0.0.1, ::1). Past a limit a new connection is closed at once. */
+ * kept for the local host (127.0.0.1, ::1) and the reserve_for addresses. A new connection past
+ * a limit is answered at once, before its request is read, with 503, Retry-After and a JSON
+ * reason, and closed; past HTTPD_REFUSALS_MAX of those in flight, it is closed without one. */
 #ifndef CLAWFLEET_HTTPD_H
 #define CLAWFLEET_HTTPD_H
 #include <stddef.h>
@@ -19,6 +23,14 @@
 #define HTTPD_HEADER_NAME_MAX 64
 #define HTTPD_HEADER_VALUE_MAX 256
 #define HTTPD_CONTENT_TYPE_MAX 128
+/* The body cap of a request whose credential can only be checked against its body (an HMAC of
+ * it): whoever sends one is unknown until it has all arrived. Flux caps an event's message at
+ * 39,000 characters, which stays well inside. */
+#define HTTPD_BY_BODY_MAX (128u << 10)
+/* Refused connections being answered 503 at once, in all; past this, one is closed unanswered. */
+#define HTTPD_REFUSALS_MAX 64
+/* What each 503 asks a client to wait, in seconds. */
+#define HTTPD_RETRY_AFTER_SEC 1
 
 struct httpd;
 
@@ -48,12 +60,25 @@ struct httpd_response {
 typedef int httpd_handler_fn(void *ctx, const struct httpd_request *req,
 			     struct httpd_response *resp);
 
+/* What a route's auth callback makes of a request's headers. */
+enum httpd_auth {
+	HTTPD_AUTH_REFUSED,	/* 401 {"error":"unauthorized"} at once; no body is read */
+	HTTPD_AUTH_PASSED,	/* the body is read up to the route's max_body */
+	HTTPD_AUTH_BY_BODY,	/* the credential covers the body: the body is read up to
+				 * HTTPD_BY_BODY_MAX at most, and the handler decides */
+};
+
+/* Runs with the route's ctx once the headers are in, before any of the body is read: req->body
+ * is "" and its length 0 whatever the request carries. Must be thread-safe. */
+typedef enum httpd_auth httpd_auth_fn(void *ctx, const struct httpd_request *req);
+
 struct httpd_route {
 	const char *method;	/* "GET", "PUT", ... */
 	const char *path;	/* matched exactly, query string excluded */
 	httpd_handler_fn *handler;
 	void *ctx;
 	size_t max_body;	/* bytes; 0 means the route takes no body */
+	httpd_auth_fn *auth;	/* NULL: the route is open to anyone */
 };
 
 struct httpd_config {
@@ -67,6 +92,8 @@ struct httpd_config {
 	unsigned int request_deadline_ms;	/* for a whole request to arrive; 0: 10 s */
 	unsigned int timeout_sec;	/* idle connection timeout; 0: 10 s */
 	unsigned int threads;		/* epoll threads; 0: 2 */
+	char *const *reserve_for;	/* NULL-terminated IP addresses and ADDRESS/PREFIX blocks
+					 * that share the local host's kept slots; NULL: none */
 };
 
 int httpd_start(struct httpd **out, const struct httpd_config *cfg, struct cf_err *err);

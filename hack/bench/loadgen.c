@@ -2,8 +2,12 @@
  * 127.0.0.1 over plain sockets, one request in flight per connection (no pipelining), the
  * connections shared out among a few threads that each poll() their own.
  *
- *   loadgen -p PORT [-P PATH] [-c CONNECTIONS] [-t THREADS] (-d SECONDS | -n REQUESTS)
+ *   loadgen -p PORT [-P PATH] [-c CONNECTIONS] [-t THREADS] [-a ADDRESSES]
+ *           (-d SECONDS | -n REQUESTS)
  *
+ * -a spreads the connections over ADDRESSES source addresses, 127.0.1.1 onwards (all of
+ * 127.0.0.0/8 reaches a server on 127.0.0.1), so that a server's per-client limit counts them
+ * apart; without it every connection comes from 127.0.0.1.
  * -d keeps every connection busy for SECONDS; -n sends REQUESTS requests on each connection, one
  * after the other (with -c 1: single requests in sequence, for latency). Prints one line:
  *   requests=N errors=N non200=N seconds=S rps=R p50_us=N p99_us=N max_us=N
@@ -30,7 +34,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_CONNECTIONS 1000
+#define MAX_CONNECTIONS 4000
+#define MAX_ADDRESSES 250
 #define MAX_THREADS 64
 #define MAX_SECONDS 600
 #define MAX_REQUESTS 10000000L
@@ -62,6 +67,7 @@ struct options {
 	const char *path;
 	int connections;
 	int threads;
+	int addresses;		/* source addresses; 0: 127.0.0.1 */
 	int seconds;		/* 0 in -n mode */
 	long requests;		/* per connection; 0 in -d mode */
 };
@@ -120,12 +126,16 @@ static uint64_t percentile(const struct histogram *h, uint64_t total, double sha
 }
 
 /* A blocking connect bounded by SO_SNDTIMEO (Linux applies it to connect), then non-blocking. */
-static int open_conn(int port)
+static int open_conn(int port, int source)
 {
 	struct sockaddr_in addr = {
 		.sin_family = AF_INET,
 		.sin_port = htons((uint16_t)port),
 		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	};
+	struct sockaddr_in from = {
+		.sin_family = AF_INET,
+		.sin_addr.s_addr = htonl(0x7f000101u + (uint32_t)source),
 	};
 	struct timeval tv = {.tv_sec = REQUEST_TIMEOUT_MS / 1000};
 	int one = 1;
@@ -133,6 +143,7 @@ static int open_conn(int port)
 	if (fd < 0)
 		return -1;
 	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0 ||
+	    (source >= 0 && bind(fd, (struct sockaddr *)&from, sizeof(from)) < 0) ||
 	    connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
 	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
 	    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
@@ -313,7 +324,7 @@ static void *worker_main(void *arg)
 static int usage(void)
 {
 	fprintf(stderr, "usage: loadgen -p PORT [-P PATH] [-c CONNECTIONS] [-t THREADS] "
-			"(-d SECONDS | -n REQUESTS)\n");
+			"[-a ADDRESSES] (-d SECONDS | -n REQUESTS)\n");
 	return 2;
 }
 
@@ -333,7 +344,7 @@ static int parse_options(int argc, char **argv, struct options *opt)
 	long v = 0;
 	int ch;
 	*opt = (struct options){.path = "/readyz", .connections = 1, .threads = 1};
-	while ((ch = getopt(argc, argv, "p:P:c:t:d:n:")) != -1) {
+	while ((ch = getopt(argc, argv, "p:P:c:t:a:d:n:")) != -1) {
 		switch (ch) {
 		case 'p':
 			if (!parse_long(optarg, 1, 65535, &v))
@@ -355,6 +366,11 @@ static int parse_options(int argc, char **argv, struct options *opt)
 			if (!parse_long(optarg, 1, MAX_THREADS, &v))
 				return -1;
 			opt->threads = (int)v;
+			break;
+		case 'a':
+			if (!parse_long(optarg, 1, MAX_ADDRESSES, &v))
+				return -1;
+			opt->addresses = (int)v;
 			break;
 		case 'd':
 			if (!parse_long(optarg, 1, MAX_SECONDS, &v))
@@ -405,7 +421,7 @@ int main(int argc, char **argv)
 		conns[i].fd = -1;
 	long connect_errors = 0;
 	for (int i = 0; i < opt.connections; i++) {
-		conns[i].fd = open_conn(opt.port);
+		conns[i].fd = open_conn(opt.port, opt.addresses ? i % opt.addresses : -1);
 		if (conns[i].fd < 0)
 			connect_errors++;
 	}

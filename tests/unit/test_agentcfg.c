@@ -62,6 +62,7 @@ static void test_minimal_config_gets_defaults(void **state)
 	assert_false(cfg.doctor_deep);
 	assert_null(cfg.queue);
 	assert_null(cfg.token_next);
+	assert_null(cfg.controller_addresses);
 	char *skills = agentcfg_path(&cfg, cfg.skills);
 	assert_string_equal(skills, "/tmp/mac1/var/db/openclaw/skills");
 	free(skills);
@@ -80,7 +81,8 @@ static void test_full_config(void **state)
 		     "gateway: {port: 18800}\n"
 		     "queue: http://127.0.0.1:9099/v1/queue-snapshot\n"
 		     "tokens: {current: /t/current, next: /t/next}\n"
-		     "refresh: 2s\ndoctor: {timeout: 5s, deep: true}\n");
+		     "refresh: 2s\ndoctor: {timeout: 5s, deep: true}\n"
+		     "controllerAddresses: [10.0.4.7, 'fd00::/64']\n");
 	struct agent_config cfg;
 	struct diag_list dl = {0};
 	int rc = agentcfg_load(path, &cfg, &dl);
@@ -93,6 +95,8 @@ static void test_full_config(void **state)
 	assert_int_equal(cfg.refresh_ms, 2000);
 	assert_true(cfg.doctor_deep);
 	assert_string_equal(cfg.token_next, "/t/next");
+	assert_string_equal(cfg.controller_addresses[1], "fd00::/64");
+	assert_null(cfg.controller_addresses[2]);
 	char *infra = agentcfg_path(&cfg, cfg.infra_path);
 	assert_string_equal(infra, "/srv/infra");
 	free(infra);
@@ -129,6 +133,16 @@ static void test_command_manager_needs_argv(void **state)
 	free(out);
 }
 
+static void test_controller_addresses_are_numeric(void **state)
+{
+	(void)state;
+	char *out = errors_of("node: a\ninfra: {remote: x}\ntokens: {current: /t}\n"
+			      "controllerAddresses: [10.0.4.7, controller.local, 10.0.4.7/8]\n");
+	assert_non_null(strstr(out, "controllerAddresses: \"controller.local\": not a numeric"));
+	assert_non_null(strstr(out, "controllerAddresses: \"10.0.4.7/8\": address bits past"));
+	free(out);
+}
+
 static void test_not_a_map(void **state)
 {
 	(void)state;
@@ -144,6 +158,7 @@ int main(void)
 		cmocka_unit_test(test_full_config),
 		cmocka_unit_test(test_every_error_reported),
 		cmocka_unit_test(test_command_manager_needs_argv),
+		cmocka_unit_test(test_controller_addresses_are_numeric),
 		cmocka_unit_test(test_not_a_map),
 	};
 	return cmocka_run_group_tests_name("agentcfg", tests, NULL, NULL);

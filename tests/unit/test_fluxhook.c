@@ -167,8 +167,8 @@ static int setup(void **state)
 	green_snapshot(&f->snap);
 
 	const struct httpd_route routes[] = {
-		{"POST", PATH, hook_route, f, FLUXHOOK_MAX_BODY},
-		{"POST", WIDE_PATH, hook_route, f, 2 * FLUXHOOK_MAX_BODY},
+		{"POST", PATH, hook_route, f, FLUXHOOK_MAX_BODY, NULL},
+		{"POST", WIDE_PATH, hook_route, f, 2 * FLUXHOOK_MAX_BODY, NULL},
 	};
 	struct httpd_config cfg = {.listen = "127.0.0.1:0", .routes = routes, .n_routes = 2};
 	if (httpd_start(&f->srv, &cfg, &err) < 0)

@@ -80,11 +80,11 @@ static void start(struct server *s, const struct httpd_route *routes, size_t n)
 }
 
 static const struct httpd_route routes[] = {
-	{"GET", "/hello", hello, NULL, 0},
-	{"GET", "/big", big, NULL, 0},
-	{"GET", "/slow", slow, NULL, 0},
-	{"PUT", "/echo", echo, NULL, 1024},
-	{"POST", "/echo", echo, NULL, 1024},
+	{"GET", "/hello", hello, NULL, 0, NULL},
+	{"GET", "/big", big, NULL, 0, NULL},
+	{"GET", "/slow", slow, NULL, 0, NULL},
+	{"PUT", "/echo", echo, NULL, 1024, NULL},
+	{"POST", "/echo", echo, NULL, 1024, NULL},
 };
 
 static struct httpc_request request(const char *url)
@@ -243,7 +243,7 @@ static void test_proxy_policy(void **state)
 	(void)state;
 	struct server s, proxy;
 	start(&s, routes, sizeof(routes) / sizeof(routes[0]));
-	const struct httpd_route proxy_routes[] = {{"GET", "/proxy-only", proxied, NULL, 0}};
+	const struct httpd_route proxy_routes[] = {{"GET", "/proxy-only", proxied, NULL, 0, NULL}};
 	start(&proxy, proxy_routes, 1);
 	setenv("http_proxy", proxy.base, 1);
 	setenv("HTTP_PROXY", proxy.base, 1);

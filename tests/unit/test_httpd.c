@@ -25,6 +25,7 @@
 #include "serve/httpd.h"
 
 #define ECHO_CAP 1024
+#define SIGNED_CAP (1u << 20)
 #define CLIENT_TIMEOUT_MS 10000L
 
 struct server {
@@ -99,15 +100,40 @@ static int teapot(void *ctx, const struct httpd_request *req, struct httpd_respo
 	return httpd_json_error(resp, 418, "short and \"stout\"");
 }
 
+static bool good_bearer(const struct httpd_request *req)
+{
+	const char *auth = httpd_request_header(req, "Authorization");
+	return auth && strcmp(auth, "Bearer good") == 0;
+}
+
+/* Auth callbacks see the headers and never the body. */
+static enum httpd_auth need_token(void *ctx, const struct httpd_request *req)
+{
+	(void)ctx;
+	if (req->body_len != 0 || strcmp(req->body, "") != 0)
+		return HTTPD_AUTH_REFUSED;
+	return good_bearer(req) ? HTTPD_AUTH_PASSED : HTTPD_AUTH_REFUSED;
+}
+
+static enum httpd_auth token_or_signature(void *ctx, const struct httpd_request *req)
+{
+	(void)ctx;
+	if (good_bearer(req))
+		return HTTPD_AUTH_PASSED;
+	return httpd_request_header(req, "X-Signature") ? HTTPD_AUTH_BY_BODY : HTTPD_AUTH_REFUSED;
+}
+
 static int start_server(struct server *s, const char *listen, struct cf_err *err)
 {
 	const struct httpd_route routes[] = {
-		{"GET", "/hello", hello, s, 0},
-		{"POST", "/echo", echo, s, ECHO_CAP},
-		{"PUT", "/echo", echo, s, ECHO_CAP},
-		{"GET", "/inspect", inspect, s, 0},
-		{"GET", "/fail", failing, s, 0},
-		{"GET", "/teapot", teapot, s, 0},
+		{"GET", "/hello", hello, s, 0, NULL},
+		{"POST", "/echo", echo, s, ECHO_CAP, NULL},
+		{"PUT", "/echo", echo, s, ECHO_CAP, NULL},
+		{"GET", "/inspect", inspect, s, 0, NULL},
+		{"GET", "/fail", failing, s, 0, NULL},
+		{"GET", "/teapot", teapot, s, 0, NULL},
+		{"PUT", "/private", echo, s, SIGNED_CAP, need_token},
+		{"POST", "/signed", echo, s, SIGNED_CAP, token_or_signature},
 	};
 	struct httpd_config cfg = {
 		.listen = listen,
@@ -402,6 +428,101 @@ static void test_413_before_body_is_sent(void **state)
 	assert_int_equal(atomic_load(&s->echo_calls), 0);
 }
 
+/* The reply to a request head alone, sent on a raw socket; the body is never sent. */
+static void head_only(struct server *s, const char *head, char *reply, size_t size)
+{
+	struct sockaddr_in addr = {.sin_family = AF_INET};
+	struct timeval timeout = {.tv_sec = 30};
+	size_t got = 0;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	addr.sin_port = htons((uint16_t)httpd_port(s->srv));
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout)), 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	assert_int_equal(write(fd, head, strlen(head)), (ssize_t)strlen(head));
+	while (got < size - 1) {
+		ssize_t n = read(fd, reply + got, size - 1 - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	reply[got] = '\0';
+	close(fd);
+}
+
+/* A route that takes a token answers 401 from the headers: the body is neither awaited nor
+ * read, and the handler never runs. */
+static void test_401_before_body_is_sent(void **state)
+{
+	struct server *s = *state;
+	char reply[1024];
+	struct reply r;
+	head_only(s, "PUT /private HTTP/1.1\r\nHost: test\r\nContent-Length: 1000000\r\n\r\n",
+		  reply, sizeof(reply));
+	assert_true(strncmp(reply, "HTTP/1.1 401 ", 13) == 0);
+	assert_non_null(strstr(reply, "\r\n\r\n{\"error\":\"unauthorized\"}"));
+	/* The route's cap comes first, as for every route. */
+	head_only(s,
+		  "PUT /private HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer bad\r\n"
+		  "Content-Length: 100000000\r\n\r\n",
+		  reply, sizeof(reply));
+	assert_true(strncmp(reply, "HTTP/1.1 413 ", 13) == 0);
+
+	request(s, "PUT", "/private", "hello", 5, false, "Authorization: Bearer bad", &r);
+	assert_int_equal(r.status, 401);
+	assert_string_equal(r.body, "{\"error\":\"unauthorized\"}");
+	reply_free(&r);
+	request(s, "PUT", "/private", "hello", 5, true, NULL, &r);
+	assert_int_equal(r.status, 401);
+	reply_free(&r);
+	assert_int_equal(atomic_load(&s->echo_calls), 0);
+
+	request(s, "PUT", "/private", "hello", 5, false, "Authorization: Bearer good", &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body, "hello");
+	reply_free(&r);
+	assert_int_equal(atomic_load(&s->echo_calls), 1);
+}
+
+/* A body that only its own signature can vouch for is capped at HTTPD_BY_BODY_MAX, below the
+ * route's cap, which a good token still opens. */
+static void test_signed_body_has_smaller_cap(void **state)
+{
+	struct server *s = *state;
+	struct reply r;
+	size_t len = HTTPD_BY_BODY_MAX + 1;
+	char *body = malloc(len);
+	char expect[96];
+	assert_non_null(body);
+	memset(body, 's', len);
+	snprintf(expect, sizeof(expect),
+		 "{\"error\":\"request body is larger than the %u byte limit\"}", HTTPD_BY_BODY_MAX);
+
+	request(s, "POST", "/signed", body, len, false, "X-Signature: sha256=00", &r);
+	assert_int_equal(r.status, 413);
+	assert_string_equal(r.body, expect);
+	reply_free(&r);
+	request(s, "POST", "/signed", body, len, true, "X-Signature: sha256=00", &r);
+	assert_int_equal(r.status, 413);
+	reply_free(&r);
+	assert_int_equal(atomic_load(&s->echo_calls), 0);
+
+	request(s, "POST", "/signed", body, HTTPD_BY_BODY_MAX, false, "X-Signature: sha256=00", &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.len, HTTPD_BY_BODY_MAX);
+	reply_free(&r);
+	request(s, "POST", "/signed", body, len, false, "Authorization: Bearer good", &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.len, len);
+	reply_free(&r);
+	request(s, "POST", "/signed", body, 10, false, NULL, &r);
+	assert_int_equal(r.status, 401);
+	reply_free(&r);
+	assert_int_equal(atomic_load(&s->echo_calls), 2);
+	free(body);
+}
+
 static void test_chunked_over_cap_413(void **state)
 {
 	struct server *s = *state;
@@ -564,7 +685,7 @@ static void test_ipv6_loopback(void **state)
 static void test_localhost_single_thread(void **state)
 {
 	struct server s = {0};
-	const struct httpd_route route = {"GET", "/hello", hello, &s, 0};
+	const struct httpd_route route = {"GET", "/hello", hello, &s, 0, NULL};
 	const struct httpd_config cfg = {
 		.listen = "localhost:0", .routes = &route, .n_routes = 1, .threads = 1};
 	struct cf_err err = { { 0 } };
@@ -601,15 +722,44 @@ static int slow_client(const char *from, unsigned int port)
 	return fd;
 }
 
-/* Whether the server closed fd within wait_ms (end of stream or a reset). */
+enum server_end { STILL_OPEN, CLOSED, REFUSED_503 };
+
+/* Whether the server closed fd within wait_ms (end of stream or a reset), and whether it wrote
+ * a 503 with Retry-After and a JSON reason first; what it wrote goes into got (may be NULL). */
+static enum server_end server_end(int fd, int wait_ms, char *got, size_t size)
+{
+	char buf[1024];
+	size_t used = 0;
+	struct timespec t0, now;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		long left = wait_ms - ((now.tv_sec - t0.tv_sec) * 1000 +
+				       (now.tv_nsec - t0.tv_nsec) / 1000000);
+		if (poll(&p, 1, left > 0 ? (int)left : 0) <= 0)
+			return STILL_OPEN;
+		ssize_t n = recv(fd, buf + used, sizeof(buf) - 1 - used, MSG_DONTWAIT);
+		if (n > 0 && used + (size_t)n < sizeof(buf) - 1) {
+			used += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno != ECONNRESET)
+			continue;
+		break;
+	}
+	buf[used] = '\0';
+	if (got)
+		snprintf(got, size, "%s", buf);
+	return strncmp(buf, "HTTP/1.1 503 ", 13) == 0 && strstr(buf, "\r\nRetry-After: 1\r\n") &&
+			       strstr(buf, "\r\n\r\n{\"error\":\"")
+		       ? REFUSED_503
+		       : CLOSED;
+}
+
 static bool closed_by_server(int fd, int wait_ms)
 {
-	struct pollfd p = {.fd = fd, .events = POLLIN};
-	char c;
-	if (poll(&p, 1, wait_ms) <= 0)
-		return false;
-	ssize_t n = recv(fd, &c, 1, MSG_DONTWAIT);
-	return n == 0 || (n < 0 && errno == ECONNRESET);
+	return server_end(fd, wait_ms, NULL, 0) != STILL_OPEN;
 }
 
 /* The next header byte of every slow client still open. */
@@ -644,11 +794,12 @@ static long healthz_ms(unsigned int port, long *status)
 	return (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
 }
 
-static struct httpd *start_healthz(unsigned int max_connections, unsigned int per_client,
-				   unsigned int deadline_ms)
+static struct httpd *start_healthz_for(unsigned int max_connections, unsigned int per_client,
+				       unsigned int deadline_ms, char *const *reserve_for)
 {
-	static const struct httpd_route route = {"GET", "/healthz", httpd_healthz, NULL, 0};
+	static const struct httpd_route route = {"GET", "/healthz", httpd_healthz, NULL, 0, NULL};
 	const struct httpd_config cfg = {
+		.reserve_for = reserve_for,
 		.listen = "127.0.0.1:0",
 		.routes = &route,
 		.n_routes = 1,
@@ -662,6 +813,12 @@ static struct httpd *start_healthz(unsigned int max_connections, unsigned int pe
 	if (httpd_start(&srv, &cfg, &err) < 0)
 		fail_msg("%s", err.msg);
 	return srv;
+}
+
+static struct httpd *start_healthz(unsigned int max_connections, unsigned int per_client,
+				   unsigned int deadline_ms)
+{
+	return start_healthz_for(max_connections, per_client, deadline_ms, NULL);
 }
 
 #define SLOW_CLIENTS 500
@@ -709,11 +866,13 @@ static void test_slowloris_neither_locks_out_nor_stays(void **state)
 	httpd_stop(srv);
 }
 
-/* One address past its share is closed at once; the others' connections are untouched. */
+/* One address past its share is answered 503 at once and closed; the others' connections are
+ * untouched. */
 static void test_per_client_limit_refuses_at_once(void **state)
 {
 	int fds[20];
 	long status;
+	char got[1024];
 	(void)state;
 	struct httpd *srv = start_healthz(0, 8, 0);
 	for (size_t i = 0; i < 20; i++) {
@@ -721,9 +880,14 @@ static void test_per_client_limit_refuses_at_once(void **state)
 		assert_true(fds[i] >= 0);
 	}
 	size_t refused = 0;
-	for (size_t i = 0; i < 20; i++)
-		refused += closed_by_server(fds[i], i < 8 ? 100 : 1000);
+	for (size_t i = 0; i < 20; i++) {
+		enum server_end end = server_end(fds[i], i < 8 ? 100 : 1000, got, sizeof(got));
+		assert_int_equal(end, i < 8 ? STILL_OPEN : REFUSED_503);
+		refused += end == REFUSED_503;
+	}
 	assert_int_equal(refused, 12);
+	assert_non_null(strstr(got, "this address holds 8 connections already"));
+	assert_non_null(strstr(got, "Content-Type: application/json"));
 	assert_int_equal(healthz_ms(httpd_port(srv), &status) >= 0, 1);
 	assert_int_equal(status, 200);
 	close_all(fds, 20);
@@ -742,13 +906,49 @@ static void test_local_host_keeps_reserved_slots(void **state)
 		assert_true(fds[i] >= 0);
 	}
 	size_t refused = 0;
+	char got[1024];
 	for (size_t i = 0; i < 16; i++)
-		refused += closed_by_server(fds[i], i < 14 ? 100 : 1000);
+		refused += server_end(fds[i], i < 14 ? 100 : 1000, got, sizeof(got)) == REFUSED_503;
 	assert_int_equal(refused, 2);
+	assert_non_null(strstr(got, "at its connection limit"));
 	healthz_ms(httpd_port(srv), &status);
 	assert_int_equal(status, 200);
 	close_all(fds, 16);
 	httpd_stop(srv);
+}
+
+/* The addresses reserve_for names (the agent's controller) share the kept slots. */
+static void test_reserve_for_shares_kept_slots(void **state)
+{
+	char *const controller[] = {"10.9.9.9", "127.0.0.8/30", NULL};
+	int fds[14], mine[2], other;
+	(void)state;
+	struct httpd *srv = start_healthz_for(16, 64, 0, controller);
+	for (size_t i = 0; i < 14; i++) {
+		fds[i] = slow_client(i % 2 ? "127.0.0.3" : "127.0.0.2", httpd_port(srv));
+		assert_true(fds[i] >= 0);
+		assert_false(closed_by_server(fds[i], 20));
+	}
+	other = slow_client("127.0.0.12", httpd_port(srv));
+	mine[0] = slow_client("127.0.0.9", httpd_port(srv));
+	mine[1] = slow_client("127.0.0.11", httpd_port(srv));
+	assert_int_equal(server_end(other, 1000, NULL, 0), REFUSED_503);
+	assert_int_equal(server_end(mine[0], 200, NULL, 0), STILL_OPEN);
+	assert_int_equal(server_end(mine[1], 200, NULL, 0), STILL_OPEN);
+	close(other);
+	close_all(mine, 2);
+	close_all(fds, 14);
+	httpd_stop(srv);
+
+	char *const bad[] = {"10.0.0.7/8", NULL};
+	const struct httpd_route route = {"GET", "/healthz", httpd_healthz, NULL, 0, NULL};
+	const struct httpd_config cfg = {
+		.listen = "127.0.0.1:0", .routes = &route, .n_routes = 1, .reserve_for = bad};
+	struct cf_err err = { { 0 } };
+	srv = NULL;
+	assert_int_equal(httpd_start(&srv, &cfg, &err), -1);
+	assert_null(srv);
+	assert_non_null(strstr(err.msg, "10.0.0.7/8"));
 }
 
 static void test_bad_config(void **state)
@@ -757,7 +957,7 @@ static void test_bad_config(void **state)
 		"127.0.0.1", "127.0.0.1:", "127.0.0.1:65536", "127.0.0.1:80x", "example.com:80",
 		"256.0.0.1:80", "[::1]", "[::1:80", "[nonsense]:80", ":80", "::1:80",
 	};
-	const struct httpd_route route = {"GET", "/hello", hello, NULL, 0};
+	const struct httpd_route route = {"GET", "/hello", hello, NULL, 0, NULL};
 	const struct httpd_route dup[] = {route, route};
 	struct httpd_config cfg = {.listen = "127.0.0.1:0", .routes = &route, .n_routes = 1};
 	struct httpd *srv = NULL;
@@ -822,6 +1022,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_content_length_over_cap_413_before_handler,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_413_before_body_is_sent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_401_before_body_is_sent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_signed_body_has_smaller_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_chunked_over_cap_413, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_chunked_flood_cut_off, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_headers_and_query, setup, teardown),
@@ -835,6 +1037,7 @@ int main(void)
 		cmocka_unit_test(test_slowloris_neither_locks_out_nor_stays),
 		cmocka_unit_test(test_per_client_limit_refuses_at_once),
 		cmocka_unit_test(test_local_host_keeps_reserved_slots),
+		cmocka_unit_test(test_reserve_for_shares_kept_slots),
 		cmocka_unit_test(test_bad_config),
 		cmocka_unit_test(test_response_setters_refuse_injection),
 	};

@@ -161,7 +161,7 @@ static void start(struct server *s, const struct httpd_route *routes, size_t n)
 }
 
 static const struct httpd_route agent_routes[] = {
-	{"PUT", "/v1/target", agent_put, NULL, TARGET_MAX_BODY},
+	{"PUT", "/v1/target", agent_put, NULL, TARGET_MAX_BODY, NULL},
 };
 
 static struct target target_of(int64_t generation)
@@ -239,7 +239,7 @@ static void test_token_never_goes_to_a_proxy(void **state)
 	(void)state;
 	struct server agent, proxy;
 	start(&agent, agent_routes, 1);
-	static const struct httpd_route proxy_routes[] = {{"GET", "/", proxy_root, NULL, 0}};
+	static const struct httpd_route proxy_routes[] = {{"GET", "/", proxy_root, NULL, 0, NULL}};
 	start(&proxy, proxy_routes, 1);
 	setenv("http_proxy", proxy.base, 1);
 	setenv("HTTP_PROXY", proxy.base, 1);

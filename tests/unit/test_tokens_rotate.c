@@ -104,7 +104,7 @@ static int teardown(void **state)
 
 static void start_controller(struct fixture *f)
 {
-	const struct httpd_route routes[] = {{"GET", "/status", serve_status, f, 0}};
+	const struct httpd_route routes[] = {{"GET", "/status", serve_status, f, 0, NULL}};
 	struct httpd_config cfg = {.listen = "127.0.0.1:0", .routes = routes, .n_routes = 1};
 	struct cf_err err = {{0}};
 	set_status(f, 200, "{}");

@@ -377,13 +377,13 @@ static int api_huge(void *ctx, const struct httpd_request *req, struct httpd_res
 static int ignore_marker;
 
 static const struct httpd_route api_routes[] = {
-	{"GET", "/weights", api_get, NULL, 0},
-	{"PUT", "/weights", api_put, NULL, 64 << 10},
-	{"GET", "/ignoring", api_get, NULL, 0},
-	{"PUT", "/ignoring", api_put, &ignore_marker, 64 << 10},
-	{"GET", "/locked", api_get, NULL, 0},
-	{"PUT", "/locked", api_locked, NULL, 64 << 10},
-	{"GET", "/huge", api_huge, NULL, 0},
+	{"GET", "/weights", api_get, NULL, 0, NULL},
+	{"PUT", "/weights", api_put, NULL, 64 << 10, NULL},
+	{"GET", "/ignoring", api_get, NULL, 0, NULL},
+	{"PUT", "/ignoring", api_put, &ignore_marker, 64 << 10, NULL},
+	{"GET", "/locked", api_get, NULL, 0, NULL},
+	{"PUT", "/locked", api_locked, NULL, 64 << 10, NULL},
+	{"GET", "/huge", api_huge, NULL, 0, NULL},
 };
 
 static int start_api(void)
@@ -530,7 +530,7 @@ static void test_http_ignores_the_environment_proxy(void **state)
 	(void)state;
 	/* The stand-in proxy: httpd answers a proxied request (an absolute URL as its target) with
 	 * 404, so a request sent through it fails; its one route is there because httpd needs one. */
-	static const struct httpd_route proxy_routes[] = {{"GET", "/", api_locked, NULL, 0}};
+	static const struct httpd_route proxy_routes[] = {{"GET", "/", api_locked, NULL, 0, NULL}};
 	struct httpd_config cfg = {.listen = "127.0.0.1:0", .routes = proxy_routes, .n_routes = 1};
 	struct httpd *proxy = NULL;
 	struct load_balancer lb = http_lb("/weights");
