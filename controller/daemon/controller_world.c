@@ -13,6 +13,7 @@
 #include "act/fleet_act.h"
 #include "act/target_client.h"
 #include "base/clock.h"
+#include "base/failpoint.h"
 #include "base/httpc.h"
 #include "base/jsonparse.h"
 #include "base/log.h"
@@ -39,10 +40,12 @@ static int save_state(struct controller *c, const struct rollout_state *s, struc
 		free(json);
 		return 0;
 	}
+	failpoint_hit("controller.state.save.before");
 	if (rollout_store_save(&c->store, s, err) < 0) {
 		free(json);
 		return -1;
 	}
+	failpoint_hit("controller.state.save.after");
 	free(c->saved);
 	c->saved = json;
 	return 0;
