@@ -14,10 +14,10 @@ const char *const failpoint_names[] = {
 	/* the controller: act/fleet_act, daemon/controller_world, reconcilers/weights */
 	"controller.intent.before",	 /* a pass that acts: its intent not yet saved */
 	"controller.intent.after",	 /* the intent saved, no action taken */
-	"controller.state.save.before",	 /* a changed rollout state about to be written */
-	"controller.state.save.after",	 /* written and durable */
 	"controller.audit.append.before", /* an audit line about to be appended */
 	"controller.audit.append.after", /* appended and fsynced, not yet saved as done */
+	"controller.state.save.before",	 /* a changed rollout state about to be written */
+	"controller.state.save.after",	 /* written and durable */
 	"controller.weights.set.before", /* weights about to be set */
 	"controller.weights.set.after",	 /* set, not yet read back */
 	"controller.drain.before",	 /* a server about to be drained */
