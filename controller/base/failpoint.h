@@ -4,9 +4,10 @@
  * (1 to FAILPOINT_NTH_MAX); main reads the variable once, before any thread starts, and refuses
  * to run with a value that names no failpoint, so a typo never passes for a crash survived. When
  * the process reaches the armed failpoint it logs "failpoint NAME: killing myself" and raises
- * SIGKILL: no handler, no cleanup, nothing flushed, as a power cut or the OOM killer would. With
- * the variable unset (always, outside tests) failpoint_hit reads one flag that never changes
- * after start.
+ * SIGKILL: no handler, no cleanup, nothing flushed, as a power cut or the OOM killer would. A
+ * ".before" failpoint comes right before a side effect, its ".after" as soon as the call that
+ * makes it returns (also when it failed). With the variable unset (always, outside tests)
+ * failpoint_hit reads one flag that never changes after start.
  *
  * The names are one table, failpoint_names in failpoint.c, in the order a rollout reaches them;
  * `clawfleet failpoints` prints it for the tests that walk them (tests/integration/failpoints.sh),
