@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/failpoint.h"
 #include "cmd/commands.h"
 
 struct command {
@@ -21,17 +22,24 @@ static const struct command commands[] = {
 	{"status", cmd_status, "status [--url URL] [--json]"},
 	{"plan", cmd_plan, "plan --observed FILE [--ref REF] SOURCE"},
 	{"demo", cmd_demo, "demo [--fast]"},
+	{"failpoints", cmd_failpoints, NULL}, /* for the tests: not in the usage */
 };
 
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: clawfleet COMMAND [ARGS]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(out, "  clawfleet %s\n", commands[i].usage);
+		if (commands[i].usage)
+			fprintf(out, "  clawfleet %s\n", commands[i].usage);
 }
 
 int main(int argc, char **argv)
 {
+	struct cf_err err;
+	if (failpoint_init(&err) < 0) {
+		fprintf(stderr, "clawfleet: %s\n", err.msg);
+		return 2;
+	}
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

@@ -11,6 +11,7 @@
 
 #include "base/canon.h"
 #include "base/clock.h"
+#include "base/failpoint.h"
 #include "base/fsutil.h"
 #include "base/jsonparse.h"
 #include "base/proc.h"
@@ -352,12 +353,14 @@ int install_apply(const struct install_config *cfg, const struct installed_state
 		return -1;
 	for (size_t i = 0; i < plan->n; i++) {
 		const struct install_action *a = &plan->actions[i];
+		failpoint_hit("agent.install.before");
 		if (run_action(cfg, a, err) < 0)
 			return cf_err_prefix(err, "installing %s %s@%s (step %zu of %zu; %s records "
 						  "the versions from before)",
 					     a->kind == INSTALL_CORE ? "OpenClaw" : "plugin", a->name,
 					     a->version, i + 1, plan->n, bookmark_path);
 	}
+	failpoint_hit("agent.install.after");
 	return 0;
 }
 

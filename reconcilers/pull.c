@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/failpoint.h"
 #include "base/fsutil.h"
 #include "base/names.h"
 #include "reconcilers/pull_tree.h"
@@ -424,8 +425,10 @@ int pull_apply(const struct pull_config *cfg, const struct pull_target *t, struc
 	    verified_commit(repo, t, &commit, err) < 0)
 		goto done;
 	touched = true;
+	failpoint_hit("agent.pull.before");
 	if (checkout(repo, commit, interrupted, err) < 0)
 		goto done;
+	failpoint_hit("agent.pull.after");
 	rc = 0;
 done:
 	/* Refused before the checkout began, the tree is as it was: not unfinished. */

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/failpoint.h"
 #include "base/fsutil.h"
 
 /* Attempts at a free temporary link name before giving up. */
@@ -385,6 +386,7 @@ int skills_install(const char *root, const char *semver, const char *source_dir,
 	snprintf(hidden, sizeof(hidden), ".%s", semver);
 	if (fsutil_make_temp_dir(tmp, root, hidden, 0755, err) < 0)
 		return cf_err_prefix(err, "installing skill pack %s", semver);
+	failpoint_hit("agent.skills.install.before");
 	int rc = copy_pack(source_dir, tmp, err);
 	snprintf(line, sizeof(line), "%s\n", semver);
 	if (rc == 0 && (fsutil_join(marker, tmp, SKILLS_MARKER, err) < 0 ||
@@ -396,6 +398,7 @@ int skills_install(const char *root, const char *semver, const char *source_dir,
 		fsutil_remove_tree(tmp, NULL);
 		return cf_err_prefix(err, "installing skill pack %s", semver);
 	}
+	failpoint_hit("agent.skills.install.after");
 	return 0;
 }
 
@@ -479,7 +482,11 @@ int skills_link(const char *root, enum skills_link link, const char *semver, str
 	if (link == SKILLS_CURRENT && old.status == SKILLS_LINK_OK &&
 	    skills_flip_link(root, link_names[SKILLS_PREV], old.target, err) < 0)
 		return -1;
-	return skills_flip_link(root, link_names[link], semver, err);
+	failpoint_hit("agent.link.flip.before");
+	if (skills_flip_link(root, link_names[link], semver, err) < 0)
+		return -1;
+	failpoint_hit("agent.link.flip.after");
+	return 0;
 }
 
 static int remove_stray(const char *path, void *ctx)

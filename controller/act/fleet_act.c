@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/backoff.h"
+#include "base/failpoint.h"
 #include "base/log.h"
 
 void fleet_act_init(struct fleet_act *fa, const struct fleet_world_ops *ops,
@@ -88,12 +89,16 @@ static void send_targets(struct fleet_act *fa, const struct desired_state *ds,
 					     .target = acts[i].u.node_target.target};
 		who[k++] = b;
 	}
+	if (k)
+		failpoint_hit("controller.target.send.before");
 	if (k && fa->ops->put_targets(fa->ops->ctx, puts, k, &err) < 0) {
 		log_error("sending targets: %s", err.msg);
 		for (size_t i = 0; i < k; i++)
 			status_metrics_count_action(fa->metrics, ACTION_NODE_TARGET, false);
 		goto done;
 	}
+	if (k)
+		failpoint_hit("controller.target.send.after");
 	for (size_t i = 0; i < k; i++) {
 		struct fleet_node_backoff *b = &fa->backoff[who[i]];
 		int64_t gen = puts[i].target->generation;
@@ -178,21 +183,31 @@ static int perform(struct fleet_act *fa, const struct rollout_action *a, bool *d
 		break;
 	case ACTION_ROUTE_TENANT:
 		/* A route the planner re-asserts from what it read (id 0) is not pending. */
+		failpoint_hit("controller.route.before");
 		rc = ops->route_tenant(ops->ctx, &a->u.route, err);
+		failpoint_hit("controller.route.after");
 		*done = rc == 0 && a->id;
 		break;
 	case ACTION_DRAIN_NODE:
 	case ACTION_READY_NODE:
+		failpoint_hit(a->kind == ACTION_DRAIN_NODE ? "controller.drain.before"
+							   : "controller.ready.before");
 		rc = ops->drain(ops->ctx, &a->u.drain, a->kind == ACTION_DRAIN_NODE, err);
+		failpoint_hit(a->kind == ACTION_DRAIN_NODE ? "controller.drain.after"
+							   : "controller.ready.after");
 		break;
 	case ACTION_AUDIT:
+		failpoint_hit("controller.audit.append.before");
 		rc = ops->append_audit(ops->ctx, a->u.audit, err);
+		failpoint_hit("controller.audit.append.after");
 		*done = rc == 0;
 		if (rc == 0 && a->u.audit->event == AUDIT_ROLLBACK)
 			status_metrics_count_rollback(fa->metrics, a->u.audit->reason);
 		break;
 	case ACTION_BROADCAST:
+		failpoint_hit("controller.broadcast.before");
 		rc = ops->broadcast(ops->ctx, a->id, &a->u.broadcast, err);
+		failpoint_hit("controller.broadcast.after");
 		*done = rc == 0 || broadcast_given_up(fa, a, err);
 		break;
 	}
@@ -204,10 +219,14 @@ int fleet_act(struct fleet_act *fa, const struct desired_state *ds, struct plan_
 {
 	const struct fleet_world_ops *ops = fa->ops;
 	/* Intent: the next state, with its one-shot actions pending, is saved before any act. */
+	if (out->nactions)
+		failpoint_hit("controller.intent.before");
 	if (ops->save_state(ops->ctx, &out->next, err) < 0) {
 		log_error("saving the rollout state (nothing done this pass): %s", err->msg);
 		return -1;
 	}
+	if (out->nactions)
+		failpoint_hit("controller.intent.after");
 	enum rollout_phase was = state->phase;
 	rollout_state_free(state);
 	*state = out->next;

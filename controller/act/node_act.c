@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/failpoint.h"
 #include "desired/desired.h"
 #include "reconcilers/install.h"
 #include "reconcilers/materialise.h"
@@ -91,8 +92,10 @@ static int will_change(struct pass *p, struct cf_err *err)
 	p->changed = true;
 	if (p->pending)
 		return 0;
+	failpoint_hit("agent.pending.write.before");
 	if (p->ops->pending_write(p->state, p->t->generation, err) < 0)
 		return cf_err_prefix(err, "recording that a kickstart is owed");
+	failpoint_hit("agent.pending.write.after");
 	p->pending = true;
 	return 0;
 }
@@ -284,9 +287,11 @@ static int step_materialise(struct pass *p, struct cf_err *err)
 		/* Cleaning strays and pruning unlinked directories change nothing the gateway
 		 * reads. */
 		bool gateway_reads = a->kind == MAT_WRITE || a->kind == MAT_UNLINK;
+		failpoint_hit("agent.materialise.before");
 		if ((gateway_reads && will_change(p, err) < 0) ||
 		    p->ops->materialise_apply(p->tenants, &one, err) < 0)
 			goto done;
+		failpoint_hit("agent.materialise.after");
 		int added = a->kind == MAT_WRITE
 				    ? add_action(p, err, "materialise %s", a->name)
 				    : add_action(p, err, "materialise %s %s",
@@ -329,7 +334,9 @@ static int step_kickstart(struct pass *p, int64_t applied_generation, struct cf_
 	}
 	if (p->env->node_observer)
 		node_observer_note_kickstart(p->env->node_observer);
+	failpoint_hit("agent.kickstart.before");
 	rc = p->ops->service_restart(&sc, err);
+	failpoint_hit("agent.kickstart.after");
 done:
 	free(launchctl);
 	free(systemctl);

@@ -16,5 +16,7 @@ int cmd_controller(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+/* Not in the usage: the failpoints (base/failpoint.h), one name a line, for the tests. */
+int cmd_failpoints(int argc, char **argv);
 
 #endif

@@ -21,6 +21,7 @@
 #include "act/node_act.h"
 #include "base/backoff.h"
 #include "base/clock.h"
+#include "base/failpoint.h"
 #include "base/fsutil.h"
 #include "base/httpc.h"
 #include "base/jsonparse.h"
@@ -94,7 +95,9 @@ static int save_applied(const struct agent *a, struct cf_err *err)
 	json_object_object_add(o, "at", json_object_new_string(a->last.at));
 	size_t len = 0;
 	const char *s = json_object_to_json_string_length(o, JSON_PLAIN, &len);
+	failpoint_hit("agent.applied.save.before");
 	int rc = fsutil_write_atomic(a->applied_path, s, len, 0600, err);
+	failpoint_hit("agent.applied.save.after");
 	json_object_put(o);
 	return rc;
 }

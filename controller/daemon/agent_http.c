@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/clock.h"
+#include "base/failpoint.h"
 #include "base/jsonparse.h"
 #include "base/log.h"
 #include "observe/node_probe.h"
@@ -135,6 +136,7 @@ static int h_put_target(void *ctx, const struct httpd_request *req, struct httpd
 		rc = rc < 0 ? -1 : 0;
 		goto done;
 	}
+	failpoint_hit("agent.target.accept.before");
 	if (target_save(a->target_path, t, &err) < 0) {
 		log_error("persisting target generation %lld: %s", (long long)t->generation,
 			  err.msg);
@@ -142,6 +144,7 @@ static int h_put_target(void *ctx, const struct httpd_request *req, struct httpd
 						 "agent's log");
 		goto done;
 	}
+	failpoint_hit("agent.target.accept.after");
 	a->target = *t;
 	a->have_target = true;
 	a->target_changed = true;

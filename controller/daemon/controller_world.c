@@ -14,6 +14,7 @@
 #include "act/fleet_act.h"
 #include "act/target_client.h"
 #include "base/clock.h"
+#include "base/failpoint.h"
 #include "base/httpc.h"
 #include "base/jsonparse.h"
 #include "base/log.h"
@@ -76,12 +77,14 @@ static int save_state(struct controller *c, const struct rollout_state *s, struc
 		free(json);
 		return 0;
 	}
+	failpoint_hit("controller.state.save.before");
 	if ((anchor_moved && rollout_store_save_anchor(&c->store, &a, err) < 0) ||
 	    rollout_store_save(&c->store, s, err) < 0) {
 		save_failed(c, errno, err);
 		free(json);
 		return -1;
 	}
+	failpoint_hit("controller.state.save.after");
 	c->anchor = a;
 	c->anchor_saved = true;
 	if (c->state_unwritable[0])

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/failpoint.h"
+
 const struct weights_driver *weights_driver_find(enum lb_driver driver)
 {
 	switch (driver) {
@@ -45,8 +47,10 @@ int weights_apply(const struct load_balancer *lb, const struct weight_map *want,
 	const struct weights_driver *drv = driver_of(lb, err);
 	if (!drv)
 		goto done;
+	failpoint_hit("controller.weights.set.before");
 	if (drv->set(lb, want, err) < 0)
 		goto done;
+	failpoint_hit("controller.weights.set.after");
 	if (drv->get(lb, &got, err) < 0) {
 		cf_err_prefix(err, "reading weights back");
 		goto done;
