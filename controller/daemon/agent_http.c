@@ -10,16 +10,6 @@
 #include "base/log.h"
 #include "observe/node_probe.h"
 
-static int respond_json(struct httpd_response *resp, unsigned int status, struct json_object *o)
-{
-	size_t len = 0;
-	const char *s = json_object_to_json_string_length(o, JSON_PLAIN, &len);
-	int rc = s ? httpd_response_set_body(resp, s, len) : -1;
-	resp->status = status;
-	json_object_put(o);
-	return rc;
-}
-
 static int unauthorized(struct httpd_response *resp)
 {
 	resp->status = 401;
@@ -95,7 +85,7 @@ static int check_generation(struct agent *a, const struct target *t, struct http
 		goto done;
 	if (mine_len == theirs_len && memcmp(mine, theirs, mine_len) == 0) {
 		*repeat = true;
-		rc = respond_json(resp, 200, generation_reply(a, t->generation)) < 0 ? -1 : 1;
+		rc = httpd_json_reply(resp, 200, generation_reply(a, t->generation)) < 0 ? -1 : 1;
 	} else {
 		snprintf(msg, sizeof(msg),
 			 "generation %lld already names a different target; send a higher "
@@ -152,7 +142,7 @@ static int h_put_target(void *ctx, const struct httpd_request *req, struct httpd
 	log_info("target generation %lld accepted: %s@%.7s, skills %s -> %s",
 		 (long long)t->generation, t->tag, t->commit, target_link_name(t->skills_link),
 		 t->skills_semver);
-	rc = respond_json(resp, 202, generation_reply(a, t->generation));
+	rc = httpd_json_reply(resp, 202, generation_reply(a, t->generation));
 done:
 	pthread_mutex_unlock(&a->mu);
 	free(t);
@@ -195,7 +185,7 @@ static int h_get_target(void *ctx, const struct httpd_request *req, struct httpd
 	}
 	pthread_mutex_unlock(&a->mu);
 	json_object_object_add(o, "lastApply", last);
-	return respond_json(resp, 200, o);
+	return httpd_json_reply(resp, 200, o);
 }
 
 int agent_http_start(struct agent *a, struct httpd **out, struct cf_err *err)

@@ -21,16 +21,6 @@ enum step { STEP_STAGE, STEP_PROMOTE, STEP_REVOKE };
 
 static const char *const step_names[] = {"stage", "promote", "revoke"};
 
-static int respond(struct httpd_response *resp, unsigned int status, struct json_object *o)
-{
-	size_t len = 0;
-	const char *s = json_object_to_json_string_length(o, JSON_PLAIN, &len);
-	int rc = s ? httpd_response_set_body(resp, s, len) : -1;
-	resp->status = status;
-	json_object_put(o);
-	return rc;
-}
-
 static struct json_object *sha_or_null(const char *sha8)
 {
 	return sha8[0] ? json_object_new_string(sha8) : NULL;
@@ -81,7 +71,7 @@ int agent_h_get_token(void *ctx, const struct httpd_request *req, struct httpd_r
 		return g < 0 ? -1 : 0;
 	if (tokens_rotate_inspect(&o, &v, &err) < 0)
 		return httpd_json_error(resp, 500, err.msg);
-	return respond(resp, 200, view_json(&v));
+	return httpd_json_reply(resp, 200, view_json(&v));
 }
 
 static int run_step(struct agent *a, enum step step, const struct httpd_request *req,
@@ -138,7 +128,7 @@ static int run_step(struct agent *a, enum step step, const struct httpd_request 
 	struct json_object *reply = json_object_new_object();
 	json_object_object_add(reply, "done", json_object_new_string(done_msg.msg));
 	json_object_object_add(reply, "state", view_json(&v));
-	rc = respond(resp, 200, reply);
+	rc = httpd_json_reply(resp, 200, reply);
 done:
 	/* The body held the token; the parsed copy goes with it. */
 	if (token)

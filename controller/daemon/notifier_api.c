@@ -98,11 +98,7 @@ static int events_handler(void *ctx, const struct httpd_request *req,
 	json_object_object_add(o, "correlationId", json_object_new_string(ev.correlation_id));
 	if (reason)
 		json_object_object_add(o, "reason", json_object_new_string(reason));
-	const char *text = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len);
-	resp->status = 202;
-	int rc = httpd_response_set_body(resp, text, len);
-	json_object_put(o);
-	return rc;
+	return httpd_json_reply(resp, 202, o);
 }
 
 /* With tokens configured, a request without a good bearer is refused before its body is read. */

@@ -117,29 +117,35 @@ int httpd_response_add_header(struct httpd_response *resp, const char *name, con
 }
 
 /* Sets status and the JSON body {"error": reason, extra_key: extra_value}. */
+int httpd_json_reply(struct httpd_response *resp, unsigned int status, struct json_object *o)
+{
+	size_t len = 0;
+	const char *text = o ? json_object_to_json_string_length(
+				       o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len)
+			     : NULL;
+	int rc = -1;
+	if (text && httpd_response_set_body(resp, text, len) == 0) {
+		memcpy(resp->content_type, JSON_TYPE, sizeof(JSON_TYPE));
+		resp->status = status;
+		rc = 0;
+	}
+	json_object_put(o);
+	return rc;
+}
+
 static int json_error_with(struct httpd_response *resp, unsigned int status, const char *reason,
 			   const char *extra_key, const char *extra_value)
 {
-	int rc = -1;
 	struct json_object *obj = json_object_new_object();
 	if (!obj)
 		return -1;
-	if (json_object_object_add(obj, "error", json_object_new_string(reason)) < 0)
-		goto done;
-	if (extra_key &&
-	    json_object_object_add(obj, extra_key, json_object_new_string(extra_value)) < 0)
-		goto done;
-	size_t len = 0;
-	const char *text = json_object_to_json_string_length(
-		obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
-	if (!text || httpd_response_set_body(resp, text, len) < 0)
-		goto done;
-	memcpy(resp->content_type, JSON_TYPE, sizeof(JSON_TYPE));
-	resp->status = status;
-	rc = 0;
-done:
-	json_object_put(obj);
-	return rc;
+	if (json_object_object_add(obj, "error", json_object_new_string(reason)) < 0 ||
+	    (extra_key &&
+	     json_object_object_add(obj, extra_key, json_object_new_string(extra_value)) < 0)) {
+		json_object_put(obj);
+		return -1;
+	}
+	return httpd_json_reply(resp, status, obj);
 }
 
 int httpd_json_error(struct httpd_response *resp, unsigned int status, const char *reason)

@@ -125,5 +125,9 @@ int httpd_healthz(void *ctx, const struct httpd_request *req, struct httpd_respo
 
 /* status and the body {"error": reason}, as application/json. */
 int httpd_json_error(struct httpd_response *resp, unsigned int status, const char *reason);
+/* status and the body o (json-c, written plain, "/" unescaped), as application/json; takes o,
+ * which may be NULL (out of memory: -1). */
+struct json_object;
+int httpd_json_reply(struct httpd_response *resp, unsigned int status, struct json_object *o);
 
 #endif

@@ -12,6 +12,7 @@ set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/tap.sh
 . hack/fleet.sh
+. tests/lib/fleet_test.sh
 BUILD=${BUILD:-build}
 REQUESTS=1000
 TOLERANCE=3
@@ -48,22 +49,6 @@ within() {
 }
 mac() { echo "$fleet/macs/$1"; }
 
-haproxy_weights() {
-	python3 -c '
-import socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.settimeout(5)
-s.connect(sys.argv[1])
-s.sendall(b"show servers state openclaw_gateways\n")
-out = b""
-while True:
-    b = s.recv(65536)
-    if not b:
-        break
-    out += b
-rows = [l.split() for l in out.decode().splitlines() if l[:1].isdigit() and len(l.split()) > 7]
-print(" ".join(r[7] for r in sorted(rows, key=lambda r: r[3])))' "$FLEET_SOCKET"
-}
 # observe_fleet [STATE]: the fleet as the controller sees it, in the form `clawfleet plan
 # --observed` reads: every agent's /readyz, HAProxy's weights, and the rollout state.
 observe_fleet() {

@@ -179,20 +179,7 @@ within "the rollout converges: Succeeded on $tag" 90 \
 	"d['phase'] == 'Succeeded' and d['lastGood']['tag'] == '$tag'"
 tap_check "every Mac reports $tag and is green" status \
 	"all(n['tag'] == '$tag' and n['status'] == 'green' for n in d['nodes'].values())"
-hap_weights=$(python3 -c '
-import json, socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.settimeout(5)
-s.connect(sys.argv[1])
-s.sendall(b"show servers state openclaw_gateways\n")
-out = b""
-while True:
-    b = s.recv(65536)
-    if not b:
-        break
-    out += b
-rows = [l.split() for l in out.decode().splitlines() if l[:1].isdigit() and len(l.split()) > 7]
-print(json.dumps({r[3]: int(r[7]) for r in rows}, sort_keys=True))' "$FLEET_SOCKET")
+hap_weights=$(haproxy_weights json)
 tap_eq "HAProxy's weights read back equal /status's" "$hap_weights" \
 	"$(status | python3 -c 'import json, sys; print(json.dumps(json.load(sys.stdin)["weights"], sort_keys=True))')"
 tap_eq "and the saved state's" "$hap_weights" \

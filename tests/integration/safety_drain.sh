@@ -18,23 +18,6 @@ doctor() { # NODE green|yellow|red
 	local file=$fleet/macs/$1/sim/doctor
 	if [ "$2" = green ]; then rm -f "$file"; else echo "{\"verdict\":\"$2\"}" >"$file"; fi
 }
-# HAProxy's weights through its runtime API, as "canary-gw stable-gw-a stable-gw-b".
-haproxy_weights() {
-	python3 -c '
-import socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.settimeout(5)
-s.connect(sys.argv[1])
-s.sendall(b"show servers state openclaw_gateways\n")
-out = b""
-while True:
-    b = s.recv(65536)
-    if not b:
-        break
-    out += b
-rows = [l.split() for l in out.decode().splitlines() if l[:1].isdigit() and len(l.split()) > 7]
-print(" ".join(r[7] for r in sorted(rows, key=lambda r: r[3])))' "$FLEET_SOCKET"
-}
 haproxy_is() { [ "$(haproxy_weights)" = "$1" ]; }
 # haproxy_holds NAME SECONDS WEIGHTS: HAProxy reports WEIGHTS all along.
 haproxy_holds() {

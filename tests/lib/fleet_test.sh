@@ -8,6 +8,8 @@
 #   status: the controller's /status document.
 #   within NAME SECONDS EXPR: "ok" once /status satisfies the Python EXPR (d) within SECONDS,
 #     else "not ok" with the last document and the controller's log.
+#   haproxy_weights [json]: the weights HAProxy's runtime API gives the servers of
+#     openclaw_gateways, in server order ("100 0 100"), or as JSON {"server": weight}.
 BUILD=${BUILD:-build}
 
 fleet_test_up() {
@@ -38,4 +40,25 @@ within() {
 	else
 		tap_fail "$1" "expected: $3" "last /status: $(status)" "$(tail -n 15 "$log")"
 	fi
+}
+
+haproxy_weights() {
+	python3 -c '
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(5)
+s.connect(sys.argv[1])
+s.sendall(b"show servers state openclaw_gateways\n")
+out = b""
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    out += b
+rows = sorted((l.split() for l in out.decode().splitlines() if l[:1].isdigit() and len(l.split()) > 7),
+              key=lambda r: r[3])
+if sys.argv[2] == "json":
+    print(json.dumps({r[3]: int(r[7]) for r in rows}, sort_keys=True))
+else:
+    print(" ".join(r[7] for r in rows))' "$FLEET_SOCKET" "${1:-}"
 }
