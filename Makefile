@@ -31,9 +31,11 @@ BENCH_SRCS := $(sort $(wildcard hack/bench/*.c))
 BENCH_BINS := $(BENCH_SRCS:hack/bench/%.c=$(BUILD)/bench/%)
 SIM_SRCS   := $(sort $(wildcard hack/sim/*.c))
 SIM_BINS   := $(SIM_SRCS:hack/sim/%.c=$(BUILD)/sim/%)
+FUZZ_SRCS  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS  := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 CRD_FILES  := $(sort $(wildcard crds/*.yaml))
 
-.PHONY: all test test-run check demo bench install clean deps layers
+.PHONY: all test test-run check demo bench install clean deps layers fuzz fuzz-bins
 all: $(BIN) $(SIM_BINS)
 
 $(BIN): $(MAIN_OBJ) $(BUILD)/lib.a
@@ -79,6 +81,12 @@ $(BUILD)/sim/%: hack/sim/%.c $(BUILD)/lib.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/lib.a $(LDLIBS)
 
+# libFuzzer targets: the library instrumented for coverage (fuzzer-no-link), the harness linked
+# with libFuzzer's main.
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/lib.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/lib.a $(LDLIBS)
+
 # A fresh machine: install what pkg-config (or the integration tests) cannot find.
 deps:
 	@pkg-config --exists $(PKGS) $(TEST_PKGS) && command -v git >/dev/null \
@@ -100,6 +108,18 @@ check: deps
 	@$(MAKE) --no-print-directory BUILD=build/san CC=clang CFLAGS="-O1 -g -fno-omit-frame-pointer" \
 		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" test-run
 
+# The fuzz targets in their own tree (clang, libFuzzer, ASan, UBSan), each then run for
+# FUZZ_SECONDS on its corpus in tests/fuzz/<name>/ (0: build only). See README "Fuzzing".
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 10
+fuzz:
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang \
+		CFLAGS="-O1 -g -fno-omit-frame-pointer" \
+		SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all" fuzz-bins
+	@BUILD=$(FUZZ_BUILD) tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+fuzz-bins: $(FUZZ_BINS)
+
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) hack/demo.sh
@@ -115,4 +135,4 @@ install: $(BIN)
 clean:
 	rm -rf build build-*
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/fuzz -name '*.d' 2>/dev/null)

@@ -7,9 +7,11 @@ deb_packages=(
   build-essential pkg-config clang git ca-certificates curl python3 python3-yaml
   libgit2-dev libyaml-dev libjson-c-dev libcurl4-openssl-dev libssl-dev
   libmicrohttpd-dev libcmocka-dev haproxy valgrind chromium prometheus faketime
+  libclang-rt-dev
 )
 # prometheus brings promtool; faketime brings libfaketime, which tests/integration/clock_step.sh
-# steps the controller's wall clock with (Linux only); Chromium is a cask (installed below).
+# steps the controller's wall clock with (Linux only); libclang-rt-dev the libFuzzer runtime of
+# clang (make fuzz). Chromium is a cask (installed below).
 brew_packages=(pkg-config libgit2 libyaml json-c curl openssl@3 libmicrohttpd cmocka haproxy git python@3 prometheus)
 
 missing_deb() {

@@ -247,6 +247,13 @@ static int parse_on(struct json_tokener *tok, const char *text, size_t len, bool
 	json_tokener_reset(tok);
 	v = json_tokener_parse_ex(tok, text, (int)len);
 	enum json_tokener_error je = json_tokener_get_error(tok);
+	size_t end = json_tokener_get_parse_end(tok);
+	/* json-c cannot tell a number at the top ("1") is whole until a byte follows it; the text
+	 * is all there is, so a NUL ends it. What is still unfinished then stays "unexpected end". */
+	if (!v && je == json_tokener_continue && end == len) {
+		v = json_tokener_parse_ex(tok, "", 1);
+		je = v ? json_tokener_get_error(tok) : json_tokener_continue;
+	}
 	if (!v && je == json_tokener_success) {
 		/* "null" is the one document json-c returns as NULL */
 		at = skip_space(text, 0, len);
@@ -255,14 +262,14 @@ static int parse_on(struct json_tokener *tok, const char *text, size_t len, bool
 	}
 	if (je != json_tokener_success) {
 		/* json-c stops on the byte it refused, or at len when the text ended first */
-		at = json_tokener_get_parse_end(tok);
+		at = end;
 		cf_err_set(err, "not valid JSON: %s",
 			   je == json_tokener_continue ? "unexpected end" : json_tokener_error_desc(je));
 		if (je == json_tokener_error_depth)
 			rc = JSONPARSE_TOO_DEEP;
 		goto done;
 	}
-	at = skip_space(text, json_tokener_get_parse_end(tok), len);
+	at = skip_space(text, end, len);
 	if (at < len) {
 		cf_err_set(err, "not valid JSON: trailing data after the %s",
 			   want_object ? "object" : "value");

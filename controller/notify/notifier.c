@@ -89,7 +89,8 @@ static void endpoint_normalise(char *s)
 	if (host) {
 		host += 3;
 		size_t host_len = strcspn(host, "/?#");
-		char *at = memchr(host, '@', host_len);
+		/* The last '@': user information may hold more ("https://@user:pw@host"). */
+		char *at = memrchr(host, '@', host_len);
 		if (at)
 			memmove(host, at + 1, strlen(at + 1) + 1);
 	}

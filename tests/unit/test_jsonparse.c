@@ -117,6 +117,22 @@ static void test_values_and_a_kept_parser(void **state)
 	assert_int_equal(jsonparse_value("[1] [2]", 7, 8, &v, &err), -1);
 	assert_non_null(strstr(err.msg, "not valid JSON: "));
 	assert_int_equal(jsonparse_value("null", 4, 8, &v, &err), -1);
+	/* A number at the very end of the text is whole (found by fuzzing: "1" was "unexpected
+	 * end" while "1 " parsed, so the canonical form of 1 did not read back). */
+	assert_int_equal(jsonparse_value("1", 1, 8, &v, &err), 0);
+	assert_int_equal(json_object_get_int64(v), 1);
+	json_object_put(v);
+	assert_int_equal(jsonparse_value("-2.5e3", 6, 8, &v, &err), 0);
+	assert_true(json_object_get_double(v) == -2500.0);
+	json_object_put(v);
+	assert_int_equal(jsonparse_value("12", 1, 8, &v, &err), 0); /* len, not the NUL, ends it */
+	assert_int_equal(json_object_get_int64(v), 1);
+	json_object_put(v);
+	assert_int_equal(jsonparse_value("-", 1, 8, &v, &err), -1);
+	assert_string_equal(err.msg, "not valid JSON: unexpected end");
+	assert_int_equal(jsonparse_value("01", 2, 8, &v, &err), -1);
+	assert_int_equal(jsonparse_value("[1", 2, 8, &v, &err), -1);
+	assert_string_equal(err.msg, "not valid JSON: unexpected end");
 
 	/* The kept parser starts afresh on every document, even after a broken one. */
 	struct jsonparse *p = NULL;

@@ -67,6 +67,11 @@ static void test_endpoint_loses_credentials_query_and_fragment(void **state)
 	(void)state;
 	struct nf_failure f = failure("https://bot:s3cret@hooks.example/in?token=abc#x", "401", "");
 	assert_string_equal(f.endpoint, "https://hooks.example/in");
+	/* Found by fuzzing: user information cut at its first '@' left "user:pw" in the endpoint. */
+	f = failure("https://@bot:s3cret@hooks.example/in", "500", "");
+	assert_string_equal(f.endpoint, "https://hooks.example/in");
+	f = failure("https://a@b:c@hooks.example", "500", "");
+	assert_string_equal(f.endpoint, "https://hooks.example");
 	f = failure("partner-gw:8443?key=1", "\"timeout\"", "");
 	assert_string_equal(f.endpoint, "partner-gw:8443");
 	assert_int_equal(f.family, NF_TIMEOUT);
