@@ -11,8 +11,10 @@
  *   promote  after two green passes since the switch, every agent promotes it;
  *   revoke   once the overlap has passed since the last promote and two green passes since,
  *            every agent deletes token.prev.
- * Every step on every agent appends one audit line (tokens_rotate_audit); a token is never
- * printed, logged or sent anywhere but in a request body to an agent. */
+ * Every step on every agent appends one audit line (tokens_rotate_audit), and after every step
+ * the run's progress goes to AGENT_TOKEN.rotation.json (contracts/token_rotation.h), which the
+ * controller shows in /status; a token is never printed, logged or sent anywhere but in a request
+ * body to an agent. */
 #include <errno.h>
 #include <limits.h>
 #include <stdbool.h>
@@ -35,6 +37,9 @@
 #include "base/jsonparse.h"
 #include "base/timeparse.h"
 #include "cmd/commands.h"
+#include "cmd/token_fleet_internal.h"
+#include "contracts/token_rotation.h"
+#include "contracts/token_view.h"
 #include "contracts/tokens.h"
 #include "desired/desired.h"
 #include "desired/schema.h"
@@ -63,26 +68,6 @@ static const char fleet_usage[] =
 	"  --audit     the JSON-lines audit file (default rotation.jsonl beside FILE)\n"
 	"exit status: 0 rotated, 1 a node or step failed (run again once fixed), 2 usage,\n"
 	"  3 waiting (the overlap or green passes): run again later\n";
-
-struct fleet_node {
-	const char *name, *address;
-	bool answered;
-	char current[9], next[9], prev[9];
-	bool promoted;
-	int64_t promoted_ms;
-};
-
-struct run {
-	struct tokens_rotate_opts o; /* actor, ticket, audit, now_ms, overlap_ms */
-	const char *token_file, *controller;
-	char next_file[PATH_MAX];
-	int64_t wait_ms;
-	struct httpc *http;
-	struct fleet_node *nodes;
-	size_t n;
-	char token[TOKENS_FILE_MAX + 1]; /* the controller's */
-	char sha[9];
-};
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -157,37 +142,6 @@ static void reason_of(const struct httpc_reply *reply, char *out, size_t size)
 	json_object_put(o);
 }
 
-static void copy_sha(struct json_object *state, const char *key, char out[9])
-{
-	const char *s = NULL;
-	out[0] = '\0';
-	if (jsonparse_get_string(state, "reply", key, JSONPARSE_OPTIONAL, &s, NULL) == 0 && s &&
-	    strlen(s) == 8)
-		memcpy(out, s, 9);
-}
-
-/* What the agent's token directory holds, from GET /v1/token or a step's "state". */
-static int read_view(struct fleet_node *node, struct json_object *state, struct cf_err *err)
-{
-	struct json_object *promote = NULL;
-	const char *at = NULL;
-	time_t t;
-	copy_sha(state, "current", node->current);
-	copy_sha(state, "next", node->next);
-	copy_sha(state, "prev", node->prev);
-	node->promoted = false;
-	if (jsonparse_get_object(state, "reply", "lastPromote", JSONPARSE_OPTIONAL, &promote,
-				 NULL) == 0 && promote &&
-	    jsonparse_get_string(promote, "lastPromote", "at", JSONPARSE_REQUIRED, &at, err) == 0) {
-		if (rfc3339_parse(at, &t, err) < 0)
-			return cf_err_prefix(err, "node %s: lastPromote.at", node->name);
-		node->promoted = true;
-		node->promoted_ms = (int64_t)t * 1000;
-	}
-	node->answered = true;
-	return 0;
-}
-
 /* One call to an agent's token endpoints with token; on 200 the view is refreshed. */
 static int agent_call(struct run *r, struct fleet_node *node, const char *method,
 		      const char *path, const char *token, const char *body, struct cf_err *err)
@@ -235,7 +189,12 @@ static int agent_call(struct run *r, struct fleet_node *node, const char *method
 	}
 	if (!json_object_object_get_ex(doc, "state", &state))
 		state = doc;
-	rc = read_view(node, state, err);
+	if (token_view_read(state, &node->v, err) < 0) {
+		cf_err_prefix(err, "node %s: %s", node->name, path);
+		goto done;
+	}
+	node->answered = true;
+	rc = 0;
 done:
 	OPENSSL_cleanse(auth, sizeof(auth));
 	json_object_put(doc);
@@ -259,6 +218,17 @@ static char *step_body(const struct run *r, const char *token)
 	return copy;
 }
 
+/* Says why node's step failed, for the progress document, without the "node NAME: " the
+ * messages start with (the document names the node). */
+static void node_failed(struct fleet_node *node, const char *why)
+{
+	size_t n = strlen(node->name);
+	if (strncmp(why, "node ", 5) == 0 && strncmp(why + 5, node->name, n) == 0 &&
+	    strncmp(why + 5 + n, ": ", 2) == 0)
+		why += 7 + n;
+	snprintf(node->error, sizeof(node->error), "%s", why);
+}
+
 /* Runs one step on one agent and audits it; prints the node's outcome. */
 static int agent_step(struct run *r, struct fleet_node *node, const char *action,
 		      const char *path, const char *new_token, const char *sha)
@@ -274,27 +244,37 @@ static int agent_step(struct run *r, struct fleet_node *node, const char *action
 	}
 	audit(r, node->address, node->name, action, rc == 0 ? "ok" : "refused",
 	      rc == 0 ? "" : err.msg, sha);
-	if (rc == 0)
+	if (rc == 0) {
+		node->error[0] = '\0';
 		printf("node %s: %s (sha256 %s)\n", node->name,
 		       strcmp(action, "stage") == 0     ? "staged"
 		       : strcmp(action, "promote") == 0 ? "promoted"
 							: "revoked",
 		       sha);
-	else
+	} else {
 		printf("node %s: %s failed: %s\n", node->name, action, err.msg);
+		node_failed(node, err.msg);
+	}
 	return rc;
 }
 
+/* ---- the steps ---- */
+
 /* Waits, up to --wait, for the controller's last two passes to be green and at or after
- * since_ms. 0, or EXIT_RUN_AGAIN with the reason printed. */
-static int wait_green(struct run *r, int64_t since_ms, const char *before)
+ * since_ms. 0, or EXIT_RUN_AGAIN with the reason printed and in the progress (phase). */
+static int wait_green(struct run *r, int64_t since_ms, const char *before,
+		      enum token_rotation_phase phase)
 {
-	char url[URL_MAX];
+	char url[URL_MAX], since[RFC3339_MS_MAX], waiting[CF_ERR_MSG + 200];
 	struct cf_err why = {{0}};
 	size_t blen = strlen(r->controller);
 	while (blen && r->controller[blen - 1] == '/')
 		blen--;
 	snprintf(url, sizeof(url), "%.*s/status", (int)blen, r->controller);
+	rfc3339_format_ms(since_ms, since, sizeof(since));
+	snprintf(waiting, sizeof(waiting), "two green passes of the controller since %s, before %s",
+		 since, before);
+	token_fleet_progress(r, phase, waiting);
 	int64_t deadline = clock_mono_ms() + r->wait_ms;
 	for (;;) {
 		struct httpc_reply reply = {0};
@@ -321,6 +301,9 @@ static int wait_green(struct run *r, int64_t since_ms, const char *before)
 	}
 	printf("waiting for two green passes before %s: %s; run again to continue\n", before,
 	       why.msg);
+	snprintf(waiting + strlen(waiting), sizeof(waiting) - strlen(waiting),
+		 " (%s); run again to continue", why.msg);
+	token_fleet_progress(r, phase, waiting);
 	return EXIT_RUN_AGAIN;
 }
 
@@ -351,24 +334,30 @@ static int stage_and_switch(struct run *r, const char *next_token, const char *n
 	size_t failed = 0;
 	for (size_t i = 0; i < r->n; i++) {
 		struct fleet_node *node = &r->nodes[i];
-		if (strcmp(node->next, next_sha) != 0 &&
+		if (strcmp(node->v.next, next_sha) != 0 &&
 		    agent_step(r, node, "stage", "/v1/token/next", next_token, next_sha) < 0) {
 			failed++;
+			token_fleet_progress(r, TOKEN_ROTATION_STAGING, NULL);
 			continue;
 		}
 		/* Acknowledged only when the agent takes the new token itself. */
 		if (agent_call(r, node, "GET", "/v1/token", next_token, NULL, &err) < 0) {
 			printf("node %s: does not accept the staged token: %s\n", node->name,
 			       err.msg);
+			cf_err_prefix(&err, "does not accept the staged token");
 			failed++;
-			continue;
-		}
-		if (strcmp(node->next, next_sha) != 0) {
+		} else if (strcmp(node->v.next, next_sha) != 0) {
 			printf("node %s: its token.next is not the staged token\n", node->name);
+			cf_err_set(&err, "its token.next is not the staged token");
 			failed++;
-			continue;
+		} else {
+			printf("node %s: accepts the staged token (sha256 %s)\n", node->name,
+			       next_sha);
+			node->acknowledged = true;
+			err.msg[0] = '\0';
 		}
-		printf("node %s: accepts the staged token (sha256 %s)\n", node->name, next_sha);
+		node_failed(node, err.msg);
+		token_fleet_progress(r, TOKEN_ROTATION_STAGING, NULL);
 	}
 	if (failed) {
 		fprintf(stderr, "clawfleet token rotate-fleet: %zu of %zu agents did not stage the "
@@ -389,12 +378,15 @@ static int stage_and_switch(struct run *r, const char *next_token, const char *n
 	if (switched < 0) {
 		audit(r, r->token_file, NULL, "switch", "refused", err.msg, next_sha);
 		fprintf(stderr, "clawfleet token rotate-fleet: %s\n", err.msg);
+		cf_err_prefix(&err, "the switch of the controller's agentToken file, which failed");
+		token_fleet_progress(r, TOKEN_ROTATION_STAGING, err.msg);
 		return 1;
 	}
 	audit(r, r->token_file, NULL, "switch", "ok", "", next_sha);
 	printf("controller: %s now holds the new token (sha256 %s)\n", r->token_file, next_sha);
 	snprintf(r->token, sizeof(r->token), "%s", next_token);
 	memcpy(r->sha, next_sha, sizeof(r->sha));
+	token_fleet_progress(r, TOKEN_ROTATION_SWITCHED, NULL);
 	return 0;
 }
 
@@ -403,7 +395,7 @@ static int promote_all(struct run *r)
 	struct stat st;
 	size_t todo = 0, failed = 0;
 	for (size_t i = 0; i < r->n; i++)
-		todo += strcmp(r->nodes[i].current, r->sha) != 0;
+		todo += strcmp(r->nodes[i].v.current, r->sha) != 0;
 	if (!todo)
 		return 0;
 	if (stat(r->token_file, &st) < 0) {
@@ -412,22 +404,27 @@ static int promote_all(struct run *r)
 		return 1;
 	}
 	int64_t switched_ms = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
-	int rc = wait_green(r, switched_ms, "the promote");
+	int rc = wait_green(r, switched_ms, "the promote", TOKEN_ROTATION_SWITCHED);
 	if (rc != 0)
 		return rc;
 	for (size_t i = 0; i < r->n; i++) {
 		struct fleet_node *node = &r->nodes[i];
-		if (strcmp(node->current, r->sha) == 0)
+		if (strcmp(node->v.current, r->sha) == 0)
 			continue;
-		if (strcmp(node->next, r->sha) != 0) {
+		if (strcmp(node->v.next, r->sha) != 0) {
 			printf("node %s: holds the controller's token (sha256 %s) neither as "
 			       "token.current nor as token.next; stage it there by hand "
 			       "(clawfleet token stage --stdin)\n",
 			       node->name, r->sha);
+			node_failed(node, "holds the controller's token neither as token.current nor "
+					  "as token.next; stage it there by hand (clawfleet token "
+					  "stage --stdin)");
 			failed++;
-			continue;
+		} else {
+			failed += agent_step(r, node, "promote", "/v1/token/promote", NULL, r->sha) <
+				  0;
 		}
-		failed += agent_step(r, node, "promote", "/v1/token/promote", NULL, r->sha) < 0;
+		token_fleet_progress(r, TOKEN_ROTATION_SWITCHED, NULL);
 	}
 	return failed ? 1 : 0;
 }
@@ -438,39 +435,45 @@ static int revoke_all(struct run *r)
 	size_t todo = 0, failed = 0;
 	for (size_t i = 0; i < r->n; i++) {
 		struct fleet_node *node = &r->nodes[i];
-		if (!node->prev[0])
+		if (!node->v.prev[0])
 			continue;
 		todo++;
-		if (node->promoted && node->promoted_ms > last_promote)
-			last_promote = node->promoted_ms;
+		if (node->v.promoted && node->v.promoted_ms > last_promote)
+			last_promote = node->v.promoted_ms;
 	}
 	if (!todo)
 		return 0;
 	int64_t overlap = r->o.overlap_ms ? r->o.overlap_ms : TOKENS_ROTATE_OVERLAP_DEFAULT_MS;
 	if (r->o.now_ms < last_promote + overlap) {
-		char ends[RFC3339_MS_MAX], text[32];
+		char ends[RFC3339_MS_MAX], text[32], waiting[200];
 		rfc3339_format_ms(last_promote + overlap, ends, sizeof(ends));
 		duration_format(overlap, text, sizeof(text));
 		printf("the old token stays accepted until the %s overlap ends at %s; run again "
 		       "then to revoke it\n",
 		       text, ends);
+		snprintf(waiting, sizeof(waiting),
+			 "the %s overlap to end at %s, then two green passes, before the revoke; "
+			 "run again then",
+			 text, ends);
+		token_fleet_progress(r, TOKEN_ROTATION_PROMOTED, waiting);
 		return EXIT_RUN_AGAIN;
 	}
-	int rc = wait_green(r, last_promote, "the revoke");
+	int rc = wait_green(r, last_promote, "the revoke", TOKEN_ROTATION_PROMOTED);
 	if (rc != 0)
 		return rc;
 	for (size_t i = 0; i < r->n; i++) {
 		struct fleet_node *node = &r->nodes[i];
-		if (node->prev[0])
-			failed += agent_step(r, node, "revoke", "/v1/token/revoke", NULL,
-					     node->prev) < 0;
+		if (!node->v.prev[0])
+			continue;
+		failed += agent_step(r, node, "revoke", "/v1/token/revoke", NULL, node->v.prev) < 0;
+		token_fleet_progress(r, TOKEN_ROTATION_PROMOTED, NULL);
 	}
 	return failed ? 1 : 0;
 }
 
 static int rotate(struct run *r)
 {
-	char next_token[TOKENS_FILE_MAX + 1], next_sha[9];
+	char next_token[TOKENS_FILE_MAX + 1];
 	bool present = false, staging;
 	struct cf_err err;
 	size_t failed = 0;
@@ -483,20 +486,24 @@ static int rotate(struct run *r)
 		goto done;
 	}
 	sha8_of(r->token, r->sha);
+	sha8_of(staging ? next_token : r->token, r->new_sha);
+	token_fleet_load_progress(r);
 	for (size_t i = 0; i < r->n; i++)
 		if (agent_call(r, &r->nodes[i], "GET", "/v1/token", r->token, NULL, &err) < 0) {
 			printf("node %s: %s\n", r->nodes[i].name, err.msg);
+			node_failed(&r->nodes[i], err.msg);
 			failed++;
 		}
 	if (failed) {
 		fprintf(stderr, "clawfleet token rotate-fleet: %zu of %zu agents did not answer "
 				"with the controller's token; nothing was changed\n",
 			failed, r->n);
+		token_fleet_progress_unanswered(r, staging);
 		goto done;
 	}
 	bool under_way = false;
 	for (size_t i = 0; i < r->n; i++)
-		under_way |= r->nodes[i].prev[0] || strcmp(r->nodes[i].current, r->sha) != 0;
+		under_way |= r->nodes[i].v.prev[0] || strcmp(r->nodes[i].v.current, r->sha) != 0;
 	if (!staging && !under_way) {
 		if (new_token(next_token, sizeof(next_token), &err) < 0 ||
 		    fsutil_write_atomic(r->next_file, next_token, strlen(next_token), 0600, &err) <
@@ -505,14 +512,20 @@ static int rotate(struct run *r)
 			goto done;
 		}
 		staging = true;
+		sha8_of(next_token, r->new_sha);
 	}
 	if (staging) {
-		sha8_of(next_token, next_sha);
-		if ((rc = stage_and_switch(r, next_token, next_sha)) != 0)
+		token_fleet_progress(r, TOKEN_ROTATION_STAGING, NULL);
+		if ((rc = stage_and_switch(r, next_token, r->new_sha)) != 0)
 			goto done;
+	} else {
+		/* The controller sends the new token, and every agent answered a call with it. */
+		for (size_t i = 0; i < r->n; i++)
+			r->nodes[i].acknowledged = true;
 	}
 	if ((rc = promote_all(r)) != 0 || (rc = revoke_all(r)) != 0)
 		goto done;
+	token_fleet_progress(r, TOKEN_ROTATION_ROTATED, NULL);
 	printf("rotated: every agent accepts only sha256 %s, the token in %s\n", r->sha,
 	       r->token_file);
 	rc = 0;
@@ -541,7 +554,6 @@ int cmd_token_fleet(int argc, char **argv)
 	char audit_default[PATH_MAX];
 	struct desired_state *ds = NULL;
 	struct cf_err err;
-	bool now_given = false;
 	int rc = 1;
 
 	for (int i = 1; i < argc; i++) {
@@ -584,16 +596,17 @@ int cmd_token_fleet(int argc, char **argv)
 			if (rfc3339_parse(value, &t, &err) < 0)
 				return usage_error("--now: %s", err.msg);
 			r.o.now_ms = (int64_t)t * 1000;
-			now_given = true;
+			r.clock_given = true;
 		}
 	}
 	if (!repo || !r.controller || !r.token_file || !r.o.actor || !r.o.ticket)
 		return usage_error("%s", "--repo, --controller, --agent-token, --actor and --ticket "
 					 "are required");
-	if (!now_given)
+	if (!r.clock_given)
 		r.o.now_ms = clock_epoch_ms();
 	if (snprintf(r.next_file, sizeof(r.next_file), "%s.next", r.token_file) >=
-	    (int)sizeof(r.next_file))
+		    (int)sizeof(r.next_file) ||
+	    token_rotation_path(r.token_file, r.progress_file, NULL) < 0)
 		return usage_error("%s", "--agent-token path too long");
 	if (!r.o.audit) {
 		char dir[PATH_MAX];
@@ -631,6 +644,7 @@ int cmd_token_fleet(int argc, char **argv)
 	}
 	rc = rotate(&r);
 cleanup:
+	arena_free(&r.arena);
 	free(r.nodes);
 	httpc_free(r.http);
 	httpc_global_cleanup();

@@ -14,35 +14,23 @@
 #include "base/clock.h"
 #include "base/jsonparse.h"
 #include "base/log.h"
-#include "base/timeparse.h"
+#include "contracts/token_view.h"
 #include "reconcilers/tokens_rotate.h"
 
 enum step { STEP_STAGE, STEP_PROMOTE, STEP_REVOKE };
 
 static const char *const step_names[] = {"stage", "promote", "revoke"};
 
-static struct json_object *sha_or_null(const char *sha8)
-{
-	return sha8[0] ? json_object_new_string(sha8) : NULL;
-}
-
-/* The directory's state as GET /v1/token and every step's answer report it. */
+/* The directory's state as GET /v1/token and every step's answer report it
+ * (contracts/token_view.h). */
 static struct json_object *view_json(const struct tokens_rotate_view *v)
 {
-	struct json_object *o = json_object_new_object();
-	json_object_object_add(o, "current", sha_or_null(v->current));
-	json_object_object_add(o, "next", sha_or_null(v->next));
-	json_object_object_add(o, "prev", sha_or_null(v->prev));
-	struct json_object *promoted = NULL;
-	if (v->promoted) {
-		char at[RFC3339_MS_MAX];
-		rfc3339_format_ms(v->promoted_ms, at, sizeof(at));
-		promoted = json_object_new_object();
-		json_object_object_add(promoted, "at", json_object_new_string(at));
-		json_object_object_add(promoted, "sha256", json_object_new_string(v->promoted_sha));
-	}
-	json_object_object_add(o, "lastPromote", promoted);
-	return o;
+	struct token_view view = {.promoted = v->promoted, .promoted_ms = v->promoted_ms};
+	memcpy(view.current, v->current, sizeof(view.current));
+	memcpy(view.next, v->next, sizeof(view.next));
+	memcpy(view.prev, v->prev, sizeof(view.prev));
+	memcpy(view.promoted_sha, v->promoted_sha, sizeof(view.promoted_sha));
+	return token_view_json(&view);
 }
 
 /* 0 when the request may go on; otherwise the answer is filled (1) or could not be (-1). */
