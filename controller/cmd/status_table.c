@@ -170,6 +170,58 @@ static void print_hold(FILE *out, struct json_object *hold, int64_t now_ms)
 	}
 }
 
+/* How many nodes of the rotation have member key true. */
+static size_t count_true(struct json_object *nodes, const char *key)
+{
+	size_t n = 0;
+	json_object_object_foreach(nodes, name, node)
+	{
+		struct json_object *v = get(node, key);
+		(void)name;
+		n += json_object_is_type(v, json_type_boolean) && json_object_get_boolean(v);
+	}
+	return n;
+}
+
+/* One line while the agents' token rotation is under way (its phase, how many agents
+ * acknowledged, what it waits for), and a line per node whose last step failed. */
+static void print_rotation(FILE *out, struct json_object *rot)
+{
+	struct json_object *nodes = get(rot, "nodes");
+	const char *phase = str(rot, "phase");
+	char line[TEXT_MAX], name[TEXT_MAX];
+	if (!json_object_is_type(rot, json_type_object))
+		return;
+	if (str(rot, "error")) {
+		clean(line, sizeof(line), str(rot, "error"));
+		fprintf(out, LABEL "the rotation's progress cannot be read: %s\n", "tokens", line);
+		return;
+	}
+	if (!phase || strcmp(phase, "rotated") == 0 || !json_object_is_type(nodes, json_type_object))
+		return;
+	size_t total = (size_t)json_object_object_length(nodes);
+	clean(line, sizeof(line), phase);
+	fprintf(out, LABEL "rotation %s, %zu of %zu agents acknowledged", "tokens", line,
+		count_true(nodes, "acknowledged"), total);
+	if (strcmp(phase, "switched") == 0)
+		fprintf(out, ", %zu promoted", count_true(nodes, "promoted"));
+	else if (strcmp(phase, "promoted") == 0)
+		fprintf(out, ", %zu revoked", count_true(nodes, "revoked"));
+	if (str(rot, "waitingFor")) {
+		clean(line, sizeof(line), str(rot, "waitingFor"));
+		fprintf(out, "; waiting for %s", line);
+	}
+	fprintf(out, "\n");
+	json_object_object_foreach(nodes, node_name, node)
+	{
+		if (!str(node, "error"))
+			continue;
+		clean(name, sizeof(name), node_name);
+		clean(line, sizeof(line), str(node, "error"));
+		fprintf(out, "%12s%s: %s\n", "", name, line);
+	}
+}
+
 /* Below a node's row: what its first reason says, or the doctor's first bad finding when doctor
  * is the reason. */
 static void print_detail(FILE *out, struct json_object *node)
@@ -268,6 +320,7 @@ void status_table_print(FILE *out, struct json_object *doc, int64_t now_ms)
 	if (json_object_is_type(hold, json_type_object))
 		print_hold(out, hold, now_ms);
 	print_conditions(out, doc);
+	print_rotation(out, get(doc, "tokenRotation"));
 	if (json_object_is_type(q, json_type_array) && json_object_array_length(q)) {
 		fprintf(out, "%-11s", "quarantined");
 		for (size_t i = 0; i < json_object_array_length(q); i++)

@@ -1,6 +1,8 @@
 /* status_table: the controller's GET /status document (record/status.h) as the table `clawfleet
  * status` prints for people: the rollout (phase, promotion, revision, why the source cannot be
- * read, how stale it is while its fetches fail, what a hold waits for and how long until maxHold ends it), the conditions worth reading,
+ * read, how stale it is while its fetches fail, what a hold waits for and how long until maxHold
+ * ends it), the conditions worth reading, the agents' token rotation while one is under way (its
+ * phase, how many agents acknowledged, what it waits for, each node's error),
  * one row per node (status, tag, skills, generation, how long it has had that status, its first
  * reason) with the reason's detail below a row that has one (the doctor's first bad finding when
  * doctor is the reason), and the weights.

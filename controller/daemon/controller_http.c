@@ -9,9 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/arena.h"
 #include "base/clock.h"
 #include "base/embedded.h"
 #include "base/log.h"
+#include "contracts/token_rotation.h"
 #include "daemon/controller_internal.h"
 #include "record/audit.h"
 #include "record/status.h"
@@ -59,6 +61,20 @@ static void copy_text(char *dst, size_t size, const char *src)
 static enum probe_status worse(enum probe_status a, enum probe_status b)
 {
 	return a > b ? a : b;
+}
+
+/* The agents' token rotation for /status, read per pass from beside the agentToken file: a
+ * small file, and the command that writes it runs beside the controller, not through it. */
+static void read_token_rotation(const struct controller *c, struct arena *a,
+				struct token_rotation *out, struct cf_err *err, struct status_view *v)
+{
+	char path[PATH_MAX];
+	bool found = false;
+	if (token_rotation_path(c->cfg.agent_token, path, err) < 0 ||
+	    token_rotation_load(path, a, out, &found, err) < 0)
+		v->token_rotation_error = err->msg;
+	else if (found)
+		v->token_rotation = out;
 }
 
 /* What the Flux receiver judges an event against: the pass just finished. */
@@ -110,8 +126,10 @@ void controller_record(struct controller *c, const struct fleet_poll_result *r,
 	struct status_node *nodes = calloc(n ? n : 1, sizeof(*nodes));
 	char *sdoc = NULL, *mdoc = NULL, *pdoc = NULL, *audit_lines = NULL;
 	size_t slen = 0, mlen = 0, plen = 0, alen = 0;
-	struct cf_err err;
+	struct cf_err err, rotation_err;
 	struct status_source source;
+	struct arena rotation_arena = {0};
+	struct token_rotation rotation;
 	bool green = n > 0;
 	if (!nodes) {
 		log_error("rendering the status: out of memory");
@@ -171,6 +189,7 @@ void controller_record(struct controller *c, const struct fleet_poll_result *r,
 		.now_ms = clock_epoch_ms(),
 		.max_hold_ms = promo ? promo->max_hold_ms : 0,
 	};
+	read_token_rotation(c, &rotation_arena, &rotation, &rotation_err, &v);
 	/* The page is rendered from the /status document itself, so the two never disagree; an
 	 * unreadable audit log costs the page its audit lines, not the page. */
 	if (statuspage_audit_tail(c->audit_path, &audit_lines, &alen, &err) < 0)
@@ -185,6 +204,7 @@ void controller_record(struct controller *c, const struct fleet_poll_result *r,
 		publish(c, sdoc, slen, mdoc, mlen, pdoc, plen, passed && ds);
 	}
 	free(audit_lines);
+	arena_free(&rotation_arena);
 	if (c->hook) {
 		struct fluxhook_snapshot snap;
 		snapshot_for_receiver(c, r, &snap);

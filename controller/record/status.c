@@ -339,6 +339,18 @@ static struct json_object *history_json(const struct rollout_state *s)
 	return arr;
 }
 
+/* tokenRotation: the progress document as the command wrote it, {"error": why} when it cannot
+ * be read (which never costs /status), null when there is none. */
+static struct json_object *token_rotation_status_json(const struct status_view *v)
+{
+	if (v->token_rotation_error) {
+		struct json_object *o = json_object_new_object();
+		json_object_object_add(o, "error", json_object_new_string(v->token_rotation_error));
+		return o;
+	}
+	return v->token_rotation ? token_rotation_json(v->token_rotation) : NULL;
+}
+
 static struct json_object *passes_json(const struct status_view *v)
 {
 	struct json_object *arr = json_object_new_array();
@@ -381,6 +393,7 @@ int status_render_json(const struct status_view *v, char **out, size_t *len, str
 	json_object_object_add(o, "quarantined", q);
 	json_object_object_add(o, "history", history_json(s));
 	json_object_object_add(o, "passes", passes_json(v));
+	json_object_object_add(o, "tokenRotation", token_rotation_status_json(v));
 	size_t n = 0;
 	const char *text = json_object_to_json_string_length(o, JSON_PLAIN, &n);
 	if (!text)

@@ -15,6 +15,7 @@
 #include "base/lbstate.h"
 #include "base/weightmap.h"
 #include "contracts/readyz.h"
+#include "contracts/token_rotation.h"
 #include "plan/rollout.h"
 
 #define STATUS_PASSES_MAX 64
@@ -111,6 +112,11 @@ struct status_view {
 	const char *version; /* the build, for clawfleet_build_info */
 	int64_t now_ms;	     /* when the view was taken, wall clock */
 	int64_t max_hold_ms; /* the Promotion's canary.maxHold; 0: none */
+	/* The agents' token rotation as `clawfleet token rotate-fleet` last wrote it
+	 * (contracts/token_rotation.h); NULL: none, or token_rotation_error says why it cannot be
+	 * read (NULL: it could). */
+	const struct token_rotation *token_rotation;
+	const char *token_rotation_error;
 };
 
 /* The upper bounds (seconds) of clawfleet_reconcile_duration_seconds' buckets. */

@@ -539,6 +539,56 @@ static void test_source_staleness(void **state)
 	json_object_put(o);
 }
 
+/* tokenRotation: null without a rotation file, the document as the command wrote it, and
+ * {"error"} for a file that cannot be read, which never costs /status. */
+static void test_token_rotation(void **state)
+{
+	struct fixture *f = *state;
+	struct json_object *o = render(&f->view);
+	assert_string_equal(at(o, "tokenRotation"), "<null>");
+	json_object_put(o);
+
+	struct token_rotation_node nodes[] = {
+		{.name = "canary-gw", .staged = true, .acknowledged = true},
+		{.name = "stable-gw-a", .error = "the agent refuses the token (401)"},
+	};
+	struct token_rotation r = {
+		.phase = TOKEN_ROTATION_STAGING,
+		.started_ms = T0 - 1000,
+		.updated_ms = T0,
+		.actor = "Alice Example",
+		.ticket = "OPS-7",
+		.sha256 = "1a2b3c4d",
+		.waiting_for = "stable-gw-a to acknowledge the new token",
+		.nodes = nodes,
+		.nnodes = 2,
+	};
+	f->view.token_rotation = &r;
+	o = render(&f->view);
+	assert_string_equal(at(o, "tokenRotation.phase"), "staging");
+	assert_string_equal(at(o, "tokenRotation.startedAt"), "2026-11-21T03:39:59.250Z");
+	assert_string_equal(at(o, "tokenRotation.updatedAt"), "2026-11-21T03:40:00.250Z");
+	assert_string_equal(at(o, "tokenRotation.actor"), "Alice Example");
+	assert_string_equal(at(o, "tokenRotation.sha256"), "1a2b3c4d");
+	assert_string_equal(at(o, "tokenRotation.waitingFor"), r.waiting_for);
+	assert_string_equal(at(o, "tokenRotation.nodes.canary-gw.acknowledged"), "true");
+	assert_string_equal(at(o, "tokenRotation.nodes.canary-gw.error"), "<null>");
+	assert_string_equal(at(o, "tokenRotation.nodes.stable-gw-a.staged"), "false");
+	assert_string_equal(at(o, "tokenRotation.nodes.stable-gw-a.acknowledged"), "false");
+	assert_string_equal(at(o, "tokenRotation.nodes.stable-gw-a.error"), nodes[1].error);
+	assert_string_equal(at(o, "phase"), "Analysing");
+	json_object_put(o);
+
+	f->view.token_rotation = NULL;
+	f->view.token_rotation_error = "/etc/clawfleet/agent-token.rotation.json: token rotation: "
+				       "not valid JSON: unexpected end";
+	o = render(&f->view);
+	assert_string_equal(at(o, "tokenRotation.error"), f->view.token_rotation_error);
+	assert_string_equal(at(o, "tokenRotation.phase"), "<missing>");
+	assert_string_equal(at(o, "revision"), "main@sha1:2f0c");
+	json_object_put(o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -554,6 +604,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_source_staleness, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_label_values_are_escaped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rollback_reasons_are_bounded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_token_rotation, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("status", tests, NULL, NULL);
 }

@@ -244,6 +244,59 @@ static void test_hold(void **state)
 	free(t);
 }
 
+/* While the agents' token rotation is under way: one line (phase, acknowledged, what it waits
+ * for) and a line per node whose step failed; none once rotated. */
+static void test_token_rotation(void **state)
+{
+	struct fixture *f = *state;
+	struct token_rotation_node nodes[] = {
+		{.name = "canary-gw", .staged = true, .acknowledged = true},
+		{.name = "stable-gw-a", .staged = true, .acknowledged = true},
+		{.name = "stable-gw-b", .error = "PUT /v1/token/next answered 409: already\x1b[2J"},
+	};
+	struct token_rotation r = {
+		.phase = TOKEN_ROTATION_STAGING,
+		.started_ms = T0 - MINUTE,
+		.updated_ms = T0,
+		.actor = "Alice Example",
+		.ticket = "OPS-7",
+		.sha256 = "1a2b3c4d",
+		.waiting_for = "stable-gw-b to acknowledge the new token",
+		.nodes = nodes,
+		.nnodes = 3,
+	};
+	char *t = table(&f->view, T0);
+	assert_null(strstr(t, "tokens"));
+	free(t);
+
+	f->view.token_rotation = &r;
+	t = table(&f->view, T0);
+	assert_line(t, "tokens      rotation staging, 2 of 3 agents acknowledged; waiting for "
+		       "stable-gw-b to acknowledge the new token");
+	assert_line(t, "            stable-gw-b: PUT /v1/token/next answered 409: already?[2J");
+	free(t);
+
+	r.phase = TOKEN_ROTATION_SWITCHED;
+	nodes[2] = (struct token_rotation_node){.name = "stable-gw-b", .staged = true,
+						.acknowledged = true, .promoted = true};
+	r.waiting_for = NULL;
+	t = table(&f->view, T0);
+	assert_line(t, "tokens      rotation switched, 3 of 3 agents acknowledged, 1 promoted");
+	free(t);
+
+	r.phase = TOKEN_ROTATION_ROTATED;
+	t = table(&f->view, T0);
+	assert_null(strstr(t, "tokens"));
+	free(t);
+
+	f->view.token_rotation = NULL;
+	f->view.token_rotation_error = "agent-token.rotation.json: token rotation: not valid JSON";
+	t = table(&f->view, T0);
+	assert_line(t, "tokens      the rotation's progress cannot be read: "
+		       "agent-token.rotation.json: token rotation: not valid JSON");
+	free(t);
+}
+
 /* A document from another version, with members missing or of other types, still prints. */
 static void test_sparse_document(void **state)
 {
@@ -276,6 +329,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_source_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_source_staleness, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hold, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_token_rotation, setup, teardown),
 		cmocka_unit_test(test_sparse_document),
 	};
 	return cmocka_run_group_tests_name("status_table", tests, NULL, NULL);
