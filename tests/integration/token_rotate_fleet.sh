@@ -4,7 +4,9 @@
 # rotation cut short after one agent staged the new token is continued by the next run; every
 # agent stages, the controller's agentToken file switches, every agent promotes after two green
 # passes; the old token stays accepted until the overlap (--now moves the clock) and two more
-# green passes, then is revoked everywhere; audit lines name every node and never a token. Then
+# green passes, then is revoked everywhere; audit lines name every node and never a token. The
+# controller's /status shows the rotation per node (tokenRotation): an agent that refuses the
+# staged token is unacknowledged while the others are, and the controller is not switched. Then
 # the agent side of bad token files: an agent whose token files hold nothing does not start, a
 # token file every user may read is refused, and emptying a running agent's files keeps the
 # token it accepted, with a note on /readyz.
@@ -53,6 +55,26 @@ tap_eq "PUT /v1/token/next with the current token stages a token" 200 "$staged"
 tap_eq "the staged token is accepted at once" 200 "$(code canary-gw "$new")"
 tap_eq "token.next on the agent is mode 0600" 600 "$(stat -c %a "$(tokdir canary-gw)/token.next")"
 
+# --- one agent refuses to stage (the new token is its token.prev): the others acknowledge it,
+# the controller does not switch, and /status says so per node
+(umask 077 && printf '%s\n' "$new" >"$(tokdir stable-gw-b)/token.prev")
+out=$(rotate --agent-token "$token_file" 2>&1)
+rc=$?
+tap_eq "an agent that refuses the staged token stops the switch (exit 1)" 1 "$rc"
+tap_eq "and the controller still holds the old token" "$old" "$(cat "$token_file")"
+tap_eq "the progress beside it is mode 0600" 600 "$(stat -c %a "$token_file.rotation.json")"
+within "/status: staging, canary-gw and stable-gw-a acknowledged, stable-gw-b not, with its error" 20 \
+	'((r := d["tokenRotation"])["phase"] == "staging" and r["sha256"] == "'"$(sha8 "$new")"'" and
+	 r["nodes"]["canary-gw"]["acknowledged"] and r["nodes"]["stable-gw-a"]["acknowledged"] and
+	 not r["nodes"]["stable-gw-b"]["acknowledged"] and not r["nodes"]["stable-gw-b"]["staged"] and
+	 "409" in r["nodes"]["stable-gw-b"]["error"] and r["nodes"]["canary-gw"]["error"] is None and
+	 "stable-gw-b" in r["waitingFor"] and r["actor"] == "Alice Example")'
+table=$("$FLEET_BIN" status --url "$FLEET_URL" 2>&1)
+tap_contains "clawfleet status: one line for the rotation" \
+	"tokens      rotation staging, 2 of 3 agents acknowledged; waiting for stable-gw-b" "$table"
+tap_contains "and a line for the node that failed" "            stable-gw-b: PUT /v1/token/next answered 409" "$table"
+rm -f "$(tokdir stable-gw-b)/token.prev"
+
 start=$(date +%s)
 out=$(rotate --agent-token "$token_file" 2>&1)
 rc=$?
@@ -67,6 +89,12 @@ for n in $FLEET_NODES; do
 	tap_eq "$n: the old token stays accepted as token.prev" 200 "$(code "$n" "$old")"
 done
 tap_contains "it says when the overlap ends" "run again then to revoke it" "$out"
+within "/status: promoted on every node, waiting for the overlap" 20 \
+	'((r := d["tokenRotation"])["phase"] == "promoted" and "overlap" in r["waitingFor"] and
+	 all(n["acknowledged"] and n["promoted"] and not n["revoked"] and n["error"] is None
+	     for n in r["nodes"].values()))'
+tap_contains "clawfleet status: 3 of 3 acknowledged" "rotation promoted, 3 of 3 agents acknowledged, 0 revoked" \
+	"$("$FLEET_BIN" status --url "$FLEET_URL" 2>&1)"
 echo "# stage, switch, two green passes and promote on three agents took ${took}s"
 
 out=$(rotate --agent-token "$token_file" --now "$(date -u -d '+10 min' +%Y-%m-%dT%H:%M:%SZ)" 2>&1)
@@ -78,6 +106,10 @@ for n in $FLEET_NODES; do
 	tap_check "$n has no token.prev" test ! -e "$(tokdir "$n")/token.prev"
 done
 tap_contains "the run says the rotation is done" "rotated: every agent accepts only" "$out"
+within "/status: rotated, every node revoked, nothing to wait for" 20 \
+	'((r := d["tokenRotation"])["phase"] == "rotated" and r["waitingFor"] is None and
+	 all(n["revoked"] for n in r["nodes"].values()))'
+tap_check "the progress names no token" test -z "$(grep -e "$new" -e "$old" "$token_file.rotation.json")"
 within "the controller's passes stay green with the new token" 20 \
 	'd["passes"][-1]["green"] and all(n["status"] == "green" for n in d["nodes"].values())'
 
