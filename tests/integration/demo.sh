@@ -4,9 +4,7 @@
 # it finishes within the two minutes the README promises, shows every milestone (the fleet, the
 # bring-up, the canary steps with the split measured through HAProxy, the red canary, the
 # rollback of weights and skill links, the quarantine, the verified audit chain, where to look),
-# and leaves no process behind; a second run, through `clawfleet demo --fast` and with the `file`
-# LoadBalancer driver a machine without HAProxy gets, works as well and says so plainly; and
-# Ctrl-C in the middle stops every process it started.
+# and leaves no process behind. demo_plain.sh runs it without HAProxy and stops it with Ctrl-C.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/tap.sh
@@ -24,23 +22,12 @@ fi
 # Processes still carrying this test's marker; zombies have no environment left to match.
 leftovers() { env -u CLAWFLEET_DEMO grep -lsxz "CLAWFLEET_DEMO=$marker" /proc/[0-9]*/environ; }
 none_left() { [ -z "$(leftovers)" ]; }
-# after TEXT LINES...: each line appears in TEXT, in this order.
-in_order() {
-	python3 -c '
-import sys
-text, at = sys.argv[1], 0
-for want in sys.argv[2:]:
-    i = text.find(want, at)
-    if i < 0:
-        sys.exit("missing after offset %d: %s" % (at, want))
-    at = i + len(want)' "$@"
-}
 
 out=$(CLAWFLEET_DEMO=$marker DEMO_FAST=1 TMPDIR=$TAP_TMP timeout 120 hack/demo.sh 2>&1)
 rc=$?
 tap_eq "hack/demo.sh finishes within two minutes and exits 0" 0 "$rc"
 [ "$rc" -eq 0 ] || printf '    | %s\n' "${out//$'\n'/$'\n'    | }" | tail -40
-tap_check "it shows the milestones in order" in_order "$out" \
+tap_check "it shows the milestones in order" tap_in_order "$out" \
 	"1/6  the fleet" "canary-gw     canary gateway, zone-a" "HAProxy       http://127.0.0.1:" \
 	"notifier      http://127.0.0.1:" \
 	"2/6  the controller starts" "Succeeded  v2026.7.1" \
@@ -58,7 +45,7 @@ tap_check "it shows the milestones in order" in_order "$out" \
 	"history:      v2026.8.0 -> v2026.8.1 rolled_back (doctor.red)" \
 	"notifier broadcast: clawfleet: verdict rollback" \
 	"6/6  where to look" "status page:   http://127.0.0.1:" "audit chain OK: "
-tap_check "a weight bar per gateway at 10 %" in_order "$out" \
+tap_check "a weight bar per gateway at 10 %" tap_in_order "$out" \
 	"step 1, 10 % to the canary" "canary-gw    ██░░" "stable-gw-a  ███████████░"
 tap_check "the split measured at 10 % is within 5 points" python3 -c '
 import re, sys
@@ -70,35 +57,4 @@ tap_check "the audit file it names verifies" "$BUILD/clawfleet" audit verify \
 	"$work/controller/promotions.jsonl"
 tap_check "the logs stay in the demo directory" test -s "$work/logs/controller.log"
 
-out2=$(CLAWFLEET_DEMO=$marker DEMO_LB=file TMPDIR=$TAP_TMP timeout 120 "$BUILD/clawfleet" demo \
-	--fast 2>&1)
-rc=$?
-tap_eq "a second run, through clawfleet demo --fast, with the file driver, exits 0" 0 "$rc"
-tap_contains "it says plainly that it runs without HAProxy" \
-	"HAProxy is not installed, so the controller drives the \`file\` driver" "$out2"
-tap_check "and still rolls the red canary back" in_order "$out2" "the canary doctor turns red" \
-	"RolledBack  v2026.8.1" "weights now:  canary-gw 100, stable-gw-a 100, stable-gw-b 100" \
-	"audit chain OK: "
-tap_check "measuring nothing, as it said" test "$(grep -c 'measured through HAProxy' <<<"$out2")" = 0
-work2=$(sed -n 's/^   work directory: //p' <<<"$out2")
-tap_check "in a fresh directory" test -n "$work2" -a "$work2" != "$work"
-tap_check "leaving no process either" fleet_wait 5 none_left
-
-# Ctrl-C: the terminal sends SIGINT to the demo's whole process group.
-set -m
-CLAWFLEET_DEMO=$marker DEMO_FAST=1 TMPDIR=$TAP_TMP hack/demo.sh >"$TAP_TMP/interrupted.out" 2>&1 &
-demo=$!
-set +m
-if fleet_wait 60 grep -q "2/6  the controller starts" "$TAP_TMP/interrupted.out"; then
-	tap_ok "a third run gets under way"
-else
-	tap_fail "a third run gets under way" "$(tail -20 "$TAP_TMP/interrupted.out")"
-fi
-tap_check "its fleet is running" test -n "$(leftovers)"
-kill -INT -- "-$demo"
-wait "$demo"
-tap_eq "Ctrl-C: the demo exits 130" 130 $?
-tap_contains "and says what it did" "every process it started is stopped" \
-	"$(cat "$TAP_TMP/interrupted.out")"
-tap_check "Ctrl-C leaves no process of the demo running" fleet_wait 5 none_left
 tap_done

@@ -34,6 +34,18 @@ tap_contains() {
 	esac
 }
 
+# tap_in_order TEXT LINES...: each line appears in TEXT, in this order.
+tap_in_order() {
+	python3 -c '
+import sys
+text, at = sys.argv[1], 0
+for want in sys.argv[2:]:
+    i = text.find(want, at)
+    if i < 0:
+        sys.exit("missing after offset %d: %s" % (at, want))
+    at = i + len(want)' "$@"
+}
+
 tap_done() { [ "$TAP_FAILED" -eq 0 ]; }
 
 # A scratch directory removed when the script exits.
