@@ -35,7 +35,7 @@ FUZZ_SRCS  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS  := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 CRD_FILES  := $(sort $(wildcard crds/*.yaml))
 
-.PHONY: all test test-run check demo bench install clean deps layers fuzz fuzz-bins
+.PHONY: all test test-run check demo bench install uninstall clean deps layers fuzz fuzz-bins
 all: $(BIN) $(SIM_BINS)
 
 $(BIN): $(MAIN_OBJ) $(BUILD)/lib.a
@@ -128,9 +128,69 @@ bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BINS)
 	@BUILD=$(BUILD) hack/bench/run.sh
 
+# make install: the binary, its man page, the launchd jobs, example configurations and the
+# HAProxy configuration (README "Installing on a Mac fleet"). DESTDIR stages the tree for a
+# package; the installed files name the PREFIX paths, never DESTDIR. A configuration already in
+# SYSCONFDIR/clawfleet is never replaced. The controller and the notifier are LaunchDaemons,
+# installed on macOS only (LAUNCHDAEMONSDIR=DIR stages them anywhere, empty leaves them out);
+# the agent is a LaunchAgent of the gateway's user, so its plist waits in DATADIR/launchd for
+# that user to copy. The files in manifests/ name the default PREFIX: RELOCATE rewrites them.
+BINDIR        ?= $(PREFIX)/bin
+MANDIR        ?= $(PREFIX)/share/man
+DATADIR       ?= $(PREFIX)/share/clawfleet
+SYSCONFDIR    ?= $(PREFIX)/etc
+LOCALSTATEDIR ?= $(PREFIX)/var
+LAUNCHDAEMONSDIR ?= $(if $(filter Darwin,$(shell uname -s)),/Library/LaunchDaemons)
+INSTALL       ?= install
+INSTALL_GEN   := $(BUILD)/install
+INSTALL_ROLES := controller agent notifier
+RELOCATE = sed -e 's|/usr/local/bin/clawfleet|$(BINDIR)/clawfleet|g' \
+	-e 's|/usr/local/etc/clawfleet|$(SYSCONFDIR)/clawfleet|g' \
+	-e 's|/usr/local/share/clawfleet|$(DATADIR)|g' -e 's|/usr/local/var/|$(LOCALSTATEDIR)/|g'
+
 install: $(BIN)
-	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/clawfleet
+	@rm -rf $(INSTALL_GEN) && mkdir -p $(INSTALL_GEN)
+	@for f in docs/clawfleet.1 manifests/launchd/*.plist manifests/config/*.yaml; do \
+		$(RELOCATE) $$f > $(INSTALL_GEN)/$${f##*/} || exit 1; \
+	done
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DATADIR)/examples \
+		$(DESTDIR)$(DATADIR)/launchd $(DESTDIR)$(DATADIR)/haproxy $(DESTDIR)$(SYSCONFDIR)/clawfleet
+	$(INSTALL) -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/clawfleet
+	$(INSTALL) -m 0644 $(INSTALL_GEN)/clawfleet.1 $(DESTDIR)$(MANDIR)/man1/clawfleet.1
+	$(INSTALL) -m 0644 $(INSTALL_GEN)/ai.clawfleet.agent.plist $(DESTDIR)$(DATADIR)/launchd/
+	$(INSTALL) -m 0644 manifests/haproxy/haproxy.cfg $(DESTDIR)$(DATADIR)/haproxy/
+	$(INSTALL) -m 0644 $(INSTALL_ROLES:%=$(INSTALL_GEN)/%.yaml) $(DESTDIR)$(DATADIR)/examples/
+	@for role in $(INSTALL_ROLES); do \
+		conf=$(DESTDIR)$(SYSCONFDIR)/clawfleet/$$role.yaml; \
+		if [ -e "$$conf" ] || [ -L "$$conf" ]; then echo "kept $$conf: it exists"; \
+		else echo "$(INSTALL) -m 0600 $(INSTALL_GEN)/$$role.yaml $$conf"; \
+			$(INSTALL) -m 0600 $(INSTALL_GEN)/$$role.yaml "$$conf" || exit 1; fi; \
+	done
+ifneq ($(LAUNCHDAEMONSDIR),)
+	$(INSTALL) -d $(DESTDIR)$(LAUNCHDAEMONSDIR)
+	$(INSTALL) -m 0644 $(INSTALL_GEN)/ai.clawfleet.controller.plist \
+		$(INSTALL_GEN)/ai.clawfleet.notifier.plist $(DESTDIR)$(LAUNCHDAEMONSDIR)/
+endif
+
+# Removes what install put there. A configuration is removed only while it is the example
+# unchanged; an edited one stays, and so do the directories still holding something.
+uninstall:
+	@for role in $(INSTALL_ROLES); do \
+		conf=$(DESTDIR)$(SYSCONFDIR)/clawfleet/$$role.yaml; \
+		if cmp -s "$$conf" $(DESTDIR)$(DATADIR)/examples/$$role.yaml; then rm -f "$$conf"; \
+		elif [ -e "$$conf" ]; then echo "kept $$conf: it differs from the example"; fi; \
+	done
+	rm -f $(DESTDIR)$(BINDIR)/clawfleet $(DESTDIR)$(MANDIR)/man1/clawfleet.1 \
+		$(DESTDIR)$(DATADIR)/launchd/ai.clawfleet.agent.plist \
+		$(DESTDIR)$(DATADIR)/haproxy/haproxy.cfg \
+		$(INSTALL_ROLES:%=$(DESTDIR)$(DATADIR)/examples/%.yaml)
+	-rmdir $(DESTDIR)$(DATADIR)/examples $(DESTDIR)$(DATADIR)/launchd \
+		$(DESTDIR)$(DATADIR)/haproxy $(DESTDIR)$(DATADIR) $(DESTDIR)$(SYSCONFDIR)/clawfleet \
+		2>/dev/null
+ifneq ($(LAUNCHDAEMONSDIR),)
+	rm -f $(DESTDIR)$(LAUNCHDAEMONSDIR)/ai.clawfleet.controller.plist \
+		$(DESTDIR)$(LAUNCHDAEMONSDIR)/ai.clawfleet.notifier.plist
+endif
 
 clean:
 	rm -rf build build-*
