@@ -26,16 +26,17 @@ class Clawfleet < Formula
 
   def install
     # A tarball has no Git history for `git describe`: the version comes from the formula.
-    # Configurations go to Homebrew's etc, where an existing one is never replaced; Homebrew
-    # writes its own LaunchAgent from the service block below, so no LaunchDaemon is installed;
-    # the daemons' plists are still there under share/clawfleet/launchd for the writer Mac.
+    # Configurations go to Homebrew's etc, where an existing one is never replaced. Homebrew
+    # writes its own LaunchAgent from the service block below, so no LaunchDaemon is installed.
     system "make", "install", "PREFIX=#{prefix}", "SYSCONFDIR=#{etc}", "LOCALSTATEDIR=#{var}",
            "LAUNCHDAEMONSDIR=", "GIT_VERSION=#{version}"
-    (pkgshare/"launchd").install "manifests/launchd/ai.clawfleet.controller.plist",
-                                 "manifests/launchd/ai.clawfleet.notifier.plist"
-    inreplace Dir[pkgshare/"launchd/*.plist"] do |s|
-      s.gsub! "/usr/local/bin/clawfleet", opt_bin/"clawfleet"
-      s.gsub! "/usr/local/etc/clawfleet", etc/"clawfleet"
+    # The three plists for share/clawfleet/launchd, naming opt_bin, which survives upgrades
+    # (make names the keg's own bin): the writer Mac installs the daemons' plists from there.
+    rm pkgshare/"launchd/ai.clawfleet.agent.plist"
+    (pkgshare/"launchd").install Dir["manifests/launchd/*.plist"]
+    inreplace Dir["#{pkgshare}/launchd/*.plist"] do |s|
+      s.gsub! "/usr/local/bin/clawfleet", "#{opt_bin}/clawfleet"
+      s.gsub! "/usr/local/etc/clawfleet", "#{etc}/clawfleet"
       s.gsub! "/usr/local/var/", "#{var}/"
     end
   end

@@ -136,9 +136,9 @@ fi
 # --- the example configurations, their paths moved into the scratch directory, start the
 # daemons (a configuration error would stop them at once with FILE:LINE:COL).
 run=$TAP_TMP/run
-mkdir -p "$run/etc/clawfleet/agent-tokens" "$run/var/run/clawfleet"
-(umask 077 && echo install-test-token >"$run/etc/clawfleet/agent-token" &&
-	cp "$run/etc/clawfleet/agent-token" "$run/etc/clawfleet/agent-tokens/token.current")
+mkdir -p "$run/etc/clawfleet/controller" "$run/etc/clawfleet/agent-tokens" "$run/var/run/clawfleet"
+(umask 077 && echo install-test-token >"$run/etc/clawfleet/controller/agent-token" &&
+	cp "$run/etc/clawfleet/controller/agent-token" "$run/etc/clawfleet/agent-tokens/token.current")
 pids=
 for role in controller agent notifier; do
 	sed -e "s|/usr/local/|$run/|g" -e "s|/var/db/|$run/db/|g" \
