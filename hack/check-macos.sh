@@ -95,7 +95,8 @@ stage_headers() {
 
 # The project's flags (Makefile WARN and -std=c11) without -D_GNU_SOURCE: macOS headers declare
 # everything clawfleet uses (asprintf, mkdtemp, strndup, ...) by default, as long as no
-# _POSIX_C_SOURCE narrows them, so no feature macro is needed there.
+# _POSIX_C_SOURCE narrows them, so no feature macro is needed there. -c -o /dev/null rather than
+# -fsyntax-only: Zig 0.11's cc fails every file with "unable to build C object" under the latter.
 CHECK_FLAGS=(-target "$TARGET" -c -o /dev/null -std=c11
 	-Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes
 	-Icontroller -I. -isystem "$include_dir")
