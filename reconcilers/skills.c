@@ -4,10 +4,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -411,8 +411,8 @@ static int temp_name(char out[PATH_MAX], const char *dir, const char *name, stru
 	unsigned char rnd[6];
 	char suffix[sizeof(rnd) + 1];
 
-	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
-		return cf_err_errno(err, "getrandom");
+	if (RAND_bytes(rnd, (int)sizeof(rnd)) != 1)
+		return cf_err_set(err, "no random bytes for a temporary name in %s", dir);
 	for (size_t i = 0; i < sizeof(rnd); i++)
 		suffix[i] = alphabet[rnd[i] % (sizeof(alphabet) - 1)];
 	suffix[sizeof(rnd)] = '\0';

@@ -2,6 +2,7 @@
  * directory's lock, and stage, promote and revoke with the rules tokens_rotate.h states. Each
  * step's audit line is tokens_rotate_audit.c's; revoke's question to a running controller is
  * tokens_rotate_passes.c's. */
+#include "base/compat.h"
 #include "reconcilers/tokens_rotate.h"
 
 #include <errno.h>
@@ -172,7 +173,7 @@ static int rotation_open(struct rotation *r, const struct tokens_rotate_opts *o,
 
 static int sync_dir(const struct rotation *r, struct cf_err *err)
 {
-	if (fsync(r->dir_fd) < 0)
+	if (compat_fsync(r->dir_fd) < 0)
 		return cf_err_errno(err, "fsync %s", r->dir);
 	return 0;
 }

@@ -13,6 +13,7 @@
 #include <json-c/json.h>
 
 #include "base/canon.h"
+#include "base/compat.h"
 #include "base/fsutil.h"
 #include "base/jsonparse.h"
 #include "base/timeparse.h"
@@ -91,7 +92,7 @@ int rotation_audit_append(const struct rotation *r, const char *action, const ch
 	do
 		w = write(fd, text, len + 1);
 	while (w < 0 && errno == EINTR);
-	if (w != (ssize_t)(len + 1) || fsync(fd) < 0) {
+	if (w != (ssize_t)(len + 1) || compat_fsync(fd) < 0) {
 		if (w >= 0 && w != (ssize_t)(len + 1))
 			errno = ENOSPC;
 		cf_err_errno(err, "appending to the audit file %s", r->audit);

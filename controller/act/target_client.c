@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 #include <json-c/json.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,7 +96,7 @@ int target_client_token(const char *path, char *out, size_t size, struct cf_err 
 	out[n] = '\0';
 	rc = 0;
 done:
-	explicit_bzero(text, len);
+	OPENSSL_cleanse(text, len);
 	free(text);
 	return rc;
 }
@@ -229,7 +230,7 @@ int target_client_put(struct target_client *c, struct agent_put *puts, size_t n,
 	if (target_client_token(c->token_file, token, sizeof(token), err) < 0)
 		return -1;
 	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
-	explicit_bzero(token, sizeof(token));
+	OPENSSL_cleanse(token, sizeof(token));
 	slots = calloc(width, sizeof(*slots));
 	if (!slots) {
 		cf_err_set(err, "out of memory");
@@ -269,6 +270,6 @@ done:
 		if (slots[s].put)
 			transfer_clear(c, &slots[s]);
 	free(slots);
-	explicit_bzero(auth, sizeof(auth));
+	OPENSSL_cleanse(auth, sizeof(auth));
 	return rc;
 }

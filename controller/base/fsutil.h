@@ -1,6 +1,6 @@
 /* fsutil: the filesystem operations that must not leave half-done work behind. A write that
  * matters goes to a temporary file in the same directory, is fsynced, renamed over the target,
- * and the directory is fsynced, so a crash leaves either the old or the new content. A directory
+ * and the directory is fsynced (compat_fsync: durable on macOS too), so a crash leaves either the old or the new content. A directory
  * is built the same way: made beside its target (fsutil_make_temp_dir), filled, and put in place
  * whole by fsutil_install_dir. Reads are capped; paths that do not fit are errors, never
  * truncated. */
@@ -50,7 +50,7 @@ int fsutil_sweep_temp(const char *dir, fsutil_swept_fn swept, void *ctx, struct 
 int fsutil_make_temp_dir(char out[PATH_MAX], const char *dir, const char *name, mode_t mode,
 			 struct cf_err *err);
 /* Puts the complete directory tmp_dir at final_path: fsyncs every file and directory in
- * tmp_dir, renames it to final_path (which must not exist or be an empty directory, as
+ * tmp_dir, then one full flush (compat_fsync) before the rename that publishes it, renames it to final_path (which must not exist or be an empty directory, as
  * rename(2) requires) and fsyncs final_path's parent. After a crash final_path holds either
  * what it held before or all of tmp_dir, never part of it. tmp_dir must be on final_path's
  * filesystem. On failure final_path is unchanged and tmp_dir is left for the caller, which

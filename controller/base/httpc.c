@@ -1,5 +1,6 @@
 #include "base/httpc.h"
 
+#include <openssl/crypto.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +38,7 @@ void httpc_global_cleanup(void)
 static void free_headers(struct curl_slist *headers)
 {
 	for (struct curl_slist *h = headers; h; h = h->next)
-		explicit_bzero(h->data, strlen(h->data));
+		OPENSSL_cleanse(h->data, strlen(h->data));
 	curl_slist_free_all(headers);
 }
 

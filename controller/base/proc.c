@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "base/compat.h"
 
 extern char **environ;
 
@@ -209,7 +210,7 @@ static char *find_program(const char *argv0, struct proc_result *res, struct cf_
 	const char *denied = NULL;
 	int denied_len = 0;
 	for (;;) {
-		const char *end = strchrnul(p, ':');
+		const char *end = compat_strchrnul(p, ':');
 		int dlen = (int)(end - p);
 		/* An empty PATH entry is the current directory, as for execvp. */
 		if (asprintf(&found, "%.*s/%s", dlen ? dlen : 1, dlen ? p : ".", argv0) < 0) {
@@ -245,6 +246,7 @@ static int spawn(const char *program, char *const *argv, char **envp, int out_w,
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t none, all;
+	short flags = POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
 	int rc;
 
 	sigemptyset(&none);
@@ -264,11 +266,10 @@ static int spawn(const char *program, char *const *argv, char **envp, int out_w,
 		rc = posix_spawn_file_actions_adddup2(&fa, err_w, 2);
 	/* Descriptors another thread opened without O_CLOEXEC must not reach the child either. */
 	if (!rc)
-		rc = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+		rc = compat_spawn_close_others(&fa, &flags);
 	/* The caller's ignored signals (SIGPIPE in a server) and blocked mask are not the child's. */
 	if (!rc)
-		rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-							     POSIX_SPAWN_SETSIGDEF);
+		rc = posix_spawnattr_setflags(&attr, flags);
 	if (!rc)
 		rc = posix_spawnattr_setpgroup(&attr, 0);
 	if (!rc)
@@ -412,7 +413,7 @@ int proc_run(const struct proc_spec *spec, struct proc_result *res, struct cf_er
 	envp = build_env(spec->env, err);
 	if (!envp)
 		goto done;
-	if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
+	if (compat_pipe2(outp, O_CLOEXEC) < 0 || compat_pipe2(errp, O_CLOEXEC) < 0) {
 		cf_err_errno(err, "running %s: pipe", spec->argv[0]);
 		goto done;
 	}

@@ -32,6 +32,7 @@
 
 #include "act/target_client.h"
 #include "base/clock.h"
+#include "base/compat.h"
 #include "base/fsutil.h"
 #include "base/httpc.h"
 #include "base/jsonparse.h"
@@ -403,7 +404,8 @@ static int promote_all(struct run *r)
 			strerror(errno));
 		return 1;
 	}
-	int64_t switched_ms = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+	struct timespec switched = compat_stat_mtime(&st);
+	int64_t switched_ms = (int64_t)switched.tv_sec * 1000 + switched.tv_nsec / 1000000;
 	int rc = wait_green(r, switched_ms, "the promote", TOKEN_ROTATION_SWITCHED);
 	if (rc != 0)
 		return rc;

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "base/clock.h"
+#include "base/compat.h"
 #include "base/fsutil.h"
 #include "base/log.h"
 
@@ -186,16 +187,17 @@ static void slot_check(struct slot *s, const char *name)
 		}
 		return;
 	}
+	struct timespec mtime = compat_stat_mtime(&st), ctime = compat_stat_ctime(&st);
 	if (s->seen && s->dev == st.st_dev && s->ino == st.st_ino && s->size == st.st_size &&
-	    s->mtime.tv_sec == st.st_mtim.tv_sec && s->mtime.tv_nsec == st.st_mtim.tv_nsec &&
-	    s->ctime.tv_sec == st.st_ctim.tv_sec && s->ctime.tv_nsec == st.st_ctim.tv_nsec)
+	    s->mtime.tv_sec == mtime.tv_sec && s->mtime.tv_nsec == mtime.tv_nsec &&
+	    s->ctime.tv_sec == ctime.tv_sec && s->ctime.tv_nsec == ctime.tv_nsec)
 		return;
 	s->seen = true;
 	s->dev = st.st_dev;
 	s->ino = st.st_ino;
 	s->size = st.st_size;
-	s->mtime = st.st_mtim;
-	s->ctime = st.st_ctim;
+	s->mtime = mtime;
+	s->ctime = ctime;
 	slot_load(s, name, &st);
 }
 

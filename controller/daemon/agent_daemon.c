@@ -6,7 +6,6 @@
  * SIGTERM or SIGINT, lets the running reconcile step finish, and frees everything. */
 #include <errno.h>
 #include <json-c/json.h>
-#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -21,6 +20,7 @@
 #include "act/node_act.h"
 #include "base/backoff.h"
 #include "base/clock.h"
+#include "base/compat.h"
 #include "base/failpoint.h"
 #include "base/fsutil.h"
 #include "base/httpc.h"
@@ -55,19 +55,12 @@ static const char agent_usage[] =
 static void wait_until(pthread_cond_t *cond, pthread_mutex_t *mu, int64_t deadline_ms)
 {
 	struct timespec ts = clock_timespec(deadline_ms);
-	pthread_cond_timedwait(cond, mu, &ts);
+	compat_cond_timedwait_monotonic(cond, mu, &ts);
 }
 
 static int cond_init_monotonic(pthread_cond_t *cond)
 {
-	pthread_condattr_t attr;
-	if (pthread_condattr_init(&attr) != 0)
-		return -1;
-	int rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	if (rc == 0)
-		rc = pthread_cond_init(cond, &attr);
-	pthread_condattr_destroy(&attr);
-	return rc == 0 ? 0 : -1;
+	return compat_cond_init_monotonic(cond) == 0 ? 0 : -1;
 }
 
 static void apply_record_clear(struct apply_record *r)
@@ -569,7 +562,7 @@ int cmd_agent(int argc, char **argv)
 	}
 	/* Every thread that mallocs would get its own 64 MiB arena and keep what it touched; the
 	 * agent's threads allocate little, and an agent runs on every Mac. */
-	mallopt(M_ARENA_MAX, 1);
+	compat_malloc_one_arena();
 	if (parse_flags(argc, argv, &flags) < 0) {
 		fputs(agent_usage, stderr);
 		return 2;

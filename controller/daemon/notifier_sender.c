@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "base/compat.h"
 #include "base/httpc.h"
 #include "base/log.h"
 #include "daemon/notifier_daemon_internal.h"
@@ -20,13 +21,8 @@
 
 void notifier_outbox_init(struct notifier *n)
 {
-	pthread_condattr_t attr;
-
 	pthread_mutex_init(&n->out_mu, NULL);
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&n->out_cv, &attr);
-	pthread_condattr_destroy(&attr);
+	compat_cond_init_monotonic(&n->out_cv);
 }
 
 bool notifier_outbox_push(struct notifier *n, char *body, size_t len, const char *what)
@@ -102,7 +98,7 @@ static bool channel_wait(void *ctx, int64_t ms)
 	const struct timespec deadline = clock_timespec(clock_mono_ms() + ms);
 
 	pthread_mutex_lock(&n->out_mu);
-	while (!n->stopping && pthread_cond_timedwait(&n->out_cv, &n->out_mu, &deadline) == 0)
+	while (!n->stopping && compat_cond_timedwait_monotonic(&n->out_cv, &n->out_mu, &deadline) == 0)
 		;
 	bool go_on = !n->stopping;
 	pthread_mutex_unlock(&n->out_mu);

@@ -559,7 +559,8 @@ static int finish(struct schema_set *s, struct cf_err *err)
 	for (size_t i = 0; i < s->nkinds; i++) {
 		if (i && strcmp(s->kinds[i].kind, s->kinds[i - 1].kind) == 0)
 			continue;
-		k += (size_t)sprintf(s->kind_list + k, "%s%s", k ? ", " : "", s->kinds[i].kind);
+		k += (size_t)snprintf(s->kind_list + k, len - k, "%s%s", k ? ", " : "",
+				      s->kinds[i].kind);
 	}
 	return 0;
 }

@@ -1,5 +1,6 @@
 /* The notifier's intake: what a gateway's failure line and a controller's event say, refused
  * with a reason when they are not what notifier.h describes, and the correlation ids both carry. */
+#include "base/compat.h"
 #include "notify/notifier.h"
 
 #include <stdio.h>
@@ -90,7 +91,7 @@ static void endpoint_normalise(char *s)
 		host += 3;
 		size_t host_len = strcspn(host, "/?#");
 		/* The last '@': user information may hold more ("https://@user:pw@host"). */
-		char *at = memrchr(host, '@', host_len);
+		char *at = compat_memrchr(host, '@', host_len);
 		if (at)
 			memmove(host, at + 1, strlen(at + 1) + 1);
 	}

@@ -6,9 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/statvfs.h>
 
 #include "base/clock.h"
+#include "base/compat.h"
 #include "desired/desired.h"
 #include "desired/schema.h"
 #include "observe/node_observe_internal.h"
@@ -149,23 +149,23 @@ static int observe_infra(struct node_observer *obs, const char *tag, struct obse
 /* The data volume is the state directory's; before the agent has made it, the root's. */
 static void observe_disk(const struct node_observer *obs, struct observation *o)
 {
-	struct statvfs vfs;
+	uint64_t total, avail;
 	const char *path = obs->state_dir;
 
-	if (statvfs(path, &vfs) < 0) {
+	if (compat_disk_free(path, &total, &avail) < 0) {
 		path = obs->cfg->root && *obs->cfg->root ? obs->cfg->root : "/";
-		if (statvfs(path, &vfs) < 0) {
+		if (compat_disk_free(path, &total, &avail) < 0) {
 			o->in.disk.error = errorf(o->disk_error, "statvfs %s: %s", path,
 						  strerror(errno));
 			return;
 		}
 	}
-	if (vfs.f_blocks == 0) {
+	if (total == 0) {
 		o->in.disk.error = errorf(o->disk_error, "%s: the filesystem reports no blocks",
 					  path);
 		return;
 	}
-	o->in.disk.free_percent = (double)vfs.f_bavail * 100.0 / (double)vfs.f_blocks;
+	o->in.disk.free_percent = (double)avail * 100.0 / (double)total;
 }
 
 /* ---- the node_observer and its observations ---- */

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "base/compat.h"
 #include "base/fsutil.h"
 #include "base/jsonparse.h"
 #include "base/log.h"
@@ -246,7 +247,7 @@ void observe_tcp(const struct node_observer *obs, struct observation *o)
 	int64_t start = clock_mono_ms(), deadline = start + PROBE_TCP_LIMIT_MS;
 	int soerr = 0;
 	socklen_t len = sizeof(soerr);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd = compat_socket(AF_INET, SOCK_STREAM, 0, O_NONBLOCK | O_CLOEXEC);
 
 	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (fd < 0) {

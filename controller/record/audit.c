@@ -16,6 +16,7 @@
 #include <json-c/json.h>
 
 #include "base/canon.h"
+#include "base/compat.h"
 #include "base/fsutil.h"
 #include "base/jsonparse.h"
 #include "base/timeparse.h"
@@ -92,7 +93,7 @@ static int settle_open(struct audit_log *log, const struct audit_anchor *want, c
 		return 0;
 	}
 	if (w.why) {
-		if (ftruncate(log->fd, w.good_end) < 0 || fsync(log->fd) < 0)
+		if (ftruncate(log->fd, w.good_end) < 0 || compat_fsync(log->fd) < 0)
 			return cf_err_errno(err, "cutting the torn last line of audit log %s",
 					    log->path);
 		if (warning_len)
@@ -191,8 +192,11 @@ int audit_check(struct audit_log *log, struct cf_err *err)
 		audit_seal(log, why.msg);
 		return cf_err_set(err, "%s", why.msg);
 	}
-	if (st.st_size == log->seen.st_size && same_time(&st.st_mtim, &log->seen.st_mtim) &&
-	    same_time(&st.st_ctim, &log->seen.st_ctim))
+	struct timespec mtime = compat_stat_mtime(&st), ctime = compat_stat_ctime(&st);
+	struct timespec seen_mtime = compat_stat_mtime(&log->seen);
+	struct timespec seen_ctime = compat_stat_ctime(&log->seen);
+	if (st.st_size == log->seen.st_size && same_time(&mtime, &seen_mtime) &&
+	    same_time(&ctime, &seen_ctime))
 		return 0;
 	if (audit_walk(log->fd, log->path, &w, err) < 0)
 		return -1;
@@ -375,7 +379,7 @@ int audit_append(struct audit_log *log, const struct audit_entry *e, struct cf_e
 			   log->path, w, len + 1);
 		goto done;
 	}
-	if (fsync(log->fd) < 0) {
+	if (compat_fsync(log->fd) < 0) {
 		log->failed = true;
 		cf_err_errno(err, "fsync audit log %s", log->path);
 		goto done;
@@ -455,7 +459,7 @@ int audit_ticket_from_message(const char *message, char out[AUDIT_TICKET_MAX])
 
 	out[0] = '\0';
 	for (p = message; *p; p = *eol ? eol + 1 : eol) {
-		eol = strchrnul(p, '\n');
+		eol = compat_strchrnul(p, '\n');
 		if (blank(p, (size_t)(eol - p))) {
 			in_para = false;
 		} else if (!in_para) {
@@ -470,7 +474,7 @@ int audit_ticket_from_message(const char *message, char out[AUDIT_TICKET_MAX])
 	for (p = last_para; *p; p = *eol ? eol + 1 : eol) {
 		const char *val;
 		size_t val_len;
-		eol = strchrnul(p, '\n');
+		eol = compat_strchrnul(p, '\n');
 		if (blank(p, (size_t)(eol - p)))
 			break;
 		if (ticket_trailer(p, (size_t)(eol - p), &val, &val_len) && val_len &&

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/canon.h"
+#include "base/compat.h"
 #include "serve/fluxhook_internal.h"
 
 /* What decided the verdict. */
@@ -26,7 +27,7 @@ static void image_ref_split(const char *ref, struct image_ref *out)
 {
 	const char *at = strchr(ref, '@');
 	size_t name_len = at ? (size_t)(at - ref) : strlen(ref);
-	const char *slash = memrchr(ref, '/', name_len);
+	const char *slash = compat_memrchr(ref, '/', name_len);
 	const char *last = slash ? slash + 1 : ref;
 	const char *colon = memchr(last, ':', name_len - (size_t)(last - ref));
 

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "base/compat.h"
 #include "serve/httpd_guard.h"
 
 /* Per connection, for its request line, headers and reply headers (bodies live outside it):
@@ -519,7 +520,7 @@ static int open_listener(const char *where, int *out_fd, unsigned int *out_port,
 	if (parse_listen(where, &addr, &addrlen, err) < 0)
 		return -1;
 
-	int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int fd = compat_socket(addr.ss_family, SOCK_STREAM, 0, O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return cf_err_errno(err, "listen %s: socket", where);
 	int one = 1;
@@ -622,7 +623,7 @@ int httpd_start(struct httpd **out, const struct httpd_config *cfg, struct cf_er
 	}
 	/* libmicrohttpd closes fd itself when it fails past option parsing; the options below
 	 * are fixed and valid, so fd is never closed here once handed over. */
-	srv->daemon = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD, 0, httpd_guard_accept,
+	srv->daemon = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD, 0, httpd_guard_accept,
 				       srv->guard, on_request, srv, MHD_OPTION_LISTEN_SOCKET, fd,
 				       MHD_OPTION_THREAD_POOL_SIZE, threads,
 				       MHD_OPTION_CONNECTION_LIMIT, httpd_guard_mhd_limit(&gc),

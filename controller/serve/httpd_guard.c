@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/compat.h"
 #include "base/netaddr.h"
 #include "serve/httpd.h"
 
@@ -274,7 +275,7 @@ static void *watchdog(void *arg)
 		until.tv_nsec %= 1000000000L;
 		int rc = 0;
 		while (!guard->stopping && rc != ETIMEDOUT)
-			rc = pthread_cond_timedwait(&guard->wake, &guard->lock, &until);
+			rc = compat_cond_timedwait_monotonic(&guard->wake, &guard->lock, &until);
 	}
 	pthread_mutex_unlock(&guard->lock);
 	return NULL;
@@ -321,14 +322,7 @@ int httpd_guard_start(struct httpd_guard **out, const struct httpd_guard_config 
 	if (guard->tick_ms > 1000)
 		guard->tick_ms = 1000;
 
-	pthread_condattr_t attr;
-	if (pthread_condattr_init(&attr) != 0)
-		goto fail;
-	int rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	if (rc == 0)
-		rc = pthread_cond_init(&guard->wake, &attr);
-	pthread_condattr_destroy(&attr);
-	if (rc != 0)
+	if (compat_cond_init_monotonic(&guard->wake) != 0)
 		goto fail;
 	pthread_mutex_init(&guard->lock, NULL);
 	if (pthread_create(&guard->watchdog, NULL, watchdog, guard) != 0) {

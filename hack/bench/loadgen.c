@@ -34,6 +34,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/compat.h"
+
 #define MAX_CONNECTIONS 4000
 #define MAX_ADDRESSES 250
 #define MAX_THREADS 64
@@ -139,7 +141,7 @@ static int open_conn(int port, int source)
 	};
 	struct timeval tv = {.tv_sec = REQUEST_TIMEOUT_MS / 1000};
 	int one = 1;
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = compat_socket(AF_INET, SOCK_STREAM, 0, O_CLOEXEC);
 	if (fd < 0)
 		return -1;
 	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0 ||

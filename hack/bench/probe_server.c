@@ -168,7 +168,7 @@ static int serve(const char *port_file, struct fleet *f, const sigset_t *stop,
 	int sig;
 
 	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	d = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD, 0, NULL, NULL, on_request, f,
+	d = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD, 0, NULL, NULL, on_request, f,
 			     MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
 			     MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)SERVER_THREADS,
 			     MHD_OPTION_CONNECTION_LIMIT, (unsigned int)SERVER_CONNECTIONS,

@@ -21,6 +21,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include "base/compat.h"
 #include "simstate.h"
 
 #define EXIT_USAGE 2
@@ -205,7 +206,7 @@ static bool port_listening(int port)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd = compat_socket(AF_INET, SOCK_STREAM, 0, O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return false;
 	bool ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "base/compat.h"
 
 static int remaining_ms(int64_t deadline)
 {
@@ -78,7 +79,7 @@ static int wait_fd(int fd, short events, int64_t deadline)
 /* A connect bounded by the deadline; the socket stays non-blocking for the exchange. */
 static int connect_addr(const struct sockaddr *sa, socklen_t salen, int64_t deadline)
 {
-	int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int fd = compat_socket(sa->sa_family, SOCK_STREAM, 0, O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return -1;
 	if (connect(fd, sa, salen) == 0)

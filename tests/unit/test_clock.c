@@ -9,6 +9,7 @@
 #include <stdbool.h>
 
 #include "base/clock.h"
+#include "base/compat.h"
 
 static void test_monotonic_readings(void **state)
 {
@@ -58,20 +59,16 @@ static void test_timespec(void **state)
 static void test_timespec_deadline_on_a_monotonic_condvar(void **state)
 {
 	(void)state;
-	pthread_condattr_t attr;
 	pthread_cond_t cond;
 	pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-	assert_int_equal(pthread_condattr_init(&attr), 0);
-	assert_int_equal(pthread_condattr_setclock(&attr, CLOCK_MONOTONIC), 0);
-	assert_int_equal(pthread_cond_init(&cond, &attr), 0);
-	pthread_condattr_destroy(&attr);
+	assert_int_equal(compat_cond_init_monotonic(&cond), 0);
 
 	int64_t start = clock_mono_ms();
 	struct timespec deadline = clock_timespec(start + 50);
 	pthread_mutex_lock(&mu);
 	int rc = 0;
 	while (rc == 0)
-		rc = pthread_cond_timedwait(&cond, &mu, &deadline);
+		rc = compat_cond_timedwait_monotonic(&cond, &mu, &deadline);
 	pthread_mutex_unlock(&mu);
 	int64_t waited = clock_mono_ms() - start;
 	assert_true(waited >= 49);

@@ -310,7 +310,7 @@ static void test_json_that_is_not_a_report(void **state)
 		       "\"findings\" that is not a list");
 	expect_failure(&bad_finding, DOCTOR_BAD_REPORT, "doctor.bad_report",
 		       "finding 2 that is not an object");
-	n += (size_t)sprintf(deep, "{\"ok\":true,\"x\":");
+	n += (size_t)snprintf(deep, sizeof(deep), "{\"ok\":true,\"x\":");
 	for (int i = 0; i < DOCTOR_JSON_DEPTH; i++)
 		deep[n++] = '[';
 	for (int i = 0; i < DOCTOR_JSON_DEPTH; i++)
@@ -334,7 +334,7 @@ static void test_invalid_utf8_inside_json_is_refused(void **state)
 static void test_long_finding_text(void **state)
 {
 	char out[2048];
-	size_t n = (size_t)sprintf(out, "{\"ok\":true,\"findings\":[{\"checkId\":\"a\\nb\","
+	size_t n = (size_t)snprintf(out, sizeof(out), "{\"ok\":true,\"findings\":[{\"checkId\":\"a\\nb\","
 					"\"severity\":\"warning\",\"message\":\"x");
 	struct doctor_result res;
 	(void)state;

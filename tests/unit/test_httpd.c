@@ -22,6 +22,7 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 
+#include "base/compat.h"
 #include "serve/httpd.h"
 
 #define ECHO_CAP 1024
@@ -708,7 +709,7 @@ static int slow_client(const char *from, unsigned int port)
 	static const char head[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ";
 	struct sockaddr_in src = {.sin_family = AF_INET};
 	struct sockaddr_in dst = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = compat_socket(AF_INET, SOCK_STREAM, 0, O_CLOEXEC);
 	if (fd < 0)
 		return -1;
 	inet_pton(AF_INET, from, &src.sin_addr);

@@ -16,13 +16,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "act/node_act.h"
+#include "base/compat.h"
 #include "base/fsutil.h"
 #include "desired/agentcfg.h"
 #include "desired/schema.h"
@@ -120,7 +120,7 @@ static int free_port(void)
 	struct sockaddr_in a = {.sin_family = AF_INET};
 	socklen_t len = sizeof(a);
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = compat_socket(AF_INET, SOCK_STREAM, 0, O_CLOEXEC);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
 	    getsockname(fd, (struct sockaddr *)&a, &len) < 0)
 		return -1;
@@ -177,7 +177,7 @@ static int group_setup(void **state)
 	capture(v2, "git -C %s rev-parse HEAD", up);
 	/* The launchd supervisors outlive launchctl; as orphans they come to us to be reaped
 	 * instead of to this machine's PID 1, which never reaps. */
-	return prctl(PR_SET_CHILD_SUBREAPER, 1) == 0 ? 0 : -1;
+	return compat_adopt_orphans() == 0 ? 0 : -1;
 }
 
 static int group_teardown(void **state)

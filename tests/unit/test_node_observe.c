@@ -21,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -30,6 +29,7 @@
 
 #include <json-c/json.h>
 
+#include "base/compat.h"
 #include "base/fsutil.h"
 #include "base/httpc.h"
 #include "base/proc.h"
@@ -95,7 +95,7 @@ static int free_port(void)
 	struct sockaddr_in a = {.sin_family = AF_INET};
 	socklen_t len = sizeof(a);
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = compat_socket(AF_INET, SOCK_STREAM, 0, O_CLOEXEC);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
 	    getsockname(fd, (struct sockaddr *)&a, &len) < 0) {
 		if (fd >= 0)
@@ -360,7 +360,7 @@ static int group_setup(void **state)
 	setenv("OPENCLAW_SIM_ROOT", mac, 1);
 	/* The launchd supervisors outlive launchctl; as orphans they come to us to be reaped
 	 * instead of to this machine's PID 1, which never reaps. */
-	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0 || httpc_global_init(NULL) < 0)
+	if (compat_adopt_orphans() < 0 || httpc_global_init(NULL) < 0)
 		return -1;
 	if (make_mac() < 0 || make_infra() < 0 || make_skills() < 0 || feeds_start() < 0 ||
 	    start_gateway() < 0)

@@ -18,11 +18,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/compat.h"
 #include "base/proc.h"
 
 #define LONG_MS 20000
@@ -38,7 +38,7 @@ static int setup(void **state)
 		return -1;
 	/* Orphans of the commands under test become ours, so a test can reap them and tell how
 	 * they died; this machine's PID 1 would leave them as zombies forever. */
-	return prctl(PR_SET_CHILD_SUBREAPER, 1) == 0 ? 0 : -1;
+	return compat_adopt_orphans() == 0 ? 0 : -1;
 }
 
 static int teardown(void **state)

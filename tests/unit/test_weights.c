@@ -23,6 +23,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "base/compat.h"
 #include "base/fsutil.h"
 #include "reconcilers/weights/weights.h"
 #include "serve/httpd.h"
@@ -1092,7 +1093,7 @@ static int start_hap(void)
 	if (strlen(hap_socket) >= sizeof(sun.sun_path))
 		return -1;
 	memcpy(sun.sun_path, hap_socket, strlen(hap_socket) + 1);
-	hap.listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	hap.listen_fd = compat_socket(AF_UNIX, SOCK_STREAM, 0, O_CLOEXEC);
 	if (hap.listen_fd < 0 || bind(hap.listen_fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
 	    listen(hap.listen_fd, 8) < 0)
 		return -1;

@@ -1,0 +1,77 @@
+/* compat: every difference between the systems clawfleet runs on (Linux with glibc, macOS), and
+ * the only file besides compat.c that may test __APPLE__, __linux__ or __GLIBC__. Everything else
+ * is POSIX.1-2008 plus the six libraries, and calls these where POSIX says nothing or says too
+ * little. Each function behaves the same everywhere; where a system can only approximate it the
+ * comment says how. Functions that stand in for a libc call keep its conventions (0, or -1 with
+ * errno), so a caller's error message can still say why.
+ *
+ * Durability is the one real difference: on macOS fsync(2) hands the data to the drive, which may
+ * reorder or delay it; only fcntl(F_FULLFSYNC) makes it durable. compat_fsync is what every
+ * "fsync before the step counts" calls. */
+#ifndef CLAWFLEET_COMPAT_H
+#define CLAWFLEET_COMPAT_H
+#include <fcntl.h> /* O_CLOEXEC, O_NONBLOCK for compat_pipe2 and compat_socket */
+#include <pthread.h>
+#include <spawn.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <time.h>
+
+/* fsync(fd) that means it: F_FULLFSYNC on macOS, falling back to fsync where the filesystem
+ * refuses it (SMB, some FUSE mounts); fsync on Linux. Works on files and directories. A full
+ * flush empties the whole drive cache, so it also covers what plain fsync calls before it sent. */
+int compat_fsync(int fd);
+
+/* memrchr(3) and strchrnul(3), which macOS lacks: the last c in the n bytes at s (NULL if none);
+ * the first c in s or its terminating NUL. Portable code on every system. */
+void *compat_memrchr(const void *s, int c, size_t n);
+char *compat_strchrnul(const char *s, int c);
+
+/* pipe2(2) and socket(2) with O_CLOEXEC and/or O_NONBLOCK in flags (no other flag). Atomic on
+ * Linux; on macOS the flags are set with fcntl right after, so a process spawned by another
+ * thread in between may inherit the descriptor (compat_spawn_close_others closes that gap for
+ * posix_spawn). On failure nothing stays open. */
+int compat_pipe2(int fds[2], int flags);
+int compat_socket(int domain, int type, int protocol, int flags);
+
+/* Makes a posix_spawn child get only the descriptors the file actions set up, which must
+ * include 0, 1 and 2: closes 3 and up after them on glibc, sets POSIX_SPAWN_CLOEXEC_DEFAULT in
+ * *spawn_flags (for posix_spawnattr_setflags) on macOS. Returns 0 or an errno value, as the
+ * posix_spawn_* calls do. */
+int compat_spawn_close_others(posix_spawn_file_actions_t *fa, short *spawn_flags);
+
+/* close_range(first, last): closes every descriptor in [first, last]; a loop up to the
+ * descriptor limit where the system has no close_range. */
+int compat_close_range(unsigned first, unsigned last);
+
+/* struct stat's modification and status-change times (st_mtim/st_ctim on Linux,
+ * st_mtimespec/st_ctimespec on macOS). */
+struct timespec compat_stat_mtime(const struct stat *st);
+struct timespec compat_stat_ctime(const struct stat *st);
+
+/* A condition variable whose timed waits take a deadline on CLOCK_MONOTONIC (clock_mono_ms via
+ * clock_timespec), so a wall-clock jump neither cuts a wait short nor stretches it. Linux sets
+ * the condition's clock; macOS has no pthread_condattr_setclock and waits for the time left
+ * until the deadline instead (pthread_cond_timedwait_relative_np). Both return 0 or an errno
+ * value as pthread does; the wait returns ETIMEDOUT once the deadline has passed. */
+int compat_cond_init_monotonic(pthread_cond_t *cond);
+int compat_cond_timedwait_monotonic(pthread_cond_t *cond, pthread_mutex_t *mu,
+				    const struct timespec *deadline);
+
+/* The size of the filesystem holding path and what an unprivileged user may still write there,
+ * in bytes: statvfs on Linux, statfs on macOS (whose statvfs has 32-bit block counts and wraps
+ * on a large volume). 0, or -1 with errno. */
+int compat_disk_free(const char *path, uint64_t *total_bytes, uint64_t *avail_bytes);
+
+/* Asks the allocator to keep one arena for all threads: glibc gives each thread that mallocs its
+ * own 64 MiB arena and keeps what it touched. Nothing to do on macOS, whose allocator does not
+ * grow per thread that way. */
+void compat_malloc_one_arena(void);
+
+/* Makes this process the one that reaps its descendants' orphans (Linux:
+ * PR_SET_CHILD_SUBREAPER), for tests whose PID 1 never reaps. macOS has no such thing and needs
+ * none (launchd reaps orphans): 0 there. 0, or -1 with errno. */
+int compat_adopt_orphans(void);
+
+#endif
