@@ -13,6 +13,7 @@
 
 #include "base/failpoint.h"
 #include "base/fsutil.h"
+#include "reconcilers/pack_digest.h"
 
 /* Attempts at a free temporary link name before giving up. */
 #define TMP_NAME_TRIES 32
@@ -34,7 +35,7 @@ const char *skills_link_status_name(enum skills_link_status s)
 
 const char *skills_action_name(enum skills_action_kind k)
 {
-	static const char *const names[] = {"clean", "install", "link"};
+	static const char *const names[] = {"clean", "install", "link", "adopt"};
 	return (size_t)k < sizeof(names) / sizeof(names[0]) ? names[k] : "?";
 }
 
@@ -164,6 +165,7 @@ int skills_observe(const char *root, const char *semver, struct skills_state *ou
 		if (pack_status(root, semver, &ps, err) < 0)
 			return -1;
 		out->pack_complete = ps == PACK_COMPLETE;
+		out->pack_present = ps != PACK_ABSENT;
 	}
 	return each_stray(root, count_stray, &out->strays, err);
 }
@@ -174,15 +176,25 @@ void skills_plan(const struct skills_state *state, const struct skills_target *t
 	/* A target naming no link or no semver is planned as a link, which refuses it by name. */
 	bool linkable = t->semver && (t->link == SKILLS_CURRENT || t->link == SKILLS_NEXT);
 	const struct skills_link_state *ls = linkable ? &state->links[t->link] : NULL;
+	bool adopt = !state->pack_complete && state->pack_present && t->sha256;
+	/* A link that names the pack being adopted is right once the adoption is: flipping it
+	 * to itself would change nothing the gateway reads. */
+	bool linked = ls && strcmp(ls->target, t->semver) == 0 &&
+		      (ls->status == SKILLS_LINK_OK ||
+		       (adopt && ls->status == SKILLS_LINK_INCOMPLETE));
 
 	out->n = 0;
 	if (state->strays)
 		out->v[out->n++] = (struct skills_action){SKILLS_CLEAN, t->link};
 	if (!state->pack_complete)
-		out->v[out->n++] = (struct skills_action){SKILLS_INSTALL, t->link};
-	if (!ls || ls->status != SKILLS_LINK_OK || strcmp(ls->target, t->semver) != 0)
+		out->v[out->n++] =
+			(struct skills_action){adopt ? SKILLS_ADOPT : SKILLS_INSTALL, t->link};
+	if (!linked)
 		out->v[out->n++] = (struct skills_action){SKILLS_LINK, t->link};
 }
+
+static int install_pack(const char *root, const char *semver, const char *source_dir,
+			const char *sha256, struct cf_err *err);
 
 static int apply_one(const char *root, const struct skills_target *t,
 		     const struct skills_action *a, struct cf_err *err)
@@ -191,9 +203,11 @@ static int apply_one(const char *root, const struct skills_target *t,
 	case SKILLS_CLEAN:
 		return skills_clean(root, err);
 	case SKILLS_INSTALL:
-		return skills_install(root, t->semver, t->source_dir, err);
+		return install_pack(root, t->semver, t->source_dir, t->sha256, err);
 	case SKILLS_LINK:
 		return skills_link(root, a->link, t->semver, err);
+	case SKILLS_ADOPT:
+		return skills_adopt(root, t->semver, t->sha256, err);
 	}
 	return cf_err_set(err, "unknown skills action %d", (int)a->kind);
 }
@@ -365,8 +379,23 @@ done:
 	return rc;
 }
 
-int skills_install(const char *root, const char *semver, const char *source_dir,
-		   struct cf_err *err)
+/* A copy that must match the lock's digest is checked before it is marked. */
+static int check_copy(const char *tmp, const char *source_dir, const char *sha256,
+		      struct cf_err *err)
+{
+	char got[65];
+	if (!sha256)
+		return 0;
+	if (pack_digest(tmp, 0, got, err) < 0)
+		return -1;
+	if (strcmp(got, sha256) != 0)
+		return cf_err_set(err, "skill pack source %s: sha256 %s, openclaw.lock says %s",
+				  source_dir, got, sha256);
+	return 0;
+}
+
+static int install_pack(const char *root, const char *semver, const char *source_dir,
+			const char *sha256, struct cf_err *err)
 {
 	char final[PATH_MAX], tmp[PATH_MAX], marker[PATH_MAX], line[SEMVER_MAX + 1];
 	char hidden[SEMVER_MAX + 2];
@@ -388,6 +417,8 @@ int skills_install(const char *root, const char *semver, const char *source_dir,
 		return cf_err_prefix(err, "installing skill pack %s", semver);
 	failpoint_hit("agent.skills.install.before");
 	int rc = copy_pack(source_dir, tmp, err);
+	if (rc == 0)
+		rc = check_copy(tmp, source_dir, sha256, err);
 	snprintf(line, sizeof(line), "%s\n", semver);
 	if (rc == 0 && (fsutil_join(marker, tmp, SKILLS_MARKER, err) < 0 ||
 			fsutil_write_atomic(marker, line, strlen(line), 0644, err) < 0))
@@ -399,6 +430,63 @@ int skills_install(const char *root, const char *semver, const char *source_dir,
 		return cf_err_prefix(err, "installing skill pack %s", semver);
 	}
 	failpoint_hit("agent.skills.install.after");
+	return 0;
+}
+
+int skills_install(const char *root, const char *semver, const char *source_dir,
+		   struct cf_err *err)
+{
+	return install_pack(root, semver, source_dir, NULL, err);
+}
+
+/* ---- adoption ---- */
+
+/* 1 when root/<semver> is to be judged (present, no marker) and matches sha256, 0 when there is
+ * nothing to judge, -1 when it differs or cannot be hashed. */
+static int judge_pack(const char *root, const char *semver, const char *sha256, unsigned flags,
+		      struct cf_err *err)
+{
+	char dir[PATH_MAX], got[65];
+	enum pack_status ps;
+
+	if (check_semver(semver, err) < 0 || pack_status(root, semver, &ps, err) < 0 ||
+	    fsutil_join(dir, root, semver, err) < 0)
+		return -1;
+	if (ps != PACK_INCOMPLETE || !sha256)
+		return 0;
+	if (pack_digest(dir, flags, got, err) < 0)
+		return -1;
+	if (strcmp(got, sha256) != 0)
+		return cf_err_set(err, "skill pack %s: sha256 %s on disk, openclaw.lock says %s", dir,
+				  got, sha256);
+	return 1;
+}
+
+int skills_verify(const char *root, const char *semver, const char *sha256, struct cf_err *err)
+{
+	return judge_pack(root, semver, sha256, 0, err) < 0 ? -1 : 0;
+}
+
+int skills_adopt(const char *root, const char *semver, const char *sha256, struct cf_err *err)
+{
+	char dir[PATH_MAX], marker[PATH_MAX], line[SEMVER_MAX + 1];
+	enum pack_status ps;
+
+	if (check_semver(semver, err) < 0 || pack_status(root, semver, &ps, err) < 0 ||
+	    fsutil_join(dir, root, semver, err) < 0 || fsutil_join(marker, dir, SKILLS_MARKER, err) < 0)
+		return -1;
+	if (ps == PACK_COMPLETE)
+		return 0;
+	if (ps == PACK_ABSENT)
+		return cf_err_set(err, "cannot adopt skill pack %s: no such directory", dir);
+	if (!sha256)
+		return cf_err_set(err, "cannot adopt skill pack %s: openclaw.lock names no "
+				       "skills.sha256 to check it against", dir);
+	if (judge_pack(root, semver, sha256, PACK_DIGEST_FSYNC, err) < 0)
+		return -1;
+	snprintf(line, sizeof(line), "%s\n", semver);
+	if (fsutil_write_atomic(marker, line, strlen(line), 0644, err) < 0)
+		return cf_err_prefix(err, "adopting skill pack %s", dir);
 	return 0;
 }
 

@@ -226,12 +226,19 @@ static int step_skills(struct pass *p, struct cf_err *err)
 	struct skills_plan plan;
 	int rc = -1;
 
+	const struct openclaw_lock *lock = &p->ds->lock;
+
 	if (asprintf(&source, "%s/skills/%s", p->infra, t->skills_semver) < 0)
 		return cf_err_set(err, "out of memory");
 	struct skills_target want = {
 		.semver = t->skills_semver,
 		.source_dir = source,
 		.link = t->skills_link == TARGET_LINK_NEXT ? SKILLS_NEXT : SKILLS_CURRENT,
+		/* the lock's digest describes the pack of its own semver only */
+		.sha256 = lock->present && lock->skills_semver &&
+					  strcmp(lock->skills_semver, t->skills_semver) == 0
+				  ? lock->skills_sha256
+				  : NULL,
 	};
 	if (p->ops->skills_observe(p->skills, t->skills_semver, &st, err) < 0)
 		goto done;
@@ -246,6 +253,9 @@ static int step_skills(struct pass *p, struct cf_err *err)
 		if ((a->kind == SKILLS_CLEAN && add_action(p, err, "skills clean") < 0) ||
 		    (a->kind == SKILLS_INSTALL &&
 		     add_action(p, err, "skills install %s", t->skills_semver) < 0) ||
+		    (a->kind == SKILLS_ADOPT &&
+		     add_action(p, err, "skills adopt %s (sha256 %s)", t->skills_semver,
+				want.sha256) < 0) ||
 		    (a->kind == SKILLS_LINK && add_action(p, err, "skills link %s -> %s",
 							  skills_link_name(a->link),
 							  t->skills_semver) < 0))

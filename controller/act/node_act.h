@@ -49,7 +49,8 @@ struct node_env {
 };
 
 /* What a pass did, in order: "pull v2026.7.1@3f9c2ab", "install openclaw@2026.7.1",
- * "skills install 1.4.2", "skills link next -> 1.4.2", "materialise acme", "kickstart". */
+ * "skills install 1.4.2" (or "skills adopt 1.4.2 (sha256 <hex>)" for a pack put in place by
+ * other means), "skills link next -> 1.4.2", "materialise acme", "kickstart". */
 struct node_actions {
 	char **v;
 	size_t n;

@@ -147,6 +147,9 @@ struct openclaw_lock {
 	struct lock_plugin *plugins;
 	size_t nplugins;
 	char *skills_semver;
+	/* skills.sha256, may be NULL: the pack's digest as the runbooks compute it
+	 * (reconcilers/pack_digest.h), so a pack put on a Mac by other means is adopted */
+	char *skills_sha256;
 	char file_sha256[65]; /* sha256 of the lock file's bytes, what peers compare */
 };
 

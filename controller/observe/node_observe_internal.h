@@ -87,7 +87,7 @@ struct observation {
 	struct probe_doctor *doctor;
 	struct json_object *digest_top;
 	char infra_error[ERROR_MAX], lock_error[ERROR_MAX], cli_error[ERROR_MAX];
-	char current_error[ERROR_MAX], next_error[ERROR_MAX];
+	char current_error[ERROR_MAX], next_error[ERROR_MAX], pack_digest_error[ERROR_MAX];
 	char queue_error[ERROR_MAX], digest_error[ERROR_MAX], disk_error[ERROR_MAX];
 	char service_error[ERROR_MAX], gateway_error[ERROR_MAX], tcp_error[ERROR_MAX];
 };

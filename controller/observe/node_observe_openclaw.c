@@ -222,12 +222,18 @@ void observe_skills(const struct node_observer *obs, struct observation *o)
 	struct skills_state st;
 	struct cf_err err;
 	const char *why;
+	const char *sha256 = lock_semver(o) ? o->in.lock->skills_sha256 : NULL;
 
 	if (skills_observe(obs->skills_root, lock_semver(o), &st, &err) < 0) {
 		o->in.skills.current_error = errorf(o->current_error, "%s", err.msg);
 		o->in.skills.next_error = errorf(o->next_error, "%s", err.msg);
 		return;
 	}
+	/* Only a pack waiting to be adopted is hashed (bounded: pack_digest.h); a marked one is
+	 * not, so a healthy node pays nothing per refresh. */
+	if (sha256 && st.pack_present && !st.pack_complete &&
+	    skills_verify(obs->skills_root, lock_semver(o), sha256, &err) < 0)
+		o->in.skills.digest_error = errorf(o->pack_digest_error, "%s", err.msg);
 	why = link_problem(o->current_error, obs->skills_root, SKILLS_CURRENT,
 			   &st.links[SKILLS_CURRENT]);
 	if (why) {

@@ -149,6 +149,8 @@ static void judge_version(const struct probe_inputs *in, struct probe_result *ou
 	out->skills_match = lock && lock->skills_semver && judged &&
 			    strcmp(judged, lock->skills_semver) == 0;
 	out->version_match = lock && in->cli && lockcheck_matches(in->cli, lock, reason);
+	if (in->skills.digest_error)
+		add(out, PROBE_RED, "skills.digest", "%s", in->skills.digest_error);
 	if (!current)
 		add(out, PROBE_RED, "skills.current_missing",
 		    "skills/current does not name a skill directory: %s",

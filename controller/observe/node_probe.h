@@ -26,8 +26,9 @@
 
 struct json_object;
 
-/* Red, in this order: skills.current_missing or skills.semver_mismatch (against the lock's
- * skills.semver), lock.unreadable, cli.version_unknown or lock.version_mismatch
+/* Red, in this order: skills.digest (the pack of the lock's skills.semver, without the
+ * completion marker, does not match the lock's skills.sha256), skills.current_missing or
+ * skills.semver_mismatch (against the lock's skills.semver), lock.unreadable, cli.version_unknown or lock.version_mismatch
  * (lockcheck_matches), infra.unreadable or infra.dirty, a doctor code (doctor.h) for each counted
  * run that is red or could not be judged ("doctor.pending" when none ran), gateway.not_running,
  * gateway.not_ready (/healthz or the /readyz body), service.crash_loop, tcp.connect_failed,
@@ -98,6 +99,9 @@ struct probe_inputs {
 	struct {
 		const char *current, *next; /* the semver directories the links name */
 		const char *current_error, *next_error;
+		/* Why the pack of the lock's skills.semver is not what its skills.sha256 says
+		 * (skills_verify); NULL when it is or there is nothing to judge. */
+		const char *digest_error;
 		/* The applied target runs canary tenants on skills/next (Shadow): the lock's
 		 * skills.semver is then judged against next, since current still serves the
 		 * stable tenants on the previous semver. */

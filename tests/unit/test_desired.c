@@ -434,6 +434,53 @@ static void test_tag_must_exist(void **state)
 	treefiles_free(&tf);
 }
 
+static void test_lock_skills_sha256(void **state)
+{
+	(void)state;
+	static const char sha[] =
+		"9c15582087b12a24848b96530ae83a66c558a34c048e0a3c791b93060860ec30";
+	char lock[512];
+	struct treefiles tf = {0};
+	snprintf(lock, sizeof(lock),
+		 "{\"openclaw\": {\"version\": \"2026.7.1\"},\n"
+		 " \"skills\": {\"semver\": \"1.4.2\", \"sha256\": \"%s\"}}\n",
+		 sha);
+	add(&tf, "openclaw.lock", lock);
+	struct desired_state *ds = load_ok(&tf);
+	assert_string_equal(ds->lock.skills_sha256, sha);
+	desired_free(ds);
+	treefiles_free(&tf);
+
+	/* Upper case, short, or not a string: located at the value, named by the field. */
+	static const char *const bad[] = {
+		"\"9C15582087B12A24848B96530AE83A66C558A34C048E0A3C791B93060860EC30\"",
+		"\"9c1558\"", "42"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct treefiles t2 = {0};
+		snprintf(lock, sizeof(lock),
+			 "{\"openclaw\": {\"version\": \"2026.7.1\"},\n"
+			 " \"skills\": {\"semver\": \"1.4.2\",\n   \"sha256\": %s}}\n",
+			 bad[i]);
+		add(&t2, "openclaw.lock", lock);
+		char *out = load_fail(&t2);
+		assert_string_equal(out, "openclaw.lock:3:14: -: skills.sha256: must be 64 lower-case "
+					 "hex digits: the sha256 of what `find . -type f ! -name "
+					 "'.clawfleet-*' -print0 | LC_ALL=C sort -z | xargs -0 "
+					 "sha256sum` prints in the pack\n");
+		free(out);
+		treefiles_free(&t2);
+	}
+	/* null is as good as absent */
+	struct treefiles t3 = {0};
+	add(&t3, "openclaw.lock",
+	    "{\"openclaw\": {\"version\": \"2026.7.1\"}, \"skills\": {\"semver\": \"1.4.2\", "
+	    "\"sha256\": null}}");
+	ds = load_ok(&t3);
+	assert_null(ds->lock.skills_sha256);
+	desired_free(ds);
+	treefiles_free(&t3);
+}
+
 static void test_empty_repository_is_valid(void **state)
 {
 	(void)state;
@@ -448,6 +495,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_promotion_defaults_from_crd),
+		cmocka_unit_test(test_lock_skills_sha256),
 		cmocka_unit_test(test_promotion_explicit_values),
 		cmocka_unit_test(test_promotion_analysis_values),
 		cmocka_unit_test(test_promotion_max_p95_zero),

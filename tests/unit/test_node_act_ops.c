@@ -219,6 +219,12 @@ static int fake_skills_apply(const char *root, const struct skills_target *t,
 			snprintf(world->packs[world->npacks++], sizeof(world->packs[0]), "%s",
 				 t->semver);
 			break;
+		case SKILLS_ADOPT:
+			call("skills apply adopt %s", t->semver);
+			assert_true(world->npacks < MAX_PACKS);
+			snprintf(world->packs[world->npacks++], sizeof(world->packs[0]), "%s",
+				 t->semver);
+			break;
 		case SKILLS_LINK:
 			call("skills apply link %s -> %s", skills_link_name(a->link), t->semver);
 			snprintf(world->links[a->link], sizeof(world->links[0]), "%s", t->semver);

@@ -263,6 +263,15 @@ static void current_missing(struct fixture *f)
 	f->in.skills.current_error = "skills/current points at 1.4.9, which does not exist";
 }
 
+/* A pack the runbooks put in place that is not what openclaw.lock's skills.sha256 says. */
+static void digest_differs(struct fixture *f)
+{
+	f->in.skills.digest_error = "skill pack /var/db/openclaw/skills/1.4.2: sha256 "
+				    "9c15582087b12a24848b96530ae83a66c558a34c048e0a3c791b93060860ec30"
+				    " on disk, openclaw.lock says "
+				    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+}
+
 static void version_differs(struct fixture *f)
 {
 	strcpy(f->cli.version, "2026.7.0");
@@ -389,6 +398,7 @@ static const struct rule_case red_cases[] = {
 	{"shadow: skills/next differs from the lock", shadow_next_differs, "skills.semver_mismatch"},
 	{"shadow: skills/next missing", shadow_next_missing, "skills.next_missing"},
 	{"skills/current missing", current_missing, "skills.current_missing"},
+	{"skill pack digest differs from the lock", digest_differs, "skills.digest"},
 	{"openclaw --version differs", version_differs, "lock.version_mismatch"},
 	{"openclaw commit differs", commit_differs, "lock.version_mismatch"},
 	{"lock unreadable", lock_unreadable, "lock.unreadable"},

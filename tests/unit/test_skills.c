@@ -1,6 +1,7 @@
 /* skills: installing packs completely or not at all, linking current and next only to complete
- * packs, keeping current.prev, empty plans when the world matches, and convergence after a crash
- * at each point an install or a flip can be interrupted. */
+ * packs, keeping current.prev, empty plans when the world matches, convergence after a crash
+ * at each point an install or a flip can be interrupted, and adopting a pack put in place by
+ * other means when openclaw.lock's skills.sha256 matches it (never linking one that does not). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "base/fsutil.h"
+#include "reconcilers/pack_digest.h"
 #include "reconcilers/skills.h"
 
 struct fixture {
@@ -121,20 +123,31 @@ static void observe(struct fixture *f, const char *semver, struct skills_state *
 		fail_msg("%s", err.msg);
 }
 
-/* Observes, plans and applies toward the target; returns the plan that was applied. */
-static struct skills_plan reconcile(struct fixture *f, const char *semver, enum skills_link l)
+/* Observes, plans and applies toward the target (with the lock's digest, may be NULL); returns
+ * the plan and fills err (may be NULL) when applying it failed. */
+static struct skills_plan reconcile_to(struct fixture *f, const char *semver, enum skills_link l,
+				       const char *sha256, struct cf_err *err)
 {
 	char src[PATH_MAX];
 	struct skills_state st;
 	struct skills_plan plan;
-	struct cf_err err = {{0}};
+	struct cf_err mine = {{0}};
 	pathf(src, "%s/%s", f->src, semver);
-	struct skills_target t = {semver, src, l};
+	struct skills_target t = {.semver = semver, .source_dir = src, .link = l, .sha256 = sha256};
 	observe(f, semver, &st);
 	skills_plan(&st, &t, &plan);
-	if (skills_apply(f->root, &t, &plan, &err) < 0)
-		fail_msg("%s", err.msg);
+	int rc = skills_apply(f->root, &t, &plan, err ? err : &mine);
+	if (!err && rc < 0)
+		fail_msg("%s", mine.msg);
+	if (err && rc == 0)
+		fail_msg("applying the plan succeeded");
 	return plan;
+}
+
+/* Observes, plans and applies toward the target; returns the plan that was applied. */
+static struct skills_plan reconcile(struct fixture *f, const char *semver, enum skills_link l)
+{
+	return reconcile_to(f, semver, l, NULL, NULL);
 }
 
 static void expect_plan(const struct skills_plan *p, const char *want)
@@ -469,6 +482,155 @@ static void test_converges_after_a_crash_at_each_point(void **state)
 	expect_plan(&plan, "");
 }
 
+/* ---- adoption ---- */
+
+/* root/<semver> as rsync puts it: the source's files, no marker. */
+static void rsync_pack(struct fixture *f, const char *semver)
+{
+	static const char *const files[] = {"summarise/SKILL.md", "summarise/scripts/run.sh",
+					    "translate/SKILL.md"};
+	char from[PATH_MAX], to[PATH_MAX];
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		pathf(from, "%s/%s/%s", f->src, semver, files[i]);
+		pathf(to, "%s/%s/%s", f->root, semver, files[i]);
+		char *text = slurp(from);
+		put(to, text, 0644);
+		free(text);
+	}
+}
+
+static void digest_of(const char *dir, char out[65])
+{
+	struct cf_err err = {{0}};
+	if (pack_digest(dir, 0, out, &err) < 0)
+		fail_msg("%s", err.msg);
+}
+
+static ino_t inode_of(const char *path)
+{
+	struct stat st;
+	assert_int_equal(lstat(path, &st), 0);
+	return st.st_ino;
+}
+
+static void test_adopts_a_pack_placed_by_rsync(void **state)
+{
+	struct fixture *f = *state;
+	char p[PATH_MAX], want[65];
+	struct skills_state st;
+
+	make_source(f, "1.4.2", "# summarise\n");
+	pathf(p, "%s/1.4.2", f->src);
+	digest_of(p, want);
+	rsync_pack(f, "1.4.2");
+	pathf(p, "%s/1.4.2/summarise/SKILL.md", f->root);
+	ino_t before = inode_of(p);
+	observe(f, "1.4.2", &st);
+	assert_true(st.pack_present);
+	assert_false(st.pack_complete);
+
+	struct skills_plan plan = reconcile_to(f, "1.4.2", SKILLS_CURRENT, want, NULL);
+	expect_plan(&plan, "adopt link");
+	assert_int_equal(inode_of(p), before); /* adopted where it lies: nothing copied */
+	expect_current_complete(f);
+	pathf(p, "%s/1.4.2/%s", f->root, SKILLS_MARKER);
+	char *text = slurp(p);
+	assert_string_equal(text, "1.4.2\n");
+	free(text);
+	assert_int_equal(count_strays(f), 0);
+	plan = reconcile_to(f, "1.4.2", SKILLS_CURRENT, want, NULL);
+	expect_plan(&plan, "");
+}
+
+static void test_adoption_keeps_the_runbooks_link(void **state)
+{
+	struct fixture *f = *state;
+	char p[PATH_MAX], want[65];
+
+	make_source(f, "1.4.2", "# summarise\n");
+	pathf(p, "%s/1.4.2", f->src);
+	digest_of(p, want);
+	rsync_pack(f, "1.4.2");
+	pathf(p, "%s/current", f->root);
+	assert_int_equal(symlink("1.4.2", p), 0);
+	ino_t link = inode_of(p);
+
+	/* The link already names the pack: no flip, so nothing the gateway reads changes. */
+	struct skills_plan plan = reconcile_to(f, "1.4.2", SKILLS_CURRENT, want, NULL);
+	expect_plan(&plan, "adopt");
+	assert_int_equal(inode_of(p), link);
+	expect_current_complete(f);
+}
+
+static void test_a_pack_that_differs_is_never_linked(void **state)
+{
+	struct fixture *f = *state;
+	char p[PATH_MAX], dir[PATH_MAX], want[65], got[65], msg[CF_ERR_MSG + PATH_MAX];
+	struct cf_err err = {{0}};
+
+	make_source(f, "1.4.1", "# old\n");
+	reconcile(f, "1.4.1", SKILLS_CURRENT);
+	make_source(f, "1.4.2", "# summarise\n");
+	pathf(p, "%s/1.4.2", f->src);
+	digest_of(p, want);
+	rsync_pack(f, "1.4.2");
+	pathf(p, "%s/1.4.2/translate/SKILL.md", f->root);
+	put(p, "# edited by hand\n", 0644);
+	pathf(dir, "%s/1.4.2", f->root);
+	digest_of(dir, got);
+	snprintf(msg, sizeof(msg), "skill pack %s: sha256 %s on disk, openclaw.lock says %s", dir,
+		 got, want);
+
+	struct skills_plan plan = reconcile_to(f, "1.4.2", SKILLS_CURRENT, want, &err);
+	expect_plan(&plan, "adopt link");
+	assert_string_equal(err.msg, msg);
+	expect_link(f, "current", "1.4.1");
+	pathf(p, "%s/1.4.2/%s", f->root, SKILLS_MARKER);
+	assert_false(exists(p));
+	pathf(p, "%s/1.4.2/translate/SKILL.md", f->root);
+	char *text = slurp(p);
+	assert_string_equal(text, "# edited by hand\n"); /* left for the operator to judge */
+	free(text);
+	assert_int_equal(skills_verify(f->root, "1.4.2", want, &err), -1);
+	assert_string_equal(err.msg, msg);
+	assert_int_equal(skills_adopt(f->root, "1.4.2", want, &err), -1);
+	assert_string_equal(err.msg, msg);
+	assert_int_equal(skills_verify(f->root, "1.4.2", got, &err), 0);
+
+	/* Nothing to judge: no such pack, or one that holds the marker (not hashed again). */
+	assert_int_equal(skills_verify(f->root, "9.9.9", want, &err), 0);
+	assert_int_equal(skills_verify(f->root, "1.4.1", want, &err), 0);
+	plan = reconcile_to(f, "1.4.1", SKILLS_CURRENT, want, NULL);
+	expect_plan(&plan, "");
+	assert_int_equal(skills_adopt(f->root, "9.9.9", want, &err), -1);
+	assert_non_null(strstr(err.msg, "/9.9.9: no such directory"));
+}
+
+static void test_a_copy_must_match_the_lock_too(void **state)
+{
+	struct fixture *f = *state;
+	char p[PATH_MAX], src[PATH_MAX], got[65], msg[CF_ERR_MSG + PATH_MAX];
+	struct cf_err err = {{0}};
+	const char *zeros = "0000000000000000000000000000000000000000000000000000000000000000";
+
+	make_source(f, "1.4.2", "# summarise\n");
+	pathf(src, "%s/1.4.2", f->src);
+	digest_of(src, got);
+	struct skills_plan plan = reconcile_to(f, "1.4.2", SKILLS_CURRENT, zeros, &err);
+	expect_plan(&plan, "install link");
+	snprintf(msg, sizeof(msg),
+		 "installing skill pack 1.4.2: skill pack source %s: sha256 %s, openclaw.lock says "
+		 "%s",
+		 src, got, zeros);
+	assert_string_equal(err.msg, msg);
+	pathf(p, "%s/1.4.2", f->root);
+	assert_false(exists(p));
+	assert_int_equal(count_strays(f), 0);
+	plan = reconcile_to(f, "1.4.2", SKILLS_CURRENT, got, NULL);
+	expect_plan(&plan, "install link");
+	expect_current_complete(f);
+}
+
 static void test_links_are_relative(void **state)
 {
 	struct fixture *f = *state;
@@ -499,6 +661,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_converges_after_a_crash_at_each_point, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_links_are_relative, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_adopts_a_pack_placed_by_rsync, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_adoption_keeps_the_runbooks_link, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_a_pack_that_differs_is_never_linked, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_a_copy_must_match_the_lock_too, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests_name("skills", tests, NULL, NULL);
 }
