@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "base/err.h"
+#include "base/selfexe.h"
 #include "cmd/commands.h"
 
 /* A build tree keeps the binary in BUILD/ below the source tree, BUILD being one or a few
@@ -17,11 +18,11 @@
  * (both PATH_MAX bytes); *build points into exe at BUILD, the directory relative to root. */
 static int find_demo(char *root, char *exe, const char **build, struct cf_err *err)
 {
-	ssize_t n = readlink("/proc/self/exe", exe, PATH_MAX - 1);
-	if (n < 0)
-		return cf_err_errno(err, "cannot tell where this binary lives (/proc/self/exe); "
-				    "run `make demo` in a clawfleet source tree");
-	exe[n] = '\0';
+	if (selfexe_path(exe, PATH_MAX, err) < 0) {
+		char why[CF_ERR_MSG];
+		memcpy(why, err->msg, sizeof(why));
+		return cf_err_set(err, "%s; run `make demo` in a clawfleet source tree", why);
+	}
 	char *slash = strrchr(exe, '/');
 	if (!slash || slash == exe)
 		return cf_err_set(err, "%s is not in a clawfleet build tree; run `make demo` in a "
