@@ -4,6 +4,7 @@
 
 #include "base/failpoint.h"
 #include "cmd/commands.h"
+#include "source/gitsource.h"
 
 struct command {
 	const char *name;
@@ -23,6 +24,8 @@ static const struct command commands[] = {
 	{"plan", cmd_plan, "plan --observed FILE [--ref REF] SOURCE"},
 	{"demo", cmd_demo, "demo [--fast]"},
 	{"failpoints", cmd_failpoints, NULL}, /* for the tests: not in the usage */
+	/* The Git fetch child the controller and the agent start: not in the usage. */
+	{GITSOURCE_FETCH_COMMAND, gitsource_fetch_child_main, NULL},
 };
 
 static void usage(FILE *out)

@@ -131,11 +131,26 @@ static char *trim(char *s)
 	return s;
 }
 
+/* launchd names the signal as macOS's strsignal does, its number last: "Killed: 9",
+ * "Segmentation fault: 11". 0 when the line does not end in a number. */
+static int parse_signal(const char *value)
+{
+	const char *colon = strrchr(value, ':');
+	int sig = 0;
+	if (!colon || colon[1] != ' ' || !parse_int(colon + 2, &sig, NULL) || sig <= 0)
+		return 0;
+	return sig;
+}
+
 /* `launchctl print` describes the service as nested "key = value" blocks; only the outermost
- * block's keys describe the service itself (nested blocks have their own "state" lines). */
+ * block's keys describe the service itself (nested blocks have their own "state" lines). A run
+ * that a signal ended shows "last terminating signal = Killed: 9", in place of or beside "last
+ * exit code" (which may still read "(never exited)" or hold an older run's code): the signal
+ * is the last run's end, and one that cannot be read leaves the end unknown rather than falling
+ * back to the code it contradicts. */
 static void parse_launchd_print(char *text, struct service_status *st)
 {
-	int depth = 0;
+	int depth = 0, sig = -1;
 	char *save = NULL;
 	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char *s = trim(line);
@@ -161,6 +176,13 @@ static void parse_launchd_print(char *text, struct service_status *st)
 		else if (strcmp(s, "last exit code") == 0)
 			st->has_last_exit = parse_int(value, &st->last_exit, &rest) &&
 					    (!*rest || *rest == ':');
+		else if (strcmp(s, "last terminating signal") == 0)
+			sig = parse_signal(value);
+	}
+	if (sig >= 0) {
+		st->has_last_exit = sig > 0;
+		st->last_exit = sig > 0 ? 128 + sig : 0;
+		st->last_signal = sig;
 	}
 	if (!st->running)
 		st->pid = 0;
@@ -274,6 +296,7 @@ static int systemd_status(const struct service_config *cfg, struct service_statu
 	/* Code 0: the current main process has not exited, so there is no exit to report yet. */
 	st->has_last_exit = code == CODE_EXITED || code == CODE_KILLED || code == CODE_DUMPED;
 	st->last_exit = code == CODE_EXITED ? status : st->has_last_exit ? 128 + status : 0;
+	st->last_signal = code == CODE_KILLED || code == CODE_DUMPED ? status : 0;
 	rc = 0;
 done:
 	proc_result_free(&res);

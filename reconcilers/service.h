@@ -38,6 +38,9 @@ struct service_status {
 	int pid; /* 0 when not running or not reported */
 	bool has_last_exit;
 	int last_exit; /* a death by signal N is 128 + N */
+	/* The signal that ended the last run, as the manager reported it (launchd's "last
+	 * terminating signal", systemd's killed or dumped); 0 when it exited or nobody said. */
+	int last_signal;
 	/* One line on why the gateway is not running or its state is unknown; "" otherwise. */
 	char error[SERVICE_ERROR_MAX];
 };

@@ -3,11 +3,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #if defined(__APPLE__)
+#include <mach-o/dyld.h>
 #include <sys/mount.h>
 #include <sys/param.h>
 #else
@@ -229,6 +233,77 @@ int compat_adopt_orphans(void)
 #if defined(__linux__)
 	return prctl(PR_SET_CHILD_SUBREAPER, 1);
 #else
+	return 0;
+#endif
+}
+
+#if defined(__APPLE__)
+int compat_self_exe_path(char *buf, size_t cap)
+{
+	char raw[PATH_MAX], resolved[PATH_MAX];
+	uint32_t size = sizeof(raw);
+
+	if (_NSGetExecutablePath(raw, &size) != 0) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	/* dyld reports the path the program was started by, which may hold "." or symlinks. */
+	if (!realpath(raw, resolved))
+		return -1;
+	if (strlen(resolved) >= cap) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(buf, resolved, strlen(resolved) + 1);
+	return 0;
+}
+#else
+#define PROC_SELF_EXE "/proc/self/exe"
+#define DELETED_SUFFIX " (deleted)"
+
+int compat_self_exe_path(char *buf, size_t cap)
+{
+	size_t slen = strlen(DELETED_SUFFIX);
+
+	if (cap < sizeof(PROC_SELF_EXE)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	ssize_t n = readlink(PROC_SELF_EXE, buf, cap - 1);
+	if (n < 0)
+		return -1;
+	if ((size_t)n == cap - 1) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	buf[n] = '\0';
+	/* The file was replaced (an upgrade) or removed: the link still runs what this process
+	 * runs, where the path would run another version or nothing. */
+	if ((size_t)n > slen && strcmp(buf + n - slen, DELETED_SUFFIX) == 0)
+		snprintf(buf, cap, "%s", PROC_SELF_EXE);
+	return 0;
+}
+#endif
+
+int compat_mapped_bytes(uint64_t *bytes)
+{
+#if defined(__linux__)
+	char text[128];
+	unsigned long long pages = 0;
+	int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, text, sizeof(text) - 1);
+	int saved = errno;
+	close(fd);
+	if (n <= 0 || (text[n] = '\0', sscanf(text, "%llu", &pages) != 1)) {
+		errno = n < 0 ? saved : EINVAL;
+		return -1;
+	}
+	*bytes = (uint64_t)pages * (uint64_t)sysconf(_SC_PAGESIZE);
+	return 1;
+#else
+	*bytes = 0;
 	return 0;
 #endif
 }

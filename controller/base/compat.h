@@ -69,6 +69,18 @@ int compat_disk_free(const char *path, uint64_t *total_bytes, uint64_t *avail_by
  * grow per thread that way. */
 void compat_malloc_one_arena(void);
 
+/* Where the running program's executable lives, as an absolute path exec can run, so that it can
+ * run itself again (the fetch child) or find files installed beside it (`clawfleet demo`, the
+ * simulator): /proc/self/exe on Linux (that link itself once an upgrade has replaced the file,
+ * since it still names the running image), _NSGetExecutablePath resolved with realpath on macOS.
+ * 0, or -1 with errno (ENAMETOOLONG past cap bytes; PATH_MAX is enough). */
+int compat_self_exe_path(char *buf, size_t cap);
+
+/* What this process has mapped, in bytes, where the kernel enforces RLIMIT_AS on it: 1 with
+ * *bytes on Linux (from /proc/self/statm), 0 on macOS, which accepts the limit and ignores it
+ * (a fetch child there is bounded by its deadline alone). -1 with errno. */
+int compat_mapped_bytes(uint64_t *bytes);
+
 /* Makes this process the one that reaps its descendants' orphans (Linux:
  * PR_SET_CHILD_SUBREAPER), for tests whose PID 1 never reaps. macOS has no such thing and needs
  * none (launchd reaps orphans): 0 there. 0, or -1 with errno. */

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/compat.h"
 #include "base/err.h"
 #include "cmd/commands.h"
 
@@ -17,11 +18,9 @@
  * (both PATH_MAX bytes); *build points into exe at BUILD, the directory relative to root. */
 static int find_demo(char *root, char *exe, const char **build, struct cf_err *err)
 {
-	ssize_t n = readlink("/proc/self/exe", exe, PATH_MAX - 1);
-	if (n < 0)
-		return cf_err_errno(err, "cannot tell where this binary lives (/proc/self/exe); "
-				    "run `make demo` in a clawfleet source tree");
-	exe[n] = '\0';
+	if (compat_self_exe_path(exe, PATH_MAX) < 0)
+		return cf_err_errno(err, "cannot tell where this program lives (run `make demo` in a "
+					 "clawfleet source tree)");
 	char *slash = strrchr(exe, '/');
 	if (!slash || slash == exe)
 		return cf_err_set(err, "%s is not in a clawfleet build tree; run `make demo` in a "

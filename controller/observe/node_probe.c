@@ -197,7 +197,10 @@ static void judge_red(const struct probe_inputs *in, const struct probe_threshol
 		    "infra tree has local changes: only a clean checkout of the tag may run; "
 		    "discard them and let the agent pull again");
 	doctor_reasons(in, out, PROBE_RED);
-	if (!in->service.error && !in->service.running && in->service.has_last_exit)
+	if (!in->service.error && !in->service.running && in->service.last_signal)
+		add(out, PROBE_RED, "gateway.not_running",
+		    "gateway service is not running (killed by signal %d)", in->service.last_signal);
+	else if (!in->service.error && !in->service.running && in->service.has_last_exit)
 		add(out, PROBE_RED, "gateway.not_running",
 		    "gateway service is not running (last exit status %d)", in->service.last_exit);
 	else if (!in->service.error && !in->service.running)
@@ -209,7 +212,12 @@ static void judge_red(const struct probe_inputs *in, const struct probe_threshol
 		add(out, PROBE_RED, "gateway.not_ready", "gateway /healthz does not report ok");
 	else if (!in->gateway.ready)
 		add(out, PROBE_RED, "gateway.not_ready", "gateway /readyz reports ready:false");
-	if (in->service.restarts_5m >= t->max_restarts_5m)
+	if (in->service.restarts_5m >= t->max_restarts_5m && in->service.last_signal)
+		add(out, PROBE_RED, "service.crash_loop",
+		    "gateway started %d times in the last 5 minutes (%d is a crash loop); its last "
+		    "run was killed by signal %d",
+		    in->service.restarts_5m, t->max_restarts_5m, in->service.last_signal);
+	else if (in->service.restarts_5m >= t->max_restarts_5m)
 		add(out, PROBE_RED, "service.crash_loop",
 		    "gateway started %d times in the last 5 minutes (%d is a crash loop)",
 		    in->service.restarts_5m, t->max_restarts_5m);

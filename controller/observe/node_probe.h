@@ -130,6 +130,7 @@ struct probe_inputs {
 		bool running;
 		bool has_last_exit;
 		int last_exit;
+		int last_signal; /* the signal that ended the last run; 0 */
 		int restarts_5m; /* (re)starts seen in the last 5 minutes */
 		const char *error; /* the service manager did not answer */
 	} service;

@@ -79,6 +79,14 @@ int gitsource_fetch_fd(const struct gitsource_fetch *f);
 int64_t gitsource_fetch_deadline(const struct gitsource_fetch *f);
 /* Kills a fetch still running, reaps it, and removes a clone's partial directory. */
 void gitsource_fetch_free(struct gitsource_fetch *f);
+/* The hidden command `clawfleet __fetch` that runs the fetch of gitsource_fetch_start: the
+ * program's main dispatches GITSOURCE_FETCH_COMMAND to gitsource_fetch_child_main (argv[0] is
+ * the command). Every program that fetches runs itself for it (compat_self_exe_path, base/compat.h) and must do so
+ * too, test binaries included: a fetch runs in a freshly exec'd process, never in a fork of a
+ * multithreaded one (libgit2 and TLS after fork without exec are unsafe on macOS). Returns the
+ * exit status. */
+#define GITSOURCE_FETCH_COMMAND "__fetch"
+int gitsource_fetch_child_main(int argc, char **argv);
 /* Opens the bare mirror at mirror_dir as the last fetch left it: 0, or 1 when there is none
  * yet (never cloned), or -1. */
 int gitsource_open_mirror(struct gitsource **out, const char *mirror_dir, struct cf_err *err);

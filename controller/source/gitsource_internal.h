@@ -1,6 +1,7 @@
 /* gitsource_internal: private to gitsource.c (opening repositories, resolving refs, reading
- * trees and commits) and gitsource_mirror.c (cloning and fetching the mirror in a child process
- * that is killed at its deadline). */
+ * trees and commits), gitsource_mirror.c (cloning and fetching the mirror in a child process
+ * that is killed at its deadline) and gitsource_fetch_child.c (that child: this program run
+ * again as `<self> __fetch`). What the two sides of the fetch agree on lives here. */
 #ifndef CLAWFLEET_GITSOURCE_INTERNAL_H
 #define CLAWFLEET_GITSOURCE_INTERNAL_H
 #include <git2.h>
@@ -9,6 +10,26 @@
 
 #include "base/err.h"
 #include "source/gitsource.h"
+
+/* The child's command line: `<self> __fetch --dir DIR [--create] [--refspec SPEC]...
+ * --timeout-ms MS`. The URL, which may carry credentials, never goes on a command line (any user
+ * may read those): the parent writes it to the child's stdin, NUL-terminated, and keeps that pipe
+ * open for as long as it wants the fetch; the child's stdout and stderr are the pipe its message
+ * comes back on. Exit 0: fetched; otherwise the message says why. */
+#define GITSOURCE_FETCH_ARG_DIR "--dir"
+#define GITSOURCE_FETCH_ARG_CREATE "--create"
+#define GITSOURCE_FETCH_ARG_REFSPEC "--refspec"
+#define GITSOURCE_FETCH_ARG_TIMEOUT "--timeout-ms"
+/* Tags and at most one branch or ref. */
+#define GITSOURCE_FETCH_REFSPECS_MAX 2
+/* The URL and its NUL always fit in an empty pipe (POSIX promises 512 bytes written at once; Linux
+ * and macOS buffer 16 KiB or more), so the parent writes it before the child starts and never
+ * waits. */
+#define GITSOURCE_FETCH_URL_MAX 4095
+/* Set in the child's environment. A program that runs itself for the fetch must dispatch the
+ * command in its main; one that does not would run its own main again, and its fetches then fail
+ * at once instead of starting children of their own. */
+#define GITSOURCE_FETCH_CHILD_ENV "CLAWFLEET_FETCH_CHILD"
 
 static inline const char *git_msg(void)
 {

@@ -8,21 +8,23 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/compat.h"
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/fsutil.h"
 #include "source/gitsource_internal.h"
+
+extern char **environ;
 
 /* ---- sync: credentials never reach a message ---- */
 
@@ -143,19 +145,16 @@ static bool holds_bare_repo(const char *dir)
 
 /* ---- sync: the fetch, in a child process so it can be killed ---- */
 
-struct fetch_job {
-	const char *url;
-	const char *dir;
-	bool create;              /* init a bare repository in dir first: a clone */
-	const struct gitref *ref; /* the branch or ref fetched beside the tags; NULL: tags only */
-};
+/* The child is this program run again (gitsource_fetch_child.c), never a bare fork: after fork
+ * only exec is safe in a multithreaded process, and libgit2's init and a TLS handshake are not
+ * (Apple's frameworks can deadlock or abort on locks another thread held at the fork). */
 
 /* A refspec naming one ref: "+<ref>:<ref>". */
 #define REFSPEC_MAX (2 * GITSOURCE_REVISION_MAX + 32)
 
 struct refspecs {
 	char one[REFSPEC_MAX];
-	char *v[2];
+	char *v[GITSOURCE_FETCH_REFSPECS_MAX];
 	size_t n;
 };
 
@@ -163,7 +162,8 @@ struct refspecs {
  * chooses among all of them) and the one branch or ref the source's ref reads, never the other
  * branches: a branch nobody reads can hold anything (a 1 GiB blob) and every fetch would pay for
  * it. A commit with no branch may be on any branch, so it alone fetches them all. */
-static int fetch_refspecs(const struct gitref *ref, struct refspecs *out, char *msg, size_t cap)
+static int fetch_refspecs(const struct gitref *ref, struct refspecs *out, const char *shown,
+			  struct cf_err *err)
 {
 	const char *prefix = "refs/heads/", *name = NULL;
 
@@ -188,124 +188,10 @@ static int fetch_refspecs(const struct gitref *ref, struct refspecs *out, char *
 		return 0;
 	int n = snprintf(out->one, sizeof(out->one), "+%s%s:%s%s", prefix, name, prefix, name);
 	if (n < 0 || (size_t)n >= sizeof(out->one)) {
-		snprintf(msg, cap, "ref %s%s is too long", prefix, name);
-		return -1;
+		return cf_err_set(err, "fetch of %s: ref %s%s is too long", shown, prefix, name);
 	}
 	out->v[out->n++] = out->one;
 	return 0;
-}
-
-/* Caps the address space the fetch may map beyond what the child inherited (the parent's heap,
- * its threads' stacks and malloc arenas: address space that fork only shares), so that an object
- * too large to hold fails its allocation at once with libgit2's "out of memory" instead of taking
- * the host's memory and then the deadline. RLIMIT_AS is enforced by Linux; macOS accepts it and
- * does not enforce it, so a port must bound the child another way: this is the one place that
- * sets the limit. libgit2 maps pack files in windows of up to 1 GiB, 8 GiB in all, by default;
- * smaller windows keep a large mirror's packs within the limit. */
-static int limit_memory(char *msg, size_t cap)
-{
-	char buf[128];
-	unsigned long long pages = 0;
-	ssize_t n = -1;
-
-	int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-	}
-	if (n <= 0 || (buf[n] = '\0', sscanf(buf, "%llu", &pages) != 1)) {
-		snprintf(msg, cap, "reading /proc/self/statm to limit the fetch's memory: %s",
-			 n < 0 ? strerror(errno) : "no size in it");
-		return -1;
-	}
-	rlim_t inherited = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE);
-	struct rlimit rl = {inherited + GITSOURCE_FETCH_MEMORY_MAX,
-			    inherited + GITSOURCE_FETCH_MEMORY_MAX};
-	if (setrlimit(RLIMIT_AS, &rl) < 0) {
-		snprintf(msg, cap, "limiting the fetch's memory: %s", strerror(errno));
-		return -1;
-	}
-	if (git_libgit2_opts(GIT_OPT_SET_MWINDOW_SIZE, (size_t)32 << 20) < 0 ||
-	    git_libgit2_opts(GIT_OPT_SET_MWINDOW_MAPPED_LIMIT,
-			     (size_t)GITSOURCE_FETCH_MEMORY_MAX / 4) < 0) {
-		snprintf(msg, cap, "limiting libgit2's pack windows: %s", git_msg());
-		return -1;
-	}
-	return 0;
-}
-
-static void fetch_failed(char *msg, size_t cap)
-{
-	const git_error *e = git_error_last();
-	if (e && e->klass == GIT_ERROR_NOMEMORY)
-		snprintf(msg, cap,
-			 "out of memory: a fetch may map %u MiB; the fetched branch or a tag holds an "
-			 "object larger than that (a file of hundreds of MiB in its history?)",
-			 GITSOURCE_FETCH_MEMORY_MAX >> 20);
-	else
-		snprintf(msg, cap, "%s", git_msg());
-}
-
-static int fetch_here(const struct fetch_job *job, char *msg, size_t cap)
-{
-	struct refspecs specs;
-	git_remote_create_options create;
-	git_fetch_options opts;
-	git_repository *repo = NULL;
-	git_remote *remote = NULL;
-
-	if (fetch_refspecs(job->ref, &specs, msg, cap) < 0)
-		return -1;
-	git_strarray refspecs = {specs.v, specs.n};
-	git_fetch_options_init(&opts, GIT_FETCH_OPTIONS_VERSION);
-	opts.prune = GIT_FETCH_PRUNE;
-	opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_ALL;
-	opts.update_fetchhead = 0;
-	int rc = job->create ? git_repository_init(&repo, job->dir, 1)
-			     : git_repository_open_bare(&repo, job->dir);
-	/* Anonymous, so a changed URL takes effect without rewriting the mirror's config. The URL
-	 * is used as given, as Flux does: no url.*.insteadOf rewriting (whose lookup in libgit2
-	 * 1.5 also leaks a regex match block per config entry). */
-	git_remote_create_options_init(&create, GIT_REMOTE_CREATE_OPTIONS_VERSION);
-	create.repository = repo;
-	create.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF;
-	if (rc == 0)
-		rc = git_remote_create_with_opts(&remote, job->url, &create);
-	if (rc == 0)
-		rc = git_remote_fetch(remote, &refspecs, &opts, NULL);
-	if (rc < 0)
-		fetch_failed(msg, cap);
-	git_remote_free(remote);
-	git_repository_free(repo);
-	return rc < 0 ? -1 : 0;
-}
-
-static void __attribute__((noreturn)) run_child(const struct fetch_job *job, pid_t parent, int fd)
-{
-	char msg[CF_ERR_MSG] = "";
-	int rc = -1;
-
-	/* A controller that dies must not leave a fetch running on its mirror. */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != parent)
-		_exit(1);
-	signal(SIGPIPE, SIG_IGN);
-	/* libgit2 seeds mbedTLS's random generator once at init; a child forked from an
-	 * initialized parent would reuse the parent's (and every sibling's) TLS randomness, so
-	 * drop the inherited state entirely and initialize afresh. */
-	while (git_libgit2_shutdown() > 0)
-		;
-	if (git_libgit2_init() < 0) {
-		snprintf(msg, sizeof(msg), "initializing libgit2: %s", git_msg());
-	} else {
-		if (limit_memory(msg, sizeof(msg)) == 0)
-			rc = fetch_here(job, msg, sizeof(msg));
-		git_libgit2_shutdown();
-	}
-	/* A message that cannot be sent is not worth more: the parent reports the exit. */
-	if (rc < 0)
-		fsutil_write_all(fd, msg, strlen(msg));
-	_exit(rc < 0 ? 1 : 0);
 }
 
 /* ---- sync: the parent's side of the fetch: start, poll, finish ---- */
@@ -317,8 +203,9 @@ struct gitsource_fetch {
 	char *mirror;
 	char tmp[PATH_MAX];	    /* a clone's temporary directory until installed; "" */
 	char shown[CF_ERR_MSG / 2]; /* url with its credentials redacted */
-	pid_t pid;		    /* 0 once reaped */
+	pid_t pid;		    /* 0 once reaped; also its process group */
 	int fd;			    /* the child's message; -1 once at its end */
+	int lifeline;		    /* the child's stdin, held until the fetch ends; -1 */
 	int status;
 	int timeout_ms;
 	int64_t deadline;
@@ -345,16 +232,171 @@ static int prepare_clone(struct gitsource_fetch *f, struct cf_err *err)
 	return 0;
 }
 
+/* A pipe whose ends are both close-on-exec: the ends each child needs are dup'ed onto its 0, 1
+ * and 2, and no other child (another fetch, a command of base/proc) may hold one. */
+static int cloexec_pipe(int fds[2])
+{
+	if (pipe(fds) < 0)
+		return -1;
+	if (fcntl(fds[0], F_SETFD, FD_CLOEXEC) < 0 || fcntl(fds[1], F_SETFD, FD_CLOEXEC) < 0) {
+		int e = errno;
+		close(fds[0]);
+		close(fds[1]);
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+/* The environment with GITSOURCE_FETCH_CHILD_ENV added: borrowed pointers, built before the
+ * spawn. */
+static char **child_env(void)
+{
+	static char mark[] = GITSOURCE_FETCH_CHILD_ENV "=1";
+	size_t n = 0;
+	while (environ && environ[n])
+		n++;
+	char **envp = malloc((n + 2) * sizeof(*envp));
+	if (!envp)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		envp[i] = environ[i];
+	envp[n] = mark;
+	envp[n + 1] = NULL;
+	return envp;
+}
+
+/* Runs `<self> __fetch ...` in a process group of its own with default signal dispositions, the
+ * URL already waiting on its stdin (job[0]), its stdout and stderr on msg_w. */
+static int spawn_child(struct gitsource_fetch *f, const char *self, char **argv, int job_r,
+		       int msg_w, struct cf_err *err)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, all;
+	char **envp = child_env();
+	int rc;
+
+	if (!envp)
+		return cf_err_set(err, "out of memory");
+	sigemptyset(&none);
+	sigfillset(&all);
+	sigdelset(&all, SIGKILL);
+	sigdelset(&all, SIGSTOP);
+	if (posix_spawn_file_actions_init(&fa) != 0) {
+		free(envp);
+		return cf_err_set(err, "out of memory");
+	}
+	if (posix_spawnattr_init(&attr) != 0) {
+		posix_spawn_file_actions_destroy(&fa);
+		free(envp);
+		return cf_err_set(err, "out of memory");
+	}
+	rc = posix_spawn_file_actions_adddup2(&fa, job_r, 0);
+	if (!rc)
+		rc = posix_spawn_file_actions_adddup2(&fa, msg_w, 1);
+	if (!rc)
+		rc = posix_spawn_file_actions_adddup2(&fa, msg_w, 2);
+	/* The controller's ignored SIGPIPE and blocked signals are not the child's; its own group
+	 * lets the deadline kill whatever it started with it; it inherits no other descriptor (a
+	 * listening socket or a lock held past the daemon's death). */
+	short spawn_flags = POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+	if (!rc)
+		rc = compat_spawn_close_others(&fa, &spawn_flags);
+	if (!rc)
+		rc = posix_spawnattr_setflags(&attr, spawn_flags);
+	if (!rc)
+		rc = posix_spawnattr_setpgroup(&attr, 0);
+	if (!rc)
+		rc = posix_spawnattr_setsigmask(&attr, &none);
+	if (!rc)
+		rc = posix_spawnattr_setsigdefault(&attr, &all);
+	if (!rc)
+		rc = posix_spawn(&f->pid, self, &fa, &attr, argv, envp);
+	if (rc) {
+		f->pid = 0;
+		errno = rc;
+		cf_err_errno(err, "fetch of %s: running %s %s", f->shown, self,
+			     GITSOURCE_FETCH_COMMAND);
+	}
+	posix_spawnattr_destroy(&attr);
+	posix_spawn_file_actions_destroy(&fa);
+	free(envp);
+	return rc ? -1 : 0;
+}
+
+/* Starts the child fetching into dir: its command line, the URL on its stdin, the pipes. */
+static int start_child(struct gitsource_fetch *f, const char *dir, bool create,
+		       const struct gitref *ref, struct cf_err *err)
+{
+	char self[PATH_MAX], timeout[24], *argv[8 + 2 * GITSOURCE_FETCH_REFSPECS_MAX];
+	struct refspecs specs;
+	int job[2] = {-1, -1}, msg[2] = {-1, -1}, rc = -1;
+	size_t argc = 0, len = strlen(f->url);
+
+	if (len > GITSOURCE_FETCH_URL_MAX)
+		return cf_err_set(err, "fetch of %s: the URL is longer than %d bytes", f->shown,
+				  GITSOURCE_FETCH_URL_MAX);
+	if (fetch_refspecs(ref, &specs, f->shown, err) < 0)
+		return -1;
+	if (compat_self_exe_path(self, sizeof(self)) < 0)
+		return cf_err_errno(err, "fetch of %s: cannot tell where this program lives",
+				    f->shown);
+	snprintf(timeout, sizeof(timeout), "%d", f->timeout_ms);
+	argv[argc++] = self;
+	argv[argc++] = GITSOURCE_FETCH_COMMAND;
+	argv[argc++] = GITSOURCE_FETCH_ARG_DIR;
+	argv[argc++] = (char *)dir;
+	if (create)
+		argv[argc++] = GITSOURCE_FETCH_ARG_CREATE;
+	for (size_t i = 0; i < specs.n; i++) {
+		argv[argc++] = GITSOURCE_FETCH_ARG_REFSPEC;
+		argv[argc++] = specs.v[i];
+	}
+	argv[argc++] = GITSOURCE_FETCH_ARG_TIMEOUT;
+	argv[argc++] = timeout;
+	argv[argc] = NULL;
+	if (cloexec_pipe(job) < 0 || cloexec_pipe(msg) < 0) {
+		cf_err_errno(err, "fetch of %s: pipe", f->shown);
+		goto done;
+	}
+	/* The parent's ends only: the child's message is small and written once, and the URL fits
+	 * the empty pipe, so neither side ever waits on the other. */
+	if (fcntl(msg[0], F_SETFL, O_NONBLOCK) < 0 || fcntl(job[1], F_SETFL, O_NONBLOCK) < 0) {
+		cf_err_errno(err, "fetch of %s: pipe", f->shown);
+		goto done;
+	}
+	if (fsutil_write_all(job[1], f->url, len + 1) < 0) {
+		cf_err_errno(err, "fetch of %s: handing the URL to the fetch process", f->shown);
+		goto done;
+	}
+	f->deadline = clock_mono_ms() + f->timeout_ms;
+	if (spawn_child(f, self, argv, job[0], msg[1], err) < 0)
+		goto done;
+	f->fd = msg[0];
+	f->lifeline = job[1];
+	msg[0] = job[1] = -1;
+	rc = 0;
+done:
+	for (int i = 0; i < 2; i++) {
+		if (job[i] >= 0)
+			close(job[i]);
+		if (msg[i] >= 0)
+			close(msg[i]);
+	}
+	return rc;
+}
+
 int gitsource_fetch_start(struct gitsource_fetch **out, const char *url, const char *mirror_dir,
 			  const struct gitref *ref, int timeout_ms, struct cf_err *err)
 {
 	struct gitsource_fetch *f = calloc(1, sizeof(*f));
-	int fds[2];
 
 	*out = NULL;
 	if (!f)
 		return cf_err_set(err, "out of memory");
 	f->fd = -1;
+	f->lifeline = -1;
 	f->result = 1;
 	f->timeout_ms = timeout_ms > 0 ? timeout_ms : GITSOURCE_TIMEOUT_DEFAULT_MS;
 	f->url = strdup(url);
@@ -367,48 +409,25 @@ int gitsource_fetch_start(struct gitsource_fetch **out, const char *url, const c
 	for (size_t n = strlen(f->mirror); n > 1 && f->mirror[n - 1] == '/'; n--)
 		f->mirror[n - 1] = '\0';
 	redact(url, url, f->shown, sizeof(f->shown));
-	/* Held until the fork: the child shuts down what it inherits, and libgit2 breaks on a
-	 * shutdown it was not initialized for. */
+	if (getenv(GITSOURCE_FETCH_CHILD_ENV)) {
+		cf_err_set(err, "fetch of %s: this program was started as a fetch process and cannot "
+				"start another: its main does not dispatch \"%s\"",
+			   f->shown, GITSOURCE_FETCH_COMMAND);
+		gitsource_fetch_free(f);
+		return -1;
+	}
 	gitsource_global_init();
 	bool fetch = holds_bare_repo(f->mirror);
+	gitsource_global_shutdown();
 	if (fetch)
 		remove_stale_files(f->mirror);
 	else if (prepare_clone(f, err) < 0)
 		goto fail;
-	struct fetch_job job = {
-		.url = f->url, .dir = fetch ? f->mirror : f->tmp, .create = !fetch, .ref = ref};
-	if (pipe2(fds, O_CLOEXEC) < 0) {
-		cf_err_errno(err, "fetch of %s: pipe", f->shown);
+	if (start_child(f, fetch ? f->mirror : f->tmp, !fetch, ref, err) < 0)
 		goto fail;
-	}
-	/* Only the parent's end: the child's message is small and written once. */
-	if (fcntl(fds[0], F_SETFL, O_NONBLOCK) < 0) {
-		cf_err_errno(err, "fetch of %s: pipe", f->shown);
-		close(fds[0]);
-		close(fds[1]);
-		goto fail;
-	}
-	pid_t parent = getpid();
-	f->deadline = clock_mono_ms() + f->timeout_ms;
-	pid_t pid = fork();
-	if (pid < 0) {
-		cf_err_errno(err, "fetch of %s: fork", f->shown);
-		close(fds[0]);
-		close(fds[1]);
-		goto fail;
-	}
-	if (pid == 0) {
-		close(fds[0]);
-		run_child(&job, parent, fds[1]);
-	}
-	close(fds[1]);
-	gitsource_global_shutdown();
-	f->pid = pid;
-	f->fd = fds[0];
 	*out = f;
 	return 0;
 fail:
-	gitsource_global_shutdown();
 	gitsource_fetch_free(f);
 	return -1;
 }
@@ -465,6 +484,10 @@ static int end(struct gitsource_fetch *f, int rc, struct cf_err *err)
 		close(f->fd);
 		f->fd = -1;
 	}
+	if (f->lifeline >= 0) {
+		close(f->lifeline);
+		f->lifeline = -1;
+	}
 	if (rc < 0 && f->tmp[0]) {
 		fsutil_remove_tree(f->tmp, NULL);
 		f->tmp[0] = '\0';
@@ -501,7 +524,7 @@ int gitsource_fetch_poll(struct gitsource_fetch *f, struct cf_err *err)
 	}
 	if (clock_mono_ms() < f->deadline)
 		return 1;
-	kill(f->pid, SIGKILL);
+	kill(-f->pid, SIGKILL);
 	while (waitpid(f->pid, &f->status, 0) < 0 && errno == EINTR)
 		;
 	f->pid = 0;
@@ -524,12 +547,14 @@ void gitsource_fetch_free(struct gitsource_fetch *f)
 	if (!f)
 		return;
 	if (f->pid > 0) {
-		kill(f->pid, SIGKILL);
+		kill(-f->pid, SIGKILL);
 		while (waitpid(f->pid, NULL, 0) < 0 && errno == EINTR)
 			;
 	}
 	if (f->fd >= 0)
 		close(f->fd);
+	if (f->lifeline >= 0)
+		close(f->lifeline);
 	if (f->tmp[0])
 		fsutil_remove_tree(f->tmp, NULL);
 	free(f->url);

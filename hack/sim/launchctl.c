@@ -13,7 +13,10 @@
  * (pid, runs, restarts) and the exit status in sim/gateway.state and reaps the gateway, so a dead
  * gateway never lingers as a zombie. kickstart returns once the gateway has survived
  * CRASH_WINDOW_MS or has exited, so a crash is in the state when it returns. No KeepAlive: a
- * gateway that exits stays down. A gateway killed by signal N records exit status 128+N. */
+ * gateway that exits stays down. print reports the last run's end as launchd does: "last exit
+ * code = N" after an exit, "last terminating signal = Killed: 9" (macOS's name of the signal,
+ * then its number) in its place after a death by signal, "(never exited)" before either; the
+ * state file records a death by signal N as exit status 128+N and the signal. */
 #include <poll.h>
 #include <sys/wait.h>
 
@@ -86,7 +89,7 @@ static void record_start(pid_t pid)
 }
 
 /* Only the run that is still recorded may be marked stopped: a newer one may have started. */
-static void record_exit(pid_t pid, bool known, int status)
+static void record_exit(pid_t pid, bool known, int status, int sig)
 {
 	struct sim_gw_state st;
 	int lock = sim_lock("gateway.lock");
@@ -97,6 +100,7 @@ static void record_exit(pid_t pid, bool known, int status)
 		if (known) {
 			st.has_exit = true;
 			st.last_exit = status;
+			st.last_signal = sig;
 		}
 		if (sim_gw_save(&st) == 0)
 			remove_pid_file();
@@ -107,6 +111,54 @@ static void record_exit(pid_t pid, bool known, int status)
 static int exit_status(const siginfo_t *si)
 {
 	return si->si_code == CLD_EXITED ? si->si_status : 128 + si->si_status;
+}
+
+static int exit_signal(const siginfo_t *si)
+{
+	return si->si_code == CLD_EXITED ? 0 : si->si_status;
+}
+
+/* What macOS's strsignal calls a signal, without the ": N" it appends: launchd prints that. By
+ * name, since the numbers differ between Linux and macOS beyond the first few. */
+static const char *macos_signal_name(int sig)
+{
+	static const struct {
+		int sig;
+		const char *name;
+	} names[] = {
+		{SIGHUP, "Hangup"},
+		{SIGINT, "Interrupt"},
+		{SIGQUIT, "Quit"},
+		{SIGILL, "Illegal instruction"},
+		{SIGTRAP, "Trace/BPT trap"},
+		{SIGABRT, "Abort trap"},
+		{SIGFPE, "Floating point exception"},
+		{SIGKILL, "Killed"},
+		{SIGBUS, "Bus error"},
+		{SIGSEGV, "Segmentation fault"},
+		{SIGSYS, "Bad system call"},
+		{SIGPIPE, "Broken pipe"},
+		{SIGALRM, "Alarm clock"},
+		{SIGTERM, "Terminated"},
+		{SIGUSR1, "User defined signal 1"},
+		{SIGUSR2, "User defined signal 2"},
+	};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (names[i].sig == sig)
+			return names[i].name;
+	return "Unknown signal";
+}
+
+/* Closes every descriptor from 3 up but keep: nothing of the caller's may stay open (a test's
+ * $(...) pipe would never see EOF). Plain POSIX: every number up to the limit. */
+static void close_others(int keep)
+{
+	long max = sysconf(_SC_OPEN_MAX);
+	if (max < 0)
+		max = 1024;
+	for (int fd = 3; fd < max; fd++)
+		if (fd != keep)
+			close(fd);
 }
 
 /* The supervisor: detaches, runs the gateway and outlives it; never returns. Closing `started`
@@ -122,10 +174,11 @@ static void supervise(char **argv, int started)
 		       O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 	if (null < 0 || log < 0 || dup2(null, 0) < 0 || dup2(log, 1) < 0 || dup2(log, 2) < 0)
 		_exit(1);
-	/* Nothing of the caller's may stay open: a test's $(...) pipe would never see EOF. */
-	if (started > 3)
-		close_range(3, (unsigned)started - 1, 0);
-	close_range((unsigned)started + 1, ~0U, 0);
+	close_others(started);
+	/* Held until this process ends (close-on-exec: the gateway does not inherit it), so that
+	 * sim_gateway_alive knows a supervisor is there to record the gateway's end. */
+	if (sim_lock(SIM_GW_SUPERVISOR) < 0)
+		_exit(1);
 	pid_t pid = fork();
 	if (pid < 0)
 		_exit(1);
@@ -151,7 +204,7 @@ static void supervise(char **argv, int started)
 		while (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT) < 0 && errno == EINTR)
 			;
 	}
-	record_exit(pid, si.si_pid == pid, exit_status(&si));
+	record_exit(pid, si.si_pid == pid, exit_status(&si), exit_signal(&si));
 	waitpid(pid, NULL, 0);
 	_exit(0);
 }
@@ -159,7 +212,8 @@ static void supervise(char **argv, int started)
 static int start(char **argv)
 {
 	int fds[2];
-	if (pipe2(fds, O_CLOEXEC) < 0) {
+	if (pipe(fds) < 0 || fcntl(fds[0], F_SETFD, FD_CLOEXEC) < 0 ||
+	    fcntl(fds[1], F_SETFD, FD_CLOEXEC) < 0) {
 		perror("launchctl (simulated): pipe");
 		return -1;
 	}
@@ -206,7 +260,7 @@ static void stop(void)
 	if (sim_gw_load(&st) < 0 || !st.running)
 		return;
 	pid_t pid = st.pid;
-	if (sim_pid_alive(pid)) {
+	if (sim_gateway_alive(pid)) {
 		kill(pid, SIGTERM);
 		if (!wait_stopped(pid, STOP_GRACE_MS)) {
 			kill(pid, SIGKILL);
@@ -214,7 +268,7 @@ static void stop(void)
 		}
 	}
 	/* A gateway whose supervisor is gone had nobody to record its end. */
-	record_exit(pid, false, 0);
+	record_exit(pid, false, 0, 0);
 }
 
 static void print_service(const char *target, const char *label, int argc, char **argv)
@@ -224,7 +278,7 @@ static void print_service(const char *target, const char *label, int argc, char 
 	bool daemon = strncmp(target, "system/", 7) == 0;
 	if (sim_gw_load(&st) < 0)
 		memset(&st, 0, sizeof(st));
-	bool running = st.running && sim_pid_alive(st.pid);
+	bool running = st.running && sim_gateway_alive(st.pid);
 	printf("%s = {\n", target);
 	printf("\tactive count = %d\n", running);
 	printf("\tpath = %s%s/%s.plist\n", daemon ? "" : getenv("OPENCLAW_SIM_ROOT"),
@@ -240,7 +294,10 @@ static void print_service(const char *target, const char *label, int argc, char 
 	printf("\truns = %d\n", st.runs);
 	if (running)
 		printf("\tpid = %d\n", (int)st.pid);
-	if (st.has_exit)
+	if (st.has_exit && st.last_signal)
+		printf("\tlast terminating signal = %s: %d\n", macos_signal_name(st.last_signal),
+		       st.last_signal);
+	else if (st.has_exit)
 		printf("\tlast exit code = %d\n", st.last_exit);
 	else
 		printf("\tlast exit code = (never exited)\n");
@@ -274,7 +331,7 @@ static int run(const char *verb, bool kill_first, const char *target, const char
 	if (strcmp(verb, "kickstart") == 0) {
 		if (sim_gw_load(&st) < 0)
 			goto done;
-		if (!(st.running && sim_pid_alive(st.pid)) && start(argv) < 0)
+		if (!(st.running && sim_gateway_alive(st.pid)) && start(argv) < 0)
 			goto done;
 	}
 	rc = 0;

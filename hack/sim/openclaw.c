@@ -240,7 +240,7 @@ static int cmd_gateway_status(int argc, char **argv)
 		return SIM_EXIT_HARNESS;
 	}
 	bool loaded = cmdc > 0;
-	bool running = loaded && st.running && sim_pid_alive(st.pid);
+	bool running = loaded && st.running && sim_gateway_alive(st.pid);
 	int port = loaded ? sim_gw_port(cmdc, cmd) : SIM_GW_DEFAULT_PORT;
 	bool listening = port_listening(port);
 	bool rpc = running && listening;
@@ -291,12 +291,11 @@ static int cmd_gateway_restart(int argc, char **argv)
 	char self[PATH_MAX], launchctl[PATH_MAX + 16], label[256], target[300];
 	if (argc > 0)
 		return unknown_option(argv[0]);
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n < 0) {
-		perror("openclaw (simulated): /proc/self/exe");
+	if (compat_self_exe_path(self, sizeof(self)) < 0) {
+		fprintf(stderr, "openclaw (simulated): cannot tell where this program lives: %s\n",
+			strerror(errno));
 		return 1;
 	}
-	self[n] = '\0';
 	char *slash = strrchr(self, '/');
 	*slash = '\0';
 	snprintf(launchctl, sizeof(launchctl), "%s/launchctl", self);

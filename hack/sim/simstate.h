@@ -239,29 +239,34 @@ static inline int sim_lock(const char *name)
 	return fd;
 }
 
-/* Alive and not a zombie: an init that does not reap leaves dead gateways behind as zombies, and
- * kill(pid, 0) alone would call them running. */
-static inline bool sim_pid_alive(pid_t pid)
+/* The gateway's supervisor (launchctl.c) holds this file locked for as long as it lives; the
+ * lock goes with its last descriptor, even when it dies a zombie. */
+#define SIM_GW_SUPERVISOR "gateway.supervisor"
+
+/* The gateway with that pid is running. kill(pid, 0) alone would call a zombie running: one
+ * killed together with its supervisor stays a zombie under an init that does not reap. While
+ * its supervisor lives, the gateway is reaped within moments of its end and gateway.state says
+ * whether it runs; without one, nobody can tell, and a gateway nobody supervises is not
+ * running, as for launchd. No /proc: the same on macOS. */
+static inline bool sim_gateway_alive(pid_t pid)
 {
-	char path[64], buf[512];
+	char path[PATH_MAX];
 	if (pid <= 0 || kill(pid, 0) < 0)
 		return false;
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	FILE *f = fopen(path, "re");
-	if (!f)
+	int fd = open(sim_path(path, sizeof(path), SIM_GW_SUPERVISOR), O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
 		return false;
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	const char *p = strrchr(buf, ')');
-	return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+	bool held = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+	close(fd);
+	return held;
 }
 
 struct sim_gw_state {
 	bool running;
 	pid_t pid;
 	bool has_exit; /* launchd prints "(never exited)" until the first exit */
-	int last_exit;
+	int last_exit;	 /* 128 + N for a death by signal N */
+	int last_signal; /* the signal that ended the last run; 0 when it exited */
 	int runs;
 	int nrestarts;
 	long long restarts[SIM_RESTARTS_MAX];
@@ -280,6 +285,7 @@ static inline int sim_gw_load(struct sim_gw_state *st)
 	st->has_exit = json_object_object_get_ex(obj, "lastExitStatus", &v) &&
 		       json_object_is_type(v, json_type_int);
 	st->last_exit = (int)sim_json_int(obj, "lastExitStatus", 0);
+	st->last_signal = (int)sim_json_int(obj, "lastSignal", 0);
 	st->runs = (int)sim_json_int(obj, "runs", 0);
 	if (json_object_object_get_ex(obj, "restarts", &v) && json_object_is_type(v, json_type_array)) {
 		size_t n = json_object_array_length(v);
@@ -299,6 +305,8 @@ static inline int sim_gw_save(const struct sim_gw_state *st)
 	json_object_object_add(obj, "pid", json_object_new_int(st->running ? st->pid : 0));
 	json_object_object_add(obj, "lastExitStatus",
 			       st->has_exit ? json_object_new_int(st->last_exit) : NULL);
+	if (st->has_exit && st->last_signal)
+		json_object_object_add(obj, "lastSignal", json_object_new_int(st->last_signal));
 	json_object_object_add(obj, "runs", json_object_new_int(st->runs));
 	for (int i = 0; i < st->nrestarts; i++)
 		json_object_array_add(r, json_object_new_int64(st->restarts[i]));

@@ -224,6 +224,9 @@ t0=$(now_ms)
 tap_check "a gateway ignoring SIGTERM is killed after the 2 s grace" \
 	test $(($(now_ms) - t0)) -ge 2000 -a "$(state '["state"]')" = stopped
 tap_eq "its exit status says SIGKILL" 137 "$(state '["lastExitStatus"]')"
+out=$("$sim/launchctl" print "$target")
+tap_contains "print names the signal as launchd does" "last terminating signal = Killed: 9" "$out"
+tap_check "in place of an exit code" bash -c '! grep -q "last exit code" <<<"$1"' _ "$out"
 tap_check "and it is gone" bash -c "! kill -0 $stubborn 2>/dev/null"
 
 echo '{}' >"$ctl/gateway.control"

@@ -940,8 +940,57 @@ static void test_fetch_start_poll_kill(void **state)
 	assert_int_equal(entries, 0);
 }
 
-int main(void)
+/* The fetch runs in a process that exec'd this program with the hidden command, never a fork of
+ * the test: observed with ps while a fetch hangs. The URL's credentials are on no command line,
+ * and freeing the fetch kills it. */
+static void test_fetch_child_execs(void **state)
 {
+	(void)state;
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	char url[128], dir[PATH_MAX], mirror[PATH_MAX], cmd[64], line[1024], args[1024] = "";
+	struct gitsource_fetch *f = NULL;
+	struct cf_err err = {""};
+
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(fd, 4), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	sfmt(url, sizeof(url), "http://alice:s3cret@127.0.0.1:%d/repo.git", ntohs(a.sin_port));
+	path_in(dir, "exec");
+	sh("mkdir -p %s", dir);
+	sfmt(mirror, sizeof(mirror), "%s/mirror.git", dir);
+	assert_int_equal(gitsource_fetch_start(&f, url, mirror, NULL, 60000, &err), 0);
+
+	/* ps -A -o ppid= -o args=: POSIX, on Linux as on macOS. The child is the only one. */
+	sfmt(cmd, sizeof(cmd), "ps -A -o ppid= -o args=");
+	FILE *p = popen(cmd, "r");
+	assert_non_null(p);
+	while (fgets(line, sizeof(line), p)) {
+		char *rest;
+		long ppid = strtol(line, &rest, 10);
+		if (ppid == (long)getpid() && !strstr(rest, "ps -A"))
+			sfmt(args, sizeof(args), "%s", rest + strspn(rest, " "));
+	}
+	pclose(p);
+	if (!strstr(args, " " GITSOURCE_FETCH_COMMAND " --dir "))
+		fail_msg("the fetch child's command line \"%s\" is not the hidden command", args);
+	assert_null(strstr(args, "s3cret"));
+	assert_null(strstr(args, "alice"));
+	assert_int_equal(gitsource_fetch_poll(f, &err), 1);
+	gitsource_fetch_free(f);
+	close(fd);
+	errno = 0;
+	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+	assert_int_equal(errno, ECHILD);
+}
+
+int main(int argc, char **argv)
+{
+	/* The fetch child is this program run again. */
+	if (argc > 1 && strcmp(argv[1], GITSOURCE_FETCH_COMMAND) == 0)
+		return gitsource_fetch_child_main(argc - 1, argv + 1);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_forms),
 		cmocka_unit_test(test_parse_errors),
@@ -967,6 +1016,7 @@ int main(void)
 		cmocka_unit_test(test_sync_redacts_credentials),
 		cmocka_unit_test(test_watchdog_kills_hung_fetch),
 		cmocka_unit_test(test_fetch_start_poll_kill),
+		cmocka_unit_test(test_fetch_child_execs),
 	};
 	int failed = cmocka_run_group_tests(tests, setup_fixture, teardown_fixture);
 	return failed ? 1 : 0;

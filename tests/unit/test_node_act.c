@@ -26,6 +26,7 @@
 #include "base/fsutil.h"
 #include "desired/agentcfg.h"
 #include "desired/schema.h"
+#include "source/gitsource.h"
 
 #define REAP_ROUNDS 500 /* of 10 ms: the launchd supervisors' exits after bootout */
 #define MAX_EXPECTED 16
@@ -541,8 +542,11 @@ static void test_bad_targets_stop_early(void **state)
 	free(lock);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	/* The Git fetch child is this program run again. */
+	if (argc > 1 && strcmp(argv[1], GITSOURCE_FETCH_COMMAND) == 0)
+		return gitsource_fetch_child_main(argc - 1, argv + 1);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_first_pass_then_nothing, mac_setup,
 						mac_teardown),

@@ -360,6 +360,14 @@ static void crash_loop(struct fixture *f)
 	f->in.service.restarts_5m = 3;
 }
 
+static void crash_loop_by_signal(struct fixture *f)
+{
+	f->in.service.restarts_5m = 3;
+	f->in.service.has_last_exit = true;
+	f->in.service.last_exit = 128 + 9;
+	f->in.service.last_signal = 9;
+}
+
 static void tcp_refused(struct fixture *f)
 {
 	f->in.tcp.ok = false;
@@ -416,6 +424,8 @@ static const struct rule_case red_cases[] = {
 	{"gateway /healthz not ok", not_live, "gateway.not_ready"},
 	{"gateway unreachable", gateway_silent, "gateway.not_ready"},
 	{"3 restarts in 5 minutes", crash_loop, "service.crash_loop"},
+	{"3 restarts in 5 minutes, the last killed by signal 9", crash_loop_by_signal,
+	 "service.crash_loop"},
 	{"TCP connect refused", tcp_refused, "tcp.connect_failed"},
 	{"TCP connect over 2 s", tcp_slow, "tcp.connect_failed"},
 	{"disk under 10 %", disk_low, "disk.low"},
@@ -751,6 +761,21 @@ static void test_thresholds_from_the_promotion(void **state)
 			    "gateway started 5 times in the last 5 minutes (5 is a crash loop)");
 	assert_string_equal(f->res.reasons[1].message,
 			    "1.9% free on the data volume (minimum 2%)");
+}
+
+/* A gateway that a signal ended says which signal, where launchd or systemd told. */
+static void test_signal_death_named(void **state)
+{
+	struct fixture *f = *state;
+
+	crash_loop_by_signal(f);
+	f->in.service.running = false;
+	expect(f, PROBE_RED, "gateway.not_running service.crash_loop");
+	assert_string_equal(f->res.reasons[0].message,
+			    "gateway service is not running (killed by signal 9)");
+	assert_string_equal(f->res.reasons[1].message,
+			    "gateway started 3 times in the last 5 minutes (3 is a crash loop); its "
+			    "last run was killed by signal 9");
 }
 
 static void test_messages_say_what_differs(void **state)
@@ -1169,6 +1194,7 @@ int main(void)
 		T(test_thresholds_and_optional_sources_stay_green),
 		T(test_thresholds_from_the_promotion),
 		T(test_messages_say_what_differs),
+		T(test_signal_death_named),
 		T(test_semver_mismatch_wins),
 		T(test_red_outranks_degraded_in_order),
 		T(test_maintenance_window),

@@ -19,6 +19,7 @@
 #include "base/fsutil.h"
 #include "reconcilers/pull.h"
 #include "reconcilers/pull_tree.h"
+#include "source/gitsource.h"
 
 struct fixture {
 	char dir[64];         /* everything lives under here */
@@ -592,8 +593,11 @@ static void test_unreachable_remote_changes_nothing(void **state)
 	expect_head(f, f->v1, "v1.0.0");
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	/* The Git fetch child is this program run again. */
+	if (argc > 1 && strcmp(argv[1], GITSOURCE_FETCH_COMMAND) == 0)
+		return gitsource_fetch_child_main(argc - 1, argv + 1);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_first_pull_clones_and_checks_out, setup,
 						teardown),

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -56,6 +57,9 @@ static char *read_text(const char *dir, const char *name)
 	return text;
 }
 
+/* The launchd supervisors outlive launchctl; as orphans they come to us to be reaped instead of
+ * to PID 1, which in a container may never reap. Linux only (macOS's launchd reaps): belongs in
+ * base/compat. */
 static int free_port(void)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET};
@@ -530,6 +534,144 @@ static void test_driver_table(void **state)
 	assert_string_equal(st.error, err.msg);
 }
 
+/* A run that a signal ended, as `launchctl print` shows it. launchctl(1) says its output is not
+ * API; these samples follow what macOS 13 to 15 print, as published in captures of real runs
+ * (projects parsing launchd's output, Apple developer forum threads): the signal is named as
+ * macOS's strsignal(3) names it, its number after a colon ("Killed: 9", "Terminated: 15",
+ * "Segmentation fault: 11"), on a "last terminating signal" line that replaces "last exit code"
+ * or stands beside an older "(never exited)". */
+static const char launchd_killed[] =
+	"gui/501/ai.openclaw.gateway = {\n"
+	"\tactive count = 0\n"
+	"\tpath = /Users/ops/Library/LaunchAgents/ai.openclaw.gateway.plist\n"
+	"\ttype = LaunchAgent\n"
+	"\tstate = not running\n"
+	"\n"
+	"\tprogram = /opt/homebrew/bin/openclaw\n"
+	"\targuments = {\n"
+	"\t\t/opt/homebrew/bin/openclaw\n"
+	"\t\tgateway\n"
+	"\t}\n"
+	"\n"
+	"\tdomain = gui/501 [100005]\n"
+	"\tasid = 100005\n"
+	"\tminimum runtime = 10\n"
+	"\texit timeout = 5\n"
+	"\truns = 6\n"
+	"\tlast terminating signal = Killed: 9\n"
+	"\tspawn type = daemon (3)\n"
+	"\tjetsam priority = 40\n"
+	"}\n";
+static const char launchd_segv_never_exited[] =
+	"gui/501/ai.openclaw.gateway = {\n"
+	"\tstate = spawn scheduled\n"
+	"\truns = 3\n"
+	"\tlast exit code = (never exited)\n"
+	"\tlast terminating signal = Segmentation fault: 11\n"
+	"}\n";
+static const char launchd_term_running[] =
+	"gui/501/ai.openclaw.gateway = {\n"
+	"\tstate = running\n"
+	"\truns = 4\n"
+	"\tpid = 9120\n"
+	"\tlast terminating signal = Terminated: 15\n"
+	"}\n";
+
+static void test_launchd_print_signal(void **state)
+{
+	(void)state;
+	char fake[PATH_MAX + 16];
+	struct service_status st;
+	fake_tool(fake, sizeof(fake), "launchctl");
+	struct service_config cfg = {.manager = "launchd", .launchctl = fake,
+				     .label = "gui/501/ai.openclaw.gateway", .timeout_ms = TIMEOUT_MS};
+
+	fake_answer("launchctl", launchd_killed, 0);
+	status_ok(&cfg, &st);
+	assert_false(st.running);
+	assert_true(st.has_last_exit);
+	assert_int_equal(st.last_signal, 9);
+	assert_int_equal(st.last_exit, 128 + 9);
+
+	/* The signal is the last run's end, whatever the exit code line says. */
+	fake_answer("launchctl", launchd_segv_never_exited, 0);
+	status_ok(&cfg, &st);
+	assert_false(st.running);
+	assert_true(st.has_last_exit);
+	assert_int_equal(st.last_signal, 11);
+	assert_int_equal(st.last_exit, 128 + 11);
+
+	/* After kickstart -k: running again, the previous run ended by SIGTERM. */
+	fake_answer("launchctl", launchd_term_running, 0);
+	status_ok(&cfg, &st);
+	assert_true(st.running);
+	assert_int_equal(st.pid, 9120);
+	assert_int_equal(st.last_signal, 15);
+
+	/* A signal line without its number leaves the end unknown. */
+	fake_answer("launchctl",
+		    "gui/501/ai.openclaw.gateway = {\n\tstate = not running\n"
+		    "\tlast exit code = 1\n\tlast terminating signal = Killed\n}\n",
+		    0);
+	status_ok(&cfg, &st);
+	assert_false(st.has_last_exit);
+	assert_int_equal(st.last_signal, 0);
+
+	/* An exit is still an exit. */
+	fake_answer("launchctl",
+		    "gui/501/ai.openclaw.gateway = {\n\tstate = not running\n"
+		    "\tlast exit code = 1\n}\n",
+		    0);
+	status_ok(&cfg, &st);
+	assert_true(st.has_last_exit);
+	assert_int_equal(st.last_exit, 1);
+	assert_int_equal(st.last_signal, 0);
+}
+
+/* The simulated launchctl prints what launchd prints for a gateway killed by SIGKILL, and the
+ * driver reads the signal from it. */
+static void test_launchd_sim_signal_death(void **state)
+{
+	(void)state;
+	struct service_config cfg = sim_config("launchd");
+	struct service_status st;
+	struct proc_result res;
+	struct cf_err err = {{0}};
+	char target[64];
+
+	restart_ok(&cfg);
+	status_ok(&cfg, &st);
+	assert_true(st.running);
+	assert_int_equal(kill(st.pid, SIGKILL), 0);
+	for (int i = 0; i < 500 && st.running; i++) {
+		usleep(10000);
+		status_ok(&cfg, &st);
+	}
+	assert_false(st.running);
+	assert_true(st.has_last_exit);
+	assert_int_equal(st.last_signal, SIGKILL);
+	assert_int_equal(st.last_exit, 128 + SIGKILL);
+
+	snprintf(target, sizeof(target), "gui/%u/ai.openclaw.gateway", (unsigned)getuid());
+	char *argv[] = {launchctl, "print", target, NULL};
+	struct proc_spec spec = {.argv = argv, .env = sim_env, .timeout_ms = TIMEOUT_MS};
+	assert_int_equal(proc_run(&spec, &res, &err), 0);
+	char want[64];
+	snprintf(want, sizeof(want), "\tlast terminating signal = Killed: %d\n", SIGKILL);
+	if (!strstr(res.out, want) || strstr(res.out, "last exit code"))
+		fail_msg("launchctl print said:\n%s", res.out);
+	proc_result_free(&res);
+
+	/* A run that then exits shows its exit code again. */
+	set_crash(true);
+	restart_ok(&cfg);
+	status_ok(&cfg, &st);
+	assert_false(st.running);
+	assert_int_equal(st.last_exit, 1);
+	assert_int_equal(st.last_signal, 0);
+	set_crash(false);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -541,6 +683,9 @@ int main(void)
 						mac_teardown),
 		cmocka_unit_test(test_systemd),
 		cmocka_unit_test(test_launchd_print_macos),
+		cmocka_unit_test(test_launchd_print_signal),
+		cmocka_unit_test_setup_teardown(test_launchd_sim_signal_death, mac_setup,
+						mac_teardown),
 		cmocka_unit_test(test_command),
 		cmocka_unit_test(test_driver_table),
 	};

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "source/gitsource.h"
 #include "source/source.h"
 
 static char tmp[] = "/tmp/test-source-XXXXXX";
@@ -156,8 +157,11 @@ static int teardown_all(void **state)
 	return 0;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	/* The Git fetch child is this program run again. */
+	if (argc > 1 && strcmp(argv[1], GITSOURCE_FETCH_COMMAND) == 0)
+		return gitsource_fetch_child_main(argc - 1, argv + 1);
 	if (!mkdtemp(tmp))
 		return 1;
 	const struct CMUnitTest tests[] = {
