@@ -13,8 +13,10 @@
  * apart; without it every connection comes from 127.0.0.1.
  * -d keeps every connection busy for SECONDS; -n sends REQUESTS requests on each connection, one
  * after the other (with -c 1: single requests in sequence, for latency). Prints one line:
- *   requests=N errors=N non200=N seconds=S rps=R p50_us=N p99_us=N max_us=N
- * (non200: answers, counted in requests, whose status was not 200).
+ *   requests=N errors=N non200=N seconds=S rps=R p50_us=N p99_us=N max_us=N cpu_s=C
+ * (non200: answers, counted in requests, whose status was not 200; cpu_s: the CPU time, user and
+ * system, the load generator itself spent over those seconds, so that a benchmark can tell its
+ * cost from the server's).
  * A request's latency runs from its first byte written to the last byte of its answer; each one
  * goes into a histogram of 1 us buckets below 65.536 ms and 1 ms buckets above, so memory does
  * not grow with the run. Every request has REQUEST_TIMEOUT_MS; a connection that fails (refused,
@@ -37,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -113,6 +116,16 @@ static int64_t now_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* User and system CPU time of the whole process so far. */
+static double cpu_seconds(void)
+{
+	struct rusage ru;
+	if (getrusage(RUSAGE_SELF, &ru) < 0)
+		return 0;
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
 static void record(struct histogram *h, int64_t elapsed_ns)
@@ -539,6 +552,7 @@ int main(int argc, char **argv)
 	}
 
 	int64_t t0 = now_ns();
+	double cpu0 = cpu_seconds();
 	for (int i = 0, first = 0; i < opt.threads; i++) {
 		struct worker *w = &workers[i];
 		int share = opt.connections / opt.threads + (i < opt.connections % opt.threads);
@@ -578,14 +592,15 @@ int main(int argc, char **argv)
 			total->max_us = w->hist->max_us;
 	}
 	double seconds = (double)(now_ns() - t0) / 1e9;
+	double cpu = cpu_seconds() - cpu0;
 	if (started < opt.threads)
 		goto done;
 	printf("requests=%ld errors=%ld non200=%ld seconds=%.3f rps=%.0f p50_us=%llu p99_us=%llu "
-	       "max_us=%llu\n",
+	       "max_us=%llu cpu_s=%.3f\n",
 	       requests, errors, non200, seconds, seconds > 0 ? (double)requests / seconds : 0.0,
 	       (unsigned long long)percentile(total, (uint64_t)requests, 0.50),
 	       (unsigned long long)percentile(total, (uint64_t)requests, 0.99),
-	       (unsigned long long)total->max_us);
+	       (unsigned long long)total->max_us, cpu);
 	status = errors == 0 && requests > 0 ? 0 : 1;
 done:
 	for (int i = 0; i < started; i++)
