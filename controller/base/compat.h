@@ -18,6 +18,12 @@
 #include <sys/stat.h>
 #include <time.h>
 
+/* Defined where epoll(7) exists (Linux): the benchmarks' load generator waits on thousands of
+ * sockets with it, and on poll(2) elsewhere. */
+#if defined(__linux__)
+#define COMPAT_HAVE_EPOLL 1
+#endif
+
 /* fsync(fd) that means it: F_FULLFSYNC on macOS, falling back to fsync where the filesystem
  * refuses it (SMB, some FUSE mounts); fsync on Linux. Works on files and directories. A full
  * flush empties the whole drive cache, so it also covers what plain fsync calls before it sent. */

@@ -24,10 +24,6 @@
  * reset, timed out, an answer that is not HTTP/1.x with a Content-Length, or over
  * RESPONSE_MAX bytes) counts one error and is closed, not reopened. Exit 0 when every request
  * was answered, 1 when any failed, 2 for usage. */
-#if defined(__linux__)
-#define LOADGEN_EPOLL 1
-#endif
-
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -44,11 +40,11 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-#ifdef LOADGEN_EPOLL
-#include <sys/epoll.h>
-#endif
 
 #include "base/compat.h"
+#ifdef COMPAT_HAVE_EPOLL
+#include <sys/epoll.h>
+#endif
 
 #define MAX_CONNECTIONS 4000
 #define MAX_ADDRESSES 250
@@ -59,7 +55,7 @@
 #define REQUEST_TIMEOUT_MS 5000
 #define RESPONSE_MAX (64 * 1024)
 #define SCAN_MS 100		/* how often the request timeouts and the deadline are checked */
-#ifdef LOADGEN_EPOLL
+#ifdef COMPAT_HAVE_EPOLL
 #define READY_MAX 256		/* events taken from one epoll_wait */
 #endif
 #define FINE_BUCKETS 65536	/* 1 us each */
@@ -101,7 +97,7 @@ struct worker {
 	int open;		/* connections not yet closed */
 	int64_t deadline_ns;	/* -d mode: no request starts after it; 0 in -n mode */
 	struct conn *conns;
-#ifdef LOADGEN_EPOLL
+#ifdef COMPAT_HAVE_EPOLL
 	int epfd;
 	struct epoll_event ready[READY_MAX];
 #else
@@ -211,7 +207,7 @@ static void want_write(struct worker *w, struct conn *c, bool writing)
 	if (c->want_write == writing)
 		return;
 	c->want_write = writing;
-#ifdef LOADGEN_EPOLL
+#ifdef COMPAT_HAVE_EPOLL
 	struct epoll_event ev = {.events = writing ? EPOLLOUT : EPOLLIN, .data.ptr = c};
 	if (epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->fd, &ev) < 0)
 		fail_conn(w, c);
@@ -345,7 +341,7 @@ static void on_ready(struct worker *w, struct conn *c, bool writable)
 		on_readable(w, c);
 }
 
-#ifdef LOADGEN_EPOLL
+#ifdef COMPAT_HAVE_EPOLL
 static int watch_all(struct worker *w)
 {
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -566,7 +562,7 @@ int main(int argc, char **argv)
 			.n_conns = share,
 			.deadline_ns = opt.seconds ? t0 + (int64_t)opt.seconds * 1000000000 : 0,
 			.conns = conns + first,
-#ifdef LOADGEN_EPOLL
+#ifdef COMPAT_HAVE_EPOLL
 			.epfd = -1,
 #endif
 			.hist = calloc(1, sizeof(struct histogram)),
