@@ -28,15 +28,20 @@ logical_lines() { # FILE
 		joined = ""
 	}
 	END { if (joined != "") { print joined; print start >map } }' "$1" >"$scratch/text"
+	# The same with each quoted string on a line replaced by Q, for the options of a command
+	# whose quoted script may hold | or ; (sed "s|a|b|" -i).
+	sed -e "s/'[^']*'/Q/g" -e 's/"[^"]*"/Q/g' "$scratch/text" >"$scratch/bare"
 }
 
-# rule FILE NAME ERE ADVICE: every logical line of FILE matching the POSIX ERE (grep -E on Linux
-# and macOS alike), but a full-line comment, as "FILE:LINE: NAME: ADVICE" and the line.
+# rule FILE NAME ERE ADVICE [bare]: every logical line of FILE matching the POSIX ERE (grep -E on
+# Linux and macOS alike), but a full-line comment, as "FILE:LINE: NAME: ADVICE" and the line;
+# with bare, the ERE is matched against the line without its quoted strings.
 rule() {
-	grep -nE -- "$3" "$scratch/text" | grep -vE '^[0-9]+:[[:space:]]*#' | while IFS= read -r hit; do
-		printf '%s:%s: %s: %s\n    %s\n' "$1" "$(sed -n "${hit%%:*}p" "$scratch/lines")" "$2" "$4" \
-			"$(printf '%s\n' "${hit#*:}" | sed 's/^[[:space:]]*//')"
-	done
+	grep -nE -- "$3" "$scratch/${5:-text}" | grep -vE '^[0-9]+:[[:space:]]*#' |
+		while IFS= read -r hit; do
+			printf '%s:%s: %s: %s\n    %s\n' "$1" "$(sed -n "${hit%%:*}p" "$scratch/lines")" \
+				"$2" "$4" "$(sed -n "${hit%%:*}p" "$scratch/text" | sed 's/^[[:space:]]*//')"
+		done
 }
 
 # Where a command starts: the line's start, after ; & | ( or a backquote, or after then, do,
@@ -47,11 +52,11 @@ check() { # FILE
 	local f=$1
 	logical_lines "$f"
 	rule "$f" "sed -i without a suffix" '(^|[^[:alnum:]_])sed[[:space:]]([^|;&]*[[:space:]])?-[a-zA-Z]*i([[:space:]]|$)' \
-		"GNU and BSD sed read -i's suffix differently: write through a file beside it (fleet_sed in hack/fleet.sh), or attach one (-i.bak) and remove the backup"
+		"GNU and BSD sed read -i's suffix differently: write through a file beside it (fleet_sed in hack/fleet.sh), or attach one (-i.bak) and remove the backup" bare
 	rule "$f" "sed --in-place" '(^|[^[:alnum:]_])sed[[:space:]].*--in-place' \
 		"GNU only: write through a file beside it (fleet_sed in hack/fleet.sh)"
 	rule "$f" "sed -r" '(^|[^[:alnum:]_])sed[[:space:]]([^|;&]*[[:space:]])?-[a-zA-Z]*r([[:space:]]|$)' \
-		"use sed -E (GNU and BSD)"
+		"use sed -E (GNU and BSD)" bare
 	rule "$f" '\n in a sed replacement' '(^|[^[:alnum:]_])sed[[:space:]].*\\n' \
 		"GNU only: a backslash, then a real newline"
 	rule "$f" "/proc" '/proc(/|[[:space:]]|$|["'\''])' \
@@ -97,7 +102,7 @@ check() { # FILE
 	rule "$f" "head -n -N" '(^|[^[:alnum:]_])head[[:space:]]+-n[[:space:]]*-[0-9]' \
 		"GNU only: sed '\$d' or awk"
 	rule "$f" "find -printf" '(^|[^[:alnum:]_])find[[:space:]].*-printf' "GNU only: -exec or -print0"
-	rule "$f" "a command macOS lacks" "${cmd}(setsid|flock|nproc|sha256sum|sha1sum|md5sum|tac)([[:space:]]|\$)" \
+	rule "$f" "a command macOS lacks" "${cmd}(setsid|flock|nproc|sha256sum|sha1sum|md5sum|tac)([[:space:]]|\)|\$)" \
 		"shasum -a 256, sysctl -n hw.ncpu, tail -r, python3"
 	# mktemp -d alone is GNU's default name; BSD wants a template. Not a rule: no ERE says "a
 	# mktemp line without XXX".
