@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # hack/macos_shell_check.sh, the guard that keeps the scripts `make demo` runs on a Mac (demo.sh,
-# fleet.sh, mkmac.sh, install-deps.sh) free of what breaks under macOS's bash 3.2 and BSD tools:
+# fleet.sh, mkmac.sh, install-deps.sh, browser.sh) free of what breaks under macOS's bash 3.2 and BSD tools:
 # it passes on them as they are; a copy of demo.sh with a `sed -i` planted in it fails, naming
 # the copy, the line and the construct; each construct it knows is found on its line, and the
 # portable spelling next to it is not. Debian has no bash 3.2, so this is a reading of the text,
