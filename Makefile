@@ -35,7 +35,8 @@ FUZZ_SRCS  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS  := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 CRD_FILES  := $(sort $(wildcard crds/*.yaml))
 
-.PHONY: all test test-run check check-macos demo bench install uninstall clean deps layers fuzz fuzz-bins
+.PHONY: all test test-run check check-macos demo bench install uninstall clean deps demo-deps layers fuzz \
+	fuzz-bins
 all: $(BIN) $(SIM_BINS)
 
 $(BIN): $(MAIN_OBJ) $(BUILD)/lib.a
@@ -87,11 +88,19 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/lib.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/lib.a $(LDLIBS)
 
-# A fresh machine: install what pkg-config (or the integration tests) cannot find.
+# A fresh machine: install what pkg-config (or the integration tests) cannot find. The browser
+# is any Chromium-family one hack/browser.sh finds (Google Chrome on a Mac).
 deps:
 	@pkg-config --exists $(PKGS) $(TEST_PKGS) && command -v git >/dev/null \
 		&& command -v haproxy >/dev/null && command -v python3 >/dev/null \
-		&& command -v chromium >/dev/null && command -v promtool >/dev/null \
+		&& hack/browser.sh >/dev/null 2>&1 && command -v promtool >/dev/null \
+		|| hack/install-deps.sh
+
+# What make demo needs, no more: no browser, promtool or test library. Its scripts run under
+# macOS's own bash 3.2 and BSD tools (hack/macos_shell_check.sh, run by make test, guards that).
+demo-deps:
+	@pkg-config --exists $(PKGS) && command -v git >/dev/null && command -v curl >/dev/null \
+		&& command -v haproxy >/dev/null && command -v python3 >/dev/null \
 		|| hack/install-deps.sh
 
 test: deps
@@ -126,7 +135,7 @@ fuzz:
 
 fuzz-bins: $(FUZZ_BINS)
 
-demo: deps
+demo: demo-deps
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) hack/demo.sh
 

@@ -12,9 +12,12 @@
 #   DEMO_LB=file                  the `file` LoadBalancer driver instead of HAProxy, as on a
 #                                 machine without HAProxy: weights only, no traffic measured
 #
-# Every process it starts carries CLAWFLEET_FLEET=<demo dir> and CLAWFLEET_DEMO in its
-# environment; Ctrl-C, an error or the end stops them all. Logs, the Git repository and the
-# audit file stay in the demo directory, printed at the end; each run makes a fresh one.
+# hack/fleet.sh keeps the pid of every process it starts (with its start time) in the demo
+# directory; Ctrl-C, an error or the end stops them all, with their children. Each also carries
+# CLAWFLEET_DEMO in its environment, for a test to look for leftovers. Logs, the Git repository
+# and the audit file stay in the demo directory, printed at the end; each run makes a fresh one.
+# It runs under macOS's own bash 3.2 and BSD userland as well as on Linux
+# (hack/macos_shell_check.sh guards that).
 set -u
 cd "$(dirname "$0")/.." || exit 1
 BUILD=${BUILD:-build}
@@ -207,9 +210,9 @@ watch 'd["phase"] == "Succeeded" and (d.get("lastGood") or {}).get("tag") == "v2
 say "4/6  a second promotion, v2026.8.1 (skills 1.4.4), whose canary doctor turns red"
 mkdir -p "$FLEET_REPO/skills/1.4.4/summarise"
 echo "# summarise 1.4.4" >"$FLEET_REPO/skills/1.4.4/summarise/SKILL.md"
-sed -i 's/"semver": "1.4.3"/"semver": "1.4.4"/' "$FLEET_REPO/openclaw.lock"
-sed -i 's/tag: v2026.8.0/tag: v2026.8.1/; s/skillSemver: 1.4.3/skillSemver: 1.4.4/' \
-	"$FLEET_REPO/clawfleet/promotion.yaml"
+fleet_sed "$FLEET_REPO/openclaw.lock" 's/"semver": "1.4.3"/"semver": "1.4.4"/'
+fleet_sed "$FLEET_REPO/clawfleet/promotion.yaml" \
+	's/tag: v2026.8.0/tag: v2026.8.1/; s/skillSemver: 1.4.3/skillSemver: 1.4.4/'
 git -C "$FLEET_REPO" add -A
 git -C "$FLEET_REPO" commit -qm "fleet: promote v2026.8.1" -m "Ticket: OPS-2002"
 git -C "$FLEET_REPO" tag -a -m v2026.8.1 v2026.8.1
@@ -241,7 +244,7 @@ say "6/6  where to look"
 audit=$FLEET_STATE/promotions.jsonl
 note "status page:   $FLEET_URL/   (JSON: $FLEET_URL/status, metrics: $FLEET_URL/metrics)"
 note "status:        $FLEET_BIN status --url $FLEET_URL"
-note "audit file:    $audit ($(wc -l <"$audit") lines)"
+note "audit file:    $audit ($(awk 'END { print NR }' "$audit") lines)"
 note "\$ clawfleet audit verify $audit"
 "$FLEET_BIN" audit verify "$audit" 2>&1 | sed 's/^/   /'
 note "logs:          $work/logs"

@@ -13,9 +13,13 @@
 #   hack/fleet.sh down DIR                       stops every process it started
 #
 # Sourced (`. hack/fleet.sh`), it defines the same as functions, fleet_up and fleet_down, and
-# helpers for tests: fleet_promote, fleet_spec, fleet_status, fleet_measure. Every process of a
-# fleet carries CLAWFLEET_FLEET=DIR in its environment: that, not a pid that may have been reused,
-# says it is the fleet's to stop. Needs BUILD (default build) to hold clawfleet and sim/.
+# helpers for tests: fleet_promote, fleet_spec, fleet_status, fleet_measure, fleet_sed,
+# fleet_track. Every process it starts is written to DIR/fleet.pids with its start time, so that a
+# pid reused since by another process is not the fleet's; fleet_down stops those, their
+# descendants and process groups, and each Mac's gateway (its sim/gateway.pid) with the
+# supervisor the simulated launchctl runs it under. A process a caller starts for the fleet joins
+# it with fleet_track. No /proc: this runs on macOS too (bash 3.2, BSD ps, sed, awk). Needs BUILD
+# (default build) to hold clawfleet and sim/.
 # FLEET_LB=file (for machines without HAProxy) makes the LoadBalancer the `file` driver, writing
 # DIR/lb/weights.json, and starts no HAProxy: FLEET_FRONTEND is then empty. That driver cannot
 # count sessions, so each restart waits its drainTimeout, 1s here. The Promotion's
@@ -40,6 +44,14 @@ fleet_wait() {
 
 fleet_var() { echo "$1" | tr - _; }
 
+# fleet_sed FILE SED-ARGS...: FILE edited in place by sed. `sed -i` takes its backup suffix in
+# different ways in GNU and BSD sed, so the result goes through a file beside it.
+fleet_sed() {
+	local file=$1
+	shift
+	sed "$@" "$file" >"$file.sed" && mv "$file.sed" "$file"
+}
+
 # The repository: the example with the fleet's addresses and load balancer, both builds tagged,
 # main back on v2026.7.1.
 fleet_repo() {
@@ -52,8 +64,8 @@ fleet_repo() {
 	done
 	for node in $FLEET_NODES; do
 		v=$(fleet_var "$node")
-		sed -i "s|address: .*|address: http://127.0.0.1:$(eval echo "\$FLEET_AGENT_PORT_$v")|" \
-			"$repo/openclaw/nodes/$node.yaml"
+		fleet_sed "$repo/openclaw/nodes/$node.yaml" \
+			"s|address: .*|address: http://127.0.0.1:$(eval echo "\$FLEET_AGENT_PORT_$v")|"
 	done
 	if [ "${FLEET_LB:-haproxy}" = file ]; then
 		cat >"$repo/clawfleet/loadbalancer.yaml" <<EOF
@@ -82,16 +94,17 @@ spec:
 EOF
 	fi
 	local samples="    analysis: {minSamples: ${FLEET_MIN_SAMPLES:-1}}"
-	sed -i -e "s|steps: .*|steps: [10, 50, 100]|" \
-		-e "s|analysisInterval: .*|analysisInterval: $analysis\n$samples|" \
-		"$repo/clawfleet/promotion.yaml"
+	# A newline in a replacement is a backslash and a real newline: `\n` there is GNU sed's.
+	fleet_sed "$repo/clawfleet/promotion.yaml" -e "s|steps: .*|steps: [10, 50, 100]|" \
+		-e "s|analysisInterval: .*|analysisInterval: $analysis\\
+$samples|"
 	git -C "$repo" add -A
 	git -C "$repo" commit -qm "fleet: promote v2026.7.1" -m "Ticket: OPS-1041"
 	git -C "$repo" tag -a -m v2026.7.1 v2026.7.1
-	sed -i 's/"2026.7.1",/"2026.8.0",/; s/"3f9c2ab"/"5e8d1aa"/; s/plugin-bundle", "version": "2026.7.1"/plugin-bundle", "version": "2026.8.0"/; s/"semver": "1.4.2"/"semver": "1.4.3"/' \
-		"$repo/openclaw.lock"
-	sed -i 's/tag: v2026.7.1/tag: v2026.8.0/; s/skillSemver: 1.4.2/skillSemver: 1.4.3/' \
-		"$repo/clawfleet/promotion.yaml"
+	fleet_sed "$repo/openclaw.lock" \
+		's/"2026.7.1",/"2026.8.0",/; s/"3f9c2ab"/"5e8d1aa"/; s/plugin-bundle", "version": "2026.7.1"/plugin-bundle", "version": "2026.8.0"/; s/"semver": "1.4.2"/"semver": "1.4.3"/'
+	fleet_sed "$repo/clawfleet/promotion.yaml" \
+		's/tag: v2026.7.1/tag: v2026.8.0/; s/skillSemver: 1.4.2/skillSemver: 1.4.3/'
 	git -C "$repo" commit -qam "build v2026.8.0"
 	git -C "$repo" tag -a -m v2026.8.0 v2026.8.0
 	git -C "$repo" checkout -q v2026.7.1 -- clawfleet openclaw.lock
@@ -111,16 +124,18 @@ fleet_haproxy() {
 		-e "s|@AGENT_PORT_B@|$FLEET_AGENT_PORT_stable_gw_b|g" \
 		-e "s|@AGENT_PORT_CANARY@|$FLEET_AGENT_PORT_canary_gw|g" \
 		hack/haproxy/clawfleet.cfg.in >"$h/haproxy.cfg"
-	CLAWFLEET_FLEET=$dir haproxy -db -f "$h/haproxy.cfg" >"$dir/logs/haproxy.log" 2>&1 &
+	haproxy -db -f "$h/haproxy.cfg" >"$dir/logs/haproxy.log" 2>&1 &
 	disown
+	fleet_track "$dir" $!
 	fleet_wait 10 test -S "$h/admin.sock"
 }
 
 fleet_agent_start() {
 	local dir=$1 node=$2 root=$1/macs/$2
-	CLAWFLEET_FLEET=$dir OPENCLAW_SIM_ROOT=$root "$FLEET_BIN" agent \
+	OPENCLAW_SIM_ROOT=$root "$FLEET_BIN" agent \
 		--config "$root/etc/clawfleet/agent.yaml" >>"$dir/logs/agent-$node.log" 2>&1 &
 	disown
+	fleet_track "$dir" $!
 }
 
 # fleet_up DIR [ANALYSIS]: everything but the controller; 0 when every piece answers.
@@ -145,7 +160,7 @@ fleet_up() {
 			--remote "$dir/repo" --listen "127.0.0.1:$(eval echo "\$FLEET_AGENT_PORT_$v")" \
 			--refresh 1s || return 1
 		cp "$dir/agent-token" "$root/etc/clawfleet/token.current"
-		CLAWFLEET_FLEET=$dir OPENCLAW_SIM_ROOT=$root "$root/bin/launchctl" kickstart \
+		OPENCLAW_SIM_ROOT=$root "$root/bin/launchctl" kickstart \
 			gui/501/ai.openclaw.gateway >/dev/null || return 1
 		fleet_agent_start "$dir" "$node"
 	done
@@ -197,20 +212,96 @@ EOF
 # DIR/logs/controller.log; its pid goes to FLEET_CONTROLLER_PID.
 fleet_controller() {
 	local dir=$1
-	CLAWFLEET_FLEET=$dir "$FLEET_BIN" controller --config "$dir/controller.yaml" "${@:2}" \
+	"$FLEET_BIN" controller --config "$dir/controller.yaml" "${@:2}" \
 		>>"$dir/logs/controller.log" 2>&1 &
 	FLEET_CONTROLLER_PID=$!
+	fleet_track "$dir" "$FLEET_CONTROLLER_PID"
 }
 
-# Every process whose environment names this fleet.
+# fleet_track DIR PID: PID, just started, is the fleet's: fleet_down stops it and what it starts.
+# Its start time is kept with it (ps lstart, the same tool reading it back).
+fleet_track() {
+	ps -o pid= -o lstart= -p "$2" >>"$1/fleet.pids" 2>/dev/null
+	return 0
+}
+
+# fleet_pids DIR: the fleet's processes alive now, from one `ps` table: the tracked ones whose
+# start time still matches, each Mac's gateway (sim/gateway.pid, while that pid is a gateway)
+# and its supervisor's process group, then everything whose parent is one of them or whose
+# process group is led by one of them or by a tracked process that has exited (a group outlives
+# its leader, and its id is not reused while it exists).
 fleet_pids() {
-	env -u CLAWFLEET_FLEET grep -lsxz "CLAWFLEET_FLEET=$1" /proc/[0-9]*/environ | cut -d/ -f3
+	local dir=$1 f
+	{
+		cat "$dir/fleet.pids" 2>/dev/null
+		for f in "$dir"/macs/*/sim/gateway.pid; do
+			[ -f "$f" ] && echo "gateway $(cat "$f")"
+		done
+		echo "table"
+		ps -A -o pid= -o ppid= -o pgid= -o lstart= -o comm=
+	} | awk '
+	$1 == "table" { table = 1; next }
+	!table && $1 == "gateway" { gateway[$2] = 1; next }
+	!table {
+		tracked[$1] = $2
+		for (i = 3; i <= NF; i++) tracked[$1] = tracked[$1] " " $i
+		width = NF - 1
+		next
+	}
+	{
+		n++
+		pid[n] = $1; ppid[n] = $2; pgid[n] = $3; group_of[$1] = $3; comm[$1] = $NF
+		started[$1] = $4
+		for (i = 5; i < 4 + width; i++) started[$1] = started[$1] " " $i
+	}
+	END {
+		for (p in tracked) {
+			if (!(p in started)) {
+				group[p] = 1
+			} else if (started[p] == tracked[p]) {
+				ours[p] = 1
+				group[p] = 1
+			}
+		}
+		for (p in gateway) {
+			if ((p in started) && comm[p] ~ /gateway$/) {
+				ours[p] = 1
+				group[group_of[p]] = 1
+			}
+		}
+		do {
+			added = 0
+			for (i = 1; i <= n; i++) {
+				if (!(pid[i] in ours) && ((ppid[i] in ours) || (pgid[i] in group) ||
+							  (pgid[i] in ours))) {
+					ours[pid[i]] = 1
+					added = 1
+				}
+			}
+		} while (added)
+		for (i = 1; i <= n; i++)
+			if (pid[i] in ours)
+				print pid[i]
+	}'
 }
 
+# fleet_down DIR: SIGKILL to every process of the fleet. They are stopped (SIGSTOP) first, and
+# looked for again until no new one appears (a few rounds at most), so that none forks a child
+# between the look and the kill.
 fleet_down() {
-	local dir=$1 p
+	local dir=$1 pids frozen="" round
 	case $dir in /*) ;; *) dir=$PWD/$dir ;; esac
-	for p in $(fleet_pids "$dir"); do kill -9 "$p" 2>/dev/null; done
+	for round in 1 2 3 4 5; do
+		pids=$(fleet_pids "$dir")
+		[ -n "$pids" ] || return 0
+		# shellcheck disable=SC2086
+		kill -STOP $pids 2>/dev/null
+		[ "$pids" = "$frozen" ] && break
+		frozen=$pids
+	done
+	# shellcheck disable=SC2086
+	kill -KILL $pids 2>/dev/null
+	return 0
 }
 
 # fleet_promote DIR TAG [MESSAGE]: main's Promotion and openclaw.lock as TAG has them, committed.
@@ -223,7 +314,7 @@ fleet_promote() {
 # fleet_spec DIR KEY VALUE: sets spec.KEY (suspend, abort) of main's Promotion, committed.
 fleet_spec() {
 	local repo=$1/repo
-	sed -i "s|^  $2: .*|  $2: $3|" "$repo/clawfleet/promotion.yaml" &&
+	fleet_sed "$repo/clawfleet/promotion.yaml" "s|^  $2: .*|  $2: $3|" &&
 		git -C "$repo" commit -qam "fleet: $2: $3"
 }
 
@@ -265,7 +356,7 @@ fleet_notifier() {
 	api_port=$(fleet_free_port)
 	channel_port=$(fleet_free_port)
 	: >"$dir/channel.jsonl"
-	CLAWFLEET_FLEET=$dir python3 -c '
+	python3 -c '
 import http.server, sys
 class Channel(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
@@ -279,15 +370,16 @@ class Channel(http.server.BaseHTTPRequestHandler):
 http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Channel).serve_forever()' \
 		"$channel_port" "$dir/channel.jsonl" >>"$dir/logs/channel.log" 2>&1 &
 	disown
+	fleet_track "$dir" $!
 	cat >"$dir/notifier.yaml" <<EOF
 socket: $dir/notifier.sock
 listen: 127.0.0.1:$api_port
 window: 1m
 channel: {url: "http://127.0.0.1:$channel_port/", format: generic}
 EOF
-	CLAWFLEET_FLEET=$dir "$FLEET_BIN" notifier --config "$dir/notifier.yaml" \
-		>>"$dir/logs/notifier.log" 2>&1 &
+	"$FLEET_BIN" notifier --config "$dir/notifier.yaml" >>"$dir/logs/notifier.log" 2>&1 &
 	disown
+	fleet_track "$dir" $!
 	echo "notifier: http://127.0.0.1:$api_port/v1/events" >>"$dir/controller.yaml"
 	echo "FLEET_NOTIFIER=http://127.0.0.1:$api_port" >>"$dir/fleet.env"
 	echo "FLEET_CHANNEL=$dir/channel.jsonl" >>"$dir/fleet.env"
@@ -296,7 +388,7 @@ EOF
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	set -u
-	[ $# -ge 2 ] && set -- "$1" "$(realpath -m -- "$2")" "${@:3}"
+	[ $# -ge 2 ] && case $2 in /*) ;; *) set -- "$1" "$PWD/$2" "${@:3}" ;; esac
 	cd "$(dirname "$0")/.." || exit 1
 	export GIT_AUTHOR_NAME=${GIT_AUTHOR_NAME:-"Fleet Operator"}
 	export GIT_AUTHOR_EMAIL=${GIT_AUTHOR_EMAIL:-ops@example.com}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what clawfleet needs to build, test and demo. Idempotent: installs only what is
-# missing. Debian/Ubuntu through apt-get (as root, or through sudo), macOS through Homebrew.
+# missing. Debian/Ubuntu through apt-get (as root, or through sudo), macOS through Homebrew. On
+# macOS it runs under the system's bash 3.2 (hack/macos_shell_check.sh guards that).
 set -euo pipefail
 
 deb_packages=(
@@ -11,8 +12,14 @@ deb_packages=(
 )
 # prometheus brings promtool; faketime brings libfaketime, which tests/integration/clock_step.sh
 # steps the controller's wall clock with (Linux only); libclang-rt-dev the libFuzzer runtime of
-# clang (make fuzz). Chromium is a cask (installed below).
+# clang (make fuzz).
 brew_packages=(pkg-config libgit2 libyaml json-c curl openssl@3 libmicrohttpd cmocka haproxy git python@3 prometheus)
+# make demo needs nothing more: its scripts run on macOS's bash 3.2 and BSD tools. The
+# integration tests behind make test run in CI on Debian and keep GNU tools and bash 4+:
+# bash (tests/run's wait -n, associative arrays in some scripts), coreutils (timeout, stat -c,
+# date +%N, sha256sum), gnu-sed (sed -i without a suffix). Homebrew installs coreutils and
+# gnu-sed with a g prefix; README "On a Mac" puts their gnubin directories first on PATH.
+brew_test_packages=(bash coreutils gnu-sed)
 
 missing_deb() {
   local p
@@ -43,10 +50,16 @@ install_debian() {
 install_macos() {
   command -v brew >/dev/null || { echo "install-deps: Homebrew is required on macOS (https://brew.sh)" >&2; exit 1; }
   local p
-  for p in "${brew_packages[@]}"; do
+  for p in "${brew_packages[@]}" "${brew_test_packages[@]}"; do
     brew list --versions "$p" >/dev/null 2>&1 || brew install "$p"
   done
-  brew list --cask chromium >/dev/null 2>&1 || brew install --cask chromium
+  # The status page test renders the page in a Chromium-family browser. Homebrew's chromium
+  # cask is disabled (its app is not signed); Google Chrome is. An installed Chrome, Chromium or
+  # Edge is used as it is.
+  if ! "$(dirname "$0")/browser.sh" >/dev/null 2>&1; then
+    brew install --cask google-chrome ||
+      echo "install-deps: no browser: the status page test will be skipped (brew install --cask google-chrome to run it)" >&2
+  fi
 }
 
 case "$(uname -s)" in

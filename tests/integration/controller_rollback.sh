@@ -36,7 +36,7 @@ print(" ".join("%s/%s/%d" % (d["event"], d["phase"], d["step"]) for d in map(jso
 # A stand-in for the notifier's POST /v1/events: every body it is sent, one per line.
 events=$fleet/events.jsonl
 notifier_port=$(fleet_free_port)
-CLAWFLEET_FLEET=$fleet python3 -c '
+python3 -c '
 import http.server, sys
 class Events(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
@@ -51,6 +51,7 @@ class Events(http.server.BaseHTTPRequestHandler):
 http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Events).serve_forever()' \
 	"$notifier_port" "$events" >/dev/null 2>&1 &
 disown
+fleet_track "$fleet" $!
 echo "notifier: http://127.0.0.1:$notifier_port/v1/events" >>"$FLEET_CONFIG"
 # events_have VERDICT PROBEKEY: the notifier was asked to broadcast that verdict.
 events_have() {

@@ -39,13 +39,14 @@ for node in canary-gw stable-gw-a; do logf[$node]=$fleet/logs/agent-$node.log; d
 start() { # WALKER: started with its armed failpoint (none when its list is done)
 	local w=$1 root=$fleet/macs/$1
 	if [ "$w" = controller ]; then
-		CLAWFLEET_FAILPOINT=${armed[$w]} CLAWFLEET_FLEET=$fleet "$FLEET_BIN" controller \
+		CLAWFLEET_FAILPOINT=${armed[$w]} "$FLEET_BIN" controller \
 			--config "$FLEET_CONFIG" >>"$log" 2>&1 &
 	else
-		CLAWFLEET_FAILPOINT=${armed[$w]} CLAWFLEET_FLEET=$fleet OPENCLAW_SIM_ROOT=$root \
+		CLAWFLEET_FAILPOINT=${armed[$w]} OPENCLAW_SIM_ROOT=$root \
 			"$FLEET_BIN" agent --config "$root/etc/clawfleet/agent.yaml" >>"${logf[$w]}" 2>&1 &
 	fi
 	pid[$w]=$!
+	fleet_track "$fleet" "${pid[$w]}"
 }
 arm_next() { # WALKER
 	local w=$1

@@ -21,7 +21,7 @@ now_ms() { date +%s%3N; }
 # answered.
 hang=$fleet/remote-hangs
 git_port=$(fleet_free_port)
-CLAWFLEET_FLEET=$fleet python3 -c '
+python3 -c '
 import http.server, os, subprocess, sys, time
 root, hang = sys.argv[2], sys.argv[3]
 class Git(http.server.BaseHTTPRequestHandler):
@@ -56,6 +56,7 @@ class Git(http.server.BaseHTTPRequestHandler):
 http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Git).serve_forever()' \
 	"$git_port" "$fleet" "$hang" >"$fleet/logs/remote.log" 2>&1 &
 disown
+fleet_track "$fleet" $!
 fleet_wait 10 curl -sf --max-time 2 -o /dev/null \
 	"http://127.0.0.1:$git_port/repo/info/refs?service=git-upload-pack" ||
 	tap_fail "the Git remote answers" "$(cat "$fleet/logs/remote.log")"

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The controller's read-only status page (GET /) on a simulated fleet (hack/fleet.sh), once the
-# bring-up has Succeeded: headless Chromium renders it, and the rendered DOM shows what /status
-# says (the phase, every node with its probe status, each gateway's weight, the Git revision)
-# with nothing on it that could change anything; a screenshot is kept in $BUILD/status-page.png
-# for a person to look at. Then /metrics passes `promtool check metrics`, lint included.
+# bring-up has Succeeded: a headless Chromium-family browser (hack/browser.sh: Chromium, Google
+# Chrome or Edge) renders it, and the rendered DOM shows what /status says (the phase, every node
+# with its probe status, each gateway's weight, the Git revision) with nothing on it that could
+# change anything; a screenshot is kept in $BUILD/status-page.png for a person to look at. With
+# no browser (Homebrew's chromium cask is disabled), those checks are one "ok - ... # SKIP" line
+# saying what to install. Then /metrics passes `promtool check metrics`, lint included.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/tap.sh
@@ -17,12 +19,12 @@ cleanup() {
 trap cleanup EXIT
 
 missing=
-for tool in haproxy chromium promtool; do
+for tool in haproxy promtool; do
 	command -v "$tool" >/dev/null || missing="$missing $tool"
 done
 if [ -n "$missing" ]; then
-	tap_fail "haproxy, chromium and promtool are installed" "missing:$missing" \
-		"run hack/install-deps.sh (Debian packages haproxy, chromium, prometheus)"
+	tap_fail "haproxy and promtool are installed" "missing:$missing" \
+		"run hack/install-deps.sh (Debian packages haproxy, prometheus; Homebrew haproxy, prometheus)"
 	tap_done
 	exit
 fi
@@ -48,21 +50,27 @@ fi
 headers=$(curl -s -D - -o "$fleet/page.html" --max-time 2 "$FLEET_URL/")
 tap_contains "GET / is HTML" "Content-Type: text/html; charset=utf-8" "$headers"
 tap_check "the page is small (under 64 KiB for three nodes)" \
-	test "$(stat -c %s "$fleet/page.html")" -lt 65536
+	test "$(wc -c <"$fleet/page.html")" -lt 65536
 tap_eq "HEAD / answers without a body" 200 \
 	"$(curl -s -I -o /dev/null -w '%{http_code}' --max-time 2 "$FLEET_URL/")"
 
-# --- rendered by Chromium; its processes carry the fleet's mark, so cleanup stops any left over
+# --- rendered by the browser; the fleet tracks it (timeout leads its process group), so cleanup
+# stops any of its processes left over
 chrome() {
-	CLAWFLEET_FLEET=$fleet timeout -k 5 60 chromium --headless --no-sandbox --disable-gpu \
+	timeout -k 5 60 "$browser" --headless --no-sandbox --disable-gpu \
 		--disable-quic --no-first-run --disable-background-networking \
 		--disable-component-update --disable-sync --user-data-dir="$(mktemp -d "$fleet/chrome.XXXXXX")" \
-		"$@" 2>>"$fleet/logs/chromium.log"
+		"$@" 2>>"$fleet/logs/chromium.log" &
+	fleet_track "$fleet" $!
+	wait $!
 }
-doc=$(status)
-chrome --dump-dom "$FLEET_URL/" >"$fleet/dom.html"
-tap_check "Chromium renders the page" grep -q '<td id="promotion">' "$fleet/dom.html"
-out=$(python3 - "$fleet/dom.html" "$doc" <<'EOF' 2>&1
+if ! browser=$(hack/browser.sh 2>&1); then
+	tap_ok "the page rendered in a headless browser # SKIP skipped: ${browser#browser.sh: }"
+else
+	doc=$(status)
+	chrome --dump-dom "$FLEET_URL/" >"$fleet/dom.html"
+	tap_check "the browser renders the page" grep -q '<td id="promotion">' "$fleet/dom.html"
+	out=$(python3 - "$fleet/dom.html" "$doc" <<'EOF' 2>&1
 import html.parser, json, sys
 
 class Page(html.parser.HTMLParser):
@@ -127,29 +135,30 @@ for tag in ("form", "button", "input", "select", "textarea", "script"):
 print("\n".join(problems))
 sys.exit(1 if problems else 0)
 EOF
-)
-if [ $? -eq 0 ]; then
-	tap_ok "the rendered DOM shows what /status says: phase, nodes and statuses, weights, revision"
-else
-	tap_fail "the rendered DOM shows what /status says: phase, nodes and statuses, weights, revision" \
-		"$out"
-fi
-lines=$(wc -l <"$FLEET_STATE/promotions.jsonl")
-tap_eq "the page shows the audit log's last lines ($lines here, 10 at most)" \
-	"$((lines < 10 ? lines : 10))" "$(grep -o '<tr class="audit">' "$fleet/dom.html" | wc -l)"
-tap_contains "the newest first" "<td>$(python3 -c '
+	)
+	if [ $? -eq 0 ]; then
+		tap_ok "the rendered DOM shows what /status says: phase, nodes and statuses, weights, revision"
+	else
+		tap_fail "the rendered DOM shows what /status says: phase, nodes and statuses, weights, revision" \
+			"$out"
+	fi
+	lines=$(wc -l <"$FLEET_STATE/promotions.jsonl")
+	tap_eq "the page shows the audit log's last lines ($lines here, 10 at most)" \
+		"$((lines < 10 ? lines : 10))" "$(grep -o '<tr class="audit">' "$fleet/dom.html" | wc -l)"
+	tap_contains "the newest first" "<td>$(python3 -c '
 import json, sys
 print(json.loads(open(sys.argv[1]).read().splitlines()[-1])["ts"])' "$FLEET_STATE/promotions.jsonl")</td>" \
-	"$(grep -o '<tr class="audit">.*' "$fleet/dom.html" | head -1)"
-tap_check "the rendered page has no form, button or input" \
-	bash -c '! grep -qiE "<(form|button|input)[ >]" "$1"' _ "$fleet/dom.html"
+		"$(grep -o '<tr class="audit">.*' "$fleet/dom.html" | head -1)"
+	tap_check "the rendered page has no form, button or input" \
+		bash -c '! grep -qiE "<(form|button|input)[ >]" "$1"' _ "$fleet/dom.html"
 
-chrome --screenshot="$fleet/status-page.png" --window-size=1280,900 "$FLEET_URL/" >/dev/null
-if [ -s "$fleet/status-page.png" ] && cp "$fleet/status-page.png" "$BUILD/status-page.png"; then
-	tap_ok "a screenshot of the page is saved in $BUILD/status-page.png"
-else
-	tap_fail "a screenshot of the page is saved in $BUILD/status-page.png" \
-		"$(tail -n 5 "$fleet/logs/chromium.log")"
+	chrome --screenshot="$fleet/status-page.png" --window-size=1280,900 "$FLEET_URL/" >/dev/null
+	if [ -s "$fleet/status-page.png" ] && cp "$fleet/status-page.png" "$BUILD/status-page.png"; then
+		tap_ok "a screenshot of the page is saved in $BUILD/status-page.png"
+	else
+		tap_fail "a screenshot of the page is saved in $BUILD/status-page.png" \
+			"$(tail -n 5 "$fleet/logs/chromium.log")"
+	fi
 fi
 
 # --- /metrics through promtool: errors and lint warnings both fail
