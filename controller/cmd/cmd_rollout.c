@@ -434,6 +434,10 @@ int cmd_rollout(int argc, char **argv)
 	if (argc >= 2)
 		for (v = 0; v < nverbs && strcmp(argv[1], verb_names[v]) != 0; v++)
 			;
+	if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+		fputs(rollout_usage, stdout);
+		return 0;
+	}
 	if (argc < 2 || v == nverbs)
 		return cmd_rollout_read(argc, argv);
 	o.verb = (enum verb)v;
