@@ -23,6 +23,7 @@ static const struct command commands[] = {
 	{"status", cmd_status, "status [--url URL] [--json]"},
 	{"plan", cmd_plan, "plan --observed FILE [--ref REF] SOURCE"},
 	{"demo", cmd_demo, "demo [--fast]"},
+	{"rollout", cmd_rollout, "rollout pause|resume|abort|promote [--full]|undo [--to TAG]|retry TAG --ticket T [--source URL|PATH] [--ref BRANCH] [--author A] [--message M] [--controller URL] [--wait] [--json]"},
 	{"failpoints", cmd_failpoints, NULL}, /* for the tests: not in the usage */
 	/* The Git fetch child the controller and the agent start: not in the usage. */
 	{GITSOURCE_FETCH_COMMAND, gitsource_fetch_child_main, NULL},

@@ -197,6 +197,24 @@ static struct json_object *servers_json(const struct lb_servers *l)
 	return o;
 }
 
+/* url without the "user:secret@" of scheme://user:secret@host/: what `clawfleet rollout` pushes
+ * to, never a credential. */
+static struct json_object *source_url_json(const char *url)
+{
+	if (!url)
+		return NULL;
+	const char *auth = strstr(url, "://"), *at = NULL;
+	if (auth)
+		for (const char *p = auth + 3; *p && !strchr("/?#", *p); p++)
+			if (*p == '@')
+				at = p;
+	if (!at)
+		return json_object_new_string(url);
+	char shown[4096];
+	snprintf(shown, sizeof(shown), "%.*s%s", (int)(auth + 3 - url), url, at + 1);
+	return json_object_new_string(shown);
+}
+
 /* How fresh the desired state can be: null for a source read live. */
 static struct json_object *source_json(const struct status_source *src)
 {
@@ -376,6 +394,7 @@ int status_render_json(const struct status_view *v, char **out, size_t *len, str
 		json_object_array_add(q, json_object_new_string(s->quarantined[i].tag));
 	json_object_object_add(o, "revision", str_or_null(v->revision));
 	json_object_object_add(o, "sourceError", str_or_null(v->source_error));
+	json_object_object_add(o, "sourceUrl", source_url_json(v->source_url));
 	json_object_object_add(o, "source", source_json(v->source));
 	json_object_object_add(o, "promotion", promotion_json(v));
 	json_object_object_add(o, "phase", json_object_new_string(rollout_phase_name(s->phase)));

@@ -96,6 +96,7 @@ struct status_view {
 	const char *state_unwritable, *state_unwritable_reason;
 	int64_t state_unwritable_since_ms;
 	const struct status_source *source; /* NULL: a source read live, never stale */
+	const char *source_url;	     /* source.url; shown without its credentials */
 	const char *promotion_name;  /* the Promotion in Git; NULL when there is none */
 	const char *promotion_tag, *promotion_semver;
 	const struct rollout_state *state;
