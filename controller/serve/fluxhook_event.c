@@ -145,9 +145,7 @@ static int parse_metadata(struct json_object *doc, struct flux_event *ev, struct
 	if (json_text("metadata.revision", metadata_get(meta, "revision"), REVISION_MAX, false,
 		      &ev->revision, err) < 0 ||
 	    json_text("metadata.imageRef", metadata_get(meta, "imageRef"),
-		      FLUXHOOK_IMAGE_REF_MAX - 1, false, &ev->image_ref, err) < 0 ||
-	    json_text("metadata.canaryHeader", metadata_get(meta, "canaryHeader"),
-		      FLUXHOOK_HEADER_MAX - 1, true, &ev->canary_header, err) < 0)
+		      FLUXHOOK_IMAGE_REF_MAX - 1, false, &ev->image_ref, err) < 0)
 		return -1;
 	return 0;
 }

@@ -15,7 +15,7 @@ struct json_object;
 struct flux_event {
 	const char *kind, *namespace, *name, *uid;
 	struct json_object *reason, *message, *timestamp; /* NULL when absent */
-	const char *revision, *image_ref, *canary_header;  /* NULL when absent */
+	const char *revision, *image_ref; /* NULL when absent */
 };
 
 /* out->message, cut to fit: one line without secrets for the caller's log. */
@@ -35,8 +35,7 @@ int fluxhook_event_id(const struct flux_event *ev, char out[65], struct cf_err *
 
 /* The answer to a new event: decides the verdict, fills out (status 202, trigger, verdict, ids,
  * message) and renders the envelope into a malloc'd *reply. out->event_id is already set. */
-int fluxhook_answer(const struct flux_event *ev, const char *canary_header,
-		    const struct fluxhook_snapshot *snap, struct fluxhook_outcome *out,
-		    char **reply, size_t *len, struct cf_err *err);
+int fluxhook_answer(const struct flux_event *ev, const struct fluxhook_snapshot *snap,
+		    struct fluxhook_outcome *out, char **reply, size_t *len, struct cf_err *err);
 
 #endif
