@@ -3,7 +3,6 @@
  * and fluxhook_verdict.c (the verdict and the 202 envelope); nothing outside them includes it. */
 #ifndef CLAWFLEET_FLUXHOOK_INTERNAL_H
 #define CLAWFLEET_FLUXHOOK_INTERNAL_H
-#include <stdbool.h>
 #include <stddef.h>
 
 #include "base/err.h"
@@ -26,10 +25,6 @@ void fluxhook_describe(struct fluxhook_outcome *out, const char *fmt, ...)
  * it; ev borrows from *doc. The reason names the field that is wrong. */
 int fluxhook_event_parse(const char *body, size_t len, struct json_object **doc,
 			 struct flux_event *ev, struct cf_err *err);
-/* Identifiers, refs and header lines: printable ASCII (spaces only where allowed), at most max
- * bytes; "" counts as absent (*out NULL). */
-int fluxhook_check_text(const char *field, const char *s, size_t len, size_t max, bool spaces,
-			const char **out, struct cf_err *err);
 /* The eventId fluxhook.h defines, 64 hex digits and a NUL. */
 int fluxhook_event_id(const struct flux_event *ev, char out[65], struct cf_err *err);
 
