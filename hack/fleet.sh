@@ -104,7 +104,7 @@ $samples|"
 	fleet_sed "$repo/openclaw.lock" \
 		's/"2026.7.1",/"2026.8.0",/; s/"3f9c2ab"/"5e8d1aa"/; s/plugin-bundle", "version": "2026.7.1"/plugin-bundle", "version": "2026.8.0"/; s/"semver": "1.4.2"/"semver": "1.4.3"/'
 	fleet_sed "$repo/clawfleet/promotion.yaml" \
-		's/tag: v2026.7.1/tag: v2026.8.0/; s/skillSemver: 1.4.2/skillSemver: 1.4.3/'
+		's/tag: v2026.7.1/tag: v2026.8.0/; s/skillSemver: 1.4.2/skillSemver: 1.4.3/; s/openclaw-gateway:2026.7.1/openclaw-gateway:2026.8.0/'
 	git -C "$repo" commit -qam "build v2026.8.0"
 	git -C "$repo" tag -a -m v2026.8.0 v2026.8.0
 	git -C "$repo" checkout -q v2026.7.1 -- clawfleet openclaw.lock

@@ -99,9 +99,10 @@ static int set_scalar(const struct cfg_key *k, void *cfg, const char *text, cons
 			return cf_err_set(err, "must be a string");
 		return set_enum(k, cfg, text, err);
 	case CFG_ARGV:
+	case CFG_RECORDS:
 		break;
 	}
-	return cf_err_set(err, "must be a list of strings");
+	return cf_err_set(err, "must be a list");
 }
 
 static void argv_free(char **argv)
@@ -134,6 +135,74 @@ static int set_argv(const struct cfg_key *k, void *cfg, const struct ynode *n, s
 	argv_free(*(char ***)slot(cfg, k));
 	*(char ***)slot(cfg, k) = argv;
 	return 0;
+}
+
+static void records_free(struct cfg_records *r)
+{
+	for (size_t i = 0; i < r->n * r->width; i++)
+		free(r->values[i]);
+	free(r->values);
+	memset(r, 0, sizeof(*r));
+}
+
+static int record_column(const struct cfg_key *k, const char *key)
+{
+	for (int i = 0; k->choices[i]; i++)
+		if (strcmp(k->choices[i], key) == 0)
+			return i;
+	return -1;
+}
+
+/* The first problem is reported at the node it is about. */
+static int set_records(struct loader *ld, const struct cfg_key *k, const struct ynode *n,
+		       const char *name)
+{
+	struct cfg_records r = {0};
+	struct cf_err err;
+	while (k->choices[r.width])
+		r.width++;
+	if (n->kind != YNODE_SEQ || n->n == 0 || n->n > CFG_ARGV_MAX) {
+		cf_err_set(&err, "must be a list of 1 to %d maps", CFG_ARGV_MAX);
+		goto bad;
+	}
+	r.values = calloc(n->n * r.width, sizeof(char *));
+	if (!r.values) {
+		cf_err_set(&err, "out of memory");
+		goto bad;
+	}
+	r.n = n->n;
+	for (size_t i = 0; i < n->n; i++) {
+		const struct ynode *item = n->items[i];
+		if (item->kind != YNODE_MAP || item->n == 0) {
+			n = item;
+			cf_err_set(&err, "item %zu must be a map with at least one key", i);
+			goto bad;
+		}
+		for (size_t j = 0; j < item->n; j++) {
+			const struct ynode *key = item->pairs[j].key, *v = item->pairs[j].value;
+			int col = record_column(k, key->str);
+			const char *text = ynode_str(v);
+			if (col < 0 || !text) {
+				n = col < 0 ? key : v;
+				cf_err_set(&err, col < 0 ? "item %zu: unknown key %s"
+							 : "item %zu: %s must be a string",
+					   i, key->str);
+				goto bad;
+			}
+			char **slot_of = &r.values[i * r.width + (size_t)col];
+			if (!(*slot_of = strdup(text))) {
+				cf_err_set(&err, "out of memory");
+				goto bad;
+			}
+		}
+	}
+	records_free(slot(ld->cfg, k));
+	*(struct cfg_records *)slot(ld->cfg, k) = r;
+	return 0;
+bad:
+	records_free(&r);
+	report_at(ld, n, name, err.msg);
+	return -1;
 }
 
 static const struct cfg_key *key_find(const struct loader *ld, const char *name)
@@ -170,6 +239,10 @@ static void walk(struct loader *ld, const struct ynode *map, const char *prefix)
 		}
 		struct cf_err err;
 		ld->seen[k - ld->keys] = true;
+		if (k->type == CFG_RECORDS) {
+			set_records(ld, k, vn, name);
+			continue;
+		}
 		int rc = k->type == CFG_ARGV	      ? set_argv(k, ld->cfg, vn, &err)
 			 : vn->kind != YNODE_SCALAR ? cf_err_set(&err, "must be a single value")
 						    : set_scalar(k, ld->cfg, vn->str, vn, &err);
@@ -241,6 +314,8 @@ void cfgtable_free(const struct cfg_key *keys, size_t nkeys, void *cfg)
 		if (keys[i].type == CFG_ARGV) {
 			argv_free(*(char ***)slot(cfg, &keys[i]));
 			*(char ***)slot(cfg, &keys[i]) = NULL;
+		} else if (keys[i].type == CFG_RECORDS) {
+			records_free(slot(cfg, &keys[i]));
 		} else if (keys[i].type == CFG_STRING || keys[i].type == CFG_PATH) {
 			free(*(char **)slot(cfg, &keys[i]));
 			*(char **)slot(cfg, &keys[i]) = NULL;

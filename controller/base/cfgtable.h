@@ -20,6 +20,14 @@ enum cfg_type {
 	CFG_BOOL,     /* bool */
 	CFG_ARGV,     /* char **, NULL-terminated list of 1..64 strings */
 	CFG_ENUM,     /* int: the index of the value in choices */
+	CFG_RECORDS,  /* struct cfg_records: a list of 1..64 maps, each key one of choices */
+};
+
+/* A CFG_RECORDS value: n rows of width (the number of choices) strings, row-major, in the order
+ * of choices; NULL where a map left that key out. A map needs at least one key. */
+struct cfg_records {
+	size_t n, width;
+	char **values;
 };
 
 struct cfg_key {
@@ -29,7 +37,7 @@ struct cfg_key {
 	const char *def; /* default as text; NULL: none */
 	bool required;
 	int64_t min, max;           /* CFG_INT */
-	const char *const *choices; /* CFG_ENUM, NULL-terminated */
+	const char *const *choices; /* CFG_ENUM values, CFG_RECORDS keys; NULL-terminated */
 };
 
 /* The caller's cross-key checks (cfgtable_report each problem); they run whenever the file
@@ -42,7 +50,7 @@ int cfgtable_load(const struct cfg_key *keys, size_t nkeys, const char *path, vo
 		  cfgtable_check_fn *check, struct diag_list *diags);
 /* For a caller's cross-key checks after a load: one problem at KEY, no position. */
 void cfgtable_report(struct diag_list *diags, const char *path, const char *key, const char *msg);
-/* Frees every string and argv the table put into cfg, and zeroes it. */
+/* Frees every string, argv and record list the table put into cfg, and zeroes it. */
 void cfgtable_free(const struct cfg_key *keys, size_t nkeys, void *cfg);
 
 #endif

@@ -204,7 +204,69 @@ static bool same(const char *a, const char *b)
 	return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
-/* SIGHUP: a clean file is swapped in whole; the state directory stays until a restart. */
+/* The Flux receiver runs when the config names its tokens: *hook and *tokens stay NULL when it
+ * does not. */
+static int open_receiver(const struct controller_config *cfg, struct tokens **tokens,
+			 struct fluxhook **hook, struct cf_err *err)
+{
+	struct tokens_config tc = TOKENS_CONFIG_INIT;
+	struct fluxhook_accept accept[FLUXHOOK_ACCEPT_MAX];
+	const struct cfg_records *r = &cfg->webhook_accept;
+	*tokens = NULL;
+	*hook = NULL;
+	tc.current = cfg->webhook_token_current;
+	tc.next = cfg->webhook_token_next;
+	tc.prev = cfg->webhook_token_prev;
+	tc.dir = cfg->webhook_token_dir;
+	if (!tc.current && !tc.next && !tc.prev && !tc.dir)
+		return 0;
+	if (r->n > FLUXHOOK_ACCEPT_MAX)
+		return cf_err_set(err, "webhook.accept: at most %d entries", FLUXHOOK_ACCEPT_MAX);
+	for (size_t i = 0; i < r->n; i++) {
+		char *const *row = &r->values[i * r->width];
+		accept[i] = (struct fluxhook_accept){row[CTLCFG_ACCEPT_KIND],
+						     row[CTLCFG_ACCEPT_NAMESPACE],
+						     row[CTLCFG_ACCEPT_NAME]};
+	}
+	struct fluxhook_config hc = FLUXHOOK_CONFIG_INIT;
+	hc.require_event_header = cfg->webhook_require_event_header;
+	hc.accept = accept;
+	hc.naccept = r->n;
+	if (tokens_open(tokens, &tc, err) < 0)
+		return cf_err_prefix(err, "webhook");
+	hc.tokens = *tokens;
+	if (fluxhook_new(hook, &hc, err) < 0) {
+		tokens_free(*tokens);
+		*tokens = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static bool same_records(const struct cfg_records *a, const struct cfg_records *b)
+{
+	if (a->n != b->n || a->width != b->width)
+		return false;
+	for (size_t i = 0; i < a->n * a->width; i++)
+		if (!same(a->values[i], b->values[i]))
+			return false;
+	return true;
+}
+
+static bool same_webhook(const struct controller_config *a, const struct controller_config *b)
+{
+	return same(a->webhook_path, b->webhook_path) &&
+	       same(a->webhook_token_current, b->webhook_token_current) &&
+	       same(a->webhook_token_next, b->webhook_token_next) &&
+	       same(a->webhook_token_prev, b->webhook_token_prev) &&
+	       same(a->webhook_token_dir, b->webhook_token_dir) &&
+	       a->webhook_require_event_header == b->webhook_require_event_header &&
+	       same_records(&a->webhook_accept, &b->webhook_accept);
+}
+
+/* SIGHUP: a clean file is swapped in whole, every section (the webhook's too: the server restarts
+ * with the new route); the state directory stays until a restart. Whatever fails to open keeps
+ * the running configuration. */
 static void reload(struct controller *c)
 {
 	struct controller_config next;
@@ -231,12 +293,35 @@ static void reload(struct controller *c)
 		ctlcfg_free(&next);
 		return;
 	}
+	/* An unchanged receiver keeps its reply cache: Flux's redeliveries stay answered once. */
+	bool new_hook = !same_webhook(&next, &c->cfg);
+	struct tokens *hook_tokens = NULL;
+	struct fluxhook *hook = NULL;
+	if (new_hook && open_receiver(&next, &hook_tokens, &hook, &err) < 0) {
+		log_warn("%s; config file has errors, not reloading", err.msg);
+		target_client_free(agents);
+		ctlcfg_free(&next);
+		return;
+	}
 	bool new_source = !same(next.source_url, c->cfg.source_url) ||
 			  !same(next.source_ref, c->cfg.source_ref) ||
 			  next.source_timeout_ms != c->cfg.source_timeout_ms;
 	bool new_listen = !same(next.listen, c->cfg.listen);
 	target_client_free(c->agents);
 	c->agents = agents;
+	/* The server's threads use the receiver: it is stopped before the receiver changes. */
+	if (new_listen || new_hook) {
+		httpd_stop(c->httpd);
+		c->httpd = NULL;
+	}
+	if (new_hook) {
+		fluxhook_free(c->hook);
+		tokens_free(c->hook_tokens);
+		c->hook = hook;
+		c->hook_tokens = hook_tokens;
+		log_info("webhook: %s", hook ? "the Flux receiver follows the new configuration"
+					     : "no token source: the Flux receiver is off");
+	}
 	ctlcfg_free(&c->cfg);
 	c->cfg = next;
 	if (new_source) {
@@ -246,9 +331,7 @@ static void reload(struct controller *c)
 		c->facts.valid = false;
 		c->next_fetch_mono_ms = 0;
 	}
-	if (new_listen) {
-		httpd_stop(c->httpd);
-		c->httpd = NULL;
+	if (new_listen || new_hook) {
 		if (controller_start_httpd(c, &err) < 0)
 			log_error("listen %s: %s; /status is not served until the next reload",
 				  c->cfg.listen, err.msg);
@@ -257,25 +340,6 @@ static void reload(struct controller *c)
 }
 
 /* ---- start and stop ---- */
-
-/* The Flux receiver runs when the config names its tokens. */
-static int open_receiver(struct controller *c, struct cf_err *err)
-{
-	const struct controller_config *cfg = &c->cfg;
-	struct tokens_config tc = TOKENS_CONFIG_INIT;
-	tc.current = cfg->webhook_token_current;
-	tc.next = cfg->webhook_token_next;
-	tc.prev = cfg->webhook_token_prev;
-	tc.dir = cfg->webhook_token_dir;
-	if (!tc.current && !tc.next && !tc.prev && !tc.dir)
-		return 0;
-	struct fluxhook_config hc = FLUXHOOK_CONFIG_INIT;
-	hc.require_event_header = cfg->webhook_require_event_header;
-	if (tokens_open(&c->hook_tokens, &tc, err) < 0)
-		return cf_err_prefix(err, "webhook");
-	hc.tokens = c->hook_tokens;
-	return fluxhook_new(&c->hook, &hc, err);
-}
 
 /* A temporary file a crash left in the state directory: logged as it goes. */
 static void log_swept(const char *dir, const char *name, long long size, void *ctx)
@@ -337,7 +401,7 @@ static int controller_open(struct controller *c, struct cf_err *err)
 		c->src = NULL;
 		controller_source_failed(c, err->msg, NULL);
 	}
-	if (open_receiver(c, err) < 0)
+	if (open_receiver(&c->cfg, &c->hook_tokens, &c->hook, err) < 0)
 		return -1;
 	controller_record(c, NULL, NULL, false);
 	return controller_start_httpd(c, err);

@@ -93,6 +93,8 @@ static void snapshot_for_receiver(const struct controller *c, const struct fleet
 		copy_text(snap->skill_semver, sizeof(snap->skill_semver), promo->skill_semver);
 		snap->suspended = promo->suspend;
 	}
+	if (ds && ds->lock.present)
+		copy_text(snap->pinned_version, sizeof(snap->pinned_version), ds->lock.version);
 	copy_text(snap->revision, sizeof(snap->revision), ds ? c->cache.revision : NULL);
 	snap->phase = st->phase;
 	copy_text(snap->phase_reason, sizeof(snap->phase_reason),

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/cfgtable.h"
+#include "base/names.h"
 #include "base/timeparse.h"
 #include "reconcilers/weights/weights.h"
 #include "source/gitsource.h"
@@ -18,6 +19,9 @@
 
 #define K(name, type, field, def, req) \
 	{name, type, offsetof(struct controller_config, field), def, req, 0, 0, NULL}
+
+/* In the order of CTLCFG_ACCEPT_*. */
+static const char *const accept_keys[] = {"kind", "namespace", "name", NULL};
 
 static const struct cfg_key keys[] = {
 	K("source.url", CFG_STRING, source_url, NULL, true),
@@ -36,6 +40,8 @@ static const struct cfg_key keys[] = {
 	K("webhook.tokens.prev", CFG_PATH, webhook_token_prev, NULL, false),
 	K("webhook.tokens.dir", CFG_PATH, webhook_token_dir, NULL, false),
 	K("webhook.requireEventHeader", CFG_BOOL, webhook_require_event_header, "true", false),
+	{"webhook.accept", CFG_RECORDS, offsetof(struct controller_config, webhook_accept), NULL,
+	 false, 0, 0, accept_keys},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -148,6 +154,36 @@ static int check_duration(const struct rule *r, int64_t ms, struct cf_err *err)
 	return cf_err_set(err, "must be from %s to %s", lo, hi);
 }
 
+/* A Flux kind is a CamelCase word (GitRepository, ImageUpdateAutomation). */
+static int check_kind(const char *value, struct cf_err *err)
+{
+	size_t len = strlen(value);
+	if (len == 0 || len > 63 || value[0] < 'A' || value[0] > 'Z' ||
+	    strspn(value, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") != len)
+		return cf_err_set(err, "must be a Flux kind such as GitRepository");
+	return 0;
+}
+
+static void check_accept(const char *path, const struct cfg_records *r, struct diag_list *diags)
+{
+	static int (*const checks[])(const char *, struct cf_err *) = {
+		[CTLCFG_ACCEPT_KIND] = check_kind,
+		[CTLCFG_ACCEPT_NAMESPACE] = name_check_dns_label,
+		[CTLCFG_ACCEPT_NAME] = name_check_dns_subdomain,
+	};
+	for (size_t i = 0; i < r->n; i++)
+		for (size_t col = 0; col < r->width; col++) {
+			const char *v = r->values[i * r->width + col];
+			struct cf_err err;
+			char msg[CF_ERR_MSG + 64];
+			if (!v || checks[col](v, &err) == 0)
+				continue;
+			snprintf(msg, sizeof(msg), "item %zu: %s: %s", i, accept_keys[col],
+				 err.msg);
+			cfgtable_report(diags, path, "webhook.accept", msg);
+		}
+}
+
 /* Values are not echoed back: a URL may carry a credential. */
 static void check_values(const char *path, void *cfg, struct diag_list *diags)
 {
@@ -171,6 +207,7 @@ static void check_values(const char *path, void *cfg, struct diag_list *diags)
 	    (c->webhook_token_current || c->webhook_token_next || c->webhook_token_prev))
 		cfgtable_report(diags, path, "webhook.tokens",
 				"give tokens.dir or token files, not both");
+	check_accept(path, &c->webhook_accept, diags);
 }
 
 int ctlcfg_load(const char *path, struct controller_config *cfg, struct diag_list *diags)

@@ -1,13 +1,14 @@
 /* ctlcfg: the fleet controller's configuration file (YAML), one table of keys with types and
  * defaults (cfgtable.h; README.md, "The fleet controller"). Every problem is reported as
  * FILE:LINE:COL: -: KEY: message, all at once; a config with errors is never half-applied, so a
- * reload that fails keeps the running one. ctlcfg_set applies a command-line flag with the checks
+ * reload that fails keeps the running one, and a reload that loads applies every section. ctlcfg_set applies a command-line flag with the checks
  * its key gets in the file. */
 #ifndef CLAWFLEET_CTLCFG_H
 #define CLAWFLEET_CTLCFG_H
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/cfgtable.h"
 #include "base/diag.h"
 #include "base/err.h"
 
@@ -27,7 +28,11 @@ struct controller_config {
 	char *webhook_token_current, *webhook_token_next, *webhook_token_prev;
 	char *webhook_token_dir;   /* token.current/next/prev as `clawfleet token` rotates them */
 	bool webhook_require_event_header;
+	/* webhook.accept: rows of CTLCFG_ACCEPT_KIND, _NAMESPACE, _NAME (NULL: any); n 0: any */
+	struct cfg_records webhook_accept;
 };
+
+enum { CTLCFG_ACCEPT_KIND, CTLCFG_ACCEPT_NAMESPACE, CTLCFG_ACCEPT_NAME };
 
 /* Loads path; 0 when clean, else -1 with every problem in diags (cfg then freed). */
 int ctlcfg_load(const char *path, struct controller_config *cfg, struct diag_list *diags);

@@ -212,6 +212,16 @@ static void file_stem(const char *path, char *out, size_t outlen)
 	snprintf(out, outlen, "%.*s", (int)len, base);
 }
 
+/* A kind clawfleet once read, and where its settings live now. */
+static const char *retired_kind_hint(const char *kind)
+{
+	/* The notifier broadcasts to the channel its own configuration file names: a channel URL
+	 * is a credential, which Git must not hold, and the notifier reads no Git. */
+	return strcmp(kind, "Notifier") == 0 ? "; the notifier's channel is set in its own "
+					       "configuration file (notifier --config)"
+					     : "";
+}
+
 static void load_document(struct loader *ld, const char *file, const struct ynode *root,
 			  bool in_nodes_dir, size_t *nobjects)
 {
@@ -241,8 +251,8 @@ static void load_document(struct loader *ld, const char *file, const struct ynod
 				    api, kind, API_VERSION);
 		else
 			diag_add(ld->diags, file, kind_node->line, kind_node->col, o.label, "kind",
-				 "unknown kind \"%s\" (known: %s)", kind,
-				 schema_set_kinds(ld->schemas));
+				 "unknown kind \"%s\" (known: %s)%s", kind,
+				 schema_set_kinds(ld->schemas), retired_kind_hint(kind));
 		return;
 	}
 	(*nobjects)++;
@@ -399,16 +409,10 @@ void desired_free(struct desired_state *ds)
 		free(lb->command.argv);
 		origin_free(&lb->origin);
 	}
-	for (size_t i = 0; i < ds->nnotifiers; i++) {
-		free(ds->notifiers[i].name);
-		free(ds->notifiers[i].url);
-		origin_free(&ds->notifiers[i].origin);
-	}
 	free(ds->nodes);
 	free(ds->promotions);
 	free(ds->tenants);
 	free(ds->lbs);
-	free(ds->notifiers);
 	struct openclaw_lock *lk = &ds->lock;
 	free(lk->version);
 	free(lk->commit);

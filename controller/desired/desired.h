@@ -127,14 +127,6 @@ struct load_balancer {
 	struct origin origin;
 };
 
-struct notifier_spec {
-	char *name;
-	char *url;
-	enum notify_format format;
-	int64_t window_ms;
-	struct origin origin;
-};
-
 struct lock_plugin {
 	char *name, *version;
 };
@@ -164,8 +156,6 @@ struct desired_state {
 	size_t ntenants;
 	struct load_balancer *lbs;
 	size_t nlbs;
-	struct notifier_spec *notifiers;
-	size_t nnotifiers;
 	struct openclaw_lock lock;
 };
 

@@ -102,13 +102,6 @@ static void check_singletons(struct loader *ld)
 			       "one LoadBalancer per repository (another is at %s:%d)",
 			       ds->lbs[0].origin.file, ds->lbs[0].origin.line);
 	}
-	if (ds->nnotifiers > 1) {
-		snprintf(label, sizeof(label), "Notifier/%s", ds->notifiers[1].name);
-		diag_at_origin(ld, &ds->notifiers[1].origin, label, NULL,
-			       "one Notifier per repository: failures go to one channel "
-			       "(another is at %s:%d)",
-			       ds->notifiers[0].origin.file, ds->notifiers[0].origin.line);
-	}
 }
 
 static void check_nodes(struct loader *ld)
@@ -150,7 +143,6 @@ void desired_check_objects(struct loader *ld)
 	CHECK_NAMES(ld, ds->promotions, ds->npromotions, "Promotion");
 	CHECK_NAMES(ld, ds->tenants, ds->ntenants, "TenantSlice");
 	CHECK_NAMES(ld, ds->lbs, ds->nlbs, "LoadBalancer");
-	CHECK_NAMES(ld, ds->notifiers, ds->nnotifiers, "Notifier");
 	check_nodes(ld);
 	check_singletons(ld);
 	check_promotion(ld);

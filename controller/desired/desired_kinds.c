@@ -317,32 +317,11 @@ static void load_load_balancer(struct loader *ld, const struct loaded_object *o,
 	set_origin(ld, &lb->origin, o);
 }
 
-static void load_notifier(struct loader *ld, const struct loaded_object *o, const char *name)
-{
-	struct desired_state *ds = ld->ds;
-	int64_t window = 0;
-	if (!parse_duration_field(o, "spec.window", &window))
-		return;
-	struct notifier_spec *notifiers =
-		desired_grow(ld, ds->notifiers, ds->nnotifiers, sizeof(*notifiers));
-	if (!notifiers)
-		return;
-	ds->notifiers = notifiers;
-	struct notifier_spec *n = &ds->notifiers[ds->nnotifiers++];
-	n->name = desired_strdup(ld, name);
-	n->url = desired_strdup(ld, field_str(o, "spec.url"));
-	const char *format = field_str(o, "spec.format");
-	n->format = format && strcmp(format, "slack") == 0 ? NOTIFY_SLACK : NOTIFY_GENERIC;
-	n->window_ms = window;
-	set_origin(ld, &n->origin, o);
-}
-
 static const struct kind_loader kind_loaders[] = {
 	{"MacNode", true, load_macnode},
 	{"Promotion", false, load_promotion},
 	{"TenantSlice", false, load_tenant_slice},
 	{"LoadBalancer", false, load_load_balancer},
-	{"Notifier", false, load_notifier},
 };
 
 const struct kind_loader *desired_kind_loader(const char *kind)

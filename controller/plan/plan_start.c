@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/names.h"
+#include "desired/imageref.h"
 
 static void begin_rollout(struct pass *p)
 {
@@ -154,9 +155,37 @@ static int first_start(struct pass *p)
 	return take_baseline(p, baseline);
 }
 
+/* Succeeded: weights declared in Git since the rollout finished become what it keeps (planned
+ * and the last-good snapshot a later rollback returns to). A fleet adopted as it was keeps the
+ * weights it was found with until its first rollout, as adoption promises to move nothing. No
+ * audit line: the commit that changed them is their record, and the rollout history is about
+ * builds. A drained or red gateway stays at 0 (plan_ensure_weights, plan_safety), whatever its
+ * declared weight. */
+static int follow_declared_weights(struct pass *p)
+{
+	struct rollout_state *s = p->s;
+	struct weight_map declared = {0};
+	int rc = -1;
+	if (s->nhistory && s->history[s->nhistory - 1].outcome == OUTCOME_ADOPTED)
+		return 0;
+	if (weights_declared(p->d, &declared, p->err) < 0)
+		goto done;
+	/* Against the snapshot: the planned weights hold a drained gateway at 0. */
+	bool same = s->last_good_weights.n == declared.n &&
+		    plan_weights_match(&s->last_good_weights, &declared);
+	if (!same &&
+	    (rollout_weights_copy(&s->planned_weights, &declared, p->err) < 0 ||
+	     rollout_weights_copy(&s->last_good_weights, &declared, p->err) < 0))
+		goto done;
+	rc = 0;
+done:
+	weight_map_free(&declared);
+	return rc;
+}
+
 /* Succeeded and RolledBack keep what they reached: the weights recorded then (a load balancer
- * restart that forgot them gets them again; base weights edited in Git since apply at the next
- * rollout's Finalising), and the build on every node the rollout left there (sent again to a
+ * restart that forgot them gets them again; after a Succeeded rollout, base weights edited in
+ * Git apply at once, RolledBack keeps the snapshot it returned to), and the build on every node the rollout left there (sent again to a
  * node that lost it; a node new to the fleet gets the Succeeded build). */
 int plan_keep_steady(struct pass *p)
 {
@@ -164,6 +193,8 @@ int plan_keep_steady(struct pass *p)
 	bool matched, acked;
 	if (s->phase == ROLLOUT_IDLE)
 		return 0;
+	if (s->phase == ROLLOUT_SUCCEEDED && follow_declared_weights(p) < 0)
+		return -1;
 	if (plan_ensure_weights(p, &s->planned_weights, &matched) < 0)
 		return -1;
 	bool succeeded = s->phase == ROLLOUT_SUCCEEDED;
@@ -186,11 +217,31 @@ int plan_keep_steady(struct pass *p)
 	return 0;
 }
 
+/* The image Flux wrote into imageRef is a build only when openclaw.lock pins its version: the
+ * Macs install what the lock says. A Promotion naming another image moves nothing until a
+ * person's commit brings tag, skillSemver and the lock to it. */
+static bool image_not_pinned(struct pass *p)
+{
+	const struct openclaw_lock *lock = &p->d->lock;
+	const char *image = p->promo ? p->promo->image_ref : NULL;
+	if (!image || !lock->present || !lock->version || image_ref_tag_is(image, lock->version))
+		return false;
+	struct image_ref split;
+	image_ref_split(image, &split);
+	plan_stall(p, "ImageNotPinned", "imageRef %s names version %.*s, but openclaw.lock pins %s: "
+					"commit tag, skillSemver and openclaw.lock for it, or set "
+					"imageRef back", image, split.tag ? (int)split.tag_len : 6,
+		   split.tag ? split.tag : "(none)", lock->version);
+	return true;
+}
+
 /* Idle, Succeeded, RolledBack: start the Promotion when it names a build other than the last
- * good one, unless it is aborted or quarantined. */
+ * good one, unless its image is not the pinned build, or it is aborted or quarantined. */
 int plan_settle(struct pass *p)
 {
 	struct rollout_state *s = p->s;
+	if (image_not_pinned(p))
+		return plan_keep_steady(p);
 	if (!p->want_known || (s->has_last_good && plan_same_version(&s->last_good, &p->want)))
 		return plan_keep_steady(p);
 	if (p->promo->abort) {

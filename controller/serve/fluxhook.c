@@ -11,13 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/canon.h"
 #include "base/clock.h"
 #include "serve/fluxhook_internal.h"
 
 #define NONE UINT32_MAX
 
 static const char EVENT_HEADER[] = "x-flux-event";
-static const char CANARY_HEADER[] = "x-canary-header";
 
 /* One remembered reply, in a hash bucket chain and in the LRU list. */
 struct remembered {
@@ -33,10 +33,13 @@ struct remembered {
 struct fluxhook {
 	struct tokens *tokens;
 	bool require_event_header;
+	struct fluxhook_accept *accept; /* copies, strings owned */
+	size_t naccept;
 	int64_t ttl_ms;
 	int64_t (*clock_ms)(void *ctx);
 	void *clock_ctx;
 	pthread_mutex_t lock;
+	bool locked; /* lock is initialised */
 	struct remembered *slots;
 	size_t capacity;
 	uint32_t *buckets;
@@ -196,6 +199,53 @@ enum httpd_auth fluxhook_check_head(struct fluxhook *h, const struct httpd_reque
 	return HTTPD_AUTH_REFUSED;
 }
 
+static bool field_matches(const char *want, const char *have)
+{
+	return !want || (have && strcmp(want, have) == 0);
+}
+
+static bool accepted(const struct fluxhook *h, const struct flux_event *ev)
+{
+	for (size_t i = 0; i < h->naccept; i++)
+		if (field_matches(h->accept[i].kind, ev->kind) &&
+		    field_matches(h->accept[i].namespace, ev->namespace) &&
+		    field_matches(h->accept[i].name, ev->name))
+			return true;
+	return h->naccept == 0;
+}
+
+/* An object the configuration does not name: acknowledged, so Flux does not retry it, and
+ * nothing else. */
+static int ignore(const struct flux_event *ev, struct httpd_response *resp,
+		  struct fluxhook_outcome *out, struct cf_err *err)
+{
+	static const char reason[] = "no webhook.accept entry names this object";
+	struct json_object *body = json_object_new_object();
+	char *reply = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (!body)
+		return cf_err_set(err, "out of memory");
+	json_object_object_add(body, "eventId", json_object_new_string(out->event_id));
+	json_object_object_add(body, "verdict", json_object_new_string("ignored"));
+	json_object_object_add(body, "reason", json_object_new_string(reason));
+	rc = canon_json(body, &reply, &len, err);
+	json_object_put(body);
+	if (rc == 0)
+		rc = httpd_response_set_body(resp, reply, len);
+	free(reply);
+	if (rc < 0)
+		return -1;
+	resp->status = 202;
+	out->status = 202;
+	out->ignored = true;
+	fluxhook_describe(out, "Flux %s %s%s%s: ignored: %s", ev->kind,
+			  ev->namespace ? ev->namespace : "", ev->namespace ? "/" : "", ev->name,
+			  reason);
+	return 0;
+}
+
 int fluxhook_handle(struct fluxhook *h, const struct httpd_request *req,
 		    const struct fluxhook_snapshot *snap, struct httpd_response *resp,
 		    struct fluxhook_outcome *out)
@@ -203,7 +253,6 @@ int fluxhook_handle(struct fluxhook *h, const struct httpd_request *req,
 	struct json_object *doc = NULL;
 	struct flux_event ev;
 	struct cf_err err = { { 0 } };
-	const char *canary_header;
 	char reason[CF_ERR_MSG + 32];
 	char *reply = NULL;
 	size_t len = 0;
@@ -227,18 +276,14 @@ int fluxhook_handle(struct fluxhook *h, const struct httpd_request *req,
 		rc = refuse(resp, out, 400, reason);
 		goto done;
 	}
-	canary_header = ev.canary_header;
-	if (!canary_header) {
-		const char *v = httpd_request_header(req, CANARY_HEADER);
-		if (v && fluxhook_check_text("header x-canary-header", v, strlen(v),
-					     FLUXHOOK_HEADER_MAX - 1, true, &canary_header,
-					     &err) < 0) {
-			rc = refuse(resp, out, 400, err.msg);
-			goto done;
-		}
-	}
 	if (fluxhook_event_id(&ev, out->event_id, &err) < 0)
 		goto failed;
+	if (!accepted(h, &ev)) {
+		rc = ignore(&ev, resp, out, &err);
+		if (rc < 0)
+			goto failed;
+		goto done;
+	}
 
 	pthread_mutex_lock(&h->lock);
 	int64_t now_ms = h->clock_ms(h->clock_ctx);
@@ -257,7 +302,7 @@ int fluxhook_handle(struct fluxhook *h, const struct httpd_request *req,
 		rc = httpd_response_set_body(resp, r->reply, r->reply_len);
 	} else {
 		/* Remembered only once answered, so that a failed answer is not replayed. */
-		rc = fluxhook_answer(&ev, canary_header, snap, out, &reply, &len, &err);
+		rc = fluxhook_answer(&ev, snap, out, &reply, &len, &err);
 		if (rc == 0)
 			rc = httpd_response_set_body(resp, reply, len);
 		if (rc == 0) {
@@ -283,6 +328,30 @@ done:
 
 /* ---- life cycle ---- */
 
+static char *copy_field(const char *s, bool *failed)
+{
+	char *copy = s ? strdup(s) : NULL;
+	*failed = *failed || (s && !copy);
+	return copy;
+}
+
+static int copy_accept(struct fluxhook *h, const struct fluxhook_config *cfg)
+{
+	bool failed = false;
+	if (!cfg->naccept)
+		return 0;
+	h->accept = calloc(cfg->naccept, sizeof(*h->accept));
+	if (!h->accept)
+		return -1;
+	h->naccept = cfg->naccept;
+	for (size_t i = 0; i < cfg->naccept; i++) {
+		h->accept[i].kind = copy_field(cfg->accept[i].kind, &failed);
+		h->accept[i].namespace = copy_field(cfg->accept[i].namespace, &failed);
+		h->accept[i].name = copy_field(cfg->accept[i].name, &failed);
+	}
+	return failed ? -1 : 0;
+}
+
 int fluxhook_new(struct fluxhook **out, const struct fluxhook_config *cfg, struct cf_err *err)
 {
 	size_t capacity = cfg->dedupe_capacity ? cfg->dedupe_capacity : FLUXHOOK_DEFAULT_CAPACITY;
@@ -298,9 +367,17 @@ int fluxhook_new(struct fluxhook **out, const struct fluxhook_config *cfg, struc
 		return cf_err_set(err, "Flux webhook: dedupe TTL must be positive and at most "
 				  "7 days");
 
+	if (cfg->naccept > FLUXHOOK_ACCEPT_MAX)
+		return cf_err_set(err, "Flux webhook: %zu accept entries, more than %d",
+				  cfg->naccept, FLUXHOOK_ACCEPT_MAX);
+
 	struct fluxhook *h = calloc(1, sizeof(*h));
 	if (!h)
 		return cf_err_set(err, "out of memory");
+	if (copy_accept(h, cfg) < 0) {
+		fluxhook_free(h);
+		return cf_err_set(err, "out of memory");
+	}
 	h->tokens = cfg->tokens;
 	h->require_event_header = cfg->require_event_header;
 	h->ttl_ms = ttl_ms;
@@ -312,10 +389,9 @@ int fluxhook_new(struct fluxhook **out, const struct fluxhook_config *cfg, struc
 		h->nbuckets *= 2;
 	h->slots = calloc(capacity, sizeof(*h->slots));
 	h->buckets = malloc(h->nbuckets * sizeof(*h->buckets));
-	if (!h->slots || !h->buckets || pthread_mutex_init(&h->lock, NULL) != 0) {
-		free(h->slots);
-		free(h->buckets);
-		free(h);
+	h->locked = h->slots && h->buckets && pthread_mutex_init(&h->lock, NULL) == 0;
+	if (!h->locked) {
+		fluxhook_free(h);
 		return cf_err_set(err, "out of memory");
 	}
 	for (size_t i = 0; i < h->nbuckets; i++)
@@ -332,9 +408,16 @@ void fluxhook_free(struct fluxhook *h)
 {
 	if (!h)
 		return;
-	for (size_t i = 0; i < h->capacity; i++)
+	for (size_t i = 0; h->slots && i < h->capacity; i++)
 		free(h->slots[i].reply);
-	pthread_mutex_destroy(&h->lock);
+	for (size_t i = 0; i < h->naccept; i++) {
+		free((char *)h->accept[i].kind);
+		free((char *)h->accept[i].namespace);
+		free((char *)h->accept[i].name);
+	}
+	free(h->accept);
+	if (h->locked)
+		pthread_mutex_destroy(&h->lock);
 	free(h->slots);
 	free(h->buckets);
 	free(h);

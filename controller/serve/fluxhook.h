@@ -8,7 +8,10 @@
  *      the token is one tokens.h accepts (current, next, prev; constant time). Any failure is
  *      401 with TOKENS_UNAUTHORIZED_BODY, the same bytes whatever failed;
  *   2. the x-flux-event header when required (400 {"error":"missing header x-flux-event"});
- *   3. the body, a notification-controller event; 400 {"error": why} when it is not one.
+ *   3. the body, a notification-controller event; 400 {"error": why} when it is not one;
+ *   4. the event's object against the accept list, when the configuration gives one: an object
+ *      no entry names is answered 202 {"eventId", "reason", "verdict": "ignored"}, asks for
+ *      no pass and is not remembered (outcome.ignored; the caller logs it).
  * An accepted event is answered 202 with the envelope below. A new eventId asks the caller for a
  * reconcile pass at once; one seen within the TTL (Flux redelivers up to 4 times) is answered
  * with the stored reply, byte for byte, and asks for nothing. Thread-safe; nothing is logged.
@@ -19,20 +22,21 @@
  * "gitops-system","webapp","reason","message",null,"2022-09-30T06:40:29Z"]: Flux has no event
  * id, and these are the fields its retries repeat and distinct events differ in.
  * correlationId: nf_correlation_id(eventId) (notifier.h), stable for the event.
- * revision, imageRef, canaryHeader: metadata keys of those names, or the same with an API group
- * prefix ("kustomize.toolkit.fluxcd.io/revision", as older notification-controllers forwarded
- * them); a plain key wins. canaryHeader may instead come from the X-Canary-Header request header
- * (set through a Provider secret's headers map); metadata wins, since X-Signature covers only the
- * body. Without an imageRef in the event, the Promotion's (the snapshot's) stands in.
+ * revision, imageRef: metadata keys of those names, or the same with an API group prefix
+ * ("kustomize.toolkit.fluxcd.io/revision", as older notification-controllers forwarded them); a
+ * plain key wins. Without an imageRef in the event, the Promotion's (the snapshot's) stands in.
+ * Nothing in an event routes tenants: HAProxy routes them by the fixed header its tenant map
+ * names, and the TenantSlices in Git are that contract, so a canaryHeader is not read.
  *
  * The 202 envelope, canonical JSON, keys sorted; strings are null where unknown:
- *   {"canaryHeader", "correlationId", "eventId", "fluxUid" (involvedObject.uid), "imageRef",
+ *   {"correlationId", "eventId", "fluxUid" (involvedObject.uid), "imageRef",
  *    "percent", "phase", "probeKey", "promotion": {"name", "revision", "skillSemver", "tag"},
  *    "revision", "step", "verdict": "promote" | "hold" | "rollback",
  *    "probes": {"canary.health": {"node", "reason", "status"},
  *               "canary.latency": {"node", "p95ms", "baselineP95ms", "ratio", "maxRatio"},
  *               "gateway.health": {"status"},
- *               "image.match": {"imageRef", "policyTag", "promotionImageRef", "match"}}}
+ *               "image.match": {"imageRef", "policyTag", "promotionImageRef", "pinnedVersion",
+ *                               "match"}}}
  * The verdict, first rule that applies; probeKey names what decided it:
  *   rollback: phase RollingBack or RolledBack (the snapshot's phase reason, else
  *             "rollout.phase"); a red canary (its first reason code, else "canary.health");
@@ -45,8 +49,11 @@
  * equals), canary.latency the canary with the highest ratio: p95 over the baseline, a baseline
  * under PROBE_LATENCY_BASELINE_FLOOR_MS counted as that (as node_probe.h judges latency.p95).
  * image.match: the event's imageRef against the Promotion's, the same repository and tag and,
- * when both carry one, digest; policyTag is the tag of the event's imageRef. An event without
- * an imageRef makes no claim to check: match is true. The reply reflects the controller's last
+ * when both carry one, digest; then the image's tag (the event's imageRef, else the
+ * Promotion's) against pinnedVersion, the openclaw.version openclaw.lock pins: the Macs install
+ * what the lock says, so an image the lock does not pin is no build the fleet runs (the planner
+ * stalls it as ImageNotPinned). policyTag is the tag of the event's imageRef. Without an
+ * imageRef anywhere, or without a lock, that part makes no claim: it matches. The reply reflects the controller's last
  * pass: a commit Flux just pushed is read by the pass the event triggers. */
 #ifndef CLAWFLEET_FLUXHOOK_H
 #define CLAWFLEET_FLUXHOOK_H
@@ -69,7 +76,7 @@
 #define FLUXHOOK_MAX_TTL_MS (7 * 24 * 3600 * 1000LL)
 #define FLUXHOOK_CANARIES_MAX 16
 #define FLUXHOOK_IMAGE_REF_MAX 513	/* bytes and a NUL */
-#define FLUXHOOK_HEADER_MAX 257		/* canaryHeader */
+#define FLUXHOOK_ACCEPT_MAX 64
 #define FLUXHOOK_MESSAGE_MAX 512
 
 /* One canary MacNode as the controller's last pass saw it. */
@@ -89,6 +96,7 @@ struct fluxhook_snapshot {
 	char tag[ROLLOUT_TEXT_MAX];
 	char image_ref[FLUXHOOK_IMAGE_REF_MAX];	/* the Promotion's imageRef; "" when none */
 	char skill_semver[ROLLOUT_TEXT_MAX];
+	char pinned_version[ROLLOUT_TEXT_MAX];	/* openclaw.lock's openclaw.version; "" when none */
 	char revision[ROLLOUT_REVISION_MAX];	/* the desired state's "<ref>@sha1:<hex>" */
 	enum rollout_phase phase;
 	char phase_reason[ROLLOUT_REASON_MAX];	/* why Held or rolling back; "" otherwise */
@@ -99,9 +107,17 @@ struct fluxhook_snapshot {
 	enum probe_status gateways;		/* the worst of the gateways, unreachable as red */
 };
 
+/* One object whose events the receiver acts on; a NULL field matches any value. */
+struct fluxhook_accept {
+	const char *kind, *namespace, *name;
+};
+
 struct fluxhook_config {
 	struct tokens *tokens;		/* borrowed: must outlive the receiver */
 	bool require_event_header;
+	/* Copied: naccept 0 accepts any object; at most FLUXHOOK_ACCEPT_MAX entries. */
+	const struct fluxhook_accept *accept;
+	size_t naccept;
 	size_t dedupe_capacity;		/* replies remembered (LRU); 0: the default */
 	int64_t dedupe_ttl_ms;		/* and for how long; 0: the default */
 	int64_t (*clock_ms)(void *ctx);	/* monotonic ms; NULL: CLOCK_MONOTONIC */
@@ -116,6 +132,7 @@ struct fluxhook_outcome {
 	unsigned int status;		/* the reply's HTTP status */
 	bool trigger;			/* a new event was accepted: run a reconcile pass now */
 	bool redelivery;		/* an event seen within the TTL: its stored reply again */
+	bool ignored;			/* 202 "ignored": no accept entry names the object */
 	/* The rest is filled when status is 202. */
 	enum broadcast_verdict verdict;
 	char flux_uid[NF_ID_MAX];	/* "" when the event had none */

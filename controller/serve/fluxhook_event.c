@@ -14,31 +14,26 @@
 #define KIND_MAX 63
 #define REVISION_MAX (ROLLOUT_REVISION_MAX - 1)
 
-int fluxhook_check_text(const char *field, const char *s, size_t len, size_t max, bool spaces,
-			const char **out, struct cf_err *err)
-{
-	*out = NULL;
-	if (len > max)
-		return cf_err_set(err, "%s is longer than %zu bytes", field, max);
-	for (size_t i = 0; i < len; i++)
-		if (s[i] < (spaces ? ' ' : '!') || s[i] > '~')
-			return cf_err_set(err, "%s must be printable ASCII%s", field,
-					  spaces ? "" : " without spaces");
-	if (len)
-		*out = s;
-	return 0;
-}
-
-static int json_text(const char *field, struct json_object *v, size_t max, bool spaces,
-		     const char **out, struct cf_err *err)
+/* Identifiers and refs: printable ASCII without spaces, at most max bytes; "" counts as absent
+ * (*out NULL). */
+static int json_text(const char *field, struct json_object *v, size_t max, const char **out,
+		     struct cf_err *err)
 {
 	*out = NULL;
 	if (!v)
 		return 0;
 	if (!json_object_is_type(v, json_type_string))
 		return cf_err_set(err, "%s must be a string", field);
-	return fluxhook_check_text(field, json_object_get_string(v),
-				   (size_t)json_object_get_string_len(v), max, spaces, out, err);
+	const char *s = json_object_get_string(v);
+	size_t len = (size_t)json_object_get_string_len(v);
+	if (len > max)
+		return cf_err_set(err, "%s is longer than %zu bytes", field, max);
+	for (size_t i = 0; i < len; i++)
+		if (s[i] < '!' || s[i] > '~')
+			return cf_err_set(err, "%s must be printable ASCII without spaces", field);
+	if (len)
+		*out = s;
+	return 0;
 }
 
 /* o[key], NULL when absent or null; -1 when it is not a string. */
@@ -131,7 +126,7 @@ static int parse_involved(struct json_object *doc, struct flux_event *ev, struct
 		if (name_check_dns_label(ev->namespace, &why) < 0)
 			return cf_err_set(err, "involvedObject.namespace: %s", why.msg);
 	}
-	return json_text("involvedObject.uid", uid, NF_ID_MAX - 1, false, &ev->uid, err);
+	return json_text("involvedObject.uid", uid, NF_ID_MAX - 1, &ev->uid, err);
 }
 
 static int parse_metadata(struct json_object *doc, struct flux_event *ev, struct cf_err *err)
@@ -142,12 +137,10 @@ static int parse_metadata(struct json_object *doc, struct flux_event *ev, struct
 		return 0;
 	if (!json_object_is_type(meta, json_type_object))
 		return cf_err_set(err, "metadata must be an object");
-	if (json_text("metadata.revision", metadata_get(meta, "revision"), REVISION_MAX, false,
+	if (json_text("metadata.revision", metadata_get(meta, "revision"), REVISION_MAX,
 		      &ev->revision, err) < 0 ||
 	    json_text("metadata.imageRef", metadata_get(meta, "imageRef"),
-		      FLUXHOOK_IMAGE_REF_MAX - 1, false, &ev->image_ref, err) < 0 ||
-	    json_text("metadata.canaryHeader", metadata_get(meta, "canaryHeader"),
-		      FLUXHOOK_HEADER_MAX - 1, true, &ev->canary_header, err) < 0)
+		      FLUXHOOK_IMAGE_REF_MAX - 1, &ev->image_ref, err) < 0)
 		return -1;
 	return 0;
 }

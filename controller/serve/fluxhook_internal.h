@@ -3,7 +3,6 @@
  * and fluxhook_verdict.c (the verdict and the 202 envelope); nothing outside them includes it. */
 #ifndef CLAWFLEET_FLUXHOOK_INTERNAL_H
 #define CLAWFLEET_FLUXHOOK_INTERNAL_H
-#include <stdbool.h>
 #include <stddef.h>
 
 #include "base/err.h"
@@ -15,7 +14,7 @@ struct json_object;
 struct flux_event {
 	const char *kind, *namespace, *name, *uid;
 	struct json_object *reason, *message, *timestamp; /* NULL when absent */
-	const char *revision, *image_ref, *canary_header;  /* NULL when absent */
+	const char *revision, *image_ref; /* NULL when absent */
 };
 
 /* out->message, cut to fit: one line without secrets for the caller's log. */
@@ -26,17 +25,12 @@ void fluxhook_describe(struct fluxhook_outcome *out, const char *fmt, ...)
  * it; ev borrows from *doc. The reason names the field that is wrong. */
 int fluxhook_event_parse(const char *body, size_t len, struct json_object **doc,
 			 struct flux_event *ev, struct cf_err *err);
-/* Identifiers, refs and header lines: printable ASCII (spaces only where allowed), at most max
- * bytes; "" counts as absent (*out NULL). */
-int fluxhook_check_text(const char *field, const char *s, size_t len, size_t max, bool spaces,
-			const char **out, struct cf_err *err);
 /* The eventId fluxhook.h defines, 64 hex digits and a NUL. */
 int fluxhook_event_id(const struct flux_event *ev, char out[65], struct cf_err *err);
 
 /* The answer to a new event: decides the verdict, fills out (status 202, trigger, verdict, ids,
  * message) and renders the envelope into a malloc'd *reply. out->event_id is already set. */
-int fluxhook_answer(const struct flux_event *ev, const char *canary_header,
-		    const struct fluxhook_snapshot *snap, struct fluxhook_outcome *out,
-		    char **reply, size_t *len, struct cf_err *err);
+int fluxhook_answer(const struct flux_event *ev, const struct fluxhook_snapshot *snap,
+		    struct fluxhook_outcome *out, char **reply, size_t *len, struct cf_err *err);
 
 #endif

@@ -7,36 +7,17 @@
 #include <string.h>
 
 #include "base/canon.h"
-#include "base/compat.h"
+#include "desired/imageref.h"
 #include "serve/fluxhook_internal.h"
+
+#define WHY_MAX (2 * FLUXHOOK_IMAGE_REF_MAX + 64)
 
 /* What decided the verdict. */
 struct decision {
 	enum broadcast_verdict verdict;
 	char probe_key[ROLLOUT_REASON_MAX];
-	char why[2 * FLUXHOOK_IMAGE_REF_MAX + 64];
+	char why[WHY_MAX];
 };
-
-struct image_ref {
-	const char *repo, *tag, *digest; /* tag and digest NULL when absent */
-	size_t repo_len, tag_len;
-};
-
-/* [registry[:port]/]path[:tag][@digest]: the tag's colon comes after the last slash. */
-static void image_ref_split(const char *ref, struct image_ref *out)
-{
-	const char *at = strchr(ref, '@');
-	size_t name_len = at ? (size_t)(at - ref) : strlen(ref);
-	const char *slash = compat_memrchr(ref, '/', name_len);
-	const char *last = slash ? slash + 1 : ref;
-	const char *colon = memchr(last, ':', name_len - (size_t)(last - ref));
-
-	out->repo = ref;
-	out->digest = at ? at + 1 : NULL;
-	out->repo_len = colon ? (size_t)(colon - ref) : name_len;
-	out->tag = colon ? colon + 1 : NULL;
-	out->tag_len = colon ? name_len - out->repo_len - 1 : 0;
-}
 
 static bool image_refs_match(const char *event_ref, const char *promotion_ref)
 {
@@ -103,7 +84,8 @@ static void decide_as(struct decision *d, enum broadcast_verdict verdict, const 
 	snprintf(d->probe_key, sizeof(d->probe_key), "%s", key && key[0] ? key : fallback_key);
 }
 
-static void decide(const struct fluxhook_snapshot *snap, const char *image_ref, bool image_match,
+/* image_problem: why the image does not match, NULL when it does. */
+static void decide(const struct fluxhook_snapshot *snap, const char *image_problem,
 		   struct decision *d)
 {
 	const struct fluxhook_canary *c = worst_canary(snap);
@@ -132,10 +114,9 @@ static void decide(const struct fluxhook_snapshot *snap, const char *image_ref, 
 	} else if (c->status == PROBE_DEGRADED) {
 		decide_as(d, VERDICT_HOLD, c->reason, "canary.health");
 		snprintf(d->why, sizeof(d->why), "canary %s is degraded", c->node);
-	} else if (!image_match) {
+	} else if (image_problem) {
 		decide_as(d, VERDICT_HOLD, NULL, "image.match");
-		snprintf(d->why, sizeof(d->why), "image %s is not the Promotion's %s yet",
-			 image_ref, snap->image_ref[0] ? snap->image_ref : "(none)");
+		snprintf(d->why, sizeof(d->why), "%s", image_problem);
 	} else {
 		decide_as(d, VERDICT_PROMOTE, NULL, "canary.health");
 		snprintf(d->why, sizeof(d->why), "canary %s is green", c->node);
@@ -206,14 +187,16 @@ static void render_probes(struct json_object *env, const struct fluxhook_snapsho
 				       : NULL);
 	json_object_object_add(o, "promotionImageRef",
 			       text_or_null(snap->image_ref, sizeof(snap->image_ref)));
+	json_object_object_add(o, "pinnedVersion",
+			       text_or_null(snap->pinned_version, sizeof(snap->pinned_version)));
 	json_object_object_add(o, "match", json_object_new_boolean(image_match));
 }
 
 /* The 202 body, canonical JSON, into a malloc'd *reply. */
-static int render_envelope(const struct flux_event *ev, const char *canary_header,
-			   const struct fluxhook_snapshot *snap, const struct decision *d,
-			   const struct fluxhook_outcome *out, const char *image_ref,
-			   bool image_match, char **reply, size_t *len, struct cf_err *err)
+static int render_envelope(const struct flux_event *ev, const struct fluxhook_snapshot *snap,
+			   const struct decision *d, const struct fluxhook_outcome *out,
+			   const char *image_ref, bool image_match, char **reply, size_t *len,
+			   struct cf_err *err)
 {
 	struct json_object *env = json_object_new_object(), *o;
 	bool observed = snap->observed;
@@ -227,8 +210,6 @@ static int render_envelope(const struct flux_event *ev, const char *canary_heade
 			       ev->revision ? json_object_new_string(ev->revision) : NULL);
 	json_object_object_add(env, "imageRef",
 			       image_ref ? json_object_new_string(image_ref) : NULL);
-	json_object_object_add(env, "canaryHeader",
-			       canary_header ? json_object_new_string(canary_header) : NULL);
 	json_object_object_add(env, "verdict",
 			       json_object_new_string(broadcast_verdict_name(d->verdict)));
 	json_object_object_add(env, "probeKey", json_object_new_string(d->probe_key));
@@ -251,19 +232,26 @@ static int render_envelope(const struct flux_event *ev, const char *canary_heade
 	return rc;
 }
 
-int fluxhook_answer(const struct flux_event *ev, const char *canary_header,
-		    const struct fluxhook_snapshot *snap, struct fluxhook_outcome *out,
-		    char **reply, size_t *len, struct cf_err *err)
+int fluxhook_answer(const struct flux_event *ev, const struct fluxhook_snapshot *snap,
+		    struct fluxhook_outcome *out, char **reply, size_t *len, struct cf_err *err)
 {
 	const char *image_ref = ev->image_ref;
-	bool image_match = true;
+	char problem[WHY_MAX] = "";
 	struct decision d;
 
-	if (image_ref)
-		image_match = snap->image_ref[0] && image_refs_match(image_ref, snap->image_ref);
-	else if (snap->image_ref[0])
+	if (image_ref && !(snap->image_ref[0] && image_refs_match(image_ref, snap->image_ref)))
+		snprintf(problem, sizeof(problem), "image %s is not the Promotion's %s yet",
+			 image_ref, snap->image_ref[0] ? snap->image_ref : "(none)");
+	else if (!image_ref && snap->image_ref[0])
 		image_ref = snap->image_ref;
-	decide(snap, image_ref, image_match, &d);
+	/* The image Flux picked is only the fleet's build when openclaw.lock pins that version:
+	 * the Macs install what the lock says, whatever imageRef names. */
+	if (!problem[0] && image_ref && snap->pinned_version[0] &&
+	    !image_ref_tag_is(image_ref, snap->pinned_version))
+		snprintf(problem, sizeof(problem),
+			 "image %s is not the version openclaw.lock pins (%s)", image_ref,
+			 snap->pinned_version);
+	decide(snap, problem[0] ? problem : NULL, &d);
 
 	out->status = 202;
 	out->trigger = true;
@@ -274,6 +262,5 @@ int fluxhook_answer(const struct flux_event *ev, const char *canary_header,
 	fluxhook_describe(out, "Flux %s %s%s%s: %s by %s: %s", ev->kind,
 			  ev->namespace ? ev->namespace : "", ev->namespace ? "/" : "", ev->name,
 			  broadcast_verdict_name(d.verdict), d.probe_key, d.why);
-	return render_envelope(ev, canary_header, snap, &d, out, image_ref, image_match, reply,
-			       len, err);
+	return render_envelope(ev, snap, &d, out, image_ref, !problem[0], reply, len, err);
 }

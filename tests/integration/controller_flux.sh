@@ -3,7 +3,9 @@
 # bodies (tests/fixtures/flux) with a bearer token from a rotated token directory and with the
 # generic-hmac golden vector; every auth failure answers 401 with one body; x-flux-event is
 # required; 413 comes before authentication; a redelivered event gets the same bytes and no new
-# pass; the envelope carries the verdict of the fleet as it is (green canary: promote).
+# pass; the envelope carries the verdict of the fleet as it is (green canary: promote); a
+# canaryHeader is not echoed (it routes nothing); with webhook.accept (applied by SIGHUP) an
+# object no entry names is answered 202 "ignored" and logged, a named one as before.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/tap.sh
@@ -19,7 +21,27 @@ trap cleanup EXIT
 
 if ! fleet_up "$fleet" 1s; then
 	tap_fail "the simulated fleet comes up" "$(tail -n 20 "$fleet"/logs/*.log)"
-	tap_done
+	
+gitrepo_event() { # TIMESTAMP [METADATA]
+	printf '{"involvedObject":{"kind":"GitRepository","namespace":"flux-system","name":"openclaw-fleet","uid":"u-1"},"severity":"info","reason":"NewArtifact","message":"stored artifact","metadata":{%s},"timestamp":"%s"}' "${2:-}" "$1"
+}
+code=$(post "$fleet/c" -H "Authorization: Bearer $key" -H 'x-flux-event: true' -H 'X-Canary-Header: X-Tenant: acme' \
+	--data-binary "$(gitrepo_event 2026-11-21T04:00:01Z '"canaryHeader":"X-Tenant: acme"')")
+tap_eq "an event with a canaryHeader is accepted" 202 "$code"
+if grep -q 'anaryHeader\|acme' "$fleet/c"; then tap_fail "and the header is not echoed: it routes nothing" "$(cat "$fleet/c")"; else tap_ok "and the header is not echoed: it routes nothing"; fi
+
+fleet_sed "$FLEET_CONFIG" "s|^webhook: .*|webhook: {path: /hook/flux, tokens: {dir: $tokens}, accept: [{kind: GitRepository, namespace: flux-system, name: openclaw-fleet}]}|"
+kill -HUP "$FLEET_CONTROLLER_PID"
+ignored() {
+	[ "$(post "$fleet/i" -H "Authorization: Bearer $key" -H 'x-flux-event: true' --data-binary "@$body")" = 202 ] &&
+		grep -q '"verdict":"ignored"' "$fleet/i"
+}
+tap_check "webhook.accept by SIGHUP: another object is answered 202 ignored" fleet_wait 10 ignored
+tap_contains "with the reason" "no webhook.accept entry names this object" "$(cat "$fleet/i")"
+tap_contains "and logged" "Flux Kustomization apps/webapp: ignored" "$(cat "$fleet/logs/controller.log")"
+code=$(post "$fleet/a" -H "Authorization: Bearer $key" -H 'x-flux-event: true' --data-binary "$(gitrepo_event 2026-11-21T04:00:02Z)")
+tap_eq "the object accept names is answered as before" "202 promote" "$code $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["verdict"])' "$fleet/a" 2>&1)"
+tap_done
 	exit
 fi
 . "$fleet/fleet.env"
@@ -86,4 +108,24 @@ code=$(post "$fleet/b" -H 'x-flux-event: true' --data-binary "@$fleet/big")
 tap_eq "a body over 1 MiB answers 413 before any token is asked for" 413 "$code"
 tap_contains "the controller logs each event without its token" "flux event" "$(cat "$fleet/logs/controller.log")"
 if grep -q "$key" "$fleet/logs/controller.log"; then tap_fail "no token in the log"; else tap_ok "no token in the log"; fi
+
+gitrepo_event() { # TIMESTAMP [METADATA]
+	printf '{"involvedObject":{"kind":"GitRepository","namespace":"flux-system","name":"openclaw-fleet","uid":"u-1"},"severity":"info","reason":"NewArtifact","message":"stored artifact","metadata":{%s},"timestamp":"%s"}' "${2:-}" "$1"
+}
+code=$(post "$fleet/c" -H "Authorization: Bearer $key" -H 'x-flux-event: true' -H 'X-Canary-Header: X-Tenant: acme' \
+	--data-binary "$(gitrepo_event 2026-11-21T04:00:01Z '"canaryHeader":"X-Tenant: acme"')")
+tap_eq "an event with a canaryHeader is accepted" 202 "$code"
+if grep -q 'anaryHeader\|acme' "$fleet/c"; then tap_fail "and the header is not echoed: it routes nothing" "$(cat "$fleet/c")"; else tap_ok "and the header is not echoed: it routes nothing"; fi
+
+fleet_sed "$FLEET_CONFIG" "s|^webhook: .*|webhook: {path: /hook/flux, tokens: {dir: $tokens}, accept: [{kind: GitRepository, namespace: flux-system, name: openclaw-fleet}]}|"
+kill -HUP "$FLEET_CONTROLLER_PID"
+ignored() {
+	[ "$(post "$fleet/i" -H "Authorization: Bearer $key" -H 'x-flux-event: true' --data-binary "@$body")" = 202 ] &&
+		grep -q '"verdict":"ignored"' "$fleet/i"
+}
+tap_check "webhook.accept by SIGHUP: another object is answered 202 ignored" fleet_wait 10 ignored
+tap_contains "with the reason" "no webhook.accept entry names this object" "$(cat "$fleet/i")"
+tap_contains "and logged" "Flux Kustomization apps/webapp: ignored" "$(cat "$fleet/logs/controller.log")"
+code=$(post "$fleet/a" -H "Authorization: Bearer $key" -H 'x-flux-event: true' --data-binary "$(gitrepo_event 2026-11-21T04:00:02Z)")
+tap_eq "the object accept names is answered as before" "202 promote" "$code $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["verdict"])' "$fleet/a" 2>&1)"
 tap_done

@@ -174,6 +174,62 @@ static void test_flags_override_with_the_same_checks(void **state)
 	ctlcfg_free(&cfg);
 }
 
+/* webhook.accept: a list of {kind, namespace, name} maps, a left-out key matching anything. */
+static void test_webhook_accept(void **state)
+{
+	(void)state;
+	struct controller_config cfg;
+	load_ok("source: {url: /srv/fleet.git}\n"
+		"agentToken: /etc/clawfleet/agent-token\n"
+		"webhook:\n"
+		"  tokens: {dir: /var/db/clawfleet/tokens}\n"
+		"  accept:\n"
+		"    - {kind: GitRepository, namespace: flux-system, name: openclaw-fleet}\n"
+		"    - kind: ImageUpdateAutomation\n",
+		&cfg);
+	const struct cfg_records *r = &cfg.webhook_accept;
+	assert_int_equal(r->n, 2);
+	assert_int_equal(r->width, 3);
+	assert_string_equal(r->values[CTLCFG_ACCEPT_KIND], "GitRepository");
+	assert_string_equal(r->values[CTLCFG_ACCEPT_NAMESPACE], "flux-system");
+	assert_string_equal(r->values[CTLCFG_ACCEPT_NAME], "openclaw-fleet");
+	assert_string_equal(r->values[r->width + CTLCFG_ACCEPT_KIND], "ImageUpdateAutomation");
+	assert_null(r->values[r->width + CTLCFG_ACCEPT_NAMESPACE]);
+	assert_null(r->values[r->width + CTLCFG_ACCEPT_NAME]);
+	ctlcfg_free(&cfg);
+	assert_int_equal(cfg.webhook_accept.n, 0);
+
+	/* Without the key: any object. */
+	load_ok("source: {url: /srv/fleet.git}\nagentToken: /etc/clawfleet/agent-token\n", &cfg);
+	assert_int_equal(cfg.webhook_accept.n, 0);
+	ctlcfg_free(&cfg);
+
+	char *out = errors_of("source: {url: /srv/fleet.git}\n"
+			      "agentToken: /etc/clawfleet/agent-token\n"
+			      "webhook:\n"
+			      "  accept:\n"
+			      "    - {kind: GitRepository, nmespace: flux-system}\n");
+	assert_string_equal(out, "F:5:29: webhook.accept: item 0: unknown key nmespace\n");
+	free(out);
+	out = errors_of("source: {url: /srv/fleet.git}\n"
+			"agentToken: /etc/clawfleet/agent-token\n"
+			"webhook: {accept: GitRepository}\n");
+	assert_string_equal(out, "F:3:19: webhook.accept: must be a list of 1 to 64 maps\n");
+	free(out);
+	out = errors_of("source: {url: /srv/fleet.git}\n"
+			"agentToken: /etc/clawfleet/agent-token\n"
+			"webhook: {accept: [{}, {kind: [a]}]}\n");
+	assert_string_equal(out, "F:3:20: webhook.accept: item 0 must be a map with at least one "
+				 "key\n");
+	free(out);
+	out = errors_of("source: {url: /srv/fleet.git}\n"
+			"agentToken: /etc/clawfleet/agent-token\n"
+			"webhook: {accept: [{kind: gitrepository, namespace: Flux_System}]}\n");
+	assert_non_null(strstr(out, "webhook.accept: item 0: kind: must be a Flux kind"));
+	assert_non_null(strstr(out, "webhook.accept: item 0: namespace: "));
+	free(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -183,6 +239,7 @@ int main(void)
 		cmocka_unit_test(test_structure_errors),
 		cmocka_unit_test(test_missing_file_names_it),
 		cmocka_unit_test(test_flags_override_with_the_same_checks),
+		cmocka_unit_test(test_webhook_accept),
 	};
 	return cmocka_run_group_tests_name("ctlcfg", tests, NULL, NULL);
 }

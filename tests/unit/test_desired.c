@@ -287,9 +287,6 @@ static void test_load_balancer_blocks(void **state)
 	add(&tf, "clawfleet/lb.yaml",
 	    "apiVersion: fleet.openclaw.io/v1alpha1\nkind: LoadBalancer\nmetadata: {name: lb}\n"
 	    "spec:\n  driver: command\n  command:\n    argv: [/usr/local/bin/lbctl, set-weight]\n");
-	add(&tf, "clawfleet/notifier.yaml",
-	    "apiVersion: fleet.openclaw.io/v1alpha1\nkind: Notifier\nmetadata: {name: oncall}\n"
-	    "spec: {url: 'https://hooks.example.com/x'}\n");
 	struct desired_state *ds = load_ok(&tf);
 	assert_int_equal(ds->nlbs, 1);
 	assert_int_equal(ds->lbs[0].driver, LB_COMMAND);
@@ -300,9 +297,6 @@ static void test_load_balancer_blocks(void **state)
 	assert_string_equal(ds->lbs[0].command.argv[1], "set-weight");
 	assert_null(ds->lbs[0].command.argv[2]);
 	assert_int_equal(ds->lbs[0].drain_timeout_ms, 30 * 1000); /* the CRD's default */
-	assert_int_equal(ds->nnotifiers, 1);
-	assert_int_equal(ds->notifiers[0].format, NOTIFY_GENERIC);
-	assert_int_equal(ds->notifiers[0].window_ms, 5 * 60 * 1000);
 	desired_free(ds);
 	treefiles_free(&tf);
 }

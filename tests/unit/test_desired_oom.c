@@ -128,7 +128,6 @@ static void assert_whole(const struct desired_state *ds, const struct desired_st
 	assert_int_equal(ds->npromotions, want->npromotions);
 	assert_int_equal(ds->ntenants, want->ntenants);
 	assert_int_equal(ds->nlbs, want->nlbs);
-	assert_int_equal(ds->nnotifiers, want->nnotifiers);
 	for (size_t i = 0; i < ds->nnodes; i++)
 		assert_string_equal(ds->nodes[i].name, want->nodes[i].name);
 	for (size_t i = 0; i < ds->ntenants; i++)

@@ -355,7 +355,7 @@ static void test_generic_event_accepted(void **state)
 	assert_string_equal(str_at(env, "revision"),
 			    "main/731f7eaddfb6af01cb2173e18f0f75b0ba780ef1");
 	assert_string_equal(str_at(env, "imageRef"), PROMOTION_IMAGE);
-	assert_null(at(env, "canaryHeader"));
+	assert_false(json_object_object_get_ex(env, "canaryHeader", NULL));
 	assert_string_equal(str_at(env, "verdict"), "promote");
 	assert_string_equal(str_at(env, "probeKey"), "canary.health");
 	assert_string_equal(str_at(env, "phase"), "Analysing");
@@ -734,12 +734,10 @@ static void test_metadata_keys_with_group_prefix(void **state)
 
 	flux_event(body, sizeof(body), "2026-11-21T03:00:00Z",
 		   "\"source.toolkit.fluxcd.io/revision\":\"main@sha1:abc\","
-		   "\"image.toolkit.fluxcd.io/imageRef\":\"" PROMOTION_IMAGE "\","
-		   "\"event.toolkit.fluxcd.io/canaryHeader\":\"X-Tenant: acme\"");
+		   "\"image.toolkit.fluxcd.io/imageRef\":\"" PROMOTION_IMAGE "\"");
 	struct json_object *env = accepted(f, body, &r);
 	assert_string_equal(str_at(env, "revision"), "main@sha1:abc");
 	assert_string_equal(str_at(env, "imageRef"), PROMOTION_IMAGE);
-	assert_string_equal(str_at(env, "canaryHeader"), "X-Tenant: acme");
 	assert_string_equal(str_at(at(at(env, "probes"), "image.match"), "policyTag"), "2026.7.1");
 	json_object_put(env);
 	free(r.body);
@@ -754,34 +752,88 @@ static void test_metadata_keys_with_group_prefix(void **state)
 	free(r.body);
 }
 
-/* canaryHeader from metadata (covered by X-Signature) or else from the request header. */
-static void test_canary_header_sources(void **state)
+/* canaryHeader routes nothing (HAProxy routes tenants by the fixed header in Git), so it is
+ * neither echoed nor checked, from the metadata or from a request header. */
+static void test_canary_header_not_read(void **state)
 {
 	struct fixture *f = *state;
 	struct reply r;
 	char body[2048];
-	const char *with_header[] = {BEARER, EVENT_HEADER, "X-Canary-Header: X-Tenant: globex",
-				     NULL};
-	const char *bad_header[] = {BEARER, EVENT_HEADER, "X-Canary-Header: caf\xc3\xa9", NULL};
+	const char *with_header[] = {BEARER, EVENT_HEADER, "X-Canary-Header: caf\xc3\xa9", NULL};
 
-	flux_event(body, sizeof(body), "2026-11-21T03:00:00Z", "");
-	post(f, body, with_header, &r);
-	assert_int_equal(r.status, 202);
-	assert_non_null(strstr(r.body, "\"canaryHeader\":\"X-Tenant: globex\""));
-	free(r.body);
-
-	flux_event(body, sizeof(body), "2026-11-21T03:00:01Z",
+	flux_event(body, sizeof(body), "2026-11-21T03:00:00Z",
 		   "\"canaryHeader\":\"X-Tenant: acme\"");
 	post(f, body, with_header, &r);
 	assert_int_equal(r.status, 202);
-	assert_non_null(strstr(r.body, "\"canaryHeader\":\"X-Tenant: acme\""));
+	assert_null(strstr(r.body, "anaryHeader"));
+	assert_null(strstr(r.body, "acme"));
+	free(r.body);
+}
+
+/* webhook.accept: an object no entry names is answered 202 "ignored" and asks for no pass; a
+ * NULL field matches anything. */
+static void test_accept_list(void **state)
+{
+	struct fixture *f = *state;
+	struct fluxhook_config cfg = FLUXHOOK_CONFIG_INIT;
+	const struct fluxhook_accept accept[] = {
+		{"GitRepository", "flux-system", "fleet"},
+		{"ImageUpdateAutomation", NULL, NULL},
+	};
+	struct cf_err err = { { 0 } };
+	struct fluxhook *hook;
+	struct reply r;
+	char body[2048];
+
+	cfg.tokens = f->tokens;
+	cfg.clock_ms = fake_clock;
+	cfg.clock_ctx = f;
+	cfg.accept = accept;
+	cfg.naccept = 2;
+	if (fluxhook_new(&hook, &cfg, &err) < 0)
+		fail_msg("%s", err.msg);
+	pthread_mutex_lock(&f->mu);
+	fluxhook_free(f->hook);
+	f->hook = hook;
+	pthread_mutex_unlock(&f->mu);
+
+	/* flux_event's object: GitRepository flux-system/fleet, named by the first entry. */
+	flux_event(body, sizeof(body), "2026-11-21T03:00:00Z", "");
+	struct json_object *env = accepted(f, body, &r);
+	assert_string_equal(str_at(env, "verdict"), "promote");
+	assert_int_equal(f->triggers, 1);
+	json_object_put(env);
 	free(r.body);
 
-	flux_event(body, sizeof(body), "2026-11-21T03:00:02Z", "");
-	post(f, body, bad_header, &r);
-	assert_int_equal(r.status, 400);
-	assert_non_null(strstr(r.body, "x-canary-header"));
+	char *other = strstr(body, "\"fleet\"");
+	assert_non_null(other);
+	memcpy(other, "\"fleex\"", 7);
+	env = accepted(f, body, &r);
+	assert_string_equal(str_at(env, "verdict"), "ignored");
+	assert_non_null(strstr(str_at(env, "reason"), "webhook.accept"));
+	assert_int_equal(strlen(str_at(env, "eventId")), 64);
+	assert_false(json_object_object_get_ex(env, "probes", NULL));
+	pthread_mutex_lock(&f->mu);
+	assert_true(f->last.ignored);
+	assert_false(f->last.trigger);
+	assert_non_null(strstr(f->last.message, "ignored"));
+	assert_int_equal(f->triggers, 1);
+	pthread_mutex_unlock(&f->mu);
+	json_object_put(env);
 	free(r.body);
+
+	/* Authentication still comes first. */
+	const char *no_token[] = {EVENT_HEADER, NULL};
+	post(f, body, no_token, &r);
+	assert_int_equal(r.status, 401);
+	free(r.body);
+
+	struct fluxhook_accept many[FLUXHOOK_ACCEPT_MAX + 1] = { { 0 } };
+	cfg.accept = many;
+	cfg.naccept = FLUXHOOK_ACCEPT_MAX + 1;
+	assert_int_equal(fluxhook_new(&hook, &cfg, &err), -1);
+	assert_null(hook);
+	assert_non_null(strstr(err.msg, "accept"));
 }
 
 struct verdict_case {
@@ -857,6 +909,49 @@ static void unchanged(struct fluxhook_snapshot *s)
 	(void)s;
 }
 
+static void lock_pins_image(struct fluxhook_snapshot *s)
+{
+	strcpy(s->pinned_version, "2026.7.1");
+}
+
+/* Flux bumped imageRef in Git; the lock still pins the build the Macs run. */
+static void lock_pins_older(struct fluxhook_snapshot *s)
+{
+	strcpy(s->image_ref, "ghcr.io/openclaw/gateway:2026.7.2");
+	strcpy(s->pinned_version, "2026.7.1");
+}
+
+static void canary_red_unpinned(struct fluxhook_snapshot *s)
+{
+	lock_pins_older(s);
+	canary_red(s);
+}
+
+/* The image.match probe of a Promotion whose imageRef Flux bumped past the lock: hold, with both
+ * versions in the envelope. */
+static void test_image_not_pinned(void **state)
+{
+	struct fixture *f = *state;
+	struct fluxhook_snapshot snap;
+	struct reply r;
+	char body[2048];
+
+	green_snapshot(&snap);
+	lock_pins_older(&snap);
+	set_snapshot(f, &snap);
+	flux_event(body, sizeof(body), "2026-11-21T05:00:00Z", "");
+	struct json_object *env = accepted(f, body, &r);
+	struct json_object *match = at(at(env, "probes"), "image.match");
+	assert_string_equal(str_at(env, "verdict"), "hold");
+	assert_false(json_object_get_boolean(at(match, "match")));
+	assert_string_equal(str_at(match, "pinnedVersion"), "2026.7.1");
+	assert_string_equal(str_at(match, "imageRef"), "ghcr.io/openclaw/gateway:2026.7.2");
+	struct fluxhook_outcome out = last_outcome(f, NULL, NULL);
+	assert_non_null(strstr(out.message, "openclaw.lock pins (2026.7.1)"));
+	json_object_put(env);
+	free(r.body);
+}
+
 static void test_verdict_table(void **state)
 {
 	struct fixture *f = *state;
@@ -887,6 +982,14 @@ static void test_verdict_table(void **state)
 		 PROMOTION_IMAGE "@sha256:ffffffffffffffffffffffffffffffff"
 				 "ffffffffffffffffffffffffffffffff",
 		 "hold", "image.match"},
+		{"the lock pins the image", lock_pins_image, PROMOTION_IMAGE, "promote",
+		 "canary.health"},
+		{"the lock pins another version", lock_pins_older,
+		 "ghcr.io/openclaw/gateway:2026.7.2", "hold", "image.match"},
+		{"the Promotion's image is not pinned", lock_pins_older, NULL, "hold",
+		 "image.match"},
+		{"red beats an unpinned image", canary_red_unpinned, NULL, "rollback",
+		 "latency.p95"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -1096,7 +1199,9 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_metadata_keys_with_group_prefix, setup,
 						teardown),
-		cmocka_unit_test_setup_teardown(test_canary_header_sources, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_canary_header_not_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_accept_list, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_image_not_pinned, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_verdict_table, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_probes_in_the_envelope, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lru_eviction, setup, teardown),

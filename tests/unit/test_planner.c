@@ -2547,6 +2547,95 @@ static void test_weights_for_percent_properties(void **state)
 	}
 }
 
+/* A weight changed in Git after a rollout Succeeded is applied at once, and is the snapshot a
+ * later rollback returns to; a drained gateway stays at 0 whatever its declared weight. */
+static void stable_a_weight_50(struct world *w)
+{
+	w->nodes[1].lb_weight = 50;
+}
+
+static void check_last_good_50(struct world *w, const struct plan_output *out)
+{
+	(void)w;
+	const struct weight_entry *e = weight_map_find(&out->next.last_good_weights, "stable-gw-a");
+	assert_non_null(e);
+	assert_int_equal(e->weight, 50);
+}
+
+static void stable_a_red_again(struct world *w)
+{
+	sim(w, "stable-gw-a")->status = PROBE_RED;
+	sim(w, "stable-gw-a")->reason = "doctor.red";
+}
+
+static const struct row weight_follows_git[] = {
+	{12 * SEC + 20 * MIN, stable_a_weight_50, "Succeeded", check_last_good_50,
+	 {"SET_WEIGHTS canary-gw=100 stable-gw-a=50 stable-gw-b=100"}},
+	{13 * SEC + 20 * MIN, NULL, "Succeeded", check_last_good_50, {NULL}},
+	{14 * SEC + 20 * MIN, stable_a_red_again, "Succeeded", NULL,
+	 {"SET_WEIGHTS canary-gw=100 stable-gw-a=0 stable-gw-b=100",
+	  "AUDIT drained stable-gw-a Succeeded 20% doctor.red",
+	  "BROADCAST drain stable-gw-a doctor.red"}},
+	{15 * SEC + 20 * MIN, NULL, "Succeeded", check_last_good_50, {NULL}},
+};
+
+static void test_declared_weight_outside_a_rollout(void **state)
+{
+	(void)state;
+	struct world *w = adopted_v1_then_v2();
+	RUN(w, full_promotion);
+	RUN(w, weight_follows_git);
+	world_free(w);
+}
+
+/* The imageRef Flux writes is a build only when openclaw.lock pins its version. */
+static char pinned_version[] = "2026.7.1";
+
+static void lock_pins_2026_7_1(struct world *w)
+{
+	w->d.lock.present = true;
+	w->d.lock.version = pinned_version;
+	w->promo.image_ref = "ghcr.io/example/openclaw-gateway:2026.7.2";
+}
+
+static void image_bumped_to_v3(struct world *w)
+{
+	to_v3(w);
+}
+
+static void image_pinned(struct world *w)
+{
+	w->promo.image_ref = "ghcr.io/example/openclaw-gateway:2026.7.1";
+}
+
+static void check_image_not_pinned(struct world *w, const struct plan_output *out)
+{
+	(void)w;
+	assert_int_equal(cond(out, COND_STALLED)->status, COND_TRUE);
+	assert_string_equal(cond(out, COND_STALLED)->reason, "ImageNotPinned");
+	const char *msg = cond(out, COND_STALLED)->message;
+	if (!strstr(msg, "2026.7.2") || !strstr(msg, "openclaw.lock pins 2026.7.1"))
+		fail_msg("Stalled says \"%s\"", msg);
+}
+
+static const struct row image_not_pinned[] = {
+	/* Flux bumped imageRef only: the Succeeded fleet stays, Stalled says why. */
+	{0, lock_pins_2026_7_1, "Succeeded", check_image_not_pinned, {NULL}},
+	/* A new tag does not start either while the image is not the pinned one. */
+	{1 * SEC, image_bumped_to_v3, "Succeeded", check_image_not_pinned, {NULL}},
+	{2 * SEC, image_pinned, "Shadow", check_not_stalled,
+	 {"AUDIT step Shadow 0%",
+	  "NODE_TARGET canary-gw gen=1 tag=v3 skills=1.6.0/next canary=acme restart"}},
+};
+
+static void test_image_not_pinned(void **state)
+{
+	(void)state;
+	struct world *w = steady_v1();
+	RUN(w, image_not_pinned);
+	world_free(w);
+}
+
 static void test_weights_declared(void **state)
 {
 	(void)state;
@@ -2592,6 +2681,8 @@ int main(void)
 		cmocka_unit_test(test_manual_rollback),
 		cmocka_unit_test(test_promotion_removed),
 		cmocka_unit_test(test_red_drained_in_steady_state),
+		cmocka_unit_test(test_declared_weight_outside_a_rollout),
+		cmocka_unit_test(test_image_not_pinned),
 		cmocka_unit_test(test_min_serving),
 		cmocka_unit_test(test_drain_during_a_rollout),
 		cmocka_unit_test(test_green_pass_counts_once),

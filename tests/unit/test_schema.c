@@ -100,14 +100,16 @@ static void test_load_embedded(void **state)
 {
 	(void)state;
 	assert_string_equal(schema_set_kinds(schemas),
-			    "LoadBalancer, MacNode, Notifier, Promotion, TenantSlice");
-	const char *kinds[] = {"LoadBalancer", "MacNode", "Notifier", "Promotion", "TenantSlice"};
+			    "LoadBalancer, MacNode, Promotion, TenantSlice");
+	const char *kinds[] = {"LoadBalancer", "MacNode", "Promotion", "TenantSlice"};
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
 		assert_non_null(schema_set_find(schemas, API, kinds[i]));
 	assert_null(schema_set_find(schemas, API, "Macnode"));
 	assert_null(schema_set_find(schemas, API, "Deployment"));
 	assert_null(schema_set_find(schemas, "fleet.openclaw.io/v1", "MacNode"));
 	assert_null(schema_set_find(schemas, "other.example.com/v1alpha1", "MacNode"));
+	/* The notifier's channel is its own configuration's, never Git's. */
+	assert_null(schema_set_find(schemas, API, "Notifier"));
 	assert_null(schema_set_find(schemas, "v1alpha1", "MacNode"));
 }
 
@@ -147,10 +149,6 @@ static void test_valid_objects(void **state)
 		     "  haproxy: {address: \"10.0.0.5:9999\", backend: gw}\n"
 		     "  file: {path: /var/lib/lb/state.json}\n"
 		     "  command: {argv: [/usr/local/bin/lbctl, set-weight]}\n");
-	expect_valid("Notifier", HEAD("Notifier") "  url: https://hooks.example.com/x\n");
-	expect_valid("Notifier",
-		     HEAD("Notifier") "  url: http://127.0.0.1:9000/hook\n  format: slack\n"
-		     "  window: 90s\n");
 	/* A null optional field is pruned, as the API server does. */
 	expect_valid("MacNode", NODE NODE_OK "  zone: ~\n");
 }
@@ -332,13 +330,6 @@ static const struct bad_case bad_cases[] = {
 	 "spec.command.argv", 7, 19, "must not be empty", false},
 	{"LoadBalancer", HEAD("LoadBalancer") "  driver: command\n  command: {argv: [lbctl, 2]}\n",
 	 "spec.command.argv[1]", 7, 27, "must be a string, got integer 2", false},
-	/* Notifier */
-	{"Notifier", HEAD("Notifier") "  url: hooks.example.com\n", "spec.url", 6, 8,
-	 "must match ^https?://, got \"hooks.example.com\"", false},
-	{"Notifier", HEAD("Notifier") "  url: https://h\n  format: teams\n", "spec.format", 7, 11,
-	 "must be one of generic, slack; got \"teams\"", false},
-	{"Notifier", HEAD("Notifier") "  url: https://h\n  window: 5\n", "spec.window", 7, 11,
-	 "must be a string, got integer 5", false},
 };
 
 static bool diag_matches(const struct diag *d, const struct bad_case *c)
@@ -469,9 +460,6 @@ static void test_defaults(void **state)
 	assert_int_equal(i, 100);
 	assert_int_equal(ynode_bool(schema_default(node, "spec.canary"), &b), 0);
 	assert_false(b);
-	const struct schema_kind *notifier = kind_of("Notifier");
-	assert_string_equal(ynode_str(schema_default(notifier, "spec.format")), "generic");
-	assert_string_equal(ynode_str(schema_default(notifier, "spec.window")), "5m");
 }
 
 /* A minimal CRD whose spec properties are the given YAML (indented for spec.properties). */
@@ -760,7 +748,7 @@ static void test_crd_files(void **state)
 		check_schema_node(f->path, root, true);
 		yfile_free(y);
 	}
-	assert_int_equal(count, 5);
+	assert_int_equal(count, 4);
 }
 
 int main(void)
