@@ -55,7 +55,14 @@ $(BUILD)/tools/embed: hack/embed.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -O1 $(WARN) -o $@ $<
 
-$(BUILD)/gen/crds.c: $(BUILD)/tools/embed $(CRD_FILES)
+# The list of CRD files, rewritten only when it changes, so that a CRD removed from crds/ (which
+# changes no remaining file's time) still rebuilds the embedded schemas.
+$(BUILD)/gen/crds.list: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(CRD_FILES)' > $@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+
+$(BUILD)/gen/crds.c: $(BUILD)/tools/embed $(CRD_FILES) $(BUILD)/gen/crds.list
 	@mkdir -p $(dir $@)
 	$(BUILD)/tools/embed crd_files $(CRD_FILES) > $@.tmp && mv $@.tmp $@
 
