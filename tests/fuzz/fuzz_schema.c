@@ -12,8 +12,7 @@
 
 #define API "fleet.openclaw.io/v1alpha1"
 
-static const char *const kinds[] = {"LoadBalancer", "MacNode", "Notifier", "Promotion",
-				    "TenantSlice"};
+static const char *const kinds[] = {"LoadBalancer", "MacNode", "Promotion", "TenantSlice"};
 static struct schema_set *schemas;
 
 static void load_schemas(void)
