@@ -73,6 +73,19 @@ struct promotion {
 	int green_windows;
 	int64_t max_hold_ms;
 	bool rollback_automatic;
+	/* spec.canary.gates: the step percents the rollout holds before until a person approves
+	 * them; 100 when it is not a step gates Mirroring. */
+	int gates[DESIRED_MAX_STEPS];
+	size_t ngates;
+	/* spec.approval: counts only while tag is this Promotion's tag; NULL: none. */
+	char *approval_tag;
+	int approval_through; /* every gate up to this percent is approved */
+	bool approval_full;   /* "full": every gate and Mirroring */
+	/* spec.retry: lifts the quarantine of retry_tag recorded at retry_at_ms (wall clock, ms);
+	 * NULL: none. */
+	char *retry_tag;
+	int64_t retry_at_ms;
+	int rollback_window; /* spec.rollback.window: 0..20 */
 	bool suspend;
 	bool abort;
 	struct promotion_analysis analysis;

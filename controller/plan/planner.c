@@ -43,6 +43,14 @@ void plan_copy_code(char *dst, size_t size, const char *src)
 	dst[n] = '\0';
 }
 
+void plan_copy_note(char *dst, size_t size, const char *src)
+{
+	copy_text(dst, size, src);
+	for (char *c = dst; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '_';
+}
+
 bool plan_hex_of_len(const char *s, size_t len)
 {
 	if (!s || strlen(s) != len)
