@@ -275,8 +275,8 @@ static enum target_kind kind_for(const struct pass *p, size_t i)
 	const struct rollout_state *s = p->s;
 	if (s->phase == ROLLOUT_ROLLING_BACK || s->phase == ROLLOUT_ROLLED_BACK)
 		return TARGET_ROLLBACK;
-	if (is_canary(p, i) && !s->bring_up && s->phase != ROLLOUT_FINALISING &&
-	    s->phase != ROLLOUT_SUCCEEDED)
+	if (is_canary(p, i) && !s->bring_up && !plan_skipped_canary(s) &&
+	    s->phase != ROLLOUT_FINALISING && s->phase != ROLLOUT_SUCCEEDED)
 		return TARGET_SHADOW;
 	return TARGET_FINAL;
 }

@@ -90,6 +90,9 @@ const char *plan_node_name(const struct pass *p, size_t i);
 bool plan_reachable(const struct pass *p, size_t i);
 bool plan_runs_version(const struct pass *p, size_t i, const struct rollout_version *v);
 int64_t plan_max_hold(const struct pass *p);
+/* The rollout went straight to Mirroring (the rollback window): the canary gateways are
+ * mirrored as the others, to the final build. */
+bool plan_skipped_canary(const struct rollout_state *s);
 void plan_progress(struct pass *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void plan_format(char *dst, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void plan_stall(struct pass *p, const char *reason, const char *fmt, ...)

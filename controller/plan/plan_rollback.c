@@ -41,6 +41,11 @@ int plan_hold(struct pass *p, const char *reason, size_t node)
 		plan_enter(p, ROLLOUT_HELD);
 		if (plan_emit_audit(p, AUDIT_HELD, ROLLOUT_HELD, reason) < 0)
 			return -1;
+	} else if (s->gate_percent) {
+		/* maxHold measures the fleet from here, never the time a person took. */
+		s->hold_started_ms = p->now;
+		if (plan_emit_audit(p, AUDIT_HELD, ROLLOUT_HELD, reason) < 0)
+			return -1;
 	}
 	s->gate_percent = 0;
 	plan_copy_code(s->held_reason, sizeof(s->held_reason), reason);

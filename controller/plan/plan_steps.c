@@ -415,7 +415,7 @@ int plan_step_mirroring(struct pass *p)
 	bool matched, acked, drained;
 	/* The canary gateways ran the build through the steps; a rollout that skipped them (the
 	 * rollback window: no step taken) mirrors them first. */
-	size_t first = s->step ? p->ncanary : 0;
+	size_t first = plan_skipped_canary(s) ? 0 : p->ncanary;
 	size_t n = p->d->nnodes - first;
 	struct verdict v = plan_judge(p);
 	if (v.status == PROBE_RED)

@@ -92,6 +92,14 @@ int64_t plan_max_hold(const struct pass *p)
 	return p->promo ? p->promo->max_hold_ms : 0;
 }
 
+/* No step was taken, yet the rollout is (or was held) in Mirroring. */
+bool plan_skipped_canary(const struct rollout_state *s)
+{
+	return !s->step && !s->bring_up &&
+	       (s->phase == ROLLOUT_MIRRORING ||
+		(s->phase == ROLLOUT_HELD && s->held_from == ROLLOUT_MIRRORING));
+}
+
 void plan_progress(struct pass *p, const char *fmt, ...)
 {
 	va_list ap;
