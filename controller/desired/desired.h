@@ -3,10 +3,10 @@
  * YAML document, validates it against the compiled CRDs (schema), applies CRD defaults, checks
  * names that become paths or refs, cross-checks objects (file names against metadata.name,
  * duplicate names, the block a LoadBalancer driver names, strictly increasing canary steps and
- * gates that are steps,
- * tenant directories against TenantSlices, credentials in Git), merges tenant fragments and
- * parses openclaw.lock. Every problem goes into diags; the state is usable only when desired_load
- * returns 0, and then diags is empty. The caller owns the result (desired_free). */
+ * gates that are steps, tenant directories against TenantSlices, credentials in Git), merges
+ * tenant fragments and parses openclaw.lock. Every problem goes into diags; the state is usable
+ * only when desired_load returns 0, and then diags is empty. The caller owns the result
+ * (desired_free). */
 #ifndef CLAWFLEET_DESIRED_H
 #define CLAWFLEET_DESIRED_H
 #include <stdbool.h>
