@@ -380,6 +380,8 @@ void desired_free(struct desired_state *ds)
 		free(p->image_ref);
 		free(p->skill_semver);
 		free(p->ticket);
+		free(p->approval_tag);
+		free(p->retry_tag);
 		origin_free(&p->origin);
 	}
 	for (size_t i = 0; i < ds->ntenants; i++) {

@@ -2,10 +2,11 @@
  * repository (treefiles) into typed, validated objects. desired_load is pure: it parses every
  * YAML document, validates it against the compiled CRDs (schema), applies CRD defaults, checks
  * names that become paths or refs, cross-checks objects (file names against metadata.name,
- * duplicate names, the block a LoadBalancer driver names, strictly increasing canary steps,
- * tenant directories against TenantSlices, credentials in Git), merges tenant fragments and
- * parses openclaw.lock. Every problem goes into diags; the state is usable only when desired_load
- * returns 0, and then diags is empty. The caller owns the result (desired_free). */
+ * duplicate names, the block a LoadBalancer driver names, strictly increasing canary steps and
+ * gates that are steps, tenant directories against TenantSlices, credentials in Git), merges
+ * tenant fragments and parses openclaw.lock. Every problem goes into diags; the state is usable
+ * only when desired_load returns 0, and then diags is empty. The caller owns the result
+ * (desired_free). */
 #ifndef CLAWFLEET_DESIRED_H
 #define CLAWFLEET_DESIRED_H
 #include <stdbool.h>
@@ -73,6 +74,19 @@ struct promotion {
 	int green_windows;
 	int64_t max_hold_ms;
 	bool rollback_automatic;
+	/* spec.canary.gates: the step percents the rollout holds before until a person approves
+	 * them; 100 when it is not a step gates Mirroring. */
+	int gates[DESIRED_MAX_STEPS];
+	size_t ngates;
+	/* spec.approval: counts only while tag is this Promotion's tag; NULL: none. */
+	char *approval_tag;
+	int approval_through; /* every gate up to this percent is approved */
+	bool approval_full;   /* "full": every gate and Mirroring */
+	/* spec.retry: lifts the quarantine of retry_tag recorded at retry_at_ms (wall clock, ms);
+	 * NULL: none. */
+	char *retry_tag;
+	int64_t retry_at_ms;
+	int rollback_window; /* spec.rollback.window: 0..20 */
 	bool suspend;
 	bool abort;
 	struct promotion_analysis analysis;

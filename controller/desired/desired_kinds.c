@@ -129,6 +129,70 @@ static bool load_analysis(const struct loaded_object *o, struct promotion_analys
 	       parse_duration_field(o, ANALYSIS "maxP95", &a->max_p95_ms);
 }
 
+/* An RFC 3339 time as milliseconds: the quarantine a retry names was recorded to the
+ * millisecond, and /status shows it so. The schema checked the shape; digits past the third of
+ * the fraction do not count. */
+static bool parse_time_ms(const char *s, int64_t *out)
+{
+	time_t t;
+	if (!s || rfc3339_parse(s, &t, NULL) < 0)
+		return false;
+	int64_t ms = 0;
+	const char *frac = strlen(s) > 19 && s[19] == '.' ? s + 20 : "";
+	for (int i = 0; i < 3; i++)
+		ms = ms * 10 + (frac[0] >= '0' && frac[0] <= '9' ? *frac++ - '0' : 0);
+	*out = (int64_t)t * 1000 + ms;
+	return true;
+}
+
+/* spec.canary.gates: each a step of the Promotion, or 100 (Mirroring) when the steps end below
+ * it; a gate anywhere else would never hold anything. */
+static bool load_gates(struct loader *ld, const struct loaded_object *o, struct promotion *p)
+{
+	const struct ynode *gates = field(o, "spec.canary.gates");
+	bool ok = true;
+	for (size_t i = 0; gates && gates->kind == YNODE_SEQ && i < gates->n; i++) {
+		long long v = 0;
+		if (i >= DESIRED_MAX_STEPS || ynode_int(gates->items[i], &v) < 0)
+			break;
+		bool is_step = v == 100 || v < 1 || v > 100; /* the schema reports the range */
+		for (size_t k = 0; k < p->nsteps && !is_step; k++)
+			is_step = p->steps[k] == v;
+		if (!is_step) {
+			char path[64], steps[DESIRED_MAX_STEPS * 5] = "";
+			size_t used = 0;
+			for (size_t k = 0; k < p->nsteps && used < sizeof(steps); k++)
+				used += (size_t)snprintf(steps + used, sizeof(steps) - used, "%s%d",
+							 k ? ", " : "", p->steps[k]);
+			snprintf(path, sizeof(path), "spec.canary.gates[%zu]", i);
+			diag_add(ld->diags, o->file, gates->items[i]->line, gates->items[i]->col,
+				 o->label, path,
+				 "%lld is not a step of spec.canary.steps (%s): a gate holds before a "
+				 "step, or before Mirroring as 100",
+				 v, steps);
+			ok = false;
+		}
+		p->gates[p->ngates++] = (int)v;
+	}
+	return ok;
+}
+
+/* spec.approval and spec.retry; the schema checked their shapes. */
+static bool load_controls(const struct loaded_object *o, struct promotion *p)
+{
+	long long through = 0;
+	const char *at = field_str(o, "spec.retry.quarantinedAt");
+	if (field_str(o, "spec.approval.tag")) {
+		p->approval_full = streq(field_str(o, "spec.approval.through"), "full");
+		if (!p->approval_full && ynode_int(field(o, "spec.approval.through"), &through) < 0)
+			return false;
+		p->approval_through = (int)through;
+	}
+	if (field_str(o, "spec.retry.tag") && !parse_time_ms(at, &p->retry_at_ms))
+		return false;
+	return true;
+}
+
 static void load_promotion(struct loader *ld, const struct loaded_object *o, const char *name)
 {
 	struct desired_state *ds = ld->ds;
@@ -159,6 +223,8 @@ static void load_promotion(struct loader *ld, const struct loaded_object *o, con
 		}
 		p.steps[p.nsteps++] = (int)v;
 	}
+	ok &= load_gates(ld, o, &p);
+	ok &= load_controls(o, &p);
 	if (!ok)
 		return;
 	if (ld->hooks && ld->hooks->tag_exists && !ld->hooks->tag_exists(ld->hooks->ctx, tag))
@@ -175,8 +241,11 @@ static void load_promotion(struct loader *ld, const struct loaded_object *o, con
 	p.image_ref = desired_strdup(ld, field_str(o, "spec.imageRef"));
 	p.skill_semver = desired_strdup(ld, semver);
 	p.ticket = desired_strdup(ld, field_str(o, "spec.ticket"));
+	p.approval_tag = desired_strdup(ld, field_str(o, "spec.approval.tag"));
+	p.retry_tag = desired_strdup(ld, field_str(o, "spec.retry.tag"));
 	p.green_windows = (int)field_int(o, "spec.canary.greenWindows", 2);
 	p.rollback_automatic = field_bool(o, "spec.rollback.automatic", true);
+	p.rollback_window = (int)field_int(o, "spec.rollback.window", 3);
 	p.suspend = field_bool(o, "spec.suspend", false);
 	p.abort = field_bool(o, "spec.abort", false);
 	set_origin(ld, &p.origin, o);

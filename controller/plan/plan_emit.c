@@ -102,11 +102,13 @@ static const char *canary_probe(const struct pass *p)
 	return plan_hex_of_len(sha, 64) ? sha : "";
 }
 
-/* from and to: a rollback goes from the build being rolled out to the last good one; anything
- * else from the last good build (none before a bring-up) to the one being rolled out. The
- * weights are what the load balancer is to report: the planned map with drained servers at 0. */
+/* from and to: a rollback goes from the build being rolled out to the last good one, a lifted
+ * quarantine from the last good build to the Promotion's; anything else from the last good
+ * build (none before a bring-up) to the one being rolled out. The weights are what the load
+ * balancer is to report: the planned map with drained servers at 0. A reason is a code (what
+ * agents send is kept to its alphabet); the planner's own notes are sentences. */
 static int emit_audit(struct pass *p, enum audit_event event, enum rollout_phase phase,
-		      const char *reason, size_t node)
+		      const char *reason, size_t node, bool note)
 {
 	const struct rollout_state *s = p->s;
 	struct rollout_action *a = plan_new_action(p, ACTION_AUDIT);
@@ -129,12 +131,15 @@ static int emit_audit(struct pass *p, enum audit_event event, enum rollout_phase
 	bool backwards = event == AUDIT_ROLLBACK || event == AUDIT_ROLLED_BACK ||
 			 event == AUDIT_QUARANTINED;
 	au->from = backwards ? s->promotion : *good;
-	au->to = backwards ? *good : s->promotion;
+	au->to = backwards ? *good : event == AUDIT_LIFTED ? p->want : s->promotion;
 	au->phase = phase;
 	au->step = s->step;
 	au->percent = s->percent;
 	plan_copy_str(au->probe_sha256, sizeof(au->probe_sha256), canary_probe(p));
-	plan_copy_code(au->reason, sizeof(au->reason), reason);
+	if (note)
+		plan_copy_note(au->reason, sizeof(au->reason), reason);
+	else
+		plan_copy_code(au->reason, sizeof(au->reason), reason);
 	plan_copy_str(au->node, sizeof(au->node), plan_node_name(p, node));
 	if (rollout_weights_copy(&au->weights, &s->planned_weights, p->err) < 0 ||
 	    plan_overlay_drains(p, &au->weights, p->err) < 0)
@@ -145,12 +150,18 @@ static int emit_audit(struct pass *p, enum audit_event event, enum rollout_phase
 int plan_emit_audit(struct pass *p, enum audit_event event, enum rollout_phase phase,
 	       const char *reason)
 {
-	return emit_audit(p, event, phase, reason, NO_NODE);
+	return emit_audit(p, event, phase, reason, NO_NODE, false);
+}
+
+int plan_emit_audit_note(struct pass *p, enum audit_event event, enum rollout_phase phase,
+			 const char *note)
+{
+	return emit_audit(p, event, phase, note, NO_NODE, true);
 }
 
 int plan_emit_node_audit(struct pass *p, enum audit_event event, size_t node, const char *reason)
 {
-	return emit_audit(p, event, p->s->phase, reason, node);
+	return emit_audit(p, event, p->s->phase, reason, node, false);
 }
 
 /* Broadcast once per situation: an equal key to the last broadcast is not repeated. */
@@ -264,8 +275,8 @@ static enum target_kind kind_for(const struct pass *p, size_t i)
 	const struct rollout_state *s = p->s;
 	if (s->phase == ROLLOUT_ROLLING_BACK || s->phase == ROLLOUT_ROLLED_BACK)
 		return TARGET_ROLLBACK;
-	if (is_canary(p, i) && !s->bring_up && s->phase != ROLLOUT_FINALISING &&
-	    s->phase != ROLLOUT_SUCCEEDED)
+	if (is_canary(p, i) && !s->bring_up && !plan_skipped_canary(s) &&
+	    s->phase != ROLLOUT_FINALISING && s->phase != ROLLOUT_SUCCEEDED)
 		return TARGET_SHADOW;
 	return TARGET_FINAL;
 }

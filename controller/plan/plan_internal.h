@@ -12,6 +12,8 @@
  *   plan_start.c     Idle, Succeeded and RolledBack: adopting, bringing up, or starting a rollout
  *   plan_steps.c     the way forward: Shadow, Promoting, Analysing, Mirroring, Finalising
  *   plan_rollback.c  the way back: Held, RollingBack, RolledBack and the quarantine
+ *   plan_gates.c     what people say through the Promotion: gates and approvals, the retry
+ *                    that lifts a quarantine, the rollback window
  *   plan_safety.c    in every phase, after it: red gateways drained, restored when green,
  *                    never below minServing
  *   plan_weights.c   weights_for_percent and weights_declared (planner.h; no pass)
@@ -79,6 +81,8 @@ struct pass {
 /* planner.c: text, comparisons, what a node reports, and the pass's own record. */
 void plan_copy_str(char *dst, size_t size, const char *src);
 void plan_copy_code(char *dst, size_t size, const char *src);
+/* A sentence of the planner's own (an audit note): control characters become "_". */
+void plan_copy_note(char *dst, size_t size, const char *src);
 bool plan_hex_of_len(const char *s, size_t len);
 bool plan_same_str(const char *a, const char *b);
 bool plan_same_version(const struct rollout_version *a, const struct rollout_version *b);
@@ -86,6 +90,9 @@ const char *plan_node_name(const struct pass *p, size_t i);
 bool plan_reachable(const struct pass *p, size_t i);
 bool plan_runs_version(const struct pass *p, size_t i, const struct rollout_version *v);
 int64_t plan_max_hold(const struct pass *p);
+/* The rollout went straight to Mirroring (the rollback window): the canary gateways are
+ * mirrored as the others, to the final build. */
+bool plan_skipped_canary(const struct rollout_state *s);
 void plan_progress(struct pass *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void plan_format(char *dst, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void plan_stall(struct pass *p, const char *reason, const char *fmt, ...)
@@ -105,6 +112,10 @@ int plan_dispatch(struct pass *p);
 struct rollout_action *plan_new_action(struct pass *p, enum rollout_action_kind kind);
 int plan_emit_audit(struct pass *p, enum audit_event event, enum rollout_phase phase,
 	       const char *reason);
+/* The same line with a sentence for its reason ("rollback window: v2 succeeded here 2 rollouts
+ * ago"). */
+int plan_emit_audit_note(struct pass *p, enum audit_event event, enum rollout_phase phase,
+			 const char *note);
 int plan_emit_broadcast(struct pass *p, enum broadcast_verdict verdict, const char *key, size_t node,
 		   const char *reason, const char *message);
 /* How long a node applying a target is not drained for a red probe (plan_safety.c). */
@@ -163,6 +174,11 @@ int plan_step_analysing(struct pass *p);
 int plan_step_mirroring(struct pass *p);
 int plan_step_bring_up(struct pass *p);
 int plan_step_finalising(struct pass *p, bool entering);
+/* Held at a gate (rollout_state.gate_percent): red still fails, yellow becomes a hold of its
+ * own, an approval moves on. */
+int plan_step_gate(struct pass *p);
+/* Straight to Mirroring from the first node on (the rollback window), the note in the audit. */
+int plan_skip_canary(struct pass *p, const char *note);
 
 /* plan_safety.c */
 int plan_safety(struct pass *p);
@@ -184,5 +200,14 @@ int plan_step_rolling_back(struct pass *p);
 int plan_step_held(struct pass *p);
 const struct rollout_quarantine *plan_quarantined(const struct rollout_state *s,
 					     const struct rollout_version *v);
+
+/* plan_gates.c */
+bool plan_gated(const struct pass *p, int percent, bool mirroring);
+bool plan_approved(const struct pass *p, int percent);
+int plan_hold_for_approval(struct pass *p, int percent);
+/* "waiting for approval of 50 % (clawfleet rollout promote)" for s's gate. */
+void plan_gate_message(const struct rollout_state *s, char *dst, size_t size);
+int plan_lift_quarantine(struct pass *p, const struct rollout_quarantine *q, bool *lifted);
+bool plan_rollback_window(const struct pass *p, char *note, size_t size);
 
 #endif

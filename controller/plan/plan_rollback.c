@@ -41,7 +41,13 @@ int plan_hold(struct pass *p, const char *reason, size_t node)
 		plan_enter(p, ROLLOUT_HELD);
 		if (plan_emit_audit(p, AUDIT_HELD, ROLLOUT_HELD, reason) < 0)
 			return -1;
+	} else if (s->gate_percent) {
+		/* maxHold measures the fleet from here, never the time a person took. */
+		s->hold_started_ms = p->now;
+		if (plan_emit_audit(p, AUDIT_HELD, ROLLOUT_HELD, reason) < 0)
+			return -1;
 	}
+	s->gate_percent = 0;
 	plan_copy_code(s->held_reason, sizeof(s->held_reason), reason);
 	plan_copy_str(s->held_node, sizeof(s->held_node), plan_node_name(p, node));
 	char key[ROLLOUT_MESSAGE_MAX], message[ROLLOUT_MESSAGE_MAX];
@@ -135,6 +141,7 @@ int plan_start_rollback(struct pass *p, const char *reason, size_t node, bool qu
 		}
 		plan_copy_str(s->held_reason, sizeof(s->held_reason), code);
 		plan_copy_str(s->held_node, sizeof(s->held_node), plan_node_name(p, node));
+		s->gate_percent = 0;
 		plan_progress(p, "holding %s: %s", s->promotion.tag, code);
 		plan_stall(p, "NoBaseline",
 		      "%s: there is no earlier version to roll back to; fix the nodes or name "
@@ -144,6 +151,7 @@ int plan_start_rollback(struct pass *p, const char *reason, size_t node, bool qu
 	plan_enter(p, ROLLOUT_ROLLING_BACK);
 	plan_copy_str(s->rollback_reason, sizeof(s->rollback_reason), code);
 	s->held_node[0] = s->held_reason[0] = '\0';
+	s->gate_percent = 0;
 	s->hold_started_ms = 0;
 	if (quarantine_it)
 		quarantine(p, code);
@@ -162,10 +170,13 @@ int plan_start_rollback(struct pass *p, const char *reason, size_t node, bool qu
 }
 
 /* Held: yellow holds at the current percent (broadcast once); red or a hold longer than maxHold
- * fails; green again resumes where the hold began. */
+ * fails; green again resumes where the hold began. A hold at a gate waits for a person
+ * (plan_step_gate). */
 int plan_step_held(struct pass *p)
 {
 	struct rollout_state *s = p->s;
+	if (s->gate_percent)
+		return plan_step_gate(p);
 	struct verdict v = plan_judge(p);
 	if (v.status == PROBE_RED)
 		return plan_fail(p, v.reason, v.node);

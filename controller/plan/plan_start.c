@@ -18,6 +18,7 @@ static void begin_rollout(struct pass *p)
 	s->green_windows = 0;
 	s->held_from = ROLLOUT_IDLE;
 	s->held_node[0] = s->held_reason[0] = '\0';
+	s->gate_percent = 0;
 	s->mirror_index = 0;
 	s->mirror_stage = MIRROR_DRAIN;
 	s->mirror_node[0] = '\0';
@@ -40,11 +41,13 @@ int plan_start_bring_up(struct pass *p)
 	return plan_step_bring_up(p);
 }
 
-/* A new Promotion starts with Shadow on the canary gateways; the weights it finds are the
- * snapshot a rollback returns to. */
+/* A new Promotion starts with Shadow on the canary gateways, or with Mirroring when the
+ * rollback window lets it skip the canary; the weights it finds are the snapshot a rollback
+ * returns to. */
 static int start_promotion(struct pass *p)
 {
 	struct rollout_state *s = p->s;
+	char note[ROLLOUT_MESSAGE_MAX];
 	if (!p->obs->weights_ok) {
 		plan_waiting(p, "waiting to read the load balancer's weights before starting %s",
 			p->want.tag);
@@ -54,6 +57,8 @@ static int start_promotion(struct pass *p)
 	if (plan_observed_weights(p, &s->pre_canary_weights) < 0 ||
 	    rollout_weights_copy(&s->planned_weights, &s->pre_canary_weights, p->err) < 0)
 		return -1;
+	if (plan_rollback_window(p, note, sizeof(note)))
+		return plan_skip_canary(p, note);
 	plan_enter(p, ROLLOUT_SHADOW);
 	if (plan_emit_audit(p, AUDIT_STEP, ROLLOUT_SHADOW, "") < 0)
 		return -1;
@@ -249,10 +254,13 @@ int plan_settle(struct pass *p)
 		return plan_keep_steady(p);
 	}
 	const struct rollout_quarantine *q = plan_quarantined(s, &p->want);
-	if (q) {
+	bool lifted = false;
+	if (q && plan_lift_quarantine(p, q, &lifted) < 0)
+		return -1;
+	if (q && !lifted) {
 		plan_stall(p, "Quarantined", "%s (commit %.12s) is quarantined after a rollback (%s): "
-					"name a different tag or commit to promote",
-		      q->tag, q->commit, q->reason);
+					"`clawfleet rollout retry %s` lifts it, or name a new tag",
+		      q->tag, q->commit, q->reason, q->tag);
 		return plan_keep_steady(p);
 	}
 	if (s->phase == ROLLOUT_IDLE && !s->has_last_good)

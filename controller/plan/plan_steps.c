@@ -97,9 +97,9 @@ static int start_analysis(struct pass *p)
 }
 
 /* Moves the canary to canary.steps[idx]: lock parity on every canary gateway first, then the
- * audit line, the weights and the canary tenants' route (the first time the canary takes
- * traffic). */
-static int advance(struct pass *p, size_t idx)
+ * audit line (with note, when a person let the step go), the weights and the canary tenants'
+ * route (the first time the canary takes traffic). */
+static int advance(struct pass *p, size_t idx, const char *note)
 {
 	struct rollout_state *s = p->s;
 	struct weight_map m = {0};
@@ -119,7 +119,7 @@ static int advance(struct pass *p, size_t idx)
 	s->percent = percent;
 	plan_enter(p, ROLLOUT_PROMOTING);
 	if (rollout_weights_copy(&s->planned_weights, &m, p->err) < 0 ||
-	    plan_emit_audit(p, AUDIT_STEP, ROLLOUT_PROMOTING, "") < 0 ||
+	    plan_emit_audit_note(p, AUDIT_STEP, ROLLOUT_PROMOTING, note) < 0 ||
 	    plan_ensure_weights(p, &m, &matched) < 0 ||
 	    (!s->canary_routed && plan_route_canary_tenants(p, true) < 0))
 		goto done;
@@ -142,6 +142,8 @@ static size_t next_step(const struct promotion *promo, int percent)
 			return i;
 	return NO_NODE;
 }
+
+static int gate_then(struct pass *p, size_t next);
 
 /* With a LoadBalancer, Shadow keeps the weights the rollout found, but for a canary drained for
  * its restart (plan_lb.c), until the first step moves them. */
@@ -188,7 +190,7 @@ int plan_step_shadow(struct pass *p)
 			   "while a peer is not green", plan_node_name(p, peer), why);
 		return shadow_weights(p);
 	}
-	return advance(p, 0);
+	return gate_then(p, 0);
 }
 
 int plan_step_promoting(struct pass *p)
@@ -226,16 +228,73 @@ done:
 	return rc;
 }
 
-static int begin_mirroring(struct pass *p)
+static int begin_mirroring(struct pass *p, const char *note)
 {
 	struct rollout_state *s = p->s;
 	plan_enter(p, ROLLOUT_MIRRORING);
 	s->mirror_index = 0;
 	s->mirror_stage = MIRROR_DRAIN;
 	s->mirror_node[0] = '\0';
-	if (plan_emit_audit(p, AUDIT_STEP, ROLLOUT_MIRRORING, "") < 0)
+	if (plan_emit_audit_note(p, AUDIT_STEP, ROLLOUT_MIRRORING, note) < 0)
 		return -1;
 	return plan_step_mirroring(p);
+}
+
+/* The move to canary.steps[next] (NO_NODE: Mirroring), unless a gate holds it for a person. */
+static int gate_then(struct pass *p, size_t next)
+{
+	bool mirroring = next == NO_NODE;
+	int percent = mirroring ? 100 : p->promo->steps[next];
+	char note[ROLLOUT_MESSAGE_MAX] = "";
+	if (plan_gated(p, percent, mirroring)) {
+		if (!plan_approved(p, percent))
+			return plan_hold_for_approval(p, percent);
+		plan_format(note, sizeof(note), "approved: %d %% (spec.approval of %s)", percent,
+			    p->s->promotion.tag);
+	}
+	return mirroring ? begin_mirroring(p, note) : advance(p, next, note);
+}
+
+int plan_skip_canary(struct pass *p, const char *note)
+{
+	return begin_mirroring(p, note);
+}
+
+/* Held at a gate: the canary is judged as in any phase (red fails, a red failureLimit tolerates
+ * waits, yellow becomes a hold that maxHold measures and that returns to the step when green);
+ * nothing moves until the approval counts, and then only when the peers are green. */
+int plan_step_gate(struct pass *p)
+{
+	struct rollout_state *s = p->s;
+	char note[ROLLOUT_MESSAGE_MAX];
+	struct verdict v = plan_judge(p);
+	if (plan_red_tolerated(p, &v))
+		return wait_out_red(p, &v);
+	if (v.status == PROBE_RED)
+		return plan_fail(p, v.reason, v.node);
+	if (v.status == PROBE_DEGRADED)
+		return plan_hold(p, v.reason, v.node);
+	if (plan_keep_targets(p, NULL, NULL) < 0)
+		return -1;
+	plan_gate_message(s, note, sizeof(note));
+	if (!plan_approved(p, s->gate_percent)) {
+		plan_progress(p, "%s", note);
+		return 0;
+	}
+	const char *why;
+	size_t peer = plan_peer_not_green(p, &why);
+	if (peer != NO_NODE || !p->obs->weights_ok) {
+		plan_waiting(p, "%d %% approved; waiting for %s before moving on: never widen while a "
+			     "peer is not green", s->gate_percent,
+			     peer != NO_NODE ? plan_node_name(p, peer) : "the load balancer's weights");
+		return 0;
+	}
+	s->phase = s->held_from;
+	s->held_node[0] = s->held_reason[0] = '\0';
+	s->hold_started_ms = 0;
+	s->gate_percent = 0;
+	s->broadcast_key[0] = '\0';
+	return gate_then(p, s->phase == ROLLOUT_SHADOW ? 0 : next_step(p->promo, s->percent));
 }
 
 /* Analysing: each step holds for at least analysisInterval after its weights were read back and
@@ -316,7 +375,7 @@ int plan_step_analysing(struct pass *p)
 		goto done;
 	}
 	size_t next = next_step(promo, s->percent);
-	rc = next == NO_NODE ? begin_mirroring(p) : advance(p, next);
+	rc = gate_then(p, next);
 done:
 	weight_map_free(&m);
 	return rc;
@@ -354,7 +413,10 @@ int plan_step_mirroring(struct pass *p)
 	char why[ROLLOUT_MESSAGE_MAX];
 	int rc = -1;
 	bool matched, acked, drained;
-	size_t n = p->d->nnodes - p->ncanary;
+	/* The canary gateways ran the build through the steps; a rollout that skipped them (the
+	 * rollback window: no step taken) mirrors them first. */
+	size_t first = plan_skipped_canary(s) ? 0 : p->ncanary;
+	size_t n = p->d->nnodes - first;
 	struct verdict v = plan_judge(p);
 	if (v.status == PROBE_RED)
 		return plan_fail(p, v.reason, v.node);
@@ -364,7 +426,7 @@ int plan_step_mirroring(struct pass *p)
 		goto done;
 	/* Each node passes through three stages at most; the bound is a guard. */
 	for (size_t guard = 0; guard <= 3 * n && s->mirror_index < n; guard++) {
-		size_t i = p->order[p->ncanary + s->mirror_index];
+		size_t i = p->order[first + s->mirror_index];
 		const char *name = plan_node_name(p, i);
 		const char *server = p->d->nodes[i].lb_server;
 		if (strcmp(s->mirror_node, name) != 0) {

@@ -43,6 +43,14 @@ void plan_copy_code(char *dst, size_t size, const char *src)
 	dst[n] = '\0';
 }
 
+void plan_copy_note(char *dst, size_t size, const char *src)
+{
+	copy_text(dst, size, src);
+	for (char *c = dst; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '_';
+}
+
 bool plan_hex_of_len(const char *s, size_t len)
 {
 	if (!s || strlen(s) != len)
@@ -82,6 +90,14 @@ bool plan_runs_version(const struct pass *p, size_t i, const struct rollout_vers
 int64_t plan_max_hold(const struct pass *p)
 {
 	return p->promo ? p->promo->max_hold_ms : 0;
+}
+
+/* No step was taken, yet the rollout is (or was held) in Mirroring. */
+bool plan_skipped_canary(const struct rollout_state *s)
+{
+	return !s->step && !s->bring_up &&
+	       (s->phase == ROLLOUT_MIRRORING ||
+		(s->phase == ROLLOUT_HELD && s->held_from == ROLLOUT_MIRRORING));
 }
 
 void plan_progress(struct pass *p, const char *fmt, ...)

@@ -134,6 +134,7 @@ enum audit_event {
 	AUDIT_QUARANTINED,
 	AUDIT_DRAINED,
 	AUDIT_RESTORED,
+	AUDIT_LIFTED, /* a quarantine lifted by the Promotion's spec.retry */
 };
 
 enum broadcast_verdict {
@@ -228,6 +229,9 @@ struct rollout_state {
 	int64_t hold_started_ms;
 	char held_node[ROLLOUT_NODE_NAME_MAX];
 	char held_reason[ROLLOUT_REASON_MAX];
+	/* Held for a person (held_reason ROLLOUT_HOLD_APPROVAL): the gate's percent, 100 for
+	 * Mirroring when 100 is not a step; 0: any other hold. No maxHold runs for it. */
+	int gate_percent;
 	size_t mirror_index; /* position in the mirror (or bring-up) order */
 	enum mirror_stage mirror_stage;
 	char mirror_node[ROLLOUT_NODE_NAME_MAX];
@@ -263,6 +267,9 @@ struct rollout_state {
 };
 
 #define ROLLOUT_CLOCK_SAVE_MS 60000
+/* held_reason of a hold at a gate of spec.canary.gates, which only spec.approval ends. */
+#define ROLLOUT_HOLD_APPROVAL "approval"
+
 
 /* An empty state: Idle, nothing sent, nothing known. */
 void rollout_state_init(struct rollout_state *s);

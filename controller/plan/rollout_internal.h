@@ -34,6 +34,7 @@ static const char *const event_names[] = {
 	[AUDIT_QUARANTINED] = "quarantined",
 	[AUDIT_DRAINED] = "drained",
 	[AUDIT_RESTORED] = "restored",
+	[AUDIT_LIFTED] = "lifted",
 };
 static const char *const verdict_names[] = {"promote", "hold", "rollback", "drain", "restore"};
 static const char *const condition_names[] = {"Ready", "Reconciling", "Stalled", "Degraded"};

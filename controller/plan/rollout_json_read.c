@@ -430,7 +430,7 @@ static int read_audit(struct json_object *o, const char *where, struct rollout_a
 	    get_weights(o, where, "weights", &a->weights, err) < 0 ||
 	    get_text(o, where, "probeSha256", a->probe_sha256, sizeof(a->probe_sha256), TEXT_SHA256,
 		     err) < 0 ||
-	    get_text(o, where, "reason", a->reason, sizeof(a->reason), TEXT_CODE, err) < 0 ||
+	    get_text(o, where, "reason", a->reason, sizeof(a->reason), TEXT_ANY, err) < 0 ||
 	    (member(o, "node") &&
 	     get_text(o, where, "node", a->node, sizeof(a->node), TEXT_LABEL0, err) < 0))
 		return -1;
@@ -538,9 +538,9 @@ static const char *const root_keys[] = {
 	"nodes",	   "quarantined",      "conditions",	  "history",
 	"nextActionId",	   "pending",
 	/* optional: added since the format began */
-	"analysis",	   "drain",	       "clock",
+	"analysis",	   "drain",	       "clock",		  "gate",
 };
-#define ROOT_KEYS_REQUIRED (COUNT(root_keys) - 3)
+#define ROOT_KEYS_REQUIRED (COUNT(root_keys) - 4)
 static const char *const clock_keys[] = {"ms", "wallMs"};
 static const char *const drain_keys[] = {"node", "startedMs", "generation", "released"};
 static const char *const last_good_keys[] = {"tag", "commit", "semver", "weights"};
@@ -638,6 +638,8 @@ static int read_state(struct json_object *root, struct rollout_state *s, struct 
 		      get_int(drain, "drain", "generation", 0, INT64_MAX, &s->drain_generation,
 			      err) < 0 ||
 		      get_bool(drain, "drain", "released", &s->drain_released, err) < 0))
+		return -1;
+	if (member(root, "gate") && get_small(root, "", "gate", 1, 100, &s->gate_percent, err) < 0)
 		return -1;
 	struct json_object *clock = member(root, "clock");
 	if (clock && (expect_keys(clock, "clock", clock_keys, COUNT(clock_keys), err) < 0 ||

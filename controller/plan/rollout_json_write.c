@@ -206,6 +206,8 @@ int rollout_state_to_json(const struct rollout_state *s, char **out, size_t *len
 	put(&b, root, "holdStartedMs", json_object_new_int64(s->hold_started_ms));
 	put(&b, root, "heldNode", json_object_new_string(s->held_node));
 	put(&b, root, "heldReason", json_object_new_string(s->held_reason));
+	if (s->gate_percent) /* absent: no gate holds, as in files written before gates were */
+		put(&b, root, "gate", json_object_new_int(s->gate_percent));
 	struct json_object *mirror = json_object_new_object();
 	put(&b, mirror, "index", json_object_new_int64((int64_t)s->mirror_index));
 	put(&b, mirror, "stage", json_object_new_string(stage_names[s->mirror_stage]));

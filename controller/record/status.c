@@ -260,8 +260,9 @@ static struct json_object *nodes_json(const struct status_view *v)
 }
 
 /* Held: whom the rollout waits for, and when maxHold ends the wait. No clock runs while the
- * planner says a person must decide (Stalled); a suspension stops the clock, so the deadline
- * moves with it. The hold is measured on the rollout clock (plan/rollout.h), shown as wall time. */
+ * planner says a person must decide (Stalled) or a gate waits for an approval (approval: the
+ * percent and the command that writes it); a suspension stops the clock, so the deadline moves
+ * with it. The hold is measured on the rollout clock (plan/rollout.h), shown as wall time. */
 static struct json_object *hold_json(const struct status_view *v)
 {
 	const struct rollout_state *s = v->state;
@@ -269,12 +270,20 @@ static struct json_object *hold_json(const struct status_view *v)
 		return NULL;
 	struct json_object *o = json_object_new_object();
 	char waiting[ROLLOUT_NODE_NAME_MAX + ROLLOUT_REASON_MAX + 64], hold[32];
-	bool timed = v->max_hold_ms > 0 && s->hold_started_ms > 0 &&
+	bool timed = v->max_hold_ms > 0 && s->hold_started_ms > 0 && !s->gate_percent &&
 		     s->conditions[COND_STALLED].status != COND_TRUE;
+	struct json_object *approval = NULL;
 	int64_t deadline = rollout_clock_wall(s, s->hold_started_ms + v->max_hold_ms);
 	if (timed && s->suspended_since_ms > 0) /* what was left when the suspension began */
 		deadline = v->now_ms + (s->hold_started_ms + v->max_hold_ms - s->suspended_since_ms);
-	if (s->held_node[0])
+	if (s->gate_percent) {
+		snprintf(waiting, sizeof(waiting),
+			 "approval of %d %% (clawfleet rollout promote)", s->gate_percent);
+		approval = json_object_new_object();
+		json_object_object_add(approval, "percent", json_object_new_int(s->gate_percent));
+		json_object_object_add(approval, "command",
+				       json_object_new_string("clawfleet rollout promote"));
+	} else if (s->held_node[0])
 		snprintf(waiting, sizeof(waiting), "%s to report green (it reports %s)",
 			 s->held_node, s->held_reason[0] ? s->held_reason : "not green");
 	else
@@ -283,6 +292,7 @@ static struct json_object *hold_json(const struct status_view *v)
 	json_object_object_add(o, "reason", str_or_null(s->held_reason));
 	json_object_object_add(o, "since", time_json(rollout_clock_wall(s, s->hold_started_ms)));
 	json_object_object_add(o, "waitingFor", json_object_new_string(waiting));
+	json_object_object_add(o, "approval", approval);
 	if (v->max_hold_ms > 0)
 		duration_format(v->max_hold_ms, hold, sizeof(hold));
 	json_object_object_add(o, "maxHold", v->max_hold_ms > 0 ? json_object_new_string(hold)
@@ -336,6 +346,53 @@ static struct json_object *conditions_json(const struct status_view *v)
 							  v->state_unwritable,
 							  v->state_unwritable_since_ms));
 	return arr;
+}
+
+/* Each quarantined build, and how a person lifts it: `clawfleet rollout retry TAG` commits
+ * spec.retry with quarantinedAt as shown here; a new tag is never quarantined. */
+static struct json_object *quarantine_json(const struct rollout_state *s)
+{
+	struct json_object *arr = json_object_new_array();
+	char lift[ROLLOUT_TEXT_MAX + 64];
+	for (size_t i = 0; i < s->nquarantined; i++) {
+		const struct rollout_quarantine *q = &s->quarantined[i];
+		struct json_object *o = json_object_new_object();
+		snprintf(lift, sizeof(lift), "clawfleet rollout retry %s, or promote a new tag", q->tag);
+		json_object_object_add(o, "tag", json_object_new_string(q->tag));
+		json_object_object_add(o, "commit", json_object_new_string(q->commit));
+		json_object_object_add(o, "reason", json_object_new_string(q->reason));
+		json_object_object_add(o, "quarantinedAt", time_json(q->at_ms));
+		json_object_object_add(o, "lift", json_object_new_string(lift));
+		json_object_array_add(arr, o);
+	}
+	return arr;
+}
+
+/* After an automatic rollback Git still names the build it left (nothing wrote Git back): the
+ * next person to read the Promotion should know, and know the command that makes Git agree. */
+static const struct rollout_quarantine *git_names_quarantined(const struct status_view *v)
+{
+	const struct rollout_state *s = v->state;
+	if (s->phase != ROLLOUT_ROLLED_BACK || !s->has_last_good || !v->promotion_tag ||
+	    strcmp(v->promotion_tag, s->promotion.tag) != 0)
+		return NULL;
+	for (size_t i = 0; i < s->nquarantined; i++)
+		if (strcmp(s->quarantined[i].tag, s->promotion.tag) == 0 &&
+		    strcmp(s->quarantined[i].commit, s->promotion.commit) == 0)
+			return &s->quarantined[i];
+	return NULL;
+}
+
+static struct json_object *git_names_message(const struct status_view *v)
+{
+	const struct rollout_state *s = v->state;
+	char message[2 * ROLLOUT_TEXT_MAX + 128];
+	if (!git_names_quarantined(v))
+		return NULL;
+	snprintf(message, sizeof(message),
+		 "Git still names %s, which was rolled back; `clawfleet rollout undo` points it at %s",
+		 s->promotion.tag, s->last_good.tag);
+	return json_object_new_string(message);
 }
 
 static struct json_object *history_json(const struct rollout_state *s)
@@ -410,6 +467,10 @@ int status_render_json(const struct status_view *v, char **out, size_t *len, str
 	json_object_object_add(o, "nodes", nodes_json(v));
 	json_object_object_add(o, "conditions", conditions_json(v));
 	json_object_object_add(o, "quarantined", q);
+	json_object_object_add(o, "quarantine", quarantine_json(s));
+	json_object_object_add(o, "gitNamesQuarantinedTag",
+			       json_object_new_boolean(git_names_quarantined(v) != NULL));
+	json_object_object_add(o, "gitNamesMessage", git_names_message(v));
 	json_object_object_add(o, "history", history_json(s));
 	json_object_object_add(o, "passes", passes_json(v));
 	json_object_object_add(o, "tokenRotation", token_rotation_status_json(v));

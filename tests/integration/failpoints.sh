@@ -153,7 +153,12 @@ walk() {
 			[ "$rollouts" -ge 2 ] && return
 			tag=v2026.7.1
 			rollouts=$((rollouts + 1))
-			fleet_promote "$fleet" "$tag"
+			# Through the canary again, not the rollback window (v2026.7.1 Succeeded here):
+			# the failpoints left are those of any phase.
+			git -C "$FLEET_REPO" checkout -q "$tag" -- clawfleet openclaw.lock
+			fleet_sed "$FLEET_REPO/clawfleet/promotion.yaml" 's|^    automatic: true|&\
+    window: 0|'
+			git -C "$FLEET_REPO" commit -qam "fleet: promote $tag"
 			quiet_since=$SECONDS
 		fi
 		sleep 0.2

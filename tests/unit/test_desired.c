@@ -192,6 +192,69 @@ static void test_promotion_analysis_values(void **state)
 	treefiles_free(&tf);
 }
 
+/* Gates, an approval, a retry and the rollback window; without them, no gate, no approval, no
+ * retry and a window of 3. */
+static void test_promotion_gates_and_controls(void **state)
+{
+	(void)state;
+	struct treefiles tf = {0};
+	add_node(&tf, "canary-gw", 18081, true);
+	add(&tf, "clawfleet/promotion.yaml",
+	    "apiVersion: fleet.openclaw.io/v1alpha1\nkind: Promotion\nmetadata: {name: p}\n"
+	    "spec:\n  tag: v2\n  skillSemver: 1.4.2\n"
+	    "  canary: {steps: [10, 50], gates: [50, 100]}\n"
+	    "  approval: {tag: v2, through: 50}\n"
+	    "  retry: {tag: v1, quarantinedAt: \"2026-12-07T05:10:00.123Z\"}\n"
+	    "  rollback: {window: 0}\n");
+	add(&tf, "openclaw.lock", lock_ok);
+	struct desired_state *ds = load_ok(&tf);
+	const struct promotion *p = &ds->promotions[0];
+	assert_int_equal(p->ngates, 2);
+	assert_int_equal(p->gates[0], 50);
+	assert_int_equal(p->gates[1], 100);
+	assert_string_equal(p->approval_tag, "v2");
+	assert_int_equal(p->approval_through, 50);
+	assert_false(p->approval_full);
+	assert_string_equal(p->retry_tag, "v1");
+	assert_int_equal(p->retry_at_ms, 1796620200123LL);
+	assert_int_equal(p->rollback_window, 0);
+	desired_free(ds);
+	treefiles_free(&tf);
+
+	memset(&tf, 0, sizeof(tf));
+	add_node(&tf, "canary-gw", 18081, true);
+	add(&tf, "clawfleet/promotion.yaml",
+	    "apiVersion: fleet.openclaw.io/v1alpha1\nkind: Promotion\nmetadata: {name: p}\n"
+	    "spec:\n  tag: v2\n  skillSemver: 1.4.2\n  approval: {tag: v2, through: full}\n");
+	add(&tf, "openclaw.lock", lock_ok);
+	ds = load_ok(&tf);
+	p = &ds->promotions[0];
+	assert_int_equal(p->ngates, 0);
+	assert_true(p->approval_full);
+	assert_null(p->retry_tag);
+	assert_int_equal(p->rollback_window, 3);
+	desired_free(ds);
+	treefiles_free(&tf);
+}
+
+/* A gate that is not a step would never hold anything. */
+static void test_promotion_gate_not_a_step(void **state)
+{
+	(void)state;
+	struct treefiles tf = {0};
+	add_node(&tf, "canary-gw", 18081, true);
+	add(&tf, "clawfleet/promotion.yaml",
+	    "apiVersion: fleet.openclaw.io/v1alpha1\nkind: Promotion\nmetadata: {name: p}\n"
+	    "spec:\n  tag: v2\n  skillSemver: 1.4.2\n  canary: {steps: [10, 50], gates: [30]}\n");
+	add(&tf, "openclaw.lock", lock_ok);
+	char *out = load_fail(&tf);
+	assert_string_equal(out, "clawfleet/promotion.yaml:7:37: Promotion/p: "
+				 "spec.canary.gates[0]: 30 is not a step of spec.canary.steps "
+				 "(10, 50): a gate holds before a step, or before Mirroring as 100\n");
+	free(out);
+	treefiles_free(&tf);
+}
+
 /* A maxP95 of zero would judge every canary red: the schema's duration refuses it. */
 static void test_promotion_max_p95_zero(void **state)
 {
@@ -492,6 +555,8 @@ int main(void)
 		cmocka_unit_test(test_lock_skills_sha256),
 		cmocka_unit_test(test_promotion_explicit_values),
 		cmocka_unit_test(test_promotion_analysis_values),
+		cmocka_unit_test(test_promotion_gates_and_controls),
+		cmocka_unit_test(test_promotion_gate_not_a_step),
 		cmocka_unit_test(test_promotion_max_p95_zero),
 		cmocka_unit_test(test_nodes_and_lock),
 		cmocka_unit_test(test_fragments_merge_in_name_order),

@@ -2481,6 +2481,302 @@ static void fleet_of(struct desired_state *d, struct mac_node *nodes, const int 
 			nodes[d->nnodes++] = gateway(names[i], "zone-a", i == 0, bases[i]);
 }
 
+/* Gates: spec.canary.gates holds the rollout before a step (or before Mirroring, as 100 when
+ * 100 is not a step) until spec.approval approves it for this tag. */
+#define GATE_HELD_5 "AUDIT held Held 5% waiting for approval of 20 % (clawfleet rollout promote)"
+#define GATE_HELD_20 "AUDIT held Held 20% waiting for approval of 100 % (clawfleet rollout promote)"
+
+static void gates_20_and_mirroring(struct world *w)
+{
+	w->promo.gates[0] = 20;
+	w->promo.gates[1] = 100;
+	w->promo.ngates = 2;
+}
+static void approve_v1_full(struct world *w)
+{
+	w->promo.approval_tag = "v1";
+	w->promo.approval_full = true;
+}
+static void approve_v2_through_20(struct world *w)
+{
+	w->promo.approval_tag = "v2";
+	w->promo.approval_full = false;
+	w->promo.approval_through = 20;
+}
+static void approve_v2_full(struct world *w)
+{
+	w->promo.approval_tag = "v2";
+	w->promo.approval_full = true;
+}
+
+static void check_gate_20(struct world *w, const struct plan_output *out)
+{
+	(void)w;
+	const struct rollout_state *s = &out->next;
+	assert_int_equal(s->gate_percent, 20);
+	assert_string_equal(s->held_reason, ROLLOUT_HOLD_APPROVAL);
+	assert_int_equal(s->held_from, ROLLOUT_ANALYSING);
+	assert_string_equal(cond(out, COND_READY)->message,
+			    "waiting for approval of 20 % (clawfleet rollout promote)");
+	/* A person decides: nothing stalls, and no clock rolls it back. */
+	assert_int_equal(cond(out, COND_STALLED)->status, COND_FALSE);
+}
+
+static void check_gate_100(struct world *w, const struct plan_output *out)
+{
+	(void)w;
+	assert_int_equal(out->next.gate_percent, 100);
+	assert_int_equal(cond(out, COND_STALLED)->status, COND_FALSE);
+}
+
+static const struct row gate_then_approval[] = {
+	{2 * SEC + 5 * MIN - 1, NULL, "Analysing", NULL, {NULL}},
+	{2 * SEC + 10 * MIN - 1, NULL, "Analysing", NULL, {NULL}},
+	{2 * SEC + 10 * MIN, NULL, "Held", check_gate_20,
+	 {GATE_HELD_5, "BROADCAST hold - approval"}},
+	/* Past maxHold (30m): still waiting for the person, nothing rolls back. */
+	{2 * SEC + 50 * MIN, NULL, "Held", check_gate_20, {NULL}},
+	/* An approval for another tag never counts, not even "full". */
+	{3 * SEC + 50 * MIN, approve_v1_full, "Held", check_gate_20, {NULL}},
+	/* Through 20 lets the step at 20 % go... */
+	{4 * SEC + 50 * MIN, approve_v2_through_20, "Promoting", NULL,
+	 {"AUDIT step Promoting 20% approved: 20 % (spec.approval of v2)", STEP20_WEIGHTS}},
+	{5 * SEC + 50 * MIN, NULL, "Analysing", NULL, {NULL}},
+	{5 * SEC + 55 * MIN, NULL, "Analysing", NULL, {NULL}},
+	/* ... not Mirroring, gated by 100. */
+	{5 * SEC + 60 * MIN, NULL, "Held", check_gate_100,
+	 {GATE_HELD_20, "BROADCAST hold - approval"}},
+	{6 * SEC + 60 * MIN, approve_v2_full, "Mirroring", NULL,
+	 {"AUDIT step Mirroring 20% approved: 100 % (spec.approval of v2)",
+	  "SET_WEIGHTS canary-gw=100 stable-gw-a=0 stable-gw-b=100"}},
+};
+
+static void test_gate_holds_until_approval(void **state)
+{
+	(void)state;
+	struct world *w = adopted_v1_then_v2();
+	gates_20_and_mirroring(w);
+	RUN(w, to_step1);
+	RUN(w, gate_then_approval);
+	world_free(w);
+}
+
+/* A gate at the first step holds in Shadow, before the canary takes any traffic. */
+static void gate_5(struct world *w)
+{
+	w->promo.gates[0] = 5;
+	w->promo.ngates = 1;
+}
+static void approve_v2_through_5(struct world *w)
+{
+	w->promo.approval_tag = "v2";
+	w->promo.approval_through = 5;
+}
+
+static void check_gate_from_shadow(struct world *w, const struct plan_output *out)
+{
+	(void)w;
+	assert_int_equal(out->next.gate_percent, 5);
+	assert_int_equal(out->next.held_from, ROLLOUT_SHADOW);
+}
+
+static const struct row gate_before_first_step[] = {
+	{0, gate_5, "Shadow", NULL, {"AUDIT step Shadow 0%", SHADOW_V2}},
+	{1 * SEC, NULL, "Held", check_gate_from_shadow,
+	 {"AUDIT held Held 0% waiting for approval of 5 % (clawfleet rollout promote)",
+	  "BROADCAST hold - approval"}},
+	{2 * SEC, approve_v2_through_5, "Promoting", NULL,
+	 {"AUDIT step Promoting 5% approved: 5 % (spec.approval of v2)", STEP5_WEIGHTS,
+	  "ROUTE_TENANT acme canary"}},
+};
+
+static void test_gate_before_first_step(void **state)
+{
+	(void)state;
+	struct world *w = adopted_v1_then_v2();
+	RUN(w, gate_before_first_step);
+	world_free(w);
+}
+
+/* Waiting for a person never keeps a red canary: it rolls back as in any step. */
+static const struct row red_while_gated[] = {
+	{2 * SEC + 5 * MIN - 1, NULL, "Analysing", NULL, {NULL}},
+	{2 * SEC + 10 * MIN - 1, NULL, "Analysing", NULL, {NULL}},
+	{2 * SEC + 10 * MIN, NULL, "Held", check_gate_20,
+	 {GATE_HELD_5, "BROADCAST hold - approval"}},
+	{3 * SEC + 10 * MIN, canary_red, "RollingBack", NULL,
+	 {BASE_WEIGHTS, "ROUTE_TENANT acme stable", CANARY_BACK,
+	  "AUDIT rollback RollingBack 5% doctor.red", "AUDIT quarantined RollingBack 5% doctor.red",
+	  "BROADCAST rollback canary-gw doctor.red"}},
+};
+
+static void test_red_while_gated_rolls_back(void **state)
+{
+	(void)state;
+	struct world *w = adopted_v1_then_v2();
+	gates_20_and_mirroring(w);
+	RUN(w, to_step1);
+	RUN(w, red_while_gated);
+	assert_int_equal(w->state.gate_percent, 0);
+	world_free(w);
+}
+
+/* Yellow while gated is a hold of its own, which maxHold measures. */
+static const struct row yellow_while_gated[] = {
+	{2 * SEC + 5 * MIN - 1, NULL, "Analysing", NULL, {NULL}},
+	{2 * SEC + 10 * MIN - 1, NULL, "Analysing", NULL, {NULL}},
+	{2 * SEC + 10 * MIN, NULL, "Held", check_gate_20,
+	 {GATE_HELD_5, "BROADCAST hold - approval"}},
+	{3 * SEC + 10 * MIN, canary_yellow, "Held", NULL,
+	 {"AUDIT held Held 5% doctor.yellow", "BROADCAST hold canary-gw doctor.yellow"}},
+	{3 * SEC + 40 * MIN - 1, NULL, "Held", NULL, {NULL}},
+	{3 * SEC + 40 * MIN, NULL, "RollingBack", NULL,
+	 {BASE_WEIGHTS, "ROUTE_TENANT acme stable", CANARY_BACK,
+	  "AUDIT rollback RollingBack 5% hold.timeout",
+	  "AUDIT quarantined RollingBack 5% hold.timeout",
+	  "BROADCAST rollback canary-gw hold.timeout"}},
+};
+
+static void test_yellow_while_gated_times_out(void **state)
+{
+	(void)state;
+	struct world *w = adopted_v1_then_v2();
+	gates_20_and_mirroring(w);
+	RUN(w, to_step1);
+	RUN(w, yellow_while_gated);
+	world_free(w);
+}
+
+/* The rollback window: a build that Succeeded here among the last spec.rollback.window skips
+ * the canary steps and mirrors every node, the canary first, one at a time. */
+static void v1_succeeded_before(struct world *w)
+{
+	w->state.history[0].outcome = OUTCOME_SUCCEEDED; /* v1's, adopted in the fixture */
+	set_promotion(w, "v1", C1, "1.4.2");
+}
+static void window_1(struct world *w)
+{
+	w->promo.rollback_window = 1;
+	v1_succeeded_before(w);
+}
+
+static void check_window_succeeded(struct world *w, const struct plan_output *out)
+{
+	(void)w;
+	const struct rollout_state *s = &out->next;
+	assert_string_equal(s->last_good.tag, "v1");
+	assert_int_equal(s->history[s->nhistory - 1].outcome, OUTCOME_SUCCEEDED);
+	assert_false(s->canary_routed);
+}
+
+/* No Shadow, no step, no canary route: the canary gateway, then stable-gw-a, then stable-gw-b,
+ * each out of traffic, on v1, back in, before the next goes. */
+static const struct row back_to_v1_in_window[] = {
+	{30 * MIN, v1_succeeded_before, "Mirroring", NULL,
+	 {"AUDIT step Mirroring 0% rollback window: v1 succeeded here 2 rollouts ago",
+	  CANARY_DRAINED}},
+	{31 * MIN, NULL, "Mirroring", NULL,
+	 {"NODE_TARGET canary-gw gen=3 tag=v1 skills=1.4.2/current restart"}},
+	{32 * MIN, NULL, "Mirroring", NULL, {BASE_WEIGHTS}},
+	{33 * MIN, NULL, "Mirroring", NULL,
+	 {"SET_WEIGHTS canary-gw=100 stable-gw-a=0 stable-gw-b=100"}},
+	{34 * MIN, NULL, "Mirroring", NULL,
+	 {"NODE_TARGET stable-gw-a gen=2 tag=v1 skills=1.4.2/current restart"}},
+	{35 * MIN, NULL, "Mirroring", NULL, {BASE_WEIGHTS}},
+	{36 * MIN, NULL, "Mirroring", NULL,
+	 {"SET_WEIGHTS canary-gw=100 stable-gw-a=100 stable-gw-b=0"}},
+	{37 * MIN, NULL, "Mirroring", NULL,
+	 {"NODE_TARGET stable-gw-b gen=2 tag=v1 skills=1.4.2/current restart"}},
+	{38 * MIN, NULL, "Mirroring", NULL, {BASE_WEIGHTS}},
+	{39 * MIN, NULL, "Succeeded", check_window_succeeded,
+	 {"AUDIT succeeded Succeeded 0%", "BROADCAST promote - succeeded"}},
+};
+
+static void test_rollback_window_skips_canary(void **state)
+{
+	(void)state;
+	struct world *w = adopted_v1_then_v2();
+	w->promo.rollback_window = 3;
+	RUN(w, full_promotion);
+	RUN(w, back_to_v1_in_window);
+	world_free(w);
+}
+
+static const struct row back_to_v1_out_of_window[] = {
+	{30 * MIN, window_1, "Shadow", NULL,
+	 {"AUDIT step Shadow 0%",
+	  "NODE_TARGET canary-gw gen=3 tag=v1 skills=1.4.2/next canary=acme restart"}},
+};
+
+static void test_rollback_window_counts_builds(void **state)
+{
+	(void)state;
+	struct world *w = adopted_v1_then_v2();
+	RUN(w, full_promotion);
+	RUN(w, back_to_v1_out_of_window);
+	world_free(w);
+}
+
+/* spec.retry lifts the quarantine it names, by tag and the time it was recorded. */
+static void retry_v2_other_time(struct world *w)
+{
+	canary_green(w);
+	w->promo.retry_tag = "v2";
+	w->promo.retry_at_ms = w->state.quarantined[0].at_ms + 1;
+}
+static void retry_v2(struct world *w)
+{
+	w->promo.retry_at_ms = w->state.quarantined[0].at_ms;
+}
+
+static void check_lifted(struct world *w, const struct plan_output *out)
+{
+	(void)w;
+	assert_int_equal(out->next.nquarantined, 0);
+	const struct rollout_audit *a = out->actions[0].u.audit;
+	assert_int_equal(a->event, AUDIT_LIFTED);
+	assert_string_equal(a->to.tag, "v2");
+	assert_string_equal(a->from.tag, "v1");
+}
+
+static void check_quarantine_message(struct world *w, const struct plan_output *out)
+{
+	check_quarantined(w, out);
+	assert_string_equal(cond(out, COND_STALLED)->message,
+			    "v2 (commit 222222222222) is quarantined after a rollback (doctor.red): "
+			    "`clawfleet rollout retry v2` lifts it, or name a new tag");
+}
+
+static const struct row retry_lifts_quarantine[] = {
+	{3 * SEC + 12 * MIN, canary_red, "RollingBack", NULL,
+	 {BASE_WEIGHTS, "ROUTE_TENANT acme stable", CANARY_BACK,
+	  "AUDIT rollback RollingBack 20% doctor.red", "AUDIT quarantined RollingBack 20% doctor.red",
+	  "BROADCAST rollback canary-gw doctor.red"}},
+	{4 * SEC + 12 * MIN, NULL, "RolledBack", NULL,
+	 {"AUDIT rolled_back RolledBack 20% doctor.red", CANARY_DRAINED,
+	  "AUDIT drained canary-gw RolledBack 20% doctor.red", "BROADCAST drain canary-gw doctor.red"}},
+	/* A retry of another quarantine (another time) lifts nothing. */
+	{5 * SEC + 12 * MIN, retry_v2_other_time, "RolledBack", check_quarantine_message, {NULL}},
+	/* Lifted (the from and to of the line say which build), and v2 starts again from the
+	 * weights the fleet had. */
+	{6 * SEC + 12 * MIN, retry_v2, "Shadow", check_lifted,
+	 {"AUDIT lifted RolledBack 20% retry: lifted the quarantine of v2 recorded at "
+	  "2023-11-14T22:25:23.000Z (doctor.red)",
+	  "AUDIT step Shadow 0%",
+	  "NODE_TARGET canary-gw gen=3 tag=v2 skills=1.5.0/next canary=acme restart", BASE_WEIGHTS,
+	  "AUDIT restored canary-gw Shadow 0% doctor.red", "BROADCAST restore canary-gw doctor.red"}},
+};
+
+static void test_retry_lifts_quarantine(void **state)
+{
+	(void)state;
+	struct world *w = adopted_v1_then_v2();
+	RUN(w, to_step1);
+	RUN(w, to_step2);
+	RUN(w, retry_lifts_quarantine);
+	world_free(w);
+}
+
 static void test_weights_for_percent(void **state)
 {
 	(void)state;
@@ -2698,6 +2994,13 @@ int main(void)
 		cmocka_unit_test(test_latency_judged_against_peers),
 		cmocka_unit_test(test_failure_limit_tolerates_reds),
 		cmocka_unit_test(test_digest_failures_hold),
+		cmocka_unit_test(test_gate_holds_until_approval),
+		cmocka_unit_test(test_gate_before_first_step),
+		cmocka_unit_test(test_red_while_gated_rolls_back),
+		cmocka_unit_test(test_yellow_while_gated_times_out),
+		cmocka_unit_test(test_rollback_window_skips_canary),
+		cmocka_unit_test(test_rollback_window_counts_builds),
+		cmocka_unit_test(test_retry_lifts_quarantine),
 		cmocka_unit_test(test_weights_for_percent),
 		cmocka_unit_test(test_weights_for_percent_properties),
 		cmocka_unit_test(test_weights_declared),

@@ -491,6 +491,31 @@ static void test_drain_round_trip(void **state)
 	rollout_state_free(&s);
 }
 
+/* A hold at a gate keeps its percent; written only while there is one, so a file older than
+ * gates reads as none. An audit line pending carries the planner's sentence for a reason. */
+static void test_gate_round_trip(void **state)
+{
+	(void)state;
+	struct rollout_state s, back;
+	struct cf_err err;
+	rich_state(&s);
+	char *json = to_json(&s);
+	assert_null(strstr(json, "\"gate\""));
+	free(json);
+	s.gate_percent = 50;
+	json = to_json(&s);
+	assert_non_null(strstr(json, "\"gate\":50,"));
+	if (rollout_state_from_json(json, strlen(json), &back, &err) < 0)
+		fail_msg("from_json: %s", err.msg);
+	assert_int_equal(back.gate_percent, 50);
+	rollout_state_free(&back);
+	char *bad = replace_first(json, "\"gate\":50,", "\"gate\":0,");
+	expect_refused(bad, strlen(bad), "gate: must be between 1 and 100");
+	free(bad);
+	free(json);
+	rollout_state_free(&s);
+}
+
 /* The rollout clock's reading round-trips; a file without it (written before it was kept)
  * loads with none, and the clock resumes at the wall time found, or at the latest time the
  * state holds when that is later; a saved reading resumes where it was, however the wall
@@ -708,6 +733,7 @@ int main(void)
 		cmocka_unit_test(test_limits_refused),
 		cmocka_unit_test(test_never_pending_refused_on_write),
 		cmocka_unit_test(test_drain_round_trip),
+		cmocka_unit_test(test_gate_round_trip),
 		cmocka_unit_test(test_clock_round_trip),
 		cmocka_unit_test(test_pending_done),
 		cmocka_unit_test(test_copy_is_deep),

@@ -338,6 +338,62 @@ static void test_hold(void **state)
 	json_object_put(o);
 }
 
+/* Held at a gate: what the person approves and the command that does it; no clock runs. */
+static void test_hold_for_approval(void **state)
+{
+	struct fixture *f = *state;
+	held(f);
+	f->state.held_node[0] = '\0';
+	snprintf(f->state.held_reason, sizeof(f->state.held_reason), "%s", ROLLOUT_HOLD_APPROVAL);
+	f->state.gate_percent = 50;
+	struct json_object *o = render(&f->view);
+	assert_string_equal(at(o, "hold.reason"), "approval");
+	assert_string_equal(at(o, "hold.node"), "<null>");
+	assert_string_equal(at(o, "hold.waitingFor"),
+			    "approval of 50 % (clawfleet rollout promote)");
+	assert_string_equal(at(o, "hold.approval.percent"), "50");
+	assert_string_equal(at(o, "hold.approval.command"), "clawfleet rollout promote");
+	assert_string_equal(at(o, "hold.maxHold"), "30m");
+	assert_string_equal(at(o, "hold.deadline"), "<null>");
+	json_object_put(o);
+}
+
+/* Each quarantine says how it is lifted; after an automatic rollback, while Git still names the
+ * build rolled back, /status says so and which command points Git back. */
+static void test_quarantine_and_git_names(void **state)
+{
+	struct fixture *f = *state;
+	struct rollout_state *s = &f->state;
+	s->quarantined[0].at_ms = T0;
+	snprintf(s->quarantined[0].reason, sizeof(s->quarantined[0].reason), "doctor.red");
+	struct json_object *o = render(&f->view);
+	assert_string_equal(at(o, "quarantined.0"), "v2026.7.9");
+	assert_string_equal(at(o, "quarantine.0.tag"), "v2026.7.9");
+	assert_string_equal(at(o, "quarantine.0.reason"), "doctor.red");
+	assert_string_equal(at(o, "quarantine.0.quarantinedAt"), "2026-11-21T03:40:00.250Z");
+	assert_string_equal(at(o, "quarantine.0.lift"),
+			    "clawfleet rollout retry v2026.7.9, or promote a new tag");
+	assert_string_equal(at(o, "gitNamesQuarantinedTag"), "false");
+	assert_string_equal(at(o, "gitNamesMessage"), "<null>");
+	json_object_put(o);
+
+	s->phase = ROLLOUT_ROLLED_BACK;
+	s->promotion = (struct rollout_version){.tag = "v2026.7.9", .semver = "1.4.3"};
+	f->view.promotion_tag = "v2026.7.9";
+	o = render(&f->view);
+	assert_string_equal(at(o, "gitNamesQuarantinedTag"), "true");
+	assert_string_equal(at(o, "gitNamesMessage"),
+			    "Git still names v2026.7.9, which was rolled back; `clawfleet rollout "
+			    "undo` points it at v2026.7.1");
+	json_object_put(o);
+
+	/* Git points elsewhere now (undo, or a new tag): nothing to say. */
+	f->view.promotion_tag = "v2026.7.1";
+	o = render(&f->view);
+	assert_string_equal(at(o, "gitNamesQuarantinedTag"), "false");
+	json_object_put(o);
+}
+
 static void test_before_anything_loaded(void **state)
 {
 	(void)state;
@@ -599,6 +655,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_node_reasons, setup, teardown),
 		cmocka_unit_test(test_since_is_tracked_across_passes),
 		cmocka_unit_test_setup_teardown(test_hold, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hold_for_approval, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_quarantine_and_git_names, setup, teardown),
 		cmocka_unit_test(test_before_anything_loaded),
 		cmocka_unit_test_setup_teardown(test_metrics_families, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_source_staleness, setup, teardown),
