@@ -109,7 +109,8 @@ static const char *jstr(struct json_object *o, const char *k1, const char *k2)
 	return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
 }
 
-/* The quarantine of tag as /status records it: {"tag", "at"} entries of `quarantine`. */
+/* The quarantine of tag as /status records it: the quarantinedAt of its entry in
+ * `quarantine`. */
 static const char *quarantine_time(struct json_object *st, const char *tag)
 {
 	struct json_object *q = NULL;
@@ -120,7 +121,7 @@ static const char *quarantine_time(struct json_object *st, const char *tag)
 		struct json_object *e = json_object_array_get_idx(q, i);
 		const char *t = jstr(e, "tag", NULL);
 		if (t && strcmp(t, tag) == 0)
-			return jstr(e, "at", NULL);
+			return jstr(e, "quarantinedAt", NULL);
 	}
 	return NULL;
 }

@@ -83,8 +83,20 @@ spec_append "fleet: retry v2026.8.0 (not that quarantine)" "  retry:
     quarantinedAt: \"2020-01-01T00:00:00.000Z\""
 holds "a retry of another quarantine lifts nothing" 2 \
 	'd["phase"] == "RolledBack" and d["quarantined"] == ["v2026.8.0"]'
-fleet_sed "$promotion" "s|^    quarantinedAt: .*|    quarantinedAt: \"$at\"|"
-git -C "$FLEET_REPO" commit -qam "fleet: retry v2026.8.0"
+# The operator's remote: a bare clone the command pushes to, which the fleet's repository (read
+# in place by the controller) then pulls, as a controller's mirror fetches.
+git clone -q --bare "$FLEET_REPO" "$fleet/remote.git"
+tap_check "clawfleet rollout retry pushes one commit with the time /status gives ($at)" \
+	"$FLEET_BIN" rollout retry v2026.8.0 --source "$fleet/remote.git" --ref main --controller "$FLEET_URL" \
+	--ticket OPS-3001 --author "Ops <ops@example.com>" --message "retry after the fix"
+git -C "$FLEET_REPO" pull -q --ff-only "$fleet/remote.git" main
+tap_check "which changes the one line of spec.retry.quarantinedAt, with its ticket" python3 -c '
+import subprocess, sys
+repo, at = sys.argv[1:3]
+diff = subprocess.run(["git", "-C", repo, "show", "--format=%B", "main"], capture_output=True, text=True).stdout
+changed = [l for l in diff.splitlines() if l[:1] in ("+", "-") and l[:3] not in ("+++", "---")]
+assert changed == ["-    quarantinedAt: \"2020-01-01T00:00:00.000Z\"", "+    quarantinedAt: \"%s\"" % at], changed
+assert "Ticket: OPS-3001" in diff, diff' "$fleet/remote.git" "$at"
 within "the retry copied from /status lifts it: v2026.8.0 starts again" 30 \
 	'd["quarantined"] == [] and d["phase"] not in ("RolledBack", "Succeeded") and d["rollout"]["tag"] == "v2026.8.0"'
 tap_check "the lift is recorded" audit_reason lifted "lifted the quarantine of v2026.8.0"
