@@ -21,7 +21,8 @@ static const struct command commands[] = {
 	{"agent", cmd_agent, "agent --config FILE [--listen ADDR] [--root DIR] [--node NAME]"},
 	{"controller", cmd_controller, "controller --config FILE [--listen ADDR] [--state DIR] [--source URL]"},
 	{"status", cmd_status, "status [--url URL] [--json]"},
-	{"plan", cmd_plan, "plan --observed FILE [--ref REF] SOURCE"},
+	{"plan", cmd_plan, "plan --observed FILE [--ref REF] SOURCE | plan --controller URL [--json]"},
+	{"rollout", cmd_rollout_read, "rollout get [--watch] [--json] [--controller URL] | rollout history [--json] [--controller URL]"},
 	{"demo", cmd_demo, "demo [--fast]"},
 	{"failpoints", cmd_failpoints, NULL}, /* for the tests: not in the usage */
 	/* The Git fetch child the controller and the agent start: not in the usage. */

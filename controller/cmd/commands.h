@@ -15,6 +15,8 @@ int cmd_agent(int argc, char **argv);
 int cmd_controller(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
+/* clawfleet rollout get|history: reads the rollout from the controller (argv[1] is the verb) */
+int cmd_rollout_read(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 /* Not in the usage: the failpoints (base/failpoint.h), one name a line, for the tests. */
 int cmd_failpoints(int argc, char **argv);
