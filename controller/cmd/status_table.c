@@ -386,19 +386,33 @@ static const char *waiting_for(struct json_object *doc)
 	return NULL;
 }
 
+/* s without a leading prefix (the phase or the step said again). */
+static const char *after_prefix(const char *s, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	return strncmp(s, prefix, n) == 0 ? s + n : s;
+}
+
 void status_table_line(char *dst, size_t size, struct json_object *doc)
 {
 	struct json_object *nodes = get(doc, "nodes"), *suspended = get(doc, "suspended");
-	char phase[64], waiting[TEXT_MAX], name[TEXT_MAX], state[32];
+	char phase[64], step[64] = "", prefix[80], waiting[TEXT_MAX], name[TEXT_MAX], state[32];
+	const char *says = waiting;
 	size_t at;
 	clean(phase, sizeof(phase), text(doc, "phase"));
 	clean(waiting, sizeof(waiting), waiting_for(doc) ? waiting_for(doc) : "");
-	at = (size_t)snprintf(dst, size, "%s%s%s, step %d (%d %%)%s%s",
+	if (json_object_get_int(get(doc, "step")) > 0)
+		snprintf(step, sizeof(step), "step %d (%d %%)", json_object_get_int(get(doc, "step")),
+			 json_object_get_int(get(doc, "percent")));
+	/* The Reconciling message often starts with the step or the phase: said once. */
+	snprintf(prefix, sizeof(prefix), "%s: ", step);
+	says = after_prefix(says, prefix);
+	snprintf(prefix, sizeof(prefix), "%s: ", phase);
+	says = after_prefix(says, prefix);
+	at = (size_t)snprintf(dst, size, "%s%s%s%s%s%s%s",
 			      json_object_get_boolean(suspended) ? "Suspended (" : "", phase,
-			      json_object_get_boolean(suspended) ? ")" : "",
-			      json_object_get_int(get(doc, "step")),
-			      json_object_get_int(get(doc, "percent")), waiting[0] ? ": " : "",
-			      waiting);
+			      json_object_get_boolean(suspended) ? ")" : "", step[0] ? ", " : "",
+			      step, says[0] ? ": " : "", says);
 	if (!json_object_is_type(nodes, json_type_object))
 		return;
 	json_object_object_foreach(nodes, node_name, node)
@@ -429,7 +443,7 @@ void status_table_history(FILE *out, struct json_object *doc)
 		fprintf(out, "no rollout has finished on this fleet yet\n");
 		return;
 	}
-	fprintf(out, "%-24s %-12s %-32s %-9s %-24s %-12s %s\n", "FINISHED", "OUTCOME",
+	fprintf(out, "%-24s %-12s %-32s %-9s %-32s %-12s %s\n", "FINISHED", "OUTCOME",
 		"TAGS", "DURATION", "ACTOR", "TICKET", "REASON");
 	for (size_t i = n; i-- > 0;) { /* the newest first */
 		struct json_object *r = json_object_array_get_idx(h, i);
@@ -445,7 +459,7 @@ void status_table_history(FILE *out, struct json_object *doc)
 		clean(ticket, sizeof(ticket), text(r, "ticket"));
 		clean(reason, sizeof(reason), str(r, "reason") && *str(r, "reason")
 						      ? str(r, "reason") : "-");
-		fprintf(out, "%-24s %-12s %-32s %-9s %-24s %-12s %s\n", finished, outcome, tags,
+		fprintf(out, "%-24s %-12s %-32s %-9s %-32s %-12s %s\n", finished, outcome, tags,
 			took, actor, ticket, reason);
 	}
 }

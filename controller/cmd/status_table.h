@@ -24,7 +24,8 @@ void status_table_print(FILE *out, struct json_object *doc, int64_t now_ms);
 void status_table_rollout(FILE *out, struct json_object *doc, struct json_object *plan,
 			  int64_t now_ms);
 /* The rollout on one line for `rollout get --watch` on a pipe, a new line whenever it changes:
- * "Analysing, step 1 (10 %): <what it waits for>; <each node not green and its status>". */
+ * "Analysing, step 1 (10 %): <what it waits for>; <each node not green and its status>" (no
+ * step before the first; the step or phase the message starts with is not said twice). */
 void status_table_line(char *dst, size_t size, struct json_object *doc);
 /* The document's history (the last rollouts) as a table, the newest first: when each finished,
  * its outcome, the tags from and to, how long it took, who asked for it (the promotion commit's

@@ -66,8 +66,8 @@ tap_eq "rollout get --watch ends with 0 on SIGINT" 0 "$?"
 tap_contains "the watch said the controller did not answer, and kept asking" \
 	"asking again every second" "$(cat "$fleet/watch.err")"
 tap_check "the watch printed a line per phase change, in order" tap_in_order \
-	"$(cat "$fleet/watch.out")" "Succeeded, step" "Shadow, step" "Analysing, step 1 (10 %)" \
-	"Analysing, step 3 (100 %)" "Mirroring, step" "Succeeded, step"
+	"$(cat "$fleet/watch.out")" "Z Succeeded" "Z Shadow" "Z Analysing, step 1 (10 %)" \
+	"Z Analysing, step 3 (100 %)" "Z Mirroring, step 3" "Z Succeeded"
 tap_check "one line per change: no two lines the same in a row" python3 -c '
 import sys
 lines = [l.split(" ", 1)[1] for l in open(sys.argv[1]).read().splitlines()]

@@ -358,7 +358,7 @@ static void test_history(void **state)
 	assert_non_null(v2);
 	assert_true(v3 < v2); /* the newest first */
 	assert_non_null(strstr(t, "rolled_back  v2 -> v3                         1m55s"));
-	assert_non_null(strstr(t, "Ada Lovelace <ada@example.com> OPS-7"));
+	assert_non_null(strstr(t, "Ada Lovelace <ada@example.com>   OPS-7"));
 	assert_non_null(strstr(t, "doctor.red"));
 	free(t);
 	t = render_doc(status_table_history, "{\"history\": []}");
@@ -385,14 +385,18 @@ static void test_watch_line(void **state)
 		COND_TRUE, "Analysing", "step 1 (10 %): analysing, 1 of 2 green windows", T0};
 	assert_int_equal(status_render_json(&f->view, &json, &len, &err), 0);
 	char *t = render_doc(line_of, json);
-	assert_string_equal(t, "Analysing, step 1 (10 %): step 1 (10 %): analysing, 1 of 2 green "
-			       "windows; canary-gw degraded; stable-gw-a red; stable-gw-b "
-			       "unreachable");
+	assert_string_equal(t, "Analysing, step 1 (10 %): analysing, 1 of 2 green windows; "
+			       "canary-gw degraded; stable-gw-a red; stable-gw-b unreachable");
 	free(t);
 	free(json);
 	t = render_doc(line_of, "{\"phase\": \"Succeeded\", \"step\": 3, \"percent\": 100, "
 				"\"suspended\": true, \"nodes\": {\"a\": {\"status\": \"green\"}}}");
 	assert_string_equal(t, "Suspended (Succeeded), step 3 (100 %)");
+	free(t);
+	t = render_doc(line_of, "{\"phase\": \"Shadow\", \"step\": 0, \"percent\": 0, "
+				"\"conditions\": [{\"type\": \"Reconciling\", \"message\": "
+				"\"Shadow: waiting for canary-gw to apply generation 2\"}]}");
+	assert_string_equal(t, "Shadow: waiting for canary-gw to apply generation 2");
 	free(t);
 }
 
