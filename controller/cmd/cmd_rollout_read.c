@@ -105,11 +105,21 @@ static void pause_poll(int64_t started)
 		;
 }
 
-/* What one poll shows: on a terminal the whole table (or the error), on a pipe one line. */
+/* The rollout's one-line summary (status_table_line), malloc'd; NULL when out of memory. */
+static char *summary(struct json_object *doc)
+{
+	char *line = malloc(LINE_MAX_BYTES);
+	if (line)
+		status_table_line(line, LINE_MAX_BYTES, doc);
+	return line;
+}
+
+/* What one poll shows: on a terminal the whole table (or the error), on a pipe one line (the
+ * summary, or the document on one line with --json). */
 static char *render(const struct read_opts *o, bool tty, struct json_object *doc,
 		    struct json_object *plan, const char *error)
 {
-	char *text = NULL;
+	char *text = NULL, *line = NULL;
 	size_t len = 0;
 	FILE *m = open_memstream(&text, &len);
 	if (!m)
@@ -120,14 +130,9 @@ static char *render(const struct read_opts *o, bool tty, struct json_object *doc
 		print_json_get(m, doc, plan, tty ? JSON_OUT : JSON_C_TO_STRING_PLAIN);
 	else if (tty)
 		status_table_rollout(m, doc, plan, clock_epoch_ms());
-	else {
-		char *line = malloc(LINE_MAX_BYTES);
-		if (line) {
-			status_table_line(line, LINE_MAX_BYTES, doc);
-			fprintf(m, "%s\n", line);
-		}
-		free(line);
-	}
+	else if ((line = summary(doc)))
+		fprintf(m, "%s\n", line);
+	free(line);
 	if (fclose(m) != 0) {
 		free(text);
 		return NULL;
@@ -135,6 +140,25 @@ static char *render(const struct read_opts *o, bool tty, struct json_object *doc
 	return text;
 }
 
+static void show(bool tty, bool failed, bool json, const char *text)
+{
+	char at[RFC3339_MS_MAX];
+	if (tty) {
+		fputs("\033[H\033[2J", stdout);
+		fputs(text, stdout);
+	} else if (failed) {
+		fputs(text, stderr);
+	} else if (json) {
+		fputs(text, stdout);
+	} else {
+		rfc3339_format_ms(clock_epoch_ms(), at, sizeof(at));
+		printf("%s %s", at, text);
+	}
+	fflush(stdout);
+}
+
+/* A change is what the screen shows on a terminal; on a pipe, the summary line (a document on
+ * one line changes at every pass: --json prints it when the summary changes). */
 static int watch(const struct read_opts *o)
 {
 	bool tty = isatty(STDOUT_FILENO);
@@ -149,24 +173,17 @@ static int watch(const struct read_opts *o)
 		struct json_object *doc = NULL, *plan = NULL;
 		struct cf_err err;
 		bool failed = fetch_rollout(o, &doc, &plan, &err) < 0;
-		char *now = render(o, tty, doc, plan, failed ? err.msg : NULL);
-		if (now && (!last || strcmp(now, last) != 0) && !interrupted) {
-			if (tty) {
-				fputs("\033[H\033[2J", stdout);
-				fputs(now, stdout);
-			} else if (failed) {
-				fputs(now, stderr);
-			} else {
-				char at[RFC3339_MS_MAX];
-				rfc3339_format_ms(clock_epoch_ms(), at, sizeof(at));
-				printf("%s %s", at, now);
-			}
-			fflush(stdout);
-		}
-		if (now) {
+		char *text = render(o, tty, doc, plan, failed ? err.msg : NULL);
+		char *key = !tty && !failed && o->json ? summary(doc) : NULL;
+		const char *now = key ? key : text;
+		if (text && now && (!last || strcmp(now, last) != 0) && !interrupted)
+			show(tty, failed, o->json, text);
+		if (text && now) {
 			free(last);
-			last = now;
+			last = strdup(now);
 		}
+		free(key);
+		free(text);
 		json_object_put(doc);
 		json_object_put(plan);
 		pause_poll(started);
