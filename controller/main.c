@@ -21,9 +21,9 @@ static const struct command commands[] = {
 	{"agent", cmd_agent, "agent --config FILE [--listen ADDR] [--root DIR] [--node NAME]"},
 	{"controller", cmd_controller, "controller --config FILE [--listen ADDR] [--state DIR] [--source URL]"},
 	{"status", cmd_status, "status [--url URL] [--json]"},
-	{"plan", cmd_plan, "plan --observed FILE [--ref REF] SOURCE"},
+	{"plan", cmd_plan, "plan --observed FILE [--ref REF] SOURCE | plan --controller URL [--json]"},
 	{"demo", cmd_demo, "demo [--fast]"},
-	{"rollout", cmd_rollout, "rollout pause|resume|abort|promote [--full]|undo [--to TAG]|retry TAG --ticket T [--source URL|PATH] [--ref BRANCH] [--author A] [--message M] [--controller URL] [--wait] [--json]"},
+	{"rollout", cmd_rollout, "rollout get [--watch] [--json] [--controller URL] | rollout history [--json] [--controller URL] | rollout pause|resume|abort|promote [--full]|undo [--to TAG]|retry TAG --ticket T [--source URL|PATH] [--ref BRANCH] [--author A] [--message M] [--controller URL] [--wait] [--json]"},
 	{"failpoints", cmd_failpoints, NULL}, /* for the tests: not in the usage */
 	/* The Git fetch child the controller and the agent start: not in the usage. */
 	{GITSOURCE_FETCH_COMMAND, gitsource_fetch_child_main, NULL},

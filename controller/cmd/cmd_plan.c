@@ -7,7 +7,11 @@
  * controller's own reader (contracts/readyz.h), so plan sees what the controller would: a document
  * the controller would not accept is an error here, never read more loosely. The planner runs
  * once at the current time and the ordered actions are printed, then the phase it would move
- * to. */
+ * to.
+ *
+ * With --controller URL, the live fleet instead: the controller's GET /v1/plan, what its next
+ * pass would do from its last observation and the rest of the rollout if everything stays
+ * green, each step with its earliest time (cmd/status_table.h prints it). */
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -18,8 +22,11 @@
 #include "base/arena.h"
 #include "base/clock.h"
 #include "base/fsutil.h"
+#include "base/httpc.h"
 #include "base/jsonparse.h"
 #include "cmd/commands.h"
+#include "cmd/ctlclient.h"
+#include "cmd/status_table.h"
 #include "contracts/readyz.h"
 #include "desired/desired.h"
 #include "desired/schema.h"
@@ -31,10 +38,37 @@
 
 static const char plan_usage[] =
 	"usage: clawfleet plan --observed FILE [--ref REF] SOURCE\n"
-	"  SOURCE      the desired state, as validate reads it (read it through Git, with --ref\n"
-	"              or a bare repository, for the Promotion's tag to resolve to a commit)\n"
-	"  --observed  {\"nodes\": {name: /readyz document}, \"weights\": {server: weight},\n"
-	"              \"state\": rollout state}: the fleet as the controller would see it\n";
+	"       clawfleet plan --controller URL [--json]\n"
+	"  SOURCE        the desired state, as validate reads it (read it through Git, with --ref\n"
+	"                or a bare repository, for the Promotion's tag to resolve to a commit)\n"
+	"  --observed    {\"nodes\": {name: /readyz document}, \"weights\": {server: weight},\n"
+	"                \"state\": rollout state}: the fleet as the controller would see it\n"
+	"  --controller  the running controller's plan (GET /v1/plan): its next pass from its\n"
+	"                last observation, and the steps left with their earliest times\n";
+
+/* plan --controller: GET /v1/plan, printed or as it came. */
+static int plan_live(const char *controller, bool as_json)
+{
+	struct json_object *doc = NULL;
+	struct cf_err err;
+	int status = 1;
+	if (httpc_global_init(&err) < 0 ||
+	    ctlclient_get(controller, "/v1/plan", "clawfleet-plan", &doc, &err) < 0) {
+		fprintf(stderr, "clawfleet plan: %s\n", err.msg);
+		goto done;
+	}
+	if (as_json)
+		printf("%s\n", json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
+									   JSON_C_TO_STRING_SPACED |
+									   JSON_C_TO_STRING_NOSLASHESCAPE));
+	else
+		status_table_plan(stdout, doc, clock_epoch_ms());
+	status = 0;
+done:
+	json_object_put(doc);
+	httpc_global_cleanup();
+	return status;
+}
 
 struct observed {
 	struct json_object *root;
@@ -161,9 +195,14 @@ static void print_plan(const struct desired_state *ds, const struct rollout_stat
 int cmd_plan(int argc, char **argv)
 {
 	struct source_spec spec = {0};
-	const char *observed_path = NULL;
+	const char *observed_path = NULL, *controller = NULL;
+	bool as_json = false;
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--ref") == 0 && i + 1 < argc) {
+		if (strcmp(argv[i], "--controller") == 0 && i + 1 < argc) {
+			controller = argv[++i];
+		} else if (strcmp(argv[i], "--json") == 0) {
+			as_json = true;
+		} else if (strcmp(argv[i], "--ref") == 0 && i + 1 < argc) {
 			spec.ref = argv[++i];
 			spec.force_git = true;
 		} else if (strcmp(argv[i], "--observed") == 0 && i + 1 < argc) {
@@ -178,7 +217,9 @@ int cmd_plan(int argc, char **argv)
 			spec.location = argv[i];
 		}
 	}
-	if (!spec.location || !observed_path) {
+	if (controller && !observed_path && !spec.location && !spec.ref)
+		return plan_live(controller, as_json);
+	if (!spec.location || !observed_path || controller || as_json) {
 		fputs(plan_usage, stderr);
 		return 2;
 	}

@@ -19,6 +19,7 @@ int cmd_demo(int argc, char **argv);
 /* clawfleet rollout: the writing verbs (one commit each); any other verb goes to
  * cmd_rollout_read (get, history). */
 int cmd_rollout(int argc, char **argv);
+/* clawfleet rollout get|history: reads the rollout from the controller (argv[1] is the verb). */
 int cmd_rollout_read(int argc, char **argv);
 /* Not in the usage: the failpoints (base/failpoint.h), one name a line, for the tests. */
 int cmd_failpoints(int argc, char **argv);

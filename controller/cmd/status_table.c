@@ -295,7 +295,207 @@ static void print_weights(FILE *out, struct json_object *doc)
 	}
 }
 
+/* The time of an RFC 3339 member, and how far from now: "2026-12-07T05:40:00.000Z (in 1m30s)". */
+static void print_when(FILE *out, struct json_object *o, const char *key, int64_t now_ms)
+{
+	char at[64], in[32];
+	int64_t t = time_of(o, key);
+	clean(at, sizeof(at), str(o, key));
+	if (t < 0) {
+		fprintf(out, "-");
+		return;
+	}
+	span(in, sizeof(in), t - now_ms);
+	fprintf(out, t > now_ms ? "%s (in %s)" : "%s (now)", at, in);
+}
+
+/* "step 2 (50 %)" for a canary step of the forecast, the phase's name for the others. */
+static void step_name(char *dst, size_t size, struct json_object *st)
+{
+	char phase[64];
+	clean(phase, sizeof(phase), text(st, "phase"));
+	if (json_object_is_type(get(st, "step"), json_type_int))
+		snprintf(dst, size, "step %d (%d %%)", json_object_get_int(get(st, "step")),
+			 json_object_get_int(get(st, "percent")));
+	else
+		snprintf(dst, size, "%s", phase);
+}
+
+/* The forecast of /v1/plan, one step a line; says so when nothing is left. */
+static void print_remaining(FILE *out, struct json_object *plan, int64_t now_ms)
+{
+	struct json_object *rem = get(plan, "remaining");
+	size_t n = json_object_is_type(rem, json_type_array) ? json_object_array_length(rem) : 0;
+	if (!n) {
+		fprintf(out, "nothing is left of the rollout\n");
+		return;
+	}
+	fprintf(out, "remaining if everything stays green (earliest times):\n");
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *st = json_object_array_get_idx(rem, i);
+		char name[64];
+		step_name(name, sizeof(name), st);
+		fprintf(out, "  %-16s ", name);
+		print_when(out, st, "earliestAt", now_ms);
+		fprintf(out, "\n");
+	}
+}
+
+void status_table_plan(FILE *out, struct json_object *plan, int64_t now_ms)
+{
+	struct json_object *next = get(plan, "next"), *stalled = get(plan, "stalled");
+	size_t n = json_object_is_type(next, json_type_array) ? json_object_array_length(next) : 0;
+	char rev[TEXT_MAX], a[64], b[64], line[TEXT_MAX];
+	clean(rev, sizeof(rev), text(plan, "revision"));
+	clean(a, sizeof(a), text(plan, "phase"));
+	clean(b, sizeof(b), text(plan, "nextPhase"));
+	fprintf(out, "plan at %s: %s -> %s, %zu %s\n", rev, a, b, n, n == 1 ? "action" : "actions");
+	for (size_t i = 0; i < n; i++) {
+		clean(line, sizeof(line), json_object_get_string(json_object_array_get_idx(next, i)));
+		fprintf(out, "  %s\n", line);
+	}
+	if (str(plan, "waitingFor")) {
+		clean(line, sizeof(line), str(plan, "waitingFor"));
+		fprintf(out, "%s\n", line);
+	}
+	if (json_object_is_type(stalled, json_type_object)) {
+		clean(a, sizeof(a), text(stalled, "reason"));
+		clean(line, sizeof(line), text(stalled, "message"));
+		fprintf(out, "stalled (%s): %s\n", a, line);
+	}
+	if (json_object_is_type(get(plan, "suspended"), json_type_boolean) &&
+	    json_object_get_boolean(get(plan, "suspended")))
+		fprintf(out, "suspended: the times below count from when it resumes\n");
+	print_remaining(out, plan, now_ms);
+}
+
+/* What the rollout waits for: the hold's words while Held, else the Reconciling message. */
+static const char *waiting_for(struct json_object *doc)
+{
+	struct json_object *conds = get(doc, "conditions");
+	const char *hold = str(get(doc, "hold"), "waitingFor");
+	size_t n = json_object_is_type(conds, json_type_array) ? json_object_array_length(conds) : 0;
+	if (hold)
+		return hold;
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *c = json_object_array_get_idx(conds, i);
+		if (strcmp(text(c, "type"), "Reconciling") == 0 && str(c, "message") &&
+		    *str(c, "message"))
+			return str(c, "message");
+	}
+	return NULL;
+}
+
+/* s without a leading prefix (the phase or the step said again). */
+static const char *after_prefix(const char *s, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	return strncmp(s, prefix, n) == 0 ? s + n : s;
+}
+
+void status_table_line(char *dst, size_t size, struct json_object *doc)
+{
+	struct json_object *nodes = get(doc, "nodes"), *suspended = get(doc, "suspended");
+	char phase[64], step[64] = "", prefix[80], waiting[TEXT_MAX], name[TEXT_MAX], state[32];
+	const char *says = waiting;
+	size_t at;
+	clean(phase, sizeof(phase), text(doc, "phase"));
+	clean(waiting, sizeof(waiting), waiting_for(doc) ? waiting_for(doc) : "");
+	if (json_object_get_int(get(doc, "step")) > 0)
+		snprintf(step, sizeof(step), "step %d (%d %%)", json_object_get_int(get(doc, "step")),
+			 json_object_get_int(get(doc, "percent")));
+	/* The Reconciling message often starts with the step or the phase: said once. */
+	snprintf(prefix, sizeof(prefix), "%s: ", step);
+	says = after_prefix(says, prefix);
+	snprintf(prefix, sizeof(prefix), "%s: ", phase);
+	says = after_prefix(says, prefix);
+	at = (size_t)snprintf(dst, size, "%s%s%s%s%s%s%s",
+			      json_object_get_boolean(suspended) ? "Suspended (" : "", phase,
+			      json_object_get_boolean(suspended) ? ")" : "", step[0] ? ", " : "",
+			      step, says[0] ? ": " : "", says);
+	if (!json_object_is_type(nodes, json_type_object))
+		return;
+	json_object_object_foreach(nodes, node_name, node)
+	{
+		if (at >= size || strcmp(text(node, "status"), "green") == 0)
+			continue;
+		clean(name, sizeof(name), node_name);
+		clean(state, sizeof(state), text(node, "status"));
+		at += (size_t)snprintf(dst + at, size - at, "; %s %s", name, state);
+	}
+}
+
+/* "6m2s" between two members; "-" while the rollout has no end. */
+static void duration_of(char *dst, size_t size, struct json_object *r)
+{
+	int64_t a = time_of(r, "startedAt"), b = time_of(r, "finishedAt");
+	if (a < 0 || b < 0)
+		snprintf(dst, size, "-");
+	else
+		span(dst, size, b - a);
+}
+
+void status_table_history(FILE *out, struct json_object *doc)
+{
+	struct json_object *h = get(doc, "history");
+	size_t n = json_object_is_type(h, json_type_array) ? json_object_array_length(h) : 0;
+	if (!n) {
+		fprintf(out, "no rollout has finished on this fleet yet\n");
+		return;
+	}
+	fprintf(out, "%-24s %-12s %-32s %-9s %-32s %-12s %s\n", "FINISHED", "OUTCOME",
+		"TAGS", "DURATION", "ACTOR", "TICKET", "REASON");
+	for (size_t i = n; i-- > 0;) { /* the newest first */
+		struct json_object *r = json_object_array_get_idx(h, i);
+		char finished[64], outcome[32], from[TEXT_MAX], to[TEXT_MAX], tags[TEXT_MAX * 2 + 8],
+			took[32], actor[TEXT_MAX], ticket[TEXT_MAX], reason[TEXT_MAX];
+		clean(finished, sizeof(finished), text(r, "finishedAt"));
+		clean(outcome, sizeof(outcome), text(r, "outcome"));
+		clean(from, sizeof(from), text(get(r, "from"), "tag"));
+		clean(to, sizeof(to), text(get(r, "to"), "tag"));
+		snprintf(tags, sizeof(tags), "%s -> %s", from, to);
+		duration_of(took, sizeof(took), r);
+		clean(actor, sizeof(actor), text(r, "actor"));
+		clean(ticket, sizeof(ticket), text(r, "ticket"));
+		clean(reason, sizeof(reason), str(r, "reason") && *str(r, "reason")
+						      ? str(r, "reason") : "-");
+		fprintf(out, "%-24s %-12s %-32s %-9s %-32s %-12s %s\n", finished, outcome, tags,
+			took, actor, ticket, reason);
+	}
+}
+
+static void print_document(FILE *out, struct json_object *doc, struct json_object *plan,
+			   int64_t now_ms);
+
 void status_table_print(FILE *out, struct json_object *doc, int64_t now_ms)
+{
+	print_document(out, doc, NULL, now_ms);
+}
+
+void status_table_rollout(FILE *out, struct json_object *doc, struct json_object *plan,
+			  int64_t now_ms)
+{
+	print_document(out, doc, plan, now_ms);
+}
+
+/* The next step of the forecast, and when the rollout can end at the earliest. */
+static void print_next(FILE *out, struct json_object *plan, int64_t now_ms)
+{
+	struct json_object *rem = get(plan, "remaining");
+	size_t n = json_object_is_type(rem, json_type_array) ? json_object_array_length(rem) : 0;
+	char name[64];
+	if (!n)
+		return;
+	step_name(name, sizeof(name), json_object_array_get_idx(rem, 0));
+	fprintf(out, LABEL "%s at the earliest ", "next", name);
+	print_when(out, json_object_array_get_idx(rem, 0), "earliestAt", now_ms);
+	fprintf(out, "\n" LABEL, "done");
+	print_when(out, json_object_array_get_idx(rem, n - 1), "earliestAt", now_ms);
+	fprintf(out, " at the earliest, if everything stays green\n");
+}
+
+static void print_document(FILE *out, struct json_object *doc, struct json_object *plan,
+			   int64_t now_ms)
 {
 	struct json_object *promo = get(doc, "promotion"), *q = get(doc, "quarantined");
 	struct json_object *hold = get(doc, "hold"), *suspended = get(doc, "suspended");
@@ -319,6 +519,8 @@ void status_table_print(FILE *out, struct json_object *doc, int64_t now_ms)
 	print_fetch(out, get(doc, "source"), now_ms);
 	if (json_object_is_type(hold, json_type_object))
 		print_hold(out, hold, now_ms);
+	if (plan)
+		print_next(out, plan, now_ms);
 	print_conditions(out, doc);
 	print_rotation(out, get(doc, "tokenRotation"));
 	if (json_object_is_type(q, json_type_array) && json_object_array_length(q)) {

@@ -429,6 +429,7 @@ static void controller_close(struct controller *c)
 	free(c->status_doc);
 	free(c->metrics_doc);
 	free(c->page_doc);
+	free(c->plan_doc);
 	ctlcfg_free(&c->cfg);
 }
 

@@ -1,7 +1,9 @@
 /* What the fleet controller shows: after every pass the loop renders /status, /metrics and the
- * page (/) and the snapshot the Flux receiver judges events against, and hands them to the HTTP
- * threads under a mutex; the threads serve them and never wait on the loop. POST on the
- * webhook path runs the Flux receiver, whose new events wake the loop at once. */
+ * page (/), the plan (/v1/plan: what the next pass would do and the rest of the rollout if
+ * everything stays green) and the snapshot the Flux receiver judges events against, and hands
+ * them to the HTTP threads under a mutex; the threads serve them and never wait on the loop.
+ * POST on the webhook path runs the Flux receiver, whose new events wake the loop at once. */
+#include <json-c/json.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -13,8 +15,10 @@
 #include "base/clock.h"
 #include "base/embedded.h"
 #include "base/log.h"
+#include "base/timeparse.h"
 #include "contracts/token_rotation.h"
 #include "daemon/controller_internal.h"
+#include "plan/forecast.h"
 #include "record/audit.h"
 #include "record/status.h"
 #include "record/statuspage.h"
@@ -218,6 +222,112 @@ void controller_record(struct controller *c, const struct fleet_poll_result *r,
 	free(nodes);
 }
 
+/* ---- the plan ---- */
+
+static struct json_object *wall_json(int64_t ms)
+{
+	char out[RFC3339_MS_MAX];
+	rfc3339_format_ms(ms, out, sizeof(out));
+	return json_object_new_string(out);
+}
+
+static struct json_object *text_or_null(const char *s)
+{
+	return s && *s ? json_object_new_string(s) : NULL;
+}
+
+/* The actions as `clawfleet plan` prints them, one line each. */
+static int actions_json(const struct plan_output *out, struct json_object *arr)
+{
+	for (size_t i = 0; i < out->nactions; i++) {
+		char *line = rollout_action_describe(&out->actions[i]);
+		if (!line || json_object_array_add(arr, json_object_new_string(line)) < 0) {
+			free(line);
+			return -1;
+		}
+		free(line);
+	}
+	return 0;
+}
+
+/* The steps of the forecast, their rollout-clock times as wall time from this pass's. */
+static struct json_object *remaining_json(const struct forecast *f, int64_t now, int64_t wall)
+{
+	struct json_object *arr = json_object_new_array();
+	for (size_t i = 0; arr && i < f->n; i++) {
+		const struct forecast_step *st = &f->v[i];
+		struct json_object *o = json_object_new_object();
+		json_object_object_add(o, "phase", json_object_new_string(rollout_phase_name(st->phase)));
+		json_object_object_add(o, "step", st->step ? json_object_new_int(st->step) : NULL);
+		json_object_object_add(o, "percent",
+				       st->step ? json_object_new_int(st->percent) : NULL);
+		json_object_object_add(o, "earliestAt", wall_json(wall + (st->earliest_ms - now)));
+		json_object_array_add(arr, o);
+	}
+	return arr;
+}
+
+static struct json_object *stalled_json(const struct rollout_state *s)
+{
+	const struct rollout_condition *c = &s->conditions[COND_STALLED];
+	if (c->status != COND_TRUE)
+		return NULL;
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "reason", json_object_new_string(c->reason));
+	json_object_object_add(o, "message", json_object_new_string(c->message));
+	return o;
+}
+
+void controller_forecast(struct controller *c, const struct desired_state *ds,
+			 const struct fleet_observation *fo, int64_t now)
+{
+	struct plan_output out = {0};
+	struct forecast f;
+	struct cf_err err;
+	struct json_object *o = NULL, *next = json_object_new_array();
+	char *doc = NULL;
+	size_t len = 0;
+	rollout_state_init(&out.next);
+	if (plan(ds, fo, &c->state, now, &out, &err) < 0) {
+		log_error("the plan for /v1/plan: %s", err.msg);
+		goto done;
+	}
+	plan_forecast(ds, &out.next, now, &f);
+	o = json_object_new_object();
+	if (!o || !next || actions_json(&out, next) < 0)
+		goto oom;
+	json_object_object_add(o, "revision", text_or_null(c->cache.revision));
+	json_object_object_add(o, "at", wall_json(fo->wall_ms));
+	json_object_object_add(o, "phase", json_object_new_string(rollout_phase_name(c->state.phase)));
+	json_object_object_add(o, "nextPhase",
+			       json_object_new_string(rollout_phase_name(out.next.phase)));
+	json_object_object_add(o, "suspended",
+			       json_object_new_boolean(out.next.suspended_since_ms != 0));
+	json_object_object_add(o, "next", next);
+	next = NULL;
+	json_object_object_add(o, "waitingFor",
+			       text_or_null(out.next.conditions[COND_RECONCILING].message));
+	json_object_object_add(o, "stalled", stalled_json(&out.next));
+	json_object_object_add(o, "remaining", remaining_json(&f, now, fo->wall_ms));
+	const char *text = json_object_to_json_string_length(
+		o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+	if (!text || !(doc = malloc(len + 1)))
+		goto oom;
+	memcpy(doc, text, len + 1);
+	pthread_mutex_lock(&c->mu);
+	free(c->plan_doc);
+	c->plan_doc = doc;
+	c->plan_len = len;
+	pthread_mutex_unlock(&c->mu);
+	goto done;
+oom:
+	log_error("the plan for /v1/plan: out of memory");
+done:
+	json_object_put(next);
+	json_object_put(o);
+	plan_output_free(&out);
+}
+
 /* ---- the routes ---- */
 
 static int serve_doc(struct controller *c, struct httpd_response *resp, bool metrics)
@@ -262,6 +372,20 @@ static int h_metrics(void *ctx, const struct httpd_request *req, struct httpd_re
 {
 	(void)req;
 	return serve_doc(ctx, resp, true);
+}
+
+static int h_plan(void *ctx, const struct httpd_request *req, struct httpd_response *resp)
+{
+	struct controller *c = ctx;
+	int rc;
+	(void)req;
+	pthread_mutex_lock(&c->mu);
+	if (!c->plan_doc)
+		rc = httpd_json_error(resp, 503, "the controller has not planned a pass yet");
+	else
+		rc = httpd_response_set_body(resp, c->plan_doc, c->plan_len);
+	pthread_mutex_unlock(&c->mu);
+	return rc;
 }
 
 static int h_readyz(void *ctx, const struct httpd_request *req, struct httpd_response *resp)
@@ -326,6 +450,7 @@ int controller_start_httpd(struct controller *c, struct cf_err *err)
 		{"GET", "/metrics", h_metrics, c, 0, NULL},
 		{"GET", "/healthz", httpd_healthz, NULL, 0, NULL},
 		{"GET", "/readyz", h_readyz, c, 0, NULL},
+		{"GET", "/v1/plan", h_plan, c, 0, NULL},
 		{"POST", c->cfg.webhook_path, h_flux, c, FLUXHOOK_MAX_BODY, a_flux},
 	};
 	struct httpd_config hc = {

@@ -98,8 +98,8 @@ struct controller {
 	struct fluxhook *hook;
 
 	pthread_mutex_t mu; /* guards the documents below */
-	char *status_doc, *metrics_doc, *page_doc;
-	size_t status_len, metrics_len, page_len;
+	char *status_doc, *metrics_doc, *page_doc, *plan_doc;
+	size_t status_len, metrics_len, page_len, plan_len;
 	bool ready;
 	struct fluxhook_snapshot hook_snap; /* the last pass, as the receiver judges an event */
 	/* Receiver outcomes the notifier must hear of; the loop sends them, never an HTTP thread. */
@@ -172,6 +172,11 @@ void controller_observe_lb(struct controller *c, const struct load_balancer *lb,
  * there was none), and the snapshot the Flux receiver judges events against. */
 void controller_record(struct controller *c, const struct fleet_poll_result *r,
 		       const struct weight_map *weights, bool passed);
+/* After a pass has planned and acted: GET /v1/plan, what the next pass would do if the fleet
+ * reports what fo says, at the rollout clock's now, and the rest of the rollout if everything
+ * stays green (plan/forecast.h). */
+void controller_forecast(struct controller *c, const struct desired_state *ds,
+			 const struct fleet_observation *fo, int64_t now);
 int controller_start_httpd(struct controller *c, struct cf_err *err);
 
 #endif

@@ -388,6 +388,7 @@ bool controller_run_pass(struct controller *c, bool *failed)
 		goto done;
 	}
 	*failed = fleet_act(&c->act, ds, &out, &c->state, &err) < 0;
+	controller_forecast(c, ds, &fo, now);
 	busy = out.nactions > 0 || c->state.npending > 0 || under_way(&c->state);
 	lb_servers_free(&c->lb_servers);
 	c->lb_servers = servers;

@@ -167,6 +167,8 @@ void plan_add_history(struct pass *p, enum rollout_outcome outcome, const char *
 	/* The rollout's start, as far back from the wall clock as it is on the rollout clock. */
 	r->started_ms = s->started_ms ? p->wall - (p->now - s->started_ms) : 0;
 	r->finished_ms = p->wall;
+	plan_copy_str(r->actor, sizeof(r->actor), p->actor);
+	plan_copy_str(r->ticket, sizeof(r->ticket), p->ticket);
 }
 
 /* Phases (plan_internal.h says how each handler is built), and the controls Git has over them. */

@@ -98,13 +98,16 @@ struct rollout_quarantine {
 	int64_t at_ms; /* wall clock */
 };
 
-/* One finished rollout. */
+/* One finished rollout, with who asked for it: the promotion commit's author and ticket as its
+ * audit lines name them ("" when unknown, as in a state written before they were kept). */
 struct rollout_record {
 	char promotion[ROLLOUT_TEXT_MAX];
 	struct rollout_version from, to;
 	enum rollout_outcome outcome;
 	char reason[ROLLOUT_REASON_MAX];
 	int64_t started_ms, finished_ms; /* wall clock */
+	char actor[ROLLOUT_TEXT_MAX];
+	char ticket[AUDIT_TICKET_MAX];
 };
 
 struct rollout_condition {

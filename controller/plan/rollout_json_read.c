@@ -373,8 +373,11 @@ static int read_conditions(struct json_object *root, struct rollout_state *s, st
 	return 0;
 }
 
+/* actor and ticket came later: a record from before them names nobody. */
 static const char *const history_keys[] = {"promotion", "from",	      "to",	    "outcome",
-					   "reason",	"startedMs", "finishedMs"};
+					   "reason",	"startedMs", "finishedMs", "actor",
+					   "ticket"};
+#define HISTORY_KEYS_REQUIRED 7
 
 static int read_history(struct json_object *root, struct rollout_state *s, struct cf_err *err)
 {
@@ -387,7 +390,8 @@ static int read_history(struct json_object *root, struct rollout_state *s, struc
 		struct json_object *o = json_object_array_get_idx(arr, i);
 		struct rollout_record *r = &s->history[i];
 		int outcome;
-		if (expect_keys(o, where, history_keys, COUNT(history_keys), err) < 0 ||
+		if (expect_some_keys(o, where, history_keys, COUNT(history_keys),
+				     HISTORY_KEYS_REQUIRED, err) < 0 ||
 		    get_text(o, where, "promotion", r->promotion, sizeof(r->promotion), TEXT_OBJECT,
 			     err) < 0 ||
 		    get_version_at(o, where, "from", &r->from, err) < 0 ||
@@ -396,7 +400,11 @@ static int read_history(struct json_object *root, struct rollout_state *s, struc
 			     err) < 0 ||
 		    get_text(o, where, "reason", r->reason, sizeof(r->reason), TEXT_CODE, err) < 0 ||
 		    get_time(o, where, "startedMs", &r->started_ms, err) < 0 ||
-		    get_time(o, where, "finishedMs", &r->finished_ms, err) < 0)
+		    get_time(o, where, "finishedMs", &r->finished_ms, err) < 0 ||
+		    (member(o, "actor") && get_text(o, where, "actor", r->actor, sizeof(r->actor),
+						    TEXT_ANY, err) < 0) ||
+		    (member(o, "ticket") && get_text(o, where, "ticket", r->ticket,
+						     sizeof(r->ticket), TEXT_ANY, err) < 0))
 			return -1;
 		r->outcome = (enum rollout_outcome)outcome;
 		s->nhistory = i + 1;

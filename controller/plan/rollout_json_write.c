@@ -158,6 +158,8 @@ static struct json_object *history_json(struct builder *b, const struct rollout_
 		put(b, o, "reason", json_object_new_string(r->reason));
 		put(b, o, "startedMs", json_object_new_int64(r->started_ms));
 		put(b, o, "finishedMs", json_object_new_int64(r->finished_ms));
+		put(b, o, "actor", json_object_new_string(r->actor));
+		put(b, o, "ticket", json_object_new_string(r->ticket));
 		push(b, arr, o);
 	}
 	return arr;

@@ -409,6 +409,13 @@ static struct json_object *history_json(const struct rollout_state *s)
 		json_object_object_add(o, "reason", json_object_new_string(r->reason));
 		json_object_object_add(o, "startedAt", time_json(r->started_ms));
 		json_object_object_add(o, "finishedAt", time_json(r->finished_ms));
+		json_object_object_add(o, "durationSeconds",
+				       r->started_ms > 0 && r->finished_ms >= r->started_ms
+					       ? json_object_new_int64((r->finished_ms - r->started_ms) /
+								       1000)
+					       : NULL);
+		json_object_object_add(o, "actor", str_or_null(r->actor));
+		json_object_object_add(o, "ticket", str_or_null(r->ticket));
 		json_object_array_add(arr, o);
 	}
 	return arr;

@@ -82,7 +82,8 @@ static void rich_state(struct rollout_state *s)
 								  "drained: stable-gw-a (doctor.red)",
 								  4000};
 	s->history[0] = (struct rollout_record){"gateway", {"v0", C1, "1.4.1"}, {"v1", C1, "1.4.2"},
-						OUTCOME_SUCCEEDED, "", 100, 200};
+						OUTCOME_SUCCEEDED, "", 100, 200,
+						"Ada Lovelace <ada@example.com>", "OPS-7"};
 	s->nhistory = 1;
 
 	struct rollout_action route = {.kind = ACTION_ROUTE_TENANT};
@@ -192,6 +193,8 @@ static void test_round_trip(void **state)
 	assert_string_equal(back.conditions[COND_DEGRADED].reason, "Drained");
 	assert_int_equal(back.conditions[COND_READY].last_transition_ms, 5000);
 	assert_int_equal(back.history[0].outcome, OUTCOME_SUCCEEDED);
+	assert_string_equal(back.history[0].actor, "Ada Lovelace <ada@example.com>");
+	assert_string_equal(back.history[0].ticket, "OPS-7");
 	assert_int_equal(back.npending, 3);
 	assert_int_equal(back.next_action_id, 4);
 	assert_int_equal(back.pending[0].kind, ACTION_ROUTE_TENANT);
@@ -396,10 +399,16 @@ static void test_older_state_loads(void **state)
 	struct json_object *pending = json_object_object_get(o, "pending");
 	json_object_object_del(json_object_object_get(json_object_array_get_idx(pending, 1), "audit"),
 			       "node");
+	struct json_object *record =
+		json_object_array_get_idx(json_object_object_get(o, "history"), 0);
+	json_object_object_del(record, "actor");
+	json_object_object_del(record, "ticket");
 	const char *text = json_object_to_json_string(o);
 	if (rollout_state_from_json(text, strlen(text), &back, &err) < 0)
 		fail_msg("from_json: %s", err.msg);
 	assert_int_equal(back.nnodes, 2);
+	assert_string_equal(back.history[0].actor, "");
+	assert_string_equal(back.history[0].ticket, "");
 	assert_false(back.nodes[1].drained);
 	assert_string_equal(back.nodes[1].drain_reason, "");
 	assert_int_equal(back.conditions[COND_DEGRADED].status, COND_UNKNOWN);

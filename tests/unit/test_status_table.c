@@ -322,6 +322,131 @@ static void test_sparse_document(void **state)
 	free(out);
 }
 
+/* A document's rendering by fn into a string. */
+static char *render_doc(void (*fn)(FILE *, struct json_object *), const char *json)
+{
+	char *out = NULL;
+	size_t outlen = 0;
+	struct json_object *doc = NULL;
+	assert_int_equal(jsonparse_object(json, strlen(json), JSONPARSE_DEPTH, &doc, NULL), 0);
+	FILE *f = open_memstream(&out, &outlen);
+	assert_non_null(f);
+	fn(f, doc);
+	fclose(f);
+	json_object_put(doc);
+	return out;
+}
+
+/* The history as /status renders it from the state: the newest first, with who and ticket. */
+static void test_history(void **state)
+{
+	struct fixture *f = *state;
+	char *json = NULL;
+	size_t len = 0;
+	struct cf_err err;
+	f->state.history[0] = (struct rollout_record){
+		"gateway", {"v1", "", "1.4.1"}, {"v2", "", "1.4.2"}, OUTCOME_SUCCEEDED, "",
+		T0 - 10 * MINUTE, T0 - 4 * MINUTE, "Ada Lovelace <ada@example.com>", "OPS-7"};
+	f->state.history[1] = (struct rollout_record){
+		"gateway", {"v2", "", "1.4.2"}, {"v3", "", "1.4.3"}, OUTCOME_ROLLED_BACK,
+		"doctor.red", T0 - 3 * MINUTE, T0 - MINUTE - 5000, "", ""};
+	f->state.nhistory = 2;
+	assert_int_equal(status_render_json(&f->view, &json, &len, &err), 0);
+	char *t = render_doc(status_table_history, json);
+	const char *v3 = strstr(t, "v2 -> v3"), *v2 = strstr(t, "v1 -> v2");
+	assert_non_null(v3);
+	assert_non_null(v2);
+	assert_true(v3 < v2); /* the newest first */
+	assert_non_null(strstr(t, "rolled_back  v2 -> v3                         1m55s"));
+	assert_non_null(strstr(t, "Ada Lovelace <ada@example.com>   OPS-7"));
+	assert_non_null(strstr(t, "doctor.red"));
+	free(t);
+	t = render_doc(status_table_history, "{\"history\": []}");
+	assert_string_equal(t, "no rollout has finished on this fleet yet\n");
+	free(t);
+	free(json);
+}
+
+static void line_of(FILE *out, struct json_object *doc)
+{
+	char line[512];
+	status_table_line(line, sizeof(line), doc);
+	fprintf(out, "%s", line);
+}
+
+/* --watch on a pipe: the phase, the step, what it waits for and the nodes not green. */
+static void test_watch_line(void **state)
+{
+	struct fixture *f = *state;
+	char *json = NULL;
+	size_t len = 0;
+	struct cf_err err;
+	f->state.conditions[COND_RECONCILING] = (struct rollout_condition){
+		COND_TRUE, "Analysing", "step 1 (10 %): analysing, 1 of 2 green windows", T0};
+	assert_int_equal(status_render_json(&f->view, &json, &len, &err), 0);
+	char *t = render_doc(line_of, json);
+	assert_string_equal(t, "Analysing, step 1 (10 %): analysing, 1 of 2 green windows; "
+			       "canary-gw degraded; stable-gw-a red; stable-gw-b unreachable");
+	free(t);
+	free(json);
+	t = render_doc(line_of, "{\"phase\": \"Succeeded\", \"step\": 3, \"percent\": 100, "
+				"\"suspended\": true, \"nodes\": {\"a\": {\"status\": \"green\"}}}");
+	assert_string_equal(t, "Suspended (Succeeded), step 3 (100 %)");
+	free(t);
+	t = render_doc(line_of, "{\"phase\": \"Shadow\", \"step\": 0, \"percent\": 0, "
+				"\"conditions\": [{\"type\": \"Reconciling\", \"message\": "
+				"\"Shadow: waiting for canary-gw to apply generation 2\"}]}");
+	assert_string_equal(t, "Shadow: waiting for canary-gw to apply generation 2");
+	free(t);
+}
+
+static void plan_at_t0(FILE *out, struct json_object *doc)
+{
+	status_table_plan(out, doc, T0);
+}
+
+static void rollout_at_t0(FILE *out, struct json_object *doc)
+{
+	struct json_object *plan = NULL;
+	json_object_object_get_ex(doc, "plan", &plan);
+	status_table_rollout(out, doc, plan, T0);
+}
+
+/* plan --controller: the actions, what it waits for, the steps left and their earliest times;
+ * rollout get: the next of them and the earliest end. */
+static void test_plan(void **state)
+{
+	(void)state;
+	static const char plan[] =
+		"{\"revision\": \"main@sha1:2f0c\", \"phase\": \"Analysing\", \"nextPhase\": "
+		"\"Analysing\", \"suspended\": false, \"next\": [\"AUDIT step Analysing 10%\"], "
+		"\"waitingFor\": \"step 1 (10 %): analysing, 0 of 2 green windows\", \"stalled\": "
+		"null, \"remaining\": [{\"phase\": \"Promoting\", \"step\": 2, \"percent\": 50, "
+		"\"earliestAt\": \"2026-11-21T03:41:30.250Z\"}, {\"phase\": \"Mirroring\", \"step\": "
+		"null, \"percent\": null, \"earliestAt\": \"2026-11-21T03:43:30.250Z\"}]}";
+	char *t = render_doc(plan_at_t0, plan);
+	assert_string_equal(
+		t, "plan at main@sha1:2f0c: Analysing -> Analysing, 1 action\n"
+		   "  AUDIT step Analysing 10%\n"
+		   "step 1 (10 %): analysing, 0 of 2 green windows\n"
+		   "remaining if everything stays green (earliest times):\n"
+		   "  step 2 (50 %)    2026-11-21T03:41:30.250Z (in 1m30s)\n"
+		   "  Mirroring        2026-11-21T03:43:30.250Z (in 3m30s)\n");
+	free(t);
+	t = render_doc(plan_at_t0, "{\"phase\": \"Succeeded\", \"nextPhase\": \"Succeeded\", "
+				   "\"next\": [], \"remaining\": []}");
+	assert_non_null(strstr(t, "nothing is left of the rollout\n"));
+	free(t);
+	char doc[2048];
+	snprintf(doc, sizeof(doc), "{\"phase\": \"Analysing\", \"step\": 1, \"percent\": 10, "
+				   "\"plan\": %s}", plan);
+	t = render_doc(rollout_at_t0, doc);
+	assert_line(t, "next        step 2 (50 %) at the earliest 2026-11-21T03:41:30.250Z (in 1m30s)");
+	assert_line(t, "done        2026-11-21T03:43:30.250Z (in 3m30s) at the earliest, if "
+		       "everything stays green");
+	free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -331,6 +456,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hold, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_token_rotation, setup, teardown),
 		cmocka_unit_test(test_sparse_document),
+		cmocka_unit_test_setup_teardown(test_history, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_watch_line, setup, teardown),
+		cmocka_unit_test(test_plan),
 	};
 	return cmocka_run_group_tests_name("status_table", tests, NULL, NULL);
 }
