@@ -46,30 +46,6 @@ static const char plan_usage[] =
 	"  --controller  the running controller's plan (GET /v1/plan): its next pass from its\n"
 	"                last observation, and the steps left with their earliest times\n";
 
-/* plan --controller: GET /v1/plan, printed or as it came. */
-static int plan_live(const char *controller, bool as_json)
-{
-	struct json_object *doc = NULL;
-	struct cf_err err;
-	int status = 1;
-	if (httpc_global_init(&err) < 0 ||
-	    ctlclient_get(controller, "/v1/plan", "clawfleet-plan", &doc, &err) < 0) {
-		fprintf(stderr, "clawfleet plan: %s\n", err.msg);
-		goto done;
-	}
-	if (as_json)
-		printf("%s\n", json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
-									   JSON_C_TO_STRING_SPACED |
-									   JSON_C_TO_STRING_NOSLASHESCAPE));
-	else
-		status_table_plan(stdout, doc, clock_epoch_ms());
-	status = 0;
-done:
-	json_object_put(doc);
-	httpc_global_cleanup();
-	return status;
-}
-
 struct observed {
 	struct json_object *root;
 	struct arena arena; /* the nodes' strings and reason lists */
@@ -218,7 +194,7 @@ int cmd_plan(int argc, char **argv)
 		}
 	}
 	if (controller && !observed_path && !spec.location && !spec.ref)
-		return plan_live(controller, as_json);
+		return ctlclient_show(controller, "/v1/plan", "plan", as_json, status_table_plan);
 	if (!spec.location || !observed_path || controller || as_json) {
 		fputs(plan_usage, stderr);
 		return 2;

@@ -13,17 +13,15 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/httpc.h"
-#include "base/jsonparse.h"
 #include "base/yamltree.h"
 #include "cmd/commands.h"
+#include "cmd/ctlclient.h"
 #include "desired/yamledit.h"
 #include "source/gitsource.h"
 #include "source/gitwrite.h"
 #include "source/treefiles.h"
 
 #define DEFAULT_CONTROLLER "http://127.0.0.1:8088"
-#define STATUS_TIMEOUT_MS 5000
-#define STATUS_REPLY_MAX (8u << 20)
 #define WAIT_DEFAULT_MS 120000
 #define WAIT_POLL_MS 1000
 #define EXIT_NOTHING 3
@@ -65,38 +63,6 @@ struct edit_ctx {
 };
 
 /* ---- the controller's /status ---- */
-
-static int get_status(const char *base, struct json_object **out, struct cf_err *err)
-{
-	char url[2048];
-	struct httpc_reply r = {0};
-	size_t blen = strlen(base);
-	while (blen && base[blen - 1] == '/')
-		blen--;
-	snprintf(url, sizeof(url), "%.*s/status", (int)blen, base);
-	const struct httpc_request req = {
-		.url = url,
-		.connect_timeout_ms = STATUS_TIMEOUT_MS,
-		.timeout_ms = STATUS_TIMEOUT_MS,
-		.max_reply = STATUS_REPLY_MAX,
-		.user_agent = "clawfleet-rollout",
-	};
-	int rc = -1;
-	if (httpc_do(NULL, &req, &r, err) < 0)
-		goto done;
-	if (r.status != 200) {
-		cf_err_set(err, "GET %s: HTTP %ld", url, r.status);
-		goto done;
-	}
-	if (jsonparse_object(buf_str(&r.body), r.body.len, JSONPARSE_DEPTH, out, NULL) < 0) {
-		cf_err_set(err, "GET %s: the answer is not a JSON object", url);
-		goto done;
-	}
-	rc = 0;
-done:
-	httpc_reply_free(&r);
-	return rc;
-}
 
 static const char *jstr(struct json_object *o, const char *k1, const char *k2)
 {
@@ -393,7 +359,7 @@ static int wait_for(const char *controller, const char *commit,
 	for (;;) {
 		struct json_object *st = NULL;
 		struct cf_err e;
-		if (get_status(controller, &st, &e) == 0) {
+		if (ctlclient_get(controller, "/status", "clawfleet-rollout", &st, &e) == 0) {
 			const char *seen = jstr(st, "revision", NULL);
 			bool there = seen && strstr(seen, commit);
 			if (seen)
@@ -459,7 +425,7 @@ int cmd_rollout(int argc, char **argv)
 	bool need_status = !o.source || o.wait ||
 			   (o.verb == V_UNDO && !o.tag) || (o.verb == V_RETRY && !o.quarantined_at) ||
 			   (o.verb == V_PROMOTE && !o.full);
-	if (need_status && get_status(controller, &st, &err) < 0) {
+	if (need_status && ctlclient_get(controller, "/status", "clawfleet-rollout", &st, &err) < 0) {
 		/* promote can fall back on the Promotion's first gate. */
 		if (o.source && o.verb == V_PROMOTE && !o.wait) {
 			st = NULL;

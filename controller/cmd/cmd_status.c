@@ -1,12 +1,8 @@
 /* clawfleet status: the controller's GET /status as a table for people, or as it came (--json). */
-#include <json-c/json.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "base/clock.h"
-#include "base/err.h"
-#include "base/httpc.h"
 #include "cmd/commands.h"
 #include "cmd/ctlclient.h"
 #include "cmd/status_table.h"
@@ -34,23 +30,5 @@ int cmd_status(int argc, char **argv)
 			return 2;
 		}
 	}
-	struct cf_err err;
-	struct json_object *doc = NULL;
-	int status = 1;
-	if (httpc_global_init(&err) < 0 ||
-	    ctlclient_get(base, "/status", "clawfleet-status", &doc, &err) < 0) {
-		fprintf(stderr, "clawfleet status: %s\n", err.msg);
-		goto done;
-	}
-	if (as_json)
-		printf("%s\n", json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
-									   JSON_C_TO_STRING_SPACED |
-									   JSON_C_TO_STRING_NOSLASHESCAPE));
-	else
-		status_table_print(stdout, doc, clock_epoch_ms());
-	status = 0;
-done:
-	json_object_put(doc);
-	httpc_global_cleanup();
-	return status;
+	return ctlclient_show(base, "/status", "status", as_json, status_table_print);
 }

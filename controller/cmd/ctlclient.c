@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/clock.h"
 #include "base/httpc.h"
 #include "base/jsonparse.h"
 
@@ -46,4 +47,29 @@ int ctlclient_get(const char *base, const char *path, const char *user_agent,
 done:
 	httpc_reply_free(&r);
 	return rc;
+}
+
+int ctlclient_show(const char *base, const char *path, const char *prog, bool as_json,
+		   void (*table)(FILE *out, struct json_object *doc, int64_t now_ms))
+{
+	char user_agent[64];
+	struct json_object *doc = NULL;
+	struct cf_err err;
+	int status = 1;
+	snprintf(user_agent, sizeof(user_agent), "clawfleet-%s", prog);
+	if (httpc_global_init(&err) < 0 || ctlclient_get(base, path, user_agent, &doc, &err) < 0) {
+		fprintf(stderr, "clawfleet %s: %s\n", prog, err.msg);
+		goto done;
+	}
+	if (as_json)
+		printf("%s\n", json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
+									   JSON_C_TO_STRING_SPACED |
+									   JSON_C_TO_STRING_NOSLASHESCAPE));
+	else
+		table(stdout, doc, clock_epoch_ms());
+	status = 0;
+done:
+	json_object_put(doc);
+	httpc_global_cleanup();
+	return status;
 }

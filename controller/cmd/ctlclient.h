@@ -6,6 +6,10 @@
 #ifndef CLAWFLEET_CTLCLIENT_H
 #define CLAWFLEET_CTLCLIENT_H
 
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
 #include "base/err.h"
 
 #define CTLCLIENT_DEFAULT_URL "http://127.0.0.1:8088"
@@ -15,5 +19,11 @@ struct json_object;
 /* base (the controller's URL, trailing slashes ignored) and path ("/status") into *doc. */
 int ctlclient_get(const char *base, const char *path, const char *user_agent,
 		  struct json_object **doc, struct cf_err *err);
+
+/* The whole of `clawfleet status` and `plan --controller`: GETs base+path and prints it, as
+ * indented JSON with as_json, else through table (now: the wall clock); 0, or 1 with
+ * "clawfleet PROG: why" on standard error. Runs httpc_global_init and cleanup itself. */
+int ctlclient_show(const char *base, const char *path, const char *prog, bool as_json,
+		   void (*table)(FILE *out, struct json_object *doc, int64_t now_ms));
 
 #endif
