@@ -22,7 +22,6 @@
 #include "base/arena.h"
 #include "base/clock.h"
 #include "base/fsutil.h"
-#include "base/httpc.h"
 #include "base/jsonparse.h"
 #include "cmd/commands.h"
 #include "cmd/ctlclient.h"
