@@ -49,8 +49,8 @@ static void save(struct controller *c)
 		log_error("saving the write-back's progress: %s", err.msg);
 }
 
-/* The last line the child printed on stderr, without the command's own prefix. */
-static void last_line(const char *text, char *out, size_t cap)
+/* The last line the child printed on stderr (else stdout), without the command's own prefix. */
+static void last_line(const char *text, int code, char *out, size_t cap)
 {
 	size_t len = strlen(text);
 	while (len && (text[len - 1] == '\n' || text[len - 1] == ' '))
@@ -65,7 +65,10 @@ static void last_line(const char *text, char *out, size_t cap)
 		line += sizeof(prefix) - 1;
 		n -= sizeof(prefix) - 1;
 	}
-	snprintf(out, cap, "%.*s", (int)n, n ? line : "it printed nothing");
+	if (n)
+		snprintf(out, cap, "%.*s", (int)n, line);
+	else
+		snprintf(out, cap, "the command exited with status %d and printed nothing", code);
 }
 
 static char *read_output(const char *path)
@@ -120,7 +123,8 @@ static void ended(struct controller *c, int status)
 		wb->error[0] = '\0';
 		log_info("write-back: Git already names %s; nothing to write", wb->to);
 	} else if (WIFEXITED(status)) {
-		last_line(errtext ? errtext : "", why, sizeof(why));
+		last_line(errtext && *errtext ? errtext : out ? out : "", WEXITSTATUS(status), why,
+			  sizeof(why));
 		failed(c, why, WEXITSTATUS(status) == EXIT_USAGE);
 	} else {
 		snprintf(why, sizeof(why), "the command was killed by signal %d",
@@ -249,13 +253,14 @@ static int spawn(struct controller *c, struct cf_err *err)
 		 "The controller rolled %s back (%s) and quarantined it; this commit makes Git name "
 		 "the last good tag %s again, as the fleet runs it.",
 		 wb->tag, s->rollback_reason[0] ? s->rollback_reason : "unknown", wb->to);
-	char *argv[] = {exe,	   "rollout", "undo",	  "--to",      wb->to,	 "--ref",
-			branch,	   "--author", c->cfg.writeback_author,	"--message", msg,
-			"--trailer", of,	"--trailer", reason,	"--json",  NULL,
-			NULL,	   NULL};
+	char *argv[] = {exe,	    "rollout",	"undo",	   "--json",	 "--to",
+			wb->to,	    "--ref",	branch,	   "--author", c->cfg.writeback_author,
+			"--message", msg,	"--trailer", of,	 "--trailer",
+			reason,	    NULL,	NULL,	   NULL};
+	size_t argc = sizeof(argv) / sizeof(argv[0]) - 3;
 	if (ticket) {
-		argv[15] = "--ticket";
-		argv[16] = (char *)ticket;
+		argv[argc] = "--ticket";
+		argv[argc + 1] = (char *)ticket;
 	}
 	env = child_env(var);
 	if (!env)
