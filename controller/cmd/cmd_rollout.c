@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "base/clock.h"
@@ -25,10 +26,17 @@
 #define WAIT_DEFAULT_MS 120000
 #define WAIT_POLL_MS 1000
 #define EXIT_NOTHING 3
+#define TRAILERS_MAX 8
+#define TRAILER_KEY_MAX 64
+#define TRAILER_MAX 512
+/* The source when --source is not given: a URL with a credential stays out of the argument list
+ * (the controller's write-back passes its token this way). */
+#define SOURCE_ENV "CLAWFLEET_ROLLOUT_SOURCE"
 
 static const char rollout_usage[] =
 	"usage: clawfleet rollout VERB [--source URL|PATH] [--ref BRANCH] [--controller URL]\n"
 	"           --ticket T [--author \"Name <email>\"] [--message TEXT] [--wait] [--json]\n"
+	"           [--trailer \"Key: value\"]...\n"
 	"  pause | resume       spec.suspend: true | false\n"
 	"  abort                spec.abort: true\n"
 	"  promote [--full]     spec.approval: this tag, through the next gate (--full: every gate\n"
@@ -40,7 +48,9 @@ static const char rollout_usage[] =
 	"                       the controller reports it), and names TAG\n"
 	"  get | history        read the rollout (see clawfleet rollout get --help)\n"
 	"  one commit each, pushed without force (retried on a new tip at most 5 times); without\n"
-	"  --source the controller's /status names the repository and branch.\n"
+	"  --source, $" SOURCE_ENV " or else the controller's /status names the repository\n"
+	"  (and /status the branch). --trailer adds a line to the message's trailers (at most 8);\n"
+	"  one that says Rollback-Of: TAG stands in for --ticket (an automatic rollback's).\n"
 	"  exit: 0 pushed, 1 refused or failed, 2 usage, 3 nothing to do (Git already says so)\n";
 
 enum verb { V_PAUSE, V_RESUME, V_ABORT, V_PROMOTE, V_UNDO, V_RETRY };
@@ -51,6 +61,8 @@ struct opts {
 	const char *source, *ref, *controller, *ticket, *author, *message;
 	const char *tag; /* undo --to, retry TAG */
 	const char *quarantined_at;
+	const char *trailers[TRAILERS_MAX];
+	int ntrailers;
 	bool full, wait, json;
 };
 
@@ -305,6 +317,29 @@ static int edit(void *ctx, struct gitsource *gs, const char *tip_hex, const stru
 
 /* ---- the command ---- */
 
+/* "Key: value": a key of letters, digits and "-" that starts with a letter, one space, a value
+ * of printable text on one line; Ticket: has its own flag. */
+static bool trailer_ok(const char *t)
+{
+	size_t key = strspn(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-");
+	if (key == 0 || key > TRAILER_KEY_MAX || !((t[0] | 0x20) >= 'a' && (t[0] | 0x20) <= 'z') ||
+	    t[key] != ':' || t[key + 1] != ' ' || !t[key + 2] || t[key + 2] == ' ' ||
+	    strlen(t) > TRAILER_MAX || strncasecmp(t, "Ticket:", 7) == 0)
+		return false;
+	for (const char *p = t; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return false;
+	return true;
+}
+
+static bool has_rollback_of(const struct opts *o)
+{
+	for (int i = 0; i < o->ntrailers; i++)
+		if (strncmp(o->trailers[i], "Rollback-Of: ", 13) == 0)
+			return true;
+	return false;
+}
+
 static int parse(int argc, char **argv, struct opts *o)
 {
 	for (int i = 1; i < argc; i++) {
@@ -326,12 +361,15 @@ static int parse(int argc, char **argv, struct opts *o)
 			o->wait = true;
 		else if (strcmp(a, "--json") == 0)
 			o->json = true;
+		else if (strcmp(a, "--trailer") == 0 && i + 1 < argc && o->ntrailers < TRAILERS_MAX &&
+			 trailer_ok(argv[i + 1]))
+			o->trailers[o->ntrailers++] = argv[++i];
 		else if (o->verb == V_RETRY && !o->tag && a[0] != '-')
 			o->tag = a;
 		else
 			return -1;
 	}
-	if (!o->ticket || (o->verb == V_RETRY && !o->tag))
+	if ((!o->ticket && !has_rollback_of(o)) || (o->verb == V_RETRY && !o->tag))
 		return -1;
 	return 0;
 }
@@ -388,10 +426,15 @@ static void message(const struct opts *o, char *out, size_t cap)
 	const char *s = o->verb == V_PROMOTE && o->full ? "Approve the rollout through Mirroring"
 							 : summary[o->verb];
 	char to[300] = "";
+	size_t n;
 	if (o->tag)
 		snprintf(to, sizeof(to), "%s %s", o->verb == V_UNDO ? " to" : ":", o->tag);
-	snprintf(out, cap, "rollout %s: %s%s\n\n%s%sTicket: %s\n", verb_names[o->verb], s, to,
-		 o->message ? o->message : "", o->message ? "\n\n" : "", o->ticket);
+	n = (size_t)snprintf(out, cap, "rollout %s: %s%s\n\n%s%s", verb_names[o->verb], s, to,
+			     o->message ? o->message : "", o->message ? "\n\n" : "");
+	if (o->ticket && n < cap)
+		n += (size_t)snprintf(out + n, cap - n, "Ticket: %s\n", o->ticket);
+	for (int i = 0; i < o->ntrailers && n < cap; i++)
+		n += (size_t)snprintf(out + n, cap - n, "%s\n", o->trailers[i]);
 }
 
 int cmd_rollout(int argc, char **argv)
@@ -410,11 +453,15 @@ int cmd_rollout(int argc, char **argv)
 	o.verb = (enum verb)v;
 	if (parse(argc - 1, argv + 1, &o) < 0) {
 		fprintf(stderr, "clawfleet rollout %s: %s\n%s", verb_names[v],
-			o.ticket ? "bad arguments" : "--ticket is required: every change names one",
+			o.ticket || has_rollback_of(&o)
+				? "bad arguments (a --trailer must be \"Key: value\" on one line)"
+				: "--ticket is required: every change names one",
 			rollout_usage);
 		return 2;
 	}
 	const char *controller = o.controller ? o.controller : DEFAULT_CONTROLLER;
+	if (!o.source && getenv(SOURCE_ENV) && *getenv(SOURCE_ENV))
+		o.source = getenv(SOURCE_ENV);
 	struct json_object *st = NULL;
 	struct cf_err err = {{0}};
 	char branch[GITSOURCE_REVISION_MAX], msg[4096];

@@ -2,13 +2,14 @@
  * the loop, signals, configuration, start and stop; controller_pass.c, one pass: the source,
  * observe, plan, act; controller_world.c, the real world the act step changes and the restart's
  * settling of the audit log; controller_http.c, the documents each pass renders and the routes
- * that serve them). The behaviour they share is stated at the top of controller_daemon.c. */
+ * that serve them; writeback.c, the commit that makes Git agree with an automatic rollback). The behaviour they share is stated at the top of controller_daemon.c. */
 #ifndef CLAWFLEET_CONTROLLER_INTERNAL_H
 #define CLAWFLEET_CONTROLLER_INTERNAL_H
 #include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "act/fleet_act.h"
 #include "act/target_client.h"
@@ -105,6 +106,12 @@ struct controller {
 	/* Receiver outcomes the notifier must hear of; the loop sends them, never an HTTP thread. */
 	struct fluxhook_outcome hook_events[HOOK_EVENTS_MAX];
 	size_t nhook_events;
+
+	/* The write-back's `clawfleet rollout undo` child (0: none), its deadline (CLOCK_MONOTONIC
+	 * ms), and the files its stdout and stderr go to. */
+	pid_t wb_pid;
+	int64_t wb_deadline_mono_ms;
+	char wb_out_path[PATH_MAX], wb_err_path[PATH_MAX];
 };
 
 /* The fleet's load balancer: the first LoadBalancer of the desired state; NULL when none. */
@@ -166,6 +173,13 @@ void controller_send_hook_events(struct controller *c);
 void controller_observe_lb(struct controller *c, const struct load_balancer *lb,
 			   struct fleet_observation *fo, struct lb_servers *servers,
 			   struct lb_routes *routes);
+
+/* writeback.c */
+/* After a pass has acted: with source.writeBack, takes in the write-back child that ended (or
+ * kills it past its deadline), starts the write-back of a new automatic rollback or retries a
+ * failed one when due; the state records each step. True while a child runs: a pass should
+ * come soon. */
+bool controller_writeback(struct controller *c, const struct desired_state *ds);
 
 /* controller_http.c */
 /* Renders /status, /metrics and the page from the pass just finished (r and weights NULL when

@@ -389,7 +389,8 @@ bool controller_run_pass(struct controller *c, bool *failed)
 	}
 	*failed = fleet_act(&c->act, ds, &out, &c->state, &err) < 0;
 	controller_forecast(c, ds, &fo, now);
-	busy = out.nactions > 0 || c->state.npending > 0 || under_way(&c->state);
+	busy = controller_writeback(c, ds) || out.nactions > 0 || c->state.npending > 0 ||
+	       under_way(&c->state);
 	lb_servers_free(&c->lb_servers);
 	c->lb_servers = servers;
 	c->lb_servers_ok = fo.servers_ok;

@@ -28,6 +28,9 @@ static const struct cfg_key keys[] = {
 	K("source.ref", CFG_STRING, source_ref, "main", false),
 	K("source.interval", CFG_DURATION, source_interval_ms, "30s", false),
 	K("source.timeout", CFG_DURATION, source_timeout_ms, "60s", false),
+	K("source.writeBack.author", CFG_STRING, writeback_author, NULL, false),
+	K("source.writeBack.branch", CFG_STRING, writeback_branch, NULL, false),
+	K("source.writeBack.credentials", CFG_PATH, writeback_credentials, NULL, false),
 	K("state", CFG_PATH, state, "/var/db/clawfleet/controller", false),
 	K("listen", CFG_STRING, listen, "127.0.0.1:8088", false),
 	K("agentToken", CFG_PATH, agent_token, NULL, true),
@@ -97,6 +100,29 @@ static int check_http_path(const char *value, struct cf_err *err)
 	return check_text(value, err);
 }
 
+/* "Name <email>", as a commit's author line has it. */
+static int check_author(const char *value, struct cf_err *err)
+{
+	const char *lt = strchr(value, '<');
+	size_t len = strlen(value);
+	if (!lt || lt == value || lt[-1] != ' ' || len < 4 || value[len - 1] != '>' ||
+	    !strchr(lt, '@') || strchr(lt + 1, '<') || strchr(value, '>') != value + len - 1)
+		return cf_err_set(err, "must be \"Name <email>\"");
+	return check_text(value, err);
+}
+
+/* A branch name as Git takes one after refs/heads/. */
+static int check_branch(const char *value, struct cf_err *err)
+{
+	if (check_text(value, err) < 0)
+		return -1;
+	if (value[0] == '-' || value[0] == '/' || strstr(value, "..") || strstr(value, "//") ||
+	    strpbrk(value, " ~^:?*[\\@") || value[strlen(value) - 1] == '/' ||
+	    strncmp(value, "refs/", 5) == 0)
+		return cf_err_set(err, "must be a branch name such as main");
+	return 0;
+}
+
 static int check_backend(const char *value, struct cf_err *err)
 {
 	if (!weights_name_ok(value))
@@ -115,6 +141,9 @@ static const struct rule {
 	{"source.ref", check_ref, 0, 0},
 	{"source.interval", NULL, MS_MIN, DAY_MS},
 	{"source.timeout", NULL, 1000, HOUR_MS},
+	{"source.writeBack.author", check_author, 0, 0},
+	{"source.writeBack.branch", check_branch, 0, 0},
+	{"source.writeBack.credentials", check_text, 0, 0},
 	{"state", check_text, 0, 0},
 	{"listen", check_listen, 0, 0},
 	{"agentToken", check_text, 0, 0},
@@ -184,6 +213,49 @@ static void check_accept(const char *path, const struct cfg_records *r, struct d
 		}
 }
 
+int ctlcfg_writeback_branch(const struct controller_config *cfg, char *out, size_t cap,
+			    struct cf_err *err)
+{
+	struct gitref ref = {0};
+	int rc = -1;
+	if (cfg->writeback_branch) {
+		snprintf(out, cap, "%s", cfg->writeback_branch);
+		return 0;
+	}
+	if (gitref_parse(cfg->source_ref ? cfg->source_ref : "main", &ref, err) < 0)
+		goto done;
+	if (!ref.branch || !*ref.branch || strlen(ref.branch) >= cap) {
+		cf_err_set(err, "source.ref %s names no branch: set source.writeBack.branch",
+			   cfg->source_ref);
+		goto done;
+	}
+	snprintf(out, cap, "%s", ref.branch);
+	rc = 0;
+done:
+	gitref_free(&ref);
+	return rc;
+}
+
+/* The write-back needs its author, a branch to commit to, and for a token an https URL. */
+static void check_writeback(const char *path, const struct controller_config *c,
+			    struct diag_list *diags)
+{
+	char branch[256];
+	struct cf_err err;
+	if (!c->writeback_author) {
+		if (c->writeback_branch || c->writeback_credentials)
+			cfgtable_report(diags, path, "source.writeBack.author",
+					"required with source.writeBack: \"Name <email>\"");
+		return;
+	}
+	if (c->source_url && ctlcfg_writeback_branch(c, branch, sizeof(branch), &err) < 0)
+		cfgtable_report(diags, path, "source.writeBack.branch", err.msg);
+	if (c->writeback_credentials && c->source_url && strncmp(c->source_url, "https://", 8) != 0)
+		cfgtable_report(diags, path, "source.writeBack.credentials",
+				"a token goes into an https:// source.url only; for SSH or a local "
+				"repository leave it out");
+}
+
 /* Values are not echoed back: a URL may carry a credential. */
 static void check_values(const char *path, void *cfg, struct diag_list *diags)
 {
@@ -208,6 +280,7 @@ static void check_values(const char *path, void *cfg, struct diag_list *diags)
 		cfgtable_report(diags, path, "webhook.tokens",
 				"give tokens.dir or token files, not both");
 	check_accept(path, &c->webhook_accept, diags);
+	check_writeback(path, c, diags);
 }
 
 int ctlcfg_load(const char *path, struct controller_config *cfg, struct diag_list *diags)

@@ -6,6 +6,7 @@
 #ifndef CLAWFLEET_CTLCFG_H
 #define CLAWFLEET_CTLCFG_H
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "base/cfgtable.h"
@@ -17,6 +18,11 @@ struct controller_config {
 	char *source_ref;	   /* gitref_parse syntax */
 	int64_t source_interval_ms; /* how often the ref is polled (and a pass runs) */
 	int64_t source_timeout_ms;  /* fetch deadline */
+	/* source.writeBack: after an automatic rollback, one commit that points the Promotion back
+	 * at the last good tag (daemon/writeback.c). On when the author is set. */
+	char *writeback_author;	     /* "Name <email>" */
+	char *writeback_branch;	     /* NULL: source.ref's branch */
+	char *writeback_credentials; /* a file holding the token put into an https URL; NULL: none */
 	char *state;		   /* rollout state, audit log, Git mirror */
 	char *listen;		   /* host:port of /status, /metrics, /healthz, /readyz */
 	char *agent_token;	   /* file holding the bearer token sent to the agents */
@@ -41,5 +47,9 @@ int ctlcfg_load(const char *path, struct controller_config *cfg, struct diag_lis
 int ctlcfg_set(struct controller_config *cfg, const char *key, const char *value,
 	       struct cf_err *err);
 void ctlcfg_free(struct controller_config *cfg);
+/* The branch source.writeBack commits to: writeBack.branch, else source.ref's branch; -1 with
+ * err when source.ref names none (a tag, a commit, a semver range). */
+int ctlcfg_writeback_branch(const struct controller_config *cfg, char *out, size_t cap,
+			    struct cf_err *err);
 
 #endif

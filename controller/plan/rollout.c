@@ -37,6 +37,11 @@ const char *condition_status_name(enum condition_status s)
 	return name_of(status_names, COUNT(status_names), (int)s);
 }
 
+const char *rollout_writeback_state_name(enum rollout_writeback_state s)
+{
+	return name_of(writeback_state_names, COUNT(writeback_state_names), (int)s);
+}
+
 void rollout_state_init(struct rollout_state *s)
 {
 	memset(s, 0, sizeof(*s));

@@ -110,6 +110,28 @@ struct rollout_record {
 	char ticket[AUDIT_TICKET_MAX];
 };
 
+/* The commit that makes Git agree with an automatic rollback (the controller's source.writeBack,
+ * daemon/writeback.c): which rollback it is for (the bad tag and its commit), where it points the
+ * Promotion, and how it went. Kept in the state so that a restarted controller neither writes it
+ * twice nor forgets a failure. The planner copies it and never reads it. */
+enum rollout_writeback_state {
+	WRITEBACK_NONE,	   /* no write-back was wanted */
+	WRITEBACK_PENDING, /* to be written, or being written; error: the last attempt's failure */
+	WRITEBACK_DONE,	   /* Git names the last good tag (commit: ours; "" when Git already did) */
+	WRITEBACK_FAILED,  /* given up after the attempts allowed; error says why */
+};
+
+struct rollout_writeback {
+	enum rollout_writeback_state state;
+	char tag[ROLLOUT_TEXT_MAX]; /* the tag rolled back */
+	char tag_commit[41];	    /* the commit it named */
+	char to[ROLLOUT_TEXT_MAX];  /* the last good tag the Promotion goes back to */
+	char commit[41];	    /* the commit written; "" none */
+	char error[ROLLOUT_MESSAGE_MAX];
+	int attempts;
+	int64_t next_ms; /* wall clock: no attempt starts before */
+};
+
 struct rollout_condition {
 	enum condition_status status;
 	char reason[ROLLOUT_REASON_MAX];
@@ -267,6 +289,7 @@ struct rollout_state {
 	 * much watched time. */
 	int64_t clock_ms;
 	int64_t clock_wall_ms;
+	struct rollout_writeback writeback;
 };
 
 #define ROLLOUT_CLOCK_SAVE_MS 60000
@@ -322,5 +345,7 @@ const char *broadcast_verdict_name(enum broadcast_verdict v); /* "promote", "hol
 const char *rollout_outcome_name(enum rollout_outcome o);     /* "succeeded", ... */
 const char *condition_type_name(enum condition_type t);	      /* "Ready", ... */
 const char *condition_status_name(enum condition_status s);   /* "True", "False", "Unknown" */
+/* "none", "pending", "done", "failed" */
+const char *rollout_writeback_state_name(enum rollout_writeback_state s);
 
 #endif

@@ -1,7 +1,7 @@
-/* rollout_internal: private to plan/rollout.c, rollout_json_write.c and rollout_json_read.c;
- * nothing else includes it. The text form of every enum of rollout.h, one table each, which the
- * names, the JSON writer and the JSON reader share so that what is written is what is read back,
- * and the version of the JSON format. */
+/* rollout_internal: private to plan/rollout.c, rollout_json_write.c, rollout_json_read.c and
+ * rollout_json_writeback.c; nothing else includes it. The text form of every enum of rollout.h,
+ * one table each, which the names, the JSON writer and the JSON reader share so that what is
+ * written is what is read back, the version of the JSON format, and the write-back's JSON. */
 #ifndef CLAWFLEET_ROLLOUT_INTERNAL_H
 #define CLAWFLEET_ROLLOUT_INTERNAL_H
 #include <stddef.h>
@@ -36,6 +36,12 @@ static const char *const event_names[] = {
 	[AUDIT_RESTORED] = "restored",
 	[AUDIT_LIFTED] = "lifted",
 };
+static const char *const writeback_state_names[] = {
+	[WRITEBACK_NONE] = "none",
+	[WRITEBACK_PENDING] = "pending",
+	[WRITEBACK_DONE] = "done",
+	[WRITEBACK_FAILED] = "failed",
+};
 static const char *const verdict_names[] = {"promote", "hold", "rollback", "drain", "restore"};
 static const char *const condition_names[] = {"Ready", "Reconciling", "Stalled", "Degraded"};
 static const char *const status_names[] = {"Unknown", "True", "False"};
@@ -48,6 +54,14 @@ static const char *const kind_names[] = {
 	[ACTION_DRAIN_NODE] = "DRAIN_NODE",
 	[ACTION_READY_NODE] = "READY_NODE",
 };
+
+struct json_object;
+/* The state's "writeBack" object (absent while there is none: WRITEBACK_NONE); NULL when out of
+ * memory. */
+struct json_object *rollout_writeback_to_json(const struct rollout_writeback *wb);
+/* Takes it back, every field checked; o NULL (absent) leaves *wb as it is. */
+int rollout_writeback_from_json(struct json_object *o, struct rollout_writeback *wb,
+				struct cf_err *err);
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -243,6 +243,8 @@ int rollout_state_to_json(const struct rollout_state *s, char **out, size_t *len
 		put(&b, clock, "wallMs", json_object_new_int64(s->clock_wall_ms));
 		put(&b, root, "clock", clock);
 	}
+	if (s->writeback.state != WRITEBACK_NONE) /* absent: none, as before write-back was */
+		put(&b, root, "writeBack", rollout_writeback_to_json(&s->writeback));
 
 	int rc = b.oom ? cf_err_set(err, "out of memory") : canon_json(root, out, len, err);
 	json_object_put(root);

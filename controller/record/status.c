@@ -395,6 +395,24 @@ static struct json_object *git_names_message(const struct status_view *v)
 	return json_object_new_string(message);
 }
 
+/* The commit that makes Git agree with an automatic rollback (source.writeBack); null when
+ * none was wanted. */
+static struct json_object *writeback_json(const struct rollout_state *s)
+{
+	const struct rollout_writeback *wb = &s->writeback;
+	if (wb->state == WRITEBACK_NONE)
+		return NULL;
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "state",
+			       json_object_new_string(rollout_writeback_state_name(wb->state)));
+	json_object_object_add(o, "rollbackOf", json_object_new_string(wb->tag));
+	json_object_object_add(o, "to", json_object_new_string(wb->to));
+	json_object_object_add(o, "commit", str_or_null(wb->commit));
+	json_object_object_add(o, "error", str_or_null(wb->error));
+	json_object_object_add(o, "attempts", json_object_new_int(wb->attempts));
+	return o;
+}
+
 static struct json_object *history_json(const struct rollout_state *s)
 {
 	struct json_object *arr = json_object_new_array();
@@ -478,6 +496,7 @@ int status_render_json(const struct status_view *v, char **out, size_t *len, str
 	json_object_object_add(o, "gitNamesQuarantinedTag",
 			       json_object_new_boolean(git_names_quarantined(v) != NULL));
 	json_object_object_add(o, "gitNamesMessage", git_names_message(v));
+	json_object_object_add(o, "writeBack", writeback_json(s));
 	json_object_object_add(o, "history", history_json(s));
 	json_object_object_add(o, "passes", passes_json(v));
 	json_object_object_add(o, "tokenRotation", token_rotation_status_json(v));

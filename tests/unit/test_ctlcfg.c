@@ -175,6 +175,43 @@ static void test_flags_override_with_the_same_checks(void **state)
 }
 
 /* webhook.accept: a list of {kind, namespace, name} maps, a left-out key matching anything. */
+/* source.writeBack is on with its author; the branch defaults to source.ref's; a token needs
+ * an https URL; a bad value is refused at its key. */
+static void test_write_back(void **state)
+{
+	(void)state;
+	struct controller_config cfg;
+	char branch[64];
+	struct cf_err err;
+	load_ok("source: {url: /srv/fleet.git, ref: branch:prod, writeBack: {author: \"Fleet <f@example.com>\"}}\n"
+		"agentToken: /etc/clawfleet/agent-token\n",
+		&cfg);
+	assert_string_equal(cfg.writeback_author, "Fleet <f@example.com>");
+	assert_null(cfg.writeback_branch);
+	assert_int_equal(ctlcfg_writeback_branch(&cfg, branch, sizeof(branch), &err), 0);
+	assert_string_equal(branch, "prod");
+	ctlcfg_free(&cfg);
+	load_ok("source: {url: /srv/fleet.git}\nagentToken: /etc/clawfleet/agent-token\n", &cfg);
+	assert_null(cfg.writeback_author);
+	ctlcfg_free(&cfg);
+
+	char *out = errors_of("source: {url: /srv/fleet.git, writeBack: {branch: main}}\n"
+			      "agentToken: /etc/clawfleet/agent-token\n");
+	assert_non_null(strstr(out, "source.writeBack.author: required with source.writeBack"));
+	free(out);
+	out = errors_of("source: {url: /srv/fleet.git, ref: tag:v1, writeBack: {author: \"A <a@b.c>\"}}\n"
+			"agentToken: /etc/clawfleet/agent-token\n");
+	assert_non_null(strstr(out, "source.writeBack.branch: source.ref tag:v1 names no branch"));
+	free(out);
+	out = errors_of("source: {url: /srv/fleet.git, writeBack: {author: nobody, branch: \"a..b\", "
+			"credentials: /etc/token}}\n"
+			"agentToken: /etc/clawfleet/agent-token\n");
+	assert_non_null(strstr(out, "source.writeBack.author: must be \"Name <email>\""));
+	assert_non_null(strstr(out, "source.writeBack.branch: must be a branch name"));
+	assert_non_null(strstr(out, "source.writeBack.credentials: a token goes into an https://"));
+	free(out);
+}
+
 static void test_webhook_accept(void **state)
 {
 	(void)state;
@@ -240,6 +277,7 @@ int main(void)
 		cmocka_unit_test(test_missing_file_names_it),
 		cmocka_unit_test(test_flags_override_with_the_same_checks),
 		cmocka_unit_test(test_webhook_accept),
+		cmocka_unit_test(test_write_back),
 	};
 	return cmocka_run_group_tests_name("ctlcfg", tests, NULL, NULL);
 }

@@ -525,6 +525,43 @@ static void test_gate_round_trip(void **state)
 	rollout_state_free(&s);
 }
 
+/* The write-back round-trips; written only once there is one, so an older file reads as none;
+ * a state that is not one of the three is refused. */
+static void test_writeback_round_trip(void **state)
+{
+	(void)state;
+	struct rollout_state s, back;
+	struct cf_err err;
+	rich_state(&s);
+	char *json = to_json(&s);
+	assert_null(strstr(json, "\"writeBack\""));
+	free(json);
+	s.writeback = (struct rollout_writeback){.state = WRITEBACK_DONE, .attempts = 2,
+						  .next_ms = 1234};
+	snprintf(s.writeback.tag, sizeof(s.writeback.tag), "v2");
+	snprintf(s.writeback.tag_commit, sizeof(s.writeback.tag_commit), "%040d", 7);
+	snprintf(s.writeback.to, sizeof(s.writeback.to), "v1");
+	snprintf(s.writeback.commit, sizeof(s.writeback.commit), "%040d", 9);
+	snprintf(s.writeback.error, sizeof(s.writeback.error), "the remote moved");
+	json = to_json(&s);
+	if (rollout_state_from_json(json, strlen(json), &back, &err) < 0)
+		fail_msg("from_json: %s", err.msg);
+	assert_int_equal(back.writeback.state, WRITEBACK_DONE);
+	assert_string_equal(back.writeback.tag, "v2");
+	assert_string_equal(back.writeback.to, "v1");
+	assert_string_equal(back.writeback.commit, s.writeback.commit);
+	assert_string_equal(back.writeback.tag_commit, s.writeback.tag_commit);
+	assert_string_equal(back.writeback.error, "the remote moved");
+	assert_int_equal(back.writeback.attempts, 2);
+	assert_int_equal(back.writeback.next_ms, 1234);
+	rollout_state_free(&back);
+	char *bad = replace_first(json, "\"state\":\"done\"", "\"state\":\"none\"");
+	expect_refused(bad, strlen(bad), "writeBack.state: want pending, done or failed");
+	free(bad);
+	free(json);
+	rollout_state_free(&s);
+}
+
 /* The rollout clock's reading round-trips; a file without it (written before it was kept)
  * loads with none, and the clock resumes at the wall time found, or at the latest time the
  * state holds when that is later; a saved reading resumes where it was, however the wall
@@ -743,6 +780,7 @@ int main(void)
 		cmocka_unit_test(test_never_pending_refused_on_write),
 		cmocka_unit_test(test_drain_round_trip),
 		cmocka_unit_test(test_gate_round_trip),
+		cmocka_unit_test(test_writeback_round_trip),
 		cmocka_unit_test(test_clock_round_trip),
 		cmocka_unit_test(test_pending_done),
 		cmocka_unit_test(test_copy_is_deep),
