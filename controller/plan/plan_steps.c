@@ -84,6 +84,22 @@ static int wait_out_red(struct pass *p, const struct verdict *v)
 	return 0;
 }
 
+/* The canary's verdict in a step phase: a red that failureLimit tolerates waits, red fails,
+ * yellow holds. 1 when that decided the pass (its result in *rc), 0 when the canary is green. */
+static int react_to_canary(struct pass *p, int *rc)
+{
+	struct verdict v = plan_judge(p);
+	if (plan_red_tolerated(p, &v))
+		*rc = wait_out_red(p, &v);
+	else if (v.status == PROBE_RED)
+		*rc = plan_fail(p, v.reason, v.node);
+	else if (v.status == PROBE_DEGRADED)
+		*rc = plan_hold(p, v.reason, v.node);
+	else
+		return 0;
+	return 1;
+}
+
 static int start_analysis(struct pass *p)
 {
 	struct rollout_state *s = p->s;
@@ -158,13 +174,9 @@ static int shadow_weights(struct pass *p)
  * it and is green, the first step. */
 int plan_step_shadow(struct pass *p)
 {
-	struct verdict v = plan_judge(p);
-	if (plan_red_tolerated(p, &v))
-		return wait_out_red(p, &v);
-	if (v.status == PROBE_RED)
-		return plan_fail(p, v.reason, v.node);
-	if (v.status == PROBE_DEGRADED)
-		return plan_hold(p, v.reason, v.node);
+	int decided;
+	if (react_to_canary(p, &decided))
+		return decided;
 	size_t first = NO_NODE;
 	for (size_t k = 0; k < p->ncanary; k++) {
 		bool acked;
@@ -200,13 +212,9 @@ int plan_step_promoting(struct pass *p)
 	struct cf_err why;
 	bool matched;
 	int rc = -1;
-	struct verdict v = plan_judge(p);
-	if (plan_red_tolerated(p, &v))
-		return wait_out_red(p, &v);
-	if (v.status == PROBE_RED)
-		return plan_fail(p, v.reason, v.node);
-	if (v.status == PROBE_DEGRADED)
-		return plan_hold(p, v.reason, v.node);
+	int decided;
+	if (react_to_canary(p, &decided))
+		return decided;
 	if (plan_keep_targets(p, NULL, NULL) < 0)
 		return -1;
 	if (weights_for_percent(p->d, s->percent, &m, &why) < 0) {
@@ -267,13 +275,9 @@ int plan_step_gate(struct pass *p)
 {
 	struct rollout_state *s = p->s;
 	char note[ROLLOUT_MESSAGE_MAX];
-	struct verdict v = plan_judge(p);
-	if (plan_red_tolerated(p, &v))
-		return wait_out_red(p, &v);
-	if (v.status == PROBE_RED)
-		return plan_fail(p, v.reason, v.node);
-	if (v.status == PROBE_DEGRADED)
-		return plan_hold(p, v.reason, v.node);
+	int decided;
+	if (react_to_canary(p, &decided))
+		return decided;
 	if (plan_keep_targets(p, NULL, NULL) < 0)
 		return -1;
 	plan_gate_message(s, note, sizeof(note));
@@ -310,13 +314,9 @@ int plan_step_analysing(struct pass *p)
 	int rc = -1;
 	bool acked;
 	size_t first = NO_NODE;
-	struct verdict v = plan_judge(p);
-	if (plan_red_tolerated(p, &v))
-		return wait_out_red(p, &v);
-	if (v.status == PROBE_RED)
-		return plan_fail(p, v.reason, v.node);
-	if (v.status == PROBE_DEGRADED)
-		return plan_hold(p, v.reason, v.node);
+	int decided;
+	if (react_to_canary(p, &decided))
+		return decided;
 	if (plan_keep_targets(p, &acked, &first) < 0)
 		return -1;
 	if (weights_for_percent(p->d, s->percent, &m, &why) < 0) {
