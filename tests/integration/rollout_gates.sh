@@ -2,9 +2,11 @@
 # Manual gates and the quarantine a retry lifts, through Git commits on a
 # simulated fleet (hack/fleet.sh): a Promotion with canary.gates [50] holds at 10 % (Held,
 # waiting for approval of 50 %) with no maxHold deadline; an approval recorded for another tag
-# changes nothing; the approval for this tag through 50 lets the step go. A red canary at 50 %
+# changes nothing; `clawfleet rollout promote` pushes the approval for this tag through 50 (a
+# one-commit diff) and the step goes. A red canary at 50 %
 # rolls back and quarantines the tag; /status says how to lift it and that Git still names it;
-# a spec.retry naming another time lifts nothing, the one copied from /status lifts it (recorded)
+# a spec.retry naming another time lifts nothing, `clawfleet rollout retry` copies the time from
+# /status and lifts it (recorded)
 # and the tag starts again, its approval still counting. (rollout_window.sh: the window.)
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -63,8 +65,19 @@ spec_append "fleet: approve v2026.7.1 in full" "  approval:
     tag: v2026.7.1
     through: full"
 holds "an approval for another tag does not count" 2 "$held_at_gate"
-fleet_sed "$promotion" 's|^    tag: v2026.7.1|    tag: v2026.8.0|; s|^    through: full|    through: 50|'
-git -C "$FLEET_REPO" commit -qam "fleet: approve v2026.8.0 through 50 %"
+# The operator's remote: a bare clone `clawfleet rollout` pushes to, which the fleet's repository
+# (read in place by the controller) then pulls, as a controller's mirror fetches.
+git clone -q --bare "$FLEET_REPO" "$fleet/remote.git"
+tap_check "clawfleet rollout promote pushes the approval of the next gate" \
+	"$FLEET_BIN" rollout promote --source "$fleet/remote.git" --ref main --controller "$FLEET_URL" \
+	--ticket OPS-3000 --author "Ops <ops@example.com>"
+tap_check "which names this tag, through 50 %" python3 -c '
+import subprocess, sys
+diff = subprocess.run(["git", "-C", sys.argv[1], "show", "--format=", "main"], capture_output=True, text=True).stdout
+changed = [l for l in diff.splitlines() if l[:1] in ("+", "-") and l[:3] not in ("+++", "---")]
+assert changed == ["-    tag: v2026.7.1", "-    through: full", "+    tag: v2026.8.0", "+    through: 50"], changed' \
+	"$fleet/remote.git"
+git -C "$FLEET_REPO" pull -q --ff-only "$fleet/remote.git" main
 within "the approval for v2026.8.0 through 50 lets the step go" 20 \
 	'd["phase"] in ("Promoting", "Analysing") and d["percent"] == 50'
 tap_check "the step records the approval" audit_reason step "approved: 50 %"
@@ -83,9 +96,7 @@ spec_append "fleet: retry v2026.8.0 (not that quarantine)" "  retry:
     quarantinedAt: \"2020-01-01T00:00:00.000Z\""
 holds "a retry of another quarantine lifts nothing" 2 \
 	'd["phase"] == "RolledBack" and d["quarantined"] == ["v2026.8.0"]'
-# The operator's remote: a bare clone the command pushes to, which the fleet's repository (read
-# in place by the controller) then pulls, as a controller's mirror fetches.
-git clone -q --bare "$FLEET_REPO" "$fleet/remote.git"
+git -C "$FLEET_REPO" push -q "$fleet/remote.git" main
 tap_check "clawfleet rollout retry pushes one commit with the time /status gives ($at)" \
 	"$FLEET_BIN" rollout retry v2026.8.0 --source "$fleet/remote.git" --ref main --controller "$FLEET_URL" \
 	--ticket OPS-3001 --author "Ops <ops@example.com>" --message "retry after the fix"
