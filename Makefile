@@ -121,9 +121,10 @@ test-run: $(BIN) $(SIM_BINS) $(BENCH_BINS) $(UNIT_BINS)
 	@BUILD=$(BUILD) tests/run
 
 # An allocation over a memory limit (the fetch child's RLIMIT_AS) returns NULL under the
-# sanitizers as it does without them, instead of aborting, so the child can say what it was.
+# sanitizers as it does without them, instead of aborting, so the child can say what it was;
+# hack/lsan.supp names the leaks that are the libraries' own.
 check: deps
-	@ASAN_OPTIONS=allocator_may_return_null=1 \
+	@ASAN_OPTIONS=allocator_may_return_null=1 LSAN_OPTIONS=suppressions=$(CURDIR)/hack/lsan.supp \
 	$(MAKE) --no-print-directory BUILD=build/san CC=clang CFLAGS="-O1 -g -fno-omit-frame-pointer" \
 		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" test-run
 

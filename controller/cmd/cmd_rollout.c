@@ -213,8 +213,11 @@ static int undo_to(struct edit_ctx *c, struct gitsource *gs, struct doc *d,
 	rc = set(d, "spec", "tag", NULL, tag, YAMLEDIT_STRING, err);
 	if (rc == 0 && semver)
 		rc = set(d, "spec", "skillSemver", NULL, semver, YAMLEDIT_STRING, err);
-	if (rc == 0 && image && get(d, "spec", "imageRef"))
+	/* imageRef only where the Promotion has one: undo adds no key. */
+	char *had_image = image ? get(d, "spec", "imageRef") : NULL;
+	if (rc == 0 && had_image)
 		rc = set(d, "spec", "imageRef", NULL, image, YAMLEDIT_STRING, err);
+	free(had_image);
 	free(semver);
 	free(image);
 	const struct treefile *lock = treefiles_find(&old, "openclaw.lock");

@@ -420,6 +420,7 @@ void desired_free(struct desired_state *ds)
 	free(lk->commit);
 	free(lk->sha256);
 	free(lk->skills_semver);
+	free(lk->skills_sha256);
 	for (size_t i = 0; i < lk->nplugins; i++) {
 		free(lk->plugins[i].name);
 		free(lk->plugins[i].version);

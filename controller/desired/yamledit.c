@@ -104,6 +104,8 @@ static int on_target(struct finder *f, const yaml_event_t *ev, const char *shown
 	f->v_start = ev->start_mark.index;
 	f->v_end = ev->end_mark.index;
 	f->v_style = st;
+	/* A key written twice in its mapping: the last one is what a reader takes. */
+	free(f->v_text);
 	f->v_text = strdup((const char *)ev->data.scalar.value);
 	if (!f->v_text)
 		return cf_err_set(f->err, "out of memory");
@@ -364,8 +366,10 @@ int yamledit_get(const char *in, size_t len, const char *const *path, size_t dep
 		/* A key that is there but is no plain value reads as absent; broken YAML is an error. */
 		return f.shape ? 1 : -1;
 	}
-	if (f.matched != depth)
+	if (f.matched != depth) {
+		free(f.v_text);
 		return 1;
+	}
 	*out = f.v_text;
 	return 0;
 }
