@@ -240,8 +240,8 @@ static char *find_program(const char *argv0, struct proc_result *res, struct cf_
 	return NULL;
 }
 
-static int spawn(const char *program, char *const *argv, char **envp, int out_w, int err_w,
-		 pid_t *pid, struct proc_result *res, struct cf_err *err)
+int proc_spawn(const char *program, char *const *argv, char *const *envp, int in_fd, int out_fd,
+	       int err_fd, pid_t *pid)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
@@ -253,21 +253,21 @@ static int spawn(const char *program, char *const *argv, char **envp, int out_w,
 	sigfillset(&all);
 	sigdelset(&all, SIGKILL);
 	sigdelset(&all, SIGSTOP);
-	if (posix_spawn_file_actions_init(&fa) != 0)
-		return cf_err_set(err, "out of memory");
-	if (posix_spawnattr_init(&attr) != 0) {
+	if ((rc = posix_spawn_file_actions_init(&fa)) != 0)
+		return rc;
+	if ((rc = posix_spawnattr_init(&attr)) != 0) {
 		posix_spawn_file_actions_destroy(&fa);
-		return cf_err_set(err, "out of memory");
+		return rc;
 	}
-	rc = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	rc = in_fd < 0 ? posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)
+		       : posix_spawn_file_actions_adddup2(&fa, in_fd, 0);
 	if (!rc)
-		rc = posix_spawn_file_actions_adddup2(&fa, out_w, 1);
+		rc = posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
 	if (!rc)
-		rc = posix_spawn_file_actions_adddup2(&fa, err_w, 2);
+		rc = posix_spawn_file_actions_adddup2(&fa, err_fd, 2);
 	/* Descriptors another thread opened without O_CLOEXEC must not reach the child either. */
 	if (!rc)
 		rc = compat_spawn_close_others(&fa, &flags);
-	/* The caller's ignored signals (SIGPIPE in a server) and blocked mask are not the child's. */
 	if (!rc)
 		rc = posix_spawnattr_setflags(&attr, flags);
 	if (!rc)
@@ -276,18 +276,20 @@ static int spawn(const char *program, char *const *argv, char **envp, int out_w,
 		rc = posix_spawnattr_setsigmask(&attr, &none);
 	if (!rc)
 		rc = posix_spawnattr_setsigdefault(&attr, &all);
-	if (rc) {
-		errno = rc;
-		cf_err_errno(err, "preparing to run %s", program);
-		goto done;
-	}
-	rc = posix_spawn(pid, program, &fa, &attr, argv, envp);
+	if (!rc)
+		rc = posix_spawn(pid, program, &fa, &attr, argv, envp);
+	posix_spawnattr_destroy(&attr);
+	posix_spawn_file_actions_destroy(&fa);
+	return rc;
+}
+
+static int spawn(const char *program, char *const *argv, char **envp, int out_w, int err_w,
+		 pid_t *pid, struct proc_result *res, struct cf_err *err)
+{
+	int rc = proc_spawn(program, argv, envp, -1, out_w, err_w, pid);
 	/* The program vanished or changed since find_program looked. */
 	if (rc)
 		not_runnable(argv[0], program, rc, res, err);
-done:
-	posix_spawnattr_destroy(&attr);
-	posix_spawn_file_actions_destroy(&fa);
 	return rc ? -1 : 0;
 }
 

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "base/err.h"
 
@@ -53,5 +54,13 @@ int proc_run(const struct proc_spec *spec, struct proc_result *res, struct cf_er
  * ended and the tail of what it printed on stderr (or stdout). */
 int proc_check(const struct proc_spec *spec, const struct proc_result *res, struct cf_err *err);
 void proc_result_free(struct proc_result *res);
+
+/* The one way clawfleet starts a process (proc_run and the children a loop polls: the Git fetch,
+ * the rollback write-back): program with argv and envp, standard input, output and error on
+ * in_fd (-1: /dev/null), out_fd and err_fd and no other descriptor, in a process group of its
+ * own so that a deadline kills all it started, with default signal dispositions and none blocked
+ * (a server ignores SIGPIPE; its child must not). Returns 0 with *pid, or an errno value. */
+int proc_spawn(const char *program, char *const *argv, char *const *envp, int in_fd, int out_fd,
+	       int err_fd, pid_t *pid);
 
 #endif

@@ -15,13 +15,13 @@
 #include <json-c/json.h>
 #include <limits.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "base/backoff.h"
 #include "base/clock.h"
@@ -29,6 +29,7 @@
 #include "base/fsutil.h"
 #include "base/jsonparse.h"
 #include "base/log.h"
+#include "base/proc.h"
 #include "daemon/controller_internal.h"
 
 #define WRITEBACK_DEADLINE_MS 300000
@@ -227,11 +228,8 @@ static int spawn(struct controller *c, struct cf_err *err)
 	char exe[PATH_MAX], branch[256], url[4096 + TOKEN_MAX + 64], var[sizeof(url) + 32];
 	char of[ROLLOUT_TEXT_MAX + 16], reason[ROLLOUT_REASON_MAX + 32], msg[1024];
 	const char *ticket = NULL;
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none, all;
 	char **env = NULL;
-	int rc = -1;
+	int out_fd = -1, err_fd = -1, rc = -1;
 	if (compat_self_exe_path(exe, sizeof(exe)) < 0)
 		return cf_err_set(err, "finding the controller's own executable: %s",
 				  strerror(errno));
@@ -265,20 +263,14 @@ static int spawn(struct controller *c, struct cf_err *err)
 	env = child_env(var);
 	if (!env)
 		return cf_err_set(err, "out of memory");
-	posix_spawn_file_actions_init(&fa);
-	posix_spawnattr_init(&attr);
-	sigemptyset(&none);
-	sigfillset(&all);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 1, c->wb_out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	posix_spawn_file_actions_addopen(&fa, 2, c->wb_err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	/* Its own process group (killed whole at the deadline), default signals, none blocked. */
-	posix_spawnattr_setpgroup(&attr, 0);
-	posix_spawnattr_setsigdefault(&attr, &all);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF |
-						POSIX_SPAWN_SETSIGMASK);
-	int e = posix_spawn(&c->wb_pid, exe, &fa, &attr, argv, env);
+	out_fd = open(c->wb_out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	err_fd = open(c->wb_err_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (out_fd < 0 || err_fd < 0) {
+		cf_err_errno(err, "opening %s for the write-back's output",
+			     out_fd < 0 ? c->wb_out_path : c->wb_err_path);
+		goto done;
+	}
+	int e = proc_spawn(exe, argv, env, -1, out_fd, err_fd, &c->wb_pid);
 	if (e != 0) {
 		c->wb_pid = 0;
 		cf_err_set(err, "starting %s rollout undo: %s", exe, strerror(e));
@@ -287,8 +279,10 @@ static int spawn(struct controller *c, struct cf_err *err)
 	c->wb_deadline_mono_ms = clock_mono_ms() + WRITEBACK_DEADLINE_MS;
 	rc = 0;
 done:
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
+	if (out_fd >= 0)
+		close(out_fd);
+	if (err_fd >= 0)
+		close(err_fd);
 	free(env);
 	return rc;
 }

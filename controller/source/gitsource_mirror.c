@@ -8,7 +8,6 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,6 +21,7 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/fsutil.h"
+#include "base/proc.h"
 #include "source/gitsource_internal.h"
 
 extern char **environ;
@@ -271,56 +271,16 @@ static char **child_env(void)
 static int spawn_child(struct gitsource_fetch *f, const char *self, char **argv, int job_r,
 		       int msg_w, struct cf_err *err)
 {
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none, all;
 	char **envp = child_env();
-	int rc;
-
 	if (!envp)
 		return cf_err_set(err, "out of memory");
-	sigemptyset(&none);
-	sigfillset(&all);
-	sigdelset(&all, SIGKILL);
-	sigdelset(&all, SIGSTOP);
-	if (posix_spawn_file_actions_init(&fa) != 0) {
-		free(envp);
-		return cf_err_set(err, "out of memory");
-	}
-	if (posix_spawnattr_init(&attr) != 0) {
-		posix_spawn_file_actions_destroy(&fa);
-		free(envp);
-		return cf_err_set(err, "out of memory");
-	}
-	rc = posix_spawn_file_actions_adddup2(&fa, job_r, 0);
-	if (!rc)
-		rc = posix_spawn_file_actions_adddup2(&fa, msg_w, 1);
-	if (!rc)
-		rc = posix_spawn_file_actions_adddup2(&fa, msg_w, 2);
-	/* The controller's ignored SIGPIPE and blocked signals are not the child's; its own group
-	 * lets the deadline kill whatever it started with it; it inherits no other descriptor (a
-	 * listening socket or a lock held past the daemon's death). */
-	short spawn_flags = POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
-	if (!rc)
-		rc = compat_spawn_close_others(&fa, &spawn_flags);
-	if (!rc)
-		rc = posix_spawnattr_setflags(&attr, spawn_flags);
-	if (!rc)
-		rc = posix_spawnattr_setpgroup(&attr, 0);
-	if (!rc)
-		rc = posix_spawnattr_setsigmask(&attr, &none);
-	if (!rc)
-		rc = posix_spawnattr_setsigdefault(&attr, &all);
-	if (!rc)
-		rc = posix_spawn(&f->pid, self, &fa, &attr, argv, envp);
+	int rc = proc_spawn(self, argv, envp, job_r, msg_w, msg_w, &f->pid);
 	if (rc) {
 		f->pid = 0;
 		errno = rc;
 		cf_err_errno(err, "fetch of %s: running %s %s", f->shown, self,
 			     GITSOURCE_FETCH_COMMAND);
 	}
-	posix_spawnattr_destroy(&attr);
-	posix_spawn_file_actions_destroy(&fa);
 	free(envp);
 	return rc ? -1 : 0;
 }
