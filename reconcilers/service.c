@@ -9,6 +9,7 @@
 
 #include "base/jsonparse.h"
 #include "base/proc.h"
+#include "reconcilers/plist.h"
 
 /* A status answer is a few hundred bytes; a megabyte of it is not a status. */
 #define STATUS_OUTPUT_MAX (64 * 1024)
@@ -113,10 +114,29 @@ static int launchd_target(const struct service_config *cfg, char *buf, size_t si
 	return 0;
 }
 
+static int launchd_status(const struct service_config *cfg, struct service_status *st,
+			  struct cf_err *err);
+
+/* A job whose plist launchd would refuse stays down after the reload: lint it first. A plist
+ * that cannot be located (launchd does not answer, or has no such job) is left for kickstart to
+ * report; one that no longer exists is not what launchd runs. */
+static int launchd_lint(const struct service_config *cfg, struct cf_err *err)
+{
+	struct service_status st;
+	struct plist_info info;
+
+	if (launchd_status(cfg, &st, NULL) < 0 || !st.plist_path[0] ||
+	    access(st.plist_path, F_OK) < 0)
+		return 0;
+	if (plist_read(st.plist_path, &info, err) < 0)
+		return cf_err_prefix(err, "plist.invalid: not reloading the gateway");
+	return 0;
+}
+
 static int launchd_restart(const struct service_config *cfg, struct cf_err *err)
 {
 	char target[NAME_MAX_LEN + 1];
-	if (launchd_target(cfg, target, sizeof(target), err) < 0)
+	if (launchd_target(cfg, target, sizeof(target), err) < 0 || launchd_lint(cfg, err) < 0)
 		return -1;
 	char *argv[] = {(char *)exe(cfg->launchctl, "launchctl"), "kickstart", "-k", target, NULL};
 	return run_checked(cfg, argv, err);
@@ -178,6 +198,10 @@ static void parse_launchd_print(char *text, struct service_status *st)
 					    (!*rest || *rest == ':');
 		else if (strcmp(s, "last terminating signal") == 0)
 			sig = parse_signal(value);
+		else if (strcmp(s, "path") == 0)
+			snprintf(st->plist_path, sizeof(st->plist_path), "%s", value);
+		else if (strcmp(s, "stderr path") == 0)
+			snprintf(st->stderr_path, sizeof(st->stderr_path), "%s", value);
 	}
 	if (sig >= 0) {
 		st->has_last_exit = sig > 0;

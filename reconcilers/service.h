@@ -3,7 +3,10 @@
  * print <target>`; systemd: `systemctl --user restart <unit>` and `systemctl --user show`;
  * openclaw: `openclaw gateway restart` and `openclaw gateway status --json`; command: argv lists
  * from the configuration, the status command printing {"running":bool,"pid":N,"lastExit":N}.
- * restart returns once the manager has done it. status returns 0 whenever the manager answered,
+ * launchd's restart lints the plist launchd loaded the job from first (reconcilers/plist.h: the
+ * path `launchctl print` names) and refuses the reload when it does not
+ * pass, with an error starting "plist.invalid: "; a plist file that does not exist is not
+ * linted (launchd runs the copy it loaded). restart returns once the manager has done it. status returns 0 whenever the manager answered,
  * a service it does not know included (not running, with the reason in error); -1 when it could
  * not answer (a failing or hung command, output that does not parse). Every command runs through
  * proc with the configuration's deadline and environment overlay. */
@@ -15,6 +18,7 @@
 
 #define SERVICE_TIMEOUT_DEFAULT_MS 30000
 #define SERVICE_ERROR_MAX 512
+#define SERVICE_PATH_MAX 1024
 #define SERVICE_DEFAULT_LAUNCHD_LABEL "ai.openclaw.gateway" /* in the domain gui/<uid> */
 #define SERVICE_DEFAULT_SYSTEMD_UNIT "openclaw-gateway.service"
 
@@ -43,6 +47,10 @@ struct service_status {
 	int last_signal;
 	/* One line on why the gateway is not running or its state is unknown; "" otherwise. */
 	char error[SERVICE_ERROR_MAX];
+	/* What launchd says the job is made of ("path", "stderr path"); "" when it did not say
+	 * or another manager answered. */
+	char plist_path[SERVICE_PATH_MAX];
+	char stderr_path[SERVICE_PATH_MAX];
 };
 
 struct service_driver {

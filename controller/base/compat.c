@@ -1,14 +1,20 @@
 #include "base/compat.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "base/fsutil.h"
+#include "base/proc.h"
 
 #if defined(__APPLE__)
 #include <mach-o/dyld.h>
@@ -305,5 +311,207 @@ int compat_mapped_bytes(uint64_t *bytes)
 #else
 	*bytes = 0;
 	return 0;
+#endif
+}
+
+/* ---- who listens on a port ---- */
+
+#define LISTEN_STATE 0x0A /* TCP_LISTEN in /proc/net/tcp's st column */
+#define PROC_NET_MAX (4 * 1024 * 1024)
+#define LISTEN_INODES_MAX 64
+#define LSOF_TIMEOUT_MS 5000
+#define PLUTIL_TIMEOUT_MS 5000
+
+size_t compat_parse_proc_net_tcp(const char *text, int port, unsigned long *inodes, size_t max)
+{
+	size_t n = 0;
+	const char *line = strchr(text, '\n'); /* the first line names the columns */
+
+	while (line && *++line && n < max) {
+		char local[128], remote[128];
+		unsigned state;
+		unsigned long inode;
+		/* sl local_address rem_address st tx:rx tr:tm retrnsmt uid timeout inode */
+		if (sscanf(line, "%*s %127s %127s %x %*s %*s %*s %*s %*s %lu", local, remote, &state,
+			   &inode) == 4 &&
+		    state == LISTEN_STATE) {
+			const char *colon = strrchr(local, ':');
+			if (colon && strtol(colon + 1, NULL, 16) == port && inode)
+				inodes[n++] = inode;
+		}
+		line = strchr(line, '\n');
+	}
+	return n;
+}
+
+size_t compat_parse_lsof(const char *text, struct compat_listener *out, size_t max)
+{
+	size_t n = 0;
+	bool open_entry = false;
+
+	for (const char *line = text; line && *line; line = strchr(line, '\n'), line += !!line) {
+		size_t len = strcspn(line, "\n");
+		if (line[0] == 'p' && n < max) {
+			out[n].pid = (pid_t)strtol(line + 1, NULL, 10);
+			out[n].name[0] = '\0';
+			open_entry = out[n].pid > 0;
+			n += open_entry;
+		} else if (line[0] == 'p') {
+			open_entry = false;
+		} else if (line[0] == 'c' && open_entry) {
+			size_t cut = len - 1 < sizeof(out[0].name) ? len - 1 : sizeof(out[0].name) - 1;
+			memcpy(out[n - 1].name, line + 1, cut);
+			out[n - 1].name[cut] = '\0';
+		}
+	}
+	return n;
+}
+
+#if defined(__APPLE__)
+int compat_port_listeners(int port, pid_t expected_pid, struct compat_listener *out, size_t max,
+			  size_t *n, size_t *sockets)
+{
+	char spec[32];
+	struct proc_result res = {0};
+	(void)expected_pid;
+	snprintf(spec, sizeof(spec), "-iTCP:%d", port);
+	char *argv[] = {"lsof", "-nP", spec, "-sTCP:LISTEN", "-Fpc", NULL};
+	struct proc_spec ps = {.argv = argv, .timeout_ms = LSOF_TIMEOUT_MS};
+	*n = *sockets = 0;
+	if (proc_run(&ps, &res, NULL) < 0 || res.timed_out || !res.exited) {
+		proc_result_free(&res);
+		errno = EIO;
+		return -1;
+	}
+	/* lsof exits 1 when nothing matched. */
+	*n = *sockets = compat_parse_lsof(res.out, out, max);
+	proc_result_free(&res);
+	return 0;
+}
+#else
+static int read_proc_text(const char *path, char **text)
+{
+	struct cf_err err;
+	size_t len;
+	return fsutil_read_file(path, PROC_NET_MAX, text, &len, &err);
+}
+
+/* Whether a /proc/<pid>/fd directory holds one of the inodes: marks them in seen. */
+static bool holds_sockets(const char *pid_dir, const unsigned long *inodes, size_t ninodes,
+			  bool *seen)
+{
+	char path[PATH_MAX], link[64], want[64];
+	bool any = false;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%s/fd", pid_dir);
+	if (!(d = opendir(path)))
+		return false;
+	for (struct dirent *e; (e = readdir(d));) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/fd/%s", pid_dir, e->d_name);
+		ssize_t len = readlink(path, link, sizeof(link) - 1);
+		if (len <= 0)
+			continue;
+		link[len] = '\0';
+		for (size_t i = 0; i < ninodes; i++) {
+			snprintf(want, sizeof(want), "socket:[%lu]", inodes[i]);
+			if (strcmp(link, want) == 0)
+				any = seen[i] = true;
+		}
+	}
+	closedir(d);
+	return any;
+}
+
+static void add_listener(const char *pid_dir, struct compat_listener *out, size_t max, size_t *n)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	if (*n == max)
+		return;
+	struct compat_listener *l = &out[(*n)++];
+	l->pid = (pid_t)strtol(pid_dir, NULL, 10);
+	l->name[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%s/comm", pid_dir);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return;
+	ssize_t len = read(fd, l->name, sizeof(l->name) - 1);
+	close(fd);
+	l->name[len > 0 ? len : 0] = '\0';
+	l->name[strcspn(l->name, "\n")] = '\0';
+}
+
+int compat_port_listeners(int port, pid_t expected_pid, struct compat_listener *out, size_t max,
+			  size_t *n, size_t *sockets)
+{
+	static const char *const tables[] = {"/proc/net/tcp", "/proc/net/tcp6"};
+	unsigned long inodes[LISTEN_INODES_MAX];
+	bool seen[LISTEN_INODES_MAX] = {false};
+	size_t ninodes = 0;
+	char pid_dir[24];
+
+	*n = *sockets = 0;
+	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+		char *text = NULL;
+		if (read_proc_text(tables[i], &text) < 0) {
+			if (i == 0) {
+				errno = EIO;
+				return -1;
+			}
+			continue; /* no IPv6 */
+		}
+		ninodes += compat_parse_proc_net_tcp(text, port, inodes + ninodes,
+						     LISTEN_INODES_MAX - ninodes);
+		free(text);
+	}
+	*sockets = ninodes;
+	if (!ninodes)
+		return 0;
+	snprintf(pid_dir, sizeof(pid_dir), "%d", (int)expected_pid);
+	if (expected_pid > 0 && holds_sockets(pid_dir, inodes, ninodes, seen)) {
+		add_listener(pid_dir, out, max, n);
+		size_t all = 0;
+		while (all < ninodes && seen[all])
+			all++;
+		if (all == ninodes)
+			return 0;
+	}
+	DIR *d = opendir("/proc");
+	if (!d)
+		return -1;
+	for (struct dirent *e; (e = readdir(d)) && *n < max;) {
+		if (!isdigit((unsigned char)e->d_name[0]) || strcmp(e->d_name, pid_dir) == 0)
+			continue;
+		if (holds_sockets(e->d_name, inodes, ninodes, seen))
+			add_listener(e->d_name, out, max, n);
+	}
+	closedir(d);
+	return 0;
+}
+#endif
+
+int compat_plist_lint(const char *path, char *msg, size_t size)
+{
+#if defined(__APPLE__)
+	struct proc_result res = {0};
+	char *argv[] = {"/usr/bin/plutil", "-lint", (char *)path, NULL};
+	struct proc_spec ps = {.argv = argv, .timeout_ms = PLUTIL_TIMEOUT_MS};
+	struct cf_err err;
+	int rc = proc_run(&ps, &res, &err) == 0 && proc_check(&ps, &res, &err) == 0 ? 0 : -1;
+	if (rc < 0) {
+		/* plutil says "<path>: <what is wrong>" on stdout. */
+		const char *said = res.out && res.out[0] ? res.out : err.msg;
+		snprintf(msg, size, "plutil -lint: %.*s", (int)strcspn(said, "\n"), said);
+	}
+	proc_result_free(&res);
+	return rc;
+#else
+	(void)path;
+	if (size)
+		msg[0] = '\0';
+	return 1;
 #endif
 }

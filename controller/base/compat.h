@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <time.h>
 
 /* Defined where epoll(7) exists (Linux): the benchmarks' load generator waits on thousands of
@@ -91,5 +92,32 @@ int compat_mapped_bytes(uint64_t *bytes);
  * PR_SET_CHILD_SUBREAPER), for tests whose PID 1 never reaps. macOS has no such thing and needs
  * none (launchd reaps orphans): 0 there. 0, or -1 with errno. */
 int compat_adopt_orphans(void);
+
+/* A process holding a listening TCP socket. */
+struct compat_listener {
+	pid_t pid;
+	char name[64]; /* its command name; "" when unknown */
+};
+
+/* The processes holding a TCP socket that listens on port (any address, IPv4 or IPv6): up to max
+ * of them into out, their number in *n, and in *sockets how many listening sockets the system
+ * lists, so "nobody listens" (0) stays apart from "someone this user may not look at listens"
+ * (sockets > 0, n == 0). Linux: the LISTEN rows of /proc/net/tcp and tcp6, then the processes
+ * whose /proc/<pid>/fd links name those sockets; expected_pid is looked at first and, when it
+ * holds them all, is the whole answer (one directory read instead of every process's). macOS:
+ * `lsof -nP -iTCP:<port> -sTCP:LISTEN -Fpc`, bounded to a few seconds; *sockets is then n.
+ * 0, or -1 with errno. */
+int compat_port_listeners(int port, pid_t expected_pid, struct compat_listener *out, size_t max,
+			  size_t *n, size_t *sockets);
+/* The two readings compat_port_listeners is made of, pure and built everywhere: the inodes of
+ * the LISTEN sockets on port in the text of /proc/net/tcp or tcp6 (up to max; returns how many),
+ * and the processes in lsof's -Fpc output (up to max; returns how many). */
+size_t compat_parse_proc_net_tcp(const char *text, int port, unsigned long *inodes, size_t max);
+size_t compat_parse_lsof(const char *text, struct compat_listener *out, size_t max);
+
+/* Lints a property list with the system's own tool where there is one: `plutil -lint` on macOS,
+ * 0 when it passes, -1 with plutil's complaint in msg; elsewhere 1 (no system linter: the
+ * caller's own parse, reconcilers/plist.c, is the lint). */
+int compat_plist_lint(const char *path, char *msg, size_t size);
 
 #endif

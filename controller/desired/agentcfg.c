@@ -32,6 +32,10 @@ static const struct cfg_key keys[] = {
 	K("service.status", CFG_ARGV, service_status, NULL, false),
 	{"gateway.port", CFG_INT, offsetof(struct agent_config, gateway_port), "18789", false, 1,
 	 65535, NULL},
+	/* No defaults: the log is the one launchd names, and TLS is checked only where the gateway
+	 * terminates it. */
+	K("gateway.log", CFG_PATH, gateway_log, NULL, false),
+	K("gateway.tlsCert", CFG_PATH, gateway_tls_cert, NULL, false),
 	K("queue", CFG_STRING, queue, NULL, false),
 	K("digest", CFG_STRING, digest, NULL, false),
 	K("tokens.current", CFG_PATH, token_current, NULL, false),

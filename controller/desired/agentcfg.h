@@ -27,6 +27,8 @@ struct agent_config {
 	char **service_restart; /* argv for the command manager, NULL-terminated */
 	char **service_status;
 	int64_t gateway_port;
+	char *gateway_log;	/* the gateway's log; NULL: the stderr path launchd names */
+	char *gateway_tls_cert; /* the PEM certificate the gateway serves; NULL: no TLS */
 	char *queue;
 	char *digest;
 	char *token_current;

@@ -56,6 +56,7 @@ struct promotion_analysis {
 	int max_restarts_5m;		      /* maxRestarts5m: this many starts are a crash loop */
 	double min_disk_free_percent;	      /* minDiskFreePercent */
 	int64_t max_p95_ms;		      /* maxP95; 0: unset */
+	int64_t max_synthetic_p95_ms;	      /* maxSyntheticP95: a node's own p95, absolute */
 	bool has_max_digest_failures;	      /* false: the digest never gates */
 	int64_t max_digest_failures;	      /* maxDigestFailures */
 	int failure_limit;		      /* consecutive red observations before a rollback */
@@ -156,6 +157,7 @@ struct openclaw_lock {
 	/* skills.sha256, may be NULL: the pack's digest as the runbooks compute it
 	 * (reconcilers/pack_digest.h), so a pack put on a Mac by other means is adopted */
 	char *skills_sha256;
+	char *runtime_node;   /* runtime.node: the node binary the gateway's plist runs; may be NULL */
 	char file_sha256[65]; /* sha256 of the lock file's bytes, what peers compare */
 };
 

@@ -125,8 +125,11 @@ static bool load_analysis(const struct loaded_object *o, struct promotion_analys
 	a->max_digest_failures = a->has_max_digest_failures ? digest : 0;
 	a->failure_limit = (int)field_int(o, ANALYSIS "failureLimit", 1);
 	a->min_samples = (int)field_int(o, ANALYSIS "minSamples", 3);
-	return !field_str(o, ANALYSIS "maxP95") ||
-	       parse_duration_field(o, ANALYSIS "maxP95", &a->max_p95_ms);
+	a->max_synthetic_p95_ms = 5000;
+	return (!field_str(o, ANALYSIS "maxP95") ||
+		parse_duration_field(o, ANALYSIS "maxP95", &a->max_p95_ms)) &&
+	       (!field_str(o, ANALYSIS "maxSyntheticP95") ||
+		parse_duration_field(o, ANALYSIS "maxSyntheticP95", &a->max_synthetic_p95_ms));
 }
 
 /* An RFC 3339 time as milliseconds: the quarantine a retry names was recorded to the

@@ -209,8 +209,13 @@ void desired_load_lock(struct loader *ld, const struct treefile *tf)
 		lock_diag(ld, tf, NULL, "must be a JSON object");
 		goto done;
 	}
-	struct json_object *oc = NULL, *skills = NULL;
+	struct json_object *oc = NULL, *skills = NULL, *runtime = NULL;
 	json_object_object_get_ex(root, "openclaw", &oc);
+	json_object_object_get_ex(root, "runtime", &runtime);
+	const char *node = lock_str(runtime, "node");
+	if (node && node[0] != '/')
+		lock_diag(ld, tf, "runtime.node",
+			  "must be an absolute path such as /opt/homebrew/bin/node");
 	json_object_object_get_ex(root, "skills", &skills);
 	const char *version = lock_str(oc, "version");
 	const char *commit = lock_str(oc, "commit");
@@ -243,6 +248,7 @@ void desired_load_lock(struct loader *ld, const struct treefile *tf)
 	lk->sha256 = desired_strdup(ld, sha);
 	lk->skills_semver = desired_strdup(ld, skill_semver);
 	lk->skills_sha256 = desired_strdup(ld, skill_sha);
+	lk->runtime_node = desired_strdup(ld, node);
 	canon_sha256_hex(tf->data, tf->len, lk->file_sha256);
 done:
 	json_object_put(root);

@@ -277,6 +277,7 @@ int node_observe_run(struct node_observer *obs, int64_t applied_generation, cons
 	observe_gateway(obs, o);
 	observe_tcp(obs, o);
 	observe_latency(obs, o, kickstarts);
+	observe_cutover(obs, o);
 	observe_doctor_end(&job, o);
 	o->in.checked_at_ms = clock_epoch_ms();
 	o->checked_mono_ms = clock_mono_ms();

@@ -20,6 +20,7 @@
 #include "base/semver.h"
 #include "desired/desired.h"
 #include "desired/schema.h"
+#include "observe/node_cutover.h"
 #include "observe/node_observe.h"
 #include "reconcilers/lockcheck.h"
 #include "reconcilers/pull.h"
@@ -44,6 +45,15 @@ struct sample {
 	int64_t at_ms; /* monotonic */
 	double ms;
 	bool ok;
+};
+
+/* What the cutover checks keep between refreshes (node_cutover_observe.c): where in the
+ * gateway's log its current run began. */
+struct cutover_state {
+	char log_path[SERVICE_PATH_MAX]; /* the log the offsets are in; "" before the first look */
+	int pid;			 /* the gateway's pid at the last look; 0 not running */
+	int64_t log_start;		 /* the offset its current run's lines start at */
+	int64_t log_size;		 /* the log's size at the last look */
 };
 
 struct node_observer {
@@ -73,6 +83,7 @@ struct node_observer {
 	char running_commit[41];  /* the build the samples measure: the infra HEAD at the last
 				     kickstart, else at the first observation; "" unknown */
 	struct probe_thresholds thresholds; /* of the last observation */
+	struct cutover_state cutover;
 };
 
 struct observation {
@@ -90,6 +101,9 @@ struct observation {
 	char current_error[ERROR_MAX], next_error[ERROR_MAX], pack_digest_error[ERROR_MAX];
 	char queue_error[ERROR_MAX], digest_error[ERROR_MAX], disk_error[ERROR_MAX];
 	char service_error[ERROR_MAX], gateway_error[ERROR_MAX], tcp_error[ERROR_MAX];
+	bool service_seen; /* service holds what the service manager answered */
+	struct service_status service;
+	struct cutover_checks cutover; /* in.checks points here */
 };
 
 /* The doctor runs of one observation: they go in parallel with the other sources. */
@@ -134,6 +148,9 @@ int observe_doctor_begin(struct doctor_job *job, const struct node_observer *obs
 void observe_doctor_end(struct doctor_job *job, struct observation *o);
 void observe_service(struct node_observer *obs, struct observation *o);
 void observe_skills(const struct node_observer *obs, struct observation *o);
+
+/* node_cutover_observe.c: the cutover checks, after observe_service. */
+void observe_cutover(struct node_observer *obs, struct observation *o);
 
 /* node_observe_gateway.c */
 void observe_gateway(struct node_observer *obs, struct observation *o);

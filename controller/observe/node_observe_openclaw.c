@@ -182,6 +182,8 @@ void observe_service(struct node_observer *obs, struct observation *o)
 		o->in.service.has_last_exit = st.has_last_exit;
 		o->in.service.last_exit = st.last_exit;
 		o->in.service.last_signal = st.last_signal;
+		o->service = st;
+		o->service_seen = true;
 		note_status(obs, &st, now);
 	}
 	o->in.service.restarts_5m = restarts_within_window(obs, now);

@@ -183,6 +183,15 @@ void probe_thresholds_of(const struct promotion *promo, struct probe_thresholds 
 	out->max_restarts_5m = promo->analysis.max_restarts_5m;
 	out->min_disk_free_percent = promo->analysis.min_disk_free_percent;
 	out->max_p95_ratio = promo->analysis.max_p95_ratio;
+	out->max_synthetic_p95_ms = (double)promo->analysis.max_synthetic_p95_ms;
+}
+
+static void checks(const struct probe_inputs *in, struct probe_result *out,
+		   enum probe_status group)
+{
+	for (size_t i = 0; i < in->nchecks; i++)
+		if (in->checks[i].severity == group)
+			add(out, group, in->checks[i].code, "%s", in->checks[i].message);
 }
 
 static void judge_red(const struct probe_inputs *in, const struct probe_thresholds *t,
@@ -238,6 +247,11 @@ static void judge_red(const struct probe_inputs *in, const struct probe_threshol
 		    "%.1f%% of %lld synthetic checks failed (limit %g%%)",
 		    in->latency.synthetic_failure_percent, (long long)in->latency.samples,
 		    t->max_synthetic_failure_percent);
+	if (in->latency.samples > 0 && in->latency.p95_ms > t->max_synthetic_p95_ms)
+		add(out, PROBE_RED, "synthetic.p95",
+		    "p95 of %lld synthetic checks is %.1f ms (limit %.0f ms, maxSyntheticP95)",
+		    (long long)in->latency.samples, in->latency.p95_ms, t->max_synthetic_p95_ms);
+	checks(in, out, PROBE_RED);
 }
 
 /* The node's p95 against its own baseline is only a note: a node is judged against its stable
@@ -295,6 +309,7 @@ static void judge_degraded(const struct probe_inputs *in, struct probe_result *o
 		add(out, PROBE_DEGRADED, "service.unknown",
 		    "the service manager did not say whether the gateway runs: %s",
 		    in->service.error);
+	checks(in, out, PROBE_DEGRADED);
 	if (in->checked_at_ms <= 0) {
 		add(out, PROBE_DEGRADED, "probe.stale", "no observation has finished yet");
 	} else if (in->checked_age_ms > PROBE_STALE_PERIODS * refresh) {
@@ -314,6 +329,7 @@ void probe_merge(const struct probe_inputs *in, struct probe_result *out)
 	judge_degraded(in, out);
 	doctor_reasons(in, out, PROBE_GREEN);
 	latency_note(in, t, out);
+	checks(in, out, PROBE_GREEN);
 	doctor_summary(in, out);
 }
 

@@ -32,8 +32,11 @@ struct json_object;
  * (lockcheck_matches), infra.unreadable or infra.dirty, a doctor code (doctor.h) for each counted
  * run that is red or could not be judged ("doctor.pending" when none ran), gateway.not_running,
  * gateway.not_ready (/healthz or the /readyz body), service.crash_loop, tcp.connect_failed,
- * disk.low, synthetic.failures. Degraded: doctor.yellow, digest.unavailable or digest.stale,
- * queue.unavailable or queue.over_limit, disk.unknown, service.unknown, probe.stale. Notes:
+ * disk.low, synthetic.failures, synthetic.p95 (the synthetic checks' p95 over maxSyntheticP95, 5 s
+ * by default), then the red checks the observation judged itself (checks below: the cutover's
+ * plist.invalid, runtime.mismatch, service.crash_log, port.owner, tls.expiring). Degraded: doctor.yellow, digest.unavailable or digest.stale,
+ * queue.unavailable or queue.over_limit, disk.unknown, service.unknown, the degraded checks,
+ * probe.stale. Notes:
  * doctor.maintenance, latency.p95 (p95 over maxP95Ratio times the baseline recorded before the
  * last kickstart: the controller judges latency against the node's peers, not its past). */
 #define PROBE_MAX_REASONS 32
@@ -48,6 +51,7 @@ struct json_object;
 #define PROBE_DISK_MIN_FREE_PERCENT 10.0
 #define PROBE_SYNTHETIC_MAX_PERCENT 5.0
 #define PROBE_LATENCY_MAX_FACTOR 5.0
+#define PROBE_SYNTHETIC_MAX_P95_MS 5000.0
 /* A baseline below this counts as this much: on loopback, sub-millisecond p95s make "5x" noise. */
 #define PROBE_LATENCY_BASELINE_FLOOR_MS 50.0
 
@@ -59,10 +63,11 @@ struct probe_thresholds {
 	int max_restarts_5m;		      /* service.crash_loop at it */
 	double min_disk_free_percent;	      /* disk.low below it */
 	double max_p95_ratio;		      /* the latency.p95 note above it */
+	double max_synthetic_p95_ms;	      /* synthetic.p95 above it */
 };
 #define PROBE_THRESHOLDS_DEFAULT                                                               \
 	{PROBE_SYNTHETIC_MAX_PERCENT, PROBE_CRASH_LOOP_RESTARTS, PROBE_DISK_MIN_FREE_PERCENT,   \
-	 PROBE_LATENCY_MAX_FACTOR}
+	 PROBE_LATENCY_MAX_FACTOR, PROBE_SYNTHETIC_MAX_P95_MS}
 
 /* The thresholds of promo (NULL: the defaults) into *out. */
 void probe_thresholds_of(const struct promotion *promo, struct probe_thresholds *out);
@@ -73,6 +78,13 @@ struct probe_doctor {
 	const char *profile;	  /* OPENCLAW_PROFILE it ran with; NULL: the default */
 	time_t maintenance_until; /* UTC seconds; before it the run does not count; 0: none */
 	struct doctor_result result;
+};
+
+/* A signal its observer judged already (observe/node_cutover.h): the merge adds it as it is. */
+struct probe_check {
+	const char *code; /* static */
+	enum probe_status severity;
+	char message[PROBE_MESSAGE_MAX];
 };
 
 /* Strings are borrowed and may be NULL where unknown; an `error` says why a source could not be
@@ -150,6 +162,8 @@ struct probe_inputs {
 		double baseline_p95_ms; /* <= 0: no baseline recorded */
 		double synthetic_failure_percent;
 	} latency;
+	const struct probe_check *checks;
+	size_t nchecks;
 };
 
 struct probe_reason {
