@@ -317,31 +317,22 @@ int compat_mapped_bytes(uint64_t *bytes)
 /* ---- who listens on a port ---- */
 
 #define LISTEN_STATE 0x0A /* TCP_LISTEN in /proc/net/tcp's st column */
-#define PROC_NET_MAX (4 * 1024 * 1024)
 #define LISTEN_INODES_MAX 64
 #define LSOF_TIMEOUT_MS 5000
 #define PLUTIL_TIMEOUT_MS 5000
 
-size_t compat_parse_proc_net_tcp(const char *text, int port, unsigned long *inodes, size_t max)
+bool compat_parse_proc_net_tcp_row(const char *row, int port, unsigned long *inode)
 {
-	size_t n = 0;
-	const char *line = strchr(text, '\n'); /* the first line names the columns */
+	char local[128], remote[128];
+	unsigned state;
 
-	while (line && *++line && n < max) {
-		char local[128], remote[128];
-		unsigned state;
-		unsigned long inode;
-		/* sl local_address rem_address st tx:rx tr:tm retrnsmt uid timeout inode */
-		if (sscanf(line, "%*s %127s %127s %x %*s %*s %*s %*s %*s %lu", local, remote, &state,
-			   &inode) == 4 &&
-		    state == LISTEN_STATE) {
-			const char *colon = strrchr(local, ':');
-			if (colon && strtol(colon + 1, NULL, 16) == port && inode)
-				inodes[n++] = inode;
-		}
-		line = strchr(line, '\n');
-	}
-	return n;
+	/* sl local_address rem_address st tx:rx tr:tm retrnsmt uid timeout inode */
+	if (sscanf(row, "%*s %127s %127s %x %*s %*s %*s %*s %*s %lu", local, remote, &state,
+		   inode) != 4 ||
+	    state != LISTEN_STATE)
+		return false;
+	const char *colon = strrchr(local, ':');
+	return colon && strtol(colon + 1, NULL, 16) == port && *inode;
 }
 
 size_t compat_parse_lsof(const char *text, struct compat_listener *out, size_t max)
@@ -369,7 +360,7 @@ size_t compat_parse_lsof(const char *text, struct compat_listener *out, size_t m
 
 #if defined(__APPLE__)
 int compat_port_listeners(int port, pid_t expected_pid, struct compat_listener *out, size_t max,
-			  size_t *n, size_t *sockets)
+			  size_t *n)
 {
 	char spec[32];
 	struct proc_result res = {0};
@@ -377,23 +368,37 @@ int compat_port_listeners(int port, pid_t expected_pid, struct compat_listener *
 	snprintf(spec, sizeof(spec), "-iTCP:%d", port);
 	char *argv[] = {"lsof", "-nP", spec, "-sTCP:LISTEN", "-Fpc", NULL};
 	struct proc_spec ps = {.argv = argv, .timeout_ms = LSOF_TIMEOUT_MS};
-	*n = *sockets = 0;
+	*n = 0;
 	if (proc_run(&ps, &res, NULL) < 0 || res.timed_out || !res.exited) {
 		proc_result_free(&res);
 		errno = EIO;
 		return -1;
 	}
 	/* lsof exits 1 when nothing matched. */
-	*n = *sockets = compat_parse_lsof(res.out, out, max);
+	*n = compat_parse_lsof(res.out, out, max);
 	proc_result_free(&res);
 	return 0;
 }
 #else
-static int read_proc_text(const char *path, char **text)
+/* The LISTEN sockets on port of one table, appended to inodes; -1 when it cannot be read. A busy
+ * host's table holds tens of thousands of rows: read one at a time. */
+static int listen_inodes(const char *table, int port, unsigned long *inodes, size_t max,
+			 size_t *n)
 {
-	struct cf_err err;
-	size_t len;
-	return fsutil_read_file(path, PROC_NET_MAX, text, &len, &err);
+	FILE *f = fopen(table, "re");
+	char *row = NULL;
+	size_t cap = 0;
+	unsigned long inode;
+
+	if (!f)
+		return -1;
+	if (getline(&row, &cap, f) > 0) /* the column names */
+		while (*n < max && getline(&row, &cap, f) > 0)
+			if (compat_parse_proc_net_tcp_row(row, port, &inode))
+				inodes[(*n)++] = inode;
+	free(row);
+	fclose(f);
+	return 0;
 }
 
 /* Whether a /proc/<pid>/fd directory holds one of the inodes: marks them in seen. */
@@ -445,7 +450,7 @@ static void add_listener(const char *pid_dir, struct compat_listener *out, size_
 }
 
 int compat_port_listeners(int port, pid_t expected_pid, struct compat_listener *out, size_t max,
-			  size_t *n, size_t *sockets)
+			  size_t *n)
 {
 	static const char *const tables[] = {"/proc/net/tcp", "/proc/net/tcp6"};
 	unsigned long inodes[LISTEN_INODES_MAX];
@@ -453,21 +458,11 @@ int compat_port_listeners(int port, pid_t expected_pid, struct compat_listener *
 	size_t ninodes = 0;
 	char pid_dir[24];
 
-	*n = *sockets = 0;
-	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
-		char *text = NULL;
-		if (read_proc_text(tables[i], &text) < 0) {
-			if (i == 0) {
-				errno = EIO;
-				return -1;
-			}
-			continue; /* no IPv6 */
-		}
-		ninodes += compat_parse_proc_net_tcp(text, port, inodes + ninodes,
-						     LISTEN_INODES_MAX - ninodes);
-		free(text);
-	}
-	*sockets = ninodes;
+	*n = 0;
+	/* tcp6 is missing where IPv6 is off */
+	if (listen_inodes(tables[0], port, inodes, LISTEN_INODES_MAX, &ninodes) < 0)
+		return -1;
+	listen_inodes(tables[1], port, inodes, LISTEN_INODES_MAX, &ninodes);
 	if (!ninodes)
 		return 0;
 	snprintf(pid_dir, sizeof(pid_dir), "%d", (int)expected_pid);

@@ -13,6 +13,7 @@
 #include <fcntl.h> /* O_CLOEXEC, O_NONBLOCK for compat_pipe2 and compat_socket */
 #include <pthread.h>
 #include <spawn.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -100,19 +101,18 @@ struct compat_listener {
 };
 
 /* The processes holding a TCP socket that listens on port (any address, IPv4 or IPv6): up to max
- * of them into out, their number in *n, and in *sockets how many listening sockets the system
- * lists, so "nobody listens" (0) stays apart from "someone this user may not look at listens"
- * (sockets > 0, n == 0). Linux: the LISTEN rows of /proc/net/tcp and tcp6, then the processes
- * whose /proc/<pid>/fd links name those sockets; expected_pid is looked at first and, when it
- * holds them all, is the whole answer (one directory read instead of every process's). macOS:
- * `lsof -nP -iTCP:<port> -sTCP:LISTEN -Fpc`, bounded to a few seconds; *sockets is then n.
+ * of them into out, their number in *n. A socket whose holder this user may not look at, or that
+ * went away while it was looked for, is left out. Linux: the LISTEN rows of /proc/net/tcp and
+ * tcp6, then the processes whose /proc/<pid>/fd links name those sockets; expected_pid is looked
+ * at first and, when it holds them all, is the whole answer (one directory read instead of every
+ * process's). macOS: `lsof -nP -iTCP:<port> -sTCP:LISTEN -Fpc`, bounded to a few seconds.
  * 0, or -1 with errno. */
 int compat_port_listeners(int port, pid_t expected_pid, struct compat_listener *out, size_t max,
-			  size_t *n, size_t *sockets);
-/* The two readings compat_port_listeners is made of, pure and built everywhere: the inodes of
- * the LISTEN sockets on port in the text of /proc/net/tcp or tcp6 (up to max; returns how many),
- * and the processes in lsof's -Fpc output (up to max; returns how many). */
-size_t compat_parse_proc_net_tcp(const char *text, int port, unsigned long *inodes, size_t max);
+			  size_t *n);
+/* The two readings compat_port_listeners is made of, pure and built everywhere: whether a row of
+ * /proc/net/tcp or tcp6 is a LISTEN socket on port (and its inode), and the processes in lsof's
+ * -Fpc output (up to max; returns how many). */
+bool compat_parse_proc_net_tcp_row(const char *row, int port, unsigned long *inode);
 size_t compat_parse_lsof(const char *text, struct compat_listener *out, size_t max);
 
 /* Lints a property list with the system's own tool where there is one: `plutil -lint` on macOS,

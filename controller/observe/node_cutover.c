@@ -105,27 +105,18 @@ void cutover_judge_tls(const char *path, int64_t not_after, int64_t now, const c
 }
 
 void cutover_judge_port(int port, pid_t gateway_pid, const struct compat_listener *listeners,
-			size_t n, size_t sockets, struct cutover_checks *out)
+			size_t n, struct cutover_checks *out)
 {
 	char who[256] = "";
 	size_t len = 0;
-	bool own = false;
 
-	for (size_t i = 0; i < n; i++) {
-		if (listeners[i].pid == gateway_pid && gateway_pid > 0) {
-			own = true;
-			continue;
-		}
-		if (len < sizeof(who))
+	for (size_t i = 0; i < n && len < sizeof(who); i++)
+		if (listeners[i].pid != gateway_pid || gateway_pid <= 0)
 			len += (size_t)snprintf(who + len, sizeof(who) - len, "%spid %d (%s)",
 						len ? ", " : "", (int)listeners[i].pid,
 						listeners[i].name[0] ? listeners[i].name : "?");
-	}
-	if (!len && (own || !sockets))
-		return;
 	if (!len)
-		/* Sockets the kernel lists, held by processes this user may not look at. */
-		snprintf(who, sizeof(who), "a process the agent may not inspect");
+		return;
 	if (gateway_pid > 0)
 		check(out, PROBE_RED, "port.owner",
 		      "gateway port %d is held by %s, not only by the gateway (pid %d)", port, who,

@@ -66,7 +66,7 @@ void cutover_judge_tls(const char *path, int64_t not_after, int64_t now, const c
 /* The listeners compat_port_listeners found on the gateway's port, against the pid the service
  * manager reports for the gateway (0: not running). */
 void cutover_judge_port(int port, pid_t gateway_pid, const struct compat_listener *listeners,
-			size_t n, size_t sockets, struct cutover_checks *out);
+			size_t n, struct cutover_checks *out);
 
 void cutover_judge_plist(const char *why, struct cutover_checks *out);
 

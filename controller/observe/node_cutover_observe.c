@@ -164,11 +164,11 @@ done:
 static void cutover_port(struct node_observer *obs, struct observation *o, int pid)
 {
 	struct compat_listener listeners[LISTENERS_MAX];
-	size_t n, sockets;
+	size_t n;
 	int port = (int)obs->cfg->gateway_port;
 
-	if (compat_port_listeners(port, (pid_t)pid, listeners, LISTENERS_MAX, &n, &sockets) == 0)
-		cutover_judge_port(port, (pid_t)pid, listeners, n, sockets, &o->cutover);
+	if (compat_port_listeners(port, (pid_t)pid, listeners, LISTENERS_MAX, &n) == 0)
+		cutover_judge_port(port, (pid_t)pid, listeners, n, &o->cutover);
 }
 
 static void cutover_tls(struct node_observer *obs, struct observation *o)

@@ -183,7 +183,8 @@ void probe_thresholds_of(const struct promotion *promo, struct probe_thresholds 
 	out->max_restarts_5m = promo->analysis.max_restarts_5m;
 	out->min_disk_free_percent = promo->analysis.min_disk_free_percent;
 	out->max_p95_ratio = promo->analysis.max_p95_ratio;
-	out->max_synthetic_p95_ms = (double)promo->analysis.max_synthetic_p95_ms;
+	if (promo->analysis.max_synthetic_p95_ms > 0)
+		out->max_synthetic_p95_ms = (double)promo->analysis.max_synthetic_p95_ms;
 }
 
 static void checks(const struct probe_inputs *in, struct probe_result *out,

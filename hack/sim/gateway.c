@@ -15,7 +15,9 @@
  * anything else           200 HTML, as the Control UI answers: probes must read the body
  *
  * DIR/sim/gateway.control steers it: {"ready":bool,"failing":[...],"slowMs":N,"crash":bool,
- * "failRate":0..1}, re-read at most every CONTROL_TTL_MS. crash:true exits 1 at start. slowMs
+ * "failRate":0..1,"crashLog":bool}, re-read at most every CONTROL_TTL_MS. crash:true exits 1 at
+ * start. crashLog:true prints a Node.js uncaught-exception trace to stderr at start (launchd's
+ * log) and runs on, as a gateway does whose plugin threw while loading. slowMs
  * delays every answer. failRate fails exactly that share of /whoami requests, spread evenly and
  * deterministically (0.25: every 4th). SIGTERM or SIGINT: exit 0. */
 #include <arpa/inet.h>
@@ -268,6 +270,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "gateway: crash requested by sim/gateway.control\n");
 		goto done;
 	}
+	if (ctl && json_object_object_get_ex(ctl, "crashLog", &crash) &&
+	    json_object_get_boolean(crash))
+		fprintf(stderr, "gateway: loading plugins\n"
+				"Uncaught TypeError: Cannot read properties of undefined (reading "
+				"'channels')\n"
+				"    at loadPlugin (/usr/local/lib/node_modules/openclaw/dist/plugins.js:"
+				"88:21)\n"
+				"    at async Gateway.start (/usr/local/lib/node_modules/openclaw/dist/"
+				"gateway.js:142:5)\n");
 	g.ctl = control_parse(ctl);
 	g.ctl_read_at = sim_mono_ms();
 	g.node = node;

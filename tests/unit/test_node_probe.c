@@ -547,7 +547,7 @@ static void cache_three_periods(struct fixture *f)
 static void no_baseline(struct fixture *f)
 {
 	f->in.latency.baseline_p95_ms = 0;
-	f->in.latency.p95_ms = 99999;
+	f->in.latency.p95_ms = 4999; /* under maxSyntheticP95's 5 s */
 }
 
 /* Shadow: current still on the previous semver is right while next matches the lock. */
@@ -569,7 +569,7 @@ static void no_samples(struct fixture *f)
 {
 	f->in.latency.samples = 0;
 	f->in.latency.synthetic_failure_percent = 50;
-	f->in.latency.p95_ms = 99999;
+	f->in.latency.p95_ms = 4999; /* under maxSyntheticP95's 5 s */
 }
 
 static void optional_sources_off(struct fixture *f)
