@@ -27,9 +27,11 @@
 # a pass or two each, as the controller passes every second during a rollout.
 
 FLEET_NODES="canary-gw stable-gw-a stable-gw-b"
+FLEET_HACK_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
+# fleet_free_port: a loopback port no other script of this user holds (hack/free_port.py says why).
 fleet_free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+	"$FLEET_HACK_DIR/free_port.py"
 }
 
 # fleet_wait SECONDS CMD...: runs CMD every 0.2 s until it succeeds; 1 when the time is up.

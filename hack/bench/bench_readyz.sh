@@ -52,7 +52,7 @@ cleanup() {
 trap cleanup EXIT
 
 free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+	hack/free_port.py
 }
 # until_ok SECONDS CMD...: runs CMD every 0.2 s until it succeeds or the time is up.
 until_ok() {

@@ -34,7 +34,7 @@ cleanup() {
 trap cleanup EXIT
 
 free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+	hack/free_port.py
 }
 # pycheck JSON EXPR: EXPR holds for d = the parsed JSON.
 pycheck() { python3 -c "import json, sys; d = json.loads(sys.argv[1]); assert ($2), d" "$1"; }

@@ -37,7 +37,7 @@ for bin in "$tests_bin" "$gateway_bin"; do
 done
 
 free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+	hack/free_port.py
 }
 wait_http() {
 	local _

@@ -341,7 +341,7 @@ spec:
   file: {path: "$TAP_TMP/weights.json"}
 EOF
 git -C "$repo" add -A && git -C "$repo" commit -qm example && git -C "$repo" tag v2026.7.1
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(hack/free_port.py)
 echo token-for-the-service-files-test >"$TAP_TMP/agent-token"
 cat >"$TAP_TMP/controller.yaml" <<EOF
 source: {url: "$repo", ref: main, interval: 1s}

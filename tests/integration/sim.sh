@@ -32,7 +32,7 @@ not_json() { ! python3 -c 'import json, sys; json.loads(sys.argv[1])' "$1" 2>/de
 state() { python3 -c "import json, sys; print(json.load(open(sys.argv[1]))$1)" "$ctl/gateway.state"; }
 now_ms() { date +%s%3N; }
 free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+	hack/free_port.py
 }
 # http PATH: the body, a space, the status code.
 http() { curl -s --max-time 5 -w ' %{http_code}' "http://127.0.0.1:$port$1"; }
