@@ -312,6 +312,14 @@ static int pack_into(void *ctx, const char *tmp_dir, struct cf_err *err)
 	return run_argv(job->cfg, argv, err);
 }
 
+/* Whether path names npm's tarball of that version of the core. */
+static bool tarball_of(const char *path, const char *version)
+{
+	char want[VERSION_MAX + 16];
+	snprintf(want, sizeof(want), INSTALL_CORE_PACKAGE "-%s.tgz", version);
+	return strcmp(strrchr(path, '/') + 1, want) == 0;
+}
+
 /* The tarball of the core's pinned bytes into *tgz: from the cache, else fetched and verified. */
 static int cached_core(const struct install_config *cfg, const struct install_action *a,
 		       const char *spec_text, char **tgz, struct cf_err *err)
@@ -320,8 +328,20 @@ static int cached_core(const struct install_config *cfg, const struct install_ac
 	struct pack_job job = {.cfg = cfg, .spec = spec_text};
 	bool removed;
 	int rc = artifact_cache_lookup(&cache, a->sha256, tgz, &removed, err);
-	if (rc != 0)
-		return rc < 0 ? -1 : 0;
+	if (rc < 0)
+		return -1;
+	/* The same bytes cached under another version's name: the lock pins the digest of another
+	 * release (a version bumped without its sha256), which a fetch would refuse too. */
+	if (rc == 1 && !tarball_of(*tgz, a->version)) {
+		cf_err_set(err, "%s: openclaw.lock pins sha256 %s, the bytes of %s in the artifact "
+				"cache, not of this version; refused, nothing was installed",
+			   spec_text, a->sha256, strrchr(*tgz, '/') + 1);
+		free(*tgz);
+		*tgz = NULL;
+		return INSTALL_DIGEST_MISMATCH;
+	}
+	if (rc == 1)
+		return 0;
 	rc = artifact_cache_fetch(&cache, a->sha256, spec_text, pack_into, &job, tgz, err);
 	if (rc < 0 && rc != ARTIFACT_DIGEST_MISMATCH)
 		cf_err_prefix(err, "fetching %s into the artifact cache %s%s", spec_text,

@@ -9,7 +9,7 @@
  *       registry.
  *   npm pack openclaw@<version> --pack-destination <dir>
  *       writes <dir>/openclaw-<version>.tgz: the bytes of sim/package-<version> when a test
- *       put them there (a tampered package), else SIM_PACKAGE, the same for every version.
+ *       put them there (a tampered package), else SIM_PACKAGE with the version in it.
  *   npm ls -g --depth=0|--depth=1 --json
  *       {"name":"lib","dependencies":{"openclaw":{"version"},<plugin>:{"version"}...}}; at
  *       depth 1 each package also lists what sim/npm-tree.json gives under its name
@@ -25,9 +25,10 @@ static int npm_error(const char *code, const char *msg, const char *arg)
 	return 1;
 }
 
-/* The tarball every version packs to unless sim/package-<version> says otherwise; its sha256 is
- * the openclaw.sha256 of the example repository's lock. */
-#define SIM_PACKAGE "simulated npm tarball of openclaw\n"
+/* The tarball a version packs to unless sim/package-<version> says otherwise, with the version
+ * in it as a real tarball's package.json has it; for 2026.7.1 its sha256 is the openclaw.sha256
+ * of the example repository's lock. */
+#define SIM_PACKAGE "simulated npm tarball of openclaw@%s\n"
 
 static bool registry_down(const char *spec)
 {
@@ -79,7 +80,9 @@ static int pack(int argc, char **argv)
 	snprintf(name, sizeof(name), "package-%s", version);
 	if (sim_read_text(name, &bytes) < 0)
 		return SIM_EXIT_HARNESS;
-	const char *data = bytes ? bytes : SIM_PACKAGE;
+	char fallback[256];
+	snprintf(fallback, sizeof(fallback), SIM_PACKAGE, version);
+	const char *data = bytes ? bytes : fallback;
 	struct cf_err err;
 	snprintf(path, sizeof(path), "%s/openclaw-%s.tgz", dest, version);
 	if (fsutil_write_atomic(path, data, strlen(data), 0644, &err) < 0) {

@@ -43,7 +43,7 @@ until_ok() {
 
 # --- the repository: v2026.7.1 pins the simulator's default package, v2026.8.0 a release of its own
 good=$(printf 'openclaw 2026.8.0 release\n' | sha256sum | cut -c1-64)
-default=$(printf 'simulated npm tarball of openclaw\n' | sha256sum | cut -c1-64)
+default=$(printf 'simulated npm tarball of openclaw@2026.7.1\n' | sha256sum | cut -c1-64)
 git -c init.defaultBranch=main init -q "$up"
 cp -R manifests/example-repo/. "$up/"
 for v in 1.4.2 1.4.3; do
