@@ -104,7 +104,7 @@ $samples|"
 	git -C "$repo" commit -qm "fleet: promote v2026.7.1" -m "Ticket: OPS-1041"
 	git -C "$repo" tag -a -m v2026.7.1 v2026.7.1
 	fleet_sed "$repo/openclaw.lock" \
-		's/"2026.7.1",/"2026.8.0",/; s/"3f9c2ab"/"5e8d1aa"/; s/plugin-bundle", "version": "2026.7.1"/plugin-bundle", "version": "2026.8.0"/; s/"semver": "1.4.2"/"semver": "1.4.3"/'
+		's/"2026.7.1",/"2026.8.0",/; s/"3f9c2ab"/"5e8d1aa"/; s/2893816b4d0f7b05e1d10393b79f1f5bc1e8a8f2fc89ad9e37e685b0477bf075/b14e2de11878b275de5f761dd89e075d9aa3d402851f51c90480a9a62f4c8e7f/; s/plugin-bundle", "version": "2026.7.1"/plugin-bundle", "version": "2026.8.0"/; s/"semver": "1.4.2"/"semver": "1.4.3"/'
 	fleet_sed "$repo/clawfleet/promotion.yaml" \
 		's/tag: v2026.7.1/tag: v2026.8.0/; s/skillSemver: 1.4.2/skillSemver: 1.4.3/; s/openclaw-gateway:2026.7.1/openclaw-gateway:2026.8.0/'
 	git -C "$repo" commit -qam "build v2026.8.0"

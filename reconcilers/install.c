@@ -15,10 +15,12 @@
 #include "base/fsutil.h"
 #include "base/jsonparse.h"
 #include "base/proc.h"
+#include "reconcilers/artifact_cache.h"
+#include "reconcilers/install_tree.h"
 
 #define NPM_NAME_MAX 214 /* npm's own limit */
 #define VERSION_MAX 64
-#define LS_OUTPUT_MAX (1024 * 1024)
+#define LS_OUTPUT_MAX (4 * 1024 * 1024) /* depth 1: each global package's dependencies */
 #define BOOKMARK_MAX (1024 * 1024)
 #define JSON_DEPTH 32 /* of `npm ls --json` and the bookmark */
 
@@ -110,15 +112,17 @@ static int check_lock(const struct openclaw_lock *lock, struct cf_err *err)
 }
 
 static int add_action(struct install_plan *plan, enum install_kind kind, const char *name,
-		      const char *version, const char *from, struct cf_err *err)
+		      const char *version, const char *from, const char *sha256,
+		      struct cf_err *err)
 {
 	struct install_action *a = &plan->actions[plan->n];
 	a->kind = kind;
 	a->name = strdup(name);
 	a->version = strdup(version);
 	a->from = from ? strdup(from) : NULL;
+	a->sha256 = sha256 ? strdup(sha256) : NULL;
 	plan->n++;
-	if (!a->name || !a->version || (from && !a->from))
+	if (!a->name || !a->version || (from && !a->from) || (sha256 && !a->sha256))
 		return cf_err_set(err, "out of memory");
 	return 0;
 }
@@ -135,13 +139,13 @@ int install_plan(const struct openclaw_lock *lock, const struct installed_state 
 		return cf_err_set(err, "out of memory");
 	if ((!installed->openclaw || strcmp(installed->openclaw, lock->version) != 0) &&
 	    add_action(out, INSTALL_CORE, INSTALL_CORE_PACKAGE, lock->version, installed->openclaw,
-		       err) < 0)
+		       lock->sha256, err) < 0)
 		goto fail;
 	for (size_t i = 0; i < lock->nplugins; i++) {
 		const struct lock_plugin *p = &lock->plugins[i];
 		const char *have = installed_version(installed, p->name);
 		if ((!have || strcmp(have, p->version) != 0) &&
-		    add_action(out, INSTALL_PLUGIN, p->name, p->version, have, err) < 0)
+		    add_action(out, INSTALL_PLUGIN, p->name, p->version, have, NULL, err) < 0)
 			goto fail;
 	}
 	return 0;
@@ -152,53 +156,10 @@ fail:
 
 /* ---- observe ---- */
 
-static int add_installed(struct installed_state *st, const char *name, const char *version,
-			 struct cf_err *err)
-{
-	if (strcmp(name, INSTALL_CORE_PACKAGE) == 0) {
-		st->openclaw = strdup(version);
-		return st->openclaw ? 0 : cf_err_set(err, "out of memory");
-	}
-	if (st->nplugins == INSTALL_PACKAGES_MAX)
-		return cf_err_set(err, "npm lists more than %d global packages",
-				  INSTALL_PACKAGES_MAX);
-	struct lock_plugin *v = realloc(st->plugins, (st->nplugins + 1) * sizeof(*v));
-	if (!v)
-		return cf_err_set(err, "out of memory");
-	st->plugins = v;
-	v[st->nplugins].name = strdup(name);
-	v[st->nplugins].version = strdup(version);
-	st->nplugins++;
-	if (!v[st->nplugins - 1].name || !v[st->nplugins - 1].version)
-		return cf_err_set(err, "out of memory");
-	return 0;
-}
-
-/* {"dependencies":{"<name>":{"version":"..."},...}}; an entry without a version (npm marks
- * missing or invalid ones) is not installed. */
-static int read_ls(struct json_object *root, struct installed_state *out, struct cf_err *err)
-{
-	struct json_object *deps, *entry, *version;
-	if (!json_object_object_get_ex(root, "dependencies", &deps))
-		return 0;
-	if (!json_object_is_type(deps, json_type_object))
-		return cf_err_set(err, "`npm ls -g --json`: dependencies is not an object");
-	json_object_object_foreach(deps, name, value) {
-		entry = value;
-		if (!json_object_is_type(entry, json_type_object) ||
-		    !json_object_object_get_ex(entry, "version", &version) ||
-		    !json_object_is_type(version, json_type_string))
-			continue;
-		if (add_installed(out, name, json_object_get_string(version), err) < 0)
-			return -1;
-	}
-	return 0;
-}
-
 int install_observe(const struct install_config *cfg, struct installed_state *out,
 		    struct cf_err *err)
 {
-	char *argv[] = {(char *)exe(cfg->npm, "npm"), "ls", "-g", "--depth=0", "--json",
+	char *argv[] = {(char *)exe(cfg->npm, "npm"), "ls", "-g", "--depth=1", "--json",
 			NULL};
 	struct proc_spec spec = {.argv = argv,
 				 .env = cfg->env,
@@ -221,16 +182,16 @@ int install_observe(const struct install_config *cfg, struct installed_state *ou
 		goto done;
 	}
 	if (!root) {
-		cf_err_set(err, "`npm ls -g --depth=0 --json` did not print a JSON object%s",
+		cf_err_set(err, "`npm ls -g --depth=1 --json` did not print a JSON object%s",
 			   res.out_truncated ? " within 1 MiB" : "");
 		goto done;
 	}
 	if (json_object_object_get_ex(root, "error", &error)) {
-		cf_err_set(err, "`npm ls -g --depth=0 --json` failed: %s",
+		cf_err_set(err, "`npm ls -g --depth=1 --json` failed: %s",
 			   json_object_to_json_string_ext(error, JSON_C_TO_STRING_PLAIN));
 		goto done;
 	}
-	rc = read_ls(root, out, err);
+	rc = install_tree_read(root, out, err);
 done:
 	json_object_put(root);
 	proc_result_free(&res);
@@ -323,16 +284,9 @@ done:
 	return rc;
 }
 
-static int run_action(const struct install_config *cfg, const struct install_action *a,
-		      struct cf_err *err)
+static int run_argv(const struct install_config *cfg, char **argv, struct cf_err *err)
 {
-	char spec_text[NPM_NAME_MAX + VERSION_MAX + 2];
-	snprintf(spec_text, sizeof(spec_text), "%s@%s", a->name, a->version);
-	char *core[] = {(char *)exe(cfg->npm, "npm"), "install", "-g", "--no-fund",
-			"--no-audit", spec_text, NULL};
-	char *plugin[] = {(char *)exe(cfg->openclaw, "openclaw"), "plugins",
-			  "install", spec_text, NULL};
-	struct proc_spec spec = {.argv = a->kind == INSTALL_CORE ? core : plugin,
+	struct proc_spec spec = {.argv = argv,
 				 .env = cfg->env,
 				 .timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms :
 								     INSTALL_TIMEOUT_DEFAULT_MS};
@@ -341,6 +295,95 @@ static int run_action(const struct install_config *cfg, const struct install_act
 	if (rc == 0)
 		rc = proc_check(&spec, &res, err);
 	proc_result_free(&res);
+	return rc;
+}
+
+struct pack_job {
+	const struct install_config *cfg;
+	const char *spec;
+};
+
+/* `npm pack` writes the registry's tarball, byte for byte, into the cache's temporary directory. */
+static int pack_into(void *ctx, const char *tmp_dir, struct cf_err *err)
+{
+	const struct pack_job *job = ctx;
+	char *argv[] = {(char *)exe(job->cfg->npm, "npm"), "pack", (char *)job->spec,
+			"--pack-destination", (char *)tmp_dir, NULL};
+	return run_argv(job->cfg, argv, err);
+}
+
+/* Whether path names npm's tarball of that version of the core. */
+static bool tarball_of(const char *path, const char *version)
+{
+	char want[VERSION_MAX + 16];
+	snprintf(want, sizeof(want), INSTALL_CORE_PACKAGE "-%s.tgz", version);
+	return strcmp(strrchr(path, '/') + 1, want) == 0;
+}
+
+/* The tarball of the core's pinned bytes into *tgz: from the cache, else fetched and verified. */
+static int cached_core(const struct install_config *cfg, const struct install_action *a,
+		       const char *spec_text, char **tgz, struct cf_err *err)
+{
+	struct artifact_cache cache = {.dir = cfg->cache_dir, .max_bytes = cfg->cache_max_bytes};
+	struct pack_job job = {.cfg = cfg, .spec = spec_text};
+	bool removed;
+	int rc = artifact_cache_lookup(&cache, a->sha256, tgz, &removed, err);
+	if (rc < 0)
+		return -1;
+	/* The same bytes cached under another version's name: the lock pins the digest of another
+	 * release (a version bumped without its sha256), which a fetch would refuse too. */
+	if (rc == 1 && !tarball_of(*tgz, a->version)) {
+		cf_err_set(err, "%s: openclaw.lock pins sha256 %s, the bytes of %s in the artifact "
+				"cache, not of this version; refused, nothing was installed",
+			   spec_text, a->sha256, strrchr(*tgz, '/') + 1);
+		free(*tgz);
+		*tgz = NULL;
+		return INSTALL_DIGEST_MISMATCH;
+	}
+	if (rc == 1)
+		return 0;
+	rc = artifact_cache_fetch(&cache, a->sha256, spec_text, pack_into, &job, tgz, err);
+	if (rc < 0 && rc != ARTIFACT_DIGEST_MISMATCH)
+		cf_err_prefix(err, "fetching %s into the artifact cache %s%s", spec_text,
+			      cfg->cache_dir,
+			      removed ? " (its entry did not match its digest and was removed)" : "");
+	return rc;
+}
+
+/* After the core installed from the cache: it is the current build, the one before it the
+ * previous, and the cache is trimmed around both. */
+static int cache_installed(const struct install_config *cfg, const char *sha256,
+			   struct cf_err *err)
+{
+	struct artifact_cache cache = {.dir = cfg->cache_dir, .max_bytes = cfg->cache_max_bytes};
+	if (artifact_cache_set_current(&cache, sha256, err) < 0 ||
+	    artifact_cache_evict(&cache, NULL, err) < 0)
+		return cf_err_prefix(err, "OpenClaw is installed, but the artifact cache");
+	return 0;
+}
+
+static int run_action(const struct install_config *cfg, const struct install_action *a,
+		      struct cf_err *err)
+{
+	char spec_text[NPM_NAME_MAX + VERSION_MAX + 2];
+	char *tgz = NULL;
+	snprintf(spec_text, sizeof(spec_text), "%s@%s", a->name, a->version);
+	bool cached = a->kind == INSTALL_CORE && a->sha256 && cfg->cache_dir;
+	if (cached) {
+		int rc = cached_core(cfg, a, spec_text, &tgz, err);
+		if (rc < 0)
+			return rc;
+	}
+	/* From the cache, npm resolves OpenClaw's own dependencies from its cache first, so a
+	 * reinstall of a build installed before needs no registry. */
+	char *core[] = {(char *)exe(cfg->npm, "npm"), "install", "-g", "--no-fund", "--no-audit",
+			cached ? "--prefer-offline" : spec_text, tgz, NULL};
+	char *plugin[] = {(char *)exe(cfg->openclaw, "openclaw"), "plugins",
+			  "install", spec_text, NULL};
+	int rc = run_argv(cfg, a->kind == INSTALL_CORE ? core : plugin, err);
+	if (rc == 0 && cached)
+		rc = cache_installed(cfg, a->sha256, err);
+	free(tgz);
 	return rc;
 }
 
@@ -354,7 +397,10 @@ int install_apply(const struct install_config *cfg, const struct installed_state
 	for (size_t i = 0; i < plan->n; i++) {
 		const struct install_action *a = &plan->actions[i];
 		failpoint_hit("agent.install.before");
-		if (run_action(cfg, a, err) < 0)
+		int rc = run_action(cfg, a, err);
+		if (rc == INSTALL_DIGEST_MISMATCH)
+			return rc;
+		if (rc < 0)
 			return cf_err_prefix(err, "installing %s %s@%s (step %zu of %zu; %s records "
 						  "the versions from before)",
 					     a->kind == INSTALL_CORE ? "OpenClaw" : "plugin", a->name,
@@ -370,6 +416,7 @@ void install_plan_free(struct install_plan *plan)
 		free(plan->actions[i].name);
 		free(plan->actions[i].version);
 		free(plan->actions[i].from);
+		free(plan->actions[i].sha256);
 	}
 	free(plan->actions);
 	plan->actions = NULL;
@@ -384,5 +431,7 @@ void installed_state_free(struct installed_state *st)
 	}
 	free(st->plugins);
 	free(st->openclaw);
+	free(st->duplicates);
+	free(st->unmet);
 	memset(st, 0, sizeof(*st));
 }

@@ -36,6 +36,7 @@ struct pass {
 	char *infra, *skills, *tenants, *state;
 	bool pending; /* a restart-pending record is on disk */
 	bool changed; /* this pass changed something the gateway runs */
+	const char *reason; /* a refusal's probe reason (node_actions.reason) */
 	struct treefiles files;
 	struct desired_state *ds;
 };
@@ -69,6 +70,7 @@ void node_actions_free(struct node_actions *a)
 	free(a->v);
 	a->v = NULL;
 	a->n = 0;
+	a->reason = NULL;
 }
 
 int64_t node_act_generation(int rc, const struct target *t, int64_t applied_generation)
@@ -187,22 +189,38 @@ static int step_install(struct pass *p, struct cf_err *err)
 {
 	const struct agent_config *cfg = p->env->cfg;
 	char *npm = agentcfg_path(cfg, cfg->npm), *openclaw = agentcfg_path(cfg, cfg->openclaw);
-	char *bookmark = NULL;
-	struct install_config ic = {.npm = npm, .openclaw = openclaw};
+	char *bookmark = NULL, *cache = NULL;
 	struct installed_state installed = {0};
 	struct install_plan plan = {0};
 	int rc = -1;
 
-	if (!npm || !openclaw) {
+	if (!npm || !openclaw || state_file(p, NODE_ARTIFACT_CACHE_DIR, &cache, err) < 0) {
 		cf_err_set(err, "out of memory");
 		goto done;
 	}
+	struct install_config ic = {.npm = npm,
+				    .openclaw = openclaw,
+				    .cache_dir = cache,
+				    .cache_max_bytes = cfg->artifact_cache_max_mib * 1024 * 1024};
 	if (state_file(p, NODE_INSTALL_BOOKMARK_FILE, &bookmark, err) < 0 ||
 	    p->ops->install_observe(&ic, &installed, err) < 0 ||
 	    install_plan(&p->ds->lock, &installed, &plan, err) < 0)
 		goto done;
-	if (plan.n && (will_change(p, err) < 0 ||
-		       p->ops->install_apply(&ic, &installed, &plan, bookmark, err) < 0))
+	/* A tree this pass leaves as it is must be sound as it is; one it installs into is judged
+	 * after the install, before the restart. */
+	if (!plan.n && (installed.duplicates || installed.unmet)) {
+		p->reason = installed.duplicates ? "packages.duplicate" : "packages.peer";
+		cf_err_set(err, "%s: %s", installed.duplicates ? "a package is installed twice" :
+								 "unmet dependencies",
+			   installed.duplicates ? installed.duplicates : installed.unmet);
+		goto done;
+	}
+	if (plan.n && will_change(p, err) < 0)
+		goto done;
+	int applied = plan.n ? p->ops->install_apply(&ic, &installed, &plan, bookmark, err) : 0;
+	if (applied == INSTALL_DIGEST_MISMATCH)
+		p->reason = "install.digest_mismatch";
+	if (applied < 0)
 		goto done;
 	for (size_t i = 0; i < plan.n; i++)
 		if (add_action(p, err, "install %s@%s", plan.actions[i].name,
@@ -213,6 +231,44 @@ done:
 	install_plan_free(&plan);
 	installed_state_free(&installed);
 	free(bookmark);
+	free(cache);
+	free(openclaw);
+	free(npm);
+	return rc;
+}
+
+/* The checks before the restart, over the gateway's own profile and each tenant's. */
+static int prerestart(struct pass *p, struct cf_err *err)
+{
+	const struct agent_config *cfg = p->env->cfg;
+	char *npm = agentcfg_path(cfg, cfg->npm), *openclaw = agentcfg_path(cfg, cfg->openclaw);
+	struct prerestart_profile *profiles = calloc(1 + p->ds->ntenants, sizeof(*profiles));
+	struct install_config ic = {.npm = npm, .openclaw = openclaw};
+	size_t n = 1;
+	int rc = -1;
+
+	if (!npm || !openclaw || !profiles) {
+		cf_err_set(err, "out of memory");
+		goto done;
+	}
+	for (size_t i = 0; i < p->ds->ntenants; i++)
+		if (p->ds->tenants[i].profile)
+			profiles[n++] = (struct prerestart_profile){
+				.tenant = p->ds->tenants[i].name,
+				.profile = p->ds->tenants[i].profile,
+			};
+	struct prerestart_config pc = {
+		.install = &ic,
+		.profiles = profiles,
+		.nprofiles = n,
+		.timeout_ms = (int)(cfg->doctor_timeout_ms < INT_MAX ? cfg->doctor_timeout_ms : INT_MAX),
+	};
+	rc = p->ops->prerestart_check(&pc, &p->reason, err);
+	if (rc < 0)
+		cf_err_prefix(err, "%s: not restarting the gateway, it keeps running what it ran",
+			      p->reason ? p->reason : "checks before the restart");
+done:
+	free(profiles);
 	free(openclaw);
 	free(npm);
 	return rc;
@@ -322,7 +378,7 @@ static int step_kickstart(struct pass *p, int64_t applied_generation, struct cf_
 	bool asked = p->t->restart && applied_generation != p->t->generation;
 	if (!p->pending && !p->changed && !asked)
 		return 0;
-	if (will_change(p, err) < 0)
+	if (will_change(p, err) < 0 || prerestart(p, err) < 0)
 		return -1;
 	char *launchctl = agentcfg_path(cfg, cfg->service_launchctl);
 	char *systemctl = agentcfg_path(cfg, cfg->service_systemctl);
@@ -402,6 +458,7 @@ int node_act(const struct node_env *env, const struct target *t, int64_t applied
 
 	out->v = NULL;
 	out->n = 0;
+	out->reason = NULL;
 	if (!p.infra || !p.skills || !p.tenants || !p.state) {
 		cf_err_set(err, "out of memory");
 		goto done;
@@ -418,6 +475,7 @@ int node_act(const struct node_env *env, const struct target *t, int64_t applied
 		}
 		if (run_step(&p, s, applied_generation, err) < 0) {
 			cf_err_prefix(err, "%s", node_step_name(s));
+			out->reason = p.reason;
 			goto done;
 		}
 	}

@@ -4,7 +4,9 @@
  * (nothing when the world already matches) and applies, so a pass over a node that matches does
  * nothing and returns an empty action list. A kickstart happens only when the pass changed
  * something the gateway runs, when the target asks for a restart in a generation not yet
- * applied, or when <state>/restart-pending.json is present: it is written atomically before a
+ * applied, or when <state>/restart-pending.json is present, and only once the checks before a
+ * restart pass (prerestart.h); a refused check leaves the gateway running what it ran and the
+ * kickstart owed. The record is written atomically before a
  * pass's first such change and removed after the restart, so a pass cut short (crash, failure,
  * stop) still owes its kickstart to the next one. Every action performed is listed, also when a
  * later step fails, and a failed or stopped pass leaves the applied generation where it was
@@ -54,6 +56,10 @@ struct node_env {
 struct node_actions {
 	char **v;
 	size_t n;
+	/* Static: the probe reason a failed pass raises because it refused to go on
+	 * ("install.digest_mismatch", "packages.duplicate", "packages.peer", "config.invalid",
+	 * a doctor code); NULL when it succeeded or failed otherwise. */
+	const char *reason;
 };
 
 /* applied_generation is the last generation a pass completed (0: none); it decides whether

@@ -78,6 +78,7 @@ const struct node_ops node_ops_reconcilers = {
 	.mkdir_p = fsutil_mkdir_p,
 	.materialise_observe = materialise_observe,
 	.materialise_apply = materialise_apply,
+	.prerestart_check = prerestart_check,
 	.service_restart = service_restart,
 	.pending_read = pending_read,
 	.pending_write = pending_write,

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "act/prerestart.h"
 #include "base/err.h"
 #include "reconcilers/install.h"
 #include "reconcilers/materialise.h"
@@ -24,6 +25,7 @@
 #define NODE_RESTART_PENDING_FILE "restart-pending.json"
 #define NODE_INSTALL_BOOKMARK_FILE "install-bookmark.json"
 #define NODE_MIRROR_DIR "mirror"
+#define NODE_ARTIFACT_CACHE_DIR "artifacts"
 
 struct node_ops {
 	/* pull: the infra tree's checkout, and a checkout of the target's tag. */
@@ -51,7 +53,10 @@ struct node_ops {
 				   struct cf_err *err);
 	int (*materialise_apply)(const char *root, const struct materialise_plan *p,
 				 struct cf_err *err);
-	/* kickstart: the gateway restarted through its service manager. */
+	/* kickstart: the checks a restart waits for (prerestart.h), then the gateway restarted
+	 * through its service manager. */
+	int (*prerestart_check)(const struct prerestart_config *cfg, const char **code,
+				struct cf_err *err);
 	int (*service_restart)(const struct service_config *cfg, struct cf_err *err);
 	/* The restart-pending record in state_dir: whether one is there (any record owes a
 	 * kickstart, whichever generation wrote it), written for generation before a pass's first

@@ -169,6 +169,38 @@ static void note_token_problem(struct agent *a, struct probe_result *res)
 	r->message[n] = '\0';
 }
 
+/* What the last pass refused (a tampered package, an invalid configuration, a red doctor on the
+ * new install, a duplicate package) is red until a pass gets past it. */
+static void note_refusal(const struct agent *a, struct probe_result *res)
+{
+	if (!a->refused)
+		return;
+	if (res->nreasons == PROBE_MAX_REASONS) {
+		res->dropped++;
+	} else {
+		/* Red reasons come first: the refusal goes before the notes and degraded ones. */
+		memmove(&res->reasons[1], &res->reasons[0], res->nreasons * sizeof(res->reasons[0]));
+		res->reasons[0] = a->refusal;
+		res->nreasons++;
+	}
+	res->status = PROBE_RED;
+}
+
+/* Keeps the refusal of a finished pass for the probe; cache_mu is taken. */
+static void keep_refusal(struct agent *a, int rc, const char *reason, const struct cf_err *err)
+{
+	pthread_mutex_lock(&a->cache_mu);
+	a->refused = rc == -1 && reason;
+	if (a->refused) {
+		a->refusal.code = reason;
+		a->refusal.severity = PROBE_RED;
+		size_t n = strnlen(err->msg, sizeof(a->refusal.message) - 1);
+		memcpy(a->refusal.message, err->msg, n);
+		a->refusal.message[n] = '\0';
+	}
+	pthread_mutex_unlock(&a->cache_mu);
+}
+
 void agent_render_cache(struct agent *a)
 {
 	const struct probe_inputs *in = observation_inputs(a->obs, clock_epoch_ms());
@@ -179,6 +211,7 @@ void agent_render_cache(struct agent *a)
 	int status = 503;
 
 	probe_merge(in, &res);
+	note_refusal(a, &res);
 	note_token_problem(a, &res);
 	if (probe_render_json(in, &res, &doc, &len, &status, &err) < 0) {
 		log_error("rendering the probe: %s", err.msg);
@@ -334,8 +367,14 @@ static void *reconcile_main(void *arg)
 		log_pass(t, rc, &actions, &err, delay);
 		next_run = clock_mono_ms() + delay;
 		if (rc != NODE_ACT_STOPPED) {
+			const char *refusal = actions.reason;
+			keep_refusal(a, rc, refusal, &err);
 			pthread_mutex_lock(&a->mu);
 			record_pass(a, t, rc, &actions, &err);
+			if (refusal) {
+				a->probe_kick = true;
+				pthread_cond_signal(&a->probe_wake);
+			}
 			pthread_mutex_unlock(&a->mu);
 		}
 		node_actions_free(&actions);

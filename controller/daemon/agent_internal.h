@@ -20,6 +20,7 @@
 #include "desired/agentcfg.h"
 #include "desired/schema.h"
 #include "observe/node_observe.h"
+#include "observe/node_probe.h"
 #include "serve/httpd.h"
 
 #define JSON_PLAIN (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
@@ -64,6 +65,10 @@ struct agent {
 	size_t doc_len;
 	int doc_status;
 	int64_t rendered_mono_ms;
+	/* The last pass refused to go on (node_actions.reason): a red reason on /readyz until a
+	 * pass gets past it. */
+	bool refused;
+	struct probe_reason refusal;
 };
 
 /* agent_daemon.c */

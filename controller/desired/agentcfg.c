@@ -47,6 +47,8 @@ static const struct cfg_key keys[] = {
 	K("doctor.timeout", CFG_DURATION, doctor_timeout_ms, "20s", false),
 	K("doctor.deep", CFG_BOOL, doctor_deep, "false", false),
 	K("fetchTimeout", CFG_DURATION, fetch_timeout_ms, "60s", false),
+	{"artifactCache.maxMiB", CFG_INT, offsetof(struct agent_config, artifact_cache_max_mib),
+	 "1024", false, 1, 1024 * 1024, NULL},
 	K("controllerAddresses", CFG_ARGV, controller_addresses, NULL, false),
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))

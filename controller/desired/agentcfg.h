@@ -40,6 +40,7 @@ struct agent_config {
 	int64_t doctor_timeout_ms;
 	bool doctor_deep;
 	int64_t fetch_timeout_ms;
+	int64_t artifact_cache_max_mib; /* the install artifact cache's size limit */
 	char **controller_addresses; /* IPs and ADDRESS/PREFIX blocks sharing the local host's kept
 				      * HTTP connection slots; NULL-terminated, NULL when none */
 };

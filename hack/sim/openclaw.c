@@ -6,6 +6,12 @@
  *   openclaw gateway status [--json] [--require-rpc]
  *   openclaw gateway restart                     runs launchctl kickstart -k (the fake beside us)
  *   openclaw plugins install <name>@<version>    records into sim/plugins.json
+ *   openclaw config validate [--json] | config lint
+ *       steered by sim/config, or sim/config.<profile> under OPENCLAW_PROFILE:
+ *       {"valid":false,"path":"gateway.port","message":"expected integer"} makes the
+ *       configuration invalid ({"valid":false,"issues":[{path,message}]}, exit 1);
+ *       {"cli":"old"} is a release before `config validate` (unknown command, exit 2) that
+ *       still has `config lint`. A missing file is a valid configuration.
  *
  * Without sim/version OpenClaw is not installed: every command fails as the shell would, with
  * "openclaw: command not found" and 127. Unknown commands and options exit 2 with usage.
@@ -306,6 +312,62 @@ static int cmd_gateway_restart(int argc, char **argv)
 	return 1;
 }
 
+static int load_config_control(struct json_object **ctl)
+{
+	char name[256];
+	const char *profile = getenv("OPENCLAW_PROFILE");
+	if (profile && *profile && sim_safe_name(profile)) {
+		snprintf(name, sizeof(name), "config.%s", profile);
+		int rc = sim_read_json(name, ctl);
+		if (rc != 0)
+			return rc;
+	}
+	return sim_read_json("config", ctl);
+}
+
+static int cmd_config(const char *sub, int argc, char **argv)
+{
+	struct json_object *ctl = NULL, *v;
+	bool json = false;
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0 && strcmp(sub, "validate") == 0)
+			json = true;
+		else
+			return unknown_option(argv[i]);
+	}
+	if (load_config_control(&ctl) < 0)
+		return SIM_EXIT_HARNESS;
+	bool old = strcmp(sim_json_str(ctl, "cli", "current"), "old") == 0;
+	if ((old && strcmp(sub, "validate") == 0) ||
+	    (strcmp(sub, "validate") != 0 && strcmp(sub, "lint") != 0)) {
+		fprintf(stderr, "error: unknown command '%s'\n", sub);
+		json_object_put(ctl);
+		return EXIT_USAGE;
+	}
+	bool valid = !(json_object_object_get_ex(ctl, "valid", &v) && !json_object_get_boolean(v));
+	const char *path = sim_json_str(ctl, "path", "gateway");
+	const char *message = sim_json_str(ctl, "message", "invalid");
+	if (json) {
+		struct json_object *out = json_object_new_object(), *issues = json_object_new_array();
+		if (!valid) {
+			struct json_object *issue = json_object_new_object();
+			json_object_object_add(issue, "path", json_object_new_string(path));
+			json_object_object_add(issue, "message", json_object_new_string(message));
+			json_object_array_add(issues, issue);
+		}
+		json_object_object_add(out, "valid", json_object_new_boolean(valid));
+		json_object_object_add(out, "issues", issues);
+		printf("%s\n", json_object_to_json_string_ext(out, SIM_JSON));
+		json_object_put(out);
+	} else if (valid) {
+		printf("Config valid\n");
+	} else {
+		fprintf(stderr, "%s: %s\n", path, message);
+	}
+	json_object_put(ctl);
+	return valid ? 0 : 1;
+}
+
 static int cmd_plugins_install(int argc, char **argv)
 {
 	char name[256];
@@ -361,6 +423,8 @@ int main(int argc, char **argv)
 		rc = cmd_gateway_status(argc - 3, argv + 3);
 	} else if (!strcmp(cmd, "gateway") && !strcmp(sub, "restart")) {
 		rc = cmd_gateway_restart(argc - 3, argv + 3);
+	} else if (!strcmp(cmd, "config") && *sub) {
+		rc = cmd_config(sub, argc - 3, argv + 3);
 	} else if (!strcmp(cmd, "plugins") && !strcmp(sub, "install")) {
 		rc = cmd_plugins_install(argc - 3, argv + 3);
 	} else {

@@ -58,7 +58,7 @@ for v in 1.4.2 1.4.3; do
 done
 git -C "$up" add -A && git -C "$up" commit -qm v2026.7.1 && git -C "$up" tag -a -m v2026.7.1 v2026.7.1
 v1=$(git -C "$up" rev-parse HEAD)
-sed -i 's/"2026.7.1",/"2026.8.0",/; s/"3f9c2ab"/"5e8d1aa"/; s/plugin-bundle", "version": "2026.7.1"/plugin-bundle", "version": "2026.8.0"/; s/"semver": "1.4.2"/"semver": "1.4.3"/' \
+sed -i 's/"2026.7.1",/"2026.8.0",/; s/"3f9c2ab"/"5e8d1aa"/; s/2893816b4d0f7b05e1d10393b79f1f5bc1e8a8f2fc89ad9e37e685b0477bf075/b14e2de11878b275de5f761dd89e075d9aa3d402851f51c90480a9a62f4c8e7f/; s/plugin-bundle", "version": "2026.7.1"/plugin-bundle", "version": "2026.8.0"/; s/"semver": "1.4.2"/"semver": "1.4.3"/' \
 	"$up/openclaw.lock"
 sed -i 's/tag: v2026.7.1/tag: v2026.8.0/; s/skillSemver: 1.4.2/skillSemver: 1.4.3/' "$up/clawfleet/promotion.yaml"
 git -C "$up" commit -qam v2026.8.0 && git -C "$up" tag -a -m v2026.8.0 v2026.8.0

@@ -50,6 +50,7 @@ struct world {
 	size_t nentries;
 	bool pending;				/* the restart-pending record is on disk */
 	bool fail_pull, fail_install, fail_kickstart;
+	const char *refuse_restart; /* the prerestart check's code; NULL: it passes */
 	enum node_step stop_before;		/* NODE_STEPS: never */
 	char *calls[MAX_CALLS + 1];
 	size_t ncalls;
@@ -314,6 +315,16 @@ static int fake_service_restart(const struct service_config *cfg, struct cf_err 
 	return 0;
 }
 
+static int fake_prerestart_check(const struct prerestart_config *cfg, const char **code,
+				 struct cf_err *err)
+{
+	call("prerestart %zu profile%s", cfg->nprofiles, cfg->nprofiles == 1 ? "" : "s");
+	*code = world->refuse_restart;
+	if (world->refuse_restart)
+		return cf_err_set(err, "tenant acme: gateway.port: expected integer");
+	return 0;
+}
+
 static int fake_pending_read(const char *state_dir, bool *present, struct cf_err *err)
 {
 	(void)state_dir;
@@ -352,6 +363,7 @@ static const struct node_ops recording_ops = {
 	.mkdir_p = fake_mkdir_p,
 	.materialise_observe = fake_materialise_observe,
 	.materialise_apply = fake_materialise_apply,
+	.prerestart_check = fake_prerestart_check,
 	.service_restart = fake_service_restart,
 	.pending_read = fake_pending_read,
 	.pending_write = fake_pending_write,
@@ -436,6 +448,14 @@ static void kickstart_fails(struct world *w)
 static void kickstart_works(struct world *w)
 {
 	w->fail_kickstart = false;
+}
+static void config_invalid(struct world *w)
+{
+	w->refuse_restart = "config.invalid";
+}
+static void config_fixed(struct world *w)
+{
+	w->refuse_restart = NULL;
 }
 static void skills_already_linked(struct world *w)
 {
@@ -575,7 +595,7 @@ static void run_rows(const char *table, const struct row *rows, size_t n)
 		"read tree", "install observe", INSTALL_LOCK, "skills observe 1.4.2",              \
 		"skills apply install 1.4.2", "skills apply link current -> 1.4.2",                \
 		"materialise observe", "mkdir /tenants", "materialise apply write acme",           \
-		"materialise apply write globex", "kickstart", "pending clear"
+		"materialise apply write globex", "prerestart 2 profiles", "kickstart", "pending clear"
 
 /* ---- the tables ---- */
 
@@ -587,7 +607,7 @@ static const struct row full_pass[] = {
 	  "read tree", "install observe", INSTALL_LOCK, "skills observe 1.4.2",
 	  "skills apply install 1.4.2", "skills apply link current -> 1.4.2", "materialise observe",
 	  "mkdir /tenants", "materialise apply write acme", "materialise apply write globex",
-	  "kickstart", "pending clear"},
+	  "prerestart 2 profiles", "kickstart", "pending clear"},
 	 0, 1, NULL},
 	{&g1, NULL, {OBSERVE_ALL}, 0, 1, NULL},
 };
@@ -601,7 +621,7 @@ static const struct row pull_fails_then_works[] = {
 	 {"pending read", "pull observe", "pull apply v2026.7.1@1111111", "read tree",
 	  "install observe", INSTALL_LOCK, "skills observe 1.4.2", "skills apply install 1.4.2",
 	  "skills apply link current -> 1.4.2", "materialise observe", "mkdir /tenants",
-	  "materialise apply write acme", "materialise apply write globex", "kickstart",
+	  "materialise apply write acme", "materialise apply write globex", "prerestart 2 profiles", "kickstart",
 	  "pending clear"},
 	 0, 1, NULL},
 };
@@ -615,7 +635,7 @@ static const struct row install_fails_then_works[] = {
 	 {"pending read", "pull observe", "read tree", "install observe", INSTALL_LOCK,
 	  "skills observe 1.4.2", "skills apply install 1.4.2",
 	  "skills apply link current -> 1.4.2", "materialise observe", "mkdir /tenants",
-	  "materialise apply write acme", "materialise apply write globex", "kickstart",
+	  "materialise apply write acme", "materialise apply write globex", "prerestart 2 profiles", "kickstart",
 	  "pending clear"},
 	 0, 1, NULL},
 };
@@ -627,9 +647,26 @@ static const struct row kickstart_fails_then_works[] = {
 	  "read tree", "install observe", INSTALL_LOCK, "skills observe 1.4.2",
 	  "skills apply install 1.4.2", "skills apply link current -> 1.4.2", "materialise observe",
 	  "mkdir /tenants", "materialise apply write acme", "materialise apply write globex",
-	  "kickstart"},
+	  "prerestart 2 profiles", "kickstart"},
 	 -1, 0, "kickstart: kickstarting the gateway: `launchctl kickstart -k"},
-	{&g1, kickstart_works, {OBSERVE_ALL, "kickstart", "pending clear"}, 0, 1, NULL},
+	{&g1, kickstart_works, {OBSERVE_ALL, "prerestart 2 profiles", "kickstart", "pending clear"}, 0, 1, NULL},
+};
+
+/* A check before the restart refuses: no kickstart, the record stays, and the pass that finds
+ * the configuration fixed restarts the gateway once. */
+static const struct row restart_refused[] = {
+	{&g1, config_invalid,
+	 {"pending read", "pull observe", "pending write 1", "pull apply v2026.7.1@1111111",
+	  "read tree", "install observe", INSTALL_LOCK, "skills observe 1.4.2",
+	  "skills apply install 1.4.2", "skills apply link current -> 1.4.2", "materialise observe",
+	  "mkdir /tenants", "materialise apply write acme", "materialise apply write globex",
+	  "prerestart 2 profiles"},
+	 -1, 0,
+	 "kickstart: config.invalid: not restarting the gateway, it keeps running what it ran: "
+	 "tenant acme: gateway.port: expected integer"},
+	{&g1, NULL, {OBSERVE_ALL, "prerestart 2 profiles"}, -1, 0, "config.invalid"},
+	{&g1, config_fixed, {OBSERVE_ALL, "prerestart 2 profiles", "kickstart", "pending clear"}, 0, 1,
+	 NULL},
 };
 
 static const struct row skills_linked[] = {
@@ -637,7 +674,7 @@ static const struct row skills_linked[] = {
 	 {"pending read", "pull observe", "pending write 1", "pull apply v2026.7.1@1111111",
 	  "read tree", "install observe", INSTALL_LOCK, "skills observe 1.4.2",
 	  "materialise observe", "mkdir /tenants", "materialise apply write acme",
-	  "materialise apply write globex", "kickstart", "pending clear"},
+	  "materialise apply write globex", "prerestart 2 profiles", "kickstart", "pending clear"},
 	 0, 1, NULL},
 };
 
@@ -650,13 +687,13 @@ static const struct row stopped_before_kickstart[] = {
 	  "skills apply install 1.4.2", "skills apply link current -> 1.4.2", "materialise observe",
 	  "mkdir /tenants", "materialise apply write acme", "materialise apply write globex"},
 	 NODE_ACT_STOPPED, 0, "stopped before the kickstart step"},
-	{&g1, agent_restarted, {OBSERVE_ALL, "kickstart", "pending clear"}, 0, 1, NULL},
+	{&g1, agent_restarted, {OBSERVE_ALL, "prerestart 2 profiles", "kickstart", "pending clear"}, 0, 1, NULL},
 	{&g1, NULL, {OBSERVE_ALL}, 0, 1, NULL},
 };
 
 static const struct row crash_with_the_record[] = {
 	{&g1, NULL, {FIRST_PASS}, 0, 1, NULL},
-	{&g1, crashed_after_the_record, {OBSERVE_ALL, "kickstart", "pending clear"}, 0, 1, NULL},
+	{&g1, crashed_after_the_record, {OBSERVE_ALL, "prerestart 2 profiles", "kickstart", "pending clear"}, 0, 1, NULL},
 	{&g1, NULL, {OBSERVE_ALL}, 0, 1, NULL},
 };
 
@@ -665,14 +702,14 @@ static const struct row channel_flip[] = {
 	{&g1, NULL, {FIRST_PASS}, 0, 1, NULL},
 	{&g2_acme_stable, NULL,
 	 {OBSERVE_ALL, "mkdir /tenants", "pending write 2", "materialise apply write acme",
-	  "materialise apply prune .acme-*", "kickstart", "pending clear"},
+	  "materialise apply prune .acme-*", "prerestart 2 profiles", "kickstart", "pending clear"},
 	 0, 2, NULL},
 };
 
 /* A restart the target asks for is owed once per generation. */
 static const struct row restart_asked[] = {
 	{&g1, NULL, {FIRST_PASS}, 0, 1, NULL},
-	{&g2_restart, NULL, {OBSERVE_ALL, "pending write 2", "kickstart", "pending clear"}, 0, 2,
+	{&g2_restart, NULL, {OBSERVE_ALL, "pending write 2", "prerestart 2 profiles", "kickstart", "pending clear"}, 0, 2,
 	 NULL},
 	{&g2_restart, NULL, {OBSERVE_ALL}, 0, 2, NULL},
 };
@@ -681,6 +718,12 @@ static void test_full_pass(void **state)
 {
 	(void)state;
 	RUN(full_pass);
+}
+
+static void test_restart_refused(void **state)
+{
+	(void)state;
+	RUN(restart_refused);
 }
 
 static void test_failures_stop_the_pass(void **state)
@@ -725,6 +768,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full_pass),
 		cmocka_unit_test(test_failures_stop_the_pass),
+		cmocka_unit_test(test_restart_refused),
 		cmocka_unit_test(test_steps_with_nothing_to_do),
 		cmocka_unit_test(test_owed_kickstarts),
 	};
