@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/failpoint.h"
+#include "base/log.h"
 #include "desired/desired.h"
 #include "reconcilers/install.h"
 #include "reconcilers/materialise.h"
@@ -264,9 +265,17 @@ static int prerestart(struct pass *p, struct cf_err *err)
 		.timeout_ms = (int)(cfg->doctor_timeout_ms < INT_MAX ? cfg->doctor_timeout_ms : INT_MAX),
 	};
 	rc = p->ops->prerestart_check(&pc, &p->reason, err);
-	if (rc < 0)
+	if (rc < 0 && p->t->rollback) {
+		/* Staying would keep the build being rolled back; doctor after the restart reports
+		 * what is still wrong. */
+		log_warn("rollback to %s: restarting the gateway although %s: %s", p->t->tag,
+			 p->reason ? p->reason : "the checks before the restart failed", err->msg);
+		p->reason = NULL;
+		rc = 0;
+	} else if (rc < 0) {
 		cf_err_prefix(err, "%s: not restarting the gateway, it keeps running what it ran",
 			      p->reason ? p->reason : "checks before the restart");
+	}
 done:
 	free(profiles);
 	free(openclaw);

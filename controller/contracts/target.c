@@ -130,6 +130,12 @@ static int parse_field(const char *key, struct json_object *val, struct target *
 		t->restart = json_object_get_boolean(val);
 		return 0;
 	}
+	if (strcmp(key, "rollback") == 0) {
+		if (!json_object_is_type(val, json_type_boolean))
+			return cf_err_set(err, "rollback: must be true or false");
+		t->rollback = json_object_get_boolean(val);
+		return 0;
+	}
 	return cf_err_set(err, "%s: unknown field", key);
 }
 
@@ -189,6 +195,8 @@ int target_render(const struct target *t, char **out, size_t *len, struct cf_err
 										   : "stable"));
 	json_object_object_add(root, "tenants", tenants);
 	json_object_object_add(root, "restart", json_object_new_boolean(t->restart));
+	if (t->rollback)
+		json_object_object_add(root, "rollback", json_object_new_boolean(true));
 	int rc = canon_json(root, out, len, err);
 	json_object_put(root);
 	return rc;

@@ -1,7 +1,10 @@
 /* target: what the controller asks one node to run, as PUT /v1/target carries it:
  *   {"generation": N, "tag": "v2026.7.1", "commit": "<40 hex>",
  *    "skills": {"semver": "1.4.2", "link": "current"|"next"},
- *    "tenants": {"acme": "canary", "globex": "stable"}, "restart": true}
+ *    "tenants": {"acme": "canary", "globex": "stable"}, "restart": true, "rollback": true}
+ * "rollback" (rendered only when true) says the node returns to the fleet's last good build: the
+ * agent then restarts even when its checks before the restart fail, since the build it would stay
+ * on is the one being rolled back; the findings stay in its probe.
  * target_parse validates every field (names checked before they can become paths) and rejects
  * unknown ones; target_render gives the canonical JSON that is persisted (atomically) and served
  * by GET /v1/target. */
@@ -33,6 +36,7 @@ struct target {
 	struct target_tenant tenants[TARGET_MAX_TENANTS];
 	size_t ntenants;
 	bool restart;
+	bool rollback;
 };
 
 int target_parse(const char *body, size_t len, struct target *out, struct cf_err *err);

@@ -212,6 +212,7 @@ static int build_target(struct pass *p, enum target_kind kind, struct target *t)
 	}
 	t->ntenants = p->d->ntenants;
 	t->restart = true;
+	t->rollback = kind == TARGET_ROLLBACK;
 	return 0;
 }
 
@@ -221,6 +222,9 @@ static int target_digest(struct pass *p, const struct target *t, char out[65])
 	size_t len = 0;
 	struct target content = *t;
 	content.generation = 0;
+	/* A node already running the last good build as its final target has nothing to redo when
+	 * the same build comes back as a rollback. */
+	content.rollback = false;
 	if (target_render(&content, &json, &len, p->err) < 0)
 		return -1;
 	canon_sha256_hex(json, len, out);
