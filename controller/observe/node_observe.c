@@ -12,6 +12,7 @@
 #include "desired/desired.h"
 #include "desired/schema.h"
 #include "observe/node_observe_internal.h"
+#include "observe/node_parity.h"
 #include "reconcilers/pull.h"
 #include "source/gitsource.h"
 #include "source/treefiles.h"
@@ -245,6 +246,17 @@ void node_observer_free(struct node_observer *obs)
 	free(obs);
 }
 
+/* After the lock, the CLI and the skills: the parity is made of them. A tenants root that cannot
+ * be read leaves the node without a parity (the materialise step reports why). */
+static void observe_parity(const struct node_observer *obs, struct observation *o)
+{
+	char *tenants = agentcfg_path(obs->cfg, obs->cfg->tenants);
+	struct cf_err err;
+	if (tenants && node_parity_compute(&o->in, tenants, &o->parity, &err) == 0)
+		o->in.parity = &o->parity;
+	free(tenants);
+}
+
 int node_observe_run(struct node_observer *obs, int64_t applied_generation, const char *tag,
 		struct observation **out, struct cf_err *err)
 {
@@ -268,6 +280,7 @@ int node_observe_run(struct node_observer *obs, int64_t applied_generation, cons
 		goto oom;
 	observe_cli(obs, o);
 	observe_skills(obs, o);
+	observe_parity(obs, o);
 	if (obs->cfg->queue)
 		observe_queue(obs, o);
 	if (obs->cfg->digest)

@@ -86,6 +86,7 @@ struct observation {
 	char skills_current[SEMVER_MAX], skills_next[SEMVER_MAX];
 	struct probe_doctor *doctor;
 	struct json_object *digest_top;
+	struct parity parity;
 	char infra_error[ERROR_MAX], lock_error[ERROR_MAX], cli_error[ERROR_MAX];
 	char current_error[ERROR_MAX], next_error[ERROR_MAX], pack_digest_error[ERROR_MAX];
 	char queue_error[ERROR_MAX], digest_error[ERROR_MAX], disk_error[ERROR_MAX];

@@ -585,6 +585,8 @@ int probe_render_json(const struct probe_inputs *in, const struct probe_result *
 		goto done;
 	}
 	json_object_object_add(doc, "probeSha256", json_object_new_string(sha));
+	if (in->parity && parity_render(doc, in->parity, err) < 0)
+		goto done;
 	s = json_object_to_json_string_length(doc, JSON_C_TO_STRING_PLAIN |
 						      JSON_C_TO_STRING_NOSLASHESCAPE, &n);
 	if (!s || !(*json = strndup(s, n))) {

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "base/err.h"
+#include "contracts/parity.h"
 #include "contracts/readyz.h"
 #include "desired/desired.h"
 #include "observe/doctor.h"
@@ -144,6 +145,9 @@ struct probe_inputs {
 		int64_t ms;
 		const char *error;
 	} tcp;
+	/* What must match the node's peers on the same build (contracts/parity.h); NULL or
+	 * digest "": not reported. */
+	const struct parity *parity;
 	struct {
 		int64_t samples; /* synthetic checks behind the figures; 0: nothing to judge */
 		double p95_ms;
