@@ -722,6 +722,13 @@ static int group_teardown(void **state)
 
 int main(void)
 {
+	/* The OpenClaw configuration these passes write stays out of the user's home. */
+	char config[] = "/tmp/clawfleet-node-ops.XXXXXX";
+	if (!mkdtemp(config))
+		return 1;
+	char path[sizeof(config) + 32];
+	snprintf(path, sizeof(path), "%s/openclaw.json", config);
+	setenv("OPENCLAW_CONFIG_PATH", path, 1);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full_pass),
 		cmocka_unit_test(test_failures_stop_the_pass),
