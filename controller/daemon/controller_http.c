@@ -22,6 +22,7 @@
 #include "record/audit.h"
 #include "record/status.h"
 #include "record/status_parity.h"
+#include "record/status_tokens.h"
 #include "record/statuspage.h"
 #include "serve/fluxhook.h"
 #include "serve/httpd.h"
@@ -163,6 +164,8 @@ void controller_record(struct controller *c, const struct fleet_poll_result *r,
 	}
 	struct status_parity parity;
 	bool parity_known = r && status_parity_check(r->obs, n, &parity) == 0;
+	struct status_tokens tokens;
+	controller_token_ages(c, r, &tokens);
 	if (r)
 		status_since_track(&c->since, nodes, n, clock_epoch_ms());
 	if (passed) {
@@ -174,6 +177,7 @@ void controller_record(struct controller *c, const struct fleet_poll_result *r,
 	}
 	struct status_view v = {
 		.parity = parity_known ? &parity : NULL,
+		.tokens = &tokens,
 		.revision = ds ? c->cache.revision : NULL,
 		.source_error = c->source_error,
 		.source_error_since_ms = c->source_error_since_ms,

@@ -9,6 +9,7 @@
 
 #include "base/clock.h"
 #include "base/compat.h"
+#include "base/log.h"
 #include "desired/desired.h"
 #include "desired/schema.h"
 #include "observe/node_observe_internal.h"
@@ -257,6 +258,15 @@ static void observe_parity(const struct node_observer *obs, struct observation *
 	free(tenants);
 }
 
+/* A token file the agent cannot look at leaves the ages unknown; the token check itself
+ * (tokens.h) reports the file. */
+static void observe_token_ages(const struct node_observer *obs, struct observation *o)
+{
+	struct cf_err err;
+	if (node_token_age_read(obs->cfg, &o->tokens, &err) < 0)
+		log_warn("token ages unknown: %s", err.msg);
+}
+
 int node_observe_run(struct node_observer *obs, int64_t applied_generation, const char *tag,
 		struct observation **out, struct cf_err *err)
 {
@@ -281,6 +291,7 @@ int node_observe_run(struct node_observer *obs, int64_t applied_generation, cons
 	observe_cli(obs, o);
 	observe_skills(obs, o);
 	observe_parity(obs, o);
+	observe_token_ages(obs, o);
 	if (obs->cfg->queue)
 		observe_queue(obs, o);
 	if (obs->cfg->digest)
@@ -314,6 +325,7 @@ const struct probe_inputs *observation_inputs(struct observation *o, int64_t now
 {
 	o->in.now_ms = now_ms;
 	o->in.checked_age_ms = clock_mono_ms() - o->checked_mono_ms;
+	node_token_age_at(&o->tokens, now_ms, &o->in.tokens);
 	return &o->in;
 }
 

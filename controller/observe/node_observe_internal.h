@@ -21,6 +21,7 @@
 #include "desired/desired.h"
 #include "desired/schema.h"
 #include "observe/node_observe.h"
+#include "observe/node_token_age.h"
 #include "reconcilers/lockcheck.h"
 #include "reconcilers/pull.h"
 #include "reconcilers/service.h"
@@ -87,6 +88,7 @@ struct observation {
 	struct probe_doctor *doctor;
 	struct json_object *digest_top;
 	struct parity parity;
+	struct node_tokens tokens; /* in.tokens at the answer's time (observation_inputs) */
 	char infra_error[ERROR_MAX], lock_error[ERROR_MAX], cli_error[ERROR_MAX];
 	char current_error[ERROR_MAX], next_error[ERROR_MAX], pack_digest_error[ERROR_MAX];
 	char queue_error[ERROR_MAX], digest_error[ERROR_MAX], disk_error[ERROR_MAX];

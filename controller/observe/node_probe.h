@@ -21,6 +21,7 @@
 #include "base/err.h"
 #include "contracts/parity.h"
 #include "contracts/readyz.h"
+#include "contracts/token_age.h"
 #include "desired/desired.h"
 #include "observe/doctor.h"
 #include "reconcilers/lockcheck.h"
@@ -34,7 +35,8 @@ struct json_object;
  * run that is red or could not be judged ("doctor.pending" when none ran), gateway.not_running,
  * gateway.not_ready (/healthz or the /readyz body), service.crash_loop, tcp.connect_failed,
  * disk.low, synthetic.failures. Degraded: doctor.yellow, digest.unavailable or digest.stale,
- * queue.unavailable or queue.over_limit, disk.unknown, service.unknown, probe.stale. Notes:
+ * queue.unavailable or queue.over_limit, disk.unknown, service.unknown, probe.stale, token.age
+ * (the current token older than tokens.maxAge, contracts/token_age.h). Notes:
  * doctor.maintenance, latency.p95 (p95 over maxP95Ratio times the baseline recorded before the
  * last kickstart: the controller judges latency against the node's peers, not its past). */
 #define PROBE_MAX_REASONS 32
@@ -148,6 +150,8 @@ struct probe_inputs {
 	/* What must match the node's peers on the same build (contracts/parity.h); NULL or
 	 * digest "": not reported. */
 	const struct parity *parity;
+	/* How old each token slot is at now_ms (contracts/token_age.h); known false: not read. */
+	struct token_ages tokens;
 	struct {
 		int64_t samples; /* synthetic checks behind the figures; 0: nothing to judge */
 		double p95_ms;

@@ -25,6 +25,7 @@
 
 /* One node as the last pass saw it; strings are borrowed, NULL where unknown. */
 struct status_parity;
+struct status_tokens;
 
 struct status_node {
 	const char *name;
@@ -110,6 +111,7 @@ struct status_view {
 	const struct status_node *nodes;
 	size_t nnodes;
 	const struct status_parity *parity; /* the peers' parity (status_parity.h); NULL: unknown */
+	const struct status_tokens *tokens; /* token ages (status_tokens.h); NULL: not known */
 	const struct status_pass *passes; /* oldest first */
 	size_t npasses;
 	const struct status_metrics *metrics;
