@@ -323,13 +323,13 @@ static int write_openclaw_config(struct pass *p, struct cf_err *err)
 {
 	struct openclaw_config_plan plan;
 	int rc = -1;
-	if (openclaw_config_plan(p->ds, p->env->cfg->node, &plan, err) < 0)
+	if (p->ops->openclaw_config_plan(p->ds, p->env->cfg->node, &plan, err) < 0)
 		return -1;
 	if (!plan.data) {
 		rc = 0;
 		goto done;
 	}
-	if (will_change(p, err) < 0 || openclaw_config_apply(&plan, err) < 0 ||
+	if (will_change(p, err) < 0 || p->ops->openclaw_config_apply(&plan, err) < 0 ||
 	    add_action(p, err, "openclaw config %s", plan.path) < 0)
 		goto done;
 	rc = 0;

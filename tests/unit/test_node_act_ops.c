@@ -3,8 +3,8 @@
  * that fails, skills already linked, a stop before the kickstart...), the exact, ordered calls
  * the pass makes, its result and the generation the node has applied after it
  * (node_act_generation, carried to the next row as the agent does). The fakes keep a small model
- * of the Mac: the infra checkout, npm's packages, the skills links and packs, the tenants root
- * and the restart-pending record; the plans are the reconcilers' real, pure ones, over the
+ * of the Mac: the infra checkout, npm's packages, the skills links and packs, the tenants root,
+ * the OpenClaw configuration file and the restart-pending record; the plans are the reconcilers' real, pure ones, over the
  * example repository's desired state (lock 2026.7.1, skills 1.4.2, tenants acme and globex).
  * Every row is also checked for the record's discipline: nothing the gateway runs changes before
  * the record is on disk, and the record goes only right after a kickstart. */
@@ -19,7 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <json-c/json.h>
+
 #include "act/node_act.h"
+#include "base/canon.h"
 #include "desired/agentcfg.h"
 #include "desired/schema.h"
 
@@ -48,6 +51,7 @@ struct world {
 	size_t npacks;
 	struct entry entries[MAX_ENTRIES];	/* the tenants root */
 	size_t nentries;
+	char *openclaw_config;			/* the OpenClaw configuration file; NULL: none */
 	bool pending;				/* the restart-pending record is on disk */
 	bool fail_pull, fail_install, fail_kickstart;
 	enum node_step stop_before;		/* NODE_STEPS: never */
@@ -305,6 +309,40 @@ static int fake_materialise_apply(const char *root, const struct materialise_pla
 	return 0;
 }
 
+/* The real plan's decision, against the modelled file instead of the disk. */
+static int fake_openclaw_config_plan(const struct desired_state *ds, const char *host,
+				     struct openclaw_config_plan *plan, struct cf_err *err)
+{
+	struct json_object *merged = NULL;
+	char *text = NULL;
+	memset(plan, 0, sizeof(*plan));
+	if (desired_openclaw_config(ds, host, &merged, err) < 0)
+		return -1;
+	if (!merged)
+		return 0;
+	int rc = canon_json(merged, &text, NULL, err);
+	json_object_put(merged);
+	if (rc < 0)
+		return -1;
+	if (world->openclaw_config && strcmp(world->openclaw_config, text) == 0) {
+		free(text);
+		return 0;
+	}
+	plan->path = strdup("/openclaw.json");
+	plan->data = text;
+	plan->len = strlen(text);
+	return 0;
+}
+
+static int fake_openclaw_config_apply(const struct openclaw_config_plan *plan, struct cf_err *err)
+{
+	(void)err;
+	call("openclaw config write");
+	free(world->openclaw_config);
+	world->openclaw_config = strdup(plan->data);
+	return 0;
+}
+
 static int fake_service_restart(const struct service_config *cfg, struct cf_err *err)
 {
 	(void)cfg;
@@ -352,6 +390,8 @@ static const struct node_ops recording_ops = {
 	.mkdir_p = fake_mkdir_p,
 	.materialise_observe = fake_materialise_observe,
 	.materialise_apply = fake_materialise_apply,
+	.openclaw_config_plan = fake_openclaw_config_plan,
+	.openclaw_config_apply = fake_openclaw_config_apply,
 	.service_restart = fake_service_restart,
 	.pending_read = fake_pending_read,
 	.pending_write = fake_pending_write,
@@ -505,7 +545,8 @@ static void expect_record_discipline(const char *table, size_t rowno, char *cons
 {
 	static const char *const changes[] = {
 		"pull apply ",		     "install apply ",		"skills apply link ",
-		"materialise apply write ", "materialise apply unlink ", "kickstart",
+		"materialise apply write ", "materialise apply unlink ", "openclaw config write",
+		"kickstart",
 	};
 	for (size_t i = 0; calls[i]; i++) {
 		if (strcmp(calls[i], "pending clear") == 0 &&
@@ -555,6 +596,7 @@ static void run_rows(const char *table, const struct row *rows, size_t n)
 	}
 	clear_calls(w);
 	world = NULL;
+	free(w->openclaw_config);
 	free(w);
 }
 
@@ -575,7 +617,7 @@ static void run_rows(const char *table, const struct row *rows, size_t n)
 		"read tree", "install observe", INSTALL_LOCK, "skills observe 1.4.2",              \
 		"skills apply install 1.4.2", "skills apply link current -> 1.4.2",                \
 		"materialise observe", "mkdir /tenants", "materialise apply write acme",           \
-		"materialise apply write globex", "kickstart", "pending clear"
+		"materialise apply write globex", "openclaw config write", "kickstart", "pending clear"
 
 /* ---- the tables ---- */
 
@@ -586,7 +628,7 @@ static const struct row full_pass[] = {
 	 {"pending read", "pull observe", "pending write 1", "pull apply v2026.7.1@1111111",
 	  "read tree", "install observe", INSTALL_LOCK, "skills observe 1.4.2",
 	  "skills apply install 1.4.2", "skills apply link current -> 1.4.2", "materialise observe",
-	  "mkdir /tenants", "materialise apply write acme", "materialise apply write globex",
+	  "mkdir /tenants", "materialise apply write acme", "materialise apply write globex", "openclaw config write",
 	  "kickstart", "pending clear"},
 	 0, 1, NULL},
 	{&g1, NULL, {OBSERVE_ALL}, 0, 1, NULL},
@@ -601,7 +643,7 @@ static const struct row pull_fails_then_works[] = {
 	 {"pending read", "pull observe", "pull apply v2026.7.1@1111111", "read tree",
 	  "install observe", INSTALL_LOCK, "skills observe 1.4.2", "skills apply install 1.4.2",
 	  "skills apply link current -> 1.4.2", "materialise observe", "mkdir /tenants",
-	  "materialise apply write acme", "materialise apply write globex", "kickstart",
+	  "materialise apply write acme", "materialise apply write globex", "openclaw config write", "kickstart",
 	  "pending clear"},
 	 0, 1, NULL},
 };
@@ -615,7 +657,7 @@ static const struct row install_fails_then_works[] = {
 	 {"pending read", "pull observe", "read tree", "install observe", INSTALL_LOCK,
 	  "skills observe 1.4.2", "skills apply install 1.4.2",
 	  "skills apply link current -> 1.4.2", "materialise observe", "mkdir /tenants",
-	  "materialise apply write acme", "materialise apply write globex", "kickstart",
+	  "materialise apply write acme", "materialise apply write globex", "openclaw config write", "kickstart",
 	  "pending clear"},
 	 0, 1, NULL},
 };
@@ -626,7 +668,7 @@ static const struct row kickstart_fails_then_works[] = {
 	 {"pending read", "pull observe", "pending write 1", "pull apply v2026.7.1@1111111",
 	  "read tree", "install observe", INSTALL_LOCK, "skills observe 1.4.2",
 	  "skills apply install 1.4.2", "skills apply link current -> 1.4.2", "materialise observe",
-	  "mkdir /tenants", "materialise apply write acme", "materialise apply write globex",
+	  "mkdir /tenants", "materialise apply write acme", "materialise apply write globex", "openclaw config write",
 	  "kickstart"},
 	 -1, 0, "kickstart: kickstarting the gateway: `launchctl kickstart -k"},
 	{&g1, kickstart_works, {OBSERVE_ALL, "kickstart", "pending clear"}, 0, 1, NULL},
@@ -637,7 +679,7 @@ static const struct row skills_linked[] = {
 	 {"pending read", "pull observe", "pending write 1", "pull apply v2026.7.1@1111111",
 	  "read tree", "install observe", INSTALL_LOCK, "skills observe 1.4.2",
 	  "materialise observe", "mkdir /tenants", "materialise apply write acme",
-	  "materialise apply write globex", "kickstart", "pending clear"},
+	  "materialise apply write globex", "openclaw config write", "kickstart", "pending clear"},
 	 0, 1, NULL},
 };
 
@@ -648,7 +690,7 @@ static const struct row stopped_before_kickstart[] = {
 	 {"pending read", "pull observe", "pending write 1", "pull apply v2026.7.1@1111111",
 	  "read tree", "install observe", INSTALL_LOCK, "skills observe 1.4.2",
 	  "skills apply install 1.4.2", "skills apply link current -> 1.4.2", "materialise observe",
-	  "mkdir /tenants", "materialise apply write acme", "materialise apply write globex"},
+	  "mkdir /tenants", "materialise apply write acme", "materialise apply write globex", "openclaw config write"},
 	 NODE_ACT_STOPPED, 0, "stopped before the kickstart step"},
 	{&g1, agent_restarted, {OBSERVE_ALL, "kickstart", "pending clear"}, 0, 1, NULL},
 	{&g1, NULL, {OBSERVE_ALL}, 0, 1, NULL},
@@ -722,13 +764,6 @@ static int group_teardown(void **state)
 
 int main(void)
 {
-	/* The OpenClaw configuration these passes write stays out of the user's home. */
-	char config[] = "/tmp/clawfleet-node-ops.XXXXXX";
-	if (!mkdtemp(config))
-		return 1;
-	char path[sizeof(config) + 32];
-	snprintf(path, sizeof(path), "%s/openclaw.json", config);
-	setenv("OPENCLAW_CONFIG_PATH", path, 1);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full_pass),
 		cmocka_unit_test(test_failures_stop_the_pass),
