@@ -247,24 +247,43 @@ void node_observer_free(struct node_observer *obs)
 	free(obs);
 }
 
+/* Logs why (NULL: nothing is wrong any more) when it differs from what was logged last. */
+static void log_changed(char last[CF_ERR_MSG], const char *what, const char *why)
+{
+	if (strcmp(last, why ? why : "") == 0)
+		return;
+	if (why)
+		log_warn("%s: %s", what, why);
+	else
+		log_info("%s again", what);
+	snprintf(last, CF_ERR_MSG, "%s", why ? why : "");
+}
+
 /* After the lock, the CLI and the skills: the parity is made of them. A tenants root that cannot
- * be read leaves the node without a parity (the materialise step reports why). */
-static void observe_parity(const struct node_observer *obs, struct observation *o)
+ * be read leaves the node without a parity, and the log says why. */
+static void observe_parity(struct node_observer *obs, struct observation *o)
 {
 	char *tenants = agentcfg_path(obs->cfg, obs->cfg->tenants);
-	struct cf_err err;
-	if (tenants && node_parity_compute(&o->in, tenants, &o->parity, &err) == 0)
+	struct cf_err err = {{0}};
+	const char *why = NULL;
+	if (!tenants)
+		why = "out of memory";
+	else if (node_parity_compute(&o->in, tenants, &o->parity, &err) < 0)
+		why = err.msg;
+	else
 		o->in.parity = &o->parity;
+	log_changed(obs->parity_error, why ? "no parity reported" : "parity reported", why);
 	free(tenants);
 }
 
 /* A token file the agent cannot look at leaves the ages unknown; the token check itself
  * (tokens.h) reports the file. */
-static void observe_token_ages(const struct node_observer *obs, struct observation *o)
+static void observe_token_ages(struct node_observer *obs, struct observation *o)
 {
 	struct cf_err err;
-	if (node_token_age_read(obs->cfg, &o->tokens, &err) < 0)
-		log_warn("token ages unknown: %s", err.msg);
+	int rc = node_token_age_read(obs->cfg, &o->tokens, &err);
+	log_changed(obs->token_age_error, rc < 0 ? "token ages unknown" : "token ages known",
+		    rc < 0 ? err.msg : NULL);
 }
 
 int node_observe_run(struct node_observer *obs, int64_t applied_generation, const char *tag,

@@ -59,6 +59,9 @@ struct node_observer {
 	bool status_seen;
 	bool last_running;
 	int last_pid;
+	/* Why the last observation had no parity or token ages ("" when it had them): logged once
+	 * when it changes, not every refresh. */
+	char parity_error[CF_ERR_MSG], token_age_error[CF_ERR_MSG];
 	int64_t restarts[RESTARTS_MAX]; /* monotonic ms, oldest first */
 	size_t nrestarts;
 
