@@ -134,7 +134,7 @@ fleet_haproxy() {
 
 fleet_agent_start() {
 	local dir=$1 node=$2 root=$1/macs/$2
-	OPENCLAW_SIM_ROOT=$root "$FLEET_BIN" agent \
+	OPENCLAW_SIM_ROOT=$root OPENCLAW_CONFIG_PATH=$root/.openclaw/openclaw.json "$FLEET_BIN" agent \
 		--config "$root/etc/clawfleet/agent.yaml" >>"$dir/logs/agent-$node.log" 2>&1 &
 	disown
 	fleet_track "$dir" $!

@@ -11,6 +11,7 @@
 #include "desired/desired.h"
 #include "reconcilers/install.h"
 #include "reconcilers/materialise.h"
+#include "reconcilers/openclaw_config.h"
 #include "reconcilers/pull.h"
 #include "reconcilers/service.h"
 #include "reconcilers/skills.h"
@@ -381,6 +382,27 @@ done:
 	return rc;
 }
 
+/* The Mac's own OpenClaw configuration (openclaw/base.d and openclaw/nodes/<host>.d), part of
+ * what the gateway reads: a change owes a kickstart, as a tenant's does. */
+static int write_openclaw_config(struct pass *p, struct cf_err *err)
+{
+	struct openclaw_config_plan plan;
+	int rc = -1;
+	if (p->ops->openclaw_config_plan(p->ds, p->env->cfg->node, &plan, err) < 0)
+		return -1;
+	if (!plan.data) {
+		rc = 0;
+		goto done;
+	}
+	if (will_change(p, err) < 0 || p->ops->openclaw_config_apply(&plan, err) < 0 ||
+	    add_action(p, err, "openclaw config %s", plan.path) < 0)
+		goto done;
+	rc = 0;
+done:
+	openclaw_config_plan_free(&plan);
+	return rc;
+}
+
 static int step_kickstart(struct pass *p, int64_t applied_generation, struct cf_err *err)
 {
 	const struct agent_config *cfg = p->env->cfg;
@@ -439,7 +461,7 @@ static int run_step(struct pass *p, enum node_step s, int64_t applied_generation
 	case NODE_STEP_SKILLS:
 		return step_skills(p, err);
 	case NODE_STEP_MATERIALISE:
-		return step_materialise(p, err);
+		return step_materialise(p, err) < 0 ? -1 : write_openclaw_config(p, err);
 	case NODE_STEP_KICKSTART:
 		return step_kickstart(p, applied_generation, err);
 	case NODE_STEPS:

@@ -1,5 +1,6 @@
 /* node_ops: the world one node_act pass acts on, as a table of operations: the observe and apply
- * halves of the reconcilers it runs (pull, install, skills, materialise), the read of the infra
+ * halves of the reconcilers it runs (pull, install, skills, materialise, the Mac's OpenClaw
+ * configuration), the read of the infra
  * tree its desired state is loaded from, the gateway's restart, and the restart-pending record it
  * keeps in the state directory. node_act itself only decides, with the reconcilers' pure plans,
  * what to call and in which order; swapping this table is how a test records exactly what a pass
@@ -16,6 +17,7 @@
 #include "base/err.h"
 #include "reconcilers/install.h"
 #include "reconcilers/materialise.h"
+#include "reconcilers/openclaw_config.h"
 #include "reconcilers/pull.h"
 #include "reconcilers/service.h"
 #include "reconcilers/skills.h"
@@ -53,6 +55,11 @@ struct node_ops {
 				   struct cf_err *err);
 	int (*materialise_apply)(const char *root, const struct materialise_plan *p,
 				 struct cf_err *err);
+	/* openclaw config: what the Mac's configuration file must hold against what it holds,
+	 * and the file written. */
+	int (*openclaw_config_plan)(const struct desired_state *ds, const char *host,
+				    struct openclaw_config_plan *plan, struct cf_err *err);
+	int (*openclaw_config_apply)(const struct openclaw_config_plan *plan, struct cf_err *err);
 	/* kickstart: the checks a restart waits for (prerestart.h), then the gateway restarted
 	 * through its service manager. */
 	int (*prerestart_check)(const struct prerestart_config *cfg, const char **code,

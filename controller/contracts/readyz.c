@@ -170,6 +170,9 @@ static int read_fields(struct json_object *doc, struct arena *a, struct node_obs
 		return not_probe(err, "\"lock.versionMatch\" is not true or false");
 	if (read_figures(doc, o, err) < 0)
 		return -1;
+	struct cf_err why;
+	if (parity_read(doc, &o->parity, &why) < 0 || token_ages_read(doc, &o->tokens, &why) < 0)
+		return not_probe(err, why.msg);
 	int rc = read_reasons(doc, a, o, err);
 	if (rc < 0)
 		return rc;

@@ -12,7 +12,8 @@
  * with a string "code" and "message"; "latency.samples" and "digest.total" are integers >= 0 and
  * "latency.p95ms" a number >= 0. "doctor.firstBad" is an object whose "checkId" and "message" are
  * strings, "severity", "path", "fixHint" and "tenant" strings, "line" and "column" integers >= 0.
- * Any member may be absent or null except node and status; members neither the planner nor
+ * "parity" and "parityParts" are read as contracts/parity.h says, "tokenAges" as
+ * contracts/token_age.h does. Any member may be absent or null except node and status; members neither the planner nor
  * `clawfleet status` reads are not looked at. */
 #ifndef CLAWFLEET_READYZ_H
 #define CLAWFLEET_READYZ_H
@@ -22,6 +23,8 @@
 
 #include "base/arena.h"
 #include "base/err.h"
+#include "contracts/parity.h"
+#include "contracts/token_age.h"
 
 struct json_object;
 struct jsonparse;
@@ -60,6 +63,8 @@ struct node_observation {
 	const char *lock_sha256;
 	bool version_match;
 	const char *probe_sha256;
+	struct parity parity; /* what must match its peers on the same build; digest "" if none */
+	struct token_ages tokens; /* "tokenAges" (contracts/token_age.h); known false if absent */
 	/* What people read first about the node (/status, `clawfleet status`); the planner does
 	 * not judge by these. */
 	const char *reason_message; /* the first reason's message; NULL when there is none */

@@ -21,6 +21,8 @@
 #include "plan/forecast.h"
 #include "record/audit.h"
 #include "record/status.h"
+#include "record/status_parity.h"
+#include "record/status_tokens.h"
 #include "record/statuspage.h"
 #include "serve/fluxhook.h"
 #include "serve/httpd.h"
@@ -160,6 +162,10 @@ void controller_record(struct controller *c, const struct fleet_poll_result *r,
 		};
 		green = green && o->reachable && o->status == PROBE_GREEN;
 	}
+	struct status_parity parity;
+	bool parity_known = r && status_parity_check(r->obs, n, &parity) == 0;
+	struct status_tokens tokens;
+	controller_token_ages(c, r, &tokens);
 	if (r)
 		status_since_track(&c->since, nodes, n, clock_epoch_ms());
 	if (passed) {
@@ -170,6 +176,8 @@ void controller_record(struct controller *c, const struct fleet_poll_result *r,
 		c->passes[c->npasses++] = (struct status_pass){clock_epoch_ms(), green};
 	}
 	struct status_view v = {
+		.parity = parity_known ? &parity : NULL,
+		.tokens = &tokens,
 		.revision = ds ? c->cache.revision : NULL,
 		.source_error = c->source_error,
 		.source_error_since_ms = c->source_error_since_ms,

@@ -94,6 +94,7 @@ struct controller {
 	struct status_pass passes[STATUS_PASSES_MAX];
 	size_t npasses;
 	struct status_since since; /* since when each node has had its status */
+	char token_age_sent[256]; /* the too-old tokens last broadcast (controller_tokens.c) */
 
 	struct tokens *hook_tokens; /* the Flux receiver's; NULL when it is off */
 	struct fluxhook *hook;
@@ -164,6 +165,16 @@ int controller_anchor_audit(struct controller *c, const struct audit_anchor *wan
 /* Before each pass: false while the audit log is sealed (a broken chain, lines lost, a line
  * changed behind the controller), logged once: the pass then takes no action. */
 bool controller_audit_holds(struct controller *c);
+/* POST /v1/events to the notifier, or the log when none is configured (controller_world.c).
+ * flux_uid and event_id may be NULL. */
+int controller_post_event(struct controller *c, const char *kind, const char *verdict,
+			  const char *probe_key, const char *correlation, const char *message,
+			  const char *flux_uid, const char *event_id, struct cf_err *err);
+/* controller_tokens.c: the token ages /status shows from r (NULL: none observed) into *out,
+ * and one broadcast each time the set of tokens over tokens.maxAge grows or changes. */
+struct status_tokens;
+void controller_token_ages(struct controller *c, const struct fleet_poll_result *r,
+			   struct status_tokens *out);
 /* Tells the notifier what the Flux receiver answered since the last pass. */
 void controller_send_hook_events(struct controller *c);
 /* What the load balancer lb (NULL: none) reports beyond its weights, into fo: the servers'

@@ -373,9 +373,9 @@ static int world_append_audit(void *ctx, const struct rollout_audit *au, struct 
 
 /* POST /v1/events to the notifier (its contract: README, "The notifier"), or the log when none
  * is configured. flux_uid and event_id may be NULL. */
-static int post_event(struct controller *c, const char *kind, const char *verdict,
-		      const char *probe_key, const char *correlation, const char *message,
-		      const char *flux_uid, const char *event_id, struct cf_err *err)
+int controller_post_event(struct controller *c, const char *kind, const char *verdict,
+			  const char *probe_key, const char *correlation, const char *message,
+			  const char *flux_uid, const char *event_id, struct cf_err *err)
 {
 	if (!c->cfg.notifier) {
 		log_info("broadcast (%s %s): %s", kind, verdict, message);
@@ -429,7 +429,7 @@ static int world_broadcast(void *ctx, uint64_t id, const struct rollout_broadcas
 {
 	char correlation[64];
 	snprintf(correlation, sizeof(correlation), "clawfleet-%llu", (unsigned long long)id);
-	return post_event(ctx, "verdict", broadcast_verdict_name(b->verdict), b->reason,
+	return controller_post_event(ctx, "verdict", broadcast_verdict_name(b->verdict), b->reason,
 			  correlation, b->message, NULL, NULL, err);
 }
 
@@ -449,7 +449,7 @@ void controller_send_hook_events(struct controller *c)
 		char status[16];
 		snprintf(status, sizeof(status), "%u", o->status);
 		struct cf_err err;
-		if (post_event(c, reply ? "reply" : "rollback",
+		if (controller_post_event(c, reply ? "reply" : "rollback",
 			       reply ? "hold" : broadcast_verdict_name(o->verdict),
 			       reply ? status : o->probe_key,
 			       o->correlation_id[0] ? o->correlation_id : "flux-receiver", o->message,

@@ -34,6 +34,8 @@ static const struct cfg_key keys[] = {
 	K("state", CFG_PATH, state, "/var/db/clawfleet/controller", false),
 	K("listen", CFG_STRING, listen, "127.0.0.1:8088", false),
 	K("agentToken", CFG_PATH, agent_token, NULL, true),
+	/* 30 days, runbook 002's rotation cadence. */
+	K("tokens.maxAge", CFG_DURATION, token_max_age_ms, "720h", false),
 	K("analysisInterval", CFG_DURATION, analysis_interval_ms, NULL, false),
 	K("notifier", CFG_STRING, notifier, NULL, false),
 	K("canaryBackend", CFG_STRING, canary_backend, NULL, false),

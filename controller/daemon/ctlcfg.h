@@ -26,6 +26,7 @@ struct controller_config {
 	char *state;		   /* rollout state, audit log, Git mirror */
 	char *listen;		   /* host:port of /status, /metrics, /healthz, /readyz */
 	char *agent_token;	   /* file holding the bearer token sent to the agents */
+	int64_t token_max_age_ms;  /* tokens.maxAge: an older token is token.age in /status */
 	int64_t analysis_interval_ms; /* overrides every Promotion's; 0: not set */
 	char *notifier;		   /* POST /v1/events URL; NULL: broadcasts are only logged */
 	char *canary_backend;	   /* HAProxy backend of the canary pool, for tenant routes */

@@ -42,6 +42,8 @@ static const struct cfg_key keys[] = {
 	K("tokens.next", CFG_PATH, token_next, NULL, false),
 	K("tokens.prev", CFG_PATH, token_prev, NULL, false),
 	K("tokens.dir", CFG_PATH, token_dir, NULL, false),
+	/* 30 days, runbook 002's rotation cadence (durations count in hours at most). */
+	K("tokens.maxAge", CFG_DURATION, token_max_age_ms, "720h", false),
 	K("refresh", CFG_DURATION, refresh_ms, "30s", false),
 	K("state", CFG_PATH, state, "/var/db/clawfleet/agent", false),
 	K("doctor.timeout", CFG_DURATION, doctor_timeout_ms, "20s", false),

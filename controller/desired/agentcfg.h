@@ -35,6 +35,7 @@ struct agent_config {
 	char *token_next;
 	char *token_prev;
 	char *token_dir; /* token.current, token.next, token.prev as `clawfleet token` rotates them */
+	int64_t token_max_age_ms; /* tokens.maxAge: an older current token is degraded (token.age) */
 	int64_t refresh_ms;
 	char *state;
 	int64_t doctor_timeout_ms;

@@ -335,7 +335,7 @@ int desired_load(const struct treefiles *files, const struct schema_set *schemas
 				 "desired-state files end in .yaml; this .yml file would be ignored");
 		else if (strncmp(tf->path, "clawfleet/", 10) == 0)
 			load_object_file(&ld, tf, false);
-		else if (strncmp(tf->path, "openclaw/nodes/", 15) == 0)
+		else if (strncmp(tf->path, "openclaw/nodes/", 15) == 0 && !strchr(tf->path + 15, '/'))
 			load_object_file(&ld, tf, true);
 	}
 	/* What ran out of memory may be missing a field the rules that follow rely on. */
@@ -343,6 +343,8 @@ int desired_load(const struct treefiles *files, const struct schema_set *schemas
 		desired_check_objects(&ld);
 	if (!ld.out_of_memory)
 		desired_load_tenant_fragments(&ld, files);
+	if (!ld.out_of_memory)
+		desired_load_openclaw_fragments(&ld, files);
 	if (ld.out_of_memory)
 		diag_add(diags, NULL, 0, 0, NULL, NULL, "out of memory");
 	for (size_t i = 0; i < files->n; i++)
@@ -384,6 +386,7 @@ void desired_free(struct desired_state *ds)
 		free(p->retry_tag);
 		origin_free(&p->origin);
 	}
+	desired_openclaw_free(ds);
 	for (size_t i = 0; i < ds->ntenants; i++) {
 		struct tenant_slice *t = &ds->tenants[i];
 		free(t->name);

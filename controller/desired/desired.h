@@ -161,6 +161,13 @@ struct openclaw_lock {
 	char file_sha256[65]; /* sha256 of the lock file's bytes, what peers compare */
 };
 
+/* OpenClaw configuration fragments (desired_openclaw.c): base.d, or one host's <host>.d. */
+struct openclaw_fragments {
+	char *host; /* NULL for base.d */
+	struct json_object **frags; /* in file name order */
+	size_t n;
+};
+
 struct desired_state {
 	char *revision; /* "<ref>@sha1:<hex>" or NULL for a directory */
 	char *commit;   /* hex, NULL for a directory */
@@ -173,6 +180,9 @@ struct desired_state {
 	struct load_balancer *lbs;
 	size_t nlbs;
 	struct openclaw_lock lock;
+	struct openclaw_fragments openclaw_base;
+	struct openclaw_fragments *openclaw_hosts;
+	size_t nopenclaw_hosts;
 };
 
 /* Questions only the source can answer; any hook may be NULL. */
@@ -186,6 +196,12 @@ int desired_load(const struct treefiles *files, const struct schema_set *schemas
 		 const struct desired_hooks *hooks, struct desired_state **out,
 		 struct diag_list *diags);
 void desired_free(struct desired_state *ds);
+/* The OpenClaw configuration of the MacNode host: openclaw/base.d then openclaw/nodes/<host>.d
+ * merged as fragments.h merges (a new object in *out); *out NULL when neither has a fragment. */
+int desired_openclaw_config(const struct desired_state *ds, const char *host,
+			    struct json_object **out, struct cf_err *err);
+/* Frees what desired_load_openclaw_fragments kept (desired_free calls it). */
+void desired_openclaw_free(struct desired_state *ds);
 
 const struct mac_node *desired_node(const struct desired_state *ds, const char *name);
 const struct tenant_slice *desired_tenant(const struct desired_state *ds, const char *name);

@@ -76,6 +76,13 @@ void desired_check_secrets(struct loader *ld, const char *file, const char *labe
 			   const char *base, const struct ynode *n);
 /* The YAML of tf, parsed ahead of loading; NULL after reporting its syntax error. */
 struct yfile *desired_parsed_yaml(struct loader *ld, const struct treefile *tf);
+/* NN-name.yaml: the number makes a fragment's merge order explicit. */
+bool desired_fragment_name_ok(const char *file);
+/* One fragment file: one YAML map without secrets, as JSON into *out (NULL: the file is empty);
+ * -1 with the problem located in the diagnostics. */
+int desired_fragment_read(struct loader *ld, const struct treefile *tf, struct json_object **out);
+/* openclaw/base.d and openclaw/nodes/<host>.d (desired_openclaw.c). */
+void desired_load_openclaw_fragments(struct loader *ld, const struct treefiles *files);
 
 /* desired_kinds.c */
 

@@ -41,7 +41,7 @@ static bool fragment_path_split(const char *path, char *tenant, size_t tlen,
 }
 
 /* NN-name.yaml: the number makes the merge order explicit. */
-static bool fragment_name_ok(const char *file)
+bool desired_fragment_name_ok(const char *file)
 {
 	const char *p = file;
 	while (*p >= '0' && *p <= '9')
@@ -94,13 +94,12 @@ static void fragment_group_finish(struct loader *ld, struct fragment_group *g)
 	memset(g, 0, sizeof(*g));
 }
 
-static void fragment_add(struct loader *ld, struct fragment_group *g, const struct treefile *tf)
+int desired_fragment_read(struct loader *ld, const struct treefile *tf, struct json_object **out)
 {
 	struct yfile *yf = desired_parsed_yaml(ld, tf);
-	if (!yf) {
-		g->bad = true;
-		return;
-	}
+	*out = NULL;
+	if (!yf)
+		return -1;
 	const struct ynode *root = NULL;
 	for (size_t i = 0; i < yf->ndocs; i++) {
 		if (!yf->docs[i].root)
@@ -108,32 +107,38 @@ static void fragment_add(struct loader *ld, struct fragment_group *g, const stru
 		if (root) {
 			diag_add(ld->diags, tf->path, yf->docs[i].root->line, yf->docs[i].root->col,
 				 NULL, NULL, "a fragment holds one YAML document");
-			g->bad = true;
-			return;
+			return -1;
 		}
 		root = yf->docs[i].root;
 	}
 	if (!root)
-		return;
+		return 0;
 	if (root->kind != YNODE_MAP) {
 		diag_add(ld->diags, tf->path, root->line, root->col, NULL, NULL,
 			 "a fragment must be a map, got %s", ytype_name(ynode_type(root)));
-		g->bad = true;
-		return;
+		return -1;
 	}
 	size_t before = ld->diags->n;
 	desired_check_secrets(ld, tf->path, NULL, "", root);
-	struct json_object *j = NULL;
 	struct yerr yerr;
-	if (ld->diags->n != before) {
-		g->bad = true;
-		return;
-	}
-	if (ynode_to_json(root, &j, &yerr) < 0) {
+	if (ld->diags->n != before)
+		return -1;
+	if (ynode_to_json(root, out, &yerr) < 0) {
 		diag_add(ld->diags, tf->path, yerr.line, yerr.col, NULL, NULL, "%s", yerr.msg);
+		return -1;
+	}
+	return 0;
+}
+
+static void fragment_add(struct loader *ld, struct fragment_group *g, const struct treefile *tf)
+{
+	struct json_object *j = NULL;
+	if (desired_fragment_read(ld, tf, &j) < 0) {
 		g->bad = true;
 		return;
 	}
+	if (!j)
+		return;
 	struct json_object **frags = desired_grow(ld, g->frags, g->n, sizeof(*frags));
 	if (!frags) {
 		json_object_put(j);
@@ -162,7 +167,7 @@ void desired_load_tenant_fragments(struct loader *ld, const struct treefiles *fi
 				 err.msg);
 			continue;
 		}
-		if (!fragment_name_ok(file)) {
+		if (!desired_fragment_name_ok(file)) {
 			diag_add(ld->diags, tf->path, 0, 0, NULL, NULL,
 				 "fragment files are named NN-name.yaml (digits, \"-\", a name) so "
 				 "their merge order is explicit");

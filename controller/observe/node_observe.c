@@ -9,9 +9,11 @@
 
 #include "base/clock.h"
 #include "base/compat.h"
+#include "base/log.h"
 #include "desired/desired.h"
 #include "desired/schema.h"
 #include "observe/node_observe_internal.h"
+#include "observe/node_parity.h"
 #include "reconcilers/pull.h"
 #include "source/gitsource.h"
 #include "source/treefiles.h"
@@ -245,6 +247,45 @@ void node_observer_free(struct node_observer *obs)
 	free(obs);
 }
 
+/* Logs why (NULL: nothing is wrong any more) when it differs from what was logged last. */
+static void log_changed(char last[CF_ERR_MSG], const char *what, const char *why)
+{
+	if (strcmp(last, why ? why : "") == 0)
+		return;
+	if (why)
+		log_warn("%s: %s", what, why);
+	else
+		log_info("%s again", what);
+	snprintf(last, CF_ERR_MSG, "%s", why ? why : "");
+}
+
+/* After the lock, the CLI and the skills: the parity is made of them. A tenants root that cannot
+ * be read leaves the node without a parity, and the log says why. */
+static void observe_parity(struct node_observer *obs, struct observation *o)
+{
+	char *tenants = agentcfg_path(obs->cfg, obs->cfg->tenants);
+	struct cf_err err = {{0}};
+	const char *why = NULL;
+	if (!tenants)
+		why = "out of memory";
+	else if (node_parity_compute(&o->in, tenants, &o->parity, &err) < 0)
+		why = err.msg;
+	else
+		o->in.parity = &o->parity;
+	log_changed(obs->parity_error, why ? "no parity reported" : "parity reported", why);
+	free(tenants);
+}
+
+/* A token file the agent cannot look at leaves the ages unknown; the token check itself
+ * (tokens.h) reports the file. */
+static void observe_token_ages(struct node_observer *obs, struct observation *o)
+{
+	struct cf_err err;
+	int rc = node_token_age_read(obs->cfg, &o->tokens, &err);
+	log_changed(obs->token_age_error, rc < 0 ? "token ages unknown" : "token ages known",
+		    rc < 0 ? err.msg : NULL);
+}
+
 int node_observe_run(struct node_observer *obs, int64_t applied_generation, const char *tag,
 		struct observation **out, struct cf_err *err)
 {
@@ -268,6 +309,8 @@ int node_observe_run(struct node_observer *obs, int64_t applied_generation, cons
 		goto oom;
 	observe_cli(obs, o);
 	observe_skills(obs, o);
+	observe_parity(obs, o);
+	observe_token_ages(obs, o);
 	if (obs->cfg->queue)
 		observe_queue(obs, o);
 	if (obs->cfg->digest)
@@ -302,6 +345,7 @@ const struct probe_inputs *observation_inputs(struct observation *o, int64_t now
 {
 	o->in.now_ms = now_ms;
 	o->in.checked_age_ms = clock_mono_ms() - o->checked_mono_ms;
+	node_token_age_at(&o->tokens, now_ms, &o->in.tokens);
 	return &o->in;
 }
 

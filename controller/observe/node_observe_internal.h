@@ -22,6 +22,7 @@
 #include "desired/schema.h"
 #include "observe/node_cutover.h"
 #include "observe/node_observe.h"
+#include "observe/node_token_age.h"
 #include "reconcilers/lockcheck.h"
 #include "reconcilers/pull.h"
 #include "reconcilers/service.h"
@@ -68,6 +69,9 @@ struct node_observer {
 	bool status_seen;
 	bool last_running;
 	int last_pid;
+	/* Why the last observation had no parity or token ages ("" when it had them): logged once
+	 * when it changes, not every refresh. */
+	char parity_error[CF_ERR_MSG], token_age_error[CF_ERR_MSG];
 	int64_t restarts[RESTARTS_MAX]; /* monotonic ms, oldest first */
 	size_t nrestarts;
 
@@ -97,6 +101,8 @@ struct observation {
 	char skills_current[SEMVER_MAX], skills_next[SEMVER_MAX];
 	struct probe_doctor *doctor;
 	struct json_object *digest_top;
+	struct parity parity;
+	struct node_tokens tokens; /* in.tokens at the answer's time (observation_inputs) */
 	char infra_error[ERROR_MAX], lock_error[ERROR_MAX], cli_error[ERROR_MAX];
 	char current_error[ERROR_MAX], next_error[ERROR_MAX], pack_digest_error[ERROR_MAX];
 	char queue_error[ERROR_MAX], digest_error[ERROR_MAX], disk_error[ERROR_MAX];

@@ -320,6 +320,9 @@ static void judge_degraded(const struct probe_inputs *in, struct probe_result *o
 		    "the last observation is %s old, over %d refresh periods of %s", age,
 		    PROBE_STALE_PERIODS, limit);
 	}
+	char why[PROBE_MESSAGE_MAX];
+	if (token_ages_too_old(&in->tokens, why, sizeof(why)))
+		add(out, PROBE_DEGRADED, TOKEN_AGE_REASON, "%s", why);
 }
 
 void probe_merge(const struct probe_inputs *in, struct probe_result *out)
@@ -602,6 +605,9 @@ int probe_render_json(const struct probe_inputs *in, const struct probe_result *
 		goto done;
 	}
 	json_object_object_add(doc, "probeSha256", json_object_new_string(sha));
+	if ((in->parity && parity_render(doc, in->parity, err) < 0) ||
+	    token_ages_render(doc, &in->tokens, err) < 0)
+		goto done;
 	s = json_object_to_json_string_length(doc, JSON_C_TO_STRING_PLAIN |
 						      JSON_C_TO_STRING_NOSLASHESCAPE, &n);
 	if (!s || !(*json = strndup(s, n))) {

@@ -19,7 +19,9 @@
 #include <time.h>
 
 #include "base/err.h"
+#include "contracts/parity.h"
 #include "contracts/readyz.h"
+#include "contracts/token_age.h"
 #include "desired/desired.h"
 #include "observe/doctor.h"
 #include "reconcilers/lockcheck.h"
@@ -34,9 +36,10 @@ struct json_object;
  * gateway.not_ready (/healthz or the /readyz body), service.crash_loop, tcp.connect_failed,
  * disk.low, synthetic.failures, synthetic.p95 (the synthetic checks' p95 over maxSyntheticP95, 5 s
  * by default), then the red checks the observation judged itself (checks below: the cutover's
- * plist.invalid, runtime.mismatch, service.crash_log, port.owner, tls.expiring). Degraded: doctor.yellow, digest.unavailable or digest.stale,
- * queue.unavailable or queue.over_limit, disk.unknown, service.unknown, the degraded checks,
- * probe.stale. Notes:
+ * plist.invalid, runtime.mismatch, service.crash_log, port.owner, tls.expiring). Degraded:
+ * doctor.yellow, digest.unavailable or digest.stale, queue.unavailable or queue.over_limit,
+ * disk.unknown, service.unknown, the degraded checks, probe.stale, token.age (the current token
+ * older than tokens.maxAge, contracts/token_age.h). Notes:
  * doctor.maintenance, latency.p95 (p95 over maxP95Ratio times the baseline recorded before the
  * last kickstart: the controller judges latency against the node's peers, not its past). */
 #define PROBE_MAX_REASONS 32
@@ -156,6 +159,11 @@ struct probe_inputs {
 		int64_t ms;
 		const char *error;
 	} tcp;
+	/* What must match the node's peers on the same build (contracts/parity.h); NULL or
+	 * digest "": not reported. */
+	const struct parity *parity;
+	/* How old each token slot is at now_ms (contracts/token_age.h); known false: not read. */
+	struct token_ages tokens;
 	struct {
 		int64_t samples; /* synthetic checks behind the figures; 0: nothing to judge */
 		double p95_ms;

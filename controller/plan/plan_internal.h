@@ -18,13 +18,16 @@
  *                    never below minServing
  *   plan_weights.c   weights_for_percent and weights_declared (planner.h; no pass)
  *   plan_lb.c        what the pass keeps at the load balancer beyond weights: the drain
- *                    before a restart and the tenant routes */
+ *                    before a restart and the tenant routes
+ *   plan_parity.c    the hold while two Macs on the same build disagree on what must be
+ *                    identical (contracts/parity_peers.h) */
 #ifndef CLAWFLEET_PLAN_INTERNAL_H
 #define CLAWFLEET_PLAN_INTERNAL_H
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "contracts/parity_peers.h"
 #include "plan/planner.h"
 
 enum target_kind {
@@ -76,6 +79,7 @@ struct pass {
 	bool degraded; /* plan_safety: a gateway is drained, or red and kept for minServing */
 	char degraded_reason[ROLLOUT_REASON_MAX];
 	char degraded_message[ROLLOUT_MESSAGE_MAX];
+	char hold_detail[ROLLOUT_MESSAGE_MAX]; /* what the next plan_hold's message adds */
 };
 
 /* planner.c: text, comparisons, what a node reports, and the pass's own record. */
@@ -200,6 +204,10 @@ int plan_step_rolling_back(struct pass *p);
 int plan_step_held(struct pass *p);
 const struct rollout_quarantine *plan_quarantined(const struct rollout_state *s,
 					     const struct rollout_version *v);
+
+/* plan_parity.c: 1 when peers on one build disagree and the pass held (or, past maxHold,
+ * failed) for it, its result in *rc; 0 when they agree. */
+int plan_parity_hold(struct pass *p, int *rc);
 
 /* plan_gates.c */
 bool plan_gated(const struct pass *p, int percent, bool mirroring);

@@ -52,8 +52,10 @@ int plan_hold(struct pass *p, const char *reason, size_t node)
 	plan_copy_str(s->held_node, sizeof(s->held_node), plan_node_name(p, node));
 	char key[ROLLOUT_MESSAGE_MAX], message[ROLLOUT_MESSAGE_MAX];
 	plan_format(key, sizeof(key), "hold/%s/%s", s->held_node, s->held_reason);
-	plan_format(message, sizeof(message), "holding %s (skills %s) at %d %%: %s reports %s",
-		 s->promotion.tag, s->promotion.semver, s->percent, s->held_node, s->held_reason);
+	plan_format(message, sizeof(message), "holding %s (skills %s) at %d %%: %s reports %s%s%s",
+		    s->promotion.tag, s->promotion.semver, s->percent, s->held_node, s->held_reason,
+		    p->hold_detail[0] ? ": " : "", p->hold_detail);
+	p->hold_detail[0] = '\0';
 	plan_progress(p, "%s", message);
 	return plan_emit_broadcast(p, VERDICT_HOLD, key, node, s->held_reason, message);
 }
@@ -169,8 +171,9 @@ int plan_start_rollback(struct pass *p, const char *reason, size_t node, bool qu
 	return plan_emit_broadcast(p, VERDICT_ROLLBACK, key, node, code, message);
 }
 
-/* Held: yellow holds at the current percent (broadcast once); red or a hold longer than maxHold
- * fails; green again resumes where the hold began. A hold at a gate waits for a person
+/* Held: yellow, or peers on one build that disagree (plan_parity.c), hold at the current percent
+ * (broadcast once); red or a hold longer than maxHold fails; green and agreeing again resumes
+ * where the hold began. A hold at a gate waits for a person
  * (plan_step_gate). */
 int plan_step_held(struct pass *p)
 {
@@ -187,6 +190,9 @@ int plan_step_held(struct pass *p)
 		return -1;
 	if (v.status == PROBE_DEGRADED)
 		return plan_hold(p, v.reason, v.node);
+	int rc;
+	if (plan_parity_hold(p, &rc))
+		return rc;
 	plan_enter(p, s->held_from);
 	s->held_node[0] = s->held_reason[0] = '\0';
 	s->hold_started_ms = 0;

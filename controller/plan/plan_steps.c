@@ -85,7 +85,8 @@ static int wait_out_red(struct pass *p, const struct verdict *v)
 }
 
 /* The canary's verdict in a step phase: a red that failureLimit tolerates waits, red fails,
- * yellow holds. 1 when that decided the pass (its result in *rc), 0 when the canary is green. */
+ * yellow holds, and so do peers on one build that disagree (plan_parity.c). 1 when that decided
+ * the pass (its result in *rc), 0 when the canary is green and the peers agree. */
 static int react_to_canary(struct pass *p, int *rc)
 {
 	struct verdict v = plan_judge(p);
@@ -96,7 +97,7 @@ static int react_to_canary(struct pass *p, int *rc)
 	else if (v.status == PROBE_DEGRADED)
 		*rc = plan_hold(p, v.reason, v.node);
 	else
-		return 0;
+		return plan_parity_hold(p, rc);
 	return 1;
 }
 
@@ -422,6 +423,8 @@ int plan_step_mirroring(struct pass *p)
 		return plan_fail(p, v.reason, v.node);
 	if (v.status == PROBE_DEGRADED)
 		return plan_hold(p, v.reason, v.node);
+	if (plan_parity_hold(p, &rc))
+		return rc;
 	if (plan_keep_targets(p, NULL, NULL) < 0 || weights_declared(p->d, &declared, p->err) < 0)
 		goto done;
 	/* Each node passes through three stages at most; the bound is a guard. */

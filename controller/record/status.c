@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "base/timeparse.h"
+#include "record/status_parity.h"
+#include "record/status_tokens.h"
 
 #define JSON_PLAIN (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 #define METRICS_MAX (64u << 20)
@@ -490,6 +492,8 @@ int status_render_json(const struct status_view *v, char **out, size_t *len, str
 	json_object_object_add(o, "hold", hold_json(v));
 	json_object_object_add(o, "servers", servers_json(v->servers));
 	json_object_object_add(o, "nodes", nodes_json(v));
+	json_object_object_add(o, "parity", status_parity_json(v->parity));
+	json_object_object_add(o, "tokens", status_tokens_json(v->tokens));
 	json_object_object_add(o, "conditions", conditions_json(v));
 	json_object_object_add(o, "quarantined", q);
 	json_object_object_add(o, "quarantine", quarantine_json(s));

@@ -24,6 +24,9 @@
 #define STATUS_ACTION_KINDS (ACTION_READY_NODE + 1)
 
 /* One node as the last pass saw it; strings are borrowed, NULL where unknown. */
+struct status_parity;
+struct status_tokens;
+
 struct status_node {
 	const char *name;
 	const char *status; /* "green", "degraded", "red" or "unreachable" */
@@ -107,6 +110,8 @@ struct status_view {
 	int canary_weight;		  /* the canary servers' weights, summed */
 	const struct status_node *nodes;
 	size_t nnodes;
+	const struct status_parity *parity; /* the peers' parity (status_parity.h); NULL: unknown */
+	const struct status_tokens *tokens; /* token ages (status_tokens.h); NULL: not known */
 	const struct status_pass *passes; /* oldest first */
 	size_t npasses;
 	const struct status_metrics *metrics;

@@ -39,8 +39,16 @@ bool treefiles_wanted(const char *path)
 		return true;
 	if (strncmp(path, "clawfleet/", 10) == 0)
 		return is_yaml_name(path + 10);
-	if (strncmp(path, "openclaw/nodes/", 15) == 0)
-		return is_yaml_name(path + 15);
+	if (strncmp(path, "openclaw/base.d/", 16) == 0)
+		return is_yaml_name(path + 16);
+	if (strncmp(path, "openclaw/nodes/", 15) == 0) {
+		/* <host>.yaml, or a per-Mac fragment <host>.d/<file> */
+		const char *slash = strchr(path + 15, '/');
+		if (!slash)
+			return is_yaml_name(path + 15);
+		return slash - (path + 15) > 2 && strncmp(slash - 2, ".d", 2) == 0 &&
+		       is_yaml_name(slash + 1);
+	}
 	if (strncmp(path, "tenants/", 8) == 0) {
 		const char *tenant = path + 8;
 		const char *slash = strchr(tenant, '/');
@@ -112,8 +120,13 @@ const struct treefile *treefiles_find(const struct treefiles *tf, const char *pa
 static bool dir_may_hold_wanted(const char *rel)
 {
 	if (strcmp(rel, "clawfleet") == 0 || strcmp(rel, "openclaw") == 0 ||
-	    strcmp(rel, "openclaw/nodes") == 0 || strcmp(rel, "tenants") == 0)
+	    strcmp(rel, "openclaw/nodes") == 0 || strcmp(rel, "tenants") == 0 ||
+	    strcmp(rel, "openclaw/base.d") == 0)
 		return true;
+	if (strncmp(rel, "openclaw/nodes/", 15) == 0) {
+		size_t len = strlen(rel + 15);
+		return len > 2 && !strchr(rel + 15, '/') && strcmp(rel + 15 + len - 2, ".d") == 0;
+	}
 	if (strncmp(rel, "tenants/", 8) != 0)
 		return false;
 	const char *slash = strchr(rel + 8, '/');

@@ -163,7 +163,7 @@ printf 'queue: "%s"\ndigest: "%s"\n' "$queue_url" "$digest_url" >>"$config"
 token=$(cat "$root/etc/clawfleet/token.current")
 base=http://127.0.0.1:$port
 OPENCLAW_SIM_ROOT=$root "$root/bin/launchctl" kickstart gui/501/ai.openclaw.gateway >/dev/null
-OPENCLAW_SIM_ROOT=$root ${pin[@]+"${pin[@]}"} "$bin" agent --config "$config" >"$work/agent.log" 2>&1 &
+OPENCLAW_SIM_ROOT=$root OPENCLAW_CONFIG_PATH=$root/.openclaw/openclaw.json ${pin[@]+"${pin[@]}"} "$bin" agent --config "$config" >"$work/agent.log" 2>&1 &
 agent_pid=$!
 until_ok 10 curl -sf --max-time 1 "$base/healthz" || die "the agent did not start"
 

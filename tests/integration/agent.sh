@@ -77,7 +77,7 @@ tok_next=$(cat "$root/etc/clawfleet/token.next")
 base=http://127.0.0.1:$port
 
 start_agent() {
-	OPENCLAW_SIM_ROOT=$root "$CLAWFLEET" agent --config "$config" >>"$log" 2>&1 &
+	OPENCLAW_SIM_ROOT=$root OPENCLAW_CONFIG_PATH=$root/.openclaw/openclaw.json "$CLAWFLEET" agent --config "$config" >>"$log" 2>&1 &
 	agent_pid=$!
 	until_ok 10 curl -sf --max-time 1 "$base/healthz"
 }

@@ -42,7 +42,7 @@ start() { # WALKER: started with its armed failpoint (none when its list is done
 		CLAWFLEET_FAILPOINT=${armed[$w]} "$FLEET_BIN" controller \
 			--config "$FLEET_CONFIG" >>"$log" 2>&1 &
 	else
-		CLAWFLEET_FAILPOINT=${armed[$w]} OPENCLAW_SIM_ROOT=$root \
+		CLAWFLEET_FAILPOINT=${armed[$w]} OPENCLAW_SIM_ROOT=$root OPENCLAW_CONFIG_PATH=$root/.openclaw/openclaw.json \
 			"$FLEET_BIN" agent --config "$root/etc/clawfleet/agent.yaml" >>"${logf[$w]}" 2>&1 &
 	fi
 	pid[$w]=$!

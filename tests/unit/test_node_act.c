@@ -209,6 +209,9 @@ static int mac_setup(void **state)
 	   "--commit 2026.8.0=5e8d1aa",
 	   m->root, sim_bin, port);
 	setenv("OPENCLAW_SIM_ROOT", m->root, 1);
+	/* The Mac's OpenClaw configuration goes into the simulated Mac, never the user's. */
+	snprintf(yaml, sizeof(yaml), "%s/.openclaw/openclaw.json", m->root);
+	setenv("OPENCLAW_CONFIG_PATH", yaml, 1);
 	snprintf(yaml, sizeof(yaml),
 		 "node: canary-gw\nroot: %s\ninfra: {remote: %s}\ngateway: {port: %d}\n"
 		 "tokens: {current: /etc/clawfleet/token.current}\nfetchTimeout: 20s\n",
@@ -324,6 +327,7 @@ static void test_first_pass_then_nothing(void **state)
 		"skills link current -> 1.4.2",
 		"materialise acme",
 		"materialise globex",
+		"openclaw config *",
 		"kickstart",
 		NULL,
 	};
@@ -368,7 +372,7 @@ static void test_stopped_before_kickstart_still_owes_it(void **state)
 
 	m->stop_before = NODE_STEP_KICKSTART;
 	assert_int_equal(node_act(&m->env, &t, 0, &got, &err), NODE_ACT_STOPPED);
-	assert_int_equal(got.n, 8);
+	assert_int_equal(got.n, 9);
 	assert_string_equal(got.v[7], "materialise globex");
 	assert_string_equal(err.msg, "stopped before the kickstart step");
 	node_actions_free(&got);
@@ -393,7 +397,7 @@ static void test_stopped_before_skills_resumes_there(void **state)
 	struct cf_err err = {{0}};
 	const char *const rest[] = {
 		"skills install 1.4.2", "skills link current -> 1.4.2", "materialise acme",
-		"materialise globex", "kickstart", NULL,
+		"materialise globex", "openclaw config *", "kickstart", NULL,
 	};
 
 	m->stop_before = NODE_STEP_SKILLS;
@@ -427,7 +431,7 @@ static void test_canary_promote_and_roll_back(void **state)
 		pull1, "install openclaw@2026.7.1", "install @openclaw/plugin-bundle@2026.7.1",
 		"install @openclaw/plugin-slack@2026.7.0", "skills install 1.4.2",
 		"skills link current -> 1.4.2", "materialise acme", "materialise globex",
-		"kickstart", NULL,
+		"openclaw config *", "kickstart", NULL,
 	};
 	const char *const shadow[] = {
 		pull2, "install openclaw@2026.8.0", "install @openclaw/plugin-bundle@2026.8.0",

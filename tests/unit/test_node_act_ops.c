@@ -3,8 +3,8 @@
  * that fails, skills already linked, a stop before the kickstart...), the exact, ordered calls
  * the pass makes, its result and the generation the node has applied after it
  * (node_act_generation, carried to the next row as the agent does). The fakes keep a small model
- * of the Mac: the infra checkout, npm's packages, the skills links and packs, the tenants root
- * and the restart-pending record; the plans are the reconcilers' real, pure ones, over the
+ * of the Mac: the infra checkout, npm's packages, the skills links and packs, the tenants root,
+ * the OpenClaw configuration file and the restart-pending record; the plans are the reconcilers' real, pure ones, over the
  * example repository's desired state (lock 2026.7.1, skills 1.4.2, tenants acme and globex).
  * Every row is also checked for the record's discipline: nothing the gateway runs changes before
  * the record is on disk, and the record goes only right after a kickstart. */
@@ -19,7 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <json-c/json.h>
+
 #include "act/node_act.h"
+#include "base/canon.h"
 #include "desired/agentcfg.h"
 #include "desired/schema.h"
 
@@ -48,6 +51,7 @@ struct world {
 	size_t npacks;
 	struct entry entries[MAX_ENTRIES];	/* the tenants root */
 	size_t nentries;
+	char *openclaw_config;			/* the OpenClaw configuration file; NULL: none */
 	bool pending;				/* the restart-pending record is on disk */
 	bool fail_pull, fail_install, fail_kickstart;
 	const char *refuse_restart; /* the prerestart check's code; NULL: it passes */
@@ -306,6 +310,40 @@ static int fake_materialise_apply(const char *root, const struct materialise_pla
 	return 0;
 }
 
+/* The real plan's decision, against the modelled file instead of the disk. */
+static int fake_openclaw_config_plan(const struct desired_state *ds, const char *host,
+				     struct openclaw_config_plan *plan, struct cf_err *err)
+{
+	struct json_object *merged = NULL;
+	char *text = NULL;
+	memset(plan, 0, sizeof(*plan));
+	if (desired_openclaw_config(ds, host, &merged, err) < 0)
+		return -1;
+	if (!merged)
+		return 0;
+	int rc = canon_json(merged, &text, NULL, err);
+	json_object_put(merged);
+	if (rc < 0)
+		return -1;
+	if (world->openclaw_config && strcmp(world->openclaw_config, text) == 0) {
+		free(text);
+		return 0;
+	}
+	plan->path = strdup("/openclaw.json");
+	plan->data = text;
+	plan->len = strlen(text);
+	return 0;
+}
+
+static int fake_openclaw_config_apply(const struct openclaw_config_plan *plan, struct cf_err *err)
+{
+	(void)err;
+	call("openclaw config write");
+	free(world->openclaw_config);
+	world->openclaw_config = strdup(plan->data);
+	return 0;
+}
+
 static int fake_service_restart(const struct service_config *cfg, struct cf_err *err)
 {
 	(void)cfg;
@@ -364,6 +402,8 @@ static const struct node_ops recording_ops = {
 	.materialise_observe = fake_materialise_observe,
 	.materialise_apply = fake_materialise_apply,
 	.prerestart_check = fake_prerestart_check,
+	.openclaw_config_plan = fake_openclaw_config_plan,
+	.openclaw_config_apply = fake_openclaw_config_apply,
 	.service_restart = fake_service_restart,
 	.pending_read = fake_pending_read,
 	.pending_write = fake_pending_write,
@@ -525,7 +565,8 @@ static void expect_record_discipline(const char *table, size_t rowno, char *cons
 {
 	static const char *const changes[] = {
 		"pull apply ",		     "install apply ",		"skills apply link ",
-		"materialise apply write ", "materialise apply unlink ", "kickstart",
+		"materialise apply write ", "materialise apply unlink ", "openclaw config write",
+		"kickstart",
 	};
 	for (size_t i = 0; calls[i]; i++) {
 		if (strcmp(calls[i], "pending clear") == 0 &&
@@ -575,6 +616,7 @@ static void run_rows(const char *table, const struct row *rows, size_t n)
 	}
 	clear_calls(w);
 	world = NULL;
+	free(w->openclaw_config);
 	free(w);
 }
 
@@ -595,7 +637,7 @@ static void run_rows(const char *table, const struct row *rows, size_t n)
 		"read tree", "install observe", INSTALL_LOCK, "skills observe 1.4.2",              \
 		"skills apply install 1.4.2", "skills apply link current -> 1.4.2",                \
 		"materialise observe", "mkdir /tenants", "materialise apply write acme",           \
-		"materialise apply write globex", "prerestart 2 profiles", "kickstart", "pending clear"
+		"materialise apply write globex", "openclaw config write", "prerestart 2 profiles", "kickstart", "pending clear"
 
 /* ---- the tables ---- */
 
@@ -606,7 +648,7 @@ static const struct row full_pass[] = {
 	 {"pending read", "pull observe", "pending write 1", "pull apply v2026.7.1@1111111",
 	  "read tree", "install observe", INSTALL_LOCK, "skills observe 1.4.2",
 	  "skills apply install 1.4.2", "skills apply link current -> 1.4.2", "materialise observe",
-	  "mkdir /tenants", "materialise apply write acme", "materialise apply write globex",
+	  "mkdir /tenants", "materialise apply write acme", "materialise apply write globex", "openclaw config write",
 	  "prerestart 2 profiles", "kickstart", "pending clear"},
 	 0, 1, NULL},
 	{&g1, NULL, {OBSERVE_ALL}, 0, 1, NULL},
@@ -621,7 +663,7 @@ static const struct row pull_fails_then_works[] = {
 	 {"pending read", "pull observe", "pull apply v2026.7.1@1111111", "read tree",
 	  "install observe", INSTALL_LOCK, "skills observe 1.4.2", "skills apply install 1.4.2",
 	  "skills apply link current -> 1.4.2", "materialise observe", "mkdir /tenants",
-	  "materialise apply write acme", "materialise apply write globex", "prerestart 2 profiles", "kickstart",
+	  "materialise apply write acme", "materialise apply write globex", "openclaw config write", "prerestart 2 profiles", "kickstart",
 	  "pending clear"},
 	 0, 1, NULL},
 };
@@ -635,7 +677,7 @@ static const struct row install_fails_then_works[] = {
 	 {"pending read", "pull observe", "read tree", "install observe", INSTALL_LOCK,
 	  "skills observe 1.4.2", "skills apply install 1.4.2",
 	  "skills apply link current -> 1.4.2", "materialise observe", "mkdir /tenants",
-	  "materialise apply write acme", "materialise apply write globex", "prerestart 2 profiles", "kickstart",
+	  "materialise apply write acme", "materialise apply write globex", "openclaw config write", "prerestart 2 profiles", "kickstart",
 	  "pending clear"},
 	 0, 1, NULL},
 };
@@ -646,7 +688,7 @@ static const struct row kickstart_fails_then_works[] = {
 	 {"pending read", "pull observe", "pending write 1", "pull apply v2026.7.1@1111111",
 	  "read tree", "install observe", INSTALL_LOCK, "skills observe 1.4.2",
 	  "skills apply install 1.4.2", "skills apply link current -> 1.4.2", "materialise observe",
-	  "mkdir /tenants", "materialise apply write acme", "materialise apply write globex",
+	  "mkdir /tenants", "materialise apply write acme", "materialise apply write globex", "openclaw config write",
 	  "prerestart 2 profiles", "kickstart"},
 	 -1, 0, "kickstart: kickstarting the gateway: `launchctl kickstart -k"},
 	{&g1, kickstart_works, {OBSERVE_ALL, "prerestart 2 profiles", "kickstart", "pending clear"}, 0, 1, NULL},
@@ -660,7 +702,7 @@ static const struct row restart_refused[] = {
 	  "read tree", "install observe", INSTALL_LOCK, "skills observe 1.4.2",
 	  "skills apply install 1.4.2", "skills apply link current -> 1.4.2", "materialise observe",
 	  "mkdir /tenants", "materialise apply write acme", "materialise apply write globex",
-	  "prerestart 2 profiles"},
+	  "openclaw config write", "prerestart 2 profiles"},
 	 -1, 0,
 	 "kickstart: config.invalid: not restarting the gateway, it keeps running what it ran: "
 	 "tenant acme: gateway.port: expected integer"},
@@ -674,7 +716,7 @@ static const struct row skills_linked[] = {
 	 {"pending read", "pull observe", "pending write 1", "pull apply v2026.7.1@1111111",
 	  "read tree", "install observe", INSTALL_LOCK, "skills observe 1.4.2",
 	  "materialise observe", "mkdir /tenants", "materialise apply write acme",
-	  "materialise apply write globex", "prerestart 2 profiles", "kickstart", "pending clear"},
+	  "materialise apply write globex", "openclaw config write", "prerestart 2 profiles", "kickstart", "pending clear"},
 	 0, 1, NULL},
 };
 
@@ -685,7 +727,7 @@ static const struct row stopped_before_kickstart[] = {
 	 {"pending read", "pull observe", "pending write 1", "pull apply v2026.7.1@1111111",
 	  "read tree", "install observe", INSTALL_LOCK, "skills observe 1.4.2",
 	  "skills apply install 1.4.2", "skills apply link current -> 1.4.2", "materialise observe",
-	  "mkdir /tenants", "materialise apply write acme", "materialise apply write globex"},
+	  "mkdir /tenants", "materialise apply write acme", "materialise apply write globex", "openclaw config write"},
 	 NODE_ACT_STOPPED, 0, "stopped before the kickstart step"},
 	{&g1, agent_restarted, {OBSERVE_ALL, "prerestart 2 profiles", "kickstart", "pending clear"}, 0, 1, NULL},
 	{&g1, NULL, {OBSERVE_ALL}, 0, 1, NULL},

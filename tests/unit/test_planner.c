@@ -43,6 +43,7 @@ struct sim_node {
 	double p95;
 	bool digest_known;
 	int64_t digest; /* failures in the notifier's window */
+	struct parity parity; /* digest "": reports none */
 };
 
 struct world {
@@ -205,6 +206,7 @@ static void observe(struct world *w, struct node_observation *obs, struct fleet_
 			.p95_ms = n->p95,
 			.digest_known = n->digest_known,
 			.digest_failures = n->digest,
+			.parity = n->parity,
 		};
 	}
 	*fo = (struct fleet_observation){
@@ -729,6 +731,75 @@ static void test_yellow_holds_then_resumes(void **state)
 	struct world *w = adopted_v1_then_v2();
 	RUN(w, to_step1);
 	RUN(w, yellow_holds);
+	world_free(w);
+}
+
+/* Parity: the parts every node reports, and one whose tenant fragments differ. */
+static void set_parity(struct sim_node *n, char tenants)
+{
+	memset(&n->parity, 0, sizeof(n->parity));
+	for (int i = 0; i < PARITY_PARTS; i++)
+		memset(n->parity.parts[i], i == PARITY_TENANTS ? tenants : 'a' + i, 64);
+	memset(n->parity.digest, tenants == 'd' ? 'e' : 'f', 64);
+}
+static void stable_pair_disagrees(struct world *w)
+{
+	set_parity(sim(w, "stable-gw-a"), 'd');
+	set_parity(sim(w, "stable-gw-b"), '0');
+}
+static void stable_pair_agrees(struct world *w)
+{
+	set_parity(sim(w, "stable-gw-b"), 'd');
+}
+
+static void check_parity_hold(struct world *w, const struct plan_output *out)
+{
+	(void)w;
+	assert_string_equal(out->next.held_reason, "parity.mismatch");
+	assert_string_equal(out->next.held_node, "stable-gw-b");
+	assert_non_null(strstr(cond(out, COND_RECONCILING)->message,
+			       "stable-gw-b differs from stable-gw-a in tenants"));
+}
+
+/* Two stable gateways on v1 that disagree on their tenant fragments hold the canary at 5 %
+ * (broadcast once); once they agree the step resumes and its windows start again. */
+static const struct row parity_holds[] = {
+	{2 * SEC + 3 * MIN, stable_pair_disagrees, "Held", check_parity_hold,
+	 {"AUDIT held Held 5% parity.mismatch", "BROADCAST hold stable-gw-b parity.mismatch"}},
+	{2 * SEC + 4 * MIN, NULL, "Held", check_parity_hold, {NULL}},
+	{2 * SEC + 6 * MIN, stable_pair_agrees, "Analysing", NULL, {NULL}},
+	{2 * SEC + 16 * MIN - 1, NULL, "Analysing", NULL, {NULL}},
+	{2 * SEC + 16 * MIN, NULL, "Promoting", NULL, {"AUDIT step Promoting 20%", STEP20_WEIGHTS}},
+};
+
+static void test_parity_mismatch_holds_then_resumes(void **state)
+{
+	(void)state;
+	struct world *w = adopted_v1_then_v2();
+	RUN(w, to_step1);
+	RUN(w, parity_holds);
+	world_free(w);
+}
+
+/* Mirroring never moves to the next node while two Macs on one build disagree. */
+static const struct row parity_while_mirroring[] = {
+	{3 * SEC + 15 * MIN, NULL, "Analysing", NULL, {NULL}},
+	{3 * SEC + 20 * MIN, NULL, "Mirroring", NULL,
+	 {"AUDIT step Mirroring 20%", "SET_WEIGHTS canary-gw=100 stable-gw-a=0 stable-gw-b=100"}},
+	{4 * SEC + 20 * MIN, stable_pair_disagrees, "Held", NULL,
+	 {"AUDIT held Held 20% parity.mismatch", "BROADCAST hold stable-gw-b parity.mismatch"}},
+	{5 * SEC + 20 * MIN, NULL, "Held", NULL, {NULL}},
+	{6 * SEC + 20 * MIN, stable_pair_agrees, "Mirroring", NULL,
+	 {"NODE_TARGET stable-gw-a gen=1 tag=v2 skills=1.5.0/current restart"}},
+};
+
+static void test_parity_mismatch_while_mirroring(void **state)
+{
+	(void)state;
+	struct world *w = adopted_v1_then_v2();
+	RUN(w, to_step1);
+	RUN(w, to_step2);
+	RUN(w, parity_while_mirroring);
 	world_free(w);
 }
 
@@ -3004,6 +3075,8 @@ int main(void)
 		cmocka_unit_test(test_weights_for_percent),
 		cmocka_unit_test(test_weights_for_percent_properties),
 		cmocka_unit_test(test_weights_declared),
+		cmocka_unit_test(test_parity_mismatch_holds_then_resumes),
+		cmocka_unit_test(test_parity_mismatch_while_mirroring),
 	};
 	return cmocka_run_group_tests_name("planner", tests, NULL, NULL);
 }
