@@ -207,9 +207,13 @@ int node_parity_compute(const struct probe_inputs *in, const char *tenants_root,
 	part_of_text(p.parts[PARITY_LOCK], in->lock->file_sha256);
 	snprintf(text, sizeof(text), "%s %s", in->cli->version, in->cli->commit);
 	part_of_text(p.parts[PARITY_OPENCLAW], text);
-	snprintf(text, sizeof(text), "current %s\nnext %s\npack %s",
-		 in->skills.current ? in->skills.current : "", in->skills.next ? in->skills.next : "",
-		 in->lock->skills_sha256 ? in->lock->skills_sha256 : "");
+	/* The pack the build pins and whether the one on disk is it (skills_verify). Which link
+	 * names it differs between a canary, whose canary tenants run it on next, and a mirrored
+	 * peer on the same build, so the links are not part of what must agree. */
+	snprintf(text, sizeof(text), "semver %s\npack %s\nverified %s",
+		 in->lock->skills_semver ? in->lock->skills_semver : "",
+		 in->lock->skills_sha256 ? in->lock->skills_sha256 : "",
+		 in->skills.digest_error ? "no" : "yes");
 	part_of_text(p.parts[PARITY_SKILLS], text);
 	if (tenants_part(tenants_root, p.parts[PARITY_TENANTS], err) < 0 ||
 	    parity_seal(&p, err) < 0)
