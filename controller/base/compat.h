@@ -92,4 +92,10 @@ int compat_mapped_bytes(uint64_t *bytes);
  * none (launchd reaps orphans): 0 there. 0, or -1 with errno. */
 int compat_adopt_orphans(void);
 
+/* Raises the soft limit on open file descriptors (RLIMIT_NOFILE) to at least need, never past
+ * the hard limit, and never lowers it; *have is the soft limit after. macOS refuses a soft limit
+ * past OPEN_MAX when the hard one is unlimited: the limit there is capped at OPEN_MAX. 0 when
+ * *have >= need; -1 with errno (EPERM when the hard limit is below need) otherwise. */
+int compat_raise_fd_limit(uint64_t need, uint64_t *have);
+
 #endif

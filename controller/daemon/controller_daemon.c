@@ -293,12 +293,22 @@ static void reload(struct controller *c)
 		ctlcfg_free(&next);
 		return;
 	}
+	/* A new maxParallel is a new poller: its kept connections are opened again. */
+	struct fleet_poll *probe = NULL;
+	struct fleet_poll_config pc = {.max_parallel = (unsigned int)next.max_parallel};
+	if (next.max_parallel != c->cfg.max_parallel && fleet_poll_new(&probe, &pc, &err) < 0) {
+		log_warn("%s; config file has errors, not reloading", err.msg);
+		target_client_free(agents);
+		ctlcfg_free(&next);
+		return;
+	}
 	/* An unchanged receiver keeps its reply cache: Flux's redeliveries stay answered once. */
 	bool new_hook = !same_webhook(&next, &c->cfg);
 	struct tokens *hook_tokens = NULL;
 	struct fluxhook *hook = NULL;
 	if (new_hook && open_receiver(&next, &hook_tokens, &hook, &err) < 0) {
 		log_warn("%s; config file has errors, not reloading", err.msg);
+		fleet_poll_free(probe);
 		target_client_free(agents);
 		ctlcfg_free(&next);
 		return;
@@ -309,6 +319,10 @@ static void reload(struct controller *c)
 	bool new_listen = !same(next.listen, c->cfg.listen);
 	target_client_free(c->agents);
 	c->agents = agents;
+	if (probe) {
+		fleet_poll_free(c->probe);
+		c->probe = probe;
+	}
 	/* The server's threads use the receiver: it is stopped before the receiver changes. */
 	if (new_listen || new_hook) {
 		httpd_stop(c->httpd);
@@ -391,7 +405,7 @@ static int controller_open(struct controller *c, struct cf_err *err)
 	/* Only monotonic time moves the rollout clock from here: the wall clock may step. */
 	c->clock_resumed_ms = rollout_clock_resume(&c->state, clock_epoch_ms());
 	c->clock_resumed_mono_ms = clock_mono_ms();
-	struct fleet_poll_config pc = {0};
+	struct fleet_poll_config pc = {.max_parallel = (unsigned int)c->cfg.max_parallel};
 	struct target_client_config ac = {.token_file = c->cfg.agent_token};
 	if (schema_set_load_embedded(&c->schemas, err) < 0 ||
 	    fleet_poll_new(&c->probe, &pc, err) < 0 || target_client_new(&c->agents, &ac, err) < 0)

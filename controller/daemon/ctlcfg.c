@@ -9,6 +9,7 @@
 #include "base/cfgtable.h"
 #include "base/names.h"
 #include "base/timeparse.h"
+#include "observe/fleet_poll.h"
 #include "reconcilers/weights/weights.h"
 #include "source/gitsource.h"
 
@@ -35,6 +36,8 @@ static const struct cfg_key keys[] = {
 	K("listen", CFG_STRING, listen, "127.0.0.1:8088", false),
 	K("agentToken", CFG_PATH, agent_token, NULL, true),
 	K("analysisInterval", CFG_DURATION, analysis_interval_ms, NULL, false),
+	{"maxParallel", CFG_INT, offsetof(struct controller_config, max_parallel), "64", false, 1,
+	 FLEET_POLL_MAX_PARALLEL, NULL},
 	K("notifier", CFG_STRING, notifier, NULL, false),
 	K("canaryBackend", CFG_STRING, canary_backend, NULL, false),
 	K("webhook.path", CFG_STRING, webhook_path, "/hook/flux", false),

@@ -38,6 +38,9 @@ struct agent_config {
 	int64_t doctor_timeout_ms;
 	bool doctor_deep;
 	int64_t fetch_timeout_ms;
+	/* How long an idle keep-alive connection stays open: longer than the controller's
+	 * interval, so its one connection to this agent lasts from one pass to the next. */
+	int64_t idle_timeout_ms;
 	char **controller_addresses; /* IPs and ADDRESS/PREFIX blocks sharing the local host's kept
 				      * HTTP connection slots; NULL-terminated, NULL when none */
 };
