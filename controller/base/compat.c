@@ -510,3 +510,29 @@ int compat_plist_lint(const char *path, char *msg, size_t size)
 	return 1;
 #endif
 }
+
+int compat_raise_fd_limit(uint64_t need, uint64_t *have)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -1;
+	*have = rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_cur;
+	if (*have >= need)
+		return 0;
+	rlim_t ceiling = rl.rlim_max;
+#if defined(__APPLE__)
+	if (ceiling == RLIM_INFINITY || ceiling > OPEN_MAX)
+		ceiling = OPEN_MAX;
+#endif
+	rlim_t want = ceiling != RLIM_INFINITY && ceiling < (rlim_t)need ? ceiling : (rlim_t)need;
+	if (want > rl.rlim_cur) {
+		rl.rlim_cur = want;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			return -1;
+		*have = (uint64_t)want;
+	}
+	if (*have >= need)
+		return 0;
+	errno = EPERM;
+	return -1;
+}

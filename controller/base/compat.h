@@ -120,4 +120,10 @@ size_t compat_parse_lsof(const char *text, struct compat_listener *out, size_t m
  * caller's own parse, reconcilers/plist.c, is the lint). */
 int compat_plist_lint(const char *path, char *msg, size_t size);
 
+/* Raises the soft limit on open file descriptors (RLIMIT_NOFILE) to at least need, never past
+ * the hard limit, and never lowers it; *have is the soft limit after. macOS refuses a soft limit
+ * past OPEN_MAX when the hard one is unlimited: the limit there is capped at OPEN_MAX. 0 when
+ * *have >= need; -1 with errno (EPERM when the hard limit is below need) otherwise. */
+int compat_raise_fd_limit(uint64_t need, uint64_t *have);
+
 #endif

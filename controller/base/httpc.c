@@ -195,6 +195,13 @@ void httpc_reply_free(struct httpc_reply *reply)
 	reply->status = 0;
 }
 
+static struct xfer *xfer_of(CURL *easy)
+{
+	char *p = NULL;
+	curl_easy_getinfo(easy, CURLINFO_PRIVATE, &p);
+	return (struct xfer *)(void *)p;
+}
+
 int httpc_easy_new(CURL **out, const struct httpc_request *req, struct httpc_reply *reply,
 		   void *private, struct cf_err *err)
 {
@@ -223,11 +230,17 @@ int httpc_easy_new(CURL **out, const struct httpc_request *req, struct httpc_rep
 	return 0;
 }
 
-static struct xfer *xfer_of(CURL *easy)
+
+int httpc_easy_rearm(CURL *easy, const struct httpc_request *req, struct httpc_reply *reply,
+		     void *private, struct cf_err *err)
 {
-	char *p = NULL;
-	curl_easy_getinfo(easy, CURLINFO_PRIVATE, &p);
-	return (struct xfer *)(void *)p;
+	struct xfer *x = xfer_of(easy);
+	if (check_request(req, err) < 0)
+		return -1;
+	curl_easy_reset(easy);
+	free_headers(x->headers);
+	*x = (struct xfer){.reply = reply, .private = private};
+	return setup(easy, req, x, err);
 }
 
 void *httpc_easy_private(CURL *easy)

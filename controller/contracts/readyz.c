@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "base/jsonparse.h"
+#include "contracts/readyz_stream.h"
 
 #define WHERE "readyz"
 
@@ -221,10 +222,21 @@ int readyz_parse(struct jsonparse *p, const char *body, size_t len, const char *
 
 	if (!len)
 		return not_probe(err, "the body is empty");
+	/* The bytes first; the tree only for what that reader is not sure of, so a refused
+	 * document gets its message from the one reader that words them. */
+	int rc = readyz_stream_read(body, len, node, a, out);
+	if (rc == READYZ_OTHER_NODE) {
+		cf_err_set(err, "the probe of another node");
+		return rc;
+	}
+	if (rc == READYZ_OUT_OF_MEMORY)
+		return out_of_memory(err);
+	if (rc == 0)
+		return 0;
 	if ((p ? jsonparse_next_object(p, body, len, &doc, &why)
 	       : jsonparse_object(body, len, READYZ_DEPTH, &doc, &why)) < 0)
 		return not_probe(err, why.msg);
-	int rc = readyz_read(doc, node, a, out, err);
+	rc = readyz_read(doc, node, a, out, err);
 	json_object_put(doc);
 	return rc;
 }

@@ -85,9 +85,11 @@ struct node_observation {
  * whose name out->name holds (in a) for the caller's message; the rest of *out is as it was. */
 int readyz_read(struct json_object *doc, const char *node, struct arena *a,
 		struct node_observation *out, struct cf_err *err);
-/* The same for a body of len bytes, parsed with p (a parser kept across bodies; NULL: one made
- * for this body, READYZ_DEPTH deep). A body that is empty or not one JSON object is not a probe
- * document. */
+/* The same for a body of len bytes, with the same outcome and messages: read over the bytes
+ * without a tree (contracts/readyz_stream.h); what that reader is not sure of (every refused
+ * document among it) is parsed with p (a parser kept across bodies; NULL: one made for this
+ * body, READYZ_DEPTH deep) and read by readyz_read. A body that is empty or not one JSON object
+ * is not a probe document. */
 int readyz_parse(struct jsonparse *p, const char *body, size_t len, const char *node,
 		 struct arena *a, struct node_observation *out, struct cf_err *err);
 

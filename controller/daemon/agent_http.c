@@ -210,6 +210,8 @@ int agent_http_start(struct agent *a, struct httpd **out, struct cf_err *err)
 		.n_routes = sizeof(routes) / sizeof(routes[0]),
 		.threads = 1,
 		.reserve_for = a->cfg.controller_addresses,
+		/* The controller keeps one connection per agent between passes. */
+		.timeout_sec = (unsigned int)(a->cfg.idle_timeout_ms / 1000),
 	};
 	return httpd_start(out, &hc, err);
 }

@@ -4,7 +4,8 @@
  * it, and read between fetches), observes every node's merged probe and the load balancer's weights, plans (planner.h,
  * pure), acts and records; then it sleeps until the next deadline: the source's interval with
  * 5 % jitter, one second while the rollout is under way, at once when woken through the wake
- * pipe (a signal now, the Flux webhook later).
+ * pipe (the Flux receiver, a signal) or when a fetch brings a new commit; an event that arrives
+ * during a pass starts the next one as soon as it ends (see run).
  *
  * Intent before, done after: the planner's next state, which files every one-shot action
  * (audit line, tenant route, broadcast) in its pending list, is saved before anything is done;
@@ -61,7 +62,6 @@
 #define AUDIT_FILE "promotions.jsonl"
 #define MIRROR_DIR "mirror"
 #define BUSY_INTERVAL_MS 1000	 /* passes while the rollout is under way */
-#define MIN_GAP_MS 200		 /* between two passes, however often the loop is woken */
 #define JITTER_PERCENT 5
 
 static const char controller_usage[] =
@@ -293,12 +293,22 @@ static void reload(struct controller *c)
 		ctlcfg_free(&next);
 		return;
 	}
+	/* A new maxParallel is a new poller: its kept connections are opened again. */
+	struct fleet_poll *probe = NULL;
+	struct fleet_poll_config pc = {.max_parallel = (unsigned int)next.max_parallel};
+	if (next.max_parallel != c->cfg.max_parallel && fleet_poll_new(&probe, &pc, &err) < 0) {
+		log_warn("%s; config file has errors, not reloading", err.msg);
+		target_client_free(agents);
+		ctlcfg_free(&next);
+		return;
+	}
 	/* An unchanged receiver keeps its reply cache: Flux's redeliveries stay answered once. */
 	bool new_hook = !same_webhook(&next, &c->cfg);
 	struct tokens *hook_tokens = NULL;
 	struct fluxhook *hook = NULL;
 	if (new_hook && open_receiver(&next, &hook_tokens, &hook, &err) < 0) {
 		log_warn("%s; config file has errors, not reloading", err.msg);
+		fleet_poll_free(probe);
 		target_client_free(agents);
 		ctlcfg_free(&next);
 		return;
@@ -309,6 +319,10 @@ static void reload(struct controller *c)
 	bool new_listen = !same(next.listen, c->cfg.listen);
 	target_client_free(c->agents);
 	c->agents = agents;
+	if (probe) {
+		fleet_poll_free(c->probe);
+		c->probe = probe;
+	}
 	/* The server's threads use the receiver: it is stopped before the receiver changes. */
 	if (new_listen || new_hook) {
 		httpd_stop(c->httpd);
@@ -391,7 +405,7 @@ static int controller_open(struct controller *c, struct cf_err *err)
 	/* Only monotonic time moves the rollout clock from here: the wall clock may step. */
 	c->clock_resumed_ms = rollout_clock_resume(&c->state, clock_epoch_ms());
 	c->clock_resumed_mono_ms = clock_mono_ms();
-	struct fleet_poll_config pc = {0};
+	struct fleet_poll_config pc = {.max_parallel = (unsigned int)c->cfg.max_parallel};
 	struct target_client_config ac = {.token_file = c->cfg.agent_token};
 	if (schema_set_load_embedded(&c->schemas, err) < 0 ||
 	    fleet_poll_new(&c->probe, &pc, err) < 0 || target_client_new(&c->agents, &ac, err) < 0)
@@ -433,9 +447,14 @@ static void controller_close(struct controller *c)
 	ctlcfg_free(&c->cfg);
 }
 
+/* Passes run on the deadline, or at once on an event: the Flux receiver or a signal writes to
+ * the wake pipe, a fetch that brings a new commit brings the pass forward. The loop is the only
+ * runner, so an event that arrives during a pass waits for that pass alone: its byte is still in
+ * the pipe when the pass ends and the next one starts right after, with no gap. Wake-ups
+ * coalesce (one read drains them all), so a burst of events costs one more pass, not one each. */
 static int run(struct controller *c)
 {
-	int64_t next_pass = clock_mono_ms(), last_pass = 0;
+	int64_t next_pass = clock_mono_ms();
 	bool fetch_ended = false;
 	while (!got_term) {
 		if (got_hup) {
@@ -443,10 +462,9 @@ static int run(struct controller *c)
 			reload(c);
 			next_pass = clock_mono_ms();
 		}
-		int64_t now = clock_mono_ms();
-		if (now >= next_pass && now - last_pass >= MIN_GAP_MS) {
+		int64_t started = clock_mono_ms();
+		if (started >= next_pass) {
 			bool failed;
-			last_pass = now;
 			bool busy = controller_run_pass(c, &failed);
 			c->pass_failures = failed ? c->pass_failures + 1 : 0;
 			int64_t wait = failed ? backoff_ms(FLEET_BACKOFF_FIRST_MS, FLEET_BACKOFF_MAX_MS,
@@ -455,7 +473,7 @@ static int run(struct controller *c)
 							 ? c->cfg.source_interval_ms
 							 : BUSY_INTERVAL_MS)
 					      : jittered(c->cfg.source_interval_ms, &c->seed);
-			next_pass = last_pass + wait;
+			next_pass = started + wait;
 		}
 		/* The fetch runs beside the loop, which tends it when it ends, at its deadline and
 		 * when the next one is due, and never waits on it; a new commit brings the next
@@ -463,8 +481,7 @@ static int run(struct controller *c)
 		if ((fetch_ended || clock_mono_ms() >= controller_source_due_ms(c)) &&
 		    controller_tend_source(c))
 			next_pass = clock_mono_ms();
-		int64_t deadline = next_pass > last_pass + MIN_GAP_MS ? next_pass
-								      : last_pass + MIN_GAP_MS;
+		int64_t deadline = next_pass;
 		int64_t source_due = controller_source_due_ms(c);
 		if (source_due < deadline)
 			deadline = source_due;

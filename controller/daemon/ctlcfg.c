@@ -9,6 +9,7 @@
 #include "base/cfgtable.h"
 #include "base/names.h"
 #include "base/timeparse.h"
+#include "observe/fleet_poll.h"
 #include "reconcilers/weights/weights.h"
 #include "source/gitsource.h"
 
@@ -37,6 +38,8 @@ static const struct cfg_key keys[] = {
 	/* 30 days, runbook 002's rotation cadence. */
 	K("tokens.maxAge", CFG_DURATION, token_max_age_ms, "720h", false),
 	K("analysisInterval", CFG_DURATION, analysis_interval_ms, NULL, false),
+	{"maxParallel", CFG_INT, offsetof(struct controller_config, max_parallel), "64", false, 1,
+	 FLEET_POLL_MAX_PARALLEL, NULL},
 	K("notifier", CFG_STRING, notifier, NULL, false),
 	K("canaryBackend", CFG_STRING, canary_backend, NULL, false),
 	K("webhook.path", CFG_STRING, webhook_path, "/hook/flux", false),

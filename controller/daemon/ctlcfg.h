@@ -28,6 +28,7 @@ struct controller_config {
 	char *agent_token;	   /* file holding the bearer token sent to the agents */
 	int64_t token_max_age_ms;  /* tokens.maxAge: an older token is token.age in /status */
 	int64_t analysis_interval_ms; /* overrides every Promotion's; 0: not set */
+	int64_t max_parallel;	   /* /readyz requests in flight at once in a pass (fleet_poll) */
 	char *notifier;		   /* POST /v1/events URL; NULL: broadcasts are only logged */
 	char *canary_backend;	   /* HAProxy backend of the canary pool, for tenant routes */
 	/* The Flux receiver (POST webhook_path) runs when a token source is set. */

@@ -51,6 +51,8 @@ static const struct cfg_key keys[] = {
 	K("fetchTimeout", CFG_DURATION, fetch_timeout_ms, "60s", false),
 	{"artifactCache.maxMiB", CFG_INT, offsetof(struct agent_config, artifact_cache_max_mib),
 	 "1024", false, 1, 1024 * 1024, NULL},
+
+	K("idleTimeout", CFG_DURATION, idle_timeout_ms, "120s", false),
 	K("controllerAddresses", CFG_ARGV, controller_addresses, NULL, false),
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -74,6 +76,9 @@ static void check_values(const char *path, void *cfg, struct diag_list *dl)
 			 "set tokens.dir (rotated with clawfleet token) or tokens.current");
 	if (c->refresh_ms && c->refresh_ms < 100)
 		cfgtable_report(dl, path, "refresh", "must be at least 100ms");
+	if (c->idle_timeout_ms < 1000 || c->idle_timeout_ms > 3600000)
+		cfgtable_report(dl, path, "idleTimeout",
+			 "must be between 1s and 1h (longer than the controller's source.interval)");
 	for (char **a = c->controller_addresses; a && *a; a++) {
 		struct netaddr_block block;
 		if (netaddr_parse_block(*a, &block, &err) < 0)

@@ -42,6 +42,10 @@ struct agent_config {
 	bool doctor_deep;
 	int64_t fetch_timeout_ms;
 	int64_t artifact_cache_max_mib; /* the install artifact cache's size limit */
+
+	/* How long an idle keep-alive connection stays open: longer than the controller's
+	 * interval, so its one connection to this agent lasts from one pass to the next. */
+	int64_t idle_timeout_ms;
 	char **controller_addresses; /* IPs and ADDRESS/PREFIX blocks sharing the local host's kept
 				      * HTTP connection slots; NULL-terminated, NULL when none */
 };

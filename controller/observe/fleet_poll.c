@@ -9,15 +9,21 @@
 
 #include "base/arena.h"
 #include "base/clock.h"
+#include "base/compat.h"
 #include "base/httpc.h"
 #include "base/jsonparse.h"
+#include "base/log.h"
 #include "observe/doctor.h"
 
 #define DEFAULT_MAX_PARALLEL 64
 #define DEFAULT_CONNECT_TIMEOUT_MS 1000
 #define DEFAULT_TIMEOUT_MS 3000
 #define DEFAULT_MAX_BODY (256u << 10)
-#define MAX_PARALLEL 1024	  /* file descriptors: one connection per transfer in flight */
+/* Descriptors the controller keeps for all but its kept connections to the agents: its HTTP
+ * server's connections (1,024 at most), state files, the Git fetch, the load balancer. */
+#define FD_RESERVE 1200
+/* Nodes a multi handle polls; see struct fleet_poll. */
+#define SHARD_NODES 512
 #define MAX_TIMEOUT_MS 600000	  /* a probe slower than ten minutes is no probe */
 #define MAX_BODY (64u << 20)
 #define URL_MAX 2048
@@ -26,23 +32,35 @@
 #define READYZ_PATH "/readyz"
 #define USER_AGENT "clawfleet-controller"
 
-/* One transfer slot: the easy handle of the request in flight (NULL when the slot is free), its
- * URL and its reply. The connections live in the multi handle's cache, so a request to a host
- * asked on the previous pass finds its connection still open. */
+/* One transfer slot: the easy handle of its requests, the URL and the reply of the one in
+ * flight. The connections live in the shards' caches, sized to the fleet, so a request to an
+ * agent asked on the previous pass finds its connection still open. */
 struct slot {
-	CURL *easy;
+	CURL *easy; /* kept from one transfer to the next: a new handle per request costs more */
+	bool busy;  /* a transfer is in flight */
 	size_t node; /* index into the desired state while busy */
 	char url[URL_MAX];
 	struct httpc_reply reply;
 };
 
+/* libcurl 7.88's curl_multi_remove_handle walks its multi's whole connection cache after every
+ * transfer (looking for connect-only connections; later versions look the one connection up):
+ * one cache holding the fleet's connections would make a pass quadratic. So the fleet is polled
+ * in shards of SHARD_NODES nodes (more when max_parallel is larger), one multi handle and one
+ * connection cache each, one shard after the other through the same slots: no walk is longer
+ * than a shard, and a pass grows linearly with the fleet. Node i is in shard i / shard_nodes, so
+ * next pass finds its connection in the same cache. */
 struct fleet_poll {
-	CURLM *multi;
+	CURLM **shards;
+	size_t nshards, shard_nodes;
+	CURLM *multi; /* the shard being polled */
 	struct jsonparse *parser; /* kept across bodies: no tokener allocated per document */
 	struct slot *slots;
 	size_t nslots;
 	int connect_timeout_ms, timeout_ms;
 	size_t max_body;
+	size_t pool;	     /* connections the cache keeps, one per agent where the limit allows */
+	size_t warned_nodes; /* the fleet size the descriptor limit was last reported for */
 };
 
 int fleet_poll_new(struct fleet_poll **out, const struct fleet_poll_config *cfg,
@@ -54,9 +72,9 @@ int fleet_poll_new(struct fleet_poll **out, const struct fleet_poll_config *cfg,
 	*out = NULL;
 	if (!cfg)
 		cfg = &defaults;
-	if (cfg->max_parallel > MAX_PARALLEL)
+	if (cfg->max_parallel > FLEET_POLL_MAX_PARALLEL)
 		return cf_err_set(err, "probe parallelism %u: at most %d transfers at once",
-				  cfg->max_parallel, MAX_PARALLEL);
+				  cfg->max_parallel, FLEET_POLL_MAX_PARALLEL);
 	if (cfg->connect_timeout_ms < 0 || cfg->connect_timeout_ms > MAX_TIMEOUT_MS ||
 	    cfg->timeout_ms < 0 || cfg->timeout_ms > MAX_TIMEOUT_MS)
 		return cf_err_set(err, "probe timeouts %d ms (connect) and %d ms (request): each "
@@ -78,29 +96,82 @@ int fleet_poll_new(struct fleet_poll **out, const struct fleet_poll_config *cfg,
 		return -1;
 	}
 	fp->slots = calloc(fp->nslots, sizeof(*fp->slots));
-	fp->multi = curl_multi_init();
-	if (!fp->slots || !fp->multi) {
+	fp->shard_nodes = fp->nslots > SHARD_NODES ? fp->nslots : SHARD_NODES;
+	fp->shards = calloc(1, sizeof(*fp->shards));
+	if (fp->shards && (fp->shards[0] = curl_multi_init()))
+		fp->nshards = 1;
+	if (!fp->slots || !fp->nshards) {
 		fleet_poll_free(fp);
 		return cf_err_set(err, "out of memory starting the fleet probe (was "
 				       "httpc_global_init called?)");
 	}
-	/* Idle connections kept for the next pass are bounded like the open ones, so a fleet
-	 * larger than max_parallel never holds more sockets than transfers could use. */
-	long conns = (long)fp->nslots;
-	curl_multi_setopt(fp->multi, CURLMOPT_MAXCONNECTS, conns);
-	curl_multi_setopt(fp->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, conns);
 	*out = fp;
 	return 0;
 }
 
-/* Takes the slot's transfer out of the multi handle and frees it; the slot is free. */
+/* One kept connection per agent: the connection cache holds the whole fleet, and the file
+ * descriptor limit is raised to fit it. A cache smaller than the fleet makes libcurl close its
+ * oldest connection for every new one, a walk of the whole cache each time, and every pass
+ * reconnect to most agents; so the cache and the limit on open connections are the same size,
+ * and transfers in flight are bounded by the slots alone. Where the hard limit is too low, the
+ * connections that fit are kept, and the error says what the fleet needs. */
+static void size_pool(struct fleet_poll *fp, size_t nnodes)
+{
+	size_t keep = nnodes > fp->nslots ? nnodes : fp->nslots;
+	uint64_t have = 0;
+	if (compat_raise_fd_limit((uint64_t)keep + FD_RESERVE, &have) < 0) {
+		size_t fit = have > (uint64_t)fp->nslots + FD_RESERVE ? (size_t)have - FD_RESERVE
+								      : fp->nslots;
+		if (fp->warned_nodes != nnodes)
+			log_error("file descriptors: %zu nodes need %zu open files (a kept "
+				  "connection to each agent, %d for the rest) and the limit is %llu: "
+				  "%zu connections are kept between passes, the other agents are "
+				  "reconnected every pass; raise the limit (ulimit -n, launchd's "
+				  "NumberOfFiles, systemd's LimitNOFILE)",
+				  nnodes, keep + FD_RESERVE, FD_RESERVE, (unsigned long long)have,
+				  fit);
+		fp->warned_nodes = nnodes;
+		keep = fit < keep ? fit : keep;
+	}
+	/* A shard keeps the connections of its nodes, or its share of what fits. */
+	size_t per_shard = (keep + fp->nshards - 1) / fp->nshards;
+	if (per_shard > fp->shard_nodes)
+		per_shard = fp->shard_nodes;
+	for (size_t k = 0; k < fp->nshards; k++) {
+		curl_multi_setopt(fp->shards[k], CURLMOPT_MAXCONNECTS, (long)per_shard);
+		curl_multi_setopt(fp->shards[k], CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)per_shard);
+	}
+}
+
+/* A multi handle per shard of the fleet: new ones for a larger fleet, the last ones (and their
+ * connections) closed for a smaller one. */
+static int shard_fleet(struct fleet_poll *fp, size_t nnodes, struct cf_err *err)
+{
+	size_t want = nnodes ? (nnodes + fp->shard_nodes - 1) / fp->shard_nodes : 1;
+	if (want > fp->nshards) {
+		CURLM **more = realloc(fp->shards, want * sizeof(*more));
+		if (!more)
+			return cf_err_set(err, "out of memory");
+		fp->shards = more;
+	}
+	while (fp->nshards < want) {
+		if (!(fp->shards[fp->nshards] = curl_multi_init()))
+			return cf_err_set(err, "out of memory");
+		fp->nshards++;
+	}
+	while (fp->nshards > want)
+		curl_multi_cleanup(fp->shards[--fp->nshards]);
+	fp->multi = NULL;
+	return 0;
+}
+
+/* Takes the slot's transfer out of the multi handle; the slot is free, its handle kept. */
 static void slot_end(struct fleet_poll *fp, struct slot *s)
 {
-	if (!s->easy)
+	if (!s->busy)
 		return;
 	curl_multi_remove_handle(fp->multi, s->easy);
-	httpc_easy_free(s->easy);
-	s->easy = NULL;
+	s->busy = false;
 }
 
 void fleet_poll_free(struct fleet_poll *fp)
@@ -109,10 +180,12 @@ void fleet_poll_free(struct fleet_poll *fp)
 		return;
 	for (size_t i = 0; fp->slots && i < fp->nslots; i++) {
 		slot_end(fp, &fp->slots[i]);
+		httpc_easy_free(fp->slots[i].easy);
 		httpc_reply_free(&fp->slots[i].reply);
 	}
-	if (fp->multi)
-		curl_multi_cleanup(fp->multi);
+	for (size_t k = 0; k < fp->nshards; k++)
+		curl_multi_cleanup(fp->shards[k]);
+	free(fp->shards);
 	jsonparse_free(fp->parser);
 	free(fp->slots);
 	free(fp);
@@ -125,6 +198,7 @@ struct pass {
 	struct fleet_poll_result *r;
 	struct arena *arena;
 	size_t next;	  /* the next node to start */
+	size_t end;	  /* past the last node of the shard being polled */
 	size_t in_flight;
 	struct cf_err *err;
 };
@@ -172,13 +246,20 @@ static int start_next(struct pass *p, struct slot *s)
 		.user_agent = USER_AGENT,
 	};
 	s->node = i;
-	if (httpc_easy_new(&s->easy, &req, &s->reply, s, p->err) < 0)
-		return -1;
-	if (curl_multi_add_handle(fp->multi, s->easy) != CURLM_OK) {
+	if (s->easy && httpc_easy_rearm(s->easy, &req, &s->reply, s, p->err) < 0) {
 		httpc_easy_free(s->easy);
 		s->easy = NULL;
-		return cf_err_set(p->err, "GET %s: libcurl could not start the transfer", s->url);
+		return -1;
 	}
+	if (!s->easy && httpc_easy_new(&s->easy, &req, &s->reply, s, p->err) < 0)
+		return -1;
+	/* No DNS cache: libcurl walks all of it before every transfer, a walk as long as the
+	 * fleet. A kept connection needs no lookup; a new one to a literal address needs none
+	 * either, and a host name is asked of the system's resolver, which caches. */
+	curl_easy_setopt(s->easy, CURLOPT_DNS_CACHE_TIMEOUT, 0L);
+	if (curl_multi_add_handle(fp->multi, s->easy) != CURLM_OK)
+		return cf_err_set(p->err, "GET %s: libcurl could not start the transfer", s->url);
+	s->busy = true;
 	p->in_flight++;
 	return 0;
 }
@@ -187,10 +268,10 @@ static int start_next(struct pass *p, struct slot *s)
 static int start_more(struct pass *p)
 {
 	struct fleet_poll *fp = p->fp;
-	for (size_t k = 0; k < fp->nslots && p->next < p->ds->nnodes; k++) {
+	for (size_t k = 0; k < fp->nslots && p->next < p->end; k++) {
 		struct slot *s = &fp->slots[k];
 		/* A node that could not be started leaves the slot free for the next one. */
-		while (!s->easy && p->next < p->ds->nnodes)
+		while (!s->busy && p->next < p->end)
 			if (start_next(p, s) < 0)
 				return -1;
 	}
@@ -255,7 +336,7 @@ static int give_up(struct pass *p)
 	struct fleet_poll *fp = p->fp;
 	for (size_t k = 0; k < fp->nslots; k++) {
 		struct slot *s = &fp->slots[k];
-		if (!s->easy)
+		if (!s->busy)
 			continue;
 		slot_end(fp, s);
 		p->in_flight--;
@@ -276,13 +357,10 @@ static void abandon(struct fleet_poll *fp)
 		slot_end(fp, &fp->slots[k]);
 }
 
-static int run(struct pass *p)
+/* The nodes of the shard whose multi handle is fp->multi, up to p->end. */
+static int run_shard(struct pass *p, int64_t deadline)
 {
 	struct fleet_poll *fp = p->fp;
-	size_t waves = (p->ds->nnodes + fp->nslots - 1) / fp->nslots;
-	/* Each transfer ends by its own timeout; the deadline only bounds the loop should
-	 * libcurl ever fail to. A wave of transfers takes at most one timeout. */
-	int64_t deadline = clock_mono_us() + ((int64_t)waves + 1) * fp->timeout_ms * 1000;
 
 	if (start_more(p) < 0)
 		return -1;
@@ -307,6 +385,26 @@ static int run(struct pass *p)
 				     left_ms < POLL_WAIT_MS ? (int)left_ms : POLL_WAIT_MS, NULL);
 		if (mc != CURLM_OK)
 			return cf_err_set(p->err, "polling the fleet: %s", curl_multi_strerror(mc));
+	}
+	return 0;
+}
+
+/* Every shard in turn; a deadline given up on marks every node not yet read. */
+static int run(struct pass *p)
+{
+	struct fleet_poll *fp = p->fp;
+	size_t n = p->ds->nnodes;
+	size_t waves = (n + fp->nslots - 1) / fp->nslots + fp->nshards;
+	/* Each transfer ends by its own timeout; the deadline only bounds the loop should
+	 * libcurl ever fail to. A wave of transfers takes at most one timeout, and each shard
+	 * ends with a wave of its own. */
+	int64_t deadline = clock_mono_us() + ((int64_t)waves + 1) * fp->timeout_ms * 1000;
+
+	for (size_t k = 0; k < fp->nshards && p->next < n; k++) {
+		fp->multi = fp->shards[k];
+		p->end = (k + 1) * fp->shard_nodes < n ? (k + 1) * fp->shard_nodes : n;
+		if (run_shard(p, deadline) < 0)
+			return -1;
 	}
 	return 0;
 }
@@ -348,6 +446,9 @@ int fleet_poll_poll(struct fleet_poll *fp, const struct desired_state *ds,
 			goto done;
 		}
 	}
+	if (shard_fleet(fp, ds->nnodes, err) < 0)
+		goto done;
+	size_pool(fp, ds->nnodes);
 	if (run(&p) < 0)
 		goto done;
 	for (size_t i = 0; i < ds->nnodes; i++)

@@ -1,8 +1,11 @@
 /* fleet_poll: the controller's observation of its nodes. fleet_poll_poll asks every MacNode's
  * agent for its merged probe (GET <address>/readyz) concurrently through one libcurl multi
  * handle, each request made by httpc (base/httpc.h: its policy, no proxy): at most max_parallel
- * transfers at once, keep-alive connections reused from one pass to the next, a connect and a
- * total timeout per request, bodies capped. The body is read by the document's one reader,
+ * transfers at once, one keep-alive connection per agent kept from one pass to the next (the
+ * connection cache is sized to the fleet, and the file descriptor limit raised to fit it, with
+ * an error naming what the fleet needs when the hard limit is lower), a connect and a total
+ * timeout per request, bodies capped. A pass that finds its connections open costs no connect
+ * and no name lookup, so it grows linearly with the fleet. The body is read by the document's one reader,
  * readyz_parse (contracts/readyz.h), whatever the status (a red node answers 503 with the same
  * document); a node that does not answer, answers garbage or names another node is unreachable
  * with a reason. The result owns every string the planner's node_observation array points into.
@@ -16,8 +19,10 @@
 #include "contracts/readyz.h"
 #include "desired/desired.h"
 
+#define FLEET_POLL_MAX_PARALLEL 1024 /* transfers in flight, whatever the configuration says */
+
 struct fleet_poll_config {
-	unsigned int max_parallel; /* 0: 64 */
+	unsigned int max_parallel; /* 0: 64 (maxParallel in the controller's configuration) */
 	int connect_timeout_ms;    /* 0: 1000 */
 	int timeout_ms;            /* 0: 3000 */
 	size_t max_body;           /* 0: 256 KiB */

@@ -1,15 +1,20 @@
 /* The /readyz reader, as the controller's poll reads a node's body: a body is a probe document
  * of the node asked for, of another node, or not a probe document with a reason; the parser kept
  * between bodies and a fresh one agree. Everything read must outlive the document (it is copied
- * into the arena), which ASan checks as the harness reads it after dropping the document. */
+ * into the arena), which ASan checks as the harness reads it after dropping the document. The
+ * reader over the bytes (contracts/readyz_stream.h) is held to the tree's reading: whatever it
+ * reads, readyz_read over jsonparse reads the same, field for field. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <json-c/json.h>
 
 #include "base/arena.h"
 #include "base/err.h"
 #include "base/jsonparse.h"
 #include "contracts/readyz.h"
+#include "contracts/readyz_stream.h"
 #include "tests/fuzz/fuzz.h"
 
 #define NODE "canary-gw"
@@ -19,6 +24,57 @@ static struct jsonparse *kept;
 static size_t touch(const char *s)
 {
 	return s ? strlen(s) : 0;
+}
+
+static bool same_text(const char *x, const char *y)
+{
+	return x == y || (x && y && strcmp(x, y) == 0);
+}
+
+/* What the reader over the bytes read, the tree reads too. */
+static void same_as_tree(const uint8_t *data, size_t size)
+{
+	struct node_observation s = {0}, t = {0};
+	struct arena a = {0};
+	struct json_object *doc = NULL;
+	struct cf_err err = {{0}};
+
+	int rc = readyz_stream_read((const char *)data, size, NODE, &a, &s);
+	if (rc == READYZ_STREAM_UNSURE) {
+		arena_free(&a);
+		return;
+	}
+	fuzz_require(rc == 0 || rc == READYZ_OTHER_NODE, "stream rc %d", rc);
+	fuzz_require(jsonparse_object((const char *)data, size, READYZ_DEPTH, &doc, &err) == 0,
+		     "the stream read a body jsonparse refuses: %s", err.msg);
+	int rc_tree = readyz_read(doc, NODE, &a, &t, &err);
+	json_object_put(doc);
+	fuzz_require(rc == rc_tree, "stream %d, tree %d (%s)", rc, rc_tree, err.msg);
+	fuzz_require(same_text(s.name, t.name), "name");
+	fuzz_require(s.reachable == t.reachable && s.status == t.status &&
+			     s.observed_generation == t.observed_generation &&
+			     s.version_match == t.version_match &&
+			     s.latency_samples == t.latency_samples &&
+			     (s.p95_ms == t.p95_ms) && s.digest_known == t.digest_known &&
+			     s.digest_failures == t.digest_failures && s.nreasons == t.nreasons,
+		     "a figure differs");
+	for (size_t i = 0; i < s.nreasons; i++)
+		fuzz_require(same_text(s.reasons[i], t.reasons[i]), "reason %zu", i);
+	fuzz_require(same_text(s.tag, t.tag) && same_text(s.commit, t.commit) &&
+			     same_text(s.skills_current, t.skills_current) &&
+			     same_text(s.skills_next, t.skills_next) &&
+			     same_text(s.lock_sha256, t.lock_sha256) &&
+			     same_text(s.probe_sha256, t.probe_sha256) &&
+			     same_text(s.reason_message, t.reason_message),
+		     "a string differs");
+	const struct readyz_finding *fs = &s.doctor_first_bad, *ft = &t.doctor_first_bad;
+	fuzz_require(same_text(fs->check_id, ft->check_id) && same_text(fs->severity, ft->severity) &&
+			     same_text(fs->message, ft->message) && same_text(fs->path, ft->path) &&
+			     same_text(fs->fix_hint, ft->fix_hint) &&
+			     same_text(fs->tenant, ft->tenant) && fs->line == ft->line &&
+			     fs->column == ft->column,
+		     "doctor.firstBad differs");
+	arena_free(&a);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -31,6 +87,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!kept && jsonparse_new(&kept, READYZ_DEPTH, &err) < 0)
 		abort();
+	same_as_tree(data, size);
 	rc_fresh = readyz_parse(NULL, (const char *)data, size, NODE, &a, &fresh, &err);
 	rc_reused = readyz_parse(kept, (const char *)data, size, NODE, &b, &reused, &err);
 	fuzz_require(rc_fresh == rc_reused, "fresh parser %d, kept parser %d", rc_fresh, rc_reused);

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -316,6 +317,28 @@ static void test_disk_free(void **state)
 	assert_int_equal(errno, ENOENT);
 }
 
+/* The descriptor limit: raised up to the hard limit, never lowered, and a need past the hard
+ * limit is refused with what there is. */
+static void test_raise_fd_limit(void **state)
+{
+	(void)state;
+	struct rlimit before, after;
+	uint64_t have = 0;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &before), 0);
+	assert_int_equal(compat_raise_fd_limit(16, &have), 0);
+	assert_true(have >= 16);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &after), 0);
+	assert_true(after.rlim_cur == before.rlim_cur);
+	if (before.rlim_max != RLIM_INFINITY) {
+		errno = 0;
+		assert_int_equal(compat_raise_fd_limit((uint64_t)before.rlim_max + 1, &have), -1);
+		assert_int_equal(errno, EPERM);
+		assert_true(have <= (uint64_t)before.rlim_max);
+		assert_int_equal(getrlimit(RLIMIT_NOFILE, &after), 0);
+		assert_true(after.rlim_cur >= before.rlim_cur);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -327,6 +350,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stat_times, setup, teardown),
 		cmocka_unit_test(test_monotonic_wait),
 		cmocka_unit_test(test_close_range),
+		cmocka_unit_test(test_raise_fd_limit),
 		cmocka_unit_test(test_spawn_close_others),
 		cmocka_unit_test_setup_teardown(test_disk_free, setup, teardown),
 	};

@@ -4,6 +4,7 @@
  * --observed`, which must accept exactly the documents the controller accepts. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -454,6 +455,104 @@ static void test_latency_and_digest_read_back(void **state)
 	arena_free(&a);
 }
 
+/* The reader over the bytes against the tree, on what only a byte reader could get wrong: a
+ * repeated key (the last counts, a repeated object forgets the first one's members), escapes,
+ * \u0000 and surrogates, -0, deep nesting, a NUL or a BOM. Same return, same message, same
+ * fields. */
+static const char *const edge_bodies[] = {
+	BARE(",\"infra\":{\"tag\":\"v1\"},\"infra\":{\"commit\":\"c\"}"),
+	BARE(",\"infra\":{\"tag\":\"v1\"},\"infra\":null"),
+	BARE(",\"infra\":{\"tag\":1},\"infra\":{\"tag\":\"v2\"}"),
+	BARE(",\"observedGeneration\":\"x\",\"observedGeneration\":4"),
+	"{\"node\":\"" NODE "\",\"status\":\"green\",\"status\":\"red\"}",
+	BARE(",\"reasons\":[{\"code\":\"a\\\"b\\\\c\\/d\\n\\t\\u00e9\\u20ac\\u0041\","
+	     "\"message\":\"m\",\"code\":\"x\"}]"),
+	BARE(",\"probeSha256\":\"a\\u0000b\""),
+	BARE(",\"probeSha256\":\"\\ud83d\\ude00\""),
+	BARE(",\"probeSha256\":\"\\udc00\""),
+	BARE(",\"observedGeneration\":-0"),
+	BARE(",\"latency\":{\"p95ms\":-0}"),
+	BARE(",\"latency\":{\"p95ms\":1e2,\"samples\":9223372036854775807}"),
+	BARE(",\"latency\":{\"p95ms\":1e13}"),
+	BARE(",\"x\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"),
+	BARE(",\"x\":[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]"),
+	BARE(",\"x\":01"),
+	BARE(",\"x\":1.}"),
+	BARE(",\"x\":tru"),
+	BARE(",\"x\":\"\t\""),
+	BARE(",\"n\\u006fde\":\"other\""),
+	"{\"n\\u006fde\":\"" NODE "\",\"status\":\"green\"}",
+	"{\"node\":\"can\\u0061ry-gw\",\"status\":\"green\"}",
+	"{\"node\":\"other\\u00e9\",\"status\":\"green\"}",
+	"\xef\xbb\xbf" BARE(""),
+	BARE("") "\n\t ",
+	BARE(",") ,
+	BARE(",\"reasons\":[{\"code\":\"a\",\"message\":\"1\"},{\"code\":\"b\",\"message\":\"2\"},"
+	     "{\"message\":\"3\",\"code\":\"c\"}]"),
+	BARE(",\"reasons\":[{\"code\":\"a\",\"message\":\"1\"},7]"),
+	BARE(",\"doctor\":{\"firstBad\":{\"checkId\":\"c\",\"message\":\"m\",\"line\":3,"
+	     "\"column\":4,\"tenant\":\"acme\",\"fixHint\":null}}"),
+	BARE(",\"doctor\":{\"firstBad\":{\"checkId\":\"c\",\"message\":\"m\"},\"firstBad\":7}"),
+};
+
+static void same_text(const char *x, const char *y)
+{
+	if (x || y) {
+		assert_non_null(x);
+		assert_non_null(y);
+		assert_string_equal(x, y);
+	}
+}
+
+static void test_bytes_read_as_the_tree(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(edge_bodies) / sizeof(edge_bodies[0]); i++) {
+		const char *body = edge_bodies[i];
+		size_t len = strlen(body);
+		struct arena a = {0};
+		struct node_observation s = {0}, t = {0};
+		struct cf_err es = {{0}}, et = {{0}};
+		struct json_object *doc = NULL;
+		char want[sizeof(et.msg) + 32];
+		int rs = readyz_parse(NULL, body, len, NODE, &a, &s, &es);
+		bool parsed = jsonparse_object(body, len, READYZ_DEPTH, &doc, &et) == 0;
+		int rt = parsed ? readyz_read(doc, NODE, &a, &t, &et) : -1;
+		json_object_put(doc);
+		snprintf(want, sizeof(want), "%s%s", parsed ? "" : "not a probe document: ", et.msg);
+		if (rs != rt)
+			fail_msg("body %zu (%s): %d, the tree %d (%s)", i, body, rs, rt, want);
+		if (rs != 0)
+			assert_string_equal(es.msg, want);
+		same_text(s.name, t.name);
+		assert_int_equal(s.status, t.status);
+		assert_int_equal(s.observed_generation, t.observed_generation);
+		assert_true(s.p95_ms == t.p95_ms);
+		assert_int_equal(s.latency_samples, t.latency_samples);
+		assert_int_equal(s.nreasons, t.nreasons);
+		for (size_t k = 0; k < s.nreasons; k++)
+			same_text(s.reasons[k], t.reasons[k]);
+		same_text(s.reason_message, t.reason_message);
+		same_text(s.tag, t.tag);
+		same_text(s.commit, t.commit);
+		same_text(s.probe_sha256, t.probe_sha256);
+		same_text(s.doctor_first_bad.check_id, t.doctor_first_bad.check_id);
+		same_text(s.doctor_first_bad.tenant, t.doctor_first_bad.tenant);
+		assert_int_equal(s.doctor_first_bad.line, t.doctor_first_bad.line);
+		assert_int_equal(s.doctor_first_bad.column, t.doctor_first_bad.column);
+		arena_free(&a);
+	}
+	/* A NUL inside the body: the length, not the NUL, ends it. */
+	static const char nul[] = "{\"node\":\"" NODE "\",\"status\":\"red\"}\0";
+	struct arena a = {0};
+	struct node_observation o = {0};
+	struct cf_err err;
+	assert_int_equal(readyz_parse(NULL, nul, sizeof(nul) - 1, NODE, &a, &o, &err), -1);
+	assert_string_equal(err.msg,
+			    "not a probe document: not valid JSON: trailing data after the object");
+	arena_free(&a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -466,6 +565,7 @@ int main(void)
 		cmocka_unit_test(test_plan_agrees),
 		cmocka_unit_test(test_pending_document_reads_back),
 		cmocka_unit_test(test_latency_and_digest_read_back),
+		cmocka_unit_test(test_bytes_read_as_the_tree),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
