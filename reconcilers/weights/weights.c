@@ -97,7 +97,7 @@ int weights_route_tenant(const struct load_balancer *lb, const char *header_valu
 
 int weights_servers(const struct load_balancer *lb, struct lb_servers *out, struct cf_err *err)
 {
-	out->n = 0;
+	lb_servers_clear(out);
 	const struct weights_driver *drv = driver_of(lb, err);
 	if (!drv)
 		return -1;
@@ -118,7 +118,7 @@ int weights_drain(const struct load_balancer *lb, const char *server, bool drain
 
 int weights_routes(const struct load_balancer *lb, struct lb_routes *out, struct cf_err *err)
 {
-	out->n = 0;
+	lb_routes_clear(out);
 	const struct weights_driver *drv = driver_of(lb, err);
 	if (!drv)
 		return -1;
