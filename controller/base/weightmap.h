@@ -21,7 +21,9 @@ struct json_object;
  * message naming the limit, and a driver refuses a reply that lists more servers. */
 #define WEIGHTS_MAX_SERVERS 16384
 #define WEIGHTS_TENANT_VALUE_MAX 253
-#define WEIGHTS_REPLY_MAX (1u << 20)
+/* The largest reply a driver reads: HAProxy's `show stat` of WEIGHTS_MAX_SERVERS servers runs to
+ * about 5 MB (a CSV line of some 300 bytes each). */
+#define WEIGHTS_REPLY_MAX (8u << 20)
 
 struct weight_entry {
 	char server[WEIGHTS_SERVER_NAME_MAX + 1];

@@ -48,10 +48,10 @@ int weights_apply(const struct load_balancer *lb, const struct weight_map *want,
 	if (!drv)
 		goto done;
 	failpoint_hit("controller.weights.set.before");
-	if (drv->set(lb, want, err) < 0)
+	if ((drv->apply ? drv->apply(lb, want, &got, err) : drv->set(lb, want, err)) < 0)
 		goto done;
 	failpoint_hit("controller.weights.set.after");
-	if (drv->get(lb, &got, err) < 0) {
+	if (!drv->apply && drv->get(lb, &got, err) < 0) {
 		cf_err_prefix(err, "reading weights back");
 		goto done;
 	}
