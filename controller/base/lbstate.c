@@ -30,6 +30,9 @@ int lb_servers_put(struct lb_servers *l, const struct lb_server *s, struct cf_er
 		if (grow((void **)&l->v, l->n, &l->cap, sizeof(*l->v), err) < 0)
 			return -1;
 		e = &l->v[l->n++];
+		*e = *s;
+		name_index_added(&l->index, l->v, l->n, sizeof(*l->v));
+		return 0;
 	}
 	*e = *s;
 	return 0;
@@ -37,15 +40,20 @@ int lb_servers_put(struct lb_servers *l, const struct lb_server *s, struct cf_er
 
 const struct lb_server *lb_servers_find(const struct lb_servers *l, const char *server)
 {
-	for (size_t i = 0; i < l->n; i++)
-		if (strcmp(l->v[i].server, server) == 0)
-			return &l->v[i];
-	return NULL;
+	size_t i = name_index_find(&l->index, l->v, l->n, sizeof(*l->v), server);
+	return i == NAME_INDEX_NONE ? NULL : &l->v[i];
+}
+
+void lb_servers_clear(struct lb_servers *l)
+{
+	l->n = 0;
+	name_index_clear(&l->index);
 }
 
 void lb_servers_free(struct lb_servers *l)
 {
 	free(l->v);
+	name_index_free(&l->index);
 	memset(l, 0, sizeof(*l));
 }
 
@@ -65,6 +73,7 @@ int lb_routes_put(struct lb_routes *l, const char *tenant, const char *pool, str
 			return -1;
 		e = &l->v[l->n++];
 		snprintf(e->tenant, sizeof(e->tenant), "%s", tenant);
+		name_index_added(&l->index, l->v, l->n, sizeof(*l->v));
 	}
 	snprintf(e->pool, sizeof(e->pool), "%s", pool);
 	return 0;
@@ -72,15 +81,20 @@ int lb_routes_put(struct lb_routes *l, const char *tenant, const char *pool, str
 
 const struct lb_route *lb_routes_find(const struct lb_routes *l, const char *tenant)
 {
-	for (size_t i = 0; i < l->n; i++)
-		if (strcmp(l->v[i].tenant, tenant) == 0)
-			return &l->v[i];
-	return NULL;
+	size_t i = name_index_find(&l->index, l->v, l->n, sizeof(*l->v), tenant);
+	return i == NAME_INDEX_NONE ? NULL : &l->v[i];
+}
+
+void lb_routes_clear(struct lb_routes *l)
+{
+	l->n = 0;
+	name_index_clear(&l->index);
 }
 
 void lb_routes_free(struct lb_routes *l)
 {
 	free(l->v);
+	name_index_free(&l->index);
 	memset(l, 0, sizeof(*l));
 }
 

@@ -34,10 +34,8 @@ bool weights_tenant_value_ok(const char *s)
 
 static struct weight_entry *entry_of(const struct weight_map *m, const char *server)
 {
-	for (size_t i = 0; i < m->n; i++)
-		if (strcmp(m->v[i].server, server) == 0)
-			return &m->v[i];
-	return NULL;
+	size_t i = name_index_find(&m->index, m->v, m->n, sizeof(*m->v), server);
+	return i == NAME_INDEX_NONE ? NULL : &m->v[i];
 }
 
 const struct weight_entry *weight_map_find(const struct weight_map *m, const char *server)
@@ -72,17 +70,41 @@ int weight_map_set(struct weight_map *m, const char *server, int weight, struct 
 	e = &m->v[m->n++];
 	strcpy(e->server, server);
 	e->weight = weight;
+	name_index_added(&m->index, m->v, m->n, sizeof(*m->v));
 	return 0;
 }
 
 void weight_map_clear(struct weight_map *m)
 {
 	m->n = 0;
+	name_index_clear(&m->index);
+}
+
+int weight_map_copy(struct weight_map *dst, const struct weight_map *src, struct cf_err *err)
+{
+	struct weight_map copy = {0};
+	if (dst == src)
+		return 0;
+	if (src->n) {
+		copy.v = malloc(src->n * sizeof(*copy.v));
+		if (!copy.v)
+			return cf_err_set(err, "out of memory");
+		copy.cap = src->n;
+	}
+	/* Server names in a map are unique, so the entries and their index copy as they are. */
+	if (src->n)
+		memcpy(copy.v, src->v, src->n * sizeof(*copy.v));
+	copy.n = src->n;
+	name_index_copy(&copy.index, &src->index);
+	weight_map_free(dst);
+	*dst = copy;
+	return 0;
 }
 
 void weight_map_free(struct weight_map *m)
 {
 	free(m->v);
+	name_index_free(&m->index);
 	*m = (struct weight_map){0};
 }
 

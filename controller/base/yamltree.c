@@ -374,6 +374,7 @@ static int on_scalar(struct yparser *st, const yaml_event_t *ev)
 	n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
 	if (ev->data.scalar.tag && scalar_tag(st, n, (const char *)ev->data.scalar.tag, m))
 		return -1;
+	n->type = n->plain ? yscalar_type(n->str, n->len) : YT_STR;
 	if (ev->data.scalar.anchor &&
 	    add_anchor(st, (const char *)ev->data.scalar.anchor, n, false))
 		return -1;

@@ -25,6 +25,7 @@ struct ynode {
 	const char *str;    /* scalar text, NUL-terminated (may hold no NUL inside) */
 	size_t len;         /* scalar length */
 	bool plain;         /* plain (unquoted, untagged) scalar: subject to implicit typing */
+	enum ytype type;    /* a scalar's type, typed once by the parser (ynode_type reads it) */
 	size_t n;           /* pairs in a map, items in a sequence */
 	struct ypair *pairs; /* YNODE_MAP, in document order */
 	struct ynode **items; /* YNODE_SEQ */

@@ -12,19 +12,27 @@
 
 /* ---- implicit typing (YAML 1.2 core schema) ---- */
 
-static bool is_word(const char *s, size_t len, const char *const *words)
+/* The core schema's words with their lengths, so typing a scalar never measures them. */
+struct word {
+	const char *s;
+	size_t len;
+};
+#define WORD(text) {text, sizeof(text) - 1}
+
+static bool is_word(const char *s, size_t len, const struct word *words)
 {
-	for (; *words; words++)
-		if (strlen(*words) == len && !memcmp(s, *words, len))
+	for (; words->s; words++)
+		if (words->len == len && !memcmp(s, words->s, len))
 			return true;
 	return false;
 }
 
-static const char *const null_words[] = {"~", "null", "Null", "NULL", NULL};
-static const char *const true_words[] = {"true", "True", "TRUE", NULL};
-static const char *const false_words[] = {"false", "False", "FALSE", NULL};
-static const char *const inf_words[] = {".inf", ".Inf", ".INF", NULL};
-static const char *const nan_words[] = {".nan", ".NaN", ".NAN", NULL};
+static const struct word null_words[] = {WORD("~"), WORD("null"), WORD("Null"), WORD("NULL"),
+					 {NULL, 0}};
+static const struct word true_words[] = {WORD("true"), WORD("True"), WORD("TRUE"), {NULL, 0}};
+static const struct word false_words[] = {WORD("false"), WORD("False"), WORD("FALSE"), {NULL, 0}};
+static const struct word inf_words[] = {WORD(".inf"), WORD(".Inf"), WORD(".INF"), {NULL, 0}};
+static const struct word nan_words[] = {WORD(".nan"), WORD(".NaN"), WORD(".NAN"), {NULL, 0}};
 
 static int digit_value(char c)
 {
@@ -84,9 +92,18 @@ static bool is_float(const char *s, size_t len)
 	return i == len;
 }
 
+/* Only these can begin a null, a boolean, an integer or a float: any other first character
+ * makes a string at once (most scalars of a manifest: names, kinds, addresses). */
+static bool may_be_typed(char c)
+{
+	return (c >= '0' && c <= '9') || (c && strchr("~nNtTfF.+-", c));
+}
+
 enum ytype yscalar_type(const char *s, size_t len)
 {
 	size_t start;
+	if (len && !may_be_typed(s[0]))
+		return YT_STR;
 	if (len == 0 || is_word(s, len, null_words))
 		return YT_NULL;
 	if (is_word(s, len, true_words) || is_word(s, len, false_words))
@@ -127,7 +144,7 @@ enum ytype ynode_type(const struct ynode *n)
 		return YT_MAP;
 	if (n->kind == YNODE_SEQ)
 		return YT_SEQ;
-	return n->plain ? yscalar_type(n->str, n->len) : YT_STR;
+	return n->type;
 }
 
 const char *ytype_name(enum ytype t)

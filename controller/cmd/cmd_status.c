@@ -30,5 +30,6 @@ int cmd_status(int argc, char **argv)
 			return 2;
 		}
 	}
-	return ctlclient_show(base, "/status", "status", as_json, status_table_print);
+	/* Every node, whatever the fleet's size: the table lists them all (README "GET /status"). */
+	return ctlclient_show(base, "/status?nodes=all", "status", as_json, status_table_print);
 }

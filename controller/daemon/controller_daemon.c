@@ -441,6 +441,7 @@ static void controller_close(struct controller *c)
 	status_since_free(&c->since);
 	lb_servers_free(&c->lb_servers);
 	free(c->status_doc);
+	status_doc_free(&c->status_nodes);
 	free(c->metrics_doc);
 	free(c->page_doc);
 	free(c->plan_doc);

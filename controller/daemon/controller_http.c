@@ -42,21 +42,44 @@ static int canary_weight(const struct desired_state *ds, const struct weight_map
 	return sum;
 }
 
-static void publish(struct controller *c, char *status_doc, size_t status_len, char *metrics_doc,
-		    size_t metrics_len, char *page_doc, size_t page_len, bool ready)
+static void publish(struct controller *c, char *status_doc, size_t status_len,
+		    struct status_doc *parts, char *metrics_doc, size_t metrics_len, char *page_doc,
+		    size_t page_len, bool ready)
 {
 	pthread_mutex_lock(&c->mu);
 	free(c->status_doc);
 	free(c->metrics_doc);
 	free(c->page_doc);
+	status_doc_free(&c->status_nodes);
 	c->status_doc = status_doc;
 	c->status_len = status_len;
+	c->status_nodes = *parts;
+	*parts = (struct status_doc){0};
 	c->metrics_doc = metrics_doc;
 	c->metrics_len = metrics_len;
 	c->page_doc = page_doc;
 	c->page_len = page_len;
 	c->ready = c->ready || ready;
 	pthread_mutex_unlock(&c->mu);
+}
+
+/* /status once per pass: its parts (for the pages ?nodes= asks for), the document served
+ * without a query (*sdoc) and the one with every node (*all, the page's source), which are the
+ * same string while the fleet has at most STATUS_NODES_DEFAULT nodes. */
+static int render_status(const struct status_view *v, struct status_doc *parts, char **sdoc,
+			 size_t *slen, char **all, size_t *alllen, struct cf_err *err)
+{
+	struct status_nodes_query q, every = {false, 0, STATUS_NODES_ALL};
+	if (status_doc_render(v, parts, err) < 0 ||
+	    status_nodes_query_parse(NULL, NULL, parts->nnodes, &q, err) < 0 ||
+	    status_doc_page(parts, &q, sdoc, slen, err) < 0)
+		return -1;
+	if (!q.paged) {
+		*all = *sdoc;
+		*alllen = *slen;
+		return 0;
+	}
+	return status_doc_page(parts, &every, all, alllen, err);
 }
 
 static void copy_text(char *dst, size_t size, const char *src)
@@ -132,8 +155,9 @@ void controller_record(struct controller *c, const struct fleet_poll_result *r,
 	const struct promotion *promo = ds && ds->npromotions ? &ds->promotions[0] : NULL;
 	size_t n = r ? r->nnodes : 0;
 	struct status_node *nodes = calloc(n ? n : 1, sizeof(*nodes));
-	char *sdoc = NULL, *mdoc = NULL, *pdoc = NULL, *audit_lines = NULL;
-	size_t slen = 0, mlen = 0, plen = 0, alen = 0;
+	char *sdoc = NULL, *mdoc = NULL, *pdoc = NULL, *audit_lines = NULL, *all = NULL;
+	size_t slen = 0, mlen = 0, plen = 0, alen = 0, alllen = 0;
+	struct status_doc parts = {0};
 	struct cf_err err, rotation_err;
 	struct status_source source;
 	struct arena rotation_arena = {0};
@@ -209,15 +233,18 @@ void controller_record(struct controller *c, const struct fleet_poll_result *r,
 	 * unreadable audit log costs the page its audit lines, not the page. */
 	if (statuspage_audit_tail(c->audit_path, &audit_lines, &alen, &err) < 0)
 		log_error("the status page: %s", err.msg);
-	if (status_render_json(&v, &sdoc, &slen, &err) < 0 ||
+	if (render_status(&v, &parts, &sdoc, &slen, &all, &alllen, &err) < 0 ||
 	    status_render_metrics(&v, &mdoc, &mlen, &err) < 0 ||
-	    statuspage_render(sdoc, slen, audit_lines, &pdoc, &plen, &err) < 0) {
+	    statuspage_render(all, alllen, audit_lines, &pdoc, &plen, &err) < 0) {
 		log_error("%s", err.msg);
 		free(sdoc);
 		free(mdoc);
 	} else {
-		publish(c, sdoc, slen, mdoc, mlen, pdoc, plen, passed && ds);
+		publish(c, sdoc, slen, &parts, mdoc, mlen, pdoc, plen, passed && ds);
 	}
+	if (all != sdoc)
+		free(all);
+	status_doc_free(&parts);
 	free(audit_lines);
 	arena_free(&rotation_arena);
 	if (c->hook) {
@@ -370,10 +397,33 @@ static int h_page(void *ctx, const struct httpd_request *req, struct httpd_respo
 	return rc;
 }
 
+/* ?nodes= pages the node list (record/status.h): copied from the pass's parts, never rendered
+ * here. */
 static int h_status(void *ctx, const struct httpd_request *req, struct httpd_response *resp)
 {
-	(void)req;
-	return serve_doc(ctx, resp, false);
+	struct controller *c = ctx;
+	const char *nodes = httpd_request_query(req, "nodes");
+	const char *offset = httpd_request_query(req, "offset");
+	struct status_nodes_query q;
+	struct cf_err err;
+	char *doc = NULL;
+	size_t len = 0;
+	int rc;
+	if (!nodes && !offset)
+		return serve_doc(ctx, resp, false);
+	pthread_mutex_lock(&c->mu);
+	if (!c->status_doc)
+		rc = httpd_json_error(resp, 503, "the controller is starting");
+	else if (status_nodes_query_parse(nodes, offset, c->status_nodes.nnodes, &q, &err) < 0)
+		rc = httpd_json_error(resp, 400, err.msg);
+	else if (status_doc_page(&c->status_nodes, &q, &doc, &len, &err) < 0)
+		rc = httpd_json_error(resp, 500, err.msg);
+	else
+		rc = 0;
+	pthread_mutex_unlock(&c->mu);
+	if (doc)
+		httpd_response_take_body(resp, doc, len);
+	return rc;
 }
 
 static int h_metrics(void *ctx, const struct httpd_request *req, struct httpd_response *resp)

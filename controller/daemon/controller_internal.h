@@ -100,8 +100,9 @@ struct controller {
 	struct fluxhook *hook;
 
 	pthread_mutex_t mu; /* guards the documents below */
-	char *status_doc, *metrics_doc, *page_doc, *plan_doc;
+	char *status_doc, *metrics_doc, *page_doc, *plan_doc; /* status_doc: /status by default */
 	size_t status_len, metrics_len, page_len, plan_len;
+	struct status_doc status_nodes; /* /status in parts, for ?nodes= pages */
 	bool ready;
 	struct fluxhook_snapshot hook_snap; /* the last pass, as the receiver judges an event */
 	/* Receiver outcomes the notifier must hear of; the loop sends them, never an HTTP thread. */

@@ -61,6 +61,7 @@ struct pass {
 	struct rollout_node **entry;	      /* per desired node, in s->nodes */
 	size_t *target_action;		      /* per desired node: its NODE_TARGET this pass */
 	size_t weights_action;		      /* the SET_WEIGHTS of this pass */
+	double *p95_scratch;		      /* per desired node: plan_judge sorts peers' p95s */
 	bool weights_ensured;		      /* a phase said what the weights are this pass */
 
 	bool want_known; /* the Promotion's build, with the commit its tag names */

@@ -33,11 +33,12 @@ static int cmp_double(const void *a, const void *b)
 
 /* The median p95 of the stable gateways in this pass: gateways that are not canaries, that the
  * rollout has not moved (they run the build before) and that report a p95 of enough samples.
- * Unknown when there is none: then only maxP95 bounds the canary. */
+ * Unknown when there is none: then only maxP95 bounds the canary. The p95s are sorted in the
+ * pass's scratch array (one slot per node, on the heap: 10,000 would not fit a stack array). */
 static struct peers stable_peers(const struct pass *p)
 {
 	struct peers peers = {false, 0};
-	double v[ROLLOUT_MAX_NODES];
+	double *v = p->p95_scratch;
 	size_t n = 0;
 	for (size_t i = 0; i < p->d->nnodes; i++) {
 		const struct mac_node *m = &p->d->nodes[i];

@@ -331,6 +331,7 @@ enum group { GROUP_CANARY, GROUP_STABLE, GROUP_WORKER, GROUP_NOTIFIER };
 struct ranked {
 	size_t index;
 	const struct mac_node *node;
+	size_t by_name; /* its place in name order: rank_cmp's last key, without a strcmp */
 };
 
 static int group_of(const struct mac_node *m)
@@ -348,7 +349,10 @@ static int rank_cmp(const void *a, const void *b)
 	if (gx != gy)
 		return gx - gy;
 	int z = strcmp(x->zone ? x->zone : "", y->zone ? y->zone : "");
-	return z ? z : strcmp(x->name, y->name);
+	if (z)
+		return z;
+	size_t nx = ((const struct ranked *)a)->by_name, ny = ((const struct ranked *)b)->by_name;
+	return (nx > ny) - (nx < ny);
 }
 
 static int name_cmp(const void *a, const void *b)
@@ -363,13 +367,9 @@ static int obs_cmp(const void *a, const void *b)
 		      (*(const struct node_observation *const *)b)->name);
 }
 
-static int obs_key_cmp(const void *key, const void *elem)
-{
-	return strcmp(key, (*(const struct node_observation *const *)elem)->name);
-}
 
-/* The state's node entries become exactly the desired nodes, in name order; what was sent to a
- * node that left the fleet is forgotten. */
+/* The state's node entries become exactly the desired nodes, in name order (ranked is); what was
+ * sent to a node that left the fleet is forgotten. */
 static int index_nodes(struct pass *p, struct ranked *ranked)
 {
 	const struct desired_state *d = p->d;
@@ -377,10 +377,14 @@ static int index_nodes(struct pass *p, struct ranked *ranked)
 	struct rollout_node *nodes = calloc(d->nnodes ? d->nnodes : 1, sizeof(*nodes));
 	if (!nodes)
 		return cf_err_set(p->err, "out of memory");
-	qsort(ranked, d->nnodes, sizeof(*ranked), name_cmp);
+	/* Both lists in name order (the state keeps its entries so): one walk matches them. */
+	size_t j = 0;
 	for (size_t k = 0; k < d->nnodes; k++) {
 		const char *name = ranked[k].node->name;
-		const struct rollout_node *old = rollout_node_find(s, name);
+		while (j < s->nnodes && strcmp(s->nodes[j].name, name) < 0)
+			j++;
+		const struct rollout_node *old =
+			j < s->nnodes && strcmp(s->nodes[j].name, name) == 0 ? &s->nodes[j] : NULL;
 		if (strlen(name) >= sizeof(nodes[k].name)) {
 			free(nodes);
 			return cf_err_set(p->err, "MacNode/%.80s: name longer than %zu", name,
@@ -398,7 +402,9 @@ static int index_nodes(struct pass *p, struct ranked *ranked)
 	return 0;
 }
 
-static int index_observations(struct pass *p)
+/* ranked: the desired nodes in name order (index_nodes left them so); the observations are put
+ * in name order too, and one walk matches them. */
+static int index_observations(struct pass *p, const struct ranked *ranked)
 {
 	const struct fleet_observation *obs = p->obs;
 	const struct node_observation **sorted = calloc(obs->nnodes ? obs->nnodes : 1,
@@ -410,11 +416,13 @@ static int index_observations(struct pass *p)
 		if (obs->nodes[i].name)
 			sorted[n++] = &obs->nodes[i];
 	qsort(sorted, n, sizeof(*sorted), obs_cmp);
-	for (size_t i = 0; i < p->d->nnodes; i++) {
-		const struct node_observation *const *hit =
-			n ? bsearch(p->d->nodes[i].name, sorted, n, sizeof(*sorted), obs_key_cmp)
-			  : NULL;
-		p->seen[i] = hit ? *hit : NULL;
+	size_t j = 0;
+	for (size_t k = 0; k < p->d->nnodes; k++) {
+		const char *name = ranked[k].node->name;
+		while (j < n && strcmp(sorted[j]->name, name) < 0)
+			j++;
+		p->seen[ranked[k].index] = j < n && strcmp(sorted[j]->name, name) == 0 ? sorted[j]
+										      : NULL;
 	}
 	free(sorted);
 	return 0;
@@ -433,24 +441,33 @@ static int setup(struct pass *p)
 	p->seen = calloc(n, sizeof(*p->seen));
 	p->entry = calloc(n, sizeof(*p->entry));
 	p->target_action = calloc(n, sizeof(*p->target_action));
-	if (!ranked || !p->order || !p->seen || !p->entry || !p->target_action) {
+	p->p95_scratch = calloc(n, sizeof(*p->p95_scratch));
+	if (!ranked || !p->order || !p->seen || !p->entry || !p->target_action ||
+	    !p->p95_scratch) {
 		free(ranked);
 		return cf_err_set(p->err, "out of memory");
 	}
 	for (size_t i = 0; i < d->nnodes; i++) {
-		ranked[i] = (struct ranked){i, &d->nodes[i]};
+		ranked[i] = (struct ranked){i, &d->nodes[i], 0};
 		p->target_action[i] = NO_NODE;
 	}
 	p->weights_action = NO_NODE;
+	/* One sort by name serves the state's entries, the observations and the rollout order's
+	 * last key. */
+	qsort(ranked, d->nnodes, sizeof(*ranked), name_cmp);
+	for (size_t k = 0; k < d->nnodes; k++)
+		ranked[k].by_name = k;
+	int rc = index_nodes(p, ranked);
+	if (rc == 0)
+		rc = index_observations(p, ranked);
 	qsort(ranked, d->nnodes, sizeof(*ranked), rank_cmp);
 	for (size_t k = 0; k < d->nnodes; k++) {
 		p->order[k] = ranked[k].index;
 		if (group_of(ranked[k].node) == GROUP_CANARY)
 			p->ncanary = k + 1;
 	}
-	int rc = index_nodes(p, ranked);
 	free(ranked);
-	if (rc < 0 || index_observations(p) < 0)
+	if (rc < 0)
 		return -1;
 
 	p->promo = d->npromotions ? &d->promotions[0] : NULL;
@@ -534,6 +551,7 @@ done:
 	free(p.seen);
 	free(p.entry);
 	free(p.target_action);
+	free(p.p95_scratch);
 	return rc;
 }
 

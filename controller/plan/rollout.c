@@ -85,22 +85,9 @@ void rollout_state_free(struct rollout_state *s)
 	rollout_state_init(s);
 }
 
-/* Server names in a map are unique, so the entries copy as they are. */
 int rollout_weights_copy(struct weight_map *dst, const struct weight_map *src, struct cf_err *err)
 {
-	struct weight_entry *v = NULL;
-	if (dst == src)
-		return 0;
-	if (src->n) {
-		v = malloc(src->n * sizeof(*v));
-		if (!v)
-			return cf_err_set(err, "out of memory");
-		memcpy(v, src->v, src->n * sizeof(*v));
-	}
-	weight_map_free(dst);
-	dst->v = v;
-	dst->n = dst->cap = src->n;
-	return 0;
+	return weight_map_copy(dst, src, err);
 }
 
 int rollout_action_copy(struct rollout_action *dst, const struct rollout_action *src,

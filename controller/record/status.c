@@ -1,69 +1,19 @@
 #include "record/status.h"
 
 #include <json-c/json.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/nameindex.h"
 #include "base/timeparse.h"
 #include "record/status_parity.h"
 #include "record/status_tokens.h"
 
 #define JSON_PLAIN (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
-#define METRICS_MAX (64u << 20)
 
-const double status_duration_bounds[STATUS_DURATION_BUCKETS] = {
-	0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
-};
-
-static const char *const node_statuses[] = {"green", "degraded", "red", "unreachable"};
-static const char *const action_kinds[STATUS_ACTION_KINDS] = {
-	[ACTION_NODE_TARGET] = "node_target",
-	[ACTION_SET_WEIGHTS] = "set_weights",
-	[ACTION_ROUTE_TENANT] = "route_tenant",
-	[ACTION_AUDIT] = "audit",
-	[ACTION_BROADCAST] = "broadcast",
-	[ACTION_DRAIN_NODE] = "drain_node",
-	[ACTION_READY_NODE] = "ready_node",
-};
-
-#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
-
-void status_metrics_observe_pass(struct status_metrics *m, double seconds)
-{
-	size_t i = 0;
-	while (i < STATUS_DURATION_BUCKETS && seconds > status_duration_bounds[i])
-		i++;
-	m->duration_counts[i]++;
-	m->duration_sum += seconds;
-	m->reconcile_total++;
-}
-
-void status_metrics_count_action(struct status_metrics *m, enum rollout_action_kind kind, bool ok)
-{
-	if ((size_t)kind < STATUS_ACTION_KINDS)
-		m->actions[kind][ok ? 0 : 1]++;
-}
-
-void status_metrics_count_rollback(struct status_metrics *m, const char *reason)
-{
-	const char *r = reason && *reason ? reason : "unknown";
-	for (size_t i = 0; i < m->nrollbacks; i++)
-		if (strcmp(m->rollbacks[i].reason, r) == 0) {
-			m->rollbacks[i].count++;
-			return;
-		}
-	if (m->nrollbacks == STATUS_ROLLBACK_REASONS) {
-		r = "other";
-		size_t last = m->nrollbacks - 1;
-		snprintf(m->rollbacks[last].reason, sizeof(m->rollbacks[last].reason), "%s", r);
-		m->rollbacks[last].count++;
-		return;
-	}
-	snprintf(m->rollbacks[m->nrollbacks].reason, sizeof(m->rollbacks[0].reason), "%s", r);
-	m->rollbacks[m->nrollbacks++].count = 1;
-}
+const char *const status_node_statuses[STATUS_NODE_STATUSES] = {"green", "degraded", "red",
+								  "unreachable"};
 
 /* ---- since when ---- */
 
@@ -80,20 +30,30 @@ void status_since_track(struct status_since *t, struct status_node *nodes, size_
 		status_since_free(t);
 		return;
 	}
+	/* Found by name (the entries begin with it) once the order changed. */
+	struct name_index by_name = {0};
+	bool indexed = false;
 	for (size_t i = 0; i < n; i++) {
 		struct status_node *node = &nodes[i];
 		/* The desired state's order rarely changes: the same index first. */
 		const struct status_since_entry *old = i < t->n && same_entry(&t->v[i], node)
 							       ? &t->v[i]
 							       : NULL;
-		for (size_t k = 0; !old && k < t->n; k++)
-			if (same_entry(&t->v[k], node))
-				old = &t->v[k];
+		if (!old && !indexed) {
+			for (size_t k = 0; k < t->n; k++)
+				name_index_added(&by_name, t->v, k + 1, sizeof(*t->v));
+			indexed = true;
+		}
+		if (!old) {
+			size_t k = name_index_find(&by_name, t->v, t->n, sizeof(*t->v), node->name);
+			old = k == NAME_INDEX_NONE ? NULL : &t->v[k];
+		}
 		snprintf(v[i].name, sizeof(v[i].name), "%s", node->name);
 		snprintf(v[i].status, sizeof(v[i].status), "%s", node->status);
 		v[i].since_ms = old && strcmp(old->status, node->status) == 0 ? old->since_ms : now_ms;
 		node->since_ms = v[i].since_ms;
 	}
+	name_index_free(&by_name);
 	free(t->v);
 	t->v = v;
 	t->n = n;
@@ -238,27 +198,62 @@ static struct json_object *source_json(const struct status_source *src)
 	return o;
 }
 
-static struct json_object *nodes_json(const struct status_view *v)
+/* One node's member of "nodes", as a one-member object. */
+static struct json_object *node_json(const struct status_node *n)
 {
-	struct json_object *o = json_object_new_object();
-	for (size_t i = 0; i < v->nnodes; i++) {
-		const struct status_node *n = &v->nodes[i];
-		struct json_object *node = json_object_new_object(),
-				   *reasons = json_object_new_array();
-		for (size_t r = 0; r < n->nreasons; r++)
-			json_object_array_add(reasons, json_object_new_string(n->reasons[r]));
-		json_object_object_add(node, "status", json_object_new_string(n->status));
-		json_object_object_add(node, "statusSince", time_json(n->since_ms));
-		json_object_object_add(node, "tag", str_or_null(n->tag));
-		json_object_object_add(node, "skills", str_or_null(n->skills));
-		json_object_object_add(node, "observedGeneration",
-				       json_object_new_int64(n->observed_generation));
-		json_object_object_add(node, "reasons", reasons);
-		json_object_object_add(node, "reason", reason_json(n));
-		json_object_object_add(node, "doctorFirstBad", finding_json(&n->doctor_first_bad));
-		json_object_object_add(o, n->name, node);
-	}
+	struct json_object *o = json_object_new_object(), *node = json_object_new_object(),
+			   *reasons = json_object_new_array();
+	for (size_t r = 0; r < n->nreasons; r++)
+		json_object_array_add(reasons, json_object_new_string(n->reasons[r]));
+	json_object_object_add(node, "status", json_object_new_string(n->status));
+	json_object_object_add(node, "statusSince", time_json(n->since_ms));
+	json_object_object_add(node, "tag", str_or_null(n->tag));
+	json_object_object_add(node, "skills", str_or_null(n->skills));
+	json_object_object_add(node, "observedGeneration",
+			       json_object_new_int64(n->observed_generation));
+	json_object_object_add(node, "reasons", reasons);
+	json_object_object_add(node, "reason", reason_json(n));
+	json_object_object_add(node, "doctorFirstBad", finding_json(&n->doctor_first_bad));
+	json_object_object_add(o, n->name, node);
 	return o;
+}
+
+/* Each node's `"name":{...}` one after the other in d->nodes, where d->node_at says. */
+static int render_nodes(const struct status_view *v, struct status_doc *d)
+{
+	size_t cap = 256 * (v->nnodes ? v->nnodes : 1);
+	d->nodes = malloc(cap);
+	d->node_at = calloc(v->nnodes + 1, sizeof(*d->node_at));
+	if (!d->nodes || !d->node_at)
+		return -1;
+	size_t len = 0;
+	for (size_t i = 0; i < v->nnodes; i++) {
+		struct json_object *o = node_json(&v->nodes[i]);
+		size_t n = 0;
+		const char *text = o ? json_object_to_json_string_length(o, JSON_PLAIN, &n) : NULL;
+		if (!text || n < 2) {
+			json_object_put(o);
+			return -1;
+		}
+		if (len + n > cap) {
+			size_t want = cap * 2 > len + n ? cap * 2 : len + n;
+			char *p = realloc(d->nodes, want);
+			if (!p) {
+				json_object_put(o);
+				return -1;
+			}
+			d->nodes = p;
+			cap = want;
+		}
+		memcpy(d->nodes + len, text + 1, n - 2); /* without the braces */
+		len += n - 2;
+		d->node_at[i + 1] = len;
+		for (size_t k = 0; k < STATUS_NODE_STATUSES; k++)
+			d->counts[k] += strcmp(v->nodes[i].status, status_node_statuses[k]) == 0;
+		json_object_put(o);
+	}
+	d->nnodes = v->nnodes;
+	return 0;
 }
 
 /* Held: whom the rollout waits for, and when maxHold ends the wait. No clock runs while the
@@ -465,10 +460,14 @@ static struct json_object *passes_json(const struct status_view *v)
 	return arr;
 }
 
-int status_render_json(const struct status_view *v, char **out, size_t *len, struct cf_err *err)
+/* Stands for the nodes in the document json-c renders: a control character no name holds. */
+#define NODES_MARK "\"nodes\":\"\\u0001nodes\""
+
+int status_doc_render(const struct status_view *v, struct status_doc *out, struct cf_err *err)
 {
 	const struct rollout_state *s = v->state;
 	struct json_object *o = json_object_new_object(), *q = json_object_new_array();
+	struct status_doc d = {0};
 	int rc = -1;
 	if (!o || !q) {
 		json_object_put(q);
@@ -491,7 +490,7 @@ int status_render_json(const struct status_view *v, char **out, size_t *len, str
 	json_object_object_add(o, "weights", weights_json(v->weights));
 	json_object_object_add(o, "hold", hold_json(v));
 	json_object_object_add(o, "servers", servers_json(v->servers));
-	json_object_object_add(o, "nodes", nodes_json(v));
+	json_object_object_add(o, "nodes", json_object_new_string("\001nodes"));
 	json_object_object_add(o, "parity", status_parity_json(v->parity));
 	json_object_object_add(o, "tokens", status_tokens_json(v->tokens));
 	json_object_object_add(o, "conditions", conditions_json(v));
@@ -506,171 +505,32 @@ int status_render_json(const struct status_view *v, char **out, size_t *len, str
 	json_object_object_add(o, "tokenRotation", token_rotation_status_json(v));
 	size_t n = 0;
 	const char *text = json_object_to_json_string_length(o, JSON_PLAIN, &n);
-	if (!text)
+	const char *mark = text ? strstr(text, NODES_MARK) : NULL;
+	if (!mark)
 		goto done;
-	*out = malloc(n + 1);
-	if (!*out)
+	d.head_len = (size_t)(mark - text) + strlen("\"nodes\":");
+	d.tail_len = n - (size_t)(mark - text) - strlen(NODES_MARK);
+	d.head = strndup(text, d.head_len);
+	d.tail = strndup(mark + strlen(NODES_MARK), d.tail_len);
+	if (!d.head || !d.tail || render_nodes(v, &d) < 0)
 		goto done;
-	memcpy(*out, text, n + 1);
-	*len = n;
+	*out = d;
+	d = (struct status_doc){0};
 	rc = 0;
 done:
 	json_object_put(o);
+	status_doc_free(&d);
 	return rc < 0 ? cf_err_set(err, "rendering /status: out of memory") : 0;
 }
 
-/* ---- /metrics ---- */
-
-struct text {
-	char *p;
-	size_t len, cap;
-	bool failed;
-};
-
-static void put(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(struct text *t, const char *fmt, ...)
+int status_render_json(const struct status_view *v, char **out, size_t *len, struct cf_err *err)
 {
-	va_list ap;
-	for (int attempt = 0; attempt < 2 && !t->failed; attempt++) {
-		size_t room = t->cap - t->len;
-		va_start(ap, fmt);
-		int n = vsnprintf(t->p ? t->p + t->len : NULL, room, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			t->failed = true;
-			return;
-		}
-		if ((size_t)n < room) {
-			t->len += (size_t)n;
-			return;
-		}
-		size_t cap = t->cap ? t->cap : 4096;
-		while (cap - t->len <= (size_t)n)
-			cap *= 2;
-		char *p = cap <= METRICS_MAX ? realloc(t->p, cap) : NULL;
-		if (!p) {
-			t->failed = true;
-			return;
-		}
-		t->p = p;
-		t->cap = cap;
-	}
+	struct status_doc d;
+	struct status_nodes_query all = {false, 0, STATUS_NODES_ALL};
+	if (status_doc_render(v, &d, err) < 0)
+		return -1;
+	int rc = status_doc_page(&d, &all, out, len, err);
+	status_doc_free(&d);
+	return rc;
 }
 
-/* A label value as the exposition format quotes it: backslash, quote and newline escaped. */
-static void put_label(struct text *t, const char *value)
-{
-	for (const char *c = value; *c; c++) {
-		if (*c == '\\')
-			put(t, "\\\\");
-		else if (*c == '"')
-			put(t, "\\\"");
-		else if (*c == '\n')
-			put(t, "\\n");
-		else
-			put(t, "%c", *c);
-	}
-}
-
-static void family(struct text *t, const char *name, const char *type, const char *help)
-{
-	put(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-static void node_metrics(struct text *t, const struct status_view *v)
-{
-	family(t, "clawfleet_node_status", "gauge",
-	       "Each node's probe as the last pass read it: 1 for its status, 0 for the others.");
-	for (size_t i = 0; i < v->nnodes; i++)
-		for (size_t s = 0; s < COUNT(node_statuses); s++) {
-			put(t, "clawfleet_node_status{node=\"");
-			put_label(t, v->nodes[i].name);
-			put(t, "\",status=\"%s\"} %d\n", node_statuses[s],
-			    strcmp(v->nodes[i].status, node_statuses[s]) == 0);
-		}
-}
-
-static void since_metrics(struct text *t, const struct status_view *v)
-{
-	family(t, "clawfleet_node_status_since_timestamp_seconds", "gauge",
-	       "When each node entered the status it has, as the controller saw it.");
-	for (size_t i = 0; i < v->nnodes; i++) {
-		if (v->nodes[i].since_ms <= 0)
-			continue;
-		put(t, "clawfleet_node_status_since_timestamp_seconds{node=\"");
-		put_label(t, v->nodes[i].name);
-		put(t, "\"} %.3f\n", (double)v->nodes[i].since_ms / 1000.0);
-	}
-}
-
-static void duration_metrics(struct text *t, const struct status_metrics *m)
-{
-	uint64_t cumulative = 0;
-	family(t, "clawfleet_reconcile_duration_seconds", "histogram",
-	       "How long a reconcile pass took: refresh, observe, plan, act, record.");
-	for (size_t i = 0; i < STATUS_DURATION_BUCKETS; i++) {
-		cumulative += m->duration_counts[i];
-		put(t, "clawfleet_reconcile_duration_seconds_bucket{le=\"%g\"} %llu\n",
-		    status_duration_bounds[i], (unsigned long long)cumulative);
-	}
-	cumulative += m->duration_counts[STATUS_DURATION_BUCKETS];
-	put(t, "clawfleet_reconcile_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
-	    (unsigned long long)cumulative);
-	put(t, "clawfleet_reconcile_duration_seconds_sum %.9g\n", m->duration_sum);
-	put(t, "clawfleet_reconcile_duration_seconds_count %llu\n", (unsigned long long)cumulative);
-}
-
-int status_render_metrics(const struct status_view *v, char **out, size_t *len,
-			  struct cf_err *err)
-{
-	const struct status_metrics *m = v->metrics;
-	const struct rollout_state *s = v->state;
-	struct text t = {0};
-
-	family(&t, "clawfleet_rollout_phase", "gauge",
-	       "The rollout's phase: 1 for the current one, 0 for the others.");
-	for (int p = ROLLOUT_IDLE; p <= ROLLOUT_ROLLED_BACK; p++)
-		put(&t, "clawfleet_rollout_phase{phase=\"%s\"} %d\n",
-		    rollout_phase_name((enum rollout_phase)p), (int)s->phase == p);
-	family(&t, "clawfleet_canary_weight", "gauge",
-	       "The load-balancer weight of the canary servers, summed, as last read.");
-	put(&t, "clawfleet_canary_weight %d\n", v->canary_weight);
-	family(&t, "clawfleet_canary_percent", "gauge",
-	       "The percent of new sessions the rollout's step sends to the canary pool.");
-	put(&t, "clawfleet_canary_percent %d\n", s->percent);
-	node_metrics(&t, v);
-	since_metrics(&t, v);
-	family(&t, "clawfleet_reconcile_total", "counter", "Reconcile passes run.");
-	put(&t, "clawfleet_reconcile_total %llu\n", (unsigned long long)m->reconcile_total);
-	duration_metrics(&t, m);
-	family(&t, "clawfleet_actions_total", "counter", "Actions performed, by kind and result.");
-	for (size_t k = 0; k < STATUS_ACTION_KINDS; k++)
-		for (int r = 0; r < 2; r++)
-			put(&t, "clawfleet_actions_total{kind=\"%s\",result=\"%s\"} %llu\n",
-			    action_kinds[k], r ? "error" : "ok",
-			    (unsigned long long)m->actions[k][r]);
-	family(&t, "clawfleet_git_fetch_duration_seconds", "gauge",
-	       "How long the last fetch and resolve of the source's ref took.");
-	put(&t, "clawfleet_git_fetch_duration_seconds %.9g\n", m->git_fetch_seconds);
-	family(&t, "clawfleet_source_stale_seconds", "gauge",
-	       "Seconds since the Git source was last fetched well; 0 for a source read live.");
-	put(&t, "clawfleet_source_stale_seconds %.3f\n",
-	    v->source && v->source->stale_ms > 0 ? (double)v->source->stale_ms / 1000.0 : 0.0);
-	family(&t, "clawfleet_rollbacks_total", "counter", "Rollbacks started, by reason.");
-	for (size_t i = 0; i < m->nrollbacks; i++) {
-		put(&t, "clawfleet_rollbacks_total{reason=\"");
-		put_label(&t, m->rollbacks[i].reason);
-		put(&t, "\"} %llu\n", (unsigned long long)m->rollbacks[i].count);
-	}
-	family(&t, "clawfleet_build_info", "gauge", "The clawfleet build: always 1.");
-	put(&t, "clawfleet_build_info{version=\"");
-	put_label(&t, v->version ? v->version : "unknown");
-	put(&t, "\"} 1\n");
-	if (t.failed) {
-		free(t.p);
-		return cf_err_set(err, "rendering /metrics: out of memory");
-	}
-	*out = t.p;
-	*len = t.len;
-	return 0;
-}

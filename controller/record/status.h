@@ -23,6 +23,10 @@
 #define STATUS_ROLLBACK_REASONS 32
 #define STATUS_ACTION_KINDS (ACTION_READY_NODE + 1)
 
+/* What a node's status may be, in this order: struct status_doc's counts follow it. */
+#define STATUS_NODE_STATUSES 4
+extern const char *const status_node_statuses[STATUS_NODE_STATUSES];
+
 /* One node as the last pass saw it; strings are borrowed, NULL where unknown. */
 struct status_parity;
 struct status_tokens;
@@ -140,8 +144,46 @@ void status_since_track(struct status_since *t, struct status_node *nodes, size_
 			int64_t now_ms);
 void status_since_free(struct status_since *t);
 
-/* The /status document, a malloc'd NUL-terminated string. */
+/* The /status document, a malloc'd NUL-terminated string: every node (status_doc_page with
+ * STATUS_NODES_ALL of what status_doc_render makes). */
 int status_render_json(const struct status_view *v, char **out, size_t *len, struct cf_err *err);
+
+/* /status in parts, rendered once per pass so that any page of the node list is served from
+ * memory by copying, never rendered again: the document before the value of "nodes" (head, up
+ * to and including `"nodes":`), after it (tail, from the `,` that follows), and each node's
+ * member (`"name":{...}`) in view order. */
+struct status_doc {
+	char *head, *tail, *nodes;
+	size_t head_len, tail_len;
+	size_t *node_at; /* node i is nodes[node_at[i] .. node_at[i + 1]) */
+	size_t nnodes;
+	size_t counts[STATUS_NODE_STATUSES]; /* nodes per status_node_statuses */
+};
+
+/* Which nodes a /status shows (README "GET /status"): ?nodes=all, ?nodes=none, or ?nodes=LIMIT
+ * with &offset=N (the nodes in the document's order from N, at most LIMIT of them). Without
+ * ?nodes=, a fleet of up to STATUS_NODES_DEFAULT nodes gets the document it always got, every
+ * node and nothing more; a larger one gets its first STATUS_NODES_DEFAULT nodes. A paged
+ * document (any ?nodes=, or the default of a larger fleet) carries "nodesPage" after "nodes":
+ * {offset, limit (null: all), returned, total, counts: {green, degraded, red, unreachable}}, so
+ * the totals are there whatever the page holds. */
+#define STATUS_NODES_DEFAULT 1000
+#define STATUS_NODES_ALL SIZE_MAX
+struct status_nodes_query {
+	bool paged;   /* carries nodesPage */
+	size_t offset;
+	size_t limit; /* STATUS_NODES_ALL: every node from offset */
+};
+
+int status_doc_render(const struct status_view *v, struct status_doc *out, struct cf_err *err);
+/* The query of a GET /status: nodes and offset as the query string gives them (NULL: absent).
+ * A bad value is an error that says what is accepted. */
+int status_nodes_query_parse(const char *nodes, const char *offset, size_t total,
+			     struct status_nodes_query *q, struct cf_err *err);
+/* One page of d as a malloc'd NUL-terminated JSON document. */
+int status_doc_page(const struct status_doc *d, const struct status_nodes_query *q, char **out,
+		    size_t *len, struct cf_err *err);
+void status_doc_free(struct status_doc *d);
 /* The /metrics text, a malloc'd NUL-terminated string. */
 int status_render_metrics(const struct status_view *v, char **out, size_t *len,
 			  struct cf_err *err);

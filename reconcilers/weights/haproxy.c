@@ -1,25 +1,12 @@
+/* The haproxy driver's operations (weights.h); the connections are haproxy_cli.c's. */
 #include "reconcilers/weights/weights.h"
 
-#include <errno.h>
-#include <netdb.h>
-#include <poll.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "base/clock.h"
-#include "base/compat.h"
-
-static int remaining_ms(int64_t deadline)
-{
-	int64_t left = deadline - clock_mono_ms();
-	return left > 0 ? (int)left : 0;
-}
+#include "base/buf.h"
+#include "reconcilers/weights/haproxy_internal.h"
 
 /* A map path goes into the CLI as one word: no space, separator, escape or control character,
  * and not the "#<id>" form. */
@@ -42,11 +29,6 @@ static int check_map(const struct load_balancer *lb, struct cf_err *err)
 			  lb->haproxy.tenant_map);
 }
 
-static const char *endpoint(const struct load_balancer *lb)
-{
-	return lb->haproxy.socket ? lb->haproxy.socket : lb->haproxy.address;
-}
-
 static int check_config(const struct load_balancer *lb, struct cf_err *err)
 {
 	if (!lb->haproxy.socket && !lb->haproxy.address)
@@ -60,190 +42,6 @@ static int check_config(const struct load_balancer *lb, struct cf_err *err)
 	return 0;
 }
 
-static int wait_fd(int fd, short events, int64_t deadline)
-{
-	for (;;) {
-		struct pollfd p = {.fd = fd, .events = events};
-		int n = poll(&p, 1, remaining_ms(deadline));
-		if (n > 0)
-			return 0;
-		if (n == 0) {
-			errno = ETIMEDOUT;
-			return -1;
-		}
-		if (errno != EINTR)
-			return -1;
-	}
-}
-
-/* A connect bounded by the deadline; the socket stays non-blocking for the exchange. */
-static int connect_addr(const struct sockaddr *sa, socklen_t salen, int64_t deadline)
-{
-	int fd = compat_socket(sa->sa_family, SOCK_STREAM, 0, O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0)
-		return -1;
-	if (connect(fd, sa, salen) == 0)
-		return fd;
-	if (errno == EINPROGRESS && wait_fd(fd, POLLOUT, deadline) == 0) {
-		int soerr = 0;
-		socklen_t len = sizeof(soerr);
-		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 && soerr == 0)
-			return fd;
-		errno = soerr ? soerr : errno;
-	}
-	int saved = errno;
-	close(fd);
-	errno = saved;
-	return -1;
-}
-
-static int connect_unix(const char *path, int64_t deadline, struct cf_err *err)
-{
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	if (strlen(path) >= sizeof(sun.sun_path))
-		return cf_err_set(err, "socket path is longer than %zu bytes",
-				  sizeof(sun.sun_path) - 1);
-	strcpy(sun.sun_path, path);
-	int fd = connect_addr((struct sockaddr *)&sun, sizeof(sun), deadline);
-	if (fd < 0)
-		return cf_err_errno(err, "connecting");
-	return fd;
-}
-
-/* "host:port" or "[v6]:port". The resolver is asked only for a name that is not numeric, and it
- * has its own timeout (resolv.conf); loopback names resolve from /etc/hosts. */
-static int connect_tcp(const char *address, int64_t deadline, struct cf_err *err)
-{
-	char host[262];
-	const char *colon = strrchr(address, ':');
-	if (!colon || colon == address || (size_t)(colon - address) >= sizeof(host) || !colon[1])
-		return cf_err_set(err, "address must be host:port");
-	const char *h = address;
-	size_t hlen = (size_t)(colon - address);
-	if (h[0] == '[' && hlen >= 2 && h[hlen - 1] == ']') {
-		h++;
-		hlen -= 2;
-	}
-	memcpy(host, h, hlen);
-	host[hlen] = '\0';
-
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
-	struct addrinfo *res = NULL;
-	int gai = getaddrinfo(host, colon + 1, &hints, &res);
-	if (gai != 0)
-		return cf_err_set(err, "resolving %s: %s", host, gai_strerror(gai));
-	int fd = -1;
-	errno = ETIMEDOUT;
-	for (struct addrinfo *ai = res; ai && fd < 0 && remaining_ms(deadline) > 0; ai = ai->ai_next)
-		fd = connect_addr(ai->ai_addr, ai->ai_addrlen, deadline);
-	if (fd < 0)
-		cf_err_errno(err, "connecting");
-	freeaddrinfo(res);
-	return fd;
-}
-
-static int send_all(int fd, const char *data, size_t len, int64_t deadline)
-{
-	while (len > 0) {
-		ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
-		if (n > 0) {
-			data += n;
-			len -= (size_t)n;
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno != EAGAIN)
-			return -1;
-		if (wait_fd(fd, POLLOUT, deadline) < 0)
-			return -1;
-	}
-	return 0;
-}
-
-/* Reads until HAProxy closes the connection, which it does after answering one command. */
-static int recv_all(int fd, char **out, int64_t deadline, struct cf_err *err)
-{
-	size_t cap = 4096, len = 0;
-	char *buf = malloc(cap + 1);
-	if (!buf)
-		return cf_err_set(err, "out of memory");
-	for (;;) {
-		if (len == cap) {
-			if (cap >= WEIGHTS_REPLY_MAX) {
-				free(buf);
-				return cf_err_set(err, "reply is over %u bytes", WEIGHTS_REPLY_MAX);
-			}
-			cap *= 2;
-			char *nb = realloc(buf, cap + 1);
-			if (!nb) {
-				free(buf);
-				return cf_err_set(err, "out of memory");
-			}
-			buf = nb;
-		}
-		ssize_t n = recv(fd, buf + len, cap - len, 0);
-		if (n > 0) {
-			len += (size_t)n;
-			continue;
-		}
-		if (n == 0)
-			break;
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN || wait_fd(fd, POLLIN, deadline) < 0) {
-			if (errno == ETIMEDOUT)
-				cf_err_set(err, "no complete reply within %d ms",
-					   WEIGHTS_REQUEST_TIMEOUT_MS);
-			else
-				cf_err_errno(err, "reading the reply");
-			free(buf);
-			return -1;
-		}
-	}
-	buf[len] = '\0';
-	*out = buf;
-	return 0;
-}
-
-/* One command, one connection, one reply (malloc'd). */
-static int hap_command(const struct load_balancer *lb, const char *cmd, char **reply,
-		       struct cf_err *err)
-{
-	int64_t start = clock_mono_ms();
-	int64_t deadline = start + WEIGHTS_REQUEST_TIMEOUT_MS;
-	int64_t connect_deadline = start + WEIGHTS_CONNECT_TIMEOUT_MS;
-	char *line = NULL;
-	int fd = -1, rc = -1;
-
-	*reply = NULL;
-	fd = lb->haproxy.socket ? connect_unix(lb->haproxy.socket, connect_deadline, err)
-				: connect_tcp(lb->haproxy.address, connect_deadline, err);
-	if (fd < 0)
-		goto done;
-	if (asprintf(&line, "%s\n", cmd) < 0) {
-		line = NULL;
-		cf_err_set(err, "out of memory");
-		goto done;
-	}
-	if (send_all(fd, line, strlen(line), deadline) < 0) {
-		cf_err_errno(err, "sending \"%s\"", cmd);
-		goto done;
-	}
-	if (recv_all(fd, reply, deadline, err) < 0) {
-		cf_err_prefix(err, "\"%s\"", cmd);
-		goto done;
-	}
-	rc = 0;
-done:
-	if (fd >= 0)
-		close(fd);
-	free(line);
-	if (rc < 0)
-		cf_err_prefix(err, "haproxy runtime API at %s", endpoint(lb));
-	return rc;
-}
-
 static int hap_get(const struct load_balancer *lb, struct weight_map *out, struct cf_err *err)
 {
 	char cmd[128], *reply = NULL;
@@ -254,7 +52,7 @@ static int hap_get(const struct load_balancer *lb, struct weight_map *out, struc
 	if (hap_command(lb, cmd, &reply, err) < 0)
 		goto done;
 	if (weights_haproxy_parse_state(reply, lb->haproxy.backend, out, err) < 0) {
-		cf_err_prefix(err, "haproxy runtime API at %s", endpoint(lb));
+		cf_err_prefix(err, "haproxy runtime API at %s", hap_endpoint(lb));
 		goto done;
 	}
 	rc = 0;
@@ -263,15 +61,59 @@ done:
 	return rc;
 }
 
-static int hap_set(const struct load_balancer *lb, const struct weight_map *want,
-		   struct cf_err *err)
+/* The failures of a batch of set weight commands, each server named: the first in full as the
+ * message has room for, the count of the others. */
+struct set_failures {
+	size_t n;
+	char msg[CF_ERR_MSG];
+	size_t shown;
+};
+
+static void note_failure(struct set_failures *f, const char *endpoint, const char *cmd,
+			 const char *reply)
 {
+	struct cf_err one = {{0}};
+	weights_haproxy_check_empty(reply, &one);
+	size_t used = strlen(f->msg);
+	int n = f->n == 0 ? snprintf(f->msg, sizeof(f->msg), "haproxy runtime API at %s: \"%s\": %s",
+				     endpoint, cmd, one.msg)
+			  : snprintf(f->msg + used, sizeof(f->msg) - used, "; \"%s\": %s", cmd,
+				     one.msg);
+	f->n++;
+	/* A failure that does not fit is only counted; the message is cut at the last one shown. */
+	if (n > 0 && used + (size_t)n < sizeof(f->msg) - 64)
+		f->shown = f->n;
+	else
+		f->msg[used] = '\0';
+}
+
+/* One session: the servers' state, a `set weight` for each server of want whose weight differs
+ * (';'-separated on lines of at most HAP_LINE_MAX bytes), and, when got is not NULL, the state
+ * again into *got. Every command is answered apart, so a failed one names its server; the
+ * others are still applied, as HAProxy runs every command of a line. */
+static int hap_exchange(const struct load_balancer *lb, const struct weight_map *want,
+			struct weight_map *got, struct cf_err *err)
+{
+	struct hap_session s;
 	struct weight_map have = {0};
-	char cmd[256], *reply = NULL;
+	struct buf script = BUF_INIT(WEIGHTS_REPLY_MAX);
+	struct set_failures failures = {0};
+	char show[128], cmd[256];
+	size_t line_start = 0, nsets = 0, first = 0;
 	int rc = -1;
 
-	if (hap_get(lb, &have, err) < 0)
+	if (check_config(lb, err) < 0)
+		return -1;
+	snprintf(show, sizeof(show), "show servers state %s\n", lb->haproxy.backend);
+	if (hap_session_open(lb, &s, err) < 0)
 		goto done;
+	if (hap_session_run(&s, show, strlen(show), 1, err) < 0 ||
+	    weights_haproxy_parse_state(s.answers[s.nanswers - 1], lb->haproxy.backend, &have,
+					err) < 0) {
+		cf_err_prefix(err, "haproxy runtime API at %s", s.endpoint);
+		goto done;
+	}
+	first = s.nanswers;
 	for (size_t i = 0; i < want->n; i++) {
 		const struct weight_entry *w = &want->v[i];
 		const struct weight_entry *h = weight_map_find(&have, w->server);
@@ -281,22 +123,76 @@ static int hap_set(const struct load_balancer *lb, const struct weight_map *want
 			cf_err_set(err, "server name \"%.80s\" is not safe to send", w->server);
 			goto done;
 		}
-		snprintf(cmd, sizeof(cmd), "set weight %s/%s %d", lb->haproxy.backend, w->server,
-			 w->weight);
-		if (hap_command(lb, cmd, &reply, err) < 0)
-			goto done;
-		if (weights_haproxy_check_empty(reply, err) < 0) {
-			cf_err_prefix(err, "haproxy runtime API at %s: \"%s\"", endpoint(lb), cmd);
+		int n = snprintf(cmd, sizeof(cmd), "set weight %s/%s %d", lb->haproxy.backend,
+				 w->server, w->weight);
+		size_t line = script.len - line_start;
+		if (line && line + 1 + (size_t)n + 1 > HAP_LINE_MAX) {
+			if (buf_append(&script, "\n", 1, err) < 0)
+				goto done;
+			line_start = script.len;
+		} else if (line && buf_append(&script, ";", 1, err) < 0) {
 			goto done;
 		}
-		free(reply);
-		reply = NULL;
+		if (buf_append(&script, cmd, (size_t)n, err) < 0)
+			goto done;
+		nsets++;
+	}
+	if (nsets && buf_append(&script, "\n", 1, err) < 0)
+		goto done;
+	if (got && buf_append(&script, show, strlen(show), err) < 0)
+		goto done;
+	if (script.len && hap_session_run(&s, script.p, script.len, nsets + (got ? 1 : 0),
+					  err) < 0) {
+		cf_err_prefix(err, "haproxy runtime API at %s: %zu set weight commands", s.endpoint,
+			      nsets);
+		goto done;
+	}
+	/* The answers come in the order of the commands: the k-th set is want's k-th change. */
+	size_t k = first;
+	for (size_t i = 0; i < want->n && k < first + nsets; i++) {
+		const struct weight_entry *w = &want->v[i];
+		const struct weight_entry *h = weight_map_find(&have, w->server);
+		if (h && h->weight == w->weight)
+			continue;
+		const char *reply = s.answers[k++];
+		if (weights_haproxy_check_empty(reply, NULL) == 0)
+			continue;
+		snprintf(cmd, sizeof(cmd), "set weight %s/%s %d", lb->haproxy.backend, w->server,
+			 w->weight);
+		note_failure(&failures, s.endpoint, cmd, reply);
+	}
+	if (failures.n) {
+		if (failures.n > failures.shown)
+			cf_err_set(err, "%s (%zu of %zu set weight commands failed; %zu more not "
+				   "shown)", failures.msg, failures.n, nsets,
+				   failures.n - failures.shown);
+		else
+			cf_err_set(err, "%s", failures.msg);
+		goto done;
+	}
+	if (got && weights_haproxy_parse_state(s.answers[s.nanswers - 1], lb->haproxy.backend, got,
+					       err) < 0) {
+		cf_err_prefix(err, "haproxy runtime API at %s", s.endpoint);
+		goto done;
 	}
 	rc = 0;
 done:
-	free(reply);
+	hap_session_close(&s);
 	weight_map_free(&have);
+	buf_free(&script);
 	return rc;
+}
+
+static int hap_set(const struct load_balancer *lb, const struct weight_map *want,
+		   struct cf_err *err)
+{
+	return hap_exchange(lb, want, NULL, err);
+}
+
+static int hap_apply(const struct load_balancer *lb, const struct weight_map *want,
+		     struct weight_map *got, struct cf_err *err)
+{
+	return hap_exchange(lb, want, got, err);
 }
 
 static int hap_route_tenant(const struct load_balancer *lb, const char *header_value,
@@ -350,7 +246,7 @@ oom:
 	cf_err_set(err, "out of memory");
 	goto done;
 fail:
-	cf_err_prefix(err, "haproxy runtime API at %s: \"%s\"", endpoint(lb), cmd);
+	cf_err_prefix(err, "haproxy runtime API at %s: \"%s\"", hap_endpoint(lb), cmd);
 done:
 	free(cmd);
 	free(reply);
@@ -379,7 +275,7 @@ static int hap_servers(const struct load_balancer *lb, struct lb_servers *out, s
 	rc = 0;
 	goto done;
 fail:
-	cf_err_prefix(err, "haproxy runtime API at %s", endpoint(lb));
+	cf_err_prefix(err, "haproxy runtime API at %s", hap_endpoint(lb));
 done:
 	free(reply);
 	return rc;
@@ -402,7 +298,7 @@ static int hap_drain(const struct load_balancer *lb, const char *server, bool dr
 	if (hap_command(lb, cmd, &reply, err) < 0)
 		goto done;
 	if (weights_haproxy_check_empty(reply, err) < 0) {
-		cf_err_prefix(err, "haproxy runtime API at %s: \"%s\"", endpoint(lb), cmd);
+		cf_err_prefix(err, "haproxy runtime API at %s: \"%s\"", hap_endpoint(lb), cmd);
 		goto done;
 	}
 	if (hap_servers(lb, &got, err) < 0) {
@@ -442,7 +338,7 @@ static int hap_routes(const struct load_balancer *lb, struct lb_routes *out, str
 	if (hap_command(lb, cmd, &reply, err) < 0)
 		goto done;
 	if (weights_haproxy_parse_map(reply, out, err) < 0) {
-		cf_err_prefix(err, "haproxy runtime API at %s: \"%s\"", endpoint(lb), cmd);
+		cf_err_prefix(err, "haproxy runtime API at %s: \"%s\"", hap_endpoint(lb), cmd);
 		goto done;
 	}
 	rc = 0;
@@ -456,6 +352,7 @@ const struct weights_driver weights_haproxy = {
 	.name = "haproxy",
 	.get = hap_get,
 	.set = hap_set,
+	.apply = hap_apply,
 	.route_tenant = hap_route_tenant,
 	.servers = hap_servers,
 	.drain = hap_drain,

@@ -48,10 +48,10 @@ int weights_apply(const struct load_balancer *lb, const struct weight_map *want,
 	if (!drv)
 		goto done;
 	failpoint_hit("controller.weights.set.before");
-	if (drv->set(lb, want, err) < 0)
+	if ((drv->apply ? drv->apply(lb, want, &got, err) : drv->set(lb, want, err)) < 0)
 		goto done;
 	failpoint_hit("controller.weights.set.after");
-	if (drv->get(lb, &got, err) < 0) {
+	if (!drv->apply && drv->get(lb, &got, err) < 0) {
 		cf_err_prefix(err, "reading weights back");
 		goto done;
 	}
@@ -97,7 +97,7 @@ int weights_route_tenant(const struct load_balancer *lb, const char *header_valu
 
 int weights_servers(const struct load_balancer *lb, struct lb_servers *out, struct cf_err *err)
 {
-	out->n = 0;
+	lb_servers_clear(out);
 	const struct weights_driver *drv = driver_of(lb, err);
 	if (!drv)
 		return -1;
@@ -118,7 +118,7 @@ int weights_drain(const struct load_balancer *lb, const char *server, bool drain
 
 int weights_routes(const struct load_balancer *lb, struct lb_routes *out, struct cf_err *err)
 {
-	out->n = 0;
+	lb_routes_clear(out);
 	const struct weights_driver *drv = driver_of(lb, err);
 	if (!drv)
 		return -1;

@@ -13,17 +13,22 @@
  * sessions, weight kept; a driver without one drains by weight 0 alone) and routes (the tenant
  * routes read back). Every network call and command is bounded in time and every reply in size.
  *
- * haproxy: the Runtime API on haproxy.socket (UNIX) or haproxy.address ("host:port"), one
- *   command per connection: `set weight <backend>/<server> <w>`, read back with
- *   `show servers state <backend>` (srv_uweight; srv_op_state, srv_admin_state and
- *   srv_check_state give the health and the drain state), sessions from `show stat <backend> 4
- *   -1` (scur), `set server <backend>/<server> state drain|ready`. Tenant routes go into the
+ * haproxy: the Runtime API on haproxy.socket (UNIX) or haproxy.address ("host:port"). A weight
+ *   map goes over one connection in interactive mode: `show servers state <backend>`, a
+ *   `set weight <backend>/<server> <w>` for each server whose weight differs (';'-separated,
+ *   on lines of at most 8 KiB, so 10,000 changes take a few lines, not 10,000 connections),
+ *   and `show servers state <backend>` again for the read-back; each command's answer is read
+ *   apart, so every server whose change failed is named. srv_uweight is the weight;
+ *   srv_op_state, srv_admin_state and srv_check_state give the health and the drain state.
+ *   One command per connection for the rest: sessions from `show stat <backend> 4 -1` (scur),
+ *   `set server <backend>/<server> state drain|ready`. Tenant routes go into the
  *   runtime map haproxy.tenantMap (`set map`, else `add map`, read back with `get map`; all of
  *   them with `show map`), whose values are backend names, used by haproxy.cfg as in
  *   hack/haproxy/clawfleet.cfg.in:
  *     use_backend %[req.hdr(X-Tenant-Canary),map(/etc/haproxy/canary-tenants.map,gateways)]
  *   The map file must exist when HAProxy starts; runtime changes do not rewrite it.
- * http: GET url answers {"weights": {"server": N}}; PUT url sends the same shape. Values of
+ * http: GET url answers {"weights": {"server": N}}; PUT url sends the same shape, the whole map
+ *   in one request (and one GET reads it back). Values of
  *   http.headers may hold "${NAME}", replaced at request time by the environment variable NAME
  *   (so tokens stay out of Git); an unset variable is an error. No tenant routing.
  * file: the embedded default, {"weights": {...}, "tenants": {...}, "updatedAt": RFC 3339}
@@ -52,6 +57,10 @@ struct weights_driver {
 	int (*get)(const struct load_balancer *lb, struct weight_map *out, struct cf_err *err);
 	int (*set)(const struct load_balancer *lb, const struct weight_map *want,
 		   struct cf_err *err);
+	/* NULL: weights_apply calls set, then get. Else set and get in one exchange with the load
+	 * balancer: *got (empty, the caller frees it) is what it reports after the changes. */
+	int (*apply)(const struct load_balancer *lb, const struct weight_map *want,
+		     struct weight_map *got, struct cf_err *err);
 	/* NULL when the driver cannot route tenants. */
 	int (*route_tenant)(const struct load_balancer *lb, const char *header_value,
 			    const char *pool, struct cf_err *err);

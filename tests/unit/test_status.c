@@ -645,6 +645,127 @@ static void test_token_rotation(void **state)
 	json_object_put(o);
 }
 
+
+/* The node list paged: ?nodes=LIMIT&offset=N, all, none; the totals in nodesPage on any page;
+ * the document without a query is the one status_render_json makes, every node, for a fleet of
+ * up to STATUS_NODES_DEFAULT nodes, and its first STATUS_NODES_DEFAULT nodes past that. */
+static struct json_object *page(const struct status_doc *d, const char *nodes, const char *offset)
+{
+	struct status_nodes_query q;
+	struct cf_err err;
+	char *text = NULL;
+	size_t len = 0;
+	struct json_object *o = NULL;
+	if (status_nodes_query_parse(nodes, offset, d->nnodes, &q, &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(status_doc_page(d, &q, &text, &len, &err), 0);
+	assert_int_equal(jsonparse_object(text, len, JSONPARSE_DEPTH, &o, &err), 0);
+	free(text);
+	return o;
+}
+
+static size_t node_count(struct json_object *o)
+{
+	struct json_object *nodes;
+	assert_true(json_object_object_get_ex(o, "nodes", &nodes));
+	return (size_t)json_object_object_length(nodes);
+}
+
+static void test_status_pages(void **state)
+{
+	struct fixture *f = *state;
+	struct status_doc d;
+	struct status_nodes_query q;
+	struct cf_err err;
+	char *full = NULL, *unpaged = NULL;
+	size_t full_len = 0, unpaged_len = 0;
+	assert_int_equal(status_doc_render(&f->view, &d, &err), 0);
+	assert_int_equal(status_render_json(&f->view, &full, &full_len, &err), 0);
+	assert_int_equal(status_nodes_query_parse(NULL, NULL, d.nnodes, &q, &err), 0);
+	assert_false(q.paged);
+	assert_int_equal(status_doc_page(&d, &q, &unpaged, &unpaged_len, &err), 0);
+	assert_string_equal(unpaged, full); /* no nodesPage, byte for byte */
+	assert_null(strstr(unpaged, "nodesPage"));
+
+	static const struct {
+		const char *nodes, *offset;
+		size_t returned;
+		const char *first, *limit;
+	} pages[] = {
+		{"1", NULL, 1, "canary-gw", "1"},	  {"1", "1", 1, "stable-gw-a", "1"},
+		{"5", "1", 1, "stable-gw-a", "5"},	  {"all", NULL, 2, "canary-gw", "<null>"},
+		{"all", "2", 0, NULL, "<null>"},	  {"none", NULL, 0, NULL, "0"},
+		{"2", "9", 0, NULL, "2"},
+	};
+	for (size_t i = 0; i < sizeof(pages) / sizeof(pages[0]); i++) {
+		struct json_object *o = page(&d, pages[i].nodes, pages[i].offset);
+		assert_int_equal(node_count(o), pages[i].returned);
+		if (pages[i].first) {
+			char path[64];
+			snprintf(path, sizeof(path), "nodes.%s.status", pages[i].first);
+			assert_string_not_equal(at(o, path), "<missing>");
+		}
+		assert_string_equal(at(o, "nodesPage.limit"), pages[i].limit);
+		assert_int_equal(atoi(at(o, "nodesPage.returned")), pages[i].returned);
+		assert_string_equal(at(o, "nodesPage.total"), "2");
+		assert_string_equal(at(o, "nodesPage.counts.degraded"), "1");
+		assert_string_equal(at(o, "nodesPage.counts.unreachable"), "1");
+		assert_string_equal(at(o, "nodesPage.counts.green"), "0");
+		assert_string_equal(at(o, "phase"), "Analysing"); /* the rest as it was */
+		json_object_put(o);
+	}
+
+	static const struct {
+		const char *nodes, *offset, *error;
+	} bad[] = {
+		{"-1", NULL, "nodes \"-1\": want all, none or a count of nodes"},
+		{"ten", NULL, "nodes \"ten\": want all, none or a count of nodes"},
+		{"5", "x", "offset \"x\": want a count of nodes, 0 or more"},
+		{NULL, "5", "offset needs nodes: ?nodes=LIMIT&offset=N"},
+		{"99999999999999999999999", NULL, "want all, none or a count"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(status_nodes_query_parse(bad[i].nodes, bad[i].offset, 2, &q, &err),
+				 -1);
+		assert_non_null(strstr(err.msg, bad[i].error));
+	}
+	free(full);
+	free(unpaged);
+	status_doc_free(&d);
+}
+
+static void test_status_default_page_of_a_large_fleet(void **state)
+{
+	struct fixture *f = *state;
+	size_t n = STATUS_NODES_DEFAULT + 500;
+	struct status_node *nodes = calloc(n, sizeof(*nodes));
+	char(*names)[16] = calloc(n, sizeof(*names));
+	struct status_doc d;
+	struct cf_err err;
+	assert_non_null(nodes);
+	assert_non_null(names);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(names[i], sizeof(names[i]), "mac-%05zu", i);
+		nodes[i] = (struct status_node){.name = names[i], .status = i % 2 ? "red" : "green"};
+	}
+	f->view.nodes = nodes;
+	f->view.nnodes = n;
+	assert_int_equal(status_doc_render(&f->view, &d, &err), 0);
+	struct json_object *o = page(&d, NULL, NULL);
+	assert_int_equal(node_count(o), STATUS_NODES_DEFAULT);
+	assert_string_equal(at(o, "nodesPage.total"), "1500");
+	assert_string_equal(at(o, "nodesPage.counts.red"), "750");
+	assert_string_equal(at(o, "nodes.mac-00999.status"), "red");
+	assert_string_equal(at(o, "nodes.mac-01000.status"), "<missing>");
+	json_object_put(o);
+	o = page(&d, "all", NULL);
+	assert_int_equal(node_count(o), n);
+	json_object_put(o);
+	status_doc_free(&d);
+	free(nodes);
+	free(names);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -663,6 +784,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_label_values_are_escaped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rollback_reasons_are_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_token_rotation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_status_pages, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_status_default_page_of_a_large_fleet, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests_name("status", tests, NULL, NULL);
 }

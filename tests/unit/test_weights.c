@@ -520,7 +520,9 @@ static void test_http_oversized_reply_is_refused(void **state)
 	setenv("CLAWFLEET_TEST_LB_KEY", "k-42", 1);
 	assert_int_equal(weights_get(&lb, &got, &err), -1);
 	assert_contains(err.msg, "http load balancer: GET http://127.0.0.1:");
-	assert_contains(err.msg, "/huge: reply over the 1048576 byte limit");
+	char limit[64];
+	snprintf(limit, sizeof(limit), "/huge: reply over the %u byte limit", WEIGHTS_REPLY_MAX);
+	assert_contains(err.msg, limit);
 	weight_map_free(&got);
 }
 
@@ -975,6 +977,7 @@ struct fake_hap {
 	char map_key[64], map_value[64];
 	char log[FAKE_LOG][512];
 	int nlog;
+	int nconnections, nlines, ncommands;
 };
 
 static struct fake_hap hap;
@@ -1054,6 +1057,51 @@ static void hap_answer(const char *cmd, char *out, size_t size)
 	}
 }
 
+/* One connection as HAProxy 2.6 serves it: a line of ';'-separated commands, each answered with
+ * its lines and an empty line, then the connection closes; after "prompt", line after line, each
+ * answer followed by the prompt "> ", until "quit" or the end. */
+static void hap_connection(int fd)
+{
+	static char in[1 << 16];
+	char reply[4096];
+	size_t len = 0;
+	bool interactive = false;
+	for (;;) {
+		char *nl;
+		ssize_t n;
+		while (!(nl = memchr(in, '\n', len))) {
+			if (len == sizeof(in) || (n = read(fd, in + len, sizeof(in) - len)) <= 0)
+				return;
+			len += (size_t)n;
+		}
+		*nl = '\0';
+		if (!interactive && strcmp(in, "prompt") == 0) {
+			interactive = true;
+			if (write(fd, "\n> ", 3) < 0)
+				return;
+		} else if (strcmp(in, "quit") == 0) {
+			return;
+		} else {
+			char *save = NULL;
+			hap.nlines++; /* before the answers: the driver may close once it has them */
+			for (char *cmd = strtok_r(in, ";", &save); cmd; cmd = strtok_r(NULL, ";", &save)) {
+				if (hap.nlog < FAKE_LOG)
+					snprintf(hap.log[hap.nlog++], sizeof(hap.log[0]), "%s", cmd);
+				hap.ncommands++;
+				hap_answer(cmd, reply, sizeof(reply));
+				if (interactive)
+					strcat(reply, "> ");
+				if (write(fd, reply, strlen(reply)) < 0)
+					return;
+			}
+		}
+		len -= (size_t)(nl + 1 - in);
+		memmove(in, nl + 1, len);
+		if (!interactive)
+			return;
+	}
+}
+
 static void *hap_serve(void *arg)
 {
 	(void)arg;
@@ -1064,21 +1112,8 @@ static void *hap_serve(void *arg)
 		int fd = accept(hap.listen_fd, NULL, NULL);
 		if (fd < 0)
 			continue;
-		char cmd[512], reply[4096];
-		size_t len = 0;
-		ssize_t n;
-		while (len < sizeof(cmd) - 1 && (n = read(fd, cmd + len, sizeof(cmd) - 1 - len)) > 0) {
-			len += (size_t)n;
-			if (memchr(cmd, '\n', len))
-				break;
-		}
-		cmd[len] = '\0';
-		cmd[strcspn(cmd, "\n")] = '\0';
-		if (hap.nlog < FAKE_LOG)
-			snprintf(hap.log[hap.nlog++], sizeof(hap.log[0]), "%s", cmd);
-		hap_answer(cmd, reply, sizeof(reply));
-		if (write(fd, reply, strlen(reply)) < 0)
-			perror("fake haproxy");
+		hap.nconnections++;
+		hap_connection(fd);
 		close(fd);
 	}
 	return NULL;
@@ -1121,7 +1156,7 @@ static void reset_hap(void)
 	}
 	hap.ignore_sets = false;
 	hap.map_key[0] = hap.map_value[0] = '\0';
-	hap.nlog = 0;
+	hap.nlog = hap.nconnections = hap.nlines = hap.ncommands = 0;
 }
 
 static struct load_balancer hap_lb(void)
@@ -1148,6 +1183,40 @@ static void test_haproxy_apply_sets_only_what_changes(void **state)
 	assert_string_equal(hap.log[2], "set weight openclaw_gateways/stable-gw-b 40");
 	assert_string_equal(hap.log[3], "show servers state openclaw_gateways");
 	assert_int_equal(hap.servers[2].weight, 20);
+	/* One connection: the state, both changes on one line, the read-back. */
+	assert_int_equal(hap.nconnections, 1);
+	assert_int_equal(hap.nlines, 3);
+	weight_map_free(&want);
+}
+
+/* A map of many failing changes goes out on lines of at most 8 KiB, every command is answered
+ * apart, and the error names the first failures and counts the rest. */
+static void test_haproxy_batch_names_each_failure(void **state)
+{
+	(void)state;
+	struct load_balancer lb = hap_lb();
+	struct weight_map want = {0};
+	struct cf_err err = {""};
+	char name[64], expect[512];
+	reset_hap();
+	assert_int_equal(weight_map_set(&want, "canary-gw", 30, NULL), 0);
+	for (int i = 0; i < 1000; i++) {
+		snprintf(name, sizeof(name), "missing-gw-%04d", i);
+		assert_int_equal(weight_map_set(&want, name, 7, NULL), 0);
+	}
+	assert_int_equal(weight_map_set(&want, "stable-gw-b", 60, NULL), 0);
+	assert_int_equal(weights_apply(&lb, &want, &err), -1);
+	assert_int_equal(hap.nconnections, 1);
+	assert_int_equal(hap.ncommands, 1 + 1002 + 1); /* the state, the changes, the read-back */
+	assert_true(hap.nlines >= 1 + 1002 * 40 / 8192);
+	assert_int_equal(hap.servers[2].weight, 30); /* the changes that could go, went */
+	assert_int_equal(hap.servers[1].weight, 60);
+	snprintf(expect, sizeof(expect), "haproxy runtime API at %s: \"set weight "
+		 "openclaw_gateways/missing-gw-0000 7\": No such server.; \"set weight "
+		 "openclaw_gateways/missing-gw-0001 7\": No such server.", hap_socket);
+	assert_contains(err.msg, expect);
+	assert_contains(err.msg, "of 1002 set weight commands failed;");
+	assert_contains(err.msg, "more not shown)");
 	weight_map_free(&want);
 }
 
@@ -1440,6 +1509,7 @@ int main(void)
 		cmocka_unit_test(test_haproxy_parse_get_map),
 		cmocka_unit_test(test_haproxy_apply_sets_only_what_changes),
 		cmocka_unit_test(test_haproxy_errors_name_the_server),
+		cmocka_unit_test(test_haproxy_batch_names_each_failure),
 		cmocka_unit_test(test_haproxy_route_tenant),
 		cmocka_unit_test(test_haproxy_parse_servers),
 		cmocka_unit_test(test_haproxy_parse_sessions),
