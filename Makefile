@@ -101,6 +101,7 @@ deps:
 	@pkg-config --exists $(PKGS) $(TEST_PKGS) && command -v git >/dev/null \
 		&& command -v haproxy >/dev/null && command -v python3 >/dev/null \
 		&& hack/browser.sh >/dev/null 2>&1 && command -v promtool >/dev/null \
+		&& command -v socat >/dev/null && command -v etcd >/dev/null \
 		|| hack/install-deps.sh
 
 # What make demo needs, no more: no browser, promtool or test library. Its scripts run under

@@ -1,11 +1,14 @@
 #include "contracts/readyz_stream.h"
 
+#include <json-c/json.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/jsonparse.h"
 #include "base/utf8.h"
 
 /* json-c refuses a container READYZ_DEPTH - 1 levels deep; a probe document nests about a
@@ -57,6 +60,9 @@ enum slot {
 	S_FB_TENANT,
 	S_FB_LINE,
 	S_FB_COLUMN,
+	S_PARITY,
+	S_PARITY_PARTS,
+	S_TOKEN_AGES,
 	S_REASON_CODE, /* of the reason being read */
 	S_REASON_MESSAGE,
 	S_COUNT
@@ -98,7 +104,10 @@ static const struct member document_members[] = {
 	NODE_OF("latency", S_LATENCY, S_LATENCY_P95 + 1, latency_members),
 	NODE_OF("digest", S_DIGEST, S_DIGEST_TOTAL + 1, digest_members),
 	LEAF("reasons", S_REASONS),
-	NODE_OF("doctor", S_DOCTOR, S_FB_COLUMN + 1, doctor_members)};
+	NODE_OF("doctor", S_DOCTOR, S_FB_COLUMN + 1, doctor_members),
+	LEAF("parity", S_PARITY),
+	LEAF("parityParts", S_PARITY_PARTS),
+	LEAF("tokenAges", S_TOKEN_AGES)};
 static const struct member reason_members[] = {LEAF("code", S_REASON_CODE),
 					       LEAF("message", S_REASON_MESSAGE)};
 
@@ -607,6 +616,49 @@ static bool copy_strings(const struct span *s, struct arena *a, struct node_obse
 	return !oom;
 }
 
+/* "parity", "parityParts" and "tokenAges" are read by their own readers (contracts/parity.h,
+ * token_age.h), from a tree of those members alone: a few hundred bytes, not the document. What
+ * they refuse is left to the tree reader, which words the message. */
+static enum verdict read_side_members(const struct span *s, struct node_observation *o)
+{
+	static const struct {
+		const char *key;
+		enum slot slot;
+	} side[] = {{"parity", S_PARITY}, {"parityParts", S_PARITY_PARTS}, {"tokenAges", S_TOKEN_AGES}};
+	size_t cap = 2;
+	for (size_t i = 0; i < sizeof(side) / sizeof(side[0]); i++)
+		cap += absent(&s[side[i].slot]) ? 0 : strlen(side[i].key) + s[side[i].slot].len + 4;
+	char *text = malloc(cap + 1);
+	if (!text)
+		return OUT_OF_MEMORY;
+	size_t n = 0;
+	text[n++] = '{';
+	for (size_t i = 0; i < sizeof(side) / sizeof(side[0]); i++) {
+		const struct span *sp = &s[side[i].slot];
+		if (absent(sp))
+			continue;
+		n += (size_t)sprintf(text + n, "%s\"%s\":", n > 1 ? "," : "", side[i].key);
+		/* A string member keeps its quotes: the span holds the bytes between them. */
+		bool quoted = sp->kind == K_STRING;
+		if (quoted)
+			text[n++] = '"';
+		memcpy(text + n, sp->at, sp->len);
+		n += sp->len;
+		if (quoted)
+			text[n++] = '"';
+	}
+	text[n++] = '}';
+	struct json_object *doc = NULL;
+	struct cf_err why;
+	enum verdict v = UNSURE;
+	if (jsonparse_object(text, n, READYZ_DEPTH, &doc, &why) == 0 &&
+	    parity_read(doc, &o->parity, &why) == 0 && token_ages_read(doc, &o->tokens, &why) == 0)
+		v = READ;
+	json_object_put(doc);
+	free(text);
+	return v;
+}
+
 int readyz_stream_read(const char *body, size_t len, const char *node, struct arena *a,
 		       struct node_observation *out)
 {
@@ -634,6 +686,8 @@ int readyz_stream_read(const char *body, size_t len, const char *node, struct ar
 	if (!members_sound(sc.slots, &o))
 		return READYZ_STREAM_UNSURE;
 	enum verdict v = read_reasons(&sc, a, &o);
+	if (v == READ)
+		v = read_side_members(sc.slots, &o);
 	if (v != READ)
 		return v == UNSURE ? READYZ_STREAM_UNSURE : READYZ_OUT_OF_MEMORY;
 	if (!copy_strings(sc.slots, a, &o) || !(o.name = arena_strdup(a, node)))

@@ -493,6 +493,12 @@ static const char *const edge_bodies[] = {
 	BARE(",\"doctor\":{\"firstBad\":{\"checkId\":\"c\",\"message\":\"m\",\"line\":3,"
 	     "\"column\":4,\"tenant\":\"acme\",\"fixHint\":null}}"),
 	BARE(",\"doctor\":{\"firstBad\":{\"checkId\":\"c\",\"message\":\"m\"},\"firstBad\":7}"),
+	BARE(",\"parity\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"parityParts\":{\"lock\":\"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\",\"openclaw\":\"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\",\"skills\":\"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\",\"tenants\":\"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\"},"
+	     "\"tokenAges\":{\"maxAgeSeconds\":2592000,\"current\":5,\"next\":null,\"prev\":7}"),
+	BARE(",\"parity\":\"xyz\",\"parityParts\":{\"lock\":\"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\",\"openclaw\":\"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\",\"skills\":\"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\",\"tenants\":\"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\"}"),
+	BARE(",\"parity\":null,\"tokenAges\":{\"maxAgeSeconds\":-1}"),
+	BARE(",\"tokenAges\":7,\"tokenAges\":{\"maxAgeSeconds\":60,\"current\":null,\"next\":null,"
+	     "\"prev\":null}"),
 };
 
 static void same_text(const char *x, const char *y)
@@ -540,6 +546,8 @@ static void test_bytes_read_as_the_tree(void **state)
 		same_text(s.doctor_first_bad.tenant, t.doctor_first_bad.tenant);
 		assert_int_equal(s.doctor_first_bad.line, t.doctor_first_bad.line);
 		assert_int_equal(s.doctor_first_bad.column, t.doctor_first_bad.column);
+		assert_memory_equal(&s.parity, &t.parity, sizeof(s.parity));
+		assert_memory_equal(&s.tokens, &t.tokens, sizeof(s.tokens));
 		arena_free(&a);
 	}
 	/* A NUL inside the body: the length, not the NUL, ends it. */
