@@ -363,6 +363,11 @@ static int controller_open(struct controller *c, struct cf_err *err)
 		return -1;
 	if (fsutil_mkdir_p(c->cfg.state, 0700, err) < 0)
 		return -1;
+	/* The etcd store writes only under a leader's fence: until this daemon campaigns for the
+	 * leader key it would refuse every write, so it is refused here, whole. */
+	if (c->cfg.store_type == CTLCFG_STORE_ETCD)
+		return cf_err_set(err, "store.type etcd: this controller does not run the leader "
+				       "election yet, so it could not write; use store.type file");
 	if (rollout_store_open_file(&c->store, c->state_path, err) < 0)
 		return -1;
 	if (rollout_store_load_anchor(&c->store, &anchor, &anchor_found, err) < 0)
