@@ -500,6 +500,7 @@ int status_render_json(const struct status_view *v, char **out, size_t *len, str
 	json_object_object_add(o, "history", history_json(s));
 	json_object_object_add(o, "passes", passes_json(v));
 	json_object_object_add(o, "tokenRotation", token_rotation_status_json(v));
+	json_object_object_add(o, "leader", status_leader_json(v->leader));
 	size_t n = 0;
 	const char *text = json_object_to_json_string_length(o, JSON_PLAIN, &n);
 	if (!text)
@@ -658,6 +659,9 @@ int status_render_metrics(const struct status_view *v, char **out, size_t *len,
 		put_label(&t, m->rollbacks[i].reason);
 		put(&t, "\"} %llu\n", (unsigned long long)m->rollbacks[i].count);
 	}
+	char leader[STATUS_LEADER_METRICS_MAX];
+	t.failed = t.failed || !status_leader_metrics(v->leader, leader, sizeof(leader));
+	put(&t, "%s", leader);
 	family(&t, "clawfleet_build_info", "gauge", "The clawfleet build: always 1.");
 	put(&t, "clawfleet_build_info{version=\"");
 	put_label(&t, v->version ? v->version : "unknown");

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Three controller replicas on a three-member etcd cluster (tests/lib/etcd.sh) over the simulated
+# fleet and a real HAProxy: one leads, the others follow and say who leads; the leader SIGKILLed
+# mid-rollout → another replica leads within one lease TTL (3 s) plus a poll, and the rollout
+# finishes under it with no step repeated (the chain in etcd and every replica's mirror verify,
+# no duplicate step line) and no target sent twice (each agent's observedGeneration).
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+. tests/lib/tap.sh
+. hack/fleet.sh
+. tests/lib/fleet_test.sh
+. tests/lib/etcd.sh
+fleet_test_up ha-failover 2s
+if ! etcd_up "$fleet"; then
+	tap_fail "a three-member etcd cluster comes up" "run hack/install-deps.sh (Debian etcd-server)" \
+		"$(tail -n 5 "$fleet"/logs/etcd-*.log 2>/dev/null)"
+	tap_done
+	exit
+fi
+tap_ok "a three-member etcd cluster comes up"
+
+# ha_replica N: replica N's configuration (its own state directory and port, the shared store).
+ha_replica() {
+	local n=$1 port
+	port=$(fleet_free_port)
+	sed -e "s|^state: .*|state: $fleet/replica$n|" -e "s|^listen: .*|listen: 127.0.0.1:$port|" \
+		"$FLEET_CONFIG" >"$fleet/replica$n.yaml"
+	cat >>"$fleet/replica$n.yaml" <<EOF
+store: {type: etcd, endpoints: $ETCD_ENDPOINTS_YAML, prefix: /clawfleet/test, leaseTTL: 3s, timeout: 500ms}
+EOF
+	eval "HA_URL_$n=http://127.0.0.1:$port"
+	"$FLEET_BIN" controller --config "$fleet/replica$n.yaml" >>"$fleet/logs/replica$n.log" 2>&1 &
+	eval "HA_PID_$n=$!"
+	fleet_track "$fleet" "$!"
+}
+for n in 1 2 3; do ha_replica "$n"; done
+
+# leader: the number of the replica whose /status says it leads ("" none).
+leader() {
+	local n
+	for n in 1 2 3; do
+		fleet_status "$(eval echo "\$HA_URL_$n")" 'd["leader"]["self"]' 2>/dev/null &&
+			{ echo "$n"; return 0; }
+	done
+	return 1
+}
+lstatus() { fleet_status "$(eval echo "\$HA_URL_$L")" "$@"; }
+
+fleet_wait 15 leader
+L=$(leader)
+tap_check "one replica leads" test -n "$L"
+tap_eq "exactly one replica leads" 1 "$(for n in 1 2 3; do
+	fleet_status "$(eval echo "\$HA_URL_$n")" 'd["leader"]["self"]' && echo "$n"
+done 2>/dev/null | wc -l | tr -d ' ')"
+if fleet_wait 60 lstatus 'd["phase"] == "Succeeded" and d["lastGood"]["tag"] == "v2026.7.1"'; then
+	tap_ok "bring-up under the leader: Succeeded on v2026.7.1"
+else
+	tap_fail "bring-up under the leader: Succeeded on v2026.7.1" "$(lstatus)" \
+		"$(tail -n 20 "$fleet/logs/replica$L.log")"
+fi
+F=$((L % 3 + 1))
+tap_check "a follower serves /status from the shared state, naming the leader" \
+	fleet_status "$(eval echo "\$HA_URL_$F")" \
+	"d['phase'] == 'Succeeded' and not d['leader']['self'] and d['leader']['address'] == '$(eval echo "\$HA_URL_$L" | sed 's|http://||')'"
+
+fleet_promote "$fleet" v2026.8.0
+if fleet_wait 60 lstatus "d['phase'] == 'Promoting' and d['promotion']['tag'] == 'v2026.8.0'"; then
+	tap_ok "the leader promotes v2026.8.0"
+else
+	tap_fail "the leader promotes v2026.8.0" "$(lstatus)"
+fi
+term=$(lstatus >/dev/null && fleet_status "$(eval echo "\$HA_URL_$L")" | python3 -c 'import json,sys; print(json.load(sys.stdin)["leader"]["term"])')
+killed=$L
+kill -9 "$(eval echo "\$HA_PID_$L")"
+wait "$(eval echo "\$HA_PID_$L")" 2>/dev/null
+t0=$(python3 -c 'import time; print(time.time())')
+fleet_wait 10 leader
+L=$(leader)
+took=$(python3 -c "import time; print('%.1f' % (time.time() - $t0))")
+tap_check "SIGKILL of the leader: replica ${L:-none} leads within a lease and a poll (${took}s)" \
+	python3 -c "import sys; sys.exit(0 if '$L' and '$L' != '$killed' and $took <= 5 else 1)"
+tap_check "with a new term" lstatus "d['leader']['term'] > $term and d['leader']['failovers'] >= 1"
+if fleet_wait 90 lstatus 'd["phase"] == "Succeeded" and d["lastGood"]["tag"] == "v2026.8.0"'; then
+	tap_ok "the rollout finishes under the new leader"
+else
+	tap_fail "the rollout finishes under the new leader" "$(lstatus)" \
+		"$(tail -n 30 "$fleet/logs/replica$L.log")"
+fi
+
+# --- nothing twice
+audit=$fleet/replica$L/promotions.jsonl
+tap_check "the new leader's audit chain verifies" "$FLEET_BIN" audit verify "$audit"
+tap_eq "each step recorded exactly once" "" "$(python3 -c '
+import collections, json, sys
+seen = collections.Counter("%s/%s/%s/%d" % (d["event"], d["promotion"], d["phase"], d["step"])
+                           for d in map(json.loads, open(sys.argv[1])))
+print(" ".join(k for k, n in seen.items() if n > 1))' "$audit")"
+etcdctl_ get --prefix --print-value-only /clawfleet/test/audit/ | grep . >"$fleet/etcd-chain.jsonl"
+tap_eq "the chain in etcd is the leader's promotions.jsonl" "$(cat "$audit")" "$(cat "$fleet/etcd-chain.jsonl")"
+for n in 1 2 3; do
+	[ "$n" = "$killed" ] && continue
+	fleet_wait 5 cmp -s "$fleet/replica$n/promotions.jsonl" "$audit"
+	tap_check "replica $n mirrors the chain" cmp -s "$fleet/replica$n/promotions.jsonl" "$audit"
+done
+for pair in canary-gw:3 stable-gw-a:2 stable-gw-b:2; do
+	tap_check "${pair%%:*}: generation ${pair##*:}, no target sent twice" lstatus \
+		"d['nodes']['${pair%%:*}']['observedGeneration'] == ${pair##*:}"
+done
+[ "$TAP_FAILED" -eq 0 ] || for n in 1 2 3; do sed "s/^/    replica $n: /" "$fleet/logs/replica$n.log" | tail -40; done
+tap_done
