@@ -69,11 +69,20 @@ static void saw_leader(struct controller_ha *ha, const char *value, int64_t term
 		ha->leader_term = term;
 }
 
+/* Logged when etcd stops answering, and again when it answers (each member's failure differs
+ * from one try to the next: not logged each time). */
 static void thread_failed(struct controller_ha *ha, const struct cf_err *err)
 {
-	if (strcmp(ha->error, err->msg) != 0)
+	if (!ha->error[0])
 		log_warn("leader election: %s", err->msg);
 	snprintf(ha->error, sizeof(ha->error), "%s", err->msg);
+}
+
+static void thread_answered(struct controller_ha *ha)
+{
+	if (ha->error[0])
+		log_info("leader election: etcd answers again");
+	ha->error[0] = '\0';
 }
 
 /* Called with mu held, which it drops around the requests. Reads the key; when it is free, takes
@@ -109,7 +118,7 @@ static void campaign(struct controller_ha *ha, int64_t sent)
 	if (rc < 0) {
 		thread_failed(ha, &err);
 	} else if (won) {
-		ha->error[0] = '\0';
+		thread_answered(ha);
 		ha->timing.leading = true;
 		ha->timing.sent_ms = sent;
 		ha->lease = lease;
@@ -119,7 +128,7 @@ static void campaign(struct controller_ha *ha, int64_t sent)
 			 "s)", r.revision, granted);
 		controller_wake();
 	} else {
-		ha->error[0] = '\0';
+		thread_answered(ha);
 		saw_leader(ha, found ? kv.value : "", found ? kv.create_revision : 0);
 	}
 	pthread_mutex_unlock(&ha->mu);
@@ -160,7 +169,7 @@ static void renew(struct controller_ha *ha, int64_t sent)
 	else if (ttl_s <= 0)
 		step_down(ha, "the lease expired before it was renewed");
 	else {
-		ha->error[0] = '\0';
+		thread_answered(ha);
 		ha->timing.sent_ms = sent;
 	}
 }
@@ -310,9 +319,16 @@ static int load_shared(struct controller *c, struct cf_err *err)
 
 static void follow_failed(struct controller_ha *ha, const struct cf_err *err)
 {
-	if (strcmp(ha->pass_error, err->msg) != 0)
+	if (!ha->pass_error[0])
 		log_warn("reading the shared state from etcd: %s", err->msg);
 	snprintf(ha->pass_error, sizeof(ha->pass_error), "%s", err->msg);
+}
+
+static void follow_answered(struct controller_ha *ha)
+{
+	if (ha->pass_error[0])
+		log_info("the shared state is read from etcd again");
+	ha->pass_error[0] = '\0';
 }
 
 /* A new term: the store's fence, the chain and the state as the last leader left them. */
@@ -353,7 +369,7 @@ bool controller_ha_pass(struct controller *c)
 	}
 	if (leading && term != ha->fenced_term) {
 		if (take_over(c, term, &err) == 0) {
-			ha->pass_error[0] = '\0';
+			follow_answered(ha);
 			return true;
 		}
 		follow_failed(ha, &err);
@@ -364,7 +380,7 @@ bool controller_ha_pass(struct controller *c)
 	if (mirror_audit(c, &anchor, &err) < 0 || load_shared(c, &err) < 0)
 		follow_failed(ha, &err);
 	else
-		ha->pass_error[0] = '\0';
+		follow_answered(ha);
 	return false;
 }
 

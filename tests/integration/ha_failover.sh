@@ -19,39 +19,15 @@ if ! etcd_up "$fleet"; then
 fi
 tap_ok "a three-member etcd cluster comes up"
 
-# ha_replica N: replica N's configuration (its own state directory and port, the shared store).
-ha_replica() {
-	local n=$1 port
-	port=$(fleet_free_port)
-	sed -e "s|^state: .*|state: $fleet/replica$n|" -e "s|^listen: .*|listen: 127.0.0.1:$port|" \
-		"$FLEET_CONFIG" >"$fleet/replica$n.yaml"
-	cat >>"$fleet/replica$n.yaml" <<EOF
-store: {type: etcd, endpoints: $ETCD_ENDPOINTS_YAML, prefix: /clawfleet/test, leaseTTL: 3s, timeout: 500ms}
-EOF
-	eval "HA_URL_$n=http://127.0.0.1:$port"
-	"$FLEET_BIN" controller --config "$fleet/replica$n.yaml" >>"$fleet/logs/replica$n.log" 2>&1 &
-	eval "HA_PID_$n=$!"
-	fleet_track "$fleet" "$!"
-}
-for n in 1 2 3; do ha_replica "$n"; done
+ha_replicas 3
+lstatus() { ha_status "$L" "$@"; }
 
-# leader: the number of the replica whose /status says it leads ("" none).
-leader() {
-	local n
-	for n in 1 2 3; do
-		fleet_status "$(eval echo "\$HA_URL_$n")" 'd["leader"]["self"]' 2>/dev/null &&
-			{ echo "$n"; return 0; }
-	done
-	return 1
-}
-lstatus() { fleet_status "$(eval echo "\$HA_URL_$L")" "$@"; }
-
-fleet_wait 15 leader
-L=$(leader)
+etcd_wait 15 ha_leader
+L=$(ha_leader)
 tap_check "one replica leads" test -n "$L"
 tap_eq "exactly one replica leads" 1 "$(for n in 1 2 3; do
-	fleet_status "$(eval echo "\$HA_URL_$n")" 'd["leader"]["self"]' && echo "$n"
-done 2>/dev/null | wc -l | tr -d ' ')"
+	ha_status "$n" 'd["leader"]["self"]' && echo "$n"
+done | wc -l | tr -d ' ')"
 if fleet_wait 60 lstatus 'd["phase"] == "Succeeded" and d["lastGood"]["tag"] == "v2026.7.1"'; then
 	tap_ok "bring-up under the leader: Succeeded on v2026.7.1"
 else
@@ -59,8 +35,7 @@ else
 		"$(tail -n 20 "$fleet/logs/replica$L.log")"
 fi
 F=$((L % 3 + 1))
-tap_check "a follower serves /status from the shared state, naming the leader" \
-	fleet_status "$(eval echo "\$HA_URL_$F")" \
+tap_check "a follower serves /status from the shared state, naming the leader" ha_status "$F" \
 	"d['phase'] == 'Succeeded' and not d['leader']['self'] and d['leader']['address'] == '$(eval echo "\$HA_URL_$L" | sed 's|http://||')'"
 
 fleet_promote "$fleet" v2026.8.0
@@ -69,13 +44,13 @@ if fleet_wait 60 lstatus "d['phase'] == 'Promoting' and d['promotion']['tag'] ==
 else
 	tap_fail "the leader promotes v2026.8.0" "$(lstatus)"
 fi
-term=$(lstatus >/dev/null && fleet_status "$(eval echo "\$HA_URL_$L")" | python3 -c 'import json,sys; print(json.load(sys.stdin)["leader"]["term"])')
+term=$(lstatus | python3 -c 'import json, sys; print(json.load(sys.stdin)["leader"]["term"])')
 killed=$L
 kill -9 "$(eval echo "\$HA_PID_$L")"
 wait "$(eval echo "\$HA_PID_$L")" 2>/dev/null
 t0=$(python3 -c 'import time; print(time.time())')
-fleet_wait 10 leader
-L=$(leader)
+etcd_wait 10 ha_leader
+L=$(ha_leader)
 took=$(python3 -c "import time; print('%.1f' % (time.time() - $t0))")
 tap_check "SIGKILL of the leader: replica ${L:-none} leads within a lease and a poll (${took}s)" \
 	python3 -c "import sys; sys.exit(0 if '$L' and '$L' != '$killed' and $took <= 5 else 1)"

@@ -5,6 +5,11 @@
 #     and ETCD_ENDPOINTS_YAML ("[http://..., ...]"). 1 when etcd is missing or does not come up.
 #   etcd_kill DIR N: SIGKILL to member eN; etcd_start DIR N: starts it again on its data.
 #   etcdctl_: etcdctl (API v3) on the cluster's endpoints.
+#   ha_replicas N: N controller replicas on the fleet's configuration with the etcd store
+#     (prefix /clawfleet/test, leaseTTL 3s), replica K in DIR/replicaK with its log in
+#     logs/replicaK.log, its URL in HA_URL_K and its pid in HA_PID_K.
+#   ha_leader: the number of the replica whose /status says it leads; 1 when none does.
+#   ha_status K [EXPR]: fleet_status of replica K.
 #   etcd_wait SECONDS CMD...: fleet_wait bounded by the clock rather than by tries.
 etcd_up() {
 	local dir=$1 n cluster=""
@@ -69,3 +74,29 @@ etcdctl_() {
 	ETCDCTL_API=3 etcdctl --endpoints "$(echo "$ETCD_ENDPOINTS" | tr ' ' ,)" \
 		--dial-timeout 1s --command-timeout 2s "$@"
 }
+
+ha_replicas() {
+	local n port
+	for n in $(seq "$1"); do
+		port=$(fleet_free_port)
+		sed -e "s|^state: .*|state: $fleet/replica$n|" \
+			-e "s|^listen: .*|listen: 127.0.0.1:$port|" "$FLEET_CONFIG" >"$fleet/replica$n.yaml"
+		echo "store: {type: etcd, endpoints: $ETCD_ENDPOINTS_YAML, prefix: /clawfleet/test," \
+			"leaseTTL: 3s, timeout: 500ms}" >>"$fleet/replica$n.yaml"
+		eval "HA_URL_$n=http://127.0.0.1:$port"
+		"$FLEET_BIN" controller --config "$fleet/replica$n.yaml" \
+			>>"$fleet/logs/replica$n.log" 2>&1 &
+		eval "HA_PID_$n=$!"
+		fleet_track "$fleet" "$!"
+	done
+}
+
+ha_leader() {
+	local n
+	for n in 1 2 3; do
+		ha_status "$n" 'd["leader"]["self"]' && { echo "$n"; return 0; }
+	done
+	return 1
+}
+
+ha_status() { fleet_status "$(eval echo "\$HA_URL_$1")" "${@:2}" 2>/dev/null; }
