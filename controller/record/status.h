@@ -106,7 +106,8 @@ struct status_view {
 	const char *audit_broken;
 	int64_t audit_broken_since_ms;
 	/* Why the rollout state cannot be saved: a StateUnwritable condition with the reason
-	 * (NoSpace, ReadOnly, PermissionDenied, SaveFailed); NULL: the last save succeeded. */
+	 * (NoSpace, ReadOnly, PermissionDenied, SaveFailed, and with the etcd store
+	 * NotLeader, StoreUnreachable); NULL: the last save succeeded. */
 	const char *state_unwritable, *state_unwritable_reason;
 	int64_t state_unwritable_since_ms;
 	const struct status_source *source; /* NULL: a source read live, never stale */
