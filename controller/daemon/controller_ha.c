@@ -1,7 +1,8 @@
 /* The fleet controller as one of several replicas sharing the etcd store (README "High
  * availability"): the renew thread that campaigns for the leader key and keeps its lease, the
- * pass's view of it (lead, follow, take over), and the mirror of the audit chain kept in etcd into
- * this replica's promotions.jsonl.
+ * pass's view of it (lead, follow, take over), the hand-over thread that passes a Flux event a
+ * follower received on to the leader, and the mirror of the audit chain kept in etcd into this
+ * replica's promotions.jsonl.
  *
  * The renew thread has its own etcd client and never waits on the loop; the loop never waits on
  * etcd for the lease: it reads the timing under a mutex and compares the deadline with the
@@ -31,6 +32,9 @@
 
 #define HOLDER_MAX 256
 #define KEY_MAX 320
+/* How often the leader reads <prefix>/trigger: a Flux event a follower received starts the
+ * leader's pass within this. One read of one small key: etcd serves thousands a second. */
+#define TRIGGER_POLL_MS 250
 
 struct controller_ha {
 	struct etcd *etcd; /* the renew thread's own client */
@@ -40,6 +44,12 @@ struct controller_ha {
 	bool started;
 	pthread_mutex_t mu;
 	pthread_cond_t cond; /* CLOCK_MONOTONIC: wakes the thread to stop */
+	/* The hand-over thread: a follower's Flux events to the leader through <prefix>/trigger. */
+	struct etcd *hook_etcd; /* its own client */
+	char trigger_key[KEY_MAX];
+	pthread_t hook_thread;
+	bool hook_started;
+	pthread_cond_t hook_cond; /* CLOCK_MONOTONIC: an event to pass on, or stop */
 
 	/* Guarded by mu. */
 	bool stop;
@@ -50,6 +60,8 @@ struct controller_ha {
 	int64_t failover_ms;	      /* when the term last changed (epoch ms; 0: not seen) */
 	uint64_t failovers;	      /* changes of term seen by this replica */
 	char error[CF_ERR_MSG];	      /* the last etcd failure of the thread, "" when it answers */
+	bool hook_pending;	      /* a follower's Flux event not yet passed on */
+	int64_t trigger_seen;	      /* the trigger key's mod revision the leader last acted on */
 
 	/* The pass's (the loop thread) only. */
 	int64_t fenced_term; /* the term the store's fence holds, 0 none */
@@ -201,6 +213,78 @@ static void *renew_thread(void *arg)
 	}
 	pthread_mutex_unlock(&ha->mu);
 	return NULL;
+}
+
+/* ---- Flux events received by a follower ---- */
+
+/* The follower puts <prefix>/trigger (its ID, no fence: it says only "run a pass"); the leader
+ * reads the key every TRIGGER_POLL_MS and wakes its loop when the key changed during its term.
+ * Its own thread and client: a slow etcd delays neither the renewals nor the HTTP threads. */
+static void pass_on(struct controller_ha *ha)
+{
+	struct cf_err err;
+	size_t idlen = strcspn(ha->holder, " ");
+	ha->hook_pending = false;
+	pthread_mutex_unlock(&ha->mu);
+	int rc = etcd_put(ha->hook_etcd, ha->trigger_key, ha->holder, idlen, 0, &err);
+	if (rc < 0)
+		log_warn("flux event: not passed on to the leader (%s); the leader reads Git at its "
+			 "next pass",
+			 err.msg);
+	else
+		log_info("flux event: passed on to the leader through %s", ha->trigger_key);
+	pthread_mutex_lock(&ha->mu);
+}
+
+static void read_trigger(struct controller_ha *ha)
+{
+	struct etcd_kv kv = {0};
+	bool found = false;
+	int64_t term = ha->term;
+	pthread_mutex_unlock(&ha->mu);
+	/* A failed read is not logged: the renew thread says when etcd does not answer. */
+	int rc = etcd_get(ha->hook_etcd, ha->trigger_key, &kv, &found, &(struct cf_err){0});
+	pthread_mutex_lock(&ha->mu);
+	if (rc == 0 && found && ha->timing.leading && kv.mod_revision > term &&
+	    kv.mod_revision > ha->trigger_seen) {
+		ha->trigger_seen = kv.mod_revision;
+		log_info("flux event: received by replica %s, a pass starts now", kv.value);
+		controller_wake();
+	}
+	free(kv.key);
+	free(kv.value);
+}
+
+static void *hook_thread(void *arg)
+{
+	struct controller_ha *ha = arg;
+	pthread_mutex_lock(&ha->mu);
+	while (!ha->stop) {
+		if (ha->hook_pending) {
+			pass_on(ha);
+			continue;
+		}
+		if (ha->timing.leading)
+			read_trigger(ha);
+		struct timespec ts = clock_timespec(clock_mono_ms() + TRIGGER_POLL_MS);
+		if (!ha->stop && !ha->hook_pending)
+			compat_cond_timedwait_monotonic(&ha->hook_cond, &ha->mu, &ts);
+	}
+	pthread_mutex_unlock(&ha->mu);
+	return NULL;
+}
+
+void controller_ha_pass_on(struct controller *c)
+{
+	struct controller_ha *ha = c->ha;
+	if (!ha)
+		return;
+	pthread_mutex_lock(&ha->mu);
+	if (!leader_may_act(&ha->timing, clock_mono_ms())) {
+		ha->hook_pending = true;
+		pthread_cond_signal(&ha->hook_cond);
+	}
+	pthread_mutex_unlock(&ha->mu);
 }
 
 /* ---- the audit mirror ---- */
@@ -428,6 +512,8 @@ static void ha_free(struct controller_ha *ha)
 	if (!ha)
 		return;
 	etcd_free(ha->etcd);
+	etcd_free(ha->hook_etcd);
+	pthread_cond_destroy(&ha->hook_cond);
 	pthread_cond_destroy(&ha->cond);
 	pthread_mutex_destroy(&ha->mu);
 	free(ha);
@@ -446,6 +532,12 @@ static int ha_new(struct controller *c, const struct rollout_store_etcd_config *
 		free(ha);
 		return cf_err_set(err, "leader election: cannot make a condition variable");
 	}
+	if (compat_cond_init_monotonic(&ha->hook_cond) != 0) {
+		pthread_cond_destroy(&ha->cond);
+		pthread_mutex_destroy(&ha->mu);
+		free(ha);
+		return cf_err_set(err, "leader election: cannot make a condition variable");
+	}
 	c->ha = ha;
 	if (gethostname(host, sizeof(host)) < 0)
 		snprintf(host, sizeof(host), "replica");
@@ -458,6 +550,8 @@ static int ha_new(struct controller *c, const struct rollout_store_etcd_config *
 		 c->cfg.listen);
 	snprintf(ha->leader_key, sizeof(ha->leader_key), "%s%s", sc->prefix,
 		 ROLLOUT_STORE_KEY_LEADER);
+	snprintf(ha->trigger_key, sizeof(ha->trigger_key), "%s%s", sc->prefix,
+		 ROLLOUT_STORE_KEY_TRIGGER);
 	ha->timing.ttl_ms = c->cfg.store_lease_ttl_ms;
 	struct etcd_options opts = {
 		.endpoints = sc->endpoints,
@@ -467,7 +561,9 @@ static int ha_new(struct controller *c, const struct rollout_store_etcd_config *
 		.cert_file = sc->cert_file,
 		.key_file = sc->key_file,
 	};
-	return etcd_new(&ha->etcd, &opts, err);
+	if (etcd_new(&ha->etcd, &opts, err) < 0)
+		return -1;
+	return etcd_new(&ha->hook_etcd, &opts, err);
 }
 
 int controller_ha_open(struct controller *c, struct cf_err *err)
@@ -505,6 +601,9 @@ int controller_ha_open(struct controller *c, struct cf_err *err)
 	if (pthread_create(&c->ha->thread, NULL, renew_thread, c->ha) != 0)
 		return cf_err_set(err, "leader election: cannot start the renew thread");
 	c->ha->started = true;
+	if (pthread_create(&c->ha->hook_thread, NULL, hook_thread, c->ha) != 0)
+		return cf_err_set(err, "leader election: cannot start the hand-over thread");
+	c->ha->hook_started = true;
 	log_info("leader election: campaigning for %s as %s (lease %" PRId64 " s)",
 		 c->ha->leader_key, c->ha->holder, cfg->store_lease_ttl_ms / 1000);
 	return 0;
@@ -515,13 +614,15 @@ void controller_ha_close(struct controller *c)
 	struct controller_ha *ha = c->ha;
 	if (!ha)
 		return;
-	if (ha->started) {
-		pthread_mutex_lock(&ha->mu);
-		ha->stop = true;
-		pthread_cond_signal(&ha->cond);
-		pthread_mutex_unlock(&ha->mu);
+	pthread_mutex_lock(&ha->mu);
+	ha->stop = true;
+	pthread_cond_signal(&ha->cond);
+	pthread_cond_signal(&ha->hook_cond);
+	pthread_mutex_unlock(&ha->mu);
+	if (ha->started)
 		pthread_join(ha->thread, NULL);
-	}
+	if (ha->hook_started)
+		pthread_join(ha->hook_thread, NULL);
 	/* A leader that stops hands the key over at once rather than a lease later. */
 	if (ha->lease && etcd_lease_revoke(ha->etcd, ha->lease, &(struct cf_err){0}) == 0)
 		log_info("leader election: the lease is revoked, another replica may lead at once");

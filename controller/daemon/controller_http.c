@@ -432,8 +432,10 @@ static int h_flux(void *ctx, const struct httpd_request *req, struct httpd_respo
 	if (fluxhook_handle(c->hook, req, &snap, resp, &out) < 0)
 		return -1;
 	log_info("flux event: %s", out.message);
-	if (out.trigger)
+	if (out.trigger) {
 		controller_wake();
+		controller_ha_pass_on(c);
+	}
 	if (!out.redelivery && (out.status != 202 || out.verdict == VERDICT_ROLLBACK)) {
 		pthread_mutex_lock(&c->mu);
 		if (c->nhook_events < HOOK_EVENTS_MAX)

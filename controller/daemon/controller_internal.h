@@ -211,6 +211,10 @@ bool controller_ha_pass(struct controller *c);
  * leader's renew deadline has passed, on the monotonic clock. */
 bool controller_may_act(struct controller *c);
 void controller_ha_view(struct controller *c, struct controller_ha_view *out);
+/* A Flux event accepted by a follower: passed on to the leader through etcd, so the leader's
+ * pass starts at once (within a quarter second). Nothing for the leader or the file store.
+ * Returns at once: the hand-over thread writes the key. */
+void controller_ha_pass_on(struct controller *c);
 
 /* controller_http.c */
 /* Renders /status, /metrics and the page from the pass just finished (r and weights NULL when

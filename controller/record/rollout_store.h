@@ -103,6 +103,7 @@ int rollout_store_open_etcd(struct rollout_store *out, const struct rollout_stor
 #define ROLLOUT_STORE_KEY_ANCHOR "/audit-anchor"
 #define ROLLOUT_STORE_KEY_AUDIT "/audit/"
 #define ROLLOUT_STORE_KEY_LEADER "/leader"
+#define ROLLOUT_STORE_KEY_TRIGGER "/trigger"
 /* Calls line(ctx, seq, text, len) for each audit line kept in etcd after seq `after`, in chain
  * order, a page at a time (a replica mirroring the chain, an export); stops at the first
  * callback that returns non-zero and returns that. -1 on an etcd error or a store that keeps no

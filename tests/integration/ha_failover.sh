@@ -3,7 +3,8 @@
 # fleet and a real HAProxy: one leads, the others follow and say who leads; the leader SIGKILLed
 # mid-rollout → another replica leads within one lease TTL (3 s) plus a poll, and the rollout
 # finishes under it with no step repeated (the chain in etcd and every replica's mirror verify,
-# no duplicate step line) and no target sent twice (each agent's observedGeneration).
+# no duplicate step line) and no target sent twice (each agent's observedGeneration). A Flux event
+# posted to a follower starts the leader's pass at once (through <prefix>/trigger).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/tap.sh
@@ -19,6 +20,11 @@ if ! etcd_up "$fleet"; then
 fi
 tap_ok "a three-member etcd cluster comes up"
 
+# The Flux receiver on every replica, one bearer token.
+hook_token=$(printf '%064d' 7)
+printf '%s' "$hook_token" | "$FLEET_BIN" token stage --dir "$fleet/flux-tokens" --actor test --ticket T-1 --stdin >/dev/null
+"$FLEET_BIN" token promote --dir "$fleet/flux-tokens" --actor test --ticket T-1 >/dev/null
+printf 'webhook: {path: /hook/flux, tokens: {dir: %s}}\n' "$fleet/flux-tokens" >>"$FLEET_CONFIG"
 ha_replicas 3
 lstatus() { ha_status "$L" "$@"; }
 
@@ -35,8 +41,21 @@ else
 		"$(tail -n 20 "$fleet/logs/replica$L.log")"
 fi
 F=$((L % 3 + 1))
-tap_check "a follower serves /status from the shared state, naming the leader" ha_status "$F" \
+tap_check "a follower serves /status from the shared state, naming the leader" etcd_wait 5 ha_status "$F" \
 	"d['phase'] == 'Succeeded' and not d['leader']['self'] and d['leader']['address'] == '$(eval echo "\$HA_URL_$L" | sed 's|http://||')'"
+
+
+# --- a Flux event received by a follower
+code=$(curl -s --max-time 5 -o "$fleet/hook-reply" -w '%{http_code}' -X POST \
+	-H 'Content-Type: application/json' -H "Authorization: Bearer $hook_token" -H 'x-flux-event: true' \
+	--data-binary '{"involvedObject":{"kind":"GitRepository","namespace":"flux-system","name":"openclaw-fleet","uid":"u-1"},"severity":"info","reason":"NewArtifact","message":"stored artifact","metadata":{},"timestamp":"2026-11-21T04:00:01Z"}' \
+	"$(eval echo "\$HA_URL_$F")/hook/flux")
+t0=$(python3 -c 'import time; print(time.time())')
+tap_eq "a follower accepts a Flux event" 202 "$code"
+etcd_wait 5 grep -q "flux event: received by replica" "$fleet/logs/replica$L.log"
+took=$(python3 -c "import time; print('%.1f' % (time.time() - $t0))")
+tap_check "and the leader's pass starts at once (${took}s, at most 2)" python3 -c "import sys; sys.exit(0 if $took <= 2 and open('$fleet/logs/replica$L.log').read().count('flux event: received by replica') == 1 else 1)"
+tap_contains "the follower says it passed the event on" "flux event: passed on to the leader" "$(cat "$fleet/logs/replica$F.log")"
 
 fleet_promote "$fleet" v2026.8.0
 if fleet_wait 60 lstatus "d['phase'] == 'Promoting' and d['promotion']['tag'] == 'v2026.8.0'"; then
