@@ -4,7 +4,8 @@
 # mid-rollout → another replica leads within one lease TTL (3 s) plus a poll, and the rollout
 # finishes under it with no step repeated (the chain in etcd and every replica's mirror verify,
 # no duplicate step line) and no target sent twice (each agent's observedGeneration). A Flux event
-# posted to a follower starts the leader's pass at once (through <prefix>/trigger).
+# posted to a follower starts the leader's pass at once (through <prefix>/trigger). A target the
+# killed leader sent, replayed once the new leader has sent a newer generation, is refused (409).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/tap.sh
@@ -64,6 +65,14 @@ else
 	tap_fail "the leader promotes v2026.8.0" "$(lstatus)"
 fi
 term=$(lstatus | python3 -c 'import json, sys; print(json.load(sys.stdin)["leader"]["term"])')
+# agent_target NODE [METHOD BODY]: GET (or PUT BODY to) the node's /v1/target with the agent token;
+# prints the body then the status.
+agent_target() {
+	curl -s --max-time 5 -w ' %{http_code}' -X "${2:-GET}" ${3:+--data-binary "$3"} \
+		-H "Authorization: Bearer $(cat "$fleet/agent-token")" -H 'Content-Type: application/json' \
+		"http://127.0.0.1:$(eval echo "\$FLEET_AGENT_PORT_$(echo "$1" | tr - _)")/v1/target"
+}
+old_target=$(agent_target canary-gw | sed 's/ [0-9]*$//' | python3 -c 'import json, sys; print(json.dumps(json.load(sys.stdin)["target"]))')
 killed=$L
 kill -9 "$(eval echo "\$HA_PID_$L")"
 wait "$(eval echo "\$HA_PID_$L")" 2>/dev/null
@@ -80,6 +89,15 @@ else
 	tap_fail "the rollout finishes under the new leader" "$(lstatus)" \
 		"$(tail -n 30 "$fleet/logs/replica$L.log")"
 fi
+
+# --- the killed leader's target, replayed: the agent refuses it
+out=$(agent_target canary-gw PUT "$old_target")
+tap_eq "the killed leader's target (generation $(echo "$old_target" | python3 -c 'import json, sys; print(json.load(sys.stdin)["generation"])')), replayed: 409" 409 "${out##* }"
+tap_contains "saying why" "is older than the current target's, 3" "${out% *}"
+same_gen=$(echo "$old_target" | python3 -c 'import json, sys; d = json.load(sys.stdin); d["generation"] = 3; print(json.dumps(d))')
+out=$(agent_target canary-gw PUT "$same_gen")
+tap_eq "the same generation as the new leader's with the old leader's body: 409" 409 "${out##* }"
+tap_contains "saying why" "generation 3 already names a different target" "${out% *}"
 
 # --- nothing twice
 audit=$fleet/replica$L/promotions.jsonl
