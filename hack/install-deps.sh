@@ -8,13 +8,15 @@ deb_packages=(
   build-essential pkg-config clang git ca-certificates curl python3 python3-yaml
   libgit2-dev libyaml-dev libjson-c-dev libcurl4-openssl-dev libssl-dev
   libmicrohttpd-dev libcmocka-dev haproxy valgrind chromium prometheus faketime
-  libclang-rt-dev socat
+  libclang-rt-dev socat etcd-server etcd-client
 )
 # socat is make bench's baseline for HAProxy's Runtime API (a connection per command);
 # prometheus brings promtool; faketime brings libfaketime, which tests/integration/clock_step.sh
 # steps the controller's wall clock with (Linux only); libclang-rt-dev the libFuzzer runtime of
-# clang (make fuzz).
-brew_packages=(pkg-config libgit2 libyaml json-c curl openssl@3 libmicrohttpd cmocka haproxy git python@3 prometheus socat)
+# clang (make fuzz); etcd-server the store several controller replicas share (store: {type:
+# etcd}: the unit tests of record/etcd and the ha_* integration tests start their own members),
+# etcd-client its etcdctl, which those tests use to look at the keys.
+brew_packages=(pkg-config libgit2 libyaml json-c curl openssl@3 libmicrohttpd cmocka haproxy git python@3 prometheus socat etcd)
 # make demo needs nothing more: its scripts run on macOS's bash 3.2 and BSD tools. The
 # integration tests behind make test run in CI on Debian and keep GNU tools and bash 4+:
 # bash (tests/run's wait -n, associative arrays in some scripts), coreutils (timeout, stat -c,

@@ -106,6 +106,12 @@ static int setup(CURL *e, const struct httpc_request *req, struct xfer *x, struc
 		  curl_easy_setopt(e, CURLOPT_PRIVATE, x) == CURLE_OK;
 	if (ok && req->proxy != HTTPC_PROXY_FROM_ENV)
 		ok = curl_easy_setopt(e, CURLOPT_PROXY, req->proxy ? req->proxy : "") == CURLE_OK;
+	if (ok && req->ca_file)
+		ok = curl_easy_setopt(e, CURLOPT_CAINFO, req->ca_file) == CURLE_OK;
+	if (ok && req->cert_file)
+		ok = curl_easy_setopt(e, CURLOPT_SSLCERT, req->cert_file) == CURLE_OK;
+	if (ok && req->key_file)
+		ok = curl_easy_setopt(e, CURLOPT_SSLKEY, req->key_file) == CURLE_OK;
 	if (ok && x->headers)
 		ok = curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers) == CURLE_OK;
 	if (ok && strcmp(method, "GET") != 0)

@@ -37,6 +37,9 @@ struct httpc_request {
 	size_t max_reply;	 /* > 0: the most reply body bytes accepted */
 	const char *user_agent;	 /* NULL: "clawfleet" */
 	const char *proxy;	 /* NULL: none; HTTPC_PROXY_FROM_ENV; else a proxy URL */
+	/* https: NULL for each: the system's CAs and no client certificate; else PEM files (a
+	 * private CA such as an etcd cluster's, and the certificate and key it asks clients for). */
+	const char *ca_file, *cert_file, *key_file;
 };
 
 /* Zero-initialise. body holds the reply body (NUL-terminated), capped at max_reply. */

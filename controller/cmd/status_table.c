@@ -494,6 +494,29 @@ static void print_next(FILE *out, struct json_object *plan, int64_t now_ms)
 	fprintf(out, " at the earliest, if everything stays green\n");
 }
 
+/* With the etcd store: which replica leads, whether the one asked is it, and why etcd cannot be
+ * read when it cannot. */
+static void print_leader(FILE *out, struct json_object *l)
+{
+	char id[256], address[256], error[512];
+	if (!json_object_is_type(l, json_type_object))
+		return;
+	struct json_object *self = get(l, "self");
+	bool leads = json_object_is_type(self, json_type_boolean) && json_object_get_boolean(self);
+	clean(id, sizeof(id), str(l, "id"));
+	clean(address, sizeof(address), str(l, "address"));
+	if (str(l, "id"))
+		fprintf(out, LABEL "%s at %s, term %s%s", "leader", id, address, text(l, "term"),
+			leads ? " (this replica)" : "");
+	else
+		fprintf(out, LABEL "none", "leader");
+	if (str(l, "error")) {
+		clean(error, sizeof(error), str(l, "error"));
+		fprintf(out, "; etcd: %s", error);
+	}
+	fprintf(out, "\n");
+}
+
 static void print_document(FILE *out, struct json_object *doc, struct json_object *plan,
 			   int64_t now_ms)
 {
@@ -512,6 +535,7 @@ static void print_document(FILE *out, struct json_object *doc, struct json_objec
 	else
 		fprintf(out, LABEL "none in the repository\n", "promotion");
 	fprintf(out, LABEL "%s\n", "revision", text(doc, "revision"));
+	print_leader(out, get(doc, "leader"));
 	if (get(doc, "sourceError")) {
 		fprintf(out, LABEL, "source");
 		put_lines(out, 12, text(doc, "sourceError"));

@@ -363,6 +363,37 @@ static void log_swept(const char *dir, const char *name, long long size, void *c
 		 size);
 }
 
+/* What the file store and the etcd store open alike: the schemas, the probes, the agents, the
+ * source, the Flux receiver and the HTTP server. */
+static int open_rest(struct controller *c, struct cf_err *err)
+{
+	struct fleet_poll_config pc = {.max_parallel = (unsigned int)c->cfg.max_parallel};
+	struct target_client_config ac = {.token_file = c->cfg.agent_token};
+	if (schema_set_load_embedded(&c->schemas, err) < 0 ||
+	    fleet_poll_new(&c->probe, &pc, err) < 0 || target_client_new(&c->agents, &ac, err) < 0)
+		return -1;
+	if (controller_open_source(c, err) < 0) {
+		source_free(c->src);
+		c->src = NULL;
+		controller_source_failed(c, err->msg, NULL);
+	}
+	if (open_receiver(&c->cfg, &c->hook_tokens, &c->hook, err) < 0)
+		return -1;
+	controller_record(c, NULL, NULL, false);
+	return controller_start_httpd(c, err);
+}
+
+/* The etcd store, shared by several replicas: the state, the anchor and the chain come from
+ * etcd once this replica leads or follows (controller_ha.c), never from the state directory. */
+static int open_shared(struct controller *c, struct cf_err *err)
+{
+	if (controller_ha_open(c, err) < 0)
+		return -1;
+	if (fsutil_sweep_temp(c->cfg.state, log_swept, NULL, err) < 0)
+		log_warn("%s", err->msg);
+	return open_rest(c, err);
+}
+
 static int controller_open(struct controller *c, struct cf_err *err)
 {
 	char warning[512] = "";
@@ -377,6 +408,8 @@ static int controller_open(struct controller *c, struct cf_err *err)
 		return -1;
 	if (fsutil_mkdir_p(c->cfg.state, 0700, err) < 0)
 		return -1;
+	if (c->cfg.store_type == CTLCFG_STORE_ETCD)
+		return open_shared(c, err);
 	if (rollout_store_open_file(&c->store, c->state_path, err) < 0)
 		return -1;
 	if (rollout_store_load_anchor(&c->store, &anchor, &anchor_found, err) < 0)
@@ -405,25 +438,13 @@ static int controller_open(struct controller *c, struct cf_err *err)
 	/* Only monotonic time moves the rollout clock from here: the wall clock may step. */
 	c->clock_resumed_ms = rollout_clock_resume(&c->state, clock_epoch_ms());
 	c->clock_resumed_mono_ms = clock_mono_ms();
-	struct fleet_poll_config pc = {.max_parallel = (unsigned int)c->cfg.max_parallel};
-	struct target_client_config ac = {.token_file = c->cfg.agent_token};
-	if (schema_set_load_embedded(&c->schemas, err) < 0 ||
-	    fleet_poll_new(&c->probe, &pc, err) < 0 || target_client_new(&c->agents, &ac, err) < 0)
-		return -1;
-	if (controller_open_source(c, err) < 0) {
-		source_free(c->src);
-		c->src = NULL;
-		controller_source_failed(c, err->msg, NULL);
-	}
-	if (open_receiver(&c->cfg, &c->hook_tokens, &c->hook, err) < 0)
-		return -1;
-	controller_record(c, NULL, NULL, false);
-	return controller_start_httpd(c, err);
+	return open_rest(c, err);
 }
 
 static void controller_close(struct controller *c)
 {
 	httpd_stop(c->httpd);
+	controller_ha_close(c);
 	fluxhook_free(c->hook);
 	tokens_free(c->hook_tokens);
 	target_client_free(c->agents);

@@ -228,6 +228,23 @@ void controller_record(struct controller *c, const struct fleet_poll_result *r,
 		.now_ms = clock_epoch_ms(),
 		.max_hold_ms = promo ? promo->max_hold_ms : 0,
 	};
+	struct controller_ha_view ha;
+	struct status_leader leader;
+	controller_ha_view(c, &ha);
+	if (ha.shared) {
+		leader = (struct status_leader){
+			.self = ha.leading,
+			.replica = ha.self,
+			.id = ha.id,
+			.address = ha.address,
+			.term = ha.term,
+			.lease_deadline_ms = ha.lease_deadline_ms,
+			.last_failover_ms = ha.last_failover_ms,
+			.failovers = ha.failovers,
+			.error = ha.error[0] ? ha.error : NULL,
+		};
+		v.leader = &leader;
+	}
 	read_token_rotation(c, &rotation_arena, &rotation, &rotation_err, &v);
 	/* The page is rendered from the /status document itself, so the two never disagree; an
 	 * unreadable audit log costs the page its audit lines, not the page. */
@@ -473,8 +490,10 @@ static int h_flux(void *ctx, const struct httpd_request *req, struct httpd_respo
 	if (fluxhook_handle(c->hook, req, &snap, resp, &out) < 0)
 		return -1;
 	log_info("flux event: %s", out.message);
-	if (out.trigger)
+	if (out.trigger) {
 		controller_wake();
+		controller_ha_pass_on(c);
+	}
 	if (!out.redelivery && (out.status != 202 || out.verdict == VERDICT_ROLLBACK)) {
 		pthread_mutex_lock(&c->mu);
 		if (c->nhook_events < HOOK_EVENTS_MAX)

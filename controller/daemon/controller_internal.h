@@ -2,7 +2,9 @@
  * the loop, signals, configuration, start and stop; controller_pass.c, one pass: the source,
  * observe, plan, act; controller_world.c, the real world the act step changes and the restart's
  * settling of the audit log; controller_http.c, the documents each pass renders and the routes
- * that serve them; writeback.c, the commit that makes Git agree with an automatic rollback). The behaviour they share is stated at the top of controller_daemon.c. */
+ * that serve them; writeback.c, the commit that makes Git agree with an automatic rollback;
+ * controller_ha.c, one replica of several on the etcd store: the leader election and the audit
+ * mirror). The behaviour they share is stated at the top of controller_daemon.c. */
 #ifndef CLAWFLEET_CONTROLLER_INTERNAL_H
 #define CLAWFLEET_CONTROLLER_INTERNAL_H
 #include <limits.h>
@@ -61,6 +63,7 @@ struct controller {
 	struct fleet_poll *probe;
 	struct target_client *agents;
 	struct rollout_store store;
+	struct controller_ha *ha; /* the etcd store's leader election; NULL for the file store */
 	struct rollout_state state;
 	char *saved; /* the state's JSON as last saved */
 	struct audit_anchor anchor; /* as last saved beside the state; valid when anchor_saved */
@@ -192,6 +195,38 @@ void controller_observe_lb(struct controller *c, const struct load_balancer *lb,
  * failed one when due; the state records each step. True while a child runs: a pass should
  * come soon. */
 bool controller_writeback(struct controller *c, const struct desired_state *ds);
+
+/* controller_ha.c */
+/* The leader election as /status shows it. */
+struct controller_ha_view {
+	bool shared;	     /* the etcd store: the rest is set */
+	bool leading;	     /* this replica leads and may act */
+	char self[256];	     /* this replica's ID */
+	char id[256];	     /* the leader's ID, "" when none is known */
+	char address[256];   /* the leader's listen address */
+	int64_t term;	     /* the leader key's create revision, 0 unknown */
+	int64_t lease_deadline_ms; /* leading: when it stops acting unless it renews (epoch ms) */
+	int64_t last_failover_ms;  /* the last change of leader this replica saw (epoch ms), 0 */
+	uint64_t failovers;
+	char error[CF_ERR_MSG]; /* why etcd cannot be read or the lease kept, "" */
+};
+/* With store.type etcd: opens the store, the local mirror of the audit log, follows the shared
+ * state as far as etcd answers, and starts the renew thread that campaigns for the leader key. */
+int controller_ha_open(struct controller *c, struct cf_err *err);
+/* Stops the renew thread and revokes the lease a leader holds. */
+void controller_ha_close(struct controller *c);
+/* At the start of a pass: true when this replica leads and may act (always for the file store).
+ * A new term fences the store and takes over the chain and the state from etcd; a follower
+ * mirrors the chain and loads the shared state for /status, and takes no action. */
+bool controller_ha_pass(struct controller *c);
+/* Before each action (weights, targets, routes, drains, audit lines, broadcasts): false once the
+ * leader's renew deadline has passed, on the monotonic clock. */
+bool controller_may_act(struct controller *c);
+void controller_ha_view(struct controller *c, struct controller_ha_view *out);
+/* A Flux event accepted by a follower: passed on to the leader through etcd, so the leader's
+ * pass starts at once (within a quarter second). Nothing for the leader or the file store.
+ * Returns at once: the hand-over thread writes the key. */
+void controller_ha_pass_on(struct controller *c);
 
 /* controller_http.c */
 /* Renders /status, /metrics and the page from the pass just finished (r and weights NULL when

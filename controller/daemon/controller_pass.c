@@ -336,6 +336,11 @@ bool controller_run_pass(struct controller *c, bool *failed)
 	*failed = false;
 	rollout_state_init(&out.next);
 	controller_send_hook_events(c);
+	/* One replica of several acts: a follower shows the leader's state and takes no action. */
+	if (!controller_ha_pass(c)) {
+		controller_record(c, NULL, NULL, false);
+		return under_way(&c->state);
+	}
 	/* A sealed audit log stops every action: /status says why (Stalled, AuditChainBroken). */
 	if (!controller_audit_holds(c)) {
 		controller_record(c, NULL, NULL, false);

@@ -44,6 +44,10 @@ static const char *unwritable_reason(int e)
 	case EACCES:
 	case EPERM:
 		return "PermissionDenied";
+	case ESTALE:
+		return "NotLeader";
+	case EHOSTUNREACH:
+		return "StoreUnreachable";
 	default:
 		return "SaveFailed";
 	}
@@ -60,14 +64,50 @@ static void save_failed(struct controller *c, int e, const struct cf_err *err)
 	c->state_unwritable_reason = unwritable_reason(e);
 }
 
-/* The anchor first, then the state: after a crash between the two the log ends one line past
- * the saved state's view, at the line it still has pending, which the start settles. While
- * saves fail every save is tried for real, so the first that succeeds clears StateUnwritable. */
+/* The audit lines the anchor a adds to the one saved last, from the end of promotions.jsonl,
+ * each without its newline, for a store that keeps the chain itself (rollout_store_commit):
+ * *lines points into *text, both malloc'd. */
+static int lines_since(struct controller *c, const struct audit_anchor *a, char **text,
+		       const char ***lines, size_t *nlines, struct cf_err *err)
+{
+	size_t want = (size_t)(a->lines - c->anchor.lines), len = 0, n = 0;
+	*text = NULL;
+	*lines = NULL;
+	*nlines = 0;
+	if (!c->anchor_saved || a->lines <= c->anchor.lines || !rollout_store_shared(&c->store))
+		return 0;
+	if (audit_read_tail(c->audit_path, want, want * (AUDIT_LINE_MAX + 1) + 1, text, &len,
+			    err) < 0)
+		return -1;
+	if (!(*lines = calloc(want, sizeof(**lines))))
+		return cf_err_set(err, "out of memory");
+	for (char *p = *text; n < want && *p; n++) {
+		char *nl = strchr(p, '\n');
+		(*lines)[n] = p;
+		if (nl)
+			*nl = '\0';
+		p = nl ? nl + 1 : p + strlen(p);
+	}
+	if (n != want)
+		return cf_err_set(err, "%s: %zu of the %zu audit lines since the last save are "
+				       "readable",
+				  c->audit_path, n, want);
+	*nlines = n;
+	return 0;
+}
+
+/* The anchor and the state in one commit (the file store: the anchor first, then the state:
+ * after a crash between the two the log ends one line past the saved state's view, at the line
+ * it still has pending, which the start settles; the etcd store: one transaction that carries
+ * the lines too). While saves fail every save is tried for real, so the first that succeeds
+ * clears StateUnwritable. */
 static int save_state(struct controller *c, const struct rollout_state *s, struct cf_err *err)
 {
 	struct audit_anchor a;
-	char *json = NULL;
-	size_t len = 0;
+	char *json = NULL, *text = NULL;
+	const char **lines = NULL;
+	size_t len = 0, nlines = 0;
+	int rc = -1;
 	audit_anchor_of(c->audit, &a);
 	bool anchor_moved = !c->anchor_saved || a.lines != c->anchor.lines ||
 			    strcmp(a.head, c->anchor.head) != 0;
@@ -78,11 +118,13 @@ static int save_state(struct controller *c, const struct rollout_state *s, struc
 		return 0;
 	}
 	failpoint_hit("controller.state.save.before");
-	if ((anchor_moved && rollout_store_save_anchor(&c->store, &a, err) < 0) ||
-	    rollout_store_save(&c->store, s, err) < 0) {
+	if (anchor_moved && lines_since(c, &a, &text, &lines, &nlines, err) < 0) {
+		save_failed(c, EIO, err);
+		goto done;
+	}
+	if (rollout_store_commit(&c->store, s, anchor_moved ? &a : NULL, lines, nlines, err) < 0) {
 		save_failed(c, errno, err);
-		free(json);
-		return -1;
+		goto done;
 	}
 	failpoint_hit("controller.state.save.after");
 	c->anchor = a;
@@ -94,7 +136,13 @@ static int save_state(struct controller *c, const struct rollout_state *s, struc
 	c->state_unwritable_since_ms = 0;
 	free(c->saved);
 	c->saved = json;
-	return 0;
+	json = NULL;
+	rc = 0;
+done:
+	free(json);
+	free(text);
+	free(lines);
+	return rc;
 }
 
 static bool json_str_is(struct json_object *o, const char *key, const char *want)
@@ -224,16 +272,29 @@ bool controller_audit_holds(struct controller *c)
 
 /* ---- the agents and the load balancer ---- */
 
+/* A replica of several acts only while it leads and its renew deadline has not passed: one
+ * that was paused past it finds out here, before it moves anything. */
+static int not_leading(const char *what, struct cf_err *err)
+{
+	return cf_err_set(err, "%s: not done: this replica is not the leader (its lease was not "
+			       "renewed before the renew deadline, or another replica leads)",
+			  what);
+}
+
 static int world_put_targets(void *ctx, struct agent_put *puts, size_t n, struct cf_err *err)
 {
 	struct controller *c = ctx;
+	if (!controller_may_act(c))
+		return not_leading("sending targets", err);
 	return target_client_put(c->agents, puts, n, err);
 }
 
 static int world_apply_weights(void *ctx, const struct weight_map *want, struct cf_err *err)
 {
-	const struct controller *c = ctx;
+	struct controller *c = ctx;
 	const struct load_balancer *lb = controller_lb(c->cache.ds);
+	if (!controller_may_act(c))
+		return not_leading("moving weights", err);
 	if (!lb)
 		return cf_err_set(err, "the plan moves weights but the repository has no "
 				       "LoadBalancer");
@@ -257,6 +318,8 @@ static int world_route_tenant(void *ctx, const struct rollout_route *r, struct c
 {
 	struct controller *c = ctx;
 	const struct load_balancer *lb = controller_lb(c->cache.ds);
+	if (!controller_may_act(c))
+		return not_leading("routing a tenant", err);
 	if (!lb)
 		return cf_err_set(err, "tenant %s: the repository has no LoadBalancer to route it",
 				  r->tenant);
@@ -274,8 +337,10 @@ static int world_route_tenant(void *ctx, const struct rollout_route *r, struct c
 
 static int world_drain(void *ctx, const struct rollout_drain *d, bool drain, struct cf_err *err)
 {
-	const struct controller *c = ctx;
+	struct controller *c = ctx;
 	const struct load_balancer *lb = controller_lb(c->cache.ds);
+	if (!controller_may_act(c))
+		return not_leading("draining a node", err);
 	if (!lb)
 		return cf_err_set(err, "node %s: the repository has no LoadBalancer to drain it",
 				  d->node);
@@ -338,6 +403,8 @@ void controller_observe_lb(struct controller *c, const struct load_balancer *lb,
 static int world_append_audit(void *ctx, const struct rollout_audit *au, struct cf_err *err)
 {
 	struct controller *c = ctx;
+	if (!controller_may_act(c))
+		return not_leading("writing an audit line", err);
 	struct audit_weight *w = calloc(au->weights.n ? au->weights.n : 1, sizeof(*w));
 	if (!w)
 		return cf_err_set(err, "out of memory");
@@ -428,6 +495,8 @@ static int world_broadcast(void *ctx, uint64_t id, const struct rollout_broadcas
 			   struct cf_err *err)
 {
 	char correlation[64];
+	if (!controller_may_act(ctx))
+		return not_leading("broadcasting", err);
 	snprintf(correlation, sizeof(correlation), "clawfleet-%llu", (unsigned long long)id);
 	return controller_post_event(ctx, "verdict", broadcast_verdict_name(b->verdict), b->reason,
 			  correlation, b->message, NULL, NULL, err);

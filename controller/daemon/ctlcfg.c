@@ -23,6 +23,8 @@
 
 /* In the order of CTLCFG_ACCEPT_*. */
 static const char *const accept_keys[] = {"kind", "namespace", "name", NULL};
+/* In the order of CTLCFG_STORE_*. */
+static const char *const store_types[] = {"file", "etcd", NULL};
 
 static const struct cfg_key keys[] = {
 	K("source.url", CFG_STRING, source_url, NULL, true),
@@ -50,6 +52,15 @@ static const struct cfg_key keys[] = {
 	K("webhook.requireEventHeader", CFG_BOOL, webhook_require_event_header, "true", false),
 	{"webhook.accept", CFG_RECORDS, offsetof(struct controller_config, webhook_accept), NULL,
 	 false, 0, 0, accept_keys},
+	{"store.type", CFG_ENUM, offsetof(struct controller_config, store_type), "file", false, 0,
+	 0, store_types},
+	K("store.endpoints", CFG_ARGV, store_endpoints, NULL, false),
+	K("store.prefix", CFG_STRING, store_prefix, NULL, false),
+	K("store.leaseTTL", CFG_DURATION, store_lease_ttl_ms, "15s", false),
+	K("store.timeout", CFG_DURATION, store_timeout_ms, "5s", false),
+	K("store.tls.ca", CFG_PATH, store_tls_ca, NULL, false),
+	K("store.tls.cert", CFG_PATH, store_tls_cert, NULL, false),
+	K("store.tls.key", CFG_PATH, store_tls_key, NULL, false),
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -136,6 +147,16 @@ static int check_backend(const char *value, struct cf_err *err)
 	return 0;
 }
 
+/* An etcd key prefix: /clawfleet/prod, no trailing slash. */
+static int check_store_prefix(const char *value, struct cf_err *err)
+{
+	size_t len = strlen(value);
+	if (len < 2 || value[0] != '/' || value[len - 1] == '/' || len > 255)
+		return cf_err_set(err, "must start with / and not end with one, at most 255 bytes, "
+				       "such as /clawfleet/prod");
+	return check_text(value, err);
+}
+
 /* What a value must be beyond its type: a check for text, a range for durations. */
 static const struct rule {
 	const char *key;
@@ -160,6 +181,12 @@ static const struct rule {
 	{"webhook.tokens.next", check_text, 0, 0},
 	{"webhook.tokens.prev", check_text, 0, 0},
 	{"webhook.tokens.dir", check_text, 0, 0},
+	{"store.prefix", check_store_prefix, 0, 0},
+	{"store.leaseTTL", NULL, 2000, 3600000},
+	{"store.timeout", NULL, MS_MIN, 60000},
+	{"store.tls.ca", check_text, 0, 0},
+	{"store.tls.cert", check_text, 0, 0},
+	{"store.tls.key", check_text, 0, 0},
 };
 
 static const struct cfg_key *key_find(const char *name)
@@ -261,6 +288,37 @@ static void check_writeback(const char *path, const struct controller_config *c,
 				"repository leave it out");
 }
 
+/* etcd needs its members and a prefix; the lease is whole seconds (etcd's unit) and a request
+ * must fit twice in the renew window (leaseTTL*2/3), so a leader can retry a renewal on the
+ * next member before it has to stop acting. */
+static void check_store(const char *path, const struct controller_config *c,
+			struct diag_list *diags)
+{
+	struct cf_err err;
+	if (c->store_type != CTLCFG_STORE_ETCD) {
+		if (c->store_endpoints || c->store_prefix)
+			cfgtable_report(diags, path, "store.type",
+					"store.endpoints and store.prefix are for type: etcd");
+		return;
+	}
+	if (!c->store_endpoints)
+		cfgtable_report(diags, path, "store.endpoints",
+				"required with type: etcd: the members' client URLs");
+	for (char **ep = c->store_endpoints; ep && *ep; ep++)
+		if (check_url(*ep, &err) < 0)
+			cfgtable_report(diags, path, "store.endpoints", err.msg);
+	if (!c->store_prefix)
+		cfgtable_report(diags, path, "store.prefix",
+				"required with type: etcd, such as /clawfleet/prod");
+	if (c->store_lease_ttl_ms % 1000)
+		cfgtable_report(diags, path, "store.leaseTTL", "must be whole seconds");
+	if (c->store_timeout_ms * 2 > c->store_lease_ttl_ms * 2 / 3)
+		cfgtable_report(diags, path, "store.timeout",
+				"must be at most half the renew window (leaseTTL*2/3)");
+	if (!c->store_tls_cert != !c->store_tls_key)
+		cfgtable_report(diags, path, "store.tls", "give cert and key together");
+}
+
 /* Values are not echoed back: a URL may carry a credential. */
 static void check_values(const char *path, void *cfg, struct diag_list *diags)
 {
@@ -286,6 +344,7 @@ static void check_values(const char *path, void *cfg, struct diag_list *diags)
 				"give tokens.dir or token files, not both");
 	check_accept(path, &c->webhook_accept, diags);
 	check_writeback(path, c, diags);
+	check_store(path, c, diags);
 }
 
 int ctlcfg_load(const char *path, struct controller_config *cfg, struct diag_list *diags)

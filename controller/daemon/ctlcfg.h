@@ -38,7 +38,18 @@ struct controller_config {
 	bool webhook_require_event_header;
 	/* webhook.accept: rows of CTLCFG_ACCEPT_KIND, _NAMESPACE, _NAME (NULL: any); n 0: any */
 	struct cfg_records webhook_accept;
+	/* store: where the rollout state and the audit chain live (README "High availability"):
+	 * CTLCFG_STORE_FILE, the state directory (the default), or CTLCFG_STORE_ETCD, shared by
+	 * several replicas of which one leads. */
+	int store_type;
+	char **store_endpoints;	  /* etcd: "http(s)://host:port", NULL-terminated */
+	char *store_prefix;	  /* etcd: "/clawfleet/<name>" */
+	int64_t store_lease_ttl_ms; /* etcd: the leader's lease, whole seconds */
+	int64_t store_timeout_ms;   /* etcd: one request to one member */
+	char *store_tls_ca, *store_tls_cert, *store_tls_key;
 };
+
+enum { CTLCFG_STORE_FILE, CTLCFG_STORE_ETCD };
 
 enum { CTLCFG_ACCEPT_KIND, CTLCFG_ACCEPT_NAMESPACE, CTLCFG_ACCEPT_NAME };
 

@@ -339,18 +339,56 @@ done:
 	return rc;
 }
 
+/* Writes line (len bytes and room for one more) with its newline in one write and fsyncs it;
+ * hash is its sha256, the new head. */
+static int append_line(struct audit_log *log, char *line, size_t len, const char *hash,
+		       struct cf_err *err)
+{
+	ssize_t w;
+	/* The caller leaves room for a NUL after the text: the newline takes its place. */
+	line[len] = '\n';
+	/* One write, so a crash leaves either the whole line or a piece without its newline. */
+	do
+		w = write(log->fd, line, len + 1);
+	while (w < 0 && errno == EINTR);
+	line[len] = '\0';
+	if (w < 0)
+		return cf_err_errno(err, "appending to audit log %s", log->path);
+	if ((size_t)w != len + 1) {
+		if (ftruncate(log->fd, log->size) < 0)
+			log->failed = true;
+		return cf_err_set(err, "appending to audit log %s: only %zd of %zu bytes written "
+				  "(disk full?)", log->path, w, len + 1);
+	}
+	if (compat_fsync(log->fd) < 0) {
+		log->failed = true;
+		return cf_err_errno(err, "fsync audit log %s", log->path);
+	}
+	memcpy(log->end.head, hash, 65);
+	log->end.lines++;
+	log->size += (off_t)(len + 1);
+	/* What this append left is what the next audit_check expects. */
+	if (fstat(log->fd, &log->seen) < 0)
+		memset(&log->seen, 0, sizeof(log->seen));
+	return 0;
+}
+
+static int can_append(struct audit_log *log, struct cf_err *err)
+{
+	if (log->failed)
+		return cf_err_set(err, "audit log %s: an earlier write failed and what reached the "
+				  "disk is unknown; open the log again before appending", log->path);
+	return audit_check(log, err);
+}
+
 int audit_append(struct audit_log *log, const struct audit_entry *e, struct cf_err *err)
 {
 	struct json_object *obj = NULL;
 	char *line = NULL, hash[65];
 	size_t len = 0;
-	ssize_t w;
 	int rc = -1;
 
-	if (log->failed)
-		return cf_err_set(err, "audit log %s: an earlier write failed and what reached the "
-				  "disk is unknown; open the log again before appending", log->path);
-	if (audit_check(log, err) < 0)
+	if (can_append(log, err) < 0)
 		return -1;
 	if (entry_json(e, log->end.head, &obj, err) < 0 || canon_json(obj, &line, &len, err) < 0) {
 		cf_err_prefix(err, "audit log %s", log->path);
@@ -362,37 +400,31 @@ int audit_append(struct audit_log *log, const struct audit_entry *e, struct cf_e
 		goto done;
 	}
 	canon_sha256_hex(line, len, hash);
-	/* canon_json leaves room for a NUL after the text: the newline takes its place. */
-	line[len] = '\n';
-	/* One write, so a crash leaves either the whole line or a piece without its newline. */
-	do
-		w = write(log->fd, line, len + 1);
-	while (w < 0 && errno == EINTR);
-	if (w < 0) {
-		cf_err_errno(err, "appending to audit log %s", log->path);
-		goto done;
-	}
-	if ((size_t)w != len + 1) {
-		if (ftruncate(log->fd, log->size) < 0)
-			log->failed = true;
-		cf_err_set(err, "appending to audit log %s: only %zd of %zu bytes written (disk full?)",
-			   log->path, w, len + 1);
-		goto done;
-	}
-	if (compat_fsync(log->fd) < 0) {
-		log->failed = true;
-		cf_err_errno(err, "fsync audit log %s", log->path);
-		goto done;
-	}
-	memcpy(log->end.head, hash, sizeof(hash));
-	log->end.lines++;
-	log->size += (off_t)(len + 1);
-	/* What this append left is what the next audit_check expects. */
-	if (fstat(log->fd, &log->seen) < 0)
-		memset(&log->seen, 0, sizeof(log->seen));
-	rc = 0;
+	rc = append_line(log, line, len, hash, err);
 done:
 	json_object_put(obj);
+	free(line);
+	return rc;
+}
+
+int audit_append_line(struct audit_log *log, const char *text, size_t len, struct cf_err *err)
+{
+	char *line = NULL, hash[65];
+	int rc = -1;
+
+	if (can_append(log, err) < 0)
+		return -1;
+	if (len > AUDIT_LINE_MAX)
+		return cf_err_set(err, "audit log %s: a line of %zu bytes, over the %u byte limit",
+				  log->path, len, AUDIT_LINE_MAX);
+	if (audit_check_line(text, len, log->end.lines + 1, log->end.head, err) < 0)
+		return cf_err_prefix(err, "audit log %s: line %llu", log->path,
+				     (unsigned long long)log->end.lines + 1);
+	if (!(line = malloc(len + 1)))
+		return cf_err_set(err, "out of memory");
+	memcpy(line, text, len);
+	canon_sha256_hex(line, len, hash);
+	rc = append_line(log, line, len, hash, err);
 	free(line);
 	return rc;
 }

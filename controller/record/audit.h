@@ -81,6 +81,10 @@ int audit_open_anchored(struct audit_log **out, const char *path, const struct a
  * after a failed fsync the handle refuses further appends until the log is opened again. A log
  * changed behind the writer since its last append (audit_check) is sealed, not appended to. */
 int audit_append(struct audit_log *log, const struct audit_entry *e, struct cf_err *err);
+/* Appends a line another writer made (text, len bytes without the newline): a replica mirroring
+ * the chain kept in the shared store (record/rollout_store.h). It must be canonical JSON whose
+ * prev is the current head, or nothing is written and -1 returned. */
+int audit_append_line(struct audit_log *log, const char *text, size_t len, struct cf_err *err);
 /* sha256 of the last line (AUDIT_GENESIS for an empty log). */
 const char *audit_head(const struct audit_log *log);
 /* The head and the number of lines, for the caller to keep. */

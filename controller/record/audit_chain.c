@@ -79,9 +79,8 @@ static enum line_status next_line(struct line_reader *r, const char **line, size
 	}
 }
 
-/* One line against the hash of the line before it (AUDIT_GENESIS before the first). */
-static int check_line(const char *line, size_t len, uint64_t lineno, const char *want_prev,
-		      struct cf_err *err)
+int audit_check_line(const char *line, size_t len, uint64_t lineno, const char *want_prev,
+		     struct cf_err *err)
 {
 	struct json_object *v = NULL, *prev;
 	char *canon = NULL;
@@ -175,7 +174,7 @@ int audit_walk(int fd, const char *path, struct audit_walk *w, struct cf_err *er
 			damage(w, &said);
 			break;
 		}
-		if (check_line(line, len, lineno, w->end.head, &said) < 0) {
+		if (audit_check_line(line, len, lineno, w->end.head, &said) < 0) {
 			bool object = line_is_object(line, len);
 			cf_err_prefix(&said, "%s:%" PRIu64, path, lineno);
 			st = object ? LINE_OK : next_line(&r, &line, &len);

@@ -37,6 +37,10 @@ int audit_walk(int fd, const char *path, struct audit_walk *w, struct cf_err *er
  * one_more. On a mismatch -1 with err saying what was lost or changed. */
 int audit_walk_matches(const char *path, const struct audit_walk *w,
 		       const struct audit_anchor *want, bool one_more, struct cf_err *err);
+/* One line (lineno from 1, without its newline) against the hash of the line before it
+ * (AUDIT_GENESIS before the first): canonical JSON whose prev is want_prev. */
+int audit_check_line(const char *line, size_t len, uint64_t lineno, const char *want_prev,
+		     struct cf_err *err);
 /* Parses one line as exactly one JSON object, strictly. */
 int audit_parse_line(const char *line, size_t len, struct json_object **out, struct cf_err *err);
 

@@ -11,9 +11,7 @@
 
 #include "base/fsutil.h"
 #include "base/jsonparse.h"
-
-/* {"head":"<64 hex>","lines":N} with room to spare. */
-#define ANCHOR_MAX_BYTES 256
+#include "record/rollout_store_internal.h"
 
 struct file_store {
 	char path[PATH_MAX];
@@ -51,9 +49,8 @@ static int file_save(void *ctx, const struct rollout_state *s, struct cf_err *er
 	return rc;
 }
 
-/* Exactly the two members, the head 64 lower-case hex digits. */
-static int parse_anchor(const char *text, size_t len, struct audit_anchor *out,
-			struct cf_err *err)
+int rollout_store_parse_anchor(const char *text, size_t len, struct audit_anchor *out,
+			       struct cf_err *err)
 {
 	struct json_object *o = NULL;
 	const char *head = NULL;
@@ -92,7 +89,7 @@ static int file_load_anchor(void *ctx, struct audit_anchor *out, bool *found, st
 	out->lines = 0;
 	if (fsutil_read_file(fs->anchor_path, ANCHOR_MAX_BYTES, &text, &len, err) < 0)
 		return errno == ENOENT ? 0 : -1;
-	int rc = parse_anchor(text, len, out, err);
+	int rc = rollout_store_parse_anchor(text, len, out, err);
 	free(text);
 	if (rc < 0)
 		return cf_err_prefix(err, "audit anchor %s", fs->anchor_path);
@@ -104,10 +101,16 @@ static int file_save_anchor(void *ctx, const struct audit_anchor *a, struct cf_e
 {
 	const struct file_store *fs = ctx;
 	char text[ANCHOR_MAX_BYTES];
+	size_t n = rollout_store_format_anchor(a, text);
+	return fsutil_write_atomic(fs->anchor_path, text, n, 0600, err);
+}
+
+size_t rollout_store_format_anchor(const struct audit_anchor *a, char out[ANCHOR_MAX_BYTES])
+{
 	/* Canonical JSON (canon.h): the keys sorted, no white space. */
-	int n = snprintf(text, sizeof(text), "{\"head\":\"%s\",\"lines\":%" PRIu64 "}", a->head,
-			 a->lines);
-	return fsutil_write_atomic(fs->anchor_path, text, (size_t)n, 0600, err);
+	int n = snprintf(out, ANCHOR_MAX_BYTES, "{\"head\":\"%s\",\"lines\":%" PRIu64 "}",
+			 a->head, a->lines);
+	return (size_t)n;
 }
 
 static void file_close(void *ctx)
@@ -164,6 +167,37 @@ int rollout_store_save_anchor(struct rollout_store *st, const struct audit_ancho
 			      struct cf_err *err)
 {
 	return st->ops->save_anchor(st->ctx, a, err);
+}
+
+int rollout_store_commit(struct rollout_store *st, const struct rollout_state *s,
+			 const struct audit_anchor *a, const char *const *lines, size_t nlines,
+			 struct cf_err *err)
+{
+	if (st->ops->commit)
+		return st->ops->commit(st->ctx, s, a, lines, nlines, err);
+	if (a && st->ops->save_anchor(st->ctx, a, err) < 0)
+		return -1;
+	return st->ops->save(st->ctx, s, err);
+}
+
+bool rollout_store_shared(const struct rollout_store *st)
+{
+	return st->ops && st->ops->set_fence;
+}
+
+int rollout_store_set_fence(struct rollout_store *st, const char *holder, int64_t term,
+			    struct cf_err *err)
+{
+	return st->ops->set_fence ? st->ops->set_fence(st->ctx, holder, term, err) : 0;
+}
+
+int rollout_store_read_audit(struct rollout_store *st, uint64_t after, rollout_store_line_fn *line,
+			     void *ctx, struct cf_err *err)
+{
+	if (!st->ops->read_audit)
+		return cf_err_set(err, "the %s store keeps no audit lines of its own (read "
+				       "promotions.jsonl)", st->ops->name);
+	return st->ops->read_audit(st->ctx, after, line, ctx, err);
 }
 
 void rollout_store_close(struct rollout_store *st)

@@ -503,6 +503,7 @@ int status_doc_render(const struct status_view *v, struct status_doc *out, struc
 	json_object_object_add(o, "history", history_json(s));
 	json_object_object_add(o, "passes", passes_json(v));
 	json_object_object_add(o, "tokenRotation", token_rotation_status_json(v));
+	json_object_object_add(o, "leader", status_leader_json(v->leader));
 	size_t n = 0;
 	const char *text = json_object_to_json_string_length(o, JSON_PLAIN, &n);
 	const char *mark = text ? strstr(text, NODES_MARK) : NULL;

@@ -18,6 +18,8 @@
 #include "contracts/token_rotation.h"
 #include "plan/rollout.h"
 
+struct json_object;
+
 #define STATUS_PASSES_MAX 64
 #define STATUS_DURATION_BUCKETS 12
 #define STATUS_ROLLBACK_REASONS 32
@@ -89,6 +91,18 @@ struct status_source {
 	const char *error;	/* why the last fetch failed; NULL when it did not */
 };
 
+/* Which replica leads, for a controller on the etcd store (README "High availability"). */
+struct status_leader {
+	bool self;		   /* this replica leads and may act */
+	const char *replica;	   /* this replica's ID */
+	const char *id, *address;  /* the leader's ID and listen address, "" when none is known */
+	int64_t term;		   /* the leader key's create revision, 0 unknown */
+	int64_t lease_deadline_ms; /* self: when it stops acting unless it renews (wall clock) */
+	int64_t last_failover_ms;  /* the last change of leader seen (wall clock), 0 none */
+	uint64_t failovers;
+	const char *error; /* why etcd cannot be read or the lease kept, NULL: it answers */
+};
+
 /* Everything /status and /metrics show; pointers are borrowed. */
 struct status_view {
 	const char *revision;	     /* the desired state's revision; NULL before one loaded */
@@ -99,7 +113,8 @@ struct status_view {
 	const char *audit_broken;
 	int64_t audit_broken_since_ms;
 	/* Why the rollout state cannot be saved: a StateUnwritable condition with the reason
-	 * (NoSpace, ReadOnly, PermissionDenied, SaveFailed); NULL: the last save succeeded. */
+	 * (NoSpace, ReadOnly, PermissionDenied, SaveFailed, and with the etcd store
+	 * NotLeader, StoreUnreachable); NULL: the last save succeeded. */
 	const char *state_unwritable, *state_unwritable_reason;
 	int64_t state_unwritable_since_ms;
 	const struct status_source *source; /* NULL: a source read live, never stale */
@@ -127,6 +142,7 @@ struct status_view {
 	 * read (NULL: it could). */
 	const struct token_rotation *token_rotation;
 	const char *token_rotation_error;
+	const struct status_leader *leader; /* NULL: a single controller (the file store) */
 };
 
 /* The upper bounds (seconds) of clawfleet_reconcile_duration_seconds' buckets. */
@@ -185,6 +201,11 @@ int status_doc_page(const struct status_doc *d, const struct status_nodes_query 
 		    size_t *len, struct cf_err *err);
 void status_doc_free(struct status_doc *d);
 /* The /metrics text, a malloc'd NUL-terminated string. */
+#define STATUS_LEADER_METRICS_MAX 4096
+/* status_leader.c: /status's "leader" object (null for NULL) and the leader's /metrics lines
+ * ("" for NULL) into out, NUL-terminated; false when they do not fit in cap. */
+struct json_object *status_leader_json(const struct status_leader *l);
+bool status_leader_metrics(const struct status_leader *l, char *out, size_t cap);
 int status_render_metrics(const struct status_view *v, char **out, size_t *len,
 			  struct cf_err *err);
 

@@ -201,6 +201,9 @@ int status_render_metrics(const struct status_view *v, char **out, size_t *len,
 		put_label(&t, m->rollbacks[i].reason);
 		put(&t, "\"} %llu\n", (unsigned long long)m->rollbacks[i].count);
 	}
+	char leader[STATUS_LEADER_METRICS_MAX];
+	t.failed = t.failed || !status_leader_metrics(v->leader, leader, sizeof(leader));
+	put(&t, "%s", leader);
 	family(&t, "clawfleet_build_info", "gauge", "The clawfleet build: always 1.");
 	put(&t, "clawfleet_build_info{version=\"");
 	put_label(&t, v->version ? v->version : "unknown");

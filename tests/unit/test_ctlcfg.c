@@ -267,6 +267,59 @@ static void test_webhook_accept(void **state)
 	free(out);
 }
 
+/* store: file by default; etcd with its members, prefix, lease and TLS, every cross-key rule. */
+static void test_store(void **state)
+{
+	(void)state;
+	struct controller_config cfg;
+	load_ok("source: {url: /srv/fleet.git}\nagentToken: /etc/clawfleet/agent-token\n", &cfg);
+	assert_int_equal(cfg.store_type, CTLCFG_STORE_FILE);
+	assert_int_equal(cfg.store_lease_ttl_ms, 15000);
+	assert_int_equal(cfg.store_timeout_ms, 5000);
+	ctlcfg_free(&cfg);
+
+	load_ok("source: {url: /srv/fleet.git}\n"
+		"agentToken: /etc/clawfleet/agent-token\n"
+		"store:\n"
+		"  type: etcd\n"
+		"  endpoints: [https://10.0.0.1:2379, https://10.0.0.2:2379]\n"
+		"  prefix: /clawfleet/prod\n"
+		"  tls: {ca: /etc/etcd/ca.pem, cert: /etc/etcd/c.pem, key: /etc/etcd/c.key}\n",
+		&cfg);
+	assert_int_equal(cfg.store_type, CTLCFG_STORE_ETCD);
+	assert_string_equal(cfg.store_endpoints[1], "https://10.0.0.2:2379");
+	assert_null(cfg.store_endpoints[2]);
+	assert_string_equal(cfg.store_prefix, "/clawfleet/prod");
+	assert_string_equal(cfg.store_tls_key, "/etc/etcd/c.key");
+	ctlcfg_free(&cfg);
+
+	char *out = errors_of("source: {url: /srv/fleet.git}\n"
+			      "agentToken: /etc/clawfleet/agent-token\n"
+			      "store: {type: etcd, leaseTTL: 3500ms, timeout: 2s, tls: {ca: /a}}\n");
+	assert_string_equal(out, "F:0:0: store.endpoints: required with type: etcd: the members' "
+				 "client URLs\n"
+				 "F:0:0: store.leaseTTL: must be whole seconds\n"
+				 "F:0:0: store.prefix: required with type: etcd, such as "
+				 "/clawfleet/prod\n"
+				 "F:0:0: store.timeout: must be at most half the renew window "
+				 "(leaseTTL*2/3)\n");
+	free(out);
+	out = errors_of("source: {url: /srv/fleet.git}\n"
+			"agentToken: /etc/clawfleet/agent-token\n"
+			"store: {type: etcd, endpoints: [127.0.0.1:2379], prefix: clawfleet/, "
+			"tls: {cert: /c}}\n");
+	assert_string_equal(out, "F:0:0: store.endpoints: must be an http:// or https:// URL\n"
+				 "F:0:0: store.prefix: must start with / and not end with one, at "
+				 "most 255 bytes, such as /clawfleet/prod\n"
+				 "F:0:0: store.tls: give cert and key together\n");
+	free(out);
+	out = errors_of("source: {url: /srv/fleet.git}\n"
+			"agentToken: /etc/clawfleet/agent-token\n"
+			"store: {type: consul, prefix: /x}\n");
+	assert_non_null(strstr(out, "store.type"));
+	free(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -277,6 +330,7 @@ int main(void)
 		cmocka_unit_test(test_missing_file_names_it),
 		cmocka_unit_test(test_flags_override_with_the_same_checks),
 		cmocka_unit_test(test_webhook_accept),
+		cmocka_unit_test(test_store),
 		cmocka_unit_test(test_write_back),
 	};
 	return cmocka_run_group_tests_name("ctlcfg", tests, NULL, NULL);

@@ -645,7 +645,6 @@ static void test_token_rotation(void **state)
 	json_object_put(o);
 }
 
-
 /* The node list paged: ?nodes=LIMIT&offset=N, all, none; the totals in nodesPage on any page;
  * the document without a query is the one status_render_json makes, every node, for a fleet of
  * up to STATUS_NODES_DEFAULT nodes, and its first STATUS_NODES_DEFAULT nodes past that. */
@@ -766,6 +765,54 @@ static void test_status_default_page_of_a_large_fleet(void **state)
 	free(names);
 }
 
+/* The leader object and gauges of a replica on the etcd store: a leader with its deadline, a
+ * follower whose etcd does not answer (no deadline, the error, store down); none for NULL. */
+static void test_leader(void **state)
+{
+	(void)state;
+	char text[STATUS_LEADER_METRICS_MAX];
+	assert_null(status_leader_json(NULL));
+	assert_true(status_leader_metrics(NULL, text, sizeof(text)));
+	assert_string_equal(text, "");
+	struct status_leader l = {
+		.self = true,
+		.replica = "mac-\"a\"",
+		.id = "mac-\"a\"",
+		.address = "127.0.0.1:8088",
+		.term = 42,
+		.lease_deadline_ms = 1760000002000,
+		.last_failover_ms = 1760000000000,
+		.failovers = 2,
+	};
+	struct json_object *o = status_leader_json(&l);
+	assert_string_equal(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
+			    "{\"self\":true,\"replica\":\"mac-\\\"a\\\"\",\"id\":\"mac-\\\"a\\\"\","
+			    "\"address\":\"127.0.0.1:8088\",\"term\":42,"
+			    "\"leaseDeadline\":\"2025-10-09T08:53:22.000Z\","
+			    "\"lastFailover\":\"2025-10-09T08:53:20.000Z\",\"failovers\":2,\"error\":null}");
+	json_object_put(o);
+	assert_true(status_leader_metrics(&l, text, sizeof(text)));
+	assert_non_null(strstr(text, "\nclawfleet_leader{replica=\"mac-\\\"a\\\"\",leader=\"mac-\\\"a\\\"\"} 1\n"));
+	assert_non_null(strstr(text, "\nclawfleet_leader_term 42\n"));
+	assert_non_null(strstr(text, "\nclawfleet_leader_lease_deadline_seconds 1760000002.000\n"));
+	assert_non_null(strstr(text, "\nclawfleet_leader_failovers_total 2\n"));
+	assert_non_null(strstr(text, "\nclawfleet_store_up 1\n"));
+	l.self = false;
+	l.error = "no member answered";
+	o = status_leader_json(&l);
+	struct json_object *v = NULL;
+	assert_true(json_object_object_get_ex(o, "leaseDeadline", &v));
+	assert_null(v);
+	assert_true(json_object_object_get_ex(o, "error", &v));
+	assert_string_equal(json_object_get_string(v), "no member answered");
+	json_object_put(o);
+	assert_true(status_leader_metrics(&l, text, sizeof(text)));
+	assert_non_null(strstr(text, "\"} 0\n"));
+	assert_non_null(strstr(text, "\nclawfleet_leader_lease_deadline_seconds 0.000\n"));
+	assert_non_null(strstr(text, "\nclawfleet_store_up 0\n"));
+	assert_false(status_leader_metrics(&l, text, 64));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -787,6 +834,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_status_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_status_default_page_of_a_large_fleet, setup,
 						teardown),
+
+		cmocka_unit_test(test_leader),
 	};
 	return cmocka_run_group_tests_name("status", tests, NULL, NULL);
 }

@@ -181,6 +181,41 @@ static void test_source_error(void **state)
 	free(t);
 }
 
+/* With the etcd store: who leads, whether the replica asked is it, and why etcd cannot be read;
+ * no line for a single controller. */
+static void test_leader(void **state)
+{
+	struct fixture *f = *state;
+	char *t = table(&f->view, T0);
+	assert_null(strstr(t, "leader"));
+	free(t);
+	struct status_leader l = {
+		.self = true,
+		.replica = "mac-a-41",
+		.id = "mac-a-41",
+		.address = "10.0.0.1:8088",
+		.term = 42,
+		.lease_deadline_ms = T0 + 2000,
+		.failovers = 1,
+		.last_failover_ms = T0 - 60000,
+	};
+	f->view.leader = &l;
+	t = table(&f->view, T0);
+	assert_line(t, "leader      mac-a-41 at 10.0.0.1:8088, term 42 (this replica)");
+	free(t);
+	l.self = false;
+	l.replica = "mac-b-7";
+	l.error = "etcd: no member answered\x1b[2J";
+	t = table(&f->view, T0);
+	assert_line(t, "leader      mac-a-41 at 10.0.0.1:8088, term 42; etcd: etcd: no member "
+		       "answered?[2J");
+	free(t);
+	l.id = "";
+	t = table(&f->view, T0);
+	assert_line(t, "leader      none; etcd: etcd: no member answered?[2J");
+	free(t);
+}
+
 /* One line while the Git source is out of date; none while it is fresh. */
 static void test_source_staleness(void **state)
 {
@@ -457,6 +492,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_token_rotation, setup, teardown),
 		cmocka_unit_test(test_sparse_document),
 		cmocka_unit_test_setup_teardown(test_history, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_leader, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_watch_line, setup, teardown),
 		cmocka_unit_test(test_plan),
 	};
