@@ -9,11 +9,15 @@ static bool same(const char *a, const char *b)
 	return a && b && strcmp(a, b) == 0;
 }
 
+/* A red node is not compared: red already keeps it out of the rollout, and a Mac being changed
+ * (its infra pulled, the new OpenClaw not yet installed) is red for the version it lacks. */
 static const struct node_observation *at(const struct node_observation *const *nodes,
 					 const size_t *order, size_t k)
 {
 	const struct node_observation *o = nodes[order ? order[k] : k];
-	return o && o->reachable && o->parity.digest[0] && o->commit ? o : NULL;
+	return o && o->reachable && o->status != PROBE_RED && o->parity.digest[0] && o->commit
+		       ? o
+		       : NULL;
 }
 
 static bool peers(const struct node_observation *a, const struct node_observation *b)

@@ -1,7 +1,7 @@
 /* parity_peers: the comparison of contracts/parity.h across the fleet, one rule for the planner
  * (plan/plan_parity.c, which holds a rollout on it) and /status (record/status_parity.c, which
  * shows it). Peers are the reachable nodes that report a parity and run the same build (infra
- * tag and commit). Within a build the parity most of them report is the reference (a tie goes to
+ * tag and commit) and are not red (a Mac being changed is red for the version it lacks). Within a build the parity most of them report is the reference (a tie goes to
  * the one first in the order given); every other node differs from the nodes that report it, in
  * the parts whose hashes differ. */
 #ifndef CLAWFLEET_PARITY_PEERS_H

@@ -103,14 +103,15 @@ static void test_differs_names_the_parts(void **state)
 	assert_string_equal(parts, "openclaw,");
 }
 
-/* The peers: who differs, from whom, in what; other builds, the unreachable and nodes without a
- * parity are no one's peers. */
+/* The peers: who differs, from whom, in what; other builds, the unreachable, the red (a Mac
+ * being changed) and nodes without a parity are no one's peers. */
 struct peer_row {
 	const char *what;
 	struct {
 		const char *name, *commit;
 		bool reachable;
 		char tenants; /* 0: reports no parity */
+		bool red;
 	} nodes[4];
 	size_t want; /* index of the node that differs; 4: none */
 	const char *msg;
@@ -135,6 +136,9 @@ static const struct peer_row peer_rows[] = {
 	{"a node without a parity is not compared",
 	 {{"gw-a", "c1", true, '1'}, {"gw-b", "c1", true, 0}, {0}, {0}},
 	 4, ""},
+	{"a red node (being changed, its OpenClaw not yet installed) is not compared",
+	 {{"gw-a", "c1", true, '1'}, {"gw-b", "c1", true, '2', true}, {"gw-c", "c1", true, '1'}, {0}},
+	 4, ""},
 };
 
 static void test_peers_table(void **state)
@@ -150,6 +154,7 @@ static void test_peers_table(void **state)
 			obs[n].commit = row->nodes[n].commit;
 			obs[n].tag = "v1";
 			obs[n].reachable = row->nodes[n].reachable;
+			obs[n].status = row->nodes[n].red ? PROBE_RED : PROBE_GREEN;
 			if (row->nodes[n].tenants)
 				obs[n].parity = make('1', '2', '3', row->nodes[n].tenants);
 			nodes[n] = &obs[n];
