@@ -35,7 +35,7 @@ FUZZ_SRCS  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS  := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 CRD_FILES  := $(sort $(wildcard crds/*.yaml))
 
-.PHONY: all test test-run check check-macos demo bench install uninstall clean deps demo-deps layers fuzz \
+.PHONY: all test test-run check check-macos demo demo-ha bench install uninstall clean deps demo-deps layers fuzz \
 	fuzz-bins
 all: $(BIN) $(SIM_BINS)
 
@@ -150,6 +150,12 @@ fuzz-bins: $(FUZZ_BINS)
 demo: demo-deps
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) hack/demo.sh
+
+# Three controller replicas on a three-member etcd cluster, the leader killed mid-rollout
+# (README "High availability"); etcd comes from hack/install-deps.sh.
+demo-ha: demo-deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) hack/demo-ha.sh
 
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BINS)

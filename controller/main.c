@@ -15,7 +15,8 @@ struct command {
 static const struct command commands[] = {
 	{"validate", cmd_validate, "validate [--ref REF] [--timeout DURATION] SOURCE"},
 	{"version", cmd_version, "version [--json]"},
-	{"audit", cmd_audit, "audit verify FILE [--head HASH [--lines N]] | audit head FILE"},
+	{"audit", cmd_audit, "audit verify FILE [--head HASH [--lines N]] | audit head FILE | audit export --store etcd://HOST:PORT[,HOST:PORT]/PREFIX [--out FILE]"},
+	{"store", cmd_store, "store migrate --from file:DIR --to etcd://HOST:PORT[,HOST:PORT]/PREFIX [--force]"},
 	{"notifier", cmd_notifier, "notifier --config FILE"},
 	{"token", cmd_token, "token stage|promote|revoke --dir DIR --actor A --ticket T [--audit FILE] [--controller URL] [--overlap D] [--stdin] | token rotate-fleet --repo SOURCE --controller URL --agent-token FILE --actor A --ticket T"},
 	{"agent", cmd_agent, "agent --config FILE [--listen ADDR] [--root DIR] [--node NAME]"},

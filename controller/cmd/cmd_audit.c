@@ -1,6 +1,7 @@
 /* clawfleet audit verify: checks a controller's promotions.jsonl for edits and lost lines, on its
  * own or against an anchor (the head and the line count) an operator kept elsewhere; clawfleet
- * audit head prints that anchor. Exit codes: 0 the chain holds, 1 it does not (or the file
+ * audit head prints that anchor; clawfleet audit export (cmd_store.c) writes the chain the etcd
+ * store keeps. Exit codes: 0 the chain holds, 1 it does not (or the file
  * cannot be read), 2 usage. */
 #include <inttypes.h>
 #include <stdbool.h>
@@ -15,11 +16,15 @@
 static const char audit_usage[] =
 	"usage: clawfleet audit verify FILE [--head HASH [--lines N]]\n"
 	"       clawfleet audit head FILE\n"
+	"       clawfleet audit export --store etcd://HOST:PORT[,HOST:PORT]/PREFIX [--out FILE]\n"
+	"         [--ca FILE] [--cert FILE] [--key FILE]\n"
 	"  verify checks that every line of FILE (a controller's promotions.jsonl) is canonical\n"
 	"  JSON whose prev is the sha256 of the line before it; with --head, that line N (or,\n"
 	"  without --lines, some line) still hashes to HASH, an anchor kept elsewhere, so lines\n"
 	"  lost from the end or a line changed with the chain rebuilt after it are caught too.\n"
 	"  head verifies FILE and prints its anchor as verify's flags, to keep somewhere else.\n"
+	"  export writes the chain kept in etcd under PREFIX (replicas on the etcd store) as JSON\n"
+	"  lines to FILE or standard output, for verify; --ca (and --cert, --key) speak https.\n"
 	"  Exits 0 when the chain holds, 1 when it does not, 2 on a usage error\n";
 
 static bool is_help(const char *arg)
@@ -85,6 +90,8 @@ int cmd_audit(int argc, char **argv)
 		fputs(audit_usage, stdout);
 		return 0;
 	}
+	if (argc >= 2 && strcmp(argv[1], "export") == 0)
+		return cmd_audit_export(argc, argv);
 	if (argc < 3 || argv[2][0] == '-' ||
 	    !(strcmp(argv[1], "verify") == 0 || (strcmp(argv[1], "head") == 0 && argc == 3)) ||
 	    parse_anchor(argc, argv, &want, &have_head, &have_lines) < 0) {

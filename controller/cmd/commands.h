@@ -7,6 +7,10 @@
 int cmd_validate(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+/* clawfleet audit export (cmd_audit hands it its arguments; argv[1] is "export") */
+int cmd_audit_export(int argc, char **argv);
+/* clawfleet store migrate */
+int cmd_store(int argc, char **argv);
 int cmd_notifier(int argc, char **argv);
 int cmd_token(int argc, char **argv);
 /* clawfleet token rotate-fleet (cmd_token hands it the arguments from "rotate-fleet" on) */

@@ -61,6 +61,9 @@ struct controller_ha {
 	uint64_t failovers;	      /* changes of term seen by this replica */
 	char error[CF_ERR_MSG];	      /* the last etcd failure of the thread, "" when it answers */
 	bool hook_pending;	      /* a follower's Flux event not yet passed on */
+	/* The local audit log is sealed: a leader hands the lead over (resign) and the replica
+	 * does not campaign until its log is the chain in etcd again. */
+	bool sealed, resign;
 	int64_t trigger_seen;	      /* the trigger key's mod revision the leader last acted on */
 
 	/* The pass's (the loop thread) only. */
@@ -107,9 +110,10 @@ static void campaign(struct controller_ha *ha, int64_t sent)
 	struct cf_err err;
 	bool found = false, won = false;
 	int64_t lease = 0, granted = 0, ttl_s = ha->timing.ttl_ms / 1000;
+	bool may_lead = !ha->sealed;
 	pthread_mutex_unlock(&ha->mu);
 	int rc = etcd_get(ha->etcd, ha->leader_key, &kv, &found, &err);
-	if (rc == 0 && !found) {
+	if (rc == 0 && !found && may_lead) {
 		rc = etcd_lease_grant(ha->etcd, ttl_s, &lease, &granted, &err);
 		struct etcd_cmp cmp = {.key = ha->leader_key, .target = ETCD_CMP_CREATE, .number = 0};
 		struct etcd_op put = {ETCD_OP_PUT, ha->leader_key, ha->holder, strlen(ha->holder),
@@ -192,6 +196,13 @@ static void *renew_thread(void *arg)
 	pthread_mutex_lock(&ha->mu);
 	while (!ha->stop) {
 		int64_t now = clock_mono_ms(), at = now;
+		if (ha->resign) {
+			ha->resign = false;
+			if (ha->timing.leading)
+				step_down(ha, "the audit log is sealed, so this replica hands the lead "
+					      "over rather than hold it and act on nothing");
+			continue;
+		}
 		switch (leader_next(&ha->timing, now, &at)) {
 		case LEADER_WAIT: {
 			struct timespec ts = clock_timespec(at);
@@ -461,11 +472,35 @@ bool controller_ha_pass(struct controller *c)
 	}
 	if (leading)
 		return true;
-	if (mirror_audit(c, &anchor, &err) < 0 || load_shared(c, &err) < 0)
+	if (mirror_audit(c, &anchor, &err) < 0 || load_shared(c, &err) < 0) {
 		follow_failed(ha, &err);
-	else
-		follow_answered(ha);
+		return false;
+	}
+	follow_answered(ha);
+	pthread_mutex_lock(&ha->mu);
+	bool repaired = ha->sealed && !audit_broken(c->audit);
+	if (repaired)
+		ha->sealed = false;
+	pthread_mutex_unlock(&ha->mu);
+	if (repaired) {
+		c->audit_broken_since_ms = 0;
+		log_info("the audit log is the chain kept in etcd again: this replica may lead again");
+	}
 	return false;
+}
+
+void controller_ha_sealed(struct controller *c)
+{
+	struct controller_ha *ha = c->ha;
+	if (!ha)
+		return;
+	pthread_mutex_lock(&ha->mu);
+	if (!ha->sealed) {
+		ha->sealed = true;
+		ha->resign = ha->timing.leading;
+		pthread_cond_signal(&ha->cond);
+	}
+	pthread_mutex_unlock(&ha->mu);
 }
 
 bool controller_may_act(struct controller *c)

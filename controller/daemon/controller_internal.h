@@ -223,6 +223,10 @@ bool controller_ha_pass(struct controller *c);
  * leader's renew deadline has passed, on the monotonic clock. */
 bool controller_may_act(struct controller *c);
 void controller_ha_view(struct controller *c, struct controller_ha_view *out);
+/* The local audit log is sealed: a leader revokes its lease so another replica leads (rather
+ * than hold the lease and act on nothing), and the replica does not campaign until its next
+ * follower pass has written the log again from the chain in etcd. Nothing for the file store. */
+void controller_ha_sealed(struct controller *c);
 /* A Flux event accepted by a follower: passed on to the leader through etcd, so the leader's
  * pass starts at once (within a quarter second). Nothing for the leader or the file store.
  * Returns at once: the hand-over thread writes the key. */

@@ -341,8 +341,10 @@ bool controller_run_pass(struct controller *c, bool *failed)
 		controller_record(c, NULL, NULL, false);
 		return under_way(&c->state);
 	}
-	/* A sealed audit log stops every action: /status says why (Stalled, AuditChainBroken). */
+	/* A sealed audit log stops every action: /status says why (Stalled, AuditChainBroken); a
+	 * replica of several hands the lead over. */
 	if (!controller_audit_holds(c)) {
+		controller_ha_sealed(c);
 		controller_record(c, NULL, NULL, false);
 		return false;
 	}

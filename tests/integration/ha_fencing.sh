@@ -5,14 +5,18 @@
 #   - the leader SIGSTOPped past its lease: another replica leads and acts; SIGCONT: the old
 #     leader steps down and moves nothing (no weight, no target, no audit line);
 #   - quorum lost (two members killed): every replica holds and says so in /status; once the
-#     members are back a replica leads again and the rollout finishes, the chain intact.
+#     members are back a replica leads again;
+#   - then its promotions.jsonl changed behind it (sealed): it revokes its lease rather than
+#     hold it and act on nothing, a leader of a new term follows and the rollout finishes, the
+#     chain intact; the sealed replica's log is written again from etcd (the changed one kept
+#     aside).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/tap.sh
 . hack/fleet.sh
 . tests/lib/fleet_test.sh
 . tests/lib/etcd.sh
-fleet_test_up ha-fencing 2s
+fleet_test_up ha-fencing 1s
 if ! etcd_up "$fleet"; then
 	tap_fail "a three-member etcd cluster comes up" "run hack/install-deps.sh (Debian etcd-server)" \
 		"$(tail -n 5 "$fleet"/logs/etcd-*.log 2>/dev/null)"
@@ -88,6 +92,22 @@ etcd_wait 15 etcd_healthy
 etcd_wait 15 ha_leader
 L=$(ha_leader)
 tap_check "etcd back: replica ${L:-none} leads" test -n "$L"
+
+# --- the leader's audit log sealed, mid-rollout
+sealed=$L
+term=$(lstatus | python3 -c 'import json, sys; print(json.load(sys.stdin)["leader"]["term"])')
+echo '{"changed":"behind the controller"}' >>"$fleet/replica$sealed/promotions.jsonl"
+tap_check "a leader whose audit log is sealed revokes its lease" etcd_wait 10 grep -q \
+	"the audit log is sealed, so this replica hands the lead over" "$fleet/logs/replica$sealed.log"
+new_term() {
+	local n
+	for n in 1 2 3; do
+		ha_status "$n" "d['leader']['self'] and d['leader']['term'] > $term" && L=$n && return 0
+	done
+	return 1
+}
+etcd_wait 10 new_term
+tap_check "and a leader of a new term follows (replica $L)" new_term
 if etcd_wait 90 lstatus 'd["phase"] == "Succeeded" and d["lastGood"]["tag"] == "v2026.8.0"'; then
 	tap_ok "and the rollout finishes: Succeeded on v2026.8.0"
 else
@@ -104,5 +124,9 @@ print(" ".join(k for k, n in seen.items() if n > 1))' "$audit")"
 etcd_wait 5 cmp -s "$fleet/replica$old/promotions.jsonl" "$audit"
 tap_check "the old leader mirrors the chain the others wrote" \
 	cmp -s "$fleet/replica$old/promotions.jsonl" "$audit"
+tap_check "the sealed replica's log is written again from etcd" etcd_wait 5 \
+	cmp -s "$fleet/replica$sealed/promotions.jsonl" "$audit"
+tap_check "the changed one kept aside" sh -c "tail -n 1 '$fleet/replica$sealed'/promotions.jsonl.diverged-* | grep -q changed"
+tap_contains "and it may lead again" "this replica may lead again" "$(cat "$fleet/logs/replica$sealed.log")"
 [ "$TAP_FAILED" -eq 0 ] || for n in 1 2 3; do sed "s/^/    replica $n: /" "$fleet/logs/replica$n.log" | tail -30; done
 tap_done

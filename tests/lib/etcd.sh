@@ -1,7 +1,7 @@
 # etcd.sh: a three-member etcd cluster on free loopback ports for the high-availability tests,
 # each member with its own data directory under DIR/etcd. Source it after hack/fleet.sh.
-#   etcd_up DIR: starts members e1 e2 e3 (their pids tracked as the fleet's, so fleet_down stops
-#     them), waits until the cluster answers; sets ETCD_ENDPOINTS ("http://127.0.0.1:P1 ...")
+#   etcd_up DIR [N]: starts members e1 e2 e3 (N of them: 3 unless told; their pids tracked as the
+#     fleet's, so fleet_down stops them), waits until the cluster answers; sets ETCD_ENDPOINTS ("http://127.0.0.1:P1 ...")
 #     and ETCD_ENDPOINTS_YAML ("[http://..., ...]"). 1 when etcd is missing or does not come up.
 #   etcd_kill DIR N: SIGKILL to member eN; etcd_start DIR N: starts it again on its data.
 #   etcdctl_: etcdctl (API v3) on the cluster's endpoints.
@@ -12,18 +12,18 @@
 #   ha_status K [EXPR]: fleet_status of replica K.
 #   etcd_wait SECONDS CMD...: fleet_wait bounded by the clock rather than by tries.
 etcd_up() {
-	local dir=$1 n cluster=""
+	local dir=$1 members=${2:-3} n cluster=""
 	command -v etcd >/dev/null || return 1
 	mkdir -p "$dir/etcd" "$dir/logs"
 	ETCD_ENDPOINTS=""
-	for n in 1 2 3; do
+	for n in $(seq "$members"); do
 		eval "ETCD_CLIENT_PORT_$n=$(fleet_free_port) ETCD_PEER_PORT_$n=$(fleet_free_port)"
 		cluster="$cluster${cluster:+,}e$n=http://127.0.0.1:$(eval echo "\$ETCD_PEER_PORT_$n")"
 		ETCD_ENDPOINTS="$ETCD_ENDPOINTS${ETCD_ENDPOINTS:+ }http://127.0.0.1:$(eval echo "\$ETCD_CLIENT_PORT_$n")"
 	done
 	ETCD_CLUSTER=$cluster
 	ETCD_ENDPOINTS_YAML="[$(echo "$ETCD_ENDPOINTS" | sed 's/ /, /g')]"
-	for n in 1 2 3; do
+	for n in $(seq "$members"); do
 		etcd_start "$dir" "$n" new
 	done
 	etcd_wait 20 etcd_healthy
