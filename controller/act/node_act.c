@@ -420,19 +420,21 @@ static int step_kickstart(struct pass *p, int64_t applied_generation, struct cf_
 		return -1;
 	char *launchctl = agentcfg_path(cfg, cfg->service_launchctl);
 	char *systemctl = agentcfg_path(cfg, cfg->service_systemctl);
+	char *plist = cfg->service_plist ? agentcfg_path(cfg, cfg->service_plist) : NULL;
 	char *openclaw = agentcfg_path(cfg, cfg->openclaw);
 	struct service_config sc = {
 		.manager = cfg->service_manager,
 		.label = cfg->service_label,
 		.launchctl = launchctl,
 		.systemctl = systemctl,
+		.plist = plist,
 		.openclaw = openclaw,
 		.restart_argv = cfg->service_restart,
 		.status_argv = cfg->service_status,
 	};
 	int rc = -1;
 	if ((cfg->service_launchctl && !launchctl) || (cfg->service_systemctl && !systemctl) ||
-	    !openclaw) {
+	    (cfg->service_plist && !plist) || !openclaw) {
 		cf_err_set(err, "out of memory");
 		goto done;
 	}
@@ -444,6 +446,7 @@ static int step_kickstart(struct pass *p, int64_t applied_generation, struct cf_
 done:
 	free(launchctl);
 	free(systemctl);
+	free(plist);
 	free(openclaw);
 	if (rc < 0 || p->ops->pending_clear(p->state, err) < 0)
 		return cf_err_prefix(err, "kickstarting the gateway");
