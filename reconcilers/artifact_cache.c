@@ -217,6 +217,14 @@ static void read_builds(const struct artifact_cache *c, struct builds *b)
 	free(text);
 }
 
+void artifact_cache_builds(const struct artifact_cache *c, char current[65], char previous[65])
+{
+	struct builds b;
+	read_builds(c, &b);
+	memcpy(current, b.current, sizeof(b.current));
+	memcpy(previous, b.previous, sizeof(b.previous));
+}
+
 int artifact_cache_set_current(const struct artifact_cache *c, const char *sha256,
 			       struct cf_err *err)
 {

@@ -46,6 +46,8 @@ int artifact_cache_lookup(const struct artifact_cache *c, const char *sha256, ch
  * naming `what` and both digests when they differ; -1 for any other failure. */
 int artifact_cache_fetch(const struct artifact_cache *c, const char *sha256, const char *what,
 			 artifact_fetch_fn fetch, void *ctx, char **path, struct cf_err *err);
+/* The current and previous builds builds.json names, "" for none (no file, or one unreadable). */
+void artifact_cache_builds(const struct artifact_cache *c, char current[65], char previous[65]);
 /* Records sha256 as the current build; the one current until now becomes the previous. */
 int artifact_cache_set_current(const struct artifact_cache *c, const char *sha256,
 			       struct cf_err *err);

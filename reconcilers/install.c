@@ -410,6 +410,53 @@ int install_apply(const struct install_config *cfg, const struct installed_state
 	return 0;
 }
 
+/* The digest of the cached tarball of version, current or previous build, into out; "" when the
+ * cache holds neither. */
+static void cached_build_of(const struct install_config *cfg, const char *version, char out[65])
+{
+	struct artifact_cache cache = {.dir = cfg->cache_dir, .max_bytes = cfg->cache_max_bytes};
+	char builds[2][65];
+	out[0] = '\0';
+	if (!cfg->cache_dir)
+		return;
+	artifact_cache_builds(&cache, builds[0], builds[1]);
+	for (size_t i = 0; i < 2 && !out[0]; i++) {
+		char *tgz = NULL;
+		bool removed;
+		struct cf_err ignored;
+		if (builds[i][0] &&
+		    artifact_cache_lookup(&cache, builds[i], &tgz, &removed, &ignored) == 1 &&
+		    tarball_of(tgz, version))
+			memcpy(out, builds[i], 65);
+		free(tgz);
+	}
+}
+
+int install_revert(const struct install_config *cfg, const struct install_plan *applied,
+		   struct cf_err *err)
+{
+	for (size_t i = applied->n; i-- > 0;) {
+		const struct install_action *a = &applied->actions[i];
+		char digest[65] = "";
+		if (!a->from)
+			continue;
+		if (a->kind == INSTALL_CORE)
+			cached_build_of(cfg, a->from, digest);
+		struct install_action back = {
+			.kind = a->kind,
+			.name = a->name,
+			.version = a->from,
+			.from = a->version,
+			.sha256 = digest[0] ? digest : NULL,
+		};
+		if (run_action(cfg, &back, err) < 0)
+			return cf_err_prefix(err, "putting back %s %s@%s",
+					     a->kind == INSTALL_CORE ? "OpenClaw" : "plugin", a->name,
+					     a->from);
+	}
+	return 0;
+}
+
 void install_plan_free(struct install_plan *plan)
 {
 	for (size_t i = 0; i < plan->n; i++) {

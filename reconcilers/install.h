@@ -75,6 +75,14 @@ int install_observe(const struct install_config *cfg, struct installed_state *ou
  * written for an empty plan. */
 int install_apply(const struct install_config *cfg, const struct installed_state *installed,
 		  const struct install_plan *plan, const char *bookmark_path, struct cf_err *err);
+/* Puts back the versions an applied plan installed over, in reverse order (plugins before the
+ * core they load into), after a check before the restart refused the new ones: each action's
+ * `from` is installed again; OpenClaw from the artifact cache when builds.json names the tarball
+ * of that version (the build just replaced is the cache's previous), else from the registry. A
+ * package the plan installed where there was none is left: nothing ran it. Stops at the first
+ * failure, naming the package. */
+int install_revert(const struct install_config *cfg, const struct install_plan *applied,
+		   struct cf_err *err);
 void install_plan_free(struct install_plan *plan);
 void installed_state_free(struct installed_state *st);
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/canon.h"
 #include "base/fsutil.h"
@@ -53,10 +54,17 @@ int openclaw_config_plan(const struct desired_state *ds, const char *host,
 	text = grown;
 	text[len++] = '\n';
 	text[len] = '\0';
-	if (fsutil_read_file(plan->path, OPENCLAW_CONFIG_MAX, &have, &have_len, err) == 0 &&
-	    have_len == len && memcmp(have, text, len) == 0) {
-		rc = 0;
-		goto done;
+	struct cf_err unread;
+	if (fsutil_read_file(plan->path, OPENCLAW_CONFIG_MAX, &have, &have_len, &unread) == 0) {
+		if (have_len == len && memcmp(have, text, len) == 0) {
+			rc = 0;
+			goto done;
+		}
+		plan->before = have;
+		plan->before_len = have_len;
+		have = NULL;
+	} else {
+		plan->before_absent = access(plan->path, F_OK) < 0 && errno == ENOENT;
 	}
 	plan->data = text;
 	plan->len = len;
@@ -81,9 +89,27 @@ int openclaw_config_apply(const struct openclaw_config_plan *plan, struct cf_err
 	return 0;
 }
 
+int openclaw_config_restore(const struct openclaw_config_plan *plan, struct cf_err *err)
+{
+	char dir[PATH_MAX];
+	if (plan->before) {
+		if (fsutil_write_atomic(plan->path, plan->before, plan->before_len, 0600, err) < 0)
+			return cf_err_prefix(err, "putting back %s", plan->path);
+		return 0;
+	}
+	if (!plan->before_absent)
+		return cf_err_set(err, "%s could not be read before it was replaced: check it by hand",
+				  plan->path);
+	snprintf(dir, sizeof(dir), "%s", plan->path);
+	if (unlink(plan->path) < 0 && errno != ENOENT)
+		return cf_err_errno(err, "removing %s", plan->path);
+	return fsutil_fsync_dir(dirname(dir), err);
+}
+
 void openclaw_config_plan_free(struct openclaw_config_plan *plan)
 {
 	free(plan->path);
 	free(plan->data);
+	free(plan->before);
 	memset(plan, 0, sizeof(*plan));
 }

@@ -4,7 +4,8 @@
  * OpenClaw resolves it (the same path `openclaw config validate` checks before a restart). The
  * file is canonical JSON (canon.h; JSON is JSON5) and a newline, written atomically (mode 0600)
  * only when its bytes change. A repository without such fragments leaves the file as it is:
- * clawfleet never removes an operator's configuration. observe and plan are pure of the merge;
+ * clawfleet never removes an operator's configuration. The plan keeps the bytes it replaces,
+ * so openclaw_config_restore can put them back when a check before the restart refuses. observe and plan are pure of the merge;
  * apply is idempotent. */
 #ifndef CLAWFLEET_OPENCLAW_CONFIG_H
 #define CLAWFLEET_OPENCLAW_CONFIG_H
@@ -20,6 +21,11 @@ struct openclaw_config_plan {
 	char *path;
 	char *data; /* NULL: nothing to write */
 	size_t len;
+	/* What the file held when data is set, so a refused restart can put it back: its bytes,
+	 * or before_absent when there was none; neither when it could not be read. */
+	char *before;
+	size_t before_len;
+	bool before_absent;
 };
 
 /* The path the gateway reads (malloc'd), or NULL with err. */
@@ -28,6 +34,9 @@ char *openclaw_config_path(struct cf_err *err);
 int openclaw_config_plan(const struct desired_state *ds, const char *host,
 			 struct openclaw_config_plan *plan, struct cf_err *err);
 int openclaw_config_apply(const struct openclaw_config_plan *plan, struct cf_err *err);
+/* Puts back what plan->before says the file held (its bytes, atomically, or no file); an error
+ * when that is unknown, naming the file to check by hand. */
+int openclaw_config_restore(const struct openclaw_config_plan *plan, struct cf_err *err);
 void openclaw_config_plan_free(struct openclaw_config_plan *plan);
 
 #endif

@@ -242,6 +242,8 @@ static int launchd_status(const struct service_config *cfg, struct service_statu
 		goto done;
 	}
 	parse_launchd_print(res.out, st);
+	if (!st->plist_path[0] && cfg->plist)
+		snprintf(st->plist_path, sizeof(st->plist_path), "%s", cfg->plist);
 	rc = 0;
 done:
 	proc_result_free(&res);

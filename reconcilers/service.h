@@ -4,9 +4,11 @@
  * openclaw: `openclaw gateway restart` and `openclaw gateway status --json`; command: argv lists
  * from the configuration, the status command printing {"running":bool,"pid":N,"lastExit":N}.
  * launchd's restart lints the plist launchd loaded the job from first (reconcilers/plist.h: the
- * path `launchctl print` names) and refuses the reload when it does not
- * pass, with an error starting "plist.invalid: "; a plist file that does not exist is not
- * linted (launchd runs the copy it loaded). restart returns once the manager has done it. status returns 0 whenever the manager answered,
+ * path `launchctl print` names, else the configured one, service.plist) and refuses the reload
+ * when it does not pass, with an error starting "plist.invalid: "; a plist file that does not
+ * exist is not linted (launchd runs the copy it loaded). Only launchd lints: systemd, openclaw
+ * and command managers reload no plist, so they restart without one, and their status names
+ * none (plist_path ""), so the probe's plist checks skip them too. restart returns once the manager has done it. status returns 0 whenever the manager answered,
  * a service it does not know included (not running, with the reason in error); -1 when it could
  * not answer (a failing or hung command, output that does not parse). Every command runs through
  * proc with the configuration's deadline and environment overlay. */
@@ -33,6 +35,9 @@ struct service_config {
 	const char *openclaw;
 	char *const *restart_argv; /* the command manager's, NULL-terminated */
 	char *const *status_argv;
+	/* launchd: the job's plist when `launchctl print` names none (older releases, a job
+	 * loaded from a path launchd does not report); NULL: none. Other managers ignore it. */
+	const char *plist;
 	char *const *env; /* KEY=VALUE overlay for every command (OPENCLAW_PROFILE, ...); may be NULL */
 	int timeout_ms;	  /* per command; <= 0: SERVICE_TIMEOUT_DEFAULT_MS */
 };
@@ -47,8 +52,8 @@ struct service_status {
 	int last_signal;
 	/* One line on why the gateway is not running or its state is unknown; "" otherwise. */
 	char error[SERVICE_ERROR_MAX];
-	/* What launchd says the job is made of ("path", "stderr path"); "" when it did not say
-	 * or another manager answered. */
+	/* What launchd says the job is made of ("path", "stderr path"; the path service_config's
+	 * plist when launchd names none); "" when it did not say or another manager answered. */
 	char plist_path[SERVICE_PATH_MAX];
 	char stderr_path[SERVICE_PATH_MAX];
 };

@@ -547,6 +547,33 @@ int skills_flip_link(const char *dir, const char *name, const char *target, stru
 	return fsutil_fsync_dir(dir, err);
 }
 
+int skills_restore(const char *root, const struct skills_state *before, struct cf_err *err)
+{
+	for (int l = 0; l < SKILLS_LINKS; l++) {
+		const struct skills_link_state *b = &before->links[l];
+		char path[PATH_MAX], now[SEMVER_MAX];
+		if (fsutil_join(path, root, link_names[l], err) < 0)
+			return -1;
+		ssize_t n = readlink(path, now, sizeof(now) - 1);
+		now[n < 0 ? 0 : n] = '\0';
+		if (b->status == SKILLS_LINK_ABSENT) {
+			if (n < 0)
+				continue;
+			if (unlink(path) < 0 && errno != ENOENT)
+				return cf_err_errno(err, "removing %s", path);
+			if (fsutil_fsync_dir(root, err) < 0)
+				return -1;
+			continue;
+		}
+		if (b->status == SKILLS_LINK_NOT_LINK || !b->target[0] ||
+		    (n >= 0 && strcmp(now, b->target) == 0))
+			continue;
+		if (skills_flip_link(root, link_names[l], b->target, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 int skills_link(const char *root, enum skills_link link, const char *semver, struct cf_err *err)
 {
 	struct skills_link_state old;

@@ -113,6 +113,11 @@ int skills_verify(const char *root, const char *semver, const char *sha256, stru
 /* Points link (current or next) at the complete pack root/<semver>; a no-op when it already
  * does. */
 int skills_link(const char *root, enum skills_link link, const char *semver, struct cf_err *err);
+/* Puts the links back as before (skills_observe's) names them, after a check before the restart
+ * refused what they were flipped to: a link that differs flips back atomically, one that was
+ * absent is removed; a link whose target was unreadable, or a file where a link belongs, is left
+ * as it is. The packs stay: a link never named anything but a complete one. */
+int skills_restore(const char *root, const struct skills_state *before, struct cf_err *err);
 /* Removes the temporary entries an interrupted run left in root. */
 int skills_clean(const char *root, struct cf_err *err);
 

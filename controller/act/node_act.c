@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "act/node_act_internal.h"
 #include "base/failpoint.h"
 #include "base/log.h"
 #include "desired/desired.h"
@@ -29,24 +30,8 @@ const char *node_step_name(enum node_step s)
 	return s < NODE_STEPS ? step_names[s] : "unknown";
 }
 
-/* Everything one pass works with; paths are the root-relative ones of the configuration. */
-struct pass {
-	const struct node_env *env;
-	const struct node_ops *ops;
-	const struct target *t;
-	struct node_actions *out;
-	char *infra, *skills, *tenants, *state;
-	bool pending; /* a restart-pending record is on disk */
-	bool changed; /* this pass changed something the gateway runs */
-	const char *reason; /* a refusal's probe reason (node_actions.reason) */
-	struct treefiles files;
-	struct desired_state *ds;
-};
 
-static int add_action(struct pass *p, struct cf_err *err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int add_action(struct pass *p, struct cf_err *err, const char *fmt, ...)
+int pass_action(struct pass *p, struct cf_err *err, const char *fmt, ...)
 {
 	struct node_actions *a = p->out;
 	if (a->n == NODE_ACTIONS_MAX)
@@ -139,7 +124,7 @@ static int step_pull(struct pass *p, struct cf_err *err)
 	free(mirror);
 	if (rc < 0)
 		return -1;
-	return add_action(p, err, "pull %s@%.7s", p->t->tag, p->t->commit);
+	return pass_action(p, err, "pull %s@%.7s", p->t->tag, p->t->commit);
 }
 
 /* The first problem of an invalid tree, as `clawfleet validate` prints it. */
@@ -187,24 +172,38 @@ static int step_desired(struct pass *p, struct cf_err *err)
 	return 0;
 }
 
-static int step_install(struct pass *p, struct cf_err *err)
+int pass_install_config(const struct pass *p, struct install_config *ic, char *paths[3],
+			     struct cf_err *err)
 {
 	const struct agent_config *cfg = p->env->cfg;
-	char *npm = agentcfg_path(cfg, cfg->npm), *openclaw = agentcfg_path(cfg, cfg->openclaw);
-	char *bookmark = NULL, *cache = NULL;
+	paths[0] = agentcfg_path(cfg, cfg->npm);
+	paths[1] = agentcfg_path(cfg, cfg->openclaw);
+	paths[2] = NULL;
+	if (!paths[0] || !paths[1] || state_file(p, NODE_ARTIFACT_CACHE_DIR, &paths[2], err) < 0)
+		return cf_err_set(err, "out of memory");
+	*ic = (struct install_config){.npm = paths[0],
+				      .openclaw = paths[1],
+				      .cache_dir = paths[2],
+				      .cache_max_bytes = cfg->artifact_cache_max_mib * 1024 * 1024};
+	return 0;
+}
+
+void pass_free_paths(char *paths[3])
+{
+	for (int i = 0; i < 3; i++)
+		free(paths[i]);
+}
+
+static int step_install(struct pass *p, struct cf_err *err)
+{
+	char *bookmark = NULL, *paths[3];
 	struct installed_state installed = {0};
 	struct install_plan plan = {0};
+	struct install_config ic;
 	int rc = -1;
 
-	if (!npm || !openclaw || state_file(p, NODE_ARTIFACT_CACHE_DIR, &cache, err) < 0) {
-		cf_err_set(err, "out of memory");
-		goto done;
-	}
-	struct install_config ic = {.npm = npm,
-				    .openclaw = openclaw,
-				    .cache_dir = cache,
-				    .cache_max_bytes = cfg->artifact_cache_max_mib * 1024 * 1024};
-	if (state_file(p, NODE_INSTALL_BOOKMARK_FILE, &bookmark, err) < 0 ||
+	if (pass_install_config(p, &ic, paths, err) < 0 ||
+	    state_file(p, NODE_INSTALL_BOOKMARK_FILE, &bookmark, err) < 0 ||
 	    p->ops->install_observe(&ic, &installed, err) < 0 ||
 	    install_plan(&p->ds->lock, &installed, &plan, err) < 0)
 		goto done;
@@ -224,18 +223,18 @@ static int step_install(struct pass *p, struct cf_err *err)
 		p->reason = "install.digest_mismatch";
 	if (applied < 0)
 		goto done;
-	for (size_t i = 0; i < plan.n; i++)
-		if (add_action(p, err, "install %s@%s", plan.actions[i].name,
-			       plan.actions[i].version) < 0)
+	p->installed = plan;
+	plan = (struct install_plan){0};
+	for (size_t i = 0; i < p->installed.n; i++)
+		if (pass_action(p, err, "install %s@%s", p->installed.actions[i].name,
+			       p->installed.actions[i].version) < 0)
 			goto done;
 	rc = 0;
 done:
 	install_plan_free(&plan);
 	installed_state_free(&installed);
 	free(bookmark);
-	free(cache);
-	free(openclaw);
-	free(npm);
+	pass_free_paths(paths);
 	return rc;
 }
 
@@ -313,16 +312,20 @@ static int step_skills(struct pass *p, struct cf_err *err)
 	for (size_t i = 0; i < plan.n; i++) {
 		const struct skills_action *a = &plan.v[i];
 		struct skills_plan one = {.v = {*a}, .n = 1};
+		if (a->kind == SKILLS_LINK && !p->skills_flipped) {
+			p->skills_before = st;
+			p->skills_flipped = true;
+		}
 		if ((a->kind == SKILLS_LINK && will_change(p, err) < 0) ||
 		    p->ops->skills_apply(p->skills, &want, &one, err) < 0)
 			goto done;
-		if ((a->kind == SKILLS_CLEAN && add_action(p, err, "skills clean") < 0) ||
+		if ((a->kind == SKILLS_CLEAN && pass_action(p, err, "skills clean") < 0) ||
 		    (a->kind == SKILLS_INSTALL &&
-		     add_action(p, err, "skills install %s", t->skills_semver) < 0) ||
+		     pass_action(p, err, "skills install %s", t->skills_semver) < 0) ||
 		    (a->kind == SKILLS_ADOPT &&
-		     add_action(p, err, "skills adopt %s (sha256 %s)", t->skills_semver,
+		     pass_action(p, err, "skills adopt %s (sha256 %s)", t->skills_semver,
 				want.sha256) < 0) ||
-		    (a->kind == SKILLS_LINK && add_action(p, err, "skills link %s -> %s",
+		    (a->kind == SKILLS_LINK && pass_action(p, err, "skills link %s -> %s",
 							  skills_link_name(a->link),
 							  t->skills_semver) < 0))
 			goto done;
@@ -337,9 +340,8 @@ static int step_materialise(struct pass *p, struct cf_err *err)
 {
 	const struct target *t = p->t;
 	struct materialise_channel channels[TARGET_MAX_TENANTS];
-	struct materialise_state st = {0};
-	struct materialise_plan plan = {0};
-	int rc = -1;
+	struct materialise_state *st = &p->tenants_before;
+	struct materialise_plan *plan = &p->tenants_applied;
 
 	for (size_t i = 0; i < t->ntenants; i++)
 		channels[i] = (struct materialise_channel){
@@ -353,79 +355,86 @@ static int step_materialise(struct pass *p, struct cf_err *err)
 		.nchannels = t->ntenants,
 		.skills_dir = p->skills,
 	};
-	if (p->ops->materialise_observe(p->tenants, &st, err) < 0 ||
-	    materialise_plan(&in, &st, &plan, err) < 0 ||
-	    (plan.n && p->ops->mkdir_p(p->tenants, 0755, err) < 0))
-		goto done;
-	for (size_t i = 0; i < plan.n; i++) {
-		const struct materialise_action *a = &plan.v[i];
-		struct materialise_plan one = {.v = &plan.v[i], .n = 1};
+	if (p->ops->materialise_observe(p->tenants, st, err) < 0 ||
+	    materialise_plan(&in, st, plan, err) < 0 ||
+	    (plan->n && p->ops->mkdir_p(p->tenants, 0755, err) < 0))
+		return -1;
+	for (size_t i = 0; i < plan->n; i++) {
+		const struct materialise_action *a = &plan->v[i];
+		struct materialise_plan one = {.v = &plan->v[i], .n = 1};
 		/* Cleaning strays and pruning unlinked directories change nothing the gateway
 		 * reads. */
 		bool gateway_reads = a->kind == MAT_WRITE || a->kind == MAT_UNLINK;
+		if (pass_prune_deferred(p, a))
+			continue;
 		failpoint_hit("agent.materialise.before");
 		if ((gateway_reads && will_change(p, err) < 0) ||
 		    p->ops->materialise_apply(p->tenants, &one, err) < 0)
-			goto done;
+			return -1;
 		failpoint_hit("agent.materialise.after");
 		int added = a->kind == MAT_WRITE
-				    ? add_action(p, err, "materialise %s", a->name)
-				    : add_action(p, err, "materialise %s %s",
+				    ? pass_action(p, err, "materialise %s", a->name)
+				    : pass_action(p, err, "materialise %s %s",
 						 materialise_action_name(a->kind), a->name);
 		if (added < 0)
-			goto done;
+			return -1;
 	}
-	rc = 0;
-done:
-	materialise_plan_free(&plan);
-	materialise_state_free(&st);
-	return rc;
+	return 0;
 }
 
 /* The Mac's own OpenClaw configuration (openclaw/base.d and openclaw/nodes/<host>.d), part of
  * what the gateway reads: a change owes a kickstart, as a tenant's does. */
 static int write_openclaw_config(struct pass *p, struct cf_err *err)
 {
-	struct openclaw_config_plan plan;
-	int rc = -1;
-	if (p->ops->openclaw_config_plan(p->ds, p->env->cfg->node, &plan, err) < 0)
+	struct openclaw_config_plan *plan = &p->config;
+	if (p->ops->openclaw_config_plan(p->ds, p->env->cfg->node, plan, err) < 0)
 		return -1;
-	if (!plan.data) {
-		rc = 0;
-		goto done;
+	if (!plan->data)
+		return 0;
+	if (will_change(p, err) < 0 || p->ops->openclaw_config_apply(plan, err) < 0) {
+		/* Not written: nothing to put back. */
+		openclaw_config_plan_free(plan);
+		return -1;
 	}
-	if (will_change(p, err) < 0 || p->ops->openclaw_config_apply(&plan, err) < 0 ||
-	    add_action(p, err, "openclaw config %s", plan.path) < 0)
-		goto done;
-	rc = 0;
-done:
-	openclaw_config_plan_free(&plan);
-	return rc;
+	return pass_action(p, err, "openclaw config %s", plan->path);
 }
 
 static int step_kickstart(struct pass *p, int64_t applied_generation, struct cf_err *err)
 {
 	const struct agent_config *cfg = p->env->cfg;
 	bool asked = p->t->restart && applied_generation != p->t->generation;
+	struct cf_err why;
 	if (!p->pending && !p->changed && !asked)
-		return 0;
-	if (will_change(p, err) < 0 || prerestart(p, err) < 0)
+		return pass_prune_now(p, err);
+	if (will_change(p, err) < 0)
+		return -1;
+	if (prerestart(p, err) < 0) {
+		struct cf_err refused = *err;
+		if (pass_restore(p, &why) < 0)
+			cf_err_set(err, "%.400s; putting back what this pass changed failed too, the "
+					"kickstart stays owed: %.400s",
+				   refused.msg, why.msg);
+		return -1;
+	}
+	if (pass_prune_now(p, err) < 0)
 		return -1;
 	char *launchctl = agentcfg_path(cfg, cfg->service_launchctl);
 	char *systemctl = agentcfg_path(cfg, cfg->service_systemctl);
+	char *plist = cfg->service_plist ? agentcfg_path(cfg, cfg->service_plist) : NULL;
 	char *openclaw = agentcfg_path(cfg, cfg->openclaw);
 	struct service_config sc = {
 		.manager = cfg->service_manager,
 		.label = cfg->service_label,
 		.launchctl = launchctl,
 		.systemctl = systemctl,
+		.plist = plist,
 		.openclaw = openclaw,
 		.restart_argv = cfg->service_restart,
 		.status_argv = cfg->service_status,
 	};
 	int rc = -1;
 	if ((cfg->service_launchctl && !launchctl) || (cfg->service_systemctl && !systemctl) ||
-	    !openclaw) {
+	    (cfg->service_plist && !plist) || !openclaw) {
 		cf_err_set(err, "out of memory");
 		goto done;
 	}
@@ -437,10 +446,11 @@ static int step_kickstart(struct pass *p, int64_t applied_generation, struct cf_
 done:
 	free(launchctl);
 	free(systemctl);
+	free(plist);
 	free(openclaw);
 	if (rc < 0 || p->ops->pending_clear(p->state, err) < 0)
 		return cf_err_prefix(err, "kickstarting the gateway");
-	return add_action(p, err, "kickstart");
+	return pass_action(p, err, "kickstart");
 }
 
 static bool proceed(const struct pass *p, enum node_step s)
@@ -498,6 +508,7 @@ int node_act(const struct node_env *env, const struct target *t, int64_t applied
 	 * gateway runs and never restarted it. */
 	if (p.ops->pending_read(p.state, &p.pending, err) < 0)
 		goto done;
+	p.pending_before = p.pending;
 	for (; s < NODE_STEPS; s++) {
 		if (!proceed(&p, s)) {
 			rc = NODE_ACT_STOPPED;
@@ -512,6 +523,10 @@ int node_act(const struct node_env *env, const struct target *t, int64_t applied
 	}
 	rc = 0;
 done:
+	install_plan_free(&p.installed);
+	materialise_plan_free(&p.tenants_applied);
+	materialise_state_free(&p.tenants_before);
+	openclaw_config_plan_free(&p.config);
 	desired_free(p.ds);
 	treefiles_free(&p.files);
 	free(p.infra);

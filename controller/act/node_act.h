@@ -5,8 +5,15 @@
  * nothing and returns an empty action list. A kickstart happens only when the pass changed
  * something the gateway runs, when the target asks for a restart in a generation not yet
  * applied, or when <state>/restart-pending.json is present, and only once the checks before a
- * restart pass (prerestart.h); a refused check leaves the gateway running what it ran and the
- * kickstart owed. The record is written atomically before a
+ * restart pass (prerestart.h). A refused check leaves the node on what it ran, on disk too: the
+ * pass puts back, the newest first, the OpenClaw configuration file it wrote, the tenant links
+ * it flipped (the directories they named are pruned only once the checks pass), the skills
+ * links and the package versions it replaced (OpenClaw from the artifact cache), and removes
+ * the record it wrote; a record from an earlier pass stays. The infra checkout stays at the new
+ * tag (the gateway does not read it), new packs and directories stay unlinked, and a package
+ * installed where none was stays (nothing ran it). The next pass tries the target again, so a
+ * fixed configuration needs no new target. A rollback target restarts even when the checks
+ * fail (target.h). The record is written atomically before a
  * pass's first such change and removed after the restart, so a pass cut short (crash, failure,
  * stop) still owes its kickstart to the next one. Every action performed is listed, also when a
  * later step fails, and a failed or stopped pass leaves the applied generation where it was

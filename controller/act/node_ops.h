@@ -1,6 +1,6 @@
 /* node_ops: the world one node_act pass acts on, as a table of operations: the observe and apply
  * halves of the reconcilers it runs (pull, install, skills, materialise, the Mac's OpenClaw
- * configuration), the read of the infra
+ * configuration) and the undo of those the gateway reads, the read of the infra
  * tree its desired state is loaded from, the gateway's restart, and the restart-pending record it
  * keeps in the state directory. node_act itself only decides, with the reconcilers' pure plans,
  * what to call and in which order; swapping this table is how a test records exactly what a pass
@@ -44,11 +44,17 @@ struct node_ops {
 			     const struct installed_state *installed,
 			     const struct install_plan *plan, const char *bookmark_path,
 			     struct cf_err *err);
+	/* The versions an applied plan replaced, installed again (a refused restart). */
+	int (*install_revert)(const struct install_config *cfg, const struct install_plan *applied,
+			      struct cf_err *err);
 	/* skills: the links and packs of the skills root, and one plan's actions run. */
 	int (*skills_observe)(const char *root, const char *semver, struct skills_state *out,
 			      struct cf_err *err);
 	int (*skills_apply)(const char *root, const struct skills_target *t,
 			    const struct skills_plan *plan, struct cf_err *err);
+	/* The links put back as observed before the pass flipped them (a refused restart). */
+	int (*skills_restore)(const char *root, const struct skills_state *before,
+			      struct cf_err *err);
 	/* materialise: the tenants root made, read, and one plan's actions run. */
 	int (*mkdir_p)(const char *path, mode_t mode, struct cf_err *err);
 	int (*materialise_observe)(const char *root, struct materialise_state *out,
@@ -60,6 +66,7 @@ struct node_ops {
 	int (*openclaw_config_plan)(const struct desired_state *ds, const char *host,
 				    struct openclaw_config_plan *plan, struct cf_err *err);
 	int (*openclaw_config_apply)(const struct openclaw_config_plan *plan, struct cf_err *err);
+	int (*openclaw_config_restore)(const struct openclaw_config_plan *plan, struct cf_err *err);
 	/* kickstart: the checks a restart waits for (prerestart.h), then the gateway restarted
 	 * through its service manager. */
 	int (*prerestart_check)(const struct prerestart_config *cfg, const char **code,

@@ -28,6 +28,8 @@ static const struct cfg_key keys[] = {
 	K("service.label", CFG_STRING, service_label, NULL, false),
 	K("service.launchctl", CFG_PATH, service_launchctl, "/bin/launchctl", false),
 	K("service.systemctl", CFG_PATH, service_systemctl, "/usr/bin/systemctl", false),
+	/* launchd only: the plist to lint when `launchctl print` names none. */
+	K("service.plist", CFG_PATH, service_plist, NULL, false),
 	K("service.restart", CFG_ARGV, service_restart, NULL, false),
 	K("service.status", CFG_ARGV, service_status, NULL, false),
 	{"gateway.port", CFG_INT, offsetof(struct agent_config, gateway_port), "18789", false, 1,
@@ -71,6 +73,9 @@ static void check_values(const char *path, void *cfg, struct diag_list *dl)
 	if (m && strcmp(m, "command") == 0 && (!c->service_restart || !c->service_status))
 		cfgtable_report(dl, path, "service",
 			 "the command manager needs service.restart and service.status argv lists");
+	if (m && strcmp(m, "launchd") != 0 && c->service_plist)
+		cfgtable_report(dl, path, "service.plist",
+			 "only the launchd manager reloads a plist; remove service.plist");
 	if (!c->token_current && !c->token_dir)
 		cfgtable_report(dl, path, "tokens",
 			 "set tokens.dir (rotated with clawfleet token) or tokens.current");

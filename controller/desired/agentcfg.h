@@ -24,6 +24,7 @@ struct agent_config {
 	char *service_label;
 	char *service_launchctl;
 	char *service_systemctl;
+	char *service_plist; /* launchd: the plist when `launchctl print` names none; NULL: none */
 	char **service_restart; /* argv for the command manager, NULL-terminated */
 	char **service_status;
 	int64_t gateway_port;

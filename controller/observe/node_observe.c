@@ -197,8 +197,9 @@ int node_observer_new(struct node_observer **out, const struct agent_config *cfg
 	obs->openclaw = agentcfg_path(cfg, cfg->openclaw);
 	obs->launchctl = cfg->service_launchctl ? agentcfg_path(cfg, cfg->service_launchctl) : NULL;
 	obs->systemctl = cfg->service_systemctl ? agentcfg_path(cfg, cfg->service_systemctl) : NULL;
+	obs->plist = cfg->service_plist ? agentcfg_path(cfg, cfg->service_plist) : NULL;
 	if (!obs->openclaw || (cfg->service_launchctl && !obs->launchctl) ||
-	    (cfg->service_systemctl && !obs->systemctl)) {
+	    (cfg->service_systemctl && !obs->systemctl) || (cfg->service_plist && !obs->plist)) {
 		cf_err_set(err, "out of memory");
 		goto fail;
 	}
@@ -207,6 +208,7 @@ int node_observer_new(struct node_observer **out, const struct agent_config *cfg
 					   .launchctl = obs->launchctl,
 					   .systemctl = obs->systemctl,
 					   .openclaw = obs->openclaw,
+					   .plist = obs->plist,
 					   .restart_argv = cfg->service_restart,
 					   .status_argv = cfg->service_status,
 					   .timeout_ms = SERVICE_STATUS_TIMEOUT_MS};
@@ -243,6 +245,7 @@ void node_observer_free(struct node_observer *obs)
 	free(obs->openclaw);
 	free(obs->launchctl);
 	free(obs->systemctl);
+	free(obs->plist);
 	pthread_mutex_destroy(&obs->lock);
 	free(obs);
 }

@@ -60,7 +60,7 @@ struct cutover_state {
 struct node_observer {
 	const struct agent_config *cfg;
 	char *infra_path, *skills_root, *state_dir, *baseline_path;
-	char *openclaw, *launchctl, *systemctl;
+	char *openclaw, *launchctl, *systemctl, *plist;
 	struct service_config svc;
 	struct schema_set *schemas;
 	struct infra_snapshot *infra;

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runbooks 001-004, the install rules, on one simulated Mac with its agent: the package is
 # byte-verified against openclaw.lock before it installs, a rollback reinstalls from the artifact
-# cache while the registry is down, a configuration that fails validation prevents the restart,
-# and a plugin installed twice is red.
+# cache while the registry is down, a configuration that fails validation prevents the restart
+# and leaves the node on what it ran (packages and skills links put back), and a plugin installed
+# twice is red.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/tap.sh
@@ -138,6 +139,8 @@ tap_check "004 the cache keeps the current and the previous build" \
 rm -f "$ctl/registry-down"
 
 # --- 001/002/003: the checks before the restart
+cached_installs() { grep -c -- "--prefer-offline $state/artifacts/$default/openclaw-2026.7.1.tgz" "$ctl/log"; }
+cached=$(cached_installs)
 printf '{"valid":false,"path":"gateway.port","message":"expected integer"}\n' >"$ctl/config.acme"
 kicks=$(kickstarts)
 put_target "$(target 5 v2026.8.0 "$v2" 1.4.3)"
@@ -146,7 +149,22 @@ ready_within "002 a configuration that fails validation: red config.invalid" 20 
 tap_contains "002 the reason names the tenant and the finding" \
 	"tenant acme: gateway.port: expected integer" "$(reason config.invalid)"
 tap_eq "001 the gateway was not restarted" "$kicks" "$(kickstarts)"
-tap_check "001 the kickstart is still owed" test -f "$state/restart-pending.json"
+# Each refused pass puts the node back; the agent retries, 1 s then 2 s later (each with a random
+# part). Right after the second refusal is logged the next try is at least a second away.
+refused_twice() { [ "$(grep -c 'generation 5: kickstart: config.invalid: not restarting' "$log")" -ge 2 ]; }
+until_ok 20 refused_twice
+tap_eq "001 after a refused restart the node is on what it ran: OpenClaw 2026.7.1" \
+	"2026.7.1 (3f9c2ab)" "$(installed)"
+tap_eq "001 after a refused restart the node is on what it ran: skills/current -> 1.4.2" 1.4.2 \
+	"$(readlink "$root/var/db/openclaw/skills/current")"
+tap_check "001 nothing is owed: the record the pass wrote is gone" \
+	test ! -e "$state/restart-pending.json"
+tap_contains "001 the agent says what it put back" "generation 5: restore openclaw@2026.7.1" \
+	"$(cat "$log")"
+tap_check "001 2026.7.1 reinstalled from the artifact cache" \
+	test "$(cached_installs)" -gt "$cached"
+tap_contains "001 and the skills links were put back" "generation 5: restore skills links" \
+	"$(cat "$log")"
 rm -f "$ctl/config.acme"
 tap_check "001 fixed: the owed kickstart happens, generation 5" until_ok 20 observed 5
 tap_eq "001 exactly once" $((kicks + 1)) "$(kickstarts)"

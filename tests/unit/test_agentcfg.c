@@ -133,6 +133,16 @@ static void test_command_manager_needs_argv(void **state)
 	free(out);
 }
 
+/* Only launchd reloads a plist: service.plist with another manager is a mistake to say. */
+static void test_plist_is_launchd_only(void **state)
+{
+	(void)state;
+	char *out = errors_of("node: a\ninfra: {remote: x}\ntokens: {current: /t}\n"
+			      "service: {manager: systemd, plist: /Library/LaunchDaemons/g.plist}\n");
+	assert_non_null(strstr(out, "service.plist: only the launchd manager reloads a plist"));
+	free(out);
+}
+
 static void test_controller_addresses_are_numeric(void **state)
 {
 	(void)state;
@@ -158,6 +168,7 @@ int main(void)
 		cmocka_unit_test(test_full_config),
 		cmocka_unit_test(test_every_error_reported),
 		cmocka_unit_test(test_command_manager_needs_argv),
+		cmocka_unit_test(test_plist_is_launchd_only),
 		cmocka_unit_test(test_controller_addresses_are_numeric),
 		cmocka_unit_test(test_not_a_map),
 	};

@@ -6,8 +6,10 @@
  * of the Mac: the infra checkout, npm's packages, the skills links and packs, the tenants root,
  * the OpenClaw configuration file and the restart-pending record; the plans are the reconcilers' real, pure ones, over the
  * example repository's desired state (lock 2026.7.1, skills 1.4.2, tenants acme and globex).
+ * A row may also check the world after its pass (a refused restart puts the Mac back as it was).
  * Every row is also checked for the record's discipline: nothing the gateway runs changes before
- * the record is on disk, and the record goes only right after a kickstart. */
+ * the record is on disk, and the record goes only right after a kickstart, or last in a pass
+ * whose refused restart put back everything it changed. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -28,7 +30,7 @@
 
 #define C1 "1111111111111111111111111111111111111111"
 #define EXAMPLE_REPO "manifests/example-repo"
-#define MAX_CALLS 24
+#define MAX_CALLS 32
 #define MAX_PKGS 8
 #define MAX_PACKS 4
 #define MAX_ENTRIES 16
@@ -53,7 +55,7 @@ struct world {
 	size_t nentries;
 	char *openclaw_config;			/* the OpenClaw configuration file; NULL: none */
 	bool pending;				/* the restart-pending record is on disk */
-	bool fail_pull, fail_install, fail_kickstart;
+	bool fail_pull, fail_install, fail_kickstart, fail_revert;
 	const char *refuse_restart; /* the prerestart check's code; NULL: it passes */
 	enum node_step stop_before;		/* NODE_STEPS: never */
 	char *calls[MAX_CALLS + 1];
@@ -181,6 +183,24 @@ static int fake_install_apply(const struct install_config *cfg,
 	return 0;
 }
 
+static int fake_install_revert(const struct install_config *cfg,
+			       const struct install_plan *applied, struct cf_err *err)
+{
+	char line[512] = "install revert";
+	(void)cfg;
+	for (size_t i = applied->n; i-- > 0;)
+		if (applied->actions[i].from)
+			snprintf(line + strlen(line), sizeof(line) - strlen(line), " %s@%s",
+				 applied->actions[i].name, applied->actions[i].from);
+	call("%s", line);
+	if (world->fail_revert)
+		return cf_err_set(err, "putting back OpenClaw openclaw@2026.7.0: the registry is down");
+	for (size_t i = applied->n; i-- > 0;)
+		if (applied->actions[i].from)
+			pkg_set(applied->actions[i].name, applied->actions[i].from);
+	return 0;
+}
+
 static bool has_pack(const char *semver)
 {
 	for (size_t i = 0; semver && i < world->npacks; i++)
@@ -236,6 +256,17 @@ static int fake_skills_apply(const char *root, const struct skills_target *t,
 			break;
 		}
 	}
+	return 0;
+}
+
+static int fake_skills_restore(const char *root, const struct skills_state *before,
+			       struct cf_err *err)
+{
+	(void)root;
+	(void)err;
+	call("skills restore");
+	for (int l = 0; l < SKILLS_LINKS; l++)
+		snprintf(world->links[l], sizeof(world->links[0]), "%s", before->links[l].target);
 	return 0;
 }
 
@@ -332,6 +363,9 @@ static int fake_openclaw_config_plan(const struct desired_state *ds, const char 
 	plan->path = strdup("/openclaw.json");
 	plan->data = text;
 	plan->len = strlen(text);
+	plan->before = world->openclaw_config ? strdup(world->openclaw_config) : NULL;
+	plan->before_len = plan->before ? strlen(plan->before) : 0;
+	plan->before_absent = !world->openclaw_config;
 	return 0;
 }
 
@@ -341,6 +375,17 @@ static int fake_openclaw_config_apply(const struct openclaw_config_plan *plan, s
 	call("openclaw config write");
 	free(world->openclaw_config);
 	world->openclaw_config = strdup(plan->data);
+	return 0;
+}
+
+static int fake_openclaw_config_restore(const struct openclaw_config_plan *plan,
+					struct cf_err *err)
+{
+	(void)err;
+	call("openclaw config restore");
+	free(world->openclaw_config);
+	world->openclaw_config = plan->before ? strdup(plan->before) : NULL;
+	assert_true(plan->before || plan->before_absent);
 	return 0;
 }
 
@@ -396,14 +441,17 @@ static const struct node_ops recording_ops = {
 	.read_tree = fake_read_tree,
 	.install_observe = fake_install_observe,
 	.install_apply = fake_install_apply,
+	.install_revert = fake_install_revert,
 	.skills_observe = fake_skills_observe,
 	.skills_apply = fake_skills_apply,
+	.skills_restore = fake_skills_restore,
 	.mkdir_p = fake_mkdir_p,
 	.materialise_observe = fake_materialise_observe,
 	.materialise_apply = fake_materialise_apply,
 	.prerestart_check = fake_prerestart_check,
 	.openclaw_config_plan = fake_openclaw_config_plan,
 	.openclaw_config_apply = fake_openclaw_config_apply,
+	.openclaw_config_restore = fake_openclaw_config_restore,
 	.service_restart = fake_service_restart,
 	.pending_read = fake_pending_read,
 	.pending_write = fake_pending_write,
@@ -497,6 +545,93 @@ static void config_fixed(struct world *w)
 {
 	w->refuse_restart = NULL;
 }
+/* A Mac on the release before: OpenClaw 2026.7.0, skills 1.4.1, each tenant linked to a
+ * directory of its own, an OpenClaw configuration of its own. */
+static void runs_the_release_before(struct world *w)
+{
+	snprintf(w->head, sizeof(w->head), "%s", "0000000000000000000000000000000000000000");
+	snprintf(w->tag, sizeof(w->tag), "v2026.7.0");
+	w->npkgs = 0;
+	snprintf(w->pkgs[w->npkgs++].name, sizeof(w->pkgs[0].name), "openclaw");
+	snprintf(w->pkgs[w->npkgs++].name, sizeof(w->pkgs[0].name), "@openclaw/plugin-bundle");
+	snprintf(w->pkgs[w->npkgs++].name, sizeof(w->pkgs[0].name), "@openclaw/plugin-slack");
+	snprintf(w->pkgs[0].version, sizeof(w->pkgs[0].version), "2026.7.0");
+	snprintf(w->pkgs[1].version, sizeof(w->pkgs[1].version), "2026.7.0");
+	snprintf(w->pkgs[2].version, sizeof(w->pkgs[2].version), "2026.6.0");
+	snprintf(w->packs[w->npacks++], sizeof(w->packs[0]), "1.4.1");
+	snprintf(w->links[SKILLS_CURRENT], sizeof(w->links[0]), "1.4.1");
+	entry_put(MAT_ENTRY_DIR, ".acme-0123456789ab", NULL);
+	entry_put(MAT_ENTRY_LINK, "acme", ".acme-0123456789ab");
+	entry_put(MAT_ENTRY_DIR, ".globex-0123456789ab", NULL);
+	entry_put(MAT_ENTRY_LINK, "globex", ".globex-0123456789ab");
+	w->openclaw_config = strdup("{\"gateway\":{\"port\":18789}}");
+	w->refuse_restart = "config.invalid";
+}
+
+static void release_before_and_revert_fails(struct world *w)
+{
+	runs_the_release_before(w);
+	w->fail_revert = true;
+}
+
+static const char *link_of(const struct world *w, const char *tenant)
+{
+	for (size_t i = 0; i < w->nentries; i++)
+		if (w->entries[i].kind == MAT_ENTRY_LINK && strcmp(w->entries[i].name, tenant) == 0)
+			return w->entries[i].target;
+	return "";
+}
+
+static const char *version_of(const struct world *w, const char *name)
+{
+	for (size_t i = 0; i < w->npkgs; i++)
+		if (strcmp(w->pkgs[i].name, name) == 0)
+			return w->pkgs[i].version;
+	return "";
+}
+
+/* After a refused restart the Mac is as runs_the_release_before left it, record included. */
+static void on_the_release_before(const struct world *w)
+{
+	assert_string_equal(version_of(w, "openclaw"), "2026.7.0");
+	assert_string_equal(version_of(w, "@openclaw/plugin-bundle"), "2026.7.0");
+	assert_string_equal(version_of(w, "@openclaw/plugin-slack"), "2026.6.0");
+	assert_string_equal(w->links[SKILLS_CURRENT], "1.4.1");
+	assert_string_equal(link_of(w, "acme"), ".acme-0123456789ab");
+	assert_string_equal(link_of(w, "globex"), ".globex-0123456789ab");
+	assert_non_null(entry_find(".acme-0123456789ab"));
+	assert_non_null(entry_find(".globex-0123456789ab"));
+	assert_string_equal(w->openclaw_config, "{\"gateway\":{\"port\":18789}}");
+	assert_false(w->pending);
+}
+
+/* On a fresh Mac: nothing linked, no configuration, no record; the packages stay (nothing ran
+ * them). */
+static void nothing_linked(const struct world *w)
+{
+	assert_string_equal(w->links[SKILLS_CURRENT], "");
+	assert_string_equal(link_of(w, "acme"), "");
+	assert_string_equal(link_of(w, "globex"), "");
+	assert_null(w->openclaw_config);
+	assert_false(w->pending);
+	assert_string_equal(version_of(w, "openclaw"), "2026.7.1");
+}
+
+/* A restore that failed leaves the record: the kickstart stays owed. */
+static void still_owed(const struct world *w)
+{
+	assert_true(w->pending);
+}
+
+static void on_g1(const struct world *w)
+{
+	assert_string_equal(version_of(w, "openclaw"), "2026.7.1");
+	assert_string_equal(w->links[SKILLS_CURRENT], "1.4.2");
+	assert_null(entry_find(".acme-0123456789ab"));
+	assert_null(entry_find(".globex-0123456789ab"));
+	assert_false(w->pending);
+}
+
 static void skills_already_linked(struct world *w)
 {
 	snprintf(w->packs[w->npacks++], sizeof(w->packs[0]), "1.4.2");
@@ -526,6 +661,7 @@ struct row {
 	int rc;
 	int64_t generation;		  /* node_act_generation after the pass */
 	const char *error;		  /* part of the message of a pass that failed */
+	void (*expect)(const struct world *); /* checks the world after the pass; may be NULL */
 };
 
 static bool stop_at(void *ctx, enum node_step next)
@@ -558,11 +694,20 @@ static void expect_calls(const char *table, size_t rowno, char *const *got,
 	fail();
 }
 
+static bool has_call(char *const *calls, const char *want)
+{
+	for (size_t i = 0; calls[i]; i++)
+		if (strcmp(calls[i], want) == 0)
+			return true;
+	return false;
+}
+
 /* What the gateway runs changes only while the record is on disk, and the record goes only right
- * after a kickstart. */
+ * after a kickstart, or last in a pass whose refused restart put everything back. */
 static void expect_record_discipline(const char *table, size_t rowno, char *const *calls,
 				     bool owed)
 {
+	bool restored = has_call(calls, "prerestart 2 profiles") && !has_call(calls, "kickstart");
 	static const char *const changes[] = {
 		"pull apply ",		     "install apply ",		"skills apply link ",
 		"materialise apply write ", "materialise apply unlink ", "openclaw config write",
@@ -570,7 +715,7 @@ static void expect_record_discipline(const char *table, size_t rowno, char *cons
 	};
 	for (size_t i = 0; calls[i]; i++) {
 		if (strcmp(calls[i], "pending clear") == 0 &&
-		    (i == 0 || strcmp(calls[i - 1], "kickstart") != 0))
+		    (i == 0 || strcmp(calls[i - 1], "kickstart") != 0) && !(restored && !calls[i + 1]))
 			fail_msg("%s, row %zu: the record is removed without a kickstart before it",
 				 table, rowno);
 		owed |= strncmp(calls[i], "pending write ", 14) == 0;
@@ -609,6 +754,8 @@ static void run_rows(const char *table, const struct row *rows, size_t n)
 				 rc ? err.msg : "", row->rc);
 		if (row->error && !strstr(err.msg, row->error))
 			fail_msg("%s, row %zu: \"%s\" lacks \"%s\"", table, r, err.msg, row->error);
+		if (row->expect)
+			row->expect(w);
 		applied = node_act_generation(rc, row->target, applied);
 		if (applied != row->generation)
 			fail_msg("%s, row %zu: generation %lld applied, want %lld", table, r,
@@ -650,14 +797,14 @@ static const struct row full_pass[] = {
 	  "skills apply install 1.4.2", "skills apply link current -> 1.4.2", "materialise observe",
 	  "mkdir /tenants", "materialise apply write acme", "materialise apply write globex", "openclaw config write",
 	  "prerestart 2 profiles", "kickstart", "pending clear"},
-	 0, 1, NULL},
-	{&g1, NULL, {OBSERVE_ALL}, 0, 1, NULL},
+	 0, 1, NULL, NULL},
+	{&g1, NULL, {OBSERVE_ALL}, 0, 1, NULL, NULL},
 };
 
 static const struct row pull_fails_then_works[] = {
 	{&g1, pull_fails,
 	 {"pending read", "pull observe", "pending write 1", "pull apply v2026.7.1@1111111"},
-	 -1, 0, "pull: pulling v2026.7.1: the remote hung up"},
+	 -1, 0, "pull: pulling v2026.7.1: the remote hung up", NULL},
 	/* The record stayed: the next pass owes the kickstart without writing it again. */
 	{&g1, pull_works,
 	 {"pending read", "pull observe", "pull apply v2026.7.1@1111111", "read tree",
@@ -665,21 +812,21 @@ static const struct row pull_fails_then_works[] = {
 	  "skills apply link current -> 1.4.2", "materialise observe", "mkdir /tenants",
 	  "materialise apply write acme", "materialise apply write globex", "openclaw config write", "prerestart 2 profiles", "kickstart",
 	  "pending clear"},
-	 0, 1, NULL},
+	 0, 1, NULL, NULL},
 };
 
 static const struct row install_fails_then_works[] = {
 	{&g1, install_fails,
 	 {"pending read", "pull observe", "pending write 1", "pull apply v2026.7.1@1111111",
 	  "read tree", "install observe", INSTALL_LOCK},
-	 -1, 0, "install: `npm install -g openclaw@2026.7.1` exited 1"},
+	 -1, 0, "install: `npm install -g openclaw@2026.7.1` exited 1", NULL},
 	{&g1, install_works,
 	 {"pending read", "pull observe", "read tree", "install observe", INSTALL_LOCK,
 	  "skills observe 1.4.2", "skills apply install 1.4.2",
 	  "skills apply link current -> 1.4.2", "materialise observe", "mkdir /tenants",
 	  "materialise apply write acme", "materialise apply write globex", "openclaw config write", "prerestart 2 profiles", "kickstart",
 	  "pending clear"},
-	 0, 1, NULL},
+	 0, 1, NULL, NULL},
 };
 
 /* The record is removed only once the restart worked. */
@@ -690,25 +837,81 @@ static const struct row kickstart_fails_then_works[] = {
 	  "skills apply install 1.4.2", "skills apply link current -> 1.4.2", "materialise observe",
 	  "mkdir /tenants", "materialise apply write acme", "materialise apply write globex", "openclaw config write",
 	  "prerestart 2 profiles", "kickstart"},
-	 -1, 0, "kickstart: kickstarting the gateway: `launchctl kickstart -k"},
-	{&g1, kickstart_works, {OBSERVE_ALL, "prerestart 2 profiles", "kickstart", "pending clear"}, 0, 1, NULL},
+	 -1, 0, "kickstart: kickstarting the gateway: `launchctl kickstart -k", NULL},
+	{&g1, kickstart_works, {OBSERVE_ALL, "prerestart 2 profiles", "kickstart", "pending clear"}, 0, 1, NULL, NULL},
 };
 
-/* A check before the restart refuses: no kickstart, the record stays, and the pass that finds
- * the configuration fixed restarts the gateway once. */
+/* A check before the restart refuses on a fresh Mac: no kickstart, the links and the
+ * configuration the pass made go again, the record it wrote too; the packages stay (nothing ran
+ * them). Each pass tries again; the one that finds the configuration fixed restarts once. */
+#define REFUSED_FRESH                                                                          \
+	"prerestart 2 profiles", "openclaw config restore", "materialise apply unlink acme",   \
+		"materialise apply unlink globex", "skills restore"
+/* The pass after such a refusal: the packages and the pack are there, the links are not. */
+#define RELINK                                                                                  \
+	"pending read", "pull observe", "read tree", "install observe", "skills observe 1.4.2",   \
+		"pending write 1", "skills apply link current -> 1.4.2", "materialise observe",   \
+		"mkdir /tenants", "materialise apply write acme", "materialise apply write globex", \
+		"openclaw config write"
 static const struct row restart_refused[] = {
 	{&g1, config_invalid,
 	 {"pending read", "pull observe", "pending write 1", "pull apply v2026.7.1@1111111",
 	  "read tree", "install observe", INSTALL_LOCK, "skills observe 1.4.2",
 	  "skills apply install 1.4.2", "skills apply link current -> 1.4.2", "materialise observe",
 	  "mkdir /tenants", "materialise apply write acme", "materialise apply write globex",
-	  "openclaw config write", "prerestart 2 profiles"},
+	  "openclaw config write", REFUSED_FRESH, "install revert", "pending clear"},
 	 -1, 0,
 	 "kickstart: config.invalid: not restarting the gateway, it keeps running what it ran: "
-	 "tenant acme: gateway.port: expected integer"},
-	{&g1, NULL, {OBSERVE_ALL, "prerestart 2 profiles"}, -1, 0, "config.invalid"},
-	{&g1, config_fixed, {OBSERVE_ALL, "prerestart 2 profiles", "kickstart", "pending clear"}, 0, 1,
+	 "tenant acme: gateway.port: expected integer",
+	 nothing_linked},
+	{&g1, NULL, {RELINK, REFUSED_FRESH, "pending clear"}, -1, 0, "config.invalid", nothing_linked},
+	{&g1, config_fixed, {RELINK, "prerestart 2 profiles", "kickstart", "pending clear"}, 0, 1, NULL,
 	 NULL},
+};
+
+/* On a Mac running the release before, a refusal puts back every part in the reverse order of
+ * the pass: the configuration file's bytes, each tenant's old directory (not pruned: its prune
+ * waits for the checks), the skills links, then the packages, the last installed first. Fixed,
+ * the next pass installs, checks, prunes the old directories and restarts once. */
+static const struct row refused_on_the_release_before[] = {
+	{&g1, runs_the_release_before,
+	 {"pending read", "pull observe", "pending write 1", "pull apply v2026.7.1@1111111",
+	  "read tree", "install observe", INSTALL_LOCK, "skills observe 1.4.2",
+	  "skills apply install 1.4.2", "skills apply link current -> 1.4.2", "materialise observe",
+	  "mkdir /tenants", "materialise apply write acme", "materialise apply write globex",
+	  "openclaw config write", "prerestart 2 profiles", "openclaw config restore",
+	  "materialise apply write acme", "materialise apply write globex", "skills restore",
+	  "install revert @openclaw/plugin-slack@2026.6.0 @openclaw/plugin-bundle@2026.7.0 "
+	  "openclaw@2026.7.0",
+	  "pending clear"},
+	 -1, 0, "config.invalid: not restarting the gateway, it keeps running what it ran",
+	 on_the_release_before},
+	{&g1, config_fixed,
+	 {"pending read", "pull observe", "read tree", "install observe", "pending write 1",
+	  INSTALL_LOCK, "skills observe 1.4.2", "skills apply link current -> 1.4.2",
+	  "materialise observe", "mkdir /tenants", "materialise apply write acme",
+	  "materialise apply write globex", "openclaw config write", "prerestart 2 profiles",
+	  "materialise apply prune .*", "materialise apply prune .*", "kickstart", "pending clear"},
+	 0, 1, NULL, on_g1},
+};
+
+/* A part that cannot be put back is named beside the refusal, the others still go back, and
+ * the record stays: the kickstart is owed. */
+static const struct row refused_and_revert_fails[] = {
+	{&g1, release_before_and_revert_fails,
+	 {"pending read", "pull observe", "pending write 1", "pull apply v2026.7.1@1111111",
+	  "read tree", "install observe", INSTALL_LOCK, "skills observe 1.4.2",
+	  "skills apply install 1.4.2", "skills apply link current -> 1.4.2", "materialise observe",
+	  "mkdir /tenants", "materialise apply write acme", "materialise apply write globex",
+	  "openclaw config write", "prerestart 2 profiles", "openclaw config restore",
+	  "materialise apply write acme", "materialise apply write globex", "skills restore",
+	  "install revert @openclaw/plugin-slack@2026.6.0 @openclaw/plugin-bundle@2026.7.0 "
+	  "openclaw@2026.7.0"},
+	 -1, 0,
+	 "tenant acme: gateway.port: expected integer; putting back what this pass changed failed "
+	 "too, the kickstart stays owed: putting back OpenClaw openclaw@2026.7.0: the registry is "
+	 "down",
+	 still_owed},
 };
 
 static const struct row skills_linked[] = {
@@ -717,7 +920,7 @@ static const struct row skills_linked[] = {
 	  "read tree", "install observe", INSTALL_LOCK, "skills observe 1.4.2",
 	  "materialise observe", "mkdir /tenants", "materialise apply write acme",
 	  "materialise apply write globex", "openclaw config write", "prerestart 2 profiles", "kickstart", "pending clear"},
-	 0, 1, NULL},
+	 0, 1, NULL, NULL},
 };
 
 /* Cut short before the kickstart (SIGTERM between steps): the next agent finds every plan empty
@@ -728,32 +931,32 @@ static const struct row stopped_before_kickstart[] = {
 	  "read tree", "install observe", INSTALL_LOCK, "skills observe 1.4.2",
 	  "skills apply install 1.4.2", "skills apply link current -> 1.4.2", "materialise observe",
 	  "mkdir /tenants", "materialise apply write acme", "materialise apply write globex", "openclaw config write"},
-	 NODE_ACT_STOPPED, 0, "stopped before the kickstart step"},
-	{&g1, agent_restarted, {OBSERVE_ALL, "prerestart 2 profiles", "kickstart", "pending clear"}, 0, 1, NULL},
-	{&g1, NULL, {OBSERVE_ALL}, 0, 1, NULL},
+	 NODE_ACT_STOPPED, 0, "stopped before the kickstart step", NULL},
+	{&g1, agent_restarted, {OBSERVE_ALL, "prerestart 2 profiles", "kickstart", "pending clear"}, 0, 1, NULL, NULL},
+	{&g1, NULL, {OBSERVE_ALL}, 0, 1, NULL, NULL},
 };
 
 static const struct row crash_with_the_record[] = {
-	{&g1, NULL, {FIRST_PASS}, 0, 1, NULL},
-	{&g1, crashed_after_the_record, {OBSERVE_ALL, "prerestart 2 profiles", "kickstart", "pending clear"}, 0, 1, NULL},
-	{&g1, NULL, {OBSERVE_ALL}, 0, 1, NULL},
+	{&g1, NULL, {FIRST_PASS}, 0, 1, NULL, NULL},
+	{&g1, crashed_after_the_record, {OBSERVE_ALL, "prerestart 2 profiles", "kickstart", "pending clear"}, 0, 1, NULL, NULL},
+	{&g1, NULL, {OBSERVE_ALL}, 0, 1, NULL, NULL},
 };
 
 /* A change in the last step still writes the record first, right before it. */
 static const struct row channel_flip[] = {
-	{&g1, NULL, {FIRST_PASS}, 0, 1, NULL},
+	{&g1, NULL, {FIRST_PASS}, 0, 1, NULL, NULL},
 	{&g2_acme_stable, NULL,
 	 {OBSERVE_ALL, "mkdir /tenants", "pending write 2", "materialise apply write acme",
-	  "materialise apply prune .acme-*", "prerestart 2 profiles", "kickstart", "pending clear"},
-	 0, 2, NULL},
+	  "prerestart 2 profiles", "materialise apply prune .acme-*", "kickstart", "pending clear"},
+	 0, 2, NULL, NULL},
 };
 
 /* A restart the target asks for is owed once per generation. */
 static const struct row restart_asked[] = {
-	{&g1, NULL, {FIRST_PASS}, 0, 1, NULL},
+	{&g1, NULL, {FIRST_PASS}, 0, 1, NULL, NULL},
 	{&g2_restart, NULL, {OBSERVE_ALL, "pending write 2", "prerestart 2 profiles", "kickstart", "pending clear"}, 0, 2,
-	 NULL},
-	{&g2_restart, NULL, {OBSERVE_ALL}, 0, 2, NULL},
+	 NULL, NULL},
+	{&g2_restart, NULL, {OBSERVE_ALL}, 0, 2, NULL, NULL},
 };
 
 static void test_full_pass(void **state)
@@ -766,6 +969,8 @@ static void test_restart_refused(void **state)
 {
 	(void)state;
 	RUN(restart_refused);
+	RUN(refused_on_the_release_before);
+	RUN(refused_and_revert_fails);
 }
 
 static void test_failures_stop_the_pass(void **state)

@@ -438,6 +438,17 @@ static void test_launchd_print_macos(void **state)
 	status_ok(&cfg, &st);
 	assert_false(st.running);
 	assert_false(st.has_last_exit);
+	/* No path in the answer: the job's plist is the configured one (service.plist), if any. */
+	assert_string_equal(st.plist_path, "");
+	cfg.plist = "/Library/LaunchDaemons/ai.openclaw.gateway.plist";
+	status_ok(&cfg, &st);
+	assert_string_equal(st.plist_path, "/Library/LaunchDaemons/ai.openclaw.gateway.plist");
+	fake_answer("launchctl",
+		    "gui/501/ai.openclaw.gateway = {\n\tpath = /Users/ops/a.plist\n\tstate = running\n}\n",
+		    0);
+	status_ok(&cfg, &st);
+	assert_string_equal(st.plist_path, "/Users/ops/a.plist");
+	cfg.plist = NULL;
 
 	struct cf_err err = {{0}};
 	fake_answer("launchctl", "", 0);
