@@ -55,6 +55,12 @@ struct hook_call {
 	const char *event_type;		    /* event hooks: "Normal" or "Warning"; NULL otherwise */
 };
 
+/* Calls made by one webhook, by result: ok (2xx), rejected (another status), error (none). */
+struct hook_count {
+	char name[HOOK_NAME_MAX];
+	unsigned long long ok, rejected, error;
+};
+
 /* A result's answer in words: "HTTP 503", "HTTP 200", or the error ("no answer yet"). */
 void hook_result_describe(const struct hook_result *r, char *dst, size_t size);
 const char *hook_verdict_name(enum hook_verdict v); /* "pending", "passed", "failed" */

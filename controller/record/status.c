@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/timeparse.h"
+#include "record/status_webhooks.h"
 
 #define JSON_PLAIN (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 #define METRICS_MAX (64u << 20)
@@ -500,6 +501,7 @@ int status_render_json(const struct status_view *v, char **out, size_t *len, str
 	json_object_object_add(o, "history", history_json(s));
 	json_object_object_add(o, "passes", passes_json(v));
 	json_object_object_add(o, "tokenRotation", token_rotation_status_json(v));
+	status_webhooks_add(o, v);
 	size_t n = 0;
 	const char *text = json_object_to_json_string_length(o, JSON_PLAIN, &n);
 	if (!text)
@@ -658,6 +660,10 @@ int status_render_metrics(const struct status_view *v, char **out, size_t *len,
 		put_label(&t, m->rollbacks[i].reason);
 		put(&t, "\"} %llu\n", (unsigned long long)m->rollbacks[i].count);
 	}
+	char *webhooks = status_webhooks_metrics(v);
+	put(&t, "%s", webhooks ? webhooks : "");
+	t.failed = t.failed || !webhooks;
+	free(webhooks);
 	family(&t, "clawfleet_build_info", "gauge", "The clawfleet build: always 1.");
 	put(&t, "clawfleet_build_info{version=\"");
 	put_label(&t, v->version ? v->version : "unknown");

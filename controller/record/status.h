@@ -16,6 +16,7 @@
 #include "base/weightmap.h"
 #include "contracts/readyz.h"
 #include "contracts/token_rotation.h"
+#include "plan/hooks.h"
 #include "plan/rollout.h"
 
 #define STATUS_PASSES_MAX 64
@@ -118,6 +119,11 @@ struct status_view {
 	 * read (NULL: it could). */
 	const struct token_rotation *token_rotation;
 	const char *token_rotation_error;
+	/* The Promotion's webhooks' answers and call counts (record/status_webhooks.h). */
+	const struct hook_result *webhooks;
+	size_t nwebhooks;
+	const struct hook_count *webhook_counts;
+	size_t nwebhook_counts;
 };
 
 /* The upper bounds (seconds) of clawfleet_reconcile_duration_seconds' buckets. */
