@@ -68,6 +68,8 @@ struct world {
 	int64_t run; /* fleet_observation.run_id */
 	int64_t wall_step; /* how far the wall clock has stepped from the rollout clock; 0: none */
 	int64_t now;
+	struct hook_result hooks[8]; /* the webhooks' answers the pass observes */
+	size_t nhooks;
 	char *lines[MAX_LINES + 1];
 	size_t nlines;
 };
@@ -222,6 +224,8 @@ static void observe(struct world *w, struct node_observation *obs, struct fleet_
 		.lb_drain = w->lb_drain,
 		.routes = w->routes,
 		.routes_ok = w->routes_ok,
+		.hooks = w->hooks,
+		.nhooks = w->nhooks,
 	};
 }
 
@@ -2949,6 +2953,154 @@ static void test_weights_declared(void **state)
 	weight_map_free(&m);
 }
 
+/* ---- webhooks (plan_hooks.c) ---- */
+
+static struct promotion_webhook test_hooks[2];
+
+/* The answer of hook name to the question its last call in out asked (added when new). */
+static void answer_hook(struct world *w, const char *name, enum hook_verdict verdict, long status)
+{
+	struct hook_result *r = NULL;
+	for (size_t i = 0; i < w->nhooks && !r; i++)
+		if (strcmp(w->hooks[i].name, name) == 0)
+			r = &w->hooks[i];
+	assert_non_null(r);
+	r->verdict = verdict;
+	r->status = status;
+	r->attempts = 1;
+}
+
+/* What the runner does with the calls a pass asks for: each new question is pending. */
+static void take_calls(struct world *w, const struct plan_output *out)
+{
+	for (size_t i = 0; i < out->nhook_calls; i++) {
+		const struct hook_call *c = &out->hook_calls[i];
+		bool known = false;
+		for (size_t k = 0; k < w->nhooks; k++)
+			if (strcmp(w->hooks[k].name, c->name) == 0) {
+				known = strcmp(w->hooks[k].key, c->key) == 0;
+				if (!known) /* a new question of that hook replaces the old */
+					snprintf(w->hooks[k].key, sizeof(w->hooks[k].key), "%s",
+						 c->key);
+				known = true;
+			}
+		if (known || w->nhooks == 8)
+			continue;
+		struct hook_result *r = &w->hooks[w->nhooks++];
+		memset(r, 0, sizeof(*r));
+		snprintf(r->name, sizeof(r->name), "%s", c->name);
+		snprintf(r->key, sizeof(r->key), "%s", c->key);
+		r->type = c->type;
+	}
+}
+
+static void hook_run_rows(struct world *w, const char *table, const struct row *rows, size_t n)
+{
+	for (size_t r = 0; r < n; r++) {
+		struct plan_output out;
+		if (rows[r].tweak)
+			rows[r].tweak(w);
+		plan_at(w, T0 + rows[r].at, &out);
+		expect_lines(table, r, w->lines, rows[r].actions);
+		if (strcmp(rollout_phase_name(out.next.phase), rows[r].phase) != 0)
+			fail_msg("%s, row %zu: phase %s, want %s", table, r,
+				 rollout_phase_name(out.next.phase), rows[r].phase);
+		if (rows[r].check)
+			rows[r].check(w, &out);
+		take_calls(w, &out);
+		assert_int_equal(rollout_state_copy(&w->state, &out.next, NULL), 0);
+		apply(w, &out);
+		plan_output_free(&out);
+	}
+}
+
+#define HOOK_RUN(w, rows) hook_run_rows(w, #rows, rows, sizeof(rows) / sizeof(rows[0]))
+
+static void qa_gate_503(struct world *w)
+{
+	answer_hook(w, "qa-gate", HOOK_FAILED, 503);
+}
+static void qa_gate_200(struct world *w)
+{
+	answer_hook(w, "qa-gate", HOOK_PASSED, 200);
+}
+static void smoke_500(struct world *w)
+{
+	answer_hook(w, "smoke", HOOK_FAILED, 500);
+}
+
+static void check_asks_confirm_promotion(struct world *w, const struct plan_output *out)
+{
+	(void)w;
+	assert_int_equal(out->nhook_calls, 1);
+	assert_string_equal(out->hook_calls[0].name, "qa-gate");
+	assert_string_equal(out->hook_calls[0].phase, "Progressing");
+	assert_non_null(strstr(out->hook_calls[0].key, "/confirm-promotion"));
+	assert_int_equal(strlen(out->hook_calls[0].checksum), HOOK_CHECKSUM_LEN);
+}
+
+static void check_held_names_hook(struct world *w, const struct plan_output *out)
+{
+	(void)w;
+	assert_string_equal(out->next.held_reason, "webhook.confirm-promotion");
+	assert_string_equal(out->next.conditions[COND_READY].message,
+			    "waiting for confirm-promotion hook \"qa-gate\": HTTP 503");
+}
+
+/* A confirm-promotion hook holds Mirroring while it answers non-2xx (Held, the hook named, one
+ * audit line and one broadcast), and the rollout moves on at its first 2xx. */
+static const struct row confirm_promotion_rows[] = {
+	{3 * SEC + 15 * MIN - 1, NULL, "Analysing", NULL, {NULL}},
+	{3 * SEC + 20 * MIN - 1, NULL, "Analysing", NULL, {NULL}},
+	{3 * SEC + 20 * MIN, NULL, "Analysing", check_asks_confirm_promotion, {NULL}},
+	{4 * SEC + 20 * MIN, qa_gate_503, "Held", check_held_names_hook,
+	 {"AUDIT held Held 20% waiting for confirm-promotion hook \"qa-gate\": HTTP 503",
+	  "BROADCAST hold - webhook.confirm-promotion"}},
+	{5 * SEC + 20 * MIN, NULL, "Held", check_held_names_hook, {NULL}},
+	{6 * SEC + 20 * MIN, qa_gate_200, "Mirroring", NULL,
+	 {"AUDIT step Mirroring 20% confirm-promotion hook \"qa-gate\": HTTP 200",
+	  "SET_WEIGHTS canary-gw=100 stable-gw-a=0 stable-gw-b=100"}},
+};
+
+static void test_webhook_confirm_promotion_holds(void **unused)
+{
+	(void)unused;
+	struct world *w = adopted_v1_then_v2();
+	test_hooks[0] = (struct promotion_webhook){.name = "qa-gate",
+						   .type = WEBHOOK_CONFIRM_PROMOTION,
+						   .url = "http://qa.example/gate",
+						   .timeout_ms = 10000};
+	w->promo.webhooks = test_hooks;
+	w->promo.nwebhooks = 1;
+	HOOK_RUN(w, to_step1);
+	HOOK_RUN(w, to_step2);
+	HOOK_RUN(w, confirm_promotion_rows);
+	world_free(w);
+}
+
+/* A pre-rollout hook is asked once the canary is green in Shadow; its failure fails the
+ * rollout before any weight moved (the rollback sets the weights the rollout found). */
+static const struct row pre_rollout_rows[] = {
+	{0, NULL, "Shadow", NULL, {"AUDIT step Shadow 0%", SHADOW_V2}},
+	{1 * SEC, NULL, "Shadow", NULL, {NULL}},
+	{2 * SEC, smoke_500, "RollingBack", NULL,
+	 {CANARY_BACK, "AUDIT rollback RollingBack 0% webhook.pre-rollout.smoke",
+	  "AUDIT quarantined RollingBack 0% webhook.pre-rollout.smoke",
+	  "BROADCAST rollback - webhook.pre-rollout.smoke"}},
+};
+
+static void test_webhook_pre_rollout_fails_before_weights(void **unused)
+{
+	(void)unused;
+	struct world *w = adopted_v1_then_v2();
+	test_hooks[0] = (struct promotion_webhook){.name = "smoke", .type = WEBHOOK_PRE_ROLLOUT,
+						   .url = "http://lt.example/", .timeout_ms = 10000};
+	w->promo.webhooks = test_hooks;
+	w->promo.nwebhooks = 1;
+	HOOK_RUN(w, pre_rollout_rows);
+	world_free(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -3004,6 +3156,8 @@ int main(void)
 		cmocka_unit_test(test_weights_for_percent),
 		cmocka_unit_test(test_weights_for_percent_properties),
 		cmocka_unit_test(test_weights_declared),
+		cmocka_unit_test(test_webhook_confirm_promotion_holds),
+		cmocka_unit_test(test_webhook_pre_rollout_fails_before_weights),
 	};
 	return cmocka_run_group_tests_name("planner", tests, NULL, NULL);
 }
