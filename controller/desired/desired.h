@@ -86,6 +86,7 @@ struct promotion_webhook {
 	enum webhook_type type;
 	char *url; /* http or https */
 	int64_t timeout_ms; /* one call; default 10s, at most WEBHOOK_TIMEOUT_MAX_MS */
+	int failure_limit;  /* rollout hooks: failed windows in a row that fail the rollout (1) */
 	struct header_kv *metadata; /* in the file's order */
 	size_t nmetadata;
 };

@@ -67,6 +67,7 @@ static bool load_one(struct loader *ld, const struct loaded_object *o, const str
 		     size_t i, struct promotion_webhook *w)
 {
 	const struct ynode *timeout = ynode_get(item, "timeout");
+	long long limit = 1;
 	const char *type = ynode_str(ynode_get(item, "type"));
 	w->name = desired_strdup(ld, ynode_str(ynode_get(item, "name")));
 	w->url = desired_strdup(ld, ynode_str(ynode_get(item, "url")));
@@ -83,6 +84,9 @@ static bool load_one(struct loader *ld, const struct loaded_object *o, const str
 			return false;
 		}
 	}
+	if (ynode_get(item, "failureLimit") && ynode_int(ynode_get(item, "failureLimit"), &limit) < 0)
+		return false; /* the schema reports a failureLimit that is not an integer */
+	w->failure_limit = limit >= 1 && limit <= 100 ? (int)limit : 1;
 	return load_metadata(ld, ynode_get(item, "metadata"), w);
 }
 

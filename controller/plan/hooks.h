@@ -5,7 +5,11 @@
  * webhook never holds up a pass. The caller (act/webhook_runner.h) asks each question once per
  * key: it retries a call that got no answer or a 5xx a bounded number of times, asks a gate
  * (confirm-*, rollback) again a few seconds after its last answer, and keeps the answers in
- * memory; a restarted controller asks its gates again (a gate is a question about now).
+ * memory. What must outlive that memory the planner keeps in the rollout state (struct
+ * hook_memory): a pre-rollout hook that passed for this build is not asked again after a
+ * restart, a rollout hook's last judged window and its failures in a row still count, and an
+ * event or post-rollout call not yet answered is made again (at least once). A restarted
+ * controller asks its confirm-* gates again: a gate is a question about now.
  *
  * A key is "<checksum>/<question>": the checksum (HOOK_CHECKSUM_LEN hex digits of the sha256 of
  * the rollout's tag and commit, the payload's "checksum") makes an answer about one build count
@@ -53,6 +57,27 @@ struct hook_call {
 	char checksum[HOOK_CHECKSUM_LEN + 1];
 	char event_message[HOOK_EVENT_MAX]; /* event hooks: eventMessage; "" otherwise */
 	const char *event_type;		    /* event hooks: "Normal" or "Warning"; NULL otherwise */
+};
+
+#define HOOK_MARKS_MAX 20 /* one per webhook: a Promotion has at most 20 */
+#define HOOK_OWED_MAX 16
+
+/* A pre-rollout or rollout hook's judged answer, kept in the rollout state. */
+struct hook_mark {
+	char name[HOOK_NAME_MAX];
+	char key[HOOK_KEY_MAX]; /* the last question judged: this build's pre-rollout, a window */
+	bool passed;		/* its answer was a 2xx */
+	int failures;		/* rollout hooks: windows failed in a row, up to key's */
+};
+
+/* The webhooks' part of the rollout state: the marks of this build's rollout (none outside
+ * one) and the notifications (event, post-rollout) asked for and not yet answered, oldest
+ * first; when more are owed than fit, the oldest is given up. */
+struct hook_memory {
+	struct hook_mark marks[HOOK_MARKS_MAX];
+	size_t nmarks;
+	struct hook_call owed[HOOK_OWED_MAX];
+	size_t nowed;
 };
 
 /* Calls made by one webhook, by result: ok (2xx), rejected (another status), error (none). */

@@ -283,6 +283,9 @@ static int run(struct pass *p)
 			return plan_start_bring_up(p);
 		return plan_start_rollback(p, "superseded", NO_NODE, false);
 	}
+	int decided;
+	if (plan_hooks_rollback(p, &decided))
+		return decided;
 	return plan_dispatch(p);
 }
 
