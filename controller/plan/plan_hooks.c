@@ -150,8 +150,10 @@ static int hold(struct pass *p, enum webhook_type type, const struct promotion_w
 	plan_format(note, sizeof(note), "waiting for %s hook \"%s\": %s", webhook_type_name(type),
 		    w->name, said);
 	bool entering = !(p->prev->phase == ROLLOUT_HELD && strcmp(p->prev->held_reason, reason) == 0);
+	/* Before the rollout began (confirm-rollout) it holds from Idle: the state holds only
+	 * from a phase of a rollout, and resuming from Idle starts the rollout. */
 	if (s->phase != ROLLOUT_HELD)
-		s->held_from = s->phase;
+		s->held_from = type == WEBHOOK_CONFIRM_ROLLOUT ? ROLLOUT_IDLE : s->phase;
 	if (entering) {
 		s->hold_started_ms = p->now;
 		plan_enter(p, ROLLOUT_HELD);
@@ -172,6 +174,21 @@ static int hold(struct pass *p, enum webhook_type type, const struct promotion_w
 	plan_format(message, sizeof(message), "holding %s (skills %s) at %d %%: %s",
 		    s->promotion.tag, s->promotion.semver, s->percent, note);
 	return plan_emit_broadcast(p, VERDICT_HOLD, key, NO_NODE, reason, message);
+}
+
+/* A gate that held and is being asked again (after a restart, its answer in memory gone) keeps
+ * its hold, quietly, until it answers: the hold neither ends nor begins anew. */
+static void stay_held(struct pass *p, enum webhook_type type)
+{
+	struct rollout_state *s = p->s;
+	char reason[ROLLOUT_REASON_MAX];
+	plan_format(reason, sizeof(reason), "webhook.%s", webhook_type_name(type));
+	if (p->prev->phase != ROLLOUT_HELD || strcmp(p->prev->held_reason, reason) != 0)
+		return;
+	s->phase = ROLLOUT_HELD;
+	s->held_from = p->prev->held_from;
+	s->hold_started_ms = p->prev->hold_started_ms;
+	plan_copy_code(s->held_reason, sizeof(s->held_reason), reason);
 }
 
 int plan_hook_gate(struct pass *p, enum webhook_type type, const char *question, bool *open,
@@ -209,6 +226,7 @@ int plan_hook_gate(struct pass *p, enum webhook_type type, const char *question,
 	}
 	if (waiting) {
 		*open = false;
+		stay_held(p, type);
 		plan_waiting(p, "waiting for %s hook \"%s\" to answer", webhook_type_name(type),
 			     waiting->name);
 	}

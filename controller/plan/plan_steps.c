@@ -356,13 +356,13 @@ int plan_step_analysing(struct pass *p)
 		rc = 0;
 		goto done;
 	}
-	if (plan_hooks_window(p, &decided)) {
-		rc = decided;
-		goto done;
-	}
 	int64_t interval = promo->analysis_interval_ms > 0 ? promo->analysis_interval_ms : 1;
 	int need = promo->green_windows > 0 ? promo->green_windows : 1;
 	const char *anew = observe_window(p, interval, need);
+	if (plan_hooks_window(p, &decided)) { /* asked in the window the pass is in */
+		rc = decided;
+		goto done;
+	}
 	if (anew) {
 		plan_progress(p, "step %d (%d %%): analysing, %d of %d green windows; the window "
 			    "started anew: %s", s->step, s->percent, s->green_windows, need, anew);
