@@ -270,7 +270,7 @@ static struct json_object *hold_json(const struct status_view *v)
 	if (s->phase != ROLLOUT_HELD)
 		return NULL;
 	struct json_object *o = json_object_new_object();
-	char waiting[ROLLOUT_NODE_NAME_MAX + ROLLOUT_REASON_MAX + 64], hold[32];
+	char waiting[ROLLOUT_NODE_NAME_MAX + ROLLOUT_REASON_MAX + HOOK_ERROR_MAX + 64], hold[32];
 	bool timed = v->max_hold_ms > 0 && s->hold_started_ms > 0 && !s->gate_percent &&
 		     s->conditions[COND_STALLED].status != COND_TRUE;
 	struct json_object *approval = NULL;
@@ -287,7 +287,7 @@ static struct json_object *hold_json(const struct status_view *v)
 	} else if (s->held_node[0])
 		snprintf(waiting, sizeof(waiting), "%s to report green (it reports %s)",
 			 s->held_node, s->held_reason[0] ? s->held_reason : "not green");
-	else
+	else if (!status_webhooks_waiting(v, waiting, sizeof(waiting)))
 		snprintf(waiting, sizeof(waiting), "the canaries to report green");
 	json_object_object_add(o, "node", str_or_null(s->held_node));
 	json_object_object_add(o, "reason", str_or_null(s->held_reason));

@@ -51,6 +51,27 @@ void status_webhooks_add(struct json_object *root, const struct status_view *v)
 	json_object_object_add(analysis, "webhooks", arr);
 }
 
+bool status_webhooks_waiting(const struct status_view *v, char *dst, size_t size)
+{
+	const char *reason = v->state->held_reason;
+	const struct hook_result *refused = NULL;
+	if (strncmp(reason, "webhook.confirm-", 16) != 0)
+		return false;
+	for (size_t i = 0; i < v->nwebhooks && !refused; i++)
+		if (v->webhooks[i].verdict == HOOK_FAILED &&
+		    strcmp(webhook_type_name(v->webhooks[i].type), reason + 8) == 0)
+			refused = &v->webhooks[i];
+	if (!refused) {
+		snprintf(dst, size, "the %s hooks to answer 2xx", reason + 8);
+		return true;
+	}
+	char said[HOOK_ERROR_MAX];
+	hook_result_describe(refused, said, sizeof(said));
+	snprintf(dst, size, "%s hook \"%s\" to answer 2xx (it answered %s)", reason + 8,
+		 refused->name, said);
+	return true;
+}
+
 char *status_webhooks_metrics(const struct status_view *v)
 {
 	size_t cap = 256 + v->nwebhook_counts * 3 * (HOOK_NAME_MAX + 96);
