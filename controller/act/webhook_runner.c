@@ -24,7 +24,8 @@ struct call {
 	CURL *easy;
 	struct httpc_reply reply;
 	int attempts;
-	int64_t due_ms; /* wall clock: the next attempt starts; 0 while one is in flight */
+	int64_t started_ms; /* wall clock: the attempt in flight, or the last, started */
+	int64_t due_ms;	    /* wall clock: the next attempt starts; 0 while one is in flight */
 };
 
 struct webhook_runner {
@@ -114,7 +115,7 @@ static void count(struct webhook_runner *r, const char *name, long status, bool 
 		c->rejected++;
 }
 
-static void start_attempt(struct webhook_runner *r, struct call *c)
+static void start_attempt(struct webhook_runner *r, struct call *c, int64_t wall_ms)
 {
 	struct cf_err err;
 	struct httpc_request req = {
@@ -129,6 +130,7 @@ static void start_attempt(struct webhook_runner *r, struct call *c)
 		.max_reply = WEBHOOK_REPLY_MAX,
 	};
 	c->attempts++;
+	c->started_ms = wall_ms;
 	c->due_ms = 0;
 	httpc_reply_free(&c->reply);
 	if (httpc_easy_new(&c->easy, &req, &c->reply, c, &err) < 0 ||
@@ -137,7 +139,7 @@ static void start_attempt(struct webhook_runner *r, struct call *c)
 		log_warn("webhook %s: %s", c->name, c->easy ? "adding the call failed" : err.msg);
 		httpc_easy_free(c->easy);
 		c->easy = NULL;
-		c->due_ms = 1;
+		c->due_ms = wall_ms + RETRY_FIRST_MS;
 	}
 }
 
@@ -156,11 +158,17 @@ static void attempt_ended(struct webhook_runner *r, struct call *c, int rc, cons
 		res->attempts = c->attempts;
 	}
 	if (retry) {
+		/* The backoff counts from when the attempt ended, which may be well before this
+		 * tend (the pass that tends comes once a second): a retry already due starts in
+		 * this tend. */
+		double took_s = 0;
+		curl_easy_getinfo(c->easy, CURLINFO_TOTAL_TIME, &took_s);
+		int64_t ended = c->started_ms + (int64_t)(took_s * 1000);
 		curl_multi_remove_handle(r->multi, c->easy);
 		httpc_easy_free(c->easy);
 		c->easy = NULL;
-		c->due_ms = now + backoff_ms(RETRY_FIRST_MS, RETRY_MAX_MS, (unsigned)c->attempts,
-					     &r->seed);
+		c->due_ms = (ended < now ? ended : now) +
+			    backoff_ms(RETRY_FIRST_MS, RETRY_MAX_MS, (unsigned)c->attempts, &r->seed);
 		return;
 	}
 	if (res) {
@@ -189,7 +197,7 @@ void webhook_runner_tend(struct webhook_runner *r, int64_t wall_ms)
 	for (size_t i = 0; i < WEBHOOK_CALLS_MAX; i++) {
 		struct call *c = &r->calls[i];
 		if (c->used && !c->easy && c->due_ms && c->due_ms <= wall_ms)
-			start_attempt(r, c);
+			start_attempt(r, c, wall_ms);
 	}
 	curl_multi_perform(r->multi, &running);
 }
@@ -307,7 +315,7 @@ void webhook_runner_ask(struct webhook_runner *r, const struct promotion *promo,
 		snprintf(c->name, sizeof(c->name), "%s", hc->name);
 		snprintf(c->key, sizeof(c->key), "%s", hc->key);
 		c->timeout_ms = (long)w->timeout_ms;
-		start_attempt(r, c);
+		start_attempt(r, c, wall_ms);
 	}
 	int running;
 	curl_multi_perform(r->multi, &running);

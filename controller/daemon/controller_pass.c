@@ -335,6 +335,9 @@ bool controller_run_pass(struct controller *c, bool *failed)
 
 	*failed = false;
 	rollout_state_init(&out.next);
+	/* The webhook calls move on here and again before the plan, the fleet's poll between:
+	 * a call asked for at the end of a pass is answered by the next one's plan. */
+	webhook_runner_tend(c->webhooks, clock_epoch_ms());
 	controller_send_hook_events(c);
 	/* A sealed audit log stops every action: /status says why (Stalled, AuditChainBroken). */
 	if (!controller_audit_holds(c)) {
