@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/timeparse.h"
+#include "cmd/status_table_internal.h"
 
 #define TEXT_MAX 4096	/* one line of the document's text as printed */
 #define LABEL "%-11s "	/* the rollout's labels */
@@ -65,8 +66,7 @@ static void put_lines(FILE *out, int indent, const char *s)
 	}
 }
 
-/* Milliseconds since the epoch of an RFC 3339 member; -1 when there is none. */
-static int64_t time_of(struct json_object *o, const char *key)
+int64_t status_table_time_of(struct json_object *o, const char *key)
 {
 	const char *s = str(o, key), *frac = s ? strchr(s, '.') : NULL;
 	time_t t;
@@ -78,8 +78,7 @@ static int64_t time_of(struct json_object *o, const char *key)
 	return (int64_t)t * 1000 + ms;
 }
 
-/* A span for people: "45s", "12m5s", "3h4m", "2d3h"; a negative one (clocks apart) is "0s". */
-static void span(char *out, size_t size, int64_t ms)
+void status_table_span(char *out, size_t size, int64_t ms)
 {
 	int64_t s = ms > 0 ? ms / 1000 : 0;
 	if (s < 60)
@@ -126,20 +125,20 @@ static void print_conditions(FILE *out, struct json_object *doc)
 static void print_fetch(FILE *out, struct json_object *src, int64_t now_ms)
 {
 	struct json_object *fetched = get(src, "fetched"), *failures = get(src, "consecutiveFailures");
-	int64_t next = time_of(src, "nextFetchAt"), n = json_object_get_int64(failures);
+	int64_t next = status_table_time_of(src, "nextFetchAt"), n = json_object_get_int64(failures);
 	bool never = json_object_is_type(fetched, json_type_boolean) &&
 		     !json_object_get_boolean(fetched);
 	char stale[32], in[32];
 	if (!json_object_is_type(src, json_type_object) || (!never && n <= 0))
 		return;
-	span(stale, sizeof(stale), json_object_get_int64(get(src, "staleSeconds")) * 1000);
+	status_table_span(stale, sizeof(stale), json_object_get_int64(get(src, "staleSeconds")) * 1000);
 	if (never)
 		fprintf(out, LABEL "not fetched yet (%s since the start)", "fetch", stale);
 	else
 		fprintf(out, LABEL "stale for %s: %lld fetches failed in a row", "fetch", stale,
 			(long long)n);
 	if (next >= 0) {
-		span(in, sizeof(in), next - now_ms);
+		status_table_span(in, sizeof(in), next - now_ms);
 		fprintf(out, "; next try in %s\n", in);
 	} else {
 		fprintf(out, "; fetching now\n");
@@ -150,16 +149,16 @@ static void print_fetch(FILE *out, struct json_object *src, int64_t now_ms)
 static void print_hold(FILE *out, struct json_object *hold, int64_t now_ms)
 {
 	char waiting[TEXT_MAX], held[32], left[32], max_hold[64];
-	int64_t since = time_of(hold, "since"), deadline = time_of(hold, "deadline");
+	int64_t since = status_table_time_of(hold, "since"), deadline = status_table_time_of(hold, "deadline");
 	clean(waiting, sizeof(waiting), text(hold, "waitingFor"));
 	clean(max_hold, sizeof(max_hold), text(hold, "maxHold"));
 	fprintf(out, LABEL "waiting for %s", "hold", waiting);
 	if (since >= 0) {
-		span(held, sizeof(held), now_ms - since);
+		status_table_span(held, sizeof(held), now_ms - since);
 		fprintf(out, ", held %s", held);
 	}
 	if (deadline >= 0 && deadline > now_ms) {
-		span(left, sizeof(left), deadline - now_ms);
+		status_table_span(left, sizeof(left), deadline - now_ms);
 		fprintf(out, "; %s left of maxHold %s\n", left, max_hold);
 	} else if (deadline >= 0) {
 		fprintf(out, "; maxHold %s has passed\n", max_hold);
@@ -263,7 +262,7 @@ static void print_nodes(FILE *out, struct json_object *doc, int64_t now_ms)
 	{
 		struct json_object *reasons = get(n, "reasons");
 		char cols[5][TEXT_MAX], since[32] = "-";
-		int64_t at = time_of(n, "statusSince");
+		int64_t at = status_table_time_of(n, "statusSince");
 		clean(cols[0], sizeof(cols[0]), name);
 		clean(cols[1], sizeof(cols[1]), text(n, "status"));
 		clean(cols[2], sizeof(cols[2]), text(n, "tag"));
@@ -274,7 +273,7 @@ static void print_nodes(FILE *out, struct json_object *doc, int64_t now_ms)
 			      ? json_object_get_string(json_object_array_get_idx(reasons, 0))
 			      : str(get(n, "reason"), "code"));
 		if (at >= 0)
-			span(since, sizeof(since), now_ms - at);
+			status_table_span(since, sizeof(since), now_ms - at);
 		fprintf(out, "%-24s %-12s %-20s %-12s %5s  %-8s %s\n", cols[0], cols[1], cols[2],
 			cols[3], text(n, "observedGeneration"), since, cols[4]);
 		print_detail(out, n);
@@ -299,13 +298,13 @@ static void print_weights(FILE *out, struct json_object *doc)
 static void print_when(FILE *out, struct json_object *o, const char *key, int64_t now_ms)
 {
 	char at[64], in[32];
-	int64_t t = time_of(o, key);
+	int64_t t = status_table_time_of(o, key);
 	clean(at, sizeof(at), str(o, key));
 	if (t < 0) {
 		fprintf(out, "-");
 		return;
 	}
-	span(in, sizeof(in), t - now_ms);
+	status_table_span(in, sizeof(in), t - now_ms);
 	fprintf(out, t > now_ms ? "%s (in %s)" : "%s (now)", at, in);
 }
 
@@ -428,11 +427,11 @@ void status_table_line(char *dst, size_t size, struct json_object *doc)
 /* "6m2s" between two members; "-" while the rollout has no end. */
 static void duration_of(char *dst, size_t size, struct json_object *r)
 {
-	int64_t a = time_of(r, "startedAt"), b = time_of(r, "finishedAt");
+	int64_t a = status_table_time_of(r, "startedAt"), b = status_table_time_of(r, "finishedAt");
 	if (a < 0 || b < 0)
 		snprintf(dst, size, "-");
 	else
-		span(dst, size, b - a);
+		status_table_span(dst, size, b - a);
 }
 
 void status_table_history(FILE *out, struct json_object *doc)
@@ -543,6 +542,7 @@ static void print_document(FILE *out, struct json_object *doc, struct json_objec
 	print_fetch(out, get(doc, "source"), now_ms);
 	if (json_object_is_type(hold, json_type_object))
 		print_hold(out, hold, now_ms);
+	status_table_gate(out, doc, now_ms);
 	if (plan)
 		print_next(out, plan, now_ms);
 	print_conditions(out, doc);

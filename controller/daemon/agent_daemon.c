@@ -186,12 +186,14 @@ static void note_refusal(const struct agent *a, struct probe_result *res)
 	res->status = PROBE_RED;
 }
 
-/* Keeps the refusal of a finished pass for the probe; cache_mu is taken. */
-static void keep_refusal(struct agent *a, int rc, const char *reason, const struct cf_err *err)
+/* Keeps the refusal of a finished pass of target t for the probe; takes cache_mu. */
+static void keep_refusal(struct agent *a, const struct target *t, int rc, const char *reason,
+			 const struct cf_err *err)
 {
 	pthread_mutex_lock(&a->cache_mu);
 	a->refused = rc == -1 && reason;
 	if (a->refused) {
+		a->refused_generation = t->generation;
 		a->refusal.code = reason;
 		a->refusal.severity = PROBE_RED;
 		size_t n = strnlen(err->msg, sizeof(a->refusal.message) - 1);
@@ -204,6 +206,11 @@ static void keep_refusal(struct agent *a, int rc, const char *reason, const stru
 void agent_render_cache(struct agent *a)
 {
 	const struct probe_inputs *in = observation_inputs(a->obs, clock_epoch_ms());
+	/* A refused target was seen and judged: the probe answers for its generation, red, so the
+	 * controller takes the refusal as the node's answer to it (a red canary rolls back) instead
+	 * of waiting for a generation that will never come. */
+	if (a->refused && a->refused_generation > in->observed_generation)
+		observation_set_generation(a->obs, a->refused_generation);
 	struct probe_result res;
 	struct cf_err err;
 	char *doc = NULL;
@@ -368,7 +375,7 @@ static void *reconcile_main(void *arg)
 		next_run = clock_mono_ms() + delay;
 		if (rc != NODE_ACT_STOPPED) {
 			const char *refusal = actions.reason;
-			keep_refusal(a, rc, refusal, &err);
+			keep_refusal(a, t, rc, refusal, &err);
 			pthread_mutex_lock(&a->mu);
 			record_pass(a, t, rc, &actions, &err);
 			if (refusal) {

@@ -69,6 +69,7 @@ struct agent {
 	 * pass gets past it. */
 	bool refused;
 	struct probe_reason refusal;
+	int64_t refused_generation; /* the target the refusal answers */
 };
 
 /* agent_daemon.c */

@@ -40,6 +40,7 @@
 
 #include "act/fleet_act.h"
 #include "act/target_client.h"
+#include "act/webhook_runner.h"
 #include "base/backoff.h"
 #include "base/clock.h"
 #include "base/fsutil.h"
@@ -370,7 +371,8 @@ static int open_rest(struct controller *c, struct cf_err *err)
 	struct fleet_poll_config pc = {.max_parallel = (unsigned int)c->cfg.max_parallel};
 	struct target_client_config ac = {.token_file = c->cfg.agent_token};
 	if (schema_set_load_embedded(&c->schemas, err) < 0 ||
-	    fleet_poll_new(&c->probe, &pc, err) < 0 || target_client_new(&c->agents, &ac, err) < 0)
+	    fleet_poll_new(&c->probe, &pc, err) < 0 || target_client_new(&c->agents, &ac, err) < 0 ||
+	    webhook_runner_new(&c->webhooks, err) < 0)
 		return -1;
 	if (controller_open_source(c, err) < 0) {
 		source_free(c->src);
@@ -449,6 +451,7 @@ static void controller_close(struct controller *c)
 	tokens_free(c->hook_tokens);
 	target_client_free(c->agents);
 	fleet_poll_free(c->probe);
+	webhook_runner_free(c->webhooks);
 	source_free(c->src);
 	desired_cache_clear(&c->cache);
 	schema_set_free(c->schemas);

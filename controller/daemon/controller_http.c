@@ -245,6 +245,8 @@ void controller_record(struct controller *c, const struct fleet_poll_result *r,
 		};
 		v.leader = &leader;
 	}
+	v.webhooks = webhook_runner_results(c->webhooks, &v.nwebhooks);
+	v.webhook_counts = webhook_runner_counts(c->webhooks, &v.nwebhook_counts);
 	read_token_rotation(c, &rotation_arena, &rotation, &rotation_err, &v);
 	/* The page is rendered from the /status document itself, so the two never disagree; an
 	 * unreadable audit log costs the page its audit lines, not the page. */

@@ -15,6 +15,7 @@
 
 #include "act/fleet_act.h"
 #include "act/target_client.h"
+#include "act/webhook_runner.h"
 #include "base/diag.h"
 #include "base/err.h"
 #include "contracts/audit_line.h"
@@ -62,6 +63,7 @@ struct controller {
 	struct promo_facts facts;
 	struct fleet_poll *probe;
 	struct target_client *agents;
+	struct webhook_runner *webhooks; /* the Promotion's webhooks, called beside the passes */
 	struct rollout_store store;
 	struct controller_ha *ha; /* the etcd store's leader election; NULL for the file store */
 	struct rollout_state state;

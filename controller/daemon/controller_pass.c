@@ -335,6 +335,9 @@ bool controller_run_pass(struct controller *c, bool *failed)
 
 	*failed = false;
 	rollout_state_init(&out.next);
+	/* The webhook calls move on here and again before the plan, the fleet's poll between:
+	 * a call asked for at the end of a pass is answered by the next one's plan. */
+	webhook_runner_tend(c->webhooks, clock_epoch_ms());
 	controller_send_hook_events(c);
 	/* One replica of several acts: a follower shows the leader's state and takes no action. */
 	if (!controller_ha_pass(c)) {
@@ -387,6 +390,8 @@ bool controller_run_pass(struct controller *c, bool *failed)
 		.run_id = c->run_id,
 		.wall_ms = clock_epoch_ms(),
 	};
+	webhook_runner_tend(c->webhooks, fo.wall_ms);
+	fo.hooks = webhook_runner_results(c->webhooks, &fo.nhooks);
 	controller_observe_lb(c, lb, &fo, &servers, &routes);
 	int64_t now = c->clock_resumed_ms + (clock_mono_ms() - c->clock_resumed_mono_ms);
 	if (plan(ds, &fo, &c->state, now, &out, &err) < 0) {
@@ -395,9 +400,11 @@ bool controller_run_pass(struct controller *c, bool *failed)
 		goto done;
 	}
 	*failed = fleet_act(&c->act, ds, &out, &c->state, &err) < 0;
+	webhook_runner_ask(c->webhooks, ds->npromotions ? &ds->promotions[0] : NULL, out.hook_calls,
+			   out.nhook_calls, clock_epoch_ms());
 	controller_forecast(c, ds, &fo, now);
 	busy = controller_writeback(c, ds) || out.nactions > 0 || c->state.npending > 0 ||
-	       under_way(&c->state);
+	       under_way(&c->state) || webhook_runner_busy(c->webhooks);
 	lb_servers_free(&c->lb_servers);
 	c->lb_servers = servers;
 	c->lb_servers_ok = fo.servers_ok;

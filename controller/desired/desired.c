@@ -384,6 +384,7 @@ void desired_free(struct desired_state *ds)
 		free(p->ticket);
 		free(p->approval_tag);
 		free(p->retry_tag);
+		desired_free_webhooks(p);
 		origin_free(&p->origin);
 	}
 	desired_openclaw_free(ds);

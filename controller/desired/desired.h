@@ -63,6 +63,35 @@ struct promotion_analysis {
 	int min_samples;		      /* green observations, one per part of a window */
 };
 
+struct header_kv {
+	char *name, *value;
+};
+
+/* spec.canary.analysis.webhooks: Flagger's webhook types, in the order of the CRD's enum. */
+enum webhook_type {
+	WEBHOOK_PRE_ROLLOUT,
+	WEBHOOK_ROLLOUT,
+	WEBHOOK_CONFIRM_ROLLOUT,
+	WEBHOOK_CONFIRM_TRAFFIC_INCREASE,
+	WEBHOOK_CONFIRM_PROMOTION,
+	WEBHOOK_POST_ROLLOUT,
+	WEBHOOK_ROLLBACK,
+	WEBHOOK_EVENT,
+	WEBHOOK_TYPES
+};
+
+#define WEBHOOK_TIMEOUT_MAX_MS 60000
+
+struct promotion_webhook {
+	char *name; /* unique in the Promotion */
+	enum webhook_type type;
+	char *url; /* http or https */
+	int64_t timeout_ms; /* one call; default 10s, at most WEBHOOK_TIMEOUT_MAX_MS */
+	int failure_limit;  /* rollout hooks: failed windows in a row that fail the rollout (1) */
+	struct header_kv *metadata; /* in the file's order */
+	size_t nmetadata;
+};
+
 struct promotion {
 	char *name;
 	char *tag;
@@ -91,6 +120,8 @@ struct promotion {
 	bool suspend;
 	bool abort;
 	struct promotion_analysis analysis;
+	struct promotion_webhook *webhooks; /* spec.canary.analysis.webhooks */
+	size_t nwebhooks;
 	struct origin origin;
 };
 
@@ -107,10 +138,6 @@ struct tenant_slice {
 	time_t maintenance_until; /* 0 when none */
 	struct tenant_fragments fragments[FRAG_KINDS];
 	struct origin origin;
-};
-
-struct header_kv {
-	char *name, *value;
 };
 
 /* LoadBalancer.spec.minServing: a count of gateways, or a percent of them (rounded up). */
@@ -208,6 +235,7 @@ const struct tenant_slice *desired_tenant(const struct desired_state *ds, const 
 const char *node_role_name(enum node_role r);
 const char *lb_driver_name(enum lb_driver d);
 const char *fragment_kind_name(enum fragment_kind k); /* "gateway", "doctor", ... */
+const char *webhook_type_name(enum webhook_type t);   /* "pre-rollout", "rollout", ... */
 /* The fewest of ngateways that keep traffic under ms (NULL: the default, 50 %), 0..ngateways. */
 size_t min_serving_count(const struct min_serving *ms, size_t ngateways);
 

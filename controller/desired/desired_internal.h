@@ -95,6 +95,11 @@ struct kind_loader {
 /* The loader of a kind, NULL for a kind clawfleet does not know. */
 const struct kind_loader *desired_kind_loader(const char *kind);
 
+/* desired_webhooks.c: spec.canary.analysis.webhooks of a Promotion into p (false after reporting
+ * what is wrong: a duplicate name, a timeout over 60s); desired_free_webhooks frees them. */
+bool desired_load_webhooks(struct loader *ld, const struct loaded_object *o, struct promotion *p);
+void desired_free_webhooks(struct promotion *p);
+
 /* desired_lock.c: openclaw.lock at the repository root into ld->ds->lock. */
 void desired_load_lock(struct loader *ld, const struct treefile *tf);
 

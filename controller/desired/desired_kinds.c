@@ -228,16 +228,21 @@ static void load_promotion(struct loader *ld, const struct loaded_object *o, con
 	}
 	ok &= load_gates(ld, o, &p);
 	ok &= load_controls(o, &p);
-	if (!ok)
+	ok &= desired_load_webhooks(ld, o, &p);
+	if (!ok) {
+		desired_free_webhooks(&p);
 		return;
+	}
 	if (ld->hooks && ld->hooks->tag_exists && !ld->hooks->tag_exists(ld->hooks->ctx, tag))
 		desired_object_diag(ld, o, "spec.tag",
 				    "tag \"%s\" does not exist in the repository (push it first)",
 				    tag);
 	struct promotion *promotions =
 		desired_grow(ld, ds->promotions, ds->npromotions, sizeof(*promotions));
-	if (!promotions)
+	if (!promotions) {
+		desired_free_webhooks(&p);
 		return;
+	}
 	ds->promotions = promotions;
 	p.name = desired_strdup(ld, name);
 	p.tag = desired_strdup(ld, tag);

@@ -20,7 +20,9 @@
  *   plan_lb.c        what the pass keeps at the load balancer beyond weights: the drain
  *                    before a restart and the tenant routes
  *   plan_parity.c    the hold while two Macs on the same build disagree on what must be
- *                    identical (contracts/parity_peers.h) */
+ *                    identical (contracts/parity_peers.h)
+ *   plan_hooks.c     the Promotion's webhooks (hooks.h): the gates they hold, the checks they
+ *                    fail, what they are told */
 #ifndef CLAWFLEET_PLAN_INTERNAL_H
 #define CLAWFLEET_PLAN_INTERNAL_H
 #include <stdbool.h>
@@ -218,5 +220,28 @@ int plan_hold_for_approval(struct pass *p, int percent);
 void plan_gate_message(const struct rollout_state *s, char *dst, size_t size);
 int plan_lift_quarantine(struct pass *p, const struct rollout_quarantine *q, bool *lifted);
 bool plan_rollback_window(const struct pass *p, char *note, size_t size);
+
+/* plan_hooks.c. Each returns -1 only when out of memory. plan_hook_gate asks the hooks of type
+ * (a confirm-* gate) question and sets *open once all of them answered 2xx (at once when there
+ * are none), with what they answered appended to note (the audit line of the move); while one
+ * answered otherwise the rollout is Held (reason webhook.<type>, the message names the hook),
+ * while one has not answered the pass waits. plan_hooks_rollback (every pass of a rollout under
+ * way), plan_hooks_pre_rollout (Shadow, before the first step) and plan_hooks_window
+ * (Analysing) ask rollback, pre-rollout and rollout hooks and return 1 when that decided the
+ * pass (a wait, or a failed check that fails the rollout), its result in *rc;
+ * plan_hooks_step_passed says whether every rollout hook's last judged window is in this step
+ * and answered 2xx (why names the first that did not). plan_hooks_held resumes a hold of
+ * plan_hook_gate's; plan_hooks_notify (the end of every pass) keeps the state's hook memory,
+ * asks again for the notifications owed, tells event hooks of a phase change and post-rollout
+ * hooks of an end. */
+int plan_hook_gate(struct pass *p, enum webhook_type type, const char *question, bool *open,
+		   char *note, size_t size);
+int plan_hooks_rollback(struct pass *p, int *rc);
+int plan_hooks_pre_rollout(struct pass *p, int *rc);
+int plan_hooks_window(struct pass *p, int *rc);
+bool plan_hooks_step_passed(struct pass *p, char *why, size_t size);
+bool plan_hooks_holding(const struct rollout_state *s);
+int plan_hooks_held(struct pass *p);
+int plan_hooks_notify(struct pass *p);
 
 #endif

@@ -180,6 +180,8 @@ int plan_step_held(struct pass *p)
 	struct rollout_state *s = p->s;
 	if (s->gate_percent)
 		return plan_step_gate(p);
+	if (plan_hooks_holding(s))
+		return plan_hooks_held(p);
 	struct verdict v = plan_judge(p);
 	if (v.status == PROBE_RED)
 		return plan_fail(p, v.reason, v.node);

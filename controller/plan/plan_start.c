@@ -57,10 +57,17 @@ static int start_promotion(struct pass *p)
 	if (plan_observed_weights(p, &s->pre_canary_weights) < 0 ||
 	    rollout_weights_copy(&s->planned_weights, &s->pre_canary_weights, p->err) < 0)
 		return -1;
+	bool confirmed;
+	char confirms[ROLLOUT_MESSAGE_MAX] = "";
+	if (plan_hook_gate(p, WEBHOOK_CONFIRM_ROLLOUT, "confirm-rollout", &confirmed, confirms,
+			   sizeof(confirms)) < 0)
+		return -1;
+	if (!confirmed)
+		return 0;
 	if (plan_rollback_window(p, note, sizeof(note)))
 		return plan_skip_canary(p, note);
 	plan_enter(p, ROLLOUT_SHADOW);
-	if (plan_emit_audit(p, AUDIT_STEP, ROLLOUT_SHADOW, "") < 0)
+	if (plan_emit_audit_note(p, AUDIT_STEP, ROLLOUT_SHADOW, confirms) < 0)
 		return -1;
 	return plan_step_shadow(p);
 }

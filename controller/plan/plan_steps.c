@@ -203,6 +203,8 @@ int plan_step_shadow(struct pass *p)
 			   "while a peer is not green", plan_node_name(p, peer), why);
 		return shadow_weights(p);
 	}
+	if (plan_hooks_pre_rollout(p, &decided))
+		return decided < 0 || p->s->phase != ROLLOUT_SHADOW ? decided : shadow_weights(p);
 	return gate_then(p, 0);
 }
 
@@ -254,13 +256,23 @@ static int gate_then(struct pass *p, size_t next)
 {
 	bool mirroring = next == NO_NODE;
 	int percent = mirroring ? 100 : p->promo->steps[next];
-	char note[ROLLOUT_MESSAGE_MAX] = "";
+	char note[ROLLOUT_MESSAGE_MAX] = "", question[64];
+	bool confirmed;
 	if (plan_gated(p, percent, mirroring)) {
 		if (!plan_approved(p, percent))
 			return plan_hold_for_approval(p, percent);
 		plan_format(note, sizeof(note), "approved: %d %% (spec.approval of %s)", percent,
 			    p->s->promotion.tag);
 	}
+	plan_format(question, sizeof(question), mirroring ? "confirm-promotion"
+							  : "confirm-traffic-increase/%d",
+		    percent);
+	if (plan_hook_gate(p, mirroring ? WEBHOOK_CONFIRM_PROMOTION
+					: WEBHOOK_CONFIRM_TRAFFIC_INCREASE,
+			   question, &confirmed, note, sizeof(note)) < 0)
+		return -1;
+	if (!confirmed)
+		return 0;
 	return mirroring ? begin_mirroring(p, note) : advance(p, next, note);
 }
 
@@ -348,6 +360,10 @@ int plan_step_analysing(struct pass *p)
 	int64_t interval = promo->analysis_interval_ms > 0 ? promo->analysis_interval_ms : 1;
 	int need = promo->green_windows > 0 ? promo->green_windows : 1;
 	const char *anew = observe_window(p, interval, need);
+	if (plan_hooks_window(p, &decided)) { /* asked in the window the pass is in */
+		rc = decided;
+		goto done;
+	}
 	if (anew) {
 		plan_progress(p, "step %d (%d %%): analysing, %d of %d green windows; the window "
 			    "started anew: %s", s->step, s->percent, s->green_windows, need, anew);
@@ -372,6 +388,13 @@ int plan_step_analysing(struct pass *p)
 		plan_waiting(p, "step %d (%d %%): green; waiting for %s (%s) before the next step: never "
 			   "widen while a peer is not green", s->step, s->percent,
 			plan_node_name(p, peer), peer_reason);
+		rc = 0;
+		goto done;
+	}
+	char hooks_why[ROLLOUT_MESSAGE_MAX];
+	if (!plan_hooks_step_passed(p, hooks_why, sizeof(hooks_why))) {
+		plan_waiting(p, "step %d (%d %%): green; waiting for %s", s->step, s->percent,
+			     hooks_why);
 		rc = 0;
 		goto done;
 	}

@@ -283,6 +283,9 @@ static int run(struct pass *p)
 			return plan_start_bring_up(p);
 		return plan_start_rollback(p, "superseded", NO_NODE, false);
 	}
+	int decided;
+	if (plan_hooks_rollback(p, &decided))
+		return decided;
 	return plan_dispatch(p);
 }
 
@@ -541,7 +544,8 @@ int plan(const struct desired_state *desired, const struct fleet_observation *ob
 	    replay_pending(&p) < 0)
 		goto done;
 	plan_settle_drain(&p);
-	if (run(&p) < 0 || plan_safety(&p) < 0 || plan_keep_drain(&p) < 0 || plan_keep_routes(&p) < 0)
+	if (run(&p) < 0 || plan_safety(&p) < 0 || plan_keep_drain(&p) < 0 ||
+	    plan_keep_routes(&p) < 0 || plan_hooks_notify(&p) < 0)
 		goto done;
 	set_conditions(&p);
 	record_clock(&p);
@@ -560,6 +564,7 @@ void plan_output_free(struct plan_output *out)
 	for (size_t i = 0; i < out->nactions; i++)
 		rollout_action_free(&out->actions[i]);
 	free(out->actions);
+	free(out->hook_calls);
 	rollout_state_free(&out->next);
 	memset(out, 0, sizeof(*out));
 	rollout_state_init(&out->next);

@@ -25,6 +25,7 @@
 #include "base/weightmap.h"
 #include "contracts/readyz.h"
 #include "desired/desired.h"
+#include "plan/hooks.h"
 #include "plan/rollout.h"
 
 
@@ -57,12 +58,18 @@ struct fleet_observation {
 	/* The wall clock at this pass, for the times only people read (rollout.h); 0: now_ms is
 	 * the wall clock too (a dry run of a state without a rollout clock, a test). */
 	int64_t wall_ms;
+	/* The webhooks' last answers (plan/hooks.h), borrowed; none: every question unanswered. */
+	const struct hook_result *hooks;
+	size_t nhooks;
 };
 
 struct plan_output {
 	struct rollout_action *actions;
 	size_t nactions, cap;
 	struct rollout_state next;
+	/* The webhook calls this pass wants made (plan/hooks.h), in the order asked. */
+	struct hook_call *hook_calls;
+	size_t nhook_calls, hook_calls_cap;
 };
 
 /* Fills *out (plan_output_free it whether or not plan succeeds). Fails only when out of memory

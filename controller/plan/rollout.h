@@ -32,6 +32,7 @@
 #include "base/weightmap.h"
 #include "contracts/audit_line.h"
 #include "contracts/target.h"
+#include "plan/hooks.h"
 
 #define ROLLOUT_TEXT_MAX 256	  /* tags, semvers, object names, actors; NUL included */
 #define ROLLOUT_REVISION_MAX 512  /* "<ref>@sha1:<hex>" */
@@ -290,6 +291,7 @@ struct rollout_state {
 	int64_t clock_ms;
 	int64_t clock_wall_ms;
 	struct rollout_writeback writeback;
+	struct hook_memory hooks; /* the webhooks' answers that outlive a restart (plan/hooks.h) */
 };
 
 #define ROLLOUT_CLOCK_SAVE_MS 60000

@@ -1,7 +1,8 @@
-/* rollout_internal: private to plan/rollout.c, rollout_json_write.c, rollout_json_read.c and
- * rollout_json_writeback.c; nothing else includes it. The text form of every enum of rollout.h,
- * one table each, which the names, the JSON writer and the JSON reader share so that what is
- * written is what is read back, the version of the JSON format, and the write-back's JSON. */
+/* rollout_internal: private to plan/rollout.c, rollout_json_write.c, rollout_json_read.c,
+ * rollout_json_writeback.c and rollout_json_hooks.c; nothing else includes it. The text form of
+ * every enum of rollout.h, one table each, which the names, the JSON writer and the JSON reader
+ * share so that what is written is what is read back, the version of the JSON format, and the
+ * write-back's and the webhooks' JSON. */
 #ifndef CLAWFLEET_ROLLOUT_INTERNAL_H
 #define CLAWFLEET_ROLLOUT_INTERNAL_H
 #include <stddef.h>
@@ -62,6 +63,11 @@ struct json_object *rollout_writeback_to_json(const struct rollout_writeback *wb
 /* Takes it back, every field checked; o NULL (absent) leaves *wb as it is. */
 int rollout_writeback_from_json(struct json_object *o, struct rollout_writeback *wb,
 				struct cf_err *err);
+
+/* The state's "hooks" object (absent while it is empty); NULL when out of memory. */
+struct json_object *rollout_hooks_to_json(const struct hook_memory *h);
+/* Takes it back, every field checked; o NULL (absent) leaves *h as it is. */
+int rollout_hooks_from_json(struct json_object *o, struct hook_memory *h, struct cf_err *err);
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -245,6 +245,8 @@ int rollout_state_to_json(const struct rollout_state *s, char **out, size_t *len
 	}
 	if (s->writeback.state != WRITEBACK_NONE) /* absent: none, as before write-back was */
 		put(&b, root, "writeBack", rollout_writeback_to_json(&s->writeback));
+	if (s->hooks.nmarks || s->hooks.nowed) /* absent: nothing kept, as before webhooks were */
+		put(&b, root, "hooks", rollout_hooks_to_json(&s->hooks));
 
 	int rc = b.oom ? cf_err_set(err, "out of memory") : canon_json(root, out, len, err);
 	json_object_put(root);

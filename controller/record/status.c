@@ -9,6 +9,7 @@
 #include "base/timeparse.h"
 #include "record/status_parity.h"
 #include "record/status_tokens.h"
+#include "record/status_webhooks.h"
 
 #define JSON_PLAIN (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
@@ -266,7 +267,7 @@ static struct json_object *hold_json(const struct status_view *v)
 	if (s->phase != ROLLOUT_HELD)
 		return NULL;
 	struct json_object *o = json_object_new_object();
-	char waiting[ROLLOUT_NODE_NAME_MAX + ROLLOUT_REASON_MAX + 64], hold[32];
+	char waiting[ROLLOUT_NODE_NAME_MAX + ROLLOUT_REASON_MAX + HOOK_ERROR_MAX + 64], hold[32];
 	bool timed = v->max_hold_ms > 0 && s->hold_started_ms > 0 && !s->gate_percent &&
 		     s->conditions[COND_STALLED].status != COND_TRUE;
 	struct json_object *approval = NULL;
@@ -283,7 +284,7 @@ static struct json_object *hold_json(const struct status_view *v)
 	} else if (s->held_node[0])
 		snprintf(waiting, sizeof(waiting), "%s to report green (it reports %s)",
 			 s->held_node, s->held_reason[0] ? s->held_reason : "not green");
-	else
+	else if (!status_webhooks_waiting(v, waiting, sizeof(waiting)))
 		snprintf(waiting, sizeof(waiting), "the canaries to report green");
 	json_object_object_add(o, "node", str_or_null(s->held_node));
 	json_object_object_add(o, "reason", str_or_null(s->held_reason));
@@ -504,6 +505,7 @@ int status_doc_render(const struct status_view *v, struct status_doc *out, struc
 	json_object_object_add(o, "passes", passes_json(v));
 	json_object_object_add(o, "tokenRotation", token_rotation_status_json(v));
 	json_object_object_add(o, "leader", status_leader_json(v->leader));
+	status_webhooks_add(o, v);
 	size_t n = 0;
 	const char *text = json_object_to_json_string_length(o, JSON_PLAIN, &n);
 	const char *mark = text ? strstr(text, NODES_MARK) : NULL;

@@ -16,6 +16,7 @@
 #include "base/weightmap.h"
 #include "contracts/readyz.h"
 #include "contracts/token_rotation.h"
+#include "plan/hooks.h"
 #include "plan/rollout.h"
 
 struct json_object;
@@ -143,6 +144,11 @@ struct status_view {
 	const struct token_rotation *token_rotation;
 	const char *token_rotation_error;
 	const struct status_leader *leader; /* NULL: a single controller (the file store) */
+	/* The Promotion's webhooks' answers and call counts (record/status_webhooks.h). */
+	const struct hook_result *webhooks;
+	size_t nwebhooks;
+	const struct hook_count *webhook_counts;
+	size_t nwebhook_counts;
 };
 
 /* The upper bounds (seconds) of clawfleet_reconcile_duration_seconds' buckets. */

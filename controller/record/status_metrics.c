@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "record/status_webhooks.h"
+
 #define METRICS_MAX (64u << 20)
 
 const double status_duration_bounds[STATUS_DURATION_BUCKETS] = {
@@ -201,6 +203,10 @@ int status_render_metrics(const struct status_view *v, char **out, size_t *len,
 		put_label(&t, m->rollbacks[i].reason);
 		put(&t, "\"} %llu\n", (unsigned long long)m->rollbacks[i].count);
 	}
+	char *webhooks = status_webhooks_metrics(v);
+	put(&t, "%s", webhooks ? webhooks : "");
+	t.failed = t.failed || !webhooks;
+	free(webhooks);
 	char leader[STATUS_LEADER_METRICS_MAX];
 	t.failed = t.failed || !status_leader_metrics(v->leader, leader, sizeof(leader));
 	put(&t, "%s", leader);

@@ -69,6 +69,8 @@ struct world {
 	int64_t run; /* fleet_observation.run_id */
 	int64_t wall_step; /* how far the wall clock has stepped from the rollout clock; 0: none */
 	int64_t now;
+	struct hook_result hooks[8]; /* the webhooks' answers the pass observes */
+	size_t nhooks;
 	char *lines[MAX_LINES + 1];
 	size_t nlines;
 };
@@ -224,6 +226,8 @@ static void observe(struct world *w, struct node_observation *obs, struct fleet_
 		.lb_drain = w->lb_drain,
 		.routes = w->routes,
 		.routes_ok = w->routes_ok,
+		.hooks = w->hooks,
+		.nhooks = w->nhooks,
 	};
 }
 
@@ -3020,6 +3024,461 @@ static void test_weights_declared(void **state)
 	weight_map_free(&m);
 }
 
+/* ---- webhooks (plan_hooks.c) ---- */
+
+static struct promotion_webhook test_hooks[3];
+
+/* The answer of hook name to the question its last call in out asked (added when new). */
+static void answer_hook(struct world *w, const char *name, enum hook_verdict verdict, long status)
+{
+	struct hook_result *r = NULL;
+	for (size_t i = 0; i < w->nhooks && !r; i++)
+		if (strcmp(w->hooks[i].name, name) == 0)
+			r = &w->hooks[i];
+	assert_non_null(r);
+	r->verdict = verdict;
+	r->status = status;
+	r->attempts = 1;
+}
+
+/* What the runner does with the calls a pass asks for: each new question is pending (a hook's
+ * new question replaces its old one: the world keeps one answer per hook). */
+static void take_calls(struct world *w, const struct plan_output *out)
+{
+	for (size_t i = 0; i < out->nhook_calls; i++) {
+		const struct hook_call *c = &out->hook_calls[i];
+		struct hook_result *r = NULL;
+		for (size_t k = 0; k < w->nhooks && !r; k++)
+			if (strcmp(w->hooks[k].name, c->name) == 0)
+				r = &w->hooks[k];
+		if (r && strcmp(r->key, c->key) == 0)
+			continue;
+		if (!r && w->nhooks == 8)
+			continue;
+		if (!r)
+			r = &w->hooks[w->nhooks++];
+		memset(r, 0, sizeof(*r));
+		snprintf(r->name, sizeof(r->name), "%s", c->name);
+		snprintf(r->key, sizeof(r->key), "%s", c->key);
+		r->type = c->type;
+	}
+}
+
+/* The calls a pass asks for, after its actions: "CALL <hook> <question> <phase>[ <eventType>]",
+ * a time in the question as seconds after T0 ("rollout/1/+2s"). */
+static void render_calls(struct world *w, const struct plan_output *out)
+{
+	for (size_t i = 0; i < out->nhook_calls && w->nlines < MAX_LINES; i++) {
+		const struct hook_call *c = &out->hook_calls[i];
+		char question[2 * HOOK_KEY_MAX] = "", part[HOOK_KEY_MAX], line[2048];
+		const char *q = strchr(c->key, '/') + 1;
+		while (*q) {
+			size_t n = strcspn(q, "/");
+			snprintf(part, sizeof(part), "%.*s", (int)(n < 100 ? n : 100), q);
+			long long t = strtoll(part, NULL, 10);
+			size_t used = strlen(question);
+			if (t > T0 / 2)
+				snprintf(question + used, sizeof(question) - used, "%s+%llds",
+					 used ? "/" : "", (t - T0) / SEC);
+			else
+				snprintf(question + used, sizeof(question) - used, "%s%s",
+					 used ? "/" : "", part);
+			q += n + (q[n] == '/');
+		}
+		snprintf(line, sizeof(line), "CALL %s %s %s%s%s", c->name, question, c->phase,
+			 c->event_type ? " " : "", c->event_type ? c->event_type : "");
+		w->lines[w->nlines++] = strdup(line);
+		w->lines[w->nlines] = NULL;
+	}
+}
+
+static void hook_run_rows(struct world *w, const char *table, const struct row *rows, size_t n)
+{
+	for (size_t r = 0; r < n; r++) {
+		struct plan_output out;
+		if (rows[r].tweak)
+			rows[r].tweak(w);
+		plan_at(w, T0 + rows[r].at, &out);
+		render_calls(w, &out);
+		expect_lines(table, r, w->lines, rows[r].actions);
+		if (strcmp(rollout_phase_name(out.next.phase), rows[r].phase) != 0)
+			fail_msg("%s, row %zu: phase %s, want %s", table, r,
+				 rollout_phase_name(out.next.phase), rows[r].phase);
+		if (rows[r].check)
+			rows[r].check(w, &out);
+		take_calls(w, &out);
+		assert_int_equal(rollout_state_copy(&w->state, &out.next, NULL), 0);
+		apply(w, &out);
+		plan_output_free(&out);
+	}
+}
+
+#define HOOK_RUN(w, rows) hook_run_rows(w, #rows, rows, sizeof(rows) / sizeof(rows[0]))
+
+static void qa_gate_503(struct world *w)
+{
+	answer_hook(w, "qa-gate", HOOK_FAILED, 503);
+}
+static void qa_gate_200(struct world *w)
+{
+	answer_hook(w, "qa-gate", HOOK_PASSED, 200);
+}
+static void smoke_500(struct world *w)
+{
+	answer_hook(w, "smoke", HOOK_FAILED, 500);
+}
+
+static void check_asks_confirm_promotion(struct world *w, const struct plan_output *out)
+{
+	(void)w;
+	assert_int_equal(out->nhook_calls, 1);
+	assert_string_equal(out->hook_calls[0].name, "qa-gate");
+	assert_string_equal(out->hook_calls[0].phase, "Progressing");
+	assert_non_null(strstr(out->hook_calls[0].key, "/confirm-promotion"));
+	assert_int_equal(strlen(out->hook_calls[0].checksum), HOOK_CHECKSUM_LEN);
+}
+
+static void check_held_names_hook(struct world *w, const struct plan_output *out)
+{
+	(void)w;
+	assert_string_equal(out->next.held_reason, "webhook.confirm-promotion");
+	assert_string_equal(out->next.conditions[COND_READY].message,
+			    "waiting for confirm-promotion hook \"qa-gate\": HTTP 503");
+}
+
+/* A confirm-promotion hook holds Mirroring while it answers non-2xx (Held, the hook named, one
+ * audit line and one broadcast), and the rollout moves on at its first 2xx. */
+static const struct row confirm_promotion_rows[] = {
+	{3 * SEC + 15 * MIN - 1, NULL, "Analysing", NULL, {NULL}},
+	{3 * SEC + 20 * MIN - 1, NULL, "Analysing", NULL, {NULL}},
+	{3 * SEC + 20 * MIN, NULL, "Analysing", check_asks_confirm_promotion,
+	 {"CALL qa-gate confirm-promotion Progressing"}},
+	{4 * SEC + 20 * MIN, qa_gate_503, "Held", check_held_names_hook,
+	 {"AUDIT held Held 20% waiting for confirm-promotion hook \"qa-gate\": HTTP 503",
+	  "BROADCAST hold - webhook.confirm-promotion", "CALL qa-gate confirm-promotion Progressing"}},
+	{5 * SEC + 20 * MIN, NULL, "Held", check_held_names_hook,
+	 {"CALL qa-gate confirm-promotion Progressing"}},
+	{6 * SEC + 20 * MIN, qa_gate_200, "Mirroring", NULL,
+	 {"AUDIT step Mirroring 20% confirm-promotion hook \"qa-gate\": HTTP 200",
+	  "SET_WEIGHTS canary-gw=100 stable-gw-a=0 stable-gw-b=100",
+	  "CALL qa-gate confirm-promotion Progressing"}},
+};
+
+static void test_webhook_confirm_promotion_holds(void **unused)
+{
+	(void)unused;
+	struct world *w = adopted_v1_then_v2();
+	test_hooks[0] = (struct promotion_webhook){.name = "qa-gate",
+						   .type = WEBHOOK_CONFIRM_PROMOTION,
+						   .url = "http://qa.example/gate",
+						   .timeout_ms = 10000};
+	w->promo.webhooks = test_hooks;
+	w->promo.nwebhooks = 1;
+	HOOK_RUN(w, to_step1);
+	HOOK_RUN(w, to_step2);
+	HOOK_RUN(w, confirm_promotion_rows);
+	world_free(w);
+}
+
+/* A pre-rollout hook is asked once the canary is green in Shadow; its failure fails the
+ * rollout before any weight moved (the rollback sets the weights the rollout found). */
+static const struct row pre_rollout_rows[] = {
+	{0, NULL, "Shadow", NULL, {"AUDIT step Shadow 0%", SHADOW_V2}},
+	{1 * SEC, NULL, "Shadow", NULL, {"CALL smoke pre-rollout Progressing"}},
+	{2 * SEC, smoke_500, "RollingBack", NULL,
+	 {CANARY_BACK, "AUDIT rollback RollingBack 0% webhook.pre-rollout.smoke",
+	  "AUDIT quarantined RollingBack 0% webhook.pre-rollout.smoke",
+	  "BROADCAST rollback - webhook.pre-rollout.smoke", "CALL smoke pre-rollout Progressing"}},
+};
+
+static void test_webhook_pre_rollout_fails_before_weights(void **unused)
+{
+	(void)unused;
+	struct world *w = adopted_v1_then_v2();
+	test_hooks[0] = (struct promotion_webhook){.name = "smoke", .type = WEBHOOK_PRE_ROLLOUT,
+						   .url = "http://lt.example/", .timeout_ms = 10000};
+	w->promo.webhooks = test_hooks;
+	w->promo.nwebhooks = 1;
+	HOOK_RUN(w, pre_rollout_rows);
+	world_free(w);
+}
+
+static void set_hook(size_t i, const char *name, enum webhook_type type, int failure_limit)
+{
+	test_hooks[i] = (struct promotion_webhook){.name = (char *)name, .type = type,
+						   .url = "http://hooks.example/",
+						   .timeout_ms = 10000, .failure_limit = failure_limit};
+}
+
+static void use_hooks(struct world *w, size_t n)
+{
+	w->promo.webhooks = test_hooks;
+	w->promo.nwebhooks = n;
+}
+
+/* A controller restart: the state as read back from its JSON, every answer in memory gone. */
+static void restart(struct world *w)
+{
+	char *json = NULL;
+	size_t len = 0;
+	struct cf_err err;
+	struct rollout_state back;
+	if (rollout_state_to_json(&w->state, &json, &len, &err) < 0)
+		fail_msg("the state does not write: %s", err.msg);
+	if (rollout_state_from_json(json, len, &back, &err) < 0)
+		fail_msg("the state does not read back: %s", err.msg);
+	free(json);
+	rollout_state_free(&w->state);
+	w->state = back;
+	w->nhooks = 0;
+}
+
+static void smoke_200(struct world *w)
+{
+	answer_hook(w, "smoke", HOOK_PASSED, 200);
+}
+static void more_503(struct world *w)
+{
+	answer_hook(w, "more", HOOK_FAILED, 503);
+}
+static void more_200(struct world *w)
+{
+	answer_hook(w, "more", HOOK_PASSED, 200);
+}
+static void go_503(struct world *w)
+{
+	answer_hook(w, "go", HOOK_FAILED, 503);
+}
+static void go_200(struct world *w)
+{
+	answer_hook(w, "go", HOOK_PASSED, 200);
+}
+static void load_500(struct world *w)
+{
+	answer_hook(w, "load", HOOK_FAILED, 500);
+}
+static void load_200(struct world *w)
+{
+	answer_hook(w, "load", HOOK_PASSED, 200);
+}
+static void rb_404(struct world *w)
+{
+	answer_hook(w, "rb", HOOK_FAILED, 404);
+}
+static void rb_200(struct world *w)
+{
+	answer_hook(w, "rb", HOOK_PASSED, 200);
+}
+static void ev_200(struct world *w)
+{
+	answer_hook(w, "ev", HOOK_PASSED, 200);
+}
+
+/* A pre-rollout hook's 2xx is kept in the state: a restarted controller does not ask it again
+ * for the same build, while the confirm-traffic-increase gate (a question about now) is. */
+static const struct row pre_rollout_restart_rows[] = {
+	{0, NULL, "Shadow", NULL, {"AUDIT step Shadow 0%", SHADOW_V2}},
+	{1 * SEC, NULL, "Shadow", NULL, {"CALL smoke pre-rollout Progressing"}},
+	{2 * SEC, smoke_200, "Shadow", NULL,
+	 {"CALL smoke pre-rollout Progressing", "CALL more confirm-traffic-increase/5 Progressing"}},
+	{3 * SEC, restart, "Shadow", NULL, {"CALL more confirm-traffic-increase/5 Progressing"}},
+	{4 * SEC, more_503, "Held", NULL,
+	 {"AUDIT held Held 0% waiting for confirm-traffic-increase hook \"more\": HTTP 503",
+	  "BROADCAST hold - webhook.confirm-traffic-increase",
+	  "CALL more confirm-traffic-increase/5 Progressing"}},
+	{5 * SEC, restart, "Held", NULL, {"CALL more confirm-traffic-increase/5 Progressing"}},
+	{6 * SEC, more_200, "Promoting", NULL,
+	 {"AUDIT step Promoting 5% confirm-traffic-increase hook \"more\": HTTP 200", STEP5_WEIGHTS,
+	  "ROUTE_TENANT acme canary", "CALL more confirm-traffic-increase/5 Progressing"}},
+};
+
+static void test_webhook_pre_rollout_survives_restart(void **unused)
+{
+	(void)unused;
+	struct world *w = adopted_v1_then_v2();
+	set_hook(0, "smoke", WEBHOOK_PRE_ROLLOUT, 1);
+	set_hook(1, "more", WEBHOOK_CONFIRM_TRAFFIC_INCREASE, 1);
+	use_hooks(w, 2);
+	HOOK_RUN(w, pre_rollout_restart_rows);
+	world_free(w);
+}
+
+/* confirm-rollout holds before anything is sent to a node, across a restart, until a 2xx. */
+static const struct row confirm_rollout_rows[] = {
+	{0, NULL, "Succeeded", NULL, {"CALL go confirm-rollout Progressing"}},
+	{1 * SEC, go_503, "Held", NULL,
+	 {"AUDIT held Held 0% waiting for confirm-rollout hook \"go\": HTTP 503",
+	  "BROADCAST hold - webhook.confirm-rollout", "CALL go confirm-rollout Progressing"}},
+	{2 * SEC, restart, "Held", NULL, {"CALL go confirm-rollout Progressing"}},
+	{3 * SEC, go_200, "Shadow", NULL,
+	 {"AUDIT step Shadow 0% confirm-rollout hook \"go\": HTTP 200", SHADOW_V2,
+	  "CALL go confirm-rollout Progressing"}},
+};
+
+static void test_webhook_confirm_rollout_holds(void **unused)
+{
+	(void)unused;
+	struct world *w = adopted_v1_then_v2();
+	set_hook(0, "go", WEBHOOK_CONFIRM_ROLLOUT, 1);
+	use_hooks(w, 1);
+	HOOK_RUN(w, confirm_rollout_rows);
+	world_free(w);
+}
+
+static void check_one_failure(struct world *w, const struct plan_output *out)
+{
+	(void)w;
+	assert_int_equal(out->next.hooks.nmarks, 1);
+	assert_int_equal(out->next.hooks.marks[0].failures, 1);
+	assert_false(out->next.hooks.marks[0].passed);
+}
+
+/* failureLimit 2: one failed window holds the step (it survives a restart), a later 2xx ends
+ * the failures and lets the step move on. */
+static const struct row rollout_limit_rows[] = {
+	{2 * SEC + 1 * MIN, NULL, "Analysing", NULL, {"CALL load rollout/1/+2s Progressing"}},
+	{2 * SEC + 2 * MIN, load_500, "Analysing", check_one_failure,
+	 {"CALL load rollout/1/+2s Progressing"}},
+	{2 * SEC + 3 * MIN, restart, "Analysing", check_one_failure, {NULL}},
+	{2 * SEC + 5 * MIN, NULL, "Analysing", check_one_failure,
+	 {"CALL load rollout/1/+302s Progressing"}},
+	{2 * SEC + 6 * MIN, load_200, "Analysing", NULL, {"CALL load rollout/1/+302s Progressing"}},
+	{2 * SEC + 10 * MIN - 1, NULL, "Analysing", NULL, {NULL}},
+	{2 * SEC + 10 * MIN, NULL, "Promoting", NULL,
+	 {"AUDIT step Promoting 20%", STEP20_WEIGHTS, "CALL load rollout/1/+602s Progressing"}},
+};
+
+static void test_webhook_rollout_failure_limit(void **unused)
+{
+	(void)unused;
+	struct world *w = adopted_v1_then_v2();
+	set_hook(0, "load", WEBHOOK_ROLLOUT, 2);
+	use_hooks(w, 1);
+	HOOK_RUN(w, to_step1);
+	HOOK_RUN(w, rollout_limit_rows);
+	world_free(w);
+}
+
+/* failureLimit 2: the second failed window in a row fails the check. */
+static const struct row rollout_limit_reached_rows[] = {
+	{2 * SEC + 1 * MIN, NULL, "Analysing", NULL, {"CALL load rollout/1/+2s Progressing"}},
+	{2 * SEC + 2 * MIN, load_500, "Analysing", check_one_failure,
+	 {"CALL load rollout/1/+2s Progressing"}},
+	{3 * SEC + 5 * MIN, NULL, "Analysing", NULL, {"CALL load rollout/1/+302s Progressing"}},
+	{2 * SEC + 6 * MIN, load_500, "RollingBack", NULL,
+	 {"SET_WEIGHTS canary-gw=100 stable-gw-a=100 stable-gw-b=100", "ROUTE_TENANT acme stable",
+	  CANARY_BACK, "AUDIT rollback RollingBack 5% webhook.rollout.load",
+	  "AUDIT quarantined RollingBack 5% webhook.rollout.load",
+	  "BROADCAST rollback - webhook.rollout.load", "CALL load rollout/1/+302s Progressing"}},
+};
+
+static void test_webhook_rollout_failure_limit_reached(void **unused)
+{
+	(void)unused;
+	struct world *w = adopted_v1_then_v2();
+	set_hook(0, "load", WEBHOOK_ROLLOUT, 2);
+	use_hooks(w, 1);
+	HOOK_RUN(w, to_step1);
+	HOOK_RUN(w, rollout_limit_reached_rows);
+	world_free(w);
+}
+
+/* A rollback hook is asked in every phase of the rollout (Shadow, Promoting, Analysing, Held);
+ * a non-2xx is "no", a 2xx rolls back, here from a confirm-promotion hold. */
+static const struct row rollback_everywhere_rows[] = {
+	{0, NULL, "Shadow", NULL, {"AUDIT step Shadow 0%", SHADOW_V2}},
+	{1 * SEC, NULL, "Promoting", NULL,
+	 {"AUDIT step Promoting 5%", STEP5_WEIGHTS, "ROUTE_TENANT acme canary",
+	  "CALL rb rollback Progressing"}},
+	{2 * SEC, rb_404, "Analysing", NULL, {"CALL rb rollback Progressing"}},
+	{2 * SEC + 5 * MIN - 1, NULL, "Analysing", NULL, {"CALL rb rollback Progressing"}},
+	{2 * SEC + 10 * MIN - 1, NULL, "Analysing", NULL, {"CALL rb rollback Progressing"}},
+	{2 * SEC + 10 * MIN, NULL, "Promoting", NULL,
+	 {"AUDIT step Promoting 20%", STEP20_WEIGHTS, "CALL rb rollback Progressing"}},
+	{3 * SEC + 10 * MIN, NULL, "Analysing", NULL, {"CALL rb rollback Progressing"}},
+	{3 * SEC + 15 * MIN - 1, NULL, "Analysing", NULL, {"CALL rb rollback Progressing"}},
+	{3 * SEC + 20 * MIN - 1, NULL, "Analysing", NULL, {"CALL rb rollback Progressing"}},
+	{3 * SEC + 20 * MIN, NULL, "Analysing", NULL,
+	 {"CALL rb rollback Progressing", "CALL qa-gate confirm-promotion Progressing"}},
+	{4 * SEC + 20 * MIN, qa_gate_503, "Held", NULL,
+	 {"AUDIT held Held 20% waiting for confirm-promotion hook \"qa-gate\": HTTP 503",
+	  "BROADCAST hold - webhook.confirm-promotion", "CALL rb rollback Progressing",
+	  "CALL qa-gate confirm-promotion Progressing"}},
+	{5 * SEC + 20 * MIN, NULL, "Held", NULL,
+	 {"CALL rb rollback Waiting", "CALL qa-gate confirm-promotion Progressing"}},
+	{6 * SEC + 20 * MIN, rb_200, "RollingBack", NULL,
+	 {"SET_WEIGHTS canary-gw=100 stable-gw-a=100 stable-gw-b=100", "ROUTE_TENANT acme stable",
+	  CANARY_BACK, "AUDIT rollback RollingBack 20% webhook.rollback.rb",
+	  "AUDIT quarantined RollingBack 20% webhook.rollback.rb",
+	  "BROADCAST rollback - webhook.rollback.rb", "CALL rb rollback Waiting"}},
+};
+
+static void test_webhook_rollback_in_every_phase(void **unused)
+{
+	(void)unused;
+	struct world *w = adopted_v1_then_v2();
+	set_hook(0, "rb", WEBHOOK_ROLLBACK, 1);
+	set_hook(1, "qa-gate", WEBHOOK_CONFIRM_PROMOTION, 1);
+	use_hooks(w, 2);
+	HOOK_RUN(w, rollback_everywhere_rows);
+	world_free(w);
+}
+
+static void check_owes_event(struct world *w, const struct plan_output *out)
+{
+	(void)w;
+	assert_int_equal(out->next.hooks.nowed, 1);
+	assert_string_equal(out->next.hooks.owed[0].name, "ev");
+	assert_string_equal(out->next.hooks.owed[0].event_message,
+			    "gateway v2: Succeeded -> Shadow: Shadow: waiting for canary-gw to apply "
+			    "generation 1");
+}
+
+static void check_owes_nothing(struct world *w, const struct plan_output *out)
+{
+	(void)w;
+	assert_int_equal(out->next.hooks.nowed, 0);
+}
+
+/* Event hooks hear of each phase change and post-rollout hooks of the end; a call not yet
+ * answered is owed in the state and made again after a restart, until it is answered. */
+static void check_owes_three(struct world *w, const struct plan_output *out)
+{
+	(void)w;
+	assert_int_equal(out->next.hooks.nowed, 3);
+	assert_string_equal(out->next.hooks.owed[2].name, "post");
+	assert_null(out->next.hooks.owed[2].event_type);
+}
+
+static const struct row events_rows[] = {
+	{0, NULL, "Shadow", check_owes_event,
+	 {"AUDIT step Shadow 0%", SHADOW_V2, "CALL ev event/+0s/Shadow Progressing Normal"}},
+	{500, restart, "Shadow", check_owes_event,
+	 {"CALL smoke pre-rollout Progressing", "CALL ev event/+0s/Shadow Progressing Normal"}},
+	{1 * SEC, ev_200, "Shadow", check_owes_nothing, {"CALL smoke pre-rollout Progressing"}},
+	{2 * SEC, smoke_500, "RollingBack", NULL,
+	 {CANARY_BACK, "AUDIT rollback RollingBack 0% webhook.pre-rollout.smoke",
+	  "AUDIT quarantined RollingBack 0% webhook.pre-rollout.smoke",
+	  "BROADCAST rollback - webhook.pre-rollout.smoke", "CALL smoke pre-rollout Progressing",
+	  "CALL ev event/+2s/RollingBack Failed Warning"}},
+	{3 * SEC, NULL, "RolledBack", check_owes_three,
+	 {"AUDIT rolled_back RolledBack 0% webhook.pre-rollout.smoke",
+	  "CALL ev event/+2s/RollingBack Failed Warning",
+	  "CALL ev event/+3s/RolledBack Failed Warning", "CALL post post-rollout/Failed Failed"}},
+};
+
+static void test_webhook_events_owed(void **unused)
+{
+	(void)unused;
+	struct world *w = adopted_v1_then_v2();
+	set_hook(0, "smoke", WEBHOOK_PRE_ROLLOUT, 1);
+	set_hook(1, "ev", WEBHOOK_EVENT, 1);
+	set_hook(2, "post", WEBHOOK_POST_ROLLOUT, 1);
+	use_hooks(w, 3);
+	HOOK_RUN(w, events_rows);
+	world_free(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -3077,6 +3536,15 @@ int main(void)
 		cmocka_unit_test(test_weights_declared),
 		cmocka_unit_test(test_parity_mismatch_holds_then_resumes),
 		cmocka_unit_test(test_parity_mismatch_while_mirroring),
+
+		cmocka_unit_test(test_webhook_confirm_promotion_holds),
+		cmocka_unit_test(test_webhook_pre_rollout_fails_before_weights),
+		cmocka_unit_test(test_webhook_pre_rollout_survives_restart),
+		cmocka_unit_test(test_webhook_confirm_rollout_holds),
+		cmocka_unit_test(test_webhook_rollout_failure_limit),
+		cmocka_unit_test(test_webhook_rollout_failure_limit_reached),
+		cmocka_unit_test(test_webhook_rollback_in_every_phase),
+		cmocka_unit_test(test_webhook_events_owed),
 	};
 	return cmocka_run_group_tests_name("planner", tests, NULL, NULL);
 }

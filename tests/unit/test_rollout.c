@@ -562,6 +562,58 @@ static void test_writeback_round_trip(void **state)
 	rollout_state_free(&s);
 }
 
+/* The webhooks' memory round-trips (a passed pre-rollout, a rollout hook's failures in a row, an
+ * event owed); written only once there is something in it; a key that is not one of the
+ * planner's is refused. */
+static void test_hooks_round_trip(void **state)
+{
+	(void)state;
+	struct rollout_state s, back;
+	struct cf_err err;
+	rich_state(&s);
+	char *json = to_json(&s);
+	assert_null(strstr(json, "\"hooks\""));
+	free(json);
+	struct hook_mark *m = &s.hooks.marks[s.hooks.nmarks++];
+	snprintf(m->name, sizeof(m->name), "smoke");
+	snprintf(m->key, sizeof(m->key), "0123456789abcdef/pre-rollout");
+	m->passed = true;
+	m = &s.hooks.marks[s.hooks.nmarks++];
+	snprintf(m->name, sizeof(m->name), "load");
+	snprintf(m->key, sizeof(m->key), "0123456789abcdef/rollout/2/60000");
+	m->failures = 2;
+	struct hook_call *c = &s.hooks.owed[s.hooks.nowed++];
+	snprintf(c->name, sizeof(c->name), "tell");
+	c->type = WEBHOOK_EVENT;
+	snprintf(c->key, sizeof(c->key), "0123456789abcdef/event/5/Analysing");
+	snprintf(c->phase, sizeof(c->phase), "Progressing");
+	snprintf(c->event_message, sizeof(c->event_message), "p v2: Shadow -> Analysing");
+	c->event_type = "Normal";
+	json = to_json(&s);
+	if (rollout_state_from_json(json, strlen(json), &back, &err) < 0)
+		fail_msg("from_json: %s", err.msg);
+	assert_int_equal(back.hooks.nmarks, 2);
+	assert_string_equal(back.hooks.marks[0].key, "0123456789abcdef/pre-rollout");
+	assert_true(back.hooks.marks[0].passed);
+	assert_false(back.hooks.marks[1].passed);
+	assert_int_equal(back.hooks.marks[1].failures, 2);
+	assert_int_equal(back.hooks.nowed, 1);
+	assert_int_equal(back.hooks.owed[0].type, WEBHOOK_EVENT);
+	assert_string_equal(back.hooks.owed[0].checksum, "0123456789abcdef");
+	assert_string_equal(back.hooks.owed[0].event_type, "Normal");
+	assert_string_equal(back.hooks.owed[0].event_message, "p v2: Shadow -> Analysing");
+	rollout_state_free(&back);
+	char *bad = replace_first(json, "\"0123456789abcdef/pre-rollout\"", "\"pre-rollout\"");
+	expect_refused(bad, strlen(bad),
+		       "hooks.marks[0].key: want 16 hex digits, a slash and a question");
+	free(bad);
+	bad = replace_first(json, "\"type\":\"event\"", "\"type\":\"rollout\"");
+	expect_refused(bad, strlen(bad), "hooks.owed[0].type: want event or post-rollout");
+	free(bad);
+	free(json);
+	rollout_state_free(&s);
+}
+
 /* The rollout clock's reading round-trips; a file without it (written before it was kept)
  * loads with none, and the clock resumes at the wall time found, or at the latest time the
  * state holds when that is later; a saved reading resumes where it was, however the wall
@@ -781,6 +833,7 @@ int main(void)
 		cmocka_unit_test(test_drain_round_trip),
 		cmocka_unit_test(test_gate_round_trip),
 		cmocka_unit_test(test_writeback_round_trip),
+		cmocka_unit_test(test_hooks_round_trip),
 		cmocka_unit_test(test_clock_round_trip),
 		cmocka_unit_test(test_pending_done),
 		cmocka_unit_test(test_copy_is_deep),

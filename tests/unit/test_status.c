@@ -491,6 +491,61 @@ static void test_metrics_families(void **state)
 	free(text);
 }
 
+/* analysis.webhooks: one entry per webhook, its latest call (a call still waiting stands for it
+ * before any that ended); a status or error only when there is one. */
+static void test_webhooks_status(void **state)
+{
+	struct fixture *f = *state;
+	struct hook_result r[3] = {
+		{.name = "qa-gate", .type = WEBHOOK_CONFIRM_PROMOTION, .key = "abc/confirm-promotion",
+		 .verdict = HOOK_FAILED, .status = 503, .attempts = 3, .at_ms = T0},
+		{.name = "load", .type = WEBHOOK_ROLLOUT, .key = "abc/rollout/1/5",
+		 .verdict = HOOK_FAILED, .error = "no answer", .attempts = 3, .at_ms = T0 - 9000},
+		{.name = "load", .type = WEBHOOK_ROLLOUT, .key = "abc/rollout/1/9",
+		 .verdict = HOOK_PENDING, .attempts = 1},
+	};
+	f->view.webhooks = r;
+	f->view.nwebhooks = 3;
+	struct json_object *o = render(&f->view);
+	assert_int_equal(json_object_array_length(json_object_object_get(
+				 json_object_object_get(o, "analysis"), "webhooks")),
+			 2);
+	assert_string_equal(at(o, "analysis.webhooks.0.name"), "qa-gate");
+	assert_string_equal(at(o, "analysis.webhooks.0.type"), "confirm-promotion");
+	assert_string_equal(at(o, "analysis.webhooks.0.verdict"), "failed");
+	assert_string_equal(at(o, "analysis.webhooks.0.status"), "503");
+	assert_string_equal(at(o, "analysis.webhooks.0.error"), "<null>");
+	assert_string_equal(at(o, "analysis.webhooks.0.attempts"), "3");
+	assert_string_equal(at(o, "analysis.webhooks.0.at"), "2026-11-21T03:40:00.250Z");
+	assert_string_equal(at(o, "analysis.webhooks.1.name"), "load");
+	assert_string_equal(at(o, "analysis.webhooks.1.verdict"), "pending");
+	assert_string_equal(at(o, "analysis.webhooks.1.key"), "abc/rollout/1/9");
+	assert_string_equal(at(o, "analysis.webhooks.1.status"), "<null>");
+	assert_string_equal(at(o, "analysis.webhooks.1.at"), "<null>");
+	json_object_put(o);
+	f->view.nwebhooks = 2;
+	o = render(&f->view);
+	assert_string_equal(at(o, "analysis.webhooks.1.error"), "no answer");
+	json_object_put(o);
+}
+
+/* clawfleet_webhook_calls_total: every result of every webhook, zeros included. */
+static void test_webhook_metrics(void **state)
+{
+	struct fixture *f = *state;
+	struct hook_count c[2] = {{.name = "qa-gate", .ok = 1, .rejected = 4},
+				  {.name = "load", .error = 2}};
+	f->view.webhook_counts = c;
+	f->view.nwebhook_counts = 2;
+	char *text = metrics(&f->view);
+	assert_line(text, "# TYPE clawfleet_webhook_calls_total counter");
+	assert_line(text, "clawfleet_webhook_calls_total{webhook=\"qa-gate\",result=\"ok\"} 1");
+	assert_line(text, "clawfleet_webhook_calls_total{webhook=\"qa-gate\",result=\"rejected\"} 4");
+	assert_line(text, "clawfleet_webhook_calls_total{webhook=\"qa-gate\",result=\"error\"} 0");
+	assert_line(text, "clawfleet_webhook_calls_total{webhook=\"load\",result=\"error\"} 2");
+	free(text);
+}
+
 static void test_label_values_are_escaped(void **state)
 {
 	struct fixture *f = *state;
@@ -836,6 +891,9 @@ int main(void)
 						teardown),
 
 		cmocka_unit_test(test_leader),
+
+		cmocka_unit_test_setup_teardown(test_webhooks_status, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_webhook_metrics, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("status", tests, NULL, NULL);
 }

@@ -279,6 +279,41 @@ static void test_hold(void **state)
 	free(t);
 }
 
+/* Held at a webhook gate: the hold names the hook and what it answered, and a "gate" line says
+ * it in words with its attempts and how long ago; an error stands where no status came. */
+static void test_webhook_gate(void **state)
+{
+	struct fixture *f = *state;
+	struct rollout_state *s = &f->state;
+	struct hook_result r = {.name = "qa-gate", .type = WEBHOOK_CONFIRM_PROMOTION,
+				.key = "abc/confirm-promotion", .verdict = HOOK_FAILED,
+				.status = 503, .attempts = 3, .at_ms = T0 - 12000};
+	s->phase = ROLLOUT_HELD;
+	s->held_from = ROLLOUT_ANALYSING;
+	s->hold_started_ms = T0 - 90000;
+	snprintf(s->held_reason, sizeof(s->held_reason), "webhook.confirm-promotion");
+	f->view.webhooks = &r;
+	f->view.nwebhooks = 1;
+	char *t = table(&f->view, T0);
+	assert_line(t, "hold        waiting for confirm-promotion hook \"qa-gate\" to answer 2xx (it "
+		       "answered HTTP 503), held 1m30s; 28m30s left of maxHold 30m");
+	assert_line(t, "gate        confirm-promotion \"qa-gate\": HTTP 503 (3 attempts, 12s ago)");
+	free(t);
+
+	r.status = 0;
+	r.attempts = 1;
+	snprintf(r.error, sizeof(r.error), "POST http://qa/: Connection refused");
+	t = table(&f->view, T0);
+	assert_line(t, "gate        confirm-promotion \"qa-gate\": POST http://qa/: Connection "
+		       "refused (1 attempt, 12s ago)");
+	free(t);
+
+	snprintf(s->held_reason, sizeof(s->held_reason), "doctor.yellow");
+	t = table(&f->view, T0);
+	assert_null(strstr(t, "\ngate "));
+	free(t);
+}
+
 /* While the agents' token rotation is under way: one line (phase, acknowledged, what it waits
  * for) and a line per node whose step failed; none once rotated. */
 static void test_token_rotation(void **state)
@@ -489,6 +524,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_source_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_source_staleness, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hold, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_webhook_gate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_token_rotation, setup, teardown),
 		cmocka_unit_test(test_sparse_document),
 		cmocka_unit_test_setup_teardown(test_history, setup, teardown),
