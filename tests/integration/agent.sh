@@ -18,36 +18,8 @@ infra=$root/usr/local/share/openclaw-infra
 state=$root/var/db/clawfleet/agent
 config=$root/etc/clawfleet/agent.yaml
 log=$TAP_TMP/agent.log
-agent_pid=""
-unset OPENCLAW_PROFILE
-
-# Every process of this simulated Mac (agents, launchd supervisors, gateways) carries
-# OPENCLAW_SIM_ROOT=$root from its start: that, not a pid that may have been reused, says it is
-# ours to kill.
-ours() { env -u OPENCLAW_SIM_ROOT grep -lsxz "OPENCLAW_SIM_ROOT=$root" /proc/[0-9]*/environ | cut -d/ -f3; }
-cleanup() {
-	local p
-	[ -n "$agent_pid" ] && kill -9 "$agent_pid" 2>/dev/null
-	for p in $(ours); do kill -9 "$p" 2>/dev/null; done
-	rm -rf "$TAP_TMP"
-}
-trap cleanup EXIT
-
-free_port() {
-	hack/free_port.py
-}
-# pycheck JSON EXPR: EXPR holds for d = the parsed JSON.
-pycheck() { python3 -c "import json, sys; d = json.loads(sys.argv[1]); assert ($2), d" "$1"; }
+. tests/lib/sim_mac.sh
 pyget() { python3 -c "import json, sys; print(json.loads(sys.argv[1])$2)" "$1"; }
-# until_ok SECONDS CMD...: runs CMD every 0.2 s until it succeeds or the time is up.
-until_ok() {
-	local _
-	for _ in $(seq $(($1 * 5))); do
-		"${@:2}" >/dev/null 2>&1 && return 0
-		sleep 0.2
-	done
-	return 1
-}
 
 # --- the GitOps repository: v2026.7.1 pins 2026.7.1 and skills 1.4.2, v2026.8.0 2026.8.0 and 1.4.3
 git -c init.defaultBranch=main init -q "$up"

@@ -17,32 +17,7 @@ config=$root/etc/clawfleet/agent.yaml
 plist=$root/Library/LaunchAgents/ai.openclaw.gateway.plist
 target_svc=gui/501/ai.openclaw.gateway
 log=$TAP_TMP/agent.log
-agent_pid="" stale_pid=""
-unset OPENCLAW_PROFILE
-
-# Every process of this simulated Mac carries OPENCLAW_SIM_ROOT=$root: that says it is ours.
-ours() { env -u OPENCLAW_SIM_ROOT grep -lsxz "OPENCLAW_SIM_ROOT=$root" /proc/[0-9]*/environ | cut -d/ -f3; }
-cleanup() {
-	local p
-	[ -n "$agent_pid" ] && kill -9 "$agent_pid" 2>/dev/null
-	[ -n "$stale_pid" ] && kill -9 "$stale_pid" 2>/dev/null
-	for p in $(ours); do kill -9 "$p" 2>/dev/null; done
-	rm -rf "$TAP_TMP"
-}
-trap cleanup EXIT
-
-free_port() {
-	hack/free_port.py
-}
-pycheck() { python3 -c "import json, sys; d = json.loads(sys.argv[1]); assert ($2), d" "$1"; }
-until_ok() {
-	local _
-	for _ in $(seq $(($1 * 5))); do
-		"${@:2}" >/dev/null 2>&1 && return 0
-		sleep 0.2
-	done
-	return 1
-}
+. tests/lib/sim_mac.sh
 # The probe's reason of that code, as "severity-free" text: its message, or nothing.
 reason() { python3 -c "import json, sys; d = json.loads(sys.argv[1]); print(''.join(r['message'] for r in d['reasons'] if r['code'] == sys.argv[2]))" "$1" "$2"; }
 
@@ -120,10 +95,12 @@ mkdir -p "$TAP_TMP/stale"
 OPENCLAW_SIM_ROOT=$root "$sim/gateway" --port "$gw_port" --root "$TAP_TMP/stale" --node stale \
 	>/dev/null 2>&1 &
 stale_pid=$!
+sim_mac_pids=$stale_pid
 ready_within "004 another process on the gateway port is red (port.owner), named by pid" 10 503 \
 	"any(r['code'] == 'port.owner' and 'pid $stale_pid (gateway)' in r['message'] for r in d['reasons'])"
 kill -TERM "$stale_pid" && wait "$stale_pid" 2>/dev/null
 stale_pid=""
+sim_mac_pids=""
 launchctl kickstart "$target_svc"
 ready_within "the gateway back on its port is green again" 10 200 \
 	"d['status'] == 'green' and $(hasnt port.owner)"

@@ -17,30 +17,7 @@ ctl=$root/sim
 state=$root/var/db/clawfleet/agent
 config=$root/etc/clawfleet/agent.yaml
 log=$TAP_TMP/agent.log
-agent_pid=""
-unset OPENCLAW_PROFILE
-
-ours() { env -u OPENCLAW_SIM_ROOT grep -lsxz "OPENCLAW_SIM_ROOT=$root" /proc/[0-9]*/environ | cut -d/ -f3; }
-cleanup() {
-	local p
-	[ -n "$agent_pid" ] && { kill -9 "$agent_pid"; wait "$agent_pid"; } 2>/dev/null
-	for p in $(ours); do kill -9 "$p" 2>/dev/null; done
-	rm -rf "$TAP_TMP"
-}
-trap cleanup EXIT
-
-free_port() {
-	hack/free_port.py
-}
-pycheck() { python3 -c "import json, sys; d = json.loads(sys.argv[1]); assert ($2), d" "$1"; }
-until_ok() {
-	local _
-	for _ in $(seq $(($1 * 5))); do
-		"${@:2}" >/dev/null 2>&1 && return 0
-		sleep 0.2
-	done
-	return 1
-}
+. tests/lib/sim_mac.sh
 
 # --- the repository: v2026.7.1 pins the simulator's default package, v2026.8.0 a release of its own
 good=$(printf 'openclaw 2026.8.0 release\n' | sha256sum | cut -c1-64)
