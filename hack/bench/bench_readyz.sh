@@ -74,7 +74,7 @@ readyz_is() {
 	python3 -c "import json, sys; d = json.load(open(sys.argv[1])); sys.exit(0 if ($1) else 1)" "$work/readyz"
 }
 # readyz_summary FILE...: the distinct statuses of these /readyz answers, each with its reason
-# codes ("green", "red (tcp.failed)"); answers that are not JSON do not count.
+# codes ("green", "red (tcp.failed)"); answers that are not a probe document do not count.
 readyz_summary() {
 	python3 -c 'import json, sys
 seen = []
@@ -83,7 +83,9 @@ for path in sys.argv[1:]:
         d = json.load(open(path))
     except ValueError:
         continue
-    codes = [r["code"] for r in d["reasons"]]
+    if not isinstance(d, dict) or "status" not in d:
+        continue
+    codes = [r.get("code", "?") for r in d.get("reasons") or []]
     s = d["status"] + (" (" + ", ".join(codes) + ")" if codes else "")
     if s not in seen:
         seen.append(s)

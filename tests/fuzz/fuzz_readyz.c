@@ -3,7 +3,8 @@
  * between bodies and a fresh one agree. Everything read must outlive the document (it is copied
  * into the arena), which ASan checks as the harness reads it after dropping the document. The
  * reader over the bytes (contracts/readyz_stream.h) is held to the tree's reading: whatever it
- * reads, readyz_read over jsonparse reads the same, field for field. */
+ * reads, readyz_read over jsonparse reads the same, field for field: parity, parityParts and
+ * tokenAges too. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -13,8 +14,10 @@
 #include "base/arena.h"
 #include "base/err.h"
 #include "base/jsonparse.h"
+#include "contracts/parity.h"
 #include "contracts/readyz.h"
 #include "contracts/readyz_stream.h"
+#include "contracts/token_age.h"
 #include "tests/fuzz/fuzz.h"
 
 #define NODE "canary-gw"
@@ -29,6 +32,29 @@ static size_t touch(const char *s)
 static bool same_text(const char *x, const char *y)
 {
 	return x == y || (x && y && strcmp(x, y) == 0);
+}
+
+/* parity and parityParts: the digest and every part, as text (the bytes after a NUL are no
+ * part of what was read). */
+static void same_parity(const struct parity *s, const struct parity *t)
+{
+	fuzz_require(strcmp(s->digest, t->digest) == 0, "parity: %s, the tree %s", s->digest,
+		     t->digest);
+	for (size_t i = 0; i < PARITY_PARTS; i++)
+		fuzz_require(strcmp(s->parts[i], t->parts[i]) == 0, "parityParts.%s: %s, the tree %s",
+			     parity_part_name((enum parity_part)i), s->parts[i], t->parts[i]);
+}
+
+/* tokenAges: whether it was reported, and then the limit and every slot's age. */
+static void same_tokens(const struct token_ages *s, const struct token_ages *t)
+{
+	fuzz_require(s->known == t->known, "tokenAges known %d, the tree %d", s->known, t->known);
+	if (!s->known)
+		return;
+	fuzz_require(s->max_age_sec == t->max_age_sec, "tokenAges.maxAge");
+	for (size_t i = 0; i < TOKEN_SLOTS; i++)
+		fuzz_require(s->age_sec[i] == t->age_sec[i], "tokenAges.%s",
+			     token_slot_name((enum token_slot)i));
 }
 
 /* What the reader over the bytes read, the tree reads too. */
@@ -74,6 +100,8 @@ static void same_as_tree(const uint8_t *data, size_t size)
 			     same_text(fs->tenant, ft->tenant) && fs->line == ft->line &&
 			     fs->column == ft->column,
 		     "doctor.firstBad differs");
+	same_parity(&s.parity, &t.parity);
+	same_tokens(&s.tokens, &t.tokens);
 	arena_free(&a);
 }
 
