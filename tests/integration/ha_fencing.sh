@@ -17,12 +17,7 @@ cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/fleet_test.sh
 . tests/lib/etcd.sh
 fleet_test_up ha-fencing 1s
-if ! etcd_up "$fleet"; then
-	tap_fail "a three-member etcd cluster comes up" "run hack/install-deps.sh (Debian etcd-server)" \
-		"$(tail -n 5 "$fleet"/logs/etcd-*.log 2>/dev/null)"
-	tap_done
-	exit
-fi
+etcd_test_up
 ha_replicas 3
 lstatus() { ha_status "$L" "$@"; }
 etcd_wait 15 ha_leader

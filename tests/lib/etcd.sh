@@ -3,6 +3,8 @@
 #   etcd_up DIR [N]: starts members e1 e2 e3 (N of them: 3 unless told; their pids tracked as the
 #     fleet's, so fleet_down stops them), waits until the cluster answers; sets ETCD_ENDPOINTS ("http://127.0.0.1:P1 ...")
 #     and ETCD_ENDPOINTS_YAML ("[http://..., ...]"). 1 when etcd is missing or does not come up.
+#   etcd_test_up [N]: etcd_up on the test's fleet directory as a TAP check ("N etcd members come
+#     up"); a test that cannot get them fails that check and ends there.
 #   etcd_kill DIR N: SIGKILL to member eN; etcd_start DIR N: starts it again on its data.
 #   etcdctl_: etcdctl (API v3) on the cluster's endpoints.
 #   ha_replicas N: N controller replicas on the fleet's configuration with the etcd store
@@ -100,3 +102,14 @@ ha_leader() {
 }
 
 ha_status() { fleet_status "$(eval echo "\$HA_URL_$1")" "${@:2}" 2>/dev/null; }
+
+etcd_test_up() {
+	local n=${1:-3}
+	if ! etcd_up "$fleet" "$n"; then
+		tap_fail "$n etcd members come up" "run hack/install-deps.sh (Debian etcd-server)" \
+			"$(tail -n 5 "$fleet"/logs/etcd-*.log 2>/dev/null)"
+		tap_done
+		exit
+	fi
+	tap_ok "$n etcd members come up"
+}
