@@ -17,31 +17,9 @@ set -u
 cd "$(dirname "$0")/.." || exit 1
 BUILD=${BUILD:-build}
 export BUILD
-export GIT_AUTHOR_NAME="Dana Operator" GIT_AUTHOR_EMAIL="dana@example.com"
-export GIT_COMMITTER_NAME="Dana Operator" GIT_COMMITTER_EMAIL="dana@example.com"
-export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null
-
-if [ -t 1 ]; then
-	BOLD=$'\033[1m' RESET=$'\033[0m'
-else
-	BOLD="" RESET=""
-fi
-say() { printf '\n%s== %s%s\n' "$BOLD" "$*" "$RESET"; }
-note() { printf '   %s\n' "$*"; }
-die() {
-	printf '\ndemo-ha: %s\n' "$*" >&2
-	[ -n "${work:-}" ] && printf 'demo-ha: logs in %s/logs\n' "$work" >&2
-	exit 1
-}
-
-for f in "$BUILD/clawfleet" "$BUILD/sim/gateway" "$BUILD/sim/openclaw" "$BUILD/sim/npm" \
-	"$BUILD/sim/launchctl"; do
-	[ -x "$f" ] || { echo "demo-ha: $f is missing: run make demo-ha (it builds it)" >&2; exit 1; }
-done
-for tool in git python3 curl haproxy etcd etcdctl; do
-	command -v "$tool" >/dev/null ||
-		{ echo "demo-ha: $tool is missing: run hack/install-deps.sh (etcd-server, etcd-client, haproxy)" >&2; exit 1; }
-done
+DEMO_NAME=demo-ha
+. hack/demo_common.sh
+demo_need "run hack/install-deps.sh (etcd-server, etcd-client, haproxy)" git python3 curl haproxy etcd etcdctl
 
 . hack/fleet.sh
 . tests/lib/etcd.sh

@@ -28,30 +28,9 @@ if [ "$FAST" = 1 ]; then
 else
 	ANALYSIS=2s SAMPLE=400 POLL=0.3
 fi
-export GIT_AUTHOR_NAME="Dana Operator" GIT_AUTHOR_EMAIL="dana@example.com"
-export GIT_COMMITTER_NAME="Dana Operator" GIT_COMMITTER_EMAIL="dana@example.com"
-export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null
-
-if [ -t 1 ]; then
-	BOLD=$'\033[1m' RESET=$'\033[0m'
-else
-	BOLD="" RESET=""
-fi
-say() { printf '\n%s== %s%s\n' "$BOLD" "$*" "$RESET"; }
-note() { printf '   %s\n' "$*"; }
-die() {
-	printf '\ndemo: %s\n' "$*" >&2
-	[ -n "${work:-}" ] && printf 'demo: logs in %s/logs\n' "$work" >&2
-	exit 1
-}
-
-for f in "$BUILD/clawfleet" "$BUILD/sim/gateway" "$BUILD/sim/openclaw" "$BUILD/sim/npm" \
-	"$BUILD/sim/launchctl"; do
-	[ -x "$f" ] || { echo "demo: $f is missing: run make demo (it builds it)" >&2; exit 1; }
-done
-for tool in git python3 curl; do
-	command -v "$tool" >/dev/null || { echo "demo: $tool is missing: run hack/install-deps.sh" >&2; exit 1; }
-done
+DEMO_NAME=demo
+. hack/demo_common.sh
+demo_need "run hack/install-deps.sh" git python3 curl
 
 . hack/fleet.sh
 work=$(mktemp -d "${TMPDIR:-/tmp}/clawfleet-demo.XXXXXX") || exit 1

@@ -12,7 +12,7 @@
 # 1 when something is, 2 when a file cannot be read. Runs under bash 3.2 and BSD grep itself.
 set -u
 
-mac_scripts="hack/demo.sh hack/demo-ha.sh tests/lib/etcd.sh hack/fleet.sh hack/sim/mkmac.sh hack/install-deps.sh hack/browser.sh"
+mac_scripts="hack/demo.sh hack/demo-ha.sh hack/demo_common.sh tests/lib/etcd.sh hack/fleet.sh hack/sim/mkmac.sh hack/install-deps.sh hack/browser.sh"
 
 # The file as logical lines: a line ending in a backslash is joined with the next, so that a
 # construct split over a continuation is seen whole; $scratch/lines maps each logical line to
