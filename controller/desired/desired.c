@@ -382,6 +382,7 @@ void desired_free(struct desired_state *ds)
 		free(p->ticket);
 		free(p->approval_tag);
 		free(p->retry_tag);
+		desired_free_metrics(&p->analysis);
 		origin_free(&p->origin);
 	}
 	for (size_t i = 0; i < ds->ntenants; i++) {

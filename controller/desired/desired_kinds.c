@@ -225,7 +225,7 @@ static void load_promotion(struct loader *ld, const struct loaded_object *o, con
 	}
 	ok &= load_gates(ld, o, &p);
 	ok &= load_controls(o, &p);
-	if (!ok)
+	if (!ok || !desired_load_metrics(ld, o, &p.analysis))
 		return;
 	if (ld->hooks && ld->hooks->tag_exists && !ld->hooks->tag_exists(ld->hooks->ctx, tag))
 		desired_object_diag(ld, o, "spec.tag",
@@ -233,8 +233,10 @@ static void load_promotion(struct loader *ld, const struct loaded_object *o, con
 				    tag);
 	struct promotion *promotions =
 		desired_grow(ld, ds->promotions, ds->npromotions, sizeof(*promotions));
-	if (!promotions)
+	if (!promotions) {
+		desired_free_metrics(&p.analysis);
 		return;
+	}
 	ds->promotions = promotions;
 	p.name = desired_strdup(ld, name);
 	p.tag = desired_strdup(ld, tag);
