@@ -1,6 +1,7 @@
 #include "observe/prom_poll.h"
 
 #include <curl/curl.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +57,16 @@ struct prom_poll {
 	char rendered[SIDES][PROM_QUERY_MAX];
 	struct pools pools;
 };
+
+/* Why a window has no value; cut at the buffer's end. */
+__attribute__((format(printf, 3, 4))) static void set_why(char *dst, size_t size,
+							  const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(dst, size, fmt, ap);
+	va_end(ap);
+}
 
 int prom_poll_new(struct prom_poll **out, struct cf_err *err)
 {
@@ -116,8 +127,8 @@ static void slot_settle(struct prom_poll *pp, struct slot *s)
 	for (size_t k = 0; k < s->sides && m->has_value; k++)
 		if (!s->q[k].has_value) {
 			m->has_value = false;
-			snprintf(m->why, sizeof(m->why), "%s%s", k ? "the stable pool: " : "",
-				 s->q[k].why);
+			set_why(m->why, sizeof(m->why), "%s%s", k ? "the stable pool: " : "",
+				s->q[k].why);
 		}
 	m->value = s->q[SIDE_CANARY].value;
 	m->stable = s->sides > 1 ? s->q[SIDE_STABLE].value : 0;
@@ -141,13 +152,14 @@ static void collect(struct prom_poll *pp)
 		if (!q)
 			continue;
 		struct cf_err err;
-		if (httpc_easy_finish(q->easy, msg->data.result, &err) == 0 &&
-		    promql_value(q->reply.status, q->reply.body.p ? q->reply.body.p : "", q->reply.body.len, &q->value,
-				 &err) == 0) {
+		const char *body = q->reply.body.p ? q->reply.body.p : "";
+		/* httpc's message names the request; the reply's, only what is wrong in it. */
+		if (httpc_easy_finish(q->easy, msg->data.result, &err) < 0)
+			set_why(q->why, sizeof(q->why), "%s", err.msg);
+		else if (promql_value(q->reply.status, body, q->reply.body.len, &q->value, &err) < 0)
+			set_why(q->why, sizeof(q->why), "%s: %s", s->shown, err.msg);
+		else
 			q->has_value = true;
-		} else {
-			snprintf(q->why, sizeof(q->why), "%s: %s", s->shown, err.msg);
-		}
 		curl_multi_remove_handle(pp->multi, q->easy);
 		httpc_easy_free(q->easy);
 		q->easy = NULL;
@@ -191,7 +203,7 @@ static void no_query(struct slot *s, int64_t now, int64_t interval, const char *
 	snprintf(s->last.metric, sizeof(s->last.metric), "%s", s->name);
 	s->last.taken_ms = now;
 	s->last.interval_ms = interval;
-	snprintf(s->last.why, sizeof(s->last.why), "%s", why);
+	set_why(s->last.why, sizeof(s->last.why), "%s", why);
 	s->has_last = true;
 }
 
@@ -224,11 +236,11 @@ static int send_side(struct prom_poll *pp, struct slot *s, enum side side, const
 	if (httpc_easy_new(&q->easy, &req, &q->reply, s, &why) < 0) {
 		/* Not sent: this side has no data this window, and says why. */
 		q->easy = NULL;
-		snprintf(q->why, sizeof(q->why), "%s: %s", s->shown, why.msg);
+		set_why(q->why, sizeof(q->why), "%s", why.msg);
 	} else if (curl_multi_add_handle(pp->multi, q->easy) != CURLM_OK) {
 		httpc_easy_free(q->easy);
 		q->easy = NULL;
-		snprintf(q->why, sizeof(q->why), "%s: curl_multi_add_handle failed", s->shown);
+		set_why(q->why, sizeof(q->why), "%s: curl_multi_add_handle failed", s->shown);
 	}
 	return 0;
 }

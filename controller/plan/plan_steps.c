@@ -120,8 +120,13 @@ static int advance(struct pass *p, size_t idx, const char *note)
 	struct rollout_state *s = p->s;
 	struct weight_map m = {0};
 	struct cf_err why;
+	char metrics[ROLLOUT_REASON_MAX];
 	bool matched;
 	int rc = -1;
+	if (!note) { /* the metric values that let the step go */
+		plan_metrics_note(p, metrics, sizeof(metrics));
+		note = metrics[0] ? metrics : NULL;
+	}
 	for (size_t k = 0; k < p->ncanary; k++)
 		if (!plan_parity_ok(p, p->order[k]))
 			return plan_fail(p, "lock.parity", p->order[k]);
@@ -315,8 +320,11 @@ int plan_step_analysing(struct pass *p)
 	bool acked;
 	size_t first = NO_NODE;
 	int decided;
+	char metric[ROLLOUT_MESSAGE_MAX];
 	if (react_to_canary(p, &decided))
 		return decided;
+	if (plan_metrics_judge(p, metric, sizeof(metric)) >= 0)
+		return plan_fail(p, metric, p->ncanary ? p->order[0] : NO_NODE);
 	if (plan_keep_targets(p, &acked, &first) < 0)
 		return -1;
 	if (weights_for_percent(p->d, s->percent, &m, &why) < 0) {
@@ -362,6 +370,12 @@ int plan_step_analysing(struct pass *p)
 	if (!p->obs->weights_ok) {
 		plan_waiting(p, "step %d (%d %%): green; waiting to read the load balancer's weights "
 			   "before the next step", s->step, s->percent);
+		rc = 0;
+		goto done;
+	}
+	if (plan_metrics_waiting(p, metric, sizeof(metric))) {
+		plan_progress(p, "step %d (%d %%): green; waiting for the metrics: %s", s->step,
+			      s->percent, metric);
 		rc = 0;
 		goto done;
 	}

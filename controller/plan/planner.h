@@ -25,6 +25,7 @@
 #include "base/weightmap.h"
 #include "contracts/readyz.h"
 #include "desired/desired.h"
+#include "observe/metric_sample.h"
 #include "plan/rollout.h"
 
 
@@ -57,6 +58,10 @@ struct fleet_observation {
 	/* The wall clock at this pass, for the times only people read (rollout.h); 0: now_ms is
 	 * the wall clock too (a dry run of a state without a rollout clock, a test). */
 	int64_t wall_ms;
+	/* The Promotion's metrics as the controller last measured them in Prometheus, borrowed
+	 * (observe/metric_sample.h); none: the metrics have no window yet (plan_analysis.c). */
+	const struct metric_sample *metrics;
+	size_t nmetrics;
 };
 
 struct plan_output {

@@ -63,6 +63,19 @@ struct json_object *rollout_writeback_to_json(const struct rollout_writeback *wb
 int rollout_writeback_from_json(struct json_object *o, struct rollout_writeback *wb,
 				struct cf_err *err);
 
+static const char *const metric_verdict_names[] = {
+	[METRIC_VERDICT_NONE] = "none",
+	[METRIC_VERDICT_PASS] = "pass",
+	[METRIC_VERDICT_FAIL] = "fail",
+	[METRIC_VERDICT_NO_DATA] = "noData",
+	[METRIC_VERDICT_IGNORED] = "ignored",
+};
+
+/* rollout_json_metrics.c: the state's "metrics" array (absent while there is none); NULL when
+ * out of memory. Read back, every field checked; o NULL (absent) leaves none. */
+struct json_object *rollout_metrics_to_json(const struct rollout_state *s);
+int rollout_metrics_from_json(struct json_object *o, struct rollout_state *s, struct cf_err *err);
+
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 static inline const char *name_of(const char *const *names, size_t n, int i)

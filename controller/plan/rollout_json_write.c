@@ -245,6 +245,8 @@ int rollout_state_to_json(const struct rollout_state *s, char **out, size_t *len
 	}
 	if (s->writeback.state != WRITEBACK_NONE) /* absent: none, as before write-back was */
 		put(&b, root, "writeBack", rollout_writeback_to_json(&s->writeback));
+	if (s->nmetrics) /* absent: none, as before metrics were judged */
+		put(&b, root, "metrics", rollout_metrics_to_json(s));
 
 	int rc = b.oom ? cf_err_set(err, "out of memory") : canon_json(root, out, len, err);
 	json_object_put(root);
