@@ -414,6 +414,7 @@ static void controller_close(struct controller *c)
 	tokens_free(c->hook_tokens);
 	target_client_free(c->agents);
 	fleet_poll_free(c->probe);
+	prom_poll_free(c->metrics_poll);
 	source_free(c->src);
 	desired_cache_clear(&c->cache);
 	schema_set_free(c->schemas);

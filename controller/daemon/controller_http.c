@@ -195,6 +195,7 @@ void controller_record(struct controller *c, const struct fleet_poll_result *r,
 		.version = clawfleet_version,
 		.now_ms = clock_epoch_ms(),
 		.max_hold_ms = promo ? promo->max_hold_ms : 0,
+		.analysis = promo ? &promo->analysis : NULL,
 	};
 	read_token_rotation(c, &rotation_arena, &rotation, &rotation_err, &v);
 	/* The page is rendered from the /status document itself, so the two never disagree; an

@@ -21,6 +21,7 @@
 #include "desired/desired_cache.h"
 #include "desired/schema.h"
 #include "observe/fleet_poll.h"
+#include "observe/prom_poll.h"
 #include "plan/planner.h"
 #include "plan/rollout.h"
 #include "record/audit.h"
@@ -59,6 +60,7 @@ struct controller {
 	struct desired_cache cache;
 	struct promo_facts facts;
 	struct fleet_poll *probe;
+	struct prom_poll *metrics_poll; /* made at the first pass that needs it */
 	struct target_client *agents;
 	struct rollout_store store;
 	struct rollout_state state;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/timeparse.h"
+#include "record/status_analysis.h"
 
 #define JSON_PLAIN (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 #define METRICS_MAX (64u << 20)
@@ -488,6 +489,7 @@ int status_render_json(const struct status_view *v, char **out, size_t *len, str
 	json_object_object_add(o, "lastGood", s->has_last_good ? version_json(&s->last_good) : NULL);
 	json_object_object_add(o, "weights", weights_json(v->weights));
 	json_object_object_add(o, "hold", hold_json(v));
+	json_object_object_add(o, "analysis", status_analysis_json(s, v->analysis));
 	json_object_object_add(o, "servers", servers_json(v->servers));
 	json_object_object_add(o, "nodes", nodes_json(v));
 	json_object_object_add(o, "conditions", conditions_json(v));
@@ -658,6 +660,11 @@ int status_render_metrics(const struct status_view *v, char **out, size_t *len,
 		put_label(&t, m->rollbacks[i].reason);
 		put(&t, "\"} %llu\n", (unsigned long long)m->rollbacks[i].count);
 	}
+	char *analysis = status_analysis_metrics(s, v->analysis,
+						 v->promotion_name ? v->promotion_name : "");
+	t.failed |= !analysis;
+	put(&t, "%s", analysis ? analysis : "");
+	free(analysis);
 	family(&t, "clawfleet_build_info", "gauge", "The clawfleet build: always 1.");
 	put(&t, "clawfleet_build_info{version=\"");
 	put_label(&t, v->version ? v->version : "unknown");

@@ -16,6 +16,7 @@
 #include "base/weightmap.h"
 #include "contracts/readyz.h"
 #include "contracts/token_rotation.h"
+#include "desired/desired.h"
 #include "plan/rollout.h"
 
 #define STATUS_PASSES_MAX 64
@@ -113,6 +114,7 @@ struct status_view {
 	const char *version; /* the build, for clawfleet_build_info */
 	int64_t now_ms;	     /* when the view was taken, wall clock */
 	int64_t max_hold_ms; /* the Promotion's canary.maxHold; 0: none */
+	const struct promotion_analysis *analysis; /* the Promotion's; NULL: none */
 	/* The agents' token rotation as `clawfleet token rotate-fleet` last wrote it
 	 * (contracts/token_rotation.h); NULL: none, or token_rotation_error says why it cannot be
 	 * read (NULL: it could). */
