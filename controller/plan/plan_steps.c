@@ -120,13 +120,8 @@ static int advance(struct pass *p, size_t idx, const char *note)
 	struct rollout_state *s = p->s;
 	struct weight_map m = {0};
 	struct cf_err why;
-	char metrics[ROLLOUT_REASON_MAX];
 	bool matched;
 	int rc = -1;
-	if (!note) { /* the metric values that let the step go */
-		plan_metrics_note(p, metrics, sizeof(metrics));
-		note = metrics[0] ? metrics : NULL;
-	}
 	for (size_t k = 0; k < p->ncanary; k++)
 		if (!plan_parity_ok(p, p->order[k]))
 			return plan_fail(p, "lock.parity", p->order[k]);
@@ -264,6 +259,8 @@ static int gate_then(struct pass *p, size_t next)
 			return plan_hold_for_approval(p, percent);
 		plan_format(note, sizeof(note), "approved: %d %% (spec.approval of %s)", percent,
 			    p->s->promotion.tag);
+	} else {
+		plan_metrics_note(p, note, sizeof(note)); /* the metric values that let it go */
 	}
 	return mirroring ? begin_mirroring(p, note) : advance(p, next, note);
 }
