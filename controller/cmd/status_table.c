@@ -519,6 +519,7 @@ static void print_document(FILE *out, struct json_object *doc, struct json_objec
 	print_fetch(out, get(doc, "source"), now_ms);
 	if (json_object_is_type(hold, json_type_object))
 		print_hold(out, hold, now_ms);
+	status_table_metrics(out, doc);
 	if (plan)
 		print_next(out, plan, now_ms);
 	print_conditions(out, doc);
