@@ -136,25 +136,24 @@ char *status_analysis_metrics(const struct rollout_state *s, const struct promot
 			      const char *promotion)
 {
 	struct text t = {BUF_INIT(METRICS_TEXT_MAX), false};
-	put(&t, "%s", "");
-	for (size_t i = 0; a && i < a->nmetrics; i++) {
+	size_t n = a ? a->nmetrics : 0;
+	/* The families are declared whether or not a Promotion has metrics, as every other. */
+	put(&t, "# HELP clawfleet_analysis_metric The last window's value of each Promotion "
+		"metric: the ratio canary/stable with compare stable.\n"
+		"# TYPE clawfleet_analysis_metric gauge\n");
+	for (size_t i = 0; i < n; i++) {
 		const struct rollout_metric *r = record_of(s, a->metrics[i].name);
-		if (!i)
-			put(&t, "# HELP clawfleet_analysis_metric The last window's value of each "
-				"Promotion metric: the ratio canary/stable with compare stable.\n"
-				"# TYPE clawfleet_analysis_metric gauge\n");
 		if (!r || !r->has_value || (r->has_stable && r->stable == 0))
 			continue;
 		put_labels(&t, "clawfleet_analysis_metric", promotion, r->name);
 		put(&t, "} %.9g\n", r->has_stable ? r->value / r->stable : r->value);
 	}
-	for (size_t i = 0; a && i < a->nmetrics; i++) {
+	put(&t, "# HELP clawfleet_analysis_metric_verdict Each Promotion metric's last verdict: 1 "
+		"for it, 0 for the others.\n"
+		"# TYPE clawfleet_analysis_metric_verdict gauge\n");
+	for (size_t i = 0; i < n; i++) {
 		const struct rollout_metric *r = record_of(s, a->metrics[i].name);
 		enum rollout_metric_verdict now = r ? r->verdict : METRIC_VERDICT_NONE;
-		if (!i)
-			put(&t, "# HELP clawfleet_analysis_metric_verdict Each Promotion metric's "
-				"last verdict: 1 for it, 0 for the others.\n"
-				"# TYPE clawfleet_analysis_metric_verdict gauge\n");
 		for (int v = METRIC_VERDICT_NONE; v <= METRIC_VERDICT_IGNORED; v++) {
 			put_labels(&t, "clawfleet_analysis_metric_verdict", promotion,
 				   a->metrics[i].name);
@@ -163,12 +162,11 @@ char *status_analysis_metrics(const struct rollout_state *s, const struct promot
 			    (int)now == v);
 		}
 	}
-	for (size_t i = 0; a && i < a->nmetrics; i++) {
+	put(&t, "# HELP clawfleet_analysis_metric_failures Each Promotion metric's failed windows "
+		"in a row.\n"
+		"# TYPE clawfleet_analysis_metric_failures gauge\n");
+	for (size_t i = 0; i < n; i++) {
 		const struct rollout_metric *r = record_of(s, a->metrics[i].name);
-		if (!i)
-			put(&t, "# HELP clawfleet_analysis_metric_failures Each Promotion metric's "
-				"failed windows in a row.\n"
-				"# TYPE clawfleet_analysis_metric_failures gauge\n");
 		put_labels(&t, "clawfleet_analysis_metric_failures", promotion, a->metrics[i].name);
 		put(&t, "} %d\n", r ? r->failures : 0);
 	}

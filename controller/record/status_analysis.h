@@ -24,8 +24,8 @@ struct json_object;
 /* NULL (JSON null) when a has no metrics or memory runs out. */
 struct json_object *status_analysis_json(const struct rollout_state *s,
 					 const struct promotion_analysis *a);
-/* The /metrics families, a malloc'd NUL-terminated text ("" without metrics); NULL when memory
- * runs out. */
+/* The /metrics families, a malloc'd NUL-terminated text (the families declared, without samples,
+ * when a has no metrics); NULL when memory runs out. */
 char *status_analysis_metrics(const struct rollout_state *s, const struct promotion_analysis *a,
 			      const char *promotion);
 
