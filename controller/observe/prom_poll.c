@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/clock.h"
 #include "base/httpc.h"
 #include "base/weightmap.h"
 #include "observe/prom_query.h"
@@ -17,6 +18,7 @@
 #define BASE_MAX 2048		/* the provider's address, as the CRD bounds it */
 #define QUERY_PATH "/api/v1/query"
 #define USER_AGENT "clawfleet-controller"
+#define DRIVE_MS 50
 
 enum side { SIDE_CANARY, SIDE_STABLE, SIDES };
 
@@ -37,7 +39,8 @@ struct slot {
 	bool busy;
 	size_t sides; /* 1, or 2 with compare stable */
 	int64_t taken_ms, interval_ms;
-	char shown[BASE_MAX + sizeof(QUERY_PATH)];
+	char shown[BASE_MAX + 32];	       /* "Prometheus at <base>" */
+	char url_shown[BASE_MAX + sizeof(QUERY_PATH)]; /* <base>/api/v1/query, for httpc */
 	struct query q[SIDES];
 	bool has_last;
 	struct metric_sample last;
@@ -136,10 +139,11 @@ static void slot_settle(struct prom_poll *pp, struct slot *s)
 	slot_drop(pp, s);
 }
 
-static void collect(struct prom_poll *pp)
+/* Moves the transfers on and takes in the finished ones; returns how many still run. */
+static int collect(struct prom_poll *pp)
 {
 	CURLMsg *msg;
-	int running, queued;
+	int running = 0, queued;
 	curl_multi_perform(pp->multi, &running);
 	while ((msg = curl_multi_info_read(pp->multi, &queued))) {
 		if (msg->msg != CURLMSG_DONE)
@@ -164,6 +168,20 @@ static void collect(struct prom_poll *pp)
 		httpc_easy_free(q->easy);
 		q->easy = NULL;
 		slot_settle(pp, s);
+	}
+	return running;
+}
+
+/* The transfers move only while libcurl is driven: a pass gives them at most DRIVE_MS (a
+ * Prometheus on the LAN answers within it, and the next pass collects a slower one). */
+static void drive(struct prom_poll *pp)
+{
+	int64_t deadline = clock_mono_ms() + DRIVE_MS;
+	int running = collect(pp);
+	for (int64_t left; running && (left = deadline - clock_mono_ms()) > 0;) {
+		if (curl_multi_poll(pp->multi, NULL, 0, (int)left, NULL) != CURLM_OK)
+			break;
+		running = collect(pp);
 	}
 }
 
@@ -226,7 +244,7 @@ static int send_side(struct prom_poll *pp, struct slot *s, enum side side, const
 	q->why[0] = '\0';
 	struct httpc_request req = {
 		.url = q->url,
-		.url_shown = s->shown,
+		.url_shown = s->url_shown,
 		.connect_timeout_ms = timeout_ms < CONNECT_TIMEOUT_MS ? timeout_ms : CONNECT_TIMEOUT_MS,
 		.timeout_ms = timeout_ms,
 		.max_reply = PROMQL_MAX_REPLY,
@@ -322,6 +340,7 @@ int prom_poll_step(struct prom_poll *pp, const struct desired_state *ds,
 			continue;
 		s->due_ms = now_ms + interval;
 		snprintf(s->shown, sizeof(s->shown), "Prometheus at %s", base);
+		snprintf(s->url_shown, sizeof(s->url_shown), "%s" QUERY_PATH, base);
 		if (!base[0])
 			no_query(s, now_ms, interval,
 				 "no Prometheus to ask: set the Promotion's analysis.provider or "
@@ -329,8 +348,7 @@ int prom_poll_step(struct prom_poll *pp, const struct desired_state *ds,
 		else if (send_metric(pp, s, m, ds, base, (long)timeout, now_ms, interval, err) < 0)
 			return -1;
 	}
-	int running;
-	curl_multi_perform(pp->multi, &running);
+	drive(pp);
 	pp->nsamples = 0;
 	for (size_t k = 0; a && k < a->nmetrics; k++) {
 		const struct slot *s = NULL;

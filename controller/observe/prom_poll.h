@@ -1,8 +1,9 @@
 /* prom_poll: the controller's queries of the Promotion's metrics (spec.canary.analysis.metrics)
- * to Prometheus, never waiting: prom_poll_step, called once per pass, collects the replies that
- * came in since the last pass and sends the queries that are due, all through one libcurl
- * multi handle driven without blocking (a transfer moves a little at each pass; the loop runs a
- * pass every second while a rollout is under way). Each metric is asked once per window
+ * to Prometheus, never waiting on it: prom_poll_step, called once per pass, sends the queries
+ * that are due and collects the replies, all through one libcurl multi handle that each pass
+ * drives for at most 50 ms (a Prometheus on the LAN answers within it; a slower one's reply is
+ * collected by a later pass, the loop running one every second while a rollout is under way,
+ * until the provider's timeout ends the query). Each metric is asked once per window
  * (its interval, else the Promotion's analysisInterval), the canary pool's value and, with
  * compare stable, the stable pool's at the same instant; each request goes through httpc's
  * policy (base/httpc.h: no proxy, no redirect) with the provider's timeout and a reply capped
