@@ -371,8 +371,8 @@ int plan_step_analysing(struct pass *p)
 		goto done;
 	}
 	if (plan_metrics_waiting(p, metric, sizeof(metric))) {
-		plan_progress(p, "step %d (%d %%): green; waiting for the metrics: %s", s->step,
-			      s->percent, metric);
+		plan_waiting(p, "step %d (%d %%): green; waiting for the metrics: %s", s->step,
+			     s->percent, metric);
 		rc = 0;
 		goto done;
 	}
