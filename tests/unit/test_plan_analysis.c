@@ -436,14 +436,14 @@ static void test_state_json_round_trip(void **state)
 	free(json);
 	rollout_state_free(&back);
 	/* A repeated name, an unknown verdict, a missing field: refused. */
+#define ENTRY(verdict) "{\"name\":\"a\",\"takenMs\":0,\"intervalMs\":0,\"failures\":0," \
+		       "\"verdict\":\"" verdict "\",\"why\":\"\"}"
 	static const char *const bad[] = {
-		"[{\"name\":\"a\",\"takenMs\":0,\"intervalMs\":0,\"failures\":0,\"verdict\":\"pass\","
-		"\"why\":\"\"},{\"name\":\"a\",\"takenMs\":0,\"intervalMs\":0,\"failures\":0,"
-		"\"verdict\":\"pass\",\"why\":\"\"}]",
-		"[{\"name\":\"a\",\"takenMs\":0,\"intervalMs\":0,\"failures\":0,\"verdict\":\"meh\","
-		"\"why\":\"\"}]",
+		"[" ENTRY("pass") "," ENTRY("pass") "]",
+		"[" ENTRY("meh") "]",
 		"[{\"name\":\"a\",\"takenMs\":0,\"intervalMs\":0,\"verdict\":\"pass\",\"why\":\"\"}]",
 	};
+#undef ENTRY
 	assert_int_equal(rollout_state_to_json(&s, &json, &len, &err), 0);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char *at = strstr(json, "\"metrics\":");
