@@ -321,7 +321,8 @@ static bool read_weights(struct controller *c, const struct load_balancer *lb,
 }
 
 /* The Promotion's metrics (observe/prom_poll.h): what came back since the last pass, and the
- * queries now due while the canary is at a step. Never waits; a poller that cannot be made
+ * queries now due while the canary is at a step, moved on again at the pass's end. Never
+ * waits; a poller that cannot be made
  * leaves the metrics without data, which the planner holds on. */
 static void measure_metrics(struct controller *c, const struct desired_state *ds, int64_t now,
 			    struct fleet_observation *fo)
@@ -416,6 +417,8 @@ bool controller_run_pass(struct controller *c, bool *failed)
 	c->lb_servers_ok = fo.servers_ok;
 	servers = (struct lb_servers){0};
 done:
+	if (c->metrics_poll)
+		prom_poll_drive(c->metrics_poll); /* the queries this pass sent go out meanwhile */
 	status_metrics_observe_pass(&c->metrics, (double)(clock_mono_ms() - started) / 1000.0);
 	controller_record(c, r, weights_ok && lb ? &weights : NULL, !*failed);
 	plan_output_free(&out);

@@ -14,16 +14,19 @@
 #include "observe/promql.h"
 
 #define DEFAULT_TIMEOUT_MS 5000
-#define CONNECT_TIMEOUT_MS 1000 /* loopback or the LAN: a connect slower than this is down */
+/* libcurl's own timeouts only free a transfer nobody ends: it measures them when it is driven,
+ * and would fail a reply that came in time but was read at a later pass. */
+#define BACKSTOP_MS 60000
 #define BASE_MAX 2048		/* the provider's address, as the CRD bounds it */
 #define QUERY_PATH "/api/v1/query"
 #define USER_AGENT "clawfleet-controller"
-#define DRIVE_MS 50
 
 enum side { SIDE_CANARY, SIDE_STABLE, SIDES };
 
 struct query {
 	CURL *easy; /* NULL: not sent, or collected */
+	int64_t deadline_ms; /* monotonic: still running then, the query has no answer */
+	long timeout_ms;
 	char *url;
 	struct httpc_reply reply;
 	bool has_value;
@@ -139,11 +142,12 @@ static void slot_settle(struct prom_poll *pp, struct slot *s)
 	slot_drop(pp, s);
 }
 
-/* Moves the transfers on and takes in the finished ones; returns how many still run. */
-static int collect(struct prom_poll *pp)
+/* Moves the transfers on as far as they go without waiting, takes in the finished ones, then
+ * ends those past their deadline. */
+static void collect(struct prom_poll *pp)
 {
 	CURLMsg *msg;
-	int running = 0, queued;
+	int running, queued;
 	curl_multi_perform(pp->multi, &running);
 	while ((msg = curl_multi_info_read(pp->multi, &queued))) {
 		if (msg->msg != CURLMSG_DONE)
@@ -169,20 +173,30 @@ static int collect(struct prom_poll *pp)
 		q->easy = NULL;
 		slot_settle(pp, s);
 	}
-	return running;
+	/* Only now, every reply already received taken in, is a query past its deadline ended. */
+	int64_t now = clock_mono_ms();
+	for (size_t i = 0; i < DESIRED_MAX_METRICS; i++) {
+		struct slot *s = &pp->slots[i];
+		bool ended = false;
+		for (size_t k = 0; s->busy && k < s->sides; k++) {
+			struct query *q = &s->q[k];
+			if (!q->easy || now < q->deadline_ms)
+				continue;
+			curl_multi_remove_handle(pp->multi, q->easy);
+			httpc_easy_free(q->easy);
+			q->easy = NULL;
+			set_why(q->why, sizeof(q->why), "GET %s: no answer within %ld ms", s->url_shown,
+				q->timeout_ms);
+			ended = true;
+		}
+		if (ended)
+			slot_settle(pp, s);
+	}
 }
 
-/* The transfers move only while libcurl is driven: a pass gives them at most DRIVE_MS (a
- * Prometheus on the LAN answers within it, and the next pass collects a slower one). */
-static void drive(struct prom_poll *pp)
+void prom_poll_drive(struct prom_poll *pp)
 {
-	int64_t deadline = clock_mono_ms() + DRIVE_MS;
-	int running = collect(pp);
-	for (int64_t left; running && (left = deadline - clock_mono_ms()) > 0;) {
-		if (curl_multi_poll(pp->multi, NULL, 0, (int)left, NULL) != CURLM_OK)
-			break;
-		running = collect(pp);
-	}
+	collect(pp);
 }
 
 static struct slot *slot_for(struct prom_poll *pp, const char *name)
@@ -242,11 +256,13 @@ static int send_side(struct prom_poll *pp, struct slot *s, enum side side, const
 	curl_free(escaped);
 	q->has_value = false;
 	q->why[0] = '\0';
+	q->timeout_ms = timeout_ms;
+	q->deadline_ms = clock_mono_ms() + timeout_ms;
 	struct httpc_request req = {
 		.url = q->url,
 		.url_shown = s->url_shown,
-		.connect_timeout_ms = timeout_ms < CONNECT_TIMEOUT_MS ? timeout_ms : CONNECT_TIMEOUT_MS,
-		.timeout_ms = timeout_ms,
+		.connect_timeout_ms = timeout_ms + BACKSTOP_MS,
+		.timeout_ms = timeout_ms + BACKSTOP_MS,
 		.max_reply = PROMQL_MAX_REPLY,
 		.user_agent = USER_AGENT,
 	};
@@ -348,7 +364,9 @@ int prom_poll_step(struct prom_poll *pp, const struct desired_state *ds,
 		else if (send_metric(pp, s, m, ds, base, (long)timeout, now_ms, interval, err) < 0)
 			return -1;
 	}
-	drive(pp);
+	/* Started, not waited on: the connections open and the queries go out as far as they can
+	 * now; prom_poll_drive at the pass's end, or the next step, reads the replies. */
+	collect(pp);
 	pp->nsamples = 0;
 	for (size_t k = 0; a && k < a->nmetrics; k++) {
 		const struct slot *s = NULL;
