@@ -95,6 +95,9 @@ spec:
     tenantMap: $dir/haproxy/canary-tenants.map
 EOF
 	fi
+	# The example's metrics need a Prometheus, which the simulated fleet does not run
+	# (tests/integration/analysis_metrics.sh brings its own): without them, as before.
+	fleet_sed "$repo/clawfleet/promotion.yaml" -e '/^    # Judged from HAProxy/,/^    maxHold:/{/^    maxHold:/!d;}'
 	local samples="    analysis: {minSamples: ${FLEET_MIN_SAMPLES:-1}}"
 	# A newline in a replacement is a backslash and a real newline: `\n` there is GNU sed's.
 	fleet_sed "$repo/clawfleet/promotion.yaml" -e "s|steps: .*|steps: [10, 50, 100]|" \
@@ -119,6 +122,7 @@ fleet_haproxy() {
 	: >"$h/canary-tenants.map"
 	sed -e "s|@RUNTIME_SOCKET@|$h/admin.sock|g" -e "s|@RUNTIME_PORT@|$(fleet_free_port)|g" \
 		-e "s|@FRONTEND_PORT@|$FLEET_FRONTEND_PORT|g" -e "s|@TENANT_MAP@|$h/canary-tenants.map|g" \
+		-e "s|@STATS_PORT@|$FLEET_STATS_PORT|g" \
 		-e "s|@PORT_A@|$FLEET_GATEWAY_PORT_stable_gw_a|g" \
 		-e "s|@PORT_B@|$FLEET_GATEWAY_PORT_stable_gw_b|g" \
 		-e "s|@PORT_CANARY@|$FLEET_GATEWAY_PORT_canary_gw|g" \
@@ -148,6 +152,7 @@ fleet_up() {
 	sim=$PWD/${BUILD:-build}/sim
 	mkdir -p "$dir/logs" "$dir/macs" "$dir/controller"
 	FLEET_FRONTEND_PORT=$(fleet_free_port)
+	FLEET_STATS_PORT=$(fleet_free_port)
 	for node in $FLEET_NODES; do
 		v=$(fleet_var "$node")
 		eval "FLEET_AGENT_PORT_$v=$(fleet_free_port) FLEET_GATEWAY_PORT_$v=$(fleet_free_port)"
@@ -193,6 +198,7 @@ EOF
 			echo "FLEET_FRONTEND=http://127.0.0.1:$FLEET_FRONTEND_PORT"
 		fi
 		echo "FLEET_SOCKET=$dir/haproxy/admin.sock"
+		echo "FLEET_HAPROXY_METRICS=127.0.0.1:$FLEET_STATS_PORT"
 		for node in $FLEET_NODES; do
 			v=$(fleet_var "$node")
 			echo "FLEET_AGENT_PORT_$v=$(eval echo "\$FLEET_AGENT_PORT_$v")"

@@ -543,6 +543,7 @@ static void print_document(FILE *out, struct json_object *doc, struct json_objec
 	if (json_object_is_type(hold, json_type_object))
 		print_hold(out, hold, now_ms);
 	status_table_gate(out, doc, now_ms);
+	status_table_metrics(out, doc);
 	if (plan)
 		print_next(out, plan, now_ms);
 	print_conditions(out, doc);

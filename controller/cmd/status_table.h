@@ -19,6 +19,10 @@
 struct json_object;
 
 void status_table_print(FILE *out, struct json_object *doc, int64_t now_ms);
+/* The Promotion's metrics that failed their last window or had no data, one line each in
+ * words ("metric      request-success-rate 91.2 % < 99 % (canary-gw, 5m) [1 of 2 failed
+ * windows]"); nothing for the others (status_table_analysis.c). */
+void status_table_metrics(FILE *out, struct json_object *doc);
 /* `clawfleet rollout get`: the same table, with the next step of the plan (GET /v1/plan: plan,
  * NULL when the controller serves none) and when the rollout can end, both at the earliest. */
 void status_table_rollout(FILE *out, struct json_object *doc, struct json_object *plan,

@@ -452,6 +452,7 @@ static void controller_close(struct controller *c)
 	target_client_free(c->agents);
 	fleet_poll_free(c->probe);
 	webhook_runner_free(c->webhooks);
+	prom_poll_free(c->metrics_poll);
 	source_free(c->src);
 	desired_cache_clear(&c->cache);
 	schema_set_free(c->schemas);

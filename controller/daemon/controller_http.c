@@ -227,6 +227,7 @@ void controller_record(struct controller *c, const struct fleet_poll_result *r,
 		.version = clawfleet_version,
 		.now_ms = clock_epoch_ms(),
 		.max_hold_ms = promo ? promo->max_hold_ms : 0,
+		.analysis = promo ? &promo->analysis : NULL,
 	};
 	struct controller_ha_view ha;
 	struct status_leader leader;

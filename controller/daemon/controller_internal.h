@@ -24,6 +24,7 @@
 #include "desired/desired_cache.h"
 #include "desired/schema.h"
 #include "observe/fleet_poll.h"
+#include "observe/prom_poll.h"
 #include "plan/planner.h"
 #include "plan/rollout.h"
 #include "record/audit.h"
@@ -62,6 +63,7 @@ struct controller {
 	struct desired_cache cache;
 	struct promo_facts facts;
 	struct fleet_poll *probe;
+	struct prom_poll *metrics_poll; /* made at the first pass that needs it */
 	struct target_client *agents;
 	struct webhook_runner *webhooks; /* the Promotion's webhooks, called beside the passes */
 	struct rollout_store store;

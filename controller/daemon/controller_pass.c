@@ -320,6 +320,26 @@ static bool read_weights(struct controller *c, const struct load_balancer *lb,
 	return false;
 }
 
+/* The Promotion's metrics (observe/prom_poll.h): what came back since the last pass, and the
+ * queries now due while the canary is at a step, moved on again at the pass's end. Never
+ * waits; a poller that cannot be made
+ * leaves the metrics without data, which the planner holds on. */
+static void measure_metrics(struct controller *c, const struct desired_state *ds, int64_t now,
+			    struct fleet_observation *fo)
+{
+	struct prom_poll_defaults defaults = {c->cfg.prometheus_url, c->cfg.prometheus_timeout_ms};
+	bool active = c->state.phase == ROLLOUT_ANALYSING || c->state.phase == ROLLOUT_PROMOTING;
+	struct cf_err err;
+	if (!ds->npromotions || !ds->promotions[0].analysis.nmetrics)
+		return;
+	if ((!c->metrics_poll && prom_poll_new(&c->metrics_poll, &err) < 0) ||
+	    prom_poll_step(c->metrics_poll, ds, &defaults, active, now, &err) < 0) {
+		log_error("measuring the Promotion's metrics: %s", err.msg);
+		return;
+	}
+	fo->metrics = prom_poll_samples(c->metrics_poll, &fo->nmetrics);
+}
+
 bool controller_run_pass(struct controller *c, bool *failed)
 {
 	struct fleet_poll_result *r = NULL;
@@ -394,6 +414,7 @@ bool controller_run_pass(struct controller *c, bool *failed)
 	fo.hooks = webhook_runner_results(c->webhooks, &fo.nhooks);
 	controller_observe_lb(c, lb, &fo, &servers, &routes);
 	int64_t now = c->clock_resumed_ms + (clock_mono_ms() - c->clock_resumed_mono_ms);
+	measure_metrics(c, ds, now, &fo);
 	if (plan(ds, &fo, &c->state, now, &out, &err) < 0) {
 		log_error("planning: %s", err.msg);
 		*failed = true;
@@ -410,6 +431,8 @@ bool controller_run_pass(struct controller *c, bool *failed)
 	c->lb_servers_ok = fo.servers_ok;
 	servers = (struct lb_servers){0};
 done:
+	if (c->metrics_poll)
+		prom_poll_drive(c->metrics_poll); /* the queries this pass sent go out meanwhile */
 	status_metrics_observe_pass(&c->metrics, (double)(clock_mono_ms() - started) / 1000.0);
 	controller_record(c, r, weights_ok && lb ? &weights : NULL, !*failed);
 	plan_output_free(&out);

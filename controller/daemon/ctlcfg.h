@@ -31,6 +31,10 @@ struct controller_config {
 	int64_t max_parallel;	   /* /readyz requests in flight at once in a pass (fleet_poll) */
 	char *notifier;		   /* POST /v1/events URL; NULL: broadcasts are only logged */
 	char *canary_backend;	   /* HAProxy backend of the canary pool, for tenant routes */
+	/* Where the Promotions' metrics are queried when a Promotion names no
+	 * analysis.provider (observe/prom_poll.h); NULL: nowhere. */
+	char *prometheus_url;
+	int64_t prometheus_timeout_ms;
 	/* The Flux receiver (POST webhook_path) runs when a token source is set. */
 	char *webhook_path;
 	char *webhook_token_current, *webhook_token_next, *webhook_token_prev;

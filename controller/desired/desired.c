@@ -385,6 +385,7 @@ void desired_free(struct desired_state *ds)
 		free(p->approval_tag);
 		free(p->retry_tag);
 		desired_free_webhooks(p);
+		desired_free_metrics(&p->analysis);
 		origin_free(&p->origin);
 	}
 	desired_openclaw_free(ds);

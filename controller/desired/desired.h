@@ -47,9 +47,31 @@ struct mac_node {
 	struct origin origin;
 };
 
+#define DESIRED_MAX_METRICS 16
+#define DESIRED_METRIC_NAME_MAX 49 /* the CRD's pattern allows 48 characters */
+/* The built-in metrics that need no query (observe/prom_query.h spells them out). */
+#define METRIC_SUCCESS_RATE "request-success-rate"
+#define METRIC_DURATION "request-duration"
+
+enum metric_compare { METRIC_COMPARE_NONE, METRIC_COMPARE_STABLE };
+enum metric_no_data { METRIC_NO_DATA_HOLD, METRIC_NO_DATA_FAIL, METRIC_NO_DATA_IGNORE };
+
+/* spec.canary.analysis.metrics[]: one PromQL query judged each window against thresholdRange
+ * (with compare stable, the ratio of the canary's value to the stable pool's). */
+struct promotion_metric {
+	char name[DESIRED_METRIC_NAME_MAX];
+	char *query; /* NULL: a built-in name */
+	bool has_min, has_max;
+	double min, max;
+	enum metric_compare compare;
+	int64_t interval_ms; /* 0: the Promotion's analysisInterval */
+	int failure_limit;   /* consecutive failed windows before a rollback */
+	enum metric_no_data no_data;
+};
+
 /* spec.canary.analysis: the thresholds of a Promotion, each CRD default filled in. An agent judges
  * its own node with the first four (observe/node_probe.h); the planner judges the canary with the
- * rest. */
+ * rest, and with the metrics the controller queries from Prometheus. */
 struct promotion_analysis {
 	double max_p95_ratio;		      /* maxP95Ratio: canary p95 over its peers' median */
 	double max_synthetic_failure_percent; /* maxSyntheticFailurePercent */
@@ -61,6 +83,10 @@ struct promotion_analysis {
 	int64_t max_digest_failures;	      /* maxDigestFailures */
 	int failure_limit;		      /* consecutive red observations before a rollback */
 	int min_samples;		      /* green observations, one per part of a window */
+	struct promotion_metric metrics[DESIRED_MAX_METRICS];
+	size_t nmetrics;
+	char *provider_address;	     /* analysis.provider.address; NULL: prometheus.url */
+	int64_t provider_timeout_ms; /* analysis.provider.timeout; 0: the controller's */
 };
 
 struct header_kv {

@@ -99,6 +99,12 @@ const struct kind_loader *desired_kind_loader(const char *kind);
  * what is wrong: a duplicate name, a timeout over 60s); desired_free_webhooks frees them. */
 bool desired_load_webhooks(struct loader *ld, const struct loaded_object *o, struct promotion *p);
 void desired_free_webhooks(struct promotion *p);
+/* desired_metrics.c: spec.canary.analysis.metrics and .provider into a; false after reporting
+ * what is wrong (a query-less name that is not built in, min over max, a bad address). */
+struct promotion_analysis;
+bool desired_load_metrics(struct loader *ld, const struct loaded_object *o,
+			  struct promotion_analysis *a);
+void desired_free_metrics(struct promotion_analysis *a);
 
 /* desired_lock.c: openclaw.lock at the repository root into ld->ds->lock. */
 void desired_load_lock(struct loader *ld, const struct treefile *tf);

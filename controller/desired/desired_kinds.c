@@ -229,8 +229,9 @@ static void load_promotion(struct loader *ld, const struct loaded_object *o, con
 	ok &= load_gates(ld, o, &p);
 	ok &= load_controls(o, &p);
 	ok &= desired_load_webhooks(ld, o, &p);
-	if (!ok) {
+	if (!ok || !desired_load_metrics(ld, o, &p.analysis)) {
 		desired_free_webhooks(&p);
+		desired_free_metrics(&p.analysis);
 		return;
 	}
 	if (ld->hooks && ld->hooks->tag_exists && !ld->hooks->tag_exists(ld->hooks->ctx, tag))
@@ -241,6 +242,7 @@ static void load_promotion(struct loader *ld, const struct loaded_object *o, con
 		desired_grow(ld, ds->promotions, ds->npromotions, sizeof(*promotions));
 	if (!promotions) {
 		desired_free_webhooks(&p);
+		desired_free_metrics(&p.analysis);
 		return;
 	}
 	ds->promotions = promotions;

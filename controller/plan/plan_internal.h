@@ -22,7 +22,9 @@
  *   plan_parity.c    the hold while two Macs on the same build disagree on what must be
  *                    identical (contracts/parity_peers.h)
  *   plan_hooks.c     the Promotion's webhooks (hooks.h): the gates they hold, the checks they
- *                    fail, what they are told */
+ *                    fail, what they are told
+ *   plan_analysis.c  the Promotion's metrics from Prometheus: each window judged, the
+ *                    failures counted, what a step waits for */
 #ifndef CLAWFLEET_PLAN_INTERNAL_H
 #define CLAWFLEET_PLAN_INTERNAL_H
 #include <stdbool.h>
@@ -168,6 +170,16 @@ int plan_failure_limit(const struct pass *p);
 bool plan_red_tolerated(struct pass *p, const struct verdict *v);
 size_t plan_peer_not_green(const struct pass *p, const char **reason);
 bool plan_parity_ok(const struct pass *p, size_t i);
+
+/* plan_analysis.c: the Promotion's metrics (spec.canary.analysis.metrics), judged once per pass
+ * of a step. plan_metrics_judge takes each new window into s->metrics and returns the index of
+ * a metric at its failureLimit (its reason code in code, "metric.<name>"), else -1;
+ * plan_metrics_waiting says why the step may not advance yet (a metric without a passing
+ * window in this step) into why, false when it may; plan_metrics_note is what an advancing
+ * step's audit line records of them ("" without metrics). */
+int plan_metrics_judge(struct pass *p, char *code, size_t size);
+bool plan_metrics_waiting(const struct pass *p, char *why, size_t size);
+void plan_metrics_note(const struct pass *p, char *note, size_t size);
 
 /* plan_start.c */
 int plan_settle(struct pass *p);

@@ -263,6 +263,8 @@ static int gate_then(struct pass *p, size_t next)
 			return plan_hold_for_approval(p, percent);
 		plan_format(note, sizeof(note), "approved: %d %% (spec.approval of %s)", percent,
 			    p->s->promotion.tag);
+	} else {
+		plan_metrics_note(p, note, sizeof(note)); /* the metric values that let it go */
 	}
 	plan_format(question, sizeof(question), mirroring ? "confirm-promotion"
 							  : "confirm-traffic-increase/%d",
@@ -328,8 +330,11 @@ int plan_step_analysing(struct pass *p)
 	bool acked;
 	size_t first = NO_NODE;
 	int decided;
+	char metric[ROLLOUT_MESSAGE_MAX];
 	if (react_to_canary(p, &decided))
 		return decided;
+	if (plan_metrics_judge(p, metric, sizeof(metric)) >= 0)
+		return plan_fail(p, metric, p->ncanary ? p->order[0] : NO_NODE);
 	if (plan_keep_targets(p, &acked, &first) < 0)
 		return -1;
 	if (weights_for_percent(p->d, s->percent, &m, &why) < 0) {
@@ -379,6 +384,12 @@ int plan_step_analysing(struct pass *p)
 	if (!p->obs->weights_ok) {
 		plan_waiting(p, "step %d (%d %%): green; waiting to read the load balancer's weights "
 			   "before the next step", s->step, s->percent);
+		rc = 0;
+		goto done;
+	}
+	if (plan_metrics_waiting(p, metric, sizeof(metric))) {
+		plan_waiting(p, "step %d (%d %%): green; waiting for the metrics: %s", s->step,
+			     s->percent, metric);
 		rc = 0;
 		goto done;
 	}

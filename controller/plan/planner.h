@@ -26,6 +26,7 @@
 #include "contracts/readyz.h"
 #include "desired/desired.h"
 #include "plan/hooks.h"
+#include "observe/metric_sample.h"
 #include "plan/rollout.h"
 
 
@@ -61,6 +62,10 @@ struct fleet_observation {
 	/* The webhooks' last answers (plan/hooks.h), borrowed; none: every question unanswered. */
 	const struct hook_result *hooks;
 	size_t nhooks;
+	/* The Promotion's metrics as the controller last measured them in Prometheus, borrowed
+	 * (observe/metric_sample.h); none: the metrics have no window yet (plan_analysis.c). */
+	const struct metric_sample *metrics;
+	size_t nmetrics;
 };
 
 struct plan_output {

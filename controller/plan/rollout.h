@@ -133,6 +133,32 @@ struct rollout_writeback {
 	int64_t next_ms; /* wall clock: no attempt starts before */
 };
 
+#define ROLLOUT_METRICS_MAX 16 /* DESIRED_MAX_METRICS */
+
+enum rollout_metric_verdict {
+	METRIC_VERDICT_NONE,	/* no window judged yet in this rollout */
+	METRIC_VERDICT_PASS,	/* within thresholdRange */
+	METRIC_VERDICT_FAIL,	/* outside it, or no data with noData fail */
+	METRIC_VERDICT_NO_DATA, /* no data with noData hold: the window does not count */
+	METRIC_VERDICT_IGNORED, /* no data with noData ignore: counts as a pass */
+};
+
+/* The last window judged of one of the Promotion's metrics (plan/plan_analysis.c), in the
+ * Promotion's order: its end on the rollout clock, the consecutive failed windows, and what
+ * /status shows. */
+struct rollout_metric {
+	char name[ROLLOUT_NODE_NAME_MAX];
+	int64_t taken_ms;
+	int64_t interval_ms;
+	int failures;
+	enum rollout_metric_verdict verdict;
+	bool has_value;
+	double value;
+	bool has_stable;
+	double stable;
+	char why[ROLLOUT_MESSAGE_MAX]; /* the verdict in words */
+};
+
 struct rollout_condition {
 	enum condition_status status;
 	char reason[ROLLOUT_REASON_MAX];
@@ -292,6 +318,8 @@ struct rollout_state {
 	int64_t clock_wall_ms;
 	struct rollout_writeback writeback;
 	struct hook_memory hooks; /* the webhooks' answers that outlive a restart (plan/hooks.h) */
+	struct rollout_metric metrics[ROLLOUT_METRICS_MAX];
+	size_t nmetrics;
 };
 
 #define ROLLOUT_CLOCK_SAVE_MS 60000
@@ -347,6 +375,8 @@ const char *broadcast_verdict_name(enum broadcast_verdict v); /* "promote", "hol
 const char *rollout_outcome_name(enum rollout_outcome o);     /* "succeeded", ... */
 const char *condition_type_name(enum condition_type t);	      /* "Ready", ... */
 const char *condition_status_name(enum condition_status s);   /* "True", "False", "Unknown" */
+/* "none", "pass", "fail", "noData", "ignored" */
+const char *rollout_metric_verdict_name(enum rollout_metric_verdict v);
 /* "none", "pending", "done", "failed" */
 const char *rollout_writeback_state_name(enum rollout_writeback_state s);
 

@@ -68,6 +68,18 @@ int rollout_writeback_from_json(struct json_object *o, struct rollout_writeback 
 struct json_object *rollout_hooks_to_json(const struct hook_memory *h);
 /* Takes it back, every field checked; o NULL (absent) leaves *h as it is. */
 int rollout_hooks_from_json(struct json_object *o, struct hook_memory *h, struct cf_err *err);
+static const char *const metric_verdict_names[] = {
+	[METRIC_VERDICT_NONE] = "none",
+	[METRIC_VERDICT_PASS] = "pass",
+	[METRIC_VERDICT_FAIL] = "fail",
+	[METRIC_VERDICT_NO_DATA] = "noData",
+	[METRIC_VERDICT_IGNORED] = "ignored",
+};
+
+/* rollout_json_metrics.c: the state's "metrics" array (absent while there is none); NULL when
+ * out of memory. Read back, every field checked; o NULL (absent) leaves none. */
+struct json_object *rollout_metrics_to_json(const struct rollout_state *s);
+int rollout_metrics_from_json(struct json_object *o, struct rollout_state *s, struct cf_err *err);
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 

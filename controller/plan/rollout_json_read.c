@@ -547,9 +547,9 @@ static const char *const root_keys[] = {
 	"nextActionId",	   "pending",
 	/* optional: added since the format began */
 	"analysis",	   "drain",	       "clock",		  "gate",	"writeBack",
-	"hooks",
+	"hooks",	   "metrics",
 };
-#define ROOT_KEYS_REQUIRED (COUNT(root_keys) - 6)
+#define ROOT_KEYS_REQUIRED (COUNT(root_keys) - 7)
 static const char *const clock_keys[] = {"ms", "wallMs"};
 static const char *const drain_keys[] = {"node", "startedMs", "generation", "released"};
 static const char *const last_good_keys[] = {"tag", "commit", "semver", "weights"};
@@ -663,7 +663,8 @@ static int read_state(struct json_object *root, struct rollout_state *s, struct 
 	    read_conditions(root, s, err) < 0 || read_history(root, s, err) < 0 ||
 	    read_pending(root, s, err) < 0 ||
 	    rollout_writeback_from_json(member(root, "writeBack"), &s->writeback, err) < 0 ||
-	    rollout_hooks_from_json(member(root, "hooks"), &s->hooks, err) < 0)
+	    rollout_hooks_from_json(member(root, "hooks"), &s->hooks, err) < 0 ||
+	    rollout_metrics_from_json(member(root, "metrics"), s, err) < 0)
 		return -1;
 	return 0;
 }

@@ -247,6 +247,8 @@ int rollout_state_to_json(const struct rollout_state *s, char **out, size_t *len
 		put(&b, root, "writeBack", rollout_writeback_to_json(&s->writeback));
 	if (s->hooks.nmarks || s->hooks.nowed) /* absent: nothing kept, as before webhooks were */
 		put(&b, root, "hooks", rollout_hooks_to_json(&s->hooks));
+	if (s->nmetrics) /* absent: none, as before metrics were judged */
+		put(&b, root, "metrics", rollout_metrics_to_json(s));
 
 	int rc = b.oom ? cf_err_set(err, "out of memory") : canon_json(root, out, len, err);
 	json_object_put(root);

@@ -10,6 +10,7 @@
 #include "record/status_parity.h"
 #include "record/status_tokens.h"
 #include "record/status_webhooks.h"
+#include "record/status_analysis.h"
 
 #define JSON_PLAIN (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
@@ -490,6 +491,7 @@ int status_doc_render(const struct status_view *v, struct status_doc *out, struc
 	json_object_object_add(o, "lastGood", s->has_last_good ? version_json(&s->last_good) : NULL);
 	json_object_object_add(o, "weights", weights_json(v->weights));
 	json_object_object_add(o, "hold", hold_json(v));
+	json_object_object_add(o, "analysis", status_analysis_json(s, v->analysis));
 	json_object_object_add(o, "servers", servers_json(v->servers));
 	json_object_object_add(o, "nodes", json_object_new_string("\001nodes"));
 	json_object_object_add(o, "parity", status_parity_json(v->parity));

@@ -17,6 +17,7 @@
 #include "contracts/readyz.h"
 #include "contracts/token_rotation.h"
 #include "plan/hooks.h"
+#include "desired/desired.h"
 #include "plan/rollout.h"
 
 struct json_object;
@@ -138,6 +139,7 @@ struct status_view {
 	const char *version; /* the build, for clawfleet_build_info */
 	int64_t now_ms;	     /* when the view was taken, wall clock */
 	int64_t max_hold_ms; /* the Promotion's canary.maxHold; 0: none */
+	const struct promotion_analysis *analysis; /* the Promotion's; NULL: none */
 	/* The agents' token rotation as `clawfleet token rotate-fleet` last wrote it
 	 * (contracts/token_rotation.h); NULL: none, or token_rotation_error says why it cannot be
 	 * read (NULL: it could). */

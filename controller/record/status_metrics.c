@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "record/status_analysis.h"
 #include "record/status_webhooks.h"
 
 #define METRICS_MAX (64u << 20)
@@ -203,6 +204,11 @@ int status_render_metrics(const struct status_view *v, char **out, size_t *len,
 		put_label(&t, m->rollbacks[i].reason);
 		put(&t, "\"} %llu\n", (unsigned long long)m->rollbacks[i].count);
 	}
+	char *analysis = status_analysis_metrics(s, v->analysis,
+						 v->promotion_name ? v->promotion_name : "");
+	t.failed |= !analysis;
+	put(&t, "%s", analysis ? analysis : "");
+	free(analysis);
 	char *webhooks = status_webhooks_metrics(v);
 	put(&t, "%s", webhooks ? webhooks : "");
 	t.failed = t.failed || !webhooks;

@@ -7,7 +7,7 @@
  * GET /sim/state          {"node","pid","version","skills":{"current","next"},"startedAt"}: what
  *                         this process saw when it started (startedAt in epoch ms)
  * GET /whoami             200 {"node":"NAME"}, or 500 for the failRate share of requests
- *                         (counted from the gateway's start)
+ *                         (counted from the gateway's start), after whoamiSlowMs
  * GET /sim/slow?ms=N      a long request: answers after N ms (at most MAX_SLOW_MS; sooner when
  *                         the gateway is stopped) {"node","pid","sleptMs"}, and appends
  *                         "<epoch_ms> gateway served /sim/slow <sleptMs>" to sim/log as it
@@ -15,10 +15,12 @@
  * anything else           200 HTML, as the Control UI answers: probes must read the body
  *
  * DIR/sim/gateway.control steers it: {"ready":bool,"failing":[...],"slowMs":N,"crash":bool,
- * "failRate":0..1,"crashLog":bool}, re-read at most every CONTROL_TTL_MS. crash:true exits 1 at
- * start. crashLog:true prints a Node.js uncaught-exception trace to stderr at start (launchd's
- * log) and runs on, as a gateway does whose plugin threw while loading. slowMs
- * delays every answer. failRate fails exactly that share of /whoami requests, spread evenly and
+ * "failRate":0..1,"whoamiSlowMs":N,"crashLog":bool}, re-read at most every CONTROL_TTL_MS.
+ * crash:true exits 1 at start. crashLog:true prints a Node.js uncaught-exception trace to stderr
+ * at start (launchd's log) and runs on, as a gateway does whose plugin threw while loading.
+ * slowMs delays every answer; whoamiSlowMs only /whoami's, the traffic users send through the
+ * load balancer, so the load balancer sees a slow gateway that its agent's probes (of /healthz
+ * and /readyz) do not. failRate fails exactly that share of /whoami requests, spread evenly and
  * deterministically (0.25: every 4th). SIGTERM or SIGINT: exit 0. */
 #include <arpa/inet.h>
 #include <math.h>
@@ -40,7 +42,7 @@ static const char control_ui[] =
 
 struct control {
 	bool ready;
-	long slow_ms;
+	long slow_ms, whoami_slow_ms;
 	double fail_rate;
 	struct json_object *failing; /* owned */
 };
@@ -68,6 +70,9 @@ static struct control control_parse(struct json_object *obj)
 	c.slow_ms = (long)sim_json_int(obj, "slowMs", 0);
 	if (c.slow_ms > MAX_SLOW_MS)
 		c.slow_ms = MAX_SLOW_MS;
+	c.whoami_slow_ms = (long)sim_json_int(obj, "whoamiSlowMs", 0);
+	if (c.whoami_slow_ms > MAX_SLOW_MS)
+		c.whoami_slow_ms = MAX_SLOW_MS;
 	if (obj && json_object_object_get_ex(obj, "failRate", &v))
 		c.fail_rate = fmin(fmax(json_object_get_double(v), 0.0), 1.0);
 	if (obj && json_object_object_get_ex(obj, "failing", &v) &&
@@ -201,7 +206,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	if (whoami)
 		fail = whoami_fails(g, c.fail_rate);
 	pthread_mutex_unlock(&g->mu);
-	slow_down(c.slow_ms);
+	slow_down(c.slow_ms + (whoami ? c.whoami_slow_ms : 0));
 	struct json_object *body = NULL;
 	if (!strcmp(url, "/healthz") || !strcmp(url, "/health")) {
 		body = json_object_new_object();

@@ -68,6 +68,7 @@ frontend_port=$(free_port)
 : >"$tenant_map"
 sed -e "s|@RUNTIME_SOCKET@|$socket|g" -e "s|@RUNTIME_PORT@|$runtime_port|g" \
 	-e "s|@FRONTEND_PORT@|$frontend_port|g" -e "s|@TENANT_MAP@|$tenant_map|g" \
+	-e "s|@STATS_PORT@|$(free_port)|g" \
 	-e "s|@PORT_A@|${port[stable-gw-a]}|g" -e "s|@PORT_B@|${port[stable-gw-b]}|g" \
 	-e "s|@PORT_CANARY@|${port[canary-gw]}|g" \
 	-e "s|@AGENT_PORT_A@|${port[stable-gw-a]}|g" -e "s|@AGENT_PORT_B@|${port[stable-gw-b]}|g" \

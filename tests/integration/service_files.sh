@@ -16,7 +16,8 @@ ROLES="controller agent notifier"
 METRICS="clawfleet_rollout_phase clawfleet_canary_weight clawfleet_canary_percent
 clawfleet_node_status clawfleet_reconcile_duration_seconds clawfleet_reconcile_total
 clawfleet_actions_total clawfleet_rollbacks_total clawfleet_git_fetch_duration_seconds
-clawfleet_build_info"
+clawfleet_build_info clawfleet_analysis_metric clawfleet_analysis_metric_verdict
+clawfleet_analysis_metric_failures"
 
 checks=$TAP_TMP/checks.py
 cat >"$checks" <<'EOF'

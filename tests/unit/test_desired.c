@@ -255,6 +255,68 @@ static void test_promotion_gate_not_a_step(void **state)
 	treefiles_free(&tf);
 }
 
+/* analysis.metrics and provider: the values with their defaults, and what validate refuses. */
+static void test_promotion_metrics(void **state)
+{
+	(void)state;
+	struct treefiles tf = {0};
+	add_node(&tf, "canary-gw", 18081, true);
+	add(&tf, "clawfleet/promotion.yaml",
+	    "apiVersion: fleet.openclaw.io/v1alpha1\nkind: Promotion\nmetadata: {name: p}\n"
+	    "spec:\n  tag: v1\n  skillSemver: 1.4.2\n  canary:\n    analysis:\n      metrics:\n"
+	    "        - name: request-success-rate\n          thresholdRange: {min: 99}\n"
+	    "        - name: errors\n          query: sum(x{s=~\"{{canary}}\"})\n"
+	    "          thresholdRange: {min: 0, max: 5}\n          compare: stable\n"
+	    "          interval: 30s\n          failureLimit: 2\n          noData: ignore\n"
+	    "      provider: {address: \"http://prom:9090/\", timeout: 2s}\n");
+	add(&tf, "openclaw.lock", lock_ok);
+	struct desired_state *ds = load_ok(&tf);
+	const struct promotion_analysis *a = &ds->promotions[0].analysis;
+	assert_int_equal(a->nmetrics, 2);
+	assert_string_equal(a->metrics[0].name, "request-success-rate");
+	assert_null(a->metrics[0].query);
+	assert_true(a->metrics[0].has_min && a->metrics[0].min == 99 && !a->metrics[0].has_max);
+	assert_int_equal(a->metrics[0].compare, METRIC_COMPARE_NONE);
+	assert_int_equal(a->metrics[0].interval_ms, 0);
+	assert_int_equal(a->metrics[0].failure_limit, 1);
+	assert_int_equal(a->metrics[0].no_data, METRIC_NO_DATA_HOLD);
+	assert_string_equal(a->metrics[1].query, "sum(x{s=~\"{{canary}}\"})");
+	assert_int_equal(a->metrics[1].compare, METRIC_COMPARE_STABLE);
+	assert_int_equal(a->metrics[1].interval_ms, 30000);
+	assert_int_equal(a->metrics[1].failure_limit, 2);
+	assert_int_equal(a->metrics[1].no_data, METRIC_NO_DATA_IGNORE);
+	assert_string_equal(a->provider_address, "http://prom:9090/");
+	assert_int_equal(a->provider_timeout_ms, 2000);
+	desired_free(ds);
+	treefiles_free(&tf);
+
+	struct treefiles bad = {0};
+	add_node(&bad, "canary-gw", 18081, true);
+	add(&bad, "clawfleet/promotion.yaml",
+	    "apiVersion: fleet.openclaw.io/v1alpha1\nkind: Promotion\nmetadata: {name: p}\n"
+	    "spec:\n  tag: v1\n  skillSemver: 1.4.2\n  canary:\n    analysis:\n      metrics:\n"
+	    "        - name: error-ratio\n"
+	    "        - name: request-duration\n          thresholdRange: {min: 3, max: 1}\n"
+	    "        - name: request-duration\n"
+	    "      provider: {address: \"http://user:pw@prom:9090\"}\n");
+	add(&bad, "openclaw.lock", lock_ok);
+	char *out = load_fail(&bad);
+	assert_string_equal(
+		out, "clawfleet/promotion.yaml:10:11: Promotion/p: "
+		     "spec.canary.analysis.metrics[0].query: metric \"error-ratio\" is not built in "
+		     "(request-success-rate, request-duration): give it a query\n"
+		     "clawfleet/promotion.yaml:12:27: Promotion/p: "
+		     "spec.canary.analysis.metrics[1].thresholdRange: min 3 is over max 1: no value "
+		     "could pass\n"
+		     "clawfleet/promotion.yaml:13:11: Promotion/p: spec.canary.analysis.metrics[2].name: "
+		     "the name is used by an earlier metric: /status and a rollback's reason name a "
+		     "metric by it\n"
+		     "clawfleet/promotion.yaml:14:27: Promotion/p: spec.canary.analysis.provider.address: "
+		     "the URL may not carry credentials: Git is no place for them\n");
+	free(out);
+	treefiles_free(&bad);
+}
+
 /* A maxP95 of zero would judge every canary red: the schema's duration refuses it. */
 static void test_promotion_max_p95_zero(void **state)
 {
@@ -558,6 +620,7 @@ int main(void)
 		cmocka_unit_test(test_promotion_gates_and_controls),
 		cmocka_unit_test(test_promotion_gate_not_a_step),
 		cmocka_unit_test(test_promotion_max_p95_zero),
+		cmocka_unit_test(test_promotion_metrics),
 		cmocka_unit_test(test_nodes_and_lock),
 		cmocka_unit_test(test_fragments_merge_in_name_order),
 		cmocka_unit_test(test_load_balancer_blocks),

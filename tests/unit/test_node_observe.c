@@ -971,9 +971,9 @@ static void infra_at(const char *want)
 	}
 	if (!head_analysis[0]) {
 		snprintf(cmd, sizeof(cmd),
-			 "git -C '%s' checkout -q --detach " TAG " && sed -i 's/^    maxHold: 30m$/"
-			 "    maxHold: 30m\\n    analysis: {maxP95Ratio: 1, maxRestarts5m: 7, "
-			 "minDiskFreePercent: 0.5, maxSyntheticFailurePercent: 50}/' "
+			 "git -C '%s' checkout -q --detach " TAG " && sed -i 's/^    analysis:$/"
+			 "    analysis:\\n      maxP95Ratio: 1\\n      maxRestarts5m: 7\\n"
+			 "      minDiskFreePercent: 0.5\\n      maxSyntheticFailurePercent: 50/' "
 			 "'%s/clawfleet/promotion.yaml' && git -C '%s' commit -qam 'analysis'",
 			 infra, infra, infra);
 		assert_int_equal(system(cmd), 0);

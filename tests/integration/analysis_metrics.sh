@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Metric analysis with a real Prometheus (Debian's prometheus, on a free loopback port, scraping
+# every second, its own data directory) scraping the real HAProxy's exporter in front of the
+# simulated gateways (hack/fleet.sh), with load sent through HAProxy by a curl loop. The
+# Promotion of v2026.8.0 judges request-success-rate (at least 99 %) over windows of 2s:
+#   - while Prometheus is not running the windows have no data: the step holds (noData: hold,
+#     /status and `clawfleet status` say why), it never rolls back;
+#   - once Prometheus answers, a healthy canary's windows pass and the step goes, the audit line
+#     recording the value that let it;
+#   - a canary answering 5xx to 20 % of requests is rolled back, the metric named in the reason
+#     and its value in /status.
+# The comparison with the stable pool and failureLimit are tables in test_plan_analysis.
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+. tests/lib/tap.sh
+. hack/fleet.sh
+. tests/lib/fleet_test.sh
+if ! command -v prometheus >/dev/null; then
+	tap_fail "prometheus is installed" "run hack/install-deps.sh (Debian package prometheus)"
+	tap_done
+	exit
+fi
+fleet_test_up metrics 1s
+promotion=$FLEET_REPO/clawfleet/promotion.yaml
+control=$fleet/macs/canary-gw/sim/gateway.control
+prom_port=$(fleet_free_port)
+prom_url=http://127.0.0.1:$prom_port
+echo "prometheus: {url: $prom_url, timeout: 3s}" >>"$FLEET_CONFIG"
+
+cat >"$fleet/prometheus.yml" <<EOF
+global: {scrape_interval: 1s, evaluation_interval: 1s}
+scrape_configs:
+  - job_name: haproxy
+    static_configs: [{targets: ["$FLEET_HAPROXY_METRICS"]}]
+EOF
+prometheus_start() {
+	prometheus --config.file="$fleet/prometheus.yml" --storage.tsdb.path="$fleet/prom" \
+		--web.listen-address="127.0.0.1:$prom_port" >>"$fleet/logs/prometheus.log" 2>&1 &
+	prom_pid=$!
+	disown
+	fleet_track "$fleet" "$prom_pid"
+}
+
+# Load through HAProxy, beside the test: one request at a time, a few dozen a second, as long as
+# the fleet runs.
+(
+	while [ -d "$fleet/logs" ]; do
+		curl -s -o /dev/null --max-time 2 "$FLEET_FRONTEND/whoami"
+		sleep 0.02
+	done
+) </dev/null >/dev/null 2>&1 &
+load=$!
+trap 'kill $load 2>/dev/null; fleet_down "$fleet"; rm -rf "$fleet"' EXIT
+
+fleet_controller "$fleet"
+within "bring-up: Succeeded on v2026.7.1" 60 \
+	'd["phase"] == "Succeeded" and d["lastGood"]["tag"] == "v2026.7.1"'
+
+git -C "$FLEET_REPO" checkout -q v2026.8.0 -- clawfleet openclaw.lock
+fleet_sed "$promotion" -e 's|^    analysis: {minSamples: \(.*\)}$|    analysis:\
+      minSamples: \1\
+      metrics:\
+        - name: request-success-rate\
+          thresholdRange: {min: 99}\
+          interval: 2s|'
+git -C "$FLEET_REPO" commit -qam "fleet: promote v2026.8.0, judged by its success rate"
+tap_check "the Promotion carries the metric" grep -q 'name: request-success-rate' "$promotion"
+
+# --- no Prometheus: no data holds the step
+within "without Prometheus the step holds on no data" 30 \
+	'd["phase"] == "Analysing" and d["analysis"]["metrics"][0]["verdict"] == "noData" and "'"$prom_url"'/api/v1/query" in d["analysis"]["metrics"][0]["message"]'
+sleep 3
+tap_check "and holds: no rollback, still at 10 %" status \
+	'd["phase"] == "Analysing" and d["percent"] == 10 and d["analysis"]["metrics"][0]["failures"] == 0'
+tap_check "the Reconciling condition says why" status \
+	'"waiting for the metrics: request-success-rate: no data" in [c for c in d["conditions"] if c["type"] == "Reconciling"][0]["message"]'
+tap_contains "clawfleet status names the metric in words" "request-success-rate: no data" \
+	"$("$FLEET_BIN" status --url "$FLEET_URL" 2>&1)"
+
+# --- Prometheus answers: the healthy canary's window passes and the step goes
+prometheus_start
+tap_check "Prometheus starts" fleet_wait 30 curl -sf -o /dev/null --max-time 1 "$prom_url/-/ready"
+within "a healthy canary passes its windows and goes to 50 %" 40 \
+	'd["percent"] == 50 and d["phase"] in ("Promoting", "Analysing")'
+tap_check "the step's audit line records the value that let it go" python3 -c '
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+steps = [l for l in lines if l["event"] == "step" and l["percent"] == 50]
+assert steps and steps[-1]["reason"].startswith("request-success-rate 100 %"), steps' "$audit"
+
+# --- a canary failing 20 % of its requests is rolled back, the metric named
+echo '{"failRate": 0.2}' >"$control"
+within "a canary answering 5xx to 20 % of requests is rolled back" 40 \
+	'd["phase"] in ("RollingBack", "RolledBack")'
+tap_check "/status gives the value against the threshold" status \
+	'd["analysis"]["metrics"][0]["verdict"] == "fail" and " % < 99 % (canary-gw, 2s)" in d["analysis"]["metrics"][0]["message"]'
+tap_check "the rollback's audit line names the metric" python3 -c '
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+assert any(l["event"] == "rollback" and l["reason"] == "metric.request-success-rate" for l in lines)' "$audit"
+tap_check "/metrics gives the value and the verdict" python3 -c '
+import sys, urllib.request
+text = urllib.request.urlopen(sys.argv[1] + "/metrics", timeout=2).read().decode()
+assert "clawfleet_analysis_metric{promotion=\"gateway\",metric=\"request-success-rate\"}" in text, text
+assert "clawfleet_analysis_metric_verdict{promotion=\"gateway\",metric=\"request-success-rate\",verdict=\"fail\"} 1" in text' "$FLEET_URL"
+rm -f "$control"
+tap_done
