@@ -23,7 +23,9 @@ fi
 fleet_test_up metrics 1s
 promotion=$FLEET_REPO/clawfleet/promotion.yaml
 control=$fleet/macs/canary-gw/sim/gateway.control
+# A port none of the fleet's processes was given: one of them restarting must not find it taken.
 prom_port=$(fleet_free_port)
+while grep -q "[:=]$prom_port\b" "$fleet/fleet.env"; do prom_port=$(fleet_free_port); done
 prom_url=http://127.0.0.1:$prom_port
 echo "prometheus: {url: $prom_url, timeout: 3s}" >>"$FLEET_CONFIG"
 

@@ -24,7 +24,9 @@ if ! command -v prometheus >/dev/null; then
 fi
 fleet_test_up metrics-compare 1s
 promotion=$FLEET_REPO/clawfleet/promotion.yaml
+# A port none of the fleet's processes was given: one of them restarting must not find it taken.
 prom_port=$(fleet_free_port)
+while grep -q "[:=]$prom_port\b" "$fleet/fleet.env"; do prom_port=$(fleet_free_port); done
 prom_url=http://127.0.0.1:$prom_port
 WARM=60
 echo "prometheus: {url: $prom_url, timeout: 2s}" >>"$FLEET_CONFIG"
