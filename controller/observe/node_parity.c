@@ -62,7 +62,9 @@ static int list_sorted(const char *dir, bool (*keep)(const char *dir, const char
 		count++;
 	}
 	closedir(d);
-	qsort(v, count, sizeof(*v), cmp_names);
+	/* An empty directory leaves v NULL, which qsort may not be given even for no entries. */
+	if (count > 1)
+		qsort(v, count, sizeof(*v), cmp_names);
 	*out = v;
 	*n = count;
 	return 0;

@@ -547,7 +547,11 @@ static void test_bytes_read_as_the_tree(void **state)
 		assert_int_equal(s.doctor_first_bad.line, t.doctor_first_bad.line);
 		assert_int_equal(s.doctor_first_bad.column, t.doctor_first_bad.column);
 		assert_memory_equal(&s.parity, &t.parity, sizeof(s.parity));
-		assert_memory_equal(&s.tokens, &t.tokens, sizeof(s.tokens));
+		/* Field by field: the padding after tokens.known is not part of the value. */
+		assert_int_equal(s.tokens.known, t.tokens.known);
+		assert_int_equal(s.tokens.max_age_sec, t.tokens.max_age_sec);
+		for (int k = 0; k < TOKEN_SLOTS; k++)
+			assert_int_equal(s.tokens.age_sec[k], t.tokens.age_sec[k]);
 		arena_free(&a);
 	}
 	/* A NUL inside the body: the length, not the NUL, ends it. */

@@ -64,7 +64,11 @@ static void test_render_then_read(void **state)
 			    "{\"tokenAges\":{\"maxAgeSeconds\":2592000,\"current\":5,\"next\":null,"
 			    "\"prev\":3456000}}");
 	assert_int_equal(token_ages_read(doc, &back, &err), 0);
-	assert_memory_equal(&a, &back, sizeof(a));
+	/* Field by field: the bytes of padding after known are not part of the value. */
+	assert_true(back.known);
+	assert_int_equal(back.max_age_sec, a.max_age_sec);
+	for (int i = 0; i < TOKEN_SLOTS; i++)
+		assert_int_equal(back.age_sec[i], a.age_sec[i]);
 	json_object_put(doc);
 
 	doc = json_object_new_object();
