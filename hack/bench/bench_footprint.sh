@@ -4,9 +4,10 @@
 # the `file` load balancer, `source.interval` 10s, the fleet steady (Succeeded). After SETTLE
 # seconds (the first passes open the connections and write the first weights) it measures the
 # controller's CPU time (/proc/PID/stat) over SECONDS and its RSS at the end, at 1,000 and 10,000
-# agents by default (FOOTPRINT_NODES). About 80 s at the defaults; FOOTPRINT=0 skips it.
+# agents by default (FOOTPRINT_NODES). RSS is read between passes; the peak (VmHWM) beside it.
+# About 100 s at the defaults; FOOTPRINT=0 skips it (`FOOTPRINT=0 make bench`).
 #
-#   FOOTPRINT_NODES="1000 10000" SETTLE=25 SECONDS_MEASURED=40 hack/bench/bench_footprint.sh
+#   FOOTPRINT_NODES="1000 10000" SETTLE=20 SECONDS_MEASURED=20 hack/bench/bench_footprint.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
@@ -15,8 +16,8 @@ if [ "${FOOTPRINT:-1}" = 0 ]; then
 	exit 0
 fi
 NODES_LIST=${FOOTPRINT_NODES:-1000 10000}
-SETTLE=${SETTLE:-25}
-MEASURED=${SECONDS_MEASURED:-30}
+SETTLE=${SETTLE:-20}
+MEASURED=${SECONDS_MEASURED:-20}
 TAG=v2026.7.1
 work=$(mktemp -d "${TMPDIR:-/tmp}/clawfleet-bench-footprint.XXXXXX")
 pids=()
