@@ -68,6 +68,10 @@ char *buf_take(struct buf *b, size_t *len)
 	char *p = b->p ? b->p : calloc(1, 1);
 	if (!p)
 		return NULL;
+	/* What the caller keeps is only what it holds: the capacity grew by doubling. */
+	char *fit = b->p ? realloc(p, b->len + 1) : NULL;
+	if (fit)
+		p = fit;
 	if (len)
 		*len = b->len;
 	*b = (struct buf)BUF_INIT(b->max);

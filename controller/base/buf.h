@@ -25,8 +25,8 @@ int buf_printf(struct buf *b, struct cf_err *err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* The bytes as a NUL-terminated string ("" when empty), owned by the buffer. */
 const char *buf_str(const struct buf *b);
-/* Hands the memory to the caller (who frees it; never NULL on success) and empties the buffer;
- * NULL when out of memory. *len may be NULL. */
+/* Hands the memory, cut to the bytes and their NUL, to the caller (who frees it; never NULL on
+ * success) and empties the buffer; NULL when out of memory. *len may be NULL. */
 char *buf_take(struct buf *b, size_t *len);
 void buf_reset(struct buf *b); /* len 0, memory kept */
 void buf_free(struct buf *b);

@@ -18,6 +18,7 @@
 
 #if defined(__APPLE__)
 #include <mach-o/dyld.h>
+#include <malloc/malloc.h>
 #include <sys/mount.h>
 #include <sys/param.h>
 #else
@@ -231,6 +232,15 @@ void compat_malloc_one_arena(void)
 {
 #if defined(__GLIBC__)
 	mallopt(M_ARENA_MAX, 1);
+#endif
+}
+
+void compat_malloc_release(void)
+{
+#if defined(__GLIBC__)
+	malloc_trim(0);
+#elif defined(__APPLE__)
+	malloc_zone_pressure_relief(NULL, 0);
 #endif
 }
 

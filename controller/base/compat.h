@@ -77,6 +77,12 @@ int compat_disk_free(const char *path, uint64_t *total_bytes, uint64_t *avail_by
  * grow per thread that way. */
 void compat_malloc_one_arena(void);
 
+/* Gives the pages the allocator holds free back to the system, in every arena: glibc keeps what
+ * a process freed below its heap's top (malloc_trim returns those pages too), so a daemon whose
+ * passes build and free large documents would stay at the size of its busiest moment. macOS's
+ * allocator is asked to relieve its zones. */
+void compat_malloc_release(void);
+
 /* Where the running program's executable lives, as an absolute path exec can run, so that it can
  * run itself again (the fetch child) or find files installed beside it (`clawfleet demo`, the
  * simulator): /proc/self/exe on Linux (that link itself once an upgrade has replaced the file,

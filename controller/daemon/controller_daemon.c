@@ -43,6 +43,7 @@
 #include "act/webhook_runner.h"
 #include "base/backoff.h"
 #include "base/clock.h"
+#include "base/compat.h"
 #include "base/fsutil.h"
 #include "base/httpc.h"
 #include "base/log.h"
@@ -492,6 +493,7 @@ static int run(struct controller *c)
 		if (started >= next_pass) {
 			bool failed;
 			bool busy = controller_run_pass(c, &failed);
+			compat_malloc_release();
 			c->pass_failures = failed ? c->pass_failures + 1 : 0;
 			int64_t wait = failed ? backoff_ms(FLEET_BACKOFF_FIRST_MS, FLEET_BACKOFF_MAX_MS,
 							   c->pass_failures, &c->seed)

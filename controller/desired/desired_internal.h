@@ -35,7 +35,8 @@ struct loader {
 	struct diag_list *diags;
 	struct desired_state *ds;
 	const struct treefiles *files;
-	struct parsed_file *parsed; /* one per file, kept until loading ends: objects point in */
+	struct parsed_file *parsed; /* one per file: a node file's tree until its MacNode is loaded,
+				     * the others' until loading ends (objects point in) */
 	bool out_of_memory;
 };
 

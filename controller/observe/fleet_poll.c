@@ -30,6 +30,7 @@
 #define NAME_SHOWN_CHARS 64	  /* of a foreign node name quoted in an error */
 #define POLL_WAIT_MS 1000	  /* libcurl wakes sooner when one of its timers is due */
 #define READYZ_PATH "/readyz"
+#define RECV_BUFFER_BYTES 4096L
 #define USER_AGENT "clawfleet-controller"
 
 /* One transfer slot: the easy handle of its requests, the URL and the reply of the one in
@@ -257,6 +258,9 @@ static int start_next(struct pass *p, struct slot *s)
 	 * fleet. A kept connection needs no lookup; a new one to a literal address needs none
 	 * either, and a host name is asked of the system's resolver, which caches. */
 	curl_easy_setopt(s->easy, CURLOPT_DNS_CACHE_TIMEOUT, 0L);
+	/* A /readyz answer is ~1.2 KiB: libcurl's 16 KiB receive buffer a slot would sit unused.
+	 * Set on every transfer, as the reset above puts the default back. */
+	curl_easy_setopt(s->easy, CURLOPT_BUFFERSIZE, RECV_BUFFER_BYTES);
 	if (curl_multi_add_handle(fp->multi, s->easy) != CURLM_OK)
 		return cf_err_set(p->err, "GET %s: libcurl could not start the transfer", s->url);
 	s->busy = true;

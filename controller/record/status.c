@@ -254,6 +254,10 @@ static int render_nodes(const struct status_view *v, struct status_doc *d)
 			d->counts[k] += strcmp(v->nodes[i].status, status_node_statuses[k]) == 0;
 		json_object_put(o);
 	}
+	/* Kept until the next pass: only what it holds (its capacity doubled as it grew). */
+	char *fit = len ? realloc(d->nodes, len) : NULL;
+	if (fit)
+		d->nodes = fit;
 	d->nnodes = v->nnodes;
 	return 0;
 }

@@ -224,7 +224,9 @@ int status_render_metrics(const struct status_view *v, char **out, size_t *len,
 		free(t.p);
 		return cf_err_set(err, "rendering /metrics: out of memory");
 	}
-	*out = t.p;
+	/* Served until the next pass: only what it holds (its capacity doubled as it grew). */
+	char *fit = realloc(t.p, t.len + 1);
+	*out = fit ? fit : t.p;
 	*len = t.len;
 	return 0;
 }

@@ -505,7 +505,9 @@ int statuspage_render(const char *status_json, size_t status_len, const char *au
 			   PAGE_MAX);
 		goto done;
 	}
-	*out = pg.p;
+	/* Served until the next pass: only what it holds (its capacity doubled as it grew). */
+	char *fit = realloc(pg.p, pg.len + 1);
+	*out = fit ? fit : pg.p;
 	*len = pg.len;
 	pg.p = NULL;
 	rc = 0;
