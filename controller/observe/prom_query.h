@@ -1,5 +1,6 @@
 /* prom_query: the PromQL a Promotion's metric sends to Prometheus, from its query (or the
- * built-in one its name stands for) with the placeholders filled. Pure: no I/O.
+ * built-in one its name stands for) with the placeholders filled (the list is
+ * desired/promql_template.h's, which validate checks queries against too). Pure: no I/O.
  *
  *   {{canary}}    the canary pool's load-balancer server names as a regular expression
  *                 alternation ("canary-gw|canary-gw-2"), each name escaped for RE2 and for the
