@@ -18,7 +18,9 @@
  *   request-success-rate  percent of responses that were not 5xx over the window, from
  *                         haproxy_server_http_responses_total (no responses: no data)
  *   request-duration      average response time in milliseconds over the window, from
- *                         haproxy_server_response_time_average_seconds
+ *                         haproxy_server_response_time_average_seconds (a sliding average that
+ *                         starts at 0 with HAProxy: it under-reads a server with little traffic
+ *                         since, which README's "Metric analysis from Prometheus" works around)
  * Both count the servers' traffic in every backend (the canary's tenants reach it through a
  * backend of their own). */
 #ifndef CLAWFLEET_PROM_QUERY_H
