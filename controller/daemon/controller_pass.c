@@ -321,14 +321,17 @@ static bool read_weights(struct controller *c, const struct load_balancer *lb,
 }
 
 /* The Promotion's metrics (observe/prom_poll.h): what came back since the last pass, and the
- * queries now due while the canary is at a step, moved on again at the pass's end. Never
- * waits; a poller that cannot be made
- * leaves the metrics without data, which the planner holds on. */
+ * queries now due while the canary is at a step (held at the gate after one too: the planner
+ * judges them there), moved on again at the pass's end. Never waits; a poller that cannot be
+ * made leaves the metrics without data, which the planner holds on. */
 static void measure_metrics(struct controller *c, const struct desired_state *ds, int64_t now,
 			    struct fleet_observation *fo)
 {
 	struct prom_poll_defaults defaults = {c->cfg.prometheus_url, c->cfg.prometheus_timeout_ms};
-	bool active = c->state.phase == ROLLOUT_ANALYSING || c->state.phase == ROLLOUT_PROMOTING;
+	const struct rollout_state *s = &c->state;
+	bool active = s->phase == ROLLOUT_ANALYSING || s->phase == ROLLOUT_PROMOTING ||
+		      (s->phase == ROLLOUT_HELD && s->gate_percent &&
+		       s->held_from == ROLLOUT_ANALYSING);
 	struct cf_err err;
 	if (!ds->npromotions || !ds->promotions[0].analysis.nmetrics)
 		return;

@@ -1,8 +1,9 @@
 /* spec.canary.analysis.metrics and spec.canary.analysis.provider of a Promotion. The schema has
  * checked each field's type, pattern and range; this reads them, fills the CRD defaults and
  * reports what a schema cannot say: a metric without a query whose name is not built in, a
- * thresholdRange whose min is over its max, a name used twice, a provider address that is not
- * an http(s) URL with a host. */
+ * query naming a placeholder the controller cannot fill (promql_template.h), a thresholdRange
+ * whose min is over its max, a name used twice, a provider address that is not an http(s) URL
+ * with a host. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include "base/yamltree.h"
 #include "desired/desired.h"
 #include "desired/desired_internal.h"
+#include "desired/promql_template.h"
 
 #define METRICS "spec.canary.analysis.metrics"
 #define PROVIDER "spec.canary.analysis.provider"
@@ -79,6 +81,14 @@ static bool load_metric(struct loader *ld, const struct loaded_object *o, const 
 			 "metric \"%s\" is not built in (" METRIC_SUCCESS_RATE ", " METRIC_DURATION
 			 "): give it a query",
 			 name);
+		ok = false;
+	}
+	struct promql_placeholder ph;
+	if (query && promql_find_unknown(query, &ph)) {
+		char msg[160];
+		snprintf(path, sizeof(path), METRICS "[%zu].query", idx);
+		promql_unknown_message(&ph, msg, sizeof(msg));
+		diag_at(ld, o, member(n, "query"), path, msg);
 		ok = false;
 	}
 	m->has_min = ynode_number(member(range, "min"), &m->min) == 0;

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "desired/promql_template.h"
+
 /* {{canary}} is bound to the pool being asked about: prom_query.h. */
 static const char SUCCESS_RATE[] =
 	"100 * (1 - sum(rate(haproxy_server_http_responses_total{server=~\"{{canary}}\","
@@ -88,35 +90,32 @@ int prom_query_render(const char *tmpl, const struct prom_query_vars *v, char *o
 	struct out o = {out, 0, cap, cap == 0};
 	if (cap)
 		out[0] = '\0';
-	for (const char *c = tmpl; *c;) {
-		const char *open = strstr(c, "{{");
-		if (!open) {
-			put(&o, c, strlen(c));
-			break;
-		}
-		put(&o, c, (size_t)(open - c));
-		const char *close = strstr(open + 2, "}}");
-		size_t len = close ? (size_t)(close - open - 2) : 0;
-		const char *word = open + 2;
-		if (close && len == 6 && strncmp(word, "canary", 6) == 0) {
+	const char *c = tmpl;
+	struct promql_placeholder ph;
+	while (promql_next_placeholder(c, &ph)) {
+		put(&o, c, (size_t)(ph.open - c));
+		char d[32], why[160];
+		switch (ph.var) {
+		case PROMQL_CANARY:
 			put_pool(&o, v->canary, v->ncanary);
-		} else if (close && len == 6 && strncmp(word, "stable", 6) == 0) {
+			break;
+		case PROMQL_STABLE:
 			put_pool(&o, v->stable, v->nstable);
-		} else if (close && len == 7 && strncmp(word, "backend", 7) == 0) {
+			break;
+		case PROMQL_BACKEND:
 			put_literal(&o, v->backend ? v->backend : "");
-		} else if (close && len == 8 && strncmp(word, "interval", 8) == 0) {
-			char d[32];
+			break;
+		case PROMQL_INTERVAL:
 			prom_query_duration(v->interval_ms, d, sizeof(d));
 			put(&o, d, strlen(d));
-		} else {
-			int shown = close && len <= 32 ? (int)len : 32;
-			return cf_err_set(err,
-					  "unknown placeholder {{%.*s%s: the query may use "
-					  "{{canary}}, {{stable}}, {{backend}} and {{interval}}",
-					  shown, word, close && len <= 32 ? "}}" : "...");
+			break;
+		case PROMQL_UNKNOWN:
+			promql_unknown_message(&ph, why, sizeof(why));
+			return cf_err_set(err, "%s", why);
 		}
-		c = close + 2;
+		c = ph.end;
 	}
+	put(&o, c, strlen(c));
 	if (o.full)
 		return cf_err_set(err, "the query is longer than %zu bytes once its placeholders "
 				       "are filled", cap ? cap - 1 : 0);

@@ -1,5 +1,6 @@
 /* prom_query: the PromQL a Promotion's metric sends to Prometheus, from its query (or the
- * built-in one its name stands for) with the placeholders filled. Pure: no I/O.
+ * built-in one its name stands for) with the placeholders filled (the list is
+ * desired/promql_template.h's, which validate checks queries against too). Pure: no I/O.
  *
  *   {{canary}}    the canary pool's load-balancer server names as a regular expression
  *                 alternation ("canary-gw|canary-gw-2"), each name escaped for RE2 and for the
@@ -17,7 +18,9 @@
  *   request-success-rate  percent of responses that were not 5xx over the window, from
  *                         haproxy_server_http_responses_total (no responses: no data)
  *   request-duration      average response time in milliseconds over the window, from
- *                         haproxy_server_response_time_average_seconds
+ *                         haproxy_server_response_time_average_seconds (a sliding average that
+ *                         starts at 0 with HAProxy: it under-reads a server with little traffic
+ *                         since, which README's "Metric analysis from Prometheus" works around)
  * Both count the servers' traffic in every backend (the canary's tenants reach it through a
  * backend of their own). */
 #ifndef CLAWFLEET_PROM_QUERY_H

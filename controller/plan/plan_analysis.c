@@ -1,7 +1,8 @@
 /* The Promotion's metrics from Prometheus (spec.canary.analysis.metrics), as the controller
- * measured them (fleet_observation.metrics): each window judged once, at the first Analysing
- * pass that sees it, and only a window wholly inside the current step counts (a window that
- * began before the step's weights read back measured another split of the traffic).
+ * measured them (fleet_observation.metrics): each window judged once, at the first pass that
+ * sees it Analysing or held at the gate after the step, and only a window wholly inside the
+ * current step counts (a window that began before the step's weights read back measured
+ * another split of the traffic).
  *
  * A window's value (with compare stable, the ratio canary/stable) passes within thresholdRange
  * and fails outside it; a window without a value is judged by noData: hold (the window does

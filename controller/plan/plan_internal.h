@@ -193,8 +193,8 @@ int plan_step_analysing(struct pass *p);
 int plan_step_mirroring(struct pass *p);
 int plan_step_bring_up(struct pass *p);
 int plan_step_finalising(struct pass *p, bool entering);
-/* Held at a gate (rollout_state.gate_percent): red still fails, yellow becomes a hold of its
- * own, an approval moves on. */
+/* Held at a gate (rollout_state.gate_percent): red still fails, and so do the metrics of a gate
+ * after a step; yellow becomes a hold of its own, an approval moves on. */
 int plan_step_gate(struct pass *p);
 /* Straight to Mirroring from the first node on (the rollback window), the note in the audit. */
 int plan_skip_canary(struct pass *p, const char *note);

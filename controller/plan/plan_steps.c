@@ -284,15 +284,21 @@ int plan_skip_canary(struct pass *p, const char *note)
 }
 
 /* Held at a gate: the canary is judged as in any phase (red fails, a red failureLimit tolerates
- * waits, yellow becomes a hold that maxHold measures and that returns to the step when green);
- * nothing moves until the approval counts, and then only when the peers are green. */
+ * waits, yellow becomes a hold that maxHold measures and that returns to the step when green),
+ * and so are the metrics of a gate after a step (the canary keeps its traffic while a person
+ * decides: failureLimit failed windows roll back as in Analysing); nothing moves until the
+ * approval counts, and then only when the peers are green and each metric's latest window
+ * passed. */
 int plan_step_gate(struct pass *p)
 {
 	struct rollout_state *s = p->s;
-	char note[ROLLOUT_MESSAGE_MAX];
+	char note[ROLLOUT_MESSAGE_MAX], metric[ROLLOUT_MESSAGE_MAX];
+	bool at_step = s->held_from == ROLLOUT_ANALYSING;
 	int decided;
 	if (react_to_canary(p, &decided))
 		return decided;
+	if (at_step && plan_metrics_judge(p, metric, sizeof(metric)) >= 0)
+		return plan_fail(p, metric, p->ncanary ? p->order[0] : NO_NODE);
 	if (plan_keep_targets(p, NULL, NULL) < 0)
 		return -1;
 	plan_gate_message(s, note, sizeof(note));
@@ -306,6 +312,11 @@ int plan_step_gate(struct pass *p)
 		plan_waiting(p, "%d %% approved; waiting for %s before moving on: never widen while a "
 			     "peer is not green", s->gate_percent,
 			     peer != NO_NODE ? plan_node_name(p, peer) : "the load balancer's weights");
+		return 0;
+	}
+	if (at_step && plan_metrics_waiting(p, metric, sizeof(metric))) {
+		plan_waiting(p, "%d %% approved; waiting for the metrics: %s", s->gate_percent,
+			     metric);
 		return 0;
 	}
 	s->phase = s->held_from;

@@ -317,6 +317,54 @@ static void test_promotion_metrics(void **state)
 	treefiles_free(&bad);
 }
 
+/* A query naming a placeholder the controller cannot fill is refused where it is written, not
+ * found at a canary step as a window without data; the four known ones load. */
+static void test_promotion_metric_placeholders(void **state)
+{
+	(void)state;
+	struct treefiles tf = {0};
+	add_node(&tf, "canary-gw", 18081, true);
+	add(&tf, "clawfleet/promotion.yaml",
+	    "apiVersion: fleet.openclaw.io/v1alpha1\nkind: Promotion\nmetadata: {name: p}\n"
+	    "spec:\n  tag: v1\n  skillSemver: 1.4.2\n  canary:\n    analysis:\n      metrics:\n"
+	    "        - name: all-four\n"
+	    "          query: sum(rate(x{s=~\"{{canary}}|{{stable}}\",b=\"{{backend}}\"}"
+	    "[{{interval}}]))\n");
+	add(&tf, "openclaw.lock", lock_ok);
+	struct desired_state *ds = load_ok(&tf);
+	assert_int_equal(ds->promotions[0].analysis.nmetrics, 1);
+	desired_free(ds);
+	treefiles_free(&tf);
+
+	struct treefiles bad = {0};
+	add_node(&bad, "canary-gw", 18081, true);
+	add(&bad, "clawfleet/promotion.yaml",
+	    "apiVersion: fleet.openclaw.io/v1alpha1\nkind: Promotion\nmetadata: {name: p}\n"
+	    "spec:\n  tag: v1\n  skillSemver: 1.4.2\n  canary:\n    analysis:\n      metrics:\n"
+	    "        - name: typo\n          query: sum(x{s=~\"{{canaries}}\"})\n"
+	    "        - name: spaced\n          query: 'sum(x{s=~\"{{ canary }}\"})'\n"
+	    "        - name: unclosed\n          query: sum(x[{{interval])\n"
+	    "        - name: after-a-good-one\n"
+	    "          query: sum(x{s=~\"{{canary}}\"}[{{window}}])\n");
+	add(&bad, "openclaw.lock", lock_ok);
+	char *out = load_fail(&bad);
+	assert_string_equal(
+		out, "clawfleet/promotion.yaml:11:18: Promotion/p: "
+		     "spec.canary.analysis.metrics[0].query: unknown placeholder {{canaries}}: the "
+		     "query may use {{canary}}, {{stable}}, {{backend}} and {{interval}}\n"
+		     "clawfleet/promotion.yaml:13:18: Promotion/p: "
+		     "spec.canary.analysis.metrics[1].query: unknown placeholder {{ canary }}: the "
+		     "query may use {{canary}}, {{stable}}, {{backend}} and {{interval}}\n"
+		     "clawfleet/promotion.yaml:15:18: Promotion/p: "
+		     "spec.canary.analysis.metrics[2].query: unknown placeholder {{interval])...: the "
+		     "query may use {{canary}}, {{stable}}, {{backend}} and {{interval}}\n"
+		     "clawfleet/promotion.yaml:17:18: Promotion/p: "
+		     "spec.canary.analysis.metrics[3].query: unknown placeholder {{window}}: the "
+		     "query may use {{canary}}, {{stable}}, {{backend}} and {{interval}}\n");
+	free(out);
+	treefiles_free(&bad);
+}
+
 /* A maxP95 of zero would judge every canary red: the schema's duration refuses it. */
 static void test_promotion_max_p95_zero(void **state)
 {
@@ -621,6 +669,7 @@ int main(void)
 		cmocka_unit_test(test_promotion_gate_not_a_step),
 		cmocka_unit_test(test_promotion_max_p95_zero),
 		cmocka_unit_test(test_promotion_metrics),
+		cmocka_unit_test(test_promotion_metric_placeholders),
 		cmocka_unit_test(test_nodes_and_lock),
 		cmocka_unit_test(test_fragments_merge_in_name_order),
 		cmocka_unit_test(test_load_balancer_blocks),

@@ -407,6 +407,87 @@ static void test_no_data_fail(void **state)
 	world_free(w);
 }
 
+/* A gate at 20 %: the rollout holds after step 1 for a person, and the canary keeps its 5 %
+ * of the traffic meanwhile, so its metrics are judged at the gate as in Analysing. */
+#define GATE_HELD "AUDIT held Held 5% waiting for approval of 20 % (clawfleet rollout promote)"
+
+static void gate_20(struct world *w)
+{
+	w->promo.gates[0] = 20;
+	w->promo.ngates = 1;
+}
+
+/* Step 1's windows pass; at 10m the gate holds. */
+static const struct row to_gate[] = {
+	{63 * SEC, 62 * SEC, false, 99.9, 0, "Analysing", rate_passed, {NULL}},
+	{2 * SEC + 5 * MIN - 1, 0, false, 0, 0, "Analysing", NULL, {NULL}},
+	{2 * SEC + 10 * MIN - 1, 0, false, 0, 0, "Analysing", NULL, {NULL}},
+	{2 * SEC + 10 * MIN, 0, false, 0, 0, "Held", rate_passed,
+	 {GATE_HELD, "BROADCAST hold - approval"}},
+};
+
+/* failureLimit 1: a failed window while a person decides rolls back, the metric named. */
+static const struct row gate_rolls_back[] = {
+	{2 * SEC + 11 * MIN, 0, false, 0, 0, "Held", rate_passed, {NULL}},
+	{2 * SEC + 12 * MIN, 12 * MIN, false, 91.2, 0, "RollingBack", rate_failed,
+	 {BASE_WEIGHTS, "ROUTE_TENANT acme stable", CANARY_BACK,
+	  "AUDIT rollback RollingBack 5% metric.request-success-rate",
+	  "AUDIT quarantined RollingBack 5% metric.request-success-rate",
+	  "BROADCAST rollback canary-gw metric.request-success-rate"}},
+};
+
+static void test_gate_judges_metrics(void **state)
+{
+	(void)state;
+	struct world *w = adopted_then_v2();
+	add_metric(w, "request-success-rate", METRIC_COMPARE_NONE, 99, -1, 1, METRIC_NO_DATA_HOLD);
+	gate_20(w);
+	RUN(w, to_step1);
+	RUN(w, to_gate);
+	RUN(w, gate_rolls_back);
+	world_free(w);
+}
+
+static void approve_v2(struct world *w)
+{
+	w->promo.approval_tag = "v2";
+	w->promo.approval_through = 20;
+}
+static void gate_waits_for_metrics(const struct plan_output *out)
+{
+	metric_is(out, METRIC_VERDICT_FAIL, 1, "request-success-rate 91.2 % < 99 % (canary-gw, 1m)");
+	assert_string_equal(out->next.conditions[COND_RECONCILING].message,
+			    "20 % approved; waiting for the metrics: request-success-rate 91.2 % < "
+			    "99 % (canary-gw, 1m)");
+}
+
+/* failureLimit 2: one failed window at the gate holds it... */
+static const struct row gate_fails_once[] = {
+	{2 * SEC + 11 * MIN, 11 * MIN, false, 91.2, 0, "Held", NULL, {NULL}},
+};
+
+/* ... even once approved (approve_v2 before these); the next passing window lets the approved
+ * step go. */
+static const struct row gate_survives_one[] = {
+	{2 * SEC + 11 * MIN + 30 * SEC, 0, false, 0, 0, "Held", gate_waits_for_metrics, {NULL}},
+	{2 * SEC + 12 * MIN, 12 * MIN, false, 99.9, 0, "Promoting", rate_passed,
+	 {"AUDIT step Promoting 20% approved: 20 % (spec.approval of v2)", STEP20_WEIGHTS}},
+};
+
+static void test_gate_survives_one_failed_window(void **state)
+{
+	(void)state;
+	struct world *w = adopted_then_v2();
+	add_metric(w, "request-success-rate", METRIC_COMPARE_NONE, 99, -1, 2, METRIC_NO_DATA_HOLD);
+	gate_20(w);
+	RUN(w, to_step1);
+	RUN(w, to_gate);
+	RUN(w, gate_fails_once);
+	approve_v2(w);
+	RUN(w, gate_survives_one);
+	world_free(w);
+}
+
 /* The metrics' record survives the state's JSON. */
 static void test_state_json_round_trip(void **state)
 {
@@ -466,6 +547,8 @@ int main(void)
 		cmocka_unit_test(test_no_data_holds_and_never_rolls_back),
 		cmocka_unit_test(test_duration_against_stable_with_failure_limit),
 		cmocka_unit_test(test_no_data_fail),
+		cmocka_unit_test(test_gate_judges_metrics),
+		cmocka_unit_test(test_gate_survives_one_failed_window),
 		cmocka_unit_test(test_state_json_round_trip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
