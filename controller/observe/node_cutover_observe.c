@@ -161,13 +161,25 @@ done:
 
 /* ---- the port and the certificate ---- */
 
+/* Another holder of the gateway's port is red only when two looks in a row find the same one
+ * beside the same gateway: a restart has a moment when the old process still listens while the
+ * service manager names the new one (or none), and that must not drain the gateway. */
 static void cutover_port(struct node_observer *obs, struct observation *o, int pid)
 {
 	struct compat_listener listeners[LISTENERS_MAX];
+	struct cutover_state *cs = &obs->cutover;
 	size_t n;
-	int port = (int)obs->cfg->gateway_port;
+	int port = (int)obs->cfg->gateway_port, other = 0;
 
-	if (compat_port_listeners(port, (pid_t)pid, listeners, LISTENERS_MAX, &n) == 0)
+	if (compat_port_listeners(port, (pid_t)pid, listeners, LISTENERS_MAX, &n) < 0)
+		return;
+	for (size_t i = 0; i < n && !other; i++)
+		if (listeners[i].pid != (pid_t)pid || pid <= 0)
+			other = (int)listeners[i].pid;
+	bool again = other && other == cs->port_other && pid == cs->port_gateway;
+	cs->port_other = other;
+	cs->port_gateway = pid;
+	if (again)
 		cutover_judge_port(port, (pid_t)pid, listeners, n, &o->cutover);
 }
 

@@ -55,6 +55,9 @@ struct cutover_state {
 	int pid;			 /* the gateway's pid at the last look; 0 not running */
 	int64_t log_start;		 /* the offset its current run's lines start at */
 	int64_t log_size;		 /* the log's size at the last look */
+	/* The port's other holder at the last look and the gateway's pid then (0, 0: none): a
+	 * holder is reported only when the next look finds the same one beside the same gateway. */
+	int port_other, port_gateway;
 };
 
 struct node_observer {
