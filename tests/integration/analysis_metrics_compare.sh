@@ -17,44 +17,22 @@ cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/tap.sh
 . hack/fleet.sh
 . tests/lib/fleet_test.sh
-if ! command -v prometheus >/dev/null; then
-	tap_fail "prometheus is installed" "run hack/install-deps.sh (Debian package prometheus)"
-	tap_done
-	exit
-fi
+. tests/lib/prometheus.sh
+prom_require
 fleet_test_up metrics-compare 1s
 promotion=$FLEET_REPO/clawfleet/promotion.yaml
-# A port none of the fleet's processes was given: one of them restarting must not find it taken.
-prom_port=$(fleet_free_port)
-while grep -q "[:=]$prom_port\b" "$fleet/fleet.env"; do prom_port=$(fleet_free_port); done
-prom_url=http://127.0.0.1:$prom_port
 WARM=60
-echo "prometheus: {url: $prom_url, timeout: 2s}" >>"$FLEET_CONFIG"
+prom_setup 2s
 for node in stable-gw-a stable-gw-b; do
 	echo '{"whoamiSlowMs": 10}' >"$fleet/macs/$node/sim/gateway.control"
 done
 echo '{"whoamiSlowMs": 50}' >"$fleet/macs/canary-gw/sim/gateway.control"
 
-cat >"$fleet/prometheus.yml" <<EOF
-global: {scrape_interval: 1s, evaluation_interval: 1s}
-scrape_configs:
-  - job_name: haproxy
-    static_configs: [{targets: ["$FLEET_HAPROXY_METRICS"]}]
-EOF
-prometheus --config.file="$fleet/prometheus.yml" --storage.tsdb.path="$fleet/prom" \
-	--web.listen-address="127.0.0.1:$prom_port" >>"$fleet/logs/prometheus.log" 2>&1 &
-disown
-fleet_track "$fleet" $!
+prom_start
 
 # Load through HAProxy, one request at a time, as long as the fleet runs.
-(
-	while [ -d "$fleet/logs" ]; do
-		curl -s -o /dev/null --max-time 2 "$FLEET_FRONTEND/whoami"
-		sleep 0.02
-	done
-) </dev/null >/dev/null 2>&1 &
-load=$!
-trap 'kill $load 2>/dev/null; fleet_down "$fleet"; rm -rf "$fleet"' EXIT
+prom_load
+trap 'kill $prom_load_pid 2>/dev/null; fleet_down "$fleet"; rm -rf "$fleet"' EXIT
 
 fleet_controller "$fleet"
 within "bring-up: Succeeded on v2026.7.1" 60 \
