@@ -76,6 +76,11 @@ static const char *const metric_verdict_names[] = {
 	[METRIC_VERDICT_IGNORED] = "ignored",
 };
 
+/* A string member of o of at most size - 1 bytes without control characters, copied to out;
+ * -1 naming where.key otherwise. The "hooks" and "metrics" objects' text (rollout_json_metrics.c). */
+int rollout_json_plain_text(struct json_object *o, const char *where, const char *key, char *out,
+			    size_t size, struct cf_err *err);
+
 /* rollout_json_metrics.c: the state's "metrics" array (absent while there is none); NULL when
  * out of memory. Read back, every field checked; o NULL (absent) leaves none. */
 struct json_object *rollout_metrics_to_json(const struct rollout_state *s);

@@ -87,24 +87,6 @@ struct json_object *rollout_hooks_to_json(const struct hook_memory *h)
 	return o;
 }
 
-/* A string member of at most size - 1 bytes without control characters, copied to out. */
-static int text(struct json_object *o, const char *where, const char *key, char *out,
-		size_t size, struct cf_err *err)
-{
-	struct json_object *v = NULL;
-	const char *s = NULL;
-	if (json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string))
-		s = json_object_get_string(v);
-	bool ok = s && (size_t)json_object_get_string_len(v) == strlen(s) && strlen(s) < size;
-	for (const char *c = s; ok && *c; c++)
-		ok = (unsigned char)*c >= 0x20 && *c != 0x7f;
-	if (!ok)
-		return cf_err_set(err, "%s.%s: must be a string of at most %zu bytes without control "
-				       "characters", where, key, size - 1);
-	memcpy(out, s, strlen(s) + 1);
-	return 0;
-}
-
 static int one_of(const char *s, const char *const *names, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -136,8 +118,8 @@ static int name_and_key(struct json_object *o, const char *where, char *name, ch
 			struct cf_err *err)
 {
 	struct cf_err e;
-	if (text(o, where, "name", name, HOOK_NAME_MAX, err) < 0 ||
-	    text(o, where, "key", key, HOOK_KEY_MAX, err) < 0)
+	if (rollout_json_plain_text(o, where, "name", name, HOOK_NAME_MAX, err) < 0 ||
+	    rollout_json_plain_text(o, where, "key", key, HOOK_KEY_MAX, err) < 0)
 		return -1;
 	if (name_check_dns_label(name, &e) < 0)
 		return cf_err_set(err, "%s.name: %s", where, e.msg);
@@ -173,10 +155,10 @@ static int read_owed(struct json_object *o, const char *where, struct hook_call 
 	int i;
 	if (shape(o, where, owed_keys, COUNT(owed_keys), err) < 0 ||
 	    name_and_key(o, where, c->name, c->key, err) < 0 ||
-	    text(o, where, "type", type, sizeof(type), err) < 0 ||
-	    text(o, where, "phase", c->phase, sizeof(c->phase), err) < 0 ||
-	    text(o, where, "eventMessage", c->event_message, sizeof(c->event_message), err) < 0 ||
-	    text(o, where, "eventType", event_type, sizeof(event_type), err) < 0)
+	    rollout_json_plain_text(o, where, "type", type, sizeof(type), err) < 0 ||
+	    rollout_json_plain_text(o, where, "phase", c->phase, sizeof(c->phase), err) < 0 ||
+	    rollout_json_plain_text(o, where, "eventMessage", c->event_message, sizeof(c->event_message), err) < 0 ||
+	    rollout_json_plain_text(o, where, "eventType", event_type, sizeof(event_type), err) < 0)
 		return -1;
 	if (strcmp(type, webhook_type_name(WEBHOOK_EVENT)) == 0)
 		c->type = WEBHOOK_EVENT;

@@ -91,8 +91,7 @@ static int get_number(struct json_object *o, const char *where, const char *key,
 	return 0;
 }
 
-/* A string member of at most size - 1 bytes without control characters into out. */
-static int get_text(struct json_object *o, const char *where, const char *key, char *out,
+int rollout_json_plain_text(struct json_object *o, const char *where, const char *key, char *out,
 		    size_t size, struct cf_err *err)
 {
 	struct json_object *v = NULL;
@@ -131,15 +130,15 @@ static int metric_from_json(struct json_object *o, const char *where, struct rol
 	if (nkeys != METRIC_KEYS_REQUIRED)
 		return cf_err_set(err, "%s: must hold name, takenMs, intervalMs, failures, verdict "
 				       "and why", where);
-	if (get_text(o, where, "name", m->name, sizeof(m->name), err) < 0)
+	if (rollout_json_plain_text(o, where, "name", m->name, sizeof(m->name), err) < 0)
 		return -1;
 	if (name_check_dns_label(m->name, &e) < 0)
 		return cf_err_set(err, "%s.name: %s", where, e.msg);
 	if (get_int(o, where, "takenMs", 0, INT64_MAX, &m->taken_ms, err) < 0 ||
 	    get_int(o, where, "intervalMs", 0, INT64_MAX, &m->interval_ms, err) < 0 ||
 	    get_int(o, where, "failures", 0, METRIC_FAILURES_LIMIT, &failures, err) < 0 ||
-	    get_text(o, where, "verdict", verdict, sizeof(verdict), err) < 0 ||
-	    get_text(o, where, "why", m->why, sizeof(m->why), err) < 0 ||
+	    rollout_json_plain_text(o, where, "verdict", verdict, sizeof(verdict), err) < 0 ||
+	    rollout_json_plain_text(o, where, "why", m->why, sizeof(m->why), err) < 0 ||
 	    get_number(o, where, "value", &m->has_value, &m->value, err) < 0 ||
 	    get_number(o, where, "stable", &m->has_stable, &m->stable, err) < 0)
 		return -1;
