@@ -237,16 +237,19 @@ int httpc_easy_new(CURL **out, const struct httpc_request *req, struct httpc_rep
 }
 
 
-int httpc_easy_rearm(CURL *easy, const struct httpc_request *req, struct httpc_reply *reply,
-		     void *private, struct cf_err *err)
+int httpc_easy_again(CURL *easy, const char *url, struct cf_err *err)
 {
 	struct xfer *x = xfer_of(easy);
-	if (check_request(req, err) < 0)
-		return -1;
-	curl_easy_reset(easy);
-	free_headers(x->headers);
-	*x = (struct xfer){.reply = reply, .private = private};
-	return setup(easy, req, x, err);
+	if (!url || !url[0])
+		return cf_err_set(err, "HTTP request without a URL");
+	x->url = url;
+	x->over = false;
+	x->errbuf[0] = '\0';
+	x->reply->status = 0;
+	buf_reset(&x->reply->body);
+	if (curl_easy_setopt(easy, CURLOPT_URL, url) != CURLE_OK)
+		return cf_err_set(err, "%s %s: out of memory", x->method, url);
+	return 0;
 }
 
 void *httpc_easy_private(CURL *easy)

@@ -69,11 +69,12 @@ void httpc_reply_free(struct httpc_reply *reply);
  * strings and headers must live until the transfer is finished. */
 int httpc_easy_new(CURL **out, const struct httpc_request *req, struct httpc_reply *reply,
 		   void *private, struct cf_err *err);
-/* The same on a handle made by httpc_easy_new whose transfer is finished and out of its multi:
- * set up again for req, without a new handle (the allocation and the buffers of one are most of
- * what a short request costs libcurl). On error the handle is only fit for httpc_easy_free. */
-int httpc_easy_rearm(CURL *easy, const struct httpc_request *req, struct httpc_reply *reply,
-		     void *private, struct cf_err *err);
+/* The same request again on a handle made by httpc_easy_new whose transfer is finished and out
+ * of its multi, to url (which must live until the transfer is finished, and carry no
+ * credential: errors name it): every other option, the reply and private are kept, and the
+ * reply's memory is reused. No new handle, no option parsed again: for a short request that is
+ * most of what libcurl costs. */
+int httpc_easy_again(CURL *easy, const char *url, struct cf_err *err);
 /* After the multi reported the transfer done with result: reply->status, and the same return
  * and message as httpc_do. Does not free the handle (remove it from the multi, then
  * httpc_easy_free). */

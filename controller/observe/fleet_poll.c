@@ -134,13 +134,20 @@ static void size_pool(struct fleet_poll *fp, size_t nnodes)
 		fp->warned_nodes = nnodes;
 		keep = fit < keep ? fit : keep;
 	}
-	/* A shard keeps the connections of its nodes, or its share of what fits. */
-	size_t per_shard = (keep + fp->nshards - 1) / fp->nshards;
-	if (per_shard > fp->shard_nodes)
-		per_shard = fp->shard_nodes;
+	/* A shard keeps a connection for each of its nodes while they fit; the shards that come
+	 * after reconnect. A cache even one short of its shard keeps nothing: a pass asks the
+	 * nodes in the same order, so the connection dropped to make room is always the one the
+	 * next request needs. */
 	for (size_t k = 0; k < fp->nshards; k++) {
-		curl_multi_setopt(fp->shards[k], CURLMOPT_MAXCONNECTS, (long)per_shard);
-		curl_multi_setopt(fp->shards[k], CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)per_shard);
+		size_t first = k * fp->shard_nodes;
+		size_t nodes = nnodes - first < fp->shard_nodes ? nnodes - first : fp->shard_nodes;
+		size_t kept = keep > first ? keep - first : 0;
+		if (kept > nodes)
+			kept = nodes;
+		/* A shard none of whose connections fit still needs its transfers' own. */
+		long cache = (long)(kept > fp->nslots ? kept : fp->nslots);
+		curl_multi_setopt(fp->shards[k], CURLMOPT_MAXCONNECTS, cache);
+		curl_multi_setopt(fp->shards[k], CURLMOPT_MAX_TOTAL_CONNECTIONS, cache);
 	}
 }
 
@@ -247,20 +254,19 @@ static int start_next(struct pass *p, struct slot *s)
 		.user_agent = USER_AGENT,
 	};
 	s->node = i;
-	if (s->easy && httpc_easy_rearm(s->easy, &req, &s->reply, s, p->err) < 0) {
-		httpc_easy_free(s->easy);
-		s->easy = NULL;
+	if (s->easy && httpc_easy_again(s->easy, s->url, p->err) < 0)
 		return -1;
+	if (!s->easy) {
+		if (httpc_easy_new(&s->easy, &req, &s->reply, s, p->err) < 0)
+			return -1;
+		/* No DNS cache: libcurl walks all of it before every transfer, a walk as long as
+		 * the fleet. A kept connection needs no lookup; a new one to a literal address
+		 * needs none either, and a host name is asked of the system's resolver, which
+		 * caches. A /readyz answer is ~1.2 KiB: libcurl's 16 KiB receive buffer a slot
+		 * would sit unused. The handle keeps both for every request it makes. */
+		curl_easy_setopt(s->easy, CURLOPT_DNS_CACHE_TIMEOUT, 0L);
+		curl_easy_setopt(s->easy, CURLOPT_BUFFERSIZE, RECV_BUFFER_BYTES);
 	}
-	if (!s->easy && httpc_easy_new(&s->easy, &req, &s->reply, s, p->err) < 0)
-		return -1;
-	/* No DNS cache: libcurl walks all of it before every transfer, a walk as long as the
-	 * fleet. A kept connection needs no lookup; a new one to a literal address needs none
-	 * either, and a host name is asked of the system's resolver, which caches. */
-	curl_easy_setopt(s->easy, CURLOPT_DNS_CACHE_TIMEOUT, 0L);
-	/* A /readyz answer is ~1.2 KiB: libcurl's 16 KiB receive buffer a slot would sit unused.
-	 * Set on every transfer, as the reset above puts the default back. */
-	curl_easy_setopt(s->easy, CURLOPT_BUFFERSIZE, RECV_BUFFER_BYTES);
 	if (curl_multi_add_handle(fp->multi, s->easy) != CURLM_OK)
 		return cf_err_set(p->err, "GET %s: libcurl could not start the transfer", s->url);
 	s->busy = true;

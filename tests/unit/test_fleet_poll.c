@@ -16,6 +16,7 @@
 #include <limits.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -700,6 +701,153 @@ static void test_more_hosts_than_connections(void **state)
 		MHD_stop_daemon(hosts[i]);
 }
 
+/* ---- a port per agent ---- */
+
+/* Agents each on a listening socket of their own on 127.0.0.1, as real Macs are each their own
+ * host:port, served by one thread: every request on a connection gets its node's document, and
+ * connections stay open. More of them than one of the poller's shards holds (512). */
+#define PORTS 600
+#define PORT_CONN_BUF 2048
+
+static struct {
+	int listeners[PORTS], ports[PORTS];
+	struct rendered docs[PORTS];
+	atomic_int accepted;
+	atomic_bool stop;
+	pthread_t thread;
+} agents;
+
+struct agent_conn {
+	int fd, node;
+	size_t len;
+	char in[PORT_CONN_BUF];
+};
+
+/* Answers every whole request in c's buffer; false when the connection is done. */
+static bool agent_answer(struct agent_conn *c)
+{
+	char *end;
+	while ((end = memmem(c->in, c->len, "\r\n\r\n", 4))) {
+		const struct rendered *d = &agents.docs[c->node];
+		char head[128];
+		size_t body = strlen(d->json);
+		int n = snprintf(head, sizeof(head), "HTTP/1.1 %d OK\r\nContent-Type: application/"
+				 "json\r\nContent-Length: %zu\r\n\r\n", d->status, body);
+		if (write(c->fd, head, (size_t)n) != n ||
+		    write(c->fd, d->json, body) != (ssize_t)body)
+			return false;
+		size_t used = (size_t)(end + 4 - c->in);
+		memmove(c->in, c->in + used, c->len - used);
+		c->len -= used;
+	}
+	return c->len < sizeof(c->in);
+}
+
+static void *agents_serve(void *arg)
+{
+	static struct pollfd fds[2 * PORTS];
+	static struct agent_conn conns[PORTS];
+	size_t nconns = 0;
+	(void)arg;
+	while (!atomic_load(&agents.stop)) {
+		for (size_t i = 0; i < PORTS; i++)
+			fds[i] = (struct pollfd){.fd = agents.listeners[i], .events = POLLIN};
+		for (size_t i = 0; i < nconns; i++)
+			fds[PORTS + i] = (struct pollfd){.fd = conns[i].fd, .events = POLLIN};
+		if (poll(fds, PORTS + nconns, 50) <= 0)
+			continue;
+		for (size_t i = nconns; i-- > 0;) {
+			struct agent_conn *c = &conns[i];
+			if (!fds[PORTS + i].revents)
+				continue;
+			ssize_t got = read(c->fd, c->in + c->len, sizeof(c->in) - c->len);
+			if (got > 0)
+				c->len += (size_t)got;
+			if (got <= 0 || !agent_answer(c)) {
+				close(c->fd);
+				conns[i] = conns[--nconns];
+			}
+		}
+		for (size_t i = 0; i < PORTS; i++) {
+			if (!fds[i].revents)
+				continue;
+			int fd = accept(agents.listeners[i], NULL, NULL);
+			if (fd < 0)
+				continue;
+			if (nconns == PORTS) {
+				close(fd);
+				continue;
+			}
+			atomic_fetch_add(&agents.accepted, 1);
+			conns[nconns++] = (struct agent_conn){.fd = fd, .node = (int)i};
+		}
+	}
+	for (size_t i = 0; i < nconns; i++)
+		close(conns[i].fd);
+	return NULL;
+}
+
+/* A fleet larger than a shard, each agent on its own port: the second pass finds every
+ * connection of the first still open and opens none. A connection cache even one short of its
+ * shard would reconnect to every agent on every pass (the pass asks them in the same order). */
+static void test_port_per_agent_keeps_every_connection(void **state)
+{
+	(void)state;
+	uint64_t have = 0;
+	/* Each agent costs three descriptors here: its listener, its end and ours. */
+	if (compat_raise_fd_limit(3 * PORTS + 256, &have) < 0) {
+		print_message("skipped: %d agents in one process need %d open files, the limit is "
+			      "%llu\n", PORTS, 3 * PORTS + 256, (unsigned long long)have);
+		skip();
+	}
+	static struct mac_node nodes[PORTS];
+	static char names[PORTS][32], addresses[PORTS][64];
+	for (int i = 0; i < PORTS; i++) {
+		struct sockaddr_in a = {.sin_family = AF_INET};
+		socklen_t len = sizeof(a);
+		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		int fd = compat_socket(AF_INET, SOCK_STREAM, 0, O_CLOEXEC | O_NONBLOCK);
+		assert_true(fd >= 0);
+		assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+		assert_int_equal(listen(fd, 64), 0);
+		assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+		agents.listeners[i] = fd;
+		snprintf(names[i], sizeof(names[i]), "port-%d", i);
+		snprintf(addresses[i], sizeof(addresses[i]), "http://127.0.0.1:%d", ntohs(a.sin_port));
+		render(&agents.docs[i], names[i], false);
+		nodes[i] = (struct mac_node){.name = names[i], .address = addresses[i],
+					     .role = NODE_GATEWAY};
+	}
+	assert_int_equal(pthread_create(&agents.thread, NULL, agents_serve, NULL), 0);
+	struct desired_state ds = {.nodes = nodes, .nnodes = PORTS};
+	struct fleet_poll *fp = new_probe(0, 5000, 0);
+	struct cf_err err = {{0}};
+	int opened[2];
+	for (int pass = 0; pass < 2; pass++) {
+		struct fleet_poll_result *r = NULL;
+		int before = atomic_load(&agents.accepted);
+		if (fleet_poll_poll(fp, &ds, &r, &err) < 0)
+			fail_msg("%s", err.msg);
+		opened[pass] = atomic_load(&agents.accepted) - before;
+		for (size_t i = 0; i < PORTS; i++) {
+			if (r->nodes[i].error)
+				fail_msg("%s: %s", names[i], r->nodes[i].error);
+			assert_string_equal(r->obs[i].probe_sha256, agents.docs[i].probe_sha);
+		}
+		fleet_poll_result_free(r);
+	}
+	fleet_poll_free(fp);
+	atomic_store(&agents.stop, true);
+	pthread_join(agents.thread, NULL);
+	for (int i = 0; i < PORTS; i++) {
+		close(agents.listeners[i]);
+		free(agents.docs[i].json);
+	}
+	assert_int_equal(opened[0], PORTS);
+	if (opened[1] != 0)
+		fail_msg("the second pass opened %d connections to %d agents", opened[1], PORTS);
+}
+
 static void test_empty_fleet(void **state)
 {
 	(void)state;
@@ -749,6 +897,7 @@ int main(void)
 		cmocka_unit_test(test_max_parallel_bounds_requests_in_flight),
 		cmocka_unit_test(test_large_fleet_answered_over_kept_connections),
 		cmocka_unit_test(test_more_hosts_than_connections),
+		cmocka_unit_test(test_port_per_agent_keeps_every_connection),
 		cmocka_unit_test(test_empty_fleet),
 		cmocka_unit_test(test_config_limits),
 	};
