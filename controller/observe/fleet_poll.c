@@ -1,11 +1,13 @@
 #include "observe/fleet_poll.h"
 
 #include <curl/curl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/arena.h"
 #include "base/clock.h"
@@ -24,6 +26,8 @@
 #define FD_RESERVE 1200
 /* Nodes a multi handle polls; see struct fleet_poll. */
 #define SHARD_NODES 512
+/* Threads a pass runs on at most, one per core: each polls its own shards. */
+#define MAX_LANES 8
 #define MAX_TIMEOUT_MS 600000	  /* a probe slower than ten minutes is no probe */
 #define MAX_BODY (64u << 20)
 #define URL_MAX 2048
@@ -38,7 +42,7 @@
  * agent asked on the previous pass finds its connection still open. */
 struct slot {
 	CURL *easy; /* kept from one transfer to the next: a new handle per request costs more */
-	bool busy;  /* a transfer is in flight */
+	CURLM *multi; /* the shard the transfer in flight is in; NULL when the slot is free */
 	size_t node; /* index into the desired state while busy */
 	char url[URL_MAX];
 	struct httpc_reply reply;
@@ -48,21 +52,55 @@ struct slot {
  * transfer (looking for connect-only connections; later versions look the one connection up):
  * one cache holding the fleet's connections would make a pass quadratic. So the fleet is polled
  * in shards of SHARD_NODES nodes (more when max_parallel is larger), one multi handle and one
- * connection cache each, one shard after the other through the same slots: no walk is longer
- * than a shard, and a pass grows linearly with the fleet. Node i is in shard i / shard_nodes, so
- * next pass finds its connection in the same cache. */
+ * connection cache each: no walk is longer than a shard, and a pass grows linearly with the
+ * fleet. Node i is in shard i / shard_nodes, so next pass finds its connection in the same cache.
+ *
+ * A pass is CPU-bound once the connections are open (the request, the reply, the document), so
+ * the shards are shared among lanes, a thread each, one per core (MAX_LANES at most, never more
+ * than shards): lane k polls shards k, k + lanes, ... one after the other, with its share of the
+ * slots (max_parallel stays the bound on transfers in flight), its own document reader and its
+ * own arena for the strings it hands out. A node is written by the one lane that polls it. */
+struct lane {
+	struct fleet_poll *fp;
+	struct jsonparse *parser; /* kept across bodies: no tokener allocated per document */
+	/* One pass: */
+	const struct desired_state *ds;
+	struct fleet_poll_result *r;
+	struct arena *arena;
+	struct slot *slots; /* this lane's share of fp's slots */
+	size_t nslots;
+	size_t shard, step; /* the first shard it polls, then every step-th */
+	CURLM *multi;	    /* the shard being polled */
+	size_t next;	    /* the next node to start */
+	size_t end;	    /* past the last node of the shard being polled */
+	size_t in_flight;
+	int64_t deadline;
+	bool gave_up;	    /* the deadline passed: every node left is marked, not asked */
+	int rc;
+	struct cf_err err;
+};
+
 struct fleet_poll {
 	CURLM **shards;
 	size_t nshards, shard_nodes;
-	CURLM *multi; /* the shard being polled */
-	struct jsonparse *parser; /* kept across bodies: no tokener allocated per document */
+	struct lane lanes[MAX_LANES];
+	size_t nlanes;	     /* lanes made: one per core, at most MAX_LANES and nslots */
 	struct slot *slots;
 	size_t nslots;
 	int connect_timeout_ms, timeout_ms;
 	size_t max_body;
-	size_t pool;	     /* connections the cache keeps, one per agent where the limit allows */
 	size_t warned_nodes; /* the fleet size the descriptor limit was last reported for */
 };
+
+/* Lanes for this machine: one per core online. */
+static size_t lanes_for_cores(size_t nslots)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t n = ncpu > 0 ? (size_t)ncpu : 1;
+	if (n > MAX_LANES)
+		n = MAX_LANES;
+	return n < nslots ? n : nslots;
+}
 
 int fleet_poll_new(struct fleet_poll **out, const struct fleet_poll_config *cfg,
 		    struct cf_err *err)
@@ -92,9 +130,13 @@ int fleet_poll_new(struct fleet_poll **out, const struct fleet_poll_config *cfg,
 							  : DEFAULT_CONNECT_TIMEOUT_MS;
 	fp->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : DEFAULT_TIMEOUT_MS;
 	fp->max_body = cfg->max_body ? cfg->max_body : DEFAULT_MAX_BODY;
-	if (jsonparse_new(&fp->parser, READYZ_DEPTH, err) < 0) {
-		fleet_poll_free(fp);
-		return -1;
+	fp->nlanes = lanes_for_cores(fp->nslots);
+	for (size_t k = 0; k < fp->nlanes; k++) {
+		fp->lanes[k].fp = fp;
+		if (jsonparse_new(&fp->lanes[k].parser, READYZ_DEPTH, err) < 0) {
+			fleet_poll_free(fp);
+			return -1;
+		}
 	}
 	fp->slots = calloc(fp->nslots, sizeof(*fp->slots));
 	fp->shard_nodes = fp->nslots > SHARD_NODES ? fp->nslots : SHARD_NODES;
@@ -169,17 +211,16 @@ static int shard_fleet(struct fleet_poll *fp, size_t nnodes, struct cf_err *err)
 	}
 	while (fp->nshards > want)
 		curl_multi_cleanup(fp->shards[--fp->nshards]);
-	fp->multi = NULL;
 	return 0;
 }
 
-/* Takes the slot's transfer out of the multi handle; the slot is free, its handle kept. */
-static void slot_end(struct fleet_poll *fp, struct slot *s)
+/* Takes the slot's transfer out of its multi handle; the slot is free, its handle kept. */
+static void slot_end(struct slot *s)
 {
-	if (!s->busy)
+	if (!s->multi)
 		return;
-	curl_multi_remove_handle(fp->multi, s->easy);
-	s->busy = false;
+	curl_multi_remove_handle(s->multi, s->easy);
+	s->multi = NULL;
 }
 
 void fleet_poll_free(struct fleet_poll *fp)
@@ -187,35 +228,24 @@ void fleet_poll_free(struct fleet_poll *fp)
 	if (!fp)
 		return;
 	for (size_t i = 0; fp->slots && i < fp->nslots; i++) {
-		slot_end(fp, &fp->slots[i]);
+		slot_end(&fp->slots[i]);
 		httpc_easy_free(fp->slots[i].easy);
 		httpc_reply_free(&fp->slots[i].reply);
 	}
 	for (size_t k = 0; k < fp->nshards; k++)
 		curl_multi_cleanup(fp->shards[k]);
 	free(fp->shards);
-	jsonparse_free(fp->parser);
+	for (size_t k = 0; k < fp->nlanes; k++)
+		jsonparse_free(fp->lanes[k].parser);
 	free(fp->slots);
 	free(fp);
 }
 
-/* One poll in progress. */
-struct pass {
-	struct fleet_poll *fp;
-	const struct desired_state *ds;
-	struct fleet_poll_result *r;
-	struct arena *arena;
-	size_t next;	  /* the next node to start */
-	size_t end;	  /* past the last node of the shard being polled */
-	size_t in_flight;
-	struct cf_err *err;
-};
-
-static int unreachable(struct pass *p, size_t i, const char *fmt, ...)
+static int unreachable(struct lane *p, size_t i, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* Marks node i unreachable with why; -1 only when the arena is out of memory. */
-static int unreachable(struct pass *p, size_t i, const char *fmt, ...)
+static int unreachable(struct lane *p, size_t i, const char *fmt, ...)
 {
 	char why[CF_ERR_MSG];
 	va_list ap;
@@ -225,7 +255,7 @@ static int unreachable(struct pass *p, size_t i, const char *fmt, ...)
 	struct fleet_poll_node *n = &p->r->nodes[i];
 	n->obs = (struct node_observation){.name = n->obs.name};
 	n->error = arena_strdup(p->arena, why);
-	return n->error ? 0 : cf_err_set(p->err, "out of memory");
+	return n->error ? 0 : cf_err_set(&p->err, "out of memory");
 }
 
 /* <address>/readyz; false when it does not fit. */
@@ -239,7 +269,7 @@ static bool url_of(const struct mac_node *node, char *url, size_t size)
 }
 
 /* Starts node p->next on the free slot s; a node that cannot be asked is marked at once. */
-static int start_next(struct pass *p, struct slot *s)
+static int start_next(struct lane *p, struct slot *s)
 {
 	struct fleet_poll *fp = p->fp;
 	size_t i = p->next++;
@@ -254,10 +284,10 @@ static int start_next(struct pass *p, struct slot *s)
 		.user_agent = USER_AGENT,
 	};
 	s->node = i;
-	if (s->easy && httpc_easy_again(s->easy, s->url, p->err) < 0)
+	if (s->easy && httpc_easy_again(s->easy, s->url, &p->err) < 0)
 		return -1;
 	if (!s->easy) {
-		if (httpc_easy_new(&s->easy, &req, &s->reply, s, p->err) < 0)
+		if (httpc_easy_new(&s->easy, &req, &s->reply, s, &p->err) < 0)
 			return -1;
 		/* No DNS cache: libcurl walks all of it before every transfer, a walk as long as
 		 * the fleet. A kept connection needs no lookup; a new one to a literal address
@@ -267,21 +297,20 @@ static int start_next(struct pass *p, struct slot *s)
 		curl_easy_setopt(s->easy, CURLOPT_DNS_CACHE_TIMEOUT, 0L);
 		curl_easy_setopt(s->easy, CURLOPT_BUFFERSIZE, RECV_BUFFER_BYTES);
 	}
-	if (curl_multi_add_handle(fp->multi, s->easy) != CURLM_OK)
-		return cf_err_set(p->err, "GET %s: libcurl could not start the transfer", s->url);
-	s->busy = true;
+	if (curl_multi_add_handle(p->multi, s->easy) != CURLM_OK)
+		return cf_err_set(&p->err, "GET %s: libcurl could not start the transfer", s->url);
+	s->multi = p->multi;
 	p->in_flight++;
 	return 0;
 }
 
 /* Fills every free slot while nodes remain. */
-static int start_more(struct pass *p)
+static int start_more(struct lane *p)
 {
-	struct fleet_poll *fp = p->fp;
-	for (size_t k = 0; k < fp->nslots && p->next < p->end; k++) {
-		struct slot *s = &fp->slots[k];
+	for (size_t k = 0; k < p->nslots && p->next < p->end; k++) {
+		struct slot *s = &p->slots[k];
 		/* A node that could not be started leaves the slot free for the next one. */
-		while (!s->busy && p->next < p->end)
+		while (!s->multi && p->next < p->end)
 			if (start_next(p, s) < 0)
 				return -1;
 	}
@@ -289,7 +318,7 @@ static int start_more(struct pass *p)
 }
 
 /* The reply of a transfer that completed: read into the node, or the node unreachable. */
-static int read_reply(struct pass *p, struct slot *s)
+static int read_reply(struct lane *p, struct slot *s)
 {
 	struct fleet_poll_node *n = &p->r->nodes[s->node];
 	const char *name = p->ds->nodes[s->node].name;
@@ -299,10 +328,10 @@ static int read_reply(struct pass *p, struct slot *s)
 	if (n->http_status != 200 && n->http_status != 503)
 		return unreachable(p, s->node, "GET %s: HTTP %d, expected 200 or 503 with a probe "
 					       "document", s->url, n->http_status);
-	int rc = readyz_parse(p->fp->parser, buf_str(&s->reply.body), s->reply.body.len, name,
+	int rc = readyz_parse(p->parser, buf_str(&s->reply.body), s->reply.body.len, name,
 			      p->arena, &o, &why);
 	if (rc == READYZ_OUT_OF_MEMORY)
-		return cf_err_set(p->err, "out of memory");
+		return cf_err_set(&p->err, "out of memory");
 	if (rc == READYZ_OTHER_NODE) {
 		char shown[NAME_SHOWN_CHARS * 4 + 1];
 		doctor_escape_text(shown, sizeof(shown), o.name, strlen(o.name), NAME_SHOWN_CHARS);
@@ -317,7 +346,7 @@ static int read_reply(struct pass *p, struct slot *s)
 }
 
 /* One finished transfer: the slot is freed and the node's result filled. */
-static int finish(struct pass *p, CURL *easy, CURLcode result)
+static int finish(struct lane *p, CURL *easy, CURLcode result)
 {
 	struct slot *s = httpc_easy_private(easy);
 	curl_off_t total_us = 0;
@@ -325,7 +354,7 @@ static int finish(struct pass *p, CURL *easy, CURLcode result)
 
 	curl_easy_getinfo(easy, CURLINFO_TOTAL_TIME_T, &total_us);
 	int rc = httpc_easy_finish(easy, result, &why);
-	slot_end(p->fp, s);
+	slot_end(s);
 	p->in_flight--;
 
 	struct fleet_poll_node *n = &p->r->nodes[s->node];
@@ -340,47 +369,41 @@ static int finish(struct pass *p, CURL *easy, CURLcode result)
 	return read_reply(p, s);
 }
 
-/* Ends the transfers still running at the poll's deadline. */
-static int give_up(struct pass *p)
+/* Ends the transfers still running at the poll's deadline; the nodes left in the shard are
+ * marked, and so are those of the lane's shards after it (run_lane). */
+static int give_up(struct lane *p)
 {
-	struct fleet_poll *fp = p->fp;
-	for (size_t k = 0; k < fp->nslots; k++) {
-		struct slot *s = &fp->slots[k];
-		if (!s->busy)
+	for (size_t k = 0; k < p->nslots; k++) {
+		struct slot *s = &p->slots[k];
+		if (!s->multi)
 			continue;
-		slot_end(fp, s);
+		slot_end(s);
 		p->in_flight--;
 		if (unreachable(p, s->node, "GET %s: timed out (the poll's deadline passed)",
 				s->url) < 0)
 			return -1;
 	}
-	while (p->next < p->ds->nnodes)
+	p->gave_up = true;
+	while (p->next < p->end)
 		if (unreachable(p, p->next++, "not asked: the poll's deadline passed") < 0)
 			return -1;
 	return 0;
 }
 
-/* Ends every transfer, so a failed poll leaves the poller reusable. */
-static void abandon(struct fleet_poll *fp)
+/* The nodes of the shard whose multi handle is p->multi, up to p->end. */
+static int run_shard(struct lane *p)
 {
-	for (size_t k = 0; k < fp->nslots; k++)
-		slot_end(fp, &fp->slots[k]);
-}
-
-/* The nodes of the shard whose multi handle is fp->multi, up to p->end. */
-static int run_shard(struct pass *p, int64_t deadline)
-{
-	struct fleet_poll *fp = p->fp;
-
+	if (p->gave_up)
+		return give_up(p);
 	if (start_more(p) < 0)
 		return -1;
 	while (p->in_flight) {
 		int running = 0, queued = 0;
-		CURLMcode mc = curl_multi_perform(fp->multi, &running);
+		CURLMcode mc = curl_multi_perform(p->multi, &running);
 		if (mc != CURLM_OK)
-			return cf_err_set(p->err, "polling the fleet: %s", curl_multi_strerror(mc));
+			return cf_err_set(&p->err, "polling the fleet: %s", curl_multi_strerror(mc));
 		CURLMsg *msg;
-		while ((msg = curl_multi_info_read(fp->multi, &queued)))
+		while ((msg = curl_multi_info_read(p->multi, &queued)))
 			if (msg->msg == CURLMSG_DONE &&
 			    finish(p, msg->easy_handle, msg->data.result) < 0)
 				return -1;
@@ -388,45 +411,100 @@ static int run_shard(struct pass *p, int64_t deadline)
 			return -1;
 		if (!p->in_flight)
 			break;
-		int64_t left_ms = (deadline - clock_mono_us()) / 1000;
+		int64_t left_ms = (p->deadline - clock_mono_us()) / 1000;
 		if (left_ms <= 0)
 			return give_up(p);
-		mc = curl_multi_poll(fp->multi, NULL, 0,
+		mc = curl_multi_poll(p->multi, NULL, 0,
 				     left_ms < POLL_WAIT_MS ? (int)left_ms : POLL_WAIT_MS, NULL);
 		if (mc != CURLM_OK)
-			return cf_err_set(p->err, "polling the fleet: %s", curl_multi_strerror(mc));
+			return cf_err_set(&p->err, "polling the fleet: %s", curl_multi_strerror(mc));
 	}
 	return 0;
 }
 
-/* Every shard in turn; a deadline given up on marks every node not yet read. */
-static int run(struct pass *p)
+/* A lane's shards in turn. On failure its transfers are ended, so the poller stays reusable. */
+static void *run_lane(void *arg)
 {
+	struct lane *p = arg;
 	struct fleet_poll *fp = p->fp;
 	size_t n = p->ds->nnodes;
+
+	p->rc = 0;
+	for (size_t k = p->shard; k < fp->nshards && k * fp->shard_nodes < n; k += p->step) {
+		p->multi = fp->shards[k];
+		p->next = k * fp->shard_nodes;
+		p->end = p->next + fp->shard_nodes < n ? p->next + fp->shard_nodes : n;
+		if (run_shard(p) < 0) {
+			p->rc = -1;
+			break;
+		}
+	}
+	for (size_t k = 0; k < p->nslots; k++)
+		slot_end(&p->slots[k]);
+	return NULL;
+}
+
+/* The pass on nlanes lanes (the shards shared among them, the slots split), lane 0 on the
+ * calling thread. A lane whose thread cannot start runs here after lane 0. */
+static int run(struct fleet_poll *fp, const struct desired_state *ds,
+	       struct fleet_poll_result *r, struct arena *arenas, size_t nlanes,
+	       struct cf_err *err)
+{
+	size_t n = ds->nnodes;
 	size_t waves = (n + fp->nslots - 1) / fp->nslots + fp->nshards;
 	/* Each transfer ends by its own timeout; the deadline only bounds the loop should
 	 * libcurl ever fail to. A wave of transfers takes at most one timeout, and each shard
 	 * ends with a wave of its own. */
 	int64_t deadline = clock_mono_us() + ((int64_t)waves + 1) * fp->timeout_ms * 1000;
+	pthread_t threads[MAX_LANES];
+	bool started[MAX_LANES] = {false};
 
-	for (size_t k = 0; k < fp->nshards && p->next < n; k++) {
-		fp->multi = fp->shards[k];
-		p->end = (k + 1) * fp->shard_nodes < n ? (k + 1) * fp->shard_nodes : n;
-		if (run_shard(p, deadline) < 0)
-			return -1;
+	for (size_t k = 0; k < fp->nlanes; k++) {
+		struct lane *p = &fp->lanes[k];
+		size_t first = k * fp->nslots / nlanes, last = (k + 1) * fp->nslots / nlanes;
+		*p = (struct lane){.fp = fp, .parser = p->parser};
+		if (k >= nlanes)
+			continue;
+		p->ds = ds;
+		p->r = r;
+		p->arena = &arenas[k];
+		p->slots = &fp->slots[first];
+		p->nslots = last - first;
+		p->shard = k;
+		p->step = nlanes;
+		p->deadline = deadline;
 	}
+	for (size_t k = 1; k < nlanes; k++)
+		started[k] = pthread_create(&threads[k], NULL, run_lane, &fp->lanes[k]) == 0;
+	run_lane(&fp->lanes[0]);
+	for (size_t k = 1; k < nlanes; k++) {
+		if (started[k])
+			pthread_join(threads[k], NULL);
+		else
+			run_lane(&fp->lanes[k]);
+	}
+	for (size_t k = 0; k < nlanes; k++)
+		if (fp->lanes[k].rc < 0) {
+			*err = fp->lanes[k].err;
+			return -1;
+		}
 	return 0;
 }
+
+/* What the result owns besides its arrays: an arena of strings per lane. */
+struct result_strings {
+	size_t n;
+	struct arena arenas[MAX_LANES];
+};
 
 void fleet_poll_result_free(struct fleet_poll_result *r)
 {
 	if (!r)
 		return;
-	if (r->priv) {
-		arena_free(r->priv);
-		free(r->priv);
-	}
+	struct result_strings *strings = r->priv;
+	for (size_t k = 0; strings && k < strings->n; k++)
+		arena_free(&strings->arenas[k]);
+	free(strings);
 	free(r->nodes);
 	free(r->obs);
 	free(r);
@@ -438,28 +516,29 @@ int fleet_poll_poll(struct fleet_poll *fp, const struct desired_state *ds,
 	int64_t started = clock_mono_us();
 	size_t n = ds->nnodes ? ds->nnodes : 1;
 	struct fleet_poll_result *r = calloc(1, sizeof(*r));
-	struct pass p = {.fp = fp, .ds = ds, .r = r, .err = err};
+	struct result_strings *strings = NULL;
 	int rc = -1;
 
 	*out = NULL;
 	if (!r || !(r->nodes = calloc(n, sizeof(*r->nodes))) ||
-	    !(r->obs = calloc(n, sizeof(*r->obs))) || !(r->priv = calloc(1, sizeof(*p.arena)))) {
+	    !(r->obs = calloc(n, sizeof(*r->obs))) ||
+	    !(r->priv = strings = calloc(1, sizeof(*strings)))) {
 		cf_err_set(err, "out of memory");
 		goto done;
 	}
 	r->nnodes = ds->nnodes;
-	p.arena = r->priv;
+	if (shard_fleet(fp, ds->nnodes, err) < 0)
+		goto done;
+	strings->n = fp->nlanes < fp->nshards ? fp->nlanes : fp->nshards;
 	for (size_t i = 0; i < ds->nnodes; i++) {
-		r->nodes[i].obs.name = arena_strdup(p.arena, ds->nodes[i].name);
+		r->nodes[i].obs.name = arena_strdup(&strings->arenas[0], ds->nodes[i].name);
 		if (!r->nodes[i].obs.name) {
 			cf_err_set(err, "out of memory");
 			goto done;
 		}
 	}
-	if (shard_fleet(fp, ds->nnodes, err) < 0)
-		goto done;
 	size_pool(fp, ds->nnodes);
-	if (run(&p) < 0)
+	if (run(fp, ds, r, strings->arenas, strings->n, err) < 0)
 		goto done;
 	for (size_t i = 0; i < ds->nnodes; i++)
 		r->obs[i] = r->nodes[i].obs;
@@ -468,7 +547,6 @@ int fleet_poll_poll(struct fleet_poll *fp, const struct desired_state *ds,
 	r = NULL;
 	rc = 0;
 done:
-	abandon(fp);
 	fleet_poll_result_free(r);
 	return rc;
 }

@@ -1,15 +1,17 @@
 /* fleet_poll: the controller's observation of its nodes. fleet_poll_poll asks every MacNode's
- * agent for its merged probe (GET <address>/readyz) concurrently through one libcurl multi
- * handle, each request made by httpc (base/httpc.h: its policy, no proxy): at most max_parallel
+ * agent for its merged probe (GET <address>/readyz) concurrently through libcurl multi handles,
+ * each request made by httpc (base/httpc.h: its policy, no proxy): at most max_parallel
  * transfers at once, one keep-alive connection per agent kept from one pass to the next (the
  * connection cache is sized to the fleet, and the file descriptor limit raised to fit it, with
  * an error naming what the fleet needs when the hard limit is lower), a connect and a total
  * timeout per request, bodies capped. A pass that finds its connections open costs no connect
- * and no name lookup, so it grows linearly with the fleet. The body is read by the document's one reader,
- * readyz_parse (contracts/readyz.h), whatever the status (a red node answers 503 with the same
- * document); a node that does not answer, answers garbage or names another node is unreachable
- * with a reason. The result owns every string the planner's node_observation array points into.
- * Not thread-safe: one poller per loop. httpc_global_init must have been called. */
+ * and no name lookup, so it grows linearly with the fleet; it runs on a thread per core (at
+ * most 8), each polling its own part of the fleet with its share of the transfers. The body is
+ * read by the document's one reader, readyz_parse (contracts/readyz.h), whatever the status (a
+ * red node answers 503 with the same document); a node that does not answer, answers garbage or
+ * names another node is unreachable with a reason. The result owns every string the planner's
+ * node_observation array points into. Not thread-safe: one poller per loop (its threads live
+ * only inside fleet_poll_poll). httpc_global_init must have been called. */
 #ifndef CLAWFLEET_FLEET_POLL_H
 #define CLAWFLEET_FLEET_POLL_H
 #include <stddef.h>
