@@ -3,8 +3,8 @@
 #include <json-c/json.h>
 #include <math.h>
 #include <stdbool.h>
-#include <stdint.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,13 +70,14 @@ enum slot {
 
 struct member {
 	const char *key;
+	size_t key_len;
 	enum slot slot, end; /* end: past the slots of its members */
 	const struct member *members;
 	size_t nmembers;
 };
 
-#define LEAF(k, s) {k, s, s + 1, NULL, 0}
-#define NODE_OF(k, s, e, m) {k, s, e, m, sizeof(m) / sizeof(m[0])}
+#define LEAF(k, s) {k, sizeof(k) - 1, s, s + 1, NULL, 0}
+#define NODE_OF(k, s, e, m) {k, sizeof(k) - 1, s, e, m, sizeof(m) / sizeof(m[0])}
 
 static const struct member infra_members[] = {LEAF("tag", S_INFRA_TAG),
 					       LEAF("commit", S_INFRA_COMMIT)};
@@ -166,7 +167,10 @@ static bool scan_string(struct scan *sc, struct span *out)
 	size_t i = sc->i + 1;
 	bool escaped = false;
 	while (i < sc->len) {
-		unsigned char c = s[i];
+		/* Printable ASCII, nearly all of a probe document, in a loop of its own. */
+		while (i < sc->len && s[i] >= 0x20 && s[i] < 0x80 && s[i] != '"' && s[i] != '\\')
+			i++;
+		unsigned char c = i < sc->len ? s[i] : 0; /* 0 at the end: refused below */
 		if (c == '"') {
 			*out = (struct span){.at = (const char *)s + sc->i + 1, .len = i - sc->i - 1,
 					     .kind = K_STRING, .escaped = escaped};
@@ -191,8 +195,6 @@ static bool scan_string(struct scan *sc, struct span *out)
 			}
 		} else if (c < 0x20) {
 			return false;
-		} else if (c < 0x80) {
-			i++;
 		} else {
 			size_t n = utf8_seq_len(s + i, sc->len - i);
 			if (!n)
@@ -281,7 +283,7 @@ static const struct member *member_named(const struct member *members, size_t n,
 					 const struct span *key)
 {
 	for (size_t k = 0; k < n; k++)
-		if (strlen(members[k].key) == key->len &&
+		if (members[k].key_len == key->len &&
 		    memcmp(members[k].key, key->at, key->len) == 0)
 			return &members[k];
 	return NULL;
