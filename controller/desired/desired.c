@@ -84,6 +84,17 @@ void desired_object_diag(struct loader *ld, const struct loaded_object *o, const
 
 /* ---- credentials never live in Git ---- */
 
+/* path[base..] = sep then s, cut to fit pathlen as snprintf would (it runs for every key). */
+static void path_append(char *path, size_t pathlen, size_t base, const char *sep, const char *s)
+{
+	size_t at = base;
+	for (; *sep && at + 1 < pathlen; sep++)
+		path[at++] = *sep;
+	for (; *s && at + 1 < pathlen; s++)
+		path[at++] = *s;
+	path[at] = '\0';
+}
+
 static void scan_secrets(struct loader *ld, const char *file, const char *label,
 			 const struct ynode *n, char *path, size_t pathlen, int depth)
 {
@@ -93,7 +104,7 @@ static void scan_secrets(struct loader *ld, const char *file, const char *label,
 	if (n->kind == YNODE_MAP) {
 		for (size_t i = 0; i < n->n; i++) {
 			const struct ynode *k = n->pairs[i].key;
-			snprintf(path + base, pathlen - base, "%s%s", base ? "." : "", k->str);
+			path_append(path, pathlen, base, base ? "." : "", k->str);
 			if (name_is_secret_key(k->str))
 				diag_add(ld->diags, file, k->line, k->col, label, path,
 					 "looks like a credential; secrets never live in Git "
