@@ -190,7 +190,8 @@ void desired_parse_node(struct desired_parser *p, size_t i)
 	pthread_mutex_lock(&p->lock);
 	while (p->loaded < p->nnodes && p->nodes[p->loaded] < i)
 		p->loaded++;
-	if (p->idle_workers && may_parse_next(p))
+	/* Idle workers are woken once half the room ahead is free, not at every file. */
+	if (p->idle_workers && p->next < p->nnodes && p->next <= p->loaded + NODE_FILES_AHEAD / 2)
 		pthread_cond_broadcast(&p->changed);
 	if (p->loaded < p->nnodes && p->nodes[p->loaded] == i) {
 		/* The loader parses too rather than wait, the file it needs first when no worker
