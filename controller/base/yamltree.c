@@ -96,6 +96,18 @@ static int check_text(const unsigned char *s, size_t len, struct yerr *err)
 	int line = 1, col = 1;
 	size_t i = 0;
 	while (i < len) {
+		/* Printable ASCII and line feeds, nearly all of any file, need no decoding. */
+		if (s[i] >= 0x20 && s[i] < 0x7f) {
+			col++;
+			i++;
+			continue;
+		}
+		if (s[i] == '\n') {
+			line++;
+			col = 1;
+			i++;
+			continue;
+		}
 		uint32_t c;
 		size_t n = utf8_decode(s + i, len - i, &c);
 		if (!n)

@@ -1,13 +1,10 @@
 #include "desired/desired.h"
 
 #include <json-c/json.h>
-#include <pthread.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "base/diag.h"
 #include "base/names.h"
@@ -16,15 +13,6 @@
 #include "desired/schema.h"
 
 #define API_VERSION "fleet.openclaw.io/v1alpha1"
-
-/* A file parsed ahead of loading, in parallel: YAML parsing is most of the cost of a large
- * fleet and every file parses on its own. */
-struct parsed_file {
-	struct yfile *yf;
-	struct yerr err;
-	int rc;
-	bool parsed;
-};
 
 static const char *const fragment_kind_names[FRAG_KINDS] = {"gateway", "doctor", "webhook",
 							     "skills"};
@@ -96,6 +84,17 @@ void desired_object_diag(struct loader *ld, const struct loaded_object *o, const
 
 /* ---- credentials never live in Git ---- */
 
+/* path[base..] = sep then s, cut to fit pathlen as snprintf would (it runs for every key). */
+static void path_append(char *path, size_t pathlen, size_t base, const char *sep, const char *s)
+{
+	size_t at = base;
+	for (; *sep && at + 1 < pathlen; sep++)
+		path[at++] = *sep;
+	for (; *s && at + 1 < pathlen; s++)
+		path[at++] = *s;
+	path[at] = '\0';
+}
+
 static void scan_secrets(struct loader *ld, const char *file, const char *label,
 			 const struct ynode *n, char *path, size_t pathlen, int depth)
 {
@@ -105,7 +104,7 @@ static void scan_secrets(struct loader *ld, const char *file, const char *label,
 	if (n->kind == YNODE_MAP) {
 		for (size_t i = 0; i < n->n; i++) {
 			const struct ynode *k = n->pairs[i].key;
-			snprintf(path + base, pathlen - base, "%s%s", base ? "." : "", k->str);
+			path_append(path, pathlen, base, base ? "." : "", k->str);
 			if (name_is_secret_key(k->str))
 				diag_add(ld->diags, file, k->line, k->col, label, path,
 					 "looks like a credential; secrets never live in Git "
@@ -136,125 +135,6 @@ void desired_check_secrets(struct loader *ld, const char *file, const char *labe
 }
 
 /* ---- files ---- */
-
-struct yfile *desired_parsed_yaml(struct loader *ld, const struct treefile *tf)
-{
-	const struct parsed_file *pf = &ld->parsed[tf - ld->files->v];
-	if (pf->rc < 0) {
-		diag_add(ld->diags, tf->path, pf->err.line, pf->err.col, NULL, NULL, "%s",
-			 pf->err.msg);
-		return NULL;
-	}
-	return pf->yf;
-}
-
-static bool is_yaml_path(const char *path)
-{
-	size_t len = strlen(path);
-	return len > 5 && strcmp(path + len - 5, ".yaml") == 0;
-}
-
-static bool is_node_file(const char *path)
-{
-	return strncmp(path, "openclaw/nodes/", 15) == 0 && !strchr(path + 15, '/');
-}
-
-/* The files to parse (indices into files->v), taken one at a time by every worker. */
-struct parse_job {
-	const struct treefiles *files;
-	struct parsed_file *out;
-	const size_t *idx;
-	size_t n;
-	atomic_size_t next;
-};
-
-static void *parse_worker(void *arg)
-{
-	struct parse_job *job = arg;
-	size_t k;
-	while ((k = atomic_fetch_add(&job->next, 1)) < job->n) {
-		size_t i = job->idx[k];
-		const struct treefile *tf = &job->files->v[i];
-		job->out[i].rc = yfile_parse(&job->out[i].yf, tf->data, tf->len, NULL,
-					     &job->out[i].err);
-		job->out[i].parsed = true;
-	}
-	return NULL;
-}
-
-/* Parses every YAML file on up to PARSE_THREADS threads; the calling thread works too, and a
- * thread that cannot be started only means fewer workers. */
-#define PARSE_THREADS 8
-#define PARSE_FILES_PER_THREAD 64
-/* Node files are parsed this many at a time, just before they are loaded, and each tree is freed
- * once its MacNode is: the trees of 10,000 node files held at once would take ~80 MiB, which
- * the allocator keeps after they are freed. */
-#define NODE_FILES_WINDOW 256
-
-/* The node files by file index, in file order; next is the first not parsed yet. */
-struct node_files {
-	size_t *idx;
-	size_t n, next;
-};
-
-/* Parses the n files of idx (into out, by file index). */
-static void parse_files(const struct treefiles *files, struct parsed_file *out, const size_t *idx,
-			size_t n)
-{
-	struct parse_job job = {.files = files, .out = out, .idx = idx, .n = n};
-	atomic_init(&job.next, 0);
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	size_t want = n / PARSE_FILES_PER_THREAD;
-	if (want > (size_t)(ncpu > 0 ? ncpu : 1))
-		want = (size_t)(ncpu > 0 ? ncpu : 1);
-	if (want > PARSE_THREADS)
-		want = PARSE_THREADS;
-	pthread_t threads[PARSE_THREADS];
-	size_t started = 0;
-	while (started + 1 < want && pthread_create(&threads[started], NULL, parse_worker, &job) == 0)
-		started++;
-	parse_worker(&job);
-	for (size_t i = 0; i < started; i++)
-		pthread_join(threads[i], NULL);
-}
-
-/* Parses the YAML files other than node files, and lists the node files in *nf (parsed a window
- * at a time while loading, parse_node_window). NULL when memory runs out. */
-static struct parsed_file *parse_all(const struct treefiles *files, struct node_files *nf)
-{
-	struct parsed_file *out = calloc(files->n ? files->n : 1, sizeof(*out));
-	size_t *idx = calloc(files->n ? files->n : 1, sizeof(*idx));
-	nf->idx = calloc(files->n ? files->n : 1, sizeof(*nf->idx));
-	if (!out || !idx || !nf->idx) {
-		free(out);
-		free(idx);
-		free(nf->idx);
-		nf->idx = NULL;
-		return NULL;
-	}
-	size_t n = 0;
-	for (size_t i = 0; i < files->n; i++) {
-		if (!is_yaml_path(files->v[i].path))
-			continue;
-		if (is_node_file(files->v[i].path))
-			nf->idx[nf->n++] = i;
-		else
-			idx[n++] = i;
-	}
-	parse_files(files, out, idx, n);
-	free(idx);
-	return out;
-}
-
-/* The window of node files that starts at file i, unless it is parsed already. */
-static void parse_node_window(struct loader *ld, struct node_files *nf, size_t i)
-{
-	if (ld->parsed[i].parsed || nf->next >= nf->n || nf->idx[nf->next] != i)
-		return;
-	size_t n = nf->n - nf->next < NODE_FILES_WINDOW ? nf->n - nf->next : NODE_FILES_WINDOW;
-	parse_files(ld->files, ld->parsed, nf->idx + nf->next, n);
-	nf->next += n;
-}
 
 /* The base name of path without its ".yaml", into out. */
 static void file_stem(const char *path, char *out, size_t outlen)
@@ -369,9 +249,8 @@ int desired_load(const struct treefiles *files, const struct schema_set *schemas
 	size_t before = diags->n + diags->dropped;
 	*out = NULL;
 	ld.ds = calloc(1, sizeof(*ld.ds));
-	struct node_files nf = {0};
-	ld.parsed = ld.ds ? parse_all(files, &nf) : NULL;
-	if (!ld.parsed) {
+	ld.parser = ld.ds ? desired_parse_start(files) : NULL;
+	if (!ld.parser) {
 		free(ld.ds);
 		diag_add(diags, NULL, 0, 0, NULL, NULL, "out of memory");
 		return -1;
@@ -391,12 +270,11 @@ int desired_load(const struct treefiles *files, const struct schema_set *schemas
 				 "desired-state files end in .yaml; this .yml file would be ignored");
 		else if (strncmp(tf->path, "clawfleet/", 10) == 0)
 			load_object_file(&ld, tf, false);
-		else if (is_node_file(tf->path)) {
+		else if (desired_is_node_file(tf->path)) {
 			/* Nothing keeps a node file's tree once its MacNode is loaded. */
-			parse_node_window(&ld, &nf, i);
+			desired_parse_node(ld.parser, i);
 			load_object_file(&ld, tf, true);
-			yfile_free(ld.parsed[i].yf);
-			ld.parsed[i].yf = NULL;
+			desired_parse_drop(ld.parser, i);
 		}
 	}
 	/* What ran out of memory may be missing a field the rules that follow rely on. */
@@ -408,10 +286,7 @@ int desired_load(const struct treefiles *files, const struct schema_set *schemas
 		desired_load_openclaw_fragments(&ld, files);
 	if (ld.out_of_memory)
 		diag_add(diags, NULL, 0, 0, NULL, NULL, "out of memory");
-	for (size_t i = 0; i < files->n; i++)
-		yfile_free(ld.parsed[i].yf);
-	free(ld.parsed);
-	free(nf.idx);
+	desired_parse_free(ld.parser);
 	if (diags->n + diags->dropped != before) {
 		desired_free(ds);
 		return -1;

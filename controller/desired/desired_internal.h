@@ -1,10 +1,10 @@
 /* desired_internal: private to the files of the desired module, which share one loader:
- * desired.c reads the files and their documents and owns the entry points, desired_kinds.c turns
- * each kind's documents into typed objects, desired_lock.c reads openclaw.lock,
- * desired_tenants.c merges the tenants' fragment files and desired_crosscheck.c applies the rules
- * that span objects. Everything found wrong goes into the loader's diags. Running out of memory
- * marks the loader (desired_strdup, desired_grow): loading stops at the next file and
- * desired_load fails with "out of memory". */
+ * desired.c reads the files and their documents and owns the entry points, desired_parse.c
+ * parses them ahead of it on threads, desired_kinds.c turns each kind's documents into typed
+ * objects, desired_lock.c reads openclaw.lock, desired_tenants.c merges the tenants' fragment
+ * files and desired_crosscheck.c applies the rules that span objects. Everything found wrong
+ * goes into the loader's diags. Running out of memory marks the loader (desired_strdup,
+ * desired_grow): loading stops at the next file and desired_load fails with "out of memory". */
 #ifndef CLAWFLEET_DESIRED_INTERNAL_H
 #define CLAWFLEET_DESIRED_INTERNAL_H
 #include <stdbool.h>
@@ -19,7 +19,7 @@
 
 #define LOCK_PATH "openclaw.lock"
 
-struct parsed_file;
+struct desired_parser;
 
 /* One YAML document that passed the schema, with what the cross-checks need. */
 struct loaded_object {
@@ -35,8 +35,8 @@ struct loader {
 	struct diag_list *diags;
 	struct desired_state *ds;
 	const struct treefiles *files;
-	struct parsed_file *parsed; /* one per file: a node file's tree until its MacNode is loaded,
-				     * the others' until loading ends (objects point in) */
+	struct desired_parser *parser; /* the files' trees: a node file's until its MacNode is
+					* loaded, the others' until loading ends (objects point in) */
 	bool out_of_memory;
 };
 
@@ -75,6 +75,17 @@ void desired_object_diag(struct loader *ld, const struct loaded_object *o, const
 /* Reports every key and value below n that looks like a credential; base is n's field path. */
 void desired_check_secrets(struct loader *ld, const char *file, const char *label,
 			   const char *base, const struct ynode *n);
+/* desired_parse.c: the files parsed ahead of loading, on threads. desired_parse_start parses
+ * the YAML files other than node files and starts parsing node files ahead of the loader (NULL
+ * when memory runs out); desired_parse_node returns once node file i (an index into files) is
+ * parsed, the loader visiting node files in file order; desired_parse_drop frees a node file's
+ * tree once it is loaded; desired_parse_free stops the workers and frees every tree. */
+struct desired_parser *desired_parse_start(const struct treefiles *files);
+void desired_parse_node(struct desired_parser *p, size_t i);
+void desired_parse_drop(struct desired_parser *p, size_t i);
+void desired_parse_free(struct desired_parser *p);
+/* openclaw/nodes/<x>: the files that each hold one MacNode. */
+bool desired_is_node_file(const char *path);
 /* The YAML of tf, parsed ahead of loading; NULL after reporting its syntax error. */
 struct yfile *desired_parsed_yaml(struct loader *ld, const struct treefile *tf);
 /* NN-name.yaml: the number makes a fragment's merge order explicit. */

@@ -69,6 +69,11 @@ static int open_mirror(struct source *src, const struct source_spec *spec, struc
 	return 0;
 }
 
+bool source_reads_git(const struct source_spec *spec)
+{
+	return is_url(spec->location) || spec->force_git || is_bare_repo(spec->location);
+}
+
 int source_open(struct source **out, const struct source_spec *spec, struct cf_err *err)
 {
 	struct source *src = calloc(1, sizeof(*src));
@@ -85,7 +90,7 @@ int source_open(struct source **out, const struct source_spec *spec, struct cf_e
 		cf_err_set(err, "%s: not a directory", spec->location);
 		goto fail;
 	}
-	src->is_git = url || spec->force_git || is_bare_repo(spec->location);
+	src->is_git = source_reads_git(spec);
 	if (!src->is_git) {
 		src->dir = strdup(spec->location);
 		if (!src->dir) {

@@ -61,6 +61,9 @@ struct source {
 	unsigned int seed; /* the backoff's jitter */
 };
 
+/* Whether source_open reads spec through Git (a URL, force_git, or a bare repository), so that
+ * a caller can start libgit2 (gitsource_global_init) ahead, beside other work. */
+bool source_reads_git(const struct source_spec *spec);
 int source_open(struct source **out, const struct source_spec *spec, struct cf_err *err);
 /* Git: the commit and the Flux revision; directory: commit "" and revision "dir:<path>". */
 int source_resolve(struct source *src, char commit[41], char revision[GITSOURCE_REVISION_MAX],

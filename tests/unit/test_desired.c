@@ -658,6 +658,52 @@ static void test_empty_repository_is_valid(void **state)
 	desired_free(ds);
 }
 
+/* A fleet large enough for node files to be parsed on worker threads, past the 256 files they
+ * may run ahead of the loader: every MacNode loads, in file order, and the errors of files far
+ * apart are all reported, each against its file. */
+static void test_many_node_files(void **state)
+{
+	(void)state;
+	enum { NODES = 700 };
+	struct treefiles tf = {0};
+	char name[32];
+	for (int i = 0; i < NODES; i++) {
+		snprintf(name, sizeof(name), "mac-%04d", i);
+		add_node(&tf, name, 20000 + i, i == 0);
+	}
+	struct desired_state *ds = load_ok(&tf);
+	assert_int_equal(ds->nnodes, NODES);
+	for (int i = 0; i < NODES; i++) {
+		snprintf(name, sizeof(name), "mac-%04d", i);
+		assert_string_equal(ds->nodes[i].name, name);
+	}
+	desired_free(ds);
+
+	for (size_t i = 0; i < tf.n; i++) {
+		const char *path = tf.v[i].path;
+		if (strstr(path, "mac-0003") || strstr(path, "mac-0300") || strstr(path, "mac-0650"))
+			tf.v[i].data[0] = '[';
+		else if (strstr(path, "mac-0500"))
+			memcpy(strstr(tf.v[i].data, "name: mac-0500") + 6, "mac-9999", 8);
+	}
+	char *out = load_fail(&tf);
+	const char *at3 = strstr(out, "openclaw/nodes/mac-0003.yaml:");
+	const char *at300 = strstr(out, "openclaw/nodes/mac-0300.yaml:");
+	const char *at500 = strstr(out, "openclaw/nodes/mac-0500.yaml:");
+	const char *at650 = strstr(out, "openclaw/nodes/mac-0650.yaml:");
+	if (!at3 || !at300 || !at500 || !at650)
+		fprintf(stderr, "%s", out);
+	assert_true(at3 && at300 && at500 && at650);
+	assert_true(at3 < at300 && at300 < at500 && at500 < at650);
+	assert_non_null(strstr(at500, "disagrees with the file name"));
+	size_t lines = 0;
+	for (const char *c = out; *c; c++)
+		lines += *c == '\n';
+	assert_int_equal(lines, 4);
+	free(out);
+	treefiles_free(&tf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -671,6 +717,7 @@ int main(void)
 		cmocka_unit_test(test_promotion_metrics),
 		cmocka_unit_test(test_promotion_metric_placeholders),
 		cmocka_unit_test(test_nodes_and_lock),
+		cmocka_unit_test(test_many_node_files),
 		cmocka_unit_test(test_fragments_merge_in_name_order),
 		cmocka_unit_test(test_load_balancer_blocks),
 		cmocka_unit_test(test_min_serving),
