@@ -235,6 +235,15 @@ void compat_malloc_one_arena(void)
 #endif
 }
 
+void compat_malloc_map_large(size_t bytes)
+{
+#if defined(__GLIBC__)
+	mallopt(M_MMAP_THRESHOLD, bytes > INT_MAX ? INT_MAX : (int)bytes);
+#else
+	(void)bytes;
+#endif
+}
+
 void compat_malloc_release(void)
 {
 #if defined(__GLIBC__)

@@ -77,6 +77,14 @@ int compat_disk_free(const char *path, uint64_t *total_bytes, uint64_t *avail_by
  * grow per thread that way. */
 void compat_malloc_one_arena(void);
 
+/* Gives every allocation of at least bytes pages of its own, unmapped when it is freed. glibc
+ * starts at 128 KiB and raises the threshold to the largest such block freed so far (up to
+ * 32 MiB): a daemon that renders a document of megabytes each pass would from then on carve
+ * every large block from its heap, zeroing the pages of a calloc that would otherwise stay
+ * untouched, and leave holes there. This keeps the threshold where it is set. Nothing on
+ * macOS, whose allocator maps large blocks apart already. */
+void compat_malloc_map_large(size_t bytes);
+
 /* Gives the pages the allocator holds free back to the system, in every arena: glibc keeps what
  * a process freed below its heap's top (malloc_trim returns those pages too), so a daemon whose
  * passes build and free large documents would stay at the size of its busiest moment. macOS's

@@ -65,6 +65,9 @@
 #define MIRROR_DIR "mirror"
 #define BUSY_INTERVAL_MS 1000	 /* passes while the rollout is under way */
 #define JITTER_PERCENT 5
+/* Blocks this large or larger get pages of their own (compat_malloc_map_large): the documents
+ * a pass renders, the probe slots, the metrics poller. */
+#define LARGE_BLOCK_BYTES (128u << 10)
 
 static const char controller_usage[] =
 	"usage: clawfleet controller --config FILE [--listen ADDR] [--state DIR] [--source URL]\n"
@@ -433,7 +436,7 @@ static int controller_open(struct controller *c, struct cf_err *err)
 	if (found) {
 		log_info("rollout state: %s, %zu pending actions", rollout_phase_name(c->state.phase),
 			 c->state.npending);
-		if (rollout_state_to_json(&c->state, &c->saved, &(size_t){0}, err) < 0)
+		if (controller_state_digest(&c->state, c->saved, err) < 0)
 			return -1;
 	}
 	if (controller_anchor_audit(c, &anchor, anchor_found, err) < 0)
@@ -461,7 +464,6 @@ static void controller_close(struct controller *c)
 	rollout_state_free(&c->state);
 	audit_close(c->audit);
 	fleet_act_free(&c->act);
-	free(c->saved);
 	free(c->source_error);
 	free(c->lb_warning);
 	status_since_free(&c->since);
@@ -531,6 +533,11 @@ int cmd_controller(int argc, char **argv)
 		fputs(controller_usage, stdout);
 		return 0;
 	}
+	/* One arena for the loop and the HTTP threads: only the main arena's free pages all go
+	 * back to the system after a pass (compat_malloc_release); a thread's arena keeps its top,
+	 * megabytes once a thread has built a page of /status for a large fleet. */
+	compat_malloc_one_arena();
+	compat_malloc_map_large(LARGE_BLOCK_BYTES);
 	c = calloc(1, sizeof(*c));
 	if (!c) {
 		fprintf(stderr, "clawfleet controller: out of memory\n");

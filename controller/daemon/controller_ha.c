@@ -396,17 +396,16 @@ static int load_shared(struct controller *c, struct cf_err *err)
 {
 	struct rollout_state s;
 	bool found = false;
-	char *json = NULL;
+	char digest[65] = "";
 	if (rollout_store_load(&c->store, &s, &found, err) < 0)
 		return -1;
-	if (found && rollout_state_to_json(&s, &json, &(size_t){0}, err) < 0) {
+	if (found && controller_state_digest(&s, digest, err) < 0) {
 		rollout_state_free(&s);
 		return -1;
 	}
 	rollout_state_free(&c->state);
 	c->state = s;
-	free(c->saved);
-	c->saved = json;
+	memcpy(c->saved, digest, sizeof(c->saved));
 	c->clock_resumed_ms = rollout_clock_resume(&c->state, clock_epoch_ms());
 	c->clock_resumed_mono_ms = clock_mono_ms();
 	return 0;

@@ -13,6 +13,7 @@
 
 #include "act/fleet_act.h"
 #include "act/target_client.h"
+#include "base/canon.h"
 #include "base/clock.h"
 #include "base/failpoint.h"
 #include "base/httpc.h"
@@ -101,22 +102,31 @@ static int lines_since(struct controller *c, const struct audit_anchor *a, char 
  * it still has pending, which the start settles; the etcd store: one transaction that carries
  * the lines too). While saves fail every save is tried for real, so the first that succeeds
  * clears StateUnwritable. */
+int controller_state_digest(const struct rollout_state *s, char out[65], struct cf_err *err)
+{
+	char *json = NULL;
+	size_t len = 0;
+	if (rollout_state_to_json(s, &json, &len, err) < 0)
+		return -1;
+	canon_sha256_hex(json, len, out);
+	free(json);
+	return 0;
+}
+
 static int save_state(struct controller *c, const struct rollout_state *s, struct cf_err *err)
 {
 	struct audit_anchor a;
-	char *json = NULL, *text = NULL;
+	char digest[65], *text = NULL;
 	const char **lines = NULL;
-	size_t len = 0, nlines = 0;
+	size_t nlines = 0;
 	int rc = -1;
 	audit_anchor_of(c->audit, &a);
 	bool anchor_moved = !c->anchor_saved || a.lines != c->anchor.lines ||
 			    strcmp(a.head, c->anchor.head) != 0;
-	if (rollout_state_to_json(s, &json, &len, err) < 0)
+	if (controller_state_digest(s, digest, err) < 0)
 		return -1;
-	if (!c->state_unwritable[0] && !anchor_moved && c->saved && strcmp(c->saved, json) == 0) {
-		free(json);
+	if (!c->state_unwritable[0] && !anchor_moved && strcmp(c->saved, digest) == 0)
 		return 0;
-	}
 	failpoint_hit("controller.state.save.before");
 	if (anchor_moved && lines_since(c, &a, &text, &lines, &nlines, err) < 0) {
 		save_failed(c, EIO, err);
@@ -134,12 +144,9 @@ static int save_state(struct controller *c, const struct rollout_state *s, struc
 	c->state_unwritable[0] = '\0';
 	c->state_unwritable_reason = NULL;
 	c->state_unwritable_since_ms = 0;
-	free(c->saved);
-	c->saved = json;
-	json = NULL;
+	memcpy(c->saved, digest, sizeof(c->saved));
 	rc = 0;
 done:
-	free(json);
 	free(text);
 	free(lines);
 	return rc;

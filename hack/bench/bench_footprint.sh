@@ -4,7 +4,9 @@
 # the `file` load balancer, `source.interval` 10s, the fleet steady (Succeeded). After SETTLE
 # seconds (the first passes open the connections and write the first weights) it measures the
 # controller's CPU time (/proc/PID/stat) over SECONDS and its RSS at the end, at 1,000 and 10,000
-# agents by default (FOOTPRINT_NODES). RSS is read between passes; the peak (VmHWM) beside it.
+# agents by default (FOOTPRINT_NODES). RSS is read between passes; the peak (VmHWM) beside it,
+# and what the RSS is made of: private pages (the heap, thread stacks, libraries' written data)
+# and pages of files (the shared libraries' code, shared with every process that maps them).
 # About 100 s at the defaults; FOOTPRINT=0 skips it (`FOOTPRINT=0 make bench`).
 #
 #   FOOTPRINT_NODES="1000 10000" SETTLE=20 SECONDS_MEASURED=20 hack/bench/bench_footprint.sh
@@ -33,7 +35,7 @@ trap 'cleanup; rm -rf "$work"' EXIT
 export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.com
 export GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.com
 
-# run NODES: prints "cpu_pct rss_kib hwm_kib passes cpu_ms_per_pass phase".
+# run NODES: prints "cpu_pct rss_kib hwm_kib passes cpu_ms_per_pass phase anon_kib file_kib".
 run() {
 	local n=$1 w="$work/n$1" repo half port i canary commit cport cpid
 	mkdir -p "$w/infra" "$w/state"
@@ -94,7 +96,7 @@ EOL
 	"$BUILD/clawfleet" controller --config "$w/controller.yaml" >"$w/controller.log" 2>&1 &
 	cpid=$!
 	pids+=($cpid)
-	local ticks c0 c1 t0 t1 p0 p1 rss hwm phase
+	local ticks c0 c1 t0 t1 p0 p1 rss hwm phase anon file
 	ticks=$(getconf CLK_TCK)
 	cpu() { awk '{print $14 + $15}' "/proc/$cpid/stat"; }
 	passes() { curl -s --noproxy '*' "127.0.0.1:$cport/metrics" | awk '/^clawfleet_reconcile_total/ {print $2}'; }
@@ -109,26 +111,29 @@ EOL
 	p1=$(passes)
 	rss=$(awk '/^VmRSS/ {print $2}' "/proc/$cpid/status")
 	hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$cpid/status")
+	anon=$(awk '/^RssAnon/ {print $2}' "/proc/$cpid/status")
+	file=$(awk '/^RssFile/ {print $2}' "/proc/$cpid/status")
 	phase=$(curl -s --noproxy '*' "127.0.0.1:$cport/status?nodes=0" |
 		python3 -c 'import json,sys; print(json.load(sys.stdin).get("phase"))' 2>/dev/null || echo unknown)
 	cleanup
 	awk -v c0="$c0" -v c1="$c1" -v t0="$t0" -v t1="$t1" -v p0="${p0:-0}" -v p1="${p1:-0}" -v tk="$ticks" \
-		-v rss="$rss" -v hwm="$hwm" -v phase="$phase" 'BEGIN {
+		-v rss="$rss" -v hwm="$hwm" -v phase="$phase" -v anon="$anon" -v file="$file" 'BEGIN {
 		cpu = (c1 - c0) / tk
-		printf "%.2f %d %d %d %.1f %s\n", 100 * cpu / (t1 - t0), rss, hwm, p1 - p0, (p1 > p0 ? 1000 * cpu / (p1 - p0) : 0), phase
+		printf "%.2f %d %d %d %.1f %s %d %d\n", 100 * cpu / (t1 - t0), rss, hwm, p1 - p0, (p1 > p0 ? 1000 * cpu / (p1 - p0) : 0), phase, anon, file
 	}'
 }
 
 echo "== controller footprint: clawfleet controller over N agents (a port each), source.interval 10s, steady; ${MEASURED} s measured after ${SETTLE} s"
 echo "   load average before: $(cut -d' ' -f1-3 /proc/loadavg) on $(getconf _NPROCESSORS_ONLN) cores"
 for n in $NODES_LIST; do
-	read -r pct rss hwm npass per phase <<<"$(run "$n")"
+	read -r pct rss hwm npass per phase anon file <<<"$(run "$n")"
 	case $n in
 	1000) aim="(aim: < 0.5 % of a core, RSS < 20 MiB)" ;;
 	10000) aim="(aim: RSS < 40 MiB)" ;;
 	*) aim="" ;;
 	esac
-	awk -v n="$n" -v pct="$pct" -v rss="$rss" -v hwm="$hwm" -v np="$npass" -v per="$per" -v phase="$phase" -v aim="$aim" 'BEGIN {
+	awk -v n="$n" -v pct="$pct" -v rss="$rss" -v hwm="$hwm" -v np="$npass" -v per="$per" -v phase="$phase" -v aim="$aim" -v anon="$anon" -v file="$file" 'BEGIN {
 		printf "  %6d agents: %5.2f %% of a core, RSS %6.1f MiB (peak %6.1f), %.1f ms of CPU a pass over %d passes, phase %s   %s\n", n, pct, rss / 1024, hwm / 1024, per, np, phase, aim
+		printf "                 of the RSS: %.1f MiB the heap and other private pages, %.1f MiB shared libraries and files\n", anon / 1024, file / 1024
 	}'
 done
