@@ -228,10 +228,12 @@ int compat_disk_free(const char *path, uint64_t *total_bytes, uint64_t *avail_by
 	return 0;
 }
 
-void compat_malloc_one_arena(void)
+void compat_malloc_arenas(unsigned int n)
 {
 #if defined(__GLIBC__)
-	mallopt(M_ARENA_MAX, 1);
+	mallopt(M_ARENA_MAX, n > INT_MAX ? INT_MAX : (int)n);
+#else
+	(void)n;
 #endif
 }
 

@@ -72,10 +72,10 @@ int compat_cond_timedwait_monotonic(pthread_cond_t *cond, pthread_mutex_t *mu,
  * on a large volume). 0, or -1 with errno. */
 int compat_disk_free(const char *path, uint64_t *total_bytes, uint64_t *avail_bytes);
 
-/* Asks the allocator to keep one arena for all threads: glibc gives each thread that mallocs its
- * own 64 MiB arena and keeps what it touched. Nothing to do on macOS, whose allocator does not
- * grow per thread that way. */
-void compat_malloc_one_arena(void);
+/* Asks the allocator to keep at most n arenas for all threads: glibc gives each thread that
+ * mallocs at the same time as another its own 64 MiB arena, up to 8 a core, and keeps what it
+ * touched. Nothing to do on macOS, whose allocator does not grow per thread that way. */
+void compat_malloc_arenas(unsigned int n);
 
 /* Gives every allocation of at least bytes pages of its own, unmapped when it is freed. glibc
  * starts at 128 KiB and raises the threshold to the largest such block freed so far (up to

@@ -608,7 +608,7 @@ int cmd_agent(int argc, char **argv)
 	}
 	/* Every thread that mallocs would get its own 64 MiB arena and keep what it touched; the
 	 * agent's threads allocate little, and an agent runs on every Mac. */
-	compat_malloc_one_arena();
+	compat_malloc_arenas(1);
 	if (parse_flags(argc, argv, &flags) < 0) {
 		fputs(agent_usage, stderr);
 		return 2;

@@ -92,14 +92,10 @@ struct fleet_poll {
 	size_t warned_nodes; /* the fleet size the descriptor limit was last reported for */
 };
 
-/* Lanes for this machine: one per core online. */
-static size_t lanes_for_cores(size_t nslots)
+unsigned int fleet_poll_threads(void)
 {
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	size_t n = ncpu > 0 ? (size_t)ncpu : 1;
-	if (n > MAX_LANES)
-		n = MAX_LANES;
-	return n < nslots ? n : nslots;
+	return ncpu < 1 ? 1 : ncpu > MAX_LANES ? MAX_LANES : (unsigned int)ncpu;
 }
 
 int fleet_poll_new(struct fleet_poll **out, const struct fleet_poll_config *cfg,
@@ -130,7 +126,7 @@ int fleet_poll_new(struct fleet_poll **out, const struct fleet_poll_config *cfg,
 							  : DEFAULT_CONNECT_TIMEOUT_MS;
 	fp->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : DEFAULT_TIMEOUT_MS;
 	fp->max_body = cfg->max_body ? cfg->max_body : DEFAULT_MAX_BODY;
-	fp->nlanes = lanes_for_cores(fp->nslots);
+	fp->nlanes = fleet_poll_threads() < fp->nslots ? fleet_poll_threads() : fp->nslots;
 	for (size_t k = 0; k < fp->nlanes; k++) {
 		fp->lanes[k].fp = fp;
 		if (jsonparse_new(&fp->lanes[k].parser, READYZ_DEPTH, err) < 0) {

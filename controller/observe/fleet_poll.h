@@ -47,6 +47,9 @@ struct fleet_poll_result {
 	void *priv;                     /* owned strings and parsed documents */
 };
 
+/* The threads a pass runs on, on this machine: one per core online, at most 8. */
+unsigned int fleet_poll_threads(void);
+
 int fleet_poll_new(struct fleet_poll **out, const struct fleet_poll_config *cfg,
 		    struct cf_err *err);
 void fleet_poll_free(struct fleet_poll *fp);

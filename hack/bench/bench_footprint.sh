@@ -99,16 +99,20 @@ EOL
 	local ticks c0 c1 t0 t1 p0 p1 rss hwm phase anon file
 	ticks=$(getconf CLK_TCK)
 	cpu() { awk '{print $14 + $15}' "/proc/$cpid/stat"; }
-	passes() { curl -s --noproxy '*' "127.0.0.1:$cport/metrics" | awk '/^clawfleet_reconcile_total/ {print $2}'; }
+	# passes: the passes so far and the seconds they took, from the controller's own /metrics.
+	passes() {
+		curl -s --noproxy '*' "127.0.0.1:$cport/metrics" |
+			awk '/^clawfleet_reconcile_total/ {n = $2} /^clawfleet_reconcile_duration_seconds_sum/ {s = $2} END {print n + 0, s + 0}'
+	}
 	sleep "$SETTLE"
 	kill -0 "$cpid" 2>/dev/null || { echo "the controller exited" >&2; tail "$w/controller.log" >&2; return 1; }
 	c0=$(cpu)
 	t0=$(date +%s.%N)
-	p0=$(passes)
+	read -r p0 s0 <<<"$(passes)"
 	sleep "$MEASURED"
 	c1=$(cpu)
 	t1=$(date +%s.%N)
-	p1=$(passes)
+	read -r p1 s1 <<<"$(passes)"
 	rss=$(awk '/^VmRSS/ {print $2}' "/proc/$cpid/status")
 	hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$cpid/status")
 	anon=$(awk '/^RssAnon/ {print $2}' "/proc/$cpid/status")
@@ -116,24 +120,24 @@ EOL
 	phase=$(curl -s --noproxy '*' "127.0.0.1:$cport/status?nodes=0" |
 		python3 -c 'import json,sys; print(json.load(sys.stdin).get("phase"))' 2>/dev/null || echo unknown)
 	cleanup
-	awk -v c0="$c0" -v c1="$c1" -v t0="$t0" -v t1="$t1" -v p0="${p0:-0}" -v p1="${p1:-0}" -v tk="$ticks" \
+	awk -v c0="$c0" -v c1="$c1" -v t0="$t0" -v t1="$t1" -v p0="${p0:-0}" -v p1="${p1:-0}" -v s0="${s0:-0}" -v s1="${s1:-0}" -v tk="$ticks" \
 		-v rss="$rss" -v hwm="$hwm" -v phase="$phase" -v anon="$anon" -v file="$file" 'BEGIN {
 		cpu = (c1 - c0) / tk
-		printf "%.2f %d %d %d %.1f %s %d %d\n", 100 * cpu / (t1 - t0), rss, hwm, p1 - p0, (p1 > p0 ? 1000 * cpu / (p1 - p0) : 0), phase, anon, file
+		printf "%.2f %d %d %d %.1f %s %d %d %.1f\n", 100 * cpu / (t1 - t0), rss, hwm, p1 - p0, (p1 > p0 ? 1000 * cpu / (p1 - p0) : 0), phase, anon, file, (p1 > p0 ? 1000 * (s1 - s0) / (p1 - p0) : 0)
 	}'
 }
 
 echo "== controller footprint: clawfleet controller over N agents (a port each), source.interval 10s, steady; ${MEASURED} s measured after ${SETTLE} s"
 echo "   load average before: $(cut -d' ' -f1-3 /proc/loadavg) on $(getconf _NPROCESSORS_ONLN) cores"
 for n in $NODES_LIST; do
-	read -r pct rss hwm npass per phase anon file <<<"$(run "$n")"
+	read -r pct rss hwm npass per phase anon file wall <<<"$(run "$n")"
 	case $n in
 	1000) aim="(aim: < 0.5 % of a core, RSS < 20 MiB)" ;;
 	10000) aim="(aim: RSS < 40 MiB)" ;;
 	*) aim="" ;;
 	esac
-	awk -v n="$n" -v pct="$pct" -v rss="$rss" -v hwm="$hwm" -v np="$npass" -v per="$per" -v phase="$phase" -v aim="$aim" -v anon="$anon" -v file="$file" 'BEGIN {
-		printf "  %6d agents: %5.2f %% of a core, RSS %6.1f MiB (peak %6.1f), %.1f ms of CPU a pass over %d passes, phase %s   %s\n", n, pct, rss / 1024, hwm / 1024, per, np, phase, aim
+	awk -v n="$n" -v pct="$pct" -v rss="$rss" -v hwm="$hwm" -v np="$npass" -v per="$per" -v phase="$phase" -v aim="$aim" -v anon="$anon" -v file="$file" -v wall="$wall" 'BEGIN {
+		printf "  %6d agents: %5.2f %% of a core, RSS %6.1f MiB (peak %6.1f), %.1f ms of CPU and %.1f ms of wall time a pass over %d passes, phase %s   %s\n", n, pct, rss / 1024, hwm / 1024, per, wall, np, phase, aim
 		printf "                 of the RSS: %.1f MiB the heap and other private pages, %.1f MiB shared libraries and files\n", anon / 1024, file / 1024
 	}'
 done

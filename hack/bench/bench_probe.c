@@ -2,7 +2,8 @@
  * agents that are each their own host:port, as real Macs are: the MacNodes are mac-1 .. mac-N
  * at http://127.0.0.1:<port>, the ports read from PORT_FILEs in order (probe_server, a port per
  * node). The first pass opens every connection; the PASSES after it are timed and find them
- * open. Every node must answer: a pass over an unreachable fleet would time timeouts.
+ * open. Every node must answer: a pass over an unreachable fleet would time timeouts. The
+ * allocator keeps the arenas the controller daemon keeps.
  *
  *   bench_probe PASSES MAX_PARALLEL PORT_FILE...
  *
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #include "base/clock.h"
+#include "base/compat.h"
 #include "base/httpc.h"
 #include "desired/desired.h"
 #include "observe/fleet_poll.h"
@@ -84,6 +86,8 @@ int main(int argc, char **argv)
 			MAX_PASSES);
 		return 2;
 	}
+	/* The allocator as the controller daemon sets it (cmd_controller). */
+	compat_malloc_arenas(1 + fleet_poll_threads());
 	if (httpc_global_init(&err) < 0 || fleet_poll_new(&fp, &pc, &err) < 0)
 		goto done;
 	if (fleet_of(argv + 3, argc - 3, &ds) < 0) {
