@@ -281,7 +281,7 @@ static void name_tags(const struct controller *c, struct fleet_poll_result *r,
 		if (!tag)
 			continue;
 		snprintf(tags[i], ROLLOUT_TEXT_MAX, "%s", tag);
-		o->tag = r->nodes[i].obs.tag = tags[i];
+		o->tag = tags[i];
 	}
 }
 

@@ -249,7 +249,8 @@ static int unreachable(struct lane *p, size_t i, const char *fmt, ...)
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
 	struct fleet_poll_node *n = &p->r->nodes[i];
-	n->obs = (struct node_observation){.name = n->obs.name};
+	struct node_observation *o = &p->r->obs[i];
+	*o = (struct node_observation){.name = o->name};
 	n->error = arena_strdup(p->arena, why);
 	return n->error ? 0 : cf_err_set(&p->err, "out of memory");
 }
@@ -337,7 +338,7 @@ static int read_reply(struct lane *p, struct slot *s)
 	if (rc < 0)
 		return unreachable(p, s->node, "GET %s: HTTP %d, %s", s->url, n->http_status,
 				   why.msg);
-	n->obs = o;
+	p->r->obs[s->node] = o;
 	return 0;
 }
 
@@ -527,8 +528,8 @@ int fleet_poll_poll(struct fleet_poll *fp, const struct desired_state *ds,
 		goto done;
 	strings->n = fp->nlanes < fp->nshards ? fp->nlanes : fp->nshards;
 	for (size_t i = 0; i < ds->nnodes; i++) {
-		r->nodes[i].obs.name = arena_strdup(&strings->arenas[0], ds->nodes[i].name);
-		if (!r->nodes[i].obs.name) {
+		r->obs[i].name = arena_strdup(&strings->arenas[0], ds->nodes[i].name);
+		if (!r->obs[i].name) {
 			cf_err_set(err, "out of memory");
 			goto done;
 		}
@@ -536,8 +537,6 @@ int fleet_poll_poll(struct fleet_poll *fp, const struct desired_state *ds,
 	size_pool(fp, ds->nnodes);
 	if (run(fp, ds, r, strings->arenas, strings->n, err) < 0)
 		goto done;
-	for (size_t i = 0; i < ds->nnodes; i++)
-		r->obs[i] = r->nodes[i].obs;
 	r->elapsed_us = clock_mono_us() - started;
 	*out = r;
 	r = NULL;

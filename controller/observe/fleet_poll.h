@@ -32,8 +32,8 @@ struct fleet_poll_config {
 
 struct fleet_poll;
 
+/* How the request for a node went; what it observed is obs[i] of the result. */
 struct fleet_poll_node {
-	struct node_observation obs; /* what the planner reads */
 	int http_status;             /* 0 when there was no answer */
 	const char *error;           /* why the node is unreachable; NULL when reachable */
 	int64_t latency_us;
@@ -42,7 +42,7 @@ struct fleet_poll_node {
 struct fleet_poll_result {
 	struct fleet_poll_node *nodes; /* in the desired state's node order */
 	size_t nnodes;
-	struct node_observation *obs;   /* the same observations, contiguous, for the planner */
+	struct node_observation *obs;   /* what each node reported, in the same order */
 	int64_t elapsed_us;
 	void *priv;                     /* owned strings and parsed documents */
 };

@@ -79,8 +79,8 @@ static int reconcile(struct fleet_poll *fp, const struct desired_state *ds,
 		return -1;
 	double t1 = now_us();
 	for (size_t i = 0; i < r->nnodes; i++) {
-		if (!r->nodes[i].obs.reachable) {
-			cf_err_set(err, "%s: %s", r->nodes[i].obs.name, r->nodes[i].error);
+		if (!r->obs[i].reachable) {
+			cf_err_set(err, "%s: %s", r->obs[i].name, r->nodes[i].error);
 			fleet_poll_result_free(r);
 			return -1;
 		}

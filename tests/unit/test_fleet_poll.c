@@ -395,12 +395,14 @@ static struct fleet_poll_result *poll_one(const char *name, int timeout_ms, size
 	return r;
 }
 
-static void assert_unreachable(const struct fleet_poll_node *n, const char *why)
+/* Node i of r is unreachable, and its error says why. */
+static void assert_unreachable(const struct fleet_poll_result *r, size_t i, const char *why)
 {
-	assert_false(n->obs.reachable);
+	const struct fleet_poll_node *n = &r->nodes[i];
+	assert_false(r->obs[i].reachable);
 	assert_non_null(n->error);
 	if (!strstr(n->error, why))
-		fail_msg("%s: \"%s\" does not say \"%s\"", n->obs.name, n->error, why);
+		fail_msg("%s: \"%s\" does not say \"%s\"", r->obs[i].name, n->error, why);
 }
 
 /* ---- tests ---- */
@@ -428,8 +430,6 @@ static void test_green_node_read_whole(void **state)
 			    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
 	assert_true(o->version_match);
 	assert_string_equal(o->probe_sha256, srv.green.probe_sha);
-	/* The planner's contiguous array and the per-node view agree. */
-	assert_string_equal(n->obs.probe_sha256, o->probe_sha256);
 	fleet_poll_result_free(r);
 }
 
@@ -476,7 +476,7 @@ static void test_slow_node_times_out(void **state)
 {
 	(void)state;
 	struct fleet_poll_result *r = poll_one("slow", 300, 0);
-	assert_unreachable(&r->nodes[0], "timed out");
+	assert_unreachable(r, 0, "timed out");
 	assert_int_equal(r->nodes[0].http_status, 0);
 	fleet_poll_result_free(r);
 }
@@ -489,7 +489,7 @@ static void test_refused_port_is_unreachable(void **state)
 	add_node(&f, "gone", "http://127.0.0.1:%d", refused_port());
 	struct fleet_poll *fp = new_probe(0, 0, 0);
 	struct fleet_poll_result *r = poll_fleet(fp, &f);
-	assert_unreachable(&r->nodes[0], "connect");
+	assert_unreachable(r, 0, "connect");
 	assert_int_equal(r->nodes[0].http_status, 0);
 	fleet_poll_result_free(r);
 	fleet_poll_free(fp);
@@ -499,12 +499,12 @@ static void test_garbage_is_not_a_probe_document(void **state)
 {
 	(void)state;
 	struct fleet_poll_result *r = poll_one("garbage", 0, 0);
-	assert_unreachable(&r->nodes[0], "not a probe document");
+	assert_unreachable(r, 0, "not a probe document");
 	assert_int_equal(r->nodes[0].http_status, 200);
 	fleet_poll_result_free(r);
 
 	r = poll_one("typed", 0, 0);
-	assert_unreachable(&r->nodes[0], "not a probe document: \"observedGeneration\"");
+	assert_unreachable(r, 0, "not a probe document: \"observedGeneration\"");
 	fleet_poll_result_free(r);
 }
 
@@ -513,9 +513,9 @@ static void test_other_node_name_is_unreachable(void **state)
 {
 	(void)state;
 	struct fleet_poll_result *r = poll_one("liar", 0, 0);
-	assert_unreachable(&r->nodes[0], "answered as someone-else");
-	assert_null(r->nodes[0].obs.tag);
-	assert_null(r->nodes[0].obs.probe_sha256);
+	assert_unreachable(r, 0, "answered as someone-else");
+	assert_null(r->obs[0].tag);
+	assert_null(r->obs[0].probe_sha256);
 	fleet_poll_result_free(r);
 }
 
@@ -523,7 +523,7 @@ static void test_body_over_cap_is_unreachable(void **state)
 {
 	(void)state;
 	struct fleet_poll_result *r = poll_one("big", 0, SMALL_MAX_BODY);
-	assert_unreachable(&r->nodes[0], "over 4096 bytes");
+	assert_unreachable(r, 0, "over 4096 bytes");
 	fleet_poll_result_free(r);
 
 	/* The same document within a larger cap is read. */
@@ -536,12 +536,12 @@ static void test_other_statuses_and_redirects_are_unreachable(void **state)
 {
 	(void)state;
 	struct fleet_poll_result *r = poll_one("nowhere", 0, 0);
-	assert_unreachable(&r->nodes[0], "HTTP 404");
+	assert_unreachable(r, 0, "HTTP 404");
 	assert_int_equal(r->nodes[0].http_status, 404);
 	fleet_poll_result_free(r);
 
 	r = poll_one("moved", 0, 0);
-	assert_unreachable(&r->nodes[0], "HTTP 302");
+	assert_unreachable(r, 0, "HTTP 302");
 	fleet_poll_result_free(r);
 }
 
@@ -553,7 +553,7 @@ static void test_only_http_and_https(void **state)
 	add_node(&f, "green", "file://%s", file_root);
 	struct fleet_poll *fp = new_probe(0, 0, 0);
 	struct fleet_poll_result *r = poll_fleet(fp, &f);
-	assert_unreachable(&r->nodes[0], "not supported");
+	assert_unreachable(r, 0, "not supported");
 	assert_int_equal(r->nodes[0].http_status, 0);
 	fleet_poll_result_free(r);
 	fleet_poll_free(fp);
@@ -596,16 +596,15 @@ static void test_mixed_fleet_in_desired_order(void **state)
 
 	const char *names[] = {"slow", "green", "gone", "red", "liar"};
 	for (size_t i = 0; i < 5; i++) {
-		assert_string_equal(r->nodes[i].obs.name, names[i]);
 		assert_string_equal(r->obs[i].name, names[i]);
 	}
-	assert_unreachable(&r->nodes[0], "timed out");
+	assert_unreachable(r, 0, "timed out");
 	assert_true(r->obs[1].reachable);
 	assert_int_equal(r->obs[1].status, PROBE_GREEN);
 	assert_false(r->obs[2].reachable);
 	assert_true(r->obs[3].reachable);
 	assert_int_equal(r->obs[3].status, PROBE_RED);
-	assert_unreachable(&r->nodes[4], "answered as someone-else");
+	assert_unreachable(r, 4, "answered as someone-else");
 	fleet_poll_result_free(r);
 	fleet_poll_free(fp);
 }
