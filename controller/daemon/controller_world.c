@@ -97,11 +97,7 @@ static int lines_since(struct controller *c, const struct audit_anchor *a, char 
 	return 0;
 }
 
-/* The anchor and the state in one commit (the file store: the anchor first, then the state:
- * after a crash between the two the log ends one line past the saved state's view, at the line
- * it still has pending, which the start settles; the etcd store: one transaction that carries
- * the lines too). While saves fail every save is tried for real, so the first that succeeds
- * clears StateUnwritable. */
+/* The sha256 of the state's JSON: what a save compares with the last one saved. */
 int controller_state_digest(const struct rollout_state *s, char out[65], struct cf_err *err)
 {
 	char *json = NULL;
@@ -113,6 +109,11 @@ int controller_state_digest(const struct rollout_state *s, char out[65], struct 
 	return 0;
 }
 
+/* The anchor and the state in one commit (the file store: the anchor first, then the state:
+ * after a crash between the two the log ends one line past the saved state's view, at the line
+ * it still has pending, which the start settles; the etcd store: one transaction that carries
+ * the lines too). While saves fail every save is tried for real, so the first that succeeds
+ * clears StateUnwritable. */
 static int save_state(struct controller *c, const struct rollout_state *s, struct cf_err *err)
 {
 	struct audit_anchor a;
