@@ -505,7 +505,7 @@ static int agent_open(struct agent *a, struct cf_err *err)
 	}
 	if (load_applied(a, &lerr) < 0)
 		log_warn("%s; the next pass will apply the target again", lerr.msg);
-	if (node_observer_new(&a->node_observer, cfg, err) < 0)
+	if (node_observer_new(&a->node_observer, cfg, a->schemas, err) < 0)
 		goto done;
 	rc = 0;
 done:

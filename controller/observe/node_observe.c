@@ -172,7 +172,8 @@ static void observe_disk(const struct node_observer *obs, struct observation *o)
 
 /* ---- the node_observer and its observations ---- */
 
-int node_observer_new(struct node_observer **out, const struct agent_config *cfg, struct cf_err *err)
+int node_observer_new(struct node_observer **out, const struct agent_config *cfg,
+		      const struct schema_set *schemas, struct cf_err *err)
 {
 	struct node_observer *obs = calloc(1, sizeof(*obs));
 
@@ -212,10 +213,7 @@ int node_observer_new(struct node_observer **out, const struct agent_config *cfg
 					   .restart_argv = cfg->service_restart,
 					   .status_argv = cfg->service_status,
 					   .timeout_ms = SERVICE_STATUS_TIMEOUT_MS};
-	if (schema_set_load_embedded(&obs->schemas, err) < 0) {
-		cf_err_prefix(err, "loading the compiled CRDs");
-		goto fail;
-	}
+	obs->schemas = schemas;
 	if (httpc_new(&obs->http, err) < 0)
 		goto fail;
 	/* Held for the node_observer's life, so each pull_observe does not start libgit2 afresh. */
@@ -237,7 +235,6 @@ void node_observer_free(struct node_observer *obs)
 		gitsource_global_shutdown();
 	httpc_free(obs->http);
 	snapshot_put(obs->infra);
-	schema_set_free(obs->schemas);
 	free(obs->infra_path);
 	free(obs->skills_root);
 	free(obs->state_dir);

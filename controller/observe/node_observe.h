@@ -12,7 +12,9 @@
  * timeouts and is called from one thread only (the agent's probe thread); the doctor runs inside
  * it go in parallel, so a hung doctor costs one timeout. node_observer_note_kickstart may be
  * called from another thread. The program must have called httpc_global_init before
- * node_observer_new, and cfg must outlive the node_observer. */
+ * node_observer_new, and cfg and schemas (the compiled CRDs the infra tree is checked against,
+ * shared with the agent's other thread: read-only once loaded, and POSIX lets threads run one
+ * compiled pattern at once) must outlive the node_observer. */
 #ifndef CLAWFLEET_NODE_OBSERVE_H
 #define CLAWFLEET_NODE_OBSERVE_H
 #include <stdbool.h>
@@ -25,7 +27,9 @@
 struct node_observer;
 struct observation; /* opaque; owns everything observation_inputs points into */
 
-int node_observer_new(struct node_observer **out, const struct agent_config *cfg, struct cf_err *err);
+struct schema_set;
+int node_observer_new(struct node_observer **out, const struct agent_config *cfg,
+		      const struct schema_set *schemas, struct cf_err *err);
 void node_observer_free(struct node_observer *obs);
 
 /* The agent is about to restart the gateway: the pid change it causes is not a crash, and the

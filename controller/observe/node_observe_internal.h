@@ -65,7 +65,7 @@ struct node_observer {
 	char *infra_path, *skills_root, *state_dir, *baseline_path;
 	char *openclaw, *launchctl, *systemctl, *plist;
 	struct service_config svc;
-	struct schema_set *schemas;
+	const struct schema_set *schemas; /* the agent's, borrowed */
 	struct infra_snapshot *infra;
 	struct httpc *http; /* one handle, so the gateway connection is kept alive */
 	bool git_ready;

@@ -34,6 +34,7 @@
 #include "base/httpc.h"
 #include "base/proc.h"
 #include "desired/agentcfg.h"
+#include "desired/schema.h"
 #include "observe/node_observe.h"
 #include "observe/node_probe.h"
 #include "reconcilers/skills.h"
@@ -408,6 +409,7 @@ static int restore(void **state)
 
 struct run {
 	struct agent_config cfg;
+	struct schema_set *schemas;
 	struct node_observer *obs;
 	struct observation *o;
 	const struct probe_inputs *in;
@@ -434,7 +436,9 @@ static void load_config(struct agent_config *cfg)
 static void start(struct run *r)
 {
 	struct cf_err err;
-	if (node_observer_new(&r->obs, &r->cfg, &err) < 0)
+	if (schema_set_load_embedded(&r->schemas, &err) < 0)
+		fail_msg("loading the compiled CRDs: %s", err.msg);
+	if (node_observer_new(&r->obs, &r->cfg, r->schemas, &err) < 0)
 		fail_msg("node_observer_new: %s", err.msg);
 }
 
@@ -454,6 +458,7 @@ static void finish(struct run *r)
 {
 	observation_free(r->o);
 	node_observer_free(r->obs);
+	schema_set_free(r->schemas);
 	agentcfg_free(&r->cfg);
 }
 
