@@ -37,6 +37,7 @@
 #include "observe/node_observe.h"
 #include "observe/node_probe.h"
 #include "serve/httpd.h"
+#include "source/gitsource.h"
 
 #define TARGET_FILE "target.json"
 #define APPLIED_FILE "applied.json"
@@ -507,6 +508,9 @@ static int agent_open(struct agent *a, struct cf_err *err)
 		log_warn("%s; the next pass will apply the target again", lerr.msg);
 	if (node_observer_new(&a->node_observer, cfg, a->schemas, err) < 0)
 		goto done;
+	/* The observer holds libgit2 started for the agent's life, and the agent never speaks TLS
+	 * through it. */
+	gitsource_drop_tls_roots();
 	rc = 0;
 done:
 	a->token_dir = dir;

@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <git2.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "base/err.h"
 #include "base/names.h"
@@ -36,6 +38,21 @@ void gitsource_global_init(void)
 	if (git_libgit2_init() > 0)
 		global_refs++;
 	pthread_mutex_unlock(&global_lock);
+}
+
+void gitsource_drop_tls_roots(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	char dir[PATH_MAX];
+	int n = snprintf(dir, sizeof(dir), "%s/clawfleet-noroots.XXXXXX",
+			 tmp && *tmp ? tmp : "/tmp");
+	if (n < 0 || (size_t)n >= sizeof(dir) || !mkdtemp(dir))
+		return;
+	/* The certificates are read when the option is set: the directory can go at once. A
+	 * backend that refuses the option keeps what it had. */
+	if (git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, NULL, dir) < 0)
+		git_error_clear();
+	rmdir(dir);
 }
 
 void gitsource_global_shutdown(void)

@@ -121,5 +121,13 @@ int gitsource_fail(struct cf_err *err, const char *fmt, ...) __attribute__((form
 /* libgit2 global init/shutdown, reference counted; gitsource_open/sync call init themselves. */
 void gitsource_global_init(void);
 void gitsource_global_shutdown(void);
+/* For a process that never verifies a TLS peer through libgit2 (the agent: its network fetches
+ * run in a child process of their own, and in-process it fetches only from a local mirror):
+ * frees the CA bundle libgit2 parsed when it started (Debian's libgit2 1.5 with mbedTLS keeps
+ * every certificate of the system's bundle parsed, ~570 KiB), by pointing it at an empty
+ * directory. After it an https fetch in this process fails certificate verification, loudly.
+ * Where the TLS backend has no such setting (macOS) nothing changes. Call after
+ * gitsource_global_init, while a reference is held. */
+void gitsource_drop_tls_roots(void);
 
 #endif

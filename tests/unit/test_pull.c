@@ -275,6 +275,23 @@ static void test_new_tags_are_fetched(void **state)
 	assert_string_equal(st.tag, "v3.0.0");
 }
 
+/* The agent drops the CA bundle libgit2 parsed at start (gitsource_drop_tls_roots): its pulls,
+ * a clone and then a fetch of new tags from the local mirror, work as before. */
+static void test_pull_without_tls_roots(void **state)
+{
+	struct fixture *f = *state;
+	char v3[41];
+
+	gitsource_global_init();
+	gitsource_drop_tls_roots();
+	pull_ok(f, "v1.0.0", f->v1);
+	put(f->up, "clawfleet/promotion.yaml", "kind: Promotion\n");
+	commit_tag(f, "v3.0.0", v3);
+	pull_ok(f, "v3.0.0", v3);
+	expect_head(f, v3, "v3.0.0");
+	gitsource_global_shutdown();
+}
+
 static void test_dirty_tree_is_refused_and_left_alone(void **state)
 {
 	struct fixture *f = *state;
@@ -603,6 +620,7 @@ int main(int argc, char **argv)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_another_tag_switches_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_tags_are_fetched, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pull_without_tls_roots, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dirty_tree_is_refused_and_left_alone, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_tag_commit_mismatch_is_refused, setup,
