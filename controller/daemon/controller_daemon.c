@@ -52,7 +52,6 @@
 #include "daemon/controller_internal.h"
 #include "daemon/ctlcfg.h"
 #include "desired/desired_cache.h"
-#include "desired/schema.h"
 #include "observe/fleet_poll.h"
 #include "plan/rollout.h"
 #include "record/audit.h"
@@ -368,14 +367,14 @@ static void log_swept(const char *dir, const char *name, long long size, void *c
 		 size);
 }
 
-/* What the file store and the etcd store open alike: the schemas, the probes, the agents, the
- * source, the Flux receiver and the HTTP server. */
+/* What the file store and the etcd store open alike: the probes, the agents, the source, the
+ * Flux receiver and the HTTP server. The compiled CRDs are loaded only to read a new revision
+ * (desired_cache_refresh). */
 static int open_rest(struct controller *c, struct cf_err *err)
 {
 	struct fleet_poll_config pc = {.max_parallel = (unsigned int)c->cfg.max_parallel};
 	struct target_client_config ac = {.token_file = c->cfg.agent_token};
-	if (schema_set_load_embedded(&c->schemas, err) < 0 ||
-	    fleet_poll_new(&c->probe, &pc, err) < 0 || target_client_new(&c->agents, &ac, err) < 0 ||
+	if (fleet_poll_new(&c->probe, &pc, err) < 0 || target_client_new(&c->agents, &ac, err) < 0 ||
 	    webhook_runner_new(&c->webhooks, err) < 0)
 		return -1;
 	if (controller_open_source(c, err) < 0) {
@@ -459,7 +458,6 @@ static void controller_close(struct controller *c)
 	prom_poll_free(c->metrics_poll);
 	source_free(c->src);
 	desired_cache_clear(&c->cache);
-	schema_set_free(c->schemas);
 	rollout_store_close(&c->store);
 	rollout_state_free(&c->state);
 	audit_close(c->audit);

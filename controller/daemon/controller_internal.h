@@ -22,7 +22,6 @@
 #include "contracts/tokens.h"
 #include "daemon/ctlcfg.h"
 #include "desired/desired_cache.h"
-#include "desired/schema.h"
 #include "observe/fleet_poll.h"
 #include "observe/prom_poll.h"
 #include "plan/planner.h"
@@ -57,7 +56,6 @@ struct controller {
 	struct controller_flags flags;
 	struct controller_config cfg;
 
-	struct schema_set *schemas;
 	struct source *src;
 	char mirror_dir[PATH_MAX], state_path[PATH_MAX], audit_path[PATH_MAX];
 	struct desired_cache cache;

@@ -192,7 +192,7 @@ static void refresh_desired(struct controller *c)
 	/* A fetch is writing the mirror, or the first clone has not finished. */
 	if (!source_readable(c->src))
 		return;
-	int rc = desired_cache_refresh(&c->cache, c->src, c->schemas, &diags, &err);
+	int rc = desired_cache_refresh(&c->cache, c->src, NULL, &diags, &err);
 	if (!c->src->info.remote)
 		c->metrics.git_fetch_seconds = (double)(clock_mono_ms() - started) / 1000.0;
 	if (rc < 0) {

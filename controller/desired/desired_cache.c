@@ -6,6 +6,7 @@
 
 #include "base/buf.h"
 #include "base/utf8.h"
+#include "desired/schema.h"
 
 /* A summary (CF_ERR_MSG) and the lines shown fit far below this. */
 #define ERROR_TEXT_MAX 16384
@@ -23,7 +24,15 @@ int desired_cache_refresh(struct desired_cache *c, struct source *src,
 		return DESIRED_UNCHANGED;
 	struct treefiles files = {0};
 	struct desired_state *ds = NULL;
+	struct schema_set *loaded = NULL;
 	int rc = -1;
+	if (!schemas) {
+		if (schema_set_load_embedded(&loaded, err) < 0) {
+			cf_err_prefix(err, "loading the compiled CRDs");
+			goto done;
+		}
+		schemas = loaded;
+	}
 	if (source_read(src, commit, &files, err) < 0)
 		goto done;
 	struct desired_hooks hooks = {.tag_exists = source_tag_exists, .ctx = src};
@@ -49,6 +58,7 @@ int desired_cache_refresh(struct desired_cache *c, struct source *src,
 	snprintf(c->revision, sizeof(c->revision), "%s", revision);
 	rc = DESIRED_CHANGED;
 done:
+	schema_set_free(loaded);
 	treefiles_free(&files);
 	return rc;
 }

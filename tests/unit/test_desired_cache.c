@@ -126,6 +126,7 @@ static void test_refresh_keeps_the_last_good_state(void **state)
 	assert_int_equal(desired_cache_refresh(&cache, src, schemas, &diags, &err), DESIRED_CHANGED);
 	assert_non_null(cache.ds);
 	const struct desired_state *good = cache.ds;
+	size_t good_nodes = good->nnodes;
 
 	sh("printf 'kind: MacNode\\n  x: [\\n' >%s/openclaw/nodes/zz.yaml", dir);
 	sh("printf 'apiVersion: fleet.openclaw.io/v1alpha1\\nkind: MacNode\\nmetadata:\\n  name: "
@@ -146,11 +147,18 @@ static void test_refresh_keeps_the_last_good_state(void **state)
 	free(t);
 	diag_list_free(&diags);
 
+	/* Without a schema set of its own the cache loads the compiled CRDs for the revision it
+	 * reads (the controller's way): the same verdicts. */
 	sh("rm %s/openclaw/nodes/zz.yaml", dir);
-	assert_int_equal(desired_cache_refresh(&cache, src, schemas, &diags, &err), -1);
+	assert_int_equal(desired_cache_refresh(&cache, src, NULL, &diags, &err), -1);
 	snprintf(want, sizeof(want), "dir:%s is invalid (1 error); keeping dir:%s", dir, dir);
 	assert_string_equal(err.msg, want);
+	assert_int_equal(diags.n, 1);
+	assert_string_equal(diags.v[0].file, "openclaw/nodes/spare.yaml");
 	diag_list_free(&diags);
+	sh("rm %s/openclaw/nodes/spare.yaml", dir);
+	assert_int_equal(desired_cache_refresh(&cache, src, NULL, &diags, &err), DESIRED_CHANGED);
+	assert_int_equal(cache.ds->nnodes, good_nodes);
 
 	desired_cache_clear(&cache);
 	source_free(src);
