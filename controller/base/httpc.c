@@ -7,6 +7,9 @@
 
 const char HTTPC_PROXY_FROM_ENV[] = "(environment)";
 
+/* httpc_easy_again keeps a reply's memory up to this for the next request on the handle. */
+#define REUSED_REPLY_MAX (16u << 10)
+
 /* What one transfer needs to outlive the call that set it up. */
 struct xfer {
 	struct httpc_reply *reply;
@@ -246,7 +249,11 @@ int httpc_easy_again(CURL *easy, const char *url, struct cf_err *err)
 	x->over = false;
 	x->errbuf[0] = '\0';
 	x->reply->status = 0;
-	buf_reset(&x->reply->body);
+	/* The memory of a usual reply is reused; one that grew large is not kept for the next. */
+	if (x->reply->body.cap > REUSED_REPLY_MAX)
+		buf_free(&x->reply->body);
+	else
+		buf_reset(&x->reply->body);
 	if (curl_easy_setopt(easy, CURLOPT_URL, url) != CURLE_OK)
 		return cf_err_set(err, "%s %s: out of memory", x->method, url);
 	return 0;

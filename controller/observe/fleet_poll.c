@@ -70,6 +70,7 @@ struct lane {
 	struct slot *slots; /* this lane's share of fp's slots */
 	size_t nslots;
 	size_t shard, step; /* the first shard it polls, then every step-th */
+	size_t nodes, shards; /* how many it polls */
 	CURLM *multi;	    /* the shard being polled */
 	size_t next;	    /* the next node to start */
 	size_t end;	    /* past the last node of the shard being polled */
@@ -126,7 +127,8 @@ int fleet_poll_new(struct fleet_poll **out, const struct fleet_poll_config *cfg,
 							  : DEFAULT_CONNECT_TIMEOUT_MS;
 	fp->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : DEFAULT_TIMEOUT_MS;
 	fp->max_body = cfg->max_body ? cfg->max_body : DEFAULT_MAX_BODY;
-	fp->nlanes = fleet_poll_threads() < fp->nslots ? fleet_poll_threads() : fp->nslots;
+	unsigned int threads = fleet_poll_threads();
+	fp->nlanes = threads < fp->nslots ? threads : fp->nslots;
 	for (size_t k = 0; k < fp->nlanes; k++) {
 		fp->lanes[k].fp = fp;
 		if (jsonparse_new(&fp->lanes[k].parser, READYZ_DEPTH, err) < 0) {
@@ -182,10 +184,12 @@ static void size_pool(struct fleet_poll *fp, size_t nnodes)
 		size_t kept = keep > first ? keep - first : 0;
 		if (kept > nodes)
 			kept = nodes;
-		/* A shard none of whose connections fit still needs its transfers' own. */
-		long cache = (long)(kept > fp->nslots ? kept : fp->nslots);
-		curl_multi_setopt(fp->shards[k], CURLMOPT_MAXCONNECTS, cache);
-		curl_multi_setopt(fp->shards[k], CURLMOPT_MAX_TOTAL_CONNECTIONS, cache);
+		/* Idle after its turn: the connections kept (libcurl reads 0 as no limit). Open
+		 * during its turn: those, or its transfers' own where more (the oldest idle one is
+		 * closed to make room), so the descriptors in use stay within what fits. */
+		curl_multi_setopt(fp->shards[k], CURLMOPT_MAXCONNECTS, (long)(kept ? kept : 1));
+		curl_multi_setopt(fp->shards[k], CURLMOPT_MAX_TOTAL_CONNECTIONS,
+				  (long)(kept > fp->nslots ? kept : fp->nslots));
 	}
 }
 
@@ -426,6 +430,12 @@ static void *run_lane(void *arg)
 	struct fleet_poll *fp = p->fp;
 	size_t n = p->ds->nnodes;
 
+	/* Each transfer ends by its own timeout; the deadline only bounds the loop should libcurl
+	 * ever fail to. A wave of the lane's transfers takes at most one timeout, and each shard
+	 * ends with a wave of its own. Counted from the lane's start: a lane whose thread did not
+	 * start runs after another. */
+	size_t waves = (p->nodes + p->nslots - 1) / p->nslots + p->shards;
+	p->deadline = clock_mono_us() + ((int64_t)waves + 1) * fp->timeout_ms * 1000;
 	p->rc = 0;
 	for (size_t k = p->shard; k < fp->nshards && k * fp->shard_nodes < n; k += p->step) {
 		p->multi = fp->shards[k];
@@ -441,27 +451,31 @@ static void *run_lane(void *arg)
 	return NULL;
 }
 
-/* The pass on nlanes lanes (the shards shared among them, the slots split), lane 0 on the
- * calling thread. A lane whose thread cannot start runs here after lane 0. */
+/* The pass on nlanes lanes, lane 0 on the calling thread; a lane whose thread cannot start runs
+ * here after lane 0. The shards are dealt out in turn, so the lanes' shares of the fleet can
+ * differ (600 nodes on two lanes: 512 and 88): the slots are split in proportion to the nodes,
+ * one at least each (nlanes is never above the slots). */
 static int run(struct fleet_poll *fp, const struct desired_state *ds,
 	       struct fleet_poll_result *r, struct arena *arenas, size_t nlanes,
 	       struct cf_err *err)
 {
-	size_t n = ds->nnodes;
-	size_t waves = (n + fp->nslots - 1) / fp->nslots + fp->nshards;
-	/* Each transfer ends by its own timeout; the deadline only bounds the loop should
-	 * libcurl ever fail to. A wave of transfers takes at most one timeout, and each shard
-	 * ends with a wave of its own. */
-	int64_t deadline = clock_mono_us() + ((int64_t)waves + 1) * fp->timeout_ms * 1000;
+	size_t n = ds->nnodes, before = 0, spare = fp->nslots - nlanes;
 	pthread_t threads[MAX_LANES];
 	bool started[MAX_LANES] = {false};
 
 	for (size_t k = 0; k < fp->nlanes; k++) {
 		struct lane *p = &fp->lanes[k];
-		size_t first = k * fp->nslots / nlanes, last = (k + 1) * fp->nslots / nlanes;
 		*p = (struct lane){.fp = fp, .parser = p->parser};
 		if (k >= nlanes)
 			continue;
+		for (size_t s = k; s < fp->nshards && s * fp->shard_nodes < n; s += nlanes) {
+			size_t left = n - s * fp->shard_nodes;
+			p->nodes += left < fp->shard_nodes ? left : fp->shard_nodes;
+			p->shards++;
+		}
+		size_t first = k + (n ? spare * before / n : 0);
+		before += p->nodes;
+		size_t last = k + 1 + (n ? spare * before / n : 0);
 		p->ds = ds;
 		p->r = r;
 		p->arena = &arenas[k];
@@ -469,7 +483,6 @@ static int run(struct fleet_poll *fp, const struct desired_state *ds,
 		p->nslots = last - first;
 		p->shard = k;
 		p->step = nlanes;
-		p->deadline = deadline;
 	}
 	for (size_t k = 1; k < nlanes; k++)
 		started[k] = pthread_create(&threads[k], NULL, run_lane, &fp->lanes[k]) == 0;

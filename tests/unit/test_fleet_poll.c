@@ -847,6 +847,47 @@ static void test_port_per_agent_keeps_every_connection(void **state)
 		fail_msg("the second pass opened %d connections to %d agents", opened[1], PORTS);
 }
 
+/* A fleet larger than a shard whose agents never answer (a listener that never accepts): the
+ * pass's threads get uneven shares of it (512 and 88 nodes on two), and each still asks every
+ * node of its share before its deadline: every node is "timed out", none "not asked". */
+static void test_silent_fleet_is_asked_whole(void **state)
+{
+	(void)state;
+	static struct mac_node nodes[PORTS];
+	static char names[PORTS][32], addresses[PORTS][64];
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t len = sizeof(a);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	int fd = compat_socket(AF_INET, SOCK_STREAM, 0, O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(fd, PORTS), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	for (int i = 0; i < PORTS; i++) {
+		snprintf(names[i], sizeof(names[i]), "silent-%d", i);
+		snprintf(addresses[i], sizeof(addresses[i]), "http://127.0.0.1:%d/n/%d",
+			 ntohs(a.sin_port), i);
+		nodes[i] = (struct mac_node){.name = names[i], .address = addresses[i],
+					     .role = NODE_GATEWAY};
+	}
+	struct desired_state ds = {.nodes = nodes, .nnodes = PORTS};
+	struct fleet_poll *fp = new_probe(0, 300, 0);
+	struct fleet_poll_result *r = NULL;
+	struct cf_err err = {{0}};
+	if (fleet_poll_poll(fp, &ds, &r, &err) < 0)
+		fail_msg("%s", err.msg);
+	for (size_t i = 0; i < PORTS; i++) {
+		assert_false(r->obs[i].reachable);
+		assert_string_equal(r->obs[i].name, names[i]);
+		if (!r->nodes[i].error || !strstr(r->nodes[i].error, "timed out") ||
+		    strstr(r->nodes[i].error, "not asked"))
+			fail_msg("%s: %s", names[i], r->nodes[i].error ? r->nodes[i].error : "no error");
+	}
+	fleet_poll_result_free(r);
+	fleet_poll_free(fp);
+	close(fd);
+}
+
 static void test_empty_fleet(void **state)
 {
 	(void)state;
@@ -897,6 +938,7 @@ int main(void)
 		cmocka_unit_test(test_large_fleet_answered_over_kept_connections),
 		cmocka_unit_test(test_more_hosts_than_connections),
 		cmocka_unit_test(test_port_per_agent_keeps_every_connection),
+		cmocka_unit_test(test_silent_fleet_is_asked_whole),
 		cmocka_unit_test(test_empty_fleet),
 		cmocka_unit_test(test_config_limits),
 	};
