@@ -336,33 +336,34 @@ static struct json_object *stalled_json(const struct rollout_state *s)
 void controller_forecast(struct controller *c, const struct desired_state *ds,
 			 const struct fleet_observation *fo, int64_t now)
 {
-	struct plan_output out = {0};
+	struct plan_output *out = plan_output_new(); /* ~100 KB: off the stack */
 	struct forecast f;
 	struct cf_err err;
 	struct json_object *o = NULL, *next = json_object_new_array();
 	char *doc = NULL;
 	size_t len = 0;
-	rollout_state_init(&out.next);
-	if (plan(ds, fo, &c->state, now, &out, &err) < 0) {
+	if (!out)
+		goto oom;
+	if (plan(ds, fo, &c->state, now, out, &err) < 0) {
 		log_error("the plan for /v1/plan: %s", err.msg);
 		goto done;
 	}
-	plan_forecast(ds, &out.next, now, &f);
+	plan_forecast(ds, &out->next, now, &f);
 	o = json_object_new_object();
-	if (!o || !next || actions_json(&out, next) < 0)
+	if (!o || !next || actions_json(out, next) < 0)
 		goto oom;
 	json_object_object_add(o, "revision", text_or_null(c->cache.revision));
 	json_object_object_add(o, "at", wall_json(fo->wall_ms));
 	json_object_object_add(o, "phase", json_object_new_string(rollout_phase_name(c->state.phase)));
 	json_object_object_add(o, "nextPhase",
-			       json_object_new_string(rollout_phase_name(out.next.phase)));
+			       json_object_new_string(rollout_phase_name(out->next.phase)));
 	json_object_object_add(o, "suspended",
-			       json_object_new_boolean(out.next.suspended_since_ms != 0));
+			       json_object_new_boolean(out->next.suspended_since_ms != 0));
 	json_object_object_add(o, "next", next);
 	next = NULL;
 	json_object_object_add(o, "waitingFor",
-			       text_or_null(out.next.conditions[COND_RECONCILING].message));
-	json_object_object_add(o, "stalled", stalled_json(&out.next));
+			       text_or_null(out->next.conditions[COND_RECONCILING].message));
+	json_object_object_add(o, "stalled", stalled_json(&out->next));
 	json_object_object_add(o, "remaining", remaining_json(&f, now, fo->wall_ms));
 	const char *text = json_object_to_json_string_length(
 		o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
@@ -380,7 +381,7 @@ oom:
 done:
 	json_object_put(next);
 	json_object_put(o);
-	plan_output_free(&out);
+	plan_output_delete(out);
 }
 
 /* ---- the routes ---- */

@@ -349,7 +349,7 @@ bool controller_run_pass(struct controller *c, bool *failed)
 	struct weight_map weights = {0};
 	struct lb_servers servers = {0};
 	struct lb_routes routes = {0};
-	struct plan_output out = {0};
+	struct plan_output *out = NULL; /* ~100 KB: on the heap, as the stack keeps what it touched */
 	char (*tags)[ROLLOUT_TEXT_MAX] = NULL;
 	const struct load_balancer *lb = NULL;
 	struct cf_err err;
@@ -357,7 +357,6 @@ bool controller_run_pass(struct controller *c, bool *failed)
 	int64_t started = clock_mono_ms();
 
 	*failed = false;
-	rollout_state_init(&out.next);
 	/* The webhook calls move on here and again before the plan, the fleet's poll between:
 	 * a call asked for at the end of a pass is answered by the next one's plan. */
 	webhook_runner_tend(c->webhooks, clock_epoch_ms());
@@ -418,16 +417,22 @@ bool controller_run_pass(struct controller *c, bool *failed)
 	controller_observe_lb(c, lb, &fo, &servers, &routes);
 	int64_t now = c->clock_resumed_ms + (clock_mono_ms() - c->clock_resumed_mono_ms);
 	measure_metrics(c, ds, now, &fo);
-	if (plan(ds, &fo, &c->state, now, &out, &err) < 0) {
+	out = plan_output_new();
+	if (!out) {
+		log_error("planning: out of memory");
+		*failed = true;
+		goto done;
+	}
+	if (plan(ds, &fo, &c->state, now, out, &err) < 0) {
 		log_error("planning: %s", err.msg);
 		*failed = true;
 		goto done;
 	}
-	*failed = fleet_act(&c->act, ds, &out, &c->state, &err) < 0;
-	webhook_runner_ask(c->webhooks, ds->npromotions ? &ds->promotions[0] : NULL, out.hook_calls,
-			   out.nhook_calls, clock_epoch_ms());
+	*failed = fleet_act(&c->act, ds, out, &c->state, &err) < 0;
+	webhook_runner_ask(c->webhooks, ds->npromotions ? &ds->promotions[0] : NULL, out->hook_calls,
+			   out->nhook_calls, clock_epoch_ms());
 	controller_forecast(c, ds, &fo, now);
-	busy = controller_writeback(c, ds) || out.nactions > 0 || c->state.npending > 0 ||
+	busy = controller_writeback(c, ds) || out->nactions > 0 || c->state.npending > 0 ||
 	       under_way(&c->state) || webhook_runner_busy(c->webhooks);
 	lb_servers_free(&c->lb_servers);
 	c->lb_servers = servers;
@@ -438,7 +443,7 @@ done:
 		prom_poll_drive(c->metrics_poll); /* the queries this pass sent go out meanwhile */
 	status_metrics_observe_pass(&c->metrics, (double)(clock_mono_ms() - started) / 1000.0);
 	controller_record(c, r, weights_ok && lb ? &weights : NULL, !*failed);
-	plan_output_free(&out);
+	plan_output_delete(out);
 	weight_map_free(&weights);
 	lb_servers_free(&servers);
 	lb_routes_free(&routes);

@@ -559,6 +559,22 @@ done:
 	return rc;
 }
 
+struct plan_output *plan_output_new(void)
+{
+	struct plan_output *out = calloc(1, sizeof(*out));
+	if (out)
+		rollout_state_init(&out->next);
+	return out;
+}
+
+void plan_output_delete(struct plan_output *out)
+{
+	if (!out)
+		return;
+	plan_output_free(out);
+	free(out);
+}
+
 void plan_output_free(struct plan_output *out)
 {
 	for (size_t i = 0; i < out->nactions; i++)

@@ -84,6 +84,11 @@ int plan(const struct desired_state *desired, const struct fleet_observation *ob
 	 const struct rollout_state *state, int64_t now_ms, struct plan_output *out,
 	 struct cf_err *err);
 void plan_output_free(struct plan_output *out);
+/* An empty plan_output on the heap, for a caller that would otherwise hold its ~100 KB (the
+ * state it carries) on a stack that keeps every page it touches; NULL when out of memory.
+ * plan_output_delete frees what it holds, then it (NULL: nothing). */
+struct plan_output *plan_output_new(void);
+void plan_output_delete(struct plan_output *out);
 
 /* The weight map that sends percent % (0..100) of new sessions to the canary pool (canary
  * gateways with a load-balancer server) and the rest to the stable pool (every other node with

@@ -130,40 +130,47 @@ int rollout_action_copy(struct rollout_action *dst, const struct rollout_action 
 int rollout_state_copy(struct rollout_state *dst, const struct rollout_state *src,
 		       struct cf_err *err)
 {
-	struct rollout_state s = *src;
-	s.last_good_weights = s.pre_canary_weights = s.planned_weights = (struct weight_map){0};
-	s.nodes = NULL;
-	s.pending = NULL;
-	s.nnodes = s.npending = 0;
-	if (rollout_weights_copy(&s.last_good_weights, &src->last_good_weights, err) < 0 ||
-	    rollout_weights_copy(&s.pre_canary_weights, &src->pre_canary_weights, err) < 0 ||
-	    rollout_weights_copy(&s.planned_weights, &src->planned_weights, err) < 0)
+	/* The copy is built apart, so dst is untouched on failure; on the heap, as the state is
+	 * ~100 KB and a thread's stack keeps every page it ever touched. */
+	struct rollout_state *s = malloc(sizeof(*s));
+	if (!s)
+		return cf_err_set(err, "out of memory");
+	*s = *src;
+	s->last_good_weights = s->pre_canary_weights = s->planned_weights = (struct weight_map){0};
+	s->nodes = NULL;
+	s->pending = NULL;
+	s->nnodes = s->npending = 0;
+	if (rollout_weights_copy(&s->last_good_weights, &src->last_good_weights, err) < 0 ||
+	    rollout_weights_copy(&s->pre_canary_weights, &src->pre_canary_weights, err) < 0 ||
+	    rollout_weights_copy(&s->planned_weights, &src->planned_weights, err) < 0)
 		goto fail;
 	if (src->nnodes) {
-		s.nodes = malloc(src->nnodes * sizeof(*s.nodes));
-		if (!s.nodes) {
+		s->nodes = malloc(src->nnodes * sizeof(*s->nodes));
+		if (!s->nodes) {
 			cf_err_set(err, "out of memory");
 			goto fail;
 		}
-		memcpy(s.nodes, src->nodes, src->nnodes * sizeof(*s.nodes));
-		s.nnodes = src->nnodes;
+		memcpy(s->nodes, src->nodes, src->nnodes * sizeof(*s->nodes));
+		s->nnodes = src->nnodes;
 	}
 	if (src->npending) {
-		s.pending = calloc(src->npending, sizeof(*s.pending));
-		if (!s.pending) {
+		s->pending = calloc(src->npending, sizeof(*s->pending));
+		if (!s->pending) {
 			cf_err_set(err, "out of memory");
 			goto fail;
 		}
-		for (; s.npending < src->npending; s.npending++)
-			if (rollout_action_copy(&s.pending[s.npending], &src->pending[s.npending],
+		for (; s->npending < src->npending; s->npending++)
+			if (rollout_action_copy(&s->pending[s->npending], &src->pending[s->npending],
 						err) < 0)
 				goto fail;
 	}
 	rollout_state_free(dst);
-	*dst = s;
+	*dst = *s;
+	free(s);
 	return 0;
 fail:
-	rollout_state_free(&s);
+	rollout_state_free(s);
+	free(s);
 	return -1;
 }
 
