@@ -150,12 +150,11 @@ int fleet_poll_new(struct fleet_poll **out, const struct fleet_poll_config *cfg,
 	return 0;
 }
 
-/* One kept connection per agent: the connection cache holds the whole fleet, and the file
- * descriptor limit is raised to fit it. A cache smaller than the fleet makes libcurl close its
+/* One kept connection per agent: the shards' caches hold the whole fleet, and the file
+ * descriptor limit is raised to fit it. A cache smaller than its shard makes libcurl close its
  * oldest connection for every new one, a walk of the whole cache each time, and every pass
- * reconnect to most agents; so the cache and the limit on open connections are the same size,
- * and transfers in flight are bounded by the slots alone. Where the hard limit is too low, the
- * connections that fit are kept, and the error says what the fleet needs. */
+ * reconnect to the shard's agents. Where the hard limit is too low, the connections that fit
+ * are kept (the first shards'), and the error says what the fleet needs. */
 static void size_pool(struct fleet_poll *fp, size_t nnodes)
 {
 	size_t keep = nnodes > fp->nslots ? nnodes : fp->nslots;
@@ -277,17 +276,18 @@ static int start_next(struct lane *p, struct slot *s)
 
 	if (!url_of(&p->ds->nodes[i], s->url, sizeof(s->url)))
 		return unreachable(p, i, "address is longer than %d characters", URL_MAX - 1);
-	struct httpc_request req = {
-		.url = s->url,
-		.connect_timeout_ms = fp->connect_timeout_ms,
-		.timeout_ms = fp->timeout_ms,
-		.max_reply = fp->max_body,
-		.user_agent = USER_AGENT,
-	};
 	s->node = i;
-	if (s->easy && httpc_easy_again(s->easy, s->url, &p->err) < 0)
-		return -1;
-	if (!s->easy) {
+	if (s->easy) {
+		if (httpc_easy_again(s->easy, s->url, &p->err) < 0)
+			return -1;
+	} else {
+		struct httpc_request req = {
+			.url = s->url,
+			.connect_timeout_ms = fp->connect_timeout_ms,
+			.timeout_ms = fp->timeout_ms,
+			.max_reply = fp->max_body,
+			.user_agent = USER_AGENT,
+		};
 		if (httpc_easy_new(&s->easy, &req, &s->reply, s, &p->err) < 0)
 			return -1;
 		/* No DNS cache: libcurl walks all of it before every transfer, a walk as long as
