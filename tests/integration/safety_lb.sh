@@ -15,8 +15,7 @@ cd "$(dirname "$0")/../.." || exit 1
 . hack/fleet.sh
 . tests/lib/fleet_test.sh
 SLOW_MS=8000
-# analysisInterval 3s: the 50 % step holds at least 6 s, time to start the long requests.
-fleet_test_up safety-lb 3s
+fleet_test_up safety-lb 1s
 map=$FLEET_DIR/haproxy/canary-tenants.map
 # hap CMD: one Runtime API command on the fleet's socket; prints the reply.
 hap() {
@@ -89,14 +88,18 @@ tap_check "green again: HAProxy brings stable-gw-b back" fleet_wait 15 server_is
 fleet_controller "$fleet"
 within "the controller is back, Succeeded" 20 'd["phase"] == "Succeeded" and d["passes"]'
 git -C "$FLEET_REPO" checkout -q v2026.8.0 -- clawfleet openclaw.lock
-sed -i 's|steps: .*|steps: [50]|' "$FLEET_REPO/clawfleet/promotion.yaml"
+# Mirroring behind a gate: the long requests below are in flight before it may begin, however
+# slow the machine (a step held for a fixed time once let them end before Mirroring reached
+# stable-gw-a).
+sed -i 's|steps: .*|steps: [50]\n    gates: [100]|' "$FLEET_REPO/clawfleet/promotion.yaml"
 sed -i 's|^  driver: haproxy$|  driver: haproxy\n  drainTimeout: 25s|' "$FLEET_REPO/clawfleet/loadbalancer.yaml"
 git -C "$FLEET_REPO" commit -qam "fleet: promote v2026.8.0 in one step" -m "Ticket: OPS-2002"
 started_ms=$(date +%s%3N)
 
-# Long requests through HAProxy as soon as the step's weights are set: some reach stable-gw-a
+# Long requests through HAProxy while the rollout holds at 50 %: some reach stable-gw-a
 # (weight 50 of 200). Each prints node, HTTP status, sleptMs, and when it ended (epoch ms).
-within "v2026.8.0 reaches 50 %" 60 'd["percent"] == 50 and d["phase"] in ("Promoting", "Analysing")'
+within "v2026.8.0 holds at 50 % for approval of Mirroring" 60 \
+	'd["percent"] == 50 and d["phase"] == "Held" and d["hold"]["approval"]["percent"] == 100'
 python3 -c '
 import concurrent.futures, json, sys, time, urllib.request
 url = sys.argv[1] + "/sim/slow?ms=" + sys.argv[2]
@@ -111,6 +114,12 @@ def one(_):
 with concurrent.futures.ThreadPoolExecutor(12) as pool:
     print("\n".join(pool.map(one, range(12))))' "$FLEET_FRONTEND" "$SLOW_MS" >"$fleet/slow.out" 2>&1 &
 slow_pid=$!
+# sessions_on SERVER: HAProxy's count of the server's current sessions (show stat's scur).
+sessions_on() { hap "show stat" | awk -F, -v s="$1" '$1 == "openclaw_gateways" && $2 == s { print $5 }'; }
+a_busy() { [ "$(sessions_on stable-gw-a)" -gt 0 ] 2>/dev/null; }
+tap_check "long requests are in flight to stable-gw-a" fleet_wait 10 a_busy
+printf '  approval:\n    tag: v2026.8.0\n    through: full\n' >>"$FLEET_REPO/clawfleet/promotion.yaml"
+git -C "$FLEET_REPO" commit -qam "fleet: approve v2026.8.0 in full" -m "Ticket: OPS-2002"
 
 # --- tenant routes: deleted or cleared through the Runtime API, back within a pass
 tap_check "acme is routed to the canary pool" fleet_wait 10 acme_routed
