@@ -201,8 +201,10 @@ watch 'd["phase"] == "RolledBack"' 90 50 || die "the red canary was not rolled b
 say "5/6  the automatic rollback: weights and skill links together, the tag quarantined"
 rm -f "$canary/sim/doctor"
 # The canary, drained while its doctor was red, takes traffic again after two green passes.
+# Every node green in the same pass as every weight above 0: the canary may still be drained
+# after the rollback by a pass that saw it red, and a pass that sees it green drains nothing.
 fleet_wait 30 fleet_status "$FLEET_URL" \
-	'all(n["tag"] == "v2026.8.0" and n["skills"] == "1.4.3" for n in d["nodes"].values()) and all(w > 0 for w in d["weights"].values())' ||
+	'all(n["tag"] == "v2026.8.0" and n["skills"] == "1.4.3" and n["status"] == "green" for n in d["nodes"].values()) and all(w > 0 for w in d["weights"].values())' ||
 	die "the fleet did not return to v2026.8.0 with every gateway serving"
 note "canary-gw after the rollback: $(python3 -c "$SKILLS_PY" "$canary")"
 fleet_status "$FLEET_URL" | python3 -c '

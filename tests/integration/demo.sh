@@ -9,6 +9,7 @@ set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/tap.sh
 . hack/fleet.sh
+. tests/lib/demo_test.sh
 BUILD=${BUILD:-build}
 tap_tmpdir
 marker=demo-test-$$-$RANDOM
@@ -18,10 +19,6 @@ if ! command -v haproxy >/dev/null; then
 	tap_done
 	exit
 fi
-
-# Processes still carrying this test's marker; zombies have no environment left to match.
-leftovers() { env -u CLAWFLEET_DEMO grep -lsxz "CLAWFLEET_DEMO=$marker" /proc/[0-9]*/environ; }
-none_left() { [ -z "$(leftovers)" ]; }
 
 out=$(CLAWFLEET_DEMO=$marker DEMO_FAST=1 TMPDIR=$TAP_TMP timeout 120 hack/demo.sh 2>&1)
 rc=$?
@@ -51,7 +48,7 @@ tap_check "the split measured at 10 % is within 5 points" python3 -c '
 import re, sys
 m = re.search(r"10 % to the canary.*?measured through HAProxy, (\d+) requests: canary-gw (\d+) %", sys.argv[1], re.S)
 assert m and abs(int(m.group(2)) - 10) <= 5, m and m.groups()' "$out"
-tap_check "no process of the demo is left" fleet_wait 5 none_left
+no_process_left "no process of the demo is left"
 work=$(sed -n 's/^   work directory: //p' <<<"$out")
 tap_check "the audit file it names verifies" "$BUILD/clawfleet" audit verify \
 	"$work/controller/promotions.jsonl"

@@ -7,6 +7,7 @@ set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/tap.sh
 . hack/fleet.sh
+. tests/lib/demo_test.sh
 BUILD=${BUILD:-build}
 tap_tmpdir
 marker=demo-plain-$$-$RANDOM
@@ -16,10 +17,6 @@ if ! command -v haproxy >/dev/null; then
 	tap_done
 	exit
 fi
-
-# Processes still carrying this test's marker; zombies have no environment left to match.
-leftovers() { env -u CLAWFLEET_DEMO grep -lsxz "CLAWFLEET_DEMO=$marker" /proc/[0-9]*/environ; }
-none_left() { [ -z "$(leftovers)" ]; }
 
 out2=$(CLAWFLEET_DEMO=$marker DEMO_LB=file TMPDIR=$TAP_TMP timeout 120 "$BUILD/clawfleet" demo \
 	--fast 2>&1)
@@ -33,7 +30,7 @@ tap_check "and still rolls the red canary back" tap_in_order "$out2" "the canary
 tap_check "measuring nothing, as it said" test "$(grep -c 'measured through HAProxy' <<<"$out2")" = 0
 work2=$(sed -n 's/^   work directory: //p' <<<"$out2")
 tap_check "in a fresh directory" test -n "$work2" -a -d "$work2"
-tap_check "leaving no process either" fleet_wait 5 none_left
+no_process_left "leaving no process either"
 
 # Ctrl-C: the terminal sends SIGINT to the demo's whole process group.
 set -m
@@ -51,5 +48,5 @@ wait "$demo"
 tap_eq "Ctrl-C: the demo exits 130" 130 $?
 tap_contains "and says what it did" "every process it started is stopped" \
 	"$(cat "$TAP_TMP/interrupted.out")"
-tap_check "Ctrl-C leaves no process of the demo running" fleet_wait 5 none_left
+no_process_left "Ctrl-C leaves no process of the demo running"
 tap_done
