@@ -96,10 +96,20 @@ sed -i 's|^  driver: haproxy$|  driver: haproxy\n  drainTimeout: 25s|' "$FLEET_R
 git -C "$FLEET_REPO" commit -qam "fleet: promote v2026.8.0 in one step" -m "Ticket: OPS-2002"
 started_ms=$(date +%s%3N)
 
-# Long requests through HAProxy while the rollout holds at 50 %: some reach stable-gw-a
-# (weight 50 of 200). Each prints node, HTTP status, sleptMs, and when it ended (epoch ms).
 within "v2026.8.0 holds at 50 % for approval of Mirroring" 60 \
 	'd["percent"] == 50 and d["phase"] == "Held" and d["hold"]["approval"]["percent"] == 100'
+
+# --- tenant routes, while the rollout holds: deleted or cleared through the Runtime API, back
+# within a pass
+tap_check "acme is routed to the canary pool" fleet_wait 10 acme_routed
+hap "del map $map acme" >/dev/null
+tap_check "deleted from the runtime map: back within a pass" fleet_wait 5 acme_routed
+hap "clear map $map" >/dev/null
+tap_check "the map cleared: back within a pass" fleet_wait 5 acme_routed
+
+# --- drain before restart: long requests through HAProxy while the rollout holds at 50 %, some
+# to stable-gw-a (weight 50 of 200), then the approval of Mirroring. Each prints node, HTTP
+# status, sleptMs, and when it ended (epoch ms).
 python3 -c '
 import concurrent.futures, json, sys, time, urllib.request
 url = sys.argv[1] + "/sim/slow?ms=" + sys.argv[2]
@@ -121,14 +131,7 @@ tap_check "long requests are in flight to stable-gw-a" fleet_wait 10 a_busy
 printf '  approval:\n    tag: v2026.8.0\n    through: full\n' >>"$FLEET_REPO/clawfleet/promotion.yaml"
 git -C "$FLEET_REPO" commit -qam "fleet: approve v2026.8.0 in full" -m "Ticket: OPS-2002"
 
-# --- tenant routes: deleted or cleared through the Runtime API, back within a pass
-tap_check "acme is routed to the canary pool" fleet_wait 10 acme_routed
-hap "del map $map acme" >/dev/null
-tap_check "deleted from the runtime map: back within a pass" fleet_wait 5 acme_routed
-hap "clear map $map" >/dev/null
-tap_check "the map cleared: back within a pass" fleet_wait 5 acme_routed
-
-# --- drain before restart: the long requests end before stable-gw-a restarts
+# The long requests end before stable-gw-a restarts.
 draining= shown=
 for _ in $(seq 300); do
 	msg=$(status | python3 -c 'import json, sys; print([c["message"] for c in json.load(sys.stdin)["conditions"] if c["type"] == "Reconciling"][0])' 2>/dev/null)
