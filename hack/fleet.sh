@@ -227,9 +227,12 @@ fleet_controller() {
 }
 
 # fleet_track DIR PID: PID, just started, is the fleet's: fleet_down stops it and what it starts.
-# Its start time is kept with it (ps lstart, the same tool reading it back).
+# Its start time is kept with it (ps lstart, the same tool reading it back). ps runs with SIGINT
+# ignored: a Ctrl-C to the process group while it reads would kill it before it writes, and the
+# process just started (itself ignoring SIGINT, as a background job of a script) would outlive
+# fleet_down; the shell runs its INT trap once ps is done.
 fleet_track() {
-	ps -o pid= -o lstart= -p "$2" >>"$1/fleet.pids" 2>/dev/null
+	(trap '' INT && ps -o pid= -o lstart= -p "$2" >>"$1/fleet.pids" 2>/dev/null)
 	return 0
 }
 
