@@ -244,18 +244,29 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx
 		atomic_fetch_add(&srv.connections, 1);
 }
 
-/* A loopback port nothing listens on. */
-static int refused_port(void)
+/* A TCP socket (compat_socket flags) bound to a free loopback port, *port; listening with
+ * backlog when it is above 0. */
+static int loopback_socket(int flags, int backlog, int *port)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET};
 	socklen_t len = sizeof(a);
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	int fd = compat_socket(AF_INET, SOCK_STREAM, 0, O_CLOEXEC);
+	int fd = compat_socket(AF_INET, SOCK_STREAM, 0, flags);
 	assert_true(fd >= 0);
 	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	if (backlog > 0)
+		assert_int_equal(listen(fd, backlog), 0);
 	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	close(fd);
-	return ntohs(a.sin_port);
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+/* A loopback port nothing listens on. */
+static int refused_port(void)
+{
+	int port;
+	close(loopback_socket(O_CLOEXEC, 0, &port));
+	return port;
 }
 
 /* A server on a free loopback port, thread per connection so a held request holds no one
@@ -802,17 +813,10 @@ static void test_port_per_agent_keeps_every_connection(void **state)
 	static struct mac_node nodes[PORTS];
 	static char names[PORTS][32], addresses[PORTS][64];
 	for (int i = 0; i < PORTS; i++) {
-		struct sockaddr_in a = {.sin_family = AF_INET};
-		socklen_t len = sizeof(a);
-		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		int fd = compat_socket(AF_INET, SOCK_STREAM, 0, O_CLOEXEC | O_NONBLOCK);
-		assert_true(fd >= 0);
-		assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-		assert_int_equal(listen(fd, 64), 0);
-		assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-		agents.listeners[i] = fd;
+		int port;
+		agents.listeners[i] = loopback_socket(O_CLOEXEC | O_NONBLOCK, 64, &port);
 		snprintf(names[i], sizeof(names[i]), "port-%d", i);
-		snprintf(addresses[i], sizeof(addresses[i]), "http://127.0.0.1:%d", ntohs(a.sin_port));
+		snprintf(addresses[i], sizeof(addresses[i]), "http://127.0.0.1:%d", port);
 		render(&agents.docs[i], names[i], false);
 		nodes[i] = (struct mac_node){.name = names[i], .address = addresses[i],
 					     .role = NODE_GATEWAY};
@@ -855,18 +859,11 @@ static void test_silent_fleet_is_asked_whole(void **state)
 	(void)state;
 	static struct mac_node nodes[PORTS];
 	static char names[PORTS][32], addresses[PORTS][64];
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	socklen_t len = sizeof(a);
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	int fd = compat_socket(AF_INET, SOCK_STREAM, 0, O_CLOEXEC);
-	assert_true(fd >= 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(listen(fd, PORTS), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	int port;
+	int fd = loopback_socket(O_CLOEXEC, PORTS, &port);
 	for (int i = 0; i < PORTS; i++) {
 		snprintf(names[i], sizeof(names[i]), "silent-%d", i);
-		snprintf(addresses[i], sizeof(addresses[i]), "http://127.0.0.1:%d/n/%d",
-			 ntohs(a.sin_port), i);
+		snprintf(addresses[i], sizeof(addresses[i]), "http://127.0.0.1:%d/n/%d", port, i);
 		nodes[i] = (struct mac_node){.name = names[i], .address = addresses[i],
 					     .role = NODE_GATEWAY};
 	}
